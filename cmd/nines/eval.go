@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/ingest"
+	"github.com/nines-sre/nines/report"
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/spec"
+)
+
+const evalAbout = `Measure the SLOs of a spec file against events read from a file: JSON
+lines, an nginx "combined" access log with $request_time appended, or an
+Envoy access log in its default format (gzip-compressed or not). Every
+calendar window the data touches is reported, or for a rolling window the
+one ending at the evaluation time, which is the end of the data unless
+--at sets it.
+
+Exit code 0 when every window met its objective, 1 when one was violated,
+2 on usage or input errors.
+
+Examples:
+  nines eval --spec checkout.yaml --events access.log
+  nines eval --spec checkout.yaml --events events.jsonl --json
+  zcat access.log.gz | nines eval --spec checkout.yaml --events - --format nginx`
+
+type evalFlags struct {
+	spec, events, format, at, only string
+	json, strict                   bool
+	workers                        int
+}
+
+func runEval(ctx context.Context, e *env, args []string) error {
+	var f evalFlags
+	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
+	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
+	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
+	fs.StringVar(&f.format, "format", "auto", "input `format`: auto, jsonl, nginx or envoy")
+	fs.StringVar(&f.at, "at", "", "evaluation `time` (RFC 3339); default: the end of the data")
+	fs.StringVar(&f.only, "slo", "", "evaluate only the SLO with this `name`")
+	fs.BoolVar(&f.json, "json", false, "print one JSON document instead of a text report")
+	fs.BoolVar(&f.strict, "strict", false, "stop at the first malformed line instead of counting it")
+	fs.IntVar(&f.workers, "workers", 0, "parsing goroutines (default: one per CPU)")
+	if help, err := parseFlags(fs, e, args); help || err != nil {
+		return err
+	}
+	if f.spec == "" || f.events == "" {
+		return usageError("eval: --spec and --events are required (see nines eval --help)")
+	}
+	format, err := ingest.ParseFormat(f.format)
+	if err != nil {
+		return usageError("eval: --format: %v", err)
+	}
+	var at time.Time
+	if f.at != "" {
+		if at, err = time.Parse(time.RFC3339, f.at); err != nil {
+			return usageError("eval: --at %q: want an RFC 3339 time such as 2026-11-25T00:00:00Z", f.at)
+		}
+	}
+
+	slos, err := loadSpec(e, f.spec, f.only)
+	if err != nil {
+		return err
+	}
+	if f.events == "-" && len(slos) > 1 {
+		return usageError("eval: standard input can be read once: choose one of the %d SLOs with --slo", len(slos))
+	}
+
+	docs := make([]report.Document, 0, len(slos))
+	violated := false
+	for _, s := range slos {
+		doc, err := evalOne(ctx, e, &f, format, at, s)
+		if err != nil {
+			return err
+		}
+		for _, w := range doc.Windows {
+			violated = violated || !w.Met
+		}
+		docs = append(docs, doc)
+	}
+	if f.json {
+		err = report.WriteJSON(e.stdout, docs)
+	} else {
+		err = report.WriteText(e.stdout, docs)
+	}
+	if err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if violated {
+		return errViolated
+	}
+	return nil
+}
+
+func loadSpec(e *env, path, only string) ([]*slo.SLO, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("spec: %w", err)}
+	}
+	slos, warnings, err := spec.Load(path, data)
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "nines: warning: %s\n", w)
+	}
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	if only == "" {
+		return slos, nil
+	}
+	names := make([]string, 0, len(slos))
+	for _, s := range slos {
+		if s.Name == only {
+			return []*slo.SLO{s}, nil
+		}
+		names = append(names, s.Name)
+	}
+	return nil, usageError("eval: %s has no SLO named %q (it has %s)", path, only, strings.Join(names, ", "))
+}
+
+// evalOne reads the events for one SLO and evaluates every window they
+// touch.
+func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at time.Time, s *slo.SLO) (report.Document, error) {
+	series, rep, err := readEvents(ctx, e, f, format, s)
+	if err != nil {
+		return report.Document{}, err
+	}
+	in := inputOf(f.events, rep)
+	first, last, ok := series.Span()
+	if !ok {
+		return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("%s: no events to evaluate (%d lines, %d malformed)", f.events, rep.Lines, rep.Malformed)}
+	}
+	if at.IsZero() {
+		at = time.Unix(0, last).UTC()
+	}
+	var windows []slo.Window
+	if s.Window.Calendar == slo.NotCalendar {
+		windows = []slo.Window{s.Window.Containing(at)}
+	} else {
+		windows = s.Window.Covering(time.Unix(0, first), at)
+		if len(windows) == 0 {
+			windows = []slo.Window{s.Window.Containing(at)}
+		}
+	}
+	results := make([]*slo.Result, 0, len(windows))
+	for _, w := range windows {
+		r, err := slo.Evaluate(s, series, w, at)
+		if err != nil {
+			return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("slo %s: %w", s.Name, err)}
+		}
+		if r.Quanta.Elapsed == r.Quanta.Unmeasured {
+			return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf(
+				"slo %s: window %s: the data covers %s to %s, none of it in this window",
+				s.Name, w, time.Unix(0, first).UTC().Format(time.RFC3339), time.Unix(0, last).UTC().Format(time.RFC3339))}
+		}
+		results = append(results, r)
+	}
+	return report.Build(s, at, results, burnRates(s, series, at), in), nil
+}
+
+func burnRates(s *slo.SLO, series *slo.Series, at time.Time) []report.Burn {
+	at = time.Unix(0, slo.QuantumStart(at.UnixNano(), s.Quantum))
+	burns := make([]report.Burn, 0, len(report.BurnSpans))
+	for _, span := range report.BurnSpans {
+		if span%s.Quantum != 0 {
+			continue
+		}
+		r, err := slo.BurnRate(s, series, at.Add(-span), at)
+		if err != nil {
+			continue
+		}
+		burns = append(burns, report.Burn{Span: slo.FormatDuration(span), Rate: report.Number(r)})
+	}
+	return burns
+}
+
+func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format, s *slo.SLO) (*slo.Series, *ingest.Report, error) {
+	var r io.Reader = e.stdin
+	var size int64
+	if f.events != "-" {
+		file, err := os.Open(f.events)
+		if err != nil {
+			return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("events: %w", err)}
+		}
+		defer file.Close()
+		if st, err := file.Stat(); err == nil {
+			size = st.Size()
+		}
+		r = file
+	}
+	opts := ingest.Options{Format: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers}
+	var p *progress
+	if e.stderrIsTTY {
+		p = &progress{w: e.stderr, name: f.events, size: size}
+		opts.Progress = p.update
+		defer p.done()
+	}
+	series, rep, err := ingest.Read(ctx, r, opts)
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", f.events, err)}
+	}
+	return series, rep, nil
+}
+
+func inputOf(name string, rep *ingest.Report) *report.Input {
+	in := &report.Input{
+		File: name, Format: rep.Format.String(), Lines: rep.Lines,
+		Events: rep.Events, Malformed: rep.Malformed,
+	}
+	for _, le := range rep.Errors {
+		in.Errors = append(in.Errors, le.Error())
+	}
+	if rep.Events > 0 {
+		first, last := time.Unix(0, rep.First).UTC(), time.Unix(0, rep.Last).UTC()
+		in.First, in.Last = &first, &last
+	}
+	return in
+}
+
+// progress draws one self-overwriting line on a terminal while a large
+// file is read, at most a few times a second.
+type progress struct {
+	w    io.Writer
+	name string
+	size int64
+
+	mu    sync.Mutex
+	last  time.Time
+	drawn bool
+}
+
+func (p *progress) update(read int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = now
+	line := fmt.Sprintf("reading %s: %s", p.name, mebibytes(read))
+	if p.size > 0 {
+		line += fmt.Sprintf(" of %s (%d%%)", mebibytes(p.size), read*100/p.size)
+	}
+	fmt.Fprintf(p.w, "\r%-70s", line)
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintf(p.w, "\r%-70s\r", "")
+	}
+}
+
+func mebibytes(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Exit codes, so that `nines eval` can gate a pipeline.
+const (
+	exitViolated = 1
+	exitUsage    = 2
+)
+
+// exitError carries the exit code for an error. A silent one has already
+// been reported (the report says which objective was violated).
+type exitError struct {
+	code   int
+	silent bool
+	err    error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// errViolated is returned when an evaluated window missed its objective.
+var errViolated = &exitError{code: exitViolated, silent: true, err: errors.New("an objective was violated")}
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// env gives a command what a process gives main: its streams and whether
+// stderr is a terminal that can show progress.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	stderrIsTTY    bool
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"eval", "measure an SLO spec against an events file or access log", runEval},
+		{"version", "print the version of nines", runVersion},
+	}
+}
+
+// Run executes the nines command line args (without the program name).
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, stderrIsTTY: isTerminal(stderr)}
+	if len(args) == 0 {
+		writeUsage(stderr)
+		return &exitError{code: exitUsage, silent: true, err: errors.New("no command")}
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return Run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
+		}
+		writeUsage(stdout)
+		return nil
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	writeUsage(stderr)
+	return usageError("unknown command %q", name)
+}
+
+func writeUsage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString(`nines measures services against service-level objectives.
+
+Usage:
+  nines <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
+Run "nines <command> --help" for the flags of a command.
+
+Exit codes: 0 every objective met, 1 an objective violated, 2 usage or input error.
+`)
+	io.WriteString(w, b.String())
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and
+// prints a usage text that starts with what the command is for.
+func newFlagSet(e *env, name, synopsis, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: nines %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and turns -h into a clean exit and any other flag
+// error into a usage error.
+func parseFlags(fs *flag.FlagSet, e *env, args []string) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	err = fs.Parse(args)
+	fs.SetOutput(e.stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return true, nil
+	case err != nil:
+		return false, usageError("%s: %v (see nines %s --help)", fs.Name(), err, fs.Name())
+	case fs.NArg() > 0:
+		return false, usageError("%s: unexpected argument %q (see nines %s --help)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return false, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,221 @@
+// Package report turns SLO evaluations into what people and scripts read:
+// a text report for a terminal and a JSON document whose field names are a
+// contract (see docs/eval.md).
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/nines-sre/nines/slo"
+)
+
+// Number is a float64 that encodes NaN and ±Inf as JSON null, since a
+// report of an empty window has no availability rather than a broken
+// document.
+type Number float64
+
+// MarshalJSON writes the shortest decimal that reads back as the same
+// float64, or null.
+func (n Number) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'f', -1, 64), nil
+}
+
+// Document is the JSON report of one SLO.
+type Document struct {
+	SLO         string    `json:"slo"`
+	Service     string    `json:"service,omitempty"`
+	Method      string    `json:"method"`
+	Objective   Number    `json:"objective"`
+	Window      string    `json:"window"`
+	Quantum     string    `json:"quantum"`
+	NoData      string    `json:"no_data"`
+	EvaluatedAt time.Time `json:"evaluated_at"`
+	Input       *Input    `json:"input,omitempty"`
+	Windows     []Window  `json:"windows"`
+	// BurnRates are measured over spans ending at EvaluatedAt.
+	BurnRates []Burn `json:"burn_rates"`
+}
+
+// Input describes what was read.
+type Input struct {
+	File      string   `json:"file"`
+	Format    string   `json:"format"`
+	Lines     int64    `json:"lines"`
+	Events    int64    `json:"events"`
+	Malformed int64    `json:"malformed"`
+	Errors    []string `json:"errors,omitempty"`
+	// First and Last are the earliest and latest event times in the input.
+	First *time.Time `json:"first,omitempty"`
+	Last  *time.Time `json:"last,omitempty"`
+}
+
+// Window is the result of one assurance window.
+type Window struct {
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+	Complete     bool      `json:"complete"`
+	Quanta       Quanta    `json:"quanta"`
+	Events       Events    `json:"events"`
+	Availability Number    `json:"availability"`
+	Objective    Number    `json:"objective"`
+	Met          bool      `json:"met"`
+	Budget       Budget    `json:"budget"`
+	Downtime     Number    `json:"downtime_minutes"`
+	Violations   []Span    `json:"violations"`
+	Latency      *Latency  `json:"latency,omitempty"`
+}
+
+// Quanta counts the window's quanta.
+type Quanta struct {
+	Total      int `json:"total"`
+	Elapsed    int `json:"elapsed"`
+	Good       int `json:"good"`
+	Bad        int `json:"bad"`
+	Unmeasured int `json:"unmeasured"`
+	Skipped    int `json:"skipped"`
+}
+
+// Events counts the window's events.
+type Events struct {
+	Total  uint64 `json:"total"`
+	Good   uint64 `json:"good"`
+	Failed uint64 `json:"failed"`
+	Errors uint64 `json:"errors"`
+	Slow   uint64 `json:"slow"`
+}
+
+// Budget is the window's error budget in Unit.
+type Budget struct {
+	Unit      string `json:"unit"`
+	Total     Number `json:"total"`
+	Spent     Number `json:"spent"`
+	Remaining Number `json:"remaining"`
+}
+
+// Span is a half-open range of time.
+type Span struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Latency is the latency summary. ThresholdMS, InverseQuantile and
+// Headroom are null when the SLI has no latency rule.
+type Latency struct {
+	ThresholdMS     Number            `json:"threshold_ms"`
+	Inclusive       bool              `json:"threshold_inclusive"`
+	Measured        uint64            `json:"measured"`
+	InverseQuantile Number            `json:"inverse_quantile"`
+	Headroom        Number            `json:"headroom"`
+	QuantilesMS     map[string]Number `json:"quantiles_ms"`
+}
+
+// Burn is the burn rate over the span ending at the evaluation time.
+type Burn struct {
+	Span string `json:"span"`
+	Rate Number `json:"rate"`
+}
+
+// BurnSpans are the spans the multi-window burn-rate alerts look at.
+var BurnSpans = []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour}
+
+// Build assembles the document of one SLO from its evaluated windows.
+func Build(s *slo.SLO, at time.Time, results []*slo.Result, burns []Burn, in *Input) Document {
+	d := Document{
+		SLO:         s.Name,
+		Service:     s.Service,
+		Method:      s.Method.String(),
+		Objective:   Number(s.Objective.Percent()),
+		Window:      s.Window.String(),
+		Quantum:     slo.FormatDuration(s.Quantum),
+		NoData:      s.NoData.String(),
+		EvaluatedAt: at.UTC(),
+		Input:       in,
+		Windows:     make([]Window, 0, len(results)),
+		BurnRates:   burns,
+	}
+	for _, r := range results {
+		d.Windows = append(d.Windows, window(s, r))
+	}
+	return d
+}
+
+func window(s *slo.SLO, r *slo.Result) Window {
+	w := Window{
+		Start:    r.Window.Start.UTC(),
+		End:      r.Window.End.UTC(),
+		Complete: r.Complete,
+		Quanta: Quanta{
+			Total: r.Quanta.Total, Elapsed: r.Quanta.Elapsed, Good: r.Quanta.Good,
+			Bad: r.Quanta.Bad, Unmeasured: r.Quanta.Unmeasured, Skipped: r.Quanta.Skipped,
+		},
+		Events: Events{
+			Total: r.Events.Total, Good: r.Events.Good, Failed: r.Events.Failed,
+			Errors: r.Events.Errors, Slow: r.Events.Slow,
+		},
+		Availability: Number(r.Availability * 100),
+		Objective:    Number(s.Objective.Percent()),
+		Met:          r.Met,
+		Budget: Budget{
+			Unit: r.Budget.Unit, Total: Number(r.Budget.Total),
+			Spent: Number(r.Budget.Spent), Remaining: Number(r.Budget.Remaining),
+		},
+		Downtime:   Number(r.Downtime.Minutes()),
+		Violations: make([]Span, 0, len(r.Violations)),
+	}
+	for _, v := range r.Violations {
+		w.Violations = append(w.Violations, Span{Start: v.Start.UTC(), End: v.End.UTC()})
+	}
+	l := &r.Latency
+	if l.Rule != nil || l.Measured > 0 {
+		lat := &Latency{
+			ThresholdMS:     Number(math.NaN()),
+			Measured:        l.Measured,
+			InverseQuantile: Number(l.InverseQuantile),
+			Headroom:        Number(l.Headroom),
+			QuantilesMS:     make(map[string]Number, len(l.Quantiles)),
+		}
+		if l.Rule != nil {
+			lat.ThresholdMS = Number(secondsToMS(l.Rule.Threshold))
+			lat.Inclusive = l.Rule.Inclusive
+		}
+		for _, q := range l.Quantiles {
+			lat.QuantilesMS[strconv.FormatFloat(q.Q, 'f', -1, 64)] = Number(secondsToMS(q.Seconds))
+		}
+		w.Latency = lat
+	}
+	return w
+}
+
+// secondsToMS moves the decimal point rather than multiplying, so that
+// 0.005 s reports as 5 ms and not 5.000000000000001.
+func secondsToMS(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	f, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 64)+"e3", 64)
+	if err != nil {
+		return v * 1000
+	}
+	return f
+}
+
+// WriteJSON writes one document as indented JSON, or several as
+// {"slos": [...]}.
+func WriteJSON(w io.Writer, docs []Document) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if len(docs) == 1 {
+		return enc.Encode(docs[0])
+	}
+	return enc.Encode(struct {
+		SLOs []Document `json:"slos"`
+	}{docs})
+}

@@ -1,0 +1,274 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxViolationRuns bounds the violation ranges a text report lists; the
+// JSON document always has all of them.
+const maxViolationRuns = 8
+
+// WriteText writes the documents as a report for a person at a terminal.
+func WriteText(w io.Writer, docs []Document) error {
+	tw := &textWriter{w: w}
+	for i, d := range docs {
+		if i > 0 {
+			tw.line("")
+		}
+		tw.document(&d)
+	}
+	return tw.err
+}
+
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *textWriter) line(format string, args ...any) {
+	if t.err != nil {
+		return
+	}
+	_, t.err = fmt.Fprintf(t.w, format+"\n", args...)
+}
+
+func (t *textWriter) document(d *Document) {
+	title := d.SLO
+	if d.Service != "" {
+		title += "  (service " + d.Service + ")"
+	}
+	t.line("%s", title)
+	t.line("  %s method, objective %s %%, %s window, %s quanta, no data counts %s",
+		d.Method, pct(float64(d.Objective)), d.Window, d.Quantum, d.NoData)
+	if in := d.Input; in != nil {
+		t.line("  read %s (%s): %s lines, %s events, %s malformed",
+			in.File, in.Format, count(uint64(in.Lines)), count(uint64(in.Events)), count(uint64(in.Malformed)))
+		for _, e := range in.Errors {
+			t.line("    %s", e)
+		}
+		if shown := int64(len(in.Errors)); in.Malformed > shown {
+			t.line("    … and %s more malformed lines", count(uint64(in.Malformed-shown)))
+		}
+	}
+	t.line("  evaluated at %s", stamp(d.EvaluatedAt))
+	for i := range d.Windows {
+		t.window(d, &d.Windows[i])
+	}
+	if len(d.BurnRates) > 0 {
+		parts := make([]string, 0, len(d.BurnRates))
+		for _, b := range d.BurnRates {
+			parts = append(parts, b.Span+" "+rate(float64(b.Rate)))
+		}
+		t.line("")
+		t.line("  burn rate   %s  (1 spends the budget exactly over the window)", strings.Join(parts, " · "))
+	}
+}
+
+func (t *textWriter) window(d *Document, w *Window) {
+	state := "MET"
+	switch {
+	case !w.Met && w.Complete:
+		state = "VIOLATED"
+	case !w.Met:
+		state = "VIOLATED (budget exhausted before the window ends)"
+	case !w.Complete:
+		state = "on track so far"
+	}
+	span := stamp(w.Start) + " → " + stamp(w.End)
+	if !w.Complete {
+		span += fmt.Sprintf("  (in progress: %s of %s quanta elapsed)", count(uint64(w.Quanta.Elapsed)), count(uint64(w.Quanta.Total)))
+	}
+	t.line("")
+	t.line("  window %s", span)
+	t.line("    %-13s %s %% against %s %%  %s", "availability", pct(float64(w.Availability)), pct(float64(w.Objective)), state)
+	t.line("    %-13s %s total · %s good · %s bad · %s unmeasured%s", "quanta",
+		count(uint64(w.Quanta.Total)), count(uint64(w.Quanta.Good)), count(uint64(w.Quanta.Bad)),
+		count(uint64(w.Quanta.Unmeasured)), skipped(w.Quanta.Skipped))
+	reasons := ""
+	if w.Events.Errors+w.Events.Slow > 0 {
+		reasons = fmt.Sprintf(" (%s errors, %s too slow)", count(w.Events.Errors), count(w.Events.Slow))
+	}
+	t.line("    %-13s %s total · %s good · %s failed%s", "events",
+		count(w.Events.Total), count(w.Events.Good), count(w.Events.Failed), reasons)
+	b := w.Budget
+	share := ""
+	if float64(b.Total) > 0 {
+		share = fmt.Sprintf(" (%s %% left)", pct(100*float64(b.Remaining)/float64(b.Total)))
+	}
+	t.line("    %-13s %s %s · spent %s · remaining %s%s", "error budget",
+		num(float64(b.Total)), b.Unit, num(float64(b.Spent)), num(float64(b.Remaining)), share)
+	if b.Unit != "minutes" && float64(w.Downtime) > 0 {
+		t.line("    %-13s %s minutes", "downtime", num(float64(w.Downtime)))
+	}
+	t.violations(d, w)
+	if l := w.Latency; l != nil {
+		t.latency(l)
+	}
+}
+
+func (t *textWriter) violations(d *Document, w *Window) {
+	if len(w.Violations) == 0 {
+		t.line("    %-13s none", "violations")
+		return
+	}
+	var total time.Duration
+	for _, v := range w.Violations {
+		total += v.End.Sub(v.Start)
+	}
+	runs := "runs"
+	if len(w.Violations) == 1 {
+		runs = "run"
+	}
+	t.line("    %-13s %s in %d %s", "violations", humanDuration(total), len(w.Violations), runs)
+	for i, v := range w.Violations {
+		if i == maxViolationRuns {
+			t.line("      … and %d more runs (all of them are in --json)", len(w.Violations)-i)
+			break
+		}
+		t.line("      %s → %s  (%s)", stamp(v.Start), clock(v.Start, v.End), humanDuration(v.End.Sub(v.Start)))
+	}
+}
+
+func (t *textWriter) latency(l *Latency) {
+	if !math.IsNaN(float64(l.ThresholdMS)) {
+		op := "<"
+		if l.Inclusive {
+			op = "<="
+		}
+		if math.IsNaN(float64(l.InverseQuantile)) {
+			t.line("    %-13s threshold %s%s ms, no latencies measured", "latency", op, num(float64(l.ThresholdMS)))
+			return
+		}
+		t.line("    %-13s %s %% of %s measured requests %s%s ms, headroom %s points", "latency",
+			pct(100*float64(l.InverseQuantile)), count(l.Measured), op, num(float64(l.ThresholdMS)),
+			signed(100*float64(l.Headroom)))
+	} else {
+		t.line("    %-13s %s measured requests", "latency", count(l.Measured))
+	}
+	if len(l.QuantilesMS) == 0 {
+		return
+	}
+	names := [...][2]string{{"0.5", "p50"}, {"0.9", "p90"}, {"0.99", "p99"}, {"0.999", "p99.9"}}
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		if v, ok := l.QuantilesMS[n[0]]; ok {
+			parts = append(parts, n[1]+" "+num(float64(v))+" ms")
+		}
+	}
+	t.line("    %-13s %s", "", strings.Join(parts, " · "))
+}
+
+func skipped(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" · %s skipped", count(uint64(n)))
+}
+
+// stamp writes an instant in UTC to the minute, or to the second when it
+// has seconds.
+func stamp(t time.Time) string {
+	t = t.UTC()
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.Format("2006-01-02 15:04:05Z")
+	}
+	return t.Format("2006-01-02 15:04Z")
+}
+
+// clock writes the end of a range as a time of day when it falls on the
+// same day as the start.
+func clock(start, end time.Time) string {
+	s, e := start.UTC(), end.UTC()
+	if s.YearDay() == e.YearDay() && s.Year() == e.Year() {
+		if e.Second() != 0 {
+			return e.Format("15:04:05Z")
+		}
+		return e.Format("15:04Z")
+	}
+	return stamp(e)
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d%time.Minute != 0:
+		return d.String()
+	case d < time.Hour:
+		m := int(d / time.Minute)
+		if m == 1 {
+			return "1 minute"
+		}
+		return strconv.Itoa(m) + " minutes"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+}
+
+// pct writes a percentage with three decimals, enough to tell 99.930 from
+// 99.861, and without trailing zeros beyond them.
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+func num(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return count64(int64(v))
+	case math.Abs(v) >= 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+func signed(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	s := strconv.FormatFloat(v, 'f', 3, 64)
+	if v >= 0 {
+		s = "+" + s
+	}
+	return s
+}
+
+func rate(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// count writes an integer with thousands separators.
+func count(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	if len(s) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	pre := len(s) % 3
+	if pre > 0 {
+		b.WriteString(s[:pre])
+	}
+	for i := pre; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+func count64(n int64) string {
+	if n < 0 {
+		return "-" + count(uint64(-n))
+	}
+	return count(uint64(n))
+}

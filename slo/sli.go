@@ -1,0 +1,301 @@
+package slo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Event is one observation of the service as ingestion hands it over: a
+// request, a probe, or a pre-counted batch of identical requests.
+type Event struct {
+	// Time is the event's instant in Unix nanoseconds.
+	Time int64
+	// Status is the HTTP (or gRPC-mapped) status, or NoStatus.
+	Status int
+	// OK is an explicit success flag from the source, which wins over
+	// Status when both are present.
+	OK Flag
+	// Latency is the duration in seconds, or NaN when it was not measured.
+	Latency float64
+	// Count is how many identical events this one stands for. Zero is an
+	// explicit report of no traffic: the quantum was measured and was empty.
+	Count uint64
+}
+
+// NoStatus marks an event that carries no status code.
+const NoStatus = -1
+
+// Flag is a yes/no that can also be absent.
+type Flag uint8
+
+// The states of a Flag.
+const (
+	FlagUnset Flag = iota
+	FlagFalse
+	FlagTrue
+)
+
+// Outcome is what an SLI makes of one event.
+type Outcome uint8
+
+// Outcomes, ordered so that an error wins over slowness: a request that
+// failed and was also slow is counted once, as an error.
+const (
+	Good Outcome = iota
+	FailedError
+	FailedSlow
+)
+
+// SLI says which events are good. A request slower than the latency
+// threshold counts as failed exactly like an error ("slow is the new down").
+type SLI struct {
+	// Status decides success from the status code when an event has no
+	// explicit OK flag. The zero StatusRule accepts every status.
+	Status StatusRule
+	// Latency is the optional threshold; nil means latency does not count.
+	Latency *LatencyRule
+}
+
+// Classify returns the outcome of e. An event that carries neither an OK
+// flag nor a status counts as good only when the SLI has no status rule.
+func (s *SLI) Classify(e *Event) Outcome {
+	switch e.OK {
+	case FlagFalse:
+		return FailedError
+	case FlagUnset:
+		if !s.Status.Good(e.Status) {
+			return FailedError
+		}
+	}
+	if s.Latency != nil && s.Latency.Slow(e.Latency) {
+		return FailedSlow
+	}
+	return Good
+}
+
+// LatencyRule is a latency threshold in seconds. Inclusive means a request
+// taking exactly Threshold is good ("<=5ms"); otherwise it must be faster
+// ("<5ms").
+type LatencyRule struct {
+	Threshold float64
+	Inclusive bool
+}
+
+// Slow reports whether a latency of v seconds breaks the rule. An
+// unmeasured latency (NaN) is not slow: it cannot be held against the
+// service, and the report counts such events separately.
+func (l *LatencyRule) Slow(v float64) bool {
+	if v != v {
+		return false
+	}
+	if l.Inclusive {
+		return v > l.Threshold
+	}
+	return v >= l.Threshold
+}
+
+// String writes the rule as a spec would ("<=5ms").
+func (l *LatencyRule) String() string {
+	op := "<"
+	if l.Inclusive {
+		op = "<="
+	}
+	return op + FormatSeconds(l.Threshold)
+}
+
+// ParseLatencyRule reads "<=5ms", "<250ms", "<= 1.5s". The number is read
+// as a decimal and scaled to seconds by moving the decimal point, so
+// "5ms" becomes exactly the float64 nearest to 0.005 and a sample of
+// 5 ms compares equal to it.
+func ParseLatencyRule(s string) (LatencyRule, error) {
+	t := strings.TrimSpace(s)
+	var r LatencyRule
+	switch {
+	case strings.HasPrefix(t, "<="):
+		r.Inclusive, t = true, t[2:]
+	case strings.HasPrefix(t, "<"):
+		t = t[1:]
+	default:
+		return r, fmt.Errorf("latency rule %q: want \"<=DURATION\" or \"<DURATION\", e.g. \"<=5ms\"", s)
+	}
+	d, err := ParseSeconds(strings.TrimSpace(t))
+	if err != nil {
+		return r, fmt.Errorf("latency rule %q: %w", s, err)
+	}
+	if d <= 0 {
+		return r, fmt.Errorf("latency rule %q: threshold must be above zero", s)
+	}
+	r.Threshold = d
+	return r, nil
+}
+
+// durationUnits maps a unit suffix to the power of ten that turns it into
+// seconds. Units longer than a second are not latencies worth a threshold
+// in an SLI, but "m" and "h" are accepted for completeness.
+var durationUnits = []struct {
+	suffix string
+	exp    int
+	factor float64
+}{
+	{"ns", -9, 0}, {"us", -6, 0}, {"µs", -6, 0}, {"ms", -3, 0},
+	{"s", 0, 0}, {"m", 0, 60}, {"h", 0, 3600},
+}
+
+// ParseSeconds reads one decimal number with a unit ("5ms", "0.25s",
+// "1.5 s", "100us") into seconds. Scaling happens on the decimal text, so
+// any number with few significant digits converts to the nearest float64
+// exactly; this is what keeps counts at thresholds such as 5 ms exact.
+func ParseSeconds(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	for _, u := range durationUnits {
+		num, ok := strings.CutSuffix(t, u.suffix)
+		if !ok {
+			continue
+		}
+		num = strings.TrimSpace(num)
+		if num == "" || strings.ContainsAny(num, "eE+-_xXpP") {
+			return 0, fmt.Errorf("duration %q: want a plain decimal number before %q", s, u.suffix)
+		}
+		if u.factor != 0 {
+			v, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return 0, fmt.Errorf("duration %q: %w", s, errors.Unwrap(err))
+			}
+			return v * u.factor, nil
+		}
+		v, err := strconv.ParseFloat(num+"e"+strconv.Itoa(u.exp), 64)
+		if err != nil || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("duration %q: not a number", s)
+		}
+		return v, nil
+	}
+	return 0, fmt.Errorf("duration %q: want a number with a unit (ns, us, ms, s)", s)
+}
+
+// FormatSeconds writes a duration in seconds with the largest unit that
+// keeps it readable: 0.005 → "5ms", 0.25 → "250ms", 1.5 → "1.5s".
+func FormatSeconds(v float64) string {
+	switch {
+	case v == 0:
+		return "0s"
+	case v < 1e-6:
+		return formatScaled(v, 9, "ns")
+	case v < 1e-3:
+		return formatScaled(v, 6, "us")
+	case v < 1:
+		return formatScaled(v, 3, "ms")
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64) + "s"
+}
+
+// formatScaled moves the decimal point of v's shortest representation by
+// exp places, so 0.005 prints as "5" and not "5.000000000000001".
+func formatScaled(v float64, exp int, unit string) string {
+	mant, e, _ := strings.Cut(strconv.FormatFloat(v, 'e', -1, 64), "e")
+	n, err := strconv.Atoi(e)
+	if err != nil {
+		return strconv.FormatFloat(v, 'g', -1, 64) + "s"
+	}
+	f, err := strconv.ParseFloat(mant+"e"+strconv.Itoa(n+exp), 64)
+	if err != nil {
+		return strconv.FormatFloat(v, 'g', -1, 64) + "s"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64) + unit
+}
+
+// StatusRule decides which status codes are successes. It is written as a
+// comma-separated list of terms, any of which may match: "<500",
+// "2xx,3xx", "200-399", ">=200", "404". Codes outside 0–999 never match.
+type StatusRule struct {
+	text string
+	set  bool
+	good [1000]bool
+}
+
+// ParseStatusRule reads a status rule; see StatusRule for the syntax.
+func ParseStatusRule(s string) (StatusRule, error) {
+	r := StatusRule{text: strings.TrimSpace(s), set: true}
+	if r.text == "" {
+		return r, errors.New("empty status rule")
+	}
+	for _, term := range strings.Split(r.text, ",") {
+		lo, hi, err := parseStatusTerm(strings.TrimSpace(term))
+		if err != nil {
+			return r, fmt.Errorf("status rule %q: %w", s, err)
+		}
+		for c := lo; c <= hi; c++ {
+			r.good[c] = true
+		}
+	}
+	return r, nil
+}
+
+// parseStatusTerm returns the inclusive range of codes a term matches.
+func parseStatusTerm(t string) (lo, hi int, err error) {
+	const maxCode = 999
+	num := func(s string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 || n > maxCode {
+			return 0, fmt.Errorf("term %q: %q is not a status code (0-999)", t, s)
+		}
+		return n, nil
+	}
+	switch {
+	case t == "":
+		return 0, 0, errors.New("empty term")
+	case strings.HasPrefix(t, "<="):
+		n, err := num(t[2:])
+		return 0, n, err
+	case strings.HasPrefix(t, ">="):
+		n, err := num(t[2:])
+		return n, maxCode, err
+	case strings.HasPrefix(t, "<"):
+		n, err := num(t[1:])
+		if err == nil && n == 0 {
+			err = fmt.Errorf("term %q matches nothing", t)
+		}
+		return 0, n - 1, err
+	case strings.HasPrefix(t, ">"):
+		n, err := num(t[1:])
+		if err == nil && n == maxCode {
+			err = fmt.Errorf("term %q matches nothing", t)
+		}
+		return n + 1, maxCode, err
+	case len(t) == 3 && (t[1:] == "xx" || t[1:] == "XX") && t[0] >= '1' && t[0] <= '9':
+		c := int(t[0]-'0') * 100
+		return c, c + 99, nil
+	case strings.Contains(t, "-"):
+		a, b, _ := strings.Cut(t, "-")
+		lo, err := num(a)
+		if err != nil {
+			return 0, 0, err
+		}
+		hi, err := num(b)
+		if err == nil && hi < lo {
+			err = fmt.Errorf("term %q: range runs backwards", t)
+		}
+		return lo, hi, err
+	}
+	n, err := num(t)
+	if err != nil {
+		return 0, 0, fmt.Errorf("term %q: want <N, <=N, >N, >=N, N, Nxx or A-B", t)
+	}
+	return n, n, nil
+}
+
+// Good reports whether status is a success. The zero rule accepts all.
+func (r *StatusRule) Good(status int) bool {
+	if !r.set {
+		return true
+	}
+	return status >= 0 && status < len(r.good) && r.good[status]
+}
+
+// String returns the rule as written.
+func (r *StatusRule) String() string { return r.text }
+
+// IsZero reports whether the rule was never set.
+func (r *StatusRule) IsZero() bool { return !r.set }
