@@ -97,7 +97,10 @@ func (t *textWriter) window(d *Document, w *Window) {
 		count(w.Events.Total), count(w.Events.Good), count(w.Events.Failed), reasons)
 	b := w.Budget
 	share := ""
-	if float64(b.Total) > 0 {
+	switch {
+	case float64(b.Remaining) < 0:
+		share = " (exhausted)"
+	case float64(b.Total) > 0:
 		share = fmt.Sprintf(" (%s %% left)", pct(100*float64(b.Remaining)/float64(b.Total)))
 	}
 	t.line("    %-13s %s %s · spent %s · remaining %s%s", "error budget",

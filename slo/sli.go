@@ -188,7 +188,7 @@ func FormatSeconds(v float64) string {
 	case v < 1:
 		return formatScaled(v, 3, "ms")
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64) + "s"
+	return strconv.FormatFloat(v, 'f', -1, 64) + "s"
 }
 
 // formatScaled moves the decimal point of v's shortest representation by

@@ -88,9 +88,13 @@ func (n NoData) String() string {
 
 // SLO is one objective for one SLI over an assurance window.
 type SLO struct {
-	Name    string
-	Service string
-	SLI     SLI
+	Name        string
+	Service     string
+	Description string
+	// Owner is the team answerable for the SLO, for routing and reports.
+	Owner  string
+	Labels map[string]string
+	SLI    SLI
 	// Objective is the share of the window that must be good.
 	Objective Ratio
 	// QuantumObjective is the share of a quantum's attempts that must be

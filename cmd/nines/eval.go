@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -160,21 +161,27 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at
 		}
 		results = append(results, r)
 	}
-	return report.Build(s, at, results, burnRates(s, series, at), in), nil
+	return report.Build(s, at, results, burnRates(s, series, at, time.Unix(0, first)), in), nil
 }
 
-func burnRates(s *slo.SLO, series *slo.Series, at time.Time) []report.Burn {
+// burnRates measures the alerting spans that end at the evaluation time.
+// A span reaching back before the first event gets no rate: a file says
+// nothing about the time before it starts, and judging that time by the
+// no-data policy would invent an outage.
+func burnRates(s *slo.SLO, series *slo.Series, at, dataStart time.Time) []report.Burn {
 	at = time.Unix(0, slo.QuantumStart(at.UnixNano(), s.Quantum))
 	burns := make([]report.Burn, 0, len(report.BurnSpans))
 	for _, span := range report.BurnSpans {
 		if span%s.Quantum != 0 {
 			continue
 		}
-		r, err := slo.BurnRate(s, series, at.Add(-span), at)
-		if err != nil {
-			continue
+		rate := math.NaN()
+		if from := at.Add(-span); !from.Before(dataStart) {
+			if r, err := slo.BurnRate(s, series, from, at); err == nil {
+				rate = r
+			}
 		}
-		burns = append(burns, report.Burn{Span: slo.FormatDuration(span), Rate: report.Number(r)})
+		burns = append(burns, report.Burn{Span: slo.FormatDuration(span), Rate: report.Number(rate)})
 	}
 	return burns
 }
