@@ -1,0 +1,114 @@
+package ingest
+
+import (
+	"encoding/binary"
+	"strconv"
+	"unicode/utf8"
+)
+
+// problem says why a line was not read; parsers return nil for a good
+// line. It holds a description and a slice of the line, so that the quoted
+// message is only built for the lines whose errors are kept. (A pointer,
+// not a value: returning a 40-byte struct from every call of the JSON
+// scanner cost a fifth of its time.)
+type problem struct {
+	what string // what is wrong
+	at   []byte // the offending text, quoted after what; nil if none
+}
+
+// message renders the problem, quoting a short prefix of the offending
+// text: `status: want an integer 0-999, got "5x3"`.
+func (p *problem) message() string {
+	switch {
+	case p == nil:
+		return ""
+	case p.at == nil:
+		return p.what
+	}
+	return p.what + ", got " + quote(p.at)
+}
+
+// quoteMax is how much offending text a message shows: enough to find the
+// spot, short enough to keep a terminal line readable.
+const quoteMax = 48
+
+// quote returns a short, safe rendering of b: ASCII only, control bytes and
+// invalid UTF-8 escaped, cut after quoteMax bytes with "..." outside the
+// quotes.
+func quote(b []byte) string {
+	cut := len(b) > quoteMax
+	if cut {
+		n := quoteMax
+		// Do not split a UTF-8 sequence: back up over continuation bytes.
+		for k := 0; k < utf8.UTFMax-1 && n > 0 && b[n]&0xC0 == 0x80; k++ {
+			n--
+		}
+		b = b[:n]
+	}
+	s := strconv.QuoteToASCII(string(b))
+	if cut {
+		s += "..."
+	}
+	return s
+}
+
+// SWAR constants: one bit or one value in every byte of a uint64.
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// checkText returns a problem if line holds control characters (other than
+// tab) or invalid UTF-8: binary junk or a corrupt file, not a log line. The
+// check runs on every line, so it tests eight bytes at a time and only looks
+// closer at words holding a byte below 0x20 or above 0x7F.
+func checkText(line []byte) *problem {
+	i := 0
+	for {
+		// Two words at a time while the text is plain ASCII, then one.
+		for i+16 <= len(line) {
+			x := binary.LittleEndian.Uint64(line[i:])
+			y := binary.LittleEndian.Uint64(line[i+8:])
+			// (x - 0x20..) & ^x has a high bit set in some byte iff a
+			// byte is below 0x20; x's own high bits flag bytes above 0x7F.
+			if ((x-lowBits*0x20)&^x|x|(y-lowBits*0x20)&^y|y)&highBits != 0 {
+				break
+			}
+			i += 16
+		}
+		for i+8 <= len(line) {
+			x := binary.LittleEndian.Uint64(line[i:])
+			if ((x-lowBits*0x20)&^x|x)&highBits != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(line) {
+			return nil
+		}
+		// Look closer at one byte (or rune), then go back to words.
+		c := line[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(line[i:])
+			if r == utf8.RuneError && n == 1 {
+				return &problem{"invalid UTF-8 at byte " + strconv.Itoa(i+1), line[max(0, i-8):]}
+			}
+			i += n
+		case c < 0x20 && c != '\t':
+			return &problem{"control character at byte " + strconv.Itoa(i+1) + " (binary data?)", line[max(0, i-8):]}
+		default:
+			i++
+		}
+	}
+}
+
+// isBlank reports whether line holds nothing but spaces and tabs.
+func isBlank(line []byte) bool {
+	for _, c := range line {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
