@@ -91,7 +91,7 @@ func (t *textWriter) window(d *Document, w *Window) {
 		count(uint64(w.Quanta.Unmeasured)), skipped(w.Quanta.Skipped))
 	reasons := ""
 	if w.Events.Errors+w.Events.Slow > 0 {
-		reasons = fmt.Sprintf(" (%s errors, %s too slow)", count(w.Events.Errors), count(w.Events.Slow))
+		reasons = fmt.Sprintf(" (%s, %s too slow)", plural(w.Events.Errors, "error", "errors"), count(w.Events.Slow))
 	}
 	t.line("    %-13s %s total · %s good · %s failed%s", "events",
 		count(w.Events.Total), count(w.Events.Good), count(w.Events.Failed), reasons)
@@ -166,6 +166,13 @@ func (t *textWriter) latency(l *Latency) {
 	t.line("    %-13s %s", "", strings.Join(parts, " · "))
 }
 
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return count(n) + " " + many
+}
+
 func skipped(n int) string {
 	if n == 0 {
 		return ""
@@ -225,8 +232,8 @@ func num(v float64) string {
 		return "n/a"
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return count64(int64(v))
-	case math.Abs(v) >= 100:
-		return strconv.FormatFloat(v, 'f', 1, 64)
+	case math.Abs(v) >= 1000:
+		return count64(int64(math.Round(v)))
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"time"
 
 	"github.com/nines-sre/nines/hist"
@@ -343,6 +344,16 @@ func (s *SLO) budget(t *tally, totalQuanta int) (Budget, bool) {
 	return b, met
 }
 
+// headroom is atOrUnder/measured − objective, computed as one fraction so
+// that 100 % against 99.9 % is 0.001 and not 0.0010000000000000009.
+func headroom(atOrUnder, measured uint64, o Ratio) float64 {
+	diff := new(big.Int).Mul(new(big.Int).SetUint64(atOrUnder), new(big.Int).SetUint64(o.Den))
+	diff.Sub(diff, new(big.Int).Mul(new(big.Int).SetUint64(o.Num), new(big.Int).SetUint64(measured)))
+	den := new(big.Int).Mul(new(big.Int).SetUint64(measured), new(big.Int).SetUint64(o.Den))
+	f, _ := new(big.Rat).SetFrac(diff, den).Float64()
+	return f
+}
+
 func (s *SLO) latency(t *tally) Latency {
 	l := Latency{
 		Rule:            s.SLI.Latency,
@@ -358,7 +369,7 @@ func (s *SLO) latency(t *tally) Latency {
 		if l.Rule != nil {
 			l.AtOrUnder = l.Measured - min(t.overThreshold, l.Measured)
 			l.InverseQuantile = float64(l.AtOrUnder) / float64(l.Measured)
-			l.Headroom = l.InverseQuantile - s.Objective.Float()
+			l.Headroom = headroom(l.AtOrUnder, l.Measured, s.Objective)
 		}
 	}
 	return l

@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,35 @@ type config struct {
 	rate      float64
 	errorRate float64
 	seed      uint64
+	// median is the median latency in milliseconds.
+	median float64
+	// incidents are spans in which every request fails with a 503, so a
+	// sample log can show violation minutes.
+	incidents []span
+}
+
+type span struct{ from, to time.Time }
+
+// incidentFlag reads repeated -incident START/DURATION values.
+type incidentFlag struct{ spans *[]span }
+
+func (f incidentFlag) String() string { return "" }
+
+func (f incidentFlag) Set(v string) error {
+	from, dur, ok := strings.Cut(v, "/")
+	if !ok {
+		return fmt.Errorf("%q: want START/DURATION, e.g. 2026-11-24T10:20:00Z/2m", v)
+	}
+	t, err := time.Parse(time.RFC3339, from)
+	if err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(dur)
+	if err != nil {
+		return err
+	}
+	*f.spans = append(*f.spans, span{t, t.Add(d)})
+	return nil
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -51,6 +81,8 @@ func run(args []string, stdout io.Writer) error {
 	fs.Float64Var(&c.rate, "rate", 100, "lines per second of log time")
 	fs.Float64Var(&c.errorRate, "error-rate", 0.001, "share of requests that fail with a 5xx")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed")
+	fs.Float64Var(&c.median, "latency-median", 3, "median latency in `ms` (log-normal)")
+	fs.Var(incidentFlag{&c.incidents}, "incident", "`START/DURATION` in which every request fails with a 503 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +98,8 @@ func run(args []string, stdout io.Writer) error {
 		return errors.New("-rate must be positive")
 	case !(c.errorRate >= 0 && c.errorRate <= 1):
 		return errors.New("-error-rate must be between 0 and 1")
+	case !(c.median > 0):
+		return errors.New("-latency-median must be positive")
 	}
 	var line func(g *gen, dst []byte) []byte
 	switch c.format {
@@ -137,8 +171,13 @@ func (g *gen) next(i int64) {
 	} else {
 		g.status = okStatuses[r.IntN(len(okStatuses))]
 	}
-	// Lognormal: median 3 ms, about 1 in 10 over 7 ms.
-	g.latency = math.Exp(math.Log(3) + 0.65*r.NormFloat64())
+	for _, in := range g.c.incidents {
+		if !g.t.Before(in.from) && g.t.Before(in.to) {
+			g.status = 503
+		}
+	}
+	// Log-normal: at the default median of 3 ms, about 1 in 10 over 7 ms.
+	g.latency = math.Exp(math.Log(g.c.median) + 0.65*r.NormFloat64())
 	if g.status == 504 {
 		g.latency = 1000 + 29000*r.Float64()
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// exitOf maps Run's error to the process exit code, as main does.
+func exitOf(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return 2
+}
+
+// TestGolden runs whole command lines in-process and compares stdout,
+// stderr and the exit code with testdata/NAME.golden; go test -update
+// rewrites them. Paths in arguments are relative to the repository root.
+func TestGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		args string
+		code int
+	}{
+		{"eval-example-text", "eval --spec examples/checkout.yaml --events examples/access.log", 1},
+		{"eval-example-json", "eval --spec examples/checkout.yaml --events examples/access.log --json", 1},
+		{"eval-jsonl-rolling", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/events.jsonl", 0},
+		{"eval-jsonl-rolling-json", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/events.jsonl --json", 0},
+		{"eval-bad-lines", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/bad-lines.jsonl", 0},
+		{"eval-bad-lines-strict", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/bad-lines.jsonl --strict", 2},
+		{"eval-at-outside-data", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/events.jsonl --at 2025-01-01T00:00:00Z", 2},
+		{"eval-missing-file", "eval --spec examples/checkout.yaml --events cmd/nines/testdata/no-such-file.log", 2},
+		{"eval-bad-spec", "eval --spec cmd/nines/testdata/bad-method.yaml --events examples/access.log", 2},
+		{"eval-no-flags", "eval", 2},
+		{"eval-bad-format", "eval --spec examples/checkout.yaml --events examples/access.log --format csv", 2},
+		{"eval-bad-at", "eval --spec examples/checkout.yaml --events examples/access.log --at yesterday", 2},
+		{"eval-envoy-dst-two-slos", "eval --spec cmd/nines/testdata/berlin.yaml --events cmd/nines/testdata/envoy-dst.log", 1},
+		{"eval-envoy-dst-one-slo-json", "eval --spec cmd/nines/testdata/berlin.yaml --events cmd/nines/testdata/envoy-dst.log --slo api-downtime --json", 1},
+		{"eval-unknown-slo", "eval --spec cmd/nines/testdata/berlin.yaml --events cmd/nines/testdata/envoy-dst.log --slo nope", 2},
+		{"eval-at-mid-window", "eval --spec examples/checkout.yaml --events examples/access.log --at 2026-11-24T12:00:00Z", 1},
+		{"eval-help", "eval --help", 0},
+		{"help", "help", 0},
+		{"unknown-command", "frobnicate", 2},
+	}
+	if err := os.Chdir("../.."); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chdir("cmd/nines") })
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := Run(context.Background(), strings.Fields(c.args), strings.NewReader(""), &stdout, &stderr)
+			code := exitOf(err)
+			var ee *exitError
+			if err != nil && !(errors.As(err, &ee) && ee.silent) {
+				fmt.Fprintln(&stderr, "nines:", err)
+			}
+			got := fmt.Sprintf("$ nines %s\n%s--- stderr\n%s--- exit %d\n", c.args, stdout.String(), stderr.String(), code)
+			golden := filepath.Join("cmd/nines/testdata", c.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./cmd/nines -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (go test ./cmd/nines -update rewrites it):\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+			if code != c.code {
+				t.Errorf("exit code %d, want %d", code, c.code)
+			}
+		})
+	}
+}
