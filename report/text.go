@@ -106,7 +106,7 @@ func (t *textWriter) window(d *Document, w *Window) {
 	t.line("    %-13s %s %s · spent %s · remaining %s%s", "error budget",
 		num(float64(b.Total)), b.Unit, num(float64(b.Spent)), num(float64(b.Remaining)), share)
 	if b.Unit != "minutes" && float64(w.Downtime) > 0 {
-		t.line("    %-13s %s minutes", "downtime", num(float64(w.Downtime)))
+		t.line("    %-13s %s", "downtime", minutes(float64(w.Downtime)))
 	}
 	t.violations(d, w)
 	if l := w.Latency; l != nil {
@@ -166,6 +166,13 @@ func (t *textWriter) latency(l *Latency) {
 	t.line("    %-13s %s", "", strings.Join(parts, " · "))
 }
 
+func minutes(v float64) string {
+	if v == 1 {
+		return "1 minute"
+	}
+	return num(v) + " minutes"
+}
+
 func plural(n uint64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
@@ -218,12 +225,15 @@ func humanDuration(d time.Duration) string {
 }
 
 // pct writes a percentage with three decimals, enough to tell 99.930 from
-// 99.861, and without trailing zeros beyond them.
+// 99.861. It cuts rather than rounds, so that 99.8996 % never shows as a
+// compliant-looking 99.900 %; cutting the six-decimal form keeps 99.9
+// from showing as 99.899 through binary rounding.
 func pct(v float64) string {
-	if math.IsNaN(v) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "n/a"
 	}
-	return strconv.FormatFloat(v, 'f', 3, 64)
+	s := strconv.FormatFloat(v, 'f', 6, 64)
+	return s[:len(s)-3]
 }
 
 func num(v float64) string {

@@ -35,8 +35,9 @@ func TestGolden(t *testing.T) {
 		args string
 		code int
 	}{
-		{"eval-example-text", "eval --spec examples/checkout.yaml --events examples/access.log", 1},
-		{"eval-example-json", "eval --spec examples/checkout.yaml --events examples/access.log --json", 1},
+		{"eval-example-text", "eval --spec examples/checkout.yaml --events examples/access.log", 0},
+		{"eval-example-json", "eval --spec examples/checkout.yaml --events examples/access.log --json", 0},
+		{"eval-example-jsonl-violated", "eval --spec examples/checkout.yaml --events examples/events.jsonl", 1},
 		{"eval-jsonl-rolling", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/events.jsonl", 0},
 		{"eval-jsonl-rolling-json", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/events.jsonl --json", 0},
 		{"eval-bad-lines", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/bad-lines.jsonl", 0},
@@ -50,7 +51,7 @@ func TestGolden(t *testing.T) {
 		{"eval-envoy-dst-two-slos", "eval --spec cmd/nines/testdata/berlin.yaml --events cmd/nines/testdata/envoy-dst.log", 1},
 		{"eval-envoy-dst-one-slo-json", "eval --spec cmd/nines/testdata/berlin.yaml --events cmd/nines/testdata/envoy-dst.log --slo api-downtime --json", 1},
 		{"eval-unknown-slo", "eval --spec cmd/nines/testdata/berlin.yaml --events cmd/nines/testdata/envoy-dst.log --slo nope", 2},
-		{"eval-at-mid-window", "eval --spec examples/checkout.yaml --events examples/access.log --at 2026-11-24T12:00:00Z", 1},
+		{"eval-at-mid-window", "eval --spec examples/checkout.yaml --events examples/access.log --at 2026-11-24T12:00:00Z", 0},
 		{"eval-help", "eval --help", 0},
 		{"help", "help", 0},
 		{"unknown-command", "frobnicate", 2},
