@@ -17,7 +17,7 @@ go build -o "$dir/nines" ./cmd/nines
 go build -o "$dir/genlog" ./scripts/genlog
 if [ ! -s "$log" ]; then
   echo "generating $lines lines into $log" >&2
-  "$dir/genlog" -format nginx -lines "$lines" -start 2026-11-24T00:00:00Z -rate 60 -seed 1 > "$log"
+  "$dir/genlog" -format nginx -lines "$lines" -start 2026-11-24T00:00:00Z -rate "${RATE:-60}" -seed 1 > "$log"
 fi
 ls -l "$log" >&2
 cat "$log" > /dev/null # warm the page cache for both contenders
@@ -41,4 +41,7 @@ done | awk '
     printf "%-6s %8s s %10s KiB peak RSS\n", "nines", t["nines"], m["nines"]
     printf "nines/mawk wall-time ratio: %.2f (below 1 is faster)\n", t["nines"] / t["mawk"]
   }'
-echo "mawk's share of good requests: $(cat "$dir/mawk.out")"
+good_share() { # the JSON report's good events over all events
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=[w["events"] for w in d["windows"]]; print(round(sum(x["good"] for x in e)/sum(x["total"] for x in e), 6))' "$1"
+}
+echo "share of good requests: mawk $(cat "$dir/mawk.out"), nines $(good_share "$dir/nines.out")"
