@@ -228,15 +228,20 @@ func parseLatencyValue(b []byte, i int, e *slo.Event) (int, *problem) {
 	return end, nil
 }
 
+// maxLatency is a year in seconds. No request takes longer; a larger value
+// is a unit mistake or garbage, and would otherwise be counted as an event
+// whose latency the histogram cannot hold.
+const maxLatency = 365 * 24 * 3600
+
 // latency converts a decimal in units of 10^-scale seconds to seconds and
-// rejects what no request can take: a negative or infinite time.
+// rejects what no request can take: a negative, infinite or years-long time.
 func latency(d *decimal, scale int, field string) (float64, *problem) {
 	if d.neg && !d.isZero() {
 		return 0, &problem{field + ": negative latency", d.text}
 	}
 	v := d.float(scale)
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, &problem{field + ": out of range", d.text}
+	if math.IsInf(v, 0) || math.IsNaN(v) || v > maxLatency {
+		return 0, &problem{field + ": out of range (more than a year)", d.text}
 	}
 	return v, nil
 }

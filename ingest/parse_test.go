@@ -154,6 +154,7 @@ func TestParseJSONL(t *testing.T) {
 		{name: "status as word", line: `{"time":"2026-11-24T10:20:31Z","status":"OK"}`, err: `status: want an integer 0-999, got "\"OK\""`},
 		{name: "ok as string", line: `{"time":"2026-11-24T10:20:31Z","ok":"yes"}`, err: `ok: want true or false`},
 		{name: "negative latency", line: `{"time":"2026-11-24T10:20:31Z","status":200,"latency_ms":-3}`, err: `negative latency, got "-3"`},
+		{name: "latency of centuries", line: `{"time":"2026-11-24T10:20:31Z","status":200,"latency_ms":1e300}`, err: `out of range (more than a year), got "1e300"`},
 		{name: "infinite latency", line: `{"time":"2026-11-24T10:20:31Z","status":200,"latency_ms":1e400}`, err: `latency_ms: out of range`},
 		{name: "NaN latency", line: `{"time":"2026-11-24T10:20:31Z","status":200,"latency_ms":NaN}`, err: `latency_ms: want a number`},
 		{name: "latency as string", line: `{"time":"2026-11-24T10:20:31Z","status":200,"latency_ms":"3"}`, err: `latency_ms: want a number`},

@@ -115,6 +115,9 @@ type Latency struct {
 	InverseQuantile Number            `json:"inverse_quantile"`
 	Headroom        Number            `json:"headroom"`
 	QuantilesMS     map[string]Number `json:"quantiles_ms"`
+	// Modes is the number of modes of the latency distribution: two often
+	// means cache hits and misses, or a fast path and a retry.
+	Modes int `json:"modes"`
 }
 
 // Burn is the burn rate over the span ending at the evaluation time.
@@ -181,6 +184,7 @@ func window(s *slo.SLO, r *slo.Result) Window {
 			InverseQuantile: Number(l.InverseQuantile),
 			Headroom:        Number(l.Headroom),
 			QuantilesMS:     make(map[string]Number, len(l.Quantiles)),
+			Modes:           l.Histogram.Modes(),
 		}
 		if l.Rule != nil {
 			lat.ThresholdMS = Number(secondsToMS(l.Rule.Threshold))

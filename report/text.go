@@ -163,6 +163,9 @@ func (t *textWriter) latency(l *Latency) {
 			parts = append(parts, n[1]+" "+num(float64(v))+" ms")
 		}
 	}
+	if l.Modes > 1 {
+		parts = append(parts, fmt.Sprintf("%d modes", l.Modes))
+	}
 	t.line("    %-13s %s", "", strings.Join(parts, " · "))
 }
 
