@@ -99,20 +99,7 @@ func parseEnvoy(line []byte, e *slo.Event) *problem {
 		// its last number may be too.
 		return &problem{"envoy: line ends at DURATION (truncated?)", line[rb+1:]}
 	}
-	if len(tok) == 1 && tok[0] == '-' {
-		return nil
-	}
-	var d decimal
-	n, ok := scanNumber(tok, 0, &d)
-	if !ok || n != len(tok) {
-		return &problem{"envoy: DURATION: want whole milliseconds", tok}
-	}
-	v, pr := latency(&d, -3, "envoy: DURATION")
-	if pr != nil {
-		return pr
-	}
-	e.Latency = v
-	return nil
+	return latencyToken(tok, -3, "envoy: DURATION", "want whole milliseconds", e)
 }
 
 // field returns the space-delimited token after the space at line[i] and

@@ -233,6 +233,24 @@ func parseLatencyValue(b []byte, i int, e *slo.Event) (int, *problem) {
 // whose latency the histogram cannot hold.
 const maxLatency = 365 * 24 * 3600
 
+// latencyToken sets e.Latency from a whole log token in units of
+// 10^scale seconds; "-" leaves the latency unmeasured.
+func latencyToken(tok []byte, scale int, field, want string, e *slo.Event) *problem {
+	if len(tok) == 1 && tok[0] == '-' {
+		return nil
+	}
+	var d decimal
+	if n, ok := scanNumber(tok, 0, &d); !ok || n != len(tok) {
+		return &problem{field + ": " + want, tok}
+	}
+	v, p := latency(&d, scale, field)
+	if p != nil {
+		return p
+	}
+	e.Latency = v
+	return nil
+}
+
 // latency converts a decimal in units of 10^-scale seconds to seconds and
 // rejects what no request can take: a negative, infinite or years-long time.
 func latency(d *decimal, scale int, field string) (float64, *problem) {

@@ -109,18 +109,5 @@ func (p *nginxParser) parse(line []byte, e *slo.Event) *problem {
 		// else after it.
 		return &problem{"nginx: want $request_time after the user agent (log_format must end with $request_time)", rt}
 	}
-	if len(rt) == 1 && rt[0] == '-' {
-		return nil
-	}
-	var d decimal
-	n, ok := scanNumber(rt, 0, &d)
-	if !ok || n != len(rt) {
-		return &problem{"nginx: request_time: want seconds like 0.004 or -", rt}
-	}
-	v, pr := latency(&d, 0, "nginx: request_time")
-	if pr != nil {
-		return pr
-	}
-	e.Latency = v
-	return nil
+	return latencyToken(rt, 0, "nginx: request_time", "want seconds like 0.004 or -", e)
 }

@@ -198,18 +198,8 @@ func window(s *slo.SLO, r *slo.Result) Window {
 	return w
 }
 
-// secondsToMS moves the decimal point rather than multiplying, so that
-// 0.005 s reports as 5 ms and not 5.000000000000001.
-func secondsToMS(v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return v
-	}
-	f, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 64)+"e3", 64)
-	if err != nil {
-		return v * 1000
-	}
-	return f
-}
+// secondsToMS converts on the decimal form: 0.005 s reports as 5 ms.
+func secondsToMS(v float64) float64 { return slo.ShiftDecimal(v, 3) }
 
 // WriteJSON writes one document as indented JSON, or several as
 // {"slos": [...]}.

@@ -191,19 +191,27 @@ func FormatSeconds(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64) + "s"
 }
 
-// formatScaled moves the decimal point of v's shortest representation by
-// exp places, so 0.005 prints as "5" and not "5.000000000000001".
 func formatScaled(v float64, exp int, unit string) string {
+	return strconv.FormatFloat(ShiftDecimal(v, exp), 'f', -1, 64) + unit
+}
+
+// ShiftDecimal returns v × 10^exp computed on v's shortest decimal form
+// rather than by multiplying floats, so 0.005 s shifted by 3 is exactly
+// 5 ms and not 5.000000000000001. NaN and infinities pass through.
+func ShiftDecimal(v float64, exp int) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
 	mant, e, _ := strings.Cut(strconv.FormatFloat(v, 'e', -1, 64), "e")
 	n, err := strconv.Atoi(e)
 	if err != nil {
-		return strconv.FormatFloat(v, 'g', -1, 64) + "s"
+		return v * math.Pow10(exp)
 	}
 	f, err := strconv.ParseFloat(mant+"e"+strconv.Itoa(n+exp), 64)
-	if err != nil {
-		return strconv.FormatFloat(v, 'g', -1, 64) + "s"
+	if err != nil && !math.IsInf(f, 0) {
+		return v * math.Pow10(exp)
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64) + unit
+	return f
 }
 
 // StatusRule decides which status codes are successes. It is written as a
