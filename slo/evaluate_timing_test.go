@@ -54,3 +54,45 @@ func BenchmarkBurnRate1Hour(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTrackerResult30Days is the same 30-day status as
+// BenchmarkEvaluate30Days, without latency, from a Tracker's running sums.
+func BenchmarkTrackerResult30Days(b *testing.B) {
+	s, series, w := thirtyDays(b)
+	tr, err := NewTracker(s, w.End)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range series.Rollups {
+		tr.Update(&series.Rollups[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if r := tr.Result(); r.Quanta.Good == 0 {
+			b.Fatal("empty status")
+		}
+	}
+}
+
+// BenchmarkTrackerAdvance is the work as one quantum closes: advance the
+// window by a quantum and record its rollup.
+func BenchmarkTrackerAdvance(b *testing.B) {
+	s, series, w := thirtyDays(b)
+	tr, err := NewTracker(s, w.End)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := w.End
+	r := series.Rollups[0]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		at = at.Add(time.Minute)
+		if err := tr.AdvanceTo(at); err != nil {
+			b.Fatal(err)
+		}
+		r.Start = at.Add(-time.Minute).UnixNano()
+		tr.Update(&r)
+	}
+}

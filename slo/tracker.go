@@ -1,0 +1,268 @@
+package slo
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Tracker keeps the status of one SLO's current window up to date as
+// rollups arrive, so that a long-running server answers "where are we in
+// the 30-day window?" without rescanning 43,200 quanta each time. It holds
+// one compact contribution per quantum of the window and running sums over
+// them; a late rollup replaces its quantum's contribution (old one out, new
+// one in). Latency histograms are not tracked: they are merged on demand
+// from the store.
+//
+// The result equals Evaluate's on the same rollups, without the latency
+// part (TestTrackerMatchesEvaluate). A Tracker is not safe for concurrent
+// use.
+type Tracker struct {
+	slo *SLO
+	q   int64
+	// ring holds the contributions of the window's quanta, indexed by
+	// quantum number modulo its length.
+	ring []contribution
+	// window is the window the ring describes; at is the evaluation time
+	// the ring has been advanced to (exclusive end of the last quantum in).
+	window Window
+	at     int64
+	sum    contribution
+	counts QuantumCounts
+}
+
+// contribution is what one quantum adds to a window's sums.
+type contribution struct {
+	attempted, good, errors, slow uint64
+	down                          float64
+	verdict                       verdict
+	unmeasured, set               bool
+}
+
+func (c *contribution) add(o *contribution, sign int) {
+	if sign > 0 {
+		c.attempted += o.attempted
+		c.good += o.good
+		c.errors += o.errors
+		c.slow += o.slow
+		c.down += o.down
+		return
+	}
+	c.attempted -= o.attempted
+	c.good -= o.good
+	c.errors -= o.errors
+	c.slow -= o.slow
+	c.down -= o.down
+}
+
+// maxTrackedQuanta bounds the ring: a leap year of one-minute quanta.
+const maxTrackedQuanta = 366 * 24 * 60
+
+// NewTracker returns a Tracker for s whose window contains (or, rolling,
+// ends at) at. The window starts out with every elapsed quantum unmeasured.
+func NewTracker(s *SLO, at time.Time) (*Tracker, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	longest := s.Window.Rolling
+	if s.Window.Calendar != NotCalendar {
+		longest = s.Window.longestCalendar()
+	}
+	n := int64(longest / s.Quantum)
+	if n > maxTrackedQuanta {
+		return nil, fmt.Errorf("tracker: window of %d quanta is more than the %d it keeps in memory; use a larger quantum", n, maxTrackedQuanta)
+	}
+	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n)}
+	if err := t.reset(at); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// longestCalendar is the longest the calendar unit can be: DST adds an hour.
+func (s WindowSpec) longestCalendar() time.Duration {
+	const day = 24 * time.Hour
+	switch s.Calendar {
+	case Week:
+		return 7*day + time.Hour
+	case Month:
+		return 31*day + time.Hour
+	case Quarter:
+		return 92*day + time.Hour
+	case Year:
+		return 366*day + time.Hour
+	}
+	return day + time.Hour
+}
+
+// reset points the tracker at the window containing at with nothing in it.
+func (t *Tracker) reset(at time.Time) error {
+	var w Window
+	if t.slo.Window.Calendar == NotCalendar {
+		// A rolling window ends with the quantum that holds at.
+		w = t.slo.Window.Containing(ceilTime(at, t.slo.Quantum))
+	} else {
+		w = t.slo.Window.Containing(at)
+	}
+	for _, edge := range [...]time.Time{w.Start, w.End} {
+		if edge.UnixNano()%t.q != 0 {
+			return fmt.Errorf("tracker: window edge %s is not on a %s quantum boundary", edge.UTC().Format(time.RFC3339), FormatDuration(t.slo.Quantum))
+		}
+	}
+	clear(t.ring)
+	t.window, t.at = w, w.Start.UnixNano()
+	t.sum, t.counts = contribution{}, QuantumCounts{}
+	t.advance(ceilTime(at, t.slo.Quantum).UnixNano())
+	return nil
+}
+
+// Window is the window the tracker currently describes.
+func (t *Tracker) Window() Window { return t.window }
+
+func (t *Tracker) slot(start int64) *contribution {
+	n := int64(len(t.ring))
+	i := (start / t.q) % n
+	if i < 0 {
+		i += n
+	}
+	return &t.ring[i]
+}
+
+// AdvanceTo moves the evaluation time forward to at. Quanta that enter the
+// window without a rollup count as unmeasured; for a rolling window the
+// quanta that leave it are dropped, and a calendar window that ends starts
+// the next one empty. Moving backwards is ignored.
+func (t *Tracker) AdvanceTo(at time.Time) error {
+	if t.slo.Window.Calendar != NotCalendar && !at.Before(t.window.End) {
+		return t.reset(at)
+	}
+	end := ceilTime(at, t.slo.Quantum).UnixNano()
+	if t.slo.Window.Calendar == NotCalendar {
+		if end-t.at >= int64(len(t.ring))*t.q {
+			return t.reset(at)
+		}
+		for t.at < end {
+			t.drop(t.at - int64(len(t.ring))*t.q)
+			t.window = Window{Start: t.window.Start.Add(t.slo.Quantum), End: t.window.End.Add(t.slo.Quantum)}
+			t.advance(t.at + t.q)
+		}
+		return nil
+	}
+	t.advance(min(end, t.window.End.UnixNano()))
+	return nil
+}
+
+// advance brings the quanta in [t.at, end) into the window as unmeasured.
+func (t *Tracker) advance(end int64) {
+	for ; t.at < end; t.at += t.q {
+		t.put(t.at, nil)
+	}
+}
+
+// drop takes the quantum starting at start out of the sums.
+func (t *Tracker) drop(start int64) {
+	c := t.slot(start)
+	if !c.set {
+		return
+	}
+	t.sum.add(c, -1)
+	t.count(c, -1)
+	*c = contribution{}
+}
+
+// put judges the quantum starting at start from r (nil: unmeasured) and
+// replaces its contribution.
+func (t *Tracker) put(start int64, r *Rollup) {
+	t.drop(start)
+	v, down := t.slo.judge(r)
+	c := contribution{verdict: v, down: down, unmeasured: r == nil || !r.Measured, set: true}
+	if r != nil {
+		c.attempted, c.good, c.errors, c.slow = r.Attempted, r.Good, r.Errors, r.Slow
+	}
+	*t.slot(start) = c
+	t.sum.add(&c, 1)
+	t.count(&c, 1)
+}
+
+func (t *Tracker) count(c *contribution, sign int) {
+	t.counts.Elapsed += sign
+	if c.unmeasured {
+		t.counts.Unmeasured += sign
+	}
+	switch c.verdict {
+	case quantumGood:
+		t.counts.Good += sign
+	case quantumBad:
+		t.counts.Bad += sign
+	case quantumSkipped:
+		t.counts.Skipped += sign
+	}
+}
+
+// Update records the rollup of one quantum, replacing what the tracker had
+// for it. A rollup for a quantum outside the elapsed part of the window is
+// ignored and reported false: too old to matter, or not yet reached (call
+// AdvanceTo first).
+func (t *Tracker) Update(r *Rollup) bool {
+	start := QuantumStart(r.Start, t.slo.Quantum)
+	if start < t.window.Start.UnixNano() || start >= t.at {
+		return false
+	}
+	t.put(start, r)
+	return true
+}
+
+// Result is the status of the window at the time the tracker was advanced
+// to, with the same numbers Evaluate gives except Latency and Violations,
+// which need the rollups themselves.
+func (t *Tracker) Result() *Result {
+	tl := tally{quanta: t.counts, downtime: t.sum.down}
+	tl.events = EventCounts{
+		Total: t.sum.attempted, Good: t.sum.good, Failed: t.sum.attempted - t.sum.good,
+		Errors: t.sum.errors, Slow: t.sum.slow,
+	}
+	// Sums of float downtime drift by ulps as quanta come and go; a window
+	// without any downtime left must say exactly zero.
+	if math.Abs(tl.downtime) < 1e-9 {
+		tl.downtime = 0
+	}
+	at := time.Unix(0, t.at).UTC()
+	res := &Result{
+		Window:   t.window,
+		At:       at,
+		Complete: !at.Before(t.window.End),
+		Quanta:   t.counts,
+		Events:   tl.events,
+		Downtime: time.Duration(tl.downtime * float64(t.slo.Quantum)),
+		Latency:  Latency{Rule: t.slo.SLI.Latency, InverseQuantile: math.NaN(), Headroom: math.NaN()},
+	}
+	res.Quanta.Total = int(t.window.Duration() / t.slo.Quantum)
+	res.Availability = t.slo.availability(&tl)
+	res.Budget, res.Met = t.slo.budget(&tl, res.Quanta.Total)
+	return res
+}
+
+// BurnRate is the burn rate over the last span of the window, from the
+// tracked contributions. Spans longer than what the tracker holds are
+// clipped to the window.
+func (t *Tracker) BurnRate(span time.Duration) float64 {
+	var tl tally
+	from := max(t.at-int64(span), t.window.Start.UnixNano())
+	for start := QuantumStart(from, t.slo.Quantum); start < t.at; start += t.q {
+		c := t.slot(start)
+		if !c.set {
+			continue
+		}
+		tl.events.Total += c.attempted
+		tl.events.Good += c.good
+		tl.downtime += c.down
+		switch c.verdict {
+		case quantumGood:
+			tl.quanta.Good++
+		case quantumBad:
+			tl.quanta.Bad++
+		}
+	}
+	tl.events.Failed = tl.events.Total - tl.events.Good
+	return t.slo.badShare(&tl) / t.slo.Objective.Complement()
+}
