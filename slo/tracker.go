@@ -212,6 +212,49 @@ func (t *Tracker) Update(r *Rollup) bool {
 	return true
 }
 
+// Add merges a rollup into what the tracker has for its quantum, as a store
+// merges a late or second-source rollup into the stored one. It reports
+// false for a quantum outside the elapsed part of the window.
+func (t *Tracker) Add(r *Rollup) bool {
+	start := QuantumStart(r.Start, t.slo.Quantum)
+	if start < t.window.Start.UnixNano() || start >= t.at {
+		return false
+	}
+	c := t.slot(start)
+	merged := Rollup{Start: start, Measured: r.Measured || (c.set && !c.unmeasured)}
+	if c.set {
+		merged.Attempted, merged.Good, merged.Errors, merged.Slow = c.attempted, c.good, c.errors, c.slow
+	}
+	merged.Attempted += r.Attempted
+	merged.Good += r.Good
+	merged.Errors += r.Errors
+	merged.Slow += r.Slow
+	t.put(start, &merged)
+	return true
+}
+
+// Violations returns the runs of consecutive bad quanta in the elapsed
+// part of the window, from the tracked verdicts.
+func (t *Tracker) Violations() []Window {
+	var runs []Window
+	runStart := int64(-1)
+	for start := t.window.Start.UnixNano(); start <= t.at; start += t.q {
+		bad := false
+		if start < t.at {
+			c := t.slot(start)
+			bad = c.set && c.verdict == quantumBad
+		}
+		switch {
+		case bad && runStart < 0:
+			runStart = start
+		case !bad && runStart >= 0:
+			runs = append(runs, Window{Start: time.Unix(0, runStart).UTC(), End: time.Unix(0, start).UTC()})
+			runStart = -1
+		}
+	}
+	return runs
+}
+
 // Result is the status of the window at the time the tracker was advanced
 // to, with the same numbers Evaluate gives except Latency and Violations,
 // which need the rollups themselves.

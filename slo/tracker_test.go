@@ -3,6 +3,7 @@ package slo
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -62,11 +63,20 @@ func TestTrackerMatchesEvaluate(t *testing.T) {
 					merged.Start = ro.Start
 					merged.Merge(&ro)
 					all[ro.Start] = merged
-					tr.Update(&merged)
+					// Half the time the tracker gets the merged rollup as a
+					// store would return it, half the time only the delta.
+					if r.IntN(2) == 0 {
+						tr.Update(&merged)
+					} else {
+						tr.Add(&ro)
+					}
 				}
 				want := evaluateMap(t, s, all, tr.Window(), at)
 				got := tr.Result()
 				compareResults(t, step, got, want)
+				if gv, wv := tr.Violations(), want.Violations; !slices.Equal(gv, wv) {
+					t.Fatalf("step %d: violations %v, rescan says %v", step, gv, wv)
+				}
 				for _, span := range []time.Duration{5 * time.Minute, time.Hour} {
 					from := at.Add(-span)
 					if from.Before(tr.Window().Start) {
