@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
+	"math/bits"
 	"time"
 
 	"github.com/nines-sre/nines/hist"
@@ -347,12 +347,21 @@ func (s *SLO) budget(t *tally, totalQuanta int) (Budget, bool) {
 // headroom is atOrUnder/measured − objective, computed as one fraction so
 // that 100 % against 99.9 % is 0.001 and not 0.0010000000000000009.
 func headroom(atOrUnder, measured uint64, o Ratio) float64 {
-	diff := new(big.Int).Mul(new(big.Int).SetUint64(atOrUnder), new(big.Int).SetUint64(o.Den))
-	diff.Sub(diff, new(big.Int).Mul(new(big.Int).SetUint64(o.Num), new(big.Int).SetUint64(measured)))
-	den := new(big.Int).Mul(new(big.Int).SetUint64(measured), new(big.Int).SetUint64(o.Den))
-	f, _ := new(big.Rat).SetFrac(diff, den).Float64()
-	return f
+	hiA, loA := bits.Mul64(atOrUnder, o.Den)
+	hiB, loB := bits.Mul64(o.Num, measured)
+	sign := 1.0
+	if hiA < hiB || (hiA == hiB && loA < loB) {
+		hiA, loA, hiB, loB, sign = hiB, loB, hiA, loA, -1
+	}
+	lo, borrow := bits.Sub64(loA, loB, 0)
+	hi, _ := bits.Sub64(hiA, hiB, borrow)
+	hiD, loD := bits.Mul64(measured, o.Den)
+	return sign * u128(hi, lo) / u128(hiD, loD)
 }
+
+// u128 converts a 128-bit unsigned integer to the nearest float64 (exact
+// below 2^53, which real counts times a ten-power denominator stay under).
+func u128(hi, lo uint64) float64 { return float64(hi)*0x1p64 + float64(lo) }
 
 func (s *SLO) latency(t *tally) Latency {
 	l := Latency{

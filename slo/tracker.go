@@ -34,7 +34,10 @@ type Tracker struct {
 // contribution is what one quantum adds to a window's sums.
 type contribution struct {
 	attempted, good, errors, slow uint64
-	down                          float64
+	// latencies counts the events with a latency, over those above the
+	// threshold: the exact inverse quantile of the window.
+	latencies, over uint64
+	down            float64
 	verdict                       verdict
 	unmeasured, set               bool
 }
@@ -45,6 +48,8 @@ func (c *contribution) add(o *contribution, sign int) {
 		c.good += o.good
 		c.errors += o.errors
 		c.slow += o.slow
+		c.latencies += o.latencies
+		c.over += o.over
 		c.down += o.down
 		return
 	}
@@ -52,6 +57,8 @@ func (c *contribution) add(o *contribution, sign int) {
 	c.good -= o.good
 	c.errors -= o.errors
 	c.slow -= o.slow
+	c.latencies -= o.latencies
+	c.over -= o.over
 	c.down -= o.down
 }
 
@@ -155,7 +162,7 @@ func (t *Tracker) AdvanceTo(at time.Time) error {
 // advance brings the quanta in [t.at, end) into the window as unmeasured.
 func (t *Tracker) advance(end int64) {
 	for ; t.at < end; t.at += t.q {
-		t.put(t.at, nil)
+		t.put(t.at, nil, 0)
 	}
 }
 
@@ -171,13 +178,15 @@ func (t *Tracker) drop(start int64) {
 }
 
 // put judges the quantum starting at start from r (nil: unmeasured) and
-// replaces its contribution.
-func (t *Tracker) put(start int64, r *Rollup) {
+// replaces its contribution. latencies is the number of events of r that
+// carried a latency (r.Latency.Count() unless the caller knows better).
+func (t *Tracker) put(start int64, r *Rollup, latencies uint64) {
 	t.drop(start)
 	v, down := t.slo.judge(r)
 	c := contribution{verdict: v, down: down, unmeasured: r == nil || !r.Measured, set: true}
 	if r != nil {
 		c.attempted, c.good, c.errors, c.slow = r.Attempted, r.Good, r.Errors, r.Slow
+		c.latencies, c.over = latencies, r.OverThreshold
 	}
 	*t.slot(start) = c
 	t.sum.add(&c, 1)
@@ -208,7 +217,7 @@ func (t *Tracker) Update(r *Rollup) bool {
 	if start < t.window.Start.UnixNano() || start >= t.at {
 		return false
 	}
-	t.put(start, r)
+	t.put(start, r, r.Latency.Count())
 	return true
 }
 
@@ -222,14 +231,17 @@ func (t *Tracker) Add(r *Rollup) bool {
 	}
 	c := t.slot(start)
 	merged := Rollup{Start: start, Measured: r.Measured || (c.set && !c.unmeasured)}
+	latencies := r.Latency.Count()
 	if c.set {
 		merged.Attempted, merged.Good, merged.Errors, merged.Slow = c.attempted, c.good, c.errors, c.slow
+		merged.OverThreshold, latencies = c.over, latencies+c.latencies
 	}
 	merged.Attempted += r.Attempted
 	merged.Good += r.Good
 	merged.Errors += r.Errors
 	merged.Slow += r.Slow
-	t.put(start, &merged)
+	merged.OverThreshold += r.OverThreshold
+	t.put(start, &merged, latencies)
 	return true
 }
 
@@ -256,8 +268,9 @@ func (t *Tracker) Violations() []Window {
 }
 
 // Result is the status of the window at the time the tracker was advanced
-// to, with the same numbers Evaluate gives except Latency and Violations,
-// which need the rollups themselves.
+// to, with the same numbers Evaluate gives except the latency histogram and
+// its quantiles, which need the rollups themselves, and Violations (see
+// the method of that name). The inverse quantile is exact.
 func (t *Tracker) Result() *Result {
 	tl := tally{quanta: t.counts, downtime: t.sum.down}
 	tl.events = EventCounts{
@@ -277,7 +290,12 @@ func (t *Tracker) Result() *Result {
 		Quanta:   t.counts,
 		Events:   tl.events,
 		Downtime: time.Duration(tl.downtime * float64(t.slo.Quantum)),
-		Latency:  Latency{Rule: t.slo.SLI.Latency, InverseQuantile: math.NaN(), Headroom: math.NaN()},
+		Latency:  Latency{Rule: t.slo.SLI.Latency, Measured: t.sum.latencies, InverseQuantile: math.NaN(), Headroom: math.NaN()},
+	}
+	if l := &res.Latency; l.Rule != nil && l.Measured > 0 {
+		l.AtOrUnder = l.Measured - min(t.sum.over, l.Measured)
+		l.InverseQuantile = float64(l.AtOrUnder) / float64(l.Measured)
+		l.Headroom = headroom(l.AtOrUnder, l.Measured, t.slo.Objective)
 	}
 	res.Quanta.Total = int(t.window.Duration() / t.slo.Quantum)
 	res.Availability = t.slo.availability(&tl)

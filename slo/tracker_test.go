@@ -33,7 +33,8 @@ func TestTrackerMatchesEvaluate(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := &SLO{Name: "x", Objective: Ratio{99, 100}, QuantumObjective: Ratio{9, 10}, Method: c.method,
-				Quantum: time.Minute, Window: c.window, NoData: c.noData}
+				Quantum: time.Minute, Window: c.window, NoData: c.noData,
+				SLI: SLI{Latency: &LatencyRule{Threshold: 0.005, Inclusive: true}}}
 			r := rand.New(rand.NewPCG(11, uint64(len(c.name))))
 			tr, err := NewTracker(s, c.start)
 			if err != nil {
@@ -58,6 +59,13 @@ func TestTrackerMatchesEvaluate(t *testing.T) {
 						ro.Attempted = uint64(r.IntN(50))
 						ro.Good = ro.Attempted - uint64(r.IntN(int(ro.Attempted)/8+1))
 						ro.Errors = ro.Attempted - ro.Good
+						for range ro.Attempted / 2 {
+							v := []float64{0.001, 0.005, 0.0051, 0.02}[r.IntN(4)]
+							ro.Latency.Insert(v)
+							if v > 0.005 {
+								ro.OverThreshold++
+							}
+						}
 					}
 					merged := all[ro.Start]
 					merged.Start = ro.Start
@@ -123,7 +131,9 @@ func compareResults(t *testing.T, step int, got, want *Result) {
 		got.Events != want.Events || got.Met != want.Met || got.Budget.Unit != want.Budget.Unit ||
 		!close(got.Availability, want.Availability) || !close(got.Budget.Total, want.Budget.Total) ||
 		!close(got.Budget.Spent, want.Budget.Spent) || !close(got.Budget.Remaining, want.Budget.Remaining) ||
-		math.Abs(float64(got.Downtime-want.Downtime)) > float64(time.Microsecond) {
+		math.Abs(float64(got.Downtime-want.Downtime)) > float64(time.Microsecond) ||
+		got.Latency.Measured != want.Latency.Measured || got.Latency.AtOrUnder != want.Latency.AtOrUnder ||
+		!close(got.Latency.InverseQuantile, want.Latency.InverseQuantile) || !close(got.Latency.Headroom, want.Latency.Headroom) {
 		t.Fatalf("step %d: tracker and rescan disagree\ntracker %+v\nrescan  %+v", step, *got, *want)
 	}
 }
