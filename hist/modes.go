@@ -73,21 +73,30 @@ func (h *Histogram) Modes() int {
 		return 0
 	}
 	minMass := max(modeMinCount, modeMinShare*float64(h.total))
+	neg := h.sidePoints(nil, true)
+	pos := h.sidePoints(nil, false)
 	n := 0
-	if float64(h.zero) >= minMass {
-		n++
+	if h.zero > 0 {
+		switch z := float64(h.zero); {
+		case zeroAdjacent(pos):
+			pos = slices.Insert(pos, 0, point{w: z})
+		case zeroAdjacent(neg):
+			neg = slices.Insert(neg, 0, point{w: z})
+		case z >= minMass:
+			n++
+		}
 	}
-	var pts []point
-	for _, neg := range []bool{true, false} {
-		pts = h.sidePoints(pts[:0], neg)
-		n += sideModes(pts, minMass)
-	}
+	n += sideModes(neg, minMass) + sideModes(pos, minMass)
 	return max(n, 1)
 }
 
-// point is an occupied bin on one side of zero: u = log10 of the magnitude
-// of its middle, w its count.
-type point struct{ u, w float64 }
+// point is an occupied bin on one side of zero, or the zero bin (lo = hi = 0)
+// placed before the first one. w is its count; lo and hi are the
+// magnitudes of its edges on the way in, and become the log10 edges of its
+// cell in cells.
+type point struct{ lo, hi, w float64 }
+
+func (p point) mid() float64 { return (p.lo + p.hi) / 2 }
 
 // sidePoints appends the bins of one side of zero in ascending magnitude.
 func (h *Histogram) sidePoints(pts []point, neg bool) []point {
@@ -95,7 +104,11 @@ func (h *Histogram) sidePoints(pts []point, neg bool) []point {
 		if b.Count == 0 || b.Lower == 0 && b.Upper == 0 || (b.Upper <= 0) != neg {
 			continue
 		}
-		pts = append(pts, point{u: math.Log10(math.Abs(b.Lower/2 + b.Upper/2)), w: float64(b.Count)})
+		lo, hi := b.Lower, b.Upper
+		if neg {
+			lo, hi = -hi, -lo
+		}
+		pts = append(pts, point{lo: lo, hi: hi, w: float64(b.Count)})
 	}
 	if neg {
 		slices.Reverse(pts)
@@ -103,18 +116,81 @@ func (h *Histogram) sidePoints(pts []point, neg bool) []point {
 	return pts
 }
 
-// sideModes counts the modes among points sorted by u.
+// zeroAdjacent reports whether the smallest occupied bins of a side, given
+// by their magnitudes, sit one resolution step above zero: the first no
+// further from zero than the step to the second, or, when there is no
+// second, the first is [10^k, 1.1·10^k), the smallest positive value of
+// decimal recording.
+func zeroAdjacent(pts []point) bool {
+	switch len(pts) {
+	case 0:
+		return false
+	case 1:
+		_, _, ok := BinBounds(pts[0].lo)
+		return ok && math.Pow10(int(math.Round(math.Log10(pts[0].lo)))) == pts[0].lo
+	}
+	return pts[0].lo <= 1.5*(pts[1].lo-pts[0].lo)
+}
+
+// cells turns the bin edges of pts into the log10 edges of their cells.
+func cells(pts []point) {
+	n := len(pts)
+	e := make([]float64, n+1) // e[i]: edge between pts[i-1] and pts[i], NaN if none
+	c := make([]float64, n)   // where the samples of each bin are taken to sit
+	e[0], e[n] = math.NaN(), math.NaN()
+	s := 0.0
+	for i, p := range pts {
+		switch {
+		case i > 0 && p.lo == pts[i-1].hi:
+			e[i] = p.lo - s
+		case i > 0 && pts[i-1].hi == 0:
+			s = (p.hi - p.lo) / 2
+			e[i] = p.lo / 2
+		case i > 0 && p.lo <= 2*pts[i-1].lo:
+			s = (p.hi - p.lo) / 2
+			e[i] = (pts[i-1].lo + p.lo) / 2
+		default:
+			s = (p.hi - p.lo) / 2
+			if i > 0 {
+				e[i] = math.NaN()
+			}
+		}
+		c[i] = (p.lo+p.hi)/2 - s
+	}
+	for i, p := range pts {
+		if p.hi == 0 {
+			continue
+		}
+		lo, hi, u := math.Log10(e[i]), math.Log10(e[i+1]), math.Log10(c[i])
+		switch {
+		case math.IsNaN(lo) && math.IsNaN(hi):
+			w := (p.hi - p.lo) / 2
+			lo, hi = math.Log10(c[i]-w), math.Log10(c[i]+w)
+		case math.IsNaN(lo):
+			lo = 2*u - hi
+		case math.IsNaN(hi):
+			hi = 2*u - lo
+		}
+		pts[i].lo, pts[i].hi = lo, hi
+	}
+	if pts[0].hi == 0 { // the zero bin: a cell as wide as the next one, below it
+		pts[0].lo, pts[0].hi = 2*pts[1].lo-pts[1].hi, pts[1].lo
+	}
+}
+
+// sideModes counts the modes among points sorted by magnitude.
 func sideModes(pts []point, minMass float64) int {
 	if len(pts) == 0 {
 		return 0
 	}
+	cells(pts)
 	bw := bandwidth(pts)
 	n := 0
-	// Points more than two kernel reaches apart do not interact: split
+	// Cells more than two kernel reaches apart do not interact: split
 	// there, so that the grid covers only where the density is non-zero.
 	start := 0
 	for i := 1; i <= len(pts); i++ {
-		if i == len(pts) || pts[i].u-pts[i-1].u > 2*kdeReach*bw {
+		if i == len(pts) || pts[i].lo-pts[i-1].hi > 2*kdeReach*bw {
 			n += clusterModes(pts[start:i], bw, minMass)
 			start = i
 		}
@@ -122,43 +198,23 @@ func sideModes(pts []point, minMass float64) int {
 	return n
 }
 
-// bandwidth applies Silverman's rule of thumb to the weighted points.
+// bandwidth applies Silverman's rule of thumb to the weighted cell centres.
 func bandwidth(pts []point) float64 {
 	var n, s float64
 	for _, p := range pts {
 		n += p.w
-		s += p.w * p.u
+		s += p.w * p.mid()
 	}
 	mean := s / n
 	var ss float64
 	for _, p := range pts {
-		ss += p.w * (p.u - mean) * (p.u - mean)
+		ss += p.w * (p.mid() - mean) * (p.mid() - mean)
 	}
 	spread := math.Sqrt(ss / n)
 	if iqr := weightedQuantile(pts, n, 0.75) - weightedQuantile(pts, n, 0.25); iqr > 0 {
 		spread = min(spread, iqr/1.34)
 	}
-	return max(0.9*spread*math.Pow(n, -0.2), minBandwidth, resolution(pts))
-}
-
-// resolution returns the weighted median gap between neighbouring points,
-// each gap weighted by the smaller count beside it, so that gaps inside the
-// bulk of the data decide and gaps between stray tail samples do not.
-func resolution(pts []point) float64 {
-	if len(pts) < 2 {
-		return 0
-	}
-	gaps := make([]point, len(pts)-1) // u: gap, w: weight
-	var n float64
-	for i := range gaps {
-		gaps[i] = point{u: pts[i+1].u - pts[i].u, w: min(pts[i].w, pts[i+1].w)}
-		n += gaps[i].w
-	}
-	slices.SortFunc(gaps, func(a, b point) int { return cmp.Compare(a.u, b.u) })
-	// Coarse recording makes gaps of at most log10(2) decades (between one
-	// and two quanta); larger gaps are real valleys and must not be smoothed
-	// away.
-	return min(weightedQuantile(gaps, n, 0.5), maxResolution)
+	return max(0.9*spread*math.Pow(n, -0.2), minBandwidth)
 }
 
 func weightedQuantile(pts []point, n, q float64) float64 {
@@ -166,10 +222,10 @@ func weightedQuantile(pts []point, n, q float64) float64 {
 	for _, p := range pts {
 		cum += p.w
 		if cum >= target {
-			return p.u
+			return p.mid()
 		}
 	}
-	return pts[len(pts)-1].u
+	return pts[len(pts)-1].mid()
 }
 
 // clusterModes estimates the density over one cluster of points on a grid
@@ -177,17 +233,30 @@ func weightedQuantile(pts []point, n, q float64) float64 {
 func clusterModes(pts []point, bw, minMass float64) int {
 	const reach = kdeReach * kdeSteps // kernel half-width in grid steps
 	step := bw / kdeSteps
-	u0 := pts[0].u - kdeReach*bw
-	size := int((pts[len(pts)-1].u-pts[0].u)/step) + 2*reach + 2
+	u0 := pts[0].lo - kdeReach*bw
+	size := int((pts[len(pts)-1].hi-pts[0].lo)/step) + 2*reach + 2
 
-	// Linear binning onto the grid keeps the mass and the centre of each point.
+	// Each cell's count is spread evenly over the cell and put on the grid
+	// by linear binning, piece by piece between grid points, which keeps
+	// the mass and the centre of every piece.
 	g := make([]float64, size)
-	for _, p := range pts {
-		x := (p.u - u0) / step
+	put := func(x, w float64) {
 		k := min(int(x), size-2)
 		f := x - float64(k)
-		g[k] += p.w * (1 - f)
-		g[k+1] += p.w * f
+		g[k] += w * (1 - f)
+		g[k+1] += w * f
+	}
+	for _, p := range pts {
+		a, b := (p.lo-u0)/step, (p.hi-u0)/step
+		if b-a < 1e-9 {
+			put((a+b)/2, p.w)
+			continue
+		}
+		for x := a; x < b; {
+			y := min(math.Floor(x)+1, b)
+			put((x+y)/2, p.w*(y-x)/(b-a))
+			x = y
+		}
 	}
 	var kern [2*reach + 1]float64
 	var ksum float64
@@ -255,6 +324,11 @@ func clusterModes(pts []point, bw, minMass float64) int {
 			// excess and is simply absorbed.
 			if young != j && significant(sumMass[young]-v*cells[young], sumMass[young], minMass) {
 				modes++
+				if modesDebug != nil {
+					modesDebug(u0+float64(young)*step, u0+float64(j)*step, sumMass[young]-v*cells[young], sumMass[young])
+				}
+			} else if modesDebug != nil && young != j && sumMass[young]-v*cells[young] > 2 {
+				modesDebug(-1, u0+float64(j)*step, sumMass[young]-v*cells[young], sumMass[young])
 			}
 			parent[young] = old
 			sumMass[old] += sumMass[young]
@@ -271,6 +345,8 @@ func clusterModes(pts []point, bw, minMass float64) int {
 
 // significant applies the noise rule to a bump with the given excess mass
 // out of mass samples in its basin.
+var modesDebug func(peakRoot, valley, excess, mass float64)
+
 func significant(excess, mass, minMass float64) bool {
 	return excess >= minMass && excess >= modeMinZ*math.Sqrt(mass-excess)
 }

@@ -38,8 +38,8 @@ type contribution struct {
 	// threshold: the exact inverse quantile of the window.
 	latencies, over uint64
 	down            float64
-	verdict                       verdict
-	unmeasured, set               bool
+	verdict         verdict
+	unmeasured, set bool
 }
 
 func (c *contribution) add(o *contribution, sign int) {
