@@ -218,6 +218,14 @@ func (s *SLO) judge(r *Rollup) (verdict, float64) {
 	return quantumGood, down
 }
 
+// Judge says how the SLO counts one quantum: "good", "bad" or "skipped"
+// (an unmeasured quantum under noData: skip), and the share of the quantum
+// that was down. r is nil for a quantum nothing reported for.
+func (s *SLO) Judge(r *Rollup) (verdict string, downtime float64) {
+	v, down := s.judge(r)
+	return [...]string{"good", "bad", "skipped"}[v], down
+}
+
 // tally is the sum of a span of quanta.
 type tally struct {
 	quanta        QuantumCounts

@@ -126,6 +126,10 @@ func (t *Tracker) reset(at time.Time) error {
 // Window is the window the tracker currently describes.
 func (t *Tracker) Window() Window { return t.window }
 
+// Elapsed is the time the tracker was advanced to: quanta starting at or
+// after it are not judged yet.
+func (t *Tracker) Elapsed() time.Time { return time.Unix(0, t.at).UTC() }
+
 func (t *Tracker) slot(start int64) *contribution {
 	n := int64(len(t.ring))
 	i := (start / t.q) % n

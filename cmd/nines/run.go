@@ -50,6 +50,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"eval", "measure an SLO spec against an events file or access log", runEval},
+		{"serve", "run the platform: store, ingestion, SLO status API, /metrics", runServe},
 		{"version", "print the version of nines", runVersion},
 	}
 }

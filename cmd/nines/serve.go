@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nines-sre/nines/demo"
+	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/server"
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
+	"github.com/nines-sre/nines/store/sqlite"
+)
+
+const serveAbout = `Run nines as a service: an embedded SQLite store under --data, SLO specs
+from --slos, ingestion over HTTP, SLO status and burn rates over a JSON API
+(docs/api.md) and on /metrics for Prometheus and Grafana.
+
+Every flag can also be set by an environment variable: NINES_ and the flag
+name in capitals with dots and dashes as underscores (NINES_LISTEN,
+NINES_TOKEN_FILE, …). Flags win over the environment.
+
+Specs are reloaded on SIGHUP and on POST /api/v1/-/reload; a set with an
+error is refused and the previous one stays in force.
+
+Examples:
+  nines serve --data ./nines-data --slos ./slos/
+  nines serve --demo            # made-up traffic for three services`
+
+type serveFlags struct {
+	listen, data, slos, tokenFile string
+	protectReads, demo           bool
+	maxLag, tick                 time.Duration
+	retention                    store.Retention
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	var f serveFlags
+	fs := newFlagSet(e, "serve", "[flags]", serveAbout)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:9797", "`address` to listen on")
+	fs.StringVar(&f.data, "data", "./nines-data", "`directory` of the embedded store")
+	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding a bearer token required by write and admin endpoints")
+	fs.BoolVar(&f.protectReads, "protect-reads", false, "require the bearer token on read endpoints too")
+	fs.BoolVar(&f.demo, "demo", false, "make up traffic for three demo services (with their SLOs unless --slos is given)")
+	fs.DurationVar(&f.maxLag, "ingest.max-lag", 5*time.Minute, "how late data may arrive and still update its quantum")
+	fs.DurationVar(&f.tick, "eval.interval", 5*time.Second, "how often SLO windows advance")
+	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
+	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
+	if err := applyEnv(fs); err != nil {
+		return usageError("serve: %v", err)
+	}
+	if help, err := parseFlags(fs, e, args); help || err != nil {
+		return err
+	}
+	if f.slos == "" && !f.demo {
+		fmt.Fprintln(e.stderr, "nines: serving without --slos: SLOs stored earlier are used; add specs with --slos DIR")
+	}
+	token := ""
+	if f.tokenFile != "" {
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return usageError("serve: --token-file: %v", err)
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return usageError("serve: --token-file %s is empty", f.tokenFile)
+		}
+	}
+	return serve(ctx, e, &f, token)
+}
+
+// applyEnv sets every flag from its NINES_ environment variable; flags
+// given on the command line are parsed afterwards and win.
+func applyEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		name := "NINES_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(fl.Name))
+		if v, ok := os.LookupEnv(name); ok && err == nil {
+			if serr := fs.Set(fl.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, serr)
+			}
+		}
+	})
+	return err
+}
+
+func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	db, err := sqlite.Open(ctx, f.data, sqlite.Options{})
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("serve: store: %w", err)}
+	}
+	defer db.Close()
+	eng, err := engine.New(ctx, engine.Config{Store: db, Logger: logger, MaxLag: f.maxLag})
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
+	}
+	load := func() error {
+		files, err := specFiles(f.slos, f.demo)
+		if err != nil {
+			return err
+		}
+		warnings, err := eng.Load(ctx, files)
+		for _, w := range warnings {
+			logger.Warn("spec", "warning", w.String())
+		}
+		return err
+	}
+	var reload func() error
+	if f.slos != "" || f.demo {
+		if err := load(); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
+		}
+		reload = load
+	}
+	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
+		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion()})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %d SLOs\n", ln.Addr(), f.data, len(eng.SLOs()))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	run := func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }
+	run(func() { every(ctx, f.tick, func(now time.Time) { eng.Tick(now) }) })
+	run(func() {
+		every(ctx, time.Hour, func(now time.Time) {
+			if _, err := db.Compact(ctx, now, f.retention); err != nil && ctx.Err() == nil {
+				logger.Error("compaction", "err", err)
+			}
+		})
+	})
+	if reload != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		run(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					if err := reload(); err != nil {
+						logger.Error("reload refused, the previous SLOs stay in force", "err", err)
+					} else {
+						logger.Info("reloaded SLO specs", "slos", len(eng.SLOs()))
+					}
+				}
+			}
+		})
+	}
+	if f.demo {
+		run(func() { runDemo(ctx, eng, logger) })
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if serr := hs.Shutdown(shutdownCtx); serr != nil {
+		logger.Warn("shutdown", "err", serr)
+	}
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// every calls fn with the time at each interval until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func(time.Time)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			fn(now)
+		}
+	}
+}
+
+// specFiles reads the spec files of path (a file or a directory), plus
+// the demo specs when demo is set.
+func specFiles(path string, withDemo bool) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	if withDemo && path == "" {
+		files["demo.yaml"] = []byte(demo.Specs)
+	}
+	if path == "" {
+		return files, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--slos: %w", err)
+	}
+	names := []string{path}
+	if st.IsDir() {
+		names = nil
+		err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != path {
+				return filepath.SkipDir
+			}
+			if ext := filepath.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") && !strings.HasPrefix(d.Name(), ".") {
+				names = append(names, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--slos: %w", err)
+		}
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("--slos: %w", err)
+		}
+		files[n] = b
+	}
+	return files, nil
+}
+
+// runDemo backfills the demo SLOs' current windows, then adds each minute
+// as it closes.
+func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
+	const seed = 1
+	now := eng.Now()
+	for _, s := range eng.SLOs() {
+		w := s.Window.Containing(now)
+		if s.Window.Calendar == slo.NotCalendar {
+			w = s.Window.Containing(now.Truncate(s.Quantum))
+		}
+		for day := w.Start; day.Before(now) && ctx.Err() == nil; day = day.Add(24 * time.Hour) {
+			series, ok := demoSeries(s, day, minTime(day.Add(24*time.Hour), now.Truncate(s.Quantum)), seed)
+			if !ok {
+				break
+			}
+			if _, err := eng.Backfill(ctx, s.Name, series, "demo"); err != nil {
+				logger.Error("demo backfill", "slo", s.Name, "err", err)
+				break
+			}
+		}
+	}
+	logger.Info("demo traffic backfilled; adding a minute as each closes")
+	last := now.Truncate(time.Minute)
+	every(ctx, 5*time.Second, func(now time.Time) {
+		for ; !last.Add(time.Minute).After(now); last = last.Add(time.Minute) {
+			for _, s := range eng.SLOs() {
+				if series, ok := demoSeries(s, last, last.Add(time.Minute), seed); ok {
+					if _, err := eng.Append(ctx, s.Name, series, "demo"); err != nil && ctx.Err() == nil {
+						logger.Error("demo traffic", "slo", s.Name, "err", err)
+					}
+				}
+			}
+		}
+	})
+}
+
+func demoSeries(s *slo.SLO, from, to time.Time, seed uint64) (*slo.Series, bool) {
+	series := &slo.Series{Quantum: s.Quantum}
+	for t := from.Truncate(s.Quantum); t.Before(to); t = t.Add(s.Quantum) {
+		r, ok := demo.Rollup(s, t, seed)
+		if !ok {
+			return nil, false
+		}
+		series.Rollups = append(series.Rollups, r)
+	}
+	return series, true
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

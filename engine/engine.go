@@ -1,0 +1,588 @@
+// Package engine keeps every SLO's status current inside nines serve. It
+// owns the set of SLO definitions, folds incoming rollups into the store
+// and into one slo.Tracker per SLO, and answers status queries: the
+// current window from the tracker's running sums, any other span by
+// evaluating the stored rollups.
+//
+// The engine is the only writer of rollups in a server. It takes time from
+// Config.Now, never from the wall clock directly, so tests drive it.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/spec"
+	"github.com/nines-sre/nines/store"
+)
+
+// Errors the server maps to HTTP status codes.
+var (
+	// ErrUnknownSLO is returned for a name no loaded SLO has.
+	ErrUnknownSLO = errors.New("unknown SLO")
+	// ErrInvalid wraps input that can never be accepted (400).
+	ErrInvalid = errors.New("invalid input")
+)
+
+// Config configures an Engine. Store is required; the rest have defaults.
+type Config struct {
+	Store store.Store
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+	// Logger receives operational messages; a discarding logger by default.
+	Logger *slog.Logger
+	// MaxLag is how far behind now a quantum may be and still be updated
+	// (default 5 minutes). Older data is counted as late and reported.
+	MaxLag time.Duration
+	// MaxSkew is how far ahead of now data may be stamped, for clocks that
+	// run fast (default 1 minute).
+	MaxSkew time.Duration
+	// Settle is how long after a quantum ends it is first judged (default
+	// 1 minute): data that arrives shortly after its quantum closed (a
+	// scrape interval, a batch) counts before the quantum is held to be
+	// unmeasured, so statuses and burn rates do not flap at the edge.
+	Settle time.Duration
+}
+
+func (c *Config) defaults() error {
+	if c.Store == nil {
+		return errors.New("engine: no store")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxLag == 0 {
+		c.MaxLag = 5 * time.Minute
+	}
+	if c.MaxSkew == 0 {
+		c.MaxSkew = time.Minute
+	}
+	if c.Settle == 0 {
+		c.Settle = time.Minute
+	}
+	return nil
+}
+
+// Engine is safe for concurrent use.
+type Engine struct {
+	cfg Config
+
+	mu   sync.RWMutex
+	slos map[string]*entry
+
+	lastTick atomic.Int64 // Unix ns of the last Tick
+	counters Counters
+}
+
+// entry is one loaded SLO with its tracker.
+type entry struct {
+	slo *slo.SLO
+	// file and def are the spec file the SLO came from and its text.
+	file string
+	def  []byte
+
+	mu      sync.Mutex
+	tracker *slo.Tracker
+	// pending holds what arrived for quanta the tracker has not reached
+	// yet (not settled, or stamped a little ahead), merged per quantum,
+	// until advance hands them over.
+	pending map[int64]*slo.Rollup
+}
+
+// advance moves the tracker to t and hands over the pending rollups that
+// are now elapsed. en.mu must be held.
+func (en *entry) advance(t time.Time) error {
+	if err := en.tracker.AdvanceTo(t); err != nil {
+		return err
+	}
+	elapsed := en.tracker.Elapsed().UnixNano()
+	for start, r := range en.pending {
+		if start < elapsed {
+			en.tracker.Add(r)
+			delete(en.pending, start)
+		}
+	}
+	return nil
+}
+
+// add folds r into the tracker, or keeps it pending when its quantum has
+// not been reached. en.mu must be held.
+func (en *entry) add(r *slo.Rollup) {
+	if en.tracker.Add(r) || r.Start < en.tracker.Elapsed().UnixNano() {
+		return
+	}
+	if en.pending == nil {
+		en.pending = map[int64]*slo.Rollup{}
+	}
+	if p := en.pending[r.Start]; p != nil {
+		p.Merge(r)
+		return
+	}
+	c := *r
+	c.Latency = *r.Latency.Clone()
+	en.pending[r.Start] = &c
+}
+
+// Counters are the engine's own health figures for /metrics.
+type Counters struct {
+	Events, Rollups atomic.Int64
+	// Rejected counts data not folded in, by reason.
+	mu       sync.Mutex
+	rejected map[string]int64
+}
+
+// Reject counts n units of data refused for reason.
+func (c *Counters) Reject(reason string, n int64) {
+	if n == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rejected == nil {
+		c.rejected = map[string]int64{}
+	}
+	c.rejected[reason] += n
+}
+
+// Rejected returns a copy of the rejected counts by reason.
+func (c *Counters) Rejected() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.rejected)
+}
+
+// New returns an engine with the SLO definitions kept in the store. Their
+// trackers are rebuilt from the stored rollups, so a restart shows the same
+// status it showed before.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, slos: map[string]*entry{}}
+	defs, err := cfg.Store.ListSLOs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	files := map[string][]byte{}
+	for _, d := range defs {
+		files[storedFile(d.Def)] = storedText(d.Def)
+	}
+	if len(files) > 0 {
+		if _, err := e.Load(ctx, files); err != nil {
+			return nil, fmt.Errorf("engine: stored SLO definitions: %w", err)
+		}
+	}
+	e.lastTick.Store(cfg.Now().UnixNano())
+	return e, nil
+}
+
+// Counters returns the engine's health counters.
+func (e *Engine) Counters() *Counters { return &e.counters }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.cfg.Now() }
+
+// EvalTime is the time statuses are evaluated at for s: the end of the
+// last quantum that closed at least Settle ago.
+func (e *Engine) EvalTime(s *slo.SLO, now time.Time) time.Time {
+	return time.Unix(0, slo.QuantumStart(now.Add(-e.cfg.Settle).UnixNano(), s.Quantum)).UTC()
+}
+
+// Load replaces the set of SLOs with those of files (name → spec text).
+// Every file is validated first; on any error the old set stays and the
+// error lists every problem. SLOs whose definition did not change keep
+// their trackers; new and changed ones are rebuilt from the store.
+func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warning, error) {
+	var all []spec.Warning
+	var errs []error
+	next := map[string]*entry{}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		slos, warnings, err := spec.Load(name, files[name])
+		all = append(all, warnings...)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, s := range slos {
+			if prev, dup := next[s.Name]; dup {
+				errs = append(errs, fmt.Errorf("%s: SLO %q is also defined in %s", name, s.Name, prev.file))
+				continue
+			}
+			next[s.Name] = &entry{slo: s, file: name, def: files[name]}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return all, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	now := e.cfg.Now()
+	e.mu.RLock()
+	old := e.slos
+	e.mu.RUnlock()
+	for name, en := range next {
+		if prev := old[name]; prev != nil && string(prev.def) == string(en.def) && prev.file == en.file {
+			next[name] = prev
+			continue
+		}
+		if err := e.rebuild(ctx, en, now); err != nil {
+			return all, fmt.Errorf("SLO %s: %w", name, err)
+		}
+	}
+	if err := e.persist(ctx, old, next, now); err != nil {
+		return all, err
+	}
+	e.mu.Lock()
+	e.slos = next
+	e.mu.Unlock()
+	return all, nil
+}
+
+// persist makes the store's definitions those of next.
+func (e *Engine) persist(ctx context.Context, old, next map[string]*entry, now time.Time) error {
+	for name, en := range next {
+		if prev := old[name]; prev == en {
+			continue
+		}
+		if err := e.cfg.Store.PutSLO(ctx, name, storedDef(en.file, en.def), now); err != nil {
+			return fmt.Errorf("storing SLO %s: %w", name, err)
+		}
+	}
+	stored, err := e.cfg.Store.ListSLOs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range stored {
+		if next[d.Name] == nil {
+			if err := e.cfg.Store.DeleteSLO(ctx, d.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("removing SLO %s: %w", d.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// A stored definition is the spec file's name, a newline, and its text, so
+// that errors after a restart still name the file the user wrote.
+func storedDef(file string, text []byte) []byte {
+	return append([]byte(file+"\n"), text...)
+}
+
+func storedFile(def []byte) string {
+	for i, b := range def {
+		if b == '\n' {
+			return string(def[:i])
+		}
+	}
+	return "stored"
+}
+
+func storedText(def []byte) []byte {
+	for i, b := range def {
+		if b == '\n' {
+			return def[i+1:]
+		}
+	}
+	return def
+}
+
+// rebuild gives en a tracker at now from the stored rollups; those of
+// quanta not settled yet become pending.
+func (e *Engine) rebuild(ctx context.Context, en *entry, now time.Time) error {
+	s := en.slo
+	t, err := slo.NewTracker(s, e.EvalTime(s, now))
+	if err != nil {
+		return err
+	}
+	en.tracker, en.pending = t, nil
+	w := t.Window()
+	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, w.Start.UnixNano(), now.Add(e.cfg.MaxSkew).UnixNano())
+	defer it.Close()
+	for it.Next() {
+		en.add(it.At())
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("reading rollups: %w", err)
+	}
+	return nil
+}
+
+// SLOs returns the loaded SLOs sorted by name.
+func (e *Engine) SLOs() []*slo.SLO {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*slo.SLO, 0, len(e.slos))
+	for _, name := range slices.Sorted(maps.Keys(e.slos)) {
+		out = append(out, e.slos[name].slo)
+	}
+	return out
+}
+
+// Definition returns the spec file an SLO was loaded from and its text.
+func (e *Engine) Definition(name string) (file string, text []byte, err error) {
+	en, err := e.entry(name)
+	if err != nil {
+		return "", nil, err
+	}
+	return en.file, en.def, nil
+}
+
+func (e *Engine) entry(name string) (*entry, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	en := e.slos[name]
+	if en == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownSLO, name)
+	}
+	return en, nil
+}
+
+// SLO returns the loaded SLO called name.
+func (e *Engine) SLO(name string) (*slo.SLO, error) {
+	en, err := e.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	return en.slo, nil
+}
+
+// Tick advances every tracker to now: quanta that closed without data
+// become unmeasured and rolling windows slide. The server calls it every
+// few seconds; status reads call it for their own SLO too.
+func (e *Engine) Tick(now time.Time) {
+	e.mu.RLock()
+	entries := slices.Collect(maps.Values(e.slos))
+	e.mu.RUnlock()
+	for _, en := range entries {
+		en.mu.Lock()
+		if err := en.advance(e.EvalTime(en.slo, now)); err != nil {
+			e.cfg.Logger.Error("advancing SLO", "slo", en.slo.Name, "err", err)
+		}
+		en.mu.Unlock()
+	}
+	e.lastTick.Store(now.UnixNano())
+}
+
+// LastTick is when the trackers were last advanced: the evaluation lag is
+// the time since.
+func (e *Engine) LastTick() time.Time { return time.Unix(0, e.lastTick.Load()) }
+
+// AppendResult says what became of a batch.
+type AppendResult struct {
+	// Accepted counts the rollups stored; Late and Future those refused
+	// because their quantum is too old to update or not yet begun.
+	Accepted, Late, Future int
+}
+
+// Append stores the rollups of series for the SLO called name and folds
+// them into its tracker. Rollups older than MaxLag or later than MaxSkew
+// are refused and counted, the rest are stored in one transaction.
+func (e *Engine) Append(ctx context.Context, name string, series *slo.Series, source string) (AppendResult, error) {
+	return e.append(ctx, name, series, source, e.cfg.MaxLag)
+}
+
+// Backfill is Append without the lag limit: history loaded on purpose
+// (an import, the demo's past day) updates quanta however old. The
+// tracker takes what falls in its window.
+func (e *Engine) Backfill(ctx context.Context, name string, series *slo.Series, source string) (AppendResult, error) {
+	return e.append(ctx, name, series, source, -1)
+}
+
+// append stores series; maxLag < 0 accepts any age.
+func (e *Engine) append(ctx context.Context, name string, series *slo.Series, source string, maxLag time.Duration) (AppendResult, error) {
+	var res AppendResult
+	en, err := e.entry(name)
+	if err != nil {
+		return res, err
+	}
+	s := en.slo
+	if series.Quantum != s.Quantum {
+		return res, fmt.Errorf("%w: rollups of %s quanta for an SLO of %s quanta", ErrInvalid, series.Quantum, s.Quantum)
+	}
+	now := e.cfg.Now()
+	oldest := int64(math.MinInt64)
+	if maxLag >= 0 {
+		oldest = slo.QuantumStart(now.Add(-maxLag).UnixNano(), s.Quantum)
+	}
+	newest := now.Add(e.cfg.MaxSkew).UnixNano()
+	app := e.cfg.Store.Appender(ctx)
+	keep := make([]*slo.Rollup, 0, len(series.Rollups))
+	for i := range series.Rollups {
+		r := &series.Rollups[i]
+		switch {
+		case r.Start < oldest:
+			res.Late++
+			continue
+		case r.Start > newest:
+			res.Future++
+			continue
+		}
+		if err := app.Append(s.Name, s.Quantum, r); err != nil {
+			app.Rollback()
+			return AppendResult{}, fmt.Errorf("SLO %s: %w", name, err)
+		}
+		keep = append(keep, r)
+	}
+	for reason, n := range map[string]int{"late": res.Late, "future": res.Future} {
+		if n > 0 {
+			if err := app.AddIngestStats(source, reason, int64(n)); err != nil {
+				app.Rollback()
+				return AppendResult{}, err
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		return AppendResult{}, fmt.Errorf("SLO %s: %w", name, err)
+	}
+	res.Accepted = len(keep)
+	e.counters.Rollups.Add(int64(len(keep)))
+	e.counters.Reject("late", int64(res.Late))
+	e.counters.Reject("future", int64(res.Future))
+
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if err := en.advance(e.EvalTime(s, now)); err != nil {
+		return res, err
+	}
+	for _, r := range keep {
+		en.add(r)
+	}
+	return res, nil
+}
+
+// Status is the SLO's current window at now, from the tracker, with the
+// latency quantiles and histogram merged from the store.
+func (e *Engine) Status(ctx context.Context, name string) (*slo.Result, error) {
+	en, err := e.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	en.mu.Lock()
+	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
+		en.mu.Unlock()
+		return nil, err
+	}
+	res := en.tracker.Result()
+	res.Violations = en.tracker.Violations()
+	en.mu.Unlock()
+	h, err := e.latency(ctx, en.slo, res.Window.Start, res.At)
+	if err != nil {
+		return nil, err
+	}
+	res.Latency.Histogram = *h
+	res.Latency.Quantiles = quantiles(h)
+	return res, nil
+}
+
+// Latency merges the latencies of the SLO called name over [from, to).
+func (e *Engine) Latency(ctx context.Context, name string, from, to time.Time) (*hist.Histogram, error) {
+	s, err := e.SLO(name)
+	if err != nil {
+		return nil, err
+	}
+	return e.latency(ctx, s, from, to)
+}
+
+// latency merges the latencies of [from, to): whole hours from the store's
+// hourly histograms, the ragged edges from the per-quantum rollups.
+func (e *Engine) latency(ctx context.Context, s *slo.SLO, from, to time.Time) (*hist.Histogram, error) {
+	var h hist.Histogram
+	f, t := from.UnixNano(), to.UnixNano()
+	hourStart := slo.QuantumStart(f+int64(time.Hour)-1, time.Hour)
+	hourEnd := slo.QuantumStart(t, time.Hour)
+	if hourEnd <= hourStart || s.Quantum > time.Hour {
+		return &h, e.mergeRollups(ctx, s, f, t, &h)
+	}
+	if err := e.mergeRollups(ctx, s, f, hourStart, &h); err != nil {
+		return nil, err
+	}
+	it := e.cfg.Store.HourlyHistograms(ctx, s.Name, s.Quantum, hourStart, hourEnd)
+	for it.Next() {
+		_, hh := it.At()
+		h.Merge(hh)
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return nil, err
+	}
+	return &h, e.mergeRollups(ctx, s, hourEnd, t, &h)
+}
+
+func (e *Engine) mergeRollups(ctx context.Context, s *slo.SLO, from, to int64, h *hist.Histogram) error {
+	if to <= from {
+		return nil
+	}
+	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, from, to)
+	for it.Next() {
+		h.Merge(&it.At().Latency)
+	}
+	return errors.Join(it.Err(), it.Close())
+}
+
+func quantiles(h *hist.Histogram) []slo.Quantile {
+	if h.Count() == 0 {
+		return nil
+	}
+	qs := make([]slo.Quantile, 0, len(slo.ReportedQuantiles))
+	for _, q := range slo.ReportedQuantiles {
+		qs = append(qs, slo.Quantile{Q: q, Seconds: h.Quantile(q)})
+	}
+	return qs
+}
+
+// Evaluate measures the SLO over any window from the stored rollups: the
+// path for windows other than the SLO's own and for past times.
+func (e *Engine) Evaluate(ctx context.Context, name string, w slo.Window, at time.Time) (*slo.Result, error) {
+	s, err := e.SLO(name)
+	if err != nil {
+		return nil, err
+	}
+	series, err := store.LoadSeries(ctx, e.cfg.Store, s.Name, s.Quantum, w.Start.UnixNano(), w.End.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	res, err := slo.Evaluate(s, series, w, at)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return res, nil
+}
+
+// Series returns the stored rollups of the SLO in [from, to).
+func (e *Engine) Series(ctx context.Context, name string, from, to time.Time) (*slo.SLO, *slo.Series, error) {
+	s, err := e.SLO(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	series, err := store.LoadSeries(ctx, e.cfg.Store, s.Name, s.Quantum, from.UnixNano(), to.UnixNano())
+	return s, series, err
+}
+
+// BurnRates returns the burn rate over each span ending now, from the
+// tracker (spans longer than the elapsed window are clipped to it).
+func (e *Engine) BurnRates(name string, spans []time.Duration) ([]float64, error) {
+	en, err := e.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
+		return nil, err
+	}
+	rates := make([]float64, len(spans))
+	for i, span := range spans {
+		rates[i] = en.tracker.BurnRate(span)
+	}
+	return rates, nil
+}

@@ -1,0 +1,497 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/nines-sre/nines/ingest"
+	"github.com/nines-sre/nines/report"
+	"github.com/nines-sre/nines/slo"
+)
+
+// maxRange bounds the time range of a query: the longest window nines
+// evaluates is a year, plus slack for calendar years with a DST hour.
+const maxRange = 400 * 24 * time.Hour
+
+// maxQuanta bounds the quanta one request lists.
+const maxQuanta = 50_000
+
+type sloSummary struct {
+	Name         string            `json:"name"`
+	Service      string            `json:"service"`
+	Owner        string            `json:"owner,omitempty"`
+	Description  string            `json:"description,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Method       string            `json:"method"`
+	Objective    report.Number     `json:"objective"`
+	Window       string            `json:"window"`
+	Quantum      string            `json:"quantum"`
+	Availability report.Number     `json:"availability"`
+	Met          bool              `json:"met"`
+	BudgetLeft   report.Number     `json:"budget_remaining_ratio"`
+	BurnRate1h   report.Number     `json:"burn_rate_1h"`
+}
+
+func (s *Server) listSLOs(r *http.Request) (any, error) {
+	e := s.cfg.Engine
+	out := []sloSummary{}
+	for _, o := range e.SLOs() {
+		res, err := e.Status(r.Context(), o.Name)
+		if err != nil {
+			return nil, err
+		}
+		burn, err := e.BurnRates(o.Name, []time.Duration{time.Hour})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sloSummary{
+			Name: o.Name, Service: o.Service, Owner: o.Owner, Description: o.Description, Labels: o.Labels,
+			Method: o.Method.String(), Objective: report.Number(o.Objective.Percent()), Window: o.Window.String(),
+			Quantum: slo.FormatDuration(o.Quantum), Availability: report.Number(res.Availability * 100), Met: res.Met,
+			BudgetLeft: report.Number(res.Budget.RemainingShare()), BurnRate1h: report.Number(burn[0]),
+		})
+	}
+	return map[string]any{"slos": out}, nil
+}
+
+func (s *Server) getSLO(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	o, err := s.cfg.Engine.SLO(name)
+	if err != nil {
+		return nil, err
+	}
+	file, text, err := s.cfg.Engine.Definition(name)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"name": o.Name, "service": o.Service, "method": o.Method.String(),
+		"objective": report.Number(o.Objective.Percent()), "window": o.Window.String(),
+		"quantum": slo.FormatDuration(o.Quantum), "no_data": o.NoData.String(),
+		"file": file, "spec": string(text),
+	}, nil
+}
+
+// status answers with the same document as nines eval --json, for the
+// SLO's current window (from the tracker), for another rolling window
+// (?window=7d) or at a past time (?at=), both from the stored rollups.
+func (s *Server) status(r *http.Request) (any, error) {
+	e := s.cfg.Engine
+	name := r.PathValue("name")
+	o, err := e.SLO(name)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	now := e.Now()
+	at := e.EvalTime(o, now)
+	explicitAt := q.Get("at") != ""
+	if explicitAt {
+		if at, err = parseTime("at", q.Get("at")); err != nil {
+			return nil, err
+		}
+		if at.After(now) {
+			return nil, badRequest("at=%s is in the future", q.Get("at"))
+		}
+	}
+	var res *slo.Result
+	switch v := q.Get("window"); {
+	case v == "" && !explicitAt:
+		res, err = e.Status(r.Context(), name)
+	case v == "":
+		res, err = e.Evaluate(r.Context(), name, o.Window.Containing(at), at)
+	default:
+		d, perr := slo.ParseDuration(v)
+		if perr != nil || d <= 0 || d%o.Quantum != 0 || d > maxRange {
+			return nil, badRequest("window=%q: want a duration that is a whole number of %s quanta, up to %s, such as 30d", v, slo.FormatDuration(o.Quantum), slo.FormatDuration(maxRange))
+		}
+		end := time.Unix(0, slo.QuantumStart(at.UnixNano(), o.Quantum))
+		res, err = e.Evaluate(r.Context(), name, slo.Window{Start: end.Add(-d), End: end}, end)
+	}
+	if err != nil {
+		return nil, err
+	}
+	spans := report.BurnSpans
+	rates, err := e.BurnRates(name, spans)
+	if err != nil {
+		return nil, err
+	}
+	burns := make([]report.Burn, 0, len(spans))
+	for i, span := range spans {
+		burns = append(burns, report.Burn{Span: slo.FormatDuration(span), Rate: report.Number(rates[i])})
+	}
+	return report.Build(o, res.At, []*slo.Result{res}, burns, nil), nil
+}
+
+// timeRange reads from/to or range=DURATION (ending now), aligned to
+// quanta, and bounded.
+func (s *Server) timeRange(r *http.Request, quantum time.Duration) (from, to time.Time, err error) {
+	q := r.URL.Query()
+	now := s.cfg.Engine.Now()
+	to = now
+	if v := q.Get("to"); v != "" {
+		if to, err = parseTime("to", v); err != nil {
+			return
+		}
+	}
+	switch {
+	case q.Get("from") != "" && q.Get("range") != "":
+		return from, to, badRequest("give from or range, not both")
+	case q.Get("from") != "":
+		if from, err = parseTime("from", q.Get("from")); err != nil {
+			return
+		}
+	default:
+		d := 24 * time.Hour
+		if v := q.Get("range"); v != "" {
+			if d, err = slo.ParseDuration(v); err != nil || d <= 0 {
+				return from, to, badRequest("range=%q: want a duration such as 7d", v)
+			}
+		}
+		from = to.Add(-d)
+	}
+	from = time.Unix(0, slo.QuantumStart(from.UnixNano(), quantum)).UTC()
+	to = time.Unix(0, slo.QuantumStart(to.UnixNano()+int64(quantum)-1, quantum)).UTC()
+	switch {
+	case !from.Before(to):
+		return from, to, badRequest("from %s is not before to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	case to.Sub(from) > maxRange:
+		return from, to, badRequest("range of %s is longer than %s", slo.FormatDuration(to.Sub(from)), slo.FormatDuration(maxRange))
+	}
+	return from, to, nil
+}
+
+type quantumView struct {
+	Start     time.Time     `json:"start"`
+	Verdict   string        `json:"verdict"`
+	Measured  bool          `json:"measured"`
+	Attempted uint64        `json:"attempted"`
+	Good      uint64        `json:"good"`
+	Errors    uint64        `json:"errors"`
+	Slow      uint64        `json:"slow"`
+	Downtime  report.Number `json:"downtime"`
+}
+
+// quanta lists every quantum of a range with its verdict, for charts.
+func (s *Server) quanta(r *http.Request) (any, error) {
+	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := s.timeRange(r, o.Quantum)
+	if err != nil {
+		return nil, err
+	}
+	if n := to.Sub(from) / o.Quantum; n > maxQuanta {
+		return nil, badRequest("%d quanta in the range; at most %d a request", n, maxQuanta)
+	}
+	_, series, err := s.cfg.Engine.Series(r.Context(), o.Name, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]quantumView, 0, to.Sub(from)/o.Quantum)
+	rs := series.Rollups
+	for t := from; t.Before(to); t = t.Add(o.Quantum) {
+		var ro *slo.Rollup
+		if len(rs) > 0 && rs[0].Start == t.UnixNano() {
+			ro, rs = &rs[0], rs[1:]
+		}
+		v, down := o.Judge(ro)
+		qv := quantumView{Start: t, Verdict: v, Downtime: report.Number(down)}
+		if ro != nil {
+			qv.Measured, qv.Attempted, qv.Good, qv.Errors, qv.Slow = ro.Measured, ro.Attempted, ro.Good, ro.Errors, ro.Slow
+		}
+		out = append(out, qv)
+	}
+	return map[string]any{"slo": o.Name, "quantum": slo.FormatDuration(o.Quantum), "from": from, "to": to, "quanta": out}, nil
+}
+
+type binView struct {
+	LowerMS report.Number `json:"lower_ms"`
+	UpperMS report.Number `json:"upper_ms"`
+	Count   uint64        `json:"count"`
+}
+
+// histogram returns the merged latency histogram of a range, its
+// quantiles, and the inverse quantile at any threshold.
+func (s *Server) histogram(r *http.Request) (any, error) {
+	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := s.timeRange(r, o.Quantum)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.cfg.Engine.Latency(r.Context(), o.Name, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"slo": o.Name, "from": from, "to": to, "count": h.Count(), "modes": h.Modes()}
+	threshold := math.NaN()
+	if v := r.URL.Query().Get("threshold"); v != "" {
+		if threshold, err = slo.ParseSeconds(v); err != nil || threshold <= 0 {
+			return nil, badRequest("threshold=%q: want a duration such as 5ms", v)
+		}
+	} else if o.SLI.Latency != nil {
+		threshold = o.SLI.Latency.Threshold
+	}
+	if !math.IsNaN(threshold) {
+		out["threshold_ms"] = report.Number(slo.ShiftDecimal(threshold, 3))
+		out["count_below"] = h.CountBelow(threshold)
+		out["count_at_or_below"] = h.CountAtOrBelow(threshold)
+		out["count_above"] = h.CountAbove(threshold)
+		out["fraction_below"] = report.Number(h.FractionBelow(threshold))
+		out["fraction_at_or_below"] = report.Number(h.FractionAtOrBelow(threshold))
+	}
+	qs := map[string]report.Number{}
+	for _, q := range slo.ReportedQuantiles {
+		qs[fmt.Sprint(q)] = report.Number(slo.ShiftDecimal(h.Quantile(q), 3))
+	}
+	out["quantiles_ms"] = qs
+	bins := []binView{}
+	for b := range h.Bins() {
+		bins = append(bins, binView{report.Number(slo.ShiftDecimal(b.Lower, 3)), report.Number(slo.ShiftDecimal(b.Upper, 3)), b.Count})
+	}
+	out["bins"] = bins
+	return out, nil
+}
+
+type budgetView struct {
+	At           time.Time     `json:"at"`
+	WindowStart  time.Time     `json:"window_start"`
+	WindowEnd    time.Time     `json:"window_end"`
+	Total        report.Number `json:"total"`
+	Spent        report.Number `json:"spent"`
+	Remaining    report.Number `json:"remaining"`
+	Availability report.Number `json:"availability"`
+}
+
+// budget is the error budget over time: the burn-down chart.
+func (s *Server) budget(r *http.Request) (any, error) {
+	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := s.timeRange(r, o.Quantum)
+	if err != nil {
+		return nil, err
+	}
+	step := max(o.Quantum, to.Sub(from)/500/o.Quantum*o.Quantum)
+	if v := r.URL.Query().Get("step"); v != "" {
+		if step, err = slo.ParseDuration(v); err != nil {
+			return nil, badRequest("step=%q: want a duration such as 1h", v)
+		}
+	}
+	lo := o.Window.Containing(from).Start
+	_, series, err := s.cfg.Engine.Series(r.Context(), o.Name, lo, to)
+	if err != nil {
+		return nil, err
+	}
+	points, err := slo.BudgetHistory(o, series, from, to, step)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	out := make([]budgetView, 0, len(points))
+	for _, p := range points {
+		out = append(out, budgetView{
+			At: p.At.UTC(), WindowStart: p.Window.Start.UTC(), WindowEnd: p.Window.End.UTC(),
+			Total: report.Number(p.Budget.Total), Spent: report.Number(p.Budget.Spent),
+			Remaining: report.Number(p.Budget.Remaining), Availability: report.Number(p.Availability * 100),
+		})
+	}
+	return map[string]any{"slo": o.Name, "unit": o.Method.BudgetUnit(), "step": slo.FormatDuration(step), "points": out}, nil
+}
+
+// events takes JSON lines or a JSON array of events, in the schema of nines
+// eval, for the SLOs named by ?slo= (repeatable) or every SLO of ?service=.
+func (s *Server) events(r *http.Request) (any, error) {
+	targets, err := s.targets(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if body, err = arrayToLines(body); err != nil {
+		return nil, err
+	}
+	type result struct {
+		SLO      string `json:"slo"`
+		Accepted int    `json:"quanta_accepted"`
+		Late     int    `json:"quanta_late"`
+		Future   int    `json:"quanta_future"`
+	}
+	var rep *ingest.Report
+	results := make([]result, 0, len(targets))
+	for _, o := range targets {
+		series, rp, err := ingest.Read(r.Context(), bytes.NewReader(body), ingest.Options{
+			Format: ingest.JSONL, SLI: &o.SLI, Quantum: o.Quantum, MaxErrors: 10,
+		})
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		rep = rp
+		ar, err := s.cfg.Engine.Append(r.Context(), o.Name, series, "events")
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, result{o.Name, ar.Accepted, ar.Late, ar.Future})
+	}
+	s.cfg.Engine.Counters().Events.Add(rep.Events)
+	if rep.Malformed > 0 {
+		s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
+	}
+	if rep.Events == 0 && rep.Malformed > 0 {
+		return nil, badRequest("no valid event in %d lines; first problem: %v", rep.Lines, rep.Errors[0])
+	}
+	errs := make([]string, 0, len(rep.Errors))
+	for _, le := range rep.Errors {
+		errs = append(errs, le.Error())
+	}
+	return map[string]any{"events": rep.Events, "malformed": rep.Malformed, "errors": errs, "slos": results}, nil
+}
+
+// targets resolves ?slo= and ?service= to SLOs.
+func (s *Server) targets(r *http.Request) ([]*slo.SLO, error) {
+	q := r.URL.Query()
+	var out []*slo.SLO
+	for _, name := range q["slo"] {
+		o, err := s.cfg.Engine.SLO(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	if svc := q.Get("service"); svc != "" {
+		for _, o := range s.cfg.Engine.SLOs() {
+			if o.Service == svc {
+				out = append(out, o)
+			}
+		}
+		if len(out) == 0 {
+			return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no SLO has service %q", svc)}
+		}
+	}
+	if len(out) == 0 {
+		return nil, badRequest("name the SLOs the events are for: ?slo=NAME (repeatable) or ?service=NAME")
+	}
+	return out, nil
+}
+
+// arrayToLines turns a JSON array of objects into JSON lines; anything
+// else is returned as it is.
+func arrayToLines(body []byte) ([]byte, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return body, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if _, err := dec.Token(); err != nil {
+		return nil, badRequest("events array: %v", err)
+	}
+	var out bytes.Buffer
+	for i := 0; dec.More(); i++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, badRequest("events array element %d: %v", i, err)
+		}
+		if err := json.Compact(&out, raw); err != nil {
+			return nil, badRequest("events array element %d: %v", i, err)
+		}
+		out.WriteByte('\n')
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, badRequest("events array: %v", err)
+	}
+	return out.Bytes(), nil
+}
+
+type rollupIn struct {
+	Start         time.Time `json:"start"`
+	Attempted     uint64    `json:"attempted"`
+	Good          uint64    `json:"good"`
+	Errors        uint64    `json:"errors"`
+	Slow          uint64    `json:"slow"`
+	OverThreshold uint64    `json:"over_threshold"`
+	// Histogram is the latency histogram in seconds, libcircllhist-encoded
+	// (base64 in JSON).
+	Histogram []byte `json:"histogram"`
+	// Measured defaults to true: a rollup that is sent was measured.
+	Measured *bool `json:"measured"`
+}
+
+// rollups takes pre-aggregated quanta for one SLO.
+func (s *Server) rollups(r *http.Request) (any, error) {
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		SLO     string     `json:"slo"`
+		Rollups []rollupIn `json:"rollups"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, badRequest("rollups: %v", err)
+	}
+	o, err := s.cfg.Engine.SLO(in.SLO)
+	if err != nil {
+		return nil, err
+	}
+	agg := slo.NewAggregator(&o.SLI, o.Quantum)
+	for i, ri := range in.Rollups {
+		ro, err := ri.rollup(o.Quantum)
+		if err != nil {
+			return nil, badRequest("rollups[%d]: %v", i, err)
+		}
+		agg.AddRollup(ro)
+	}
+	ar, err := s.cfg.Engine.Append(r.Context(), o.Name, agg.Series(), "rollups")
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"slo": o.Name, "quanta_accepted": ar.Accepted, "quanta_late": ar.Late, "quanta_future": ar.Future}, nil
+}
+
+func (ri *rollupIn) rollup(quantum time.Duration) (*slo.Rollup, error) {
+	start := ri.Start.UnixNano()
+	switch {
+	case ri.Start.IsZero():
+		return nil, errors.New("start is missing")
+	case slo.QuantumStart(start, quantum) != start:
+		return nil, fmt.Errorf("start %s is not on a %s quantum boundary", ri.Start.Format(time.RFC3339Nano), slo.FormatDuration(quantum))
+	case ri.Good > ri.Attempted:
+		return nil, fmt.Errorf("good %d exceeds attempted %d", ri.Good, ri.Attempted)
+	case ri.Errors > ri.Attempted-ri.Good || ri.Slow > ri.Attempted-ri.Good-ri.Errors:
+		return nil, fmt.Errorf("errors %d and slow %d exceed the %d failed", ri.Errors, ri.Slow, ri.Attempted-ri.Good)
+	}
+	ro := &slo.Rollup{Start: start, Attempted: ri.Attempted, Good: ri.Good, Errors: ri.Errors, Slow: ri.Slow,
+		OverThreshold: ri.OverThreshold, Measured: ri.Measured == nil || *ri.Measured}
+	if len(ri.Histogram) > 0 {
+		if err := ro.Latency.UnmarshalBinary(ri.Histogram); err != nil {
+			return nil, fmt.Errorf("histogram: %w", err)
+		}
+	}
+	if ro.OverThreshold > ro.Latency.Count() && ro.Latency.Count() > 0 {
+		return nil, fmt.Errorf("over_threshold %d exceeds the %d latencies of the histogram", ro.OverThreshold, ro.Latency.Count())
+	}
+	return ro, nil
+}
+
+func (s *Server) reload(r *http.Request) (any, error) {
+	if s.cfg.Reload == nil {
+		return nil, &apiError{http.StatusNotFound, "reload is not enabled: nines serve was started without --slos"}
+	}
+	if err := s.cfg.Reload(); err != nil {
+		return nil, badRequest("reload failed, the previous SLOs stay in force: %v", err)
+	}
+	return map[string]any{"reloaded": true, "slos": len(s.cfg.Engine.SLOs())}, nil
+}

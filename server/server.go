@@ -1,0 +1,190 @@
+// Package server is nines' HTTP face: the JSON API (docs/api.md), the
+// ingestion endpoints and /metrics. Handlers stay thin: decode the request,
+// call the engine, encode the answer; one function maps error classes to
+// HTTP status codes.
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/store"
+)
+
+// Config configures a Server. Engine and Store are required.
+type Config struct {
+	Engine *engine.Engine
+	Store  store.Store
+	Logger *slog.Logger
+	// Token, when set, is required as "Authorization: Bearer TOKEN" on
+	// write and admin endpoints, and on reads too when ProtectReads.
+	Token        string
+	ProtectReads bool
+	// MaxBody bounds a request body (default 32 MiB): a larger one is
+	// refused with 413 before it is read whole.
+	MaxBody int64
+	// Reload re-reads the SLO specs (POST /api/v1/-/reload); nil disables it.
+	Reload func() error
+	// Version is shown by /api/v1/status/buildinfo.
+	Version string
+}
+
+// Server serves the API. It is safe for concurrent use.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns a Server with its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Store == nil {
+		return nil, errors.New("server: engine and store are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 32 << 20
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	read, write := s.readAuth, s.writeAuth
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	s.mux.Handle("GET /metrics", read(http.HandlerFunc(s.metrics)))
+	s.mux.Handle("GET /api/v1/slos", read(api(s.listSLOs)))
+	s.mux.Handle("GET /api/v1/slos/{name}", read(api(s.getSLO)))
+	s.mux.Handle("GET /api/v1/slos/{name}/status", read(api(s.status)))
+	s.mux.Handle("GET /api/v1/slos/{name}/quanta", read(api(s.quanta)))
+	s.mux.Handle("GET /api/v1/slos/{name}/histogram", read(api(s.histogram)))
+	s.mux.Handle("GET /api/v1/slos/{name}/budget", read(api(s.budget)))
+	s.mux.Handle("POST /api/v1/events", write(api(s.events)))
+	s.mux.Handle("POST /api/v1/rollups", write(api(s.rollups)))
+	s.mux.Handle("POST /api/v1/-/reload", write(api(s.reload)))
+	s.mux.Handle("/api/", api(func(r *http.Request) (any, error) {
+		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)}
+	}))
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// apiError is an error with the HTTP status it answers with.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// statusOf maps an error to its HTTP status: the one place that knows.
+func statusOf(err error) int {
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae.status
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, engine.ErrUnknownSLO), errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// api adapts a handler that returns data or an error to http.Handler:
+// data is encoded as JSON with 200, errors as {"error": {...}}.
+func api(h func(r *http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := h(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, data)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		msg = "internal error: " + msg
+	}
+	type body struct {
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	}
+	writeJSON(w, status, map[string]body{"error": {status, msg}})
+}
+
+func (s *Server) readAuth(h http.Handler) http.Handler {
+	if !s.cfg.ProtectReads {
+		return h
+	}
+	return s.writeAuth(h)
+}
+
+func (s *Server) writeAuth(h http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="nines"`)
+			writeError(w, &apiError{http.StatusUnauthorized, "a valid bearer token is required (Authorization: Bearer TOKEN)"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// readBody reads a request body up to the configured limit.
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes; send smaller batches", s.cfg.MaxBody)}
+		}
+		return nil, badRequest("reading body: %v", err)
+	}
+	return body, nil
+}
+
+// parseTime reads a query time: RFC 3339 or Unix seconds.
+func parseTime(name, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if sec, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && sec > 0 && sec < 1e11 {
+		return time.Unix(0, int64(sec*1e9)).UTC(), nil
+	}
+	return time.Time{}, badRequest("%s=%q: want an RFC 3339 time (2026-11-25T10:00:00Z) or Unix seconds", name, v)
+}

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nines-sre/nines/slo"
+)
+
+// Default retention horizons. A month plus a few days of full rollups
+// covers every 28- or 30-day rolling window and the calendar month with
+// room to look back; a year plus a month of counts covers calendar years
+// and year-on-year comparison of the quanta methods.
+const (
+	DefaultFull   = 35 * 24 * time.Hour
+	DefaultCounts = 400 * 24 * time.Hour
+)
+
+// Hour is the span of the histograms Compact keeps past the Full horizon.
+const Hour = time.Hour
+
+// Retention says how long each level of detail is kept. Zero fields take
+// their defaults.
+//
+//	age:      0 ─────── Full ───────────── Counts / HourlyHistograms ──▶
+//	counts:   per quantum ───────────────────────┤ deleted
+//	latency:  per quantum ─┤ merged per hour ─────┤ deleted
+type Retention struct {
+	// Full is how long rollups keep their latency histograms (default
+	// DefaultFull). Past it, a quantum's histogram is merged into the
+	// hourly histogram of its hour and dropped from the rollup; the cut is
+	// rounded down to an hour so that an hour moves as a whole.
+	Full time.Duration
+	// Counts is how long rollups are kept at all (default DefaultCounts):
+	// attempted, good, errors, slow, over-threshold and measured stay
+	// available per quantum for the quanta methods, without histograms.
+	Counts time.Duration
+	// HourlyHistograms is how long hourly histograms are kept (default:
+	// Counts).
+	HourlyHistograms time.Duration
+}
+
+// WithDefaults returns p with zero fields set to their defaults.
+func (p Retention) WithDefaults() Retention {
+	if p.Full == 0 {
+		p.Full = DefaultFull
+	}
+	if p.Counts == 0 {
+		p.Counts = DefaultCounts
+	}
+	if p.HourlyHistograms == 0 {
+		p.HourlyHistograms = p.Counts
+	}
+	return p
+}
+
+// Cutoffs validates p (after defaults) and returns, for a compaction at
+// now, the Unix-ns bounds below which quanta lose their histograms (full,
+// a whole hour), rollups are deleted (counts) and hourly histograms are
+// deleted (hourly). Every backend cuts with these numbers, so they agree
+// on what a compaction keeps.
+func (p Retention) Cutoffs(now time.Time) (full, counts, hourly int64, err error) {
+	p = p.WithDefaults()
+	if p.Full < 0 || p.Counts < 0 || p.HourlyHistograms < 0 {
+		return 0, 0, 0, fmt.Errorf("%w: retention %+v: negative duration", ErrInvalid, p)
+	}
+	if p.Counts < p.Full {
+		// Deleting counts while their histograms are still kept would leave
+		// latencies without the traffic they belong to.
+		return 0, 0, 0, fmt.Errorf("%w: retention: counts (%v) shorter than full rollups (%v)", ErrInvalid, p.Counts, p.Full)
+	}
+	n := now.UnixNano()
+	full = slo.QuantumStart(n-int64(p.Full), Hour)
+	counts = n - int64(p.Counts)
+	hourly = slo.QuantumStart(n-int64(p.HourlyHistograms), Hour)
+	return full, counts, hourly, nil
+}
+
+// CompactStats tells what one Compact did.
+type CompactStats struct {
+	// Moved counts quantum histograms merged into hourly ones and dropped.
+	Moved int64
+	// Hours counts hourly histograms created or updated.
+	Hours int64
+	// DeletedRollups and DeletedHourly count rows removed by age.
+	DeletedRollups, DeletedHourly int64
+	// Batches counts the transactions that changed something.
+	Batches int
+}
+
+// HourOf returns the start of the hour a quantum starting at start counts
+// in for hourly histograms.
+func HourOf(start int64) int64 { return slo.QuantumStart(start, Hour) }
+
+// CheckSeries returns an ErrInvalid error unless sli and quantum can name
+// a series of rollups.
+func CheckSeries(sli string, quantum time.Duration) error {
+	if sli == "" {
+		return fmt.Errorf("%w: empty SLI name", ErrInvalid)
+	}
+	if quantum <= 0 {
+		return fmt.Errorf("%w: SLI %q: quantum %v is not positive", ErrInvalid, sli, quantum)
+	}
+	return nil
+}
+
+// CheckRollup returns an ErrInvalid error unless r can be appended to
+// (sli, quantum): its Start must be the start of a quantum.
+func CheckRollup(sli string, quantum time.Duration, r *slo.Rollup) error {
+	if err := CheckSeries(sli, quantum); err != nil {
+		return err
+	}
+	if r == nil {
+		return fmt.Errorf("%w: SLI %q: nil rollup", ErrInvalid, sli)
+	}
+	if slo.QuantumStart(r.Start, quantum) != r.Start {
+		return fmt.Errorf("%w: SLI %q: rollup start %d is not on a %v quantum boundary", ErrInvalid, sli, r.Start, quantum)
+	}
+	return nil
+}

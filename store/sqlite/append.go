@@ -1,0 +1,321 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
+)
+
+type rollupKey struct {
+	sli     string
+	quantum int64
+	start   int64
+}
+
+type seriesKey struct {
+	sli     string
+	quantum int64
+}
+
+// appender batches a Commit's worth of writes in memory. Merging there
+// first means a batch writes each (sli, quantum, start) once, however
+// many sources fed it.
+type appender struct {
+	db      *DB
+	ctx     context.Context
+	done    bool
+	rollups map[rollupKey]*slo.Rollup
+	state   map[string][]byte
+	stats   map[store.IngestKey]int64
+}
+
+// Appender implements store.Appendable.
+func (db *DB) Appender(ctx context.Context) store.Appender {
+	return &appender{db: db, ctx: ctx}
+}
+
+func (a *appender) Append(sli string, quantum time.Duration, r *slo.Rollup) error {
+	if a.done {
+		return store.ErrAppenderDone
+	}
+	if err := store.CheckRollup(sli, quantum, r); err != nil {
+		return fmt.Errorf("sqlite: append: %w", err)
+	}
+	if a.rollups == nil {
+		a.rollups = make(map[rollupKey]*slo.Rollup)
+	}
+	k := rollupKey{sli, int64(quantum), r.Start}
+	dst := a.rollups[k]
+	if dst == nil {
+		dst = &slo.Rollup{Start: r.Start}
+		a.rollups[k] = dst
+	}
+	dst.Merge(r)
+	return nil
+}
+
+func (a *appender) SetState(key string, value []byte) error {
+	if a.done {
+		return store.ErrAppenderDone
+	}
+	if key == "" {
+		return fmt.Errorf("sqlite: set state: %w: empty key", store.ErrInvalid)
+	}
+	if a.state == nil {
+		a.state = make(map[string][]byte)
+	}
+	a.state[key] = append([]byte{}, value...)
+	return nil
+}
+
+func (a *appender) AddIngestStats(source, reason string, n int64) error {
+	if a.done {
+		return store.ErrAppenderDone
+	}
+	if a.stats == nil {
+		a.stats = make(map[store.IngestKey]int64)
+	}
+	a.stats[store.IngestKey{Source: source, Reason: reason}] += n
+	return nil
+}
+
+func (a *appender) Rollback() error {
+	if a.done {
+		return store.ErrAppenderDone
+	}
+	a.done = true
+	a.rollups, a.state, a.stats = nil, nil, nil
+	return nil
+}
+
+func (a *appender) Commit() error {
+	if a.done {
+		return store.ErrAppenderDone
+	}
+	a.done = true
+	defer func() { a.rollups, a.state, a.stats = nil, nil, nil }()
+	if len(a.rollups) == 0 && len(a.state) == 0 && len(a.stats) == 0 {
+		return a.db.check(a.ctx, "commit")
+	}
+	return a.db.write(a.ctx, "commit", func(tx *sql.Tx) error {
+		return a.flush(tx)
+	})
+}
+
+// write runs fn in a write transaction and commits it.
+func (db *DB) write(ctx context.Context, op string, fn func(*sql.Tx) error) (err error) {
+	if err := db.check(ctx, "%s", op); err != nil {
+		return err
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return db.wrap(ctx, err, "%s: begin", op)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return db.wrap(ctx, err, "%s", op)
+	}
+	if err := tx.Commit(); err != nil {
+		return db.wrap(ctx, err, "%s", op)
+	}
+	return nil
+}
+
+// flush writes the batch in key order, which keeps B-tree page visits
+// local.
+func (a *appender) flush(tx *sql.Tx) error {
+	ctx, db := a.ctx, a.db
+	keys := make([]rollupKey, 0, len(a.rollups))
+	for k := range a.rollups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y rollupKey) int {
+		return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
+	})
+
+	m := newMerger(ctx, tx, db)
+	var (
+		cur    seriesKey
+		mark   int64
+		hourly map[rollupKey]*hist.Histogram // late histograms of compacted quanta
+	)
+	for i, k := range keys {
+		if sk := (seriesKey{k.sli, k.quantum}); i == 0 || sk != cur {
+			cur = sk
+			var err error
+			if mark, err = m.seriesMark(sk); err != nil {
+				return err
+			}
+		}
+		r := a.rollups[k]
+		if k.start < mark && r.Latency.Count() > 0 {
+			// The quantum's histogram was moved to its hour already: this
+			// one goes there too, so an hour's latencies are never split
+			// between the two tables once compacted.
+			if hourly == nil {
+				hourly = make(map[rollupKey]*hist.Histogram)
+			}
+			hk := rollupKey{k.sli, k.quantum, store.HourOf(k.start)}
+			if h := hourly[hk]; h != nil {
+				h.Merge(&r.Latency)
+			} else {
+				hourly[hk] = r.Latency.Clone()
+			}
+			r.Latency.Reset()
+		}
+		if err := m.mergeRollup(k, r); err != nil {
+			return err
+		}
+	}
+	for hk, h := range hourly {
+		if err := m.mergeHourly(hk, h); err != nil {
+			return err
+		}
+	}
+	if len(a.state) > 0 {
+		st := tx.StmtContext(ctx, db.ws.statePut)
+		for k, v := range a.state {
+			if _, err := st.ExecContext(ctx, k, v); err != nil {
+				return fmt.Errorf("set state %q: %w", k, err)
+			}
+		}
+	}
+	if len(a.stats) > 0 {
+		st := tx.StmtContext(ctx, db.ws.statsAdd)
+		for k, n := range a.stats {
+			if _, err := st.ExecContext(ctx, k.Source, k.Reason, n); err != nil {
+				return fmt.Errorf("ingest stats %s/%s: %w", k.Source, k.Reason, err)
+			}
+		}
+	}
+	return nil
+}
+
+// merger does the read-modify-write of rollups and hourly histograms
+// inside one write transaction, with scratch space reused across rows.
+type merger struct {
+	ctx context.Context
+	tx  *sql.Tx
+	db  *DB
+	// Bound lazily: a batch of new quanta never needs the merge statements.
+	seriesGet, seriesIns, rollupIns, rollupGet, rollupUpd, hourlyGet, hourlyPut *sql.Stmt
+
+	buf   []byte
+	old   slo.Rollup
+	blob  []byte
+	scrat hist.Histogram
+}
+
+func newMerger(ctx context.Context, tx *sql.Tx, db *DB) *merger {
+	return &merger{ctx: ctx, tx: tx, db: db}
+}
+
+func (m *merger) stmt(p **sql.Stmt, s *sql.Stmt) *sql.Stmt {
+	if *p == nil {
+		*p = m.tx.StmtContext(m.ctx, s)
+	}
+	return *p
+}
+
+// seriesMark returns the series' hist_before_ns, creating the series.
+func (m *merger) seriesMark(sk seriesKey) (int64, error) {
+	var mark int64
+	err := m.stmt(&m.seriesGet, m.db.ws.seriesGet).QueryRowContext(m.ctx, sk.sli, sk.quantum).Scan(&mark)
+	if errors.Is(err, sql.ErrNoRows) {
+		mark = math.MinInt64
+		_, err = m.stmt(&m.seriesIns, m.db.ws.seriesIns).ExecContext(m.ctx, sk.sli, sk.quantum, mark)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("append %s/%v: series: %w", sk.sli, time.Duration(sk.quantum), err)
+	}
+	return mark, nil
+}
+
+// encode returns r's histogram in the libcircllhist format, or nil (SQL
+// NULL) for an empty one. The slice is reused by the next call.
+func (m *merger) encode(h *hist.Histogram) []byte {
+	if h.Count() == 0 {
+		return nil
+	}
+	m.buf = h.AppendBinary(m.buf[:0])
+	return m.buf
+}
+
+// mergeRollup merges r into the stored rollup of k. r is clobbered.
+func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
+	blob := m.encode(&r.Latency)
+	res, err := m.stmt(&m.rollupIns, m.db.ws.rollupIns).ExecContext(m.ctx, k.sli, k.quantum, k.start,
+		int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, blob)
+	if err != nil {
+		return fmt.Errorf("append %s@%d: %w", k.sli, k.start, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("append %s@%d: %w", k.sli, k.start, err)
+	} else if n == 1 {
+		return nil
+	}
+
+	// The quantum exists: late samples, or a second source.
+	var c [5]int64
+	var measured bool
+	err = m.stmt(&m.rollupGet, m.db.ws.rollupGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).
+		Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &measured, &m.blob)
+	if err != nil {
+		return fmt.Errorf("append %s@%d: read for merge: %w", k.sli, k.start, err)
+	}
+	old := &m.old
+	*old = slo.Rollup{Start: k.start, Attempted: uint64(c[0]), Good: uint64(c[1]), Errors: uint64(c[2]),
+		Slow: uint64(c[3]), OverThreshold: uint64(c[4]), Measured: measured, Latency: old.Latency}
+	if err := decode(&old.Latency, m.blob); err != nil {
+		return fmt.Errorf("append %s@%d: stored histogram: %w", k.sli, k.start, err)
+	}
+	old.Merge(r)
+	_, err = m.stmt(&m.rollupUpd, m.db.ws.rollupUpd).ExecContext(m.ctx,
+		int64(old.Attempted), int64(old.Good), int64(old.Errors), int64(old.Slow), int64(old.OverThreshold), old.Measured,
+		m.encode(&old.Latency), k.sli, k.quantum, k.start)
+	if err != nil {
+		return fmt.Errorf("append %s@%d: merge: %w", k.sli, k.start, err)
+	}
+	return nil
+}
+
+// mergeHourly merges h into the hourly histogram of k (k.start is the
+// hour). h is clobbered.
+func (m *merger) mergeHourly(k rollupKey, h *hist.Histogram) error {
+	err := m.stmt(&m.hourlyGet, m.db.ws.hourlyGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).Scan(&m.blob)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("hourly %s@%d: %w", k.sli, k.start, err)
+	default:
+		if err := decode(&m.scrat, m.blob); err != nil {
+			return fmt.Errorf("hourly %s@%d: stored histogram: %w", k.sli, k.start, err)
+		}
+		h.Merge(&m.scrat)
+	}
+	if h.Count() == 0 {
+		return nil
+	}
+	if _, err := m.stmt(&m.hourlyPut, m.db.ws.hourlyPut).ExecContext(m.ctx, k.sli, k.quantum, k.start, m.encode(h)); err != nil {
+		return fmt.Errorf("hourly %s@%d: %w", k.sli, k.start, err)
+	}
+	return nil
+}
+
+// decode reads a stored histogram; NULL is an empty one.
+func decode(h *hist.Histogram, blob []byte) error {
+	if blob == nil {
+		h.Reset()
+		return nil
+	}
+	return h.UnmarshalBinary(blob)
+}

@@ -1,0 +1,323 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
+)
+
+// Benchmarks of the SQLite store; figures and the command that produced
+// them are in docs/performance.md, section "store".
+
+var benchT0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// benchRollup is a busy minute: about bins occupied latency bins (log-
+// normal around 20 ms, so a few decades), a few thousand requests.
+func benchRollup(start int64, seed uint64, bins int) *slo.Rollup {
+	rng := rand.New(rand.NewPCG(seed, uint64(start)))
+	r := &slo.Rollup{Start: start, Measured: true}
+	for r.Latency.NumBins() < bins {
+		v := 0.02 * math.Exp(1.2*rng.NormFloat64())
+		n := 1 + rng.Uint64N(40)
+		if r.Latency.InsertN(v, n) != nil {
+			continue
+		}
+		r.Attempted += n
+		if v > 0.25 {
+			r.Slow += n
+			r.OverThreshold += n
+		} else {
+			r.Good += n
+		}
+	}
+	return r
+}
+
+func benchOpen(b *testing.B, sync Sync) *DB {
+	b.Helper()
+	db, err := Open(context.Background(), b.TempDir(), Options{Sync: sync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+var syncs = []struct {
+	name string
+	sync Sync
+}{{"sync=full", SyncFull}, {"sync=normal", SyncNormal}}
+
+// BenchmarkAppend commits one minute of 1,000 SLIs per operation, each
+// rollup with a ~100-bin histogram, as nines serve does once a minute.
+//
+//   - new: the minute is new, so each rollup is one INSERT (the usual case);
+//   - merge: the minute is stored already (late samples, a second source),
+//     so each is read, decoded, merged, encoded and updated;
+//   - replace: the baseline, a plain INSERT OR REPLACE of the same encoded
+//     rows in one transaction, no batching map, no merge, no series check.
+func BenchmarkAppend(b *testing.B) {
+	const slis = 1000
+	names := make([]string, slis)
+	rs := make([]*slo.Rollup, slis)
+	for i := range slis {
+		names[i] = fmt.Sprintf("service-%03d/availability", i)
+		rs[i] = benchRollup(benchT0, uint64(i), 100)
+	}
+	ctx := context.Background()
+	appendMinute := func(b *testing.B, db *DB, start int64) {
+		app := db.Appender(ctx)
+		for i, r := range rs {
+			r.Start = start
+			if err := app.Append(names[i], time.Minute, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*slis), "ns/rollup")
+		b.ReportMetric(float64(b.N*slis)/b.Elapsed().Seconds(), "rollups/s")
+	}
+	for _, s := range syncs {
+		b.Run("new/"+s.name, func(b *testing.B) {
+			db := benchOpen(b, s.sync)
+			b.ReportAllocs()
+			m := int64(0)
+			for b.Loop() {
+				appendMinute(b, db, benchT0+m*int64(time.Minute))
+				m++
+			}
+			report(b)
+		})
+		b.Run("merge/"+s.name, func(b *testing.B) {
+			db := benchOpen(b, s.sync)
+			appendMinute(b, db, benchT0)
+			b.ReportAllocs()
+			for b.Loop() {
+				appendMinute(b, db, benchT0)
+			}
+			report(b)
+		})
+		b.Run("replace/"+s.name, func(b *testing.B) {
+			db := benchOpen(b, s.sync)
+			st, err := db.w.PrepareContext(ctx, `INSERT OR REPLACE INTO rollups (sli, quantum_ns, start_ns, `+rollupCols+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			var buf []byte
+			b.ReportAllocs()
+			m := int64(0)
+			for b.Loop() {
+				start := benchT0 + m*int64(time.Minute)
+				m++
+				tx, err := db.w.BeginTx(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				txst := tx.StmtContext(ctx, st)
+				for i, r := range rs {
+					buf = r.Latency.AppendBinary(buf[:0])
+					if _, err := txst.ExecContext(ctx, names[i], int64(time.Minute), start,
+						int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+	}
+}
+
+// fill commits one rollup per minute of [from, to) for each SLI, a minute
+// (all SLIs) per transaction as nines serve writes them, and returns the
+// bytes of histogram encoding written.
+func fill(b *testing.B, db *DB, slis []string, from, to int64, bins int) (histBytes int64) {
+	b.Helper()
+	ctx := context.Background()
+	var buf []byte
+	for m := from; m < to; m += int64(time.Minute) {
+		app := db.Appender(ctx)
+		for i, sli := range slis {
+			r := benchRollup(m, uint64(i), bins)
+			buf = r.Latency.AppendBinary(buf[:0])
+			histBytes += int64(len(buf))
+			if err := app.Append(sli, time.Minute, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return histBytes
+}
+
+// BenchmarkQuery30Days reads 30 days of one SLI (43,200 one-minute
+// rollups with ~100-bin histograms).
+func BenchmarkQuery30Days(b *testing.B) {
+	const days = 30
+	const n = days * 24 * 60
+	from, to := benchT0, benchT0+days*24*int64(time.Hour)
+	ctx := context.Background()
+	setup := func(b *testing.B) *DB {
+		db := benchOpen(b, SyncNormal)
+		app := db.Appender(ctx)
+		for m := from; m < to; m += int64(time.Minute) {
+			if err := app.Append("checkout", time.Minute, benchRollup(m, 1, 100)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Checkpoint(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return db
+	}
+	perRollup := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/rollup")
+	}
+	b.Run("iterate", func(b *testing.B) {
+		db := setup(b)
+		b.ReportAllocs()
+		var sink uint64
+		for b.Loop() {
+			it := db.Rollups(ctx, "checkout", time.Minute, from, to)
+			k := 0
+			for it.Next() {
+				sink += it.At().Latency.Count()
+				k++
+			}
+			if err := it.Err(); err != nil || k != n {
+				b.Fatalf("%d rollups, %v", k, err)
+			}
+		}
+		perRollup(b)
+		_ = sink
+	})
+	b.Run("LoadSeries", func(b *testing.B) {
+		db := setup(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			s, err := store.LoadSeries(ctx, db, "checkout", time.Minute, from, to)
+			if err != nil || len(s.Rollups) != n {
+				b.Fatalf("%v", err)
+			}
+		}
+		perRollup(b)
+	})
+	// Latency over the 30 days, merged per hour: from the minutes, and from
+	// the hourly rows once compacted.
+	b.Run("hourly/uncompacted", func(b *testing.B) {
+		db := setup(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			var all hist.Histogram
+			it := db.HourlyHistograms(ctx, "checkout", time.Minute, from, to)
+			for it.Next() {
+				_, h := it.At()
+				all.Merge(h)
+			}
+			if err := it.Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perRollup(b)
+	})
+	b.Run("hourly/compacted", func(b *testing.B) {
+		db := setup(b)
+		if _, err := db.Compact(ctx, time.Unix(0, to+int64(store.DefaultFull)), store.Retention{}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			var all hist.Histogram
+			it := db.HourlyHistograms(ctx, "checkout", time.Minute, from, to)
+			k := 0
+			for it.Next() {
+				_, h := it.At()
+				all.Merge(h)
+				k++
+			}
+			if err := it.Err(); err != nil || k != days*24 {
+				b.Fatalf("%d hours, %v", k, err)
+			}
+		}
+		perRollup(b)
+	})
+}
+
+// BenchmarkDiskBytes reports the file size per SLI-minute after 7 days of
+// one-minute rollups for 10 SLIs, with their ~100-bin histograms, then
+// after Compact has moved every histogram to hourly ones, then after a
+// VACUUM (the size a defragmented file would have). Sizes are taken after
+// a checkpoint that truncates the log. The timed loop is empty: the
+// metrics are the result.
+func BenchmarkDiskBytes(b *testing.B) {
+	const slis, days = 10, 7
+	const minutes = days * 24 * 60
+	ctx := context.Background()
+	db := benchOpen(b, SyncNormal)
+	names := make([]string, slis)
+	for i := range names {
+		names[i] = fmt.Sprintf("service-%02d/latency", i)
+	}
+	end := benchT0 + days*24*int64(time.Hour)
+	histBytes := fill(b, db, names, benchT0, end, 100)
+	size := func() int64 {
+		if err := db.Checkpoint(ctx); err != nil {
+			b.Fatal(err)
+		}
+		fi, err := os.Stat(db.Path())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return fi.Size()
+	}
+	perSLIMinute := func(n int64) float64 { return float64(n) / (slis * minutes) }
+	full := size()
+
+	t := time.Now()
+	st, err := db.Compact(ctx, time.Unix(0, end+int64(store.DefaultFull)+int64(time.Hour)), store.Retention{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	compactTime := time.Since(t)
+	if st.Moved != slis*minutes {
+		b.Fatalf("moved %d histograms, want %d", st.Moved, slis*minutes)
+	}
+	compacted := size()
+	if _, err := db.w.ExecContext(ctx, `VACUUM`); err != nil {
+		b.Fatal(err)
+	}
+	vacuumed := size()
+
+	for b.Loop() {
+		if _, err := db.Size(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(perSLIMinute(histBytes), "hist-B/SLI-min")
+	b.ReportMetric(perSLIMinute(full), "full-B/SLI-min")
+	b.ReportMetric(perSLIMinute(compacted), "compacted-B/SLI-min")
+	b.ReportMetric(perSLIMinute(vacuumed), "vacuumed-B/SLI-min")
+	b.ReportMetric(compactTime.Seconds()*1e3, "compact-ms")
+	b.ReportMetric(float64(st.Batches), "compact-batches")
+}

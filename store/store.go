@@ -1,0 +1,214 @@
+// Package store is where nines keeps what must outlive a process: the
+// per-quantum rollups of every SLI, the SLO definitions, and the little
+// state ingestion needs across restarts. Evaluation, alerting and the UI
+// only ever read rollups, so the store is the seam between the write path
+// (ingest → Appender) and the read path (Querier → slo).
+//
+// The interfaces are small and split by direction, after Prometheus'
+// storage package: take the narrowest one that does the job. store/sqlite
+// implements them for one process on one disk; a PostgreSQL backend will
+// follow, and store/storetest is the contract both must pass.
+//
+// Times are Unix nanoseconds (int64) wherever a rollup's quantum is
+// concerned, as in slo.Rollup.Start, and time.Time only for bookkeeping.
+// Nothing here calls time.Now: callers pass the time in.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
+	"github.com/nines-sre/nines/slo"
+)
+
+// Sentinel errors. Backends wrap them with context, so test with errors.Is.
+var (
+	// ErrNotFound is returned for an SLO or state key that is not stored.
+	ErrNotFound = errors.New("store: not found")
+	// ErrClosed is returned by every method (and iterator) used after the
+	// Store was closed.
+	ErrClosed = errors.New("store: closed")
+	// ErrAppenderDone is returned by an Appender used after Commit or
+	// Rollback.
+	ErrAppenderDone = errors.New("store: appender already committed or rolled back")
+	// ErrInvalid is returned for arguments no backend could store: an empty
+	// SLI name, a quantum that is not positive, a rollup start that is not
+	// on a quantum boundary, an empty key or name. Servers map it to 400.
+	ErrInvalid = errors.New("store: invalid argument")
+)
+
+// Appendable hands out Appenders. It is safe for concurrent use.
+type Appendable interface {
+	// Appender starts a batch of writes. ctx bounds the whole batch:
+	// Commit fails once ctx is done.
+	Appender(ctx context.Context) Appender
+}
+
+// Appender collects writes in memory and applies them all or none at
+// Commit, in one transaction: 10,000 appends cost one transaction, and a
+// crash never leaves half a batch behind. Everything a batch changes
+// becomes visible to readers at once.
+//
+// An Appender is not safe for concurrent use; give each goroutine its own.
+// It is finished by Commit or Rollback and never reused: every later call
+// returns ErrAppenderDone. Appenders of one Store may run and commit
+// concurrently; commits are serialised.
+type Appender interface {
+	// Append merges r into the rollup stored for (sli, quantum, r.Start),
+	// or stores it if there is none: counts add and histograms merge
+	// exactly (slo.Rollup.Merge), so late samples update their quantum and
+	// several sources may feed one SLI. Rollups appended twice to one batch
+	// merge too. r.Start must be on a quantum boundary (slo.QuantumStart).
+	// r is copied; the caller may reuse it when Append returns.
+	Append(sli string, quantum time.Duration, r *slo.Rollup) error
+	// SetState stores value under key at Commit, so collector state (the
+	// last counter value of a series) commits atomically with the rollups
+	// derived from it: after a crash, either both are there or neither,
+	// and a counter increase is never counted twice or lost. value is
+	// copied.
+	SetState(key string, value []byte) error
+	// AddIngestStats adds n to the counter of (source, reason) at Commit.
+	AddIngestStats(source, reason string, n int64) error
+	// Commit applies the batch durably: once it returns nil the batch
+	// survives a crash of the process. On error nothing of the batch is
+	// stored.
+	Commit() error
+	// Rollback drops the batch. Nothing of it was ever visible.
+	Rollback() error
+}
+
+// Querier reads rollups. It is safe for concurrent use.
+type Querier interface {
+	// Rollups returns the rollups of (sli, quantum) whose Start is in the
+	// half-open range [from, to), Unix nanoseconds, ascending by Start.
+	// Quanta without a rollup were not measured and are absent. The range
+	// is read as one consistent snapshot.
+	//
+	// Rollups older than the retention's Full horizon (see Compact) come
+	// back with their counts and an empty Latency histogram: their
+	// latencies live on in HourlyHistograms.
+	Rollups(ctx context.Context, sli string, quantum time.Duration, from, to int64) RollupIterator
+	// HourlyHistograms returns, for every hour H in [from, to) that has
+	// latencies, the merge of the Latency histograms of all quanta of
+	// (sli, quantum) starting in [H, H+1h), ascending by H. It is exact
+	// whether those quanta were compacted yet or not (and during a Compact),
+	// so it is the way to ask for latency over ranges longer than the Full
+	// retention. Align from and to on hours for exact windows; quanta that
+	// straddle an hour count in the hour they start in.
+	HourlyHistograms(ctx context.Context, sli string, quantum time.Duration, from, to int64) HistogramIterator
+}
+
+// RollupIterator walks rollups in ascending Start order.
+//
+// An iterator belongs to one goroutine. It holds a read snapshot (and, in
+// SQLite, keeps the write-ahead log from being checkpointed past it) until
+// Next returns false or Close is called: do not keep one open across slow
+// work.
+type RollupIterator interface {
+	// Next advances to the next rollup and reports whether there is one.
+	Next() bool
+	// At returns the current rollup. It is valid until the next call of
+	// Next or Close; the iterator reuses it (including its histogram's
+	// storage), so copy what you keep (slo.Rollup.Latency.CopyTo).
+	At() *slo.Rollup
+	// Err returns the error that ended the iteration, if any. It wraps
+	// ctx.Err() when the context ended it and ErrClosed when the Store did.
+	Err() error
+	// Close releases the iterator. It may be called more than once, and
+	// after Next returned false.
+	Close() error
+}
+
+// HistogramIterator walks hourly histograms in ascending order of hour.
+// Its lifetime rules are those of RollupIterator.
+type HistogramIterator interface {
+	Next() bool
+	// At returns the hour's start (Unix ns) and its merged histogram, valid
+	// until the next call of Next or Close.
+	At() (start int64, h *hist.Histogram)
+	Err() error
+	Close() error
+}
+
+// SLODef is a stored SLO definition: the spec document as the user wrote
+// it. Parsing it is the spec package's business, not the store's.
+type SLODef struct {
+	Name    string
+	Def     []byte
+	Updated time.Time
+}
+
+// SLOs keeps SLO definitions by name. It is safe for concurrent use.
+type SLOs interface {
+	// PutSLO creates or replaces the definition called name.
+	PutSLO(ctx context.Context, name string, def []byte, updated time.Time) error
+	// GetSLO returns the definition called name, or an error wrapping
+	// ErrNotFound.
+	GetSLO(ctx context.Context, name string) (SLODef, error)
+	// ListSLOs returns every definition, sorted by name.
+	ListSLOs(ctx context.Context) ([]SLODef, error)
+	// DeleteSLO removes the definition called name, or returns an error
+	// wrapping ErrNotFound. Rollups are kept: they belong to SLIs, which
+	// other SLOs may share.
+	DeleteSLO(ctx context.Context, name string) error
+}
+
+// IngestKey names a counter of ingestion bookkeeping: where samples came
+// from and why they were not folded into a rollup ("late", "invalid", …).
+type IngestKey struct {
+	Source, Reason string
+}
+
+// State is the bookkeeping ingestion needs across restarts: a key-value
+// map of opaque values (last counter values per series, cursors) and
+// counters of rejected or late samples. It is safe for concurrent use.
+// Use Appender.SetState to change state atomically with rollups.
+type State interface {
+	// PutState stores value under key, replacing any value.
+	PutState(ctx context.Context, key string, value []byte) error
+	// GetState returns the value of key, or an error wrapping ErrNotFound.
+	GetState(ctx context.Context, key string) ([]byte, error)
+	// RangeState calls fn for every key starting with prefix, in ascending
+	// byte order, and stops at the first error fn returns, returning it.
+	// fn may keep value; it must not write to the Store (the iteration
+	// holds a read snapshot).
+	RangeState(ctx context.Context, prefix string, fn func(key string, value []byte) error) error
+	// DeleteStatePrefix deletes every key starting with prefix ("" deletes
+	// all) and returns how many there were.
+	DeleteStatePrefix(ctx context.Context, prefix string) (int64, error)
+	// AddIngestStats adds n to the counter of (source, reason).
+	AddIngestStats(ctx context.Context, source, reason string, n int64) error
+	// IngestStats returns every counter.
+	IngestStats(ctx context.Context) (map[IngestKey]int64, error)
+}
+
+// Compactor applies retention.
+type Compactor interface {
+	// Compact enforces p as of now (see Retention) and returns what it did.
+	//
+	// It works in batches of one transaction each, so readers and writers
+	// are held up for one batch at most and a crash loses at most the batch
+	// in progress, which the next Compact redoes. It is idempotent: a
+	// second call with the same arguments changes nothing. Appends that
+	// race with it are never lost: an Append to a quantum whose histogram
+	// was already moved merges its histogram into the hourly one.
+	Compact(ctx context.Context, now time.Time, p Retention) (CompactStats, error)
+}
+
+// Store is everything nines keeps. It is safe for concurrent use.
+type Store interface {
+	Appendable
+	Querier
+	SLOs
+	State
+	Compactor
+	// Size returns the bytes the store occupies on disk (or in its
+	// database), including logs not yet folded into the main file.
+	Size(ctx context.Context) (int64, error)
+	// Close waits for running writes, ends open iterators (their Err
+	// becomes ErrClosed) and releases the store. Every later call returns
+	// ErrClosed; a second Close returns nil.
+	Close() error
+}
