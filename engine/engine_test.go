@@ -46,7 +46,7 @@ func TestRestartRebuildsStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := now.Truncate(time.Minute).Add(-2 * time.Minute) // settled
-	unsettled := now.Truncate(time.Minute)                  // not yet judged
+	unsettled := now.Truncate(time.Minute)                 // not yet judged
 	for _, s := range []*slo.Series{minute(bad, 100, 50), minute(unsettled, 100, 10)} {
 		if res, err := e.Append(ctx, "api", s, "test"); err != nil || res.Accepted != 1 {
 			t.Fatalf("append: %+v %v", res, err)

@@ -42,9 +42,9 @@ Examples:
 
 type serveFlags struct {
 	listen, data, slos, tokenFile string
-	protectReads, demo           bool
-	maxLag, tick                 time.Duration
-	retention                    store.Retention
+	protectReads, demo            bool
+	maxLag, tick                  time.Duration
+	retention                     store.Retention
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
