@@ -461,8 +461,26 @@ func (e *Engine) append(ctx context.Context, name string, series *slo.Series, so
 	return res, nil
 }
 
+// Summary is the SLO's current window from the tracker alone: counts,
+// availability, budget and the exact inverse quantile, without latency
+// quantiles or violation runs. It costs well under a microsecond, so lists
+// and /metrics can show every SLO.
+func (e *Engine) Summary(name string) (*slo.Result, error) {
+	en, err := e.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
+		return nil, err
+	}
+	return en.tracker.Result(), nil
+}
+
 // Status is the SLO's current window at now, from the tracker, with the
-// latency quantiles and histogram merged from the store.
+// violation runs and the latency quantiles and histogram merged from the
+// store.
 func (e *Engine) Status(ctx context.Context, name string) (*slo.Result, error) {
 	en, err := e.entry(name)
 	if err != nil {

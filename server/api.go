@@ -41,7 +41,7 @@ func (s *Server) listSLOs(r *http.Request) (any, error) {
 	e := s.cfg.Engine
 	out := []sloSummary{}
 	for _, o := range e.SLOs() {
-		res, err := e.Status(r.Context(), o.Name)
+		res, err := e.Summary(o.Name)
 		if err != nil {
 			return nil, err
 		}

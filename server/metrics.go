@@ -31,7 +31,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	ex.family("nines_slo_burn_rate", "gauge", "Error-budget burn rate over the span ending now; 1 spends exactly the budget over the window.")
 	ex.family("nines_slo_latency_inverse_quantile_ratio", "gauge", "Share of requests in the current window that met the SLI's latency threshold.")
 	for _, o := range slos {
-		res, err := e.Status(r.Context(), o.Name)
+		res, err := e.Summary(o.Name)
 		if err != nil {
 			writeError(w, err)
 			return
