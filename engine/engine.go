@@ -82,6 +82,10 @@ type Engine struct {
 
 	mu   sync.RWMutex
 	slos map[string]*entry
+	// writes is held shared by every Append and exclusively while Load
+	// rebuilds trackers from the store, so no batch lands in the store
+	// between a tracker's rebuild and its taking over.
+	writes sync.RWMutex
 
 	lastTick atomic.Int64 // Unix ns of the last Tick
 	counters Counters
@@ -227,6 +231,8 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 	if err := errors.Join(errs...); err != nil {
 		return all, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	e.writes.Lock()
+	defer e.writes.Unlock()
 	now := e.cfg.Now()
 	e.mu.RLock()
 	old := e.slos
@@ -401,6 +407,8 @@ func (e *Engine) Backfill(ctx context.Context, name string, series *slo.Series, 
 
 // append stores series; maxLag < 0 accepts any age.
 func (e *Engine) append(ctx context.Context, name string, series *slo.Series, source string, maxLag time.Duration) (AppendResult, error) {
+	e.writes.RLock()
+	defer e.writes.RUnlock()
 	var res AppendResult
 	en, err := e.entry(name)
 	if err != nil {
