@@ -391,82 +391,125 @@ type AppendResult struct {
 	Accepted, Late, Future int
 }
 
+// Batch is rollups for any number of SLOs, and collector state, that are
+// stored in one transaction: all or nothing. State commits with the
+// rollups derived from it, so a counter's last value and the increase
+// computed from it are never stored one without the other.
+type Batch struct {
+	// Source names where the data came from, for the ingest counters.
+	Source string
+	// Series holds the rollups by SLO name.
+	Series map[string]*slo.Series
+	// State is collector state to store, key → value.
+	State map[string][]byte
+}
+
 // Append stores the rollups of series for the SLO called name and folds
 // them into its tracker. Rollups older than MaxLag or later than MaxSkew
 // are refused and counted, the rest are stored in one transaction.
 func (e *Engine) Append(ctx context.Context, name string, series *slo.Series, source string) (AppendResult, error) {
-	return e.append(ctx, name, series, source, e.cfg.MaxLag)
+	res, err := e.Commit(ctx, &Batch{Source: source, Series: map[string]*slo.Series{name: series}})
+	return res[name], err
 }
 
 // Backfill is Append without the lag limit: history loaded on purpose
 // (an import, the demo's past day) updates quanta however old. The
 // tracker takes what falls in its window.
 func (e *Engine) Backfill(ctx context.Context, name string, series *slo.Series, source string) (AppendResult, error) {
-	return e.append(ctx, name, series, source, -1)
+	res, err := e.commit(ctx, &Batch{Source: source, Series: map[string]*slo.Series{name: series}}, -1)
+	return res[name], err
 }
 
-// append stores series; maxLag < 0 accepts any age.
-func (e *Engine) append(ctx context.Context, name string, series *slo.Series, source string, maxLag time.Duration) (AppendResult, error) {
+// Commit stores a batch as Append does, for several SLOs and with state,
+// in one transaction.
+func (e *Engine) Commit(ctx context.Context, b *Batch) (map[string]AppendResult, error) {
+	return e.commit(ctx, b, e.cfg.MaxLag)
+}
+
+// commit stores b; maxLag < 0 accepts any age.
+func (e *Engine) commit(ctx context.Context, b *Batch, maxLag time.Duration) (map[string]AppendResult, error) {
 	e.writes.RLock()
 	defer e.writes.RUnlock()
-	var res AppendResult
-	en, err := e.entry(name)
-	if err != nil {
-		return res, err
-	}
-	s := en.slo
-	if series.Quantum != s.Quantum {
-		return res, fmt.Errorf("%w: rollups of %s quanta for an SLO of %s quanta", ErrInvalid, series.Quantum, s.Quantum)
-	}
 	now := e.cfg.Now()
-	oldest := int64(math.MinInt64)
-	if maxLag >= 0 {
-		oldest = slo.QuantumStart(now.Add(-maxLag).UnixNano(), s.Quantum)
+	type kept struct {
+		en   *entry
+		keep []*slo.Rollup
 	}
-	newest := now.Add(e.cfg.MaxSkew).UnixNano()
+	var todo []kept
+	results := make(map[string]AppendResult, len(b.Series))
+	var late, future int
 	app := e.cfg.Store.Appender(ctx)
-	keep := make([]*slo.Rollup, 0, len(series.Rollups))
-	for i := range series.Rollups {
-		r := &series.Rollups[i]
-		switch {
-		case r.Start < oldest:
-			res.Late++
-			continue
-		case r.Start > newest:
-			res.Future++
-			continue
-		}
-		if err := app.Append(s.Name, s.Quantum, r); err != nil {
-			app.Rollback()
-			return AppendResult{}, fmt.Errorf("SLO %s: %w", name, err)
-		}
-		keep = append(keep, r)
+	fail := func(err error) (map[string]AppendResult, error) {
+		app.Rollback()
+		return nil, err
 	}
-	for reason, n := range map[string]int{"late": res.Late, "future": res.Future} {
+	for _, name := range slices.Sorted(maps.Keys(b.Series)) {
+		series := b.Series[name]
+		en, err := e.entry(name)
+		if err != nil {
+			return fail(err)
+		}
+		s := en.slo
+		if series.Quantum != s.Quantum {
+			return fail(fmt.Errorf("%w: rollups of %s quanta for SLO %s of %s quanta", ErrInvalid, series.Quantum, name, s.Quantum))
+		}
+		oldest := int64(math.MinInt64)
+		if maxLag >= 0 {
+			oldest = slo.QuantumStart(now.Add(-maxLag).UnixNano(), s.Quantum)
+		}
+		newest := now.Add(e.cfg.MaxSkew).UnixNano()
+		var res AppendResult
+		k := kept{en: en, keep: make([]*slo.Rollup, 0, len(series.Rollups))}
+		for i := range series.Rollups {
+			r := &series.Rollups[i]
+			switch {
+			case r.Start < oldest:
+				res.Late++
+				continue
+			case r.Start > newest:
+				res.Future++
+				continue
+			}
+			if err := app.Append(s.Name, s.Quantum, r); err != nil {
+				return fail(fmt.Errorf("SLO %s: %w", name, err))
+			}
+			k.keep = append(k.keep, r)
+		}
+		res.Accepted = len(k.keep)
+		results[name] = res
+		late, future = late+res.Late, future+res.Future
+		todo = append(todo, k)
+	}
+	for _, key := range slices.Sorted(maps.Keys(b.State)) {
+		if err := app.SetState(key, b.State[key]); err != nil {
+			return fail(err)
+		}
+	}
+	for reason, n := range map[string]int{"late": late, "future": future} {
 		if n > 0 {
-			if err := app.AddIngestStats(source, reason, int64(n)); err != nil {
-				app.Rollback()
-				return AppendResult{}, err
+			if err := app.AddIngestStats(b.Source, reason, int64(n)); err != nil {
+				return fail(err)
 			}
 		}
 	}
 	if err := app.Commit(); err != nil {
-		return AppendResult{}, fmt.Errorf("SLO %s: %w", name, err)
+		return nil, fmt.Errorf("storing %s batch: %w", b.Source, err)
 	}
-	res.Accepted = len(keep)
-	e.counters.Rollups.Add(int64(len(keep)))
-	e.counters.Reject("late", int64(res.Late))
-	e.counters.Reject("future", int64(res.Future))
-
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	if err := en.advance(e.EvalTime(s, now)); err != nil {
-		return res, err
+	e.counters.Reject("late", int64(late))
+	e.counters.Reject("future", int64(future))
+	for _, k := range todo {
+		e.counters.Rollups.Add(int64(len(k.keep)))
+		k.en.mu.Lock()
+		err := k.en.advance(e.EvalTime(k.en.slo, now))
+		for _, r := range k.keep {
+			k.en.add(r)
+		}
+		k.en.mu.Unlock()
+		if err != nil {
+			return results, err
+		}
 	}
-	for _, r := range keep {
-		en.add(r)
-	}
-	return res, nil
+	return results, nil
 }
 
 // Summary is the SLO's current window from the tracker alone: counts,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/ingest"
 	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/slo"
@@ -328,8 +329,10 @@ func (s *Server) events(r *http.Request) (any, error) {
 		Late     int    `json:"quanta_late"`
 		Future   int    `json:"quanta_future"`
 	}
+	// Each SLO judges the events by its own SLI; all of them are stored in
+	// one transaction, so a failed request stored nothing.
 	var rep *ingest.Report
-	results := make([]result, 0, len(targets))
+	batch := &engine.Batch{Source: "events", Series: map[string]*slo.Series{}}
 	for _, o := range targets {
 		series, rp, err := ingest.Read(r.Context(), bytes.NewReader(body), ingest.Options{
 			Format: ingest.JSONL, SLI: &o.SLI, Quantum: o.Quantum, MaxErrors: 10,
@@ -338,19 +341,23 @@ func (s *Server) events(r *http.Request) (any, error) {
 			return nil, badRequest("%v", err)
 		}
 		rep = rp
-		ar, err := s.cfg.Engine.Append(r.Context(), o.Name, series, "events")
-		if err != nil {
-			return nil, err
-		}
+		batch.Series[o.Name] = series
+	}
+	if rep.Events == 0 && rep.Malformed > 0 {
+		s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
+		return nil, badRequest("no valid event in %d lines; first problem: %v", rep.Lines, rep.Errors[0])
+	}
+	stored, err := s.cfg.Engine.Commit(r.Context(), batch)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]result, 0, len(targets))
+	for _, o := range targets {
+		ar := stored[o.Name]
 		results = append(results, result{o.Name, ar.Accepted, ar.Late, ar.Future})
 	}
 	s.cfg.Engine.Counters().Events.Add(rep.Events)
-	if rep.Malformed > 0 {
-		s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
-	}
-	if rep.Events == 0 && rep.Malformed > 0 {
-		return nil, badRequest("no valid event in %d lines; first problem: %v", rep.Lines, rep.Errors[0])
-	}
+	s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
 	errs := make([]string, 0, len(rep.Errors))
 	for _, le := range rep.Errors {
 		errs = append(errs, le.Error())
