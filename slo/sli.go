@@ -57,6 +57,23 @@ type SLI struct {
 	Status StatusRule
 	// Latency is the optional threshold; nil means latency does not count.
 	Latency *LatencyRule
+	// Source says which metric series measure the SLI when nines serve
+	// receives Prometheus remote write or OTLP; nil for SLIs fed by events.
+	Source *MetricSource
+}
+
+// MetricSource names the series an SLI is read from, as Prometheus
+// selectors: either counters (Total with Good or Bad) or a latency
+// histogram, whose failed requests are named by Errors (label matchers
+// such as {code=~"5.."}) or by StatusLabel judged with the SLI's status
+// rule. Package ingest/metrics gives these strings their meaning.
+type MetricSource struct {
+	Good, Bad, Total string
+	Histogram        string
+	Errors           string
+	StatusLabel      string
+	// Unit is the unit of the histogram's values: s (default), ms, us, ns.
+	Unit string
 }
 
 // Classify returns the outcome of e. An event that carries neither an OK

@@ -134,6 +134,9 @@ func dump(slos []*slo.SLO) string {
 			b.WriteString("  sli.latency: none\n")
 		}
 		fmt.Fprintf(&b, "  sli judges: %s\n", probe(&s.SLI))
+		if src := s.SLI.Source; src != nil {
+			fmt.Fprintf(&b, "  sli.source: %+v\n", *src)
+		}
 		fmt.Fprintf(&b, "  objective: %d/%d\n", s.Objective.Num, s.Objective.Den)
 		if s.QuantumObjective.IsZero() {
 			b.WriteString("  quantumObjective: unset (the objective)\n")
@@ -214,10 +217,21 @@ func encode(s *slo.SLO) []byte {
 		}
 		good["latency"] = op + strconv.FormatFloat(l.Threshold, 'f', -1, 64) + "s"
 	}
+	sli := map[string]any{"good": good}
+	if src := s.SLI.Source; src != nil {
+		m := map[string]any{}
+		for k, v := range map[string]string{"good": src.Good, "bad": src.Bad, "total": src.Total, "histogram": src.Histogram,
+			"errors": src.Errors, "statusLabel": src.StatusLabel, "unit": src.Unit} {
+			if v != "" {
+				m[k] = v
+			}
+		}
+		sli["source"] = m
+	}
 	m := map[string]any{
 		"name":      s.Name,
 		"service":   s.Service,
-		"sli":       map[string]any{"good": good},
+		"sli":       sli,
 		"objective": json.RawMessage(percent(s.Objective)),
 		"method":    s.Method.String(),
 		"quantum":   s.Quantum.String(),
