@@ -89,6 +89,9 @@ type Engine struct {
 
 	lastTick atomic.Int64 // Unix ns of the last Tick
 	counters Counters
+	// collector reads metric series for the SLOs with a metric source;
+	// replaced with the SLO set, under mu.
+	collector *collector
 }
 
 // entry is one loaded SLO with its tracker.
@@ -142,7 +145,9 @@ func (en *entry) add(r *slo.Rollup) {
 
 // Counters are the engine's own health figures for /metrics.
 type Counters struct {
-	Events, Rollups atomic.Int64
+	// Events counts events taken over the events API, Samples metric
+	// samples over remote write and OTLP, Rollups the quanta stored.
+	Events, Samples, Rollups atomic.Int64
 	// Rejected counts data not folded in, by reason.
 	mu       sync.Mutex
 	rejected map[string]int64
@@ -246,11 +251,18 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 			return all, fmt.Errorf("SLO %s: %w", name, err)
 		}
 	}
+	e.mu.RLock()
+	prevCol := e.collector
+	e.mu.RUnlock()
+	col, err := e.newCollector(ctx, next, prevCol)
+	if err != nil {
+		return all, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	if err := e.persist(ctx, old, next, now); err != nil {
 		return all, err
 	}
 	e.mu.Lock()
-	e.slos = next
+	e.slos, e.collector = next, col
 	e.mu.Unlock()
 	return all, nil
 }
@@ -430,6 +442,12 @@ func (e *Engine) Commit(ctx context.Context, b *Batch) (map[string]AppendResult,
 func (e *Engine) commit(ctx context.Context, b *Batch, maxLag time.Duration) (map[string]AppendResult, error) {
 	e.writes.RLock()
 	defer e.writes.RUnlock()
+	return e.commitLocked(ctx, b, maxLag)
+}
+
+// commitLocked is commit for a caller that holds e.writes. Lock order:
+// e.writes, then a collector's mutex, then an entry's.
+func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duration) (map[string]AppendResult, error) {
 	now := e.cfg.Now()
 	type kept struct {
 		en   *entry

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/ingest/otlp"
+	"github.com/nines-sre/nines/ingest/promrw"
 	"github.com/nines-sre/nines/store"
 )
 
@@ -67,6 +69,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET /api/v1/slos/{name}/budget", read(api(s.budget)))
 	s.mux.Handle("POST /api/v1/events", write(api(s.events)))
 	s.mux.Handle("POST /api/v1/rollups", write(api(s.rollups)))
+	s.mux.Handle("POST /api/v1/write", write(http.HandlerFunc(s.remoteWrite)))
+	s.mux.Handle("POST /v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
+	s.mux.Handle("POST /api/v1/otlp/v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
 	s.mux.Handle("POST /api/v1/-/reload", write(api(s.reload)))
 	s.mux.Handle("/api/", api(func(r *http.Request) (any, error) {
 		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)}
@@ -104,6 +109,12 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrClosed):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, promrw.ErrUnsupportedEncoding), errors.Is(err, otlp.ErrUnsupportedContentType):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, promrw.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, promrw.ErrSnappy), errors.Is(err, promrw.ErrProtobuf), errors.Is(err, otlp.ErrMalformed):
+		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
 }

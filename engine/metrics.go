@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/nines-sre/nines/ingest/metrics"
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
+)
+
+// collectorStateKey is where the collector's counter baselines live in the
+// store, written in the same transaction as the rollups derived from them.
+const collectorStateKey = "collector/metrics"
+
+// collector turns metric series (remote write, OTLP) into rollups for the
+// SLOs whose SLI names a metric source. One is shared behind a mutex: a
+// series' baseline must see its samples in order.
+type collector struct {
+	mu sync.Mutex
+	c  *metrics.Collector
+	// sources is the number of SLOs read from metrics.
+	sources int
+	// state holds the baselines while no SLO reads metrics (c is nil).
+	state []byte
+}
+
+// prevState returns the baselines of a collector about to be replaced.
+func prevState(prev *collector) []byte {
+	if prev == nil {
+		return nil
+	}
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	if prev.c == nil {
+		return prev.state
+	}
+	state, err := prev.c.MarshalState()
+	if err != nil {
+		return nil
+	}
+	return state
+}
+
+// sourcesOf maps the SLOs' metric sources to the collector's.
+func sourcesOf(slos map[string]*entry) ([]metrics.SLISource, error) {
+	var out []metrics.SLISource
+	var errs []error
+	for name, en := range slos {
+		src := en.slo.SLI.Source
+		if src == nil {
+			continue
+		}
+		ms := metrics.SLISource{Name: name, SLI: en.slo.SLI, StatusLabel: src.StatusLabel, Unit: src.Unit}
+		ms.SLI.Source = nil
+		for _, p := range []struct {
+			text string
+			dst  **metrics.Selector
+		}{{src.Good, &ms.Good}, {src.Bad, &ms.Bad}, {src.Total, &ms.Total}, {src.Histogram, &ms.Histogram}, {src.Errors, &ms.Errors}} {
+			if p.text == "" {
+				continue
+			}
+			sel, err := metrics.ParseSelector(p.text)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("SLO %s: %w", name, err))
+				continue
+			}
+			*p.dst = &sel
+		}
+		out = append(out, ms)
+	}
+	return out, errors.Join(errs...)
+}
+
+// newCollector builds the collector for slos, carrying over the counter
+// baselines of prev (or, at start, of the store) so that a reload or a
+// restart neither loses nor double-counts an increase.
+func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev *collector) (*collector, error) {
+	sources, err := sourcesOf(slos)
+	if err != nil {
+		return nil, err
+	}
+	var state []byte
+	if prev != nil {
+		state = prevState(prev)
+	} else {
+		state, err = e.cfg.Store.GetState(ctx, collectorStateKey)
+		if errors.Is(err, store.ErrNotFound) {
+			state, err = nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("collector state: %w", err)
+		}
+	}
+	if len(sources) == 0 {
+		// No SLO reads metrics; keep the baselines for when one does.
+		return &collector{state: state}, nil
+	}
+	c, err := metrics.NewCollector(metrics.Config{Sources: sources, MaxLag: e.cfg.MaxLag})
+	if err != nil {
+		return nil, err
+	}
+	if len(state) > 0 {
+		if err := c.UnmarshalState(state); err != nil {
+			// Baselines are a convenience: without them the first sample of
+			// each series only sets a new one. Losing them costs one scrape
+			// interval of increases, not correctness of what is stored.
+			e.cfg.Logger.Warn("collector state unreadable; counters start from new baselines", "err", err)
+		}
+	}
+	return &collector{c: c, sources: len(sources)}, nil
+}
+
+// MetricsResult says what became of a batch of metric series.
+type MetricsResult struct {
+	Report metrics.Report
+	// Stored is what the rollups did, by SLO.
+	Stored map[string]AppendResult
+}
+
+// IngestMetrics folds decoded series into rollups for every SLO that
+// reads them and stores the rollups with the collector's baselines in one
+// transaction. Every quantum the collector holds is handed out at once, the
+// one still open included: a later sample for it arrives as a contribution
+// that the store merges.
+func (e *Engine) IngestMetrics(ctx context.Context, source string, series []metrics.Series) (*MetricsResult, error) {
+	e.writes.RLock()
+	defer e.writes.RUnlock()
+	e.mu.RLock()
+	col := e.collector
+	e.mu.RUnlock()
+	if col == nil || col.sources == 0 {
+		return nil, fmt.Errorf("%w: no SLO reads metrics; give an SLI a source (docs/api.md)", ErrInvalid)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	rep := col.c.Add(series)
+	results, flushed := col.c.Flush(math.MaxInt64)
+	rep.Merge(&flushed)
+	state, err := col.c.MarshalState()
+	if err != nil {
+		return nil, err
+	}
+	batch := &Batch{Source: source, Series: map[string]*slo.Series{}, State: map[string][]byte{collectorStateKey: state}}
+	aggs := map[string]*slo.Aggregator{}
+	for i := range results {
+		r := &results[i]
+		s, err := e.SLO(r.SLI)
+		if err != nil {
+			continue // the SLO went away in a reload since the sample came in
+		}
+		a := aggs[r.SLI]
+		if a == nil {
+			a = slo.NewAggregator(&s.SLI, s.Quantum)
+			aggs[r.SLI] = a
+		}
+		a.AddRollup(&r.Rollup)
+	}
+	for name, a := range aggs {
+		batch.Series[name] = a.Series()
+	}
+	stored, err := e.commitLocked(ctx, batch, e.cfg.MaxLag)
+	if err != nil {
+		return nil, err
+	}
+	e.counters.Samples.Add(int64(rep.Samples))
+	for reason := range metrics.Reason(metrics.NumReasons) {
+		if n := rep.Count(reason); n > 0 && reason.Dropping() {
+			e.counters.Reject("metrics: "+reason.String(), int64(n))
+		}
+	}
+	return &MetricsResult{Report: rep, Stored: stored}, nil
+}

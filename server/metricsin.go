@@ -1,0 +1,124 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/ingest/metrics"
+	"github.com/nines-sre/nines/ingest/otlp"
+	"github.com/nines-sre/nines/ingest/promrw"
+)
+
+// remoteWrite takes Prometheus remote write 1.0 (snappy-compressed
+// protobuf). Success is 204, as Prometheus expects; a 4xx tells it not to
+// retry a request that can never succeed, a 5xx that it may.
+func (s *Server) remoteWrite(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var dec promrw.Decoder
+	req, err := dec.Decode(body, r.Header.Get("Content-Encoding"))
+	if err != nil {
+		s.cfg.Engine.Counters().Reject("remote write: undecodable", 1)
+		writeError(w, fmt.Errorf("remote write: %w", err))
+		return
+	}
+	res, err := s.ingestMetrics(r, "remote-write", &req.Batch)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if msg := partial(&req.Batch, res); msg != "" {
+		// The valid part is stored; say what was not, without asking for a
+		// retry that would only repeat it.
+		w.Header().Set("X-Nines-Dropped", msg)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// otlpMetrics takes OTLP/HTTP metrics, protobuf or JSON, gzip or not, and
+// answers with an empty ExportMetricsServiceResponse in the same encoding.
+func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err == nil {
+			body, err = io.ReadAll(io.LimitReader(zr, s.cfg.MaxBody+1))
+		}
+		switch {
+		case err != nil:
+			writeError(w, badRequest("OTLP: gzip body: %v", err))
+			return
+		case int64(len(body)) > s.cfg.MaxBody:
+			writeError(w, &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("OTLP: decompressed body larger than %d bytes", s.cfg.MaxBody)})
+			return
+		}
+	}
+	ct := r.Header.Get("Content-Type")
+	batch, err := otlp.Decode(body, ct)
+	if err != nil {
+		s.cfg.Engine.Counters().Reject("otlp: undecodable", 1)
+		writeError(w, fmt.Errorf("OTLP: %w", err))
+		return
+	}
+	res, err := s.ingestMetrics(r, "otlp", batch)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if msg := partial(batch, res); msg != "" {
+		w.Header().Set("X-Nines-Dropped", msg)
+	}
+	if strings.HasPrefix(ct, "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) ingestMetrics(r *http.Request, source string, b *metrics.Batch) (*engine.MetricsResult, error) {
+	if b.Dropped > 0 {
+		s.cfg.Engine.Counters().Reject(source+": invalid series", int64(b.Dropped))
+	}
+	return s.cfg.Engine.IngestMetrics(r.Context(), source, b.Series)
+}
+
+// partial summarises what a request lost: series the decoder refused and
+// samples the collector dropped, with the first reason.
+func partial(b *metrics.Batch, res *engine.MetricsResult) string {
+	var parts []string
+	if b.Dropped > 0 {
+		first := ""
+		if len(b.Problems) > 0 {
+			first = ": " + b.Problems[0].Error()
+		}
+		parts = append(parts, fmt.Sprintf("%d invalid series%s", b.Dropped, first))
+	}
+	if n := res.Report.Dropped(); n > 0 {
+		first := ""
+		if len(res.Report.Problems) > 0 {
+			first = ": " + res.Report.Problems[0].Error()
+		}
+		parts = append(parts, fmt.Sprintf("%d samples dropped%s", n, first))
+	}
+	for _, st := range res.Stored {
+		if st.Late+st.Future > 0 {
+			parts = append(parts, fmt.Sprintf("%d late and %d future quanta", st.Late, st.Future))
+			break
+		}
+	}
+	return strings.Join(parts, "; ")
+}
