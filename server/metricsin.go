@@ -107,7 +107,9 @@ func partial(b *metrics.Batch, res *engine.MetricsResult) string {
 		}
 		parts = append(parts, fmt.Sprintf("%d invalid series%s", b.Dropped, first))
 	}
-	if n := res.Report.Dropped(); n > 0 {
+	// Series no SLO reads are expected from a Prometheus that sends all it
+	// scrapes; they are counted in /metrics but are no loss to report.
+	if n := res.Report.Dropped() - res.Report.Count(metrics.UnknownSeries) - res.Report.Count(metrics.Unused); n > 0 {
 		first := ""
 		if len(res.Report.Problems) > 0 {
 			first = ": " + res.Report.Problems[0].Error()
