@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nines-sre/nines/slo"
@@ -70,10 +71,20 @@ func (p Retention) Cutoffs(now time.Time) (full, counts, hourly int64, err error
 		return 0, 0, 0, fmt.Errorf("%w: retention: counts (%v) shorter than full rollups (%v)", ErrInvalid, p.Counts, p.Full)
 	}
 	n := now.UnixNano()
-	full = slo.QuantumStart(n-int64(p.Full), Hour)
-	counts = n - int64(p.Counts)
-	hourly = slo.QuantumStart(n-int64(p.HourlyHistograms), Hour)
+	full = HourOf(before(n, p.Full))
+	counts = before(n, p.Counts)
+	hourly = HourOf(before(n, p.HourlyHistograms))
 	return full, counts, hourly, nil
+}
+
+// before returns n − d, or math.MinInt64 if that is out of range: a
+// retention of centuries keeps everything rather than wrapping around to
+// delete everything.
+func before(n int64, d time.Duration) int64 {
+	if n < math.MinInt64+int64(d) {
+		return math.MinInt64
+	}
+	return n - int64(d)
 }
 
 // CompactStats tells what one Compact did.
@@ -89,8 +100,14 @@ type CompactStats struct {
 }
 
 // HourOf returns the start of the hour a quantum starting at start counts
-// in for hourly histograms.
-func HourOf(start int64) int64 { return slo.QuantumStart(start, Hour) }
+// in for hourly histograms. Instants in the first, partial hour of the
+// int64 range (before 1677) count in an hour starting at math.MinInt64.
+func HourOf(start int64) int64 {
+	if start < math.MinInt64+int64(Hour) {
+		return math.MinInt64
+	}
+	return slo.QuantumStart(start, Hour)
+}
 
 // CheckSeries returns an ErrInvalid error unless sli and quantum can name
 // a series of rollups.

@@ -29,7 +29,7 @@ type seriesRow struct {
 // Compact implements store.Compactor.
 //
 // For each series, in order: histograms of quanta before the Full cut are
-// merged into their hours and set to NULL, and the series' mark
+// merged into their hours and dropped from the quanta, and the series' mark
 // (hist_before_ns) moves to the cut in the same transaction as the last of
 // them; then rollups and hourly rows past their horizons are deleted.
 // Appends read the mark inside their own write transaction, so an append
@@ -63,10 +63,10 @@ func (db *DB) Compact(ctx context.Context, now time.Time, p store.Retention) (st
 				s.mark = full
 			}
 		}
-		if err := c.deleteOld(s, db.ws.rollupNth, db.ws.rollupDel, counts, &st.DeletedRollups); err != nil {
+		if err := c.deleteOld(s, db.ws.rollupNth, db.ws.rollupDel, counts, &c.pending.DeletedRollups); err != nil {
 			return st, db.wrap(ctx, err, "compact %s/%v: delete rollups", s.sli, time.Duration(s.quantum))
 		}
-		if err := c.deleteOld(s, db.ws.hourlyNth, db.ws.hourlyDel, hourly, &st.DeletedHourly); err != nil {
+		if err := c.deleteOld(s, db.ws.hourlyNth, db.ws.hourlyDel, hourly, &c.pending.DeletedHourly); err != nil {
 			return st, db.wrap(ctx, err, "compact %s/%v: delete hourly", s.sli, time.Duration(s.quantum))
 		}
 	}
@@ -105,13 +105,15 @@ func (db *DB) listSeries(ctx context.Context) ([]seriesRow, error) {
 type compaction struct {
 	db      *DB
 	ctx     context.Context
-	st      *store.CompactStats
+	st      *store.CompactStats // what committed batches did
+	pending store.CompactStats  // what the open batch did
 	tx      *sql.Tx
 	bound   map[*sql.Stmt]*sql.Stmt
 	m       *merger
 	budget  int
 	changed bool
 	scratch hist.Histogram
+	moved   []movedRow // reused across batches
 }
 
 func (c *compaction) begin() error {
@@ -125,7 +127,7 @@ func (c *compaction) begin() error {
 	if err != nil {
 		return c.db.wrap(c.ctx, err, "compact: begin")
 	}
-	c.tx, c.budget, c.changed = tx, c.db.batch, false
+	c.tx, c.budget, c.changed, c.pending = tx, c.db.batch, false, store.CompactStats{}
 	c.bound = make(map[*sql.Stmt]*sql.Stmt)
 	c.m = newMerger(c.ctx, tx, c.db)
 	return nil
@@ -162,6 +164,10 @@ func (c *compaction) commit() error {
 	if c.changed {
 		c.st.Batches++
 	}
+	c.st.Moved += c.pending.Moved
+	c.st.Hours += c.pending.Hours
+	c.st.DeletedRollups += c.pending.DeletedRollups
+	c.st.DeletedHourly += c.pending.DeletedHourly
 	return nil
 }
 
@@ -174,8 +180,16 @@ func (c *compaction) rollback() {
 
 type hourAcc struct {
 	hour int64
-	n    int64
+	n    int // quanta merged into h
 	h    *hist.Histogram
+}
+
+// movedRow is a quantum whose histogram a batch moves: what it is written
+// back with.
+type movedRow struct {
+	start    int64
+	c        [5]int64
+	measured bool
 }
 
 // move merges the histograms of s's quanta in [s.mark, full) into their
@@ -189,67 +203,65 @@ type hourAcc struct {
 // advances the mark must leave none below it. Moved quanta are skipped by
 // "hist IS NOT NULL", so the rescan costs an index walk over small rows.
 func (c *compaction) move(s seriesRow, full int64) (done bool, err error) {
-	lo, limit := s.mark, c.budget
-	rows, err := c.stmt(c.db.ws.moveSel).QueryContext(c.ctx, s.sli, s.quantum, lo, full, limit)
+	limit := c.budget
+	rows, err := c.stmt(c.db.ws.moveSel).QueryContext(c.ctx, s.sli, s.quantum, s.mark, full, limit)
 	if err != nil {
 		return false, err
 	}
 	var (
 		hours []hourAcc
-		n     int
-		last  int64
+		moved = c.moved[:0]
 		blob  sql.RawBytes
 	)
 	for rows.Next() {
-		if err := rows.Scan(&last, &blob); err != nil {
+		var r movedRow
+		if err := rows.Scan(&r.start, &r.c[0], &r.c[1], &r.c[2], &r.c[3], &r.c[4], &r.measured, &blob); err != nil {
 			_ = rows.Close()
 			return false, err
 		}
 		if err := decode(&c.scratch, blob); err != nil {
 			_ = rows.Close()
-			return false, fmt.Errorf("histogram of quantum %d: %w", last, err)
+			return false, fmt.Errorf("histogram of quantum %d: %w", r.start, err)
 		}
-		h := store.HourOf(last)
+		h := store.HourOf(r.start)
 		if len(hours) == 0 || hours[len(hours)-1].hour != h {
 			hours = append(hours, hourAcc{hour: h, h: new(hist.Histogram)})
 		}
 		a := &hours[len(hours)-1]
 		a.h.Merge(&c.scratch)
 		a.n++
-		n++
+		moved = append(moved, r)
 	}
+	c.moved = moved
 	if err := rows.Close(); err != nil {
 		return false, err
 	}
-	next, done := full, true
-	if n == limit {
-		// There may be more: stop before the last hour unless it is all
-		// this batch holds.
-		done = false
-		if len(hours) > 1 {
-			a := hours[len(hours)-1]
-			hours, next, n = hours[:len(hours)-1], a.hour, n-int(a.n)
-		} else {
-			next = last + 1
-		}
+	done = len(moved) < limit
+	if !done && len(hours) > 1 {
+		// There may be more: leave the last hour, maybe incomplete, to the
+		// next batch.
+		moved = moved[:len(moved)-hours[len(hours)-1].n]
+		hours = hours[:len(hours)-1]
 	}
 	for _, a := range hours {
 		if err := c.m.mergeHourly(rollupKey{s.sli, s.quantum, a.hour}, a.h); err != nil {
 			return false, err
 		}
 	}
-	res, err := c.stmt(c.db.ws.moveClear).ExecContext(c.ctx, s.sli, s.quantum, lo, next)
-	if err != nil {
-		return false, err
-	}
-	cleared, err := res.RowsAffected()
-	if err != nil {
-		return false, err
-	}
-	if cleared != int64(n) {
-		// Cannot happen inside one write transaction; if it did, the
-		// rollback keeps the histograms where they were.
-		return false, fmt.Errorf("merged %d histograms into hours but cleared %d in [%d,%d)", n, cleared, lo, next)
+	del, ins := c.stmt(c.db.ws.moveDel), c.stmt(c.db.ws.rollupIns)
+	for _, r := range moved {
+		if _, err := del.ExecContext(c.ctx, s.sli, s.quantum, r.start); err != nil {
+			return false, err
+		}
+		res, err := ins.ExecContext(c.ctx, s.sli, s.quantum, r.start, r.c[0], r.c[1], r.c[2], r.c[3], r.c[4], r.measured, nil)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			// Cannot happen inside one write transaction; if it did, the
+			// rollback keeps the histogram where it was.
+			return false, fmt.Errorf("quantum %d: rewrite without histogram changed %d rows: %v", r.start, n, err)
+		}
 	}
 	if done {
 		if _, err := c.stmt(c.db.ws.seriesSetMark).ExecContext(c.ctx, full, s.sli, s.quantum, full); err != nil {
@@ -257,9 +269,9 @@ func (c *compaction) move(s seriesRow, full int64) (done bool, err error) {
 		}
 	}
 	c.changed = true
-	c.st.Moved += int64(n)
-	c.st.Hours += int64(len(hours))
-	return done, c.spend(n)
+	c.pending.Moved += int64(len(moved))
+	c.pending.Hours += int64(len(hours))
+	return done, c.spend(len(moved))
 }
 
 // deleteOld deletes the rows of s starting before cut from one table, a
@@ -303,14 +315,18 @@ func (c *compaction) deleteOld(s seriesRow, nth, del *sql.Stmt, cut int64, count
 // vacuum hands the pages that compaction freed back to the file system,
 // so retention shrinks the file rather than only stopping its growth.
 func (db *DB) vacuum(ctx context.Context, st *store.CompactStats) error {
+	last := int64(-1)
 	for {
 		var free int64
 		if err := db.ws.freePages.QueryRowContext(ctx).Scan(&free); err != nil {
 			return db.wrap(ctx, err, "compact: freelist_count")
 		}
-		if free == 0 {
+		if free == 0 || free == last {
+			// Done, or the file was not created with auto_vacuum and
+			// nothing can be returned.
 			return nil
 		}
+		last = free
 		if err := db.check(ctx, "compact: vacuum"); err != nil {
 			return err
 		}
@@ -318,8 +334,5 @@ func (db *DB) vacuum(ctx context.Context, st *store.CompactStats) error {
 			return db.wrap(ctx, err, "compact: incremental vacuum")
 		}
 		st.Batches++
-		if free <= vacuumPages {
-			return nil
-		}
 	}
 }

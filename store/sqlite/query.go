@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -143,9 +144,14 @@ func (db *DB) HourlyHistograms(ctx context.Context, sli string, quantum time.Dur
 	return it
 }
 
+// ceilHour returns the first hour start at or after t, or MaxInt64 if
+// there is none in range.
 func ceilHour(t int64) int64 {
 	h := store.HourOf(t)
 	if h < t {
+		if h > math.MaxInt64-int64(store.Hour) {
+			return math.MaxInt64
+		}
 		h += int64(store.Hour)
 	}
 	return h

@@ -447,3 +447,69 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// Compact must give the space of the histograms back to the file system,
+// not leave pages of small rows 90% empty.
+func TestCompactShrinksFile(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	const day = int64(24 * time.Hour)
+	for _, sli := range []string{"a", "b"} {
+		app := db.Appender(ctx)
+		for m := t0; m < t0+day; m += int64(time.Minute) {
+			r := &slo.Rollup{Start: m, Attempted: 1000, Good: 999, Measured: true}
+			for j := range 100 {
+				_ = r.Latency.InsertN(0.001*(1+float64(j)/10), 10)
+			}
+			if err := app.Append(sli, time.Minute, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		t.Helper()
+		if err := db.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(db.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	if _, err := db.Compact(ctx, time.Unix(0, t0+day+int64(store.DefaultFull)+int64(time.Hour)), store.Retention{}); err != nil {
+		t.Fatal(err)
+	}
+	after := size()
+	t.Logf("file %d bytes before Compact, %d after", before, after)
+	if after > before/3 {
+		t.Errorf("file %d bytes before Compact, %d after: want under a third", before, after)
+	}
+	var free int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil || free != 0 {
+		t.Errorf("freelist_count = %d, %v after Compact, want 0", free, err)
+	}
+}
+
+func TestPrefixEnd(t *testing.T) {
+	f := func(prefix, want string, wantOK bool) {
+		t.Helper()
+		got, ok := prefixEnd(prefix)
+		if got != want || ok != wantOK {
+			t.Errorf("prefixEnd(%q) = %q, %v; want %q, %v", prefix, got, ok, want, wantOK)
+		}
+	}
+	f("", "", false)
+	f("a", "b", true)
+	f("counter/", "counter0", true)
+	f("a\xff", "b", true)
+	f("a\xff\xff", "b", true)
+	f("\xff", "", false)
+	f("\xff\xff", "", false)
+	f("ü", "ü"[:1]+"\xbd", true)
+}

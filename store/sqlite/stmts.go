@@ -11,12 +11,12 @@ import (
 // transaction with Tx.StmtContext, which finds the copy already prepared
 // on the single write connection instead of compiling it again.
 type writeStmts struct {
-	seriesGet, seriesIns, seriesSetMark, seriesAll *sql.Stmt
+	seriesIns, seriesSetMark, seriesAll *sql.Stmt
 
 	rollupIns, rollupGet, rollupUpd *sql.Stmt
 	hourlyGet, hourlyPut            *sql.Stmt
 
-	moveSel, moveClear    *sql.Stmt
+	moveSel, moveDel      *sql.Stmt
 	rollupNth, rollupDel  *sql.Stmt
 	hourlyNth, hourlyDel  *sql.Stmt
 	freePages, incrVacuum *sql.Stmt
@@ -46,7 +46,6 @@ func (db *DB) prepare(ctx context.Context) error {
 		}
 	}
 	w, ws := db.w, &db.ws
-	prep(w, &ws.seriesGet, `SELECT hist_before_ns FROM series WHERE sli = ? AND quantum_ns = ?`)
 	prep(w, &ws.seriesIns, `INSERT INTO series (sli, quantum_ns, hist_before_ns) VALUES (?, ?, ?)`)
 	prep(w, &ws.seriesSetMark, `UPDATE series SET hist_before_ns = ? WHERE sli = ? AND quantum_ns = ? AND hist_before_ns < ?`)
 	prep(w, &ws.seriesAll, `SELECT sli, quantum_ns, hist_before_ns FROM series ORDER BY sli, quantum_ns`)
@@ -62,11 +61,14 @@ func (db *DB) prepare(ctx context.Context) error {
 	prep(w, &ws.hourlyPut, `INSERT INTO hourly (sli, quantum_ns, start_ns, hist) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO UPDATE SET hist = excluded.hist`)
 
-	prep(w, &ws.moveSel, `SELECT start_ns, hist FROM rollups
+	prep(w, &ws.moveSel, `SELECT start_ns, `+rollupCols+` FROM rollups
 		WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? AND hist IS NOT NULL
 		ORDER BY start_ns LIMIT ?`)
-	prep(w, &ws.moveClear, `UPDATE rollups SET hist = NULL
-		WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? AND hist IS NOT NULL`)
+	// Compact drops a histogram by deleting the row and inserting it again
+	// without: SQLite rebalances B-tree pages that a delete leaves under a
+	// third full but not those an update shrinks, so UPDATE … SET hist =
+	// NULL would leave the file as large as before, its pages 90% empty.
+	prep(w, &ws.moveDel, `DELETE FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
 	// SQLite is not built with DELETE … LIMIT, so a batch of deletes is
 	// bounded by the start of the row one past the batch.
 	prep(w, &ws.rollupNth, `SELECT start_ns FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns < ?
@@ -117,9 +119,9 @@ func closeStmts(ss ...*sql.Stmt) {
 }
 
 func (ws *writeStmts) close() {
-	closeStmts(ws.seriesGet, ws.seriesIns, ws.seriesSetMark, ws.seriesAll,
+	closeStmts(ws.seriesIns, ws.seriesSetMark, ws.seriesAll,
 		ws.rollupIns, ws.rollupGet, ws.rollupUpd, ws.hourlyGet, ws.hourlyPut,
-		ws.moveSel, ws.moveClear, ws.rollupNth, ws.rollupDel, ws.hourlyNth, ws.hourlyDel,
+		ws.moveSel, ws.moveDel, ws.rollupNth, ws.rollupDel, ws.hourlyNth, ws.hourlyDel,
 		ws.freePages, ws.incrVacuum,
 		ws.sloPut, ws.sloDel, ws.statePut, ws.stateDelRange, ws.stateDelFrom, ws.statsAdd)
 }

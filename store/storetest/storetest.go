@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"compact is idempotent", testCompactIdempotent},
 		{"compact deletes by age", testCompactRetention},
 		{"compact rejects bad retention", testCompactBadRetention},
+		{"compact with retention beyond int64 keeps everything", testCompactHugeRetention},
 		{"late appends after compact reach the hour", testCompactLateAppend},
 		{"appends racing compact are not lost", testCompactRace},
 		{"readers see whole batches while writers commit", testConcurrentReaders},
@@ -714,6 +715,7 @@ func testHourlyUncompacted(t *testing.T, s store.Store) {
 	wantHourly(t, loadHourly(t, s, "a", time.Minute, t0+1, t0+2*hour), want[1:2])
 	wantHourly(t, loadHourly(t, s, "a", time.Minute, t0, t0+2*hour+1), want)
 	wantHourly(t, loadHourly(t, s, "a", time.Minute, t0+hour, t0+hour), nil)
+	wantHourly(t, loadHourly(t, s, "a", time.Minute, math.MinInt64, math.MaxInt64), want)
 	wantHourly(t, loadHourly(t, s, "b", time.Minute, t0, t0+3*hour), nil)
 	wantHourly(t, loadHourly(t, s, "a", 5*time.Minute, t0, t0+3*hour), nil)
 	// Quanta with counts only have no latencies to contribute.
@@ -799,6 +801,19 @@ func testCompactRetention(t *testing.T, s store.Store) {
 		t.Errorf("%d rollups left", len(got))
 	}
 	wantHourly(t, loadHourly(t, s, "a", time.Minute, t0, t0+day), nil)
+}
+
+func testCompactHugeRetention(t *testing.T, s store.Store) {
+	// Before 1970, now − retention is below the int64 range: it must keep
+	// everything, not wrap around to a cut in the future.
+	t1950 := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	rs := minutes(t, s, "a", t1950, t1950+hour, 1, 10)
+	p := store.Retention{Full: math.MaxInt64, Counts: math.MaxInt64}
+	if st := compactAt(t, s, t1950+2*hour, p); st.Moved != 0 || st.DeletedRollups != 0 || st.DeletedHourly != 0 {
+		t.Errorf("stats = %+v, want nothing moved or deleted", st)
+	}
+	wantRollups(t, load(t, s, "a", time.Minute, t1950, t1950+hour), rs)
+	wantHourly(t, loadHourly(t, s, "a", time.Minute, math.MinInt64, math.MaxInt64), hourly(rs))
 }
 
 func testCompactBadRetention(t *testing.T, s store.Store) {
