@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -259,10 +261,22 @@ func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
 			w = s.Window.Containing(now.Truncate(s.Quantum))
 		}
 		for day := w.Start; day.Before(now) && ctx.Err() == nil; day = day.Add(24 * time.Hour) {
-			series, ok := demoSeries(s, day, minTime(day.Add(24*time.Hour), now.Truncate(s.Quantum)), seed)
+			end := minTime(day.Add(24*time.Hour), now.Truncate(s.Quantum))
+			series, ok := demoSeries(s, day, end, seed)
 			if !ok {
 				break
 			}
+			// Rollups merge, so a second start on the same data must not
+			// add the same history again: fill only the quanta missing.
+			_, stored, err := eng.Series(ctx, s.Name, day, end)
+			if err != nil {
+				logger.Error("demo backfill", "slo", s.Name, "err", err)
+				break
+			}
+			series.Rollups = slices.DeleteFunc(series.Rollups, func(r slo.Rollup) bool {
+				_, found := slices.BinarySearchFunc(stored.Rollups, r.Start, func(x slo.Rollup, t int64) int { return cmp.Compare(x.Start, t) })
+				return found
+			})
 			if _, err := eng.Backfill(ctx, s.Name, series, "demo"); err != nil {
 				logger.Error("demo backfill", "slo", s.Name, "err", err)
 				break
