@@ -90,6 +90,10 @@ func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ingestMetrics(r *http.Request, source string, b *metrics.Batch) (*engine.MetricsResult, error) {
+	if n := len(b.Series); n > s.cfg.MaxSeries {
+		s.cfg.Engine.Counters().Reject(source+": too many series", 1)
+		return nil, &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d series in one request; at most %d (send smaller batches)", source, n, s.cfg.MaxSeries)}
+	}
 	if b.Dropped > 0 {
 		s.cfg.Engine.Counters().Reject(source+": invalid series", int64(b.Dropped))
 	}

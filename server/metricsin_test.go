@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,31 @@ func TestRemoteWriteWithoutMetricSLOs(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 400 || !strings.Contains(string(b), "no SLO reads metrics") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
+
+func TestRemoteWriteSeriesLimit(t *testing.T) {
+	f := newFixture(t, "")
+	if _, err := f.eng.Load(context.Background(), map[string][]byte{"api.yaml": []byte(remoteSpec)}); err != nil {
+		t.Fatal(err)
+	}
+	req := &promrw.WriteRequest{}
+	for i := range 1001 {
+		req.Series = append(req.Series, metrics.Series{
+			Labels:  labels("__name__", "junk_total", "i", strconv.Itoa(i)),
+			Samples: []metrics.Sample{{T: 1, V: 1}},
+		})
+	}
+	r, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/write", bytes.NewReader(promrw.Encode(req)))
+	r.Header.Set("Content-Encoding", "snappy")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(b), "at most 1000") {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }

@@ -34,6 +34,10 @@ type Config struct {
 	// MaxBody bounds a request body (default 32 MiB): a larger one is
 	// refused with 413 before it is read whole.
 	MaxBody int64
+	// MaxSeries bounds the series of one remote-write or OTLP request
+	// (default 200,000), so one request cannot make the collector hold
+	// millions of baselines.
+	MaxSeries int
 	// Reload re-reads the SLO specs (POST /api/v1/-/reload); nil disables it.
 	Reload func() error
 	// Version is shown by /api/v1/status/buildinfo.
@@ -56,6 +60,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = 32 << 20
+	}
+	if cfg.MaxSeries == 0 {
+		cfg.MaxSeries = 200_000
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	read, write := s.readAuth, s.writeAuth

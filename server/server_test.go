@@ -71,7 +71,7 @@ func newFixture(t testing.TB, token string) *fixture {
 	if _, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(testSpec)}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Engine: eng, Store: db, Token: token, MaxBody: 1 << 20})
+	s, err := New(Config{Engine: eng, Store: db, Token: token, MaxBody: 1 << 20, MaxSeries: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
