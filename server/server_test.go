@@ -53,6 +53,7 @@ type fixture struct {
 	srv   *httptest.Server
 	clock *clock
 	eng   *engine.Engine
+	db    *sqlite.DB
 }
 
 func newFixture(t testing.TB, token string) *fixture {
@@ -77,7 +78,7 @@ func newFixture(t testing.TB, token string) *fixture {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, clock: c, eng: eng}
+	return &fixture{t: t, srv: srv, clock: c, eng: eng, db: db}
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil).
