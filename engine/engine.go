@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nines-sre/nines/alert"
 	"github.com/nines-sre/nines/hist"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
@@ -103,6 +104,11 @@ type entry struct {
 
 	mu      sync.Mutex
 	tracker *slo.Tracker
+	// policy, alerts and history are the SLO's burn-rate alerting: its
+	// policy, the state after the last evaluation, recent transitions.
+	policy  *alert.Policy
+	alerts  alert.State
+	history []alert.Transition
 	// pending holds what arrived for quanta the tracker has not reached
 	// yet (not settled, or stamped a little ahead), merged per quantum,
 	// until advance hands them over.
@@ -386,6 +392,8 @@ func (e *Engine) Tick(now time.Time) {
 		en.mu.Lock()
 		if err := en.advance(e.EvalTime(en.slo, now)); err != nil {
 			e.cfg.Logger.Error("advancing SLO", "slo", en.slo.Name, "err", err)
+		} else {
+			e.evaluateAlerts(en)
 		}
 		en.mu.Unlock()
 	}

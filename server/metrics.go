@@ -54,6 +54,18 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	ex.family("nines_slo_alert_firing", "gauge", "1 for each burn-rate or no-data alert firing, with its severity.")
+	for _, o := range slos {
+		st, _, err := e.Alerts(o.Name)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		for _, a := range st.Alerts {
+			ex.sample("nines_slo_alert_firing", []string{"slo", o.Name, "service", o.Service, "alert", a.Name, "severity", string(a.Severity)}, 1)
+		}
+	}
+
 	c := e.Counters()
 	ex.family("nines_ingest_events_total", "counter", "Events accepted over the HTTP events API.")
 	ex.sample("nines_ingest_events_total", nil, float64(c.Events.Load()))

@@ -307,16 +307,32 @@ func (t *Tracker) Result() *Result {
 	return res
 }
 
-// BurnRate is the burn rate over the last span of the window, from the
-// tracked contributions. Spans longer than what the tracker holds are
-// clipped to the window.
-func (t *Tracker) BurnRate(span time.Duration) float64 {
+// SpanStats is what the tracker knows of the last span of its window.
+type SpanStats struct {
+	// Burn is the burn rate over the span; NaN when nothing in it counted.
+	Burn float64
+	// Attempted counts the span's events.
+	Attempted uint64
+	// Quanta counts the span's quanta inside the window, Unmeasured those
+	// nothing reported for.
+	Quanta, Unmeasured int
+}
+
+// Span returns the burn rate and counts of the last span of the window.
+// Spans longer than the elapsed window are clipped to it: a calendar
+// window's first hour has only an hour to look back on.
+func (t *Tracker) Span(span time.Duration) SpanStats {
 	var tl tally
+	var st SpanStats
 	from := max(t.at-int64(span), t.window.Start.UnixNano())
 	for start := QuantumStart(from, t.slo.Quantum); start < t.at; start += t.q {
 		c := t.slot(start)
 		if !c.set {
 			continue
+		}
+		st.Quanta++
+		if c.unmeasured {
+			st.Unmeasured++
 		}
 		tl.events.Total += c.attempted
 		tl.events.Good += c.good
@@ -329,5 +345,10 @@ func (t *Tracker) BurnRate(span time.Duration) float64 {
 		}
 	}
 	tl.events.Failed = tl.events.Total - tl.events.Good
-	return t.slo.badShare(&tl) / t.slo.Objective.Complement()
+	st.Burn = t.slo.badShare(&tl) / t.slo.Objective.Complement()
+	st.Attempted = tl.events.Total
+	return st
 }
+
+// BurnRate is the burn rate over the last span of the window (see Span).
+func (t *Tracker) BurnRate(span time.Duration) float64 { return t.Span(span).Burn }

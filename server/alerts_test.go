@@ -1,0 +1,61 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAnOutagePagesAndTheAPIShowsWhy(t *testing.T) {
+	f := newFixture(t, "")
+	bad := time.Date(2026, 11, 25, 9, 59, 0, 0, time.UTC)
+	f.do("POST", "/api/v1/events?slo=checkout-availability", minuteOfEvents(bad, 100, 50, 0), nil, 200, nil)
+	f.clock.Set(bad.Add(2*time.Minute + 30*time.Second)) // the minute has settled
+	var all struct {
+		Firing []struct {
+			SLO, Alert, Severity, Reason string
+			Factor                       float64
+			BurnShort                    float64 `json:"burn_rate_short"`
+		}
+	}
+	f.do("GET", "/api/v1/alerts", "", nil, 200, &all)
+	// checkout-availability pages on its burn; checkout-transactions,
+	// which never received an event, opens its no-data ticket.
+	if len(all.Firing) != 2 || all.Firing[1].SLO != "checkout-transactions" || all.Firing[1].Alert != "no-data" || all.Firing[1].Severity != "ticket" {
+		t.Fatalf("firing %+v, want a page for checkout-availability and a no-data ticket for checkout-transactions", all.Firing)
+	}
+	a := all.Firing[0]
+	if a.SLO != "checkout-availability" || a.Severity != "page" || a.BurnShort <= a.Factor || !strings.Contains(a.Reason, "burning") {
+		t.Fatalf("alert %+v", a)
+	}
+	var one struct {
+		Checks  []struct{ Alert, Status string }
+		Firing  []struct{ Alert string }
+		History []struct {
+			Alert, Kind string
+		}
+	}
+	f.do("GET", "/api/v1/slos/checkout-availability/alerts", "", nil, 200, &one)
+	if len(one.Checks) == 0 || len(one.Firing) != 1 || len(one.History) != 1 || one.History[0].Kind != "fire" {
+		t.Fatalf("SLO alerts %+v", one)
+	}
+	if m := f.do("GET", "/metrics", "", nil, 200, nil); !strings.Contains(m, `nines_slo_alert_firing{slo="checkout-availability",service="checkout",alert="`+a.Alert+`",severity="page"} 1`) {
+		t.Fatalf("/metrics lacks the firing alert:\n%s", m)
+	}
+	// The server evaluates every few seconds; here every minute for an
+	// hour and a half. Once the bad minute leaves the short window the page
+	// resolves (after the hold); both SLOs, silent since, are on their
+	// no-data tickets.
+	for t := bad.Add(3 * time.Minute); !t.After(bad.Add(90 * time.Minute)); t = t.Add(time.Minute) {
+		f.clock.Set(t)
+		f.eng.Tick(t)
+	}
+	f.do("GET", "/api/v1/alerts", "", nil, 200, &all)
+	if len(all.Firing) != 2 || all.Firing[0].Alert != "no-data" || all.Firing[1].Alert != "no-data" {
+		t.Fatalf("an hour and a half later only the no-data tickets should fire: %+v", all.Firing)
+	}
+	f.do("GET", "/api/v1/slos/checkout-availability/alerts", "", nil, 200, &one)
+	if len(one.History) != 3 || one.History[1].Alert != "page-fast" || one.History[1].Kind != "resolve" || one.History[2].Alert != "no-data" {
+		t.Fatalf("history %+v, want the page fired and resolved, then the no-data ticket", one.History)
+	}
+}
