@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/nines-sre/nines/ingest/metrics"
 	"github.com/nines-sre/nines/slo"
@@ -75,6 +76,27 @@ func sourcesOf(slos map[string]*entry) ([]metrics.SLISource, error) {
 	return out, errors.Join(errs...)
 }
 
+// commonQuantum is the largest quantum that divides the quantum of every
+// SLO read from metrics: the collector's rollups then nest in each SLO's
+// quanta, and the aggregator regroups them (10 s rollups into 1 m quanta).
+func commonQuantum(slos map[string]*entry) time.Duration {
+	var g time.Duration
+	for _, en := range slos {
+		if en.slo.SLI.Source == nil {
+			continue
+		}
+		a, b := g, en.slo.Quantum
+		for b != 0 {
+			a, b = b, a%b
+		}
+		g = a
+	}
+	if g <= 0 {
+		return slo.DefaultQuantum
+	}
+	return g
+}
+
 // newCollector builds the collector for slos, carrying over the counter
 // baselines of prev (or, at start, of the store) so that a reload or a
 // restart neither loses nor double-counts an increase.
@@ -99,7 +121,7 @@ func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev 
 		// No SLO reads metrics; keep the baselines for when one does.
 		return &collector{state: state}, nil
 	}
-	c, err := metrics.NewCollector(metrics.Config{Sources: sources, MaxLag: e.cfg.MaxLag})
+	c, err := metrics.NewCollector(metrics.Config{Sources: sources, MaxLag: e.cfg.MaxLag, Quantum: commonQuantum(slos)})
 	if err != nil {
 		return nil, err
 	}
