@@ -15,7 +15,7 @@
 //
 // One SLO per YAML document; a file may hold several documents separated by
 // "---". A document has no apiVersion (documents with apiVersion openslo/v1
-// are OpenSLO, which is not supported yet):
+// are OpenSLO, below):
 //
 //	name: checkout-availability   # required; letters, digits, '-', '_', '.'
 //	service: checkout             # required
@@ -51,6 +51,109 @@
 // whole number of quanta (Asia/Kathmandu, UTC+05:45, with 30m quanta) is
 // refused. Names must be unique across every file loaded together.
 //
-// description, owner and labels are checked but have no place in slo.SLO
-// yet, so they are not returned.
+// description, owner and labels become the SLO's Description, Owner and
+// Labels.
+//
+// # OpenSLO
+//
+// Documents with apiVersion: openslo/v1 are OpenSLO v1, as the README of
+// github.com/OpenSLO/OpenSLO specifies it, of the kinds SLO, SLI, Service,
+// DataSource, AlertPolicy, AlertCondition and AlertNotificationTarget.
+// They may share a file with native documents. The OpenSLO documents of
+// every file of one Load, LoadFiles or LoadDir call are read together, so
+// a reference (indicatorRef, alertPolicyRef, conditionRef, targetRef,
+// metricSourceRef) may name an object of another file; a reference to
+// nothing is an error at the line that makes it. Names are unique within
+// a kind (an SLI and its SLO may share one), and SLO names, native or
+// OpenSLO, across everything loaded. LoadAll, LoadAllFiles and LoadAllDir
+// return the alert policies too.
+//
+// The rule of the mapping: what nines cannot carry over is an error when
+// it would change what the SLO means, and a warning when it only loses
+// information (a displayName next to a description, the description of
+// an SLI or a Service, a label name that is no Prometheus label name, a
+// DataSource's connectionDetails). Nothing is dropped silently, except
+// annotations of other prefixes than nines.dev/, which belong to other
+// implementations.
+//
+// An SLO maps onto slo.SLO field by field:
+//
+//	metadata.name                 Name, by the native rule
+//	metadata.displayName          Description, unless there is spec.description
+//	metadata.labels               Labels; a list of values is joined with commas
+//	spec.description              Description
+//	spec.service                  Service (a warning if Services are loaded and none is named so)
+//	spec.indicator, indicatorRef  SLI, one of the two (below)
+//	spec.timeWindow[0]            Window: exactly one
+//	  duration, isRolling: true   Rolling: m, h, d or w (1Y is 365d); 1M and 1Q
+//	                              have no fixed length and are refused
+//	  duration, calendar          Calendar: 1d day, 1w week, 1M month, 1Q quarter,
+//	                              1Y year, and no other duration; timeZone is the
+//	                              Location (default UTC); a startTime must be the
+//	                              start of a unit, local midnight of a Monday for
+//	                              1w, of the 1st for 1M, as nines cuts windows there
+//	spec.budgetingMethod          Method: Occurrences transactions, Timeslices
+//	                              quanta (timeSliceTarget 1: time-quanta),
+//	                              RatioTimeslices downtime-minutes (the mean of
+//	                              the slices' ratios, which downtime-minutes is)
+//	objectives[].target           Objective, a ratio read from its text:
+//	                              0.999 is 999/1000; 0 and 1 are refused
+//	objectives[].targetPercent    Objective, a percentage
+//	objectives[].timeSliceTarget  QuantumObjective (with Occurrences it marks the
+//	                              quanta in violation)
+//	objectives[].timeSliceWindow  Quantum; a number is minutes, 0.5 is 30s
+//	objectives[].op, value        SLI.Latency of a thresholdMetric
+//	spec.alertPolicies            AlertPolicy.SLOs of the policies named
+//
+// An SLO of several objectives becomes one SLO per objective, named
+// NAME-DISPLAYNAME (the objective's displayName in lower case, dashes for
+// spaces) or NAME-INDEX, with a warning.
+//
+// An SLI maps onto slo.SLI as follows. A query must be a plain series
+// selector: nines takes the increase of every series it selects and sums
+// them itself, so a query that applies rate(), sum() or any other
+// function is refused, naming the selector inside it to write instead.
+//
+//	ratioMetric, type Prometheus  Source.Good (or Bad) and Source.Total from
+//	                              spec.query; counter must be true; raw and
+//	                              rawType are refused
+//	thresholdMetric, Prometheus   Source.Histogram: spec.query selects the
+//	                              _bucket series of a histogram (a native or
+//	                              OTLP one of the base name is read too);
+//	                              op lte or lt and value of the objective are
+//	                              SLI.Latency; gt and gte are refused
+//	ratioMetric, type nines       events, as nines eval reads them: good's spec
+//	                              holds status, ok and latency as a native
+//	                              sli.good does; total's spec says events: all
+//	metricSourceRef               the type of the DataSource it names
+//
+// The value of a thresholdMetric objective is in the unit of the
+// histogram's values: the nines.dev/latency-unit annotation when given,
+// else the unit the metric name ends in (_seconds, _milliseconds,
+// _microseconds, _nanoseconds); a name that says none is an error asking
+// for the annotation. So value: 0.25 on http_request_duration_seconds_bucket
+// is <=250ms with op lte.
+//
+// What OpenSLO has no field for is said by annotations under nines.dev/,
+// on the SLO or, where marked, on its SLI:
+//
+//	nines.dev/owner         Owner
+//	nines.dev/no-data       NoData: bad (default), good or skip; OpenSLO does not
+//	                        say how a time slice without data counts
+//	nines.dev/latency-unit  (SLI too) s, ms, us or ns: Source.Unit and the unit
+//	                        of a threshold's value
+//	nines.dev/status        (SLI too) SLI.Status of a Prometheus SLI
+//	nines.dev/status-label  (SLI too) Source.StatusLabel of a histogram
+//	nines.dev/errors        (SLI too) Source.Errors of a histogram
+//
+// An AlertPolicy (alertWhen*, one condition, notification targets, each
+// by reference or inline) maps onto AlertPolicy, an AlertCondition of
+// kind burnrate onto AlertCondition (op, threshold, lookbackWindow and
+// alertAfter, which have fixed lengths), an AlertNotificationTarget onto
+// AlertTarget. A DataSource gives its type to the metric sources that
+// name it. A Service is checked, and has no other use.
+//
+// Convert writes SLOs in either format, and what it writes loads back to
+// the same SLOs (Convert says which two fields may come back in another
+// form of the same meaning).
 package spec

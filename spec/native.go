@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -52,14 +53,15 @@ const (
 	wantTimezone   = "an IANA time zone name such as UTC or Europe/Berlin"
 )
 
-func (nativeLoader) load(r *report, docs []*yaml.Node) []loaded {
+func (nativeLoader) load(r *report, docs []indexed) []loaded {
 	var out []loaded
 	for _, doc := range docs {
 		if r.full() {
 			r.cut = true
 			break
 		}
-		if l, ok := mapNative(r, doc); ok {
+		if l, ok := mapNative(r, doc.node); ok {
+			l.order = doc.order
 			out = append(out, l)
 		}
 	}
@@ -160,7 +162,7 @@ func mapNative(r *report, root *yaml.Node) (loaded, bool) {
 	}
 	d.warnBudget()
 	s := d.slo
-	return loaded{slo: &s, nameNode: d.name}, true
+	return loaded{slo: &s, nameNode: d.name, nameField: "name", r: r}, true
 }
 
 // fields is report.fields that also remembers where each field is.
@@ -367,9 +369,19 @@ func (d *doc) window(f field) {
 // refuses to cut one. Offsets are taken from every zone period between
 // 2000 and 2050: older offsets (local mean time) matter to no SLO.
 func (d *doc) checkOffsets() {
-	w, q := d.slo.Window, d.slo.Quantum
-	if w.Calendar == slo.NotCalendar || w.Location == nil || d.timezone == nil || q <= 0 {
+	if d.timezone == nil {
 		return
+	}
+	if msg := offsetProblem(d.slo.Window, d.slo.Quantum); msg != "" {
+		d.r.errorf(d.timezone, "window.timezone", "%s", msg)
+	}
+}
+
+// offsetProblem says why calendar windows of w cannot be cut into quanta
+// of q, or returns "".
+func offsetProblem(w slo.WindowSpec, q time.Duration) string {
+	if w.Calendar == slo.NotCalendar || w.Location == nil || q <= 0 {
+		return ""
 	}
 	var bad time.Duration
 	found, divisor := false, q
@@ -388,10 +400,11 @@ func (d *doc) checkOffsets() {
 		}
 		t = end
 	}
-	if found {
-		d.r.errorf(d.timezone, "window.timezone", "%s is UTC%s, which is not a whole number of %s quanta, so calendar windows would start inside a quantum; want a quantum that divides the offset, such as %s",
-			w.Location, formatOffset(bad), slo.FormatDuration(q), slo.FormatDuration(divisor))
+	if !found {
+		return ""
 	}
+	return fmt.Sprintf("%s is UTC%s, which is not a whole number of %s quanta, so calendar windows would start inside a quantum; want a quantum that divides the offset, such as %s",
+		w.Location, formatOffset(bad), slo.FormatDuration(q), slo.FormatDuration(divisor))
 }
 
 func gcd(a, b time.Duration) time.Duration {
@@ -560,9 +573,19 @@ func top(path string) string {
 // windows are taken at their longest, so the warning never fires for a
 // window that does allow a bad quantum in its long months.
 func (d *doc) warnBudget() {
-	s := &d.slo
-	if s.Method != slo.Quanta && s.Method != slo.TimeQuanta {
+	msg, ok := budgetTooSmall(&d.slo)
+	if !ok {
 		return
+	}
+	obj := d.nodes["objective"]
+	d.r.warnf(obj, "objective", "%s %% %s", strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(obj.Value), "%")), msg)
+}
+
+// budgetTooSmall says how few bad quanta the objective of s allows when
+// that is less than one, for a warning that follows the objective.
+func budgetTooSmall(s *slo.SLO) (string, bool) {
+	if s.Method != slo.Quanta && s.Method != slo.TimeQuanta {
+		return "", false
 	}
 	length, what := s.Window.Rolling, "rolling "+slo.FormatDuration(s.Window.Rolling)+" window"
 	if s.Window.Calendar != slo.NotCalendar {
@@ -573,12 +596,11 @@ func (d *doc) warnBudget() {
 	n := uint64(length / s.Quantum)
 	hi, lo := bits.Mul64(n, s.Objective.Den-s.Objective.Num)
 	if n == 0 || hi > 0 || lo >= s.Objective.Den {
-		return
+		return "", false
 	}
 	budget := float64(n) * s.Objective.Complement()
-	obj := d.nodes["objective"]
-	d.r.warnf(obj, "objective", "%s %% allows at most %s bad %s quanta per %s, so a single bad quantum breaks the SLO",
-		strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(obj.Value), "%")), strconv.FormatFloat(budget, 'g', 3, 64), slo.FormatDuration(s.Quantum), what)
+	return fmt.Sprintf("allows at most %s bad %s quanta per %s, so a single bad quantum breaks the SLO",
+		strconv.FormatFloat(budget, 'g', 3, 64), slo.FormatDuration(s.Quantum), what), true
 }
 
 // validName keeps names fit for URLs, file names and metric labels.

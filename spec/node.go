@@ -14,8 +14,11 @@ import (
 // loaded is one SLO a loader mapped, with the node of its name so that a
 // duplicate can be reported at both places.
 type loaded struct {
-	slo      *slo.SLO
-	nameNode *yaml.Node
+	slo       *slo.SLO
+	nameNode  *yaml.Node
+	nameField string  // the field path of nameNode
+	r         *report // the file the SLO is in
+	order     int     // the document's index in its file
 }
 
 // maxErrors bounds the errors reported for one file. Past it a file is
@@ -27,6 +30,7 @@ const maxErrors = 50
 // report collects the problems of one file while its loaders walk it.
 type report struct {
 	file  string
+	n     int // errors found, including those dropped past maxErrors
 	errs  []*Error
 	cut   bool // errors were dropped past maxErrors, or reading stopped
 	warns []Warning
@@ -39,6 +43,7 @@ type report struct {
 func (r *report) full() bool { return len(r.errs) >= maxErrors }
 
 func (r *report) add(e *Error) {
+	r.n++
 	if r.full() {
 		r.cut = true
 		return
@@ -111,6 +116,15 @@ func (r *report) format(doc *yaml.Node) format {
 		}
 		r.errorf(v, "apiVersion", "%s is not a spec format nines reads; want openslo/v1 (OpenSLO) or no apiVersion at all (a native nines spec)", describe(v))
 		return formatNone
+	}
+	// A native spec has neither kind nor metadata; with both, the
+	// document is OpenSLO without its apiVersion, and the native loader
+	// would only list every native field as missing.
+	if _, kind := fieldOf(doc, "", "kind"); kind {
+		if _, meta := fieldOf(doc, "", "metadata"); meta {
+			r.errorf(doc, "apiVersion", "missing; a document with kind and metadata is OpenSLO, which says apiVersion: openslo/v1 (a native nines spec has neither kind nor metadata)")
+			return formatNone
+		}
 	}
 	return formatNative
 }

@@ -73,7 +73,8 @@ func location(file string, line, col int, field string) string {
 // Load reads the SLOs of one spec file; name is how messages refer to it.
 // The error joins an *Error for every problem found (errors.Join); when it
 // is not nil no SLOs are returned, so that a caller never runs half a file.
-// Warnings are returned either way.
+// Warnings are returned either way. The alert policies of OpenSLO
+// documents are checked but only LoadAll returns them.
 func Load(name string, data []byte) ([]*slo.SLO, []Warning, error) {
 	var c collector
 	c.load(name, data)
@@ -81,11 +82,17 @@ func Load(name string, data []byte) ([]*slo.SLO, []Warning, error) {
 }
 
 // LoadFiles loads several spec files as one set: SLO names must be unique
-// across all of them. A nil fsys reads names as operating-system paths,
-// which is what a command line hands over; otherwise names are paths
-// inside fsys. Problems of every file are reported together.
+// across all of them, and OpenSLO references resolve across all of them.
+// A nil fsys reads names as operating-system paths, which is what a
+// command line hands over; otherwise names are paths inside fsys.
+// Problems of every file are reported together.
 func LoadFiles(fsys fs.FS, names ...string) ([]*slo.SLO, []Warning, error) {
 	var c collector
+	c.loadFiles(fsys, names)
+	return c.result()
+}
+
+func (c *collector) loadFiles(fsys fs.FS, names []string) {
 	for _, name := range names {
 		data, err := readFile(fsys, name)
 		if err != nil {
@@ -93,12 +100,11 @@ func LoadFiles(fsys fs.FS, names ...string) ([]*slo.SLO, []Warning, error) {
 			if pe, ok := err.(*fs.PathError); ok {
 				err = pe.Err
 			}
-			c.errs = append(c.errs, &Error{File: name, Err: err})
+			c.fail(name, err)
 			continue
 		}
 		c.load(name, data)
 	}
-	return c.result()
 }
 
 // LoadDir loads every *.yaml and *.yml file directly inside dir of fsys as
@@ -107,6 +113,15 @@ func LoadFiles(fsys fs.FS, names ...string) ([]*slo.SLO, []Warning, error) {
 // without any spec file is an error: pointing at the wrong directory should
 // not read as "no SLOs". A nil fsys reads dir from the operating system.
 func LoadDir(fsys fs.FS, dir string) ([]*slo.SLO, []Warning, error) {
+	names, err := specFiles(fsys, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return LoadFiles(fsys, names...)
+}
+
+// specFiles lists the spec files of dir, as LoadDir describes.
+func specFiles(fsys fs.FS, dir string) ([]string, error) {
 	readDir, join := os.ReadDir, filepath.Join
 	if fsys != nil {
 		readDir = func(dir string) ([]fs.DirEntry, error) { return fs.ReadDir(fsys, dir) }
@@ -117,7 +132,7 @@ func LoadDir(fsys fs.FS, dir string) ([]*slo.SLO, []Warning, error) {
 		if pe, ok := err.(*fs.PathError); ok {
 			err = pe.Err
 		}
-		return nil, nil, &Error{File: dir, Err: err}
+		return nil, &Error{File: dir, Err: err}
 	}
 	var names []string
 	for _, e := range entries {
@@ -128,9 +143,9 @@ func LoadDir(fsys fs.FS, dir string) ([]*slo.SLO, []Warning, error) {
 		names = append(names, join(dir, n))
 	}
 	if len(names) == 0 {
-		return nil, nil, &Error{File: dir, Err: errors.New("no spec files (*.yaml, *.yml) in directory")}
+		return nil, &Error{File: dir, Err: errors.New("no spec files (*.yaml, *.yml) in directory")}
 	}
-	return LoadFiles(fsys, names...)
+	return names, nil
 }
 
 // readFile reads at most one byte more than MaxFileSize, so that a huge
@@ -156,24 +171,97 @@ type position struct {
 }
 
 // collector gathers the SLOs of one or more files and checks that their
-// names are unique across all of them.
+// names are unique across all of them. Native documents are mapped as
+// their file is read; OpenSLO documents are kept until every file is in,
+// because an OpenSLO object may refer to one defined in another file.
 type collector struct {
-	slos  []*slo.SLO
-	names map[string]position // where each name is, for duplicate reports
-	zones map[string]*time.Location
-	warns []Warning
-	errs  []error
+	files   []*fileLoad
+	zones   map[string]*time.Location
+	openSLO openSLOLoader
+}
+
+// fileLoad is what one file gave.
+type fileLoad struct {
+	name   string
+	failed *Error  // the file could not be read; r is nil
+	r      *report // the file's problems
+	slos   []loaded
+	// nativeWarns is how many of r.warns the native loader gave; the
+	// OpenSLO warnings after them are sorted by position when reported.
+	nativeWarns int
+}
+
+// bundle is what a load gives, the warnings apart.
+type bundle struct {
+	slos     []*slo.SLO
+	policies []*AlertPolicy
 }
 
 func (c *collector) result() ([]*slo.SLO, []Warning, error) {
-	if len(c.errs) > 0 {
-		return nil, c.warns, errors.Join(c.errs...)
-	}
-	return c.slos, c.warns, nil
+	b, warns, err := c.finish()
+	return b.slos, warns, err
 }
 
-// load decodes one file, hands each document to the loader of its format
-// and adds what they map. Documents after a YAML syntax error cannot be
+// finish resolves the OpenSLO documents of every file, checks that SLO
+// names are unique, and reports every problem, file by file, each file's
+// errors in the order of their lines.
+func (c *collector) finish() (bundle, []Warning, error) {
+	var b bundle
+	oslo, policies := c.openSLO.resolve()
+	for _, l := range oslo {
+		for _, f := range c.files {
+			if f.r == l.r {
+				f.slos = append(f.slos, l)
+			}
+		}
+	}
+	var errs []error
+	var warns []Warning
+	names := map[string]position{} // where each name is, for duplicate reports
+	for _, f := range c.files {
+		if f.failed != nil {
+			errs = append(errs, f.failed)
+			continue
+		}
+		r := f.r
+		slices.SortStableFunc(f.slos, func(a, b loaded) int { return cmp.Compare(a.order, b.order) })
+		for _, l := range f.slos {
+			if first, dup := names[l.slo.Name]; dup {
+				r.errorf(l.nameNode, l.nameField, "%s is already the name of the SLO at %s:%d:%d; SLO names must be unique", quote(l.slo.Name), first.file, first.line, first.col)
+				continue
+			}
+			names[l.slo.Name] = position{f.name, l.nameNode.Line, l.nameNode.Column}
+			b.slos = append(b.slos, l.slo)
+		}
+		slices.SortStableFunc(r.errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		for _, e := range r.errs {
+			errs = append(errs, e)
+		}
+		if r.cut {
+			errs = append(errs, &Error{File: f.name, Err: fmt.Errorf("too many errors; only the first %d are shown", maxErrors)})
+		}
+		late := r.warns[f.nativeWarns:]
+		slices.SortStableFunc(late, func(a, b Warning) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		warns = append(warns, r.warns...)
+	}
+	if len(errs) == 0 && len(b.slos) == 0 && len(c.files) > 0 {
+		// Only OpenSLO files can get here: a native document is an SLO
+		// or an error, and a file without documents is an error.
+		errs = append(errs, &Error{File: c.files[0].name, Err: errors.New("no SLO among the documents; the OpenSLO objects take effect only through a document of kind: SLO")})
+	}
+	if len(errs) > 0 {
+		return bundle{}, warns, errors.Join(errs...)
+	}
+	b.policies = policies
+	return b, warns, nil
+}
+
+// load decodes one file, maps its native documents and keeps its OpenSLO
+// documents for finish. Documents after a YAML syntax error cannot be
 // read, but those before it are still checked, so their problems show up
 // in the same run.
 func (c *collector) load(name string, data []byte) {
@@ -181,50 +269,40 @@ func (c *collector) load(name string, data []byte) {
 		c.zones = map[string]*time.Location{}
 	}
 	r := &report{file: name, zones: c.zones}
-	defer func() {
-		slices.SortStableFunc(r.errs, func(a, b *Error) int {
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-		})
-		for _, e := range r.errs {
-			c.errs = append(c.errs, e)
-		}
-		if r.cut {
-			c.errs = append(c.errs, &Error{File: name, Err: fmt.Errorf("too many errors; only the first %d are shown", maxErrors)})
-		}
-		c.warns = append(c.warns, r.warns...)
-	}()
+	f := &fileLoad{name: name, r: r}
+	c.files = append(c.files, f)
+	defer func() { f.nativeWarns = len(r.warns) }()
 	if len(data) > MaxFileSize {
 		r.add(&Error{File: name, Err: fmt.Errorf("file is larger than %d KiB, the limit for a spec file", MaxFileSize>>10)})
 		return
 	}
 	docs, err := decode(name, data)
-	var native, openSLO []*yaml.Node
-	for _, doc := range docs {
+	var native []indexed
+	for i, doc := range docs {
 		switch r.format(doc) {
 		case formatNative:
-			native = append(native, doc)
+			native = append(native, indexed{doc, i})
 		case formatOpenSLO:
-			openSLO = append(openSLO, doc)
+			c.openSLO.add(r, doc, i)
 		}
 	}
-	got := nativeLoader{}.load(r, native)
-	got = append(got, openSLOLoader{}.load(r, openSLO)...)
+	f.slos = nativeLoader{}.load(r, native)
 	if err != nil {
 		r.add(err)
 	} else if len(docs) == 0 {
 		r.add(&Error{File: name, Err: errors.New("no SLO in file; want a YAML document with name, service, sli, objective and window")})
 	}
-	for _, l := range got {
-		if c.names == nil {
-			c.names = map[string]position{}
-		}
-		if first, dup := c.names[l.slo.Name]; dup {
-			r.errorf(l.nameNode, "name", "%s is already the name of the SLO at %s:%d:%d; SLO names must be unique", quote(l.slo.Name), first.file, first.line, first.col)
-			continue
-		}
-		c.names[l.slo.Name] = position{name, l.nameNode.Line, l.nameNode.Column}
-		c.slos = append(c.slos, l.slo)
-	}
+}
+
+// fail records a file that could not be read.
+func (c *collector) fail(name string, err error) {
+	c.files = append(c.files, &fileLoad{name: name, failed: &Error{File: name, Err: err}})
+}
+
+// indexed is a document with its place in its file.
+type indexed struct {
+	node  *yaml.Node
+	order int
 }
 
 // decode splits data into its YAML documents, leaving out empty ones (a
