@@ -98,9 +98,10 @@ type Engine struct {
 // entry is one loaded SLO with its tracker.
 type entry struct {
 	slo *slo.SLO
-	// file and def are the spec file the SLO came from and its text.
-	file string
-	def  []byte
+	// def is the SLO as one native spec document (spec.Convert): what the
+	// store keeps, and how a reload tells a changed SLO from the same one
+	// whatever file or format it came from.
+	def []byte
 
 	mu      sync.Mutex
 	tracker *slo.Tracker
@@ -193,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	files := map[string][]byte{}
 	for _, d := range defs {
-		files[storedFile(d.Def)] = storedText(d.Def)
+		files["stored/"+d.Name+".yaml"] = d.Def
 	}
 	if len(files) > 0 {
 		if _, err := e.Load(ctx, files); err != nil {
@@ -216,32 +217,25 @@ func (e *Engine) EvalTime(s *slo.SLO, now time.Time) time.Time {
 	return time.Unix(0, slo.QuantumStart(now.Add(-e.cfg.Settle).UnixNano(), s.Quantum)).UTC()
 }
 
-// Load replaces the set of SLOs with those of files (name → spec text).
-// Every file is validated first; on any error the old set stays and the
-// error lists every problem. SLOs whose definition did not change keep
-// their trackers; new and changed ones are rebuilt from the store.
+// Load replaces the set of SLOs with those of files (name → spec text,
+// native or OpenSLO, references resolved across the files). The set is
+// validated first; on any error the old set stays and the error lists every
+// problem. SLOs whose definition did not change keep their trackers; new and
+// changed ones are rebuilt from the store.
 func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warning, error) {
-	var all []spec.Warning
-	var errs []error
+	b, err := spec.LoadAllData(files)
+	if err != nil {
+		return b.Warnings, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	next := map[string]*entry{}
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		slos, warnings, err := spec.Load(name, files[name])
-		all = append(all, warnings...)
+	for _, s := range b.SLOs {
+		def, err := spec.Convert(spec.Native, s)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return b.Warnings, fmt.Errorf("%w: SLO %s: %w", ErrInvalid, s.Name, err)
 		}
-		for _, s := range slos {
-			if prev, dup := next[s.Name]; dup {
-				errs = append(errs, fmt.Errorf("%s: SLO %q is also defined in %s", name, s.Name, prev.file))
-				continue
-			}
-			next[s.Name] = &entry{slo: s, file: name, def: files[name]}
-		}
+		next[s.Name] = &entry{slo: s, def: def}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return all, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
+	all := b.Warnings
 	e.writes.Lock()
 	defer e.writes.Unlock()
 	now := e.cfg.Now()
@@ -249,7 +243,7 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 	old := e.slos
 	e.mu.RUnlock()
 	for name, en := range next {
-		if prev := old[name]; prev != nil && string(prev.def) == string(en.def) && prev.file == en.file {
+		if prev := old[name]; prev != nil && string(prev.def) == string(en.def) {
 			next[name] = prev
 			continue
 		}
@@ -279,7 +273,7 @@ func (e *Engine) persist(ctx context.Context, old, next map[string]*entry, now t
 		if prev := old[name]; prev == en {
 			continue
 		}
-		if err := e.cfg.Store.PutSLO(ctx, name, storedDef(en.file, en.def), now); err != nil {
+		if err := e.cfg.Store.PutSLO(ctx, name, en.def, now); err != nil {
 			return fmt.Errorf("storing SLO %s: %w", name, err)
 		}
 	}
@@ -295,30 +289,6 @@ func (e *Engine) persist(ctx context.Context, old, next map[string]*entry, now t
 		}
 	}
 	return nil
-}
-
-// A stored definition is the spec file's name, a newline, and its text, so
-// that errors after a restart still name the file the user wrote.
-func storedDef(file string, text []byte) []byte {
-	return append([]byte(file+"\n"), text...)
-}
-
-func storedFile(def []byte) string {
-	for i, b := range def {
-		if b == '\n' {
-			return string(def[:i])
-		}
-	}
-	return "stored"
-}
-
-func storedText(def []byte) []byte {
-	for i, b := range def {
-		if b == '\n' {
-			return def[i+1:]
-		}
-	}
-	return def
 }
 
 // rebuild gives en a tracker at now from the stored rollups; those of
@@ -353,13 +323,13 @@ func (e *Engine) SLOs() []*slo.SLO {
 	return out
 }
 
-// Definition returns the spec file an SLO was loaded from and its text.
-func (e *Engine) Definition(name string) (file string, text []byte, err error) {
+// Definition returns the SLO as a native spec document.
+func (e *Engine) Definition(name string) ([]byte, error) {
 	en, err := e.entry(name)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	return en.file, en.def, nil
+	return en.def, nil
 }
 
 func (e *Engine) entry(name string) (*entry, error) {

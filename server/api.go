@@ -66,7 +66,7 @@ func (s *Server) getSLO(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	file, text, err := s.cfg.Engine.Definition(name)
+	text, err := s.cfg.Engine.Definition(name)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (s *Server) getSLO(r *http.Request) (any, error) {
 		"name": o.Name, "service": o.Service, "method": o.Method.String(),
 		"objective": report.Number(o.Objective.Percent()), "window": o.Window.String(),
 		"quantum": slo.FormatDuration(o.Quantum), "no_data": o.NoData.String(),
-		"file": file, "spec": string(text),
+		"spec": string(text),
 	}, nil
 }
 

@@ -2,6 +2,8 @@ package spec
 
 import (
 	"io/fs"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/nines-sre/nines/slo"
@@ -76,6 +78,16 @@ func LoadAll(name string, data []byte) (*Bundle, error) {
 func LoadAllFiles(fsys fs.FS, names ...string) (*Bundle, error) {
 	var c collector
 	c.loadFiles(fsys, names)
+	return c.bundle()
+}
+
+// LoadAllData is LoadAllFiles for files already read: name → text,
+// loaded in name order as one set.
+func LoadAllData(files map[string][]byte) (*Bundle, error) {
+	var c collector
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		c.load(name, files[name])
+	}
 	return c.bundle()
 }
 

@@ -54,7 +54,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "serve", "[flags]", serveAbout)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:9797", "`address` to listen on")
 	fs.StringVar(&f.data, "data", "./nines-data", "`directory` of the embedded store")
-	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml)")
+	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding a bearer token required by write and admin endpoints")
 	fs.BoolVar(&f.protectReads, "protect-reads", false, "require the bearer token on read endpoints too")
 	fs.BoolVar(&f.demo, "demo", false, "make up traffic for three demo services (with their SLOs unless --slos is given)")
