@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +127,52 @@ func TestLoadRefusesABadSetAndKeepsTheOld(t *testing.T) {
 	}
 	if defs, _ := db.ListSLOs(ctx); len(defs) != 0 {
 		t.Fatalf("a removed SLO must leave the store too: %v", defs)
+	}
+}
+
+// TestLoadResolvesOpenSLOAcrossFiles loads an OpenSLO SLO whose SLI lives
+// in another file, and reloads it unchanged without rebuilding.
+func TestLoadResolvesOpenSLOAcrossFiles(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := New(ctx, Config{Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := "../spec/testdata/openslo/valid/cross-file"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, de := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[de.Name()] = b
+	}
+	if _, err := e.Load(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.SLOs()) == 0 {
+		t.Fatal("no SLO loaded from the OpenSLO files")
+	}
+	name := e.SLOs()[0].Name
+	before, _ := e.entry(name)
+	if _, err := e.Load(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := e.entry(name)
+	if before != after {
+		t.Fatal("an unchanged SLO must keep its tracker across a reload")
+	}
+	def, err := e.Definition(name)
+	if err != nil || !strings.Contains(string(def), "name: "+name) {
+		t.Fatalf("definition %q, %v", def, err)
 	}
 }
