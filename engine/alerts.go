@@ -60,15 +60,11 @@ func (e *Engine) evaluateAlerts(en *entry) {
 // Alerts returns the SLO's alerting state and its recent transitions,
 // newest last, evaluated up to now.
 func (e *Engine) Alerts(name string) (alert.State, []alert.Transition, error) {
-	en, err := e.entry(name)
+	en, err := e.advanced(name)
 	if err != nil {
 		return alert.State{}, nil, err
 	}
-	en.mu.Lock()
 	defer en.mu.Unlock()
-	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
-		return alert.State{}, nil, err
-	}
 	e.evaluateAlerts(en)
 	return en.alerts, slices.Clone(en.history), nil
 }

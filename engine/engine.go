@@ -508,27 +508,9 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 	return results, nil
 }
 
-// Summary is the SLO's current window from the tracker alone: counts,
-// availability, budget and the exact inverse quantile, without latency
-// quantiles or violation runs. It costs well under a microsecond, so lists
-// and /metrics can show every SLO.
-func (e *Engine) Summary(name string) (*slo.Result, error) {
-	en, err := e.entry(name)
-	if err != nil {
-		return nil, err
-	}
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
-		return nil, err
-	}
-	return en.tracker.Result(), nil
-}
-
-// Status is the SLO's current window at now, from the tracker, with the
-// violation runs and the latency quantiles and histogram merged from the
-// store.
-func (e *Engine) Status(ctx context.Context, name string) (*slo.Result, error) {
+// advanced looks name up, locks its entry and advances its tracker to the
+// evaluation time; the caller unlocks en.mu.
+func (e *Engine) advanced(name string) (*entry, error) {
 	en, err := e.entry(name)
 	if err != nil {
 		return nil, err
@@ -536,6 +518,30 @@ func (e *Engine) Status(ctx context.Context, name string) (*slo.Result, error) {
 	en.mu.Lock()
 	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
 		en.mu.Unlock()
+		return nil, err
+	}
+	return en, nil
+}
+
+// Summary is the SLO's current window from the tracker alone: counts,
+// availability, budget and the exact inverse quantile, without latency
+// quantiles or violation runs. It costs well under a microsecond, so lists
+// and /metrics can show every SLO.
+func (e *Engine) Summary(name string) (*slo.Result, error) {
+	en, err := e.advanced(name)
+	if err != nil {
+		return nil, err
+	}
+	defer en.mu.Unlock()
+	return en.tracker.Result(), nil
+}
+
+// Status is the SLO's current window at now, from the tracker, with the
+// violation runs and the latency quantiles and histogram merged from the
+// store.
+func (e *Engine) Status(ctx context.Context, name string) (*slo.Result, error) {
+	en, err := e.advanced(name)
+	if err != nil {
 		return nil, err
 	}
 	res := en.tracker.Result()
@@ -636,15 +642,11 @@ func (e *Engine) Series(ctx context.Context, name string, from, to time.Time) (*
 // BurnRates returns the burn rate over each span ending now, from the
 // tracker (spans longer than the elapsed window are clipped to it).
 func (e *Engine) BurnRates(name string, spans []time.Duration) ([]float64, error) {
-	en, err := e.entry(name)
+	en, err := e.advanced(name)
 	if err != nil {
 		return nil, err
 	}
-	en.mu.Lock()
 	defer en.mu.Unlock()
-	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
-		return nil, err
-	}
 	rates := make([]float64, len(spans))
 	for i, span := range spans {
 		rates[i] = en.tracker.BurnRate(span)

@@ -129,6 +129,16 @@ func (s *Server) status(r *http.Request) (any, error) {
 	return report.Build(o, res.At, []*slo.Result{res}, burns, nil), nil
 }
 
+// sloRange resolves the SLO of the path and the time range of the query.
+func (s *Server) sloRange(r *http.Request) (*slo.SLO, time.Time, time.Time, error) {
+	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	from, to, err := s.timeRange(r, o.Quantum)
+	return o, from, to, err
+}
+
 // timeRange reads from/to or range=DURATION (ending now), aligned to
 // quanta, and bounded.
 func (s *Server) timeRange(r *http.Request, quantum time.Duration) (from, to time.Time, err error) {
@@ -180,11 +190,7 @@ type quantumView struct {
 
 // quanta lists every quantum of a range with its verdict, for charts.
 func (s *Server) quanta(r *http.Request) (any, error) {
-	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	from, to, err := s.timeRange(r, o.Quantum)
+	o, from, to, err := s.sloRange(r)
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +227,7 @@ type binView struct {
 // histogram returns the merged latency histogram of a range, its
 // quantiles, and the inverse quantile at any threshold.
 func (s *Server) histogram(r *http.Request) (any, error) {
-	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	from, to, err := s.timeRange(r, o.Quantum)
+	o, from, to, err := s.sloRange(r)
 	if err != nil {
 		return nil, err
 	}
@@ -275,11 +277,7 @@ type budgetView struct {
 
 // budget is the error budget over time: the burn-down chart.
 func (s *Server) budget(r *http.Request) (any, error) {
-	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	from, to, err := s.timeRange(r, o.Quantum)
+	o, from, to, err := s.sloRange(r)
 	if err != nil {
 		return nil, err
 	}
