@@ -51,6 +51,8 @@ func commands() []command {
 	return []command{
 		{"eval", "measure an SLO spec against an events file or access log", runEval},
 		{"serve", "run the platform: store, ingestion, SLO status API, /metrics", runServe},
+		{"lint", "validate SLO spec files (native or OpenSLO v1)", runLint},
+		{"convert", "write SLO specs as native YAML or OpenSLO v1", runConvert},
 		{"version", "print the version of nines", runVersion},
 	}
 }
@@ -130,6 +132,23 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (help bool, err error) 
 		return false, usageError("%s: %v (see nines %s --help)", fs.Name(), err, fs.Name())
 	case fs.NArg() > 0:
 		return false, usageError("%s: unexpected argument %q (see nines %s --help)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return false, nil
+}
+
+// parseFlagsWithArgs is parseFlags for commands that take arguments after
+// their flags.
+func parseFlagsWithArgs(fs *flag.FlagSet, e *env, args []string) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	err = fs.Parse(args)
+	fs.SetOutput(e.stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return true, nil
+	case err != nil:
+		return false, usageError("%s: %v (see nines %s --help)", fs.Name(), err, fs.Name())
 	}
 	return false, nil
 }

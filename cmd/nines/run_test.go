@@ -53,6 +53,12 @@ func TestGolden(t *testing.T) {
 		{"eval-unknown-slo", "eval --spec cmd/nines/testdata/berlin.yaml --events cmd/nines/testdata/envoy-dst.log --slo nope", 2},
 		{"eval-at-mid-window", "eval --spec examples/checkout.yaml --events examples/access.log --at 2026-11-24T12:00:00Z", 0},
 		{"eval-help", "eval --help", 0},
+		{"lint-valid-set", "lint examples/checkout.yaml spec/testdata/openslo/valid/cross-file", 0},
+		{"lint-invalid", "lint cmd/nines/testdata/bad-method.yaml", 1},
+		{"lint-nothing", "lint", 2},
+		{"convert-to-openslo", "convert --to openslo examples/checkout.yaml", 0},
+		{"convert-back", "convert --to native spec/testdata/openslo/valid/cross-file", 0},
+		{"convert-bad-format", "convert --to yaml examples/checkout.yaml", 2},
 		{"help", "help", 0},
 		{"unknown-command", "frobnicate", 2},
 	}
