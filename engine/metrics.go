@@ -13,9 +13,20 @@ import (
 	"github.com/nines-sre/nines/store"
 )
 
-// collectorStateKey is where the collector's counter baselines live in the
-// store, written in the same transaction as the rollups derived from them.
-const collectorStateKey = "collector/metrics"
+// The collector's counter baselines are saved with the rollups of a batch
+// now and then (snapshotEvery) and at shutdown, not with every batch: the
+// snapshot of every series is large (about 100 bytes a series) and most
+// batches touch a fraction of them. Every batch in between marks the
+// snapshot stale, in the same transaction as its rollups. A restart after
+// a crash finds the mark and drops the stale baselines rather than count
+// the increases since the snapshot twice: each series' first sample then
+// only sets a new baseline, which loses at most one scrape interval of
+// that series and never counts a request twice.
+const (
+	collectorStateKey = "collector/metrics"
+	collectorStaleKey = "collector/metrics-stale"
+	snapshotEvery     = 10 * time.Second
+)
 
 // collector turns metric series (remote write, OTLP) into rollups for the
 // SLOs whose SLI names a metric source. One is shared behind a mutex: a
@@ -23,6 +34,8 @@ const collectorStateKey = "collector/metrics"
 type collector struct {
 	mu sync.Mutex
 	c  *metrics.Collector
+	// saved is when the baselines were last stored.
+	saved time.Time
 	// sources is the number of SLOs read from metrics.
 	sources int
 	// state holds the baselines while no SLO reads metrics (c is nil).
@@ -116,6 +129,10 @@ func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev 
 		if err != nil {
 			return nil, fmt.Errorf("collector state: %w", err)
 		}
+		if stale, err := e.cfg.Store.GetState(ctx, collectorStaleKey); err == nil && string(stale) == "1" {
+			e.cfg.Logger.Warn("counter baselines were saved before the last batches of a process that stopped without saving them; starting from new baselines (at most one scrape interval of each series is not counted)")
+			state = nil
+		}
 	}
 	if len(sources) == 0 {
 		// No SLO reads metrics; keep the baselines for when one does.
@@ -162,11 +179,15 @@ func (e *Engine) IngestMetrics(ctx context.Context, source string, series []metr
 	rep := col.c.Add(series)
 	results, flushed := col.c.Flush(math.MaxInt64)
 	rep.Merge(&flushed)
-	state, err := col.c.MarshalState()
-	if err != nil {
-		return nil, err
+	batch := &Batch{Source: source, Series: map[string]*slo.Series{}, State: map[string][]byte{collectorStaleKey: []byte("1")}}
+	now := e.cfg.Now()
+	if now.Sub(col.saved) >= snapshotEvery {
+		state, err := col.c.MarshalState()
+		if err != nil {
+			return nil, err
+		}
+		batch.State = map[string][]byte{collectorStateKey: state, collectorStaleKey: []byte("0")}
 	}
-	batch := &Batch{Source: source, Series: map[string]*slo.Series{}, State: map[string][]byte{collectorStateKey: state}}
 	aggs := map[string]*slo.Aggregator{}
 	for i := range results {
 		r := &results[i]
@@ -188,6 +209,9 @@ func (e *Engine) IngestMetrics(ctx context.Context, source string, series []metr
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := batch.State[collectorStateKey]; ok {
+		col.saved = now
+	}
 	e.counters.Samples.Add(int64(rep.Samples))
 	for reason := range metrics.Reason(metrics.NumReasons) {
 		if n := rep.Count(reason); n > 0 && reason.Dropping() {
@@ -195,4 +219,32 @@ func (e *Engine) IngestMetrics(ctx context.Context, source string, series []metr
 		}
 	}
 	return &MetricsResult{Report: rep, Stored: stored}, nil
+}
+
+// SaveState stores the collector's counter baselines, so that a clean
+// restart continues every counter exactly. nines serve calls it at
+// shutdown.
+func (e *Engine) SaveState(ctx context.Context) error {
+	e.writes.RLock()
+	defer e.writes.RUnlock()
+	e.mu.RLock()
+	col := e.collector
+	e.mu.RUnlock()
+	if col == nil {
+		return nil
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.c == nil {
+		return nil
+	}
+	state, err := col.c.MarshalState()
+	if err != nil {
+		return err
+	}
+	_, err = e.commitLocked(ctx, &Batch{Source: "shutdown", State: map[string][]byte{collectorStateKey: state, collectorStaleKey: []byte("0")}}, e.cfg.MaxLag)
+	if err == nil {
+		col.saved = e.cfg.Now()
+	}
+	return err
 }

@@ -187,6 +187,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		logger.Warn("shutdown", "err", serr)
 	}
 	wg.Wait()
+	if serr := eng.SaveState(shutdownCtx); serr != nil {
+		logger.Error("saving counter baselines", "err", serr)
+	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
