@@ -53,6 +53,10 @@ type Config struct {
 	// scrape interval, a batch) counts before the quantum is held to be
 	// unmeasured, so statuses and burn rates do not flap at the edge.
 	Settle time.Duration
+	// RemoteWriteHold is how long after a quantum ends remote-write data
+	// for it is awaited before its rollups are stored (default 30 s): the
+	// buckets of one histogram may come in several requests.
+	RemoteWriteHold time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -74,6 +78,9 @@ func (c *Config) defaults() error {
 	if c.Settle == 0 {
 		c.Settle = time.Minute
 	}
+	if c.RemoteWriteHold == 0 {
+		c.RemoteWriteHold = 30 * time.Second
+	}
 	return nil
 }
 
@@ -90,9 +97,9 @@ type Engine struct {
 
 	lastTick atomic.Int64 // Unix ns of the last Tick
 	counters Counters
-	// collector reads metric series for the SLOs with a metric source;
-	// replaced with the SLO set, under mu.
-	collector *collector
+	// collectors read metric series for the SLOs with a metric source,
+	// one per protocol (see protocols); replaced with the SLO set, under mu.
+	collectors map[string]*collector
 }
 
 // entry is one loaded SLO with its tracker.
@@ -252,17 +259,21 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 		}
 	}
 	e.mu.RLock()
-	prevCol := e.collector
+	prevCols := e.collectors
 	e.mu.RUnlock()
-	col, err := e.newCollector(ctx, next, prevCol)
-	if err != nil {
-		return all, fmt.Errorf("%w: %w", ErrInvalid, err)
+	cols := map[string]*collector{}
+	for _, p := range e.protocols() {
+		col, err := e.newCollector(ctx, next, prevCols[p.name], p)
+		if err != nil {
+			return all, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		cols[p.name] = col
 	}
 	if err := e.persist(ctx, old, next, now); err != nil {
 		return all, err
 	}
 	e.mu.Lock()
-	e.slos, e.collector = next, col
+	e.slos, e.collectors = next, cols
 	e.mu.Unlock()
 	return all, nil
 }
@@ -367,6 +378,7 @@ func (e *Engine) Tick(now time.Time) {
 		}
 		en.mu.Unlock()
 	}
+	e.flushMetrics(context.Background(), now)
 	e.lastTick.Store(now.UnixNano())
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,18 +24,37 @@ import (
 // the increases since the snapshot twice: each series' first sample then
 // only sets a new baseline, which loses at most one scrape interval of
 // that series and never counts a request twice.
-const (
-	collectorStateKey = "collector/metrics"
-	collectorStaleKey = "collector/metrics-stale"
-	snapshotEvery     = 10 * time.Second
-)
+const snapshotEvery = 10 * time.Second
+
+// protocol is a way metric series arrive. Each has its own collector, so
+// that one protocol's flushing never cuts into another's held quanta and
+// their series never mix.
+type protocol struct {
+	name string
+	// hold is how long after a quantum ends its collector keeps it open for
+	// the rest of its series, or negative to hand every quantum out at once.
+	// Prometheus' shards send the series of one scrape in separate requests
+	// seconds apart, and a histogram can only be read once all its buckets
+	// are in: a quantum handed out with half of them would lose the other
+	// half. An OTLP data point carries its whole histogram.
+	hold time.Duration
+}
+
+// protocols are the metric protocols nines serve takes.
+func (e *Engine) protocols() []protocol {
+	return []protocol{{"remote-write", e.cfg.RemoteWriteHold}, {"otlp", -1}}
+}
+
+func stateKey(p string) string { return "collector/" + p }
+func staleKey(p string) string { return "collector/" + p + "-stale" }
 
 // collector turns metric series (remote write, OTLP) into rollups for the
 // SLOs whose SLI names a metric source. One is shared behind a mutex: a
 // series' baseline must see its samples in order.
 type collector struct {
-	mu sync.Mutex
-	c  *metrics.Collector
+	proto protocol
+	mu    sync.Mutex
+	c     *metrics.Collector
 	// saved is when the baselines were last stored.
 	saved time.Time
 	// sources is the number of SLOs read from metrics.
@@ -113,7 +134,7 @@ func commonQuantum(slos map[string]*entry) time.Duration {
 // newCollector builds the collector for slos, carrying over the counter
 // baselines of prev (or, at start, of the store) so that a reload or a
 // restart neither loses nor double-counts an increase.
-func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev *collector) (*collector, error) {
+func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev *collector, p protocol) (*collector, error) {
 	sources, err := sourcesOf(slos)
 	if err != nil {
 		return nil, err
@@ -122,21 +143,21 @@ func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev 
 	if prev != nil {
 		state = prevState(prev)
 	} else {
-		state, err = e.cfg.Store.GetState(ctx, collectorStateKey)
+		state, err = e.cfg.Store.GetState(ctx, stateKey(p.name))
 		if errors.Is(err, store.ErrNotFound) {
 			state, err = nil, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("collector state: %w", err)
 		}
-		if stale, err := e.cfg.Store.GetState(ctx, collectorStaleKey); err == nil && string(stale) == "1" {
+		if stale, err := e.cfg.Store.GetState(ctx, staleKey(p.name)); err == nil && string(stale) == "1" {
 			e.cfg.Logger.Warn("counter baselines were saved before the last batches of a process that stopped without saving them; starting from new baselines (at most one scrape interval of each series is not counted)")
 			state = nil
 		}
 	}
 	if len(sources) == 0 {
 		// No SLO reads metrics; keep the baselines for when one does.
-		return &collector{state: state}, nil
+		return &collector{proto: p, state: state}, nil
 	}
 	c, err := metrics.NewCollector(metrics.Config{Sources: sources, MaxLag: e.cfg.MaxLag, Quantum: commonQuantum(slos)})
 	if err != nil {
@@ -150,7 +171,7 @@ func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev 
 			e.cfg.Logger.Warn("collector state unreadable; counters start from new baselines", "err", err)
 		}
 	}
-	return &collector{c: c, sources: len(sources)}, nil
+	return &collector{proto: p, c: c, sources: len(sources)}, nil
 }
 
 // MetricsResult says what became of a batch of metric series.
@@ -160,16 +181,15 @@ type MetricsResult struct {
 	Stored map[string]AppendResult
 }
 
-// IngestMetrics folds decoded series into rollups for every SLO that
-// reads them and stores the rollups with the collector's baselines in one
-// transaction. Every quantum the collector holds is handed out at once, the
-// one still open included: a later sample for it arrives as a contribution
-// that the store merges.
-func (e *Engine) IngestMetrics(ctx context.Context, source string, series []metrics.Series) (*MetricsResult, error) {
+// IngestMetrics folds series decoded from proto ("remote-write" or
+// "otlp") into rollups for every SLO that reads them and stores the rollups
+// of the quanta its protocol no longer holds, in one transaction (Tick and
+// SaveState flush too).
+func (e *Engine) IngestMetrics(ctx context.Context, proto string, series []metrics.Series) (*MetricsResult, error) {
 	e.writes.RLock()
 	defer e.writes.RUnlock()
 	e.mu.RLock()
-	col := e.collector
+	col := e.collectors[proto]
 	e.mu.RUnlock()
 	if col == nil || col.sources == 0 {
 		return nil, fmt.Errorf("%w: no SLO reads metrics; give an SLI a source (docs/api.md)", ErrInvalid)
@@ -177,16 +197,36 @@ func (e *Engine) IngestMetrics(ctx context.Context, source string, series []metr
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	rep := col.c.Add(series)
-	results, flushed := col.c.Flush(math.MaxInt64)
-	rep.Merge(&flushed)
-	batch := &Batch{Source: source, Series: map[string]*slo.Series{}, State: map[string][]byte{collectorStaleKey: []byte("1")}}
 	now := e.cfg.Now()
-	if now.Sub(col.saved) >= snapshotEvery {
+	stored, err := e.flushLocked(ctx, col, col.proto.name, flushBefore(col, now), &rep, false)
+	if err != nil {
+		return nil, err
+	}
+	e.counters.Samples.Add(int64(rep.Samples))
+	for reason := range metrics.Reason(metrics.NumReasons) {
+		if n := rep.Count(reason); n > 0 && reason.Dropping() {
+			e.counters.Reject("metrics: "+reason.String(), int64(n))
+		}
+	}
+	return &MetricsResult{Report: rep, Stored: stored}, nil
+}
+
+// flushLocked stores the rollups of the quanta that end before before,
+// with the counter baselines when they are due (or saveState), else with
+// the mark that makes the saved ones stale. The caller holds e.writes
+// and col.mu.
+func (e *Engine) flushLocked(ctx context.Context, col *collector, source string, before int64, rep *metrics.Report, saveState bool) (map[string]AppendResult, error) {
+	sk, stk := stateKey(col.proto.name), staleKey(col.proto.name)
+	results, flushed := col.c.Flush(before)
+	rep.Merge(&flushed)
+	now := e.cfg.Now()
+	batch := &Batch{Source: source, Series: map[string]*slo.Series{}, State: map[string][]byte{stk: []byte("1")}}
+	if saveState || now.Sub(col.saved) >= snapshotEvery {
 		state, err := col.c.MarshalState()
 		if err != nil {
 			return nil, err
 		}
-		batch.State = map[string][]byte{collectorStateKey: state, collectorStaleKey: []byte("0")}
+		batch.State = map[string][]byte{sk: state, stk: []byte("0")}
 	}
 	aggs := map[string]*slo.Aggregator{}
 	for i := range results {
@@ -209,42 +249,59 @@ func (e *Engine) IngestMetrics(ctx context.Context, source string, series []metr
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := batch.State[collectorStateKey]; ok {
+	if _, ok := batch.State[sk]; ok {
 		col.saved = now
 	}
-	e.counters.Samples.Add(int64(rep.Samples))
-	for reason := range metrics.Reason(metrics.NumReasons) {
-		if n := rep.Count(reason); n > 0 && reason.Dropping() {
-			e.counters.Reject("metrics: "+reason.String(), int64(n))
-		}
-	}
-	return &MetricsResult{Report: rep, Stored: stored}, nil
+	return stored, nil
 }
 
-// SaveState stores the collector's counter baselines, so that a clean
-// restart continues every counter exactly. nines serve calls it at
-// shutdown.
-func (e *Engine) SaveState(ctx context.Context) error {
+// flushBefore is the horizon before which col hands quanta out at now.
+func flushBefore(col *collector, now time.Time) int64 {
+	if col.proto.hold < 0 {
+		return math.MaxInt64
+	}
+	return now.Add(-col.proto.hold).UnixNano()
+}
+
+// eachCollector runs fn on every collector that has sources, holding
+// e.writes and the collector's lock as flushLocked requires.
+func (e *Engine) eachCollector(fn func(col *collector) error) error {
 	e.writes.RLock()
 	defer e.writes.RUnlock()
 	e.mu.RLock()
-	col := e.collector
+	cols := slices.Collect(maps.Values(e.collectors))
 	e.mu.RUnlock()
-	if col == nil {
-		return nil
+	var errs []error
+	for _, col := range cols {
+		col.mu.Lock()
+		if col.c != nil {
+			errs = append(errs, fn(col))
+		}
+		col.mu.Unlock()
 	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if col.c == nil {
-		return nil
-	}
-	state, err := col.c.MarshalState()
-	if err != nil {
+	return errors.Join(errs...)
+}
+
+// flushMetrics stores the quanta the collectors held past their hold, so
+// they reach the status even when no further request comes. Tick calls it.
+func (e *Engine) flushMetrics(ctx context.Context, now time.Time) {
+	err := e.eachCollector(func(col *collector) error {
+		var rep metrics.Report
+		_, err := e.flushLocked(ctx, col, col.proto.name, flushBefore(col, now), &rep, false)
 		return err
+	})
+	if err != nil {
+		e.cfg.Logger.Error("flushing metric rollups", "err", err)
 	}
-	_, err = e.commitLocked(ctx, &Batch{Source: "shutdown", State: map[string][]byte{collectorStateKey: state, collectorStaleKey: []byte("0")}}, e.cfg.MaxLag)
-	if err == nil {
-		col.saved = e.cfg.Now()
-	}
-	return err
+}
+
+// SaveState stores every quantum the collectors still hold and their
+// counter baselines, so that a clean restart continues every counter
+// exactly. nines serve calls it at shutdown.
+func (e *Engine) SaveState(ctx context.Context) error {
+	return e.eachCollector(func(col *collector) error {
+		var rep metrics.Report
+		_, err := e.flushLocked(ctx, col, "shutdown", math.MaxInt64, &rep, true)
+		return err
+	})
 }

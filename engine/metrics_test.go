@@ -65,7 +65,7 @@ func TestCounterBaselinesAcrossRestarts(t *testing.T) {
 			e, db := open()
 			t0 := now.Add(-3 * time.Minute)
 			for i, v := range []float64{100, 200, 300} { // baseline, then +100 twice; 1 % errors
-				if _, err := e.IngestMetrics(ctx, "test", counters(t0.Add(time.Duration(i)*20*time.Second), v*0.99, v*0.01)); err != nil {
+				if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(time.Duration(i)*20*time.Second), v*0.99, v*0.01)); err != nil {
 					t.Fatal(err)
 				}
 				now = now.Add(time.Second) // within the snapshot interval: only the first batch saves
@@ -79,7 +79,7 @@ func TestCounterBaselinesAcrossRestarts(t *testing.T) {
 
 			e, db = open()
 			defer db.Close()
-			if _, err := e.IngestMetrics(ctx, "test", counters(t0.Add(time.Minute), 400*0.99, 400*0.01)); err != nil {
+			if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(time.Minute), 400*0.99, 400*0.01)); err != nil {
 				t.Fatal(err)
 			}
 			now = now.Add(3 * time.Minute)

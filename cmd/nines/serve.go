@@ -45,7 +45,7 @@ Examples:
 type serveFlags struct {
 	listen, data, slos, tokenFile string
 	protectReads, demo            bool
-	maxLag, tick                  time.Duration
+	maxLag, hold, tick            time.Duration
 	retention                     store.Retention
 }
 
@@ -59,6 +59,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&f.protectReads, "protect-reads", false, "require the bearer token on read endpoints too")
 	fs.BoolVar(&f.demo, "demo", false, "make up traffic for three demo services (with their SLOs unless --slos is given)")
 	fs.DurationVar(&f.maxLag, "ingest.max-lag", 5*time.Minute, "how late data may arrive and still update its quantum")
+	fs.DurationVar(&f.hold, "ingest.remote-write-hold", 30*time.Second, "how long after a quantum ends remote-write data for it is awaited (a histogram's buckets may come in several requests)")
 	fs.DurationVar(&f.tick, "eval.interval", 5*time.Second, "how often SLO windows advance")
 	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
 	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
@@ -106,7 +107,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: store: %w", err)}
 	}
 	defer db.Close()
-	eng, err := engine.New(ctx, engine.Config{Store: db, Logger: logger, MaxLag: f.maxLag})
+	eng, err := engine.New(ctx, engine.Config{Store: db, Logger: logger, MaxLag: f.maxLag, RemoteWriteHold: f.hold})
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 	}
