@@ -213,18 +213,28 @@ func (d *doc) sli(f field) {
 		return
 	}
 	gs := d.fields(g.val, g.path, goodFields, nil)
-	status, hasStatus := gs["status"]
+	d.slo.SLI.Status, d.slo.SLI.Latency = goodRules(r, g, gs)
+	if src, ok := fs["source"]; ok && r.mapping(src, wantSource) {
+		d.source(src)
+	}
+}
+
+// goodRules reads the fields gs of an sli.good mapping f, native or an
+// OpenSLO source of type nines: the status rule (or ok: true, which leaves
+// the rule unset) and the optional latency rule.
+func goodRules(r *report, f field, gs map[string]field) (status slo.StatusRule, latency *slo.LatencyRule) {
+	sf, hasStatus := gs["status"]
 	okf, hasOK := gs["ok"]
 	if !hasStatus && !hasOK {
-		r.errorf(g.val, g.path, "missing status or ok; want status: \"<500\" (an HTTP status rule) or ok: true (the events' ok flag)")
+		r.errorf(f.val, f.path, "missing status or ok; want status: \"<500\" (an HTTP status rule) or ok: true (the events' ok flag)")
 	}
 	if hasStatus {
-		if v, ok := r.scalar(status, wantStatus); ok {
+		if v, ok := r.scalar(sf, wantStatus); ok {
 			rule, err := slo.ParseStatusRule(v)
 			if err != nil {
-				r.errorf(status.val, status.path, "%w; want %s", err, wantStatus)
+				r.errorf(sf.val, sf.path, "%w; want %s", err, wantStatus)
 			} else {
-				d.slo.SLI.Status = rule
+				status = rule
 			}
 		}
 	}
@@ -242,19 +252,17 @@ func (d *doc) sli(f field) {
 			}
 		}
 	}
-	if f, ok := gs["latency"]; ok {
-		if v, ok := r.scalar(f, wantLatency); ok {
+	if lf, ok := gs["latency"]; ok {
+		if v, ok := r.scalar(lf, wantLatency); ok {
 			rule, err := slo.ParseLatencyRule(v)
 			if err != nil {
-				r.errorf(f.val, f.path, "%w", err)
+				r.errorf(lf.val, lf.path, "%w", err)
 			} else {
-				d.slo.SLI.Latency = &rule
+				latency = &rule
 			}
 		}
 	}
-	if src, ok := fs["source"]; ok && r.mapping(src, wantSource) {
-		d.source(src)
-	}
+	return status, latency
 }
 
 // source reads sli.source: the metric series nines serve reads the SLI

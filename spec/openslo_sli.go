@@ -274,41 +274,7 @@ func (l *openSLOLoader) metric(r *report, f field, role string) (m *metricDef, o
 // a native sli.good.
 func eventsGood(r *report, m *metricDef, f field) {
 	gs := r.fields(f.val, f.path, goodFields, nil)
-	status, hasStatus := gs["status"]
-	okf, hasOK := gs["ok"]
-	if !hasStatus && !hasOK {
-		r.errorf(f.val, f.path, "missing status or ok; want status: \"<500\" (an HTTP status rule) or ok: true (the events' ok flag)")
-	}
-	if hasStatus {
-		if v, ok := r.scalar(status, wantStatus); ok {
-			rule, err := slo.ParseStatusRule(v)
-			if err != nil {
-				r.errorf(status.val, status.path, "%w; want %s", err, wantStatus)
-			} else {
-				m.status = rule
-			}
-		}
-	}
-	if hasOK {
-		if v, ok := r.boolean(okf); ok {
-			switch {
-			case !v:
-				r.errorf(okf.val, okf.path, "false is not allowed; want %s, or leave ok out and give a status rule", wantOK)
-			case hasStatus:
-				r.warnf(okf.key, okf.path, "has no effect next to status: an event's ok flag always wins over its status, and the status rule judges events without one")
-			}
-		}
-	}
-	if lf, ok := gs["latency"]; ok {
-		if v, ok := r.scalar(lf, wantLatency); ok {
-			rule, err := slo.ParseLatencyRule(v)
-			if err != nil {
-				r.errorf(lf.val, lf.path, "%w", err)
-			} else {
-				m.latency = &rule
-			}
-		}
-	}
+	m.status, m.latency = goodRules(r, f, gs)
 }
 
 // leadingCall matches a PromQL function or aggregation at the start of a

@@ -117,20 +117,13 @@ func newFlagSet(e *env, name, synopsis, about string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and turns -h into a clean exit and any other flag
-// error into a usage error.
+// parseFlags parses args of a command that takes no arguments, turning -h
+// into a clean exit and any other flag error into a usage error.
 func parseFlags(fs *flag.FlagSet, e *env, args []string) (help bool, err error) {
-	fs.SetOutput(io.Discard)
-	err = fs.Parse(args)
-	fs.SetOutput(e.stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(e.stdout)
-		fs.Usage()
-		return true, nil
-	case err != nil:
-		return false, usageError("%s: %v (see nines %s --help)", fs.Name(), err, fs.Name())
-	case fs.NArg() > 0:
+	if help, err = parseFlagsWithArgs(fs, e, args); help || err != nil {
+		return help, err
+	}
+	if fs.NArg() > 0 {
 		return false, usageError("%s: unexpected argument %q (see nines %s --help)", fs.Name(), fs.Arg(0), fs.Name())
 	}
 	return false, nil
