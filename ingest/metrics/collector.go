@@ -94,6 +94,7 @@ type Collector struct {
 
 	anySample bool
 	newestMs  int64 // newest accepted sample, Unix ms
+	prunedMs  int64 // newestMs when idle series were last looked for
 	flushed   int64 // horizon of the latest Flush, Unix ns
 
 	// Scratch for native histograms, reused across samples.
@@ -1029,10 +1030,17 @@ func groupName(g *groupInfo) string {
 }
 
 // prune forgets series that have been silent for IdleTimeout.
+// pruneEveryMs is how often, in sample time, prune looks for idle series.
+const pruneEveryMs = 60_000
+
 func (c *Collector) prune() {
-	if !c.anySample {
+	// Walking every series costs as much as a whole request when a server
+	// follows tens of thousands of them, so idle series are looked for once
+	// a minute of sample time: one is forgotten up to a minute late.
+	if !c.anySample || (c.prunedMs != 0 && c.newestMs-c.prunedMs < pruneEveryMs) {
 		return
 	}
+	c.prunedMs = c.newestMs
 	cut := c.newestMs - c.idleMs
 	for h, head := range c.series {
 		var keep *seriesState
