@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alert"
+	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/slo"
 )
@@ -108,4 +109,15 @@ func (s *Server) sloAlerts(r *http.Request) (any, error) {
 		hist = append(hist, viewOf(o, tr, true))
 	}
 	return map[string]any{"slo": o.Name, "evaluated_at": st.At, "checks": checks, "firing": firing, "history": hist}, nil
+}
+
+// gate answers whether a release may go out, from the SLO's error budget.
+func (s *Server) gate(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	d, err := s.cfg.Engine.Gate(name, engine.DefaultGatePolicy())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"slo": name, "allow": d.Allow, "reason": d.Reason,
+		"budget_remaining_ratio": report.Number(d.BudgetRemaining), "burn_rate": report.Number(d.Burn)}, nil
 }

@@ -59,3 +59,24 @@ func TestAnOutagePagesAndTheAPIShowsWhy(t *testing.T) {
 		t.Fatalf("history %+v, want the page fired and resolved, then the no-data ticket", one.History)
 	}
 }
+
+func TestGateFollowsTheBudget(t *testing.T) {
+	f := newFixture(t, "")
+	var g struct {
+		Allow  bool
+		Reason string
+	}
+	f.do("GET", "/api/v1/slos/checkout-availability/gate", "", nil, 200, &g)
+	if !g.Allow || !strings.HasPrefix(g.Reason, "allow: 100.0 % of the rolling 1h budget left") {
+		t.Fatalf("an untouched budget must allow: %+v", g)
+	}
+	// One bad minute spends more than the 0.6-quantum budget of the hour.
+	bad := time.Date(2026, 11, 25, 9, 59, 0, 0, time.UTC)
+	f.do("POST", "/api/v1/events?slo=checkout-availability", minuteOfEvents(bad, 100, 50, 0), nil, 200, nil)
+	f.clock.Set(bad.Add(2*time.Minute + 30*time.Second))
+	f.do("GET", "/api/v1/slos/checkout-availability/gate", "", nil, 200, &g)
+	if g.Allow || !strings.HasPrefix(g.Reason, "deny: -66.7 % of the rolling 1h budget left") {
+		t.Fatalf("a spent budget must deny: %+v", g)
+	}
+	f.do("GET", "/api/v1/slos/nope/gate", "", nil, 404, nil)
+}

@@ -76,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET /api/v1/slos/{name}/budget", read(api(s.budget)))
 	s.mux.Handle("GET /api/v1/slos/{name}/alerts", read(api(s.sloAlerts)))
 	s.mux.Handle("GET /api/v1/alerts", read(api(s.alerts)))
+	s.mux.Handle("GET /api/v1/slos/{name}/gate", read(api(s.gate)))
 	s.mux.Handle("POST /api/v1/events", write(api(s.events)))
 	s.mux.Handle("POST /api/v1/rollups", write(api(s.rollups)))
 	s.mux.Handle("POST /api/v1/write", write(http.HandlerFunc(s.remoteWrite)))
