@@ -51,6 +51,7 @@ func commands() []command {
 	return []command{
 		{"eval", "measure an SLO spec against an events file or access log", runEval},
 		{"serve", "run the platform: store, ingestion, SLO status API, /metrics", runServe},
+		{"alerts", "show what is firing in nines serve, and why", runAlerts},
 		{"gate", "ask nines serve whether a release may go out (exit 0 allow, 1 deny)", runGate},
 		{"lint", "validate SLO spec files (native or OpenSLO v1)", runLint},
 		{"convert", "write SLO specs as native YAML or OpenSLO v1", runConvert},
