@@ -54,6 +54,7 @@ func commands() []command {
 		{"alerts", "show what is firing in nines serve, and why", runAlerts},
 		{"gate", "ask nines serve whether a release may go out (exit 0 allow, 1 deny)", runGate},
 		{"lint", "validate SLO spec files (native or OpenSLO v1)", runLint},
+		{"generate", "write Prometheus rules for SLOs (generate prometheus-rules)", runGenerate},
 		{"convert", "write SLO specs as native YAML or OpenSLO v1", runConvert},
 		{"version", "print the version of nines", runVersion},
 	}

@@ -59,6 +59,9 @@ func TestGolden(t *testing.T) {
 		{"convert-to-openslo", "convert --to openslo examples/checkout.yaml", 0},
 		{"convert-back", "convert --to native spec/testdata/openslo/valid/cross-file", 0},
 		{"convert-bad-format", "convert --to yaml examples/checkout.yaml", 2},
+		{"generate-rules", "generate prometheus-rules --slos rules/testdata/slos.yaml", 0},
+		{"generate-rules-event-slo", "generate prometheus-rules --slos examples/checkout.yaml", 2},
+		{"generate-unknown", "generate grafana-dashboards", 2},
 		{"help", "help", 0},
 		{"unknown-command", "frobnicate", 2},
 	}
