@@ -61,14 +61,7 @@ func (l *openSLOLoader) condition(obj *object) {
 	if f, ok := fs["description"]; ok {
 		c.Description, _ = r.scalar(f, wantText)
 	}
-	if f, ok := r.require(obj.spec.val, fs, obj.spec.path, "severity", wantSeverity); ok {
-		if v, ok := r.scalar(f, wantSeverity); ok {
-			if strings.TrimSpace(v) == "" {
-				r.errorf(f.val, f.path, "is empty; want %s", wantSeverity)
-			}
-			c.Severity = v
-		}
-	}
+	c.Severity = requiredText(r, obj, fs, "severity", wantSeverity)
 	if f, ok := r.require(obj.spec.val, fs, obj.spec.path, "condition", wantConditionKV); ok && r.mapping(f, wantConditionKV) {
 		cfs := r.fields(f.val, f.path, conditionFields, nil)
 		if kf, ok := cfs["kind"]; ok {
@@ -107,6 +100,19 @@ func (l *openSLOLoader) condition(obj *object) {
 	obj.cond = c
 }
 
+// requiredText reads a spec field that must be there and not be blank.
+func requiredText(r *report, obj *object, fs map[string]field, name, want string) string {
+	f, ok := r.require(obj.spec.val, fs, obj.spec.path, name, want)
+	if !ok {
+		return ""
+	}
+	v, ok := r.scalar(f, want)
+	if ok && strings.TrimSpace(v) == "" {
+		r.errorf(f.val, f.path, "is empty; want %s", want)
+	}
+	return v
+}
+
 // target reads an AlertNotificationTarget.
 func (l *openSLOLoader) target(obj *object) {
 	r := obj.r
@@ -121,14 +127,7 @@ func (l *openSLOLoader) target(obj *object) {
 	if f, ok := fs["description"]; ok {
 		t.Description, _ = r.scalar(f, wantText)
 	}
-	if f, ok := r.require(obj.spec.val, fs, obj.spec.path, "target", wantTargetName); ok {
-		if v, ok := r.scalar(f, wantTargetName); ok {
-			if strings.TrimSpace(v) == "" {
-				r.errorf(f.val, f.path, "is empty; want %s", wantTargetName)
-			}
-			t.Target = v
-		}
-	}
+	t.Target = requiredText(r, obj, fs, "target", wantTargetName)
 	if r.n > start {
 		obj.failed = true
 		return

@@ -149,16 +149,7 @@ func (l *openSLOLoader) ratioMetric(r *report, def *sliDef, f field) (broken boo
 	g, hasG := fs["good"]
 	b, hasB := fs["bad"]
 	_, hasT := fs["total"]
-	switch {
-	case hasG && hasB:
-		later := b
-		if before(b, g) {
-			later = g
-		}
-		r.errorf(later.key, f.path, "has both good and bad; want one of them with total")
-	case !hasG && !hasB:
-		r.errorf(f.val, f.path, "missing good or bad; want good (or bad) with total")
-	}
+	exactlyOne(r, f, g, b, hasG, hasB, "has both good and bad; want one of them with total", "missing good or bad; want good (or bad) with total")
 	if !hasT {
 		r.errorf(f.val, join(f.path, "total"), "missing; want total, the query of every request, with good (or bad)")
 	}
@@ -379,4 +370,19 @@ func impliedUnit(name string) string {
 		}
 	}
 	return ""
+}
+
+// exactlyOne reports two alternative fields of f given together (at the
+// later of them) or neither.
+func exactlyOne(r *report, f, x, y field, hasX, hasY bool, both, neither string) {
+	switch {
+	case hasX && hasY:
+		later := y
+		if before(y, x) {
+			later = x
+		}
+		r.errorf(later.key, f.path, "%s", both)
+	case !hasX && !hasY:
+		r.errorf(f.val, f.path, "%s", neither)
+	}
 }

@@ -407,21 +407,14 @@ func (m *sloMap) objective(f field) *objective {
 	}
 	tf, hasT := fs["target"]
 	pf, hasP := fs["targetPercent"]
+	exactlyOne(r, f, tf, pf, hasT, hasP, "has both target and targetPercent; want one of them", "missing target or targetPercent; want target: 0.999 (a ratio) or targetPercent: 99.9")
 	switch {
-	case hasT && hasP:
-		later := pf
-		if before(pf, tf) {
-			later = tf
-		}
-		r.errorf(later.key, f.path, "has both target and targetPercent; want one of them")
-	case !hasT && !hasP:
-		r.errorf(f.val, f.path, "missing target or targetPercent; want target: 0.999 (a ratio) or targetPercent: 99.9")
-	case hasT:
+	case hasT && !hasP:
 		if rt, _, ok := ratio(r, tf, wantTarget, false); ok {
 			ob.target, ob.targetF = rt, tf
 			ob.targetText = strings.TrimSpace(tf.val.Value) + " (" + percentText(rt) + " %)"
 		}
-	default:
+	case hasP && !hasT:
 		if rt, ok := osloPercent(r, pf); ok {
 			ob.target, ob.targetF = rt, pf
 			ob.targetText = percentText(rt) + " %"
