@@ -10,7 +10,7 @@ import (
 )
 
 // maxAlertHistory bounds the transitions an SLO keeps in memory for the
-// API; notifiers (to come) will persist what they send.
+// API; notifiers persist what they send (Config.OnTransition).
 const maxAlertHistory = 200
 
 // trackerSource lets alert.Evaluate read an SLO's tracker.
@@ -50,6 +50,9 @@ func (e *Engine) evaluateAlerts(en *entry) {
 	en.alerts = st
 	for _, tr := range transitions {
 		e.cfg.Logger.Info("alert "+tr.Kind.String(), "slo", en.slo.Name, "alert", tr.Alert, "severity", string(tr.Severity), "reason", tr.Reason)
+		if e.cfg.OnTransition != nil {
+			e.cfg.OnTransition(en.slo, tr)
+		}
 	}
 	en.history = append(en.history, transitions...)
 	if n := len(en.history) - maxAlertHistory; n > 0 {

@@ -57,6 +57,11 @@ type Config struct {
 	// for it is awaited before its rollups are stored (default 30 s): the
 	// buckets of one histogram may come in several requests.
 	RemoteWriteHold time.Duration
+	// OnTransition, when set, is told of every alert that fires or
+	// resolves, in order, for notifiers. It is called with the SLO's lock
+	// held, so it must not block or call back into the Engine: enqueue
+	// and return.
+	OnTransition func(s *slo.SLO, tr alert.Transition)
 }
 
 func (c *Config) defaults() error {
