@@ -184,6 +184,49 @@ type State interface {
 	IngestStats(ctx context.Context) (map[IngestKey]int64, error)
 }
 
+// Annotation marks a moment that explains a change in an SLO: a deploy, a
+// configuration push, a feature flag, so a burn can be traced to its
+// cause. It applies to one SLO when SLO is set, to every SLO of a service
+// when only Service is set, and to every SLO when neither is.
+type Annotation struct {
+	ID  int64
+	At  time.Time
+	SLO string
+	// Service is the service it applies to; empty with SLO set means the
+	// SLO alone.
+	Service string
+	// Kind classifies it ("deploy", "config", "flag", "note", …).
+	Kind  string
+	Title string
+	Text  string
+	// URL links to the change (a pipeline run, a commit, a ticket).
+	URL    string
+	Labels map[string]string
+}
+
+// AnnotationQuery selects annotations with From <= At < To. A set SLO or
+// Service also admits the annotations that apply more widely: an SLO's
+// query sees its own annotations, its service's and the global ones.
+type AnnotationQuery struct {
+	From, To     time.Time
+	SLO, Service string
+	// Limit caps the answer to the newest Limit annotations (0: no cap).
+	Limit int
+}
+
+// Annotations keeps annotations. It is safe for concurrent use.
+type Annotations interface {
+	// AddAnnotation stores a (its ID is ignored) and returns its new ID.
+	// At must be set and Kind and Title non-empty, or the error wraps
+	// ErrInvalid.
+	AddAnnotation(ctx context.Context, a Annotation) (int64, error)
+	// Annotations returns the annotations q selects, oldest first.
+	Annotations(ctx context.Context, q AnnotationQuery) ([]Annotation, error)
+	// DeleteAnnotation removes one, or returns an error wrapping
+	// ErrNotFound.
+	DeleteAnnotation(ctx context.Context, id int64) error
+}
+
 // Compactor applies retention.
 type Compactor interface {
 	// Compact enforces p as of now (see Retention) and returns what it did.
@@ -203,6 +246,7 @@ type Store interface {
 	Querier
 	SLOs
 	State
+	Annotations
 	Compactor
 	// Size returns the bytes the store occupies on disk (or in its
 	// database), including logs not yet folded into the main file.

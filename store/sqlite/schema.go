@@ -69,6 +69,8 @@ CREATE TABLE ingest_stats (
 	PRIMARY KEY (source, reason)
 ) WITHOUT ROWID;
 `,
+	// 1 → 2: deploy and change annotations.
+	annotationsSchema,
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"state key-value", testState},
 		{"state commits with the batch", testStateInBatch},
 		{"ingest stats", testIngestStats},
+		{"annotations", testAnnotations},
 		{"hourly histograms of uncompacted quanta", testHourlyUncompacted},
 		{"compact moves histograms to hours exactly", testCompact},
 		{"compact is idempotent", testCompactIdempotent},
@@ -1124,5 +1125,95 @@ func testSize(t *testing.T, s store.Store) {
 	// they are encoded.
 	if after-before < 1440*200 {
 		t.Errorf("Size grew by %d bytes for 1,440 rollups, want at least %d", after-before, 1440*200)
+	}
+}
+
+func testAnnotations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	add := func(a store.Annotation) int64 {
+		t.Helper()
+		id, err := s.AddAnnotation(ctx, a)
+		if err != nil {
+			t.Fatalf("AddAnnotation(%+v): %v", a, err)
+		}
+		return id
+	}
+	own := add(store.Annotation{At: t0, SLO: "checkout-availability", Service: "checkout", Kind: "deploy", Title: "checkout v1.2.3",
+		Text: "canary → 100 %", URL: "https://ci.example/run/7", Labels: map[string]string{"version": "1.2.3"}})
+	service := add(store.Annotation{At: t0.Add(time.Minute), Service: "checkout", Kind: "config", Title: "pool size 20→40"})
+	global := add(store.Annotation{At: t0.Add(2 * time.Minute), Kind: "note", Title: "region failover drill"})
+	other := add(store.Annotation{At: t0.Add(3 * time.Minute), SLO: "search-latency", Service: "search", Kind: "deploy", Title: "search v9"})
+	if own == service || service == global || global == other {
+		t.Fatalf("IDs not distinct: %d %d %d %d", own, service, global, other)
+	}
+	ids := func(q store.AnnotationQuery) []int64 {
+		t.Helper()
+		as, err := s.Annotations(ctx, q)
+		if err != nil {
+			t.Fatalf("Annotations(%+v): %v", q, err)
+		}
+		var out []int64
+		for _, a := range as {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	day := store.AnnotationQuery{From: t0.Add(-time.Hour), To: t0.Add(time.Hour)}
+	for _, tc := range []struct {
+		name string
+		q    func(q store.AnnotationQuery) store.AnnotationQuery
+		want []int64
+	}{
+		{"all, oldest first", func(q store.AnnotationQuery) store.AnnotationQuery { return q }, []int64{own, service, global, other}},
+		{"an SLO sees its own, its service's and global ones", func(q store.AnnotationQuery) store.AnnotationQuery {
+			q.SLO, q.Service = "checkout-availability", "checkout"
+			return q
+		}, []int64{own, service, global}},
+		{"an SLO without a service", func(q store.AnnotationQuery) store.AnnotationQuery {
+			q.SLO = "search-latency"
+			return q
+		}, []int64{global, other}},
+		{"a service", func(q store.AnnotationQuery) store.AnnotationQuery {
+			q.Service = "search"
+			return q
+		}, []int64{global, other}},
+		{"half-open range", func(q store.AnnotationQuery) store.AnnotationQuery {
+			q.From, q.To = t0.Add(time.Minute), t0.Add(3*time.Minute)
+			return q
+		}, []int64{service, global}},
+		{"limit keeps the newest", func(q store.AnnotationQuery) store.AnnotationQuery {
+			q.Limit = 2
+			return q
+		}, []int64{global, other}},
+	} {
+		if got := ids(tc.q(day)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: IDs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	as, err := s.Annotations(ctx, store.AnnotationQuery{From: t0, To: t0.Add(time.Second)})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("Annotations at t0 = %v, %v", as, err)
+	}
+	a := as[0]
+	if !a.At.Equal(t0) || a.SLO != "checkout-availability" || a.Service != "checkout" || a.Kind != "deploy" ||
+		a.Title != "checkout v1.2.3" || a.Text != "canary → 100 %" || a.URL != "https://ci.example/run/7" || a.Labels["version"] != "1.2.3" {
+		t.Errorf("annotation round trip = %+v", a)
+	}
+
+	for _, bad := range []store.Annotation{
+		{Kind: "deploy", Title: "no time"},
+		{At: t0, Title: "no kind"},
+		{At: t0, Kind: "deploy", Title: "  "},
+	} {
+		_, err := s.AddAnnotation(ctx, bad)
+		wantErr(t, fmt.Sprintf("AddAnnotation(%+v)", bad), err, store.ErrInvalid)
+	}
+	if err := s.DeleteAnnotation(ctx, service); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "DeleteAnnotation twice", s.DeleteAnnotation(ctx, service), store.ErrNotFound)
+	if got := ids(day); !slices.Equal(got, []int64{own, global, other}) {
+		t.Errorf("after delete: %v", got)
 	}
 }

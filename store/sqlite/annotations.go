@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/store"
+)
+
+// annotationsSchema is the migration that adds annotations. They are few
+// (deploys, config pushes), so one table with an index on time serves
+// every query.
+const annotationsSchema = `
+CREATE TABLE annotations (
+	id      INTEGER PRIMARY KEY,
+	at_ns   INTEGER NOT NULL,
+	slo     TEXT    NOT NULL, -- '' when it applies more widely
+	service TEXT    NOT NULL, -- '' when it applies to every service
+	kind    TEXT    NOT NULL,
+	title   TEXT    NOT NULL,
+	text    TEXT    NOT NULL,
+	url     TEXT    NOT NULL,
+	labels  TEXT    NOT NULL  -- JSON object
+);
+CREATE INDEX annotations_at ON annotations (at_ns);
+`
+
+// AddAnnotation implements store.Annotations.
+func (db *DB) AddAnnotation(ctx context.Context, a store.Annotation) (int64, error) {
+	switch {
+	case a.At.IsZero():
+		return 0, fmt.Errorf("sqlite: add annotation: %w: no time", store.ErrInvalid)
+	case strings.TrimSpace(a.Kind) == "":
+		return 0, fmt.Errorf("sqlite: add annotation: %w: no kind", store.ErrInvalid)
+	case strings.TrimSpace(a.Title) == "":
+		return 0, fmt.Errorf("sqlite: add annotation: %w: no title", store.ErrInvalid)
+	}
+	labels, err := json.Marshal(a.Labels)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: add annotation: %w", err)
+	}
+	if a.Labels == nil {
+		labels = []byte("{}")
+	}
+	var id int64
+	err = db.write(ctx, "add annotation", func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO annotations (at_ns, slo, service, kind, title, text, url, labels)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			a.At.UnixNano(), a.SLO, a.Service, a.Kind, a.Title, a.Text, a.URL, string(labels)).Scan(&id)
+	})
+	return id, err
+}
+
+// Annotations implements store.Annotations.
+func (db *DB) Annotations(ctx context.Context, q store.AnnotationQuery) ([]store.Annotation, error) {
+	if err := db.check(ctx, "annotations"); err != nil {
+		return nil, err
+	}
+	query := `SELECT id, at_ns, slo, service, kind, title, text, url, labels FROM annotations WHERE at_ns >= ? AND at_ns < ?`
+	args := []any{q.From.UnixNano(), q.To.UnixNano()}
+	if q.SLO != "" {
+		query += ` AND slo IN ('', ?)`
+		args = append(args, q.SLO)
+	}
+	if q.Service != "" {
+		query += ` AND service IN ('', ?)`
+		args = append(args, q.Service)
+	}
+	if q.SLO != "" && q.Service == "" {
+		// An SLO without a service sees only its own and the global ones.
+		query += ` AND (slo <> '' OR service = '')`
+	}
+	// The newest Limit, returned oldest first.
+	query += ` ORDER BY at_ns DESC, id DESC`
+	if q.Limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, q.Limit)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, db.wrap(ctx, err, "annotations")
+	}
+	defer rows.Close()
+	var out []store.Annotation
+	for rows.Next() {
+		var a store.Annotation
+		var ns int64
+		var labels string
+		if err := rows.Scan(&a.ID, &ns, &a.SLO, &a.Service, &a.Kind, &a.Title, &a.Text, &a.URL, &labels); err != nil {
+			return nil, db.wrap(ctx, err, "annotations")
+		}
+		a.At = time.Unix(0, ns).UTC()
+		if labels != "{}" && labels != "null" {
+			if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
+				return nil, fmt.Errorf("sqlite: annotation %d: labels: %w", a.ID, err)
+			}
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap(ctx, err, "annotations")
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// DeleteAnnotation implements store.Annotations.
+func (db *DB) DeleteAnnotation(ctx context.Context, id int64) error {
+	return db.write(ctx, fmt.Sprintf("delete annotation %d", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM annotations WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("annotation %d: %w", id, store.ErrNotFound)
+		}
+		return nil
+	})
+}
