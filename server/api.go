@@ -304,7 +304,13 @@ func (s *Server) budget(r *http.Request) (any, error) {
 			Remaining: report.Number(p.Budget.Remaining), Availability: report.Number(p.Availability * 100),
 		})
 	}
-	return map[string]any{"slo": o.Name, "unit": o.Method.BudgetUnit(), "step": slo.FormatDuration(step), "points": out}, nil
+	// Deploys beside the budget, so a burn can be traced to a release.
+	as, err := s.cfg.Engine.Annotations(r.Context(), o.Name, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"slo": o.Name, "unit": o.Method.BudgetUnit(), "step": slo.FormatDuration(step), "points": out,
+		"annotations": viewAnnotations(as)}, nil
 }
 
 // events takes JSON lines or a JSON array of events, in the schema of nines

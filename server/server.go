@@ -77,6 +77,10 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET /api/v1/slos/{name}/alerts", read(api(s.sloAlerts)))
 	s.mux.Handle("GET /api/v1/alerts", read(api(s.alerts)))
 	s.mux.Handle("GET /api/v1/slos/{name}/gate", read(api(s.gate)))
+	s.mux.Handle("GET /api/v1/slos/{name}/annotations", read(api(s.sloAnnotations)))
+	s.mux.Handle("GET /api/v1/annotations", read(api(s.annotations)))
+	s.mux.Handle("POST /api/v1/annotations", write(api(s.addAnnotation)))
+	s.mux.Handle("DELETE /api/v1/annotations/{id}", write(api(s.deleteAnnotation)))
 	s.mux.Handle("POST /api/v1/events", write(api(s.events)))
 	s.mux.Handle("POST /api/v1/rollups", write(api(s.rollups)))
 	s.mux.Handle("POST /api/v1/write", write(http.HandlerFunc(s.remoteWrite)))
@@ -115,7 +119,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, engine.ErrUnknownSLO), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid), errors.Is(err, engine.ErrUnknownService):
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrClosed):
 		return http.StatusServiceUnavailable
