@@ -207,4 +207,3 @@ func NewHistogram(f Frame, t Text, bins []HistBin, threshold float64, qs []Quant
 	}
 	return h
 }
-
