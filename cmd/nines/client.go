@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,12 +21,34 @@ type client struct {
 // get fetches path and decodes its JSON into out; an answer that is not
 // 200 becomes an error with the server's message.
 func (c *client) get(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodGet, path, nil, out, nil)
+}
+
+// do sends in (when not nil) as JSON to path with method and decodes a
+// JSON answer into out (when not nil). Any status other than 200 or 201
+// becomes an error with the server's message. header adds request
+// headers (If-Match, say).
+func (c *client) do(ctx context.Context, method, path string, in, out any, header map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := strings.TrimRight(c.server, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encoding request to %s: %w", u, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return usageError("--server %q: %v", c.server, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	if c.tokenFile != "" {
 		b, err := os.ReadFile(c.tokenFile)
@@ -39,21 +62,24 @@ func (c *client) get(ctx context.Context, path string, out any) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("asking %s: %w", u, err)}
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode != http.StatusOK {
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		var e struct {
 			Error *struct {
 				Message string `json:"message"`
 			} `json:"error"`
 		}
 		msg := resp.Status
-		if json.Unmarshal(body, &e) == nil && e.Error != nil {
+		if json.Unmarshal(answer, &e) == nil && e.Error != nil {
 			msg = e.Error.Message
 		}
-		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %s", u, msg)}
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s %s: %s", method, u, msg)}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("%s answered %q: %v", u, strings.TrimSpace(string(body)), err)}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(answer, out); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%s answered %q: %v", u, strings.TrimSpace(string(answer)), err)}
 	}
 	return nil
 }
@@ -64,6 +90,6 @@ func clientFlags(fs interface {
 	DurationVar(*time.Duration, string, time.Duration, string)
 }, c *client) {
 	fs.StringVar(&c.server, "server", "http://127.0.0.1:9797", "nines serve base `URL`")
-	fs.StringVar(&c.tokenFile, "token-file", "", "`file` with the bearer token, when the server requires one for reads")
+	fs.StringVar(&c.tokenFile, "token-file", "", "`file` with the bearer token, when the server requires one")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for the answer")
 }
