@@ -71,6 +71,8 @@ CREATE TABLE ingest_stats (
 `,
 	// 1 → 2: deploy and change annotations.
 	annotationsSchema,
+	// 2 → 3: incidents (incident.go).
+	incidentSchema,
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer

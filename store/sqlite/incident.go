@@ -1,0 +1,621 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/incident"
+)
+
+// incidentSchema keeps incidents (incident.Store). The figures the metrics
+// read (service, times, hops, responders) are columns, so a report over
+// 100,000 incidents never decodes a body; the rest of the record is the
+// JSON body. Times are Unix nanoseconds, NULL when unknown. Timeline
+// entries, repair items and budget burned are rows of their own: a
+// timeline grows by appends, repair items are counted across incidents,
+// and budget burned is derived data replaced as rollups arrive.
+const incidentSchema = `
+CREATE TABLE incidents (
+	id              INTEGER PRIMARY KEY,
+	version         INTEGER NOT NULL,
+	status          TEXT    NOT NULL,
+	severity        INTEGER NOT NULL,
+	service         TEXT    NOT NULL, -- the primary service
+	services        TEXT    NOT NULL, -- all of them, one per line
+	owner           TEXT    NOT NULL,
+	title           TEXT    NOT NULL,
+	detected_by     TEXT    NOT NULL,
+	group_key       TEXT    NOT NULL,
+	impact_start_ns INTEGER,
+	detected_ns     INTEGER,
+	engaged_ns      INTEGER,
+	mitigated_ns    INTEGER,
+	resolved_ns     INTEGER,
+	hops            INTEGER,          -- NULL when no responder engaged
+	responders      INTEGER NOT NULL,
+	created_ns      INTEGER NOT NULL,
+	updated_ns      INTEGER NOT NULL,
+	body            BLOB    NOT NULL  -- JSON: summary, responders, links, SLOs, postmortem
+);
+CREATE INDEX incidents_impact ON incidents (impact_start_ns);
+CREATE INDEX incidents_group ON incidents (service, group_key) WHERE group_key <> '';
+
+CREATE TABLE incident_timeline (
+	incident_id INTEGER NOT NULL,
+	seq         INTEGER NOT NULL,
+	at_ns       INTEGER NOT NULL,
+	kind        TEXT    NOT NULL,
+	author      TEXT    NOT NULL,
+	text        TEXT    NOT NULL,
+	PRIMARY KEY (incident_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE repair_items (
+	id          INTEGER PRIMARY KEY,
+	incident_id INTEGER NOT NULL,
+	title       TEXT    NOT NULL,
+	norm_title  TEXT    NOT NULL,
+	term        TEXT    NOT NULL,
+	phase       TEXT    NOT NULL,
+	owner       TEXT    NOT NULL,
+	status      TEXT    NOT NULL,
+	created_ns  INTEGER NOT NULL,
+	due_ns      INTEGER,
+	closed_ns   INTEGER,
+	link        TEXT    NOT NULL,
+	UNIQUE (incident_id, norm_title)
+);
+
+CREATE TABLE incident_burns (
+	incident_id INTEGER NOT NULL,
+	slo         TEXT    NOT NULL,
+	from_ns     INTEGER NOT NULL,
+	to_ns       INTEGER NOT NULL,
+	unit        TEXT    NOT NULL,
+	spent       REAL    NOT NULL,
+	total       REAL    NOT NULL,
+	share       REAL    NOT NULL,
+	error       TEXT    NOT NULL,
+	PRIMARY KEY (incident_id, slo)
+) WITHOUT ROWID;
+`
+
+var _ incident.Store = (*DB)(nil)
+
+func nsOf(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func timeOf(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// incTx runs fn in a write transaction and returns fn's own errors as
+// they are, so that the domain's errors (a conflict, a closed incident)
+// reach the caller without the store's wording around them.
+func (db *DB) incTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if err := db.check(ctx, "%s", op); err != nil {
+		return err
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return db.wrap(ctx, err, "%s: begin", op)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		var se *storeError
+		if errors.As(err, &se) {
+			return db.wrap(ctx, se.err, "%s", op)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return db.wrap(ctx, err, "%s: commit", op)
+	}
+	return nil
+}
+
+// storeError marks an error of the database itself, as opposed to one of
+// the domain returned by a caller's function.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+func dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &storeError{err}
+}
+
+// incidentBody is what the body column holds: the record without what
+// has columns or tables of its own.
+func incidentBody(inc *incident.Incident) ([]byte, error) {
+	c := *inc
+	c.Timeline, c.Repairs, c.Burn, c.Metrics = nil, nil, nil, nil
+	return json.Marshal(&c)
+}
+
+func (db *DB) insertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident) error {
+	inc.Version = 1
+	body, err := incidentBody(inc)
+	if err != nil {
+		return err
+	}
+	hops, ok := inc.Hops()
+	var h any
+	if ok {
+		h = hops
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (version, status, severity, service, services, owner, title, detected_by, group_key,
+		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, hops, responders, created_ns, updated_ns, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title, inc.DetectedBy, inc.GroupKey,
+		nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved), h, len(inc.Responders),
+		inc.Created.UnixNano(), inc.Updated.UnixNano(), body)
+	if err != nil {
+		return dbErr(err)
+	}
+	if inc.ID, err = res.LastInsertId(); err != nil {
+		return dbErr(err)
+	}
+	// The body was written before the ID was known; the ID column is
+	// authoritative and overrides it on reading.
+	if err := db.writeChildren(ctx, tx, inc, 0); err != nil {
+		return err
+	}
+	return db.writeBurns(ctx, tx, inc.ID, inc.Burn)
+}
+
+// writeChildren inserts the timeline entries with Seq 0 after lastSeq and
+// the repair items with ID 0, and updates the other repair items.
+func (db *DB) writeChildren(ctx context.Context, tx *sql.Tx, inc *incident.Incident, lastSeq int64) error {
+	for i := range inc.Timeline {
+		e := &inc.Timeline[i]
+		if e.Seq != 0 {
+			continue
+		}
+		lastSeq++
+		e.Seq = lastSeq
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_timeline (incident_id, seq, at_ns, kind, author, text) VALUES (?, ?, ?, ?, ?, ?)`,
+			inc.ID, e.Seq, e.At.UnixNano(), e.Kind, e.Author, e.Text); err != nil {
+			return dbErr(err)
+		}
+	}
+	for i := range inc.Repairs {
+		r := &inc.Repairs[i]
+		r.IncidentID = inc.ID
+		norm := incident.NormalizeTitle(r.Title)
+		if r.ID == 0 {
+			res, err := tx.ExecContext(ctx, `INSERT INTO repair_items (incident_id, title, norm_title, term, phase, owner, status, created_ns, due_ns, closed_ns, link)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				inc.ID, r.Title, norm, r.Term, r.Phase, r.Owner, r.Status, r.Created.UnixNano(), nsOf(r.Due), nsOf(r.Closed), r.Link)
+			if err != nil {
+				if strings.Contains(err.Error(), "UNIQUE") {
+					return fmt.Errorf("%w: incident %d already has a repair item titled %q", incident.ErrDuplicate, inc.ID, r.Title)
+				}
+				return dbErr(err)
+			}
+			if r.ID, err = res.LastInsertId(); err != nil {
+				return dbErr(err)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE repair_items SET title = ?, norm_title = ?, term = ?, phase = ?, owner = ?, status = ?, due_ns = ?, closed_ns = ?, link = ?
+			WHERE id = ? AND incident_id = ?`,
+			r.Title, norm, r.Term, r.Phase, r.Owner, r.Status, nsOf(r.Due), nsOf(r.Closed), r.Link, r.ID, inc.ID); err != nil {
+			return dbErr(err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) writeBurns(ctx context.Context, tx *sql.Tx, id int64, burns []incident.Burn) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_burns WHERE incident_id = ?`, id); err != nil {
+		return dbErr(err)
+	}
+	for _, b := range burns {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO incident_burns (incident_id, slo, from_ns, to_ns, unit, spent, total, share, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.SLO, b.From.UnixNano(), b.To.UnixNano(), b.Unit, b.Spent, b.Total, b.Share, b.Error); err != nil {
+			return dbErr(err)
+		}
+	}
+	return nil
+}
+
+// CreateIncident implements incident.Store.
+func (db *DB) CreateIncident(ctx context.Context, inc *incident.Incident) error {
+	return db.incTx(ctx, "create incident", func(tx *sql.Tx) error { return db.insertIncident(ctx, tx, inc) })
+}
+
+// ImportIncidents stores many new incidents in one transaction: for
+// imports and for benchmarks, where a commit per incident would cost a
+// disk sync each.
+func (db *DB) ImportIncidents(ctx context.Context, incs []*incident.Incident) error {
+	return db.incTx(ctx, "import incidents", func(tx *sql.Tx) error {
+		for _, inc := range incs {
+			if err := db.insertIncident(ctx, tx, inc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const incidentCols = `id, version, status, severity, owner, title, detected_by, group_key,
+	impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, created_ns, updated_ns, body`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanIncident(s scanner) (*incident.Incident, error) {
+	var inc incident.Incident
+	var body []byte
+	var imp, det, eng, mit, res sql.NullInt64
+	var created, updated int64
+	var id, version int64
+	var status, owner, title, by, key string
+	var sev int
+	if err := s.Scan(&id, &version, &status, &sev, &owner, &title, &by, &key, &imp, &det, &eng, &mit, &res, &created, &updated, &body); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &inc); err != nil {
+		return nil, fmt.Errorf("incident %d: body: %w", id, err)
+	}
+	inc.ID, inc.Version, inc.Status, inc.Severity, inc.Owner, inc.Title = id, version, incident.Status(status), sev, owner, title
+	inc.DetectedBy, inc.GroupKey = incident.DetectedBy(by), key
+	inc.ImpactStart, inc.Detected, inc.Engaged, inc.Mitigated, inc.Resolved = timeOf(imp), timeOf(det), timeOf(eng), timeOf(mit), timeOf(res)
+	inc.Created, inc.Updated = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	return &inc, nil
+}
+
+// loadIncident reads an incident whole through q (a transaction or the
+// read pool).
+func loadIncident(ctx context.Context, q querier, id int64) (*incident.Incident, error) {
+	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("incident %d: %w", id, incident.ErrNotFound)
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT seq, at_ns, kind, author, text FROM incident_timeline WHERE incident_id = ? ORDER BY at_ns, seq`, id)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	for rows.Next() {
+		var e incident.Entry
+		var at int64
+		var kind string
+		if err := rows.Scan(&e.Seq, &at, &kind, &e.Author, &e.Text); err != nil {
+			rows.Close()
+			return nil, dbErr(err)
+		}
+		e.At, e.Kind = time.Unix(0, at).UTC(), incident.Kind(kind)
+		inc.Timeline = append(inc.Timeline, e)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, dbErr(err)
+	}
+	if inc.Repairs, err = repairItems(ctx, q, `WHERE incident_id = ?`, id); err != nil {
+		return nil, err
+	}
+	burns, err := burnsOf(ctx, q, `WHERE incident_id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	inc.Burn = burns[id]
+	return inc, nil
+}
+
+func repairItems(ctx context.Context, q querier, where string, args ...any) ([]incident.RepairItem, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, incident_id, title, term, phase, owner, status, created_ns, due_ns, closed_ns, link FROM repair_items `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []incident.RepairItem
+	for rows.Next() {
+		var r incident.RepairItem
+		var term, phase, status string
+		var created int64
+		var due, closed sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.IncidentID, &r.Title, &term, &phase, &r.Owner, &status, &created, &due, &closed, &r.Link); err != nil {
+			return nil, dbErr(err)
+		}
+		r.Term, r.Phase, r.Status = incident.Term(term), incident.Phase(phase), incident.RepairStatus(status)
+		r.Created, r.Due, r.Closed = time.Unix(0, created).UTC(), timeOf(due), timeOf(closed)
+		out = append(out, r)
+	}
+	return out, dbErr(rows.Err())
+}
+
+func burnsOf(ctx context.Context, q querier, where string, args ...any) (incident.Burns, error) {
+	rows, err := q.QueryContext(ctx, `SELECT incident_id, slo, from_ns, to_ns, unit, spent, total, share, error FROM incident_burns `+where+` ORDER BY incident_id, slo`, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	out := incident.Burns{}
+	for rows.Next() {
+		var id, from, to int64
+		var b incident.Burn
+		if err := rows.Scan(&id, &b.SLO, &from, &to, &b.Unit, &b.Spent, &b.Total, &b.Share, &b.Error); err != nil {
+			return nil, dbErr(err)
+		}
+		b.From, b.To = time.Unix(0, from).UTC(), time.Unix(0, to).UTC()
+		out[id] = append(out[id], b)
+	}
+	return out, dbErr(rows.Err())
+}
+
+// Incident implements incident.Store.
+func (db *DB) Incident(ctx context.Context, id int64) (*incident.Incident, error) {
+	if err := db.check(ctx, "get incident %d", id); err != nil {
+		return nil, err
+	}
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, db.wrap(ctx, err, "get incident %d", id)
+	}
+	defer tx.Rollback()
+	inc, err := loadIncident(ctx, tx, id)
+	var se *storeError
+	if errors.As(err, &se) {
+		return nil, db.wrap(ctx, se.err, "get incident %d", id)
+	}
+	return inc, err
+}
+
+// persist writes a changed incident loaded in tx, bumping its version.
+func (db *DB) persist(ctx context.Context, tx *sql.Tx, inc *incident.Incident) error {
+	inc.Version++
+	body, err := incidentBody(inc)
+	if err != nil {
+		return err
+	}
+	hops, ok := inc.Hops()
+	var h any
+	if ok {
+		h = hops
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET version = ?, status = ?, severity = ?, service = ?, services = ?, owner = ?, title = ?,
+		detected_by = ?, group_key = ?, impact_start_ns = ?, detected_ns = ?, engaged_ns = ?, mitigated_ns = ?, resolved_ns = ?,
+		hops = ?, responders = ?, updated_ns = ?, body = ? WHERE id = ?`,
+		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title,
+		inc.DetectedBy, inc.GroupKey, nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved),
+		h, len(inc.Responders), inc.Updated.UnixNano(), body, inc.ID); err != nil {
+		return dbErr(err)
+	}
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM incident_timeline WHERE incident_id = ?`, inc.ID).Scan(&last); err != nil {
+		return dbErr(err)
+	}
+	return db.writeChildren(ctx, tx, inc, last.Int64)
+}
+
+// UpdateIncident implements incident.Store.
+func (db *DB) UpdateIncident(ctx context.Context, id int64, fn func(inc *incident.Incident) error) (*incident.Incident, error) {
+	var out *incident.Incident
+	err := db.incTx(ctx, fmt.Sprintf("update incident %d", id), func(tx *sql.Tx) error {
+		inc, err := loadIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		version := inc.Version
+		if err := fn(inc); err != nil {
+			return err
+		}
+		inc.ID, inc.Version = id, version
+		if err := db.persist(ctx, tx, inc); err != nil {
+			return err
+		}
+		out = inc
+		return nil
+	})
+	return out, err
+}
+
+// OpenOrAttach implements incident.Store.
+func (db *DB) OpenOrAttach(ctx context.Context, service, groupKey string, fn func(found *incident.Incident) (*incident.Incident, error)) (*incident.Incident, error) {
+	var out *incident.Incident
+	err := db.incTx(ctx, "incident for alert group "+groupKey, func(tx *sql.Tx) error {
+		var found *incident.Incident
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE service = ? AND group_key = ? AND status IN ('open', 'mitigated') ORDER BY id DESC LIMIT 1`,
+			service, groupKey).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return dbErr(err)
+		default:
+			if found, err = loadIncident(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		var version int64
+		if found != nil {
+			version = found.Version
+		}
+		inc, err := fn(found)
+		if err != nil || inc == nil {
+			return err
+		}
+		if found == nil {
+			if err := db.insertIncident(ctx, tx, inc); err != nil {
+				return err
+			}
+		} else {
+			inc.ID, inc.Version = id, version
+			if err := db.persist(ctx, tx, inc); err != nil {
+				return err
+			}
+		}
+		out = inc
+		return nil
+	})
+	return out, err
+}
+
+// ListIncidents implements incident.Store.
+func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.Incident, error) {
+	if err := db.check(ctx, "list incidents"); err != nil {
+		return nil, err
+	}
+	var where []string
+	var args []any
+	if f.Service != "" {
+		where = append(where, `instr(char(10) || services || char(10), char(10) || ? || char(10)) > 0`)
+		args = append(args, f.Service)
+	}
+	if len(f.Status) > 0 {
+		where = append(where, `status IN (?`+strings.Repeat(", ?", len(f.Status)-1)+`)`)
+		for _, s := range f.Status {
+			args = append(args, string(s))
+		}
+	}
+	if f.Severity != 0 {
+		where = append(where, `severity = ?`)
+		args = append(args, f.Severity)
+	}
+	if !f.From.IsZero() {
+		where = append(where, `impact_start_ns >= ?`)
+		args = append(args, f.From.UnixNano())
+	}
+	if !f.To.IsZero() {
+		where = append(where, `impact_start_ns < ?`)
+		args = append(args, f.To.UnixNano())
+	}
+	q := `SELECT ` + incidentCols + ` FROM incidents`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10_000)
+	q += ` ORDER BY coalesce(impact_start_ns, detected_ns, created_ns) DESC, id DESC LIMIT ? OFFSET ?`
+	args = append(args, limit, max(f.Offset, 0))
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, db.wrap(ctx, err, "list incidents")
+	}
+	defer rows.Close()
+	out := []incident.Incident{}
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, db.wrap(ctx, err, "list incidents")
+		}
+		out = append(out, *inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap(ctx, err, "list incidents")
+	}
+	return out, nil
+}
+
+// IncidentFacts implements incident.Store.
+func (db *DB) IncidentFacts(ctx context.Context, from, to time.Time) ([]incident.Facts, error) {
+	if err := db.check(ctx, "incident facts"); err != nil {
+		return nil, err
+	}
+	lo, hi := int64(-1<<63), int64(1<<63-1)
+	if !from.IsZero() {
+		lo = from.UnixNano()
+	}
+	if !to.IsZero() {
+		hi = to.UnixNano()
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, title, services, owner, severity, status, detected_by,
+		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, hops, responders FROM incidents
+		WHERE impact_start_ns IS NULL OR (impact_start_ns >= ? AND impact_start_ns < ?) ORDER BY id`, lo, hi)
+	if err != nil {
+		return nil, db.wrap(ctx, err, "incident facts")
+	}
+	defer rows.Close()
+	var out []incident.Facts
+	// Services repeat across incidents: share one slice per distinct
+	// column value instead of splitting each row's.
+	split := map[string][]string{}
+	var services, status, by string
+	for rows.Next() {
+		var f incident.Facts
+		var imp, det, eng, mit, hops sql.NullInt64
+		if err := rows.Scan(&f.ID, &f.Title, &services, &f.Owner, &f.Severity, &status, &by, &imp, &det, &eng, &mit, &hops, &f.Responders); err != nil {
+			return nil, db.wrap(ctx, err, "incident facts")
+		}
+		s, ok := split[services]
+		if !ok {
+			s = strings.Split(services, "\n")
+			split[services] = s
+		}
+		f.Services, f.Status, f.DetectedBy = s, incident.Status(status), incident.DetectedBy(by)
+		f.ImpactStart, f.Detected, f.Engaged, f.Mitigated = timeOf(imp), timeOf(det), timeOf(eng), timeOf(mit)
+		f.Hops = -1
+		if hops.Valid {
+			f.Hops = int(hops.Int64)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap(ctx, err, "incident facts")
+	}
+	return out, nil
+}
+
+// RepairItems implements incident.Store.
+func (db *DB) RepairItems(ctx context.Context) ([]incident.RepairItem, error) {
+	if err := db.check(ctx, "repair items"); err != nil {
+		return nil, err
+	}
+	items, err := repairItems(ctx, db.r, "")
+	if err != nil {
+		return nil, db.wrap(ctx, err, "repair items")
+	}
+	return items, nil
+}
+
+// Burns implements incident.Store.
+func (db *DB) Burns(ctx context.Context) (incident.Burns, error) {
+	if err := db.check(ctx, "incident budget burned"); err != nil {
+		return nil, err
+	}
+	b, err := burnsOf(ctx, db.r, "")
+	if err != nil {
+		return nil, db.wrap(ctx, err, "incident budget burned")
+	}
+	return b, nil
+}
+
+// SetBurns implements incident.Store.
+func (db *DB) SetBurns(ctx context.Context, id int64, burns []incident.Burn) error {
+	return db.incTx(ctx, fmt.Sprintf("incident %d budget burned", id), func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("incident %d: %w", id, incident.ErrNotFound)
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		return db.writeBurns(ctx, tx, id, burns)
+	})
+}
