@@ -33,10 +33,10 @@ type Entry struct {
 	Kind     string `json:"kind"`
 	// Status is "firing" or "resolved"; Alerts names what the request
 	// carries, for people reading the outbox.
-	Status   string   `json:"status"`
-	GroupKey string   `json:"group_key"`
-	Alerts   []string `json:"alerts"`
-	Request  Request  `json:"request"`
+	Status   string    `json:"status"`
+	GroupKey string    `json:"group_key"`
+	Alerts   []string  `json:"alerts"`
+	Request  Request   `json:"request"`
 	Created  time.Time `json:"created"`
 	Attempts int       `json:"attempts"`
 	// NextAttempt is when delivery is tried again.
