@@ -177,8 +177,22 @@ const (
 	DefaultNoDataAfter  = 10 * time.Minute
 )
 
-// PolicyFor is the default policy of s.
-func PolicyFor(s *slo.SLO) Policy { return Policy{Window: s.Window} }
+// PolicyFor is the policy of s: the defaults, changed as its spec's
+// alerting section says.
+func PolicyFor(s *slo.SLO) Policy {
+	p := Policy{Window: s.Window}
+	o := s.Alerting
+	if o == nil {
+		return p
+	}
+	p.MinEvents, p.ResolveAfter = o.MinEvents, o.ResolveAfter
+	p.NoData = NoDataRule{After: o.NoDataAfter, Severity: Severity(o.NoDataSeverity)}
+	for _, t := range o.Tiers {
+		p.Tiers = append(p.Tiers, Tier{Name: t.Name, Severity: Severity(t.Severity), BudgetShare: t.BudgetShare, Factor: t.Factor,
+			Long: t.Long, Short: t.Short, Disabled: t.Disabled})
+	}
+	return p
+}
 
 // compiled is a Policy with every default applied, as Evaluate uses it.
 type compiled struct {

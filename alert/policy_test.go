@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,38 @@ func TestCompleteFillsEveryDefault(t *testing.T) {
 			t.Errorf("tiers %s, want %s", got, want)
 		}
 	})
+}
+
+// TestPolicyForAppliesTheSpec checks that what an SLO's alerting section
+// says reaches the policy that Evaluate and the rule generator use.
+func TestPolicyForAppliesTheSpec(t *testing.T) {
+	s := &slo.SLO{Window: slo.WindowSpec{Rolling: 30 * 24 * time.Hour}, Alerting: &slo.AlertOverrides{
+		MinEvents: 50, ResolveAfter: 15 * time.Minute, NoDataAfter: -1,
+		Tiers: []slo.AlertTier{
+			{Name: "page-fast", Disabled: true},
+			{Name: "page-slow", Factor: 8},
+			{Name: "ticket-week", Severity: "ticket", BudgetShare: 0.25, Long: 7 * 24 * time.Hour, Short: 12 * time.Hour},
+		},
+	}}
+	p, err := PolicyFor(s).Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MinEvents != 50 || p.ResolveAfter != 15*time.Minute || p.NoData.After >= 0 {
+		t.Errorf("policy %+v", p)
+	}
+	got := map[string]Tier{}
+	for _, tr := range p.Tiers {
+		got[tr.Name] = tr
+	}
+	if !got["page-fast"].Disabled || got["page-slow"].Factor != 8 || got["page-slow"].Disabled {
+		t.Errorf("overridden tiers: %+v", p.Tiers)
+	}
+	// 25 % of a 30-day budget over 7 days: 0.25 × 30 / 7.
+	if w := got["ticket-week"]; w.Severity != Ticket || w.Long != 7*24*time.Hour || math.Abs(w.FactorFor(30*24*time.Hour)-0.25*30/7) > 1e-9 {
+		t.Errorf("added tier: %+v", w)
+	}
+	if len(p.Tiers) != 5 {
+		t.Errorf("%d tiers, want the four defaults and the new one", len(p.Tiers))
+	}
 }

@@ -4,59 +4,58 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/nines-sre/nines/slo"
 )
-
-// GatePolicy is the budget policy a release gate applies. The defaults
-// follow the common error-budget policy: no releases once the budget is
-// spent, and none while little is left and it is still burning.
-type GatePolicy struct {
-	// FreezeBelow denies releases while the remaining share of the budget
-	// is below it (default 0: the budget is exhausted).
-	FreezeBelow float64
-	// CautionBelow and CautionBurn deny releases while the remaining share
-	// is below CautionBelow and the burn rate over CautionSpan is above
-	// CautionBurn (defaults 10 %, 1, 1h).
-	CautionBelow, CautionBurn float64
-	CautionSpan               time.Duration
-}
-
-// DefaultGatePolicy is the policy nines serve's gate uses.
-func DefaultGatePolicy() GatePolicy {
-	return GatePolicy{FreezeBelow: 0, CautionBelow: 0.1, CautionBurn: 1, CautionSpan: time.Hour}
-}
 
 // GateDecision is a release gate's answer for one SLO.
 type GateDecision struct {
 	Allow bool
 	// Reason says why, with the numbers, for the pipeline's log.
 	Reason string
-	// BudgetRemaining is the remaining share of the window's budget, Burn
-	// the burn rate over the policy's span.
+	// BudgetRemaining is the remaining share of the window's budget; Burn
+	// the burn rate over the span of the rule that decided (or the last
+	// hour when no rule held), NaN when unknown.
 	BudgetRemaining, Burn float64
+	// Rule is the budget-policy rule that froze releases (when !Allow).
+	Rule slo.FreezeRule
 }
 
 // Gate decides from the error budget whether a release of the SLO's
-// service may go out: the non-subjective answer a pipeline asks for.
-func (e *Engine) Gate(name string, p GatePolicy) (GateDecision, error) {
+// service may go out: the non-subjective answer a pipeline asks for. The
+// SLO's budgetPolicy decides, or slo.DefaultBudgetPolicy when its spec
+// has none.
+func (e *Engine) Gate(name string) (GateDecision, error) {
 	en, err := e.advanced(name)
 	if err != nil {
 		return GateDecision{}, err
 	}
 	defer en.mu.Unlock()
+	rules := en.slo.BudgetPolicy
+	if rules == nil {
+		rules = slo.DefaultBudgetPolicy()
+	}
 	res := en.tracker.Result()
-	d := GateDecision{BudgetRemaining: res.Budget.RemainingShare(), Burn: en.tracker.BurnRate(p.CautionSpan)}
+	d := GateDecision{BudgetRemaining: res.Budget.RemainingShare()}
 	left := fmt.Sprintf("%.1f %% of the %s budget left", 100*d.BudgetRemaining, en.slo.Window)
+	rule, burn, frozen := slo.Freeze(rules, d.BudgetRemaining, en.tracker.BurnRate)
 	switch {
-	case d.BudgetRemaining < p.FreezeBelow:
-		d.Reason = fmt.Sprintf("deny: %s, below the %.0f %% freeze line; releases wait until the budget recovers", left, 100*p.FreezeBelow)
-	case d.BudgetRemaining < p.CautionBelow && !math.IsNaN(d.Burn) && d.Burn > p.CautionBurn:
-		d.Reason = fmt.Sprintf("deny: %s and burning %.2f× over %s; releases wait until the burn stops", left, d.Burn, p.CautionSpan)
+	case frozen && rule.BurnAbove == 0:
+		d.Reason = fmt.Sprintf("deny: %s, below the %s freeze line; releases wait until the budget recovers", left, percentText(rule.RemainingBelow))
+	case frozen:
+		d.Burn = burn
+		d.Reason = fmt.Sprintf("deny: %s (below %s) and burning %.2f× over %s (above %g×); releases wait until the burn stops",
+			left, percentText(rule.RemainingBelow), burn, slo.FormatDuration(rule.Over), rule.BurnAbove)
 	default:
 		d.Allow = true
+		d.Burn = en.tracker.BurnRate(time.Hour)
 		d.Reason = fmt.Sprintf("allow: %s", left)
 		if !math.IsNaN(d.Burn) {
-			d.Reason += fmt.Sprintf(", burning %.2f× over %s", d.Burn, p.CautionSpan)
+			d.Reason += fmt.Sprintf(", burning %.2f× over 1h", d.Burn)
 		}
 	}
+	d.Rule = rule
 	return d, nil
 }
+
+func percentText(share float64) string { return fmt.Sprintf("%g %%", 100*share) }

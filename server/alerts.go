@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alert"
-	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/slo"
 )
@@ -114,7 +113,7 @@ func (s *Server) sloAlerts(r *http.Request) (any, error) {
 // gate answers whether a release may go out, from the SLO's error budget.
 func (s *Server) gate(r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	d, err := s.cfg.Engine.Gate(name, engine.DefaultGatePolicy())
+	d, err := s.cfg.Engine.Gate(name)
 	if err != nil {
 		return nil, err
 	}

@@ -105,6 +105,11 @@ type SLO struct {
 	Quantum          time.Duration
 	Window           WindowSpec
 	NoData           NoData
+	// Alerting changes the default burn-rate alerting; nil keeps it.
+	Alerting *AlertOverrides
+	// BudgetPolicy decides the release gate: releases wait while any rule
+	// holds. Nil is DefaultBudgetPolicy; empty never freezes.
+	BudgetPolicy []FreezeRule
 }
 
 // DefaultQuantum is the quantum when a spec names none.
@@ -142,6 +147,11 @@ func (s *SLO) Validate() error {
 	}
 	if int(s.NoData) >= len(noDataNames) {
 		errs = append(errs, fmt.Errorf("unknown noData policy %d", s.NoData))
+	}
+	for i, r := range s.BudgetPolicy {
+		if err := r.Validate(s.Window.Rolling); err != nil {
+			errs = append(errs, fmt.Errorf("budgetPolicy.freeze[%d]: %w", i, err))
+		}
 	}
 	return errors.Join(errs...)
 }

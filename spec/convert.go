@@ -207,6 +207,12 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 	if s.NoData != slo.NoDataBad {
 		put(m, "noData", s.NoData.String())
 	}
+	if s.Alerting != nil {
+		put(m, "alerting", alertingNode(s.Alerting))
+	}
+	if s.BudgetPolicy != nil {
+		put(m, "budgetPolicy", budgetPolicyNode(s.BudgetPolicy))
+	}
 	return m
 }
 
@@ -309,6 +315,12 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 	}
 	if s.NoData != slo.NoDataBad {
 		put(ann, annotationSpace+"no-data", s.NoData.String())
+	}
+	if s.Alerting != nil {
+		put(ann, annotationSpace+"alerting", flowText(alertingNode(s.Alerting)))
+	}
+	if s.BudgetPolicy != nil {
+		put(ann, annotationSpace+"budget-policy", flowText(budgetPolicyNode(s.BudgetPolicy)))
 	}
 	if len(ann.Content) > 0 {
 		put(meta, "annotations", ann)

@@ -18,7 +18,7 @@ type nativeLoader struct{}
 
 var (
 	nativeFields = []string{"name", "service", "description", "owner", "labels", "sli",
-		"objective", "quantumObjective", "method", "quantum", "window", "noData"}
+		"objective", "quantumObjective", "method", "quantum", "window", "noData", "alerting", "budgetPolicy"}
 	sliFields    = []string{"good", "source"}
 	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit"}
 	goodFields   = []string{"status", "ok", "latency"}
@@ -150,6 +150,13 @@ func mapNative(r *report, root *yaml.Node) (loaded, bool) {
 		}
 	}
 
+	if f, ok := fs["alerting"]; ok {
+		d.alerting(f)
+	}
+	if f, ok := fs["budgetPolicy"]; ok {
+		d.budgetPolicy(f)
+	}
+
 	if hasQO && d.slo.Method != slo.Quanta && d.slo.Method != slo.Transactions {
 		r.warnf(qo.val, qo.path, "has no effect with method %s; it applies to the quanta and transactions methods", d.slo.Method)
 	}
@@ -157,6 +164,7 @@ func mapNative(r *report, root *yaml.Node) (loaded, bool) {
 		r.warnf(d.timezone, "window.timezone", "has no effect on a rolling window; a time zone only cuts calendar windows")
 	}
 	d.validate()
+	d.checkAlerting()
 	if len(r.errs) > d.first {
 		return loaded{}, false
 	}
@@ -529,6 +537,7 @@ var validateFields = []struct{ prefix, field string }{
 	{"a window", "window"},
 	{"unknown method", "method"},
 	{"unknown noData", "noData"},
+	{"budgetPolicy", "budgetPolicy"},
 }
 
 // validate runs the model's own checks. Most of them repeat what mapping

@@ -499,6 +499,11 @@ var ninesAnnotations = map[string][]string{
 	"status":       {kindSLO, kindSLI},
 	"status-label": {kindSLO, kindSLI},
 	"errors":       {kindSLO, kindSLI},
+	// The native alerting and budgetPolicy sections as inline YAML: OpenSLO
+	// has no release policy, and its AlertPolicy cannot say everything
+	// nines' tiers can.
+	"alerting":      {kindSLO},
+	"budget-policy": {kindSLO},
 }
 
 var latencyUnits = []string{"s", "ms", "us", "ns"}

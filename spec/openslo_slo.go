@@ -102,6 +102,10 @@ func (l *openSLOLoader) slo(obj *object) []loaded {
 	built := make([]*slo.SLO, len(objectives))
 	for i, ob := range objectives {
 		built[i] = m.build(ob, start)
+		if built[i] != nil {
+			annotatedPolicy(r, obj.ann, built[i])
+			m.applyAlertPolicies(built[i], policies, fs["alertPolicies"])
+		}
 	}
 	if r.n > start || m.broken || obj.failed {
 		return nil

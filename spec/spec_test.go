@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
@@ -151,6 +152,15 @@ func dump(slos []*slo.SLO) string {
 			fmt.Fprintf(&b, "  window: calendar %s, location %v\n", w.Calendar, w.Location)
 		}
 		fmt.Fprintf(&b, "  noData: %s\n", s.NoData)
+		if a := s.Alerting; a != nil {
+			fmt.Fprintf(&b, "  alerting: minEvents %d, resolveAfter %s, noData after %s severity %q\n", a.MinEvents, a.ResolveAfter, a.NoDataAfter, a.NoDataSeverity)
+			for _, t := range a.Tiers {
+				fmt.Fprintf(&b, "    tier %+v\n", t)
+			}
+		}
+		if s.BudgetPolicy != nil {
+			fmt.Fprintf(&b, "  budgetPolicy: %+v\n", s.BudgetPolicy)
+		}
 	}
 	return b.String()
 }
@@ -253,6 +263,73 @@ func encode(s *slo.SLO) []byte {
 		m["window"] = map[string]any{"rolling": w.Rolling.String()}
 	} else {
 		m["window"] = map[string]any{"calendar": w.Calendar.String(), "timezone": w.Location.String()}
+	}
+	if a := s.Alerting; a != nil {
+		am := map[string]any{}
+		offOr := func(d time.Duration) any {
+			if d < 0 {
+				return "off"
+			}
+			return d.String()
+		}
+		if a.MinEvents < 0 {
+			am["minEvents"] = "off"
+		} else if a.MinEvents > 0 {
+			am["minEvents"] = a.MinEvents
+		}
+		if a.ResolveAfter != 0 {
+			am["resolveAfter"] = offOr(a.ResolveAfter)
+		}
+		if a.NoDataAfter < 0 {
+			am["noData"] = "off"
+		} else if a.NoDataAfter > 0 || a.NoDataSeverity != "" {
+			nd := map[string]any{}
+			if a.NoDataAfter > 0 {
+				nd["after"] = a.NoDataAfter.String()
+			}
+			if a.NoDataSeverity != "" {
+				nd["severity"] = a.NoDataSeverity
+			}
+			am["noData"] = nd
+		}
+		var tiers []map[string]any
+		for _, t := range a.Tiers {
+			tm := map[string]any{"name": t.Name}
+			if t.Severity != "" {
+				tm["severity"] = t.Severity
+			}
+			if t.BudgetShare != 0 {
+				tm["budgetShare"] = strconv.FormatFloat(100*t.BudgetShare, 'g', -1, 64) + "%"
+			}
+			if t.Factor != 0 {
+				tm["factor"] = t.Factor
+			}
+			if t.Long != 0 {
+				tm["long"] = t.Long.String()
+			}
+			if t.Short != 0 {
+				tm["short"] = t.Short.String()
+			}
+			if t.Disabled {
+				tm["disabled"] = true
+			}
+			tiers = append(tiers, tm)
+		}
+		if tiers != nil {
+			am["tiers"] = tiers
+		}
+		m["alerting"] = am
+	}
+	if s.BudgetPolicy != nil {
+		rules := []map[string]any{}
+		for _, r := range s.BudgetPolicy {
+			rm := map[string]any{"remainingBelow": strconv.FormatFloat(100*r.RemainingBelow, 'g', -1, 64) + "%"}
+			if r.BurnAbove != 0 {
+				rm["burnRateAbove"], rm["over"] = r.BurnAbove, r.Over.String()
+			}
+			rules = append(rules, rm)
+		}
+		m["budgetPolicy"] = map[string]any{"freeze": rules}
 	}
 	data, err := json.Marshal(m)
 	if err != nil {
