@@ -54,6 +54,35 @@
 // description, owner and labels become the SLO's Description, Owner and
 // Labels.
 //
+// Two optional sections change how the SLO alerts and when it freezes
+// releases; without them the defaults of package alert and
+// slo.DefaultBudgetPolicy apply:
+//
+//	alerting:
+//	  minEvents: 50               # low-traffic guard of page tiers (default 10; off)
+//	  resolveAfter: 15m           # hold before an alert resolves (default 5m)
+//	  noData: {after: 30m, severity: page}   # or off; default 10m, ticket
+//	  tiers:                      # change default tiers by name, or add new ones
+//	    - name: ticket-slow
+//	      disabled: true
+//	    - name: page-fast
+//	      factor: 20              # a burn rate as written, or budgetShare: 2%
+//	    - name: ticket-week       # a new tier names everything
+//	      severity: ticket
+//	      budgetShare: 25%
+//	      long: 7d
+//	      short: 12h
+//	budgetPolicy:
+//	  freeze:                     # releases wait while any rule holds
+//	    - remainingBelow: 0%      # the budget is spent
+//	    - remainingBelow: 10%     # little is left and it still burns
+//	      burnRateAbove: 1
+//	      over: 1h
+//
+// "freeze: []" never freezes. Tier problems (a short window not shorter
+// than the long one, a new tier without a severity) are reported at the
+// alerting section.
+//
 // # OpenSLO
 //
 // Documents with apiVersion: openslo/v1 are OpenSLO v1, as the README of
@@ -145,12 +174,22 @@
 //	nines.dev/status        (SLI too) SLI.Status of a Prometheus SLI
 //	nines.dev/status-label  (SLI too) Source.StatusLabel of a histogram
 //	nines.dev/errors        (SLI too) Source.Errors of a histogram
+//	nines.dev/alerting      the native alerting section as inline YAML
+//	nines.dev/budget-policy the native budgetPolicy section as inline YAML
 //
 // An AlertPolicy (alertWhen*, one condition, notification targets, each
 // by reference or inline) maps onto AlertPolicy, an AlertCondition of
 // kind burnrate onto AlertCondition (op, threshold, lookbackWindow and
 // alertAfter, which have fixed lengths), an AlertNotificationTarget onto
-// AlertTarget. A DataSource gives its type to the metric sources that
+// AlertTarget. The conditions of the policies an SLO names also become
+// its alert tiers, in place of the default ones: op gt or gte with
+// threshold T over lookbackWindow L fires when the burn rate is above T
+// over L and over a short window of L/12 (whole quanta); severity page
+// or ticket as written, critical, high, sev0-2 and p0-2 page, anything
+// else opens a ticket. alertAfter (nines does not wait; the short window
+// confirms the burn), op lt or lte and alertWhenResolved: false do not
+// map and draw a warning each; no policy with alertWhenNoData turns the
+// no-data alert off. A DataSource gives its type to the metric sources that
 // name it. A Service is checked, and has no other use.
 //
 // Convert writes SLOs in either format, and what it writes loads back to
