@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/ingest/otlp"
 	"github.com/nines-sre/nines/ingest/promrw"
 	"github.com/nines-sre/nines/store"
@@ -42,6 +43,8 @@ type Config struct {
 	Reload func() error
 	// Version is shown by /api/v1/status/buildinfo.
 	Version string
+	// Incidents records incidents (server/incidents.go); nil makes one on Store with the default configuration.
+	Incidents *incident.Service
 }
 
 // Server serves the API. It is safe for concurrent use.
@@ -87,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST /v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
 	s.mux.Handle("POST /api/v1/otlp/v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
 	s.mux.Handle("POST /api/v1/-/reload", write(api(s.reload)))
+	s.incidentRoutes(read, write)
 	s.mux.Handle("/api/", api(func(r *http.Request) (any, error) {
 		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)}
 	}))

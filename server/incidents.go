@@ -1,0 +1,491 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/incident"
+)
+
+// IncidentOptions are the incident.Options of a server: the services and
+// SLOs the engine has loaded, the budget burned from its rollups, its
+// clock.
+func IncidentOptions(eng *engine.Engine, st incident.Store, cfg *incident.Config) incident.Options {
+	return incident.Options{
+		Store: st, Config: cfg, Now: eng.Now,
+		Services: func() []string {
+			var out []string
+			for _, o := range eng.SLOs() {
+				if o.Service != "" {
+					out = append(out, o.Service)
+				}
+			}
+			return out
+		},
+		SLOsOf: func(service string) []string {
+			var out []string
+			for _, o := range eng.SLOs() {
+				if o.Service == service {
+					out = append(out, o.Name)
+				}
+			}
+			return out
+		},
+		Budget: func(ctx context.Context, name string, from, to time.Time) (incident.Burn, error) {
+			b, err := eng.BudgetBurned(ctx, name, from, to)
+			if err != nil {
+				return incident.Burn{}, err
+			}
+			share := 0.0
+			if b.Total > 0 {
+				share = b.Spent / b.Total
+			}
+			return incident.Burn{SLO: name, From: b.From, To: b.To, Unit: b.Unit, Spent: b.Spent, Total: b.Total, Share: share}, nil
+		},
+	}
+}
+
+// incidentRoutes registers the incidents API. Without a configured
+// incident service one is made on the server's store, with the default
+// configuration, when the store keeps incidents.
+func (s *Server) incidentRoutes(read, write func(http.Handler) http.Handler) {
+	if s.cfg.Incidents == nil {
+		if st, ok := s.cfg.Store.(incident.Store); ok {
+			s.cfg.Incidents, _ = incident.New(IncidentOptions(s.cfg.Engine, st, nil))
+		}
+	}
+	s.mux.Handle("GET /api/v1/incidents", read(api(s.listIncidents)))
+	s.mux.Handle("POST /api/v1/incidents", write(apiCreated(s.openIncident)))
+	s.mux.Handle("GET /api/v1/incidents/config", read(api(s.incidentConfig)))
+	s.mux.Handle("GET /api/v1/incidents/metrics", read(api(s.incidentMetrics)))
+	s.mux.Handle("GET /api/v1/incidents/debt", read(api(s.incidentDebt)))
+	s.mux.Handle("GET /api/v1/incidents/{id}", read(api(s.getIncident)))
+	s.mux.Handle("PATCH /api/v1/incidents/{id}", write(api(s.updateIncident)))
+	s.mux.Handle("POST /api/v1/incidents/{id}/timeline", write(apiCreated(s.addEntry)))
+	s.mux.Handle("POST /api/v1/incidents/{id}/repairs", write(apiCreated(s.addRepair)))
+	s.mux.Handle("PATCH /api/v1/incidents/{id}/repairs/{item}", write(api(s.updateRepair)))
+	s.mux.Handle("GET /api/v1/incidents/{id}/postmortem", read(api(s.getPostmortem)))
+	s.mux.Handle("PUT /api/v1/incidents/{id}/postmortem", write(api(s.putPostmortem)))
+	s.mux.Handle("POST /api/v1/alertmanager", write(api(s.alertmanager)))
+}
+
+// apiCreated is api answering 201.
+func apiCreated(h func(r *http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := h(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, data)
+	})
+}
+
+// incErr gives the incident package's errors their HTTP status.
+func incErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *incident.ConflictError
+	switch {
+	case errors.As(err, &ce), errors.Is(err, incident.ErrClosed), errors.Is(err, incident.ErrDuplicate):
+		return &apiError{http.StatusConflict, err.Error()}
+	case errors.Is(err, incident.ErrNotFound):
+		return &apiError{http.StatusNotFound, err.Error()}
+	case errors.Is(err, incident.ErrInvalid):
+		return &apiError{http.StatusBadRequest, err.Error()}
+	}
+	return err
+}
+
+func (s *Server) incidents() (*incident.Service, error) {
+	if s.cfg.Incidents == nil {
+		return nil, &apiError{http.StatusNotFound, "incidents are not enabled: the store does not keep them"}
+	}
+	return s.cfg.Incidents, nil
+}
+
+func incidentID(r *http.Request, name string) (int64, error) {
+	v := r.PathValue(name)
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &apiError{http.StatusNotFound, fmt.Sprintf("%s %q: want a positive integer", name, v)}
+	}
+	return id, nil
+}
+
+// decodeStrict reads a JSON body into v, refusing unknown fields so that
+// a misspelt field is an error rather than silently ignored.
+func (s *Server) decodeStrict(r *http.Request, what string, v any) error {
+	body, err := s.readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, what, v)
+}
+
+func decodeJSON(body []byte, what string, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("%s: %v", what, err)
+	}
+	if dec.More() {
+		return badRequest("%s: more than one JSON value in the body", what)
+	}
+	return nil
+}
+
+// expectedVersion takes the version a change is based on from If-Match
+// (a bare or quoted number, as an ETag) or from the body's version.
+func expectedVersion(r *http.Request, body int64) (int64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return body, nil
+	}
+	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badRequest("If-Match %q: want the incident's version, such as \"3\"", v)
+	}
+	if body != 0 && body != n {
+		return 0, badRequest("If-Match %d and version %d disagree", n, body)
+	}
+	return n, nil
+}
+
+func (s *Server) listIncidents(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	f := incident.Filter{Service: q.Get("service")}
+	for _, v := range strings.FieldsFunc(q.Get("status"), func(r rune) bool { return r == ',' }) {
+		st, err := incident.ParseStatus(v)
+		if err != nil {
+			return nil, incErr(err)
+		}
+		f.Status = append(f.Status, st)
+	}
+	if v := q.Get("severity"); v != "" {
+		if f.Severity, err = svc.Config().ParseSeverity(v); err != nil {
+			return nil, incErr(err)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.dst, err = parseTime(p.name, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"limit", &f.Limit}, {"offset", &f.Offset}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.dst, err = strconv.Atoi(v); err != nil || *p.dst < 0 {
+				return nil, badRequest("%s=%q: want a whole number", p.name, v)
+			}
+		}
+	}
+	list, err := svc.List(r.Context(), f)
+	if err != nil {
+		return nil, incErr(err)
+	}
+	return map[string]any{"incidents": list}, nil
+}
+
+func (s *Server) openIncident(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	var in incident.OpenInput
+	if err := s.decodeStrict(r, "incident", &in); err != nil {
+		return nil, err
+	}
+	inc, err := svc.Open(r.Context(), in)
+	return inc, incErr(err)
+}
+
+func (s *Server) getIncident(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	id, err := incidentID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	inc, err := svc.Get(r.Context(), id)
+	return inc, incErr(err)
+}
+
+func (s *Server) updateIncident(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	id, err := incidentID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	var p incident.Patch
+	if err := s.decodeStrict(r, "incident patch", &p); err != nil {
+		return nil, err
+	}
+	if p.Version, err = expectedVersion(r, p.Version); err != nil {
+		return nil, err
+	}
+	inc, err := svc.Update(r.Context(), id, p)
+	return inc, incErr(err)
+}
+
+func (s *Server) addEntry(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	id, err := incidentID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		incident.Entry
+		Version int64 `json:"version"`
+	}
+	if err := s.decodeStrict(r, "timeline entry", &in); err != nil {
+		return nil, err
+	}
+	v, err := expectedVersion(r, in.Version)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := svc.AddEntry(r.Context(), id, v, in.Entry)
+	return inc, incErr(err)
+}
+
+func (s *Server) addRepair(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	id, err := incidentID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		incident.RepairInput
+		Version int64 `json:"version"`
+	}
+	if err := s.decodeStrict(r, "repair item", &in); err != nil {
+		return nil, err
+	}
+	v, err := expectedVersion(r, in.Version)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := svc.AddRepair(r.Context(), id, v, in.RepairInput)
+	return inc, incErr(err)
+}
+
+func (s *Server) updateRepair(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	id, err := incidentID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	item, err := incidentID(r, "item")
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		incident.RepairPatch
+		Version int64 `json:"version"`
+	}
+	if err := s.decodeStrict(r, "repair item patch", &in); err != nil {
+		return nil, err
+	}
+	v, err := expectedVersion(r, in.Version)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := svc.UpdateRepair(r.Context(), id, item, v, in.RepairPatch)
+	return inc, incErr(err)
+}
+
+type postmortemView struct {
+	Incident int64  `json:"incident"`
+	Version  int64  `json:"version,omitempty"`
+	Stored   bool   `json:"stored"`
+	Markdown string `json:"markdown"`
+}
+
+func (s *Server) getPostmortem(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	id, err := incidentID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	text, stored, err := svc.Postmortem(r.Context(), id)
+	if err != nil {
+		return nil, incErr(err)
+	}
+	return postmortemView{Incident: id, Stored: stored, Markdown: text}, nil
+}
+
+func (s *Server) putPostmortem(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	id, err := incidentID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Markdown string `json:"markdown"`
+		Done     bool   `json:"done"`
+		Version  int64  `json:"version"`
+	}
+	if err := s.decodeStrict(r, "postmortem", &in); err != nil {
+		return nil, err
+	}
+	v, err := expectedVersion(r, in.Version)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := svc.SetPostmortem(r.Context(), id, v, in.Markdown, in.Done)
+	if err != nil {
+		return nil, incErr(err)
+	}
+	return postmortemView{Incident: id, Version: inc.Version, Stored: true, Markdown: inc.Postmortem}, nil
+}
+
+func (s *Server) incidentConfig(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	cfg := svc.Config()
+	type goals struct {
+		Owner string       `json:"owner,omitempty"`
+		TTD   incident.Dur `json:"ttd"`
+		TTE   incident.Dur `json:"tte"`
+		TTF   incident.Dur `json:"ttf"`
+		TTM   incident.Dur `json:"ttm"`
+	}
+	services := map[string]goals{}
+	for _, name := range svc.KnownServices() {
+		g := cfg.GoalsFor(name)
+		services[name] = goals{cfg.Services[name].Owner, incident.Dur(g.TTD), incident.Dur(g.TTE), incident.Dur(g.TTF), incident.Dur(g.TTM)}
+	}
+	kinds := map[string]string{}
+	for _, k := range incident.Kinds {
+		kinds[string(k.Kind)] = k.About
+	}
+	return map[string]any{"severities": cfg.Severities, "services": services, "timeline_kinds": kinds,
+		"time_zone": cfg.Location.String(), "short_term_due_seconds": cfg.ShortTermDue.Seconds()}, nil
+}
+
+func (s *Server) incidentMetrics(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	var mq incident.MetricsQuery
+	if mq.By, err = incident.ParsePeriod(q.Get("by")); err != nil {
+		return nil, incErr(err)
+	}
+	if mq.Group, err = incident.ParseGroupBy(q.Get("group")); err != nil {
+		return nil, incErr(err)
+	}
+	mq.Service, mq.Owner = q.Get("service"), q.Get("owner")
+	if v := q.Get("from"); v != "" {
+		if mq.From, err = parseTime("from", v); err != nil {
+			return nil, err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if mq.To, err = parseTime("to", v); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := svc.Metrics(r.Context(), mq)
+	return rep, incErr(err)
+}
+
+func (s *Server) incidentDebt(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	var dq incident.DebtQuery
+	if dq.By, err = incident.ParsePeriod(q.Get("by")); err != nil {
+		return nil, incErr(err)
+	}
+	g := q.Get("group")
+	if g == "" {
+		g = "owner"
+	}
+	if dq.Group, err = incident.ParseGroupBy(g); err != nil {
+		return nil, incErr(err)
+	}
+	if v := q.Get("from"); v != "" {
+		if dq.From, err = parseTime("from", v); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := svc.Debt(r.Context(), dq)
+	return rep, incErr(err)
+}
+
+// alertmanager takes an Alertmanager webhook (payload version 4): a
+// firing group opens an incident or attaches to the open one of the same
+// service and group key; a resolved group marks it mitigated.
+func (s *Server) alertmanager(r *http.Request) (any, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	wh, err := incident.ParseWebhook(body)
+	if err != nil {
+		return nil, incErr(err)
+	}
+	sig, err := wh.Signal(svc.Config())
+	if err != nil {
+		return nil, incErr(err)
+	}
+	inc, err := svc.OpenFromAlert(r.Context(), sig)
+	if err != nil {
+		return nil, incErr(err)
+	}
+	if inc == nil {
+		return map[string]any{"incident": nil, "status": wh.Status, "note": "resolved alert group without an open incident: nothing to do"}, nil
+	}
+	return map[string]any{"incident": inc.ID, "version": inc.Version, "status": wh.Status, "incident_status": inc.Status}, nil
+}
