@@ -25,6 +25,7 @@ import (
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/store/sqlite"
+	"github.com/nines-sre/nines/ui"
 )
 
 const serveAbout = `Run nines as a service: an embedded SQLite store under --data, SLO specs
@@ -129,8 +130,12 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 		reload = load
 	}
+	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger})
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
-		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion()})
+		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web})
 	if err != nil {
 		return err
 	}

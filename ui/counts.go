@@ -1,0 +1,176 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
+	"github.com/nines-sre/nines/slo"
+)
+
+// Pages judge up to tens of thousands of quanta a view (a 30-day window
+// of minutes, and the window before it for a rolling burn-down). Reading
+// them with their latency histograms costs several microseconds a quantum,
+// most of it decoding and copying histograms the page does not need: the
+// page's latency comes from the store's hourly histograms. So the UI reads
+// counts only, and keeps the counts of whole past days in a small cache.
+//
+// A cached day is trusted for cacheTTL: the engine refuses live data
+// older than its MaxLag (minutes), so a past day changes only through a
+// deliberate backfill, which shows within cacheTTL.
+
+const (
+	// cacheTTL is how long a past day's counts are reused.
+	cacheTTL = 5 * time.Minute
+	// cacheSettled is how long after a day ends it may be cached: more
+	// than the engine's default MaxLag and Settle.
+	cacheSettled = 15 * time.Minute
+	// cacheDays bounds the cache: about 45 KB a day of minutes, so 40 MB.
+	cacheDays = 1000
+)
+
+type dayKey struct {
+	slo     string
+	quantum time.Duration
+	day     int64 // Unix ns of the day's start (UTC)
+}
+
+type dayCounts struct {
+	fetched time.Time
+	rollups []slo.Rollup // without latency histograms
+	// latency is the day's merged latency histogram, read on first use.
+	latency *hist.Histogram
+}
+
+// countsCache is safe for concurrent use.
+type countsCache struct {
+	mu   sync.Mutex
+	days map[dayKey]*dayCounts
+}
+
+// counts returns the rollups of s in [from, to) without their latency
+// histograms, read through the cache for days that ended cacheSettled
+// before now.
+func (u *UI) counts(ctx context.Context, s *slo.SLO, from, to, now time.Time) (*slo.Series, error) {
+	series := &slo.Series{Quantum: s.Quantum}
+	const day = 24 * time.Hour
+	if day%s.Quantum != 0 {
+		// Quanta that do not tile a day are read uncached.
+		err := u.readCounts(ctx, s, from, to, &series.Rollups)
+		return series, err
+	}
+	var days [][]slo.Rollup
+	n := 0
+	for d := from.UTC().Truncate(day); d.Before(to); d = d.Add(day) {
+		rs, err := u.day(ctx, s, d, now)
+		if err != nil {
+			return nil, err
+		}
+		part := (&slo.Series{Quantum: s.Quantum, Rollups: rs}).Range(from.UnixNano(), to.UnixNano())
+		days = append(days, part)
+		n += len(part)
+	}
+	series.Rollups = make([]slo.Rollup, 0, n)
+	for _, part := range days {
+		series.Rollups = append(series.Rollups, part...)
+	}
+	return series, nil
+}
+
+// day returns the counts of the UTC day starting at d.
+func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollup, error) {
+	end := d.Add(24 * time.Hour)
+	cacheable := !end.Add(cacheSettled).After(now)
+	key := dayKey{s.Name, s.Quantum, d.UnixNano()}
+	c := &u.cache
+	if cacheable {
+		c.mu.Lock()
+		dc := c.days[key]
+		c.mu.Unlock()
+		if dc != nil && now.Sub(dc.fetched) < cacheTTL && !now.Before(dc.fetched) {
+			return dc.rollups, nil
+		}
+	}
+	var rs []slo.Rollup
+	if err := u.readCounts(ctx, s, d, end, &rs); err != nil {
+		return nil, err
+	}
+	if cacheable {
+		c.mu.Lock()
+		if c.days == nil {
+			c.days = map[dayKey]*dayCounts{}
+		}
+		if len(c.days) >= cacheDays {
+			// Forget the stalest entry; a full cache is rare enough that a
+			// scan is cheaper than keeping an order.
+			var oldest dayKey
+			var at time.Time
+			for k, v := range c.days {
+				if at.IsZero() || v.fetched.Before(at) {
+					oldest, at = k, v.fetched
+				}
+			}
+			delete(c.days, oldest)
+		}
+		c.days[key] = &dayCounts{fetched: now, rollups: rs}
+		c.mu.Unlock()
+	}
+	return rs, nil
+}
+
+// readCounts appends the rollups of s in [from, to) to dst, counts only.
+func (u *UI) readCounts(ctx context.Context, s *slo.SLO, from, to time.Time, dst *[]slo.Rollup) error {
+	it := u.cfg.Store.Rollups(ctx, s.Name, s.Quantum, from.UnixNano(), to.UnixNano())
+	for it.Next() {
+		r := it.At()
+		*dst = append(*dst, slo.Rollup{Start: r.Start, Attempted: r.Attempted, Good: r.Good, Errors: r.Errors,
+			Slow: r.Slow, OverThreshold: r.OverThreshold, Measured: r.Measured})
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return fmt.Errorf("reading rollups of %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// latency merges the latencies of s over [from, to): whole past days from
+// the cache, the ragged edges and today from the engine.
+func (u *UI) latency(ctx context.Context, s *slo.SLO, from, to, now time.Time) (*hist.Histogram, error) {
+	const day = 24 * time.Hour
+	var h hist.Histogram
+	for d := from.UTC().Truncate(day); d.Before(to); d = d.Add(day) {
+		lo, hi := maxTime(d, from), minTime(d.Add(day), to)
+		if !lo.Equal(d) || !hi.Equal(d.Add(day)) || d.Add(day+cacheSettled).After(now) {
+			part, err := u.cfg.Engine.Latency(ctx, s.Name, lo, hi)
+			if err != nil {
+				return nil, err
+			}
+			h.Merge(part)
+			continue
+		}
+		key := dayKey{s.Name, s.Quantum, d.UnixNano()}
+		u.cache.mu.Lock()
+		dc := u.cache.days[key]
+		var cached *hist.Histogram
+		if dc != nil && now.Sub(dc.fetched) < cacheTTL {
+			cached = dc.latency
+		}
+		u.cache.mu.Unlock()
+		if cached == nil {
+			part, err := u.cfg.Engine.Latency(ctx, s.Name, d, d.Add(day))
+			if err != nil {
+				return nil, err
+			}
+			cached = part
+			u.cache.mu.Lock()
+			if dc != nil && u.cache.days[key] == dc {
+				dc.latency = part
+			}
+			u.cache.mu.Unlock()
+		}
+		h.Merge(cached)
+	}
+	return &h, nil
+}

@@ -1,0 +1,108 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/demo"
+	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
+	"github.com/nines-sre/nines/store/sqlite"
+)
+
+// evilSpec is an SLO whose every user-provided text tries to break out
+// of the page.
+const evilSpec = `name: evil.slo_1
+service: "svc\"><img src=x onerror=alert(2)>"
+owner: "team-'quote'"
+description: "</p><script>alert(3)</script> & more"
+labels:
+  tier: "<b>1</b>"
+sli:
+  good:
+    status: "<500"
+objective: 99
+method: quanta
+window:
+  rolling: 1d
+noData: good
+`
+
+// testNow is the fixture's clock: mid-afternoon, so today has data.
+var testNow = time.Date(2026, 11, 25, 15, 0, 30, 0, time.UTC)
+
+type fixture struct {
+	t   testing.TB
+	eng *engine.Engine
+	db  *sqlite.DB
+	ui  *UI
+	srv *httptest.Server
+}
+
+// newFixture loads the demo SLOs and the evil one into a fresh store and
+// backfills days of demo traffic before testNow.
+func newFixture(t testing.TB, days int) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	eng, err := engine.New(ctx, engine.Config{Store: db, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Load(ctx, map[string][]byte{"demo.yaml": []byte(demo.Specs), "evil.yaml": []byte(evilSpec)}); err != nil {
+		t.Fatal(err)
+	}
+	end := testNow.Truncate(time.Minute)
+	for _, s := range eng.SLOs() {
+		if strings.HasPrefix(s.Name, "evil") {
+			continue
+		}
+		for day := end.Add(-time.Duration(days) * 24 * time.Hour); day.Before(end); day = day.Add(24 * time.Hour) {
+			series := &slo.Series{Quantum: s.Quantum}
+			for q := day; q.Before(day.Add(24*time.Hour)) && q.Before(end); q = q.Add(s.Quantum) {
+				r, _ := demo.Rollup(s, q, 1)
+				series.Rollups = append(series.Rollups, r)
+			}
+			if _, err := eng.Backfill(ctx, s.Name, series, "demo"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := db.AddAnnotation(ctx, store.Annotation{At: testNow.Add(-26 * time.Hour), Service: "checkout", Kind: "deploy",
+		Title: "checkout v2.3.1 <script>", URL: "javascript:alert(4)"}); err != nil {
+		t.Fatal(err)
+	}
+	eng.Tick(testNow)
+	u, err := New(Config{Engine: eng, Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(u)
+	t.Cleanup(srv.Close)
+	return &fixture{t: t, eng: eng, db: db, ui: u, srv: srv}
+}
+
+// get fetches path and checks its status.
+func (f *fixture) get(path string, want int) string {
+	f.t.Helper()
+	resp, err := http.Get(f.srv.URL + path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		f.t.Fatalf("GET %s: status %d, want %d: %.600s", path, resp.StatusCode, want, b)
+	}
+	return string(b)
+}

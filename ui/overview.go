@@ -1,0 +1,216 @@
+package ui
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/ui/chart"
+)
+
+// sparkDays is the span of the overview's sparklines.
+const sparkDays = 30
+
+type overviewRow struct {
+	Head    sloHead
+	Now     budgetNow
+	Spark   template.HTML
+	Firing  []firingAlert
+	NoData  bool
+	URL     string
+	Worst30 float64
+}
+
+type firingAlert struct {
+	Name, Severity, Reason string
+	Since                  time.Time
+}
+
+type choice struct {
+	Value    string
+	Selected bool
+}
+
+type overviewView struct {
+	Rows                     []overviewRow
+	Total                    int
+	Services, Owners, Labels []choice
+	Service, Owner, Label    string
+	Sort                     string
+	Filtered                 bool
+	Firing, Exhausted, Met   int
+	CurlEvents               string
+}
+
+// overview serves /: every SLO as a row, filtered and sorted.
+func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
+	v, err := u.buildOverview(r.Context(), r.URL.Query())
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "overview", &layout{Title: "SLOs", Nav: "slos", Generated: u.cfg.Engine.Now().UTC(), Page: v})
+}
+
+func (u *UI) buildOverview(ctx context.Context, q url.Values) (*overviewView, error) {
+	e := u.cfg.Engine
+	v := &overviewView{Service: q.Get("service"), Owner: q.Get("owner"), Label: q.Get("label"), Sort: q.Get("sort")}
+	switch v.Sort {
+	case "", "budget":
+		v.Sort = "budget"
+	case "name":
+	default:
+		return nil, &pageError{status: http.StatusBadRequest, msg: fmt.Sprintf("sort=%q is not a way to sort.", v.Sort),
+			hints: []string{"sort=budget puts the SLOs with the least error budget left first (the default).", "sort=name sorts by name."}}
+	}
+	v.Filtered = v.Service != "" || v.Owner != "" || v.Label != ""
+	lk, lv, hasLabel := strings.Cut(v.Label, "=")
+	if v.Label != "" && !hasLabel {
+		return nil, &pageError{status: http.StatusBadRequest, msg: fmt.Sprintf("label=%q is not key=value.", v.Label),
+			hints: []string{"label=tier=1 shows the SLOs whose label tier is 1."}}
+	}
+	services, owners, labelSet := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	all := e.SLOs()
+	v.Total = len(all)
+	v.CurlEvents = `curl -s -X POST 'localhost:9797/api/v1/events?service=checkout' --data-binary '{"time": "2026-11-25T10:20:31Z", "status": 200, "latency_ms": 3.2}'`
+	for _, s := range all {
+		services[s.Service] = true
+		if s.Owner != "" {
+			owners[s.Owner] = true
+		}
+		for k, val := range s.Labels {
+			labelSet[k+"="+val] = true
+		}
+		if (v.Service != "" && s.Service != v.Service) || (v.Owner != "" && s.Owner != v.Owner) ||
+			(v.Label != "" && (s.Labels[lk] != lv || s.Labels == nil)) {
+			continue
+		}
+		row, err := u.overviewRow(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if len(row.Firing) > 0 {
+			v.Firing++
+		}
+		if row.Now.Dial.Level == "exhausted" {
+			v.Exhausted++
+		}
+		if row.Now.Met && !row.NoData {
+			v.Met++
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	if v.Sort == "budget" {
+		slices.SortStableFunc(v.Rows, func(a, b overviewRow) int {
+			// No data sorts last: it has nothing to say about risk.
+			an, bn := math.IsNaN(a.Now.Remaining), math.IsNaN(b.Now.Remaining)
+			if an != bn {
+				if an {
+					return 1
+				}
+				return -1
+			}
+			return cmp.Compare(a.Now.Remaining, b.Now.Remaining)
+		})
+	}
+	v.Services, v.Owners, v.Labels = choices(services, v.Service), choices(owners, v.Owner), choices(labelSet, v.Label)
+	return v, nil
+}
+
+func choices(set map[string]bool, sel string) []choice {
+	var out []choice
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range set {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		out = append(out, choice{Value: k, Selected: k == sel})
+	}
+	return out
+}
+
+func (u *UI) overviewRow(ctx context.Context, s *slo.SLO) (overviewRow, error) {
+	e := u.cfg.Engine
+	row := overviewRow{Head: head(s), URL: "/slos/" + url.PathEscape(s.Name)}
+	sum, err := e.Summary(s.Name)
+	if err != nil {
+		return row, err
+	}
+	burn, err := e.BurnRates(s.Name, []time.Duration{time.Hour})
+	if err != nil {
+		return row, err
+	}
+	rem := sum.Budget.RemainingShare()
+	row.NoData = sum.Quanta.Counted() == 0 && sum.Events.Total == 0
+	if row.NoData {
+		rem = math.NaN()
+	}
+	row.Now = budgetNow{Availability: sum.Availability, Remaining: rem, Met: sum.Met, Dial: riskDial(rem),
+		Unit: s.Method.BudgetUnit(), Spent: sum.Budget.Spent, Total: sum.Budget.Total, Burn1h: burn[0]}
+	st, _, err := e.Alerts(s.Name)
+	if err != nil {
+		return row, err
+	}
+	for _, a := range st.Alerts {
+		row.Firing = append(row.Firing, firingAlert{Name: a.Name, Severity: string(a.Severity), Reason: a.Fired.Reason, Since: a.Since})
+	}
+	spark, worst, err := u.sparkline(ctx, s)
+	if err != nil {
+		return row, err
+	}
+	row.Spark, row.Worst30 = spark, worst
+	return row, nil
+}
+
+// sparkline draws the availability of each of the last 30 days, the
+// lowest of them returned for the text alternative.
+func (u *UI) sparkline(ctx context.Context, s *slo.SLO) (template.HTML, float64, error) {
+	e := u.cfg.Engine
+	at := e.EvalTime(s, e.Now())
+	day := 24 * time.Hour
+	if day%s.Quantum != 0 {
+		day = s.Quantum * (day / s.Quantum)
+	}
+	// Days end at the evaluation time, so the last point is today so far.
+	end := at
+	from := end.Add(-sparkDays * day)
+	series, err := u.counts(ctx, s, from, end, e.Now())
+	if err != nil {
+		return "", math.NaN(), err
+	}
+	values := make([]float64, 0, sparkDays)
+	worst, missed := math.NaN(), 0
+	for t := from; t.Before(end); t = t.Add(day) {
+		w := slo.Window{Start: t, End: t.Add(day)}
+		res, err := slo.Evaluate(s, series, w, minTime(at, w.End))
+		if err != nil {
+			return "", math.NaN(), err
+		}
+		a := res.Availability
+		values = append(values, a)
+		if !math.IsNaN(a) {
+			if math.IsNaN(worst) || a < worst {
+				worst = a
+			}
+			if a < s.Objective.Float() {
+				missed++
+			}
+		}
+	}
+	lo := chart.AvailabilityFloor(values, s.Objective.Float())
+	desc := fmt.Sprintf("Availability of each of the last %d days; lowest %s; %d days under the %s objective.",
+		sparkDays, chart.Percent(worst, 3), missed, chart.Percent(s.Objective.Float(), 3))
+	sp := chart.NewSparkline(chart.Frame{W: 160, H: 32, Top: 3, Bottom: 3, Left: 3, Right: 3},
+		chart.Text{ID: "spark-" + s.Name, Title: s.Name + ": 30 days", Desc: desc}, values, lo, 1, s.Objective.Float())
+	return sp.SVG(), worst, nil
+}

@@ -1,0 +1,223 @@
+// Package ui is nines' web UI: server-rendered HTML pages with
+// hand-written SVG charts (package ui/chart), served by nines serve at /.
+// Pages read everything through the engine, as the API does; the only
+// state the UI keeps itself is frozen snapshots, in the store's key-value
+// state. Templates, the stylesheet and a little plain JavaScript (hover
+// read-outs, range selection, the theme toggle) are embedded, so there is
+// no front-end build.
+package ui
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config configures the UI. Engine and Store are required.
+type Config struct {
+	Engine *engine.Engine
+	// Store is the engine's store: the UI reads rollup counts from it
+	// (see counts.go) and keeps frozen snapshots in its state under
+	// ui/snapshot/<id>.
+	Store  store.Store
+	Logger *slog.Logger
+}
+
+// UI is an http.Handler serving the pages. It is safe for concurrent use.
+type UI struct {
+	cfg   Config
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+	cache countsCache
+}
+
+// New parses the templates and returns the UI.
+func New(cfg Config) (*UI, error) {
+	if cfg.Engine == nil || cfg.Store == nil {
+		return nil, errors.New("ui: engine and store are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	for _, name := range []string{"overview", "slo", "error", "snapshot"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("ui: template %s: %w", name, err)
+		}
+		u.pages[name] = t
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	files := http.FileServerFS(static)
+	u.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(time.Hour, files)))
+	u.mux.HandleFunc("GET /{$}", u.overview)
+	u.mux.HandleFunc("GET /slos/{name}", u.sloPage)
+	u.mux.HandleFunc("POST /slos/{name}/freeze", u.freeze)
+	u.mux.HandleFunc("GET /snapshots/{id}", u.snapshot)
+	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		u.fail(w, r, &pageError{status: http.StatusNotFound, msg: fmt.Sprintf("There is no page at %s.", r.URL.Path),
+			hints: []string{"The overview at / lists every SLO; each links to its own page."}})
+	})
+	return u, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+	u.mux.ServeHTTP(w, r)
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.Seconds())))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// layout is what every page's frame needs.
+type layout struct {
+	Title string
+	// Nav is the section the page belongs to, for the highlighted link.
+	Nav string
+	// Generated is when the page's data was read (the engine's clock).
+	Generated time.Time
+	// Snapshot is set on a frozen page.
+	Snapshot *snapshotMeta
+	// Incidents says whether the incident pages are served.
+	Incidents bool
+	Page      any
+}
+
+// render executes a page into a buffer first, so a template error becomes
+// a 500 page rather than half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, l *layout) {
+	var buf bytes.Buffer
+	if err := u.pages[name].Execute(&buf, l); err != nil {
+		u.cfg.Logger.Error("ui: rendering", "page", name, "err", err)
+		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// pageError is an error with the status and advice its page shows.
+type pageError struct {
+	status int
+	msg    string
+	hints  []string
+}
+
+func (e *pageError) Error() string { return e.msg }
+
+type errorPage struct {
+	Status     int
+	StatusText string
+	Message    string
+	Hints      []string
+}
+
+// fail answers with an error page: a helpful 4xx for bad input, a 500
+// that names the failure otherwise.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := errorPage{Status: http.StatusInternalServerError, Message: err.Error()}
+	var pe *pageError
+	switch {
+	case errors.As(err, &pe):
+		p.Status, p.Hints = pe.status, pe.hints
+	case errors.Is(err, engine.ErrUnknownSLO):
+		p.Status = http.StatusNotFound
+		p.Message = "There is no SLO called " + quote(r.PathValue("name")) + "."
+		p.Hints = []string{"The overview at / lists the SLOs nines serve has loaded.",
+			"SLOs come from the spec files given with --slos; POST /api/v1/-/reload re-reads them."}
+	case errors.Is(err, store.ErrNotFound):
+		p.Status = http.StatusNotFound
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid):
+		p.Status = http.StatusBadRequest
+	default:
+		u.cfg.Logger.Error("ui", "path", r.URL.Path, "err", err)
+	}
+	p.StatusText = http.StatusText(p.Status)
+	u.render(w, r, p.Status, "error", &layout{Title: p.StatusText, Page: p, Generated: u.cfg.Engine.Now().UTC()})
+}
+
+func quote(s string) string { return "“" + s + "”" }
+
+// funcs are the templates' helpers: formatting only, no logic.
+var funcs = template.FuncMap{
+	"pct": func(share float64, digits int) string {
+		if math.IsNaN(share) || math.IsInf(share, 0) {
+			return "–"
+		}
+		return fmt.Sprintf("%.*f %%", digits, share*100)
+	},
+	"burn": func(b float64) string {
+		if math.IsNaN(b) {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f×", b)
+	},
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "–"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"dur":     formatDuration,
+	"width": func(share float64) string {
+		if math.IsNaN(share) {
+			return "0"
+		}
+		return fmt.Sprintf("%.1f", math.Max(0, math.Min(1, share))*100)
+	},
+	"join": strings.Join,
+}
+
+// formatDuration writes a duration the way an SRE says it: 4m, 2h 5m,
+// 3d 4h.
+func formatDuration(d time.Duration) string {
+	if d < 0 {
+		return "–"
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		h := int(d.Hours())
+		if m := int(d.Minutes()) % 60; m != 0 {
+			return fmt.Sprintf("%dh %dm", h, m)
+		}
+		return fmt.Sprintf("%dh", h)
+	}
+	days := int(d.Hours()) / 24
+	if h := int(d.Hours()) % 24; h != 0 {
+		return fmt.Sprintf("%dd %dh", days, h)
+	}
+	return fmt.Sprintf("%dd", days)
+}
