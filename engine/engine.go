@@ -308,16 +308,23 @@ func (e *Engine) persist(ctx context.Context, old, next map[string]*entry, now t
 }
 
 // rebuild gives en a tracker at now from the stored rollups; those of
-// quanta not settled yet become pending.
+// quanta not settled yet become pending. The tracker looks back across the
+// start of a calendar window as far as the SLO's longest alert window, so
+// that burn rates early in a month see the end of the last one.
 func (e *Engine) rebuild(ctx context.Context, en *entry, now time.Time) error {
 	s := en.slo
-	t, err := slo.NewTracker(s, e.EvalTime(s, now))
+	lookback := alertLookback(s)
+	t, err := slo.NewTrackerLookback(s, e.EvalTime(s, now), lookback)
 	if err != nil {
 		return err
 	}
 	en.tracker, en.pending = t, nil
-	w := t.Window()
-	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, w.Start.UnixNano(), now.Add(e.cfg.MaxSkew).UnixNano())
+	from := t.Window().Start
+	if s.Window.Calendar != slo.NotCalendar {
+		from = from.Add(-lookback)
+		t.OpenHistory(from)
+	}
+	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, from.UnixNano(), now.Add(e.cfg.MaxSkew).UnixNano())
 	defer it.Close()
 	for it.Next() {
 		en.add(it.At())
@@ -326,6 +333,22 @@ func (e *Engine) rebuild(ctx context.Context, en *entry, now time.Time) error {
 		return fmt.Errorf("reading rollups: %w", err)
 	}
 	return nil
+}
+
+// alertLookback is the longest span the SLO's alerts measure: its longest
+// enabled tier, or the no-data alert's wait.
+func alertLookback(s *slo.SLO) time.Duration {
+	p, err := alert.PolicyFor(s).Complete()
+	if err != nil {
+		return 0 // the policy is reported when alerts are evaluated
+	}
+	longest := max(p.NoData.After, 0)
+	for _, t := range p.Tiers {
+		if !t.Disabled {
+			longest = max(longest, t.Long)
+		}
+	}
+	return longest
 }
 
 // SLOs returns the loaded SLOs sorted by name.

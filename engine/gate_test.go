@@ -64,3 +64,64 @@ noData: good
 		})
 	}
 }
+
+// TestBurnRatesLookAcrossMidnightAfterARestart checks that an engine
+// started at 00:30 on a calendar-day SLO sees, over the last hour, the
+// outage that ended the day before: the page a live engine would have.
+func TestBurnRatesLookAcrossMidnightAfterARestart(t *testing.T) {
+	const spec = `name: api
+service: api
+sli:
+  good:
+    status: "<500"
+objective: 99
+window:
+  calendar: day
+noData: good
+`
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	midnight := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	now := midnight.Add(-5 * time.Minute)
+	clock := func() time.Time { return now }
+	e, err := New(ctx, Config{Store: db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(spec)}); err != nil {
+		t.Fatal(err)
+	}
+	for m := midnight.Add(-10 * time.Minute); m.Before(midnight.Add(-5 * time.Minute)); m = m.Add(time.Minute) {
+		if _, err := e.Append(ctx, "api", minute(m, 100, 0), "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = midnight.Add(30 * time.Minute)
+	e2, err := New(ctx, Config{Store: db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e2.Load(ctx, map[string][]byte{"api.yaml": []byte(spec)}); err != nil {
+		t.Fatal(err)
+	}
+	rates, err := e2.BurnRates("api", []time.Duration{time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five bad minutes of the hour up to the last settled quantum, over a
+	// 1 % budget.
+	if want := 5.0 / 60 / 0.01; rates[0] < want-1e-9 || rates[0] > want+1e-9 {
+		t.Errorf("burn over 1h at 00:30 = %g, want %g", rates[0], want)
+	}
+	st, err := e2.Status(ctx, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Quanta.Bad != 0 {
+		t.Errorf("the new day's status holds %d bad quanta of yesterday", st.Quanta.Bad)
+	}
+}

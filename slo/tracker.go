@@ -29,6 +29,10 @@ type Tracker struct {
 	at     int64
 	sum    contribution
 	counts QuantumCounts
+	// lookback is how far before a calendar window's start the ring keeps
+	// quanta (out of the sums) for Span; history is the start of the
+	// oldest quantum known there (the window's start when none is).
+	lookback, history int64
 }
 
 // contribution is what one quantum adds to a window's sums.
@@ -68,23 +72,39 @@ const maxTrackedQuanta = 366 * 24 * 60
 // NewTracker returns a Tracker for s whose window contains (or, rolling,
 // ends at) at. The window starts out with every elapsed quantum unmeasured.
 func NewTracker(s *SLO, at time.Time) (*Tracker, error) {
+	return NewTrackerLookback(s, at, 0)
+}
+
+// NewTrackerLookback is NewTracker for a tracker whose spans look back up
+// to lookback across the start of a calendar window, as burn-rate alerts
+// must: an outage that began at 23:50 on the last day of a month still
+// burns over the hour at 00:30 on the 1st. The quanta before the window
+// stay out of its budget and status; only Span sees them. They are kept
+// from a window that ends while tracked, and after OpenHistory. Rolling
+// windows look back within themselves and ignore lookback.
+func NewTrackerLookback(s *SLO, at time.Time, lookback time.Duration) (*Tracker, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	longest := s.Window.Rolling
 	if s.Window.Calendar != NotCalendar {
-		longest = s.Window.longestCalendar()
+		lookback = ceilDuration(max(lookback, 0), s.Quantum)
+		longest = s.Window.longestCalendar() + lookback
+	} else {
+		lookback = 0
 	}
 	n := int64(longest / s.Quantum)
 	if n > maxTrackedQuanta {
 		return nil, fmt.Errorf("tracker: window of %d quanta is more than the %d it keeps in memory; use a larger quantum", n, maxTrackedQuanta)
 	}
-	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n)}
+	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n), lookback: int64(lookback)}
 	if err := t.reset(at); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
+
+func ceilDuration(d, q time.Duration) time.Duration { return (d + q - 1) / q * q }
 
 // longestCalendar is the longest the calendar unit can be: DST adds an hour.
 func (s WindowSpec) longestCalendar() time.Duration {
@@ -116,7 +136,15 @@ func (t *Tracker) reset(at time.Time) error {
 			return fmt.Errorf("tracker: window edge %s is not on a %s quantum boundary", edge.UTC().Format(time.RFC3339), FormatDuration(t.slo.Quantum))
 		}
 	}
-	clear(t.ring)
+	if t.lookback > 0 && w.Start.Equal(t.window.End) {
+		// The next calendar window: what the ring holds of the one that
+		// ended is the history Span looks back on. Quanta of it not
+		// reached yet elapsed unmeasured.
+		t.advance(t.window.End.UnixNano())
+	} else {
+		clear(t.ring)
+		t.history = w.Start.UnixNano()
+	}
 	t.window, t.at = w, w.Start.UnixNano()
 	t.sum, t.counts = contribution{}, QuantumCounts{}
 	t.advance(ceilTime(at, t.slo.Quantum).UnixNano())
@@ -164,8 +192,12 @@ func (t *Tracker) AdvanceTo(at time.Time) error {
 }
 
 // advance brings the quanta in [t.at, end) into the window as unmeasured.
+// The slot a new quantum takes held one out of the sums (dropped from a
+// rolling window, or history before a calendar window), so it is
+// overwritten, not dropped.
 func (t *Tracker) advance(end int64) {
 	for ; t.at < end; t.at += t.q {
+		*t.slot(t.at) = contribution{}
 		t.put(t.at, nil, 0)
 	}
 }
@@ -186,15 +218,21 @@ func (t *Tracker) drop(start int64) {
 // carried a latency (r.Latency.Count() unless the caller knows better).
 func (t *Tracker) put(start int64, r *Rollup, latencies uint64) {
 	t.drop(start)
+	c := t.judged(r, latencies)
+	*t.slot(start) = c
+	t.sum.add(&c, 1)
+	t.count(&c, 1)
+}
+
+// judged is the contribution of a quantum with rollup r (nil: unmeasured).
+func (t *Tracker) judged(r *Rollup, latencies uint64) contribution {
 	v, down := t.slo.judge(r)
 	c := contribution{verdict: v, down: down, unmeasured: r == nil || !r.Measured, set: true}
 	if r != nil {
 		c.attempted, c.good, c.errors, c.slow = r.Attempted, r.Good, r.Errors, r.Slow
 		c.latencies, c.over = latencies, r.OverThreshold
 	}
-	*t.slot(start) = c
-	t.sum.add(&c, 1)
-	t.count(&c, 1)
+	return c
 }
 
 func (t *Tracker) count(c *contribution, sign int) {
@@ -213,13 +251,17 @@ func (t *Tracker) count(c *contribution, sign int) {
 }
 
 // Update records the rollup of one quantum, replacing what the tracker had
-// for it. A rollup for a quantum outside the elapsed part of the window is
-// ignored and reported false: too old to matter, or not yet reached (call
-// AdvanceTo first).
+// for it. A rollup for a quantum before the window goes to the history a
+// lookback keeps (see NewTrackerLookback). One outside the elapsed part of
+// the window and its known history is ignored and reported false: too old
+// to matter, or not yet reached (call AdvanceTo first).
 func (t *Tracker) Update(r *Rollup) bool {
 	start := QuantumStart(r.Start, t.slo.Quantum)
-	if start < t.window.Start.UnixNano() || start >= t.at {
+	switch {
+	case start >= t.at:
 		return false
+	case start < t.window.Start.UnixNano():
+		return t.remember(start, r, true)
 	}
 	t.put(start, r, r.Latency.Count())
 	return true
@@ -227,13 +269,24 @@ func (t *Tracker) Update(r *Rollup) bool {
 
 // Add merges a rollup into what the tracker has for its quantum, as a store
 // merges a late or second-source rollup into the stored one. It reports
-// false for a quantum outside the elapsed part of the window.
+// false for a quantum outside the elapsed part of the window and its known
+// history.
 func (t *Tracker) Add(r *Rollup) bool {
 	start := QuantumStart(r.Start, t.slo.Quantum)
-	if start < t.window.Start.UnixNano() || start >= t.at {
+	switch {
+	case start >= t.at:
 		return false
+	case start < t.window.Start.UnixNano():
+		return t.remember(start, r, false)
 	}
-	c := t.slot(start)
+	merged, latencies := t.slot(start).merge(start, r)
+	t.put(start, &merged, latencies)
+	return true
+}
+
+// merge returns r merged into what c holds for the quantum at start, and
+// the merged count of events with a latency.
+func (c *contribution) merge(start int64, r *Rollup) (Rollup, uint64) {
 	merged := Rollup{Start: start, Measured: r.Measured || (c.set && !c.unmeasured)}
 	latencies := r.Latency.Count()
 	if c.set {
@@ -245,7 +298,36 @@ func (t *Tracker) Add(r *Rollup) bool {
 	merged.Errors += r.Errors
 	merged.Slow += r.Slow
 	merged.OverThreshold += r.OverThreshold
-	t.put(start, &merged, latencies)
+	return merged, latencies
+}
+
+// OpenHistory declares the quanta from from up to the window's start
+// known, as unmeasured until Add or Update says otherwise: a tracker built
+// from stored rollups after a restart learns its lookback this way. It is
+// bounded by the tracker's lookback and does nothing for a rolling window.
+func (t *Tracker) OpenHistory(from time.Time) {
+	start := t.window.Start.UnixNano()
+	from64 := max(QuantumStart(from.UnixNano(), t.slo.Quantum), start-t.lookback)
+	for q := from64; q < start; q += t.q {
+		*t.slot(q) = t.judged(nil, 0)
+	}
+	t.history = min(t.history, from64)
+}
+
+// remember records the rollup of a quantum before the window in the
+// history Span looks back on, replacing or merging, out of the sums. It
+// reports false for a quantum outside the known history.
+func (t *Tracker) remember(start int64, r *Rollup, replace bool) bool {
+	if start < t.history || start < t.at-int64(len(t.ring))*t.q {
+		return false
+	}
+	c := t.slot(start)
+	if replace {
+		*c = t.judged(r, r.Latency.Count())
+		return true
+	}
+	merged, latencies := c.merge(start, r)
+	*c = t.judged(&merged, latencies)
 	return true
 }
 
@@ -318,13 +400,15 @@ type SpanStats struct {
 	Quanta, Unmeasured int
 }
 
-// Span returns the burn rate and counts of the last span of the window.
-// Spans longer than the elapsed window are clipped to it: a calendar
-// window's first hour has only an hour to look back on.
+// Span returns the burn rate and counts of the last span. A span longer
+// than the elapsed window reaches into the history before it (see
+// NewTrackerLookback) as far as that is known, and is clipped there: a
+// calendar window's first hour without lookback has only an hour to look
+// back on.
 func (t *Tracker) Span(span time.Duration) SpanStats {
 	var tl tally
 	var st SpanStats
-	from := max(t.at-int64(span), t.window.Start.UnixNano())
+	from := max(t.at-int64(span), t.history, t.at-int64(len(t.ring))*t.q)
 	for start := QuantumStart(from, t.slo.Quantum); start < t.at; start += t.q {
 		c := t.slot(start)
 		if !c.set {

@@ -144,3 +144,90 @@ func TestTrackerRefusesWindowsItCannotHold(t *testing.T) {
 		t.Fatal("a year of 10-second quanta should be refused, not allocated")
 	}
 }
+
+// TestTrackerLooksBackAcrossACalendarWindow checks that with a lookback a
+// span at 00:30 sees the outage of 23:50 the day before, as a replay over
+// the stored series does, whether the tracker lived through midnight or
+// was built after it from stored rollups; and that the new day's budget
+// stays untouched by it.
+func TestTrackerLooksBackAcrossACalendarWindow(t *testing.T) {
+	s := &SLO{Name: "x", Objective: Ratio{99, 100}, Method: Quanta, Quantum: time.Minute,
+		Window: WindowSpec{Calendar: Day, Location: time.UTC}, NoData: NoDataGood}
+	midnight := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	series := &Series{Quantum: time.Minute}
+	for at := midnight.Add(-3 * time.Hour); at.Before(midnight.Add(30 * time.Minute)); at = at.Add(time.Minute) {
+		good := uint64(100)
+		if !at.Before(midnight.Add(-10*time.Minute)) && at.Before(midnight) {
+			good = 0 // 23:50 to midnight fails
+		}
+		series.Rollups = append(series.Rollups, Rollup{Start: at.UnixNano(), Attempted: 100, Good: good, Errors: 100 - good, Measured: true})
+	}
+	now := midnight.Add(30 * time.Minute)
+	want, err := BurnRate(s, series, now.Add(-time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(want-10.0/60/0.01) > 1e-9 {
+		t.Fatalf("replay burn %g, want 10 bad quanta of 60 over a 1 %% budget", want)
+	}
+
+	// Lived through midnight.
+	live, err := NewTrackerLookback(s, midnight.Add(-3*time.Hour), 3*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range series.Rollups {
+		r := &series.Rollups[i]
+		if err := live.AdvanceTo(time.Unix(0, r.Start).Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if !live.Update(r) {
+			t.Fatalf("rollup at %s refused", time.Unix(0, r.Start).UTC())
+		}
+	}
+	// Built after a restart at 00:30 from the stored rollups.
+	rebuilt, err := NewTrackerLookback(s, now, 3*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt.OpenHistory(midnight.Add(-3 * time.Hour))
+	for i := range series.Rollups {
+		r := &series.Rollups[i]
+		if time.Unix(0, r.Start).Before(midnight) {
+			if !rebuilt.Add(r) {
+				t.Fatalf("history at %s refused", time.Unix(0, r.Start).UTC())
+			}
+		} else if !rebuilt.Update(r) {
+			t.Fatalf("rollup at %s refused", time.Unix(0, r.Start).UTC())
+		}
+	}
+	// Without lookback the span is clipped at midnight and sees nothing.
+	clipped, _ := NewTracker(s, midnight.Add(-time.Hour))
+	for i := range series.Rollups {
+		r := &series.Rollups[i]
+		if !time.Unix(0, r.Start).Before(midnight.Add(-time.Hour)) {
+			clipped.AdvanceTo(time.Unix(0, r.Start).Add(time.Minute))
+			clipped.Update(r)
+		}
+	}
+	// Over 4h the live tracker knows all of yesterday (unmeasured before
+	// 21:00 counts good here); the rebuilt one only the 3h it was told.
+	for name, tc := range map[string]struct {
+		tr     *Tracker
+		burn4h float64
+	}{"live": {live, 10.0 / 240 / 0.01}, "rebuilt": {rebuilt, 10.0 / 210 / 0.01}} {
+		tr := tc.tr
+		if got := tr.BurnRate(time.Hour); math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s: burn over 1h at 00:30 = %g, want %g as the replay says", name, got, want)
+		}
+		if got := tr.BurnRate(4 * time.Hour); math.Abs(got-tc.burn4h) > 1e-9 {
+			t.Errorf("%s: burn over 4h = %g, want %g", name, got, tc.burn4h)
+		}
+		if res := tr.Result(); res.Quanta.Bad != 0 || res.Quanta.Good != 30 || !res.Window.Start.Equal(midnight) {
+			t.Errorf("%s: the new day's status %+v must not hold yesterday's outage", name, res.Quanta)
+		}
+	}
+	if got := clipped.BurnRate(time.Hour); got != 0 {
+		t.Errorf("without lookback: burn %g, want 0 (clipped at midnight)", got)
+	}
+}
