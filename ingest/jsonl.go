@@ -15,7 +15,14 @@ import (
 // (fraction allowed). At least one of status and ok is required; ok wins
 // over status when both are present (see slo.SLI.Classify). latency_ms and
 // count are optional; count defaults to 1 and "count": 0 reports a quantum
-// measured with no traffic. A null value counts as absent. Other fields,
+// measured with no traffic. A null value counts as absent.
+//
+// Envoy access logs written with a json_format use the names of Envoy's
+// command operators, which are read too: start_time for time,
+// response_code for status (0, no response, is a failure under any
+// status rule that names it, as in Envoy's text logs) and duration, in
+// milliseconds, for latency_ms. A line that gives both names of one field
+// is refused: which one was meant cannot be told. Other fields,
 // of any type and nesting, are skipped; keys are matched exactly, case
 // included.
 //
@@ -37,6 +44,9 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 		return &problem{"not a JSON object", line}
 	}
 	haveTime, haveStatus, haveOK := false, false, false
+	// The name each field was given by, when it has two: a key repeated
+	// under one name is last-wins, as in encoding/json; two names clash.
+	var timeName, statusName, latencyName string
 	i = skipWS(line, i+1)
 	if i < len(line) && line[i] == '}' {
 		i++
@@ -68,13 +78,31 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 			var vp *problem
 			switch string(key) {
 			case "time":
-				i, haveTime, vp = parseTimeValue(line, i, e)
+				if vp = sameName(&timeName, "time", "start_time"); vp == nil {
+					i, haveTime, vp = parseTimeValue(line, i, e)
+				}
+			case "start_time":
+				if vp = sameName(&timeName, "start_time", "time"); vp == nil {
+					i, haveTime, vp = parseTimeValue(line, i, e)
+				}
 			case "status":
-				i, haveStatus, vp = parseStatusValue(line, i, e)
+				if vp = sameName(&statusName, "status", "response_code"); vp == nil {
+					i, haveStatus, vp = parseStatusValue(line, i, e)
+				}
+			case "response_code":
+				if vp = sameName(&statusName, "response_code", "status"); vp == nil {
+					i, haveStatus, vp = parseStatusValue(line, i, e)
+				}
 			case "ok":
 				i, haveOK, vp = parseOKValue(line, i, e)
 			case "latency_ms":
-				i, vp = parseLatencyValue(line, i, e)
+				if vp = sameName(&latencyName, "latency_ms", "duration"); vp == nil {
+					i, vp = parseLatencyValue(line, i, e)
+				}
+			case "duration":
+				if vp = sameName(&latencyName, "duration", "latency_ms"); vp == nil {
+					i, vp = parseLatencyValue(line, i, e)
+				}
 			case "count":
 				i, vp = parseCountValue(line, i, e)
 			default:
@@ -104,6 +132,16 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 	if !haveStatus && !haveOK {
 		return &problem{`no "status" or "ok" field`, nil}
 	}
+	return nil
+}
+
+// sameName records the name a field is given by and refuses the other
+// name for it. Names are constants, so nothing is allocated per line.
+func sameName(seen *string, name, other string) *problem {
+	if *seen == other {
+		return &problem{"both \"" + other + "\" and \"" + name + "\": give one of them", nil}
+	}
+	*seen = name
 	return nil
 }
 
