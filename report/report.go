@@ -42,6 +42,9 @@ type Document struct {
 	Windows     []Window  `json:"windows"`
 	// BurnRates are measured over spans ending at EvaluatedAt.
 	BurnRates []Burn `json:"burn_rates"`
+	// zone is where a calendar window is cut: the text report shows times
+	// there, so a Berlin day reads 00:00 to 00:00. JSON stays in UTC.
+	zone *time.Location
 }
 
 // Input describes what was read.
@@ -143,6 +146,9 @@ func Build(s *slo.SLO, at time.Time, results []*slo.Result, burns []Burn, in *In
 		Input:       in,
 		Windows:     make([]Window, 0, len(results)),
 		BurnRates:   burns,
+	}
+	if s.Window.Calendar != slo.NotCalendar && s.Window.Location != nil && s.Window.Location != time.UTC {
+		d.zone = s.Window.Location
 	}
 	for _, r := range results {
 		d.Windows = append(d.Windows, window(s, r))

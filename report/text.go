@@ -28,6 +28,8 @@ func WriteText(w io.Writer, docs []Document) error {
 type textWriter struct {
 	w   io.Writer
 	err error
+	// zone is where times are shown: the calendar window's zone, else UTC.
+	zone *time.Location
 }
 
 func (t *textWriter) line(format string, args ...any) {
@@ -55,7 +57,8 @@ func (t *textWriter) document(d *Document) {
 			t.line("    … and %s more malformed lines", count(uint64(in.Malformed-shown)))
 		}
 	}
-	t.line("  evaluated at %s", stamp(d.EvaluatedAt))
+	t.zone = d.zone
+	t.line("  evaluated at %s", t.stamp(d.EvaluatedAt))
 	for i := range d.Windows {
 		t.window(d, &d.Windows[i])
 	}
@@ -79,7 +82,7 @@ func (t *textWriter) window(d *Document, w *Window) {
 	case !w.Complete:
 		state = "on track so far"
 	}
-	span := stamp(w.Start) + " → " + stamp(w.End)
+	span := t.stamp(w.Start) + " → " + t.stamp(w.End)
 	if !w.Complete {
 		span += fmt.Sprintf("  (in progress: %s of %s quanta elapsed)", count(uint64(w.Quanta.Elapsed)), count(uint64(w.Quanta.Total)))
 	}
@@ -133,7 +136,7 @@ func (t *textWriter) violations(d *Document, w *Window) {
 			t.line("      … and %d more runs (all of them are in --json)", len(w.Violations)-i)
 			break
 		}
-		t.line("      %s → %s  (%s)", stamp(v.Start), clock(v.Start, v.End), humanDuration(v.End.Sub(v.Start)))
+		t.line("      %s → %s  (%s)", t.stamp(v.Start), t.clock(v.Start, v.End), humanDuration(v.End.Sub(v.Start)))
 	}
 }
 
@@ -190,27 +193,39 @@ func skipped(n int) string {
 	return fmt.Sprintf(" · %s skipped", count(uint64(n)))
 }
 
-// stamp writes an instant in UTC to the minute, or to the second when it
-// has seconds.
-func stamp(t time.Time) string {
-	t = t.UTC()
-	if t.Second() != 0 || t.Nanosecond() != 0 {
-		return t.Format("2006-01-02 15:04:05Z")
-	}
-	return t.Format("2006-01-02 15:04Z")
+// stamp writes an instant to the minute, or to the second when it has
+// seconds: in UTC with a Z, or in the calendar window's zone with its
+// abbreviation (CET, CEST), so that a local day reads from midnight.
+func (t *textWriter) stamp(at time.Time) string {
+	return t.in(at).Format("2006-01-02 " + t.timeLayout(at))
 }
 
 // clock writes the end of a range as a time of day when it falls on the
 // same day as the start.
-func clock(start, end time.Time) string {
-	s, e := start.UTC(), end.UTC()
+func (t *textWriter) clock(start, end time.Time) string {
+	s, e := t.in(start), t.in(end)
 	if s.YearDay() == e.YearDay() && s.Year() == e.Year() {
-		if e.Second() != 0 {
-			return e.Format("15:04:05Z")
-		}
-		return e.Format("15:04Z")
+		return e.Format(t.timeLayout(end))
 	}
-	return stamp(e)
+	return t.stamp(end)
+}
+
+func (t *textWriter) in(at time.Time) time.Time {
+	if t.zone == nil {
+		return at.UTC()
+	}
+	return at.In(t.zone)
+}
+
+func (t *textWriter) timeLayout(at time.Time) string {
+	layout := "15:04"
+	if at.Second() != 0 || at.Nanosecond() != 0 {
+		layout = "15:04:05"
+	}
+	if t.zone == nil {
+		return layout + "Z"
+	}
+	return layout + " MST"
 }
 
 func humanDuration(d time.Duration) string {
