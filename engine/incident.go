@@ -11,7 +11,8 @@ import (
 // BudgetBurn is the error budget an SLO spent over a span.
 type BudgetBurn struct {
 	// Unit is what the budget counts; Spent is the part of it spent in
-	// [From, To) and Total the budget of the window containing To.
+	// [From, To) and Total the budget of the window containing To, as
+	// known at the engine's now.
 	Unit        string
 	Spent       float64
 	Total       float64
@@ -50,6 +51,23 @@ func (e *Engine) BudgetBurned(ctx context.Context, name string, from, to time.Ti
 	if err != nil {
 		return BudgetBurn{}, err
 	}
-	return BudgetBurn{Unit: after.Budget.Unit, Spent: after.Budget.Spent - before.Budget.Spent, Total: after.Budget.Total,
+	// The window's budget as known now: for the transactions method it
+	// grows with the traffic, so a later look is a truer share.
+	total := after.Budget.Total
+	if now := e.cfg.Now(); now.After(end) {
+		known, err := e.Evaluate(ctx, name, w, minTime(now, w.End))
+		if err != nil {
+			return BudgetBurn{}, err
+		}
+		total = known.Budget.Total
+	}
+	return BudgetBurn{Unit: after.Budget.Unit, Spent: after.Budget.Spent - before.Budget.Spent, Total: total,
 		From: start, To: end, WindowStart: w.Start}, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

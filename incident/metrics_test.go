@@ -35,9 +35,9 @@ func table() (*Config, []Facts, []RepairItem) {
 		return x
 	}
 	facts := []Facts{
-		f(1, "2026-11-02 10:00", 3, 7, 20, ByMonitoring, 1, 2), // TTM 30
-		f(2, "2026-11-10 10:00", 17, 12, 22, ByCustomer, 0, 1), // TTM 51: misses TTD (covered), TTE (missed repair), TTM
-		f(3, "2026-11-20 10:00", 4, 3, 45, ByMonitoring, 2, 3), // TTM 52: misses TTF (item won't fix: missed repair), TTM
+		f(1, "2026-11-02 10:00", 3, 7, 20, ByMonitoring, 1, 2),  // TTM 30
+		f(2, "2026-11-10 10:00", 17, 12, 22, ByCustomer, 0, 1),  // TTM 51: misses TTD (covered), TTE (missed repair), TTM
+		f(3, "2026-11-20 10:00", 4, 3, 45, ByMonitoring, 2, 3),  // TTM 52: misses TTF (item won't fix: missed repair), TTM
 		f(4, "2026-11-25 10:00", 6, -1, 0, ByMonitoring, -1, 0), // TTD 6 misses (missed repair); no engaged: TTE, TTF, TTM incomplete
 		f(5, "2026-12-03 10:00", 2, 5, 10, ByMonitoring, 0, 1),  // TTM 17
 	}

@@ -471,9 +471,11 @@ type RepairInput struct {
 	Term  Term   `json:"term,omitempty"`
 	Phase Phase  `json:"phase"`
 	Owner string `json:"owner,omitempty"`
-	// Due defaults to ShortTermDue after now for short-term items.
-	Due  time.Time `json:"due,omitzero"`
-	Link string    `json:"link,omitempty"`
+	// Due defaults to ShortTermDue after now for short-term items; DueIn
+	// sets it relative to now instead.
+	Due   time.Time `json:"due,omitzero"`
+	DueIn Dur       `json:"due_in_seconds,omitempty"`
+	Link  string    `json:"link,omitempty"`
 }
 
 // AddRepair adds a repair item to an incident. A title the incident's
@@ -493,11 +495,14 @@ func (s *Service) AddRepair(ctx context.Context, id, version int64, in RepairInp
 	if NormalizeTitle(r.Title) == "" {
 		return nil, fmt.Errorf("%w: repair item title is empty", ErrInvalid)
 	}
+	if in.DueIn < 0 || (in.DueIn > 0 && !in.Due.IsZero()) {
+		return nil, fmt.Errorf("%w: give a due date or a positive time until due, not both", ErrInvalid)
+	}
+	if in.DueIn > 0 {
+		r.Due = now.Add(time.Duration(in.DueIn))
+	}
 	if r.Due.IsZero() && term == ShortTerm {
 		r.Due = now.Add(s.cfg.ShortTermDue)
-	}
-	if in.Due.IsZero() {
-		r.Due = r.Due.UTC()
 	}
 	inc, err := s.opt.Store.UpdateIncident(ctx, id, func(inc *Incident) error {
 		if err := s.admit(inc, version, false); err != nil {

@@ -53,6 +53,7 @@ func commands() []command {
 		{"serve", "run the platform: store, ingestion, SLO status API, /metrics", runServe},
 		{"alerts", "show what is firing in nines serve, and why", runAlerts},
 		{"gate", "ask nines serve whether a release may go out (exit 0 allow, 1 deny)", runGate},
+		{"incident", "record incidents and report TTD/TTE/TTF/TTM, repair debt, postmortems", runIncident},
 		{"annotate", "record a deploy or other change in nines serve, shown beside the budget", runAnnotate},
 		{"lint", "validate SLO spec files (native or OpenSLO v1)", runLint},
 		{"generate", "write Prometheus rules for SLOs (generate prometheus-rules)", runGenerate},
