@@ -15,8 +15,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store/sqlite"
 )
 
 const incidentAbout = `Record incidents in a running nines serve and report on them: time to
@@ -884,4 +887,21 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// newIncidentService is the incident service of nines serve: the
+// configuration of --incidents (defaults without it), the engine's
+// services, SLOs, budget and clock, the store.
+func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string) (*incident.Service, error) {
+	cfg := &incident.Config{}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, usageError("serve: --incidents: %v", err)
+		}
+		if cfg, err = incident.ParseConfig(file, data); err != nil {
+			return nil, usageError("serve: --incidents: %v", err)
+		}
+	}
+	return incident.New(server.IncidentOptions(eng, db, cfg))
 }

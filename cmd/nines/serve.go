@@ -48,6 +48,7 @@ type serveFlags struct {
 	protectReads, demo            bool
 	maxLag, hold, tick            time.Duration
 	retention                     store.Retention
+	incidents                     string // --incidents FILE
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -56,6 +57,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:9797", "`address` to listen on")
 	fs.StringVar(&f.data, "data", "./nines-data", "`directory` of the embedded store")
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
+	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding a bearer token required by write and admin endpoints")
 	fs.BoolVar(&f.protectReads, "protect-reads", false, "require the bearer token on read endpoints too")
 	fs.BoolVar(&f.demo, "demo", false, "make up traffic for three demo services (with their SLOs unless --slos is given)")
@@ -130,12 +132,16 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 		reload = load
 	}
+	incidents, err := newIncidentService(eng, db, f.incidents)
+	if err != nil {
+		return err
+	}
 	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger})
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
-		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web})
+		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents})
 	if err != nil {
 		return err
 	}
