@@ -86,6 +86,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write([]byte(ex.String()))
+	s.writeNotifyMetrics(w)
 }
 
 func boolValue(b bool) float64 {

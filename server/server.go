@@ -43,6 +43,8 @@ type Config struct {
 	Reload func() error
 	// Version is shown by /api/v1/status/buildinfo.
 	Version string
+	// Notify, when set, routes alerts to notifiers (server/notify.go).
+	Notify *Notifier
 	// Incidents records incidents (server/incidents.go); nil makes one on Store with the default configuration.
 	Incidents *incident.Service
 	// UI, when set, serves every path the API does not (the web UI), under the read rule.
@@ -92,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST /v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
 	s.mux.Handle("POST /api/v1/otlp/v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
 	s.mux.Handle("POST /api/v1/-/reload", write(api(s.reload)))
+	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
 	s.mux.Handle("/api/", api(func(r *http.Request) (any, error) {
 		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)}

@@ -1,0 +1,404 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/alert"
+)
+
+const hookConfig = `
+timeout: 300ms
+max_age: 1h
+receivers:
+  - name: hook
+    webhook: {url: "%URL%/hook"}
+route: {receiver: hook, group_wait: 0s, group_interval: 1m, repeat_interval: 1h}
+`
+
+// TestRetryBackoff: 503 and 429 are retried with growing, jittered
+// delays or the Retry-After asked for; the failures show in metrics and
+// the outbox until the receiver takes the notification.
+func TestRetryBackoff(t *testing.T) {
+	rcv := newReceiver(t, 503, 503, 429, 200)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+	ctx := context.Background()
+	d.Enqueue(checkout, fire(t0))
+	d.Step(ctx, t0)
+	v := d.Outbox()
+	if rcv.count() != 1 || v.Pending != 1 || v.Entries[0].Attempts != 1 || v.Entries[0].LastStatus != 503 {
+		t.Fatalf("after a 503: %d requests, outbox %+v", rcv.count(), v)
+	}
+	// The first retry waits MinBackoff (1 s) ± 20 %.
+	next := v.Entries[0].NextAttempt.Sub(t0)
+	if next < 800*time.Millisecond || next > 1200*time.Millisecond {
+		t.Errorf("first retry after %s, want 1s ± 20%%", next)
+	}
+	d.Step(ctx, t0.Add(500*time.Millisecond))
+	if rcv.count() != 1 {
+		t.Fatal("retried before the backoff")
+	}
+	c.Set(t0.Add(2 * time.Second))
+	d.Step(ctx, c.Now())
+	v = d.Outbox()
+	next = v.Entries[0].NextAttempt.Sub(c.Now())
+	if rcv.count() != 2 || next < 1600*time.Millisecond || next > 2400*time.Millisecond {
+		t.Fatalf("second retry: %d requests, next after %s, want 2s ± 20%%", rcv.count(), next)
+	}
+	rcv.mu.Lock()
+	rcv.retry = "30"
+	rcv.mu.Unlock()
+	c.Set(t0.Add(5 * time.Second))
+	d.Step(ctx, c.Now())
+	v = d.Outbox()
+	if got := v.Entries[0].NextAttempt.Sub(c.Now()); got != 30*time.Second || !strings.Contains(v.Entries[0].LastError, "HTTP 429") {
+		t.Fatalf("after 429 with Retry-After 30: next after %s, error %q", got, v.Entries[0].LastError)
+	}
+	c.Set(t0.Add(35 * time.Second))
+	d.Step(ctx, c.Now())
+	if v = d.Outbox(); rcv.count() != 4 || v.Pending != 0 {
+		t.Fatalf("after 200: %d requests, outbox %+v", rcv.count(), v)
+	}
+	for prefix, want := range map[string]string{
+		`nines_notifications_failed_total{receiver="hook",reason="http_5xx"}`: "2",
+		`nines_notifications_failed_total{receiver="hook",reason="http_429"}`: "1",
+		`nines_notifications_sent_total{receiver="hook",kind="firing"}`:       "1",
+		`nines_notifications_pending`:                                         "0",
+	} {
+		if got := metric(d, prefix); got != want {
+			t.Errorf("%s = %q, want %s", prefix, got, want)
+		}
+	}
+}
+
+// TestDeadLetters: a 4xx other than 429 is not retried; a notification
+// that keeps failing is given up after max_age. Both stay visible.
+func TestDeadLetters(t *testing.T) {
+	t.Run("400 at once", func(t *testing.T) {
+		rcv := newReceiver(t, 400)
+		c := &clock{t: t0}
+		d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+		d.Enqueue(checkout, fire(t0))
+		d.Step(context.Background(), t0)
+		d.Step(context.Background(), t0.Add(30*time.Minute))
+		v := d.Outbox()
+		if rcv.count() != 1 || v.Dead != 1 || !v.Entries[0].Dead || !strings.Contains(v.Entries[0].DeadReason, `refused it: HTTP 400: {"status":"x"}`) {
+			t.Fatalf("%d requests, outbox %+v", rcv.count(), v)
+		}
+		if metric(d, `nines_notifications_dead_total{receiver="hook"}`) != "1" || metric(d, "nines_notifications_dead_letters") != "1" {
+			t.Error("dead letter not in metrics")
+		}
+	})
+	t.Run("500 until max_age", func(t *testing.T) {
+		rcv := newReceiver(t, 500)
+		c := &clock{t: t0}
+		d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+		d.Enqueue(checkout, fire(t0))
+		for now := t0; now.Before(t0.Add(2 * time.Hour)); now = now.Add(10 * time.Second) {
+			c.Set(now)
+			d.Step(context.Background(), now)
+		}
+		v := d.Outbox()
+		if !v.Entries[0].Dead || !strings.Contains(v.Entries[0].DeadReason, "gave up after 1h") {
+			t.Fatalf("outbox %+v", v)
+		}
+		// Backoff is capped at MaxBackoff (1 m): about 60 + a few attempts
+		// in the hour, not hundreds and not a handful.
+		if n := v.Entries[0].Attempts; n < 60 || n > 80 {
+			t.Errorf("%d attempts in an hour", n)
+		}
+	})
+}
+
+// TestHangingEndpoint: a receiver that never answers costs one timeout
+// per attempt and does not hold up another receiver.
+func TestHangingEndpoint(t *testing.T) {
+	hang := newReceiver(t, 0)
+	ok := newReceiver(t)
+	c := &clock{t: t0}
+	cfg := config(t, strings.ReplaceAll(`
+timeout: 200ms
+receivers:
+  - {name: hang, webhook: {url: "%HANG%"}}
+  - {name: ok, webhook: {url: "%URL%"}}
+route:
+  receiver: ok
+  group_wait: 0s
+  routes:
+    - {matchers: [severity=page], receiver: hang, continue: true}
+    - {receiver: ok}
+`, "%HANG%", hang.URL), ok.URL)
+	d := newDispatcher(t, cfg, c, nil)
+	d.Enqueue(checkout, fire(t0))
+	start := time.Now()
+	d.Step(context.Background(), t0)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a step took %s", took)
+	}
+	if ok.count() != 1 {
+		t.Errorf("the healthy receiver got %d requests", ok.count())
+	}
+	v := d.Outbox()
+	if v.Pending != 1 || !strings.Contains(v.Entries[0].LastError, "no answer within 200ms") {
+		t.Fatalf("outbox %+v", v)
+	}
+	if metric(d, `nines_notifications_failed_total{receiver="hang",reason="timeout"}`) != "1" {
+		t.Error("timeout not counted")
+	}
+}
+
+// TestRestartKeepsOutbox: a notification that could not be delivered
+// before a restart is delivered after it, from the persisted outbox; so
+// is an alert that was waiting for its group_wait.
+func TestRestartKeepsOutbox(t *testing.T) {
+	dir := t.TempDir()
+	rcv := newReceiver(t, 503, 503, 200)
+	ctx := context.Background()
+	c := &clock{t: t0}
+	cfg := config(t, `
+receivers:
+  - {name: hook, webhook: {url: "%URL%/hook"}}
+route:
+  receiver: hook
+  group_wait: 0s
+  routes:
+    - {matchers: [slo=cart-latency], receiver: hook, group_wait: 1m}
+`, rcv.URL)
+
+	db := openStore(t, dir)
+	d := newDispatcher(t, cfg, c, db)
+	if err := d.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.Enqueue(checkout, fire(t0))
+	d.Enqueue(cart, fire(t0))
+	d.Step(ctx, t0)
+	if rcv.count() != 1 || d.Outbox().Pending != 1 {
+		t.Fatalf("before restart: %d requests, %+v", rcv.count(), d.Outbox())
+	}
+	db.Close()
+
+	db = openStore(t, dir)
+	defer db.Close()
+	c.Set(t0.Add(10 * time.Second))
+	d = newDispatcher(t, cfg, c, db)
+	if err := d.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v := d.Outbox()
+	if v.Pending != 1 || v.Entries[0].Attempts != 1 || len(v.Groups) != 2 {
+		t.Fatalf("after restart: %+v", v)
+	}
+	d.Step(ctx, c.Now()) // 503 again
+	c.Set(t0.Add(20 * time.Second))
+	d.Step(ctx, c.Now()) // 200
+	if rcv.count() != 3 || d.Outbox().Pending != 0 {
+		t.Fatalf("after retry: %d requests, %+v", rcv.count(), d.Outbox())
+	}
+	var m WebhookMessage
+	rcv.body(t, 2, &m)
+	if m.Alerts[0].Labels["slo"] != "checkout-availability" {
+		t.Errorf("delivered %+v", m.Alerts)
+	}
+	// The cart alert was held in its group_wait across the restart (which
+	// starts it again).
+	c.Set(t0.Add(80 * time.Second))
+	d.Step(ctx, c.Now())
+	rcv.body(t, 3, &m)
+	if len(m.Alerts) != 1 || m.Alerts[0].Labels["slo"] != "cart-latency" {
+		t.Errorf("held alert %+v", m.Alerts)
+	}
+	n := 0
+	db.RangeState(ctx, outboxPrefix, func(string, []byte) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("%d outbox records left in the store", n)
+	}
+
+	// The engine does not fire the alerts again after this restart: they
+	// resolve after the grace period, and the receiver hears of it.
+	db2 := db
+	d = New(cfg, Options{State: db2, Now: c.Now, RestartGrace: 5 * time.Minute})
+	if err := d.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.Add(2 * time.Minute))
+	d.Step(ctx, c.Now())
+	if rcv.count() != 4 {
+		t.Fatalf("notified again right after a restart: %d", rcv.count())
+	}
+	c.Set(t0.Add(7 * time.Minute))
+	d.Step(ctx, c.Now())
+	c.Set(t0.Add(9 * time.Minute))
+	d.Step(ctx, c.Now())
+	if rcv.count() != 6 {
+		t.Fatalf("%d requests, want resolves for both groups", rcv.count())
+	}
+	rcv.body(t, 5, &m)
+	if m.Status != "resolved" || m.Alerts[0].Annotations["description"] != "no longer firing after nines restarted" {
+		t.Errorf("restart resolve %+v", m)
+	}
+	n = 0
+	db.RangeState(ctx, alertPrefix, func(string, []byte) error { n++; return nil })
+	if n != 0 || len(d.Outbox().Groups) != 0 {
+		t.Errorf("%d alert records, groups %+v", n, d.Outbox().Groups)
+	}
+}
+
+// TestSilence: a silenced alert is not sent and is counted; once the
+// silence is expired it goes out at the next flush. Silences persist.
+func TestSilence(t *testing.T) {
+	dir := t.TempDir()
+	db := openStore(t, dir)
+	defer db.Close()
+	rcv := newReceiver(t)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, db)
+	ctx := context.Background()
+	m, _ := ParseMatcher("slo=checkout-availability")
+	s, err := d.AddSilence(ctx, Silence{Matchers: Matchers{m}, EndsAt: t0.Add(2 * time.Hour), CreatedBy: "ana", Comment: "deploy"})
+	if err != nil || s.Status != "active" || s.ID == "" || !s.StartsAt.Equal(t0) {
+		t.Fatalf("%+v %v", s, err)
+	}
+	d.Enqueue(checkout, fire(t0))
+	d.Enqueue(cart, fire(t0))
+	d.Step(ctx, t0)
+	var msg WebhookMessage
+	rcv.body(t, 0, &msg)
+	if len(msg.Alerts) != 1 || msg.Alerts[0].Labels["slo"] != "cart-latency" {
+		t.Fatalf("sent %+v", msg.Alerts)
+	}
+	d.Step(ctx, t0.Add(time.Minute))
+	if metric(d, "nines_notifications_silenced_total") != "1" || metric(d, "nines_silences_active") != "1" {
+		t.Errorf("silenced %s, active %s", metric(d, "nines_notifications_silenced_total"), metric(d, "nines_silences_active"))
+	}
+
+	d2 := newDispatcher(t, config(t, hookConfig, rcv.URL), c, db)
+	d2.Load(ctx)
+	if l := d2.Silences(); len(l) != 1 || l[0].Comment != "deploy" || l[0].Matchers[0].String() != `slo="checkout-availability"` {
+		t.Fatalf("persisted silences %+v", l)
+	}
+	c.Set(t0.Add(90 * time.Second))
+	if _, err := d.ExpireSilence(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ExpireSilence(ctx, "nope"); !errors.Is(err, ErrSilenceNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+	d.Step(ctx, t0.Add(2*time.Minute))
+	rcv.body(t, rcv.count()-1, &msg)
+	if rcv.count() != 2 || len(msg.Alerts) != 1 || msg.Alerts[0].Labels["slo"] != "checkout-availability" {
+		t.Errorf("after the silence: %d alerts in request %d: %+v; outbox %+v", len(msg.Alerts), rcv.count(), msg, d.Outbox())
+	}
+	if l := d.Silences(); l[0].Status != "expired" {
+		t.Errorf("status %s", l[0].Status)
+	}
+	// Pruned a day after it ended.
+	d.Step(ctx, t0.Add(26*time.Hour))
+	if l := d.Silences(); len(l) != 0 {
+		t.Errorf("not pruned: %+v", l)
+	}
+}
+
+func TestSilenceValidation(t *testing.T) {
+	d := New(nil, Options{Now: func() time.Time { return t0 }})
+	all, _ := ParseMatcher(`slo=~".*"`)
+	ok, _ := ParseMatcher("slo=x")
+	for _, c := range []struct {
+		name string
+		s    Silence
+		want string
+	}{
+		{"no matchers", Silence{EndsAt: t0.Add(time.Hour), CreatedBy: "a"}, "no matchers"},
+		{"mutes everything", Silence{Matchers: Matchers{all}, EndsAt: t0.Add(time.Hour), CreatedBy: "a"}, "mutes everything"},
+		{"no end", Silence{Matchers: Matchers{ok}, CreatedBy: "a"}, "no end"},
+		{"in the past", Silence{Matchers: Matchers{ok}, StartsAt: t0.Add(-2 * time.Hour), EndsAt: t0.Add(-time.Hour), CreatedBy: "a"}, "in the past"},
+		{"too long", Silence{Matchers: Matchers{ok}, EndsAt: t0.Add(100 * 24 * time.Hour), CreatedBy: "a"}, "at most 90 days"},
+		{"anonymous", Silence{Matchers: Matchers{ok}, EndsAt: t0.Add(time.Hour)}, "createdBy is empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := d.AddSilence(context.Background(), c.s)
+			if !errors.Is(err, ErrInvalidSilence) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestRepeatAndFlap: a still-firing group is notified again after
+// repeat_interval; a resolve followed by a fire within group_interval is
+// one continuing incident.
+func TestRepeatAndFlap(t *testing.T) {
+	rcv := newReceiver(t)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+	ctx := context.Background()
+	d.Enqueue(checkout, fire(t0))
+	for now := t0; !now.After(t0.Add(61 * time.Minute)); now = now.Add(time.Minute) {
+		d.Step(ctx, now)
+	}
+	if rcv.count() != 2 {
+		t.Fatalf("%d notifications in 61 minutes with repeat_interval 1h, want 2", rcv.count())
+	}
+	d.Enqueue(checkout, resolve(t0.Add(61*time.Minute+10*time.Second), t0))
+	d.Enqueue(checkout, fire(t0.Add(61*time.Minute+20*time.Second)))
+	d.Step(ctx, t0.Add(62*time.Minute))
+	if rcv.count() != 2 {
+		t.Errorf("a flap inside group_interval notified: %d", rcv.count())
+	}
+}
+
+// TestReload: SetConfig routes the alerts held again; a group kept by
+// the new tree is not notified twice, a new receiver is told.
+func TestReload(t *testing.T) {
+	rcv := newReceiver(t)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+	ctx := context.Background()
+	d.Enqueue(checkout, fire(t0))
+	d.Step(ctx, t0)
+	d.SetConfig(config(t, hookConfig, rcv.URL))
+	d.Step(ctx, t0.Add(2*time.Minute))
+	if rcv.count() != 1 {
+		t.Fatalf("same tree after reload notified again: %d", rcv.count())
+	}
+	d.SetConfig(config(t, `
+receivers: [{name: hook, webhook: {url: "%URL%/hook"}}]
+route:
+  receiver: hook
+  group_wait: 0s
+  routes: [{matchers: [team=payments], receiver: hook, group_by: [team]}]
+`, rcv.URL))
+	d.Step(ctx, t0.Add(3*time.Minute))
+	var m WebhookMessage
+	rcv.body(t, 1, &m)
+	if rcv.count() != 2 || m.GroupLabels["team"] != "payments" {
+		t.Errorf("new route: %d requests, %+v", rcv.count(), m.GroupLabels)
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	d := New(nil, Options{QueueSize: 2})
+	for range 3 {
+		d.Enqueue(checkout, fire(t0))
+	}
+	if got := metric(d, "nines_notifications_dropped_total"); got != "1" {
+		t.Errorf("dropped %s", got)
+	}
+}
+
+func TestResolveOfUnknownAlertIsSent(t *testing.T) {
+	rcv := newReceiver(t)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+	d.Enqueue(checkout, alert.Transition{Alert: "page-fast", Severity: alert.Page, Kind: alert.Resolve, At: t0, Since: t0.Add(-time.Hour)})
+	d.Step(context.Background(), t0)
+	var m WebhookMessage
+	rcv.body(t, 0, &m)
+	if m.Status != "resolved" {
+		t.Errorf("%+v", m)
+	}
+}

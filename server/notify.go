@@ -1,0 +1,117 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/nines-sre/nines/notify"
+	"github.com/nines-sre/nines/slo"
+)
+
+// notifier returns the dispatcher, or the error that says notifications
+// are off.
+func (s *Server) notifier() (*notify.Dispatcher, error) {
+	if s.cfg.Notify == nil {
+		return nil, &apiError{http.StatusNotFound, "notifications are not enabled in this nines serve"}
+	}
+	return s.cfg.Notify, nil
+}
+
+// silenceIn is the body of POST /api/v1/silences: matchers as text
+// ("slo=checkout-availability") or {"name", "op", "value"}, and an end
+// given as endsAt or as a duration from startsAt (default now).
+type silenceIn struct {
+	Matchers  notify.Matchers `json:"matchers"`
+	StartsAt  time.Time       `json:"startsAt"`
+	EndsAt    time.Time       `json:"endsAt"`
+	Duration  string          `json:"duration"`
+	CreatedBy string          `json:"createdBy"`
+	Comment   string          `json:"comment"`
+}
+
+func (s *Server) listSilences(r *http.Request) (any, error) {
+	d, err := s.notifier()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"silences": d.Silences()}, nil
+}
+
+func (s *Server) addSilence(r *http.Request) (any, error) {
+	d, err := s.notifier()
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var in silenceIn
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, badRequest("silence: %v", err)
+	}
+	if in.Duration != "" {
+		if !in.EndsAt.IsZero() {
+			return nil, badRequest("silence: give endsAt or duration, not both")
+		}
+		dur, err := slo.ParseDuration(in.Duration)
+		if err != nil || dur <= 0 {
+			return nil, badRequest("silence: duration %q: want a duration such as 2h", in.Duration)
+		}
+		start := in.StartsAt
+		if start.IsZero() {
+			start = s.cfg.Engine.Now()
+		}
+		in.StartsAt, in.EndsAt = start, start.Add(dur)
+	}
+	v, err := d.AddSilence(r.Context(), notify.Silence{Matchers: in.Matchers, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
+		CreatedBy: in.CreatedBy, Comment: in.Comment})
+	if errors.Is(err, notify.ErrInvalidSilence) {
+		return nil, badRequest("%v", err)
+	}
+	return v, err
+}
+
+func (s *Server) expireSilence(r *http.Request) (any, error) {
+	d, err := s.notifier()
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.ExpireSilence(r.Context(), r.PathValue("id"))
+	if errors.Is(err, notify.ErrSilenceNotFound) {
+		return nil, &apiError{http.StatusNotFound, err.Error()}
+	}
+	return v, err
+}
+
+func (s *Server) notifications(r *http.Request) (any, error) {
+	d, err := s.notifier()
+	if err != nil {
+		return nil, err
+	}
+	return d.Outbox(), nil
+}
+
+// Notifier is the alert dispatcher the server shows and controls.
+type Notifier = notify.Dispatcher
+
+// notifyRoutes registers the silence and notification endpoints.
+func (s *Server) notifyRoutes(read, write func(http.Handler) http.Handler) {
+	s.mux.Handle("GET /api/v1/silences", read(api(s.listSilences)))
+	s.mux.Handle("POST /api/v1/silences", write(api(s.addSilence)))
+	s.mux.Handle("DELETE /api/v1/silences/{id}", write(api(s.expireSilence)))
+	s.mux.Handle("GET /api/v1/notifications", read(api(s.notifications)))
+}
+
+// writeNotifyMetrics appends the dispatcher's metrics to /metrics.
+func (s *Server) writeNotifyMetrics(w io.Writer) {
+	if s.cfg.Notify != nil {
+		s.cfg.Notify.WriteMetrics(w)
+	}
+}
