@@ -400,7 +400,9 @@ func (v *sloView) burnDown(s *slo.SLO, series *slo.Series, tr timeRange, end tim
 			lo = math.Min(lo, p.V)
 		}
 	}
-	lo = math.Max(-1, lo)
+	// Overspent budgets show down to twice over; beyond that the
+	// line sits on the floor and the figure above the chart says how far.
+	lo = math.Max(-2, math.Floor(lo*2)/2)
 	ws := s.Window.Containing(end)
 	if s.Window.Calendar == slo.NotCalendar {
 		ws = slo.Window{Start: tr.From, End: tr.From.Add(s.Window.Rolling)}

@@ -149,13 +149,13 @@ func (h *Histogram) SVG() template.HTML {
 	}
 	xAxis(&b, h.Frame, h.XTicks, h.Y1()+16)
 	for i, m := range h.Markers {
-		y := h.Y0() + 10 + float64(i%2)*12
+		y := h.Y0() + 10 + float64(i%4)*12
 		fmt.Fprintf(&b, `<g class="quantile"><line x1="%s" x2="%s" y1="%s" y2="%s"/><text class="tick" x="%s" y="%s">%s %s</text></g>`,
 			num(m.X), num(m.X), num(h.Y0()), num(h.Y1()), num(m.X+3), num(y), esc(m.Label), esc(Seconds(m.Value)))
 	}
 	if h.ThresholdX > 0 {
 		fmt.Fprintf(&b, `<line class="threshold" x1="%s" x2="%s" y1="%s" y2="%s"/><text class="tick label" x="%s" y="%s" text-anchor="end">threshold %s</text>`,
-			num(h.ThresholdX), num(h.ThresholdX), num(h.Y0()), num(h.Y1()), num(h.ThresholdX-3), num(h.Y1()-6), esc(Seconds(h.Threshold)))
+			num(h.ThresholdX), num(h.ThresholdX), num(h.Y0()), num(h.Y1()), num(h.ThresholdX-3), num(h.Y0()+58), esc(Seconds(h.Threshold)))
 	}
 	for _, bx := range h.Boxes {
 		fmt.Fprintf(&b, `<rect class="qbox l%d" x="%s" y="%s" width="%s" height="%s"><title>%s to %s</title></rect>`,

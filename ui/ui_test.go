@@ -1,0 +1,223 @@
+package ui
+
+import (
+	"flag"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/slo"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden pages in testdata")
+
+// golden compares a page with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./ui -update to create it)", err)
+	}
+	if got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s differs at line %d:\n got: %.300s\nwant: %.300s\n(go test ./ui -update rewrites it)", name, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s: %d lines, want %d (go test ./ui -update rewrites it)", name, len(gl), len(wl))
+	}
+}
+
+// TestGoldenPages renders every page on fixed data and a fixed clock.
+func TestGoldenPages(t *testing.T) {
+	f := newFixture(t, 3)
+	for _, c := range []struct {
+		golden, path string
+		status       int
+	}{
+		{"overview.html", "/", 200},
+		{"overview-filtered.html", "/?service=checkout&sort=name", 200},
+		{"slo-checkout.html", "/slos/checkout-availability", 200},
+		{"slo-search-1d.html", "/slos/search-latency?range=1d", 200},
+		{"slo-login-zoom.html", "/slos/login-availability?from=2026-11-25T09:00:00Z&to=2026-11-25T11:00:00Z", 200},
+		{"slo-evil.html", "/slos/evil.slo_1", 200},
+		{"error-unknown-slo.html", "/slos/no-such-slo", 404},
+		{"error-bad-range.html", "/slos/checkout-availability?from=2026-11-25T10:00:00Z&to=2026-11-24T10:00:00Z", 400},
+		{"error-no-page.html", "/nothing/here", 404},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			golden(t, c.golden, f.get(c.path, c.status))
+		})
+	}
+}
+
+func TestOverviewShowsEverySLO(t *testing.T) {
+	f := newFixture(t, 1)
+	page := f.get("/", 200)
+	for _, want := range []string{"checkout-availability", "search-latency", "login-availability", "evil.slo_1",
+		"budget left", "30 days", `role="img"`, "<desc id=\"spark-checkout-availability-d\">Availability of each of the last 30 days"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("overview lacks %q", want)
+		}
+	}
+	// Sorted by budget left, least first: the order of the cards follows it.
+	filtered := f.get("/?owner=team-payments", 200)
+	if !strings.Contains(filtered, "checkout-availability") || strings.Contains(filtered, `data-slo="search-latency"`) {
+		t.Error("owner filter")
+	}
+	if page := f.get("/?label=tier%3D%3Cb%3E1%3C%2Fb%3E", 200); !strings.Contains(page, `data-slo="evil.slo_1"`) || strings.Contains(page, `data-slo="search-latency"`) {
+		t.Error("label filter")
+	}
+	f.get("/?sort=random", 400)
+	f.get("/?label=novalue", 400)
+}
+
+// TestEscaping: every user-provided text (service, owner, description,
+// labels, annotation titles and links) reaches the page as text.
+func TestEscaping(t *testing.T) {
+	f := newFixture(t, 2)
+	for _, path := range []string{"/", "/slos/evil.slo_1", "/slos/checkout-availability?range=2d", "/slos/%3Cscript%3E", "/%3Cscript%3Ealert(1)%3C/script%3E"} {
+		status := 200
+		if strings.Contains(path, "%3Cscript") {
+			status = 404
+		}
+		page := f.get(path, status)
+		for _, bad := range []string{"<script>alert", "<img src=x", "<b>1</b>", "javascript:alert", `"><img`} {
+			if strings.Contains(page, bad) {
+				t.Errorf("%s: unescaped %q", path, bad)
+			}
+		}
+	}
+	page := f.get("/slos/evil.slo_1", 200)
+	if !strings.Contains(page, "&lt;/p&gt;&lt;script&gt;alert(3)&lt;/script&gt; &amp; more") {
+		t.Error("description not shown escaped")
+	}
+	cp := f.get("/slos/checkout-availability?range=2d", 200)
+	if !strings.Contains(cp, "checkout v2.3.1 &lt;script&gt;") {
+		t.Error("annotation title not shown escaped")
+	}
+	if strings.Contains(cp, `href="javascript`) {
+		t.Error("a javascript: annotation URL became a link")
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	s := &slo.SLO{Name: "x", Quantum: time.Minute, Window: slo.WindowSpec{Rolling: 30 * 24 * time.Hour}}
+	at := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+	ok := func(query string, from, to time.Time) {
+		t.Helper()
+		q, _ := url.ParseQuery(query)
+		tr, err := parseRange(q, s, at)
+		if err != nil {
+			t.Fatalf("%q: %v", query, err)
+		}
+		if !tr.From.Equal(from) || !tr.To.Equal(to) {
+			t.Errorf("%q: %s – %s, want %s – %s", query, tr.From, tr.To, from, to)
+		}
+	}
+	ok("", at.Add(-30*24*time.Hour), at)
+	ok("range=7d", at.Add(-7*24*time.Hour), at)
+	ok("range=90m", at.Add(-90*time.Minute), at)
+	ok("from=2026-11-20T10:00:30Z&to=2026-11-20T11:00:10Z", time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 11, 1, 0, 0, time.UTC))
+	ok("from=2026-11-25T14:00:00Z", at.Add(-time.Hour), at)
+	bad := func(query, says string) {
+		t.Helper()
+		q, _ := url.ParseQuery(query)
+		_, err := parseRange(q, s, at)
+		pe, isPage := err.(*pageError)
+		if !isPage || pe.status != http.StatusBadRequest || !strings.Contains(pe.msg, says) || len(pe.hints) == 0 {
+			t.Errorf("%q: %v, want a 400 saying %q", query, err, says)
+		}
+	}
+	bad("range=abc", "not a duration")
+	bad("range=-5m", "not a duration")
+	bad("range=500d", "longer than the 400 days")
+	bad("range=7d&from=2026-11-20T10:00:00Z", "either")
+	bad("from=yesterday", "not an RFC 3339")
+	bad("from=2026-11-20T10:00:00Z&to=noon", "not an RFC 3339")
+	bad("to=2026-11-20T10:00:00Z", "needs a from")
+	bad("from=2026-11-21T10:00:00Z&to=2026-11-20T10:00:00Z", "not before")
+	bad("from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "longer than the 400 days")
+	// A span inside one quantum shows that quantum.
+	ok("from=2026-11-20T10:00:10Z&to=2026-11-20T10:00:20Z", time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 10, 1, 0, 0, time.UTC))
+}
+
+func FuzzParseRange(f *testing.F) {
+	for _, seed := range []string{"", "range=7d", "range=1h30m", "from=2026-11-20T10:00:00Z&to=2026-11-21T10:00:00Z", "from=0001-01-01T00:00:00Z", "range=99999999999d", "from=9999-12-31T23:59:59Z"} {
+		f.Add(seed)
+	}
+	s := &slo.SLO{Name: "x", Quantum: time.Minute, Window: slo.WindowSpec{Rolling: 30 * 24 * time.Hour}}
+	at := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		tr, err := parseRange(q, s, at)
+		if err != nil {
+			return
+		}
+		if !tr.From.Before(tr.To) || tr.To.Sub(tr.From) > maxRange+s.Quantum {
+			t.Fatalf("%q: accepted %s – %s", query, tr.From, tr.To)
+		}
+		if tr.From.UnixNano()%int64(s.Quantum) != 0 || tr.To.UnixNano()%int64(s.Quantum) != 0 {
+			t.Fatalf("%q: edges off quanta: %s – %s", query, tr.From, tr.To)
+		}
+	})
+}
+
+// TestFreeze stores a snapshot and serves it at a permanent URL that
+// shows the same numbers after the live data moved on.
+func TestFreeze(t *testing.T) {
+	f := newFixture(t, 1)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Post(f.srv.URL+"/slos/checkout-availability/freeze?range=6h", "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !regexp.MustCompile(`^/snapshots/[0-9a-f]{16}$`).MatchString(loc) {
+		t.Fatalf("freeze: %d, Location %q", resp.StatusCode, loc)
+	}
+	// The engine evaluates at 14:59, the end of the last settled quantum.
+	live := f.get("/slos/checkout-availability?from=2026-11-25T08:59:00Z&to=2026-11-25T14:59:00Z", 200)
+	snap := f.get(loc, 200)
+	for _, want := range []string{"Snapshot", "frozen 2026-11-25 15:00 UTC", "Open the same range live", `href="/slos/checkout-availability?from=2026-11-25T08%3A59%3A00Z&amp;to=2026-11-25T14%3A59%3A00Z"`} {
+		if !strings.Contains(snap, want) {
+			t.Errorf("snapshot lacks %q", want)
+		}
+	}
+	if strings.Contains(snap, "❄ Freeze") {
+		t.Error("a snapshot offers to freeze itself")
+	}
+	// The charts are the live page's for the same absolute range.
+	chart := regexp.MustCompile(`(?s)<svg class="chart bars".*?</svg>`)
+	if a, b := chart.FindString(live), chart.FindString(snap); a == "" || a != b {
+		t.Error("the snapshot's availability chart differs from the live page's for the same range")
+	}
+	// A cross-site form post is refused.
+	req, _ := http.NewRequest("POST", f.srv.URL+"/slos/checkout-availability/freeze", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site freeze: %v %v", resp.StatusCode, err)
+	}
+	f.get("/snapshots/0123456789abcdef", 404)
+	f.get("/snapshots/..%2F..%2Fetc", 404)
+}
