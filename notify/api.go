@@ -88,7 +88,7 @@ func (d *Dispatcher) saveSilence(ctx context.Context, s *Silence) error {
 	return nil
 }
 
-// Silences lists the silences, newest first; expired ones stay listed
+// Silences lists the silences, newest first (then the soonest to end); expired ones stay listed
 // for SilenceRetention.
 func (d *Dispatcher) Silences() []SilenceView {
 	now := d.opts.Now()
@@ -99,7 +99,7 @@ func (d *Dispatcher) Silences() []SilenceView {
 		out = append(out, SilenceView{*s, s.State(now)})
 	}
 	slices.SortFunc(out, func(a, b SilenceView) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ID, b.ID))
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), a.EndsAt.Compare(b.EndsAt), strings.Compare(a.ID, b.ID))
 	})
 	return out
 }

@@ -71,10 +71,10 @@ func (s *Silence) Validate(now time.Time) error {
 	switch {
 	case s.EndsAt.IsZero():
 		errs = append(errs, errors.New("no end: give endsAt or a duration"))
-	case !s.EndsAt.After(s.StartsAt):
-		errs = append(errs, fmt.Errorf("endsAt %s is not after startsAt %s", s.EndsAt.Format(time.RFC3339), s.StartsAt.Format(time.RFC3339)))
 	case !s.EndsAt.After(now):
 		errs = append(errs, fmt.Errorf("endsAt %s is in the past", s.EndsAt.Format(time.RFC3339)))
+	case !s.EndsAt.After(s.StartsAt):
+		errs = append(errs, fmt.Errorf("endsAt %s is not after startsAt %s", s.EndsAt.Format(time.RFC3339), s.StartsAt.Format(time.RFC3339)))
 	case s.EndsAt.Sub(s.StartsAt) > MaxSilence:
 		errs = append(errs, fmt.Errorf("lasts %s: at most 90 days", s.EndsAt.Sub(s.StartsAt).Round(time.Minute)))
 	}

@@ -52,6 +52,7 @@ func commands() []command {
 		{"eval", "measure an SLO spec against an events file or access log", runEval},
 		{"serve", "run the platform: store, ingestion, SLO status API, /metrics", runServe},
 		{"alerts", "show what is firing in nines serve, and why", runAlerts},
+		{"silence", "mute alert notifications for a while (silence add, list, expire)", runSilence},
 		{"gate", "ask nines serve whether a release may go out (exit 0 allow, 1 deny)", runGate},
 		{"incident", "record incidents and report TTD/TTE/TTF/TTM, repair debt, postmortems", runIncident},
 		{"annotate", "record a deploy or other change in nines serve, shown beside the budget", runAnnotate},

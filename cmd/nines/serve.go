@@ -49,6 +49,7 @@ type serveFlags struct {
 	maxLag, hold, tick            time.Duration
 	retention                     store.Retention
 	incidents                     string // --incidents FILE
+	notify                        string // --notify FILE
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -58,6 +59,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.data, "data", "./nines-data", "`directory` of the embedded store")
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
+	fs.StringVar(&f.notify, "notify", "", "alert routing and notifiers `file` (notify.yaml: PagerDuty, Slack, webhooks, Alertmanager; docs/notify.md); without it alerts go to the log")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding a bearer token required by write and admin endpoints")
 	fs.BoolVar(&f.protectReads, "protect-reads", false, "require the bearer token on read endpoints too")
 	fs.BoolVar(&f.demo, "demo", false, "make up traffic for three demo services (with their SLOs unless --slos is given)")
@@ -110,7 +112,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: store: %w", err)}
 	}
 	defer db.Close()
-	eng, err := engine.New(ctx, engine.Config{Store: db, Logger: logger, MaxLag: f.maxLag, RemoteWriteHold: f.hold})
+	nt, err := newNotifier(f.notify, f.listen, db, logger)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(ctx, engine.Config{Store: db, Logger: logger, MaxLag: f.maxLag, RemoteWriteHold: f.hold, OnTransition: nt.Enqueue})
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 	}
@@ -140,8 +146,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
+	reload = nt.withReload(reload)
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
-		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents})
+		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher})
 	if err != nil {
 		return err
 	}
@@ -157,6 +164,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	var wg sync.WaitGroup
 	run := func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }
 	run(func() { every(ctx, f.tick, func(now time.Time) { eng.Tick(now) }) })
+	run(func() { nt.Run(ctx) })
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {
 			if _, err := db.Compact(ctx, now, f.retention); err != nil && ctx.Err() == nil {
