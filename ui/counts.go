@@ -43,6 +43,8 @@ type dayCounts struct {
 	rollups []slo.Rollup // without latency histograms
 	// latency is the day's merged latency histogram, read on first use.
 	latency *hist.Histogram
+	// refreshing is set while a refresh-ahead read runs.
+	refreshing bool
 }
 
 // countsCache is safe for concurrent use.
@@ -91,6 +93,15 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 		dc := c.days[key]
 		c.mu.Unlock()
 		if dc != nil && now.Sub(dc.fetched) < cacheTTL && !now.Before(dc.fetched) {
+			// Past half its life, an entry in use is read again in the
+			// background, so a page on a wall screen never waits for the
+			// store after its first view.
+			c.mu.Lock()
+			if now.Sub(dc.fetched) >= cacheTTL/2 && !dc.refreshing {
+				dc.refreshing = true
+				go u.refreshDay(s, d, key, dc.latency != nil)
+			}
+			c.mu.Unlock()
 			return dc.rollups, nil
 		}
 	}
@@ -119,6 +130,28 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 		c.mu.Unlock()
 	}
 	return rs, nil
+}
+
+// refreshDay reads a cached day again, with its latency when that was
+// in use, and replaces the entry.
+func (u *UI) refreshDay(s *slo.SLO, d time.Time, key dayKey, withLatency bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fresh := &dayCounts{fetched: u.cfg.Engine.Now()}
+	err := u.readCounts(ctx, s, d, d.Add(24*time.Hour), &fresh.rollups)
+	if err == nil && withLatency {
+		fresh.latency, err = u.cfg.Engine.Latency(ctx, s.Name, d, d.Add(24*time.Hour))
+	}
+	u.cache.mu.Lock()
+	defer u.cache.mu.Unlock()
+	if err != nil {
+		u.cfg.Logger.Warn("ui: refreshing cached counts", "slo", s.Name, "day", d, "err", err)
+		if dc := u.cache.days[key]; dc != nil {
+			dc.refreshing = false
+		}
+		return
+	}
+	u.cache.days[key] = fresh
 }
 
 // readCounts appends the rollups of s in [from, to) to dst, counts only.

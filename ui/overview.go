@@ -177,21 +177,29 @@ func (u *UI) overviewRow(ctx context.Context, s *slo.SLO) (overviewRow, error) {
 func (u *UI) sparkline(ctx context.Context, s *slo.SLO) (template.HTML, float64, error) {
 	e := u.cfg.Engine
 	at := e.EvalTime(s, e.Now())
-	day := 24 * time.Hour
-	if day%s.Quantum != 0 {
-		day = s.Quantum * (day / s.Quantum)
-	}
-	// Days end at the evaluation time, so the last point is today so far.
-	end := at
-	from := end.Add(-sparkDays * day)
-	series, err := u.counts(ctx, s, from, end, e.Now())
-	if err != nil {
-		return "", math.NaN(), err
-	}
+	const day = 24 * time.Hour
+	// UTC days, the last one today so far: past days then come straight
+	// from the counts cache, one day's quanta at a time.
+	first := at.UTC().Truncate(day).Add(-(sparkDays - 1) * day)
 	values := make([]float64, 0, sparkDays)
 	worst, missed := math.NaN(), 0
-	for t := from; t.Before(end); t = t.Add(day) {
+	for t := first; t.Before(at); t = t.Add(day) {
 		w := slo.Window{Start: t, End: t.Add(day)}
+		var series *slo.Series
+		if day%s.Quantum == 0 {
+			rs, err := u.day(ctx, s, t, e.Now())
+			if err != nil {
+				return "", math.NaN(), err
+			}
+			series = &slo.Series{Quantum: s.Quantum, Rollups: rs}
+		} else {
+			w.End = time.Unix(0, slo.QuantumStart(w.End.UnixNano(), s.Quantum))
+			w.Start = time.Unix(0, slo.QuantumStart(w.Start.UnixNano(), s.Quantum))
+			var err error
+			if series, err = u.counts(ctx, s, w.Start, w.End, e.Now()); err != nil {
+				return "", math.NaN(), err
+			}
+		}
 		res, err := slo.Evaluate(s, series, w, minTime(at, w.End))
 		if err != nil {
 			return "", math.NaN(), err
@@ -208,7 +216,7 @@ func (u *UI) sparkline(ctx context.Context, s *slo.SLO) (template.HTML, float64,
 		}
 	}
 	lo := chart.AvailabilityFloor(values, s.Objective.Float())
-	desc := fmt.Sprintf("Availability of each of the last %d days; lowest %s; %d days under the %s objective.",
+	desc := fmt.Sprintf("Availability of each of the last %d days (UTC), today so far; lowest %s; %d days under the %s objective.",
 		sparkDays, chart.Percent(worst, 3), missed, chart.Percent(s.Objective.Float(), 3))
 	sp := chart.NewSparkline(chart.Frame{W: 160, H: 32, Top: 3, Bottom: 3, Left: 3, Right: 3},
 		chart.Text{ID: "spark-" + s.Name, Title: s.Name + ": 30 days", Desc: desc}, values, lo, 1, s.Objective.Float())

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,7 +195,31 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f", math.Max(0, math.Min(1, share))*100)
 	},
-	"join": strings.Join,
+	"join":   strings.Join,
+	"figure": figure,
+}
+
+// figure writes a count or amount for people: whole numbers grouped by
+// thousands (43,200), small amounts with one decimal (4.3).
+func figure(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	if math.Abs(v) < 100 && v != math.Trunc(v) {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	s := strconv.FormatFloat(math.Abs(math.Round(v)), 'f', 0, 64)
+	var b strings.Builder
+	if v < 0 {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // formatDuration writes a duration the way an SRE says it: 4m, 2h 5m,

@@ -221,3 +221,18 @@ func TestFreeze(t *testing.T) {
 	f.get("/snapshots/0123456789abcdef", 404)
 	f.get("/snapshots/..%2F..%2Fetc", 404)
 }
+
+func TestFigure(t *testing.T) {
+	f := func(v float64, want string) {
+		t.Helper()
+		if got := figure(v); got != want {
+			t.Errorf("figure(%v) = %q, want %q", v, got, want)
+		}
+	}
+	f(43200, "43,200")
+	f(43.2, "43.2")
+	f(31710, "31,710")
+	f(-1234567, "-1,234,567")
+	f(107, "107")
+	f(0, "0")
+}

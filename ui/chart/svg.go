@@ -155,7 +155,7 @@ func (h *Histogram) SVG() template.HTML {
 	}
 	if h.ThresholdX > 0 {
 		fmt.Fprintf(&b, `<line class="threshold" x1="%s" x2="%s" y1="%s" y2="%s"/><text class="tick label" x="%s" y="%s" text-anchor="end">threshold %s</text>`,
-			num(h.ThresholdX), num(h.ThresholdX), num(h.Y0()), num(h.Y1()), num(h.ThresholdX-3), num(h.Y0()+58), esc(Seconds(h.Threshold)))
+			num(h.ThresholdX), num(h.ThresholdX), num(h.Y0()), num(h.Y1()), num(h.ThresholdX-3), num(h.Y0()+70), esc(Seconds(h.Threshold)))
 	}
 	for _, bx := range h.Boxes {
 		fmt.Fprintf(&b, `<rect class="qbox l%d" x="%s" y="%s" width="%s" height="%s"><title>%s to %s</title></rect>`,
