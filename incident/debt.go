@@ -14,6 +14,9 @@ type DebtQuery struct {
 	// From and To bound the series; zero From starts at the oldest item
 	// or incident, zero To is now.
 	From, To time.Time
+	// ListLimit caps the open items and missed repairs listed (the
+	// totals and the series count them all); zero lists all.
+	ListLimit int
 }
 
 // DebtPoint is the debt of one group at the end of one bucket.
@@ -43,8 +46,10 @@ type DebtReport struct {
 	// Series is the debt per group at each bucket end, for charts.
 	Series []DebtPoint `json:"series"`
 	// Items are the repair items open now, the most overdue first.
-	Items  []RepairItem   `json:"items"`
-	Missed []MissedRepair `json:"missed_repairs"`
+	Items []RepairItem `json:"items"`
+	// Missed are the missed repairs, the newest impact first.
+	Missed      []MissedRepair `json:"missed_repairs"`
+	MissedTotal int            `json:"missed_repairs_total"`
 }
 
 // maxBuckets bounds the series so that a stray date in 1970 cannot make
@@ -94,16 +99,9 @@ func ComputeDebt(cfg *Config, q DebtQuery, now time.Time, facts []Facts, repairs
 	}
 
 	rep := &DebtReport{Now: now, By: q.By, Group: q.Group, Totals: []DebtPoint{}, Series: []DebtPoint{}, Items: []RepairItem{}, Missed: []MissedRepair{}}
-	phases := phasesByIncident(repairs)
 	for i := range facts {
-		rep.Missed = append(rep.Missed, missedRepairs(cfg, &facts[i], phases[facts[i].ID])...)
+		rep.Missed = append(rep.Missed, missedRepairs(cfg, &facts[i])...)
 	}
-	slices.SortStableFunc(rep.Missed, func(a, b MissedRepair) int {
-		if c := a.ImpactStart.Compare(b.ImpactStart); c != 0 {
-			return c
-		}
-		return int(a.IncidentID - b.IncidentID)
-	})
 	keys := map[string]bool{}
 	totals := map[string]*DebtPoint{}
 	total := func(k string) *DebtPoint {
@@ -164,6 +162,13 @@ func ComputeDebt(cfg *Config, q DebtQuery, now time.Time, facts []Facts, repairs
 	for _, k := range names {
 		rep.Totals = append(rep.Totals, *totals[k])
 	}
+	defer func() {
+		rep.MissedTotal = len(rep.Missed)
+		rep.Missed = latestMissed(rep.Missed, q.ListLimit)
+		if q.ListLimit > 0 && len(rep.Items) > q.ListLimit {
+			rep.Items = rep.Items[:q.ListLimit]
+		}
+	}()
 	if from.IsZero() || !from.Before(to) {
 		return rep
 	}

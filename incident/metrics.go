@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -227,11 +228,16 @@ type MissedRepair struct {
 
 // Report is the incident figures over a span.
 type Report struct {
-	By         Period         `json:"by"`
-	Group      GroupBy        `json:"group"`
-	Groups     []Group        `json:"groups"`
-	Incomplete []Incomplete   `json:"incomplete"`
-	Missed     []MissedRepair `json:"missed_repairs"`
+	By     Period  `json:"by"`
+	Group  GroupBy `json:"group"`
+	Groups []Group `json:"groups"`
+	// Incomplete lists incidents missing a timestamp, the newest first,
+	// and Missed the missed repairs, the newest impact first: at most
+	// the query's ListLimit of each, out of the totals.
+	Incomplete      []Incomplete   `json:"incomplete"`
+	IncompleteTotal int            `json:"incomplete_total"`
+	Missed          []MissedRepair `json:"missed_repairs"`
+	MissedTotal     int            `json:"missed_repairs_total"`
 }
 
 // MetricsQuery selects and groups the incidents of a report.
@@ -242,91 +248,120 @@ type MetricsQuery struct {
 	Service, Owner string
 	// From and To bound the impact start, half-open; zero is unbounded.
 	From, To time.Time
+	// ListLimit caps the incomplete incidents and missed repairs listed
+	// (the groups count them all); zero lists all.
+	ListLimit int
 }
 
 // Burns gives the budget burned of incidents by ID, for the report's
 // budget figures; nil leaves them out.
 type Burns map[int64][]Burn
 
-// Compute builds the report from the incidents' facts and the repair
-// items of those incidents. It is pure: the same input, the same report.
-func Compute(cfg *Config, q MetricsQuery, facts []Facts, repairs []RepairItem, burns Burns) *Report {
-	cfg = cfg.withDefaults()
+// Compute builds the report from the incidents' facts. It is pure: the
+// same input, the same report.
+func Compute(cfg *Config, q MetricsQuery, facts []Facts, burns Burns) *Report {
+	c := newCalc(cfg, q, burns)
+	for i := range facts {
+		c.add(&facts[i])
+	}
+	return c.report()
+}
+
+type groupKey struct {
+	group  string
+	bucket int64
+}
+
+// calc computes a report from facts handed to it one at a time, so that
+// they can be streamed from the store.
+type calc struct {
+	cfg   *Config
+	q     MetricsQuery
+	burns Burns
+	acc   map[groupKey]*accum
+	rep   *Report
+}
+
+func newCalc(cfg *Config, q MetricsQuery, burns Burns) *calc {
 	if q.Group == "" {
 		q.Group = ByService
 	}
-	phases := phasesByIncident(repairs)
-	type key struct {
-		group  string
-		bucket int64
+	return &calc{cfg: cfg.withDefaults(), q: q, burns: burns, acc: map[groupKey]*accum{},
+		rep: &Report{By: q.By, Group: q.Group, Groups: []Group{}, Incomplete: []Incomplete{}, Missed: []MissedRepair{}}}
+}
+
+// add counts one incident. f is not kept.
+func (c *calc) add(f *Facts) {
+	cfg, q, rep := c.cfg, &c.q, c.rep
+	if !keep(cfg, q, f) {
+		return
 	}
-	acc := map[key]*accum{}
-	rep := &Report{By: q.By, Group: q.Group, Groups: []Group{}, Incomplete: []Incomplete{}, Missed: []MissedRepair{}}
-	for i := range facts {
-		f := &facts[i]
-		if !keep(cfg, &q, f) {
-			continue
+	var start time.Time
+	if q.By != All && !f.ImpactStart.IsZero() {
+		start = q.By.BucketStart(f.ImpactStart, cfg.Location)
+	}
+	if missing := f.missing(); len(missing) > 0 {
+		rep.IncompleteTotal++
+		rep.Incomplete = append(rep.Incomplete, Incomplete{ID: f.ID, Title: f.Title, Service: first(f.Services), Missing: missing})
+		if q.ListLimit > 0 && len(rep.Incomplete) >= 4*q.ListLimit+256 {
+			rep.Incomplete = newestIncomplete(rep.Incomplete, q.ListLimit)
 		}
-		var start time.Time
-		if q.By != All {
-			if f.ImpactStart.IsZero() {
-				// Without an impact start there is no bucket: the
-				// incident is listed as incomplete below.
-				start = time.Time{}
-			} else {
-				start = q.By.BucketStart(f.ImpactStart, cfg.Location)
-			}
-		}
-		missing := f.missing()
-		if len(missing) > 0 {
-			rep.Incomplete = append(rep.Incomplete, Incomplete{ID: f.ID, Title: f.Title, Service: first(f.Services), Missing: missing})
-		}
-		missed := missedRepairs(cfg, f, phases[f.ID])
+	}
+	missed := missedRepairs(cfg, f)
+	if len(missed) > 0 {
+		rep.MissedTotal += len(missed)
 		rep.Missed = append(rep.Missed, missed...)
-		for _, g := range groupsOf(cfg, q.Group, f) {
-			k := key{g, start.UnixNano()}
-			if start.IsZero() {
-				k.bucket = math.MinInt64
-			}
-			a := acc[k]
-			if a == nil {
-				a = &accum{group: Group{Key: g, Bucket: q.By.Label(start)}}
-				if q.By != All && !start.IsZero() {
-					a.group.Start, a.group.End = start, q.By.Next(start)
-				} else if q.By != All {
-					a.group.Bucket = "no impact start"
-				}
-				acc[k] = a
-			}
-			a.add(cfg, q.Group, f, len(missed), burns[f.ID])
+		if q.ListLimit > 0 && len(rep.Missed) >= 4*q.ListLimit+256 {
+			rep.Missed = latestMissed(rep.Missed, q.ListLimit)
 		}
 	}
-	keys := make([]key, 0, len(acc))
-	for k := range acc {
+	for _, g := range groupsOf(cfg, q.Group, f) {
+		k := groupKey{g, start.UnixNano()}
+		if start.IsZero() {
+			k.bucket = math.MinInt64
+		}
+		a := c.acc[k]
+		if a == nil {
+			a = &accum{group: Group{Key: g, Bucket: q.By.Label(start)}}
+			switch {
+			case q.By != All && !start.IsZero():
+				a.group.Start, a.group.End = start, q.By.Next(start)
+			case q.By != All:
+				// Without an impact start there is no bucket; the
+				// incident is listed as incomplete too.
+				a.group.Bucket = "no impact start"
+			}
+			c.acc[k] = a
+		}
+		a.add(cfg, q.Group, f, len(missed), c.burns[f.ID])
+	}
+}
+
+func (c *calc) report() *Report {
+	rep := c.rep
+	keys := make([]groupKey, 0, len(c.acc))
+	for k := range c.acc {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if c := strings.Compare(a.group, b.group); c != 0 {
-			return c
-		}
-		switch {
-		case a.bucket < b.bucket:
-			return -1
-		case a.bucket > b.bucket:
-			return 1
-		}
-		return 0
+	slices.SortFunc(keys, func(a, b groupKey) int {
+		return cmp.Or(strings.Compare(a.group, b.group), cmp.Compare(a.bucket, b.bucket))
 	})
 	for _, k := range keys {
-		rep.Groups = append(rep.Groups, acc[k].finish())
+		rep.Groups = append(rep.Groups, c.acc[k].finish())
 	}
-	slices.SortStableFunc(rep.Missed, func(a, b MissedRepair) int {
-		if a.ImpactStart.Equal(b.ImpactStart) {
-			return int(a.IncidentID - b.IncidentID)
-		}
-		return a.ImpactStart.Compare(b.ImpactStart)
-	})
+	rep.Missed = latestMissed(rep.Missed, c.q.ListLimit)
+	rep.Incomplete = newestIncomplete(rep.Incomplete, c.q.ListLimit)
 	return rep
+}
+
+// newestIncomplete orders incomplete incidents newest (highest ID) first
+// and keeps the first limit (all when limit ≤ 0).
+func newestIncomplete(in []Incomplete, limit int) []Incomplete {
+	slices.SortFunc(in, func(a, b Incomplete) int { return cmp.Compare(b.ID, a.ID) })
+	if limit > 0 && len(in) > limit {
+		in = in[:limit:limit]
+	}
+	return in
 }
 
 func first(s []string) string {
@@ -374,31 +409,19 @@ func groupsOf(cfg *Config, by GroupBy, f *Facts) []string {
 	case ByNothing:
 		return []string{"all"}
 	}
-	if len(f.Services) == 0 {
+	switch len(f.Services) {
+	case 0:
 		return []string{"(none)"}
+	case 1:
+		return f.Services
 	}
 	return slices.Compact(slices.Sorted(slices.Values(f.Services)))
-}
-
-func phasesByIncident(repairs []RepairItem) map[int64]map[Phase]bool {
-	m := map[int64]map[Phase]bool{}
-	for i := range repairs {
-		r := &repairs[i]
-		if r.Status == RepairWontfix {
-			continue
-		}
-		if m[r.IncidentID] == nil {
-			m[r.IncidentID] = map[Phase]bool{}
-		}
-		m[r.IncidentID][r.Phase] = true
-	}
-	return m
 }
 
 // missedRepairs lists the goals f missed (TTD, TTE, TTF against its
 // primary service's goals) without a repair item, other than a won't-fix,
 // flagged for the matching phase.
-func missedRepairs(cfg *Config, f *Facts, have map[Phase]bool) []MissedRepair {
+func missedRepairs(cfg *Config, f *Facts) []MissedRepair {
 	goals := cfg.GoalsFor(first(f.Services))
 	var out []MissedRepair
 	for _, m := range []Metric{TTD, TTE, TTF} {
@@ -410,7 +433,7 @@ func missedRepairs(cfg *Config, f *Facts, have map[Phase]bool) []MissedRepair {
 		ps := phasesFor(m)
 		covered := false
 		for _, p := range ps {
-			covered = covered || have[p]
+			covered = covered || f.Repaired.Has(p)
 		}
 		if !covered {
 			out = append(out, MissedRepair{IncidentID: f.ID, Title: f.Title, Service: first(f.Services), Owner: cfg.OwnerOf(f),
@@ -423,7 +446,8 @@ func missedRepairs(cfg *Config, f *Facts, have map[Phase]bool) []MissedRepair {
 type accum struct {
 	group       Group
 	times       [4][]time.Duration
-	goals       [4]map[time.Duration]bool
+	goals       [4]time.Duration
+	mixedGoals  [4]bool
 	hops, resps []int
 }
 
@@ -437,10 +461,12 @@ func (a *accum) add(cfg *Config, by GroupBy, f *Facts, missed int, burns []Burn)
 	for i, m := range Metrics {
 		st := g.Stat(m)
 		v, ok := f.get(m)
-		if a.goals[i] == nil {
-			a.goals[i] = map[time.Duration]bool{}
+		// A group of services with different goals has no one goal.
+		if gl := goals.Get(m); g.Count == 1 {
+			a.goals[i] = gl
+		} else if a.goals[i] != gl {
+			a.mixedGoals[i] = true
 		}
-		a.goals[i][goals.Get(m)] = true
 		if !ok {
 			st.Incomplete++
 			continue
@@ -476,10 +502,8 @@ func (a *accum) finish() Group {
 		st := g.Stat(m)
 		d := a.times[i]
 		st.N = len(d)
-		if len(a.goals[i]) == 1 {
-			for gl := range a.goals[i] {
-				st.Goal = Dur(gl)
-			}
+		if !a.mixedGoals[i] {
+			st.Goal = Dur(a.goals[i])
 		}
 		if len(d) == 0 {
 			continue
@@ -534,4 +558,32 @@ func NearestRank[T any](sorted []T, p float64) T {
 		rank = int(math.Ceil(p / 100 * float64(n)))
 	}
 	return sorted[min(max(rank, 1), n)-1]
+}
+
+// latestMissed orders missed repairs newest impact first (then by
+// incident and metric, so the order is total) and keeps the first limit
+// (all when limit ≤ 0). It sorts indices: the entries are large.
+func latestMissed(m []MissedRepair, limit int) []MissedRepair {
+	idx := make([]int32, len(m))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &m[i], &m[j]
+		if c := b.ImpactStart.Compare(a.ImpactStart); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.IncidentID, b.IncidentID); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Metric), string(b.Metric))
+	})
+	if limit > 0 && len(idx) > limit {
+		idx = idx[:limit]
+	}
+	out := make([]MissedRepair, len(idx))
+	for k, i := range idx {
+		out[k] = m[i]
+	}
+	return out
 }

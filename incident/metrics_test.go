@@ -47,12 +47,17 @@ func table() (*Config, []Facts, []RepairItem) {
 		{ID: 1, IncidentID: 2, Title: "page on 5xx", Phase: Detection, Status: RepairOpen, Created: at("2026-11-11 09:00"), Due: at("2026-11-18 09:00")},
 		{ID: 2, IncidentID: 3, Title: "runbook", Phase: Mitigation, Status: RepairWontfix, Created: at("2026-11-21 09:00"), Closed: at("2026-11-22 09:00")},
 	}
+	for _, r := range repairs {
+		if r.Status != RepairWontfix {
+			facts[r.IncidentID-1].Repaired.Add(r.Phase)
+		}
+	}
 	return cfg, facts, repairs
 }
 
 func TestComputeByMonth(t *testing.T) {
-	cfg, facts, repairs := table()
-	rep := Compute(cfg, MetricsQuery{By: Month}, facts, repairs, Burns{1: {{SLO: "checkout-availability", Share: 0.02}}, 3: {{SLO: "checkout-availability", Share: 0.05}}})
+	cfg, facts, _ := table()
+	rep := Compute(cfg, MetricsQuery{By: Month}, facts, Burns{1: {{SLO: "checkout-availability", Share: 0.02}}, 3: {{SLO: "checkout-availability", Share: 0.05}}})
 	if len(rep.Groups) != 2 {
 		t.Fatalf("%d groups, want 2 (Nov, Dec): %+v", len(rep.Groups), rep.Groups)
 	}
@@ -97,7 +102,7 @@ func TestComputeByMonth(t *testing.T) {
 		metric Metric
 		phase  Phase
 	}
-	want := []mr{{2, TTE, Engagement}, {3, TTF, Diagnosis}, {4, TTD, Detection}}
+	want := []mr{{4, TTD, Detection}, {3, TTF, Diagnosis}, {2, TTE, Engagement}} // newest first
 	if len(rep.Missed) != len(want) {
 		t.Fatalf("missed repairs %+v, want %v", rep.Missed, want)
 	}
@@ -110,8 +115,8 @@ func TestComputeByMonth(t *testing.T) {
 }
 
 func TestComputeByOwnerAndFilters(t *testing.T) {
-	cfg, facts, repairs := table()
-	rep := Compute(cfg, MetricsQuery{Group: ByOwner}, facts, repairs, nil)
+	cfg, facts, _ := table()
+	rep := Compute(cfg, MetricsQuery{Group: ByOwner}, facts, nil)
 	if len(rep.Groups) != 1 || rep.Groups[0].Key != "team-payments" || rep.Groups[0].Count != 5 || rep.Groups[0].Bucket != "all" {
 		t.Fatalf("groups %+v", rep.Groups)
 	}
@@ -119,11 +124,11 @@ func TestComputeByOwnerAndFilters(t *testing.T) {
 	if g := rep.Groups[0].TTD; g.Median != mins(4) || g.P90 != mins(17) || g.Misses != 2 {
 		t.Errorf("TTD %+v", g)
 	}
-	rep = Compute(cfg, MetricsQuery{Service: "search"}, facts, repairs, nil)
+	rep = Compute(cfg, MetricsQuery{Service: "search"}, facts, nil)
 	if len(rep.Groups) != 0 {
 		t.Errorf("search has no incidents, got %+v", rep.Groups)
 	}
-	rep = Compute(cfg, MetricsQuery{From: at("2026-12-01 00:00")}, facts, repairs, nil)
+	rep = Compute(cfg, MetricsQuery{From: at("2026-12-01 00:00")}, facts, nil)
 	if len(rep.Groups) != 1 || rep.Groups[0].Count != 1 {
 		t.Errorf("from December: %+v", rep.Groups)
 	}

@@ -322,6 +322,9 @@ type Facts struct {
 	// Hops is -1 when no responder is marked as engaged.
 	Hops       int
 	Responders int
+	// Repaired are the phases the incident's repair items (other than
+	// won't-fix ones) flag: what virtual repair debt checks.
+	Repaired PhaseSet
 }
 
 // Facts returns the incident's facts.
@@ -332,7 +335,7 @@ func (inc *Incident) Facts() Facts {
 	}
 	return Facts{ID: inc.ID, Title: inc.Title, Services: inc.Services, Owner: inc.Owner, Severity: inc.Severity,
 		Status: inc.Status, DetectedBy: inc.DetectedBy, ImpactStart: inc.ImpactStart, Detected: inc.Detected,
-		Engaged: inc.Engaged, Mitigated: inc.Mitigated, Hops: h, Responders: len(inc.Responders)}
+		Engaged: inc.Engaged, Mitigated: inc.Mitigated, Hops: h, Responders: len(inc.Responders), Repaired: RepairedPhases(inc.Repairs)}
 }
 
 func span(from, to time.Time) (time.Duration, bool) {

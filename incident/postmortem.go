@@ -110,7 +110,7 @@ func Postmortem(cfg *Config, inc *Incident) (string, error) {
 	d.Goals = strings.Join(goals, ", ")
 	f := inc.Facts()
 	var missing []string
-	for _, m := range missedRepairs(cfg, &f, phasesByIncident(inc.Repairs)[inc.ID]) {
+	for _, m := range missedRepairs(cfg, &f) {
 		missing = append(missing, fmt.Sprintf("%s %s over the %s goal (add a %s item)", strings.ToUpper(string(m.Metric)),
 			fmtDur(time.Duration(m.Value)), fmtDur(time.Duration(m.Goal)), m.Phase))
 	}

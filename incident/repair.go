@@ -136,3 +136,38 @@ func phasesFor(m Metric) []Phase {
 	}
 	return nil
 }
+
+// PhaseSet is a set of phases, for the repair items an incident has.
+type PhaseSet uint8
+
+func (p Phase) bit() PhaseSet {
+	switch p {
+	case Detection:
+		return 1
+	case Engagement:
+		return 2
+	case Diagnosis:
+		return 4
+	case Mitigation:
+		return 8
+	}
+	return 0
+}
+
+// Add puts p in the set.
+func (s *PhaseSet) Add(p Phase) { *s |= p.bit() }
+
+// Has reports whether p is in the set.
+func (s PhaseSet) Has(p Phase) bool { return p.bit() != 0 && s&p.bit() != 0 }
+
+// RepairedPhases is the set of phases the items flag, leaving out the
+// items given up on (won't fix): those repair nothing.
+func RepairedPhases(items []RepairItem) PhaseSet {
+	var s PhaseSet
+	for _, r := range items {
+		if r.Status != RepairWontfix {
+			s.Add(r.Phase)
+		}
+	}
+	return s
+}

@@ -697,25 +697,29 @@ func (s *Service) storeBurn(ctx context.Context, inc *Incident, now time.Time) *
 
 // Metrics computes the incident figures (see Compute) from the store.
 func (s *Service) Metrics(ctx context.Context, q MetricsQuery) (*Report, error) {
-	facts, err := s.opt.Store.IncidentFacts(ctx, q.From, q.To)
-	if err != nil {
-		return nil, err
-	}
-	repairs, err := s.opt.Store.RepairItems(ctx)
-	if err != nil {
-		return nil, err
-	}
 	burns, err := s.opt.Store.Burns(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return Compute(s.cfg, q, facts, repairs, burns), nil
+	c := newCalc(s.cfg, q, burns)
+	err = s.opt.Store.RangeIncidentFacts(ctx, q.From, q.To, func(f *Facts) error {
+		c.add(f)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.report(), nil
 }
 
 // Debt computes repair debt and virtual repair debt (see ComputeDebt) as
 // of now.
 func (s *Service) Debt(ctx context.Context, q DebtQuery) (*DebtReport, error) {
-	facts, err := s.opt.Store.IncidentFacts(ctx, time.Time{}, time.Time{})
+	var facts []Facts
+	err := s.opt.Store.RangeIncidentFacts(ctx, time.Time{}, time.Time{}, func(f *Facts) error {
+		facts = append(facts, *f)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -29,10 +29,12 @@ type Store interface {
 	// ListIncidents returns the incidents matching f, newest impact first,
 	// without their timelines and repair items.
 	ListIncidents(ctx context.Context, f Filter) ([]Incident, error)
-	// IncidentFacts returns the facts of every incident whose impact
-	// started in [from, to) (zero bounds are open), and of those without
-	// an impact start.
-	IncidentFacts(ctx context.Context, from, to time.Time) ([]Facts, error)
+	// RangeIncidentFacts calls fn with the facts of every incident whose
+	// impact started in [from, to) (zero bounds are open), and of those
+	// without an impact start, until fn returns an error. The Facts are
+	// reused after fn returns: copy what you keep. Streaming them keeps a
+	// report over 100,000 incidents from holding them all.
+	RangeIncidentFacts(ctx context.Context, from, to time.Time, fn func(f *Facts) error) error
 	// RepairItems returns every repair item.
 	RepairItems(ctx context.Context) ([]RepairItem, error)
 	// SetBurns replaces the stored budget burned of an incident, without

@@ -420,6 +420,9 @@ func (s *Server) incidentMetrics(r *http.Request) (any, error) {
 		return nil, incErr(err)
 	}
 	mq.Service, mq.Owner = q.Get("service"), q.Get("owner")
+	if mq.ListLimit, err = listLimit(r); err != nil {
+		return nil, err
+	}
 	if v := q.Get("from"); v != "" {
 		if mq.From, err = parseTime("from", v); err != nil {
 			return nil, err
@@ -456,6 +459,9 @@ func (s *Server) incidentDebt(r *http.Request) (any, error) {
 			return nil, err
 		}
 	}
+	if dq.ListLimit, err = listLimit(r); err != nil {
+		return nil, err
+	}
 	rep, err := svc.Debt(r.Context(), dq)
 	return rep, incErr(err)
 }
@@ -488,4 +494,19 @@ func (s *Server) alertmanager(r *http.Request) (any, error) {
 		return map[string]any{"incident": nil, "status": wh.Status, "note": "resolved alert group without an open incident: nothing to do"}, nil
 	}
 	return map[string]any{"incident": inc.ID, "version": inc.Version, "status": wh.Status, "incident_status": inc.Status}, nil
+}
+
+// listLimit reads ?list=N, how many incidents and repairs a report lists
+// (default 100, 0 for all): a report over years of incidents counts them
+// all but need not send them all.
+func listLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("list")
+	if v == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest("list=%q: want how many entries to list, 0 for all", v)
+	}
+	return n, nil
 }

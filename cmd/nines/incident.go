@@ -809,13 +809,13 @@ func writeMetrics(w io.Writer, rep *incident.Report) error {
 	}
 	fmt.Fprintln(w, "\np50/p90 are nearest-rank percentiles; (goal, missed) counts incidents over their service's goal; +N? incidents missing a timestamp.")
 	if len(rep.Incomplete) > 0 {
-		fmt.Fprintf(w, "\nincomplete incidents (%d):\n", len(rep.Incomplete))
+		fmt.Fprintf(w, "\nincomplete incidents (%s):\n", shown(len(rep.Incomplete), rep.IncompleteTotal))
 		for _, in := range rep.Incomplete {
 			fmt.Fprintf(w, "  %d  %s  %s: no %s\n", in.ID, in.Service, in.Title, strings.Join(in.Missing, ", "))
 		}
 	}
 	if len(rep.Missed) > 0 {
-		fmt.Fprintf(w, "\nmissed repairs (%d): goals missed without a repair item for the phase\n", len(rep.Missed))
+		fmt.Fprintf(w, "\nmissed repairs (%s): goals missed without a repair item for the phase\n", shown(len(rep.Missed), rep.MissedTotal))
 		for _, m := range rep.Missed {
 			fmt.Fprintf(w, "  %d  %s  %s %s over the %s goal: add a %s item\n", m.IncidentID, m.Service, strings.ToUpper(string(m.Metric)), fmtD(&m.Value), fmtD(&m.Goal), m.Phase)
 		}
@@ -843,7 +843,7 @@ func runIncidentDebt(ctx context.Context, e *env, _ *client, args []string) erro
 	if *asJSON {
 		return printJSON(e.stdout, &rep)
 	}
-	fmt.Fprintf(e.stdout, "repair debt at %s: %d open repair items, %d overdue; %d missed repairs\n\n", stamp(rep.Now), rep.Open, rep.Overdue, len(rep.Missed))
+	fmt.Fprintf(e.stdout, "repair debt at %s: %d open repair items, %d overdue; %d missed repairs\n\n", stamp(rep.Now), rep.Open, rep.Overdue, rep.MissedTotal)
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(string(rep.Group))+"\tOPEN\tOVERDUE\tMISSED REPAIRS")
 	for _, t := range rep.Totals {
@@ -860,7 +860,7 @@ func runIncidentDebt(ctx context.Context, e *env, _ *client, args []string) erro
 		tw.Flush()
 	}
 	if len(rep.Items) > 0 {
-		fmt.Fprintln(e.stdout, "\nopen repair items, most overdue first:")
+		fmt.Fprintf(e.stdout, "\nopen repair items, most overdue first (%s):\n", shown(len(rep.Items), rep.Open))
 		for _, r := range rep.Items {
 			due := "no due date"
 			if !r.Due.IsZero() {
@@ -873,7 +873,7 @@ func runIncidentDebt(ctx context.Context, e *env, _ *client, args []string) erro
 		}
 	}
 	if len(rep.Missed) > 0 {
-		fmt.Fprintln(e.stdout, "\nmissed repairs:")
+		fmt.Fprintf(e.stdout, "\nmissed repairs, newest first (%s):\n", shown(len(rep.Missed), rep.MissedTotal))
 		for _, m := range rep.Missed {
 			fmt.Fprintf(e.stdout, "  incident %d (%s, %s): %s %s over the %s goal, no %s item\n", m.IncidentID, m.Service, m.Owner,
 				strings.ToUpper(string(m.Metric)), fmtD(&m.Value), fmtD(&m.Goal), m.Phase)
@@ -904,4 +904,12 @@ func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string) (*incide
 		}
 	}
 	return incident.New(server.IncidentOptions(eng, db, cfg))
+}
+
+// shown says how many of a list are printed.
+func shown(n, total int) string {
+	if n == total {
+		return strconv.Itoa(n)
+	}
+	return fmt.Sprintf("latest %d of %d", n, total)
 }

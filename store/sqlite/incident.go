@@ -3,19 +3,23 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/incident"
 )
 
-// incidentSchema keeps incidents (incident.Store). The figures the metrics
-// read (service, times, hops, responders) are columns, so a report over
-// 100,000 incidents never decodes a body; the rest of the record is the
-// JSON body. Times are Unix nanoseconds, NULL when unknown. Timeline
+// incidentSchema keeps incidents (incident.Store). A row of incidents is
+// small: the figures lists filter on as columns, and everything the
+// metrics need packed in facts (see appendFacts), so a report over
+// 100,000 incidents reads one narrow table and decodes no JSON. The rest
+// of the record is a JSON body in incident_bodies. Times are Unix
+// nanoseconds, NULL when unknown. Timeline
 // entries, repair items and budget burned are rows of their own: a
 // timeline grows by appends, repair items are counted across incidents,
 // and budget burned is derived data replaced as rollups arrive.
@@ -40,7 +44,12 @@ CREATE TABLE incidents (
 	responders      INTEGER NOT NULL,
 	created_ns      INTEGER NOT NULL,
 	updated_ns      INTEGER NOT NULL,
-	body            BLOB    NOT NULL  -- JSON: summary, responders, links, SLOs, postmortem
+	facts           BLOB    NOT NULL  -- appendFacts
+);
+
+CREATE TABLE incident_bodies (
+	id   INTEGER PRIMARY KEY,
+	body BLOB NOT NULL -- JSON: summary, responders, links, SLOs, postmortem
 );
 CREATE INDEX incidents_impact ON incidents (impact_start_ns);
 CREATE INDEX incidents_group ON incidents (service, group_key) WHERE group_key <> '';
@@ -159,20 +168,24 @@ func (db *DB) insertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Inci
 	if ok {
 		h = hops
 	}
+	f := inc.Facts()
 	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (version, status, severity, service, services, owner, title, detected_by, group_key,
-		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, hops, responders, created_ns, updated_ns, body)
+		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, hops, responders, created_ns, updated_ns, facts)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title, inc.DetectedBy, inc.GroupKey,
 		nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved), h, len(inc.Responders),
-		inc.Created.UnixNano(), inc.Updated.UnixNano(), body)
+		inc.Created.UnixNano(), inc.Updated.UnixNano(), appendFacts(nil, &f))
 	if err != nil {
 		return dbErr(err)
 	}
 	if inc.ID, err = res.LastInsertId(); err != nil {
 		return dbErr(err)
 	}
-	// The body was written before the ID was known; the ID column is
+	// The body was encoded before the ID was known; the ID column is
 	// authoritative and overrides it on reading.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_bodies (id, body) VALUES (?, ?)`, inc.ID, body); err != nil {
+		return dbErr(err)
+	}
 	if err := db.writeChildren(ctx, tx, inc, 0); err != nil {
 		return err
 	}
@@ -259,8 +272,10 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-const incidentCols = `id, version, status, severity, owner, title, detected_by, group_key,
-	impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, created_ns, updated_ns, body`
+const incidentCols = `i.id, version, status, severity, owner, title, detected_by, group_key,
+	impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, created_ns, updated_ns, b.body`
+
+const incidentFrom = ` FROM incidents i JOIN incident_bodies b ON b.id = i.id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -288,7 +303,7 @@ func scanIncident(s scanner) (*incident.Incident, error) {
 // loadIncident reads an incident whole through q (a transaction or the
 // read pool).
 func loadIncident(ctx context.Context, q querier, id int64) (*incident.Incident, error) {
-	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id))
+	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+incidentFrom+` WHERE i.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("incident %d: %w", id, incident.ErrNotFound)
 	}
@@ -395,12 +410,18 @@ func (db *DB) persist(ctx context.Context, tx *sql.Tx, inc *incident.Incident) e
 	if ok {
 		h = hops
 	}
+	// Repair items are part of the facts (the phases they flag): count
+	// those added by this change too.
+	f := inc.Facts()
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET version = ?, status = ?, severity = ?, service = ?, services = ?, owner = ?, title = ?,
 		detected_by = ?, group_key = ?, impact_start_ns = ?, detected_ns = ?, engaged_ns = ?, mitigated_ns = ?, resolved_ns = ?,
-		hops = ?, responders = ?, updated_ns = ?, body = ? WHERE id = ?`,
+		hops = ?, responders = ?, updated_ns = ?, facts = ? WHERE id = ?`,
 		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title,
 		inc.DetectedBy, inc.GroupKey, nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved),
-		h, len(inc.Responders), inc.Updated.UnixNano(), body, inc.ID); err != nil {
+		h, len(inc.Responders), inc.Updated.UnixNano(), appendFacts(nil, &f), inc.ID); err != nil {
+		return dbErr(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incident_bodies SET body = ? WHERE id = ?`, body, inc.ID); err != nil {
 		return dbErr(err)
 	}
 	var last sql.NullInt64
@@ -502,7 +523,7 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 		where = append(where, `impact_start_ns < ?`)
 		args = append(args, f.To.UnixNano())
 	}
-	q := `SELECT ` + incidentCols + ` FROM incidents`
+	q := `SELECT ` + incidentCols + incidentFrom
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -511,7 +532,7 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 		limit = 100
 	}
 	limit = min(limit, 10_000)
-	q += ` ORDER BY coalesce(impact_start_ns, detected_ns, created_ns) DESC, id DESC LIMIT ? OFFSET ?`
+	q += ` ORDER BY coalesce(impact_start_ns, detected_ns, created_ns) DESC, i.id DESC LIMIT ? OFFSET ?`
 	args = append(args, limit, max(f.Offset, 0))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -532,53 +553,159 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 	return out, nil
 }
 
-// IncidentFacts implements incident.Store.
+// IncidentFacts returns the facts RangeIncidentFacts walks, as a slice.
 func (db *DB) IncidentFacts(ctx context.Context, from, to time.Time) ([]incident.Facts, error) {
+	var out []incident.Facts
+	err := db.RangeIncidentFacts(ctx, from, to, func(f *incident.Facts) error {
+		out = append(out, *f)
+		return nil
+	})
+	return out, err
+}
+
+// RangeIncidentFacts implements incident.Store.
+func (db *DB) RangeIncidentFacts(ctx context.Context, from, to time.Time, fn func(f *incident.Facts) error) error {
 	if err := db.check(ctx, "incident facts"); err != nil {
-		return nil, err
+		return err
 	}
-	lo, hi := int64(-1<<63), int64(1<<63-1)
-	if !from.IsZero() {
-		lo = from.UnixNano()
+	q := `SELECT id, facts FROM incidents`
+	var args []any
+	if !from.IsZero() || !to.IsZero() {
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if !from.IsZero() {
+			lo = from.UnixNano()
+		}
+		if !to.IsZero() {
+			hi = to.UnixNano()
+		}
+		q += ` WHERE impact_start_ns IS NULL OR (impact_start_ns >= ? AND impact_start_ns < ?)`
+		args = append(args, lo, hi)
 	}
-	if !to.IsZero() {
-		hi = to.UnixNano()
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, title, services, owner, severity, status, detected_by,
-		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, hops, responders FROM incidents
-		WHERE impact_start_ns IS NULL OR (impact_start_ns >= ? AND impact_start_ns < ?) ORDER BY id`, lo, hi)
+	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, db.wrap(ctx, err, "incident facts")
+		return db.wrap(ctx, err, "incident facts")
 	}
 	defer rows.Close()
-	var out []incident.Facts
-	// Services repeat across incidents: share one slice per distinct
-	// column value instead of splitting each row's.
-	split := map[string][]string{}
-	var services, status, by string
+	// Services and owners repeat across incidents: one copy per distinct
+	// value, found without allocating (RawBytes is the driver's buffer).
+	in := interner{split: map[string][]string{}, owners: map[string]string{}}
+	var packed sql.RawBytes
+	var f incident.Facts
 	for rows.Next() {
-		var f incident.Facts
-		var imp, det, eng, mit, hops sql.NullInt64
-		if err := rows.Scan(&f.ID, &f.Title, &services, &f.Owner, &f.Severity, &status, &by, &imp, &det, &eng, &mit, &hops, &f.Responders); err != nil {
-			return nil, db.wrap(ctx, err, "incident facts")
+		f = incident.Facts{}
+		if err := rows.Scan(&f.ID, &packed); err != nil {
+			return db.wrap(ctx, err, "incident facts")
 		}
-		s, ok := split[services]
-		if !ok {
-			s = strings.Split(services, "\n")
-			split[services] = s
+		if err := decodeFacts(packed, &f, &in); err != nil {
+			return fmt.Errorf("sqlite: incident %d: %w", f.ID, err)
 		}
-		f.Services, f.Status, f.DetectedBy = s, incident.Status(status), incident.DetectedBy(by)
-		f.ImpactStart, f.Detected, f.Engaged, f.Mitigated = timeOf(imp), timeOf(det), timeOf(eng), timeOf(mit)
-		f.Hops = -1
-		if hops.Valid {
-			f.Hops = int(hops.Int64)
+		if err := fn(&f); err != nil {
+			return err
 		}
-		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, db.wrap(ctx, err, "incident facts")
+		return db.wrap(ctx, err, "incident facts")
 	}
-	return out, nil
+	return nil
+}
+
+// The facts column packs what the metrics read of an incident, so that
+// a report reads one column a row: 40 bytes, little-endian, of impact
+// start, detected, engaged, mitigated (int64 Unix ns, 0 when unknown),
+// hops (int16, -1 unknown), responders (uint16), severity (int8),
+// detected-by and status (uint8 codes below), the phases of its repair
+// items (incident.PhaseSet); then the services (one per line), the
+// owner and the title, each as a uvarint length and the bytes.
+const factsFixed = 40
+
+var (
+	detectedByCodes = []incident.DetectedBy{"", incident.ByMonitoring, incident.ByCustomer, incident.ByOther}
+	statusCodes     = []incident.Status{"", incident.Open, incident.Mitigated, incident.Resolved, incident.PostmortemDone}
+)
+
+func code[T comparable](codes []T, v T) byte {
+	for i, c := range codes {
+		if c == v {
+			return byte(i)
+		}
+	}
+	return 0
+}
+
+func appendFacts(dst []byte, f *incident.Facts) []byte {
+	for _, t := range []time.Time{f.ImpactStart, f.Detected, f.Engaged, f.Mitigated} {
+		var ns int64
+		if !t.IsZero() {
+			ns = t.UnixNano()
+		}
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(ns))
+	}
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(int16(max(-1, min(f.Hops, math.MaxInt16)))))
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(min(f.Responders, math.MaxUint16)))
+	dst = append(dst, byte(int8(f.Severity)), code(detectedByCodes, f.DetectedBy), code(statusCodes, f.Status), byte(f.Repaired))
+	for _, v := range []string{strings.Join(f.Services, "\n"), f.Owner, f.Title} {
+		dst = binary.AppendUvarint(dst, uint64(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// interner shares the strings that repeat from row to row.
+type interner struct {
+	split  map[string][]string
+	owners map[string]string
+}
+
+func (in *interner) services(b []byte) []string {
+	if s, ok := in.split[string(b)]; ok {
+		return s
+	}
+	s := strings.Split(string(b), "\n")
+	in.split[string(b)] = s
+	return s
+}
+
+func (in *interner) owner(b []byte) string {
+	if o, ok := in.owners[string(b)]; ok {
+		return o
+	}
+	o := string(b)
+	in.owners[o] = o
+	return o
+}
+
+var errFacts = errors.New("malformed facts column")
+
+func decodeFacts(b []byte, f *incident.Facts, in *interner) error {
+	if len(b) < factsFixed {
+		return fmt.Errorf("%w: %d bytes", errFacts, len(b))
+	}
+	for i, dst := range []*time.Time{&f.ImpactStart, &f.Detected, &f.Engaged, &f.Mitigated} {
+		if ns := int64(binary.LittleEndian.Uint64(b[8*i:])); ns != 0 {
+			*dst = time.Unix(0, ns).UTC()
+		}
+	}
+	f.Hops = int(int16(binary.LittleEndian.Uint16(b[32:])))
+	f.Responders = int(binary.LittleEndian.Uint16(b[34:]))
+	f.Severity = int(int8(b[36]))
+	if int(b[37]) < len(detectedByCodes) {
+		f.DetectedBy = detectedByCodes[b[37]]
+	}
+	if int(b[38]) < len(statusCodes) {
+		f.Status = statusCodes[b[38]]
+	}
+	f.Repaired = incident.PhaseSet(b[39])
+	b = b[factsFixed:]
+	var parts [3][]byte
+	for i := range parts {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return fmt.Errorf("%w: field %d", errFacts, i)
+		}
+		parts[i], b = b[k:k+int(n)], b[k+int(n):]
+	}
+	f.Services, f.Owner, f.Title = in.services(parts[0]), in.owner(parts[1]), string(parts[2])
+	return nil
 }
 
 // RepairItems implements incident.Store.
