@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -82,9 +83,6 @@ func TestAlertmanagerOpensAndMitigates(t *testing.T) {
 	f := newFixture(t, "")
 	f.backfillFailures()
 	payload := webhook("firing", "0001-01-01T00:00:00Z")
-	if data, err := os.ReadFile("../notify/testdata/alertmanager-webhook-v4.json"); err == nil {
-		t.Logf("captured payload present (%d bytes); using the built one whose labels this test knows", len(data))
-	}
 	var opened struct {
 		Incident int64  `json:"incident"`
 		Status   string `json:"incident_status"`
@@ -216,4 +214,43 @@ func FuzzIncidentDecoders(f *testing.F) {
 		var p incident.Patch
 		_ = decodeJSON(body, "patch", &p)
 	})
+}
+
+// TestAlertmanagerCapturedPayload posts the notification a real
+// Alertmanager sent in the notify tests (notify/testdata), then the same
+// group resolved.
+func TestAlertmanagerCapturedPayload(t *testing.T) {
+	data, err := os.ReadFile("../notify/testdata/alertmanager-webhook-v4.json")
+	if err != nil {
+		t.Skipf("no captured payload yet: %v", err)
+	}
+	f := newFixture(t, "")
+	var opened struct {
+		Incident int64  `json:"incident"`
+		Status   string `json:"incident_status"`
+	}
+	f.do("POST", "/api/v1/alertmanager", string(data), nil, http.StatusOK, &opened)
+	var wh map[string]any
+	if err := json.Unmarshal(data, &wh); err != nil {
+		t.Fatal(err)
+	}
+	wh["status"] = "resolved"
+	alerts := wh["alerts"].([]any)
+	var ends time.Time
+	for _, a := range alerts {
+		a := a.(map[string]any)
+		start, err := time.Parse(time.RFC3339, a["startsAt"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends = start.Add(10 * time.Minute)
+		a["status"], a["endsAt"] = "resolved", ends.Format(time.RFC3339)
+	}
+	resolved, _ := json.Marshal(wh)
+	f.do("POST", "/api/v1/alertmanager", string(resolved), nil, http.StatusOK, nil)
+	var inc incidentDoc
+	f.do("GET", fmt.Sprintf("/api/v1/incidents/%d", opened.Incident), "", nil, http.StatusOK, &inc)
+	if inc.DetectedBy != "monitoring" || inc.Status != "mitigated" || !inc.Mitigated.Equal(ends) || inc.Title == "" {
+		t.Fatalf("incident from the captured payload: %+v", inc)
+	}
 }
