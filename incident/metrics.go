@@ -280,6 +280,10 @@ type calc struct {
 	burns Burns
 	acc   map[groupKey]*accum
 	rep   *Report
+	// incompleteCut and missedCut are the oldest entries the cut lists
+	// keep (see add).
+	incompleteCut int64
+	missedCut     time.Time
 }
 
 func newCalc(cfg *Config, q MetricsQuery, burns Burns) *calc {
@@ -300,19 +304,27 @@ func (c *calc) add(f *Facts) {
 	if q.By != All && !f.ImpactStart.IsZero() {
 		start = q.By.BucketStart(f.ImpactStart, cfg.Location)
 	}
-	if missing := f.missing(); len(missing) > 0 {
+	// The lists keep the newest ListLimit entries: once a list has been
+	// cut to size, entries older than its oldest are not even made.
+	if f.incomplete() {
 		rep.IncompleteTotal++
-		rep.Incomplete = append(rep.Incomplete, Incomplete{ID: f.ID, Title: f.Title, Service: first(f.Services), Missing: missing})
-		if q.ListLimit > 0 && len(rep.Incomplete) >= 4*q.ListLimit+256 {
-			rep.Incomplete = newestIncomplete(rep.Incomplete, q.ListLimit)
+		if q.ListLimit <= 0 || f.ID > c.incompleteCut {
+			rep.Incomplete = append(rep.Incomplete, Incomplete{ID: f.ID, Title: f.Title, Service: first(f.Services), Missing: f.missing()})
+			if q.ListLimit > 0 && len(rep.Incomplete) >= 4*q.ListLimit+256 {
+				rep.Incomplete = newestIncomplete(rep.Incomplete, q.ListLimit)
+				c.incompleteCut = rep.Incomplete[len(rep.Incomplete)-1].ID
+			}
 		}
 	}
 	missed := missedRepairs(cfg, f)
 	if len(missed) > 0 {
 		rep.MissedTotal += len(missed)
-		rep.Missed = append(rep.Missed, missed...)
-		if q.ListLimit > 0 && len(rep.Missed) >= 4*q.ListLimit+256 {
-			rep.Missed = latestMissed(rep.Missed, q.ListLimit)
+		if q.ListLimit <= 0 || !f.ImpactStart.Before(c.missedCut) {
+			rep.Missed = append(rep.Missed, missed...)
+			if q.ListLimit > 0 && len(rep.Missed) >= 4*q.ListLimit+256 {
+				rep.Missed = latestMissed(rep.Missed, q.ListLimit)
+				c.missedCut = rep.Missed[len(rep.Missed)-1].ImpactStart
+			}
 		}
 	}
 	for _, g := range groupsOf(cfg, q.Group, f) {
@@ -359,7 +371,7 @@ func (c *calc) report() *Report {
 func newestIncomplete(in []Incomplete, limit int) []Incomplete {
 	slices.SortFunc(in, func(a, b Incomplete) int { return cmp.Compare(b.ID, a.ID) })
 	if limit > 0 && len(in) > limit {
-		in = in[:limit:limit]
+		in = in[:limit]
 	}
 	return in
 }
@@ -387,8 +399,11 @@ func keep(cfg *Config, q *MetricsQuery, f *Facts) bool {
 	return true
 }
 
-// missing lists the timestamps TTM needs that f lacks, and "responder
-// engaged" when the hops are unknown.
+func (f *Facts) incomplete() bool {
+	return f.ImpactStart.IsZero() || f.Detected.IsZero() || f.Engaged.IsZero() || f.Mitigated.IsZero()
+}
+
+// missing lists the timestamps TTM needs that f lacks.
 func (f *Facts) missing() []string {
 	var m []string
 	for _, s := range []struct {
@@ -562,14 +577,9 @@ func NearestRank[T any](sorted []T, p float64) T {
 
 // latestMissed orders missed repairs newest impact first (then by
 // incident and metric, so the order is total) and keeps the first limit
-// (all when limit ≤ 0). It sorts indices: the entries are large.
+// (all when limit ≤ 0), in place.
 func latestMissed(m []MissedRepair, limit int) []MissedRepair {
-	idx := make([]int32, len(m))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(i, j int32) int {
-		a, b := &m[i], &m[j]
+	slices.SortFunc(m, func(a, b MissedRepair) int {
 		if c := b.ImpactStart.Compare(a.ImpactStart); c != 0 {
 			return c
 		}
@@ -578,12 +588,8 @@ func latestMissed(m []MissedRepair, limit int) []MissedRepair {
 		}
 		return strings.Compare(string(a.Metric), string(b.Metric))
 	})
-	if limit > 0 && len(idx) > limit {
-		idx = idx[:limit]
+	if limit > 0 && len(m) > limit {
+		m = m[:limit]
 	}
-	out := make([]MissedRepair, len(idx))
-	for k, i := range idx {
-		out[k] = m[i]
-	}
-	return out
+	return m
 }

@@ -3,7 +3,9 @@ package incident
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -409,13 +411,13 @@ type Dur time.Duration
 
 // MarshalJSON writes seconds.
 func (d Dur) MarshalJSON() ([]byte, error) {
-	return []byte(fmt.Sprint(time.Duration(d).Seconds())), nil
+	return strconv.AppendFloat(nil, time.Duration(d).Seconds(), 'f', -1, 64), nil
 }
 
 // UnmarshalJSON reads seconds.
 func (d *Dur) UnmarshalJSON(b []byte) error {
-	var f float64
-	if _, err := fmt.Sscan(string(b), &f); err != nil {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.Abs(f) > math.MaxInt64/1e9 {
 		return fmt.Errorf("duration %s: want seconds", b)
 	}
 	*d = Dur(f * float64(time.Second))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,13 @@ type Options struct {
 type Service struct {
 	opt Options
 	cfg *Config
+
+	// facts holds the facts of every incident as of generation gen, so
+	// that a report reads only what changed since the last one.
+	mu    sync.RWMutex
+	gen   int64
+	facts []Facts
+	index map[int64]int
 }
 
 // New returns a Service.
@@ -701,31 +709,49 @@ func (s *Service) Metrics(ctx context.Context, q MetricsQuery) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := newCalc(s.cfg, q, burns)
-	err = s.opt.Store.RangeIncidentFacts(ctx, q.From, q.To, func(f *Facts) error {
-		c.add(f)
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Compute(s.cfg, q, s.facts, burns), nil
+}
+
+// refresh brings the facts up to the store's generation, reading only
+// the incidents changed since the last refresh.
+func (s *Service) refresh(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		s.index = map[int64]int{}
+	}
+	gen, err := s.opt.Store.IncidentFactsSince(ctx, s.gen, func(f *Facts) error {
+		if i, ok := s.index[f.ID]; ok {
+			s.facts[i] = *f
+			return nil
+		}
+		s.index[f.ID] = len(s.facts)
+		s.facts = append(s.facts, *f)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return c.report(), nil
+	s.gen = gen
+	return nil
 }
 
 // Debt computes repair debt and virtual repair debt (see ComputeDebt) as
 // of now.
 func (s *Service) Debt(ctx context.Context, q DebtQuery) (*DebtReport, error) {
-	var facts []Facts
-	err := s.opt.Store.RangeIncidentFacts(ctx, time.Time{}, time.Time{}, func(f *Facts) error {
-		facts = append(facts, *f)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
 	repairs, err := s.opt.Store.RepairItems(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return ComputeDebt(s.cfg, q, s.opt.Now().UTC(), facts, repairs), nil
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return ComputeDebt(s.cfg, q, s.opt.Now().UTC(), s.facts, repairs), nil
 }

@@ -29,12 +29,13 @@ type Store interface {
 	// ListIncidents returns the incidents matching f, newest impact first,
 	// without their timelines and repair items.
 	ListIncidents(ctx context.Context, f Filter) ([]Incident, error)
-	// RangeIncidentFacts calls fn with the facts of every incident whose
-	// impact started in [from, to) (zero bounds are open), and of those
-	// without an impact start, until fn returns an error. The Facts are
-	// reused after fn returns: copy what you keep. Streaming them keeps a
-	// report over 100,000 incidents from holding them all.
-	RangeIncidentFacts(ctx context.Context, from, to time.Time, fn func(f *Facts) error) error
+	// IncidentFactsSince calls fn with the facts of every incident
+	// changed after generation since (all of them for 0), until fn
+	// returns an error, and returns the generation of what it read. A
+	// caller holding the facts up to a generation thus keeps them
+	// current by asking for the changes only. The Facts are reused after
+	// fn returns: copy what you keep.
+	IncidentFactsSince(ctx context.Context, since int64, fn func(f *Facts) error) (gen int64, err error)
 	// RepairItems returns every repair item.
 	RepairItems(ctx context.Context) ([]RepairItem, error)
 	// SetBurns replaces the stored budget burned of an incident, without

@@ -44,8 +44,13 @@ CREATE TABLE incidents (
 	responders      INTEGER NOT NULL,
 	created_ns      INTEGER NOT NULL,
 	updated_ns      INTEGER NOT NULL,
+	-- gen is the change that last wrote the row (the highest gen + 1),
+	-- so that a reader holding the facts up to gen G asks only for
+	-- rows with gen > G.
+	gen             INTEGER NOT NULL,
 	facts           BLOB    NOT NULL  -- appendFacts
 );
+CREATE INDEX incidents_gen ON incidents (gen);
 
 CREATE TABLE incident_bodies (
 	id   INTEGER PRIMARY KEY,
@@ -170,8 +175,8 @@ func (db *DB) insertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Inci
 	}
 	f := inc.Facts()
 	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (version, status, severity, service, services, owner, title, detected_by, group_key,
-		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, hops, responders, created_ns, updated_ns, facts)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, hops, responders, created_ns, updated_ns, facts, gen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextGen+`)`,
 		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title, inc.DetectedBy, inc.GroupKey,
 		nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved), h, len(inc.Responders),
 		inc.Created.UnixNano(), inc.Updated.UnixNano(), appendFacts(nil, &f))
@@ -271,6 +276,11 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
+
+// nextGen is the gen of a write: one past the highest, found through the
+// index. Writes are serialised on the one write connection, so gens only
+// grow.
+const nextGen = `(SELECT coalesce(max(gen), 0) + 1 FROM incidents)`
 
 const incidentCols = `i.id, version, status, severity, owner, title, detected_by, group_key,
 	impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, created_ns, updated_ns, b.body`
@@ -415,7 +425,7 @@ func (db *DB) persist(ctx context.Context, tx *sql.Tx, inc *incident.Incident) e
 	f := inc.Facts()
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET version = ?, status = ?, severity = ?, service = ?, services = ?, owner = ?, title = ?,
 		detected_by = ?, group_key = ?, impact_start_ns = ?, detected_ns = ?, engaged_ns = ?, mitigated_ns = ?, resolved_ns = ?,
-		hops = ?, responders = ?, updated_ns = ?, facts = ? WHERE id = ?`,
+		hops = ?, responders = ?, updated_ns = ?, facts = ?, gen = `+nextGen+` WHERE id = ?`,
 		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title,
 		inc.DetectedBy, inc.GroupKey, nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved),
 		h, len(inc.Responders), inc.Updated.UnixNano(), appendFacts(nil, &f), inc.ID); err != nil {
@@ -553,37 +563,44 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 	return out, nil
 }
 
-// IncidentFacts returns the facts RangeIncidentFacts walks, as a slice.
-func (db *DB) IncidentFacts(ctx context.Context, from, to time.Time) ([]incident.Facts, error) {
+// IncidentFacts returns the facts of every incident, as a slice.
+func (db *DB) IncidentFacts(ctx context.Context) ([]incident.Facts, error) {
 	var out []incident.Facts
-	err := db.RangeIncidentFacts(ctx, from, to, func(f *incident.Facts) error {
+	_, err := db.IncidentFactsSince(ctx, 0, func(f *incident.Facts) error {
 		out = append(out, *f)
 		return nil
 	})
 	return out, err
 }
 
-// RangeIncidentFacts implements incident.Store.
-func (db *DB) RangeIncidentFacts(ctx context.Context, from, to time.Time, fn func(f *incident.Facts) error) error {
+// IncidentFactsSince implements incident.Store.
+func (db *DB) IncidentFactsSince(ctx context.Context, since int64, fn func(f *incident.Facts) error) (int64, error) {
 	if err := db.check(ctx, "incident facts"); err != nil {
-		return err
+		return 0, err
+	}
+	// One read transaction: the gen returned is exactly that of the
+	// rows read.
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, db.wrap(ctx, err, "incident facts")
+	}
+	defer tx.Rollback()
+	var gen int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(gen), 0) FROM incidents`).Scan(&gen); err != nil {
+		return 0, db.wrap(ctx, err, "incident facts")
+	}
+	if gen == since {
+		return gen, nil
 	}
 	q := `SELECT id, facts FROM incidents`
 	var args []any
-	if !from.IsZero() || !to.IsZero() {
-		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-		if !from.IsZero() {
-			lo = from.UnixNano()
-		}
-		if !to.IsZero() {
-			hi = to.UnixNano()
-		}
-		q += ` WHERE impact_start_ns IS NULL OR (impact_start_ns >= ? AND impact_start_ns < ?)`
-		args = append(args, lo, hi)
+	if since > 0 {
+		q += ` WHERE gen > ?`
+		args = append(args, since)
 	}
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return db.wrap(ctx, err, "incident facts")
+		return 0, db.wrap(ctx, err, "incident facts")
 	}
 	defer rows.Close()
 	// Services and owners repeat across incidents: one copy per distinct
@@ -594,19 +611,19 @@ func (db *DB) RangeIncidentFacts(ctx context.Context, from, to time.Time, fn fun
 	for rows.Next() {
 		f = incident.Facts{}
 		if err := rows.Scan(&f.ID, &packed); err != nil {
-			return db.wrap(ctx, err, "incident facts")
+			return 0, db.wrap(ctx, err, "incident facts")
 		}
 		if err := decodeFacts(packed, &f, &in); err != nil {
-			return fmt.Errorf("sqlite: incident %d: %w", f.ID, err)
+			return 0, fmt.Errorf("sqlite: incident %d: %w", f.ID, err)
 		}
 		if err := fn(&f); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return db.wrap(ctx, err, "incident facts")
+		return 0, db.wrap(ctx, err, "incident facts")
 	}
-	return nil
+	return gen, nil
 }
 
 // The facts column packs what the metrics read of an incident, so that

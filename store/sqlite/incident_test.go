@@ -75,7 +75,7 @@ func TestIncidentRoundTrip(t *testing.T) {
 	if m := got.Metrics; m == nil || *m.TTD != incident.Dur(7*time.Minute) || *m.TTM != incident.Dur(39*time.Minute) {
 		t.Errorf("metrics %+v", got.Metrics)
 	}
-	facts, err := db.IncidentFacts(ctx, time.Time{}, time.Time{})
+	facts, err := db.IncidentFacts(ctx)
 	if err != nil || len(facts) != 1 || facts[0].Hops != 1 || len(facts[0].Services) != 2 || facts[0].Responders != 2 {
 		t.Fatalf("facts %+v %v", facts, err)
 	}
@@ -252,5 +252,46 @@ func TestIncidentFromAlerts(t *testing.T) {
 	d, err := svc.OpenFromAlert(ctx, sig)
 	if err != nil || d.ID == a.ID {
 		t.Fatalf("after resolution: %+v %v", d, err)
+	}
+}
+
+// A reader holding the facts up to a generation gets only the incidents
+// changed since.
+func TestIncidentFactsSince(t *testing.T) {
+	ctx := context.Background()
+	svc, db, _ := incidentService(t)
+	for _, title := range []string{"a", "b", "c"} {
+		if _, err := svc.Open(ctx, incident.OpenInput{Title: title, Services: []string{"search"}, Severity: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := func(gen int64) (ids []int64, next int64) {
+		t.Helper()
+		next, err := db.IncidentFactsSince(ctx, gen, func(f *incident.Facts) error {
+			ids = append(ids, f.ID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, next
+	}
+	all, gen := since(0)
+	if len(all) != 3 || gen != 3 {
+		t.Fatalf("all: %v at gen %d", all, gen)
+	}
+	if ids, g := since(gen); len(ids) != 0 || g != gen {
+		t.Fatalf("nothing changed, got %v at gen %d", ids, g)
+	}
+	if _, err := svc.AddRepair(ctx, 2, 0, incident.RepairInput{Title: "x", Phase: incident.Engagement}); err != nil {
+		t.Fatal(err)
+	}
+	ids, g := since(gen)
+	if len(ids) != 1 || ids[0] != 2 || g != 4 {
+		t.Fatalf("after a change to 2: %v at gen %d", ids, g)
+	}
+	facts, _ := db.IncidentFacts(ctx)
+	if !facts[1].Repaired.Has(incident.Engagement) {
+		t.Errorf("the repair item's phase is in the facts: %+v", facts[1])
 	}
 }
