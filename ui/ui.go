@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/store"
 )
 
@@ -37,8 +38,11 @@ type Config struct {
 	// Store is the engine's store: the UI reads rollup counts from it
 	// (see counts.go) and keeps frozen snapshots in its state under
 	// ui/snapshot/<id>.
-	Store  store.Store
-	Logger *slog.Logger
+	Store store.Store
+	// Incidents serves the incident and review pages; nil makes one on
+	// Store with the default configuration (no goals).
+	Incidents *incident.Service
+	Logger    *slog.Logger
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -58,7 +62,7 @@ func New(cfg Config) (*UI, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "incidents", "incident", "review"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -75,6 +79,9 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /slos/{name}", u.sloPage)
 	u.mux.HandleFunc("POST /slos/{name}/freeze", u.freeze)
 	u.mux.HandleFunc("GET /snapshots/{id}", u.snapshot)
+	u.mux.HandleFunc("GET /incidents", u.incidents)
+	u.mux.HandleFunc("GET /incidents/{id}", u.incident)
+	u.mux.HandleFunc("GET /review", u.review)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, &pageError{status: http.StatusNotFound, msg: fmt.Sprintf("There is no page at %s.", r.URL.Path),
 			hints: []string{"The overview at / lists every SLO; each links to its own page."}})
@@ -115,9 +122,11 @@ type layout struct {
 // a 500 page rather than half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, l *layout) {
 	var buf bytes.Buffer
+	_, isIncidentStore := u.cfg.Store.(incident.Store)
+	l.Incidents = u.cfg.Incidents != nil || isIncidentStore
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		u.cfg.Logger.Error("ui: rendering", "page", name, "err", err)
-		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		http.Error(w, "internal error rendering the page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -188,7 +197,15 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"dur":     formatDuration,
+	"dur": func(v any) string {
+		switch d := v.(type) {
+		case time.Duration:
+			return formatDuration(d)
+		case incident.Dur:
+			return formatDuration(time.Duration(d))
+		}
+		return fmt.Sprint(v)
+	},
 	"width": func(share float64) string {
 		if math.IsNaN(share) {
 			return "0"

@@ -254,3 +254,31 @@ func TestFormats(t *testing.T) {
 		t.Error("Percent")
 	}
 }
+
+func TestScaledBarsHigherIsWorse(t *testing.T) {
+	f := Frame{W: 100, H: 100} // plot 100 × 100
+	// Times to mitigate in minutes against a 30-minute goal on 0–60.
+	c := NewScaledBars(f, Text{ID: "ttm"}, []string{"Oct", "Nov"}, []float64{20, 45}, 30, 0, 60, true, func(v float64) string { return trim(v) + "m" })
+	near(t, "goal line", c.ThresholdY, 50)
+	near(t, "20 min bar", c.Bars[0].H, 100*20.0/60)
+	if c.Bars[0].Below || !c.Bars[1].Below {
+		t.Error("only the bar over the goal misses it")
+	}
+	if !strings.Contains(string(c.SVG()), "<title>Nov: 45m</title>") {
+		t.Error("bar value text")
+	}
+	// Without a threshold no line is drawn.
+	if svg := string(NewScaledBars(f, Text{ID: "a"}, nil, []float64{0.5}, 0, 0, 1, false, trim).SVG()); strings.Contains(svg, "threshold") {
+		t.Error("a line without a threshold")
+	}
+}
+
+func TestLineSecondSeries(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	to := from.Add(10 * time.Hour)
+	c := NewLine(Frame{W: 100, H: 100}, Text{ID: "d"}, from, to, []Point{{from, 0}, {to, 10}}, nil, nil, 0, 10, trim)
+	c.AddSecond([]Point{{from, 5}, {to, 5}})
+	if c.Second != "M0 50 L100 50" {
+		t.Errorf("second series %q", c.Second)
+	}
+}

@@ -44,7 +44,10 @@ type Bars struct {
 	Bars       []Bar
 	ThresholdY float64
 	Threshold  float64
-	YTicks     []Tick
+	// ThresholdLabel names the line ("objective 99.9%", "goal 30m").
+	ThresholdLabel string
+	YTicks         []Tick
+	format         func(float64) string
 }
 
 // AvailabilityFloor is the bottom of an availability axis: low enough to
@@ -64,8 +67,22 @@ func AvailabilityFloor(values []float64, objective float64) float64 {
 // value, clamped into the axis; values below floor still show a bar of
 // height 0 marked Below.
 func NewBars(f Frame, t Text, labels []string, values []float64, threshold, floor float64) *Bars {
-	y := Linear{D0: floor, D1: 1, R0: f.Y1(), R1: f.Y0()}
-	c := &Bars{Frame: f, Text: t, Threshold: threshold, ThresholdY: y.Map(threshold)}
+	c := NewScaledBars(f, t, labels, values, threshold, floor, 1, false,
+		func(v float64) string { return Percent(v, decimalsFor(1-floor)) })
+	c.ThresholdLabel = "objective " + Percent(threshold, 3)
+	c.format = func(v float64) string { return Percent(v, 3) }
+	return c
+}
+
+// NewScaledBars lays out one bar per value over [lo, hi]. A bar misses
+// (Below) when it is under the threshold, or over it when higherIsWorse
+// (a time to mitigate against its goal). threshold ≤ lo draws no line.
+func NewScaledBars(f Frame, t Text, labels []string, values []float64, threshold, lo, hi float64, higherIsWorse bool, yfmt func(float64) string) *Bars {
+	y := Linear{D0: lo, D1: hi, R0: f.Y1(), R1: f.Y0()}
+	c := &Bars{Frame: f, Text: t, Threshold: threshold, ThresholdY: y.Map(threshold), format: yfmt}
+	if threshold <= lo {
+		c.ThresholdY = math.NaN()
+	}
 	n := len(values)
 	if n == 0 {
 		return c
@@ -84,10 +101,13 @@ func NewBars(f Frame, t Text, labels []string, values []float64, threshold, floo
 			b.Y = y.Clamp(v)
 			b.H = f.Y1() - b.Y
 			b.Below = v < threshold
+			if higherIsWorse {
+				b.Below = threshold > lo && v > threshold
+			}
 		}
 		c.Bars = append(c.Bars, b)
 	}
-	c.YTicks = LinearTicks(y, 4, func(v float64) string { return Percent(v, decimalsFor(1-floor)) })
+	c.YTicks = LinearTicks(y, 4, yfmt)
 	return c
 }
 
@@ -132,14 +152,21 @@ type Line struct {
 	// Last is the position of the last point, for its label.
 	LastX, LastY float64
 	Last         float64
+	// Second is a second series drawn on the same axes (dashed), such as
+	// missed repairs beside open repair items.
+	Second string
+	x, y   Linear
 }
+
+// AddSecond draws points as the chart's second series.
+func (c *Line) AddSecond(points []Point) { c.Second = path(points, c.x, c.y) }
 
 // NewLine lays out series over [from, to] × [ymin, ymax]; ideal, when it
 // has two points, is drawn as a straight reference line.
 func NewLine(f Frame, t Text, from, to time.Time, series []Point, ideal []Point, marks []Mark, ymin, ymax float64, yfmt func(float64) string) *Line {
 	x := Linear{D0: float64(from.Unix()), D1: float64(to.Unix()), R0: f.X0(), R1: f.X1()}
 	y := Linear{D0: ymin, D1: ymax, R0: f.Y1(), R1: f.Y0()}
-	c := &Line{Frame: f, Text: t, ZeroY: y.Map(0), Last: math.NaN()}
+	c := &Line{Frame: f, Text: t, ZeroY: y.Map(0), Last: math.NaN(), x: x, y: y}
 	c.Path = path(series, x, y)
 	if len(ideal) == 2 {
 		c.Ideal = path(ideal, x, y)

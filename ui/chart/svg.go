@@ -56,10 +56,12 @@ func (c *Bars) SVG() template.HTML {
 			cls = "bar bad"
 		}
 		fmt.Fprintf(&b, `<rect class="%s" x="%s" y="%s" width="%s" height="%s"><title>%s: %s</title></rect>`,
-			cls, num(r.X), num(r.Y), num(r.W), num(r.H), esc(r.Label), esc(Percent(r.Value, 3)))
+			cls, num(r.X), num(r.Y), num(r.W), num(r.H), esc(r.Label), esc(c.valueText(r)))
 	}
-	fmt.Fprintf(&b, `<line class="threshold" x1="%s" x2="%s" y1="%s" y2="%s"/>`, num(c.X0()), num(c.X1()), num(c.ThresholdY), num(c.ThresholdY))
-	fmt.Fprintf(&b, `<text class="tick label" x="%s" y="%s" text-anchor="end">objective %s</text>`, num(c.X1()), num(c.ThresholdY-4), esc(Percent(c.Threshold, 3)))
+	if !math.IsNaN(c.ThresholdY) {
+		fmt.Fprintf(&b, `<line class="threshold" x1="%s" x2="%s" y1="%s" y2="%s"/>`, num(c.X0()), num(c.X1()), num(c.ThresholdY), num(c.ThresholdY))
+		fmt.Fprintf(&b, `<text class="tick label" x="%s" y="%s" text-anchor="end">%s</text>`, num(c.X1()), num(c.ThresholdY-4), esc(c.ThresholdLabel))
+	}
 	// Label every few bars so dates never overlap.
 	every := max(1, len(c.Bars)/8)
 	for i, r := range c.Bars {
@@ -69,6 +71,13 @@ func (c *Bars) SVG() template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+func (c *Bars) valueText(r Bar) string {
+	if r.NoData || c.format == nil {
+		return "no data"
+	}
+	return c.format(r.Value)
 }
 
 // SVG writes the line chart.
@@ -86,6 +95,9 @@ func (c *Line) SVG() template.HTML {
 	}
 	if c.Path != "" {
 		fmt.Fprintf(&b, `<path class="series" d="%s"/>`, c.Path)
+	}
+	if c.Second != "" {
+		fmt.Fprintf(&b, `<path class="series second" d="%s"/>`, c.Second)
 	}
 	if !math.IsNaN(c.Last) {
 		fmt.Fprintf(&b, `<circle class="last" cx="%s" cy="%s" r="3"/>`, num(c.LastX), num(c.LastY))
