@@ -100,7 +100,12 @@ func BenchmarkMetrics100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The report as nines serve answers it once running: the service
+	// holds the facts and finds nothing changed.
 	b.Run("metrics-by-month", func(b *testing.B) {
+		if _, err := svc.Metrics(ctx, incident.MetricsQuery{}); err != nil {
+			b.Fatal(err)
+		}
 		b.ReportAllocs()
 		for b.Loop() {
 			rep, err := svc.Metrics(ctx, incident.MetricsQuery{By: incident.Month, ListLimit: 100})
