@@ -709,7 +709,7 @@ func (s *Service) Metrics(ctx context.Context, q MetricsQuery) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.refresh(ctx); err != nil {
+	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -717,9 +717,11 @@ func (s *Service) Metrics(ctx context.Context, q MetricsQuery) (*Report, error) 
 	return Compute(s.cfg, q, s.facts, burns), nil
 }
 
-// refresh brings the facts up to the store's generation, reading only
-// the incidents changed since the last refresh.
-func (s *Service) refresh(ctx context.Context) error {
+// Refresh brings the facts the reports use up to date with the store,
+// reading only the incidents changed since the last refresh. Reports
+// call it; calling it once at start-up makes the first report as quick
+// as the others.
+func (s *Service) Refresh(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.index == nil {
@@ -748,7 +750,7 @@ func (s *Service) Debt(ctx context.Context, q DebtQuery) (*DebtReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.refresh(ctx); err != nil {
+	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
