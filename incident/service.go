@@ -23,6 +23,8 @@ type Options struct {
 	// SLOsOf lists the SLOs of a service, for incidents opened without
 	// naming the SLOs they affected.
 	SLOsOf func(service string) []string
+	// SLOs lists the SLOs incidents may name; nil accepts any name.
+	SLOs func() []string
 	// Budget computes the error budget an SLO burned in [from, to). Nil
 	// leaves budget figures out.
 	Budget func(ctx context.Context, slo string, from, to time.Time) (Burn, error)
@@ -189,6 +191,14 @@ func (s *Service) validate(inc *Incident) error {
 			errs = append(errs, err)
 		}
 		names[r.Name], orders[r.Order] = true, true
+	}
+	if s.opt.SLOs != nil {
+		known := s.opt.SLOs()
+		for _, name := range inc.SLOs {
+			if !slices.Contains(known, name) {
+				errs = append(errs, fmt.Errorf("%w: unknown SLO %q; loaded SLOs: %s", ErrInvalid, name, strings.Join(known, ", ")))
+			}
+		}
 	}
 	for i, l := range inc.Links {
 		if !strings.Contains(l.URL, "://") {
@@ -650,7 +660,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			inc := &Incident{Title: title, Services: []string{a.Service}, Severity: a.Severity, Status: Open,
 				DetectedBy: ByMonitoring, GroupKey: a.GroupKey, Detected: a.DetectedAt, Created: now, Updated: now,
 				Timeline: []Entry{{At: a.DetectedAt, Kind: Decode, Text: "alert fired: " + title, Author: "nines"}}}
-			if a.SLO != "" {
+			if s.knownSLO(a.SLO) {
 				inc.SLOs = []string{a.SLO}
 			} else if s.opt.SLOsOf != nil {
 				inc.SLOs = s.opt.SLOsOf(a.Service)
@@ -663,7 +673,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			}
 			return inc, nil
 		}
-		if a.SLO != "" && !slices.Contains(found.SLOs, a.SLO) {
+		if s.knownSLO(a.SLO) && !slices.Contains(found.SLOs, a.SLO) {
 			found.SLOs = append(found.SLOs, a.SLO)
 		}
 		if !a.Resolved {
@@ -756,4 +766,13 @@ func (s *Service) Debt(ctx context.Context, q DebtQuery) (*DebtReport, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return ComputeDebt(s.cfg, q, s.opt.Now().UTC(), s.facts, repairs), nil
+}
+
+// knownSLO reports whether an alert's SLO can be linked: an alert from
+// another system may name SLOs nines does not have.
+func (s *Service) knownSLO(name string) bool {
+	if name == "" {
+		return false
+	}
+	return s.opt.SLOs == nil || slices.Contains(s.opt.SLOs(), name)
 }

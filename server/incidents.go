@@ -30,6 +30,13 @@ func IncidentOptions(eng *engine.Engine, st incident.Store, cfg *incident.Config
 			}
 			return out
 		},
+		SLOs: func() []string {
+			var out []string
+			for _, o := range eng.SLOs() {
+				out = append(out, o.Name)
+			}
+			return out
+		},
 		SLOsOf: func(service string) []string {
 			var out []string
 			for _, o := range eng.SLOs() {

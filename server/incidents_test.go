@@ -155,6 +155,9 @@ func TestIncidentAPI(t *testing.T) {
 	}
 	f.do("PATCH", path, `{"mitigated": "2026-11-25T09:50:00Z"}`, nil, http.StatusBadRequest, nil)
 	f.do("PATCH", path, `{"titel": "typo"}`, nil, http.StatusBadRequest, nil)
+	if body := f.do("PATCH", path, `{"add_slos": ["checkout-availabilty"]}`, nil, http.StatusBadRequest, nil); !strings.Contains(body, "unknown SLO") {
+		t.Errorf("a misspelt SLO: %s", body)
+	}
 	f.do("POST", path+"/timeline", `{"at": "2026-11-25T09:57:30Z", "kind": "sacrifice", "text": "shed 20% of traffic"}`, nil, http.StatusCreated, nil)
 	f.do("POST", path+"/timeline", `{"kind": "guess", "text": "x"}`, nil, http.StatusBadRequest, nil)
 	f.do("POST", path+"/repairs", `{"title": "alert on pay 5xx", "phase": "detection"}`, nil, http.StatusCreated, nil)
