@@ -159,6 +159,7 @@ func visible(b *browser, sel string) bool {
 // checks what a person would look for, changes the range through the UI
 // and saves a screenshot of each page.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	b := newBrowser(t)
 	f := newFixture(t, 8)
 	dir := artifactsDir(t)
@@ -286,6 +287,28 @@ func TestBrowser(t *testing.T) {
 		b.noErrors(p.name)
 		b.screenshot(dir, p.name)
 	}
+	// Incidents and the review.
+	withIncidents(t, f)
+	for _, p := range []struct{ name, path, sel, text string }{
+		{"incidents", "/incidents", "table.incidents", "Checkout errors after deploy"},
+		{"incident-1", "/incidents/1", "svg.chart.phases", "✗ over the 10m goal"},
+		{"incident-2", "/incidents/2", "article.markdown table", "What happened"},
+		{"review", "/review", "svg.chart.line", "Median times per month"},
+	} {
+		b.do(p.name, chromedp.Navigate(f.srv.URL+p.path))
+		if !visible(b, p.sel) {
+			t.Errorf("%s: %s not visible", p.name, p.sel)
+		}
+		if txt := eval[string](b, `document.querySelector("main").innerText`); !strings.Contains(txt, p.text) {
+			t.Errorf("%s: page lacks %q", p.name, p.text)
+		}
+		if n := eval[int](b, `document.querySelectorAll("script:not([src])").length`); n != 0 {
+			t.Errorf("%s: %d inline scripts (an injection got through?)", p.name, n)
+		}
+		b.noErrors(p.name)
+		b.screenshot(dir, p.name)
+	}
+
 	// Error pages say what to do; their 4xx status is logged by the
 	// browser as a failed load, which is expected here.
 	b.do("404", chromedp.Navigate(f.srv.URL+"/slos/no-such-slo"))

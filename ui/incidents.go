@@ -295,7 +295,7 @@ func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *inci
 			lo := time.Unix(0, slo.QuantumStart(from.Add(-pad).UnixNano(), s.Quantum)).UTC()
 			hi := time.Unix(0, slo.QuantumStart(to.Add(pad).UnixNano(), s.Quantum)).UTC()
 			at := u.cfg.Engine.EvalTime(s, now)
-			if strip, err := u.strip(ctx, s, lo, hi, minTime(hi, at), "burn-"+s.Name, 480, 36); err == nil {
+			if strip, err := u.strip(ctx, s, lo, hi, minTime(hi, at), "burn-"+s.Name, 960, 40); err == nil {
 				row.Strip = strip
 			}
 		}

@@ -61,6 +61,7 @@ func withIncidents(t *testing.T, f *fixture) *incident.Service {
 }
 
 func TestIncidentPages(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 2)
 	golden(t, "incidents-empty.html", f.get("/incidents", 200))
 	withIncidents(t, f)

@@ -21,11 +21,16 @@ type reviewRow struct {
 	Missed                     int
 }
 
+type titledChart struct {
+	Title string
+	SVG   template.HTML
+}
+
 type reviewView struct {
 	Group, Key    string
 	Keys          []choice
-	Charts        []template.HTML
-	Autodetect    template.HTML
+	Charts        []titledChart
+	Autodetect    titledChart
 	Debt          template.HTML
 	Rows          []reviewRow
 	Open, Overdue int
@@ -118,6 +123,7 @@ func (u *UI) review(w http.ResponseWriter, r *http.Request) {
 	for _, m := range incident.Metrics {
 		values := make([]float64, len(groups))
 		goal, top := 0.0, 0.0
+		mixed := false
 		for i, g := range groups {
 			st := g.Stat(m)
 			values[i] = math.NaN()
@@ -126,8 +132,15 @@ func (u *UI) review(w http.ResponseWriter, r *http.Request) {
 				top = math.Max(top, values[i])
 			}
 			if st.Goal > 0 {
-				goal = time.Duration(st.Goal).Minutes()
+				gm := time.Duration(st.Goal).Minutes()
+				mixed = mixed || (goal != 0 && gm != goal)
+				goal = gm
 			}
+		}
+		if mixed {
+			// Months held to different goals share no line; the table
+			// marks each month against its own.
+			goal = 0
 		}
 		top = math.Max(top, goal) * 1.15
 		if top == 0 {
@@ -140,7 +153,7 @@ func (u *UI) review(w http.ResponseWriter, r *http.Request) {
 		if goal > 0 {
 			c.ThresholdLabel = "goal " + formatDuration(time.Duration(goal*float64(time.Minute)))
 		}
-		v.Charts = append(v.Charts, c.SVG())
+		v.Charts = append(v.Charts, titledChart{Title: name + " " + ttxAbout[m], SVG: c.SVG()})
 	}
 	rates := make([]float64, len(groups))
 	for i, g := range groups {
@@ -149,9 +162,9 @@ func (u *UI) review(w http.ResponseWriter, r *http.Request) {
 			rates[i] = math.NaN()
 		}
 	}
-	v.Autodetect = chart.NewScaledBars(chart.Frame{W: 460, H: 160, Left: 48, Right: 8, Top: 12, Bottom: 20},
+	v.Autodetect = titledChart{Title: "autodetect rate: found by monitoring first", SVG: chart.NewScaledBars(chart.Frame{W: 460, H: 160, Left: 48, Right: 8, Top: 12, Bottom: 20},
 		chart.Text{ID: "autodetect", Title: "Autodetect rate per month, " + who, Desc: "Share of incidents monitoring found first, per month: " + strings.Join(pairs(labels, rates, func(x float64) string { return chart.Percent(x, 0) }), ", ") + "."},
-		labels, rates, 0, 0, 1, false, func(x float64) string { return chart.Percent(x, 0) }).SVG()
+		labels, rates, 0, 0, 1, false, func(x float64) string { return chart.Percent(x, 0) }).SVG()}
 
 	dq := incident.DebtQuery{By: incident.Month, Group: incident.ByNothing}
 	if v.Key != "" {

@@ -46,6 +46,7 @@ func golden(t *testing.T, name, got string) {
 
 // TestGoldenPages renders every page on fixed data and a fixed clock.
 func TestGoldenPages(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 3)
 	for _, c := range []struct {
 		golden, path string
@@ -68,6 +69,7 @@ func TestGoldenPages(t *testing.T) {
 }
 
 func TestOverviewShowsEverySLO(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 1)
 	page := f.get("/", 200)
 	for _, want := range []string{"checkout-availability", "search-latency", "login-availability", "evil.slo_1",
@@ -91,6 +93,7 @@ func TestOverviewShowsEverySLO(t *testing.T) {
 // TestEscaping: every user-provided text (service, owner, description,
 // labels, annotation titles and links) reaches the page as text.
 func TestEscaping(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 2)
 	for _, path := range []string{"/", "/slos/evil.slo_1", "/slos/checkout-availability?range=2d", "/slos/%3Cscript%3E", "/%3Cscript%3Ealert(1)%3C/script%3E"} {
 		status := 200
@@ -185,6 +188,7 @@ func FuzzParseRange(f *testing.F) {
 // TestFreeze stores a snapshot and serves it at a permanent URL that
 // shows the same numbers after the live data moved on.
 func TestFreeze(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 1)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Post(f.srv.URL+"/slos/checkout-availability/freeze?range=6h", "application/x-www-form-urlencoded", nil)
