@@ -2,6 +2,10 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,4 +280,65 @@ func TestFingerprintMatchesAlertmanager(t *testing.T) {
 	if a != b || a == c {
 		t.Errorf("order-independent and separator-safe: %s %s %s", a, b, c)
 	}
+}
+
+// TestWebhookShapeMatchesAlertmanager compares the JSON keys nines'
+// webhook notifier writes with those of a payload a real Alertmanager
+// 0.25 delivered (captured by e2e/alertmanager_test.go): a receiver
+// written for Alertmanager reads nines' webhooks unchanged.
+func TestWebhookShapeMatchesAlertmanager(t *testing.T) {
+	realPayload, err := os.ReadFile("testdata/alertmanager-webhook-v4.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := json.Unmarshal(realPayload, &want); err != nil {
+		t.Fatal(err)
+	}
+	n := &Notification{Receiver: "nines-test", GroupKey: "k", GroupLabels: map[string]string{"slo": "checkout-availability"},
+		Alerts: []Alert{FromTransition(checkout, fire(t0), "http://nines:9797")}}
+	reqs, err := Render(&Receiver{Name: "nines-test", Kind: KindWebhook, URL: "http://x"}, n, "http://nines:9797", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(reqs[0].Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if g, w := shape(got), shape(want); g != w {
+		t.Errorf("shape\n got %s\nwant %s", g, w)
+	}
+	if ga, wa := got["alerts"].([]any)[0].(map[string]any), want["alerts"].([]any)[0].(map[string]any); ga["endsAt"] != wa["endsAt"] {
+		t.Errorf("firing endsAt %v, Alertmanager writes %v", ga["endsAt"], wa["endsAt"])
+	}
+}
+
+// shape lists the keys of a JSON document with their types, not the
+// keys of label and annotation maps, whose contents vary.
+func shape(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			switch k {
+			case "labels", "annotations", "groupLabels", "commonLabels", "commonAnnotations":
+				parts = append(parts, k+":map")
+			default:
+				parts = append(parts, k+":"+shape(x[k]))
+			}
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case []any:
+		if len(x) == 0 {
+			return "[]"
+		}
+		return "[" + shape(x[0]) + "]"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	}
+	return "null"
 }
