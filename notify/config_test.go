@@ -191,3 +191,36 @@ func FuzzParseMatcher(f *testing.F) {
 		}
 	})
 }
+
+// TestExampleConfig keeps examples/notify.yaml loadable.
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../examples/notify.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{"/etc/nines/pagerduty-routing-key": "0123456789abcdef0123456789abcdef\n",
+		"/etc/nines/slack-checkout-webhook": "https://hooks.slack.com/services/T0/B0/x\n"}
+	cfg, err := ParseConfig("examples/notify.yaml", data, func(name string) ([]byte, error) {
+		if s, ok := secrets[name]; ok {
+			return []byte(s), nil
+		}
+		return nil, os.ErrNotExist
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range cfg.Route.Match(map[string]string{"slo": "checkout-availability", "service": "checkout", "severity": "page"}) {
+		got = append(got, r.Receiver)
+	}
+	if strings.Join(got, ",") != "alertmanager,oncall" {
+		t.Errorf("a checkout page goes to %v", got)
+	}
+	got = nil
+	for _, r := range cfg.Route.Match(map[string]string{"slo": "cart-latency", "service": "cart", "severity": "ticket"}) {
+		got = append(got, r.Receiver)
+	}
+	if strings.Join(got, ",") != "alertmanager,checkout-team" {
+		t.Errorf("a cart ticket goes to %v", got)
+	}
+}
