@@ -225,6 +225,7 @@ func (s *Service) SetPostmortem(ctx context.Context, id, version int64, text str
 		if err := s.admit(inc, version, false); err != nil {
 			return err
 		}
+		prev := recordedOf(inc)
 		inc.Postmortem = text
 		inc.Updated = now
 		if done {
@@ -232,7 +233,7 @@ func (s *Service) SetPostmortem(ctx context.Context, id, version int64, text str
 				return err
 			}
 		}
-		return s.validate(inc)
+		return s.validate(inc, prev)
 	})
 	if err != nil {
 		return nil, err

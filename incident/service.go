@@ -138,7 +138,7 @@ func (s *Service) Open(ctx context.Context, in OpenInput) (*Incident, error) {
 			inc.SLOs = append(inc.SLOs, s.opt.SLOsOf(svc)...)
 		}
 	}
-	if err := s.validate(inc); err != nil {
+	if err := s.validate(inc, nil); err != nil {
 		return nil, err
 	}
 	s.refreshBurn(ctx, inc, now)
@@ -148,18 +148,44 @@ func (s *Service) Open(ctx context.Context, in OpenInput) (*Incident, error) {
 	return s.decorate(inc), nil
 }
 
+// recorded is what an incident already had before a change: the names
+// and level that were valid when they were recorded stay accepted after
+// an SLO, a service or a severity leaves the configuration, so that the
+// incident can still be edited.
+type recorded struct {
+	services, slos []string
+	severity       int
+}
+
+func recordedOf(inc *Incident) *recorded {
+	return &recorded{slices.Clone(inc.Services), slices.Clone(inc.SLOs), inc.Severity}
+}
+
 // validate checks an incident as a whole: anything that fails here is
-// never stored.
-func (s *Service) validate(inc *Incident) error {
+// never stored. prev is what it had before the change (nil when new).
+func (s *Service) validate(inc *Incident, prev *recorded) error {
+	if prev == nil {
+		prev = &recorded{}
+	}
 	var errs []error
 	if inc.Title == "" {
 		errs = append(errs, fmt.Errorf("%w: title is empty", ErrInvalid))
 	}
-	if err := s.checkServices(inc.Services); err != nil {
+	var added []string
+	for _, v := range inc.Services {
+		if !slices.Contains(prev.services, v) {
+			added = append(added, v)
+		}
+	}
+	if len(inc.Services) == 0 {
+		errs = append(errs, fmt.Errorf("%w: no service: name the service(s) affected", ErrInvalid))
+	} else if err := s.checkServices(added); len(added) > 0 && err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.cfg.checkSeverity(inc.Severity); err != nil {
-		errs = append(errs, err)
+	if inc.Severity != prev.severity || prev.severity == 0 {
+		if err := s.cfg.checkSeverity(inc.Severity); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, err := ParseDetectedBy(string(inc.DetectedBy)); err != nil {
 		errs = append(errs, err)
@@ -195,7 +221,7 @@ func (s *Service) validate(inc *Incident) error {
 	if s.opt.SLOs != nil {
 		known := s.opt.SLOs()
 		for _, name := range inc.SLOs {
-			if !slices.Contains(known, name) {
+			if !slices.Contains(known, name) && !slices.Contains(prev.slos, name) {
 				errs = append(errs, fmt.Errorf("%w: unknown SLO %q; loaded SLOs: %s", ErrInvalid, name, strings.Join(known, ", ")))
 			}
 		}
@@ -324,7 +350,7 @@ func (s *Service) Update(ctx context.Context, id int64, p Patch) (*Incident, err
 		if err := s.admit(inc, p.Version, p.Reopen); err != nil {
 			return err
 		}
-		return s.apply(inc, &p, now)
+		return s.apply(inc, &p, now, recordedOf(inc))
 	})
 	if err != nil {
 		return nil, err
@@ -343,7 +369,7 @@ func (s *Service) admit(inc *Incident, version int64, reopen bool) error {
 	return nil
 }
 
-func (s *Service) apply(inc *Incident, p *Patch, now time.Time) error {
+func (s *Service) apply(inc *Incident, p *Patch, now time.Time, prev *recorded) error {
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = strings.TrimSpace(*v)
@@ -420,7 +446,7 @@ func (s *Service) apply(inc *Incident, p *Patch, now time.Time) error {
 		return err
 	}
 	inc.Updated = now
-	return s.validate(inc)
+	return s.validate(inc, prev)
 }
 
 // move changes the status: forward freely (setting the stage's time to
@@ -668,11 +694,12 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			if a.Link != "" {
 				inc.Links = []Link{{Title: "alert source", URL: a.Link}}
 			}
-			if err := s.validate(inc); err != nil {
+			if err := s.validate(inc, nil); err != nil {
 				return nil, err
 			}
 			return inc, nil
 		}
+		prev := recordedOf(found)
 		if s.knownSLO(a.SLO) && !slices.Contains(found.SLOs, a.SLO) {
 			found.SLOs = append(found.SLOs, a.SLO)
 		}
@@ -694,7 +721,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			}
 		}
 		found.Updated = now
-		return found, s.validate(found)
+		return found, s.validate(found, prev)
 	})
 	if err != nil || inc == nil {
 		return nil, err

@@ -295,3 +295,27 @@ func TestIncidentFactsSince(t *testing.T) {
 		t.Errorf("the repair item's phase is in the facts: %+v", facts[1])
 	}
 }
+
+// An incident stays editable after its service leaves the configuration;
+// naming a new unknown service is still refused.
+func TestIncidentOutlivesItsService(t *testing.T) {
+	ctx := context.Background()
+	svc, db, _ := incidentService(t)
+	inc, err := svc.Open(ctx, incident.OpenInput{Title: "x", Services: []string{"search"}, Severity: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := incident.New(incident.Options{Store: db, Config: &incident.Config{
+		Severities: []incident.Severity{{Level: 1, Name: "P1"}}, Services: map[string]incident.ServiceConfig{"checkout": {}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ts("10:30")
+	if _, err := later.Update(ctx, inc.ID, incident.Patch{Mitigated: &m}); err != nil {
+		t.Fatalf("editing an incident of a service no longer configured: %v", err)
+	}
+	_, err = later.Update(ctx, inc.ID, incident.Patch{Services: []string{"search", "ads"}})
+	if !errors.Is(err, incident.ErrInvalid) || !strings.Contains(err.Error(), `unknown service "ads"`) {
+		t.Fatalf("adding an unknown service: %v", err)
+	}
+}
