@@ -310,7 +310,7 @@ func TestIncidentOutlivesItsService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := ts("10:30")
+	m := ts("11:30")
 	if _, err := later.Update(ctx, inc.ID, incident.Patch{Mitigated: &m}); err != nil {
 		t.Fatalf("editing an incident of a service no longer configured: %v", err)
 	}
