@@ -257,6 +257,27 @@ func (d *Dispatcher) Load(ctx context.Context) error {
 	)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// A crash between writing an entry and deleting those it superseded
+	// leaves both: the newest of each stream wins.
+	slices.SortFunc(entries, func(a, b *Entry) int { return strings.Compare(b.ID, a.ID) })
+	newest := map[string]bool{}
+	var stale []*Entry
+	entries = slices.DeleteFunc(entries, func(e *Entry) bool {
+		if e.Dead || e.Stream == "" {
+			return false
+		}
+		if newest[e.Stream] {
+			stale = append(stale, e)
+			return true
+		}
+		newest[e.Stream] = true
+		return false
+	})
+	for _, e := range stale {
+		if _, derr := d.opts.State.DeleteStatePrefix(ctx, e.key()); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
 	for _, e := range entries {
 		if !e.Dead && e.NextAttempt.After(now) {
 			// A restart is a fresh start for what was waiting to retry.
@@ -635,15 +656,21 @@ func (d *Dispatcher) emit(ctx context.Context, f flushed, externalURL string, no
 		d.mu.Unlock()
 		e := &Entry{ID: id, Receiver: f.rc.Name, Kind: f.rc.Kind, Status: status, GroupKey: n.GroupKey,
 			Request: req, Created: now.UTC(), NextAttempt: now.UTC()}
+		e.Stream = f.rc.Name + "|" + n.GroupKey
 		if f.rc.Kind == KindPagerDuty {
 			// One event per alert.
 			a := n.Alerts[i]
-			e.Status, e.Alerts = a.Status(), []string{alertName(&a)}
+			e.Status, e.Alerts, e.Stream = a.Status(), []string{alertName(&a)}, e.Stream+"|"+a.Fingerprint
 		} else {
 			for _, a := range n.Alerts {
 				e.Alerts = append(e.Alerts, alertName(&a))
 			}
 		}
+		d.mu.Lock()
+		stale := d.supersededLocked(e)
+		d.outbox[e.ID] = e
+		e = e.clone()
+		d.mu.Unlock()
 		if d.opts.State != nil {
 			b, err := encodeEntry(e)
 			if err == nil {
@@ -653,10 +680,37 @@ func (d *Dispatcher) emit(ctx context.Context, f flushed, externalURL string, no
 			// logged and counted, not silent.
 			d.persist(err)
 		}
-		d.mu.Lock()
-		d.outbox[e.ID] = e
-		d.mu.Unlock()
+		for _, old := range stale {
+			d.opts.Logger.Info("notify: superseded by a newer notification of its group", "receiver", old.Receiver, "id", old.ID, "by", e.ID)
+			if d.opts.State != nil {
+				_, err := d.opts.State.DeleteStatePrefix(ctx, old.key())
+				d.persist(err)
+			}
+		}
 	}
+}
+
+// supersededLocked removes the entries still waiting that e replaces
+// (older, same stream, not being sent) and returns them. A resolve must
+// not be followed by the firing notification it replaced. e takes over
+// their age and attempts, so that max_age still ends a stream that keeps
+// failing and the backoff goes on growing. d.mu must be held.
+func (d *Dispatcher) supersededLocked(e *Entry) []*Entry {
+	var out []*Entry
+	for id, old := range d.outbox {
+		if old.Stream == e.Stream && id < e.ID && !old.Dead && !d.inflight[id] {
+			delete(d.outbox, id)
+			out = append(out, old)
+			if old.Created.Before(e.Created) {
+				e.Created = old.Created
+			}
+			e.Attempts += old.Attempts
+			if e.LastError == "" {
+				e.LastError, e.LastStatus = old.LastError, old.LastStatus
+			}
+		}
+	}
+	return out
 }
 
 func alertName(a *Alert) string {
@@ -687,12 +741,25 @@ func (d *Dispatcher) pruneLocked(now time.Time) []string {
 func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) {
 	d.mu.Lock()
 	var due []*Entry
+	// Entries of one stream go out one at a time, oldest first.
+	busy := map[string]bool{}
+	for id := range d.inflight {
+		if e := d.outbox[id]; e != nil && e.Stream != "" {
+			busy[e.Stream] = true
+		}
+	}
 	for _, id := range slices.Sorted(maps.Keys(d.outbox)) {
 		e := d.outbox[id]
 		if len(d.inflight)+len(due) >= d.opts.MaxInflight {
 			break
 		}
-		if e.Dead || d.inflight[id] || e.NextAttempt.After(now) {
+		if e.Dead || d.inflight[id] || e.Stream != "" && busy[e.Stream] {
+			continue
+		}
+		if e.Stream != "" {
+			busy[e.Stream] = true
+		}
+		if e.NextAttempt.After(now) {
 			continue
 		}
 		due = append(due, e.clone())

@@ -402,3 +402,31 @@ func TestResolveOfUnknownAlertIsSent(t *testing.T) {
 		t.Errorf("%+v", m)
 	}
 }
+
+// TestNewerNotificationSupersedes: a resolve made while the firing
+// notification is still being retried replaces it, so the receiver never
+// hears "firing" after "resolved".
+func TestNewerNotificationSupersedes(t *testing.T) {
+	rcv := newReceiver(t, 503, 200)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+	ctx := context.Background()
+	d.Enqueue(checkout, fire(t0))
+	d.Step(ctx, t0)
+	d.Enqueue(checkout, resolve(t0.Add(10*time.Second), t0))
+	c.Set(t0.Add(time.Minute))
+	d.Step(ctx, c.Now())
+	if rcv.count() != 2 {
+		t.Fatalf("%d requests", rcv.count())
+	}
+	var m WebhookMessage
+	rcv.body(t, 1, &m)
+	if m.Status != "resolved" {
+		t.Errorf("second request %s", m.Status)
+	}
+	c.Set(t0.Add(time.Hour))
+	d.Step(ctx, c.Now())
+	if v := d.Outbox(); rcv.count() != 2 || len(v.Entries) != 0 {
+		t.Errorf("the stale firing was sent later: %d requests, outbox %+v", rcv.count(), v)
+	}
+}

@@ -33,8 +33,12 @@ type Entry struct {
 	Kind     string `json:"kind"`
 	// Status is "firing" or "resolved"; Alerts names what the request
 	// carries, for people reading the outbox.
-	Status   string    `json:"status"`
-	GroupKey string    `json:"group_key"`
+	Status   string `json:"status"`
+	GroupKey string `json:"group_key"`
+	// Stream names what a newer entry replaces: the receiver and group
+	// (and, for PagerDuty, the alert). A notification carries the whole
+	// state of its group, so an older one still waiting is stale.
+	Stream   string    `json:"stream,omitempty"`
 	Alerts   []string  `json:"alerts"`
 	Request  Request   `json:"request"`
 	Created  time.Time `json:"created"`
