@@ -106,8 +106,16 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 		}
 	}
 	var rs []slo.Rollup
-	if err := u.readCounts(ctx, s, d, end, &rs); err != nil {
+	var h *hist.Histogram
+	if cacheable {
+		h = new(hist.Histogram)
+	}
+	complete, err := u.readDay(ctx, s, d, end, &rs, h)
+	if err != nil {
 		return nil, err
+	}
+	if !complete {
+		h = nil // compacted quanta: the hourly histograms have the latency
 	}
 	if cacheable {
 		c.mu.Lock()
@@ -126,7 +134,7 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 			}
 			delete(c.days, oldest)
 		}
-		c.days[key] = &dayCounts{fetched: now, rollups: rs}
+		c.days[key] = &dayCounts{fetched: now, rollups: rs, latency: h}
 		c.mu.Unlock()
 	}
 	return rs, nil
@@ -137,10 +145,13 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 func (u *UI) refreshDay(s *slo.SLO, d time.Time, key dayKey, withLatency bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	fresh := &dayCounts{fetched: u.cfg.Engine.Now()}
-	err := u.readCounts(ctx, s, d, d.Add(24*time.Hour), &fresh.rollups)
-	if err == nil && withLatency {
-		fresh.latency, err = u.cfg.Engine.Latency(ctx, s.Name, d, d.Add(24*time.Hour))
+	fresh := &dayCounts{fetched: u.cfg.Engine.Now(), latency: new(hist.Histogram)}
+	complete, err := u.readDay(ctx, s, d, d.Add(24*time.Hour), &fresh.rollups, fresh.latency)
+	if err == nil && !complete {
+		fresh.latency = nil
+		if withLatency {
+			fresh.latency, err = u.cfg.Engine.Latency(ctx, s.Name, d, d.Add(24*time.Hour))
+		}
 	}
 	u.cache.mu.Lock()
 	defer u.cache.mu.Unlock()
@@ -156,16 +167,34 @@ func (u *UI) refreshDay(s *slo.SLO, d time.Time, key dayKey, withLatency bool) {
 
 // readCounts appends the rollups of s in [from, to) to dst, counts only.
 func (u *UI) readCounts(ctx context.Context, s *slo.SLO, from, to time.Time, dst *[]slo.Rollup) error {
+	_, err := u.readDay(ctx, s, from, to, dst, nil)
+	return err
+}
+
+// readDay appends the rollups of s in [from, to) to dst, counts only,
+// and merges their latencies into h when h is not nil: one pass over the
+// rows serves both, since the store decodes every histogram it reads
+// anyway. complete is false when a quantum with traffic had no histogram:
+// compaction moved it into the hourly histograms (or the source sent no
+// latencies), so h does not hold the span's latency.
+func (u *UI) readDay(ctx context.Context, s *slo.SLO, from, to time.Time, dst *[]slo.Rollup, h *hist.Histogram) (complete bool, err error) {
+	complete = true
 	it := u.cfg.Store.Rollups(ctx, s.Name, s.Quantum, from.UnixNano(), to.UnixNano())
 	for it.Next() {
 		r := it.At()
 		*dst = append(*dst, slo.Rollup{Start: r.Start, Attempted: r.Attempted, Good: r.Good, Errors: r.Errors,
 			Slow: r.Slow, OverThreshold: r.OverThreshold, Measured: r.Measured})
+		if h != nil {
+			if r.Attempted > 0 && r.Latency.Count() == 0 {
+				complete = false
+			}
+			h.Merge(&r.Latency)
+		}
 	}
 	if err := errors.Join(it.Err(), it.Close()); err != nil {
-		return fmt.Errorf("reading rollups of %s: %w", s.Name, err)
+		return false, fmt.Errorf("reading rollups of %s: %w", s.Name, err)
 	}
-	return nil
+	return complete, nil
 }
 
 // latency merges the latencies of s over [from, to): whole past days from
@@ -183,11 +212,16 @@ func (u *UI) latency(ctx context.Context, s *slo.SLO, from, to, now time.Time) (
 			h.Merge(part)
 			continue
 		}
+		// Reading the day's counts through the cache also merges its
+		// latencies in the same pass, unless compaction moved them.
+		if _, err := u.day(ctx, s, d, now); err != nil {
+			return nil, err
+		}
 		key := dayKey{s.Name, s.Quantum, d.UnixNano()}
 		u.cache.mu.Lock()
 		dc := u.cache.days[key]
 		var cached *hist.Histogram
-		if dc != nil && now.Sub(dc.fetched) < cacheTTL {
+		if dc != nil {
 			cached = dc.latency
 		}
 		u.cache.mu.Unlock()

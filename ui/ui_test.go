@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden pages in testdata")
@@ -239,4 +240,56 @@ func TestFigure(t *testing.T) {
 	f(-1234567, "-1,234,567")
 	f(107, "107")
 	f(0, "0")
+}
+
+// TestCachedLatencyIsExact: the latency a page shows, merged from the
+// day cache in the same pass as the counts, equals the engine's, before
+// and after compaction moved old histograms into hourly ones.
+func TestCachedLatencyIsExact(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	ctx := t.Context()
+	s, err := f.eng.SLO("checkout-availability")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := testNow.Add(-70*time.Hour).Truncate(time.Hour), testNow.Truncate(time.Minute)
+	want, err := f.eng.Latency(ctx, s.Name, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // cold, then from the cache
+		got, err := f.ui.latency(ctx, s, from, to, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Fatalf("cached latency of %d samples, engine %d", got.Count(), want.Count())
+		}
+	}
+	if _, err := f.db.Compact(ctx, testNow, store.Retention{Full: 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	f.ui.cache.mu.Lock()
+	f.ui.cache.days = nil
+	f.ui.cache.mu.Unlock()
+	// A day whose histograms were compacted is cached without latency, so
+	// the page asks the hourly histograms for it.
+	old := testNow.UTC().Truncate(24 * time.Hour).Add(-48 * time.Hour)
+	if _, err := f.ui.day(ctx, s, old, testNow); err != nil {
+		t.Fatal(err)
+	}
+	f.ui.cache.mu.Lock()
+	dc := f.ui.cache.days[dayKey{s.Name, s.Quantum, old.UnixNano()}]
+	f.ui.cache.mu.Unlock()
+	if dc == nil || len(dc.rollups) == 0 || dc.latency != nil {
+		t.Fatalf("compacted day cached as %+v; want its counts without latency", dc)
+	}
+	got, err := f.ui.latency(ctx, s, from, to, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Fatalf("after compaction: cached latency of %d samples, engine had %d", got.Count(), want.Count())
+	}
 }
