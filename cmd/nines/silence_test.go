@@ -158,3 +158,33 @@ func TestServeNotifyFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyReload: a reload reads notify.yaml again before the specs; a
+// broken file refuses the whole reload, a good one takes effect.
+func TestNotifyReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notify.yaml")
+	write := func(text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("receivers: [{name: log, log: {}}]\nroute: {receiver: log}\n")
+	nt, err := newNotifier(path, "127.0.0.1:9797", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := 0
+	reload := nt.withReload(func() error { specs++; return nil })
+	write("receivers: [{name: log, log: {}}]\nroute: {receiver: nobody}\n")
+	if err := reload(); err == nil || !strings.Contains(err.Error(), `notify.yaml:2:19: route.receiver: no receiver is named "nobody"`) || specs != 0 {
+		t.Fatalf("broken file: %v, specs reloaded %d times", err, specs)
+	}
+	write("receivers: [{name: log, log: {}}, {name: hook, webhook: {url: 'http://127.0.0.1:1'}}]\nroute: {receiver: hook}\n")
+	if err := reload(); err != nil || specs != 1 || nt.Config().Route.Receiver != "hook" {
+		t.Fatalf("good file: %v, specs %d, route %+v", err, specs, nt.Config().Route)
+	}
+	if none := (&notifier{path: ""}).withReload(nil); none != nil {
+		t.Error("a reload without specs")
+	}
+}
