@@ -143,7 +143,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return err
 	}
 	go func() { _ = incidents.Refresh(ctx) }() // the first incident report is then as quick as the rest
-	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger})
+	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents})
 	if err != nil {
 		return err
 	}
