@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,4 +224,32 @@ func TestExampleConfig(t *testing.T) {
 	if strings.Join(got, ",") != "alertmanager,checkout-team" {
 		t.Errorf("a cart ticket goes to %v", got)
 	}
+}
+
+// FuzzSilenceJSON feeds API bodies to the silence decoder and validator:
+// never a panic, and a silence that validates mutes what its matchers
+// select.
+func FuzzSilenceJSON(f *testing.F) {
+	f.Add([]byte(`{"matchers": ["slo=a", {"name": "service", "op": "=~", "value": "c.*"}], "endsAt": "2026-11-25T12:00:00Z", "createdBy": "a"}`))
+	f.Add([]byte(`{"matchers": [{"name": "x"}], "startsAt": "2026-11-25T11:00:00Z", "endsAt": "2026-11-25T10:00:00Z"}`))
+	f.Add([]byte(`{"matchers": "slo=a"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s Silence
+		if json.Unmarshal(data, &s) != nil {
+			return
+		}
+		if s.StartsAt.IsZero() {
+			s.StartsAt = t0
+		}
+		if s.Validate(t0) != nil {
+			return
+		}
+		labels := map[string]string{}
+		for _, m := range s.Matchers {
+			if m.Op == MatchEqual {
+				labels[m.Name] = m.Value
+			}
+		}
+		s.Mutes(labels, s.StartsAt)
+	})
 }
