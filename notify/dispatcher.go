@@ -827,23 +827,60 @@ func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
 	default:
 		e.NextAttempt = now.Add(d.backoff(e.Attempts, retryAfter)).UTC()
 	}
-	if st != nil {
-		b, merr := encodeEntry(e)
-		if merr == nil {
-			merr = st.PutState(ctx, e.key(), b)
-		}
-		d.persist(merr)
-	}
+	// e stays in flight (and so does a newer entry that takes over) until
+	// its record is written, so that no delivery can delete the record
+	// before this write would bring it back.
 	d.mu.Lock()
-	if _, ok := d.outbox[e.ID]; ok {
+	d.stats.failed[[2]string{e.Receiver, reason}]++
+	// A newer notification of the stream, made while this one was being
+	// sent, replaces it now that it failed.
+	var newer *Entry
+	if !e.Dead && e.Stream != "" {
+		for id, o := range d.outbox {
+			if o.Stream == e.Stream && id > e.ID && !o.Dead && !d.inflight[id] && (newer == nil || id < newer.ID) {
+				newer = o
+			}
+		}
+	}
+	switch {
+	case newer != nil:
+		delete(d.outbox, e.ID)
+		if e.Created.Before(newer.Created) {
+			newer.Created = e.Created
+		}
+		newer.Attempts += e.Attempts
+		d.inflight[newer.ID] = true
+		newer = newer.clone()
+	case d.outbox[e.ID] != nil:
 		d.outbox[e.ID] = e
 	}
-	delete(d.inflight, e.ID)
-	d.stats.failed[[2]string{e.Receiver, reason}]++
 	if e.Dead {
 		d.stats.dead[e.Receiver]++
 	}
 	d.mu.Unlock()
+	if st != nil {
+		var err error
+		w := e
+		if newer != nil {
+			_, err = st.DeleteStatePrefix(ctx, e.key())
+			w = newer
+		}
+		b, merr := encodeEntry(w)
+		if merr == nil {
+			merr = st.PutState(ctx, w.key(), b)
+		}
+		d.persist(errors.Join(err, merr))
+	}
+	d.mu.Lock()
+	delete(d.inflight, e.ID)
+	if newer != nil {
+		delete(d.inflight, newer.ID)
+	}
+	d.mu.Unlock()
+	if newer != nil {
+		d.opts.Logger.Warn("notify: delivery failed; a newer notification of the group replaces it", "receiver", e.Receiver, "id", e.ID)
+		return
+	}
 	if e.Dead {
 		d.opts.Logger.Error("notify: dead letter", "receiver", e.Receiver, "id", e.ID, "reason", e.DeadReason)
 	} else {

@@ -2,8 +2,12 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,5 +432,46 @@ func TestNewerNotificationSupersedes(t *testing.T) {
 	d.Step(ctx, c.Now())
 	if v := d.Outbox(); rcv.count() != 2 || len(v.Entries) != 0 {
 		t.Errorf("the stale firing was sent later: %d requests, outbox %+v", rcv.count(), v)
+	}
+}
+
+// TestNewerReplacesFailedInFlight: a resolve made while the firing
+// notification is on the wire replaces it once that attempt fails.
+func TestNewerReplacesFailedInFlight(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m WebhookMessage
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		first := len(got) == 0
+		got = append(got, m.Status)
+		mu.Unlock()
+		if first {
+			<-release
+			w.WriteHeader(503)
+		}
+	}))
+	defer srv.Close()
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, srv.URL), c, nil)
+	ctx := context.Background()
+	d.Enqueue(checkout, fire(t0))
+	d.step(ctx, t0) // the firing notification hangs on the wire
+	d.Enqueue(checkout, resolve(t0.Add(10*time.Second), t0))
+	d.step(ctx, t0.Add(time.Minute)) // the resolve waits for its stream
+	close(release)
+	d.deliveries.Wait()
+	v := d.Outbox()
+	if len(v.Entries) != 1 || v.Entries[0].Status != "resolved" || v.Entries[0].Attempts != 1 {
+		t.Fatalf("outbox %+v", v)
+	}
+	c.Set(t0.Add(2 * time.Minute))
+	d.Step(ctx, c.Now())
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ",") != "firing,resolved" || len(d.Outbox().Entries) != 0 {
+		t.Errorf("requests %v, outbox %+v", got, d.Outbox())
 	}
 }
