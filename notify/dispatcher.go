@@ -45,7 +45,8 @@ type Options struct {
 	// QueueSize bounds transitions waiting for the next tick (default
 	// 10,000); past it they are dropped and counted.
 	QueueSize int
-	// MaxInflight bounds concurrent deliveries (default 8).
+	// MaxInflight bounds concurrent deliveries (default 8); one receiver
+	// gets at most half of them.
 	MaxInflight int
 	// MinBackoff and MaxBackoff bound the delay between attempts
 	// (defaults 1 s and 5 m); it doubles from MinBackoff with ±20 %
@@ -741,11 +742,18 @@ func (d *Dispatcher) pruneLocked(now time.Time) []string {
 func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) {
 	d.mu.Lock()
 	var due []*Entry
-	// Entries of one stream go out one at a time, oldest first.
+	// Entries of one stream go out one at a time, oldest first; one
+	// receiver gets at most half the slots, so a receiver that hangs
+	// cannot hold up the others.
 	busy := map[string]bool{}
+	perReceiver := map[string]int{}
+	maxPer := max(1, d.opts.MaxInflight/2)
 	for id := range d.inflight {
-		if e := d.outbox[id]; e != nil && e.Stream != "" {
-			busy[e.Stream] = true
+		if e := d.outbox[id]; e != nil {
+			perReceiver[e.Receiver]++
+			if e.Stream != "" {
+				busy[e.Stream] = true
+			}
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.outbox)) {
@@ -759,9 +767,10 @@ func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) {
 		if e.Stream != "" {
 			busy[e.Stream] = true
 		}
-		if e.NextAttempt.After(now) {
+		if e.NextAttempt.After(now) || perReceiver[e.Receiver] >= maxPer {
 			continue
 		}
+		perReceiver[e.Receiver]++
 		due = append(due, e.clone())
 	}
 	for _, e := range due {

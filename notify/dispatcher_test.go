@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -474,4 +475,43 @@ func TestNewerReplacesFailedInFlight(t *testing.T) {
 	if strings.Join(got, ",") != "firing,resolved" || len(d.Outbox().Entries) != 0 {
 		t.Errorf("requests %v, outbox %+v", got, d.Outbox())
 	}
+}
+
+// TestHangingReceiverDoesNotStarveOthers: with every slot it may take
+// stuck, a hanging receiver leaves the other half to the rest.
+func TestHangingReceiverDoesNotStarveOthers(t *testing.T) {
+	hang := newReceiver(t, 0)
+	ok := newReceiver(t)
+	c := &clock{t: t0}
+	cfg := config(t, strings.ReplaceAll(`
+timeout: 1s
+receivers:
+  - {name: hang, webhook: {url: "%HANG%"}}
+  - {name: ok, webhook: {url: "%URL%"}}
+route:
+  receiver: ok
+  group_wait: 0s
+  routes:
+    - {receiver: hang, continue: true}
+    - {receiver: ok}
+`, "%HANG%", hang.URL), ok.URL)
+	d := New(cfg, Options{Now: c.Now, MaxInflight: 4})
+	ctx := context.Background()
+	for i := range 6 {
+		s := *checkout
+		s.Name = fmt.Sprintf("slo-%d", i)
+		d.Enqueue(&s, fire(t0))
+	}
+	d.step(ctx, t0)
+	waitUntil := time.Now().Add(500 * time.Millisecond)
+	for ok.count() < 2 && time.Now().Before(waitUntil) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := hang.count(); n != 2 {
+		t.Errorf("the hanging receiver holds %d requests, want 2 (half of 4 slots)", n)
+	}
+	if ok.count() < 2 {
+		t.Errorf("the healthy receiver got %d requests while the other hangs", ok.count())
+	}
+	d.deliveries.Wait()
 }
