@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,12 +38,22 @@ noData: good
 // testNow is the fixture's clock: mid-afternoon, so today has data.
 var testNow = time.Date(2026, 11, 25, 15, 0, 30, 0, time.UTC)
 
+// testClock is a settable clock for the engine under test.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
 type fixture struct {
-	t   testing.TB
-	eng *engine.Engine
-	db  *sqlite.DB
-	ui  *UI
-	srv *httptest.Server
+	t     testing.TB
+	clock *testClock
+	eng   *engine.Engine
+	db    *sqlite.DB
+	ui    *UI
+	srv   *httptest.Server
 }
 
 // newFixture loads the demo SLOs and the evil one into a fresh store and
@@ -55,7 +66,8 @@ func newFixture(t testing.TB, days int) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	eng, err := engine.New(ctx, engine.Config{Store: db, Now: func() time.Time { return testNow }})
+	clock := &testClock{t: testNow}
+	eng, err := engine.New(ctx, engine.Config{Store: db, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +101,7 @@ func newFixture(t testing.TB, days int) *fixture {
 	}
 	srv := httptest.NewServer(u)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, eng: eng, db: db, ui: u, srv: srv}
+	return &fixture{t: t, clock: clock, eng: eng, db: db, ui: u, srv: srv}
 }
 
 // get fetches path and checks its status.

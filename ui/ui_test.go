@@ -293,3 +293,54 @@ func TestCachedLatencyIsExact(t *testing.T) {
 		t.Fatalf("after compaction: cached latency of %d samples, engine had %d", got.Count(), want.Count())
 	}
 }
+
+// TestCacheFollowsBackfill: a past day's counts are reused for cacheTTL;
+// a backfill into that day shows once the entry is refreshed, in the
+// background past half its life, or read again once it expired.
+func TestCacheFollowsBackfill(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 2)
+	ctx := t.Context()
+	s, err := f.eng.SLO("checkout-availability")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := testNow.UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	attempted := func() uint64 {
+		t.Helper()
+		rs, err := f.ui.day(ctx, s, day, f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, r := range rs {
+			n += r.Attempted
+		}
+		return n
+	}
+	before := attempted()
+	extra := &slo.Series{Quantum: s.Quantum, Rollups: []slo.Rollup{{Start: day.Add(10 * time.Minute).UnixNano(), Attempted: 1000, Measured: true}}}
+	if _, err := f.eng.Backfill(ctx, s.Name, extra, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := attempted(); got != before {
+		t.Fatalf("a fresh cache entry was read again: %d, want the cached %d", got, before)
+	}
+	f.clock.Add(cacheTTL/2 + time.Second)
+	attempted() // serves the cached entry and starts a refresh
+	deadline := time.Now().Add(10 * time.Second)
+	for attempted() != before+1000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refresh ahead never brought the backfill in: %d", attempted())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Past its life an entry is read again in the request.
+	if _, err := f.eng.Backfill(ctx, s.Name, extra, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(cacheTTL + time.Second)
+	if got := attempted(); got != before+2000 {
+		t.Fatalf("an expired entry was served: %d, want %d", got, before+2000)
+	}
+}
