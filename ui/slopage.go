@@ -90,16 +90,19 @@ type budgetNow struct {
 }
 
 type rangeStats struct {
-	Availability         float64
-	Events, Failed       uint64
-	Bad, Unmeasured      int
-	Good, Elapsed        int
-	Downtime             time.Duration
-	Violations           []violation
-	MoreViolations       int
-	HasData              bool
-	Threshold            string
-	InverseQuantile      float64
+	Availability    float64
+	Events, Failed  uint64
+	Bad, Unmeasured int
+	Good, Elapsed   int
+	Downtime        time.Duration
+	Violations      []violation
+	MoreViolations  int
+	HasData         bool
+	Threshold       string
+	InverseQuantile float64
+	// Headroom is the inverse quantile minus the objective (FACTS §2):
+	// how far the share of fast requests is above what is promised.
+	Headroom             float64
 	Over, Measured       uint64
 	Quantiles            []quantileRow
 	Modes                int
@@ -346,7 +349,7 @@ func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr ti
 		st.Modes = h.Modes()
 	}
 	threshold := 0.0
-	st.InverseQuantile = math.NaN()
+	st.InverseQuantile, st.Headroom = math.NaN(), math.NaN()
 	if s.SLI.Latency != nil {
 		threshold = s.SLI.Latency.Threshold
 		st.Threshold = chart.Seconds(threshold)
@@ -356,6 +359,7 @@ func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr ti
 		if st.Measured > 0 {
 			st.InverseQuantile = 1 - float64(min(st.Over, st.Measured))/float64(st.Measured)
 		}
+		st.Headroom = st.InverseQuantile - s.Objective.Float()
 	}
 	var bins []chart.HistBin
 	for b := range h.Bins() {

@@ -212,13 +212,33 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f", math.Max(0, math.Min(1, share))*100)
 	},
-	"join":   strings.Join,
+	"join": strings.Join,
+	// pp writes a difference of shares in percentage points, signed.
+	"pp": func(d float64) string {
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			return "–"
+		}
+		return fmt.Sprintf("%+.3f pp", d*100)
+	},
 	"figure": figure,
 }
 
 // figure writes a count or amount for people: whole numbers grouped by
 // thousands (43,200), small amounts with one decimal (4.3).
-func figure(v float64) string {
+func figure(x any) string {
+	var v float64
+	switch n := x.(type) {
+	case float64:
+		v = n
+	case int:
+		v = float64(n)
+	case int64:
+		v = float64(n)
+	case uint64:
+		v = float64(n)
+	default:
+		return fmt.Sprint(x)
+	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "–"
 	}
