@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +23,11 @@ const (
 	KindWebhook      = "webhook"
 	KindAlertmanager = "alertmanager"
 	KindLog          = "log"
+	// KindIncidents opens incidents in nines itself: the notification is
+	// the Alertmanager v4 webhook, posted to nines serve's own
+	// /api/v1/alertmanager (see Config.ResolveIncidents), so it is kept in
+	// the outbox and retried like any other.
+	KindIncidents = "incidents"
 )
 
 // DefaultPagerDutyURL is the Events API v2 endpoint.
@@ -81,13 +87,31 @@ type Route struct {
 const groupAll = "..."
 
 // DefaultConfig sends everything to the log, one group per SLO and alert,
-// without waiting: what nines serve does without --notify.
+// without waiting, and opens an incident for every page, one per service:
+// what nines serve does without --notify.
 func DefaultConfig() *Config {
+	root := &Route{Receiver: "log", GroupBy: []string{"slo", "alert"}, GroupWait: 0,
+		GroupInterval: DefaultGroupInterval, RepeatInterval: DefaultRepeatInterval, ID: "0"}
+	pages := *root
+	pages.Receiver, pages.GroupBy, pages.Continue, pages.ID = "incidents", []string{"service"}, true, "0.0"
+	pages.Matchers = Matchers{{Name: "severity", Op: MatchEqual, Value: "page"}}
+	all := *root
+	all.ID = "0.1"
+	root.Routes = []*Route{&pages, &all}
 	return &Config{
 		Timeout: DefaultTimeout, MaxAge: DefaultMaxAge,
-		Receivers: []*Receiver{{Name: "log", Kind: KindLog}},
-		Route: &Route{Receiver: "log", GroupBy: []string{"slo", "alert"}, GroupWait: 0,
-			GroupInterval: DefaultGroupInterval, RepeatInterval: DefaultRepeatInterval, ID: "0"},
+		Receivers: []*Receiver{{Name: "log", Kind: KindLog}, {Name: "incidents", Kind: KindIncidents}},
+		Route:     root,
+	}
+}
+
+// ResolveIncidents points the incidents receivers at nines serve's own
+// Alertmanager webhook endpoint (url), with headers (the bearer token).
+func (c *Config) ResolveIncidents(url string, headers map[string]string) {
+	for _, r := range c.Receivers {
+		if r.Kind == KindIncidents {
+			r.URL, r.Headers = url, maps.Clone(headers)
+		}
 	}
 }
 
@@ -383,7 +407,7 @@ func (p *parser) receivers(n *yaml.Node) []*Receiver {
 			case "name":
 				nameNode = v
 				r.Name, _ = p.scalar(v, path+".name")
-			case KindPagerDuty, KindSlack, KindWebhook, KindAlertmanager, KindLog:
+			case KindPagerDuty, KindSlack, KindWebhook, KindAlertmanager, KindLog, KindIncidents:
 				if kindNode != nil {
 					p.errorf(k, path+"."+key, "a receiver has one kind; this one is already %s (add another receiver and route to both with continue: true)", r.Kind)
 					return true
@@ -409,7 +433,7 @@ func (p *parser) receivers(n *yaml.Node) []*Receiver {
 			names[r.Name] = nameNode
 		}
 		if kindNode == nil {
-			p.errorf(rn, path, "no kind: give one of pagerduty, slack, webhook, alertmanager or log")
+			p.errorf(rn, path, "no kind: give one of pagerduty, slack, webhook, alertmanager, incidents or log")
 		}
 		out = append(out, r)
 	}
@@ -429,8 +453,8 @@ func validReceiverName(s string) bool {
 }
 
 func (p *parser) receiverKind(r *Receiver, n *yaml.Node, path string) {
-	if r.Kind == KindLog && (n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")) {
-		return // log: with nothing after it
+	if (r.Kind == KindLog || r.Kind == KindIncidents) && (n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")) {
+		return // log: or incidents: with nothing after it
 	}
 	var urlNode, keyNode, keyFileNode, hookNode, hookFileNode *yaml.Node
 	p.fields(n, path, func(key string, k, v *yaml.Node) bool {

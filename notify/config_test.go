@@ -214,7 +214,7 @@ func TestExampleConfig(t *testing.T) {
 	for _, r := range cfg.Route.Match(map[string]string{"slo": "checkout-availability", "service": "checkout", "severity": "page"}) {
 		got = append(got, r.Receiver)
 	}
-	if strings.Join(got, ",") != "alertmanager,oncall" {
+	if strings.Join(got, ",") != "alertmanager,incidents,oncall" {
 		t.Errorf("a checkout page goes to %v", got)
 	}
 	got = nil
@@ -252,4 +252,39 @@ func FuzzSilenceJSON(f *testing.F) {
 		}
 		s.Mutes(labels, s.StartsAt)
 	})
+}
+
+// TestDefaultConfigOpensIncidentsForPages: without notify.yaml a page goes
+// to the incidents receiver and the log, a ticket to the log only, and the
+// incidents receiver renders the webhook payload once nines serve says
+// where its own endpoint is.
+func TestDefaultConfigOpensIncidentsForPages(t *testing.T) {
+	cfg := DefaultConfig()
+	route := func(labels map[string]string) string {
+		var got []string
+		for _, r := range cfg.Route.Match(labels) {
+			got = append(got, r.Receiver)
+		}
+		return strings.Join(got, ",")
+	}
+	if got := route(map[string]string{"slo": "checkout-availability", "service": "checkout", "severity": "page"}); got != "incidents,log" {
+		t.Errorf("a page goes to %s", got)
+	}
+	if got := route(map[string]string{"slo": "checkout-availability", "service": "checkout", "severity": "ticket"}); got != "log" {
+		t.Errorf("a ticket goes to %s", got)
+	}
+	inc := cfg.Receiver("incidents")
+	n := &Notification{Receiver: "incidents", GroupKey: "k", Alerts: []Alert{{Labels: map[string]string{"service": "checkout", "severity": "page"}}}}
+	if _, err := Render(inc, n, "http://nines", time.Now()); err == nil || !strings.Contains(err.Error(), "no URL") {
+		t.Errorf("rendering before ResolveIncidents: %v", err)
+	}
+	cfg.ResolveIncidents("http://127.0.0.1:9797/api/v1/alertmanager", map[string]string{"Authorization": "Bearer t"})
+	reqs, err := Render(inc, n, "http://nines", time.Now())
+	if err != nil || len(reqs) != 1 || reqs[0].URL != "http://127.0.0.1:9797/api/v1/alertmanager" || reqs[0].Headers["Authorization"] != "Bearer t" {
+		t.Fatalf("Render = %+v, %v", reqs, err)
+	}
+	parsed, err := ParseConfig("notify.yaml", []byte("receivers: [{name: inc, incidents: {}}, {name: inc2, incidents: }]\nroute: {receiver: inc}\n"), nil)
+	if err != nil || parsed.Receiver("inc").Kind != KindIncidents || parsed.Receiver("inc2").Kind != KindIncidents {
+		t.Errorf("incidents receivers: %v", err)
+	}
 }

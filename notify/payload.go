@@ -52,7 +52,10 @@ func Render(r *Receiver, n *Notification, externalURL string, now time.Time) ([]
 	url := r.URL
 	headers := map[string]string{"Content-Type": "application/json"}
 	switch r.Kind {
-	case KindWebhook:
+	case KindWebhook, KindIncidents:
+		if r.URL == "" {
+			return nil, fmt.Errorf("receiver %s: no URL: nines serve sets the incidents endpoint (Config.ResolveIncidents)", r.Name)
+		}
 		bodies = append(bodies, webhookV4(n, externalURL))
 		maps.Copy(headers, r.Headers)
 	case KindAlertmanager:

@@ -112,7 +112,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: store: %w", err)}
 	}
 	defer db.Close()
-	nt, err := newNotifier(f.notify, f.listen, db, logger)
+	nt, err := newNotifier(f.notify, f.listen, token, db, logger)
 	if err != nil {
 		return err
 	}

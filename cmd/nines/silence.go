@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -265,16 +266,24 @@ func (c *client) send(ctx context.Context, method, path string, body, out any) e
 }
 
 // notifier is nines serve's alert dispatcher with the file it was loaded
-// from, so that a reload can read it again.
+// from, so that a reload can read it again, and where its incidents
+// receivers post.
 type notifier struct {
 	*notify.Dispatcher
-	path string
+	path             string
+	incidentsURL     string
+	incidentsHeaders map[string]string
 }
 
-// newNotifier loads --notify (without it, alerts go to the log) for
-// nines serve. Alerts link to the listen address unless the file names
-// an external_url.
-func newNotifier(path, listen string, st notify.State, logger *slog.Logger) (*notifier, error) {
+// newNotifier loads --notify (without it, alerts go to the log and pages
+// open incidents) for nines serve. Alerts link to the listen address
+// unless the file names an external_url; incidents receivers post to the
+// server's own /api/v1/alertmanager, with the token when one is set.
+func newNotifier(path, listen, token string, st notify.State, logger *slog.Logger) (*notifier, error) {
+	n := &notifier{path: path, incidentsURL: selfURL(listen) + "/api/v1/alertmanager"}
+	if token != "" {
+		n.incidentsHeaders = map[string]string{"Authorization": "Bearer " + token}
+	}
 	cfg := notify.DefaultConfig()
 	if path != "" {
 		var err error
@@ -282,7 +291,22 @@ func newNotifier(path, listen string, st notify.State, logger *slog.Logger) (*no
 			return nil, &exitError{code: exitUsage, err: fmt.Errorf("serve: --notify:\n%w", err)}
 		}
 	}
-	return &notifier{notify.New(cfg, notify.Options{State: st, Logger: logger, ExternalURL: "http://" + listen}), path}, nil
+	cfg.ResolveIncidents(n.incidentsURL, n.incidentsHeaders)
+	n.Dispatcher = notify.New(cfg, notify.Options{State: st, Logger: logger, ExternalURL: selfURL(listen)})
+	return n, nil
+}
+
+// selfURL is how nines serve reaches itself from the listen address: a
+// wildcard host (":9797", "0.0.0.0:9797") is reached on loopback.
+func selfURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // withReload makes a spec reload re-read notify.yaml too: first, so that
@@ -296,6 +320,7 @@ func (n *notifier) withReload(reload func() error) func() error {
 		if err != nil {
 			return fmt.Errorf("--notify: %w", err)
 		}
+		cfg.ResolveIncidents(n.incidentsURL, n.incidentsHeaders)
 		if err := reload(); err != nil {
 			return err
 		}
