@@ -206,6 +206,9 @@ func TestBrowser(t *testing.T) {
 	}
 	b.noErrors("slo page")
 	b.screenshot(dir, "slo-checkout")
+	b.do("theme", chromedp.Click("#theme"))
+	b.screenshot(dir, "slo-checkout-dark")
+	b.do("theme back", chromedp.Click("#theme"))
 
 	// A range change through the UI: the 1d preset changes the URL, the
 	// label and the charts.

@@ -200,11 +200,14 @@ func (u *UI) sparkline(ctx context.Context, s *slo.SLO) (template.HTML, float64,
 				return "", math.NaN(), err
 			}
 		}
-		res, err := slo.Evaluate(s, series, w, minTime(at, w.End))
-		if err != nil {
-			return "", math.NaN(), err
+		a := math.NaN() // a day nothing reported for is a gap, not 0 %
+		if len(series.Range(w.Start.UnixNano(), w.End.UnixNano())) > 0 {
+			res, err := slo.Evaluate(s, series, w, minTime(at, w.End))
+			if err != nil {
+				return "", math.NaN(), err
+			}
+			a = res.Availability
 		}
-		a := res.Availability
 		values = append(values, a)
 		if !math.IsNaN(a) {
 			if math.IsNaN(worst) || a < worst {

@@ -461,7 +461,10 @@ func (v *sloView) daily(s *slo.SLO, series *slo.Series, tr timeRange, end time.T
 	for t := start; t.Before(tr.To); t = t.Add(unit) {
 		w := slo.Window{Start: maxTime(t, tr.From), End: minTime(t.Add(unit), tr.To)}
 		row := dayRow{Label: t.Format(layout), Availability: math.NaN()}
-		if w.Start.Before(end) && w.Start.UnixNano()%int64(s.Quantum) == 0 && w.End.UnixNano()%int64(s.Quantum) == 0 {
+		// A span nothing reported for at all shows as "no data", not 0 %:
+		// the strip shows the same quanta as unmeasured.
+		reported := len(series.Range(w.Start.UnixNano(), w.End.UnixNano())) > 0
+		if reported && w.Start.Before(end) && w.Start.UnixNano()%int64(s.Quantum) == 0 && w.End.UnixNano()%int64(s.Quantum) == 0 {
 			res, err := slo.Evaluate(s, series, w, minTime(end, w.End))
 			if err != nil {
 				return err
