@@ -209,6 +209,7 @@ func TestFreeze(t *testing.T) {
 			t.Errorf("snapshot lacks %q", want)
 		}
 	}
+	golden(t, "snapshot.html", snap)
 	if strings.Contains(snap, "❄ Freeze") {
 		t.Error("a snapshot offers to freeze itself")
 	}
