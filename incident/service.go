@@ -42,6 +42,13 @@ type Service struct {
 	gen   int64
 	facts []Facts
 	index map[int64]int
+	// repairs are every repair item as of generation repairsGen (valid
+	// when haveRepairs): a repair item changes only with its incident,
+	// which takes a new generation, so the debt report reads them again
+	// only after a write.
+	repairs     []RepairItem
+	repairsGen  int64
+	haveRepairs bool
 }
 
 // New returns a Service.
@@ -783,16 +790,21 @@ func (s *Service) Refresh(ctx context.Context) error {
 // Debt computes repair debt and virtual repair debt (see ComputeDebt) as
 // of now.
 func (s *Service) Debt(ctx context.Context, q DebtQuery) (*DebtReport, error) {
-	repairs, err := s.opt.Store.RepairItems(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return ComputeDebt(s.cfg, q, s.opt.Now().UTC(), s.facts, repairs), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.haveRepairs || s.repairsGen != s.gen {
+		// Read at or after generation gen: a write in between only makes
+		// the items newer than the facts, and the next report reads again.
+		repairs, err := s.opt.Store.RepairItems(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.repairs, s.repairsGen, s.haveRepairs = repairs, s.gen, true
+	}
+	return ComputeDebt(s.cfg, q, s.opt.Now().UTC(), s.facts, s.repairs), nil
 }
 
 // knownSLO reports whether an alert's SLO can be linked: an alert from
