@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/ui/chart"
 )
 
@@ -216,7 +218,7 @@ func (u *UI) incident(w http.ResponseWriter, r *http.Request) {
 }
 
 func isNotFound(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), incident.ErrNotFound.Error()))
+	return errors.Is(err, incident.ErrNotFound) || errors.Is(err, store.ErrNotFound)
 }
 
 func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *incident.Incident) (*incidentView, error) {

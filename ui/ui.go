@@ -163,9 +163,9 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.Message = "There is no SLO called " + quote(r.PathValue("name")) + "."
 		p.Hints = []string{"The overview at / lists the SLOs nines serve has loaded.",
 			"SLOs come from the spec files given with --slos; POST /api/v1/-/reload re-reads them."}
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, incident.ErrNotFound):
 		p.Status = http.StatusNotFound
-	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid), errors.Is(err, incident.ErrInvalid):
 		p.Status = http.StatusBadRequest
 	default:
 		u.cfg.Logger.Error("ui", "path", r.URL.Path, "err", err)
