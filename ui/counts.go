@@ -117,7 +117,10 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 	if !complete {
 		h = nil // compacted quanta: the hourly histograms have the latency
 	}
-	if cacheable {
+	// An empty day is not kept: reading it again costs nothing, and it is
+	// what a history being backfilled (nines serve --demo at start, an
+	// import) looks like before its turn comes.
+	if cacheable && len(rs) > 0 {
 		c.mu.Lock()
 		if c.days == nil {
 			c.days = map[dayKey]*dayCounts{}

@@ -319,6 +319,18 @@ func TestCacheFollowsBackfill(t *testing.T) {
 		}
 		return n
 	}
+	// A day nothing reported for yet is read again each time, so a
+	// history being backfilled shows at once.
+	empty := day.Add(-5 * 24 * time.Hour)
+	if rs, err := f.ui.day(ctx, s, empty, f.clock.Now()); err != nil || len(rs) != 0 {
+		t.Fatalf("empty day: %d rollups, %v", len(rs), err)
+	}
+	if _, err := f.eng.Backfill(ctx, s.Name, &slo.Series{Quantum: s.Quantum, Rollups: []slo.Rollup{{Start: empty.UnixNano(), Attempted: 5, Good: 5, Measured: true}}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := f.ui.day(ctx, s, empty, f.clock.Now()); err != nil || len(rs) != 1 {
+		t.Fatalf("a backfilled empty day: %d rollups, %v; want the new one at once", len(rs), err)
+	}
 	before := attempted()
 	extra := &slo.Series{Quantum: s.Quantum, Rollups: []slo.Rollup{{Start: day.Add(10 * time.Minute).UnixNano(), Attempted: 1000, Measured: true}}}
 	if _, err := f.eng.Backfill(ctx, s.Name, extra, "test"); err != nil {
