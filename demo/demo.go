@@ -96,7 +96,7 @@ func Rollup(s *slo.SLO, start time.Time, seed uint64) (slo.Rollup, bool) {
 	n := uint64(math.Max(0, load*(1+0.1*r.NormFloat64())))
 	errRate := svc.errorRate
 	slowShift := 1.0
-	if in, sev := incident(s.Name, start, seed); in {
+	if in, sev := inOutage(s.Name, start, seed); in {
 		errRate += sev
 		slowShift = 3
 	}
@@ -133,20 +133,26 @@ func Rollup(s *slo.SLO, start time.Time, seed uint64) (slo.Rollup, bool) {
 	return ro, true
 }
 
-// incident reports whether start falls in one of the service's incidents:
+// inOutage reports whether start falls in one of the service's outages:
 // about one every six days per service, 2 to 8 minutes long, with a
 // failure rate of 2 % to 30 %: enough to spend a good part of a 99.9 %
 // budget in a month, and now and then all of it.
-func incident(name string, start time.Time, seed uint64) (bool, float64) {
-	day := start.UTC().Truncate(24 * time.Hour)
+func inOutage(name string, start time.Time, seed uint64) (bool, float64) {
+	begin, length, rate, ok := outageOf(name, start.UTC().Truncate(24*time.Hour), seed)
+	return ok && !start.Before(begin) && start.Before(begin.Add(length)), rate
+}
+
+// outageOf is the outage of the service on the UTC day starting at day,
+// if that day has one.
+func outageOf(name string, day time.Time, seed uint64) (begin time.Time, length time.Duration, rate float64, ok bool) {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	r := rand.New(rand.NewPCG(seed^h.Sum64(), uint64(day.Unix())))
 	if r.IntN(6) != 0 {
-		return false, 0 // a quiet day
+		return time.Time{}, 0, 0, false // a quiet day
 	}
-	begin := day.Add(time.Duration(r.IntN(24*60)) * time.Minute)
-	length := time.Duration(2+r.IntN(7)) * time.Minute
-	severity := 0.02 + 0.28*r.Float64()
-	return !start.Before(begin) && start.Before(begin.Add(length)), severity
+	begin = day.Add(time.Duration(r.IntN(24*60)) * time.Minute)
+	length = time.Duration(2+r.IntN(7)) * time.Minute
+	rate = 0.02 + 0.28*r.Float64()
+	return begin, length, rate, true
 }

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server"
@@ -892,8 +893,14 @@ func cmpOr(s, def string) string {
 // newIncidentService is the incident service of nines serve: the
 // configuration of --incidents (defaults without it), the engine's
 // services, SLOs, budget and clock, the store.
-func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string) (*incident.Service, error) {
+func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string, isDemo bool) (*incident.Service, error) {
 	cfg := &incident.Config{}
+	if file == "" && isDemo {
+		var err error
+		if cfg, err = incident.ParseConfig("demo incidents", []byte(demo.IncidentsConfig)); err != nil {
+			return nil, err
+		}
+	}
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {

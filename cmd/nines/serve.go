@@ -21,6 +21,7 @@ import (
 
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
@@ -138,7 +139,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 		reload = load
 	}
-	incidents, err := newIncidentService(eng, db, f.incidents)
+	incidents, err := newIncidentService(eng, db, f.incidents, f.demo)
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		})
 	}
 	if f.demo {
-		run(func() { runDemo(ctx, eng, logger) })
+		run(func() { runDemo(ctx, eng, logger, server.IncidentOptions(eng, db, incidents.Config())) })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -276,7 +277,7 @@ func specFiles(path string, withDemo bool) (map[string][]byte, error) {
 
 // runDemo backfills the demo SLOs' current windows, then adds each minute
 // as it closes.
-func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
+func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger, incidents incident.Options) {
 	const seed = 1
 	now := eng.Now()
 	for _, s := range eng.SLOs() {
@@ -284,7 +285,10 @@ func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
 		if s.Window.Calendar == slo.NotCalendar {
 			w = s.Window.Containing(now.Truncate(s.Quantum))
 		}
-		for day := w.Start; day.Before(now) && ctx.Err() == nil; day = day.Add(24 * time.Hour) {
+		// The whole window, and at least a month so that incidents and
+		// charts early in a calendar window have traffic behind them.
+		from := minTime(w.Start, now.Add(-demo.BackfillDays*24*time.Hour).Truncate(24*time.Hour))
+		for day := from; day.Before(now) && ctx.Err() == nil; day = day.Add(24 * time.Hour) {
 			end := minTime(day.Add(24*time.Hour), now.Truncate(s.Quantum))
 			series, ok := demoSeries(s, day, end, seed)
 			if !ok {
@@ -306,6 +310,11 @@ func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
 				break
 			}
 		}
+	}
+	if n, err := demo.SeedIncidents(ctx, incidents, eng.SLOs(), now, seed); err != nil {
+		logger.Error("demo incidents", "err", err)
+	} else if n > 0 {
+		logger.Info("demo incidents recorded", "incidents", n)
 	}
 	logger.Info("demo traffic backfilled; adding a minute as each closes")
 	last := now.Truncate(time.Minute)
