@@ -6,35 +6,16 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/nines-sre/nines/alertmanager"
 )
 
 // Webhook is the body Alertmanager posts to a webhook receiver, version 4
-// of its payload (prometheus.io/docs/alerting/latest/configuration,
-// webhook_config).
-type Webhook struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   int               `json:"truncatedAlerts"`
-	Status            string            `json:"status"`
-	Receiver          string            `json:"receiver"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Alerts            []WebhookAlert    `json:"alerts"`
-}
+// of its payload.
+type Webhook alertmanager.Webhook
 
 // WebhookAlert is one alert of a webhook notification.
-type WebhookAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
-}
+type WebhookAlert = alertmanager.Alert
 
 // ParseWebhook decodes and checks an Alertmanager webhook payload.
 func ParseWebhook(body []byte) (*Webhook, error) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nines-sre/nines/alertmanager"
 )
 
 // Notification is what one flush of a group sends to its receiver.
@@ -83,29 +85,10 @@ func Render(r *Receiver, n *Notification, externalURL string, now time.Time) ([]
 }
 
 // WebhookMessage is Alertmanager's webhook payload, version 4.
-type WebhookMessage struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   int               `json:"truncatedAlerts"`
-	Status            string            `json:"status"`
-	Receiver          string            `json:"receiver"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Alerts            []WebhookAlert    `json:"alerts"`
-}
+type WebhookMessage = alertmanager.Webhook
 
 // WebhookAlert is one alert of a WebhookMessage.
-type WebhookAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
-}
+type WebhookAlert = alertmanager.Alert
 
 func webhookV4(n *Notification, externalURL string) WebhookMessage {
 	m := WebhookMessage{Version: "4", GroupKey: n.GroupKey, Status: n.Status(), Receiver: n.Receiver,

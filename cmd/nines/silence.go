@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -114,7 +112,7 @@ func silenceAdd(ctx context.Context, e *env, args []string) error {
 		return usageError("silence add: %s", strings.Join(problems, "; "))
 	}
 	var raw json.RawMessage
-	if err := c.send(ctx, http.MethodPost, "/api/v1/silences", body, &raw); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/api/v1/silences", body, &raw, nil); err != nil {
 		return fmt.Errorf("silence add: %w", err)
 	}
 	if *asJSON {
@@ -195,7 +193,7 @@ func silenceExpire(ctx context.Context, e *env, args []string) error {
 	var errs []error
 	for _, id := range ids {
 		var s notify.SilenceView
-		if err := c.send(ctx, http.MethodDelete, "/api/v1/silences/"+url.PathEscape(id), nil, &s); err != nil {
+		if err := c.do(ctx, http.MethodDelete, "/api/v1/silences/"+url.PathEscape(id), nil, &s, nil); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -215,55 +213,6 @@ func matcherList(ms notify.Matchers) string {
 	return strings.Join(parts, ", ")
 }
 
-// send is get for requests that change something: it sends body as JSON
-// with the bearer token of --token-file and decodes the 200 answer.
-func (c *client) send(ctx context.Context, method, path string, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	u := strings.TrimRight(c.server, "/") + path
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return usageError("--server %q: %v", c.server, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.tokenFile != "" {
-		b, err := os.ReadFile(c.tokenFile)
-		if err != nil {
-			return usageError("--token-file: %v", err)
-		}
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(b)))
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("asking %s: %w", u, err)}
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error *struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		msg := resp.Status
-		if json.Unmarshal(b, &e) == nil && e.Error != nil {
-			msg = e.Error.Message
-		}
-		return &exitError{code: exitUsage, err: fmt.Errorf("%s %s: %s", method, u, msg)}
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("%s answered %q: %v", u, strings.TrimSpace(string(b)), err)}
-	}
-	return nil
-}
 
 // notifier is nines serve's alert dispatcher with the file it was loaded
 // from, so that a reload can read it again, and where its incidents
