@@ -168,6 +168,32 @@ func expectedVersion(r *http.Request, body int64) (int64, error) {
 	return n, nil
 }
 
+// incident is what a request about one incident needs: the service and
+// the incident ID of the path.
+func (s *Server) incident(r *http.Request) (*incident.Service, int64, error) {
+	svc, err := s.incidents()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := incidentID(r, "id")
+	return svc, id, err
+}
+
+// change is incident for a change: it also decodes the body strictly into
+// in and returns the version the change is based on, from If-Match or
+// the body's version (at *version).
+func (s *Server) change(r *http.Request, what string, in any, version *int64) (*incident.Service, int64, int64, error) {
+	svc, id, err := s.incident(r)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := s.decodeStrict(r, what, in); err != nil {
+		return nil, 0, 0, err
+	}
+	v, err := expectedVersion(r, *version)
+	return svc, id, v, err
+}
+
 func (s *Server) listIncidents(r *http.Request) (any, error) {
 	svc, err := s.incidents()
 	if err != nil {
@@ -228,11 +254,7 @@ func (s *Server) openIncident(r *http.Request) (any, error) {
 }
 
 func (s *Server) getIncident(r *http.Request) (any, error) {
-	svc, err := s.incidents()
-	if err != nil {
-		return nil, err
-	}
-	id, err := incidentID(r, "id")
+	svc, id, err := s.incident(r)
 	if err != nil {
 		return nil, err
 	}
@@ -241,42 +263,22 @@ func (s *Server) getIncident(r *http.Request) (any, error) {
 }
 
 func (s *Server) updateIncident(r *http.Request) (any, error) {
-	svc, err := s.incidents()
-	if err != nil {
-		return nil, err
-	}
-	id, err := incidentID(r, "id")
-	if err != nil {
-		return nil, err
-	}
 	var p incident.Patch
-	if err := s.decodeStrict(r, "incident patch", &p); err != nil {
+	svc, id, v, err := s.change(r, "incident patch", &p, &p.Version)
+	if err != nil {
 		return nil, err
 	}
-	if p.Version, err = expectedVersion(r, p.Version); err != nil {
-		return nil, err
-	}
+	p.Version = v
 	inc, err := svc.Update(r.Context(), id, p)
 	return inc, incErr(err)
 }
 
 func (s *Server) addEntry(r *http.Request) (any, error) {
-	svc, err := s.incidents()
-	if err != nil {
-		return nil, err
-	}
-	id, err := incidentID(r, "id")
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		incident.Entry
 		Version int64 `json:"version"`
 	}
-	if err := s.decodeStrict(r, "timeline entry", &in); err != nil {
-		return nil, err
-	}
-	v, err := expectedVersion(r, in.Version)
+	svc, id, v, err := s.change(r, "timeline entry", &in, &in.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -285,22 +287,11 @@ func (s *Server) addEntry(r *http.Request) (any, error) {
 }
 
 func (s *Server) addRepair(r *http.Request) (any, error) {
-	svc, err := s.incidents()
-	if err != nil {
-		return nil, err
-	}
-	id, err := incidentID(r, "id")
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		incident.RepairInput
 		Version int64 `json:"version"`
 	}
-	if err := s.decodeStrict(r, "repair item", &in); err != nil {
-		return nil, err
-	}
-	v, err := expectedVersion(r, in.Version)
+	svc, id, v, err := s.change(r, "repair item", &in, &in.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -309,14 +300,6 @@ func (s *Server) addRepair(r *http.Request) (any, error) {
 }
 
 func (s *Server) updateRepair(r *http.Request) (any, error) {
-	svc, err := s.incidents()
-	if err != nil {
-		return nil, err
-	}
-	id, err := incidentID(r, "id")
-	if err != nil {
-		return nil, err
-	}
 	item, err := incidentID(r, "item")
 	if err != nil {
 		return nil, err
@@ -325,10 +308,7 @@ func (s *Server) updateRepair(r *http.Request) (any, error) {
 		incident.RepairPatch
 		Version int64 `json:"version"`
 	}
-	if err := s.decodeStrict(r, "repair item patch", &in); err != nil {
-		return nil, err
-	}
-	v, err := expectedVersion(r, in.Version)
+	svc, id, v, err := s.change(r, "repair item patch", &in, &in.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -344,11 +324,7 @@ type postmortemView struct {
 }
 
 func (s *Server) getPostmortem(r *http.Request) (any, error) {
-	svc, err := s.incidents()
-	if err != nil {
-		return nil, err
-	}
-	id, err := incidentID(r, "id")
+	svc, id, err := s.incident(r)
 	if err != nil {
 		return nil, err
 	}
@@ -360,23 +336,12 @@ func (s *Server) getPostmortem(r *http.Request) (any, error) {
 }
 
 func (s *Server) putPostmortem(r *http.Request) (any, error) {
-	svc, err := s.incidents()
-	if err != nil {
-		return nil, err
-	}
-	id, err := incidentID(r, "id")
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		Markdown string `json:"markdown"`
 		Done     bool   `json:"done"`
 		Version  int64  `json:"version"`
 	}
-	if err := s.decodeStrict(r, "postmortem", &in); err != nil {
-		return nil, err
-	}
-	v, err := expectedVersion(r, in.Version)
+	svc, id, v, err := s.change(r, "postmortem", &in, &in.Version)
 	if err != nil {
 		return nil, err
 	}
