@@ -22,23 +22,10 @@ import (
 )
 
 // needAlertmanager returns the Alertmanager binary,
-// /usr/bin/prometheus-alertmanager or $E2E_ALERTMANAGER, or skips the test
-// without one; in CI (CI=true) a missing binary fails the test instead.
+// /usr/bin/prometheus-alertmanager or $E2E_ALERTMANAGER (see needBinary).
 func needAlertmanager(t testing.TB) string {
 	t.Helper()
-	bin := "/usr/bin/prometheus-alertmanager"
-	if p := os.Getenv("E2E_ALERTMANAGER"); p != "" {
-		bin = p
-	}
-	if fileExists(bin) {
-		return bin
-	}
-	msg := bin + " is missing: apt-get install prometheus-alertmanager (the Debian package; .ci/run installs it), or set E2E_ALERTMANAGER"
-	if inCI() {
-		t.Fatal("CI=true and " + msg)
-	}
-	t.Skip(msg)
-	return ""
+	return needBinary(t, "/usr/bin/prometheus-alertmanager", "E2E_ALERTMANAGER", "prometheus-alertmanager")
 }
 
 // startAlertmanager runs Alertmanager with config (an alertmanager.yml

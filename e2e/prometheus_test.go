@@ -16,18 +16,24 @@ import (
 )
 
 // needPrometheus returns the Prometheus binary, /usr/bin/prometheus or
-// $E2E_PROMETHEUS, or skips the test without one; in CI (CI=true) a
-// missing binary fails the test instead.
+// $E2E_PROMETHEUS (see needBinary).
 func needPrometheus(t testing.TB) string {
 	t.Helper()
-	bin := "/usr/bin/prometheus"
-	if p := os.Getenv("E2E_PROMETHEUS"); p != "" {
-		bin = p
+	return needBinary(t, "/usr/bin/prometheus", "E2E_PROMETHEUS", "prometheus")
+}
+
+// needBinary returns the binary at path, or at $env when set, or skips
+// the test without it; in CI (CI=true) a missing binary fails the test
+// instead. pkg is the Debian package that ships it.
+func needBinary(t testing.TB, path, env, pkg string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		path = p
 	}
-	if fileExists(bin) {
-		return bin
+	if fileExists(path) {
+		return path
 	}
-	msg := bin + " is missing: apt-get install prometheus (the Debian package; .ci/run installs it), or set E2E_PROMETHEUS"
+	msg := path + " is missing: apt-get install " + pkg + " (the Debian package; .ci/run installs it), or set " + env
 	if inCI() {
 		t.Fatal("CI=true and " + msg)
 	}
