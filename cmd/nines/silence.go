@@ -213,7 +213,6 @@ func matcherList(ms notify.Matchers) string {
 	return strings.Join(parts, ", ")
 }
 
-
 // notifier is nines serve's alert dispatcher with the file it was loaded
 // from, so that a reload can read it again, and where its incidents
 // receivers post.
