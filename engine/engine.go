@@ -101,7 +101,12 @@ type Engine struct {
 	writes sync.RWMutex
 
 	lastTick atomic.Int64 // Unix ns of the last Tick
-	counters Counters
+	// pastDayWrites counts the commits that stored rollups of a UTC day
+	// before the commit's: backfills, imports, late data just after
+	// midnight. Readers that cache past days (the UI) keep them while it
+	// stands still.
+	pastDayWrites atomic.Int64
+	counters      Counters
 	// collectors read metric series for the SLOs with a metric source,
 	// one per protocol (see protocols); replaced with the SLO set, under mu.
 	collectors map[string]*collector
@@ -161,6 +166,11 @@ func (en *entry) add(r *slo.Rollup) {
 	c.Latency = *r.Latency.Clone()
 	en.pending[r.Start] = &c
 }
+
+// PastDayWrites is a number that changes whenever rollups of a past UTC
+// day are stored: what a cache of past days compares to know it is still
+// right.
+func (e *Engine) PastDayWrites() int64 { return e.pastDayWrites.Load() }
 
 // Counters are the engine's own health figures for /metrics.
 type Counters struct {
@@ -530,6 +540,13 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 	}
 	if err := app.Commit(); err != nil {
 		return nil, fmt.Errorf("storing %s batch: %w", b.Source, err)
+	}
+	today := now.UTC().Truncate(24 * time.Hour).UnixNano()
+	for _, k := range todo {
+		if slices.ContainsFunc(k.keep, func(r *slo.Rollup) bool { return r.Start < today }) {
+			e.pastDayWrites.Add(1)
+			break
+		}
 	}
 	e.counters.Reject("late", int64(late))
 	e.counters.Reject("future", int64(future))

@@ -18,13 +18,16 @@ import (
 // page's latency comes from the store's hourly histograms. So the UI reads
 // counts only, and keeps the counts of whole past days in a small cache.
 //
-// A cached day is trusted for cacheTTL: the engine refuses live data
-// older than its MaxLag (minutes), so a past day changes only through a
-// deliberate backfill, which shows within cacheTTL.
+// A cached day is trusted while the engine's count of writes to past days
+// (Engine.PastDayWrites) stands still: live data older than MaxLag
+// (minutes) is refused, so a past day changes only through a backfill, an
+// import or late data just after midnight, and each of those moves it.
+// cacheTTL bounds an entry's life all the same, against writes that reach
+// the store some other way.
 
 const (
-	// cacheTTL is how long a past day's counts are reused.
-	cacheTTL = 5 * time.Minute
+	// cacheTTL is how long a past day's counts are reused at most.
+	cacheTTL = time.Hour
 	// cacheSettled is how long after a day ends it may be cached: more
 	// than the engine's default MaxLag and Settle.
 	cacheSettled = 15 * time.Minute
@@ -40,6 +43,8 @@ type dayKey struct {
 
 type dayCounts struct {
 	fetched time.Time
+	// gen is Engine.PastDayWrites when the day was read.
+	gen     int64
 	rollups []slo.Rollup // without latency histograms
 	// latency is the day's merged latency histogram, read on first use.
 	latency *hist.Histogram
@@ -88,11 +93,14 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 	cacheable := !end.Add(cacheSettled).After(now)
 	key := dayKey{s.Name, s.Quantum, d.UnixNano()}
 	c := &u.cache
+	// Read before the store: a write while it is read leaves the entry
+	// older than the count, and the next view reads the day again.
+	gen := u.cfg.Engine.PastDayWrites()
 	if cacheable {
 		c.mu.Lock()
 		dc := c.days[key]
 		c.mu.Unlock()
-		if dc != nil && now.Sub(dc.fetched) < cacheTTL && !now.Before(dc.fetched) {
+		if dc != nil && dc.gen == gen && now.Sub(dc.fetched) < cacheTTL && !now.Before(dc.fetched) {
 			// Past half its life, an entry in use is read again in the
 			// background, so a page on a wall screen never waits for the
 			// store after its first view.
@@ -137,7 +145,7 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 			}
 			delete(c.days, oldest)
 		}
-		c.days[key] = &dayCounts{fetched: now, rollups: rs, latency: h}
+		c.days[key] = &dayCounts{fetched: now, gen: gen, rollups: rs, latency: h}
 		c.mu.Unlock()
 	}
 	return rs, nil
@@ -148,7 +156,7 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 func (u *UI) refreshDay(s *slo.SLO, d time.Time, key dayKey, withLatency bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	fresh := &dayCounts{fetched: u.cfg.Engine.Now(), latency: new(hist.Histogram)}
+	fresh := &dayCounts{fetched: u.cfg.Engine.Now(), gen: u.cfg.Engine.PastDayWrites(), latency: new(hist.Histogram)}
 	complete, err := u.readDay(ctx, s, d, d.Add(24*time.Hour), &fresh.rollups, fresh.latency)
 	if err == nil && !complete {
 		fresh.latency = nil
@@ -243,4 +251,37 @@ func (u *UI) latency(ctx context.Context, s *slo.SLO, from, to, now time.Time) (
 		h.Merge(cached)
 	}
 	return &h, nil
+}
+
+// warmDays is how many past days Warm reads for each SLO: a 30-day window
+// and the day it began on.
+const warmDays = 31
+
+// Warm reads the past days of every SLO's usual range into the cache, so
+// that the first view of a page after a start is as quick as the next
+// ones. It stops at ctx's end, and before the cache would overflow: the
+// SLOs first by name get warmed, the others are read on first view.
+func (u *UI) Warm(ctx context.Context) {
+	const day = 24 * time.Hour
+	now := u.cfg.Engine.Now()
+	budget := cacheDays / 2
+	start := time.Now()
+	defer func() {
+		u.cfg.Logger.Info("ui: cache warmed", "days", cacheDays/2-budget, "took", time.Since(start).Round(time.Millisecond))
+	}()
+	for _, s := range u.cfg.Engine.SLOs() {
+		if day%s.Quantum != 0 {
+			continue // not cached
+		}
+		for d := now.UTC().Truncate(day).Add(-warmDays * day); !d.Add(day + cacheSettled).After(now); d = d.Add(day) {
+			if ctx.Err() != nil || budget == 0 {
+				return
+			}
+			if _, err := u.day(ctx, s, d, now); err != nil {
+				u.cfg.Logger.Warn("ui: warming the cache", "slo", s.Name, "err", err)
+				break
+			}
+			budget--
+		}
+	}
 }

@@ -295,9 +295,9 @@ func TestCachedLatencyIsExact(t *testing.T) {
 	}
 }
 
-// TestCacheFollowsBackfill: a past day's counts are reused for cacheTTL;
-// a backfill into that day shows once the entry is refreshed, in the
-// background past half its life, or read again once it expired.
+// TestCacheFollowsBackfill: a past day's counts are reused until a write
+// to a past day (a backfill) or the end of cacheTTL; a backfill shows at
+// once.
 func TestCacheFollowsBackfill(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 2)
@@ -333,27 +333,44 @@ func TestCacheFollowsBackfill(t *testing.T) {
 	}
 	before := attempted()
 	extra := &slo.Series{Quantum: s.Quantum, Rollups: []slo.Rollup{{Start: day.Add(10 * time.Minute).UnixNano(), Attempted: 1000, Measured: true}}}
-	if _, err := f.eng.Backfill(ctx, s.Name, extra, "test"); err != nil {
-		t.Fatal(err)
-	}
 	if got := attempted(); got != before {
-		t.Fatalf("a fresh cache entry was read again: %d, want the cached %d", got, before)
+		t.Fatalf("a cached day changed without a write: %d, want %d", got, before)
 	}
-	f.clock.Add(cacheTTL/2 + time.Second)
-	attempted() // serves the cached entry and starts a refresh
-	deadline := time.Now().Add(10 * time.Second)
-	for attempted() != before+1000 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the refresh ahead never brought the backfill in: %d", attempted())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// Past its life an entry is read again in the request.
+	// A backfill into the cached day shows at once: the engine's count of
+	// writes to past days moved.
 	if _, err := f.eng.Backfill(ctx, s.Name, extra, "test"); err != nil {
 		t.Fatal(err)
+	}
+	if got := attempted(); got != before+1000 {
+		t.Fatalf("after a backfill: %d, want %d", got, before+1000)
+	}
+	// Past half its life an entry in use is read again in the background,
+	// and past its life in the request.
+	f.clock.Add(cacheTTL/2 + time.Second)
+	if got := attempted(); got != before+1000 {
+		t.Fatalf("half-life: %d", got)
 	}
 	f.clock.Add(cacheTTL + time.Second)
-	if got := attempted(); got != before+2000 {
-		t.Fatalf("an expired entry was served: %d, want %d", got, before+2000)
+	if got := attempted(); got != before+1000 {
+		t.Fatalf("expired entry read again: %d, want %d", got, before+1000)
+	}
+}
+
+// TestWarmFillsTheCache: after Warm every past day of the last month with
+// data is in the cache, latency included, so the first view reads no
+// past day from the store.
+func TestWarmFillsTheCache(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 2)
+	f.ui.Warm(t.Context())
+	f.ui.cache.mu.Lock()
+	defer f.ui.cache.mu.Unlock()
+	if len(f.ui.cache.days) == 0 {
+		t.Fatal("nothing cached")
+	}
+	for k, dc := range f.ui.cache.days {
+		if len(dc.rollups) == 0 || dc.gen != f.eng.PastDayWrites() {
+			t.Errorf("%+v: %d rollups, gen %d", k, len(dc.rollups), dc.gen)
+		}
 	}
 }

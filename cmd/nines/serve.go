@@ -194,7 +194,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		})
 	}
 	if f.demo {
-		run(func() { runDemo(ctx, eng, logger, server.IncidentOptions(eng, db, incidents.Config())) })
+		run(func() { runDemo(ctx, eng, logger, server.IncidentOptions(eng, db, incidents.Config()), web.Warm) })
+	} else {
+		run(func() { web.Warm(ctx) }) // the first page views are then as quick as the rest
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -277,7 +279,7 @@ func specFiles(path string, withDemo bool) (map[string][]byte, error) {
 
 // runDemo backfills the demo SLOs' current windows, then adds each minute
 // as it closes.
-func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger, incidents incident.Options) {
+func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger, incidents incident.Options, warm func(context.Context)) {
 	const seed = 1
 	now := eng.Now()
 	for _, s := range eng.SLOs() {
@@ -317,6 +319,7 @@ func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger, incid
 		logger.Info("demo incidents recorded", "incidents", n)
 	}
 	logger.Info("demo traffic backfilled; adding a minute as each closes")
+	warm(ctx)
 	last := now.Truncate(time.Minute)
 	every(ctx, 5*time.Second, func(now time.Time) {
 		for ; !last.Add(time.Minute).After(now); last = last.Add(time.Minute) {
