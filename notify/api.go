@@ -172,7 +172,7 @@ func (d *Dispatcher) WriteMetrics(w io.Writer) error {
 		}
 	}
 	sent, failed, deadTotal := maps.Clone(d.stats.sent), maps.Clone(d.stats.failed), maps.Clone(d.stats.dead)
-	silenced, persistErrors := d.stats.silenced, d.stats.persistErrors
+	silenced, inhibited, persistErrors := d.stats.silenced, d.stats.inhibited, d.stats.persistErrors
 	active := 0
 	now := d.opts.Now()
 	for _, s := range d.silences {
@@ -203,6 +203,8 @@ func (d *Dispatcher) WriteMetrics(w io.Writer) error {
 	fmt.Fprintf(&b, "nines_notifications_dead_letters %d\n", dead)
 	family("nines_notifications_silenced_total", "counter", "Alert firings a silence kept from being notified.")
 	fmt.Fprintf(&b, "nines_notifications_silenced_total %d\n", silenced)
+	family("nines_notifications_inhibited_total", "counter", "Alert firings an inhibit rule kept from being notified (a page muting the tickets of its SLO).")
+	fmt.Fprintf(&b, "nines_notifications_inhibited_total %d\n", inhibited)
 	family("nines_notifications_dropped_total", "counter", "Alert transitions dropped because the queue was full.")
 	fmt.Fprintf(&b, "nines_notifications_dropped_total %d\n", d.dropped.Load())
 	family("nines_notifications_state_errors_total", "counter", "Failed writes of the outbox, alerts or silences to the store.")

@@ -52,6 +52,29 @@ type Config struct {
 	Timeout, MaxAge time.Duration
 	Receivers       []*Receiver
 	Route           *Route
+	// InhibitRules mute alerts while others fire, as Alertmanager's do.
+	InhibitRules []InhibitRule
+}
+
+// InhibitRule mutes the alerts matching Target while an alert matching
+// Source fires that has the same value (or absence) of every Equal label:
+// a page for an SLO makes its tickets noise.
+type InhibitRule struct {
+	Source, Target Matchers
+	Equal          []string
+}
+
+// Inhibits reports whether source, firing, mutes target under the rule.
+func (r *InhibitRule) Inhibits(source, target map[string]string) bool {
+	if !r.Source.Matches(source) || !r.Target.Matches(target) {
+		return false
+	}
+	for _, l := range r.Equal {
+		if source[l] != target[l] {
+			return false
+		}
+	}
+	return true
 }
 
 // Receiver is where a route's notifications go. Exactly one kind is set.
@@ -87,8 +110,9 @@ type Route struct {
 const groupAll = "..."
 
 // DefaultConfig sends everything to the log, one group per SLO and alert,
-// without waiting, and opens an incident for every page, one per service:
-// what nines serve does without --notify.
+// without waiting, and opens an incident for every page, one per service;
+// a page mutes the tickets of its SLO: what nines serve does without
+// --notify.
 func DefaultConfig() *Config {
 	root := &Route{Receiver: "log", GroupBy: []string{"slo", "alert"}, GroupWait: 0,
 		GroupInterval: DefaultGroupInterval, RepeatInterval: DefaultRepeatInterval, ID: "0"}
@@ -102,6 +126,11 @@ func DefaultConfig() *Config {
 		Timeout: DefaultTimeout, MaxAge: DefaultMaxAge,
 		Receivers: []*Receiver{{Name: "log", Kind: KindLog}, {Name: "incidents", Kind: KindIncidents}},
 		Route:     root,
+		InhibitRules: []InhibitRule{{
+			Source: Matchers{{Name: "severity", Op: MatchEqual, Value: "page"}},
+			Target: Matchers{{Name: "severity", Op: MatchEqual, Value: "ticket"}},
+			Equal:  []string{"slo"},
+		}},
 	}
 }
 
@@ -219,6 +248,8 @@ func ParseConfig(file string, data []byte, readFile func(string) ([]byte, error)
 			receiversNode = v
 		case "route":
 			routeNode = v
+		case "inhibit_rules":
+			cfg.InhibitRules = p.inhibitRules(v)
 		default:
 			return false
 		}
@@ -541,18 +572,7 @@ func (p *parser) route(n *yaml.Node, path string, parent *Route, id string, cfg 
 				p.errorf(v, path+".matchers", "want a list such as [severity=page, service=~\"checkout|cart\"], got %s", nodeKind(v))
 				return true
 			}
-			for i, mn := range v.Content {
-				s, ok := p.scalar(mn, fmt.Sprintf("%s.matchers[%d]", path, i))
-				if !ok {
-					continue
-				}
-				m, err := ParseMatcher(s)
-				if err != nil {
-					p.errorf(mn, fmt.Sprintf("%s.matchers[%d]", path, i), "%v", err)
-					continue
-				}
-				r.Matchers = append(r.Matchers, m)
-			}
+			r.Matchers = p.matchers(v, path+".matchers")
 		case "group_by":
 			if v.Kind != yaml.SequenceNode {
 				p.errorf(v, path+".group_by", "want a list of label names, got %s", nodeKind(v))
@@ -641,6 +661,77 @@ func (r *Route) Match(labels map[string]string) []*Route {
 	}
 	if len(out) == 0 {
 		out = []*Route{r}
+	}
+	return out
+}
+
+// matchers reads a list of matchers such as [severity="page", slo=~"x.*"].
+func (p *parser) matchers(v *yaml.Node, path string) Matchers {
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, path, "want a list such as [severity=page, service=~\"checkout|cart\"], got %s", nodeKind(v))
+		return nil
+	}
+	var out Matchers
+	for i, mn := range v.Content {
+		s, ok := p.scalar(mn, fmt.Sprintf("%s[%d]", path, i))
+		if !ok {
+			continue
+		}
+		m, err := ParseMatcher(s)
+		if err != nil {
+			p.errorf(mn, fmt.Sprintf("%s[%d]", path, i), "%v", err)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// inhibitRules reads inhibit_rules: a list of {source_matchers,
+// target_matchers, equal}, as Alertmanager writes them.
+func (p *parser) inhibitRules(n *yaml.Node) []InhibitRule {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "inhibit_rules", "want a list of rules such as - {source_matchers: [severity=page], target_matchers: [severity=ticket], equal: [slo]}, got %s", nodeKind(n))
+		return nil
+	}
+	var out []InhibitRule
+	for i, rn := range n.Content {
+		path := fmt.Sprintf("inhibit_rules[%d]", i)
+		var r InhibitRule
+		var src, dst bool
+		p.fields(rn, path, func(key string, k, v *yaml.Node) bool {
+			switch key {
+			case "source_matchers":
+				r.Source, src = p.matchers(v, path+".source_matchers"), true
+			case "target_matchers":
+				r.Target, dst = p.matchers(v, path+".target_matchers"), true
+			case "equal":
+				if v.Kind != yaml.SequenceNode {
+					p.errorf(v, path+".equal", "want a list of label names such as [slo], got %s", nodeKind(v))
+					return true
+				}
+				for j, ln := range v.Content {
+					if l, ok := p.scalar(ln, fmt.Sprintf("%s.equal[%d]", path, j)); ok {
+						if !validLabelName(l) {
+							p.errorf(ln, fmt.Sprintf("%s.equal[%d]", path, j), "%q is not a label name", l)
+							continue
+						}
+						r.Equal = append(r.Equal, l)
+					}
+				}
+			default:
+				return false
+			}
+			return true
+		})
+		if rn.Kind != yaml.MappingNode {
+			continue
+		}
+		if !src || !dst || len(r.Source) == 0 || len(r.Target) == 0 {
+			// Without both, a rule would mute everything, itself included.
+			p.errorf(rn, path, "needs source_matchers and target_matchers, each with at least one matcher")
+		}
+		out = append(out, r)
 	}
 	return out
 }

@@ -140,6 +140,7 @@ type stats struct {
 	failed        map[[2]string]uint64 // receiver, reason
 	dead          map[string]uint64    // receiver
 	silenced      uint64
+	inhibited     uint64
 	persistErrors uint64
 }
 
@@ -425,6 +426,23 @@ func (d *Dispatcher) muted(labels map[string]string, now time.Time) bool {
 	return false
 }
 
+// inhibited reports whether a firing alert other than fp mutes the alert
+// with labels under an inhibit rule. d.mu must be held.
+func (d *Dispatcher) inhibited(fp string, labels map[string]string) bool {
+	for i := range d.cfg.InhibitRules {
+		rule := &d.cfg.InhibitRules[i]
+		if !rule.Target.Matches(labels) {
+			continue
+		}
+		for sfp, src := range d.records {
+			if sfp != fp && !src.alert.Resolved() && rule.Inhibits(src.alert.Labels, labels) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // intervals are a group's group_interval and repeat_interval; an
 // Alertmanager receiver gets its firing alerts at least every minute, or
 // it resolves them by itself.
@@ -459,6 +477,15 @@ func (d *Dispatcher) flush(g *group, now time.Time) *Notification {
 			if !m.notified && !r.muteCounted {
 				r.muteCounted = true
 				d.stats.silenced++
+			}
+			continue
+		}
+		if d.inhibited(fp, r.alert.Labels) {
+			// Not notified: when the inhibiting alert resolves, the next
+			// flush tells of this one if it still fires.
+			if !m.notified && !r.muteCounted {
+				r.muteCounted = true
+				d.stats.inhibited++
 			}
 			continue
 		}
