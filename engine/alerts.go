@@ -1,16 +1,21 @@
 package engine
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/nines-sre/nines/alert"
 	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
 )
 
-// maxAlertHistory bounds the transitions an SLO keeps in memory for the
-// API; notifiers persist what they send (Config.OnTransition).
+// maxAlertHistory bounds the transitions an SLO keeps for the API and the
+// UI, in memory and in the store (saved on Tick, read at Load); notifiers
+// persist what they send (Config.OnTransition).
 const maxAlertHistory = 200
 
 // trackerSource lets alert.Evaluate read an SLO's tracker.
@@ -58,6 +63,9 @@ func (e *Engine) evaluateAlerts(en *entry) {
 	if n := len(en.history) - maxAlertHistory; n > 0 {
 		en.history = slices.Delete(en.history, 0, n)
 	}
+	if len(transitions) > 0 {
+		en.historyDirty = true
+	}
 }
 
 // Alerts returns the SLO's alerting state and its recent transitions,
@@ -70,4 +78,107 @@ func (e *Engine) Alerts(name string) (alert.State, []alert.Transition, error) {
 	defer en.mu.Unlock()
 	e.evaluateAlerts(en)
 	return en.alerts, slices.Clone(en.history), nil
+}
+
+// historyKey is where an SLO's recent alert transitions are kept, so that
+// the history the API and the UI show survives a restart.
+func historyKey(name string) string { return "alerts/history/" + name }
+
+// savedTransition is an alert.Transition as stored: JSON has no NaN, so
+// unknown figures are null.
+type savedTransition struct {
+	Alert            string         `json:"alert"`
+	Severity         alert.Severity `json:"severity"`
+	Kind             string         `json:"kind"`
+	At               time.Time      `json:"at"`
+	Since            time.Time      `json:"since"`
+	Factor           float64        `json:"factor"`
+	Long             time.Duration  `json:"long"`
+	Short            time.Duration  `json:"short"`
+	BurnLong         *float64       `json:"burn_long"`
+	BurnShort        *float64       `json:"burn_short"`
+	Attempted        uint64         `json:"attempted"`
+	BudgetRemaining  *float64       `json:"budget_remaining"`
+	TimeToExhaustion time.Duration  `json:"time_to_exhaustion"`
+	Reason           string         `json:"reason"`
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func orNaN(v *float64) float64 {
+	if v == nil {
+		return math.NaN()
+	}
+	return *v
+}
+
+func encodeHistory(h []alert.Transition) ([]byte, error) {
+	out := make([]savedTransition, 0, len(h))
+	for _, t := range h {
+		out = append(out, savedTransition{Alert: t.Alert, Severity: t.Severity, Kind: t.Kind.String(), At: t.At, Since: t.Since,
+			Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: finite(t.BurnLong), BurnShort: finite(t.BurnShort),
+			Attempted: t.Attempted, BudgetRemaining: finite(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason})
+	}
+	return json.Marshal(out)
+}
+
+func decodeHistory(b []byte) ([]alert.Transition, error) {
+	var in []savedTransition
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, err
+	}
+	out := make([]alert.Transition, 0, len(in))
+	for _, t := range in {
+		kind := alert.Fire
+		if t.Kind == alert.Resolve.String() {
+			kind = alert.Resolve
+		}
+		out = append(out, alert.Transition{Alert: t.Alert, Severity: t.Severity, Kind: kind, At: t.At, Since: t.Since,
+			Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: orNaN(t.BurnLong), BurnShort: orNaN(t.BurnShort),
+			Attempted: t.Attempted, BudgetRemaining: orNaN(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason})
+	}
+	return out, nil
+}
+
+// saveHistories stores the alert history of every SLO that has new
+// transitions. The store is written outside the SLOs' locks.
+func (e *Engine) saveHistories(ctx context.Context, entries []*entry) {
+	for _, en := range entries {
+		en.mu.Lock()
+		if !en.historyDirty {
+			en.mu.Unlock()
+			continue
+		}
+		b, err := encodeHistory(en.history)
+		en.historyDirty = false
+		en.mu.Unlock()
+		if err == nil {
+			err = e.cfg.Store.PutState(ctx, historyKey(en.slo.Name), b)
+		}
+		if err != nil {
+			e.cfg.Logger.Error("saving alert history", "slo", en.slo.Name, "err", err)
+		}
+	}
+}
+
+// loadHistory gives a new entry the alert history stored for its SLO.
+func (e *Engine) loadHistory(ctx context.Context, en *entry) {
+	b, err := e.cfg.Store.GetState(ctx, historyKey(en.slo.Name))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			e.cfg.Logger.Warn("reading alert history", "slo", en.slo.Name, "err", err)
+		}
+		return
+	}
+	h, err := decodeHistory(b)
+	if err != nil {
+		e.cfg.Logger.Warn("reading alert history", "slo", en.slo.Name, "err", err)
+		return
+	}
+	en.history = h
 }

@@ -127,6 +127,8 @@ type entry struct {
 	policy  *alert.Policy
 	alerts  alert.State
 	history []alert.Transition
+	// historyDirty says history has transitions the store lacks.
+	historyDirty bool
 	// pending holds what arrived for quanta the tracker has not reached
 	// yet (not settled, or stamped a little ahead), merged per quantum,
 	// until advance hands them over.
@@ -272,6 +274,7 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 		if err := e.rebuild(ctx, en, now); err != nil {
 			return all, fmt.Errorf("SLO %s: %w", name, err)
 		}
+		e.loadHistory(ctx, en)
 	}
 	e.mu.RLock()
 	prevCols := e.collectors
@@ -417,6 +420,7 @@ func (e *Engine) Tick(now time.Time) {
 		en.mu.Unlock()
 	}
 	e.flushMetrics(context.Background(), now)
+	e.saveHistories(context.Background(), entries)
 	e.lastTick.Store(now.UnixNano())
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -125,3 +126,57 @@ noData: good
 		t.Errorf("the new day's status holds %d bad quanta of yesterday", st.Quanta.Bad)
 	}
 }
+
+// TestAlertHistorySurvivesARestart: the fire and resolve of a page are in
+// the SLO's alert history after a restart, numbers and reasons included.
+func TestAlertHistorySurvivesARestart(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
+	clock := func() time.Time { return now }
+	e, err := New(ctx, Config{Store: db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(apiSpec)}); err != nil {
+		t.Fatal(err)
+	}
+	bad := now.Truncate(time.Minute).Add(-2 * time.Minute)
+	if _, err := e.Append(ctx, "api", minute(bad, 100, 0), "test"); err != nil {
+		t.Fatal(err)
+	}
+	for ; now.Before(bad.Add(90 * time.Minute)); now = now.Add(time.Minute) {
+		e.Tick(now)
+	}
+	_, before, err := e.Alerts("api")
+	if err != nil || len(before) < 2 {
+		t.Fatalf("history before the restart: %+v, %v", before, err)
+	}
+	e2, err := New(ctx, Config{Store: db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e2.Load(ctx, map[string][]byte{"api.yaml": []byte(apiSpec)}); err != nil {
+		t.Fatal(err)
+	}
+	_, after, err := e2.Alerts("api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) < len(before) {
+		t.Fatalf("after the restart %d transitions, before %d", len(after), len(before))
+	}
+	for i, tr := range before {
+		got := after[i]
+		if got.Alert != tr.Alert || got.Kind != tr.Kind || !got.At.Equal(tr.At) || got.Reason != tr.Reason ||
+			!sameFloat(got.BurnLong, tr.BurnLong) || !sameFloat(got.BudgetRemaining, tr.BudgetRemaining) || got.TimeToExhaustion != tr.TimeToExhaustion {
+			t.Errorf("transition %d: %+v, want %+v", i, got, tr)
+		}
+	}
+}
+
+func sameFloat(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }

@@ -297,8 +297,13 @@ func (e *Engine) flushMetrics(ctx context.Context, now time.Time) {
 
 // SaveState stores every quantum the collectors still hold and their
 // counter baselines, so that a clean restart continues every counter
-// exactly. nines serve calls it at shutdown.
+// exactly, and the alert histories not saved yet. nines serve calls it at
+// shutdown.
 func (e *Engine) SaveState(ctx context.Context) error {
+	e.mu.RLock()
+	entries := slices.Collect(maps.Values(e.slos))
+	e.mu.RUnlock()
+	e.saveHistories(ctx, entries)
 	return e.eachCollector(func(col *collector) error {
 		var rep metrics.Report
 		_, err := e.flushLocked(ctx, col, "shutdown", math.MaxInt64, &rep, true)
