@@ -240,10 +240,14 @@ func (p *plot) record(ctx context.Context, svc *incident.Service, clock *time.Ti
 		return err
 	}
 	for k := range p.repairsDone {
-		item := inc.Repairs[k]
 		done := incident.RepairDone
+		// The item is looked up only when the step is due: an incident
+		// cut short by now may not have its repair items yet.
 		if err := step(resolved.Add(time.Duration(2+k)*24*time.Hour), func(v int64) (*incident.Incident, error) {
-			return svc.UpdateRepair(ctx, inc.ID, item.ID, v, incident.RepairPatch{Status: &done})
+			if k >= len(inc.Repairs) {
+				return inc, nil
+			}
+			return svc.UpdateRepair(ctx, inc.ID, inc.Repairs[k].ID, v, incident.RepairPatch{Status: &done})
 		}); err != nil {
 			return err
 		}

@@ -89,3 +89,44 @@ func TestSeedIncidentsTellsTheOutagesOnce(t *testing.T) {
 		t.Errorf("second seeding: %d, %v; want nothing added", again, err)
 	}
 }
+
+// TestRecordStoryCutShortByNow: an outage so recent that its repair items
+// are not written yet by now, though the story marks some of them done
+// later, is recorded up to now without a panic. The times are within what
+// story makes: customer-detected at 44 min, three hops to engage (24 min),
+// mitigated 50 min later, the outage starting just over 2 h before now.
+func TestRecordStoryCutShortByNow(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg, err := incident.ParseConfig("demo", []byte(IncidentsConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock := now
+	svc, err := incident.New(incident.Options{Store: db, Config: cfg, Now: func() time.Time { return clock },
+		Services: func() []string { return []string{"checkout"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now.Add(-125 * time.Minute)
+	p := plot{o: Outage{SLO: "checkout-availability", Service: "checkout", Start: start, End: start.Add(5 * time.Minute), FailureRate: 0.3},
+		customer: true, severity: 2, detected: start.Add(44 * time.Minute), engaged: start.Add(68 * time.Minute), mitigated: start.Add(118 * time.Minute),
+		resolved: start.Add(200 * time.Minute), responders: []string{"ana"},
+		repairs:     []incident.RepairInput{{Title: "alert on checkout 5xx", Phase: incident.Detection}},
+		repairsDone: 1}
+	if err := p.record(ctx, svc, &clock, now); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := svc.Get(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Status != incident.Mitigated || len(inc.Repairs) != 0 {
+		t.Errorf("incident as of now: status %s, %d repair items; want mitigated, none yet", inc.Status, len(inc.Repairs))
+	}
+}
