@@ -282,35 +282,57 @@ func specFiles(path string, withDemo bool) (map[string][]byte, error) {
 func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger, incidents incident.Options, warm func(context.Context)) {
 	const seed = 1
 	now := eng.Now()
-	for _, s := range eng.SLOs() {
+	// The days to fill of each SLO, oldest first: the whole window, and at
+	// least a month so that incidents and charts early in a calendar
+	// window have traffic behind them.
+	slos := eng.SLOs()
+	days := make([][]time.Time, len(slos))
+	for i, s := range slos {
 		w := s.Window.Containing(now)
 		if s.Window.Calendar == slo.NotCalendar {
 			w = s.Window.Containing(now.Truncate(s.Quantum))
 		}
-		// The whole window, and at least a month so that incidents and
-		// charts early in a calendar window have traffic behind them.
-		from := minTime(w.Start, now.Add(-demo.BackfillDays*24*time.Hour).Truncate(24*time.Hour))
-		for day := from; day.Before(now) && ctx.Err() == nil; day = day.Add(24 * time.Hour) {
-			end := minTime(day.Add(24*time.Hour), now.Truncate(s.Quantum))
-			series, ok := demoSeries(s, day, end, seed)
-			if !ok {
-				break
+		for day := minTime(w.Start, now.Add(-demo.BackfillDays*24*time.Hour).Truncate(24*time.Hour)); day.Before(now); day = day.Add(24 * time.Hour) {
+			days[i] = append(days[i], day)
+		}
+	}
+	// Newest days first, every SLO in turn: the alerts judged while the
+	// rest fills in see the last hours at once, not a silent service.
+	fill := func(s *slo.SLO, day time.Time) bool {
+		end := minTime(day.Add(24*time.Hour), now.Truncate(s.Quantum))
+		series, ok := demoSeries(s, day, end, seed)
+		if !ok {
+			return false
+		}
+		// Rollups merge, so a second start on the same data must not add
+		// the same history again: fill only the quanta missing.
+		_, stored, err := eng.Series(ctx, s.Name, day, end)
+		if err != nil {
+			logger.Error("demo backfill", "slo", s.Name, "err", err)
+			return false
+		}
+		series.Rollups = slices.DeleteFunc(series.Rollups, func(r slo.Rollup) bool {
+			_, found := slices.BinarySearchFunc(stored.Rollups, r.Start, func(x slo.Rollup, t int64) int { return cmp.Compare(x.Start, t) })
+			return found
+		})
+		if _, err := eng.Backfill(ctx, s.Name, series, "demo"); err != nil {
+			logger.Error("demo backfill", "slo", s.Name, "err", err)
+			return false
+		}
+		return true
+	}
+	done := make([]bool, len(slos))
+	for back := 1; ctx.Err() == nil; back++ {
+		any := false
+		for i, s := range slos {
+			if done[i] || back > len(days[i]) {
+				continue
 			}
-			// Rollups merge, so a second start on the same data must not
-			// add the same history again: fill only the quanta missing.
-			_, stored, err := eng.Series(ctx, s.Name, day, end)
-			if err != nil {
-				logger.Error("demo backfill", "slo", s.Name, "err", err)
-				break
-			}
-			series.Rollups = slices.DeleteFunc(series.Rollups, func(r slo.Rollup) bool {
-				_, found := slices.BinarySearchFunc(stored.Rollups, r.Start, func(x slo.Rollup, t int64) int { return cmp.Compare(x.Start, t) })
-				return found
-			})
-			if _, err := eng.Backfill(ctx, s.Name, series, "demo"); err != nil {
-				logger.Error("demo backfill", "slo", s.Name, "err", err)
-				break
-			}
+			any = true
+			done[i] = !fill(s, days[i][len(days[i])-back])
+		}
+		if !any {
+			break
 		}
 	}
 	if n, err := demo.SeedIncidents(ctx, incidents, eng.SLOs(), now, seed); err != nil {
