@@ -180,9 +180,19 @@ func ComputeDebt(cfg *Config, q DebtQuery, now time.Time, facts []Facts, repairs
 	if from.IsZero() || !from.Before(to) {
 		return rep
 	}
+	// A series too long keeps its latest buckets: the recent end is what
+	// the report is read for. Starting no earlier than maxBuckets + 1 of
+	// the longest buckets before to bounds the loop.
+	first := q.By.BucketStart(from, cfg.Location)
+	if earliest := to.AddDate(0, 0, -(maxBuckets+1)*q.By.maxDays()); first.Before(earliest) {
+		first = q.By.BucketStart(earliest, cfg.Location)
+	}
 	var ends []time.Time
-	for b := q.By.BucketStart(from, cfg.Location); b.Before(to) && len(ends) < maxBuckets; b = q.By.Next(b) {
+	for b := first; b.Before(to); b = q.By.Next(b) {
 		ends = append(ends, b)
+	}
+	if len(ends) > maxBuckets {
+		ends = ends[len(ends)-maxBuckets:]
 	}
 	// Each series counts, at every bucket's end, the items open (and
 	// overdue) then and the missed repairs so far: as intervals sorted
@@ -229,6 +239,18 @@ func ComputeDebt(cfg *Config, q DebtQuery, now time.Time, facts []Facts, repairs
 		}
 	}
 	return rep
+}
+
+// maxDays is the most days a bucket of p spans (a week across a DST
+// change is counted as 8).
+func (p Period) maxDays() int {
+	switch p {
+	case Week:
+		return 8
+	case Quarter:
+		return 92
+	}
+	return 31
 }
 
 // intervals counts how many half-open spans [start, end) hold a time; a

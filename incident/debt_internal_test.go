@@ -56,3 +56,29 @@ func TestIntervalsCountAsOpenAtAndOverdueAtSay(t *testing.T) {
 		}
 	}
 }
+
+// TestDebtSeriesKeepsTheRecentEnd: a stray impact start in 1970 makes
+// more buckets than a series holds; the series keeps the latest ones, up
+// to now, rather than ending decades ago.
+func TestDebtSeriesKeepsTheRecentEnd(t *testing.T) {
+	cfg := &Config{Goals: Goals{TTD: time.Minute}}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	stray := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	facts := []Facts{{ID: 1, Services: []string{"a"}, ImpactStart: stray, Detected: stray.Add(time.Hour), Hops: -1}}
+	items := []RepairItem{{ID: 1, IncidentID: 1, Created: now.Add(-24 * time.Hour), Status: RepairOpen, Phase: Engagement}}
+	for _, by := range []Period{Week, Month, Quarter} {
+		rep := ComputeDebt(cfg, DebtQuery{By: by, Group: ByNothing}, now, facts, items)
+		if len(rep.Series) == 0 || len(rep.Series) > maxBuckets {
+			t.Fatalf("%s: %d points, want 1 to %d", by, len(rep.Series), maxBuckets)
+		}
+		last := rep.Series[len(rep.Series)-1]
+		if want := by.Label(by.BucketStart(now, time.UTC)); last.Bucket != want || !last.At.Equal(now) || last.Open != 1 || last.MissedTotal != 1 {
+			t.Errorf("%s: last point %+v, want bucket %s at now with the open item and the missed repair", by, last, want)
+		}
+		for i := 1; i < len(rep.Series); i++ {
+			if !rep.Series[i].At.After(rep.Series[i-1].At) {
+				t.Fatalf("%s: points %d and %d out of order", by, i-1, i)
+			}
+		}
+	}
+}
