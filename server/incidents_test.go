@@ -113,7 +113,13 @@ func TestAlertmanagerOpensAndMitigates(t *testing.T) {
 		t.Errorf("share %v of %v, want 30 (300 of a 10-event budget)", inc.Burn[0].Share, inc.Burn[0].Total)
 	}
 	// A resolved group with nothing open is acknowledged and ignored.
-	f.do("POST", "/api/v1/alertmanager", strings.Replace(webhook("resolved", "2026-11-25T09:58:00Z"), `alertname=\"CheckoutErrorBudgetBurn\"`, `x`, 1), nil, http.StatusOK, nil)
+	var ignored struct{ Incident *int64 }
+	f.do("POST", "/api/v1/alertmanager", strings.Replace(webhook("resolved", "2026-11-25T09:58:00Z"), `alertname=\"CheckoutErrorBudgetBurn\"`, `x`, 1), nil, http.StatusOK, &ignored)
+	var list struct{ Incidents []incidentDoc }
+	f.do("GET", "/api/v1/incidents", "", nil, http.StatusOK, &list)
+	if ignored.Incident != nil || len(list.Incidents) != 1 {
+		t.Errorf("a resolved group without an incident answered incident %v; %d incidents stored, want 1", ignored.Incident, len(list.Incidents))
+	}
 }
 
 func TestAlertmanagerBadPayloads(t *testing.T) {
