@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -234,8 +235,8 @@ func (s *Service) validate(inc *Incident, prev *recorded) error {
 		}
 	}
 	for i, l := range inc.Links {
-		if !strings.Contains(l.URL, "://") {
-			errs = append(errs, fmt.Errorf("%w: links[%d]: %q is not a URL", ErrInvalid, i, l.URL))
+		if err := checkLink(l.URL); err != nil {
+			errs = append(errs, fmt.Errorf("%w: links[%d]: %v", ErrInvalid, i, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -546,6 +547,11 @@ func (s *Service) AddRepair(ctx context.Context, id, version int64, in RepairInp
 	if NormalizeTitle(r.Title) == "" {
 		return nil, fmt.Errorf("%w: repair item title is empty", ErrInvalid)
 	}
+	if r.Link != "" {
+		if err := checkLink(r.Link); err != nil {
+			return nil, fmt.Errorf("%w: repair item link: %v", ErrInvalid, err)
+		}
+	}
 	if in.DueIn < 0 || (in.DueIn > 0 && !in.Due.IsZero()) {
 		return nil, fmt.Errorf("%w: give a due date or a positive time until due, not both", ErrInvalid)
 	}
@@ -623,6 +629,11 @@ func (s *Service) UpdateRepair(ctx context.Context, id, itemID, version int64, p
 			r.Due = p.Due.UTC()
 		}
 		if p.Link != nil {
+			if *p.Link != "" {
+				if err := checkLink(*p.Link); err != nil {
+					return fmt.Errorf("%w: repair item link: %v", ErrInvalid, err)
+				}
+			}
 			r.Link = *p.Link
 		}
 		if p.Phase != nil {
@@ -814,4 +825,15 @@ func (s *Service) knownSLO(name string) bool {
 		return false
 	}
 	return s.opt.SLOs == nil || slices.Contains(s.opt.SLOs(), name)
+}
+
+// checkLink accepts absolute http and https URLs only: links are shown as
+// anchors in the UI and in postmortems, where another scheme
+// (javascript:, data:) would run or mislead.
+func checkLink(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q: want an absolute http or https URL", s)
+	}
+	return nil
 }

@@ -426,10 +426,18 @@ func (s *Server) incidentDebt(r *http.Request) (any, error) {
 	if dq.Group, err = incident.ParseGroupBy(g); err != nil {
 		return nil, incErr(err)
 	}
-	if v := q.Get("from"); v != "" {
-		if dq.From, err = parseTime("from", v); err != nil {
-			return nil, err
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &dq.From}, {"to", &dq.To}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.dst, err = parseTime(p.name, v); err != nil {
+				return nil, err
+			}
 		}
+	}
+	if !dq.From.IsZero() && !dq.To.IsZero() && !dq.From.Before(dq.To) {
+		return nil, badRequest("from %s is not before to %s", dq.From.Format(time.RFC3339), dq.To.Format(time.RFC3339))
 	}
 	if dq.ListLimit, err = listLimit(r); err != nil {
 		return nil, err

@@ -200,6 +200,12 @@ func TestIncidentAPI(t *testing.T) {
 	if debt.Open != 0 {
 		t.Errorf("debt %+v", debt)
 	}
+	var until incident.DebtReport
+	f.do("GET", "/api/v1/incidents/debt?by=week&from=2026-11-01T00:00:00Z&to=2026-11-15T00:00:00Z", "", nil, http.StatusOK, &until)
+	if n := len(until.Series); n == 0 || !until.Series[n-1].At.Equal(time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("debt series to 2026-11-15 ends %+v", until.Series)
+	}
+	f.do("GET", "/api/v1/incidents/debt?from=2026-11-15T00:00:00Z&to=2026-11-01T00:00:00Z", "", nil, http.StatusBadRequest, nil)
 	var list struct{ Incidents []incidentDoc }
 	f.do("GET", "/api/v1/incidents?status=postmortem-done&service=checkout", "", nil, http.StatusOK, &list)
 	if len(list.Incidents) != 1 {

@@ -228,7 +228,7 @@ func runIncidentOpen(ctx context.Context, e *env, _ *client, args []string) erro
 	title := fs.String("title", "", "short `title`")
 	summary := fs.String("summary", "", "what happened, in a few sentences")
 	owner := fs.String("owner", "", "owning `team` when not the service's")
-	by := fs.String("detected-by", "monitoring", "who noticed first: monitoring, customer or other")
+	by := fs.String("detected-by", "other", "who noticed first: monitoring, customer or other (say monitoring only when an alert found it: it counts towards the autodetect rate)")
 	asJSON := fs.Bool("json", false, "print the incident as JSON")
 	tf := timeFlags{}
 	tf.add(fs, "impact-start", "when users were first affected")

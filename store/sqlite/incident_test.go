@@ -134,6 +134,14 @@ func TestIncidentBadInput(t *testing.T) {
 			_, err := svc.Get(ctx, 999)
 			return err
 		}, incident.ErrNotFound, "incident 999"},
+		{"a link that would run script", func() error {
+			_, err := svc.Update(ctx, inc.ID, incident.Patch{AddLinks: []incident.Link{{URL: "javascript://%0Aalert(1)"}}})
+			return err
+		}, incident.ErrInvalid, "want an absolute http or https URL"},
+		{"a repair link that is no URL", func() error {
+			_, err := svc.AddRepair(ctx, inc.ID, 0, incident.RepairInput{Title: "page on search errors", Phase: incident.Detection, Link: "ticket 7"})
+			return err
+		}, incident.ErrInvalid, "repair item link"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.do()
