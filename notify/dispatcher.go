@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -816,7 +817,7 @@ func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) {
 
 // attempt sends one outbox entry once and records the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
-	status, retryAfter, detail, err := d.send(ctx, cfg.Timeout, &e.Request)
+	status, retryAfter, detail, err := d.send(ctx, cfg.Timeout, e.Kind, &e.Request)
 	now := d.opts.Now()
 	if ctx.Err() != nil {
 		// Shutting down: the entry stays as it was, for the next start.
@@ -965,13 +966,15 @@ func (d *Dispatcher) backoff(attempts int, retryAfter time.Duration) time.Durati
 }
 
 // send POSTs a request with a timeout and returns the status, the
-// Retry-After the receiver asked for and the start of its answer.
-func (d *Dispatcher) send(ctx context.Context, timeout time.Duration, r *Request) (int, time.Duration, string, error) {
+// Retry-After the receiver asked for and the start of its answer. An
+// error names the URL as redactURL shows it: it ends up in the outbox,
+// the API and the log, and a receiver's URL may be its credential.
+func (d *Dispatcher) send(ctx context.Context, timeout time.Duration, kind string, r *Request) (int, time.Duration, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return 0, 0, "", err
+		return 0, 0, "", redactURLError(kind, err)
 	}
 	for k, v := range r.Headers {
 		req.Header.Set(k, v)
@@ -982,7 +985,7 @@ func (d *Dispatcher) send(ctx context.Context, timeout time.Duration, r *Request
 		if ctx.Err() == context.DeadlineExceeded {
 			return 0, 0, "", fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
 		}
-		return 0, 0, "", err
+		return 0, 0, "", redactURLError(kind, err)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -992,6 +995,15 @@ func (d *Dispatcher) send(ctx context.Context, timeout time.Duration, r *Request
 		detail = truncate(strings.Join(strings.Fields(string(snippet)), " "), 200)
 	}
 	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), d.opts.Now()), detail, nil
+}
+
+// redactURLError hides the secrets of the URL a *url.Error names.
+func redactURLError(kind string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redactURL(kind, ue.URL)
+	}
+	return err
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

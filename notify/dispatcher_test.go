@@ -515,3 +515,43 @@ route:
 	}
 	d.deliveries.Wait()
 }
+
+// TestDeliveryErrorHidesSecretURL: a network error names the URL it
+// failed on; the outbox (GET /api/v1/notifications) and the log must not
+// show a Slack webhook's path or a token in a query.
+func TestDeliveryErrorHidesSecretURL(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	base := closed.URL
+	closed.Close() // connection refused from now on
+	c := &clock{t: t0}
+	cfg := config(t, `
+timeout: 1s
+receivers:
+  - {name: slack, slack: {webhook_url: "%URL%/services/T0/B0/SLACKSECRET"}}
+  - {name: hook, webhook: {url: "%URL%/hook?token=QUERYSECRET"}}
+route:
+  receiver: slack
+  group_wait: 0s
+  routes:
+    - {receiver: slack, continue: true}
+    - {receiver: hook}
+`, base)
+	d := newDispatcher(t, cfg, c, nil)
+	d.Enqueue(checkout, fire(t0))
+	d.Step(context.Background(), t0)
+	v := d.Outbox()
+	if len(v.Entries) != 2 {
+		t.Fatalf("outbox %+v", v)
+	}
+	b, _ := json.Marshal(v)
+	for _, secret := range []string{"SLACKSECRET", "QUERYSECRET"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the outbox shows %s: %s", secret, b)
+		}
+	}
+	for _, e := range v.Entries {
+		if e.LastError == "" || e.Attempts != 1 {
+			t.Errorf("entry %+v: want one failed attempt with its error", e)
+		}
+	}
+}
