@@ -311,6 +311,7 @@ func TestSilence(t *testing.T) {
 func TestSilenceValidation(t *testing.T) {
 	d := New(nil, Options{Now: func() time.Time { return t0 }})
 	all, _ := ParseMatcher(`slo=~".*"`)
+	allAlerts, _ := ParseMatcher(`alert!="none"`)
 	ok, _ := ParseMatcher("slo=x")
 	for _, c := range []struct {
 		name string
@@ -319,6 +320,7 @@ func TestSilenceValidation(t *testing.T) {
 	}{
 		{"no matchers", Silence{EndsAt: t0.Add(time.Hour), CreatedBy: "a"}, "no matchers"},
 		{"mutes everything", Silence{Matchers: Matchers{all}, EndsAt: t0.Add(time.Hour), CreatedBy: "a"}, "mutes everything"},
+		{"mutes everything with two matchers", Silence{Matchers: Matchers{all, allAlerts}, EndsAt: t0.Add(time.Hour), CreatedBy: "a"}, "mutes everything"},
 		{"no end", Silence{Matchers: Matchers{ok}, CreatedBy: "a"}, "no end"},
 		{"in the past", Silence{Matchers: Matchers{ok}, StartsAt: t0.Add(-2 * time.Hour), EndsAt: t0.Add(-time.Hour), CreatedBy: "a"}, "in the past"},
 		{"too long", Silence{Matchers: Matchers{ok}, EndsAt: t0.Add(100 * 24 * time.Hour), CreatedBy: "a"}, "at most 90 days"},

@@ -64,9 +64,12 @@ func (s *Silence) Validate(now time.Time) error {
 		if (m.Op == MatchRegexp || m.Op == MatchNotRegexp) && m.re == nil {
 			errs = append(errs, fmt.Errorf("matcher %s was not compiled", m))
 		}
-		if m.Matches(map[string]string{}) && len(s.Matchers) == 1 {
-			errs = append(errs, fmt.Errorf("matcher %s matches alerts without that label too; a silence that mutes everything is refused", m))
-		}
+	}
+	// As Alertmanager requires, at least one matcher must not match the
+	// empty value: otherwise the silence mutes alerts that lack every
+	// label it names, that is everything.
+	if len(s.Matchers) > 0 && s.Matchers.Matches(map[string]string{}) {
+		errs = append(errs, fmt.Errorf("matchers %s match alerts without those labels too; a silence that mutes everything is refused", matcherText(s.Matchers)))
 	}
 	switch {
 	case s.EndsAt.IsZero():
