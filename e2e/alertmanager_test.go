@@ -70,6 +70,12 @@ func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
+func (s *webhookSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.bodies)
+}
+
 // find returns the first body whose status is status, decoded both ways.
 func (s *webhookSink) find(status string) (notify.WebhookMessage, []byte, bool) {
 	s.mu.Lock()
@@ -133,7 +139,7 @@ route: {receiver: am, group_wait: 0s, group_interval: 1s}
 	waitFor(t, 30*time.Second, "Alertmanager to deliver the firing alert", func() (bool, string) {
 		var ok bool
 		firing, raw, ok = sink.find("firing")
-		return ok, fmt.Sprintf("%d webhook calls; outbox %+v", len(sink.bodies), d.Outbox())
+		return ok, fmt.Sprintf("%d webhook calls; outbox %+v", sink.count(), d.Outbox())
 	})
 	// The real payload has no field notify.WebhookMessage lacks.
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -170,7 +176,7 @@ route: {receiver: am, group_wait: 0s, group_interval: 1s}
 		Reason: "burn back under 14.4× over 1h"})
 	waitFor(t, 30*time.Second, "Alertmanager to deliver the resolve", func() (bool, string) {
 		_, _, ok := sink.find("resolved")
-		return ok, fmt.Sprintf("%d webhook calls; outbox %+v", len(sink.bodies), d.Outbox())
+		return ok, fmt.Sprintf("%d webhook calls; outbox %+v", sink.count(), d.Outbox())
 	})
 	resolved, raw, _ := sink.find("resolved")
 	if r := resolved.Alerts[0]; r.Status != "resolved" || r.Fingerprint != a.Fingerprint || r.EndsAt.IsZero() || r.EndsAt.Before(start) {
