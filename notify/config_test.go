@@ -244,13 +244,22 @@ func FuzzSilenceJSON(f *testing.F) {
 		if s.Validate(t0) != nil {
 			return
 		}
+		// Labels that satisfy every matcher when all are name=value with
+		// distinct names.
 		labels := map[string]string{}
+		selectable := true
 		for _, m := range s.Matchers {
-			if m.Op == MatchEqual {
-				labels[m.Name] = m.Value
+			if _, dup := labels[m.Name]; dup || m.Op != MatchEqual {
+				selectable = false
 			}
+			labels[m.Name] = m.Value
 		}
-		s.Mutes(labels, s.StartsAt)
+		if selectable && !s.Mutes(labels, s.StartsAt) {
+			t.Fatalf("silence %+v does not mute %v at its start", s, labels)
+		}
+		if s.Mutes(labels, s.EndsAt) {
+			t.Fatalf("silence %+v still mutes at its end", s)
+		}
 	})
 }
 
