@@ -258,10 +258,9 @@ func (d *Dispatcher) Load(ctx context.Context) error {
 			return nil
 		}),
 	)
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	// A crash between writing an entry and deleting those it superseded
-	// leaves both: the newest of each stream wins.
+	// leaves both: the newest of each stream wins. The stale ones are
+	// deleted before d.mu is taken: the API must not wait for the store.
 	slices.SortFunc(entries, func(a, b *Entry) int { return strings.Compare(b.ID, a.ID) })
 	newest := map[string]bool{}
 	var stale []*Entry
@@ -281,6 +280,8 @@ func (d *Dispatcher) Load(ctx context.Context) error {
 			err = errors.Join(err, derr)
 		}
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, e := range entries {
 		if !e.Dead && e.NextAttempt.After(now) {
 			// A restart is a fresh start for what was waiting to retry.

@@ -557,3 +557,53 @@ route:
 		}
 	}
 }
+
+// slowDeletes is a State whose deletes say they started, then wait for
+// release.
+type slowDeletes struct {
+	State
+	started, release chan struct{}
+	once             sync.Once
+}
+
+func (s *slowDeletes) DeleteStatePrefix(ctx context.Context, prefix string) (int64, error) {
+	s.once.Do(func() { close(s.started) })
+	<-s.release
+	return s.State.DeleteStatePrefix(ctx, prefix)
+}
+
+// TestLoadDoesNotHoldTheLockOverTheStore: removing the stale entries a
+// crash left does not keep the API (which runs while Run loads) waiting
+// for the store.
+func TestLoadDoesNotHoldTheLockOverTheStore(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t, t.TempDir())
+	defer db.Close()
+	for _, id := range []string{"1", "2"} {
+		b, _ := encodeEntry(&Entry{ID: id, Receiver: "hook", Kind: KindWebhook, Stream: "hook|g", Request: Request{URL: "http://127.0.0.1:1"}, Created: t0})
+		if err := db.PutState(ctx, outboxPrefix+id, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := &slowDeletes{State: db, started: make(chan struct{}), release: make(chan struct{})}
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, "http://127.0.0.1:1"), c, st)
+	loaded := make(chan error)
+	go func() { loaded <- d.Load(ctx) }()
+	<-st.started
+	listed := make(chan struct{})
+	go func() { d.Silences(); close(listed) }()
+	select {
+	case <-listed:
+	case <-time.After(2 * time.Second):
+		t.Error("Silences waited for Load's store deletes")
+	}
+	close(st.release)
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	<-listed
+	if v := d.Outbox(); len(v.Entries) != 1 || v.Entries[0].ID != "2" {
+		t.Errorf("after load: %+v", v)
+	}
+}
