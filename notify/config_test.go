@@ -297,3 +297,18 @@ func TestDefaultConfigOpensIncidentsForPages(t *testing.T) {
 		t.Errorf("incidents receivers: %v", err)
 	}
 }
+
+// TestMatcherLimitHoldsForJSONObjects: the API's {"name", "op", "value"}
+// form is bounded like the text form.
+func TestMatcherLimitHoldsForJSONObjects(t *testing.T) {
+	big := strings.Repeat("a", maxMatcherLen+1)
+	for _, body := range []string{
+		`{"name": "slo", "op": "=~", "value": "` + big + `"}`,
+		`{"name": "slo", "value": "` + big + `"}`,
+	} {
+		var m Matcher
+		if err := json.Unmarshal([]byte(body), &m); err == nil || !strings.Contains(err.Error(), "at most") {
+			t.Errorf("a matcher of %d bytes: %v", len(body), err)
+		}
+	}
+}

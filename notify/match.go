@@ -70,6 +70,9 @@ func ParseMatcher(s string) (Matcher, error) {
 
 // NewMatcher checks the label name and compiles a regular expression.
 func NewMatcher(name string, op MatchOp, value string) (Matcher, error) {
+	if n := len(name) + len(op) + len(value); n > maxMatcherLen {
+		return Matcher{}, fmt.Errorf("matcher of %d bytes: at most %d", n, maxMatcherLen)
+	}
 	m := Matcher{Name: name, Op: op, Value: value}
 	if !validLabelName(name) {
 		return m, fmt.Errorf("matcher label %q: want a label name ([a-zA-Z_][a-zA-Z0-9_]*)", name)
