@@ -555,6 +555,10 @@ route:
 		if e.LastError == "" || e.Attempts != 1 {
 			t.Errorf("entry %+v: want one failed attempt with its error", e)
 		}
+		want := map[string]string{"slack": base + "/…", "hook": base + "/hook"}[e.Receiver]
+		if e.Target != want {
+			t.Errorf("%s: target %q, want %q", e.Receiver, e.Target, want)
+		}
 	}
 }
 

@@ -92,7 +92,9 @@ func redactURL(kind, s string) string {
 	}
 	u.User, u.RawQuery, u.Fragment = nil, "", ""
 	if kind == KindSlack {
-		u.Path, u.RawPath = "/…", ""
+		// Appended, not set as the path, which String would escape.
+		u.Path, u.RawPath = "", ""
+		return u.String() + "/…"
 	}
 	return u.String()
 }
