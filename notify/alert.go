@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -53,7 +55,15 @@ func FromTransition(s *slo.SLO, tr alert.Transition, externalURL string) Alert {
 	if s.Owner != "" {
 		labels["owner"] = s.Owner
 	}
-	for k, v := range s.Labels {
+	// Keys that are label names first, then the others sanitized, each in
+	// sorted order: when two keys give one name, the same one wins on
+	// every transition, or fire and resolve would be two alerts.
+	keys := slices.Sorted(maps.Keys(s.Labels))
+	slices.SortStableFunc(keys, func(a, b string) int {
+		return cmp.Compare(b2i(!validLabelName(a)), b2i(!validLabelName(b)))
+	})
+	for _, k := range keys {
+		v := s.Labels[k]
 		name := sanitizeLabelName(k)
 		if slices.Contains(reservedLabels, name) || v == "" {
 			continue
@@ -102,6 +112,13 @@ func FromTransition(s *slo.SLO, tr alert.Transition, externalURL string) Alert {
 		an["time_to_exhaustion"] = slo.FormatDuration(tr.TimeToExhaustion.Round(time.Minute))
 	}
 	return a
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Fingerprint hashes a label set as Alertmanager's model.Fingerprint

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nines-sre/nines/slo"
 )
 
 const webhookConfig = `
@@ -341,4 +343,21 @@ func shape(v any) string {
 		return "bool"
 	}
 	return "null"
+}
+
+// TestLabelsOfCollidingKeysAreStable: SLO label keys that sanitize to the
+// same name give the same labels (and fingerprint) on every transition,
+// the key already valid winning; otherwise fire and resolve could be
+// two alerts, and the firing one never resolve.
+func TestLabelsOfCollidingKeysAreStable(t *testing.T) {
+	s := &slo.SLO{Name: "x", Labels: map[string]string{"a.b": "dot", "a_b": "exact", "a-b": "dash", "c.d": "1", "c-d": "2"}}
+	first := FromTransition(s, fire(t0), "")
+	if first.Labels["a_b"] != "exact" {
+		t.Errorf("a_b=%q, want the label given under that very name", first.Labels["a_b"])
+	}
+	for range 100 {
+		if a := FromTransition(s, fire(t0), ""); a.Fingerprint != first.Fingerprint {
+			t.Fatalf("labels %v, then %v", first.Labels, a.Labels)
+		}
+	}
 }
