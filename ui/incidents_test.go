@@ -41,7 +41,15 @@ func withIncidents(t *testing.T, f *fixture) *incident.Service {
 	if _, err := svc.AddEntry(ctx, inc.ID, 0, incident.Entry{At: start.Add(25 * time.Minute), Kind: incident.KeepWorking, Text: "rolled back v2.3.1", Author: "bo"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AddRepair(ctx, inc.ID, 0, incident.RepairInput{Title: "alert on card decline rate", Phase: incident.Phase("detection"), Owner: "team-payments", Link: "javascript:alert(5)"}); err != nil {
+	if _, err := svc.AddRepair(ctx, inc.ID, 0, incident.RepairInput{Title: "alert on card decline rate", Phase: incident.Phase("detection"), Owner: "team-payments", Link: "https://tracker.example/PAY-1"}); err != nil {
+		t.Fatal(err)
+	}
+	// The service now refuses a javascript: link; one stored before it did
+	// must still not become a link on the pages.
+	if _, err := f.db.UpdateIncident(ctx, inc.ID, func(inc *incident.Incident) error {
+		inc.Repairs[0].Link = "javascript:alert(5)"
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	evil, err := svc.Open(ctx, incident.OpenInput{
