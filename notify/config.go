@@ -64,19 +64,6 @@ type InhibitRule struct {
 	Equal          []string
 }
 
-// Inhibits reports whether source, firing, mutes target under the rule.
-func (r *InhibitRule) Inhibits(source, target map[string]string) bool {
-	if !r.Source.Matches(source) || !r.Target.Matches(target) {
-		return false
-	}
-	for _, l := range r.Equal {
-		if source[l] != target[l] {
-			return false
-		}
-	}
-	return true
-}
-
 // Receiver is where a route's notifications go. Exactly one kind is set.
 type Receiver struct {
 	Name string

@@ -106,8 +106,11 @@ type Dispatcher struct {
 	silences map[string]*Silence
 	outbox   map[string]*Entry
 	inflight map[string]bool
-	seq      uint64
-	stats    stats
+	// inhibitors counts, per inhibit rule, the firing alerts matching its
+	// source by their equal labels; nil until a step needs it.
+	inhibitors []map[string]int
+	seq        uint64
+	stats      stats
 
 	deliveries sync.WaitGroup
 }
@@ -187,6 +190,7 @@ func (d *Dispatcher) SetConfig(cfg *Config) {
 	defer d.mu.Unlock()
 	old := d.groups
 	d.cfg = cfg
+	d.inhibitors = nil // indexed by the rules of the config
 	d.setExternalURL(cfg)
 	d.groups = map[string]*group{}
 	for _, fp := range slices.Sorted(maps.Keys(d.records)) {
@@ -428,21 +432,51 @@ func (d *Dispatcher) muted(labels map[string]string, now time.Time) bool {
 	return false
 }
 
-// inhibited reports whether a firing alert other than fp mutes the alert
-// with labels under an inhibit rule. d.mu must be held.
-func (d *Dispatcher) inhibited(fp string, labels map[string]string) bool {
-	for i := range d.cfg.InhibitRules {
-		rule := &d.cfg.InhibitRules[i]
-		if !rule.Target.Matches(labels) {
-			continue
-		}
-		for sfp, src := range d.records {
-			if sfp != fp && !src.alert.Resolved() && rule.Inhibits(src.alert.Labels, labels) {
-				return true
+// inhibited reports whether a firing alert other than the one with
+// labels mutes it under an inhibit rule. The firing sources of each rule
+// are counted by their equal labels once a step, so a burst of thousands
+// of alerts costs a lookup each, not a scan of all the others. d.mu must
+// be held.
+func (d *Dispatcher) inhibited(labels map[string]string) bool {
+	rules := d.cfg.InhibitRules
+	if len(rules) == 0 {
+		return false
+	}
+	if d.inhibitors == nil {
+		d.inhibitors = make([]map[string]int, len(rules))
+		for i := range rules {
+			d.inhibitors[i] = map[string]int{}
+			for _, r := range d.records {
+				if !r.alert.Resolved() && rules[i].Source.Matches(r.alert.Labels) {
+					d.inhibitors[i][equalKey(rules[i].Equal, r.alert.Labels)]++
+				}
 			}
 		}
 	}
+	for i := range rules {
+		if !rules[i].Target.Matches(labels) {
+			continue
+		}
+		n := d.inhibitors[i][equalKey(rules[i].Equal, labels)]
+		if rules[i].Source.Matches(labels) {
+			n-- // the alert itself is one of the sources it was counted in
+		}
+		if n > 0 {
+			return true
+		}
+	}
 	return false
+}
+
+// equalKey joins the values of labels named in equal, for the index of
+// inhibiting alerts.
+func equalKey(equal []string, labels map[string]string) string {
+	var b strings.Builder
+	for _, l := range equal {
+		b.WriteString(labels[l])
+		b.WriteByte(0xff)
+	}
+	return b.String()
 }
 
 // intervals are a group's group_interval and repeat_interval; an
@@ -482,7 +516,7 @@ func (d *Dispatcher) flush(g *group, now time.Time) *Notification {
 			}
 			continue
 		}
-		if d.inhibited(fp, r.alert.Labels) {
+		if d.inhibited(r.alert.Labels) {
 			// Not notified: when the inhibiting alert resolves, the next
 			// flush tells of this one if it still fires.
 			if !m.notified && !r.muteCounted {
@@ -608,6 +642,7 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) {
 		d.receive(a, now)
 	}
 	d.expireUnconfirmed(now)
+	d.inhibitors = nil // the firing alerts changed: index them again when asked
 	var out []flushed
 	for _, key := range slices.Sorted(maps.Keys(d.groups)) {
 		g := d.groups[key]

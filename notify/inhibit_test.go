@@ -84,3 +84,30 @@ inhibit_rules:
 		}
 	}
 }
+
+// TestAnAlertDoesNotInhibitItself: with a rule whose source also matches
+// its targets, a lone alert is still told; a second one of the same SLO
+// mutes it.
+func TestAnAlertDoesNotInhibitItself(t *testing.T) {
+	rcv := newReceiver(t)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig+`inhibit_rules:
+  - {source_matchers: [alert=~".+"], target_matchers: [severity="ticket"], equal: [slo]}
+`, rcv.URL), c, nil)
+	ctx := context.Background()
+	ticket := fire(t0)
+	ticket.Alert, ticket.Severity = "ticket-fast", alert.Ticket
+	d.Enqueue(cart, ticket)
+	d.Step(ctx, t0)
+	if rcv.count() != 1 {
+		t.Fatalf("a lone ticket muted itself: %d requests", rcv.count())
+	}
+	d.Enqueue(checkout, fire(t0))
+	d.Enqueue(checkout, ticket)
+	d.Step(ctx, t0.Add(time.Second))
+	var msg WebhookMessage
+	rcv.body(t, rcv.count()-1, &msg)
+	if len(msg.Alerts) != 1 || msg.Alerts[0].Labels["alert"] != "page-fast" {
+		t.Errorf("checkout's ticket should be muted by its page: %+v", msg.Alerts)
+	}
+}
