@@ -70,6 +70,13 @@ func parseRange(q url.Values, s *slo.SLO, at time.Time) (timeRange, error) {
 				return tr, badRange("to=%q is not an RFC 3339 time.", to)
 			}
 		}
+		// Edges are floored to quanta in Unix nanoseconds, which hold
+		// 1678 to 2262 only; outside that a time wraps round silently.
+		for _, e := range []time.Time{f, t} {
+			if !time.Unix(0, e.UnixNano()).Equal(e) {
+				return tr, badRange("%s is outside the years 1678 to 2262 a page can show.", e.UTC().Format(time.RFC3339))
+			}
+		}
 		if !f.Before(t) {
 			return tr, badRange("from=%s is not before to=%s.", from, t.UTC().Format(time.RFC3339))
 		}
@@ -77,9 +84,11 @@ func parseRange(q url.Values, s *slo.SLO, at time.Time) (timeRange, error) {
 			return tr, badRange("from=%s to %s is longer than the 400 days a page shows.", from, t.UTC().Format(time.RFC3339))
 		}
 		tr.From, tr.To = f, t
-		v := url.Values{"from": {f.UTC().Format(time.RFC3339)}}
+		// RFC3339Nano keeps a fraction of a second: without it the page's
+		// own links could name an empty range.
+		v := url.Values{"from": {f.UTC().Format(time.RFC3339Nano)}}
 		if to != "" {
-			v.Set("to", t.UTC().Format(time.RFC3339))
+			v.Set("to", t.UTC().Format(time.RFC3339Nano))
 		}
 		tr.Query = v.Encode()
 	default:

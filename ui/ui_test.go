@@ -158,6 +158,22 @@ func TestParseRange(t *testing.T) {
 	bad("to=2026-11-20T10:00:00Z", "needs a from")
 	bad("from=2026-11-21T10:00:00Z&to=2026-11-20T10:00:00Z", "not before")
 	bad("from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "longer than the 400 days")
+	// Times a page cannot hold in Unix nanoseconds wrapped round to a span
+	// centuries away and showed it as the one asked for.
+	bad("from=1000-01-01T00:00:00Z&to=1000-01-02T00:00:00Z", "outside")
+	bad("from=2300-01-01T00:00:00Z&to=2300-01-02T00:00:00Z", "outside")
+	bad("from=2026-11-20T10:00:00Z&to=2300-01-02T00:00:00Z", "outside")
+	// The range a link carries is the one shown: a fraction of a second
+	// dropped from to= made the page's own links (the Freeze form) empty.
+	q, _ := url.ParseQuery("from=2026-11-25T14:00:00Z&to=2026-11-25T14:00:00.5Z")
+	tr, err := parseRange(q, s, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := url.ParseQuery(tr.Query)
+	if tr2, err := parseRange(again, s, at); err != nil || !tr2.From.Equal(tr.From) || !tr2.To.Equal(tr.To) {
+		t.Errorf("the link %q reads as %s – %s, %v; want %s – %s", tr.Query, tr2.From, tr2.To, err, tr.From, tr.To)
+	}
 	// A span inside one quantum shows that quantum.
 	ok("from=2026-11-20T10:00:10Z&to=2026-11-20T10:00:20Z", time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 10, 1, 0, 0, time.UTC))
 }
