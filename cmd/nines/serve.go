@@ -113,7 +113,14 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: store: %w", err)}
 	}
 	defer db.Close()
-	nt, err := newNotifier(f.notify, f.listen, token, db, logger)
+	// Listen first: the incidents receiver posts to the address actually
+	// bound (--listen 127.0.0.1:0 picks a port).
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
+	}
+	defer ln.Close()
+	nt, err := newNotifier(f.notify, ln.Addr().String(), token, db, logger)
 	if err != nil {
 		return err
 	}
@@ -153,10 +160,6 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %d SLOs\n", ln.Addr(), f.data, len(eng.SLOs()))

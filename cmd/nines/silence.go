@@ -260,7 +260,7 @@ func selfURL(listen string) string {
 // withReload makes a spec reload re-read notify.yaml too: first, so that
 // a broken file refuses the whole reload and changes nothing.
 func (n *notifier) withReload(reload func() error) func() error {
-	if reload == nil || n.path == "" {
+	if n.path == "" {
 		return reload
 	}
 	return func() error {
@@ -269,8 +269,10 @@ func (n *notifier) withReload(reload func() error) func() error {
 			return fmt.Errorf("--notify: %w", err)
 		}
 		cfg.ResolveIncidents(n.incidentsURL, n.incidentsHeaders)
-		if err := reload(); err != nil {
-			return err
+		if reload != nil { // without --slos only notify.yaml is read again
+			if err := reload(); err != nil {
+				return err
+			}
 		}
 		n.SetConfig(cfg)
 		return nil

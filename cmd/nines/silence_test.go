@@ -185,6 +185,11 @@ func TestNotifyReload(t *testing.T) {
 		t.Fatalf("good file: %v, specs %d, route %+v", err, specs, nt.Config().Route)
 	}
 	if none := (&notifier{path: ""}).withReload(nil); none != nil {
-		t.Error("a reload without specs")
+		t.Error("a reload without specs or notify.yaml")
+	}
+	// Without --slos a reload still reads notify.yaml again.
+	write("receivers: [{name: log, log: {}}]\nroute: {receiver: log}\n")
+	if err := nt.withReload(nil)(); err != nil || nt.Config().Route.Receiver != "log" {
+		t.Errorf("notify.yaml alone: %v, route %+v", err, nt.Config().Route)
 	}
 }
