@@ -113,7 +113,9 @@ type rangeStats struct {
 type violation struct {
 	From, To time.Time
 	Length   time.Duration
-	Zoom     string
+	// Zoom is the link (a query, "?from=…&to=…") to the violation with
+	// some time either side.
+	Zoom string
 }
 
 type quantileRow struct {
@@ -298,7 +300,7 @@ func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr ti
 		}
 		pad := max(s.Quantum*30, w.Duration())
 		zoom := url.Values{"from": {w.Start.Add(-pad).UTC().Format(time.RFC3339)}, "to": {w.End.Add(pad).UTC().Format(time.RFC3339)}}
-		st.Violations = append(st.Violations, violation{From: w.Start, To: w.End, Length: w.Duration(), Zoom: zoom.Encode()})
+		st.Violations = append(st.Violations, violation{From: w.Start, To: w.End, Length: w.Duration(), Zoom: "?" + zoom.Encode()})
 	}
 
 	// The strip: one cell per quantum, or per bucket of quanta.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"flag"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -387,6 +388,31 @@ func TestWarmFillsTheCache(t *testing.T) {
 	for k, dc := range f.ui.cache.days {
 		if len(dc.rollups) == 0 || dc.gen != f.eng.PastDayWrites() {
 			t.Errorf("%+v: %d rollups, gen %d", k, len(dc.rollups), dc.gen)
+		}
+	}
+}
+
+// TestZoomLinks: each longest violation's zoom link opens that span; the
+// template once escaped its query a second time, so it opened the
+// default window instead.
+func TestZoomLinks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 3)
+	page := f.get("/slos/checkout-availability", 200)
+	links := regexp.MustCompile(`<a href="([^"]*)">zoom</a>`).FindAllStringSubmatch(page, -1)
+	if len(links) == 0 {
+		t.Fatal("no zoom links")
+	}
+	for _, l := range links {
+		u, err := url.Parse(html.UnescapeString(l[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		from, err1 := time.Parse(time.RFC3339, q.Get("from"))
+		to, err2 := time.Parse(time.RFC3339, q.Get("to"))
+		if err1 != nil || err2 != nil || !from.Before(to) {
+			t.Errorf("zoom link %q names no span", l[1])
 		}
 	}
 }
