@@ -100,6 +100,17 @@ func TestIncidentPages(t *testing.T) {
 	if !strings.Contains(evil, "<h1>What happened</h1>") || !strings.Contains(evil, "<table>") {
 		t.Error("postmortem Markdown not rendered")
 	}
+	// The review of one service or owner lists its own repair items only.
+	for _, path := range []string{"/review?group=service&key=search", "/review?group=owner&key=team-search"} {
+		if page := f.get(path, 200); strings.Contains(page, "alert on card decline rate") {
+			t.Errorf("%s lists checkout's repair item", path)
+		}
+	}
+	for _, path := range []string{"/review?group=service&key=checkout", "/review?group=owner&key=team-payments"} {
+		if page := f.get(path, 200); !strings.Contains(page, "alert on card decline rate") {
+			t.Errorf("%s lacks checkout's repair item", path)
+		}
+	}
 	f.get("/incidents/99", 404)
 	f.get("/incidents/abc", 404)
 	f.get("/incidents?status=bogus", 400)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"math"
@@ -209,7 +210,18 @@ func (u *UI) review(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := u.cfg.Engine.Now()
+	owners := map[int64]string{}
 	for _, it := range debt.Items {
+		if v.Key != "" {
+			k, err := itemKey(ctx, svc, group, &it, owners)
+			if err != nil {
+				u.fail(w, r, err)
+				return
+			}
+			if k != v.Key {
+				continue
+			}
+		}
 		row := repairRow{Title: it.Title, Term: string(it.Term), Phase: string(it.Phase), Owner: it.Owner, Status: string(it.Status), Due: it.Due}
 		if safeURL(it.Link) {
 			row.Link = it.Link
@@ -240,4 +252,33 @@ func pairs(labels []string, values []float64, f func(float64) string) []string {
 		out = append(out, labels[i]+" "+s)
 	}
 	return out
+}
+
+// itemKey is the group a repair item counts in, as the debt report counts
+// it: its incident's first service, or its own owner, else its incident's.
+// seen caches the key of each incident looked up.
+func itemKey(ctx context.Context, svc *incident.Service, group incident.GroupBy, it *incident.RepairItem, seen map[int64]string) (string, error) {
+	if group == incident.ByOwner && it.Owner != "" {
+		return it.Owner, nil
+	}
+	if k, ok := seen[it.IncidentID]; ok {
+		return k, nil
+	}
+	k := "(none)"
+	if group == incident.ByOwner {
+		k = incident.NoOwner
+	}
+	inc, err := svc.Get(ctx, it.IncidentID)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return "", err
+	case group == incident.ByService && len(inc.Services) > 0:
+		k = inc.Services[0]
+	case group == incident.ByOwner:
+		f := inc.Facts()
+		k = svc.Config().OwnerOf(&f)
+	}
+	seen[it.IncidentID] = k
+	return k, nil
 }
