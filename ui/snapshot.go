@@ -102,7 +102,9 @@ func (u *UI) snapshot(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, fmt.Errorf("snapshot %s: %w", id, err))
 		return
 	}
-	w.Header().Set("Cache-Control", "public, max-age=86400, immutable")
+	// private: with protected reads the request carries the token, and
+	// "public" would let a shared cache hand the page to anyone.
+	w.Header().Set("Cache-Control", "private, max-age=86400, immutable")
 	// The body is HTML that this package's own templates escaped when the
 	// snapshot was frozen; the store is the server's, not user input.
 	u.render(w, r, http.StatusOK, "snapshot", &layout{Title: doc.Meta.SLO + " (snapshot)", Nav: "slos", Generated: doc.Meta.Taken,

@@ -241,6 +241,15 @@ func TestFreeze(t *testing.T) {
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site freeze: %v %v", resp.StatusCode, err)
 	}
+	// A snapshot may sit behind the read token: no shared cache may keep it.
+	if resp, err := http.Get(f.srv.URL + loc); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "private") || strings.Contains(cc, "public") {
+			t.Errorf("snapshot Cache-Control %q, want private", cc)
+		}
+	}
 	f.get("/snapshots/0123456789abcdef", 404)
 	f.get("/snapshots/..%2F..%2Fetc", 404)
 }
