@@ -89,8 +89,9 @@ func (u *UI) buildOverview(ctx context.Context, q url.Values) (*overviewView, er
 		for k, val := range s.Labels {
 			labelSet[k+"="+val] = true
 		}
+		val, has := s.Labels[lk]
 		if (v.Service != "" && s.Service != v.Service) || (v.Owner != "" && s.Owner != v.Owner) ||
-			(v.Label != "" && (s.Labels[lk] != lv || s.Labels == nil)) {
+			(v.Label != "" && (!has || val != lv)) {
 			continue
 		}
 		row, err := u.overviewRow(ctx, s)

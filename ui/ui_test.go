@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 )
@@ -423,5 +424,20 @@ func TestZoomLinks(t *testing.T) {
 		if err1 != nil || err2 != nil || !from.Before(to) {
 			t.Errorf("zoom link %q names no span", l[1])
 		}
+	}
+}
+
+// TestLabelFilterEmptyValue: label=k= shows the SLOs whose label k is
+// empty, not every SLO without k.
+func TestLabelFilterEmptyValue(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	const blank = "name: blank-team\nservice: blank\nlabels:\n  team: \"\"\n  tier: \"2\"\nsli:\n  good:\n    status: \"<500\"\nobjective: 99\nmethod: quanta\nwindow:\n  rolling: 1d\n"
+	if _, err := f.eng.Load(t.Context(), map[string][]byte{"demo.yaml": []byte(demo.Specs), "evil.yaml": []byte(evilSpec), "blank.yaml": []byte(blank)}); err != nil {
+		t.Fatal(err)
+	}
+	page := f.get("/?label=team%3D", 200)
+	if !strings.Contains(page, `data-slo="blank-team"`) || strings.Contains(page, `data-slo="evil.slo_1"`) {
+		t.Error("label=team= shows SLOs without a team label")
 	}
 }
