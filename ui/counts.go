@@ -107,7 +107,8 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 			c.mu.Lock()
 			if now.Sub(dc.fetched) >= cacheTTL/2 && !dc.refreshing {
 				dc.refreshing = true
-				go u.refreshDay(s, d, key, dc.latency != nil)
+				withLatency := dc.latency != nil
+				u.refreshes.Go(func() { u.refreshDay(s, d, key, withLatency) })
 			}
 			c.mu.Unlock()
 			return dc.rollups, nil

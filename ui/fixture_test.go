@@ -99,6 +99,9 @@ func newFixture(t testing.TB, days int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run last first: the server stops, then the cache's
+	// background reads end, then the store closes.
+	t.Cleanup(u.Wait)
 	srv := httptest.NewServer(u)
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, clock: clock, eng: eng, db: db, ui: u, srv: srv}

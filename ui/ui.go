@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/engine"
@@ -51,7 +52,14 @@ type UI struct {
 	mux   *http.ServeMux
 	pages map[string]*template.Template
 	cache countsCache
+	// refreshes are the cache's refresh-ahead reads running; Wait waits
+	// for them.
+	refreshes sync.WaitGroup
 }
+
+// Wait waits for the background reads that refresh cached counts: call it
+// before closing the store, which they read.
+func (u *UI) Wait() { u.refreshes.Wait() }
 
 // New parses the templates and returns the UI.
 func New(cfg Config) (*UI, error) {
