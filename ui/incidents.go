@@ -294,6 +294,9 @@ func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *inci
 		// (at least 30 minutes) either side.
 		if s, err := u.cfg.Engine.SLO(name); err == nil && !from.IsZero() && from.Before(to) {
 			pad := max(30*time.Minute, to.Sub(from)/4)
+			// An incident left open for months (or with a wrong impact
+			// start) shows its last month, not years of quanta.
+			from = maxTime(from, to.Add(-maxIncidentStrip))
 			lo := time.Unix(0, slo.QuantumStart(from.Add(-pad).UnixNano(), s.Quantum)).UTC()
 			hi := time.Unix(0, slo.QuantumStart(to.Add(pad).UnixNano(), s.Quantum)).UTC()
 			at := u.cfg.Engine.EvalTime(s, now)
@@ -313,6 +316,9 @@ func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *inci
 	}
 	return v, nil
 }
+
+// maxIncidentStrip bounds the span of an incident's budget strip.
+const maxIncidentStrip = 31 * 24 * time.Hour
 
 // strip draws the good/bad/unmeasured strip of s over [from, to), judged
 // up to end.

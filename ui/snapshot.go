@@ -49,6 +49,19 @@ func (u *UI) freeze(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, &pageError{status: http.StatusForbidden, msg: "A snapshot can only be frozen from nines' own pages."})
 		return
 	}
+	// Snapshots are kept forever and freezing one needs no token when
+	// reads are open: a bound keeps a script from filling the disk.
+	maxSnapshots := u.cfg.MaxSnapshots
+	n := 0
+	if err := u.cfg.Store.RangeState(r.Context(), snapshotPrefix, func(string, []byte) error { n++; return nil }); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if n >= maxSnapshots {
+		u.fail(w, r, &pageError{status: http.StatusInsufficientStorage, msg: fmt.Sprintf("nines keeps at most %d snapshots, and has them.", maxSnapshots),
+			hints: []string{"Link to the live page with its ?from=&to= instead, or remove old snapshots from the store (keys ui/snapshot/…)."}})
+		return
+	}
 	v, err := u.buildSLO(r.Context(), r.PathValue("name"), r.URL.Query())
 	if err != nil {
 		u.fail(w, r, err)

@@ -44,6 +44,9 @@ type Config struct {
 	// Store with the default configuration (no goals).
 	Incidents *incident.Service
 	Logger    *slog.Logger
+	// MaxSnapshots bounds the frozen snapshots kept (about 100 KB each;
+	// default 2,000): freezing needs no token while reads are open.
+	MaxSnapshots int
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -65,6 +68,9 @@ func (u *UI) Wait() { u.refreshes.Wait() }
 func New(cfg Config) (*UI, error) {
 	if cfg.Engine == nil || cfg.Store == nil {
 		return nil, errors.New("ui: engine and store are required")
+	}
+	if cfg.MaxSnapshots == 0 {
+		cfg.MaxSnapshots = 2000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -155,6 +155,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
+	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher})
