@@ -39,19 +39,8 @@ noData: good
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
 			now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
-			e, err := New(ctx, Config{Store: db, Now: func() time.Time { return now }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(base + tc.policy)}); err != nil {
-				t.Fatal(err)
-			}
+			e := startEngine(t, testStore(t), func() time.Time { return now }, base+tc.policy)
 			if _, err := e.Append(ctx, "api", minute(now.Truncate(time.Minute).Add(-2*time.Minute), 100, 0), "test"); err != nil {
 				t.Fatal(err)
 			}
@@ -81,34 +70,18 @@ window:
 noData: good
 `
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testStore(t)
 	midnight := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	now := midnight.Add(-5 * time.Minute)
 	clock := func() time.Time { return now }
-	e, err := New(ctx, Config{Store: db, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(spec)}); err != nil {
-		t.Fatal(err)
-	}
+	e := startEngine(t, db, clock, spec)
 	for m := midnight.Add(-10 * time.Minute); m.Before(midnight.Add(-5 * time.Minute)); m = m.Add(time.Minute) {
 		if _, err := e.Append(ctx, "api", minute(m, 100, 0), "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	now = midnight.Add(30 * time.Minute)
-	e2, err := New(ctx, Config{Store: db, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e2.Load(ctx, map[string][]byte{"api.yaml": []byte(spec)}); err != nil {
-		t.Fatal(err)
-	}
+	e2 := startEngine(t, db, clock, spec)
 	rates, err := e2.BurnRates("api", []time.Duration{time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -131,20 +104,10 @@ noData: good
 // the SLO's alert history after a restart, numbers and reasons included.
 func TestAlertHistorySurvivesARestart(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testStore(t)
 	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
 	clock := func() time.Time { return now }
-	e, err := New(ctx, Config{Store: db, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(apiSpec)}); err != nil {
-		t.Fatal(err)
-	}
+	e := startEngine(t, db, clock, apiSpec)
 	bad := now.Truncate(time.Minute).Add(-2 * time.Minute)
 	if _, err := e.Append(ctx, "api", minute(bad, 100, 0), "test"); err != nil {
 		t.Fatal(err)
@@ -156,13 +119,7 @@ func TestAlertHistorySurvivesARestart(t *testing.T) {
 	if err != nil || len(before) < 2 {
 		t.Fatalf("history before the restart: %+v, %v", before, err)
 	}
-	e2, err := New(ctx, Config{Store: db, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e2.Load(ctx, map[string][]byte{"api.yaml": []byte(apiSpec)}); err != nil {
-		t.Fatal(err)
-	}
+	e2 := startEngine(t, db, clock, apiSpec)
 	_, after, err := e2.Alerts("api")
 	if err != nil {
 		t.Fatal(err)
@@ -180,3 +137,29 @@ func TestAlertHistorySurvivesARestart(t *testing.T) {
 }
 
 func sameFloat(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
+
+// testStore is a store in a temporary directory, closed at the test's end.
+func testStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// startEngine starts an engine on db with the clock and loads spec as
+// api.yaml: a start, or a restart on the same store.
+func startEngine(t *testing.T, db *sqlite.DB, clock func() time.Time, spec string) *Engine {
+	t.Helper()
+	ctx := context.Background()
+	e, err := New(ctx, Config{Store: db, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(spec)}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
