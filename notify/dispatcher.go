@@ -758,8 +758,9 @@ func (d *Dispatcher) emit(ctx context.Context, f flushed, externalURL string, no
 // supersededLocked removes the entries still waiting that e replaces
 // (older, same stream, not being sent) and returns them. A resolve must
 // not be followed by the firing notification it replaced. e takes over
-// their age and attempts, so that max_age still ends a stream that keeps
-// failing and the backoff goes on growing. d.mu must be held.
+// their age, attempts and next attempt, so that max_age still ends a
+// stream that keeps failing, the backoff goes on growing and a receiver
+// that asked for time (429 with Retry-After) gets it. d.mu must be held.
 func (d *Dispatcher) supersededLocked(e *Entry) []*Entry {
 	var out []*Entry
 	for id, old := range d.outbox {
@@ -770,6 +771,9 @@ func (d *Dispatcher) supersededLocked(e *Entry) []*Entry {
 				e.Created = old.Created
 			}
 			e.Attempts += old.Attempts
+			if old.NextAttempt.After(e.NextAttempt) {
+				e.NextAttempt = old.NextAttempt
+			}
 			if e.LastError == "" {
 				e.LastError, e.LastStatus = old.LastError, old.LastStatus
 			}
@@ -922,6 +926,9 @@ func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
 			newer.Created = e.Created
 		}
 		newer.Attempts += e.Attempts
+		if e.NextAttempt.After(newer.NextAttempt) {
+			newer.NextAttempt = e.NextAttempt // the backoff this failure earned
+		}
 		d.inflight[newer.ID] = true
 		newer = newer.clone()
 	case d.outbox[e.ID] != nil:

@@ -611,3 +611,37 @@ func TestLoadDoesNotHoldTheLockOverTheStore(t *testing.T) {
 		t.Errorf("after load: %+v", v)
 	}
 }
+
+// TestNewerNotificationKeepsTheBackoff: a receiver that answered 429 with
+// Retry-After 120 is not asked again when the group's next notification
+// (its resolve) replaces the waiting one: the newer one waits too.
+func TestNewerNotificationKeepsTheBackoff(t *testing.T) {
+	rcv := newReceiver(t, 429, 200)
+	rcv.mu.Lock()
+	rcv.retry = "120"
+	rcv.mu.Unlock()
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, nil)
+	ctx := context.Background()
+	d.Enqueue(checkout, fire(t0))
+	d.Step(ctx, t0)
+	if rcv.count() != 1 {
+		t.Fatalf("%d requests, want the first attempt", rcv.count())
+	}
+	// The alert resolves; group_interval (1m) passes, Retry-After not.
+	later := t0.Add(time.Minute)
+	c.Set(later)
+	d.Enqueue(checkout, resolve(later, t0))
+	d.Step(ctx, later)
+	v := d.Outbox()
+	if rcv.count() != 1 || v.Pending != 1 || !v.Entries[0].NextAttempt.Equal(t0.Add(120*time.Second)) {
+		t.Fatalf("after the resolve: %d requests, outbox %+v; want the resolve waiting for the receiver's minute", rcv.count(), v)
+	}
+	c.Set(t0.Add(121 * time.Second))
+	d.Step(ctx, c.Now())
+	var msg WebhookMessage
+	rcv.body(t, rcv.count()-1, &msg)
+	if rcv.count() != 2 || msg.Status != "resolved" {
+		t.Errorf("after the wait: %d requests, last %s", rcv.count(), msg.Status)
+	}
+}
