@@ -258,6 +258,13 @@ func (d *Dispatcher) Load(ctx context.Context) error {
 				bad++
 				return nil
 			}
+			if len(s.Matchers) == 0 || s.Matchers.Matches(map[string]string{}) {
+				// Refused when created; a stored one like it (a damaged
+				// row, an older nines) would mute every alert.
+				d.opts.Logger.Error("notify: stored silence mutes everything; ignored", "key", key, "matchers", matcherText(s.Matchers))
+				bad++
+				return nil
+			}
 			silences = append(silences, &s)
 			return nil
 		}),

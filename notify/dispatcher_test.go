@@ -645,3 +645,26 @@ func TestNewerNotificationKeepsTheBackoff(t *testing.T) {
 		t.Errorf("after the wait: %d requests, last %s", rcv.count(), msg.Status)
 	}
 }
+
+// TestStoredSilenceMutingEverythingIsIgnored: a stored silence without
+// matchers (a damaged row) is not loaded, so it cannot mute every alert.
+func TestStoredSilenceMutingEverythingIsIgnored(t *testing.T) {
+	db := openStore(t, t.TempDir())
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.PutState(ctx, silencePrefix+"bad", []byte(`{"id":"bad","matchers":[],"startsAt":"2026-11-25T09:00:00Z","endsAt":"2026-11-25T12:00:00Z","createdBy":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rcv := newReceiver(t)
+	c := &clock{t: t0}
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), c, db)
+	d.Load(ctx)
+	if l := d.Silences(); len(l) != 0 {
+		t.Fatalf("loaded %+v", l)
+	}
+	d.Enqueue(checkout, fire(t0))
+	d.Step(ctx, t0)
+	if rcv.count() != 1 {
+		t.Errorf("the page was muted: %d requests", rcv.count())
+	}
+}

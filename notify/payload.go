@@ -261,7 +261,9 @@ func slackMessage(r *Receiver, n *Notification) SlackMessage {
 	} else {
 		title = fmt.Sprintf("[RESOLVED] %s", groupTitle(n))
 	}
-	m := SlackMessage{Channel: r.Channel, Text: truncate(title, slackSectionMax)}
+	// The top-level text is read as markup: escaped, a label value such as
+	// <!channel> cannot ping anyone. The header block is plain text.
+	m := SlackMessage{Channel: r.Channel, Text: truncate(slackEscape(title), slackSectionMax)}
 	m.Blocks = append(m.Blocks, SlackBlock{Type: "header", Text: &SlackText{Type: "plain_text", Text: truncate(title, slackHeaderMax)}})
 	for i, a := range n.Alerts {
 		if len(m.Blocks) == slackBlocksMax-1 && i < len(n.Alerts)-1 {

@@ -361,3 +361,20 @@ func TestLabelsOfCollidingKeysAreStable(t *testing.T) {
 		}
 	}
 }
+
+// TestSlackTextIsEscaped: a label value that is Slack markup (a channel
+// ping, a link) reaches Slack as text in every field Slack reads as
+// markup.
+func TestSlackTextIsEscaped(t *testing.T) {
+	n := &Notification{GroupLabels: map[string]string{"slo": "<!channel> & <https://evil.example|click>"},
+		Alerts: []Alert{{Labels: map[string]string{"slo": "x"}, Annotations: map[string]string{"summary": "<!here>"}}}}
+	m := slackMessage(&Receiver{}, n)
+	if strings.Contains(m.Text, "<!channel>") || !strings.Contains(m.Text, "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;") {
+		t.Errorf("text %q", m.Text)
+	}
+	for _, b := range m.Blocks {
+		if b.Text != nil && b.Text.Type == "mrkdwn" && strings.Contains(b.Text.Text, "<!here>") {
+			t.Errorf("block %q", b.Text.Text)
+		}
+	}
+}
