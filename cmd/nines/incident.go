@@ -249,8 +249,8 @@ func runIncidentOpen(ctx context.Context, e *env, _ *client, args []string) erro
 	if *severity == "" {
 		return usageError("incident open: --severity is required (1 is worst)")
 	}
-	if in.Severity, err = strconv.Atoi(strings.TrimPrefix(strings.ToLower(*severity), "sev")); err != nil {
-		return usageError("incident open: --severity %q: want a level such as 2 or SEV2", *severity)
+	if in.Severity, err = c.severity(ctx, *severity); err != nil {
+		return fmt.Errorf("incident open: %w", err)
 	}
 	impact, err := tf.get("impact-start", time.Time{})
 	if err != nil {
@@ -347,9 +347,9 @@ func runIncidentUpdate(ctx context.Context, e *env, _ *client, args []string) er
 	setStr(&p.Summary, *summary)
 	setStr(&p.Owner, *owner)
 	if *severity != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(*severity), "sev"))
+		n, err := c.severity(ctx, *severity)
 		if err != nil {
-			return usageError("incident update: --severity %q: want a level such as 2", *severity)
+			return fmt.Errorf("incident update: %w", err)
 		}
 		p.Severity = &n
 	}
@@ -919,4 +919,26 @@ func shown(n, total int) string {
 		return strconv.Itoa(n)
 	}
 	return fmt.Sprintf("latest %d of %d", n, total)
+}
+
+// severity reads --severity: a level (2), SEVn, or a name of the server's
+// severity scale (asked for only then).
+func (c *client) severity(ctx context.Context, v string) (int, error) {
+	if n, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "sev")); err == nil {
+		return n, nil
+	}
+	var cfg struct {
+		Severities []incident.Severity `json:"severities"`
+	}
+	if err := c.get(ctx, "/api/v1/incidents/config", &cfg); err != nil {
+		return 0, err
+	}
+	var names []string
+	for _, s := range cfg.Severities {
+		if strings.EqualFold(s.Name, strings.TrimSpace(v)) {
+			return s.Level, nil
+		}
+		names = append(names, fmt.Sprintf("%d (%s)", s.Level, s.Name))
+	}
+	return 0, usageError("--severity %q: want a level or a name of the scale: %s", v, strings.Join(names, ", "))
 }

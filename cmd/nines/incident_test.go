@@ -106,6 +106,7 @@ func TestIncidentCLIEndToEnd(t *testing.T) {
 		{[]string{"update", "1", "--mitigated", "10:05Z"}, 2},
 		{[]string{"open", "--service", "payments", "--severity", "2", "--title", "x"}, 2},
 		{[]string{"open", "--service", "checkout", "--severity", "7", "--title", "x"}, 2},
+		{[]string{"open", "--service", "checkout", "--severity", "major", "--title", "x"}, 2},
 		{[]string{"open", "--service", "checkout", "--severity", "3", "--title", "slow pages", "--impact-start", "2026-11-20T08:00Z", "--detected", "2026-11-20T08:04Z"}, 0},
 		{[]string{"show", "1"}, 0},
 		{[]string{"list"}, 0},
