@@ -39,10 +39,12 @@ type Service struct {
 
 	// facts holds the facts of every incident as of generation gen, so
 	// that a report reads only what changed since the last one.
-	mu    sync.RWMutex
-	gen   int64
-	facts []Facts
-	index map[int64]int
+	mu sync.RWMutex
+	// refreshing lets one Refresh read the store at a time.
+	refreshing sync.Mutex
+	gen        int64
+	facts      []Facts
+	index      map[int64]int
 	// repairs are every repair item as of generation repairsGen (valid
 	// when haveRepairs): a repair item changes only with its incident,
 	// which takes a new generation, so the debt report reads them again
@@ -777,22 +779,35 @@ func (s *Service) Metrics(ctx context.Context, q MetricsQuery) (*Report, error) 
 // call it; calling it once at start-up makes the first report as quick
 // as the others.
 func (s *Service) Refresh(ctx context.Context) error {
+	// One refresh reads the store at a time, without s.mu: reports on the
+	// facts already held go on meanwhile, and the next refresh reads only
+	// what changed since this one.
+	s.refreshing.Lock()
+	defer s.refreshing.Unlock()
+	s.mu.RLock()
+	since := s.gen
+	s.mu.RUnlock()
+	var changed []Facts
+	gen, err := s.opt.Store.IncidentFactsSince(ctx, since, func(f *Facts) error {
+		changed = append(changed, *f)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.index == nil {
 		s.index = map[int64]int{}
 	}
-	gen, err := s.opt.Store.IncidentFactsSince(ctx, s.gen, func(f *Facts) error {
-		if i, ok := s.index[f.ID]; ok {
-			s.facts[i] = *f
-			return nil
+	for i := range changed {
+		f := &changed[i]
+		if j, ok := s.index[f.ID]; ok {
+			s.facts[j] = *f
+			continue
 		}
 		s.index[f.ID] = len(s.facts)
 		s.facts = append(s.facts, *f)
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	s.gen = gen
 	return nil
@@ -804,17 +819,25 @@ func (s *Service) Debt(ctx context.Context, q DebtQuery) (*DebtReport, error) {
 	if err := s.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.haveRepairs || s.repairsGen != s.gen {
-		// Read at or after generation gen: a write in between only makes
-		// the items newer than the facts, and the next report reads again.
+	s.mu.RLock()
+	gen, fresh := s.gen, s.haveRepairs && s.repairsGen == s.gen
+	s.mu.RUnlock()
+	if !fresh {
+		// Read at or after generation gen, outside s.mu: a write in
+		// between only makes the items newer than the facts, and the next
+		// report reads again.
 		repairs, err := s.opt.Store.RepairItems(ctx)
 		if err != nil {
 			return nil, err
 		}
-		s.repairs, s.repairsGen, s.haveRepairs = repairs, s.gen, true
+		s.mu.Lock()
+		if !s.haveRepairs || s.repairsGen < gen {
+			s.repairs, s.repairsGen, s.haveRepairs = repairs, gen, true
+		}
+		s.mu.Unlock()
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return ComputeDebt(s.cfg, q, s.opt.Now().UTC(), s.facts, s.repairs), nil
 }
 
