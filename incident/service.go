@@ -37,14 +37,15 @@ type Service struct {
 	opt Options
 	cfg *Config
 
+	// refreshing lets one Refresh read the store at a time; mu guards
+	// what follows.
+	refreshing sync.Mutex
+	mu         sync.RWMutex
 	// facts holds the facts of every incident as of generation gen, so
 	// that a report reads only what changed since the last one.
-	mu sync.RWMutex
-	// refreshing lets one Refresh read the store at a time.
-	refreshing sync.Mutex
-	gen        int64
-	facts      []Facts
-	index      map[int64]int
+	gen   int64
+	facts []Facts
+	index map[int64]int
 	// repairs are every repair item as of generation repairsGen (valid
 	// when haveRepairs): a repair item changes only with its incident,
 	// which takes a new generation, so the debt report reads them again
