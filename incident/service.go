@@ -756,7 +756,9 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 func (s *Service) storeBurn(ctx context.Context, inc *Incident, now time.Time) *Incident {
 	if s.opt.Budget != nil && len(inc.SLOs) > 0 {
 		s.refreshBurn(ctx, inc, now)
-		_ = s.opt.Store.SetBurns(ctx, inc.ID, inc.Burn)
+		// Derived figures: a failed write leaves the previous ones, and the
+		// incident's own change has already been stored.
+		_, _ = s.opt.Store.SetBurns(ctx, inc.ID, inc.Version, inc.Burn)
 	}
 	return s.decorate(inc)
 }

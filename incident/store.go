@@ -39,8 +39,11 @@ type Store interface {
 	// RepairItems returns every repair item.
 	RepairItems(ctx context.Context) ([]RepairItem, error)
 	// SetBurns replaces the stored budget burned of an incident, without
-	// changing its version: it is derived from rollups, not edited.
-	SetBurns(ctx context.Context, id int64, burns []Burn) error
+	// changing its version: it is derived from rollups, not edited. It
+	// does so only while the incident is at version, and reports whether
+	// it did: figures computed from an older version of the incident's
+	// times must not overwrite those of a newer one.
+	SetBurns(ctx context.Context, id, version int64, burns []Burn) (bool, error)
 	// Burns returns the stored budget burned of the incidents that have
 	// any, by incident ID.
 	Burns(ctx context.Context) (Burns, error)

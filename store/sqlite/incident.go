@@ -750,16 +750,22 @@ func (db *DB) Burns(ctx context.Context) (incident.Burns, error) {
 }
 
 // SetBurns implements incident.Store.
-func (db *DB) SetBurns(ctx context.Context, id int64, burns []incident.Burn) error {
-	return db.incTx(ctx, fmt.Sprintf("incident %d budget burned", id), func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one)
+func (db *DB) SetBurns(ctx context.Context, id, version int64, burns []incident.Burn) (bool, error) {
+	written := false
+	err := db.incTx(ctx, fmt.Sprintf("incident %d budget burned", id), func(tx *sql.Tx) error {
+		var current int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM incidents WHERE id = ?`, id).Scan(&current)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("incident %d: %w", id, incident.ErrNotFound)
 		}
 		if err != nil {
 			return dbErr(err)
 		}
+		if current != version {
+			return nil // a newer change computes its own
+		}
+		written = true
 		return db.writeBurns(ctx, tx, id, burns)
 	})
+	return written && err == nil, err
 }

@@ -327,3 +327,32 @@ func TestIncidentOutlivesItsService(t *testing.T) {
 		t.Fatalf("adding an unknown service: %v", err)
 	}
 }
+
+// TestSetBurnsOnlyForTheCurrentVersion: budget burned computed from an
+// older version of an incident (a slower concurrent change) does not
+// overwrite the figures of the newer one.
+func TestSetBurnsOnlyForTheCurrentVersion(t *testing.T) {
+	ctx := context.Background()
+	svc, db, _ := incidentService(t)
+	inc, err := svc.Open(ctx, incident.OpenInput{Title: "slow search", Services: []string{"search"}, Severity: 3, ImpactStart: ts("10:00"), Detected: ts("10:05")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := []incident.Burn{{SLO: "search-latency", Share: 0.2}}
+	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version, newer); err != nil || !ok {
+		t.Fatalf("current version: %v %v", ok, err)
+	}
+	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version-1, []incident.Burn{{SLO: "search-latency", Share: 0.9}}); err != nil || ok {
+		t.Fatalf("older version written: %v %v", ok, err)
+	}
+	burns, err := db.Burns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := burns[inc.ID]; len(got) != 1 || got[0].Share != 0.2 {
+		t.Errorf("stored %+v, want the current version's", got)
+	}
+	if _, err := db.SetBurns(ctx, 999, 1, newer); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("unknown incident: %v", err)
+	}
+}
