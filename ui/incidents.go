@@ -352,8 +352,10 @@ func (u *UI) strip(ctx context.Context, s *slo.SLO, from, to, end time.Time, id 
 		}
 	}
 	desc := fmt.Sprintf("%s from %s to %s: %d bad quanta.", s.Name, from.Format(time.RFC3339), to.Format(time.RFC3339), bad)
-	return chart.NewStrip(chart.Frame{W: width, H: height, Left: 8, Right: 8, Top: 2, Bottom: 18},
-		chart.Text{ID: id, Title: "Good and bad quanta of " + s.Name + " around the incident", Desc: desc}, from, bucket, cells).SVG(), nil
+	st := chart.NewStrip(chart.Frame{W: width, H: height, Left: 8, Right: 8, Top: 2, Bottom: 18},
+		chart.Text{ID: id, Title: "Good and bad quanta of " + s.Name + " around the incident", Desc: desc}, from, bucket, cells)
+	st.Zoom = sloPath(s.Name)
+	return st.SVG(), nil
 }
 
 // phasesChart draws the incident's phases on a time line: detect, engage,

@@ -334,8 +334,10 @@ func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr ti
 	st.StripBucket, st.StripCells = slo.FormatDuration(bucket), n
 	desc := fmt.Sprintf("%d of %d quanta bad, %d unmeasured, %d good, in %d cells of %s from %s to %s.",
 		st.Bad, st.Elapsed, st.Unmeasured, st.Good, n, slo.FormatDuration(bucket), tr.From.Format(time.RFC3339), tr.To.Format(time.RFC3339))
-	v.Strip = chart.NewStrip(chart.Frame{W: 960, H: 64, Left: 8, Right: 8, Top: 4, Bottom: 22},
-		chart.Text{ID: "strip", Title: "Violation minutes of " + s.Name, Desc: desc}, tr.From, bucket, cells).SVG()
+	strip := chart.NewStrip(chart.Frame{W: 960, H: 64, Left: 8, Right: 8, Top: 4, Bottom: 22},
+		chart.Text{ID: "strip", Title: "Violation minutes of " + s.Name, Desc: desc}, tr.From, bucket, cells)
+	strip.Zoom = sloPath(s.Name) // also from a snapshot: the live page of the selection
+	v.Strip = strip.SVG()
 
 	// The latency histogram of the range, from the store's hourly merges;
 	// the share under the threshold is exact, from the rollups' counts of
@@ -531,3 +533,6 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// sloPath is the path of the SLO's page.
+func sloPath(name string) string { return "/slos/" + url.PathEscape(name) }

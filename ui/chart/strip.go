@@ -45,6 +45,10 @@ type Strip struct {
 	Cells  []Cell
 	Runs   []Run
 	XTicks []Tick
+	// Zoom is the page a selection on the strip opens, with the selected
+	// range as ?from=&to= (the SLO's live page, also from a snapshot or an
+	// incident); empty, the page the strip is on.
+	Zoom string
 }
 
 // BucketFor returns the bucket length for showing [from, to) of quantum

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"fmt"
+	"html"
 	"html/template"
 	"math"
 	"strings"
@@ -134,8 +135,12 @@ func (s *Strip) SVG() template.HTML {
 		}
 		fmt.Fprintf(&cells, "%d,%d,%d", c.Good, c.Bad, c.Unmeasured)
 	}
-	fmt.Fprintf(&b, `<div class="strip-wrap" data-from="%d" data-bucket="%d" data-cells="%s">`,
-		s.From.Unix(), int64(s.Bucket.Seconds()), cells.String())
+	zoom := ""
+	if s.Zoom != "" {
+		zoom = ` data-zoom="` + html.EscapeString(s.Zoom) + `"`
+	}
+	fmt.Fprintf(&b, `<div class="strip-wrap" data-from="%d" data-bucket="%d" data-cells="%s"%s>`,
+		s.From.Unix(), int64(s.Bucket.Seconds()), cells.String(), zoom)
 	open(&b, s.Frame, s.Text, "strip")
 	for _, r := range s.Runs {
 		fmt.Fprintf(&b, `<rect class="cell %s" x="%s" y="%s" width="%s" height="%s"/>`,

@@ -62,12 +62,14 @@
       var i = index(ev), a = Math.min(start, i), b = Math.max(start, i) + 1;
       start = null;
       if (b - a < 2 && bucket <= 60) return; // a click, not a selection
-      zoom(new Date((from + a * bucket) * 1000), new Date((from + b * bucket) * 1000));
+      zoom(new Date((from + a * bucket) * 1000), new Date((from + b * bucket) * 1000), wrap.getAttribute("data-zoom"));
     });
   }
 
-  function zoom(t0, t1) {
-    var u = new URL(window.location.href);
+  // zoom opens page (the SLO's live page; this page when absent) on
+  // [t0, t1).
+  function zoom(t0, t1, page) {
+    var u = page ? new URL(page, window.location.href) : new URL(window.location.href);
     u.searchParams.delete("range");
     u.searchParams.set("from", iso(t0));
     u.searchParams.set("to", iso(t1));
