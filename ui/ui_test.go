@@ -465,3 +465,24 @@ func TestFreezeIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestContentSecurityPolicy: every page forbids inline script, framing,
+// a <base> that would redirect relative links, and forms posting
+// elsewhere.
+func TestContentSecurityPolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	for _, path := range []string{"/", "/slos/checkout-availability", "/incidents", "/nope"} {
+		resp, err := http.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %s", path, csp, want)
+			}
+		}
+	}
+}
