@@ -110,6 +110,7 @@ type Dispatcher struct {
 	// source by their equal labels; nil until a step needs it.
 	inhibitors []map[string]int
 	seq        uint64
+	lastID     int64 // the time part of the newest outbox ID (Unix ns)
 	stats      stats
 
 	deliveries sync.WaitGroup
@@ -294,6 +295,10 @@ func (d *Dispatcher) Load(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, e := range entries {
+		var ns int64
+		if _, err := fmt.Sscanf(e.ID, "%19d-", &ns); err == nil {
+			d.lastID = max(d.lastID, ns)
+		}
 		if !e.Dead && e.NextAttempt.After(now) {
 			// A restart is a fresh start for what was waiting to retry.
 			e.NextAttempt = now
@@ -724,7 +729,10 @@ func (d *Dispatcher) emit(ctx context.Context, f flushed, externalURL string, no
 	for i, req := range reqs {
 		d.mu.Lock()
 		d.seq++
-		id := fmt.Sprintf("%019d-%06d", now.UnixNano(), d.seq%1_000_000)
+		// IDs order a stream's notifications (a newer one replaces an
+		// older one): they never go back, even if the clock does.
+		d.lastID = max(now.UnixNano(), d.lastID+1)
+		id := fmt.Sprintf("%019d-%06d", d.lastID, d.seq%1_000_000)
 		d.mu.Unlock()
 		e := &Entry{ID: id, Receiver: f.rc.Name, Kind: f.rc.Kind, Status: status, GroupKey: n.GroupKey,
 			Request: req, Created: now.UTC(), NextAttempt: now.UTC()}

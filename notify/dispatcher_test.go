@@ -668,3 +668,32 @@ func TestStoredSilenceMutingEverythingIsIgnored(t *testing.T) {
 		t.Errorf("the page was muted: %d requests", rcv.count())
 	}
 }
+
+// TestClockStepBackKeepsOrder: a nines restarted with its clock set back
+// (an hour ahead before, corrected since) still makes outbox IDs after the
+// stored ones, so a group's newer notification replaces the older one
+// waiting and the receiver never hears "firing" after "resolved".
+func TestClockStepBackKeepsOrder(t *testing.T) {
+	db := openStore(t, t.TempDir())
+	defer db.Close()
+	rcv := newReceiver(t, 503)
+	ctx := context.Background()
+	ahead := t0.Add(time.Hour)
+	d := newDispatcher(t, config(t, hookConfig, rcv.URL), &clock{t: ahead}, db)
+	d.Enqueue(checkout, fire(ahead))
+	d.Step(ctx, ahead) // 503: the firing notification waits to retry
+
+	c := &clock{t: t0}
+	d2 := newDispatcher(t, config(t, hookConfig, rcv.URL), c, db)
+	if err := d2.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d2.Enqueue(checkout, resolve(t0, ahead))
+	for at := t0; at.Before(t0.Add(10 * time.Minute)); at = at.Add(time.Minute) {
+		d2.Step(ctx, at)
+	}
+	v := d2.Outbox()
+	if v.Pending != 1 || v.Entries[0].Status != "resolved" {
+		t.Errorf("outbox %+v; want only the resolve waiting", v)
+	}
+}
