@@ -82,7 +82,9 @@ func (e *Engine) Alerts(name string) (alert.State, []alert.Transition, error) {
 
 // historyKey is where an SLO's recent alert transitions are kept, so that
 // the history the API and the UI show survives a restart.
-func historyKey(name string) string { return "alerts/history/" + name }
+// SLO names hold no '/', so the trailing one makes the key a prefix of no
+// other SLO's, and a prefix delete removes this one alone.
+func historyKey(name string) string { return "alerts/history/" + name + "/" }
 
 // savedTransition is an alert.Transition as stored: JSON has no NaN, so
 // unknown figures are null.

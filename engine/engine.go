@@ -315,6 +315,9 @@ func (e *Engine) persist(ctx context.Context, old, next map[string]*entry, now t
 			if err := e.cfg.Store.DeleteSLO(ctx, d.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("removing SLO %s: %w", d.Name, err)
 			}
+			if _, err := e.cfg.Store.DeleteStatePrefix(ctx, historyKey(d.Name)); err != nil {
+				return fmt.Errorf("removing the alert history of SLO %s: %w", d.Name, err)
+			}
 		}
 	}
 	return nil

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/store/sqlite"
 )
 
@@ -133,6 +135,30 @@ func TestAlertHistorySurvivesARestart(t *testing.T) {
 			!sameFloat(got.BurnLong, tr.BurnLong) || !sameFloat(got.BudgetRemaining, tr.BudgetRemaining) || got.TimeToExhaustion != tr.TimeToExhaustion {
 			t.Errorf("transition %d: %+v, want %+v", i, got, tr)
 		}
+	}
+}
+
+// TestRemovedSLOLeavesNoHistory: an SLO dropped from the specs takes its
+// stored alert history with it, and only its own (api, not api-2).
+func TestRemovedSLOLeavesNoHistory(t *testing.T) {
+	ctx := context.Background()
+	db := testStore(t)
+	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
+	two := apiSpec + "---\n" + strings.Replace(apiSpec, "name: api", "name: api-2", 1)
+	e := startEngine(t, db, func() time.Time { return now }, two)
+	for _, name := range []string{"api", "api-2"} {
+		if err := db.PutState(ctx, historyKey(name), []byte("[]")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(strings.Replace(apiSpec, "name: api", "name: api-2", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.GetState(ctx, historyKey("api")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("history of the removed SLO: %v", err)
+	}
+	if _, err := db.GetState(ctx, historyKey("api-2")); err != nil {
+		t.Errorf("history of the kept SLO: %v", err)
 	}
 }
 
