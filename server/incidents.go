@@ -86,14 +86,7 @@ func (s *Server) incidentRoutes(read, write func(http.Handler) http.Handler) {
 
 // apiCreated is api answering 201.
 func apiCreated(h func(r *http.Request) (any, error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data, err := h(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, data)
-	})
+	return apiStatus(http.StatusCreated, h)
 }
 
 // incErr gives the incident package's errors their HTTP status.

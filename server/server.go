@@ -148,13 +148,18 @@ func statusOf(err error) int {
 // api adapts a handler that returns data or an error to http.Handler:
 // data is encoded as JSON with 200, errors as {"error": {...}}.
 func api(h func(r *http.Request) (any, error)) http.Handler {
+	return apiStatus(http.StatusOK, h)
+}
+
+// apiStatus is api answering status on success.
+func apiStatus(status int, h func(r *http.Request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, err := h(r)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, data)
+		writeJSON(w, status, data)
 	})
 }
 

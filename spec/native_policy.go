@@ -111,13 +111,7 @@ func (d *doc) tiers(f field) []slo.AlertTier {
 			}
 		}
 		if h, ok := fs["factor"]; ok {
-			if v, ok := r.scalar(h, wantFactor); ok {
-				x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil || !(x > 0) || x > 1e6 {
-					r.errorf(h.val, h.path, "%s is not a burn rate; want %s", quote(v), wantFactor)
-				}
-				t.Factor = x
-			}
+			t.Factor = d.burnRate(h)
 		}
 		for name, dst := range map[string]*time.Duration{"long": &t.Long, "short": &t.Short} {
 			if h, ok := fs[name]; ok {
@@ -241,13 +235,7 @@ func (d *doc) budgetPolicy(f field) {
 		burn, hasBurn := rf["burnRateAbove"]
 		over, hasOver := rf["over"]
 		if hasBurn {
-			if v, ok := r.scalar(burn, wantFactor); ok {
-				x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil || !(x > 0) {
-					r.errorf(burn.val, burn.path, "%s is not a burn rate; want %s", quote(v), wantFactor)
-				}
-				rule.BurnAbove = x
-			}
+			rule.BurnAbove = d.burnRate(burn)
 		}
 		if hasOver {
 			rule.Over, _ = d.duration(over, "a duration such as 1h")
@@ -263,6 +251,19 @@ func (d *doc) budgetPolicy(f field) {
 		rules = append(rules, rule)
 	}
 	d.slo.BudgetPolicy = rules
+}
+
+// burnRate reads a burn-rate threshold: above 0, at most a million.
+func (d *doc) burnRate(f field) float64 {
+	v, ok := d.r.scalar(f, wantFactor)
+	if !ok {
+		return 0
+	}
+	x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || !(x > 0) || x > 1e6 {
+		d.r.errorf(f.val, f.path, "%s is not a burn rate; want %s", quote(v), wantFactor)
+	}
+	return x
 }
 
 // share reads a percentage of the error budget as a share: "2%" or "2"
