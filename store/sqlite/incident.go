@@ -162,24 +162,36 @@ func incidentBody(inc *incident.Incident) ([]byte, error) {
 	return json.Marshal(&c)
 }
 
+// recordCols are the columns an incident's record sets, in the order of
+// incidentRow's values.
+var recordCols = []string{"version", "status", "severity", "service", "services", "owner", "title", "detected_by", "group_key",
+	"impact_start_ns", "detected_ns", "engaged_ns", "mitigated_ns", "resolved_ns", "hops", "responders", "updated_ns", "facts"}
+
+// incidentRow is an incident's body and the values of recordCols. The
+// facts include the phases of its repair items, those added by the
+// change being written too.
+func incidentRow(inc *incident.Incident) (body []byte, values []any, err error) {
+	if body, err = incidentBody(inc); err != nil {
+		return nil, nil, err
+	}
+	var hops any
+	if n, ok := inc.Hops(); ok {
+		hops = n
+	}
+	f := inc.Facts()
+	return body, []any{inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title,
+		inc.DetectedBy, inc.GroupKey, nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved),
+		hops, len(inc.Responders), inc.Updated.UnixNano(), appendFacts(nil, &f)}, nil
+}
+
 func (db *DB) insertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident) error {
 	inc.Version = 1
-	body, err := incidentBody(inc)
+	body, values, err := incidentRow(inc)
 	if err != nil {
 		return err
 	}
-	hops, ok := inc.Hops()
-	var h any
-	if ok {
-		h = hops
-	}
-	f := inc.Facts()
-	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (version, status, severity, service, services, owner, title, detected_by, group_key,
-		impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, hops, responders, created_ns, updated_ns, facts, gen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextGen+`)`,
-		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title, inc.DetectedBy, inc.GroupKey,
-		nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved), h, len(inc.Responders),
-		inc.Created.UnixNano(), inc.Updated.UnixNano(), appendFacts(nil, &f))
+	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (`+strings.Join(recordCols, ", ")+`, created_ns, gen)
+		VALUES (`+strings.Repeat("?, ", len(recordCols))+`?, `+nextGen+`)`, append(values, inc.Created.UnixNano())...)
 	if err != nil {
 		return dbErr(err)
 	}
@@ -411,24 +423,12 @@ func (db *DB) Incident(ctx context.Context, id int64) (*incident.Incident, error
 // persist writes a changed incident loaded in tx, bumping its version.
 func (db *DB) persist(ctx context.Context, tx *sql.Tx, inc *incident.Incident) error {
 	inc.Version++
-	body, err := incidentBody(inc)
+	body, values, err := incidentRow(inc)
 	if err != nil {
 		return err
 	}
-	hops, ok := inc.Hops()
-	var h any
-	if ok {
-		h = hops
-	}
-	// Repair items are part of the facts (the phases they flag): count
-	// those added by this change too.
-	f := inc.Facts()
-	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET version = ?, status = ?, severity = ?, service = ?, services = ?, owner = ?, title = ?,
-		detected_by = ?, group_key = ?, impact_start_ns = ?, detected_ns = ?, engaged_ns = ?, mitigated_ns = ?, resolved_ns = ?,
-		hops = ?, responders = ?, updated_ns = ?, facts = ?, gen = `+nextGen+` WHERE id = ?`,
-		inc.Version, inc.Status, inc.Severity, inc.Service(), strings.Join(inc.Services, "\n"), inc.Owner, inc.Title,
-		inc.DetectedBy, inc.GroupKey, nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated), nsOf(inc.Resolved),
-		h, len(inc.Responders), inc.Updated.UnixNano(), appendFacts(nil, &f), inc.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET `+strings.Join(recordCols, " = ?, ")+` = ?, gen = `+nextGen+` WHERE id = ?`,
+		append(values, inc.ID)...); err != nil {
 		return dbErr(err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE incident_bodies SET body = ? WHERE id = ?`, body, inc.ID); err != nil {
