@@ -108,6 +108,15 @@ type Transition struct {
 	// Reason says the same in a sentence for the person the alert
 	// reaches.
 	Reason string
+	// ImpactStart is, for a Fire, the start of the run of quanta that
+	// burned the budget faster than the window allows (each one's own burn
+	// rate above 1) and led to the alert: when users first felt it. Zero
+	// when unknown (the Source cannot tell, or the alert is no-data).
+	ImpactStart time.Time
+	// Replayed marks a transition computed for time that had already
+	// passed when its data arrived (a backfill, nines replay): it belongs
+	// in the history, and is never sent to a notifier as news.
+	Replayed bool
 }
 
 // TimeToExhaustion is how long the remaining share of a budget lasts at a

@@ -103,6 +103,8 @@ type savedTransition struct {
 	BudgetRemaining  *float64       `json:"budget_remaining"`
 	TimeToExhaustion time.Duration  `json:"time_to_exhaustion"`
 	Reason           string         `json:"reason"`
+	ImpactStart      time.Time      `json:"impact_start,omitzero"`
+	Replayed         bool           `json:"replayed,omitempty"`
 }
 
 func finite(v float64) *float64 {
@@ -124,7 +126,7 @@ func encodeHistory(h []alert.Transition) ([]byte, error) {
 	for _, t := range h {
 		out = append(out, savedTransition{Alert: t.Alert, Severity: t.Severity, Kind: t.Kind.String(), At: t.At, Since: t.Since,
 			Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: finite(t.BurnLong), BurnShort: finite(t.BurnShort),
-			Attempted: t.Attempted, BudgetRemaining: finite(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason})
+			Attempted: t.Attempted, BudgetRemaining: finite(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason, ImpactStart: t.ImpactStart, Replayed: t.Replayed})
 	}
 	return json.Marshal(out)
 }
@@ -142,7 +144,7 @@ func decodeHistory(b []byte) ([]alert.Transition, error) {
 		}
 		out = append(out, alert.Transition{Alert: t.Alert, Severity: t.Severity, Kind: kind, At: t.At, Since: t.Since,
 			Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: orNaN(t.BurnLong), BurnShort: orNaN(t.BurnShort),
-			Attempted: t.Attempted, BudgetRemaining: orNaN(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason})
+			Attempted: t.Attempted, BudgetRemaining: orNaN(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason, ImpactStart: t.ImpactStart, Replayed: t.Replayed})
 	}
 	return out, nil
 }
