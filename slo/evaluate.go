@@ -12,13 +12,16 @@ import (
 
 // QuantumCounts counts the quanta of a window. Elapsed = Good + Bad +
 // Skipped; Unmeasured counts the elapsed quanta nothing reported for,
-// whichever way the no-data policy then judged them.
+// whichever way the no-data policy then judged them. BeforeStart counts
+// the quanta up to the evaluation time that fell before the SLO's life
+// began (Series.Since): they are in none of the other counts.
 type QuantumCounts struct {
-	Total      int // quanta in the whole window
-	Elapsed    int // quanta up to the evaluation time
-	Good, Bad  int
-	Skipped    int // unmeasured quanta left out under noData: skip
-	Unmeasured int
+	Total       int // quanta in the whole window
+	Elapsed     int // lived quanta up to the evaluation time
+	Good, Bad   int
+	Skipped     int // unmeasured quanta left out under noData: skip
+	Unmeasured  int
+	BeforeStart int
 }
 
 // Counted is the number of elapsed quanta that count towards availability.
@@ -130,7 +133,7 @@ func Evaluate(s *SLO, series *Series, w Window, at time.Time) (*Result, error) {
 		Complete:   complete,
 		Quanta:     t.quanta,
 		Events:     t.events,
-		Downtime:   time.Duration(t.downtime * float64(s.Quantum)),
+		Downtime:   t.downtime.duration(s.Quantum),
 		Violations: t.violations,
 	}
 	res.Quanta.Total = int(w.Duration() / s.Quantum)
@@ -144,12 +147,24 @@ func Evaluate(s *SLO, series *Series, w Window, at time.Time) (*Result, error) {
 // spending exactly the budget over the window: 1 empties the budget just as
 // the window ends, 14.4 empties a 30-day budget in about two days. NaN when
 // nothing in the span could be counted.
+//
+// Quanta of the span before the SLO's life began (Series.Since) spent
+// nothing, as in a clean history: for the quanta-based methods they count
+// in the span's length and in none of its spend, so a young SLO's burn
+// rate over 3 days is the budget its first hours spent, measured against
+// what 3 days may spend. (The transactions method counts events, and there
+// are none before the start.)
 func BurnRate(s *SLO, series *Series, from, to time.Time) (float64, error) {
 	if err := s.checkSpan(series, from, to); err != nil {
 		return math.NaN(), err
 	}
 	t := s.tally(series, from.UnixNano(), to.UnixNano(), false)
-	return s.badShare(&t) / s.Objective.Complement(), nil
+	return s.burn(&t), nil
+}
+
+// burn is the burn rate of a tallied span (see BurnRate).
+func (s *SLO) burn(t *tally) float64 {
+	return s.failedShare(t, t.quanta.BeforeStart) / s.Objective.Complement()
 }
 
 // checkSpan rejects spans that do not fall on quantum boundaries: rollups
@@ -186,11 +201,45 @@ const (
 	quantumGood verdict = iota
 	quantumBad
 	quantumSkipped
+	// quantumOutside is a quantum before the SLO's life began (Tracker).
+	quantumOutside
 )
+
+// downtime is an amount of downtime in fixed point: downUnit is one whole
+// quantum. Each quantum's share is rounded once, to 2^-40 of a quantum
+// (a picosecond of a minute), and the sums are integers, so every way of
+// adding a window's quanta up (a tracker's running sums, a fresh tally,
+// prefix sums) gives exactly the same number.
+type downtime int64
+
+const downUnit downtime = 1 << 40
+
+// downShare is failed/attempted of a quantum, rounded down to a downUnit.
+func downShare(failed, attempted uint64) downtime {
+	if attempted == 0 || failed == 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(failed, uint64(downUnit))
+	q, _ := bits.Div64(hi, lo, attempted) // failed ≤ attempted, so no overflow
+	return downtime(q)
+}
+
+// quanta is d in quanta.
+func (d downtime) quanta() float64 { return float64(d) / float64(downUnit) }
+
+// duration is d as time, for quanta of length q.
+func (d downtime) duration(q time.Duration) time.Duration {
+	hi, lo := bits.Mul64(uint64(max(d, 0)), uint64(q))
+	if hi >= uint64(downUnit) {
+		return math.MaxInt64 // beyond any window's length
+	}
+	v, _ := bits.Div64(hi, lo, uint64(downUnit))
+	return time.Duration(min(v, math.MaxInt64))
+}
 
 // judge decides one quantum and its downtime as a share of the quantum.
 // r is nil for a quantum nothing reported for.
-func (s *SLO) judge(r *Rollup) (verdict, float64) {
+func (s *SLO) judge(r *Rollup) (verdict, downtime) {
 	if r == nil || !r.Measured {
 		switch s.NoData {
 		case NoDataGood:
@@ -198,13 +247,13 @@ func (s *SLO) judge(r *Rollup) (verdict, float64) {
 		case NoDataSkip:
 			return quantumSkipped, 0
 		}
-		return quantumBad, 1
+		return quantumBad, downUnit
 	}
 	if r.Attempted == 0 {
 		// An explicit report of no traffic: nothing failed.
 		return quantumGood, 0
 	}
-	down := float64(r.Failed()) / float64(r.Attempted)
+	down := downShare(r.Failed(), r.Attempted)
 	var bad bool
 	switch s.Method {
 	case TimeQuanta, DowntimeMinutes:
@@ -223,7 +272,7 @@ func (s *SLO) judge(r *Rollup) (verdict, float64) {
 // that was down. r is nil for a quantum nothing reported for.
 func (s *SLO) Judge(r *Rollup) (verdict string, downtime float64) {
 	v, down := s.judge(r)
-	return [...]string{"good", "bad", "skipped"}[v], down
+	return [...]string{"good", "bad", "skipped"}[v], down.quanta()
 }
 
 // tally is the sum of a span of quanta.
@@ -231,7 +280,7 @@ type tally struct {
 	quanta        QuantumCounts
 	events        EventCounts
 	overThreshold uint64
-	downtime      float64 // in quanta
+	downtime      downtime
 	latency       hist.Histogram
 	violations    []Window
 }
@@ -256,6 +305,12 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 		if i < len(rs) && rs[i].Start == start {
 			r = &rs[i]
 			i++
+		}
+		if start < series.Since {
+			// Outside the SLO's life: no verdict, no events, and it breaks
+			// no run of violations because it is not in the window yet.
+			t.quanta.BeforeStart++
+			continue
 		}
 		v, down := s.judge(r)
 		t.quanta.Elapsed++
@@ -299,24 +354,27 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 	return t
 }
 
-// badShare is the share of the span that failed, by the SLO's method.
-func (s *SLO) badShare(t *tally) float64 {
-	switch s.Method {
-	case Transactions:
+// badShare is the share of the span that failed, by the SLO's method,
+// over its lived quanta.
+func (s *SLO) badShare(t *tally) float64 { return s.failedShare(t, 0) }
+
+// failedShare is badShare with extra quanta in the denominator that spent
+// nothing (for the quanta-based methods; events have no such quanta).
+func (s *SLO) failedShare(t *tally, extra int) float64 {
+	if s.Method == Transactions {
 		if t.events.Total == 0 {
 			return math.NaN()
 		}
 		return float64(t.events.Failed) / float64(t.events.Total)
-	case DowntimeMinutes:
-		if t.quanta.Counted() == 0 {
-			return math.NaN()
-		}
-		return t.downtime / float64(t.quanta.Counted())
 	}
-	if t.quanta.Counted() == 0 {
+	n := t.quanta.Counted()
+	if n == 0 {
 		return math.NaN()
 	}
-	return float64(t.quanta.Bad) / float64(t.quanta.Counted())
+	if s.Method == DowntimeMinutes {
+		return t.downtime.quanta() / float64(n+extra)
+	}
+	return float64(t.quanta.Bad) / float64(n+extra)
 }
 
 func (s *SLO) availability(t *tally) float64 { return 1 - s.badShare(t) }
@@ -339,7 +397,7 @@ func (s *SLO) budget(t *tally, totalQuanta int) (Budget, bool) {
 	case DowntimeMinutes:
 		perQuantum := s.Quantum.Minutes()
 		b.Total = share(float64(countable) * perQuantum)
-		b.Spent = t.downtime * perQuantum
+		b.Spent = t.downtime.quanta() * perQuantum
 		// Downtime is a sum of fractions, so it is compared with a tolerance
 		// far below a millisecond of downtime.
 		met = b.Spent <= b.Total*(1+1e-12)

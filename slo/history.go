@@ -21,7 +21,8 @@ const maxHistoryPoints = 50_000
 // BudgetHistory returns the error budget at every step from from to to
 // (both included when on a step), each point evaluated over the SLO's
 // window in force at that time: the calendar window containing it, or the
-// rolling window ending at it. It makes one pass over the quanta with
+// rolling window ending at it. Quanta before series.Since are outside the
+// SLO's life and spend nothing, so a burn-down starts at the full budget. It makes one pass over the quanta with
 // prefix sums, so a burn-down chart of a 30-day window costs about one
 // Evaluate, not one per point.
 func BudgetHistory(s *SLO, series *Series, from, to time.Time, step time.Duration) ([]BudgetPoint, error) {
@@ -65,6 +66,10 @@ func BudgetHistory(s *SLO, series *Series, from, to time.Time, step time.Duratio
 			j++
 		}
 		p := prefix[i]
+		if start < series.Since {
+			prefix[i+1] = p // outside the SLO's life: it spends nothing
+			continue
+		}
 		v, down := s.judge(r)
 		switch v {
 		case quantumGood:

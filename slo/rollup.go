@@ -50,6 +50,34 @@ func (r *Rollup) Merge(o *Rollup) {
 type Series struct {
 	Quantum time.Duration
 	Rollups []Rollup
+	// Since is the start of the SLI's life in Unix nanoseconds: the first
+	// instant evaluation counts. Quanta before it are outside the life: not
+	// good, bad, unmeasured or skipped, but treated like time that has not
+	// come yet (see Evaluate and BurnRate), and their rollups are ignored.
+	// The zero value counts every quantum since 1970; NotStarted counts
+	// none. LifeStart says how a whole history sets it.
+	Since int64
+}
+
+// NotStarted is the Series.Since of an SLI that has no data and no
+// explicit start yet: every quantum is outside its life.
+const NotStarted = math.MaxInt64
+
+// LifeStart is when the life of s begins on the history series: the
+// spec's explicit Since when it has one (on a quantum boundary), else the
+// start of the first measured quantum, else NotStarted. Only a caller
+// that holds the whole history can ask; a range read from a store must be
+// given the start the store keeps.
+func LifeStart(s *SLO, series *Series) int64 {
+	if !s.Since.IsZero() {
+		return QuantumStart(s.Since.UnixNano(), s.Quantum)
+	}
+	for i := range series.Rollups {
+		if series.Rollups[i].Measured {
+			return series.Rollups[i].Start
+		}
+	}
+	return NotStarted
 }
 
 // Range returns the rollups whose quantum starts in [from, to), in Unix

@@ -105,6 +105,10 @@ type SLO struct {
 	Quantum          time.Duration
 	Window           WindowSpec
 	NoData           NoData
+	// Since is an explicit start of the SLO's life, for a backfill that
+	// should count the silence before the first data; zero starts the
+	// life at the first quantum that holds data (see Series.Since).
+	Since time.Time
 	// Alerting changes the default burn-rate alerting; nil keeps it.
 	Alerting *AlertOverrides
 	// BudgetPolicy decides the release gate: releases wait while any rule

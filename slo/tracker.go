@@ -33,6 +33,9 @@ type Tracker struct {
 	// quanta (out of the sums) for Span; history is the start of the
 	// oldest quantum known there (the window's start when none is).
 	lookback, history int64
+	// since is the start of the SLO's life (Series.Since): quanta before
+	// it are outside, in no sum or count but BeforeStart.
+	since int64
 }
 
 // contribution is what one quantum adds to a window's sums.
@@ -41,7 +44,7 @@ type contribution struct {
 	// latencies counts the events with a latency, over those above the
 	// threshold: the exact inverse quantile of the window.
 	latencies, over uint64
-	down            float64
+	down            downtime
 	verdict         verdict
 	unmeasured, set bool
 }
@@ -97,7 +100,7 @@ func NewTrackerLookback(s *SLO, at time.Time, lookback time.Duration) (*Tracker,
 	if n > maxTrackedQuanta {
 		return nil, fmt.Errorf("tracker: window of %d quanta is more than the %d it keeps in memory; use a larger quantum", n, maxTrackedQuanta)
 	}
-	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n), lookback: int64(lookback)}
+	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n), lookback: int64(lookback), since: math.MinInt64}
 	if err := t.reset(at); err != nil {
 		return nil, err
 	}
@@ -218,14 +221,18 @@ func (t *Tracker) drop(start int64) {
 // carried a latency (r.Latency.Count() unless the caller knows better).
 func (t *Tracker) put(start int64, r *Rollup, latencies uint64) {
 	t.drop(start)
-	c := t.judged(r, latencies)
+	c := t.judged(start, r, latencies)
 	*t.slot(start) = c
 	t.sum.add(&c, 1)
 	t.count(&c, 1)
 }
 
-// judged is the contribution of a quantum with rollup r (nil: unmeasured).
-func (t *Tracker) judged(r *Rollup, latencies uint64) contribution {
+// judged is the contribution of the quantum at start with rollup r (nil:
+// unmeasured). A quantum before the SLO's life contributes nothing.
+func (t *Tracker) judged(start int64, r *Rollup, latencies uint64) contribution {
+	if start < t.since {
+		return contribution{verdict: quantumOutside, set: true}
+	}
 	v, down := t.slo.judge(r)
 	c := contribution{verdict: v, down: down, unmeasured: r == nil || !r.Measured, set: true}
 	if r != nil {
@@ -236,6 +243,10 @@ func (t *Tracker) judged(r *Rollup, latencies uint64) contribution {
 }
 
 func (t *Tracker) count(c *contribution, sign int) {
+	if c.verdict == quantumOutside {
+		t.counts.BeforeStart += sign
+		return
+	}
 	t.counts.Elapsed += sign
 	if c.unmeasured {
 		t.counts.Unmeasured += sign
@@ -309,7 +320,7 @@ func (t *Tracker) OpenHistory(from time.Time) {
 	start := t.window.Start.UnixNano()
 	from64 := max(QuantumStart(from.UnixNano(), t.slo.Quantum), start-t.lookback)
 	for q := from64; q < start; q += t.q {
-		*t.slot(q) = t.judged(nil, 0)
+		*t.slot(q) = t.judged(q, nil, 0)
 	}
 	t.history = min(t.history, from64)
 }
@@ -323,11 +334,11 @@ func (t *Tracker) remember(start int64, r *Rollup, replace bool) bool {
 	}
 	c := t.slot(start)
 	if replace {
-		*c = t.judged(r, r.Latency.Count())
+		*c = t.judged(start, r, r.Latency.Count())
 		return true
 	}
 	merged, latencies := c.merge(start, r)
-	*c = t.judged(&merged, latencies)
+	*c = t.judged(start, &merged, latencies)
 	return true
 }
 
@@ -363,11 +374,6 @@ func (t *Tracker) Result() *Result {
 		Total: t.sum.attempted, Good: t.sum.good, Failed: t.sum.attempted - t.sum.good,
 		Errors: t.sum.errors, Slow: t.sum.slow,
 	}
-	// Sums of float downtime drift by ulps as quanta come and go; a window
-	// without any downtime left must say exactly zero.
-	if math.Abs(tl.downtime) < 1e-9 {
-		tl.downtime = 0
-	}
 	at := time.Unix(0, t.at).UTC()
 	res := &Result{
 		Window:   t.window,
@@ -375,7 +381,7 @@ func (t *Tracker) Result() *Result {
 		Complete: !at.Before(t.window.End),
 		Quanta:   t.counts,
 		Events:   tl.events,
-		Downtime: time.Duration(tl.downtime * float64(t.slo.Quantum)),
+		Downtime: tl.downtime.duration(t.slo.Quantum),
 		Latency:  Latency{Rule: t.slo.SLI.Latency, Measured: t.sum.latencies, InverseQuantile: math.NaN(), Headroom: math.NaN()},
 	}
 	if l := &res.Latency; l.Rule != nil && l.Measured > 0 {
@@ -395,23 +401,29 @@ type SpanStats struct {
 	Burn float64
 	// Attempted counts the span's events.
 	Attempted uint64
-	// Quanta counts the span's quanta inside the window, Unmeasured those
-	// nothing reported for.
-	Quanta, Unmeasured int
+	// Quanta counts the span's lived quanta the tracker knows, Unmeasured
+	// those nothing reported for, BeforeStart those before the SLO's life
+	// began (see SetSince).
+	Quanta, Unmeasured, BeforeStart int
 }
 
-// Span returns the burn rate and counts of the last span. A span longer
-// than the elapsed window reaches into the history before it (see
+// Span returns the burn rate and counts of the last span. Quanta of the
+// span before the SLO's life began spent nothing (see BurnRate). A span
+// longer than the elapsed window reaches into the history before it (see
 // NewTrackerLookback) as far as that is known, and is clipped there: a
 // calendar window's first hour without lookback has only an hour to look
 // back on.
 func (t *Tracker) Span(span time.Duration) SpanStats {
 	var tl tally
 	var st SpanStats
-	from := max(t.at-int64(span), t.history, t.at-int64(len(t.ring))*t.q)
-	for start := QuantumStart(from, t.slo.Quantum); start < t.at; start += t.q {
+	spanFrom := QuantumStart(t.at-int64(span), t.slo.Quantum)
+	if t.since > spanFrom {
+		st.BeforeStart = int((min(t.since, t.at) - spanFrom) / t.q)
+	}
+	from := max(spanFrom, t.since, t.history, QuantumStart(t.at-int64(len(t.ring))*t.q, t.slo.Quantum))
+	for start := from; start < t.at; start += t.q {
 		c := t.slot(start)
-		if !c.set {
+		if !c.set || c.verdict == quantumOutside {
 			continue
 		}
 		st.Quanta++
@@ -429,10 +441,40 @@ func (t *Tracker) Span(span time.Duration) SpanStats {
 		}
 	}
 	tl.events.Failed = tl.events.Total - tl.events.Good
-	st.Burn = t.slo.badShare(&tl) / t.slo.Objective.Complement()
+	tl.quanta.BeforeStart = st.BeforeStart
+	st.Burn = t.slo.burn(&tl)
 	st.Attempted = tl.events.Total
 	return st
 }
 
 // BurnRate is the burn rate over the last span of the window (see Span).
 func (t *Tracker) BurnRate(span time.Duration) float64 { return t.Span(span).Burn }
+
+// Since is the start of the SLO's life the tracker counts from.
+func (t *Tracker) Since() int64 { return t.since }
+
+// SetSince moves the start of the SLO's life (Series.Since; math.MinInt64,
+// the default, counts every quantum). Quanta that leave the life drop what
+// they held; quanta that enter it come in unmeasured. So move the start
+// earlier only over quanta that hold no data, as when it follows the
+// first data to arrive, and rebuild the tracker otherwise.
+func (t *Tracker) SetSince(since int64) {
+	if since != math.MinInt64 && since != NotStarted {
+		since = QuantumStart(since, t.slo.Quantum)
+	}
+	old := t.since
+	if since == old {
+		return
+	}
+	t.since = since
+	lo := max(min(old, since), t.history, t.at-int64(len(t.ring))*t.q)
+	hi := min(max(old, since), t.at)
+	windowStart := t.window.Start.UnixNano()
+	for q := QuantumStart(lo, t.slo.Quantum); q < hi; q += t.q {
+		if q < windowStart {
+			*t.slot(q) = t.judged(q, nil, 0) // history: out of the sums
+			continue
+		}
+		t.put(q, nil, 0)
+	}
+}
