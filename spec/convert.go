@@ -207,6 +207,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 	if s.NoData != slo.NoDataBad {
 		put(m, "noData", s.NoData.String())
 	}
+	if !s.Since.IsZero() {
+		put(m, "since", s.Since.UTC().Format(time.RFC3339))
+	}
 	if s.Alerting != nil {
 		put(m, "alerting", alertingNode(s.Alerting))
 	}
@@ -315,6 +318,9 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 	}
 	if s.NoData != slo.NoDataBad {
 		put(ann, annotationSpace+"no-data", s.NoData.String())
+	}
+	if !s.Since.IsZero() {
+		put(ann, annotationSpace+"since", s.Since.UTC().Format(time.RFC3339))
 	}
 	if s.Alerting != nil {
 		put(ann, annotationSpace+"alerting", flowText(alertingNode(s.Alerting)))

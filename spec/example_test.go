@@ -54,7 +54,7 @@ window:
 	fmt.Println(err)
 	// Output:
 	// checkout.yaml:7:12: objective: "99.99.9" is not a percentage; want a number between 0 and 100 such as 99.9
-	// checkout.yaml:8:1: quantumobjective: unknown field; did you mean quantumObjective? (allowed here: name, service, description, owner, labels, sli, objective, quantumObjective, method, quantum, window, noData, alerting, budgetPolicy)
+	// checkout.yaml:8:1: quantumobjective: unknown field; did you mean quantumObjective? (allowed here: name, service, description, owner, labels, sli, objective, quantumObjective, method, quantum, window, noData, since, alerting, budgetPolicy)
 	// checkout.yaml:11:3: window: has both rolling and calendar; a window is one or the other
 }
 

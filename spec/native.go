@@ -18,7 +18,7 @@ type nativeLoader struct{}
 
 var (
 	nativeFields = []string{"name", "service", "description", "owner", "labels", "sli",
-		"objective", "quantumObjective", "method", "quantum", "window", "noData", "alerting", "budgetPolicy"}
+		"objective", "quantumObjective", "method", "quantum", "window", "noData", "since", "alerting", "budgetPolicy"}
 	sliFields    = []string{"good", "source"}
 	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit"}
 	goodFields   = []string{"status", "ok", "latency"}
@@ -51,6 +51,7 @@ const (
 	wantWindow     = "a mapping with rolling: DURATION (such as 30d) or calendar: day, week, month, quarter or year"
 	wantRolling    = "a duration such as 30d"
 	wantTimezone   = "an IANA time zone name such as UTC or Europe/Berlin"
+	wantSince      = "an RFC 3339 time on a quantum boundary such as 2026-11-01T00:00:00Z"
 )
 
 func (nativeLoader) load(r *report, docs []indexed) []loaded {
@@ -147,6 +148,11 @@ func mapNative(r *report, root *yaml.Node) (loaded, bool) {
 	if f, ok := fs["noData"]; ok {
 		if v, ok := d.enum(f, "noData policy", enumNames(slo.ParseNoData)); ok {
 			d.slo.NoData, _ = slo.ParseNoData(v)
+		}
+	}
+	if f, ok := fs["since"]; ok && quantumOK {
+		if v, ok := r.scalar(f, wantSince); ok {
+			d.slo.Since, _ = parseSince(r, f, v, d.slo.Quantum)
 		}
 	}
 
@@ -648,4 +654,21 @@ func validLabel(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseSince reads the explicit start of an SLO's life. It must fall on a
+// quantum boundary, so that no quantum is half inside the life; whether it
+// lies in the future depends on the clock, so the server and the CLI check
+// that (CheckSince).
+func parseSince(r *report, f field, v string, quantum time.Duration) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		r.errorf(f.val, f.path, "%s is not a time; want %s", quote(v), wantSince)
+		return time.Time{}, false
+	case t.UnixNano()%int64(quantum) != 0 || t.Year() < 1970:
+		r.errorf(f.val, f.path, "%s is not on a %s quantum boundary after 1970; want %s", quote(v), slo.FormatDuration(quantum), wantSince)
+		return time.Time{}, false
+	}
+	return t, true
 }

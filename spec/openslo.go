@@ -495,6 +495,7 @@ func osloLabels(r *report, f field, keep bool) map[string]string {
 var ninesAnnotations = map[string][]string{
 	"owner":        {kindSLO},
 	"no-data":      {kindSLO},
+	"since":        {kindSLO},
 	"latency-unit": {kindSLO, kindSLI},
 	"status":       {kindSLO, kindSLI},
 	"status-label": {kindSLO, kindSLI},

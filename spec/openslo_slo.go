@@ -591,6 +591,11 @@ func (m *sloMap) build(ob *objective, start int) *slo.SLO {
 		return nil
 	}
 	s.SLI = sli
+	if a, ok := m.ann["since"]; ok {
+		if s.Since, ok = parseSince(r, a.f, a.value, s.Quantum); !ok {
+			return nil
+		}
+	}
 	if !m.validate(&s, ob) {
 		return nil
 	}

@@ -152,6 +152,9 @@ func dump(slos []*slo.SLO) string {
 			fmt.Fprintf(&b, "  window: calendar %s, location %v\n", w.Calendar, w.Location)
 		}
 		fmt.Fprintf(&b, "  noData: %s\n", s.NoData)
+		if !s.Since.IsZero() {
+			fmt.Fprintf(&b, "  since: %s\n", s.Since.UTC().Format(time.RFC3339))
+		}
 		if a := s.Alerting; a != nil {
 			fmt.Fprintf(&b, "  alerting: minEvents %d, resolveAfter %s, noData after %s severity %q\n", a.MinEvents, a.ResolveAfter, a.NoDataAfter, a.NoDataSeverity)
 			for _, t := range a.Tiers {
