@@ -253,6 +253,9 @@ func encode(s *slo.SLO) []byte {
 	if s.Description != "" {
 		m["description"] = s.Description
 	}
+	if !s.Since.IsZero() {
+		m["since"] = s.Since.Format(time.RFC3339)
+	}
 	if s.Owner != "" {
 		m["owner"] = s.Owner
 	}
