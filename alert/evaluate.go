@@ -26,6 +26,15 @@ type Source interface {
 	Budget() (remaining float64, ok bool)
 }
 
+// ImpactSource is a Source that can also tell when the damage behind an
+// alert began: the start of the run of quanta, ending within the span,
+// that each burned the budget faster than the window allows. Evaluate
+// asks it when a burn-rate tier fires, with the tier's long window.
+type ImpactSource interface {
+	Source
+	ImpactStart(span time.Duration) (time.Time, bool)
+}
+
 // Status is what the last evaluation found for one alert.
 type Status uint8
 
@@ -331,7 +340,14 @@ func (e *evaluation) tier(t *Tier) {
 		ck.Status = StatusSuppressed
 	default:
 		ck.Status = StatusFiring
-		e.fire(&ck, func(tr *Transition) string { return tierFireReason(tr, e.c.spec) })
+		e.fire(&ck, func(tr *Transition) string {
+			if is, ok := e.src.(ImpactSource); ok {
+				if start, ok := is.ImpactStart(t.Long); ok {
+					tr.ImpactStart = start
+				}
+			}
+			return tierFireReason(tr, e.c.spec)
+		})
 	}
 	e.next.Checks = append(e.next.Checks, ck)
 }

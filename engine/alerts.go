@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -18,66 +20,191 @@ import (
 // persist what they send (Config.OnTransition).
 const maxAlertHistory = 200
 
-// trackerSource lets alert.Evaluate read an SLO's tracker.
-type trackerSource struct{ t *slo.Tracker }
-
-func (s trackerSource) Burn(span time.Duration) (float64, uint64, bool) {
-	st := s.t.Span(span)
-	return st.Burn, st.Attempted, !math.IsNaN(st.Burn)
-}
-
-func (s trackerSource) Unmeasured(span time.Duration) bool {
-	st := s.t.Span(span)
-	return st.Quanta > 0 && st.Unmeasured == st.Quanta
-}
-
-func (s trackerSource) Budget() (float64, bool) {
-	b := s.t.Result().Budget
-	return b.RemainingShare(), b.Total > 0 || b.Spent > 0
-}
-
-// evaluateAlerts runs the SLO's alert policy at the tracker's time. en.mu
-// must be held.
-func (e *Engine) evaluateAlerts(en *entry) {
-	if en.policy == nil {
-		p := alert.PolicyFor(en.slo)
-		en.policy = &p
+// advance steps en's run to the evaluation time t, one quantum at a
+// time: at each quantum's end it hands over the pending rollups the
+// quantum needs and evaluates the alerts, as a replay does. Only the step
+// to t itself is live; the steps before it catch up on time the engine
+// did not see pass (a restart, a stall) and are replayed. en.mu must be
+// held.
+func (e *Engine) advance(en *entry, t time.Time) error {
+	q := en.slo.Quantum
+	target := time.Unix(0, slo.QuantumStart(t.UnixNano(), q)).UTC()
+	for b := en.run.tracker.Elapsed().Add(q); !b.After(target); b = b.Add(q) {
+		if err := en.run.step(b, en.handOver); err != nil {
+			return err
+		}
+		if en.replayFrom != slo.NotStarted {
+			continue // a backfill is under way: the replay will judge
+		}
+		e.evaluateAlerts(en, b.Equal(target))
 	}
-	at := en.tracker.Elapsed()
-	if !at.After(en.alerts.At) {
-		return // nothing new was judged since the last evaluation
-	}
-	st, transitions, err := alert.Evaluate(*en.policy, trackerSource{en.tracker}, en.alerts, at)
+	return nil
+}
+
+// evaluateAlerts runs the SLO's alert policy at its tracker's time and
+// records the transitions; a live evaluation also tells the notifiers.
+// en.mu must be held.
+func (e *Engine) evaluateAlerts(en *entry, live bool) {
+	prev := en.run.alerts
+	trs, err := en.run.evaluate(live)
 	if err != nil {
 		e.cfg.Logger.Error("alert policy", "slo", en.slo.Name, "err", err)
 		return
 	}
-	en.alerts = st
-	for _, tr := range transitions {
-		e.cfg.Logger.Info("alert "+tr.Kind.String(), "slo", en.slo.Name, "alert", tr.Alert, "severity", string(tr.Severity), "reason", tr.Reason)
-		if e.cfg.OnTransition != nil {
-			e.cfg.OnTransition(en.slo, tr)
-		}
+	e.record(en, trs)
+	if len(trs) > 0 || !sameHolds(prev, en.run.alerts) {
+		en.stateDirty = true
+		en.changes++
 	}
-	en.history = append(en.history, transitions...)
-	if n := len(en.history) - maxAlertHistory; n > 0 {
-		en.history = slices.Delete(en.history, 0, n)
-	}
-	if len(transitions) > 0 {
-		en.historyDirty = true
+	if live {
+		e.notify(en, trs)
 	}
 }
 
-// Alerts returns the SLO's alerting state and its recent transitions,
-// newest last, evaluated up to now.
-func (e *Engine) Alerts(name string) (alert.State, []alert.Transition, error) {
-	en, err := e.advanced(name)
-	if err != nil {
-		return alert.State{}, nil, err
+// record appends transitions to the SLO's history.
+func (e *Engine) record(en *entry, trs []alert.Transition) {
+	for _, tr := range trs {
+		e.cfg.Logger.Info("alert "+tr.Kind.String(), "slo", en.slo.Name, "alert", tr.Alert, "severity", string(tr.Severity),
+			"reason", tr.Reason, "replayed", tr.Replayed)
 	}
+	en.history = append(en.history, trs...)
+	if n := len(en.history) - maxAlertHistory; n > 0 {
+		en.history = slices.Delete(en.history, 0, n)
+	}
+	if len(trs) > 0 {
+		en.historyDirty = true
+		en.changes++
+	}
+}
+
+// sameHolds reports whether two states hold the same alerts in the same
+// phase: a restart must keep an alert's resolve hold, so a change of it
+// is worth storing.
+func sameHolds(a, b alert.State) bool {
+	return slices.EqualFunc(a.Alerts, b.Alerts, func(x, y alert.Alert) bool {
+		return x.Name == y.Name && x.Since.Equal(y.Since) && x.ClearSince.Equal(y.ClearSince)
+	})
+}
+
+// notify tells the notifiers how the firing set changed since they were
+// last told: the live step's own transitions, and for alerts that fired
+// or resolved in replayed steps (a restart's catch-up, a backfill's
+// replay) one transition now, so nothing is announced for a past minute
+// and nothing twice. en.mu must be held.
+func (e *Engine) notify(en *entry, trs []alert.Transition) {
+	if e.cfg.OnTransition == nil {
+		en.notified = firingSet(en.run.alerts)
+		return
+	}
+	at := en.run.tracker.Elapsed()
+	own := func(name string, k alert.Kind) (alert.Transition, bool) {
+		for _, tr := range trs {
+			if tr.Alert == name && tr.Kind == k {
+				return tr, true
+			}
+		}
+		return alert.Transition{}, false
+	}
+	if en.confirm {
+		// Held before a restart: tell the notifiers it still fires, with
+		// its first start, so they neither drop nor repeat it.
+		for _, a := range en.run.alerts.Alerts {
+			if old, ok := en.notified[a.Name]; ok && old.Since.Equal(a.Since) {
+				tr := a.Fired
+				tr.Replayed = false
+				e.cfg.OnTransition(en.slo, tr)
+			}
+		}
+		en.confirm = false
+	}
+	now := firingSet(en.run.alerts)
+	for _, a := range en.run.alerts.Alerts {
+		if old, ok := en.notified[a.Name]; ok && old.Since.Equal(a.Since) {
+			continue
+		}
+		tr, ok := own(a.Name, alert.Fire)
+		if !ok {
+			tr = a.Fired
+			tr.Replayed = false
+		}
+		e.cfg.OnTransition(en.slo, tr)
+	}
+	for _, name := range slices.Sorted(maps.Keys(en.notified)) {
+		old := en.notified[name]
+		if a, ok := now[name]; ok && a.Since.Equal(old.Since) {
+			continue
+		}
+		tr, ok := own(name, alert.Resolve)
+		if !ok {
+			tr = old.Fired
+			tr.Kind, tr.At, tr.Replayed = alert.Resolve, at, false
+			tr.BudgetRemaining, tr.TimeToExhaustion = math.NaN(), alert.NoExhaustion
+			tr.Reason = "no longer firing: replayed history shows it resolved"
+		}
+		e.cfg.OnTransition(en.slo, tr)
+	}
+	en.notified = now
+}
+
+// firingSet is the firing alerts of st by name.
+func firingSet(st alert.State) map[string]alert.Alert {
+	out := make(map[string]alert.Alert, len(st.Alerts))
+	for _, a := range st.Alerts {
+		out[a.Name] = a
+	}
+	return out
+}
+
+// replayAlerts replays the alerts of en over its whole stored history
+// after a backfill changed it, and takes over the result: transitions
+// before the backfilled time stay as they were, those after are the
+// replay's (marked replayed), and the next live step tells the notifiers
+// what differs now. Writes wait meanwhile, so that nothing lands in the
+// store between the replay's read and its taking over.
+func (e *Engine) replayAlerts(ctx context.Context, en *entry, now time.Time) error {
+	e.writes.Lock()
+	defer e.writes.Unlock()
+	en.mu.Lock()
 	defer en.mu.Unlock()
-	e.evaluateAlerts(en)
-	return en.alerts, slices.Clone(en.history), nil
+	from, to := en.replayFrom, en.run.tracker.Elapsed()
+	since := en.run.tracker.Since()
+	if since == slo.NotStarted {
+		en.replayFrom = slo.NotStarted
+		return nil
+	}
+	if to.UnixNano() <= since {
+		en.replayFrom = slo.NotStarted
+		return nil
+	}
+	trs, st, err := Replay(ctx, en.slo, e.cfg.Store, ReplayOptions{Key: en.slo.Name, Since: since, To: to})
+	if err != nil {
+		return err
+	}
+	r, err := newRun(en.slo, to, since)
+	if err != nil {
+		return err
+	}
+	it := e.cfg.Store.Rollups(ctx, en.slo.Name, en.slo.Quantum, r.historyFrom().UnixNano(), to.UnixNano())
+	defer it.Close()
+	for it.Next() {
+		r.tracker.Update(it.At())
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("reading rollups: %w", err)
+	}
+	r.alerts = st
+	kept := slices.DeleteFunc(slices.Clone(en.history), func(tr alert.Transition) bool { return tr.At.UnixNano() > from })
+	replayed := slices.DeleteFunc(trs, func(tr alert.Transition) bool { return tr.At.UnixNano() <= from })
+	en.history = append(kept, replayed...)
+	if n := len(en.history) - maxAlertHistory; n > 0 {
+		en.history = slices.Delete(en.history, 0, n)
+	}
+	en.run = r
+	en.replayFrom = slo.NotStarted
+	en.historyDirty, en.stateDirty = true, true
+	en.changes++
+	e.cfg.Logger.Info("alerts replayed over backfilled history", "slo", en.slo.Name, "from", time.Unix(0, from).UTC(), "to", to, "transitions", len(replayed))
+	return nil
 }
 
 // historyKey is where an SLO's recent alert transitions are kept, so that
@@ -121,12 +248,28 @@ func orNaN(v *float64) float64 {
 	return *v
 }
 
+func toSaved(t alert.Transition) savedTransition {
+	return savedTransition{Alert: t.Alert, Severity: t.Severity, Kind: t.Kind.String(), At: t.At, Since: t.Since,
+		Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: finite(t.BurnLong), BurnShort: finite(t.BurnShort),
+		Attempted: t.Attempted, BudgetRemaining: finite(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason,
+		ImpactStart: t.ImpactStart, Replayed: t.Replayed}
+}
+
+func fromSaved(t savedTransition) alert.Transition {
+	kind := alert.Fire
+	if t.Kind == alert.Resolve.String() {
+		kind = alert.Resolve
+	}
+	return alert.Transition{Alert: t.Alert, Severity: t.Severity, Kind: kind, At: t.At, Since: t.Since,
+		Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: orNaN(t.BurnLong), BurnShort: orNaN(t.BurnShort),
+		Attempted: t.Attempted, BudgetRemaining: orNaN(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason,
+		ImpactStart: t.ImpactStart, Replayed: t.Replayed}
+}
+
 func encodeHistory(h []alert.Transition) ([]byte, error) {
 	out := make([]savedTransition, 0, len(h))
 	for _, t := range h {
-		out = append(out, savedTransition{Alert: t.Alert, Severity: t.Severity, Kind: t.Kind.String(), At: t.At, Since: t.Since,
-			Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: finite(t.BurnLong), BurnShort: finite(t.BurnShort),
-			Attempted: t.Attempted, BudgetRemaining: finite(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason, ImpactStart: t.ImpactStart, Replayed: t.Replayed})
+		out = append(out, toSaved(t))
 	}
 	return json.Marshal(out)
 }
@@ -138,36 +281,122 @@ func decodeHistory(b []byte) ([]alert.Transition, error) {
 	}
 	out := make([]alert.Transition, 0, len(in))
 	for _, t := range in {
-		kind := alert.Fire
-		if t.Kind == alert.Resolve.String() {
-			kind = alert.Resolve
-		}
-		out = append(out, alert.Transition{Alert: t.Alert, Severity: t.Severity, Kind: kind, At: t.At, Since: t.Since,
-			Factor: t.Factor, Long: t.Long, Short: t.Short, BurnLong: orNaN(t.BurnLong), BurnShort: orNaN(t.BurnShort),
-			Attempted: t.Attempted, BudgetRemaining: orNaN(t.BudgetRemaining), TimeToExhaustion: t.TimeToExhaustion, Reason: t.Reason, ImpactStart: t.ImpactStart, Replayed: t.Replayed})
+		out = append(out, fromSaved(t))
 	}
 	return out, nil
 }
 
-// saveHistories stores the alert history of every SLO that has new
-// transitions. The store is written outside the SLOs' locks.
-func (e *Engine) saveHistories(ctx context.Context, entries []*entry) {
+// saveAlerts stores the alert history and state of every SLO that has
+// changes, in one transaction, outside the SLOs' locks. A failed save
+// leaves them marked, so the next Tick tries again.
+func (e *Engine) saveAlerts(ctx context.Context, entries []*entry) {
+	type saved struct {
+		en      *entry
+		changes int64
+	}
+	var done []saved
+	app := e.cfg.Store.Appender(ctx)
 	for _, en := range entries {
 		en.mu.Lock()
-		if !en.historyDirty {
+		if !en.historyDirty && !en.stateDirty {
 			en.mu.Unlock()
 			continue
 		}
-		b, err := encodeHistory(en.history)
-		en.historyDirty = false
-		en.mu.Unlock()
+		h, err := encodeHistory(en.history)
+		var st []byte
 		if err == nil {
-			err = e.cfg.Store.PutState(ctx, historyKey(en.slo.Name), b)
+			st, err = encodeState(en.run.alerts)
 		}
+		if err == nil {
+			err = errors.Join(app.SetState(historyKey(en.slo.Name), h), app.SetState(alertStateKey(en.slo.Name), st))
+		}
+		done = append(done, saved{en, en.changes})
+		en.mu.Unlock()
 		if err != nil {
+			app.Rollback()
 			e.cfg.Logger.Error("saving alert history", "slo", en.slo.Name, "err", err)
+			return
 		}
 	}
+	if len(done) == 0 {
+		app.Rollback()
+		return
+	}
+	if err := app.Commit(); err != nil {
+		e.cfg.Logger.Error("saving alert history and state; retried at the next tick", "slos", len(done), "err", err)
+		return
+	}
+	for _, d := range done {
+		d.en.mu.Lock()
+		if d.en.changes == d.changes {
+			d.en.historyDirty, d.en.stateDirty = false, false
+		}
+		d.en.mu.Unlock()
+	}
+}
+
+// alertStateKey is where an SLO's alert state is kept: the alerts firing
+// with their start and resolve hold, and the time they were evaluated
+// up to, so that a restart changes nothing a user can see. It sits under
+// historyKey, so removing an SLO removes both.
+func alertStateKey(name string) string { return historyKey(name) + "state" }
+
+// savedState is an alert.State as stored; the checks are recomputed.
+type savedState struct {
+	At     time.Time    `json:"at"`
+	Alerts []savedAlert `json:"alerts"`
+}
+
+type savedAlert struct {
+	Name       string          `json:"name"`
+	Severity   alert.Severity  `json:"severity"`
+	Since      time.Time       `json:"since"`
+	ClearSince time.Time       `json:"clear_since,omitzero"`
+	Fired      savedTransition `json:"fired"`
+}
+
+func encodeState(st alert.State) ([]byte, error) {
+	out := savedState{At: st.At, Alerts: []savedAlert{}}
+	for _, a := range st.Alerts {
+		out.Alerts = append(out.Alerts, savedAlert{Name: a.Name, Severity: a.Severity, Since: a.Since, ClearSince: a.ClearSince, Fired: toSaved(a.Fired)})
+	}
+	return json.Marshal(out)
+}
+
+func decodeState(b []byte) (alert.State, error) {
+	var in savedState
+	if err := json.Unmarshal(b, &in); err != nil {
+		return alert.State{}, err
+	}
+	st := alert.State{At: in.At}
+	for _, a := range in.Alerts {
+		st.Alerts = append(st.Alerts, alert.Alert{Name: a.Name, Severity: a.Severity, Since: a.Since, ClearSince: a.ClearSince, Fired: fromSaved(a.Fired)})
+	}
+	return st, nil
+}
+
+// loadAlertState reads the alert state stored for the SLO called name;
+// the zero State when there is none.
+func (e *Engine) loadAlertState(ctx context.Context, name string) (alert.State, error) {
+	b, err := e.cfg.Store.GetState(ctx, alertStateKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return alert.State{}, nil
+	}
+	if err != nil {
+		return alert.State{}, err
+	}
+	return decodeState(b)
+}
+
+// Alerts returns the SLO's alerting state and its recent transitions,
+// newest last, evaluated up to now.
+func (e *Engine) Alerts(name string) (alert.State, []alert.Transition, error) {
+	en, err := e.advanced(name)
+	if err != nil {
+		return alert.State{}, nil, err
+	}
+	defer en.mu.Unlock()
+	return en.run.alerts, slices.Clone(en.history), nil
 }
 
 // loadHistory gives a new entry the alert history stored for its SLO.

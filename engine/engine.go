@@ -57,6 +57,10 @@ type Config struct {
 	// for it is awaited before its rollups are stored (default 30 s): the
 	// buckets of one histogram may come in several requests.
 	RemoteWriteHold time.Duration
+	// ReplayQuiet is how long backfilling an SLO must pause before its
+	// alerts are replayed over the history it changed (default 10 s), so
+	// a backfill in many batches is replayed once.
+	ReplayQuiet time.Duration
 	// OnTransition, when set, is told of every alert that fires or
 	// resolves, in order, for notifiers. It is called with the SLO's lock
 	// held, so it must not block or call back into the Engine: enqueue
@@ -86,6 +90,9 @@ func (c *Config) defaults() error {
 	if c.RemoteWriteHold == 0 {
 		c.RemoteWriteHold = 30 * time.Second
 	}
+	if c.ReplayQuiet == 0 {
+		c.ReplayQuiet = 10 * time.Second
+	}
 	return nil
 }
 
@@ -112,7 +119,7 @@ type Engine struct {
 	collectors map[string]*collector
 }
 
-// entry is one loaded SLO with its tracker.
+// entry is one loaded SLO with its run.
 type entry struct {
 	slo *slo.SLO
 	// def is the SLO as one native spec document (spec.Convert): what the
@@ -120,41 +127,54 @@ type entry struct {
 	// whatever file or format it came from.
 	def []byte
 
-	mu      sync.Mutex
-	tracker *slo.Tracker
-	// policy, alerts and history are the SLO's burn-rate alerting: its
-	// policy, the state after the last evaluation, recent transitions.
-	policy  *alert.Policy
-	alerts  alert.State
-	history []alert.Transition
-	// historyDirty says history has transitions the store lacks.
-	historyDirty bool
+	mu sync.Mutex
+	// run is the SLO's tracker and alert state (see run).
+	run *run
+	// history holds recent transitions; historyDirty and stateDirty say
+	// the history or the alert state has changes the store lacks, and
+	// changes counts every such change, so a save that raced with one
+	// does not clear it.
+	history                  []alert.Transition
+	historyDirty, stateDirty bool
+	changes                  int64
+	// notified is the firing set the notifiers were last told of, by
+	// alert name: a step that is not live tells them nothing, and the next
+	// live step tells them what changed since (see notify).
+	notified map[string]alert.Alert
+	// confirm asks the next live step to tell the notifiers again of the
+	// alerts that were firing before a restart, so they keep holding them.
+	confirm bool
 	// pending holds what arrived for quanta the tracker has not reached
 	// yet (not settled, or stamped a little ahead), merged per quantum,
-	// until advance hands them over.
+	// until a step hands them over.
 	pending map[int64]*slo.Rollup
+	// explicitSince: the spec sets the start of the SLO's life; otherwise
+	// it is the first quantum with data (lowered as earlier data arrives).
+	explicitSince bool
+	// replayFrom is the earliest quantum a backfill changed behind the
+	// alerts' evaluation time (slo.NotStarted when none): the alerts are
+	// replayed over the history once backfilling goes quiet, and not
+	// evaluated live meanwhile. lastBackfill is when the last one came.
+	replayFrom   int64
+	lastBackfill time.Time
 }
 
-// advance moves the tracker to t and hands over the pending rollups that
-// are now elapsed. en.mu must be held.
-func (en *entry) advance(t time.Time) error {
-	if err := en.tracker.AdvanceTo(t); err != nil {
-		return err
-	}
-	elapsed := en.tracker.Elapsed().UnixNano()
+// handOver adds the pending rollups of quanta the tracker has reached.
+// en.mu must be held.
+func (en *entry) handOver(elapsed int64) {
 	for start, r := range en.pending {
 		if start < elapsed {
-			en.tracker.Add(r)
+			en.run.tracker.Add(r)
 			delete(en.pending, start)
 		}
 	}
-	return nil
 }
 
 // add folds r into the tracker, or keeps it pending when its quantum has
 // not been reached. en.mu must be held.
 func (en *entry) add(r *slo.Rollup) {
-	if en.tracker.Add(r) || r.Start < en.tracker.Elapsed().UnixNano() {
+	t := en.run.tracker
+	if t.Add(r) || r.Start < t.Elapsed().UnixNano() {
 		return
 	}
 	if en.pending == nil {
@@ -167,6 +187,22 @@ func (en *entry) add(r *slo.Rollup) {
 	c := *r
 	c.Latency = *r.Latency.Clone()
 	en.pending[r.Start] = &c
+}
+
+// lowerSince moves the start of a life that follows the data to the
+// earliest measured quantum of rs, when that is earlier. en.mu must be
+// held, and rs must all be stored already.
+func (en *entry) lowerSince(rs []*slo.Rollup) {
+	if en.explicitSince {
+		return
+	}
+	since := en.run.tracker.Since()
+	for _, r := range rs {
+		if r.Measured && r.Start < since {
+			since = r.Start
+		}
+	}
+	en.run.tracker.SetSince(since)
 }
 
 // PastDayWrites is a number that changes whenever rollups of a past UTC
@@ -267,14 +303,20 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 	old := e.slos
 	e.mu.RUnlock()
 	for name, en := range next {
-		if prev := old[name]; prev != nil && string(prev.def) == string(en.def) {
+		if !en.slo.Since.IsZero() && en.slo.Since.After(now) {
+			return all, fmt.Errorf("%w: SLO %s: since %s is in the future (now %s): a life cannot start later than now; remove since: to start at the first data",
+				ErrInvalid, name, en.slo.Since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+	}
+	for name, en := range next {
+		prev := old[name]
+		if prev != nil && string(prev.def) == string(en.def) {
 			next[name] = prev
 			continue
 		}
-		if err := e.rebuild(ctx, en, now); err != nil {
+		if err := e.rebuild(ctx, en, prev, now); err != nil {
 			return all, fmt.Errorf("SLO %s: %w", name, err)
 		}
-		e.loadHistory(ctx, en)
 	}
 	e.mu.RLock()
 	prevCols := e.collectors
@@ -323,24 +365,46 @@ func (e *Engine) persist(ctx context.Context, old, next map[string]*entry, now t
 	return nil
 }
 
-// rebuild gives en a tracker at now from the stored rollups; those of
-// quanta not settled yet become pending. The tracker looks back across the
-// start of a calendar window as far as the SLO's longest alert window, so
-// that burn rates early in a month see the end of the last one.
-func (e *Engine) rebuild(ctx context.Context, en *entry, now time.Time) error {
+// rebuild gives en a run at now from the stored rollups; those of quanta
+// not settled yet become pending. The tracker looks back across the start
+// of a calendar window as far as the SLO's longest alert window, so that
+// burn rates early in a month see the end of the last one. When prev is
+// the entry the SLO had before a reload, its alert state, history and
+// notified set carry over; otherwise they come from the store, and the
+// run starts where the stored alert state left off and catches up to
+// now, quantum by quantum, as a replay does.
+func (e *Engine) rebuild(ctx context.Context, en *entry, prev *entry, now time.Time) error {
 	s := en.slo
-	lookback := alertLookback(s)
-	t, err := slo.NewTrackerLookback(s, e.EvalTime(s, now), lookback)
+	en.explicitSince = !s.Since.IsZero()
+	since, err := e.lifeStart(ctx, s)
 	if err != nil {
 		return err
 	}
-	en.tracker, en.pending = t, nil
-	from := t.Window().Start
-	if s.Window.Calendar != slo.NotCalendar {
-		from = from.Add(-lookback)
-		t.OpenHistory(from)
+	at := e.EvalTime(s, now)
+	var saved alert.State
+	if prev != nil {
+		prev.mu.Lock()
+		saved, en.history, en.notified = prev.run.alerts, prev.history, prev.notified
+		prev.mu.Unlock()
+	} else {
+		e.loadHistory(ctx, en)
+		if saved, err = e.loadAlertState(ctx, s.Name); err != nil {
+			e.cfg.Logger.Warn("reading alert state", "slo", s.Name, "err", err)
+		}
+		en.notified = firingSet(saved)
+		en.confirm = len(saved.Alerts) > 0
 	}
-	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, from.UnixNano(), now.Add(e.cfg.MaxSkew).UnixNano())
+	start := at
+	if c := saved.At; prev == nil && c.Before(at) && !c.Before(at.Add(-maxCatchUp)) && c.UnixNano()%int64(s.Quantum) == 0 {
+		start = c
+	}
+	r, err := newRun(s, start, since)
+	if err != nil {
+		return err
+	}
+	r.alerts = saved
+	en.run, en.pending, en.replayFrom = r, nil, slo.NotStarted
+	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, r.historyFrom().UnixNano(), now.Add(e.cfg.MaxSkew).UnixNano())
 	defer it.Close()
 	for it.Next() {
 		en.add(it.At())
@@ -348,7 +412,32 @@ func (e *Engine) rebuild(ctx context.Context, en *entry, now time.Time) error {
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("reading rollups: %w", err)
 	}
-	return nil
+	return e.advance(en, at)
+}
+
+// maxCatchUp bounds how far back a restart resumes the alerts' evaluation
+// to catch up quantum by quantum: past it, the alert state restored is
+// carried to the present as it is.
+const maxCatchUp = 3 * 24 * time.Hour
+
+// lifeStart is the start of the life of s as the store knows it: the
+// spec's explicit since, or the first measured quantum stored, or
+// slo.NotStarted.
+func (e *Engine) lifeStart(ctx context.Context, s *slo.SLO) (int64, error) {
+	if !s.Since.IsZero() {
+		return slo.QuantumStart(s.Since.UnixNano(), s.Quantum), nil
+	}
+	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, math.MinInt64, math.MaxInt64)
+	defer it.Close()
+	for it.Next() {
+		if r := it.At(); r.Measured {
+			return r.Start, nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("reading the first rollup: %w", err)
+	}
+	return slo.NotStarted, nil
 }
 
 // alertLookback is the longest span the SLO's alerts measure: its longest
@@ -406,24 +495,31 @@ func (e *Engine) SLO(name string) (*slo.SLO, error) {
 	return en.slo, nil
 }
 
-// Tick advances every tracker to now: quanta that closed without data
-// become unmeasured and rolling windows slide. The server calls it every
-// few seconds; status reads call it for their own SLO too.
+// Tick advances every SLO to now: quanta that closed without data
+// become unmeasured, rolling windows slide, and the alerts are evaluated
+// at every quantum that settled. The server calls it every few seconds;
+// status reads advance their own SLO too. SLOs that a backfill changed
+// behind their alerts have their alerts replayed once the backfill has
+// gone quiet.
 func (e *Engine) Tick(now time.Time) {
 	e.mu.RLock()
 	entries := slices.Collect(maps.Values(e.slos))
 	e.mu.RUnlock()
 	for _, en := range entries {
 		en.mu.Lock()
-		if err := en.advance(e.EvalTime(en.slo, now)); err != nil {
+		if err := e.advance(en, e.EvalTime(en.slo, now)); err != nil {
 			e.cfg.Logger.Error("advancing SLO", "slo", en.slo.Name, "err", err)
-		} else {
-			e.evaluateAlerts(en)
 		}
+		due := en.replayFrom != slo.NotStarted && now.Sub(en.lastBackfill) >= e.cfg.ReplayQuiet
 		en.mu.Unlock()
+		if due {
+			if err := e.replayAlerts(context.Background(), en, now); err != nil {
+				e.cfg.Logger.Error("replaying alerts over backfilled history", "slo", en.slo.Name, "err", err)
+			}
+		}
 	}
 	e.flushMetrics(context.Background(), now)
-	e.saveHistories(context.Background(), entries)
+	e.saveAlerts(context.Background(), entries)
 	e.lastTick.Store(now.UnixNano())
 }
 
@@ -559,12 +655,21 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 	e.counters.Reject("future", int64(future))
 	for _, k := range todo {
 		e.counters.Rollups.Add(int64(len(k.keep)))
-		k.en.mu.Lock()
-		err := k.en.advance(e.EvalTime(k.en.slo, now))
+		en := k.en
+		en.mu.Lock()
+		err := e.advance(en, e.EvalTime(en.slo, now))
+		en.lowerSince(k.keep)
 		for _, r := range k.keep {
-			k.en.add(r)
+			en.add(r)
+			if maxLag < 0 && r.Start < en.run.alerts.At.UnixNano() {
+				// History changed behind the alerts: replay them.
+				en.replayFrom = min(en.replayFrom, r.Start)
+			}
 		}
-		k.en.mu.Unlock()
+		if maxLag < 0 && len(k.keep) > 0 {
+			en.lastBackfill = now
+		}
+		en.mu.Unlock()
 		if err != nil {
 			return results, err
 		}
@@ -580,7 +685,7 @@ func (e *Engine) advanced(name string) (*entry, error) {
 		return nil, err
 	}
 	en.mu.Lock()
-	if err := en.advance(e.EvalTime(en.slo, e.cfg.Now())); err != nil {
+	if err := e.advance(en, e.EvalTime(en.slo, e.cfg.Now())); err != nil {
 		en.mu.Unlock()
 		return nil, err
 	}
@@ -597,7 +702,7 @@ func (e *Engine) Summary(name string) (*slo.Result, error) {
 		return nil, err
 	}
 	defer en.mu.Unlock()
-	return en.tracker.Result(), nil
+	return en.run.tracker.Result(), nil
 }
 
 // Status is the SLO's current window at now, from the tracker, with the
@@ -608,8 +713,8 @@ func (e *Engine) Status(ctx context.Context, name string) (*slo.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := en.tracker.Result()
-	res.Violations = en.tracker.Violations()
+	res := en.run.tracker.Result()
+	res.Violations = en.run.tracker.Violations()
 	en.mu.Unlock()
 	h, err := e.latency(ctx, en.slo, res.Window.Start, res.At)
 	if err != nil {
@@ -682,7 +787,7 @@ func (e *Engine) Evaluate(ctx context.Context, name string, w slo.Window, at tim
 	if err != nil {
 		return nil, err
 	}
-	series, err := store.LoadSeries(ctx, e.cfg.Store, s.Name, s.Quantum, w.Start.UnixNano(), w.End.UnixNano())
+	series, err := e.load(ctx, name, w.Start, w.End)
 	if err != nil {
 		return nil, err
 	}
@@ -699,8 +804,42 @@ func (e *Engine) Series(ctx context.Context, name string, from, to time.Time) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	series, err := store.LoadSeries(ctx, e.cfg.Store, s.Name, s.Quantum, from.UnixNano(), to.UnixNano())
+	series, err := e.load(ctx, name, from, to)
 	return s, series, err
+}
+
+// load reads the stored rollups of the SLO called name in [from, to),
+// with the start of its life.
+func (e *Engine) load(ctx context.Context, name string, from, to time.Time) (*slo.Series, error) {
+	en, err := e.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	en.mu.Lock()
+	since := en.run.tracker.Since()
+	en.mu.Unlock()
+	series, err := store.LoadSeries(ctx, e.cfg.Store, en.slo.Name, en.slo.Quantum, from.UnixNano(), to.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	series.Since = since
+	return series, nil
+}
+
+// Since is the start of the life of the SLO called name (slo.Series.Since):
+// its spec's since, or its first data; slo.NotStarted before any.
+func (e *Engine) Since(name string) (time.Time, bool, error) {
+	en, err := e.entry(name)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	since := en.run.tracker.Since()
+	if since == slo.NotStarted {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, since).UTC(), true, nil
 }
 
 // BurnRates returns the burn rate over each span ending now, from the
@@ -713,7 +852,7 @@ func (e *Engine) BurnRates(name string, spans []time.Duration) ([]float64, error
 	defer en.mu.Unlock()
 	rates := make([]float64, len(spans))
 	for i, span := range spans {
-		rates[i] = en.tracker.BurnRate(span)
+		rates[i] = en.run.tracker.BurnRate(span)
 	}
 	return rates, nil
 }

@@ -35,10 +35,10 @@ func (e *Engine) Gate(name string) (GateDecision, error) {
 	if rules == nil {
 		rules = slo.DefaultBudgetPolicy()
 	}
-	res := en.tracker.Result()
+	res := en.run.tracker.Result()
 	d := GateDecision{BudgetRemaining: res.Budget.RemainingShare()}
 	left := fmt.Sprintf("%.1f %% of the %s budget left", 100*d.BudgetRemaining, en.slo.Window)
-	rule, burn, frozen := slo.Freeze(rules, d.BudgetRemaining, en.tracker.BurnRate)
+	rule, burn, frozen := slo.Freeze(rules, d.BudgetRemaining, en.run.tracker.BurnRate)
 	switch {
 	case frozen && rule.BurnAbove == 0:
 		d.Reason = fmt.Sprintf("deny: %s, below the %s freeze line; releases wait until the budget recovers", left, percentText(rule.RemainingBelow))
@@ -48,7 +48,7 @@ func (e *Engine) Gate(name string) (GateDecision, error) {
 			left, percentText(rule.RemainingBelow), burn, slo.FormatDuration(rule.Over), rule.BurnAbove)
 	default:
 		d.Allow = true
-		d.Burn = en.tracker.BurnRate(time.Hour)
+		d.Burn = en.run.tracker.BurnRate(time.Hour)
 		d.Reason = fmt.Sprintf("allow: %s", left)
 		if !math.IsNaN(d.Burn) {
 			d.Reason += fmt.Sprintf(", burning %.2f× over 1h", d.Burn)

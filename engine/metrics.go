@@ -297,13 +297,20 @@ func (e *Engine) flushMetrics(ctx context.Context, now time.Time) {
 
 // SaveState stores every quantum the collectors still hold and their
 // counter baselines, so that a clean restart continues every counter
-// exactly, and the alert histories not saved yet. nines serve calls it at
+// exactly, and every SLO's alert history and state as of now, so that the
+// restart resumes the alerts where they stand. nines serve calls it at
 // shutdown.
 func (e *Engine) SaveState(ctx context.Context) error {
 	e.mu.RLock()
 	entries := slices.Collect(maps.Values(e.slos))
 	e.mu.RUnlock()
-	e.saveHistories(ctx, entries)
+	for _, en := range entries {
+		en.mu.Lock()
+		en.stateDirty = true
+		en.changes++
+		en.mu.Unlock()
+	}
+	e.saveAlerts(ctx, entries)
 	return e.eachCollector(func(col *collector) error {
 		var rep metrics.Report
 		_, err := e.flushLocked(ctx, col, "shutdown", math.MaxInt64, &rep, true)

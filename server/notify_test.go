@@ -92,6 +92,12 @@ func TestAlertReachesWebhookUnlessSilenced(t *testing.T) {
 	}
 	f.do("POST", "/api/v1/silences", `{"matchers": ["slo=x"], "duration": "1h", "createdBy": "ana"}`, nil, 401, nil)
 
+	// checkout-transactions saw one minute of traffic at 09:49 and nothing
+	// since: by 10:01 its no-data ticket is due.
+	start := f.clock.Now()
+	f.clock.Set(time.Date(2026, 11, 25, 9, 50, 10, 0, time.UTC))
+	f.do("POST", "/api/v1/events?slo=checkout-transactions", minuteOfEvents(time.Date(2026, 11, 25, 9, 49, 0, 0, time.UTC), 10, 0, 0), auth, 200, nil)
+	f.clock.Set(start)
 	bad := time.Date(2026, 11, 25, 9, 59, 0, 0, time.UTC)
 	f.do("POST", "/api/v1/events?slo=checkout-availability", minuteOfEvents(bad, 100, 50, 0), auth, 200, nil)
 	now := bad.Add(2*time.Minute + 30*time.Second)

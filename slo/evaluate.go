@@ -206,34 +206,39 @@ const (
 )
 
 // downtime is an amount of downtime in fixed point: downUnit is one whole
-// quantum. Each quantum's share is rounded once, to 2^-40 of a quantum
-// (a picosecond of a minute), and the sums are integers, so every way of
-// adding a window's quanta up (a tracker's running sums, a fresh tally,
-// prefix sums) gives exactly the same number.
+// quantum. Each quantum's share is rounded once, to 10^-12 of a quantum,
+// and the sums are integers, so every way of adding a window's quanta up
+// (a tracker's running sums, a fresh tally, prefix sums) gives exactly the
+// same number, and a year of minutes still fits an int64.
 type downtime int64
 
-const downUnit downtime = 1 << 40
+const downUnit downtime = 1e12
 
-// downShare is failed/attempted of a quantum, rounded down to a downUnit.
+// downShare is failed/attempted of a quantum, to the nearest downUnit.
 func downShare(failed, attempted uint64) downtime {
 	if attempted == 0 || failed == 0 {
 		return 0
 	}
 	hi, lo := bits.Mul64(failed, uint64(downUnit))
-	q, _ := bits.Div64(hi, lo, attempted) // failed ≤ attempted, so no overflow
+	lo, carry := bits.Add64(lo, attempted/2, 0)
+	q, _ := bits.Div64(hi+carry, lo, attempted) // failed ≤ attempted, so no overflow
 	return downtime(q)
 }
 
 // quanta is d in quanta.
 func (d downtime) quanta() float64 { return float64(d) / float64(downUnit) }
 
+// quantaTimes is d in quanta times n, with one rounding.
+func (d downtime) quantaTimes(n float64) float64 { return float64(d) * n / float64(downUnit) }
+
 // duration is d as time, for quanta of length q.
 func (d downtime) duration(q time.Duration) time.Duration {
 	hi, lo := bits.Mul64(uint64(max(d, 0)), uint64(q))
-	if hi >= uint64(downUnit) {
+	lo, carry := bits.Add64(lo, uint64(downUnit)/2, 0) // to the nearest nanosecond
+	if hi+carry >= uint64(downUnit) {
 		return math.MaxInt64 // beyond any window's length
 	}
-	v, _ := bits.Div64(hi, lo, uint64(downUnit))
+	v, _ := bits.Div64(hi+carry, lo, uint64(downUnit))
 	return time.Duration(min(v, math.MaxInt64))
 }
 
@@ -397,7 +402,7 @@ func (s *SLO) budget(t *tally, totalQuanta int) (Budget, bool) {
 	case DowntimeMinutes:
 		perQuantum := s.Quantum.Minutes()
 		b.Total = share(float64(countable) * perQuantum)
-		b.Spent = t.downtime.quanta() * perQuantum
+		b.Spent = t.downtime.quantaTimes(perQuantum)
 		// Downtime is a sum of fractions, so it is compared with a tolerance
 		// far below a millisecond of downtime.
 		met = b.Spent <= b.Total*(1+1e-12)

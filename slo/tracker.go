@@ -478,3 +478,46 @@ func (t *Tracker) SetSince(since int64) {
 		t.put(q, nil, 0)
 	}
 }
+
+// ImpactStart is when the damage behind an alert over the last span
+// began: the start of the run of consecutive burning quanta that ends
+// with the last burning quantum of the span. A quantum burns when it
+// spends its share of the budget faster than the window allows: a bad
+// quantum for the quanta-based methods, a quantum whose own failure (or
+// downtime) share is above the budget's share for the transactions and
+// downtime-minutes methods. The run may reach back before the span, as
+// far as the tracker knows. ok is false when no quantum of the span burned.
+func (t *Tracker) ImpactStart(span time.Duration) (time.Time, bool) {
+	low := max(t.since, t.history, t.at-int64(len(t.ring))*t.q)
+	last := int64(math.MinInt64)
+	for start := t.at - t.q; start >= max(low, t.at-int64(span)); start -= t.q {
+		if t.burning(t.slot(start)) {
+			last = start
+			break
+		}
+	}
+	if last == math.MinInt64 {
+		return time.Time{}, false
+	}
+	first := last
+	for start := last - t.q; start >= low && t.burning(t.slot(start)); start -= t.q {
+		first = start
+	}
+	return time.Unix(0, first).UTC(), true
+}
+
+// burning reports whether a quantum spent budget faster than the window
+// allows (see ImpactStart).
+func (t *Tracker) burning(c *contribution) bool {
+	if !c.set || c.verdict == quantumOutside || c.verdict == quantumSkipped {
+		return false
+	}
+	o := t.slo.Objective
+	switch t.slo.Method {
+	case Transactions:
+		return c.attempted > 0 && !o.WithinBudget(c.attempted-c.good, c.attempted)
+	case DowntimeMinutes:
+		return c.down.quanta() > o.Complement()
+	}
+	return c.verdict == quantumBad
+}
