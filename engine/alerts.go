@@ -124,8 +124,10 @@ func (e *Engine) notify(en *entry, trs []alert.Transition) {
 		}
 		tr, ok := own(a.Name, alert.Fire)
 		if !ok {
+			// It fired in a replayed step: news now, of an alert that has
+			// fired since then.
 			tr = a.Fired
-			tr.Replayed = false
+			tr.At, tr.Replayed = at, false
 		}
 		e.cfg.OnTransition(en.slo, tr)
 	}

@@ -661,8 +661,9 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 		en.lowerSince(k.keep)
 		for _, r := range k.keep {
 			en.add(r)
-			if maxLag < 0 && r.Start < en.run.alerts.At.UnixNano() {
-				// History changed behind the alerts: replay them.
+			if maxLag < 0 && r.Start < en.run.tracker.Elapsed().UnixNano() {
+				// History changed in quanta the alerts were judged on (or
+				// would have been, had there been data): replay them.
 				en.replayFrom = min(en.replayFrom, r.Start)
 			}
 		}
