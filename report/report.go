@@ -84,6 +84,8 @@ type Quanta struct {
 	Bad        int `json:"bad"`
 	Unmeasured int `json:"unmeasured"`
 	Skipped    int `json:"skipped"`
+	// BeforeStart counts the quanta before the SLO's life began.
+	BeforeStart int `json:"before_start"`
 }
 
 // Events counts the window's events.
@@ -163,7 +165,7 @@ func window(s *slo.SLO, r *slo.Result) Window {
 		Complete: r.Complete,
 		Quanta: Quanta{
 			Total: r.Quanta.Total, Elapsed: r.Quanta.Elapsed, Good: r.Quanta.Good,
-			Bad: r.Quanta.Bad, Unmeasured: r.Quanta.Unmeasured, Skipped: r.Quanta.Skipped,
+			Bad: r.Quanta.Bad, Unmeasured: r.Quanta.Unmeasured, Skipped: r.Quanta.Skipped, BeforeStart: r.Quanta.BeforeStart,
 		},
 		Events: Events{
 			Total: r.Events.Total, Good: r.Events.Good, Failed: r.Events.Failed,

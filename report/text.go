@@ -89,9 +89,13 @@ func (t *textWriter) window(d *Document, w *Window) {
 	t.line("")
 	t.line("  window %s", span)
 	t.line("    %-13s %s %% against %s %%  %s", "availability", pct(float64(w.Availability)), pct(float64(w.Objective)), state)
-	t.line("    %-13s %s total · %s good · %s bad · %s unmeasured%s", "quanta",
+	before := ""
+	if n := w.Quanta.BeforeStart; n > 0 {
+		before = " · " + count(uint64(n)) + " before the SLO's start"
+	}
+	t.line("    %-13s %s total · %s good · %s bad · %s unmeasured%s%s", "quanta",
 		count(uint64(w.Quanta.Total)), count(uint64(w.Quanta.Good)), count(uint64(w.Quanta.Bad)),
-		count(uint64(w.Quanta.Unmeasured)), skipped(w.Quanta.Skipped))
+		count(uint64(w.Quanta.Unmeasured)), skipped(w.Quanta.Skipped), before)
 	reasons := ""
 	if w.Events.Errors+w.Events.Slow > 0 {
 		reasons = fmt.Sprintf(" (%s, %s too slow)", plural(w.Events.Errors, "error", "errors"), count(w.Events.Slow))

@@ -139,6 +139,15 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at
 	if at.IsZero() {
 		at = time.Unix(0, last).UTC()
 	}
+	// The SLO's life starts with the file's first data (or the spec's
+	// since:), as it does in nines serve: time before it is no one's
+	// outage.
+	series.Since = slo.LifeStart(s, series)
+	if series.Since > at.UnixNano() {
+		return report.Document{}, usageError("slo %s: the SLO's life starts at %s (the data covers %s to %s), after the evaluation time %s: nothing to evaluate",
+			s.Name, time.Unix(0, series.Since).UTC().Format(time.RFC3339), time.Unix(0, first).UTC().Format(time.RFC3339),
+			time.Unix(0, last).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+	}
 	var windows []slo.Window
 	if s.Window.Calendar == slo.NotCalendar {
 		windows = []slo.Window{s.Window.Containing(at)}
@@ -161,14 +170,12 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at
 		}
 		results = append(results, r)
 	}
-	return report.Build(s, at, results, burnRates(s, series, at, time.Unix(0, first)), in), nil
+	return report.Build(s, at, results, burnRates(s, series, at), in), nil
 }
 
-// burnRates measures the alerting spans that end at the evaluation time.
-// A span reaching back before the first event gets no rate: a file says
-// nothing about the time before it starts, and judging that time by the
-// no-data policy would invent an outage.
-func burnRates(s *slo.SLO, series *slo.Series, at, dataStart time.Time) []report.Burn {
+// burnRates measures the alerting spans that end at the evaluation time,
+// as nines serve does: time before the SLO's life began spent nothing.
+func burnRates(s *slo.SLO, series *slo.Series, at time.Time) []report.Burn {
 	at = time.Unix(0, slo.QuantumStart(at.UnixNano(), s.Quantum))
 	burns := make([]report.Burn, 0, len(report.BurnSpans))
 	for _, span := range report.BurnSpans {
@@ -176,10 +183,8 @@ func burnRates(s *slo.SLO, series *slo.Series, at, dataStart time.Time) []report
 			continue
 		}
 		rate := math.NaN()
-		if from := at.Add(-span); !from.Before(dataStart) {
-			if r, err := slo.BurnRate(s, series, from, at); err == nil {
-				rate = r
-			}
+		if r, err := slo.BurnRate(s, series, at.Add(-span), at); err == nil {
+			rate = r
 		}
 		burns = append(burns, report.Burn{Span: slo.FormatDuration(span), Rate: report.Number(rate)})
 	}
