@@ -277,6 +277,39 @@ func (e *Engine) EvalTime(s *slo.SLO, now time.Time) time.Time {
 	return time.Unix(0, slo.QuantumStart(now.Add(-e.cfg.Settle).UnixNano(), s.Quantum)).UTC()
 }
 
+// The states of a quantum's verdict.
+const (
+	// QuantumPending: the quantum is open, or closed less than the settle
+	// delay ago; it is judged nowhere yet, and is never shown as bad.
+	QuantumPending = "pending"
+	// QuantumSettled: judged, but late data (up to the ingest max lag
+	// after the quantum ends) may still change it.
+	QuantumSettled = "settled"
+	// QuantumFinal: judged, and only a backfill can change it.
+	QuantumFinal = "final"
+)
+
+// Settled returns where the judged and the final quanta of s end at now
+// (see QuantumState): quanta starting before judged have a verdict,
+// those starting before final can change only by a backfill. settle and
+// maxLag are the delays that set them.
+func (e *Engine) Settled(s *slo.SLO, now time.Time) (judged, final time.Time, settle, maxLag time.Duration) {
+	final = time.Unix(0, slo.QuantumStart(now.Add(-e.cfg.MaxLag).UnixNano(), s.Quantum)).UTC()
+	return e.EvalTime(s, now), final, e.cfg.Settle, e.cfg.MaxLag
+}
+
+// QuantumState says how final the verdict of the quantum of s that starts
+// at start is at now.
+func (e *Engine) QuantumState(s *slo.SLO, start, now time.Time) string {
+	switch {
+	case !start.Before(e.EvalTime(s, now)):
+		return QuantumPending
+	case start.Add(s.Quantum).After(now.Add(-e.cfg.MaxLag)):
+		return QuantumSettled
+	}
+	return QuantumFinal
+}
+
 // Load replaces the set of SLOs with those of files (name → spec text,
 // native or OpenSLO, references resolved across the files). The set is
 // validated first; on any error the old set stays and the error lists every

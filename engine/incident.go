@@ -35,7 +35,15 @@ func (e *Engine) BudgetBurned(ctx context.Context, name string, from, to time.Ti
 	}
 	q := int64(s.Quantum)
 	end := time.Unix(0, slo.QuantumStart(to.UnixNano()+q-1, s.Quantum)).UTC()
+	// Quanta not settled yet are pending, not bad: the burn stops at the
+	// last judged one.
+	if settled := e.EvalTime(s, e.cfg.Now()); end.After(settled) {
+		end = settled
+	}
 	start := time.Unix(0, slo.QuantumStart(from.UnixNano(), s.Quantum)).UTC()
+	if !start.Before(end) {
+		start = end
+	}
 	w := s.Window.Containing(end.Add(-time.Nanosecond))
 	if s.Window.Calendar == slo.NotCalendar {
 		w = s.Window.Containing(end)

@@ -42,9 +42,25 @@ type Document struct {
 	Windows     []Window  `json:"windows"`
 	// BurnRates are measured over spans ending at EvaluatedAt.
 	BurnRates []Burn `json:"burn_rates"`
+	// Since is the start of the SLO's life, when known.
+	Since *time.Time `json:"since,omitempty"`
+	// Settlement says, for a server's live answer, how final the quanta
+	// behind it are.
+	Settlement *Settlement `json:"settlement,omitempty"`
 	// zone is where a calendar window is cut: the text report shows times
 	// there, so a Berlin day reads 00:00 to 00:00. JSON stays in UTC.
 	zone *time.Location
+}
+
+// Settlement splits time by how final its verdicts are: quanta before
+// FinalBefore can change only by a backfill; those before JudgedBefore
+// are judged but late data may still change them; the rest are pending
+// (open, or closed less than SettleDelay ago) and counted nowhere.
+type Settlement struct {
+	FinalBefore  time.Time `json:"final_before"`
+	JudgedBefore time.Time `json:"judged_before"`
+	SettleDelay  string    `json:"settle_delay"`
+	MaxLag       string    `json:"max_lag"`
 }
 
 // Input describes what was read.

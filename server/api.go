@@ -126,7 +126,13 @@ func (s *Server) status(r *http.Request) (any, error) {
 	for i, span := range spans {
 		burns = append(burns, report.Burn{Span: slo.FormatDuration(span), Rate: report.Number(rates[i])})
 	}
-	return report.Build(o, res.At, []*slo.Result{res}, burns, nil), nil
+	doc := report.Build(o, res.At, []*slo.Result{res}, burns, nil)
+	judged, final, settle, lag := e.Settled(o, now)
+	doc.Settlement = &report.Settlement{FinalBefore: final, JudgedBefore: judged, SettleDelay: slo.FormatDuration(settle), MaxLag: slo.FormatDuration(lag)}
+	if since, ok, err := e.Since(name); err == nil && ok {
+		doc.Since = &since
+	}
+	return doc, nil
 }
 
 // sloRange resolves the SLO of the path and the time range of the query.
@@ -178,7 +184,11 @@ func (s *Server) timeRange(r *http.Request, quantum time.Duration) (from, to tim
 }
 
 type quantumView struct {
-	Start     time.Time     `json:"start"`
+	Start time.Time `json:"start"`
+	// State is pending, settled or final (engine.QuantumState).
+	State string `json:"state"`
+	// Verdict is good, bad or skipped; pending while the quantum waits,
+	// and outside for a quantum before the SLO's life began.
 	Verdict   string        `json:"verdict"`
 	Measured  bool          `json:"measured"`
 	Attempted uint64        `json:"attempted"`
@@ -186,6 +196,10 @@ type quantumView struct {
 	Errors    uint64        `json:"errors"`
 	Slow      uint64        `json:"slow"`
 	Downtime  report.Number `json:"downtime"`
+	// LatencyAtOrUnder and LatencyOver count the requests with a latency
+	// that met and broke the SLI's threshold; absent without one.
+	LatencyAtOrUnder *uint64 `json:"latency_at_or_under,omitempty"`
+	LatencyOver      *uint64 `json:"latency_over,omitempty"`
 }
 
 // quanta lists every quantum of a range with its verdict, for charts.
@@ -203,19 +217,36 @@ func (s *Server) quanta(r *http.Request) (any, error) {
 	}
 	out := make([]quantumView, 0, to.Sub(from)/o.Quantum)
 	rs := series.Rollups
+	now := s.cfg.Engine.Now()
 	for t := from; t.Before(to); t = t.Add(o.Quantum) {
 		var ro *slo.Rollup
 		if len(rs) > 0 && rs[0].Start == t.UnixNano() {
 			ro, rs = &rs[0], rs[1:]
 		}
-		v, down := o.Judge(ro)
-		qv := quantumView{Start: t, Verdict: v, Downtime: report.Number(down)}
+		qv := quantumView{Start: t, State: s.cfg.Engine.QuantumState(o, t, now)}
+		switch {
+		case qv.State == engine.QuantumPending:
+			qv.Verdict = "pending"
+		case t.UnixNano() < series.Since:
+			qv.Verdict = "outside"
+		default:
+			v, down := o.Judge(ro)
+			qv.Verdict, qv.Downtime = v, report.Number(down)
+		}
 		if ro != nil {
 			qv.Measured, qv.Attempted, qv.Good, qv.Errors, qv.Slow = ro.Measured, ro.Attempted, ro.Good, ro.Errors, ro.Slow
+			if o.SLI.Latency != nil && ro.Latency.Count() >= ro.OverThreshold {
+				under, over := ro.Latency.Count()-ro.OverThreshold, ro.OverThreshold
+				qv.LatencyAtOrUnder, qv.LatencyOver = &under, &over
+			}
 		}
 		out = append(out, qv)
 	}
-	return map[string]any{"slo": o.Name, "quantum": slo.FormatDuration(o.Quantum), "from": from, "to": to, "quanta": out}, nil
+	doc := map[string]any{"slo": o.Name, "quantum": slo.FormatDuration(o.Quantum), "from": from, "to": to, "quanta": out}
+	if series.Since != slo.NotStarted {
+		doc["since"] = time.Unix(0, series.Since).UTC()
+	}
+	return doc, nil
 }
 
 type binView struct {
@@ -287,6 +318,16 @@ func (s *Server) budget(r *http.Request) (any, error) {
 			return nil, badRequest("step=%q: want a duration such as 1h", v)
 		}
 	}
+	// The budget is known up to the last settled quantum: the open one
+	// waits (it would count as unmeasured). Annotations go up to the end
+	// asked for.
+	annTo := to
+	if settled := s.cfg.Engine.EvalTime(o, s.cfg.Engine.Now()); to.After(settled) {
+		to = settled
+		if !from.Before(to) {
+			from = to
+		}
+	}
 	lo := o.Window.Containing(from).Start
 	_, series, err := s.cfg.Engine.Series(r.Context(), o.Name, lo, to)
 	if err != nil {
@@ -305,7 +346,7 @@ func (s *Server) budget(r *http.Request) (any, error) {
 		})
 	}
 	// Deploys beside the budget, so a burn can be traced to a release.
-	as, err := s.cfg.Engine.Annotations(r.Context(), o.Name, from, to)
+	as, err := s.cfg.Engine.Annotations(r.Context(), o.Name, from, annTo)
 	if err != nil {
 		return nil, err
 	}

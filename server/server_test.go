@@ -309,16 +309,39 @@ func TestHistogramAndBudgetAndQuanta(t *testing.T) {
 		t.Fatalf("at 7 ms: %+v", h)
 	}
 	var q struct {
+		Since  time.Time
 		Quanta []struct {
-			Start     time.Time
-			Verdict   string
-			Attempted uint64
+			Start            time.Time
+			State, Verdict   string
+			Attempted        uint64
+			LatencyAtOrUnder *uint64 `json:"latency_at_or_under"`
+			LatencyOver      *uint64 `json:"latency_over"`
 		}
 	}
-	f.do("GET", "/api/v1/slos/checkout-availability/quanta?from=2026-11-25T09:56:00Z&to=2026-11-25T09:59:00Z", "", nil, 200, &q)
-	if len(q.Quanta) != 3 || q.Quanta[0].Verdict != "good" || q.Quanta[1].Verdict != "bad" || q.Quanta[1].Attempted != 50 {
-		t.Fatalf("quanta %+v", q.Quanta)
+	// 09:56 is before the first data (the SLO's start); 09:57 to 09:59
+	// are judged (09:59 had no data, which counts good here) but late
+	// data may still change them; at 10:01 the minute from 10:00 has not
+	// settled: it waits, and is not bad. From 10:01 on, another range
+	// shows a final verdict once the 5-minute lag has passed.
+	f.do("GET", "/api/v1/slos/checkout-availability/quanta?from=2026-11-25T09:56:00Z&to=2026-11-25T10:01:00Z", "", nil, 200, &q)
+	want := []struct{ state, verdict string }{{"settled", "outside"}, {"settled", "bad"}, {"settled", "good"}, {"settled", "good"}, {"pending", "pending"}}
+	if len(q.Quanta) != len(want) || !q.Since.Equal(time.Date(2026, 11, 25, 9, 57, 0, 0, time.UTC)) {
+		t.Fatalf("quanta since %v: %+v", q.Since, q.Quanta)
 	}
+	for i, w := range want {
+		if got := q.Quanta[i]; got.State != w.state || got.Verdict != w.verdict {
+			t.Errorf("quantum %s: %s %s, want %s %s", got.Start.Format(time.TimeOnly), got.State, got.Verdict, w.state, w.verdict)
+		}
+	}
+	if b := q.Quanta[1]; b.Attempted != 50 || b.LatencyAtOrUnder == nil || *b.LatencyAtOrUnder+*b.LatencyOver != 50 {
+		t.Fatalf("the bad quantum: %+v", b)
+	}
+	f.clock.Set(start.Add(12 * time.Minute))
+	f.do("GET", "/api/v1/slos/checkout-availability/quanta?from=2026-11-25T09:57:00Z&to=2026-11-25T09:58:00Z", "", nil, 200, &q)
+	if len(q.Quanta) != 1 || q.Quanta[0].State != "final" {
+		t.Fatalf("ten minutes on: %+v", q.Quanta)
+	}
+	f.clock.Set(start.Add(4 * time.Minute))
 	var b struct {
 		Unit   string
 		Points []struct {
