@@ -453,24 +453,9 @@ func (e *Engine) rebuild(ctx context.Context, en *entry, prev *entry, now time.T
 // carried to the present as it is.
 const maxCatchUp = 3 * 24 * time.Hour
 
-// lifeStart is the start of the life of s as the store knows it: the
-// spec's explicit since, or the first measured quantum stored, or
-// slo.NotStarted.
+// lifeStart is the start of the life of s as the store knows it.
 func (e *Engine) lifeStart(ctx context.Context, s *slo.SLO) (int64, error) {
-	if !s.Since.IsZero() {
-		return slo.QuantumStart(s.Since.UnixNano(), s.Quantum), nil
-	}
-	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, math.MinInt64, math.MaxInt64)
-	defer it.Close()
-	for it.Next() {
-		if r := it.At(); r.Measured {
-			return r.Start, nil
-		}
-	}
-	if err := it.Err(); err != nil {
-		return 0, fmt.Errorf("reading the first rollup: %w", err)
-	}
-	return slo.NotStarted, nil
+	return StoredLifeStart(ctx, e.cfg.Store, s.Name, s)
 }
 
 // alertLookback is the longest span the SLO's alerts measure: its longest

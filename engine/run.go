@@ -121,11 +121,67 @@ type ReplayOptions struct {
 	Step func(at time.Time, t *slo.Tracker, st alert.State, trs []alert.Transition)
 }
 
+// RollupSource is what a replay reads: the Rollups of store.Querier, so
+// a store serves, and SeriesSource adapts a file's series.
+type RollupSource interface {
+	Rollups(ctx context.Context, sli string, quantum time.Duration, from, to int64) store.RollupIterator
+}
+
+// SeriesSource serves the rollups of one series, whatever the key.
+func SeriesSource(s *slo.Series) RollupSource { return seriesSource{s} }
+
+type seriesSource struct{ s *slo.Series }
+
+func (ss seriesSource) Rollups(_ context.Context, _ string, quantum time.Duration, from, to int64) store.RollupIterator {
+	if quantum != ss.s.Quantum {
+		return store.ErrRollups(fmt.Errorf("%w: series of %s quanta, asked for %s", slo.ErrQuantumMismatch, ss.s.Quantum, quantum))
+	}
+	return &sliceIter{rs: ss.s.Range(from, to)}
+}
+
+// sliceIter walks rollups held in memory.
+type sliceIter struct {
+	rs  []slo.Rollup
+	cur *slo.Rollup
+}
+
+func (it *sliceIter) Next() bool {
+	if len(it.rs) == 0 {
+		it.cur = nil
+		return false
+	}
+	it.cur, it.rs = &it.rs[0], it.rs[1:]
+	return true
+}
+func (it *sliceIter) At() *slo.Rollup { return it.cur }
+func (it *sliceIter) Err() error      { return nil }
+func (it *sliceIter) Close() error    { return nil }
+
+// StoredLifeStart is the start of the life of s in what q holds: the
+// spec's explicit since, or the first measured quantum, or
+// slo.NotStarted. nines serve and nines replay --data agree on it.
+func StoredLifeStart(ctx context.Context, q RollupSource, key string, s *slo.SLO) (int64, error) {
+	if !s.Since.IsZero() {
+		return slo.QuantumStart(s.Since.UnixNano(), s.Quantum), nil
+	}
+	it := q.Rollups(ctx, key, s.Quantum, math.MinInt64, math.MaxInt64)
+	defer it.Close()
+	for it.Next() {
+		if r := it.At(); r.Measured {
+			return r.Start, nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("reading the first rollup: %w", err)
+	}
+	return slo.NotStarted, nil
+}
+
 // Replay runs the evaluator of nines serve over the history q holds for
 // s, one quantum at a time, as if every rollup had arrived just before
 // its quantum settled, and returns every alert transition, each marked
 // Replayed, and the alert state at the end.
-func Replay(ctx context.Context, s *slo.SLO, q store.Querier, opt ReplayOptions) ([]alert.Transition, alert.State, error) {
+func Replay(ctx context.Context, s *slo.SLO, q RollupSource, opt ReplayOptions) ([]alert.Transition, alert.State, error) {
 	if opt.Since == slo.NotStarted && opt.From.IsZero() {
 		return nil, alert.State{}, fmt.Errorf("%w: replay of SLO %s: no data and no start: nothing to replay", ErrInvalid, s.Name)
 	}

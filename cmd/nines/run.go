@@ -59,6 +59,7 @@ func commands() []command {
 		{"lint", "validate SLO spec files (native or OpenSLO v1)", runLint},
 		{"generate", "write Prometheus rules for SLOs (generate prometheus-rules)", runGenerate},
 		{"convert", "write SLO specs as native YAML or OpenSLO v1", runConvert},
+		{"replay", "replay alerts over history: what would have fired, and when", runReplay},
 		{"version", "print the version of nines", runVersion},
 	}
 }
