@@ -70,6 +70,9 @@ func (db *DB) Compact(ctx context.Context, now time.Time, p store.Retention) (st
 			return st, db.wrap(ctx, err, "compact %s/%v: delete hourly", s.sli, time.Duration(s.quantum))
 		}
 	}
+	if err := c.forgetKeys(p.KeysCutoff(now)); err != nil {
+		return st, db.wrap(ctx, err, "compact: forget idempotency keys")
+	}
 	if err := c.commit(); err != nil {
 		return st, err
 	}
@@ -168,6 +171,7 @@ func (c *compaction) commit() error {
 	c.st.Hours += c.pending.Hours
 	c.st.DeletedRollups += c.pending.DeletedRollups
 	c.st.DeletedHourly += c.pending.DeletedHourly
+	c.st.DeletedKeys += c.pending.DeletedKeys
 	return nil
 }
 
@@ -307,6 +311,35 @@ func (c *compaction) deleteOld(s seriesRow, nth, del *sql.Stmt, cut int64, count
 			return err
 		}
 		if done {
+			return nil
+		}
+	}
+}
+
+// forgetKeys deletes the idempotency keys committed before cut, a
+// budget's worth per transaction.
+func (c *compaction) forgetKeys(cut int64) error {
+	for {
+		if err := c.begin(); err != nil {
+			return err
+		}
+		limit := c.budget
+		res, err := c.stmt(c.db.ws.keyDelOld).ExecContext(c.ctx, cut, limit)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			c.changed = true
+			c.pending.DeletedKeys += n
+		}
+		if err := c.spend(int(n)); err != nil {
+			return err
+		}
+		if n < int64(limit) {
 			return nil
 		}
 	}
