@@ -1,8 +1,6 @@
 package server
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -13,20 +11,8 @@ import (
 // replay header and the body.
 func (f *fixture) send(path, body string, header map[string]string) (status int, replay, answer string) {
 	f.t.Helper()
-	req, err := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), string(b)
+	status, h, b := f.roundTrip("POST", path, body, header)
+	return status, h.Get("Idempotent-Replayed"), string(b)
 }
 
 // eventsCounted is the events the checkout-transactions SLO has counted

@@ -296,24 +296,27 @@ func (c *compaction) deleteOld(s seriesRow, nth, del *sql.Stmt, cut int64, count
 			done = false
 		}
 		res, err := c.stmt(del).ExecContext(c.ctx, s.sli, s.quantum, bound)
-		if err != nil {
+		if _, err := c.tally(res, err, count); err != nil || done {
 			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			c.changed = true
-			*count += n
-		}
-		if err := c.spend(int(n)); err != nil {
-			return err
-		}
-		if done {
-			return nil
 		}
 	}
+}
+
+// tally adds the rows a delete removed to count and charges them to the
+// transaction's budget.
+func (c *compaction) tally(res sql.Result, err error, count *int64) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		c.changed = true
+		*count += n
+	}
+	return n, c.spend(int(n))
 }
 
 // forgetKeys deletes the idempotency keys committed before cut, a
@@ -325,22 +328,9 @@ func (c *compaction) forgetKeys(cut int64) error {
 		}
 		limit := c.budget
 		res, err := c.stmt(c.db.ws.keyDelOld).ExecContext(c.ctx, cut, limit)
-		if err != nil {
+		n, err := c.tally(res, err, &c.pending.DeletedKeys)
+		if err != nil || n < int64(limit) {
 			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			c.changed = true
-			c.pending.DeletedKeys += n
-		}
-		if err := c.spend(int(n)); err != nil {
-			return err
-		}
-		if n < int64(limit) {
-			return nil
 		}
 	}
 }
