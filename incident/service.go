@@ -737,7 +737,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			found.Timeline = append(found.Timeline, Entry{At: a.DetectedAt, Kind: Decode, Text: "alert firing: " + title, Author: "nines"})
 			a.impact(found)
 			found.Updated = now
-			return found, s.validate(found, prev)
+			return found, nil
 		}
 		at := a.ResolvedAt
 		if at.IsZero() {
@@ -761,20 +761,29 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 }
 
 // impact gives inc the alert's impact start, with a timeline entry saying
-// why, unless inc has one already (a responder's, or an earlier alert's)
-// or the alert's falls after inc was detected; notes go to the timeline
-// too.
+// why, unless inc has one already (a responder's, or an earlier alert's).
+// An impact start after inc was detected, or one that could not be read,
+// is left for a responder, and the timeline says so once (a group repeats
+// every few hours while it fires). An impact start at or before the
+// detection keeps the incident's times in order.
 func (a *AlertSignal) impact(inc *Incident) {
+	if !inc.ImpactStart.IsZero() {
+		return
+	}
+	note := func(text string) {
+		if !slices.ContainsFunc(inc.Timeline, func(e Entry) bool { return e.Text == text }) {
+			inc.Timeline = append(inc.Timeline, Entry{At: a.DetectedAt, Kind: Assessment, Text: text, Author: "nines"})
+		}
+	}
 	for _, n := range a.Notes {
-		inc.Timeline = append(inc.Timeline, Entry{At: a.DetectedAt, Kind: Assessment, Text: n, Author: "nines"})
+		note(n)
 	}
 	switch {
-	case a.ImpactStart.IsZero() || !inc.ImpactStart.IsZero():
+	case a.ImpactStart.IsZero():
 		return
 	case a.ImpactStart.After(inc.Detected):
-		inc.Timeline = append(inc.Timeline, Entry{At: a.DetectedAt, Kind: Assessment, Author: "nines",
-			Text: fmt.Sprintf("the alert puts the impact start at %s, after the incident was detected at %s; impact start left for a responder to set",
-				a.ImpactStart.Format(time.RFC3339), inc.Detected.UTC().Format(time.RFC3339))})
+		note(fmt.Sprintf("the alert puts the impact start at %s, after the incident was detected at %s; impact start left for a responder to set",
+			a.ImpactStart.Format(time.RFC3339), inc.Detected.UTC().Format(time.RFC3339)))
 		return
 	}
 	inc.ImpactStart = a.ImpactStart.UTC()

@@ -242,7 +242,10 @@ type Annotations interface {
 
 // Compactor applies retention.
 type Compactor interface {
-	// Compact enforces p as of now (see Retention) and returns what it did.
+	// Compact enforces p as of now (see Retention) and returns what it did:
+	// old histograms move to their hours, rollups and hours past their
+	// horizons go, and idempotency keys older than p.IdempotencyKeys are
+	// forgotten.
 	//
 	// It works in batches of one transaction each, so readers and writers
 	// are held up for one batch at most and a crash loses at most the batch
