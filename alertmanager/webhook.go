@@ -34,3 +34,13 @@ type Alert struct {
 	GeneratorURL string            `json:"generatorURL"`
 	Fingerprint  string            `json:"fingerprint"`
 }
+
+// Annotations nines adds to an alert that fired, beyond Alertmanager's
+// usual summary and description, and reads back when the alert opens an
+// incident: when users first felt what the alert is about (RFC 3339), and
+// a sentence saying why that moment. An alert from elsewhere without them
+// opens its incident as any Alertmanager alert does.
+const (
+	AnnotationImpactStart  = "impact_start"
+	AnnotationImpactReason = "impact_reason"
+)

@@ -563,6 +563,9 @@ type Batch struct {
 	Series map[string]*slo.Series
 	// State is collector state to store, key → value.
 	State map[string][]byte
+	// Idempotency, when set, makes a retry of the batch count once
+	// (idempotency.go).
+	Idempotency *Idempotency
 }
 
 // Append stores the rollups of series for the SLO called name and folds
@@ -659,6 +662,10 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 			}
 		}
 	}
+	if err := idempotent(app, b.Idempotency, results, now); err != nil {
+		return fail(err)
+	}
+	// A retry of a committed key fails here, before the trackers see it.
 	if err := app.Commit(); err != nil {
 		return nil, fmt.Errorf("storing %s batch: %w", b.Source, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nines-sre/nines/alertmanager"
 )
@@ -59,7 +60,8 @@ func (w *Webhook) label(name string) string {
 // from a "severity" label that is a level or SEVn (others leave the
 // configured alert severity), the title from the summary annotation or
 // the alert name; detection at the earliest start, resolution at the
-// latest end.
+// latest end; the impact start at the earliest impact_start annotation
+// (nines' own alerts carry one), with its impact_reason.
 func (w *Webhook) Signal(cfg *Config) (AlertSignal, error) {
 	cfg = cfg.withDefaults()
 	s := AlertSignal{GroupKey: w.GroupKey, Service: w.label("service"), SLO: w.label("slo"), Resolved: w.Status == "resolved"}
@@ -91,9 +93,29 @@ func (w *Webhook) Signal(cfg *Config) (AlertSignal, error) {
 		if s.Link == "" && strings.Contains(a.GeneratorURL, "://") {
 			s.Link = a.GeneratorURL
 		}
+		s.readImpact(a.Annotations)
 	}
 	if s.Link == "" && strings.Contains(w.ExternalURL, "://") {
 		s.Link = w.ExternalURL
 	}
 	return s, nil
+}
+
+// readImpact takes an alert's impact start if it is the earliest so far.
+// One that cannot be read is noted for the timeline rather than refused:
+// the page must still open its incident.
+func (s *AlertSignal) readImpact(an map[string]string) {
+	v := an[alertmanager.AnnotationImpactStart]
+	if v == "" {
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		s.Notes = append(s.Notes, fmt.Sprintf("the alert's %s annotation %q is not an RFC 3339 time; impact start left for a responder to set",
+			alertmanager.AnnotationImpactStart, v))
+		return
+	}
+	if s.ImpactStart.IsZero() || t.Before(s.ImpactStart) {
+		s.ImpactStart, s.ImpactReason = t.UTC(), strings.TrimSpace(an[alertmanager.AnnotationImpactReason])
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -150,8 +151,43 @@ func TestWebhookSignal(t *testing.T) {
 	}
 	want := AlertSignal{Service: "checkout", GroupKey: `{}:{alertname="CheckoutErrorBudgetBurn"}`, Title: "checkout is burning its error budget 14x too fast",
 		SLO: "checkout-transactions", Severity: 1, DetectedAt: time.Date(2026, 11, 25, 9, 55, 10, 0, time.UTC), Link: "http://prometheus:9090/graph"}
-	if s != want {
+	// An Alertmanager alert without nines' impact annotations has no
+	// impact start: a responder sets it.
+	if !reflect.DeepEqual(s, want) {
 		t.Errorf("signal\n%+v, want\n%+v", s, want)
+	}
+}
+
+func TestWebhookSignalImpactStart(t *testing.T) {
+	alert := func(start, impact, reason string) string {
+		return `{"status": "firing", "labels": {"service": "checkout", "slo": "checkout-availability"}, "startsAt": "` + start +
+			`", "annotations": {"impact_start": "` + impact + `", "impact_reason": "` + reason + `"}}`
+	}
+	for _, c := range []struct {
+		name, alerts string
+		impact       time.Time
+		reason       string
+		notes        int
+	}{
+		{"The earliest impact start of the group wins, with its reason.",
+			alert("2026-11-25T10:14:00Z", "2026-11-25T10:02:00Z", "fast burn") + "," + alert("2026-11-25T10:30:00Z", "2026-11-25T09:40:00+01:00", "slow burn"),
+			time.Date(2026, 11, 25, 8, 40, 0, 0, time.UTC), "slow burn", 0},
+		{"An impact start that is not a time is noted, not guessed.",
+			alert("2026-11-25T10:14:00Z", "ten past ten", "fast burn"), time.Time{}, "", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wh, err := ParseWebhook([]byte(`{"version": "4", "groupKey": "g", "status": "firing", "alerts": [` + c.alerts + `]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := wh.Signal(&Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.ImpactStart.Equal(c.impact) || s.ImpactReason != c.reason || len(s.Notes) != c.notes {
+				t.Errorf("impact start %v, reason %q, notes %q; want %v, %q, %d notes", s.ImpactStart, s.ImpactReason, s.Notes, c.impact, c.reason, c.notes)
+			}
+		})
 	}
 }
 

@@ -673,6 +673,14 @@ type AlertSignal struct {
 	ResolvedAt time.Time
 	// Link points at the alert's source (a generator or Alertmanager URL).
 	Link string
+	// ImpactStart is when users first felt what the alert is about (zero
+	// when the alert does not say), and ImpactReason why that moment: an
+	// incident opened by the alert records them as its impact start and a
+	// timeline entry, so TTD runs from there to DetectedAt.
+	ImpactStart  time.Time
+	ImpactReason string
+	// Notes are problems with the alert worth a line in the timeline.
+	Notes []string
 }
 
 // OpenFromAlert opens an incident for a firing alert, detected by
@@ -715,6 +723,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			if a.Link != "" {
 				inc.Links = []Link{{Title: "alert source", URL: a.Link}}
 			}
+			a.impact(inc)
 			if err := s.validate(inc, nil); err != nil {
 				return nil, err
 			}
@@ -726,6 +735,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 		}
 		if !a.Resolved {
 			found.Timeline = append(found.Timeline, Entry{At: a.DetectedAt, Kind: Decode, Text: "alert firing: " + title, Author: "nines"})
+			a.impact(found)
 			found.Updated = now
 			return found, nil
 		}
@@ -748,6 +758,40 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 		return nil, err
 	}
 	return s.storeBurn(ctx, inc, now), nil
+}
+
+// impact gives inc the alert's impact start, with a timeline entry saying
+// why, unless inc has one already (a responder's, or an earlier alert's).
+// An impact start after inc was detected, or one that could not be read,
+// is left for a responder, and the timeline says so once (a group repeats
+// every few hours while it fires). An impact start at or before the
+// detection keeps the incident's times in order.
+func (a *AlertSignal) impact(inc *Incident) {
+	if !inc.ImpactStart.IsZero() {
+		return
+	}
+	note := func(text string) {
+		if !slices.ContainsFunc(inc.Timeline, func(e Entry) bool { return e.Text == text }) {
+			inc.Timeline = append(inc.Timeline, Entry{At: a.DetectedAt, Kind: Assessment, Text: text, Author: "nines"})
+		}
+	}
+	for _, n := range a.Notes {
+		note(n)
+	}
+	switch {
+	case a.ImpactStart.IsZero():
+		return
+	case a.ImpactStart.After(inc.Detected):
+		note(fmt.Sprintf("the alert puts the impact start at %s, after the incident was detected at %s; impact start left for a responder to set",
+			a.ImpactStart.Format(time.RFC3339), inc.Detected.UTC().Format(time.RFC3339)))
+		return
+	}
+	inc.ImpactStart = a.ImpactStart.UTC()
+	text := "impact started"
+	if a.ImpactReason != "" {
+		text += ": " + a.ImpactReason
+	}
+	inc.Timeline = append(inc.Timeline, Entry{At: inc.ImpactStart, Kind: Assessment, Text: text, Author: "nines"})
 }
 
 // storeBurn recomputes and stores the budget burned after a change. It

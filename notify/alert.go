@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alert"
+	"github.com/nines-sre/nines/alertmanager"
 	"github.com/nines-sre/nines/slo"
 )
 
@@ -111,7 +112,21 @@ func FromTransition(s *slo.SLO, tr alert.Transition, externalURL string) Alert {
 	case tr.TimeToExhaustion > 0:
 		an["time_to_exhaustion"] = slo.FormatDuration(tr.TimeToExhaustion.Round(time.Minute))
 	}
+	if tr.Kind == alert.Fire && !tr.ImpactStart.IsZero() {
+		// An incident opened by the alert starts its impact here, not at
+		// the page: TTD and the budget burned cover the damaging minutes.
+		an[alertmanager.AnnotationImpactStart] = tr.ImpactStart.UTC().Format(time.RFC3339)
+		an[alertmanager.AnnotationImpactReason] = impactReason(s, tr)
+	}
 	return a
+}
+
+// impactReason says in a sentence why the impact is held to have begun at
+// tr.ImpactStart, for an incident's timeline.
+func impactReason(s *slo.SLO, tr alert.Transition) string {
+	const stamp = "2006-01-02 15:04 MST"
+	return fmt.Sprintf("from %s on, the quanta of %s burned the error budget faster than its %s window allows, leading to %s at %s",
+		tr.ImpactStart.UTC().Format(stamp), s.Name, s.Window, tr.Alert, tr.At.UTC().Format(stamp))
 }
 
 func b2i(b bool) int {

@@ -279,7 +279,7 @@ func slackMessage(r *Receiver, n *Notification) SlackMessage {
 		if d := a.Annotations["description"]; d != "" {
 			fmt.Fprintf(&b, "%s\n", slackEscape(d))
 		}
-		for _, k := range []string{"budget_remaining", "time_to_exhaustion"} {
+		for _, k := range []string{"impact_start", "budget_remaining", "time_to_exhaustion"} {
 			if v := a.Annotations[k]; v != "" {
 				fmt.Fprintf(&b, "%s: %s\n", strings.ReplaceAll(k, "_", " "), slackEscape(v))
 			}

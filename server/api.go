@@ -365,6 +365,10 @@ func (s *Server) events(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	id, err := idempotency(r, body, "", nil)
+	if err != nil {
+		return nil, err
+	}
 	if body, err = arrayToLines(body); err != nil {
 		return nil, err
 	}
@@ -377,7 +381,8 @@ func (s *Server) events(r *http.Request) (any, error) {
 	// Each SLO judges the events by its own SLI; all of them are stored in
 	// one transaction, so a failed request stored nothing.
 	var rep *ingest.Report
-	batch := &engine.Batch{Source: "events", Series: map[string]*slo.Series{}}
+	var requests uint64
+	batch := &engine.Batch{Source: "events", Series: map[string]*slo.Series{}, Idempotency: id}
 	for _, o := range targets {
 		series, rp, err := ingest.Read(r.Context(), bytes.NewReader(body), ingest.Options{
 			Format: ingest.JSONL, SLI: &o.SLI, Quantum: o.Quantum, MaxErrors: 10,
@@ -387,12 +392,18 @@ func (s *Server) events(r *http.Request) (any, error) {
 		}
 		rep = rp
 		batch.Series[o.Name] = series
+		// Every event is attempted by every SLI, so any one series sums
+		// the counts.
+		requests = 0
+		for i := range series.Rollups {
+			requests += series.Rollups[i].Attempted
+		}
 	}
 	if rep.Events == 0 && rep.Malformed > 0 {
 		s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
 		return nil, badRequest("no valid event in %d lines; first problem: %v", rep.Lines, rep.Errors[0])
 	}
-	stored, err := s.cfg.Engine.Commit(r.Context(), batch)
+	stored, replay, err := s.commit(r.Context(), batch)
 	if err != nil {
 		return nil, err
 	}
@@ -401,13 +412,18 @@ func (s *Server) events(r *http.Request) (any, error) {
 		ar := stored[o.Name]
 		results = append(results, result{o.Name, ar.Accepted, ar.Late, ar.Future})
 	}
-	s.cfg.Engine.Counters().Events.Add(rep.Events)
-	s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
 	errs := make([]string, 0, len(rep.Errors))
 	for _, le := range rep.Errors {
 		errs = append(errs, le.Error())
 	}
-	return map[string]any{"events": rep.Events, "malformed": rep.Malformed, "errors": errs, "slos": results}, nil
+	reply := map[string]any{"lines": rep.Lines, "event_lines": rep.Events, "events": requests, "malformed": rep.Malformed,
+		"errors": errs, "slos": results}
+	if replay {
+		return replayed{reply}, nil
+	}
+	s.cfg.Engine.Counters().Events.Add(int64(min(requests, math.MaxInt64)))
+	s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
+	return reply, nil
 }
 
 // targets resolves ?slo= and ?service= to SLOs.
@@ -488,11 +504,18 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 	var in struct {
 		SLO     string     `json:"slo"`
 		Rollups []rollupIn `json:"rollups"`
+		// IdempotencyKey does what the Idempotency-Key header does, for
+		// senders that cannot set headers.
+		IdempotencyKey *string `json:"idempotency_key"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		return nil, badRequest("rollups: %v", err)
+	}
+	id, err := idempotency(r, body, "idempotency_key", in.IdempotencyKey)
+	if err != nil {
+		return nil, err
 	}
 	o, err := s.cfg.Engine.SLO(in.SLO)
 	if err != nil {
@@ -506,11 +529,16 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 		}
 		agg.AddRollup(ro)
 	}
-	ar, err := s.cfg.Engine.Append(r.Context(), o.Name, agg.Series(), "rollups")
+	stored, replay, err := s.commit(r.Context(), &engine.Batch{Source: "rollups", Series: map[string]*slo.Series{o.Name: agg.Series()}, Idempotency: id})
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"slo": o.Name, "quanta_accepted": ar.Accepted, "quanta_late": ar.Late, "quanta_future": ar.Future}, nil
+	ar := stored[o.Name]
+	reply := map[string]any{"slo": o.Name, "quanta_accepted": ar.Accepted, "quanta_late": ar.Late, "quanta_future": ar.Future}
+	if replay {
+		return replayed{reply}, nil
+	}
+	return reply, nil
 }
 
 func (ri *rollupIn) rollup(quantum time.Duration) (*slo.Rollup, error) {

@@ -67,7 +67,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := e.Counters()
-	ex.family("nines_ingest_events_total", "counter", "Events accepted over the HTTP events API.")
+	ex.family("nines_ingest_events_total", "counter", "Events received over the HTTP events API, each counted as the requests it stands for (its count).")
 	ex.sample("nines_ingest_events_total", nil, float64(c.Events.Load()))
 	ex.family("nines_ingest_rollups_total", "counter", "Quantum rollups stored.")
 	ex.sample("nines_ingest_rollups_total", nil, float64(c.Rollups.Load()))

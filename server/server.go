@@ -159,6 +159,10 @@ func apiStatus(status int, h func(r *http.Request) (any, error)) http.Handler {
 			writeError(w, err)
 			return
 		}
+		if rp, ok := data.(replayed); ok {
+			w.Header().Set(replayedHeader, "true")
+			data = rp.reply
+		}
 		writeJSON(w, status, data)
 	})
 }

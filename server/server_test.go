@@ -81,8 +81,9 @@ func newFixture(t testing.TB, token string) *fixture {
 	return &fixture{t: t, srv: srv, clock: c, eng: eng, db: db}
 }
 
-// do sends a request and decodes a JSON answer into out (if not nil).
-func (f *fixture) do(method, path, body string, header map[string]string, wantStatus int, out any) string {
+// roundTrip sends a request and returns the answer's status, header and
+// body.
+func (f *fixture) roundTrip(method, path, body string, header map[string]string) (int, http.Header, []byte) {
 	f.t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -97,8 +98,15 @@ func (f *fixture) do(method, path, body string, header map[string]string, wantSt
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != wantStatus {
-		f.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, b)
+	return resp.StatusCode, resp.Header, b
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (f *fixture) do(method, path, body string, header map[string]string, wantStatus int, out any) string {
+	f.t.Helper()
+	status, _, b := f.roundTrip(method, path, body, header)
+	if status != wantStatus {
+		f.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, wantStatus, b)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -39,6 +39,10 @@ type Retention struct {
 	// HourlyHistograms is how long hourly histograms are kept (default:
 	// Counts).
 	HourlyHistograms time.Duration
+	// IdempotencyKeys is how long the keys of idempotent batches are
+	// remembered (default DefaultIdempotencyKeys): a retry within it is
+	// recognised, one after it counts again.
+	IdempotencyKeys time.Duration
 }
 
 // WithDefaults returns p with zero fields set to their defaults.
@@ -52,6 +56,9 @@ func (p Retention) WithDefaults() Retention {
 	if p.HourlyHistograms == 0 {
 		p.HourlyHistograms = p.Counts
 	}
+	if p.IdempotencyKeys == 0 {
+		p.IdempotencyKeys = DefaultIdempotencyKeys
+	}
 	return p
 }
 
@@ -62,7 +69,7 @@ func (p Retention) WithDefaults() Retention {
 // on what a compaction keeps.
 func (p Retention) Cutoffs(now time.Time) (full, counts, hourly int64, err error) {
 	p = p.WithDefaults()
-	if p.Full < 0 || p.Counts < 0 || p.HourlyHistograms < 0 {
+	if p.Full < 0 || p.Counts < 0 || p.HourlyHistograms < 0 || p.IdempotencyKeys < 0 {
 		return 0, 0, 0, fmt.Errorf("%w: retention %+v: negative duration", ErrInvalid, p)
 	}
 	if p.Counts < p.Full {
@@ -75,6 +82,12 @@ func (p Retention) Cutoffs(now time.Time) (full, counts, hourly int64, err error
 	counts = before(n, p.Counts)
 	hourly = HourOf(before(n, p.HourlyHistograms))
 	return full, counts, hourly, nil
+}
+
+// KeysCutoff returns, for a compaction at now, the Unix-ns bound below
+// which idempotency keys are forgotten. Cutoffs validates p.
+func (p Retention) KeysCutoff(now time.Time) int64 {
+	return before(now.UnixNano(), p.WithDefaults().IdempotencyKeys)
 }
 
 // before returns n − d, or math.MinInt64 if that is out of range: a
@@ -95,6 +108,8 @@ type CompactStats struct {
 	Hours int64
 	// DeletedRollups and DeletedHourly count rows removed by age.
 	DeletedRollups, DeletedHourly int64
+	// DeletedKeys counts idempotency keys forgotten by age.
+	DeletedKeys int64
 	// Batches counts the transactions that changed something.
 	Batches int
 }

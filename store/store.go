@@ -71,6 +71,19 @@ type Appender interface {
 	SetState(key string, value []byte) error
 	// AddIngestStats adds n to the counter of (source, reason) at Commit.
 	AddIngestStats(source, reason string, n int64) error
+	// Idempotent makes the batch conditional on id.Key (see Idempotency):
+	// Commit stores the batch with id if no batch with that key was
+	// committed, and otherwise stores nothing and fails with a
+	// *DuplicateError holding what was stored with the key. The key is
+	// checked and stored in the batch's own transaction, so of two
+	// batches with one key committing at once exactly one is stored, and
+	// a crash never keeps the key without the batch or the batch without
+	// the key. A batch may carry several keys, all of which must be new;
+	// the same key twice in one batch fails here with a *DuplicateError.
+	// A key is remembered until Compact forgets it
+	// (Retention.IdempotencyKeys). An invalid key (CheckIdempotencyKey)
+	// is refused with ErrInvalid. id is copied.
+	Idempotent(id Idempotency) error
 	// Commit applies the batch durably: once it returns nil the batch
 	// survives a crash of the process. On error nothing of the batch is
 	// stored.
@@ -229,7 +242,10 @@ type Annotations interface {
 
 // Compactor applies retention.
 type Compactor interface {
-	// Compact enforces p as of now (see Retention) and returns what it did.
+	// Compact enforces p as of now (see Retention) and returns what it did:
+	// old histograms move to their hours, rollups and hours past their
+	// horizons go, and idempotency keys older than p.IdempotencyKeys are
+	// forgotten.
 	//
 	// It works in batches of one transaction each, so readers and writers
 	// are held up for one batch at most and a crash loses at most the batch

@@ -69,11 +69,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.tick, "eval.interval", 5*time.Second, "how often SLO windows advance")
 	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
 	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
+	fs.DurationVar(&f.retention.IdempotencyKeys, "retention.idempotency-keys", store.DefaultIdempotencyKeys, "how long Idempotency-Key values of writes are remembered: a retry within it counts once (forgotten at the hourly compaction after)")
 	if err := applyEnv(fs); err != nil {
 		return usageError("serve: %v", err)
 	}
 	if help, err := parseFlags(fs, e, args); help || err != nil {
 		return err
+	}
+	if _, _, _, err := f.retention.Cutoffs(time.Now()); err != nil {
+		return usageError("serve: --retention.*: %v", err)
 	}
 	if f.slos == "" && !f.demo {
 		fmt.Fprintln(e.stderr, "nines: serving without --slos: SLOs stored earlier are used; add specs with --slos DIR")

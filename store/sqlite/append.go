@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -37,6 +38,7 @@ type appender struct {
 	rollups map[rollupKey]*slo.Rollup
 	state   map[string][]byte
 	stats   map[store.IngestKey]int64
+	keys    map[string]store.Idempotency
 }
 
 // Appender implements store.Appendable.
@@ -89,12 +91,31 @@ func (a *appender) AddIngestStats(source, reason string, n int64) error {
 	return nil
 }
 
+func (a *appender) Idempotent(id store.Idempotency) error {
+	if a.done {
+		return store.ErrAppenderDone
+	}
+	if err := store.CheckIdempotencyKey(id.Key); err != nil {
+		return fmt.Errorf("sqlite: idempotent: %w", err)
+	}
+	if first, ok := a.keys[id.Key]; ok {
+		return fmt.Errorf("sqlite: idempotent: twice in one batch: %w", &store.DuplicateError{Idempotency: first})
+	}
+	if a.keys == nil {
+		a.keys = make(map[string]store.Idempotency)
+	}
+	id.Request = append([]byte{}, id.Request...)
+	id.Reply = append([]byte{}, id.Reply...)
+	a.keys[id.Key] = id
+	return nil
+}
+
 func (a *appender) Rollback() error {
 	if a.done {
 		return store.ErrAppenderDone
 	}
 	a.done = true
-	a.rollups, a.state, a.stats = nil, nil, nil
+	a.rollups, a.state, a.stats, a.keys = nil, nil, nil, nil
 	return nil
 }
 
@@ -103,8 +124,8 @@ func (a *appender) Commit() error {
 		return store.ErrAppenderDone
 	}
 	a.done = true
-	defer func() { a.rollups, a.state, a.stats = nil, nil, nil }()
-	if len(a.rollups) == 0 && len(a.state) == 0 && len(a.stats) == 0 {
+	defer func() { a.rollups, a.state, a.stats, a.keys = nil, nil, nil, nil }()
+	if len(a.rollups) == 0 && len(a.state) == 0 && len(a.stats) == 0 && len(a.keys) == 0 {
 		return a.db.check(a.ctx, "commit")
 	}
 	return a.db.write(a.ctx, "commit", func(tx *sql.Tx) error {
@@ -135,6 +156,10 @@ func (db *DB) write(ctx context.Context, op string, fn func(*sql.Tx) error) (err
 // local.
 func (a *appender) flush(tx *sql.Tx) error {
 	ctx, db := a.ctx, a.db
+	// Keys first: a retry costs one lookup, not the merge of its rollups.
+	if err := a.claimKeys(tx); err != nil {
+		return err
+	}
 	keys := make([]rollupKey, 0, len(a.rollups))
 	for k := range a.rollups {
 		keys = append(keys, k)
@@ -191,6 +216,38 @@ func (a *appender) flush(tx *sql.Tx) error {
 				return fmt.Errorf("ingest stats %s/%s: %w", k.Source, k.Reason, err)
 			}
 		}
+	}
+	return nil
+}
+
+// claimKeys stores the batch's idempotency keys, or fails with a
+// *store.DuplicateError for the first one committed before. The single
+// write connection serialises commits, so the insert that finds the key
+// taken is the whole race.
+func (a *appender) claimKeys(tx *sql.Tx) error {
+	if len(a.keys) == 0 {
+		return nil
+	}
+	ctx := a.ctx
+	ins := tx.StmtContext(ctx, a.db.ws.keyIns)
+	for _, k := range slices.Sorted(maps.Keys(a.keys)) {
+		id := a.keys[k]
+		res, err := ins.ExecContext(ctx, k, id.Request, id.Reply, id.At.UnixNano())
+		if err != nil {
+			return fmt.Errorf("idempotency key %q: %w", k, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("idempotency key %q: %w", k, err)
+		} else if n == 1 {
+			continue
+		}
+		first := store.Idempotency{Key: k}
+		var ns int64
+		if err := tx.StmtContext(ctx, a.db.ws.keyGet).QueryRowContext(ctx, k).Scan(&first.Request, &first.Reply, &ns); err != nil {
+			return fmt.Errorf("idempotency key %q: read the first commit: %w", k, err)
+		}
+		first.At = time.Unix(0, ns).UTC()
+		return &store.DuplicateError{Idempotency: first}
 	}
 	return nil
 }

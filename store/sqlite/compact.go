@@ -70,6 +70,9 @@ func (db *DB) Compact(ctx context.Context, now time.Time, p store.Retention) (st
 			return st, db.wrap(ctx, err, "compact %s/%v: delete hourly", s.sli, time.Duration(s.quantum))
 		}
 	}
+	if err := c.forgetKeys(p.KeysCutoff(now)); err != nil {
+		return st, db.wrap(ctx, err, "compact: forget idempotency keys")
+	}
 	if err := c.commit(); err != nil {
 		return st, err
 	}
@@ -168,6 +171,7 @@ func (c *compaction) commit() error {
 	c.st.Hours += c.pending.Hours
 	c.st.DeletedRollups += c.pending.DeletedRollups
 	c.st.DeletedHourly += c.pending.DeletedHourly
+	c.st.DeletedKeys += c.pending.DeletedKeys
 	return nil
 }
 
@@ -292,22 +296,41 @@ func (c *compaction) deleteOld(s seriesRow, nth, del *sql.Stmt, cut int64, count
 			done = false
 		}
 		res, err := c.stmt(del).ExecContext(c.ctx, s.sli, s.quantum, bound)
-		if err != nil {
+		if _, err := c.tally(res, err, count); err != nil || done {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
+	}
+}
+
+// tally adds the rows a delete removed to count and charges them to the
+// transaction's budget.
+func (c *compaction) tally(res sql.Result, err error, count *int64) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		c.changed = true
+		*count += n
+	}
+	return n, c.spend(int(n))
+}
+
+// forgetKeys deletes the idempotency keys committed before cut, a
+// budget's worth per transaction.
+func (c *compaction) forgetKeys(cut int64) error {
+	for {
+		if err := c.begin(); err != nil {
 			return err
 		}
-		if n > 0 {
-			c.changed = true
-			*count += n
-		}
-		if err := c.spend(int(n)); err != nil {
+		limit := c.budget
+		res, err := c.stmt(c.db.ws.keyDelOld).ExecContext(c.ctx, cut, limit)
+		n, err := c.tally(res, err, &c.pending.DeletedKeys)
+		if err != nil || n < int64(limit) {
 			return err
-		}
-		if done {
-			return nil
 		}
 	}
 }

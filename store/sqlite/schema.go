@@ -73,6 +73,17 @@ CREATE TABLE ingest_stats (
 	annotationsSchema,
 	// 2 → 3: incidents (incident.go).
 	incidentSchema,
+	// 3 → 4: idempotency keys, committed with the batches they name.
+	`
+CREATE TABLE idempotency (
+	key     TEXT    NOT NULL PRIMARY KEY,
+	request BLOB    NOT NULL, -- the caller's fingerprint of the request
+	reply   BLOB    NOT NULL, -- what the first batch answered
+	at_ns   INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Compact forgets keys by age.
+CREATE INDEX idempotency_at ON idempotency (at_ns);
+`,
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer

@@ -119,6 +119,10 @@ func TestReopenPersists(t *testing.T) {
 	if err := app.AddIngestStats("rw", "late", 3); err != nil {
 		t.Fatal(err)
 	}
+	compacted := time.Unix(0, t0+int64(store.DefaultFull)+int64(time.Hour)).UTC()
+	if err := app.Idempotent(store.Idempotency{Key: "batch-7", Reply: []byte("120 rollups"), At: compacted}); err != nil {
+		t.Fatal(err)
+	}
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +180,14 @@ func TestReopenPersists(t *testing.T) {
 	}
 	if d, err := db.GetSLO(ctx, "checkout"); err != nil || string(d.Def) != "objective: 99.9" || !d.Updated.Equal(updated) {
 		t.Errorf("SLO after reopen = %+v, %v", d, err)
+	}
+	app = db.Appender(ctx)
+	if err := app.Idempotent(store.Idempotency{Key: "batch-7", At: compacted}); err != nil {
+		t.Fatal(err)
+	}
+	var dup *store.DuplicateError
+	if err := app.Commit(); !errors.As(err, &dup) || string(dup.Reply) != "120 rollups" || !dup.At.Equal(compacted) {
+		t.Errorf("the key of a batch committed before reopen: %v, want a duplicate with the first reply", err)
 	}
 	// A second compaction after reopen has nothing to move.
 	st, err := db.Compact(ctx, time.Unix(0, t0+int64(store.DefaultFull)+int64(time.Hour)), store.Retention{})
@@ -435,6 +447,7 @@ func TestQueryPlans(t *testing.T) {
 			UNION ALL SELECT start_ns, hist FROM rollups WHERE sli = ?1 AND quantum_ns = ?2 AND start_ns >= ?3 AND start_ns < ?4 AND hist IS NOT NULL
 			ORDER BY 1`, 4},
 		{"move", `SELECT start_ns, hist FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? AND hist IS NOT NULL ORDER BY start_ns LIMIT ?`, 5},
+		{"forget keys", `SELECT key FROM idempotency WHERE at_ns < ? ORDER BY at_ns LIMIT ?`, 2},
 	} {
 		args := make([]any, q.nargs)
 		for i := range args {
@@ -442,7 +455,7 @@ func TestQueryPlans(t *testing.T) {
 		}
 		p := plan(q.query, args...)
 		t.Logf("%s:\n%s", q.name, p)
-		if strings.Contains(p, "SCAN rollups") || strings.Contains(p, "SCAN hourly") || strings.Contains(p, "TEMP B-TREE") {
+		if strings.Contains(p, "SCAN rollups") || strings.Contains(p, "SCAN hourly") || strings.Contains(p, "SCAN idempotency") || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s: plan scans a table or sorts:\n%s", q.name, p)
 		}
 	}

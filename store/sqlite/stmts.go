@@ -24,6 +24,7 @@ type writeStmts struct {
 	sloPut, sloDel                        *sql.Stmt
 	statePut, stateDelRange, stateDelFrom *sql.Stmt
 	statsAdd                              *sql.Stmt
+	keyIns, keyGet, keyDelOld             *sql.Stmt
 }
 
 type readStmts struct {
@@ -89,6 +90,13 @@ func (db *DB) prepare(ctx context.Context) error {
 	prep(w, &ws.statsAdd, `INSERT INTO ingest_stats (source, reason, n) VALUES (?, ?, ?)
 		ON CONFLICT DO UPDATE SET n = n + excluded.n`)
 
+	prep(w, &ws.keyIns, `INSERT INTO idempotency (key, request, reply, at_ns) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	prep(w, &ws.keyGet, `SELECT request, reply, at_ns FROM idempotency WHERE key = ?`)
+	// A budget's worth of keys per statement (SQLite has no DELETE …
+	// LIMIT), oldest first along the index.
+	prep(w, &ws.keyDelOld, `DELETE FROM idempotency WHERE key IN
+		(SELECT key FROM idempotency WHERE at_ns < ? ORDER BY at_ns LIMIT ?)`)
+
 	r, rs := db.r, &db.rs
 	prep(r, &rs.rollups, `SELECT start_ns, `+rollupCols+` FROM rollups
 		WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? ORDER BY start_ns`)
@@ -123,7 +131,8 @@ func (ws *writeStmts) close() {
 		ws.rollupIns, ws.rollupGet, ws.rollupUpd, ws.hourlyGet, ws.hourlyPut,
 		ws.moveSel, ws.moveDel, ws.rollupNth, ws.rollupDel, ws.hourlyNth, ws.hourlyDel,
 		ws.freePages, ws.incrVacuum,
-		ws.sloPut, ws.sloDel, ws.statePut, ws.stateDelRange, ws.stateDelFrom, ws.statsAdd)
+		ws.sloPut, ws.sloDel, ws.statePut, ws.stateDelRange, ws.stateDelFrom, ws.statsAdd,
+		ws.keyIns, ws.keyGet, ws.keyDelOld)
 }
 
 func (rs *readStmts) close() {

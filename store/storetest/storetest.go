@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"state key-value", testState},
 		{"state commits with the batch", testStateInBatch},
 		{"ingest stats", testIngestStats},
+		{"a batch with a committed idempotency key stores nothing", testIdempotentAcross},
+		{"an idempotency key twice in one batch is refused", testIdempotentWithin},
+		{"of concurrent commits of one idempotency key one is stored", testIdempotentRace},
+		{"compact forgets idempotency keys by age", testIdempotentExpiry},
+		{"invalid idempotency keys are rejected with ErrInvalid", testIdempotentInvalid},
 		{"annotations", testAnnotations},
 		{"hourly histograms of uncompacted quanta", testHourlyUncompacted},
 		{"compact moves histograms to hours exactly", testCompact},
@@ -300,6 +306,7 @@ func testAppenderDone(t *testing.T, s store.Store) {
 		wantErr(t, "Append after "+end, app.Append("a", time.Minute, rollup(t0+minute, 1, 5)), store.ErrAppenderDone)
 		wantErr(t, "SetState after "+end, app.SetState("k", nil), store.ErrAppenderDone)
 		wantErr(t, "AddIngestStats after "+end, app.AddIngestStats("s", "r", 1), store.ErrAppenderDone)
+		wantErr(t, "Idempotent after "+end, app.Idempotent(store.Idempotency{Key: "k"}), store.ErrAppenderDone)
 		wantErr(t, "Commit after "+end, app.Commit(), store.ErrAppenderDone)
 		wantErr(t, "Rollback after "+end, app.Rollback(), store.ErrAppenderDone)
 	}
@@ -1215,5 +1222,220 @@ func testAnnotations(t *testing.T, s store.Store) {
 	wantErr(t, "DeleteAnnotation twice", s.DeleteAnnotation(ctx, service), store.ErrNotFound)
 	if got := ids(day); !slices.Equal(got, []int64{own, global, other}) {
 		t.Errorf("after delete: %v", got)
+	}
+}
+
+// keyed commits rs to sli "a" under the idempotency key id, with a state
+// key and an ingest counter, and returns Commit's error.
+func keyed(t *testing.T, s store.Store, id store.Idempotency, rs ...*slo.Rollup) error {
+	t.Helper()
+	app := s.Appender(context.Background())
+	for _, r := range rs {
+		if err := app.Append("a", time.Minute, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.SetState("last/"+id.Key, id.Reply); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.AddIngestStats("keyed", "batches", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Idempotent(id); err != nil {
+		t.Fatalf("Idempotent(%q): %v", id.Key, err)
+	}
+	return app.Commit()
+}
+
+// wantDuplicate checks that err says the key was committed as first.
+func wantDuplicate(t *testing.T, what string, err error, first store.Idempotency) {
+	t.Helper()
+	var dup *store.DuplicateError
+	switch {
+	case !errors.Is(err, store.ErrDuplicate) || !errors.As(err, &dup):
+		t.Errorf("%s: error %v, want a *DuplicateError", what, err)
+	case dup.Key != first.Key || string(dup.Request) != string(first.Request) || string(dup.Reply) != string(first.Reply) || !dup.At.Equal(first.At):
+		t.Errorf("%s: duplicate of %+v, want %+v", what, dup.Idempotency, first)
+	}
+}
+
+func wantStats(t *testing.T, s store.Store, key store.IngestKey, want int64) {
+	t.Helper()
+	st, err := s.IngestStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[key] != want {
+		t.Errorf("IngestStats[%v] = %d, want %d", key, st[key], want)
+	}
+}
+
+func testIdempotentAcross(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := time.Unix(0, t0+5*minute).UTC()
+	first := store.Idempotency{Key: "batch-1", Request: []byte("sha256:aa"), Reply: []byte(`{"accepted":1}`), At: at}
+	r := rollup(t0, 1, 20)
+	if err := keyed(t, s, first, r); err != nil {
+		t.Fatalf("first commit: %v", err)
+	}
+	// The retry, and a different request under the same key, store
+	// nothing of their batch: not the rollup, the state or the counter.
+	retry := first
+	retry.At = at.Add(time.Minute)
+	retry.Reply = []byte(`{"accepted":2}`)
+	wantDuplicate(t, "retry", keyed(t, s, retry, rollup(t0, 1, 20)), first)
+	other := store.Idempotency{Key: "batch-1", Request: []byte("sha256:bb"), At: at.Add(2 * time.Minute)}
+	wantDuplicate(t, "other request, same key", keyed(t, s, other, rollup(t0+minute, 2, 20)), first)
+	wantRollups(t, load(t, s, "a", time.Minute, t0, t0+hour), []*slo.Rollup{r})
+	if v, err := s.GetState(ctx, "last/batch-1"); err != nil || string(v) != `{"accepted":1}` {
+		t.Errorf("state = %q, %v; want the first batch's", v, err)
+	}
+	wantStats(t, s, store.IngestKey{Source: "keyed", Reason: "batches"}, 1)
+
+	// Another key is another batch; a key-only batch (nothing else in
+	// it) is remembered too.
+	r2 := rollup(t0, 2, 20)
+	if err := keyed(t, s, store.Idempotency{Key: "batch-2", At: at}, r2); err != nil {
+		t.Fatalf("second key: %v", err)
+	}
+	only := store.Idempotency{Key: "late-only", Reply: []byte("all late"), At: at}
+	app := s.Appender(ctx)
+	if err := app.Idempotent(only); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatalf("key-only batch: %v", err)
+	}
+	app = s.Appender(ctx)
+	if err := app.Idempotent(only); err != nil {
+		t.Fatal(err)
+	}
+	wantDuplicate(t, "key-only batch again", app.Commit(), store.Idempotency{Key: "late-only", Request: nil, Reply: []byte("all late"), At: at})
+	wantRollups(t, load(t, s, "a", time.Minute, t0, t0+hour), []*slo.Rollup{merged(r, r2)})
+
+	// A rolled back batch leaves its key free.
+	app = s.Appender(ctx)
+	if err := app.Idempotent(store.Idempotency{Key: "batch-3", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := keyed(t, s, store.Idempotency{Key: "batch-3", At: at}); err != nil {
+		t.Errorf("key of a rolled back batch: %v", err)
+	}
+}
+
+func testIdempotentWithin(t *testing.T, s store.Store) {
+	at := time.Unix(0, t0).UTC()
+	first := store.Idempotency{Key: "k", Request: []byte("req"), Reply: []byte("reply"), At: at}
+	app := s.Appender(context.Background())
+	req := []byte("req")
+	id := first
+	id.Request = req
+	if err := app.Idempotent(id); err != nil {
+		t.Fatal(err)
+	}
+	req[0] = 'X' // Idempotent copied
+	if err := app.Idempotent(store.Idempotency{Key: "other", At: at}); err != nil {
+		t.Fatalf("a second, different key: %v", err)
+	}
+	wantDuplicate(t, "the same key twice in one batch", app.Idempotent(store.Idempotency{Key: "k", At: at.Add(time.Second)}), first)
+	r := rollup(t0, 1, 10)
+	if err := app.Append("a", time.Minute, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	// Both keys of the batch are taken now.
+	wantDuplicate(t, "first key again", keyed(t, s, store.Idempotency{Key: "k", At: at}), first)
+	wantDuplicate(t, "second key again", keyed(t, s, store.Idempotency{Key: "other", At: at}), store.Idempotency{Key: "other", At: at})
+	wantRollups(t, load(t, s, "a", time.Minute, t0, t0+hour), []*slo.Rollup{r})
+}
+
+func testIdempotentRace(t *testing.T, s store.Store) {
+	const senders = 8
+	at := time.Unix(0, t0).UTC()
+	r := rollup(t0, 1, 10)
+	errs := make([]error, senders)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Go(func() {
+			app := s.Appender(context.Background())
+			if err := app.Append("a", time.Minute, r); err != nil {
+				errs[i] = err
+				return
+			}
+			if err := app.Idempotent(store.Idempotency{Key: "retried", Reply: []byte{byte('0' + i)}, At: at}); err != nil {
+				errs[i] = err
+				return
+			}
+			<-start
+			errs[i] = app.Commit()
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("senders %d and %d both committed key %q", winner, i, "retried")
+		case err == nil:
+			winner = i
+		case !errors.Is(err, store.ErrDuplicate):
+			t.Errorf("sender %d: %v, want nil or ErrDuplicate", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no sender committed")
+	}
+	for i, err := range errs {
+		if i != winner {
+			wantDuplicate(t, fmt.Sprintf("sender %d", i), err, store.Idempotency{Key: "retried", Reply: []byte{byte('0' + winner)}, At: at})
+		}
+	}
+	wantRollups(t, load(t, s, "a", time.Minute, t0, t0+hour), []*slo.Rollup{r})
+}
+
+func testIdempotentExpiry(t *testing.T, s store.Store) {
+	at := func(h int64) time.Time { return time.Unix(0, t0+h*hour).UTC() }
+	for i, k := range []string{"day-0", "day-0-late", "day-1"} {
+		if err := keyed(t, s, store.Idempotency{Key: k, At: at([]int64{0, 20, 30}[i])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 24 hours by default: at 25 h only the key of hour 0 is forgotten.
+	if st := compactAt(t, s, t0+25*hour, store.Retention{}); st.DeletedKeys != 1 {
+		t.Errorf("compact at 25 h: stats %+v, want DeletedKeys 1", st)
+	}
+	if err := keyed(t, s, store.Idempotency{Key: "day-0", At: at(25)}); err != nil {
+		t.Errorf("a forgotten key: %v, want it stored again", err)
+	}
+	wantDuplicate(t, "a key 5 h old", keyed(t, s, store.Idempotency{Key: "day-0-late", At: at(25)}), store.Idempotency{Key: "day-0-late", At: at(20)})
+	// A key exactly as old as the retention is kept; a shorter retention
+	// forgets more.
+	if st := compactAt(t, s, t0+44*hour, store.Retention{}); st.DeletedKeys != 0 {
+		t.Errorf("compact at 44 h: stats %+v, want nothing forgotten", st)
+	}
+	if st := compactAt(t, s, t0+44*hour, store.Retention{IdempotencyKeys: time.Hour}); st.DeletedKeys != 3 {
+		t.Errorf("compact at 44 h keeping keys 1 h: stats %+v, want DeletedKeys 3", st)
+	}
+	_, err := s.Compact(context.Background(), at(44), store.Retention{IdempotencyKeys: -time.Hour})
+	wantErr(t, "Compact with a negative key retention", err, store.ErrInvalid)
+}
+
+func testIdempotentInvalid(t *testing.T, s store.Store) {
+	app := s.Appender(context.Background())
+	defer app.Rollback()
+	for _, key := range []string{"", strings.Repeat("k", store.MaxIdempotencyKey+1), "tab\there", "new\nline", "caf\u00e9", "\x7f"} {
+		wantErr(t, fmt.Sprintf("Idempotent(%q)", key), app.Idempotent(store.Idempotency{Key: key}), store.ErrInvalid)
+	}
+	for _, key := range []string{strings.Repeat("k", store.MaxIdempotencyKey), "a", " ~!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}"} {
+		if err := app.Idempotent(store.Idempotency{Key: key}); err != nil {
+			t.Errorf("Idempotent(%q): %v", key, err)
+		}
 	}
 }
