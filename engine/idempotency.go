@@ -11,7 +11,7 @@ import (
 
 // Idempotency names a batch that must count once (store.Idempotency): a
 // Commit with a key committed before stores nothing, folds nothing into
-// the trackers, and fails with an error Replayed reads.
+// the trackers, and fails with an error DuplicateOf reads.
 type Idempotency struct {
 	// Key is the sender's name for the batch (store.CheckIdempotencyKey).
 	Key string
@@ -20,9 +20,9 @@ type Idempotency struct {
 	Request []byte
 }
 
-// Replay is what a batch whose key was committed before is told: what the
+// Duplicate is what a batch whose key was committed before is told: what the
 // first commit of the key stored and answered.
-type Replay struct {
+type Duplicate struct {
 	Key string
 	// At is when the key was first committed, by the engine's clock.
 	At time.Time
@@ -56,10 +56,10 @@ func idempotent(app store.Appender, id *Idempotency, results map[string]AppendRe
 	return app.Idempotent(store.Idempotency{Key: id.Key, Request: id.Request, Reply: reply, At: now})
 }
 
-// Replayed reads the error of a Commit whose idempotency key was
+// DuplicateOf reads the error of a Commit whose idempotency key was
 // committed before: it returns what that first commit stored. Any other
-// error comes back as it is, with a nil Replay.
-func Replayed(err error) (*Replay, error) {
+// error comes back as it is, with a nil Duplicate.
+func DuplicateOf(err error) (*Duplicate, error) {
 	var dup *store.DuplicateError
 	if !errors.As(err, &dup) {
 		return nil, err
@@ -68,7 +68,7 @@ func Replayed(err error) (*Replay, error) {
 	if err := json.Unmarshal(dup.Reply, &wire); err != nil {
 		return nil, fmt.Errorf("idempotency key %q: the stored answer of its first commit: %w", dup.Key, err)
 	}
-	rp := &Replay{Key: dup.Key, At: dup.At, Request: dup.Request, Results: make(map[string]AppendResult, len(wire))}
+	rp := &Duplicate{Key: dup.Key, At: dup.At, Request: dup.Request, Results: make(map[string]AppendResult, len(wire))}
 	for name, r := range wire {
 		rp.Results[name] = AppendResult(r)
 	}

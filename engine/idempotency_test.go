@@ -44,14 +44,14 @@ func TestIdempotentCommitCountsOnce(t *testing.T) {
 	if !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("retry: error %v, want one wrapping store.ErrDuplicate", err)
 	}
-	rp, err := Replayed(err)
+	rp, err := DuplicateOf(err)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rp.Key != "b-1" || string(rp.Request) != "req-b-1" || !rp.At.Equal(now.Add(-10*time.Minute)) || len(rp.Results) != 1 || rp.Results["api"] != first["api"] {
 		t.Errorf("replay %+v, want the first commit's results %+v at its time", rp, first)
 	}
-	if _, err := Replayed(errors.New("disk full")); err == nil || err.Error() != "disk full" {
+	if _, err := DuplicateOf(errors.New("disk full")); err == nil || err.Error() != "disk full" {
 		t.Errorf("Replayed of another error: %v, want it back unchanged", err)
 	}
 	total := func() uint64 {

@@ -73,7 +73,7 @@ func (s *Server) commit(ctx context.Context, b *engine.Batch) (res map[string]en
 	if err == nil || b.Idempotency == nil {
 		return res, false, err
 	}
-	rp, err := engine.Replayed(err)
+	rp, err := engine.DuplicateOf(err)
 	if err != nil {
 		return nil, false, err
 	}
