@@ -147,16 +147,16 @@ var BurnSpans = []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 6 
 // Build assembles the document of one SLO from its evaluated windows.
 func Build(s *slo.SLO, at time.Time, results []*slo.Result, burns []Burn, in *Input) Document {
 	d := Document{
-		SLO:         s.Name,
-		Service:     s.Service,
-		Method:      s.Method.String(),
-		Objective:   Number(s.Objective.Percent()),
-		Window:      s.Window.String(),
-		Quantum:     slo.FormatDuration(s.Quantum),
-		NoData:      s.NoData.String(),
-		Windows:     make([]Window, 0, len(results)),
-		BurnRates:   burns,
-		zone:        Zone(s),
+		SLO:       s.Name,
+		Service:   s.Service,
+		Method:    s.Method.String(),
+		Objective: Number(s.Objective.Percent()),
+		Window:    s.Window.String(),
+		Quantum:   slo.FormatDuration(s.Quantum),
+		NoData:    s.NoData.String(),
+		Windows:   make([]Window, 0, len(results)),
+		BurnRates: burns,
+		zone:      Zone(s),
 	}
 	d.EvaluatedAt = at.In(d.zone)
 	if in != nil {
