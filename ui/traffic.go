@@ -33,14 +33,17 @@ func traffic(s *slo.SLO, rs []slo.Rollup, tr timeRange, end time.Time, marks []c
 	step := pointStep(end.Sub(tr.From), s.Quantum)
 	rate, ratio, total := trafficPoints(rs, tr.From, end, step)
 	v := trafficView{Step: slo.FormatDuration(step), Peak: math.NaN(), Failed: math.NaN()}
+	// The steps where the rate peaked and the ratio was worst, by their
+	// start (points sit at their steps' middles).
 	var peakAt, worstAt time.Time
 	worst := math.NaN()
 	for i := range rate {
+		start := tr.From.Add(time.Duration(i) * step)
 		if r := rate[i].V; !math.IsNaN(r) && (math.IsNaN(v.Peak) || r > v.Peak) {
-			v.Peak, peakAt = r, rate[i].T
+			v.Peak, peakAt = r, start
 		}
 		if e := ratio[i].V; !math.IsNaN(e) && (math.IsNaN(worst) || e > worst) {
-			worst, worstAt = e, ratio[i].T
+			worst, worstAt = e, start
 		}
 	}
 	if total.Attempted > 0 {
@@ -51,8 +54,8 @@ func traffic(s *slo.SLO, rs []slo.Rollup, tr timeRange, end time.Time, marks []c
 
 	rateDesc := fmt.Sprintf("Requests per second, averaged over each %s, %s: no data.", v.Step, span)
 	if !math.IsNaN(v.Peak) {
-		rateDesc = fmt.Sprintf("Requests per second, averaged over each %s, %s: %s requests; peak %s at %s.",
-			v.Step, span, figure(total.Attempted), rateText(v.Peak), stamp(peakAt, zone, "2006-01-02 15:04"))
+		rateDesc = fmt.Sprintf("Requests per second, averaged over each %s, %s: %s requests; peak %s in the %s from %s.",
+			v.Step, span, figure(total.Attempted), rateText(v.Peak), v.Step, stamp(peakAt, zone, "2006-01-02 15:04"))
 	}
 	top := chart.NiceMax(v.Peak*1.05, 4)
 	v.Rate = chart.NewLine(frame, chart.Text{ID: "rate", Title: "Request rate of " + s.Name, Desc: rateDesc, Zone: zone},
@@ -74,8 +77,8 @@ func traffic(s *slo.SLO, rs []slo.Rollup, tr timeRange, end time.Time, marks []c
 	pct := func(x float64) string { return chart.Percent(x, chart.PercentDecimals(top)) }
 	errDesc := fmt.Sprintf("Share of requests that failed (errors or too slow), per %s, %s: no requests.", v.Step, span)
 	if !math.IsNaN(worst) {
-		errDesc = fmt.Sprintf("Share of requests that failed (errors or too slow), per %s, %s: %s over the range; highest %s at %s.",
-			v.Step, span, chart.Percent(v.Failed, 3), chart.Percent(worst, 3), stamp(worstAt, zone, "2006-01-02 15:04"))
+		errDesc = fmt.Sprintf("Share of requests that failed (errors or too slow), per %s, %s: %s over the range; highest %s in the %s from %s.",
+			v.Step, span, chart.Percent(v.Failed, 3), chart.Percent(worst, 3), v.Step, stamp(worstAt, zone, "2006-01-02 15:04"))
 	}
 	errs := chart.NewLine(frame, chart.Text{ID: "errors", Title: "Error ratio of " + s.Name, Desc: errDesc, Zone: zone},
 		tr.From, tr.To, ratio, nil, marks, 0, top, pct)
