@@ -3,6 +3,7 @@ package ui
 import (
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,23 +59,11 @@ func TestPeriods(t *testing.T) {
 					t.Errorf("period %d starts at %s, the one before ends at %s", i, w.Start, ws[i-1].End)
 				}
 			}
-			if len(ws) == 0 || !ws[0].Start.Equal(c.first) || !slicesEqual(lengths, c.lengths) {
+			if len(ws) == 0 || !ws[0].Start.Equal(c.first) || !slices.Equal(lengths, c.lengths) {
 				t.Fatalf("periods %v (lengths %v), want from %s lengths %v", ws, lengths, c.first, c.lengths)
 			}
 		})
 	}
-}
-
-func slicesEqual(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestStripCells: quanta before the evaluation time are judged, those

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -136,19 +134,7 @@ func TestAlertsSession(t *testing.T) {
 	liveTo(start.Add(15 * time.Minute)) // the 5-minute hold is over
 	run("alerts --server SERVER")
 
-	golden := filepath.Join("testdata", "alerts-session.golden")
-	if *update {
-		if err := os.WriteFile(golden, session.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if session.String() != string(want) {
-		t.Errorf("session differs from %s (go test -update rewrites it):\n%s", golden, session.String())
-	}
+	checkGolden(t, "alerts-session", session.String())
 }
 
 // TestAlertsOutputWithoutBurnRates: a no-data alert has no burn rates,
