@@ -154,7 +154,7 @@ func TestPendingMinuteNeverShowsBad(t *testing.T) {
 	if cells == nil || !strings.Contains(cells[1], ";0,0,0,1;0,0,0,1;0,0,0;") || !strings.Contains(after, `class="cell pending"`) {
 		t.Fatalf("14:59 and 15:00 are not pending in the strip: %.200s", cells)
 	}
-	if !strings.Contains(after, "pending (not judged yet)") {
+	if !strings.Contains(after, "pending (not judged yet)") || !strings.Contains(after, "The last 2 quanta are pending") {
 		t.Error("the strip's description does not count the pending quanta")
 	}
 	f.clock.Add(time.Minute)
