@@ -47,9 +47,21 @@ type Document struct {
 	// Settlement says, for a server's live answer, how final the quanta
 	// behind it are.
 	Settlement *Settlement `json:"settlement,omitempty"`
-	// zone is where a calendar window is cut: the text report shows times
-	// there, so a Berlin day reads 00:00 to 00:00. JSON stays in UTC.
+	// zone is where a calendar window is cut (Zone); every time of the
+	// document is in it, so a Berlin day reads 00:00 to 00:00 in the text
+	// report and 2026-12-01T00:00:00+01:00 in JSON.
 	zone *time.Location
+}
+
+// Zone is where the times of an SLO are shown: the zone its calendar
+// window is cut in, so that a Berlin month starts at local midnight on
+// the 1st and its days are Berlin days. Rolling windows have no days of
+// their own and are shown in UTC, as are calendar windows in UTC.
+func Zone(s *slo.SLO) *time.Location {
+	if s.Window.Calendar != slo.NotCalendar && s.Window.Location != nil {
+		return s.Window.Location
+	}
+	return time.UTC
 }
 
 // Settlement splits time by how final its verdicts are: quanta before
@@ -153,31 +165,43 @@ var BurnSpans = []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 6 
 // Build assembles the document of one SLO from its evaluated windows.
 func Build(s *slo.SLO, at time.Time, results []*slo.Result, burns []Burn, in *Input) Document {
 	d := Document{
-		SLO:         s.Name,
-		Service:     s.Service,
-		Method:      s.Method.String(),
-		Objective:   Number(s.Objective.Percent()),
-		Window:      s.Window.String(),
-		Quantum:     slo.FormatDuration(s.Quantum),
-		NoData:      s.NoData.String(),
-		EvaluatedAt: at.UTC(),
-		Input:       in,
-		Windows:     make([]Window, 0, len(results)),
-		BurnRates:   burns,
+		SLO:       s.Name,
+		Service:   s.Service,
+		Method:    s.Method.String(),
+		Objective: Number(s.Objective.Percent()),
+		Window:    s.Window.String(),
+		Quantum:   slo.FormatDuration(s.Quantum),
+		NoData:    s.NoData.String(),
+		Windows:   make([]Window, 0, len(results)),
+		BurnRates: burns,
+		zone:      Zone(s),
 	}
-	if s.Window.Calendar != slo.NotCalendar && s.Window.Location != nil && s.Window.Location != time.UTC {
-		d.zone = s.Window.Location
+	d.EvaluatedAt = at.In(d.zone)
+	if in != nil {
+		// A copy: the caller's Input may serve other documents, in other
+		// zones.
+		c := *in
+		c.First, c.Last = inZone(in.First, d.zone), inZone(in.Last, d.zone)
+		d.Input = &c
 	}
 	for _, r := range results {
-		d.Windows = append(d.Windows, window(s, r))
+		d.Windows = append(d.Windows, window(s, r, d.zone))
 	}
 	return d
 }
 
-func window(s *slo.SLO, r *slo.Result) Window {
+func inZone(t *time.Time, zone *time.Location) *time.Time {
+	if t == nil {
+		return nil
+	}
+	z := t.In(zone)
+	return &z
+}
+
+func window(s *slo.SLO, r *slo.Result, zone *time.Location) Window {
 	w := Window{
-		Start:    r.Window.Start.UTC(),
-		End:      r.Window.End.UTC(),
+		Start:    r.Window.Start.In(zone),
+		End:      r.Window.End.In(zone),
 		Complete: r.Complete,
 		Quanta: Quanta{
 			Total: r.Quanta.Total, Elapsed: r.Quanta.Elapsed, Good: r.Quanta.Good,
@@ -198,7 +222,7 @@ func window(s *slo.SLO, r *slo.Result) Window {
 		Violations: make([]Span, 0, len(r.Violations)),
 	}
 	for _, v := range r.Violations {
-		w.Violations = append(w.Violations, Span{Start: v.Start.UTC(), End: v.End.UTC()})
+		w.Violations = append(w.Violations, Span{Start: v.Start.In(zone), End: v.End.In(zone)})
 	}
 	l := &r.Latency
 	if l.Rule != nil || l.Measured > 0 {

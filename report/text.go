@@ -28,7 +28,7 @@ func WriteText(w io.Writer, docs []Document) error {
 type textWriter struct {
 	w   io.Writer
 	err error
-	// zone is where times are shown: the calendar window's zone, else UTC.
+	// zone is where times are shown: the document's zone (Zone).
 	zone *time.Location
 }
 
@@ -221,12 +221,16 @@ func (t *textWriter) in(at time.Time) time.Time {
 	return at.In(t.zone)
 }
 
+// utc says whether times are written in UTC, with a Z, rather than with
+// a zone's abbreviation.
+func (t *textWriter) utc() bool { return t.zone == nil || t.zone == time.UTC }
+
 func (t *textWriter) timeLayout(at time.Time) string {
 	layout := "15:04"
 	if at.Second() != 0 || at.Nanosecond() != 0 {
 		layout = "15:04:05"
 	}
-	if t.zone == nil {
+	if t.utc() {
 		return layout + "Z"
 	}
 	return layout + " MST"

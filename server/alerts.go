@@ -30,6 +30,53 @@ type alertView struct {
 	// in seconds; null when unknown.
 	Exhaustion report.Number `json:"time_to_exhaustion_seconds"`
 	Reason     string        `json:"reason"`
+	// Now is a firing alert's check at the last evaluation: the figures
+	// above are those of the moment it fired (or of the transition, in a
+	// history), and a page that fired on a 200× burn over 5m may read 0×
+	// over 5m a few minutes later while it waits out its resolve hold.
+	Now *nowView `json:"now,omitempty"`
+}
+
+// nowView is what a firing alert's windows burn at the last evaluation.
+type nowView struct {
+	At time.Time `json:"evaluated_at"`
+	// Status is "firing" while the alert's condition holds, "resolving"
+	// once it is false and the alert waits out its resolve hold.
+	Status    string        `json:"status"`
+	BurnLong  report.Number `json:"burn_rate_long"`
+	BurnShort report.Number `json:"burn_rate_short"`
+	Attempted uint64        `json:"attempted_short_window"`
+	// ClearSince is when the condition was first found false, and
+	// ResolvesAt the earliest time the alert resolves if it stays false;
+	// both absent while it holds.
+	ClearSince *time.Time `json:"clear_since,omitempty"`
+	ResolvesAt *time.Time `json:"resolves_at,omitempty"`
+}
+
+// firingView is a firing alert with its figures at firing and now.
+func firingView(o *slo.SLO, st alert.State, a alert.Alert) alertView {
+	v := viewOf(o, a.Fired, false)
+	now := &nowView{At: st.At, Status: alert.StatusFiring.String(), BurnLong: report.Number(math.NaN()), BurnShort: report.Number(math.NaN())}
+	if c, ok := st.Check(a.Name); ok {
+		now.Status = c.Status.String()
+		now.BurnLong, now.BurnShort, now.Attempted = report.Number(c.BurnLong), report.Number(c.BurnShort), c.Attempted
+	}
+	if !a.ClearSince.IsZero() {
+		clear := a.ClearSince
+		// The engine's policy is PolicyFor's, with Evaluate's default for
+		// a hold left unset and none for a negative one.
+		hold := alert.PolicyFor(o).ResolveAfter
+		switch {
+		case hold == 0:
+			hold = alert.DefaultResolveAfter
+		case hold < 0:
+			hold = 0
+		}
+		resolves := clear.Add(hold)
+		now.ClearSince, now.ResolvesAt = &clear, &resolves
+	}
+	v.Now = now
+	return v
 }
 
 func viewOf(o *slo.SLO, tr alert.Transition, withKind bool) alertView {
@@ -53,7 +100,7 @@ func viewOf(o *slo.SLO, tr alert.Transition, withKind bool) alertView {
 }
 
 // alerts lists every firing alert of every SLO, with the numbers that
-// made it fire.
+// made it fire and those of now.
 func (s *Server) alerts(r *http.Request) (any, error) {
 	out := []alertView{}
 	for _, o := range s.cfg.Engine.SLOs() {
@@ -62,7 +109,7 @@ func (s *Server) alerts(r *http.Request) (any, error) {
 			return nil, err
 		}
 		for _, a := range st.Alerts {
-			out = append(out, viewOf(o, a.Fired, false))
+			out = append(out, firingView(o, st, a))
 		}
 	}
 	return map[string]any{"firing": out}, nil
@@ -101,7 +148,7 @@ func (s *Server) sloAlerts(r *http.Request) (any, error) {
 	}
 	firing := make([]alertView, 0, len(st.Alerts))
 	for _, a := range st.Alerts {
-		firing = append(firing, viewOf(o, a.Fired, false))
+		firing = append(firing, firingView(o, st, a))
 	}
 	hist := make([]alertView, 0, len(history))
 	for _, tr := range history {

@@ -82,3 +82,64 @@ func TestGateFollowsTheBudget(t *testing.T) {
 	}
 	f.do("GET", "/api/v1/slos/nope/gate", "", nil, 404, nil)
 }
+
+// TestAFiringAlertCarriesItsBurnNowAndAtFiring: minutes after a bad
+// minute left the short window, a page waiting out its resolve hold shows
+// the 200× of the moment it fired and the 0× of now, in both lists.
+func TestAFiringAlertCarriesItsBurnNowAndAtFiring(t *testing.T) {
+	f := newFixture(t, "")
+	bad := time.Date(2026, 11, 25, 9, 59, 0, 0, time.UTC)
+	f.do("POST", "/api/v1/events?slo=checkout-availability", minuteOfEvents(bad, 100, 50, 0), nil, 200, nil)
+	type firing struct {
+		SLO, Alert string
+		Since      time.Time
+		Factor     float64
+		BurnShort  float64 `json:"burn_rate_short"`
+		Now        *struct {
+			At         time.Time  `json:"evaluated_at"`
+			Status     string     `json:"status"`
+			BurnLong   *float64   `json:"burn_rate_long"`
+			BurnShort  *float64   `json:"burn_rate_short"`
+			ClearSince *time.Time `json:"clear_since"`
+			ResolvesAt *time.Time `json:"resolves_at"`
+		}
+	}
+	page := func(path string) firing {
+		t.Helper()
+		var answer struct{ Firing []firing }
+		f.do("GET", path, "", nil, 200, &answer)
+		for _, a := range answer.Firing {
+			if a.SLO == "checkout-availability" && a.Alert == "page-fast" {
+				return a
+			}
+		}
+		t.Fatalf("%s: page-fast is not firing: %+v", path, answer.Firing)
+		return firing{}
+	}
+	for _, at := range []time.Time{bad.Add(2*time.Minute + 30*time.Second), bad.Add(7*time.Minute + 30*time.Second)} {
+		f.clock.Set(at)
+		f.eng.Tick(at)
+	}
+	for _, path := range []string{"/api/v1/alerts", "/api/v1/slos/checkout-availability/alerts"} {
+		a := page(path)
+		n := a.Now
+		switch {
+		case a.BurnShort <= a.Factor:
+			t.Errorf("%s: burn over 5m at firing %v, want the outage's", path, a.BurnShort)
+		case n == nil:
+			t.Fatalf("%s: no figures of now", path)
+		case n.BurnShort == nil || *n.BurnShort != 0 || n.BurnLong == nil || *n.BurnLong <= 0:
+			t.Errorf("%s: now %v over the long window, %v over 5m; want the outage still in the long window and 0× over 5m", path, n.BurnLong, n.BurnShort)
+		case n.Status != "resolving" || n.ClearSince == nil || n.ResolvesAt == nil || n.ResolvesAt.Sub(*n.ClearSince) != 5*time.Minute:
+			t.Errorf("%s: now %+v, want resolving five minutes after the condition cleared", path, n)
+		case !n.At.Equal(bad.Add(6 * time.Minute)):
+			t.Errorf("%s: evaluated at %s, want the end of the last settled minute", path, n.At)
+		}
+	}
+	// The history keeps each transition's own figures, without a now.
+	var one struct{ History []firing }
+	f.do("GET", "/api/v1/slos/checkout-availability/alerts", "", nil, 200, &one)
+	if len(one.History) == 0 || one.History[0].Now != nil {
+		t.Errorf("history %+v", one.History)
+	}
+}

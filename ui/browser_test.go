@@ -195,8 +195,15 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("slo page: %s not visible", sel)
 		}
 	}
-	if n := eval[int](b, `[...document.querySelectorAll("svg.chart")].filter(s => s.querySelector("title").textContent && s.querySelector("desc").textContent.match(/\d/)).length`); n < 4 {
-		t.Errorf("%d charts have a title and a description with numbers, want every one (4)", n)
+	if n := eval[int](b, `[...document.querySelectorAll("svg.chart")].filter(s => s.querySelector("title").textContent && s.querySelector("desc").textContent.match(/\d/)).length`); n < 6 {
+		t.Errorf("%d charts have a title and a description with numbers, want every one (6)", n)
+	}
+	// The request rate and the error ratio sit side by side.
+	if !visible(b, `svg[aria-labelledby="rate-t rate-d"]`) || !visible(b, `svg[aria-labelledby="errors-t errors-d"]`) {
+		t.Error("slo page: the request rate and error ratio charts are not visible")
+	}
+	if w := eval[[]float64](b, `["rate-t", "errors-t"].map(id => document.getElementById(id).closest("svg").getBoundingClientRect().top)`); len(w) != 2 || w[0] != w[1] {
+		t.Errorf("the traffic charts are not side by side: tops %v", w)
 	}
 	latency := eval[string](b, `document.getElementById("h-latency").parentElement.innerText`)
 	for _, want := range []string{"at or under 250ms", "q(0.99)", "q(0.999)"} {
@@ -289,6 +296,15 @@ func TestBrowser(t *testing.T) {
 		}
 		b.noErrors(p.name)
 		b.screenshot(dir, p.name)
+	}
+	// A Berlin monthly SLO reads out its strip in Berlin time.
+	b.do("slo-login hover", chromedp.Navigate(f.srv.URL+"/slos/login-availability"))
+	rect = eval[[]float64](b, `(() => { const s = document.querySelector(".strip-wrap svg"); s.scrollIntoView({block: "center"}); const r = s.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	if len(rect) == 4 {
+		b.do("hover", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, rect[0]+rect[2]/2, rect[1]+rect[3]/3))
+		if out := eval[string](b, `document.getElementById("strip-readout").textContent`); !strings.Contains(out, "CET") || strings.Contains(out, "UTC") {
+			t.Errorf("Berlin hover read-out %q, want CET times", out)
+		}
 	}
 	// Incidents and the review.
 	withIncidents(t, f)

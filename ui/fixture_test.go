@@ -60,6 +60,12 @@ type fixture struct {
 // backfills days of demo traffic before testNow.
 func newFixture(t testing.TB, days int) *fixture {
 	t.Helper()
+	return newFixtureAt(t, testNow, days)
+}
+
+// newFixtureAt is newFixture on a clock at testNow.
+func newFixtureAt(t testing.TB, testNow time.Time, days int) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
 	if err != nil {

@@ -321,37 +321,18 @@ func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *inci
 const maxIncidentStrip = 31 * 24 * time.Hour
 
 // strip draws the good/bad/unmeasured strip of s over [from, to), judged
-// up to end.
+// up to end; quanta from end until now are pending.
 func (u *UI) strip(ctx context.Context, s *slo.SLO, from, to, end time.Time, id string, width, height float64) (template.HTML, error) {
 	series, err := u.counts(ctx, s, from, to, u.cfg.Engine.Now())
 	if err != nil {
 		return "", err
 	}
 	bucket := chart.BucketFor(from, to, s.Quantum, int(width/2))
-	n := int((to.Sub(from) + bucket - 1) / bucket)
-	cells := make([]chart.Cell, n)
-	bad := 0
-	j := 0
-	rs := series.Rollups
-	for t := from; t.Before(end) && t.Before(to); t = t.Add(s.Quantum) {
-		var r *slo.Rollup
-		if j < len(rs) && rs[j].Start == t.UnixNano() {
-			r = &rs[j]
-			j++
-		}
-		c := &cells[int(t.Sub(from)/bucket)]
-		verdict, _ := s.Judge(r)
-		switch {
-		case r == nil || !r.Measured:
-			c.Unmeasured++
-		case verdict == "bad":
-			c.Bad++
-			bad++
-		default:
-			c.Good++
-		}
+	cells, sum := stripCells(s, series.Rollups, from, to, end, u.cfg.Engine.Now(), bucket)
+	desc := fmt.Sprintf("%s from %s to %s: %d bad quanta.", s.Name, from.Format(time.RFC3339), to.Format(time.RFC3339), sum.Bad)
+	if sum.Pending > 0 {
+		desc += fmt.Sprintf(" %d pending (not judged yet).", sum.Pending)
 	}
-	desc := fmt.Sprintf("%s from %s to %s: %d bad quanta.", s.Name, from.Format(time.RFC3339), to.Format(time.RFC3339), bad)
 	st := chart.NewStrip(chart.Frame{W: width, H: height, Left: 8, Right: 8, Top: 2, Bottom: 18},
 		chart.Text{ID: id, Title: "Good and bad quanta of " + s.Name + " around the incident", Desc: desc}, from, bucket, cells)
 	st.Zoom = sloPath(s.Name)
@@ -412,7 +393,7 @@ func phasesChart(inc *incident.Incident, goals incident.Goals) template.HTML {
 		fmt.Fprintf(&b, `<rect class="bar %s" x="%.2f" y="%g" width="%.2f" height="12"><title>%s: %s, %s</title></rect>`,
 			cls, x0, y, math.Max(1, x1-x0), p.name, formatDuration(d), template.HTMLEscapeString(word))
 	}
-	for _, t := range chart.TimeTicks(x, first, last, 6) {
+	for _, t := range chart.TimeTicks(x, first, last, 6, nil) {
 		fmt.Fprintf(&b, `<text class="tick" x="%.2f" y="%g" text-anchor="middle">%s</text>`, t.Pos, f.Y1()+14, t.Label)
 	}
 	fmt.Fprintf(&b, `<title id="phases-t">Incident phases</title><desc id="phases-d">%s.</desc></svg>`, template.HTMLEscapeString(strings.Join(desc, "; ")))

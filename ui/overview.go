@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/ui/chart"
 )
@@ -174,16 +175,20 @@ func (u *UI) overviewRow(ctx context.Context, s *slo.SLO) (overviewRow, error) {
 }
 
 // sparkline draws the availability of each of the last 30 days, the
-// lowest of them returned for the text alternative.
+// lowest of them returned for the text alternative. Days are those of the
+// SLO's page: cut in its calendar window's zone, else UTC.
 func (u *UI) sparkline(ctx context.Context, s *slo.SLO) (template.HTML, float64, error) {
 	e := u.cfg.Engine
 	at := e.EvalTime(s, e.Now())
 	const day = 24 * time.Hour
+	zone := report.Zone(s)
+	if zone != time.UTC {
+		return u.zonedSparkline(ctx, s, at, zone)
+	}
 	// UTC days, the last one today so far: past days then come straight
 	// from the counts cache, one day's quanta at a time.
 	first := at.UTC().Truncate(day).Add(-(sparkDays - 1) * day)
 	values := make([]float64, 0, sparkDays)
-	worst, missed := math.NaN(), 0
 	for t := first; t.Before(at); t = t.Add(day) {
 		w := slo.Window{Start: t, End: t.Add(day)}
 		var series *slo.Series
@@ -201,28 +206,71 @@ func (u *UI) sparkline(ctx context.Context, s *slo.SLO) (template.HTML, float64,
 				return "", math.NaN(), err
 			}
 		}
-		a := math.NaN() // a day nothing reported for is a gap, not 0 %
-		if len(series.Range(w.Start.UnixNano(), w.End.UnixNano())) > 0 {
-			res, err := slo.Evaluate(s, series, w, minTime(at, w.End))
-			if err != nil {
-				return "", math.NaN(), err
-			}
-			a = res.Availability
+		a, err := dayAvailability(s, series, w, at)
+		if err != nil {
+			return "", math.NaN(), err
 		}
 		values = append(values, a)
-		if !math.IsNaN(a) {
-			if math.IsNaN(worst) || a < worst {
-				worst = a
-			}
-			if a < s.Objective.Float() {
-				missed++
-			}
+	}
+	return sparkSVG(s, values, zone)
+}
+
+// zonedSparkline is sparkline for an SLO whose days are cut in zone: the
+// counts of the 30 local days are read at once (through the cache of
+// UTC days) and cut at local midnights, 23 or 25 hours apart across a
+// daylight-saving change.
+func (u *UI) zonedSparkline(ctx context.Context, s *slo.SLO, at time.Time, zone *time.Location) (template.HTML, float64, error) {
+	l := at.In(zone)
+	first := time.Date(l.Year(), l.Month(), l.Day()-(sparkDays-1), 0, 0, 0, 0, zone)
+	days := periods(first, at, 24*time.Hour, zone)
+	series, err := u.counts(ctx, s, first, days[len(days)-1].End, u.cfg.Engine.Now())
+	if err != nil {
+		return "", math.NaN(), err
+	}
+	values := make([]float64, 0, len(days))
+	for _, w := range days {
+		a, err := dayAvailability(s, series, w, at)
+		if err != nil {
+			return "", math.NaN(), err
+		}
+		values = append(values, a)
+	}
+	return sparkSVG(s, values, zone)
+}
+
+// dayAvailability is the availability of the day w judged up to at, NaN
+// (a gap, not 0 %) when nothing reported for its judged part.
+func dayAvailability(s *slo.SLO, series *slo.Series, w slo.Window, at time.Time) (float64, error) {
+	judged := minTime(at, w.End)
+	if !w.Start.Before(judged) || len(series.Range(w.Start.UnixNano(), judged.UnixNano())) == 0 {
+		return math.NaN(), nil
+	}
+	res, err := slo.Evaluate(s, series, w, judged)
+	if err != nil {
+		return math.NaN(), err
+	}
+	return res.Availability, nil
+}
+
+// sparkSVG draws the daily values, the lowest returned for the text
+// alternative.
+func sparkSVG(s *slo.SLO, values []float64, zone *time.Location) (template.HTML, float64, error) {
+	worst, missed := math.NaN(), 0
+	for _, a := range values {
+		if math.IsNaN(a) {
+			continue
+		}
+		if math.IsNaN(worst) || a < worst {
+			worst = a
+		}
+		if a < s.Objective.Float() {
+			missed++
 		}
 	}
 	lo := chart.AvailabilityFloor(values, s.Objective.Float())
-	desc := fmt.Sprintf("Availability of each of the last %d days (UTC), today so far; lowest %s; %d days under the %s objective.",
-		sparkDays, chart.Percent(worst, 3), missed, chart.Percent(s.Objective.Float(), 3))
+	desc := fmt.Sprintf("Availability of each of the last %d days (%s), today so far; lowest %s; %d days under the %s objective.",
+		sparkDays, zone, chart.Percent(worst, 3), missed, chart.Percent(s.Objective.Float(), 3))
 	sp := chart.NewSparkline(chart.Frame{W: 160, H: 32, Top: 3, Bottom: 3, Left: 3, Right: 3},
-		chart.Text{ID: "spark-" + s.Name, Title: s.Name + ": 30 days", Desc: desc}, values, lo, 1, s.Objective.Float())
+		chart.Text{ID: "spark-" + s.Name, Title: s.Name + ": 30 days", Desc: desc, Zone: zone}, values, lo, 1, s.Objective.Float())
 	return sp.SVG(), worst, nil
 }

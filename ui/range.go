@@ -38,8 +38,9 @@ func badRange(format string, args ...any) error {
 // parseRange reads ?range= or ?from=&to= for an SLO evaluated at at (the
 // end of its last settled quantum). Without either the range is the SLO's
 // window in force at at, up to at. Edges are floored to quanta, so the
-// range a link names is exactly the one evaluated.
-func parseRange(q url.Values, s *slo.SLO, at time.Time) (timeRange, error) {
+// range a link names is exactly the one evaluated. The label writes a
+// fixed span in zone, the page's.
+func parseRange(q url.Values, s *slo.SLO, at time.Time, zone *time.Location) (timeRange, error) {
 	rng, from, to := strings.TrimSpace(q.Get("range")), strings.TrimSpace(q.Get("from")), strings.TrimSpace(q.Get("to"))
 	var tr timeRange
 	switch {
@@ -107,7 +108,7 @@ func parseRange(q url.Values, s *slo.SLO, at time.Time) (timeRange, error) {
 		return tr, badRange("The range is shorter than one %s quantum.", slo.FormatDuration(s.Quantum))
 	}
 	if tr.Label == "" {
-		tr.Label = tr.From.Format("2006-01-02 15:04") + " – " + tr.To.Format("2006-01-02 15:04 UTC")
+		tr.Label = tr.From.In(zone).Format("2006-01-02 15:04") + " – " + tr.To.In(zone).Format("2006-01-02 15:04 MST")
 	}
 	return tr, nil
 }

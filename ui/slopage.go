@@ -13,6 +13,7 @@ import (
 
 	"github.com/nines-sre/nines/alert"
 	"github.com/nines-sre/nines/hist"
+	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/ui/chart"
 )
@@ -108,6 +109,9 @@ type rangeStats struct {
 	Modes                int
 	StripBucket          string
 	StripCells, StripBad int
+	// Pending counts the quanta of the range that have begun but are not
+	// judged yet: the one in progress and those within the settle delay.
+	Pending int
 }
 
 type violation struct {
@@ -154,12 +158,16 @@ type annotationRow struct {
 }
 
 type sloView struct {
-	Head       sloHead
+	Head sloHead
+	// Zone is where the page writes and cuts times: the SLO's calendar
+	// zone, else UTC (report.Zone).
+	Zone       *time.Location
 	Range      timeRange
 	RangeLinks []rangeLink
 	Now        budgetNow
 	Stats      rangeStats
 	BurnDown   template.HTML
+	Traffic    trafficView
 	Daily      template.HTML
 	DailyRows  []dayRow
 	DailyUnit  string
@@ -189,12 +197,14 @@ func (u *UI) buildSLO(ctx context.Context, name string, q url.Values) (*sloView,
 	if err != nil {
 		return nil, err
 	}
-	at := e.EvalTime(s, e.Now())
-	tr, err := parseRange(q, s, at)
+	now := e.Now()
+	at := e.EvalTime(s, now)
+	zone := report.Zone(s)
+	tr, err := parseRange(q, s, at, zone)
 	if err != nil {
 		return nil, err
 	}
-	v := &sloView{Head: head(s), Range: tr}
+	v := &sloView{Head: head(s), Zone: zone, Range: tr}
 	v.SelfURL = "/slos/" + url.PathEscape(s.Name)
 	v.FreezeURL = v.SelfURL + "/freeze"
 	if tr.Query != "" {
@@ -224,15 +234,15 @@ func (u *UI) buildSLO(ctx context.Context, name string, q url.Values) (*sloView,
 	// the range's end.
 	end := minTime(tr.To, at)
 	lo := minTime(tr.From, s.Window.Containing(tr.From).Start)
-	series, err := u.counts(ctx, s, lo, tr.To, e.Now())
+	series, err := u.counts(ctx, s, lo, tr.To, now)
 	if err != nil {
 		return nil, err
 	}
-	h, err := u.latency(ctx, s, tr.From, end, e.Now())
+	h, err := u.latency(ctx, s, tr.From, end, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.stats(s, series, h, tr, end); err != nil {
+	if err := v.stats(s, series, h, tr, end, now); err != nil {
 		return nil, err
 	}
 	notes, err := e.Annotations(ctx, name, tr.From, tr.To)
@@ -246,11 +256,12 @@ func (u *UI) buildSLO(ctx context.Context, name string, q url.Values) (*sloView,
 			row.Link = a.URL
 		}
 		v.Notes = append(v.Notes, row)
-		marks = append(marks, chart.Mark{T: a.At, Label: a.Kind + ": " + a.Title + " (" + a.At.UTC().Format("Jan 2 15:04") + ")"})
+		marks = append(marks, chart.Mark{T: a.At, Label: a.Kind + ": " + a.Title + " (" + stamp(a.At, zone, "Jan 2 15:04") + ")"})
 	}
 	if err := v.burnDown(s, series, tr, end, marks); err != nil {
 		return nil, err
 	}
+	v.Traffic = traffic(s, series.Range(tr.From.UnixNano(), end.UnixNano()), tr, end, marks, zone)
 	if err := v.daily(s, series, tr, end); err != nil {
 		return nil, err
 	}
@@ -278,8 +289,10 @@ func (u *UI) buildSLO(ctx context.Context, name string, q url.Values) (*sloView,
 	return v, nil
 }
 
-// stats evaluates the range, draws the strip and the histogram.
-func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr timeRange, end time.Time) error {
+// stats evaluates the range, draws the strip and the histogram. end is
+// the evaluation time (clipped to the range): quanta from it until now
+// are pending.
+func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr timeRange, end, now time.Time) error {
 	res, err := slo.Evaluate(s, series, slo.Window{Start: tr.From, End: tr.To}, end)
 	if err != nil {
 		return &pageError{status: http.StatusBadRequest, msg: err.Error(), hints: rangeHints}
@@ -305,37 +318,23 @@ func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr ti
 
 	// The strip: one cell per quantum, or per bucket of quanta.
 	bucket := chart.BucketFor(tr.From, tr.To, s.Quantum, maxStripCells)
-	n := int((tr.To.Sub(tr.From) + bucket - 1) / bucket)
-	cells := make([]chart.Cell, n)
 	rs := series.Range(tr.From.UnixNano(), tr.To.UnixNano())
-	j := 0
-	for t := tr.From; t.Before(end); t = t.Add(s.Quantum) {
-		var r *slo.Rollup
-		if j < len(rs) && rs[j].Start == t.UnixNano() {
-			r = &rs[j]
-			j++
-		}
-		c := &cells[int(t.Sub(tr.From)/bucket)]
-		verdict, _ := s.Judge(r)
-		switch {
-		case r == nil || !r.Measured:
-			c.Unmeasured++
-		case verdict == "bad":
-			c.Bad++
-		default:
-			c.Good++
-		}
-	}
+	cells, sum := stripCells(s, rs, tr.From, tr.To, end, now, bucket)
 	for _, c := range cells {
 		if c.Bad > 0 {
 			st.StripBad++
 		}
 	}
-	st.StripBucket, st.StripCells = slo.FormatDuration(bucket), n
-	desc := fmt.Sprintf("%d of %d quanta bad, %d unmeasured, %d good, in %d cells of %s from %s to %s.",
-		st.Bad, st.Elapsed, st.Unmeasured, st.Good, n, slo.FormatDuration(bucket), tr.From.Format(time.RFC3339), tr.To.Format(time.RFC3339))
+	st.Pending = sum.Pending
+	st.StripBucket, st.StripCells = slo.FormatDuration(bucket), len(cells)
+	pending := ""
+	if sum.Pending > 0 {
+		pending = fmt.Sprintf(" %d pending (not judged yet),", sum.Pending)
+	}
+	desc := fmt.Sprintf("%d of %d quanta bad, %d unmeasured, %d good,%s in %d cells of %s from %s to %s.",
+		st.Bad, st.Elapsed, st.Unmeasured, st.Good, pending, len(cells), slo.FormatDuration(bucket), rfc3339(tr.From, v.Zone), rfc3339(tr.To, v.Zone))
 	strip := chart.NewStrip(chart.Frame{W: 960, H: 64, Left: 8, Right: 8, Top: 4, Bottom: 22},
-		chart.Text{ID: "strip", Title: "Violation minutes of " + s.Name, Desc: desc}, tr.From, bucket, cells)
+		chart.Text{ID: "strip", Title: "Violation minutes of " + s.Name, Desc: desc, Zone: v.Zone}, tr.From, bucket, cells)
 	strip.Zoom = sloPath(s.Name) // also from a snapshot: the live page of the selection
 	v.Strip = strip.SVG()
 
@@ -387,7 +386,7 @@ func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr ti
 // chart's start (or the calendar window's start).
 func (v *sloView) burnDown(s *slo.SLO, series *slo.Series, tr timeRange, end time.Time, marks []chart.Mark) error {
 	span := end.Sub(tr.From)
-	step := max(s.Quantum, (span/maxBurnPoints+s.Quantum-1)/s.Quantum*s.Quantum)
+	step := pointStep(span, s.Quantum)
 	var pts []chart.Point
 	if span > 0 {
 		hist, err := slo.BudgetHistory(s, series, tr.From, end, step)
@@ -421,9 +420,9 @@ func (v *sloView) burnDown(s *slo.SLO, series *slo.Series, tr timeRange, end tim
 		last = pts[len(pts)-1].V
 	}
 	desc := fmt.Sprintf("Error budget remaining of the %s window from %s to %s; now %s. The ideal line spends the budget evenly over the window. %d annotations.",
-		s.Window, tr.From.Format(time.RFC3339), tr.To.Format(time.RFC3339), chart.Percent(last, 1), len(marks))
+		s.Window, rfc3339(tr.From, v.Zone), rfc3339(tr.To, v.Zone), chart.Percent(last, 1), len(marks))
 	v.BurnDown = chart.NewLine(chart.Frame{W: 960, H: 240, Left: 52, Right: 12, Top: 12, Bottom: 24},
-		chart.Text{ID: "burndown", Title: "Error budget burn-down of " + s.Name, Desc: desc},
+		chart.Text{ID: "burndown", Title: "Error budget burn-down of " + s.Name, Desc: desc, Zone: v.Zone},
 		tr.From, tr.To, pts, ideal, marks, lo, 1, func(x float64) string { return chart.Percent(x, 0) }).SVG()
 	return nil
 }
@@ -448,28 +447,38 @@ func clipLine(a, b chart.Point, from, to time.Time) []chart.Point {
 }
 
 // daily draws availability per day (per hour for ranges up to two days,
-// per week beyond 90 days) against the objective.
+// per week from Monday beyond 90 days) against the objective. Days and
+// weeks are cut at midnight in the page's zone, so a Berlin calendar
+// month has Berlin days, 23 hours long on the day daylight saving starts;
+// a bar counts only judged quanta, so today's bar is today so far.
 func (v *sloView) daily(s *slo.SLO, series *slo.Series, tr timeRange, end time.Time) error {
 	unit, layout := 24*time.Hour, "Jan 2"
 	v.DailyUnit = "day"
 	switch span := tr.To.Sub(tr.From); {
 	case span <= 48*time.Hour:
 		unit, layout, v.DailyUnit = time.Hour, "15:04", "hour"
+		// Across a change of offset an hour repeats or goes missing: the
+		// abbreviation tells 02:00 CEST from 02:00 CET.
+		_, a := tr.From.In(v.Zone).Zone()
+		if _, b := tr.To.In(v.Zone).Zone(); a != b {
+			layout = "15:04 MST"
+		}
 	case span > 90*24*time.Hour:
 		unit, v.DailyUnit = 7*24*time.Hour, "week"
 	}
 	unit = max(unit, s.Quantum)
 	var labels []string
 	var values []float64
-	start := tr.From.Truncate(unit)
-	for t := start; t.Before(tr.To); t = t.Add(unit) {
-		w := slo.Window{Start: maxTime(t, tr.From), End: minTime(t.Add(unit), tr.To)}
-		row := dayRow{Label: t.Format(layout), Availability: math.NaN()}
+	for _, w := range periods(tr.From, tr.To, unit, v.Zone) {
+		row := dayRow{Label: w.Start.In(v.Zone).Format(layout), Availability: math.NaN()}
+		w.Start, w.End = maxTime(w.Start, tr.From), minTime(w.End, tr.To)
 		// A span nothing reported for at all shows as "no data", not 0 %:
-		// the strip shows the same quanta as unmeasured.
-		reported := len(series.Range(w.Start.UnixNano(), w.End.UnixNano())) > 0
-		if reported && w.Start.Before(end) && w.Start.UnixNano()%int64(s.Quantum) == 0 && w.End.UnixNano()%int64(s.Quantum) == 0 {
-			res, err := slo.Evaluate(s, series, w, minTime(end, w.End))
+		// the strip shows the same quanta as unmeasured. Only judged
+		// quanta count: data of the minute in progress is not yet a bar.
+		judged := minTime(end, w.End)
+		reported := w.Start.Before(judged) && len(series.Range(w.Start.UnixNano(), judged.UnixNano())) > 0
+		if reported && w.Start.UnixNano()%int64(s.Quantum) == 0 && w.End.UnixNano()%int64(s.Quantum) == 0 {
+			res, err := slo.Evaluate(s, series, w, judged)
 			if err != nil {
 				return err
 			}
@@ -488,11 +497,46 @@ func (v *sloView) daily(s *slo.SLO, series *slo.Series, tr timeRange, end time.T
 	}
 	desc := fmt.Sprintf("Availability per %s against the %s objective: %d of %d %ss met it.",
 		v.DailyUnit, chart.Percent(s.Objective.Float(), 3), met, len(v.DailyRows), v.DailyUnit)
+	if v.Zone != time.UTC {
+		desc += " Days are cut at midnight " + v.Zone.String() + "."
+	}
 	floor := chart.AvailabilityFloor(values, s.Objective.Float())
 	v.Daily = chart.NewBars(chart.Frame{W: 960, H: 200, Left: 60, Right: 8, Top: 12, Bottom: 20},
-		chart.Text{ID: "daily", Title: "Availability per " + v.DailyUnit + " of " + s.Name, Desc: desc},
+		chart.Text{ID: "daily", Title: "Availability per " + v.DailyUnit + " of " + s.Name, Desc: desc, Zone: v.Zone},
 		labels, values, s.Objective.Float(), floor).SVG()
 	return nil
+}
+
+// periods cuts [from, to) into whole hours, days or weeks (unit; other
+// units are cut from from) on zone's wall clock: the first and the last
+// reach outside the span when its edges are not on the unit's boundaries.
+// Days start at local midnight and weeks on Monday, as time.Truncate cuts
+// them in UTC.
+func periods(from, to time.Time, unit time.Duration, zone *time.Location) []slo.Window {
+	const day = 24 * time.Hour
+	l := from.In(zone)
+	var start time.Time
+	next := func(t time.Time) time.Time { return t.Add(unit) }
+	switch unit {
+	case time.Hour:
+		start = time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), 0, 0, 0, zone)
+	case day, 7 * day:
+		days := int(unit / day)
+		start = time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, zone)
+		if days == 7 {
+			start = time.Date(l.Year(), l.Month(), l.Day()-(int(l.Weekday())+6)%7, 0, 0, 0, 0, zone)
+		}
+		next = func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day()+days, 0, 0, 0, 0, zone) }
+	default:
+		start = from.Truncate(unit)
+	}
+	var ws []slo.Window
+	for t := start; t.Before(to); {
+		n := next(t)
+		ws = append(ws, slo.Window{Start: t, End: n})
+		t = n
+	}
+	return ws
 }
 
 // rangeLinks are the range presets, the SLO's own window first.
@@ -536,3 +580,66 @@ func maxTime(a, b time.Time) time.Time {
 
 // sloPath is the path of the SLO's page.
 func sloPath(name string) string { return "/slos/" + url.PathEscape(name) }
+
+// pointStep is the step of a time series of span drawn in at most
+// maxBurnPoints points: whole quanta.
+func pointStep(span, quantum time.Duration) time.Duration {
+	return max(quantum, (span/maxBurnPoints+quantum-1)/quantum*quantum)
+}
+
+// stripCells sorts the quanta of [from, to) into cells of bucket: those
+// that start before end (the evaluation time) as s judges them (rs holds
+// their rollups, in order), those from end until now as pending, later
+// ones (the future) not at all. It returns the cells and their sum.
+func stripCells(s *slo.SLO, rs []slo.Rollup, from, to, end, now time.Time, bucket time.Duration) ([]chart.Cell, chart.Cell) {
+	n := int((to.Sub(from) + bucket - 1) / bucket)
+	cells := make([]chart.Cell, n)
+	var sum chart.Cell
+	j := 0
+	for t := from; t.Before(to) && t.Before(now); t = t.Add(s.Quantum) {
+		c := &cells[int(t.Sub(from)/bucket)]
+		if !t.Before(end) {
+			c.Pending++
+			sum.Pending++
+			continue
+		}
+		var r *slo.Rollup
+		for j < len(rs) && rs[j].Start < t.UnixNano() {
+			j++
+		}
+		if j < len(rs) && rs[j].Start == t.UnixNano() {
+			r = &rs[j]
+			j++
+		}
+		verdict, _ := s.Judge(r)
+		switch {
+		case r == nil || !r.Measured:
+			c.Unmeasured++
+			sum.Unmeasured++
+		case verdict == "bad":
+			c.Bad++
+			sum.Bad++
+		default:
+			c.Good++
+			sum.Good++
+		}
+	}
+	return cells, sum
+}
+
+// stamp writes t in zone by layout, with the zone's abbreviation unless
+// it is UTC (where the page says UTC once).
+func stamp(t time.Time, zone *time.Location, layout string) string {
+	if zone == nil || zone == time.UTC {
+		return t.UTC().Format(layout)
+	}
+	return t.In(zone).Format(layout + " MST")
+}
+
+// rfc3339 writes t in zone with its offset (Z in UTC).
+func rfc3339(t time.Time, zone *time.Location) string {
+	if zone == nil {
+		zone = time.UTC
+	}
+	return t.In(zone).Format(time.RFC3339)
+}

@@ -204,9 +204,14 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f×", b)
 	},
-	"time": func(t time.Time) string {
+	// time writes an instant for people, in UTC or in the zone given
+	// (an SLO page's: its calendar window's zone) with its abbreviation.
+	"time": func(t time.Time, zone ...*time.Location) string {
 		if t.IsZero() {
 			return "–"
+		}
+		if len(zone) == 1 && zone[0] != nil {
+			return t.In(zone[0]).Format("2006-01-02 15:04 MST")
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
@@ -235,6 +240,7 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%+.3f pp", d*100)
 	},
 	"figure": figure,
+	"rate":   rateText,
 }
 
 // figure writes a count or amount for people: whole numbers grouped by

@@ -130,7 +130,7 @@ func TestParseRange(t *testing.T) {
 	ok := func(query string, from, to time.Time) {
 		t.Helper()
 		q, _ := url.ParseQuery(query)
-		tr, err := parseRange(q, s, at)
+		tr, err := parseRange(q, s, at, time.UTC)
 		if err != nil {
 			t.Fatalf("%q: %v", query, err)
 		}
@@ -146,7 +146,7 @@ func TestParseRange(t *testing.T) {
 	bad := func(query, says string) {
 		t.Helper()
 		q, _ := url.ParseQuery(query)
-		_, err := parseRange(q, s, at)
+		_, err := parseRange(q, s, at, time.UTC)
 		pe, isPage := err.(*pageError)
 		if !isPage || pe.status != http.StatusBadRequest || !strings.Contains(pe.msg, says) || len(pe.hints) == 0 {
 			t.Errorf("%q: %v, want a 400 saying %q", query, err, says)
@@ -169,12 +169,12 @@ func TestParseRange(t *testing.T) {
 	// The range a link carries is the one shown: a fraction of a second
 	// dropped from to= made the page's own links (the Freeze form) empty.
 	q, _ := url.ParseQuery("from=2026-11-25T14:00:00Z&to=2026-11-25T14:00:00.5Z")
-	tr, err := parseRange(q, s, at)
+	tr, err := parseRange(q, s, at, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	again, _ := url.ParseQuery(tr.Query)
-	if tr2, err := parseRange(again, s, at); err != nil || !tr2.From.Equal(tr.From) || !tr2.To.Equal(tr.To) {
+	if tr2, err := parseRange(again, s, at, time.UTC); err != nil || !tr2.From.Equal(tr.From) || !tr2.To.Equal(tr.To) {
 		t.Errorf("the link %q reads as %s – %s, %v; want %s – %s", tr.Query, tr2.From, tr2.To, err, tr.From, tr.To)
 	}
 	// A span inside one quantum shows that quantum.
@@ -192,7 +192,7 @@ func FuzzParseRange(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tr, err := parseRange(q, s, at)
+		tr, err := parseRange(q, s, at, time.UTC)
 		if err != nil {
 			return
 		}

@@ -52,28 +52,3 @@ func TestGateExitCodes(t *testing.T) {
 		})
 	}
 }
-
-func TestAlertsCommand(t *testing.T) {
-	firing := `{"firing": [{"slo": "checkout-availability", "alert": "page-fast", "severity": "page", "since": "2026-11-25T10:01:00Z",
-	  "reason": "burning 16.7× the budget over 1h (14.4× pages), 200× over 5m"}]}`
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/alerts" {
-			w.WriteHeader(404)
-			return
-		}
-		io.WriteString(w, firing)
-	}))
-	defer srv.Close()
-	var stdout bytes.Buffer
-	if err := Run(context.Background(), []string{"alerts", "--server", srv.URL}, strings.NewReader(""), &stdout, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	want := "page   checkout-availability  page-fast  since 2026-11-25 10:01Z\n       burning 16.7× the budget over 1h (14.4× pages), 200× over 5m\n"
-	if stdout.String() != want {
-		t.Fatalf("got\n%s\nwant\n%s", stdout.String(), want)
-	}
-	stdout.Reset()
-	if err := Run(context.Background(), []string{"alerts", "--server", srv.URL, "--json"}, strings.NewReader(""), &stdout, io.Discard); err != nil || !strings.Contains(stdout.String(), `"page-fast"`) {
-		t.Fatalf("--json: %v %s", err, stdout.String())
-	}
-}

@@ -282,3 +282,135 @@ func TestLineSecondSeries(t *testing.T) {
 		t.Errorf("second series %q", c.Second)
 	}
 }
+
+// TestTimeTicksInUTCAreWholeSteps: in UTC the ticks are the whole steps
+// time.Truncate gives, for every step a time axis chooses.
+func TestTimeTicksInUTCAreWholeSteps(t *testing.T) {
+	from := time.Date(2026, 11, 3, 7, 13, 0, 0, time.UTC)
+	for _, span := range []time.Duration{5 * time.Minute, 90 * time.Minute, 7 * time.Hour, 40 * time.Hour, 9 * 24 * time.Hour, 45 * 24 * time.Hour, 200 * 24 * time.Hour} {
+		to := from.Add(span)
+		x := Linear{D0: float64(from.Unix()), D1: float64(to.Unix()), R0: 0, R1: 100}
+		got := TimeTicks(x, from, to, 6, nil)
+		var step time.Duration
+		for _, st := range timeSteps {
+			if span/st <= 6 {
+				step = st
+				break
+			}
+		}
+		if step == 0 {
+			step = timeSteps[len(timeSteps)-1]
+		}
+		var want []int64
+		for tt := from.Truncate(step); !tt.After(to); tt = tt.Add(step) {
+			if !tt.Before(from) {
+				want = append(want, tt.Unix())
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("span %v: %d ticks, want %d", span, len(got), len(want))
+		}
+		for i := range got {
+			if int64(got[i].Value) != want[i] {
+				t.Errorf("span %v: tick %d at %v, want %v", span, i, time.Unix(int64(got[i].Value), 0).UTC(), time.Unix(want[i], 0).UTC())
+			}
+		}
+	}
+}
+
+// TestTimeTicksInAZone: a Berlin axis has its day ticks at Berlin
+// midnights, 23 hours apart on the day daylight saving starts, and its
+// hour ticks on Berlin's whole hours, none at the 02:00 that does not
+// exist.
+func TestTimeTicksInAZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	labels := func(from, to time.Time) []string {
+		x := Linear{D0: float64(from.Unix()), D1: float64(to.Unix()), R0: 0, R1: 100}
+		var out []string
+		for _, tk := range TimeTicks(x, from, to, 6, berlin) {
+			out = append(out, tk.Label+"@"+time.Unix(int64(tk.Value), 0).UTC().Format("02T15:04Z"))
+		}
+		return out
+	}
+	from := time.Date(2026, 3, 27, 0, 0, 0, 0, berlin)
+	got := strings.Join(labels(from, from.AddDate(0, 0, 5)), " ")
+	if got != "Mar 27@26T23:00Z Mar 28@27T23:00Z Mar 29@28T23:00Z Mar 30@29T22:00Z Mar 31@30T22:00Z Apr 1@31T22:00Z" {
+		t.Errorf("day ticks across the change: %s", got)
+	}
+	night := time.Date(2026, 3, 29, 0, 0, 0, 0, berlin)
+	got = strings.Join(labels(night, night.Add(5*time.Hour)), " ")
+	if got != "00:00@28T23:00Z 01:00@29T00:00Z 03:00@29T01:00Z 04:00@29T02:00Z 05:00@29T03:00Z 06:00@29T04:00Z" {
+		t.Errorf("hour ticks across the change: %s", got)
+	}
+	// A month in winter: the December window's first tick is Dec 1, not
+	// a UTC Nov 30.
+	dec := time.Date(2026, 12, 1, 0, 0, 0, 0, berlin)
+	if got := labels(dec, dec.AddDate(0, 0, 10)); len(got) == 0 || got[0] != "Dec 1@30T23:00Z" {
+		t.Errorf("December ticks %v", got)
+	}
+}
+
+func TestNiceMax(t *testing.T) {
+	f := func(v, want float64) { t.Helper(); near(t, "NiceMax", NiceMax(v, 4), want) }
+	f(15.7, 20)
+	f(4, 4)
+	f(0.0013, 0.0014)
+	f(0, 1)
+	f(math.NaN(), 1)
+}
+
+func TestLineThreshold(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewLine(Frame{W: 100, H: 100}, Text{ID: "e"}, from, from.Add(time.Hour), nil, nil, nil, 0, 0.01, trim)
+	if !math.IsNaN(c.ThresholdY) || strings.Contains(string(c.SVG()), "threshold") {
+		t.Error("a line without a threshold draws one")
+	}
+	c.AddThreshold(0.02, "off the axis")
+	if !math.IsNaN(c.ThresholdY) {
+		t.Error("a threshold above the axis is drawn")
+	}
+	c.AddThreshold(0.0025, "quantum bad above")
+	near(t, "threshold y", c.ThresholdY, 75)
+	if svg := string(c.SVG()); !strings.Contains(svg, `<line class="threshold" x1="0" x2="100" y1="75" y2="75"/>`) || !strings.Contains(svg, "quantum bad above") {
+		t.Errorf("threshold not drawn: %s", svg)
+	}
+}
+
+// TestStripPending: a cell whose quanta have begun but none is judged
+// is pending, never bad or missing; judged quanta beside pending ones
+// decide the cell; the read-out gets the pending count only where there
+// is one, and the strip's zone.
+func TestStripPending(t *testing.T) {
+	for _, c := range []struct {
+		cell Cell
+		want string
+	}{
+		{Cell{Pending: 1}, "pending"},
+		{Cell{Good: 40, Pending: 20}, "good"},
+		{Cell{Bad: 1, Pending: 59}, "bad"},
+		{Cell{Unmeasured: 1, Pending: 1}, "unmeasured"},
+		{Cell{}, "empty"},
+	} {
+		if got := c.cell.State(); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.cell, got, c.want)
+		}
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	from := time.Date(2026, 12, 1, 0, 0, 0, 0, berlin)
+	s := NewStrip(Frame{W: 40, H: 10}, Text{ID: "p", Zone: berlin}, from, time.Minute, []Cell{{Good: 1}, {Bad: 1}, {Pending: 1}, {}})
+	svg := string(s.SVG())
+	for _, want := range []string{`data-cells="1,0,0;0,1,0;0,0,0,1;0,0,0"`, `data-zone="Europe/Berlin"`, `class="cell pending"`} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("strip lacks %s: %s", want, svg)
+		}
+	}
+	if s.XTicks[0].Label != "00:00" {
+		t.Errorf("first tick %q, want Berlin midnight", s.XTicks[0].Label)
+	}
+}

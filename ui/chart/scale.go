@@ -81,6 +81,16 @@ func NiceStep(span float64, n int) float64 {
 	return 10 * mag
 }
 
+// NiceMax is the top of an axis from 0 that shows v with about n ticks:
+// the first multiple of NiceStep(v, n) at or above v; 1 for v ≤ 0.
+func NiceMax(v float64, n int) float64 {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return 1
+	}
+	step := NiceStep(v, n)
+	return math.Ceil(v/step-1e-9) * step
+}
+
 // LinearTicks places about n ticks at nice values inside the domain of s,
 // labelled by format.
 func LinearTicks(s Linear, n int, format func(float64) string) []Tick {
@@ -139,11 +149,16 @@ var timeSteps = []time.Duration{
 // TimeTicks places about n ticks on whole steps (a minute to four weeks)
 // between from and to, x mapped by s (whose domain is Unix seconds),
 // labelled as times of day for steps under a day and as dates otherwise.
-// Days are cut in UTC: a wall screen in another zone reads UTC labels.
-func TimeTicks(s Linear, from, to time.Time, n int) []Tick {
+// Steps are whole on zone's wall clock (nil is UTC): an SLO whose days
+// are Berlin days gets its ticks at Berlin midnights, 23 or 25 hours
+// apart across a daylight-saving change.
+func TimeTicks(s Linear, from, to time.Time, n int, zone *time.Location) []Tick {
 	span := to.Sub(from)
 	if span <= 0 || n < 1 {
 		return nil
+	}
+	if zone == nil {
+		zone = time.UTC
 	}
 	step := timeSteps[len(timeSteps)-1]
 	for _, st := range timeSteps {
@@ -152,18 +167,44 @@ func TimeTicks(s Linear, from, to time.Time, n int) []Tick {
 			break
 		}
 	}
-	layout := "15:04"
-	if step >= 24*time.Hour {
-		layout = "Jan 2"
-	}
 	var ticks []Tick
-	for t := from.UTC().Truncate(step); !t.After(to); t = t.Add(step) {
-		if t.Before(from) {
-			continue
+	add := func(t time.Time, layout string) {
+		if t.Before(from) || t.After(to) || (len(ticks) > 0 && float64(t.Unix()) <= ticks[len(ticks)-1].Value) {
+			return
 		}
 		ticks = append(ticks, Tick{Value: float64(t.Unix()), Pos: s.Map(float64(t.Unix())), Label: t.Format(layout), Major: true})
 	}
+	// Walk the local days the span touches; every step divides a day or
+	// is whole days.
+	lf := from.In(zone)
+	day := time.Date(lf.Year(), lf.Month(), lf.Day(), 0, 0, 0, 0, zone)
+	if step >= 24*time.Hour {
+		days := int(step / (24 * time.Hour))
+		// Whole steps count from 0001-01-01 on the wall clock, as
+		// time.Truncate counts from the zero time: weeks start on Mondays.
+		for ; !day.After(to); day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, zone) {
+			if civilDay(day)%days == 0 {
+				add(day, "Jan 2")
+			}
+		}
+		return ticks
+	}
+	for ; !day.After(to); day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, zone) {
+		for m := time.Duration(0); m < 24*time.Hour; m += step {
+			// time.Date moves a wall time that a change skips forward and
+			// takes the first of one it repeats; add drops a repeat.
+			add(time.Date(day.Year(), day.Month(), day.Day(), 0, int(m/time.Minute), 0, 0, zone), "15:04")
+		}
+	}
 	return ticks
+}
+
+// civilDay is the number of the wall-clock day of t since 0001-01-01,
+// the zero time.
+func civilDay(t time.Time) int {
+	const unixToZero = 719162 // days from 0001-01-01 to 1970-01-01
+	y, m, d := t.Date()
+	return int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400) + unixToZero
 }
 
 // Seconds formats a latency the way people say it: 250µs, 5ms, 1.5s.

@@ -24,6 +24,9 @@ func (f Frame) Y1() float64 { return f.H - f.Bottom }
 // and a description with its key numbers.
 type Text struct {
 	ID, Title, Desc string
+	// Zone is where the chart's times are cut and written (time-axis
+	// ticks, the strip's hover read-out); nil is UTC.
+	Zone *time.Location
 }
 
 // Bar is one bar of a bar chart, in plot coordinates.
@@ -68,7 +71,7 @@ func AvailabilityFloor(values []float64, objective float64) float64 {
 // height 0 marked Below.
 func NewBars(f Frame, t Text, labels []string, values []float64, threshold, floor float64) *Bars {
 	c := NewScaledBars(f, t, labels, values, threshold, floor, 1, false,
-		func(v float64) string { return Percent(v, decimalsFor(1-floor)) })
+		func(v float64) string { return Percent(v, PercentDecimals(1-floor)) })
 	c.ThresholdLabel = "objective " + Percent(threshold, 3)
 	c.format = func(v float64) string { return Percent(v, 3) }
 	return c
@@ -111,9 +114,9 @@ func NewScaledBars(f Frame, t Text, labels []string, values []float64, threshold
 	return c
 }
 
-// decimalsFor is how many decimals percentages need on an axis spanning
+// PercentDecimals is how many decimals percentages need on an axis spanning
 // span (a share): 99.9 % needs one, 99.99 % two.
-func decimalsFor(span float64) int {
+func PercentDecimals(span float64) int {
 	switch {
 	case span >= 0.2:
 		return 0
@@ -155,18 +158,32 @@ type Line struct {
 	// Second is a second series drawn on the same axes (dashed), such as
 	// missed repairs beside open repair items.
 	Second string
-	x, y   Linear
+	// ThresholdY is where a horizontal threshold line is drawn (NaN for
+	// none), labelled ThresholdLabel.
+	ThresholdY     float64
+	ThresholdLabel string
+	x, y           Linear
 }
 
 // AddSecond draws points as the chart's second series.
 func (c *Line) AddSecond(points []Point) { c.Second = path(points, c.x, c.y) }
+
+// AddThreshold draws a horizontal line at v, labelled, when v is inside
+// the y axis.
+func (c *Line) AddThreshold(v float64, label string) {
+	lo, hi := math.Min(c.y.D0, c.y.D1), math.Max(c.y.D0, c.y.D1)
+	if math.IsNaN(v) || v < lo || v > hi {
+		return
+	}
+	c.ThresholdY, c.ThresholdLabel = c.y.Map(v), label
+}
 
 // NewLine lays out series over [from, to] × [ymin, ymax]; ideal, when it
 // has two points, is drawn as a straight reference line.
 func NewLine(f Frame, t Text, from, to time.Time, series []Point, ideal []Point, marks []Mark, ymin, ymax float64, yfmt func(float64) string) *Line {
 	x := Linear{D0: float64(from.Unix()), D1: float64(to.Unix()), R0: f.X0(), R1: f.X1()}
 	y := Linear{D0: ymin, D1: ymax, R0: f.Y1(), R1: f.Y0()}
-	c := &Line{Frame: f, Text: t, ZeroY: y.Map(0), Last: math.NaN(), x: x, y: y}
+	c := &Line{Frame: f, Text: t, ZeroY: y.Map(0), Last: math.NaN(), ThresholdY: math.NaN(), x: x, y: y}
 	c.Path = path(series, x, y)
 	if len(ideal) == 2 {
 		c.Ideal = path(ideal, x, y)
@@ -184,7 +201,7 @@ func NewLine(f Frame, t Text, from, to time.Time, series []Point, ideal []Point,
 			break
 		}
 	}
-	c.XTicks = TimeTicks(x, from, to, 6)
+	c.XTicks = TimeTicks(x, from, to, 6, t.Zone)
 	c.YTicks = LinearTicks(y, 4, yfmt)
 	return c
 }

@@ -7,15 +7,17 @@ import (
 
 // Cell is one cell of a violation strip: the quanta of one bucket by how
 // the SLO judged them. A bucket is one quantum when the range is short
-// enough, else several.
+// enough, else several. Pending quanta have begun but are not judged yet
+// (the one in progress, and those within the settle delay after it).
 type Cell struct {
-	Good, Bad, Unmeasured int
+	Good, Bad, Unmeasured, Pending int
 }
 
 // State is what a cell shows: "bad" when any quantum in it was bad (a
 // violation must never be averaged away), else "unmeasured" when any was
-// not measured, else "good"; "empty" for a bucket with no quanta (the
-// future).
+// not measured, else "good"; "pending" when no quantum in it is judged
+// yet but some have begun, so the minute in progress never looks bad or
+// missing; "empty" for a bucket with no quanta (the future).
 func (c Cell) State() string {
 	switch {
 	case c.Bad > 0:
@@ -24,6 +26,8 @@ func (c Cell) State() string {
 		return "unmeasured"
 	case c.Good > 0:
 		return "good"
+	case c.Pending > 0:
+		return "pending"
 	}
 	return "empty"
 }
@@ -79,7 +83,7 @@ func NewStrip(f Frame, t Text, from time.Time, bucket time.Duration, cells []Cel
 	}
 	to := from.Add(time.Duration(n) * bucket)
 	x := Linear{D0: float64(from.Unix()), D1: float64(to.Unix()), R0: f.X0(), R1: f.X1()}
-	s.XTicks = TimeTicks(x, from, to, 6)
+	s.XTicks = TimeTicks(x, from, to, 6, t.Zone)
 	return s
 }
 

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"math"
 	"strings"
+	"time"
 )
 
 // The SVG writers print geometry with CSS classes, never colours: the
@@ -94,6 +95,10 @@ func (c *Line) SVG() template.HTML {
 		fmt.Fprintf(&b, `<g class="mark"><line x1="%s" x2="%s" y1="%s" y2="%s"/><path d="M%s %s l-4 -7 h8 z"/><title>%s</title></g>`,
 			num(m.X), num(m.X), num(c.Y0()), num(c.Y1()), num(m.X), num(c.Y0()), esc(m.Label))
 	}
+	if !math.IsNaN(c.ThresholdY) {
+		fmt.Fprintf(&b, `<line class="threshold" x1="%s" x2="%s" y1="%s" y2="%s"/>`, num(c.X0()), num(c.X1()), num(c.ThresholdY), num(c.ThresholdY))
+		fmt.Fprintf(&b, `<text class="tick label" x="%s" y="%s" text-anchor="end">%s</text>`, num(c.X1()), num(c.ThresholdY-4), esc(c.ThresholdLabel))
+	}
 	if c.Path != "" {
 		fmt.Fprintf(&b, `<path class="series" d="%s"/>`, c.Path)
 	}
@@ -134,13 +139,22 @@ func (s *Strip) SVG() template.HTML {
 			cells.WriteByte(';')
 		}
 		fmt.Fprintf(&cells, "%d,%d,%d", c.Good, c.Bad, c.Unmeasured)
+		if c.Pending > 0 {
+			// Only a cell at the range's end has pending quanta: the
+			// fourth count is written where there is one.
+			fmt.Fprintf(&cells, ",%d", c.Pending)
+		}
 	}
-	zoom := ""
+	attrs := ""
 	if s.Zoom != "" {
-		zoom = ` data-zoom="` + html.EscapeString(s.Zoom) + `"`
+		attrs += ` data-zoom="` + html.EscapeString(s.Zoom) + `"`
+	}
+	if z := s.Zone; z != nil && z != time.UTC {
+		// The read-out writes times where the ticks are cut.
+		attrs += ` data-zone="` + html.EscapeString(z.String()) + `"`
 	}
 	fmt.Fprintf(&b, `<div class="strip-wrap" data-from="%d" data-bucket="%d" data-cells="%s"%s>`,
-		s.From.Unix(), int64(s.Bucket.Seconds()), cells.String(), zoom)
+		s.From.Unix(), int64(s.Bucket.Seconds()), cells.String(), attrs)
 	open(&b, s.Frame, s.Text, "strip")
 	for _, r := range s.Runs {
 		fmt.Fprintf(&b, `<rect class="cell %s" x="%s" y="%s" width="%s" height="%s"/>`,

@@ -9,9 +9,25 @@
   if (saved === "light" || saved === "dark") root.setAttribute("data-theme", saved);
 
   function pad(n) { return n < 10 ? "0" + n : "" + n; }
-  function fmt(d) {
+  function fmtUTC(d) {
     return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
       pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + " UTC";
+  }
+  // formatter writes times in zone (an IANA name: the SLO's calendar
+  // zone, where the page cuts its days) as the server does,
+  // "2026-12-01 00:00 CET"; in UTC without one or without Intl.
+  function formatter(zone) {
+    if (!zone || typeof Intl === "undefined") return fmtUTC;
+    var f;
+    try {
+      f = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" });
+    } catch (e) { return fmtUTC; }
+    return function (d) {
+      var p = {};
+      f.formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
+      return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " + p.timeZoneName;
+    };
   }
   function iso(d) { return d.toISOString().replace(/\.\d{3}Z$/, "Z"); }
 
@@ -33,6 +49,8 @@
     var sel = wrap.querySelector("rect.sel");
     var from = Number(wrap.getAttribute("data-from"));
     var bucket = Number(wrap.getAttribute("data-bucket"));
+    var fmt = formatter(wrap.getAttribute("data-zone"));
+    // Each cell is good,bad,unmeasured[,pending].
     var cells = (wrap.getAttribute("data-cells") || "").split(";").map(function (c) {
       return c.split(",").map(Number);
     });
@@ -49,7 +67,9 @@
     svg.addEventListener("mousemove", function (ev) {
       var i = index(ev), c = cells[i] || [0, 0, 0];
       var t0 = new Date((from + i * bucket) * 1000), t1 = new Date((from + (i + 1) * bucket) * 1000);
-      if (out) out.textContent = fmt(t0) + " – " + fmt(t1) + ": " + c[0] + " good, " + c[1] + " bad, " + c[2] + " unmeasured";
+      var text = fmt(t0) + " – " + fmt(t1) + ": " + c[0] + " good, " + c[1] + " bad, " + c[2] + " unmeasured";
+      if (c[3]) text += ", " + c[3] + " pending (not judged yet)";
+      if (out) out.textContent = text;
       if (start !== null) {
         var a = Math.min(start, i), b = Math.max(start, i);
         sel.setAttribute("x", xOf(a));
