@@ -29,6 +29,13 @@ const maxAlertHistory = 200
 func (e *Engine) advance(en *entry, t time.Time) error {
 	q := en.slo.Quantum
 	target := time.Unix(0, slo.QuantumStart(t.UnixNano(), q)).UTC()
+	if from := target.Add(-maxCatchUp); en.run.tracker.Elapsed().Before(from) {
+		// Too long unseen to catch up on minute by minute: the alerts
+		// resume maxCatchUp before now, from the state they had.
+		if err := en.run.step(from, en.handOver); err != nil {
+			return err
+		}
+	}
 	for b := en.run.tracker.Elapsed().Add(q); !b.After(target); b = b.Add(q) {
 		if err := en.run.step(b, en.handOver); err != nil {
 			return err
@@ -157,6 +164,20 @@ func firingSet(st alert.State) map[string]alert.Alert {
 	return out
 }
 
+// replayIfDue replays en's alerts when a backfill changed its history and
+// has been quiet for ReplayQuiet. en.mu must not be held.
+func (e *Engine) replayIfDue(en *entry, now time.Time) {
+	en.mu.Lock()
+	due := en.replayFrom != slo.NotStarted && now.Sub(en.lastBackfill) >= e.cfg.ReplayQuiet
+	en.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := e.replayAlerts(context.Background(), en, now); err != nil {
+		e.cfg.Logger.Error("replaying alerts over backfilled history", "slo", en.slo.Name, "err", err)
+	}
+}
+
 // replayAlerts replays the alerts of en over its whole stored history
 // after a backfill changed it, and takes over the result: transitions
 // before the backfilled time stay as they were, those after are the
@@ -168,6 +189,9 @@ func (e *Engine) replayAlerts(ctx context.Context, en *entry, now time.Time) err
 	defer e.writes.Unlock()
 	en.mu.Lock()
 	defer en.mu.Unlock()
+	if en.replayFrom == slo.NotStarted {
+		return nil // another caller replayed it meanwhile
+	}
 	from, to := en.replayFrom, en.run.tracker.Elapsed()
 	since := en.run.tracker.Since()
 	if since == slo.NotStarted {

@@ -59,7 +59,8 @@ type Config struct {
 	RemoteWriteHold time.Duration
 	// ReplayQuiet is how long backfilling an SLO must pause before its
 	// alerts are replayed over the history it changed (default 10 s), so
-	// a backfill in many batches is replayed once.
+	// a backfill in many batches is replayed once; negative replays at
+	// the next tick or read.
 	ReplayQuiet time.Duration
 	// OnTransition, when set, is told of every alert that fires or
 	// resolves, in order, for notifiers. It is called with the SLO's lock
@@ -524,17 +525,12 @@ func (e *Engine) Tick(now time.Time) {
 	entries := slices.Collect(maps.Values(e.slos))
 	e.mu.RUnlock()
 	for _, en := range entries {
+		e.replayIfDue(en, now)
 		en.mu.Lock()
 		if err := e.advance(en, e.EvalTime(en.slo, now)); err != nil {
 			e.cfg.Logger.Error("advancing SLO", "slo", en.slo.Name, "err", err)
 		}
-		due := en.replayFrom != slo.NotStarted && now.Sub(en.lastBackfill) >= e.cfg.ReplayQuiet
 		en.mu.Unlock()
-		if due {
-			if err := e.replayAlerts(context.Background(), en, now); err != nil {
-				e.cfg.Logger.Error("replaying alerts over backfilled history", "slo", en.slo.Name, "err", err)
-			}
-		}
 	}
 	e.flushMetrics(context.Background(), now)
 	e.saveAlerts(context.Background(), entries)
@@ -710,6 +706,7 @@ func (e *Engine) advanced(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.replayIfDue(en, e.cfg.Now())
 	en.mu.Lock()
 	if err := e.advance(en, e.EvalTime(en.slo, e.cfg.Now())); err != nil {
 		en.mu.Unlock()

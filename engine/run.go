@@ -50,10 +50,11 @@ func (r *run) historyFrom() time.Time {
 	return from
 }
 
-// step moves the run to the end of the next quantum, b: the tracker
+// step moves the run to the end of a later quantum, b: the tracker
 // advances to b and feed adds what is known of the quanta before b (the
-// rollups that arrived or, in a replay, the next ones of history). b must
-// be the end of the quantum after the tracker's.
+// rollups that arrived or, in a replay, the next ones of history). The
+// evaluator steps one quantum at a time; a longer step skips the alerts'
+// evaluation of the quanta in between.
 func (r *run) step(b time.Time, feed func(elapsed int64)) error {
 	if err := r.tracker.AdvanceTo(b); err != nil {
 		return err

@@ -62,7 +62,13 @@ type countsCache struct {
 // histograms, read through the cache for days that ended cacheSettled
 // before now.
 func (u *UI) counts(ctx context.Context, s *slo.SLO, from, to, now time.Time) (*slo.Series, error) {
-	series := &slo.Series{Quantum: s.Quantum}
+	series := &slo.Series{Quantum: s.Quantum, Since: slo.NotStarted}
+	if since, ok, err := u.cfg.Engine.Since(s.Name); err != nil {
+		return nil, err
+	} else if ok {
+		// Quanta before the SLO's life began count nowhere.
+		series.Since = since.UnixNano()
+	}
 	const day = 24 * time.Hour
 	if day%s.Quantum != 0 {
 		// Quanta that do not tile a day are read uncached.

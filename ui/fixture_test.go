@@ -73,7 +73,7 @@ func newFixtureAt(t testing.TB, testNow time.Time, days int) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	clock := &testClock{t: testNow}
-	eng, err := engine.New(ctx, engine.Config{Store: db, Now: clock.Now})
+	eng, err := engine.New(ctx, engine.Config{Store: db, Now: clock.Now, ReplayQuiet: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

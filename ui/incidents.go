@@ -328,7 +328,7 @@ func (u *UI) strip(ctx context.Context, s *slo.SLO, from, to, end time.Time, id 
 		return "", err
 	}
 	bucket := chart.BucketFor(from, to, s.Quantum, int(width/2))
-	cells, sum := stripCells(s, series.Rollups, from, to, end, u.cfg.Engine.Now(), bucket)
+	cells, sum := stripCells(s, series.Rollups, series.Since, from, to, end, u.cfg.Engine.Now(), bucket)
 	desc := fmt.Sprintf("%s from %s to %s: %d bad quanta.", s.Name, from.Format(time.RFC3339), to.Format(time.RFC3339), sum.Bad)
 	if sum.Pending > 0 {
 		desc += fmt.Sprintf(" %d pending (not judged yet).", sum.Pending)

@@ -319,7 +319,7 @@ func (v *sloView) stats(s *slo.SLO, series *slo.Series, h *hist.Histogram, tr ti
 	// The strip: one cell per quantum, or per bucket of quanta.
 	bucket := chart.BucketFor(tr.From, tr.To, s.Quantum, maxStripCells)
 	rs := series.Range(tr.From.UnixNano(), tr.To.UnixNano())
-	cells, sum := stripCells(s, rs, tr.From, tr.To, end, now, bucket)
+	cells, sum := stripCells(s, rs, series.Since, tr.From, tr.To, end, now, bucket)
 	for _, c := range cells {
 		if c.Bad > 0 {
 			st.StripBad++
@@ -590,8 +590,9 @@ func pointStep(span, quantum time.Duration) time.Duration {
 // stripCells sorts the quanta of [from, to) into cells of bucket: those
 // that start before end (the evaluation time) as s judges them (rs holds
 // their rollups, in order), those from end until now as pending, later
-// ones (the future) not at all. It returns the cells and their sum.
-func stripCells(s *slo.SLO, rs []slo.Rollup, from, to, end, now time.Time, bucket time.Duration) ([]chart.Cell, chart.Cell) {
+// ones (the future) and those before the SLO's life began (since) not
+// at all. It returns the cells and their sum.
+func stripCells(s *slo.SLO, rs []slo.Rollup, since int64, from, to, end, now time.Time, bucket time.Duration) ([]chart.Cell, chart.Cell) {
 	n := int((to.Sub(from) + bucket - 1) / bucket)
 	cells := make([]chart.Cell, n)
 	var sum chart.Cell
@@ -601,6 +602,9 @@ func stripCells(s *slo.SLO, rs []slo.Rollup, from, to, end, now time.Time, bucke
 		if !t.Before(end) {
 			c.Pending++
 			sum.Pending++
+			continue
+		}
+		if t.UnixNano() < since {
 			continue
 		}
 		var r *slo.Rollup

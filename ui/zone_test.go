@@ -77,7 +77,7 @@ func TestStripCells(t *testing.T) {
 	}
 	rs := []slo.Rollup{m(0, 100), m(1, 0), m(3, 0), m(4, 0)}
 	end, now := from.Add(3*time.Minute), from.Add(4*time.Minute+30*time.Second)
-	cells, sum := stripCells(s, rs, from, from.Add(6*time.Minute), end, now, time.Minute)
+	cells, sum := stripCells(s, rs, math.MinInt64, from, from.Add(6*time.Minute), end, now, time.Minute)
 	var states []string
 	for _, c := range cells {
 		states = append(states, c.State())
@@ -90,7 +90,7 @@ func TestStripCells(t *testing.T) {
 	}
 	// In buckets of three minutes the second holds two pending quanta and
 	// nothing judged.
-	cells, _ = stripCells(s, rs, from, from.Add(6*time.Minute), end, now, 3*time.Minute)
+	cells, _ = stripCells(s, rs, math.MinInt64, from, from.Add(6*time.Minute), end, now, 3*time.Minute)
 	if len(cells) != 2 || cells[1].State() != "pending" || cells[1].Pending != 2 {
 		t.Errorf("bucketed cells %+v", cells)
 	}
