@@ -222,16 +222,28 @@ func (b *builder) counts(h Histograms) (quantumCounts, error) {
 	// good, never below zero (the collector caps good at the total).
 	less := func(good string) string { return "clamp_min(" + requests + " - on() (" + good + "), 0)" }
 	switch {
-	case src.Total != "" && src.Bad != "":
+	case src.Total != "" && (src.Bad != "" || src.Good != ""):
+		total, err := selector(src.Total)
+		if err != nil {
+			return quantumCounts{}, err
+		}
+		if src.Good != "" {
+			good, err := selector(src.Good)
+			if err != nil {
+				return quantumCounts{}, err
+			}
+			return quantumCounts{requests: counter(total), errors: less(counter(good)), measured: fresh(total, good)}, nil
+		}
+		bad, err := selector(src.Bad)
+		if err != nil {
+			return quantumCounts{}, err
+		}
 		// The collector caps bad at the total.
-		bad := "(" + counter(src.Bad) + ")"
 		return quantumCounts{
-			requests: counter(src.Total),
-			errors:   bad + " <= on() " + requests + " or on() " + requests,
-			measured: fresh(src.Total, src.Bad),
+			requests: counter(total),
+			errors:   "(" + counter(bad) + ") <= on() " + requests + " or on() " + requests,
+			measured: fresh(total, bad),
 		}, nil
-	case src.Total != "" && src.Good != "":
-		return quantumCounts{requests: counter(src.Total), errors: less(counter(src.Good)), measured: fresh(src.Total, src.Good)}, nil
 	case src.Histogram == "":
 		return quantumCounts{}, errors.New("its source selects no counters and no histogram")
 	case src.Errors != "" || src.StatusLabel != "":
@@ -243,7 +255,7 @@ func (b *builder) counts(h Histograms) (quantumCounts, error) {
 	}
 	sel, err := metrics.ParseSelector(src.Histogram)
 	if err != nil {
-		return quantumCounts{}, err
+		return quantumCounts{}, fmt.Errorf("histogram: %w", err)
 	}
 	exp, ok := unitExp(src.Unit)
 	if !ok {
@@ -273,21 +285,37 @@ func (b *builder) counts(h Histograms) (quantumCounts, error) {
 	}
 	// nines counts a classic histogram's requests from its +Inf bucket,
 	// and requires a bucket at the threshold.
-	all := withLabel(sel, sel.Name+"_bucket", "le", "+Inf")
-	atThreshold := withLabel(sel, sel.Name+"_bucket", "le", le)
+	all, err := bucket(sel, "+Inf")
+	if err != nil {
+		return quantumCounts{}, err
+	}
+	atThreshold, err := bucket(sel, le)
+	if err != nil {
+		return quantumCounts{}, err
+	}
 	return quantumCounts{requests: counter(all), errors: less(counter(atThreshold)), measured: fresh(all)}, nil
 }
 
-// withLabel writes sel under another metric name, with one more equality
-// matcher: a classic histogram's bucket (le="0.25"), whose bound the
-// spec's threshold must equal exactly.
-func withLabel(sel metrics.Selector, metric, name, value string) string {
-	s := sel
-	s.Name = metric
-	if m, err := metrics.NewMatcher(metrics.MatchEqual, name, value); err == nil {
-		s.Matchers = append(slices.Clone(s.Matchers), m)
+// selector checks a counter selector of the spec and writes it as PromQL.
+func selector(text string) (string, error) {
+	sel, err := metrics.ParseSelector(text)
+	if err != nil {
+		return "", fmt.Errorf("counter selector: %w", err)
 	}
-	return s.String()
+	return sel.String(), nil
+}
+
+// bucket selects the bucket le of a classic histogram: nines requires one
+// whose bound equals the spec's threshold exactly.
+func bucket(sel metrics.Selector, le string) (string, error) {
+	m, err := metrics.NewMatcher(metrics.MatchEqual, "le", le)
+	if err != nil {
+		return "", fmt.Errorf("histogram bucket le=%q: %w", le, err)
+	}
+	s := sel
+	s.Name = sel.Name + "_bucket"
+	s.Matchers = append(slices.Clone(s.Matchers), m)
+	return s.String(), nil
 }
 
 func unitExp(u string) (int, bool) {
