@@ -387,9 +387,11 @@ func promtoolScenario(t *testing.T, sc scenario, slos []*slo.SLO, out []byte) (p
 	for _, s := range all {
 		test.InputSeries = append(test.InputSeries, inputSeries{Series: s.labels.String(), Values: strings.Join(s.tokens, " ")})
 	}
+	skipped := 0
 	for m := 1; m <= len(ms); m++ {
 		for _, name := range []string{AlertBurnRate, AlertNoData} {
 			check := alertRuleCheck{EvalTime: strconv.Itoa(m) + "m", Alertname: name, ExpAlerts: []expectedAlert{}}
+			unsure := false
 			for _, f := range up[m] {
 				if (f.name == alert.NoDataAlert) != (name == AlertNoData) {
 					continue
@@ -400,14 +402,31 @@ func promtoolScenario(t *testing.T, sc scenario, slos []*slo.SLO, out []byte) (p
 				for k, v := range an {
 					if strings.Contains(v, "$value") {
 						an[k] = fmt.Sprintf("%.4g", f.burn)
+						unsure = unsure || fourDigitsUnsure(f.burn)
 					}
 				}
 				check.ExpAlerts = append(check.ExpAlerts, expectedAlert{Labels: labels, Annotations: an})
 			}
+			if unsure {
+				skipped++
+				continue
+			}
 			test.AlertRuleTest = append(test.AlertRuleTest, check)
 		}
 	}
+	// A handful at most: a burn rate whose fifth digit is a 5 followed by
+	// zeros, computed with the sums in another order.
+	if skipped*100 > len(test.AlertRuleTest) {
+		t.Errorf("%s: %d minutes are left unchecked for a burn rate on a rounding edge, against %d checked", sc.name, skipped, len(test.AlertRuleTest))
+	}
 	return test, timeline
+}
+
+// fourDigitsUnsure reports whether v sits so close to a rounding edge of
+// four significant digits that a sum taken in another order (Prometheus
+// adds with compensation) may print otherwise.
+func fourDigitsUnsure(v float64) bool {
+	return fmt.Sprintf("%.4g", v*(1-1e-9)) != fmt.Sprintf("%.4g", v*(1+1e-9))
 }
 
 // ruleAnnotations returns the annotations of each alerting rule of a rule

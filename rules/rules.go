@@ -364,18 +364,27 @@ func (b *builder) start() {
 		seconds(b.q)+") and on() "+b.ref(RecordMeasured)+" == 1))")
 }
 
-// spent records the budget each quantum of the SLO's life spent, in
-// quanta, as nines judges it (slo.SLO.Judge): for a measured quantum its
-// verdict by the method (downtime-minutes: its failed share), for an
-// unmeasured one what the noData policy says. Under noData: skip an
-// unmeasured quantum spends nothing and is recorded as skipped, out of
-// what the span may spend.
+// downUnit is the unit downtime-minutes counts a quantum's downtime in:
+// 10⁻¹² of a quantum, a whole number, as nines counts it, so that sums
+// over a span are exact and both sides divide the same integer.
+const downUnit = "1e12"
+
+// spent records the budget each quantum of the SLO's life spent, as nines
+// judges it (slo.SLO.Judge): for a measured quantum its verdict by the
+// method, for an unmeasured one what the noData policy says. The unit is
+// a quantum, except for downtime-minutes: the failed share in downUnit.
+// Under noData: skip an unmeasured quantum spends nothing and is recorded
+// as skipped, out of what the span may spend.
 func (b *builder) spent() {
 	if b.s.Method == slo.Transactions {
 		return
 	}
 	e, r := b.ref(RecordErrors), b.ref(RecordRequests)
+	// verdict is what a measured quantum spent, down what an unmeasured
+	// one spends under noData: bad.
 	var verdict string
+	down := "(1 - " + b.ref(RecordMeasured) + ")"
+	unmeasured := down
 	switch b.s.Method {
 	case slo.Quanta:
 		// Good when good/attempted reaches the quantum objective, decided
@@ -388,14 +397,15 @@ func (b *builder) spent() {
 	case slo.TimeQuanta:
 		verdict = "(" + e + " > bool 0)"
 	case slo.DowntimeMinutes:
-		// A quantum with no attempts was not down.
-		verdict = "(" + e + " / clamp_min(" + r + ", 1))"
+		// Rounded to the nearest unit, halves up, as nines rounds; a
+		// quantum with no attempts was not down.
+		verdict = "round(" + e + " * " + downUnit + " / clamp_min(" + r + ", 1))"
+		down = downUnit + " * " + down
 	}
 	lived := " and on() " + b.ref(RecordStart)
-	unmeasured := "(1 - " + b.ref(RecordMeasured) + ")"
 	switch b.s.NoData {
 	case slo.NoDataBad:
-		b.record(RecordSpent, "("+verdict+" + "+unmeasured+")"+lived)
+		b.record(RecordSpent, "("+verdict+" + "+down+")"+lived)
 	case slo.NoDataGood:
 		b.record(RecordSpent, verdict+lived)
 	case slo.NoDataSkip:
@@ -405,19 +415,22 @@ func (b *builder) spent() {
 }
 
 // burn is the burn rate over the last n quanta, in the order of nines'
-// own arithmetic (slo.BurnRate: the bad share, then over the budget), so
-// that both get the same float.
+// own arithmetic (slo.BurnRate: the failed share of the span, then over
+// the budget), so that both get the same float.
 func (b *builder) burn(n int64) string {
 	budget := strconv.FormatFloat(b.s.Objective.Complement(), 'g', -1, 64)
 	sum := func(record string) string { return "sum_over_time(" + b.ref(record) + b.rng(n) + ")" }
-	k := strconv.FormatInt(n, 10)
-	switch {
-	case b.s.Method == slo.Transactions:
+	if b.s.Method == slo.Transactions {
 		return sum(RecordErrors) + " / " + sum(RecordRequests) + " / " + budget
-	case b.s.NoData == slo.NoDataSkip:
-		return sum(RecordSpent) + " / (" + k + " - " + sum(RecordSkipped) + ") / " + budget
 	}
-	return sum(RecordSpent) + " / " + k + " / " + budget
+	spent := sum(RecordSpent)
+	if b.s.Method == slo.DowntimeMinutes {
+		spent += " / " + downUnit
+	}
+	if b.s.NoData == slo.NoDataSkip {
+		return spent + " / (" + strconv.FormatInt(n, 10) + " - " + sum(RecordSkipped) + ") / " + budget
+	}
+	return spent + " / " + strconv.FormatInt(n, 10) + " / " + budget
 }
 
 func (b *builder) burnRef(span time.Duration) string {
