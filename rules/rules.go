@@ -402,7 +402,8 @@ func (b *builder) spent() {
 		verdict = "round(" + e + " * " + downUnit + " / clamp_min(" + r + ", 1))"
 		down = downUnit + " * " + down
 	}
-	lived := " and on() " + b.ref(RecordStart)
+	// The quantum that just ended began at time() - quantum.
+	lived := " and on() (" + b.ref(RecordStart) + " <= time() - " + seconds(b.q) + ")"
 	switch b.s.NoData {
 	case slo.NoDataBad:
 		b.record(RecordSpent, "("+verdict+" + "+down+")"+lived)
