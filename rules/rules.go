@@ -16,6 +16,7 @@
 //	nines:slo_quantum_measured   1 when a sample arrived, else 0
 //	nines:slo_start              when the SLO's life began (Unix seconds)
 //	nines:slo_quantum_spent      the budget the quantum spent, in quanta
+//	                             (downtime-minutes: in 10⁻¹² quanta)
 //	nines:slo_quantum_skipped    1 for a quantum noData: skip leaves out
 //
 // A burn rate is then the budget spent over a span divided by what the
@@ -187,7 +188,7 @@ func (b *builder) spans() []int64 {
 }
 
 // quantumCounts is PromQL for what the quantum that just ended held: each
-// expression gives one label-less element.
+// expression gives one element, also when nothing was scraped.
 type quantumCounts struct {
 	requests, errors, measured string
 }
