@@ -46,10 +46,13 @@ func (a *Alert) Status() string {
 // dropped rather than allowed to change what an alert is.
 var reservedLabels = []string{"slo", "service", "alert", "severity", "owner"}
 
-// FromTransition turns an engine transition into an Alert. externalURL
-// (may be empty) is nines' base URL, for links.
-func FromTransition(s *slo.SLO, tr alert.Transition, externalURL string) Alert {
-	labels := map[string]string{"slo": s.Name, "alert": tr.Alert, "severity": string(tr.Severity)}
+// Labels are the identifying labels of the alert alertName (a tier, or
+// alert.NoDataAlert) of s at severity sev: slo, alert, severity, service
+// and owner when set, then the SLO's own labels under names Alertmanager
+// accepts. Generated Prometheus rules carry the same set, so one
+// Alertmanager route serves nines' notifications and the rules' alerts.
+func Labels(s *slo.SLO, alertName string, sev alert.Severity) map[string]string {
+	labels := map[string]string{"slo": s.Name, "alert": alertName, "severity": string(sev)}
 	if s.Service != "" {
 		labels["service"] = s.Service
 	}
@@ -73,6 +76,13 @@ func FromTransition(s *slo.SLO, tr alert.Transition, externalURL string) Alert {
 			labels[name] = v
 		}
 	}
+	return labels
+}
+
+// FromTransition turns an engine transition into an Alert. externalURL
+// (may be empty) is nines' base URL, for links.
+func FromTransition(s *slo.SLO, tr alert.Transition, externalURL string) Alert {
+	labels := Labels(s, tr.Alert, tr.Severity)
 	a := Alert{Labels: labels, StartsAt: tr.Since.UTC(), Annotations: map[string]string{}}
 	if tr.Kind == alert.Resolve {
 		a.EndsAt = tr.At.UTC()

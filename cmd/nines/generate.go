@@ -8,10 +8,15 @@ import (
 )
 
 const generateAbout = `Write Prometheus recording and alerting rules for the SLOs of spec files
-whose SLI names its series (sli.source): the multi-window, multi-burn-rate
-tiers nines serve evaluates, for teams that alert in their own Prometheus.
-Numerator and denominator are recorded apart, so ratios are traffic-weighted.
-A classic histogram must have a bucket whose le equals the SLI's threshold.
+whose SLI names its series (sli.source), for teams that alert in their own
+Prometheus (2.42 or later). The rules judge each quantum as nines does, by
+the SLO's method and noData policy, and fire, hold and resolve at the same
+minutes as nines serve: the same tiers, the page tiers' traffic guard, the
+resolve hold (keep_firing_for), the no-data alert, and the labels of nines'
+own notifications (alert, slo, service, severity, owner). A classic
+histogram needs a bucket whose le equals the SLI's threshold; with native
+histograms the threshold must be a power of two. An SLO the rules cannot
+follow exactly is refused with the reason (docs/prometheus-rules.md).
 
 Examples:
   nines generate prometheus-rules --slos ./slos/ > slo-rules.yaml
