@@ -306,7 +306,9 @@ func runDifferential(t *testing.T, sc scenario) {
 	// repeat a firing alert with its first start, never a new one.
 	var heard []alert.Transition
 	for _, tr := range l.told {
-		if !slices.ContainsFunc(heard, func(h alert.Transition) bool { return h.Alert == tr.Alert && h.Kind == tr.Kind && h.Since.Equal(tr.Since) }) {
+		if !slices.ContainsFunc(heard, func(h alert.Transition) bool {
+			return h.Alert == tr.Alert && h.Kind == tr.Kind && h.Since.Equal(tr.Since)
+		}) {
 			heard = append(heard, tr)
 		}
 	}
@@ -365,7 +367,7 @@ func same(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b))
 func (live step) diff(off step) string {
 	var d []string
 	a, b := live.res, off.res
-	if live.window != off.window {
+	if !live.window.Start.Equal(off.window.Start) || !live.window.End.Equal(off.window.End) {
 		d = append(d, fmt.Sprintf("window %v, offline %v", live.window, off.window))
 	}
 	if a.Quanta != b.Quanta {

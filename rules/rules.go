@@ -354,6 +354,11 @@ func nearPowerOfTwo(v float64, exp int) string {
 // as the longest span the alerts read, across a Prometheus that stopped
 // evaluating for a while.
 func (b *builder) start() {
+	if since := b.s.Since; !since.IsZero() {
+		// An explicit start: the SLO's life begins there whatever the data.
+		b.record(RecordStart, "vector("+strconv.FormatInt(slo.QuantumStart(since.UnixNano(), b.s.Quantum)/int64(time.Second), 10)+")")
+		return
+	}
 	longest := b.p.NoData.After
 	for _, t := range b.p.Tiers {
 		if !t.Disabled {

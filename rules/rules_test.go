@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/nines-sre/nines/demo"
@@ -88,5 +89,23 @@ func TestSLOsTheRulesCannotFollowAreRefused(t *testing.T) {
 				t.Fatalf("got %v, want an error with %q; rules:\n%s", err, c.want, out)
 			}
 		})
+	}
+}
+
+// TestAnExplicitStartIsRecorded: an SLO whose spec sets since: starts its
+// life there in the rules too, not at the first sample Prometheus saw.
+func TestAnExplicitStartIsRecorded(t *testing.T) {
+	slos, _, err := spec.LoadFiles(nil, "testdata/slos.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := *slos[0]
+	s.Since = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	out, err := Generate([]*slo.SLO{&s}, Classic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "expr: vector(1793491200)"; !strings.Contains(string(out), want) {
+		t.Fatalf("the rules do not record the start as %q:\n%.2000s", want, out)
 	}
 }
