@@ -29,6 +29,71 @@ type Rollup struct {
 	// Measured is false when nothing reported for the quantum: the
 	// measuring path may have been down, so "no events" is not "no traffic".
 	Measured bool
+	// Statuses splits the quantum's events by status, sorted by Code, so
+	// that an edited status rule or latency threshold can be judged again
+	// from the rollup alone (SLI.Rejudge). It is nil when the source kept
+	// none; its counts fall short of Attempted when such a source was
+	// merged in, which Rejudge refuses.
+	Statuses []StatusCount
+}
+
+// StatusCount is what a rollup keeps of the events of one status key.
+type StatusCount struct {
+	// Code is the HTTP status 0–999, NoStatus for events without one (and
+	// for codes outside 0–999, which every status rule judges alike), or
+	// StatusOKTrue / StatusOKFalse for events an explicit ok flag judged.
+	Code int
+	// Count is the events (each Event counts Event.Count).
+	Count uint64
+	// Timed counts the events, of Count, that carried a latency.
+	Timed uint64
+	// Over counts the timed events over the SLI's latency threshold, as
+	// Rollup.OverThreshold does.
+	Over uint64
+	// Latency holds the latencies of the timed events. The store empties it
+	// when it compacts the per-quantum histograms, and then Timed exceeds
+	// Latency.Count(): the counts stay, a new threshold cannot be judged.
+	Latency hist.Histogram
+}
+
+// Status keys of events judged by an explicit ok flag rather than by their
+// status code (Event.OK wins over Event.Status). They lie outside 0–999,
+// like NoStatus.
+const (
+	StatusOKTrue  = -2
+	StatusOKFalse = -3
+)
+
+// statusKey is the Code under which e is counted.
+func statusKey(e *Event) int {
+	switch {
+	case e.OK == FlagTrue:
+		return StatusOKTrue
+	case e.OK == FlagFalse:
+		return StatusOKFalse
+	case e.Status < 0 || e.Status > maxStatus:
+		// StatusRule.Good answers the same for every code outside 0–999.
+		return NoStatus
+	}
+	return e.Status
+}
+
+// statusIndex returns the index of code in r.Statuses, adding an entry in
+// order if there is none.
+func (r *Rollup) statusIndex(code int) int { return r.statusIndexFrom(0, code) }
+
+// statusIndexFrom is statusIndex for a code known to sort at or after
+// r.Statuses[from].
+func (r *Rollup) statusIndexFrom(from, code int) int {
+	// Rollups hold a handful of statuses: a scan beats a binary search.
+	i := from
+	for i < len(r.Statuses) && r.Statuses[i].Code < code {
+		i++
+	}
+	if i == len(r.Statuses) || r.Statuses[i].Code != code {
+		r.Statuses = slices.Insert(r.Statuses, i, StatusCount{Code: code})
+	}
+	return i
 }
 
 // Failed is the number of events the SLI rejected.
@@ -43,6 +108,16 @@ func (r *Rollup) Merge(o *Rollup) {
 	r.OverThreshold += o.OverThreshold
 	r.Latency.Merge(&o.Latency)
 	r.Measured = r.Measured || o.Measured
+	at := 0 // both are sorted: each status is found after the previous one
+	for i := range o.Statuses {
+		os := &o.Statuses[i]
+		at = r.statusIndexFrom(at, os.Code)
+		s := &r.Statuses[at]
+		s.Count += os.Count
+		s.Timed += os.Timed
+		s.Over += os.Over
+		s.Latency.Merge(&os.Latency)
+	}
 }
 
 // Series is the rollups of one SLI, sorted by Start, one per quantum at
@@ -86,17 +161,27 @@ func cmpInt64(a, b int64) int {
 // any order. It is not safe for concurrent use: give each goroutine its own
 // and Merge them.
 type Aggregator struct {
-	sli     *SLI
-	quantum int64
-	rollups map[int64]*Rollup
+	sli      *SLI
+	quantum  int64
+	statuses bool
+	rollups  map[int64]*Rollup
 	// last short-cuts the map for the common case of events in time order.
 	last *Rollup
+	// hint is the index in last.Statuses of the previous event's status:
+	// most events share the status of the one before (a 200).
+	hint int
 }
 
 // NewAggregator returns an Aggregator for sli with the given quantum.
 func NewAggregator(sli *SLI, quantum time.Duration) *Aggregator {
 	return &Aggregator{sli: sli, quantum: int64(quantum), rollups: make(map[int64]*Rollup)}
 }
+
+// KeepStatuses makes Add fill Rollup.Statuses, which is what re-judging
+// an edited SLI needs (SLI.Rejudge). It costs a second histogram insert
+// per event, so only the paths that store rollups ask for it; call it
+// before the first Add.
+func (a *Aggregator) KeepStatuses() { a.statuses = true }
 
 // QuantumStart returns the start of the quantum containing t (Unix
 // nanoseconds). Quanta are aligned to the Unix epoch, so rollups from
@@ -138,9 +223,28 @@ func (a *Aggregator) Add(e *Event) {
 	case FailedSlow:
 		r.Slow += n
 	}
+	timed, over := false, false
 	if lat := e.Latency; !math.IsNaN(lat) {
-		if r.Latency.InsertN(lat, n) == nil && a.sli.Latency != nil && a.sli.Latency.Slow(lat) {
+		timed = r.Latency.InsertN(lat, n) == nil
+		over = timed && a.sli.Latency != nil && a.sli.Latency.Slow(lat)
+		if over {
 			r.OverThreshold += n
+		}
+	}
+	if !a.statuses {
+		return
+	}
+	code := statusKey(e)
+	if a.hint >= len(r.Statuses) || r.Statuses[a.hint].Code != code {
+		a.hint = r.statusIndex(code)
+	}
+	s := &r.Statuses[a.hint]
+	s.Count += n
+	if timed {
+		s.Timed += n
+		_ = s.Latency.InsertN(e.Latency, n) // cannot fail: r.Latency took it
+		if over {
+			s.Over += n
 		}
 	}
 }
