@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/hist"
 )
 
 // mustSLI builds an SLI from spec-like strings; "" leaves a part unset.
@@ -364,4 +366,39 @@ func FuzzRejudgeEqualsAggregating(f *testing.F) {
 			t.Fatalf("%v → %v: verdicts %+v, aggregating directly gives %+v, %d ambiguous", a.Latency, b.Latency, g, w, rj.Ambiguous)
 		}
 	})
+}
+
+func TestCheckStatuses(t *testing.T) {
+	withLatency := func(n uint64) hist.Histogram {
+		var h hist.Histogram
+		_ = h.InsertN(0.001, n)
+		return h
+	}
+	cases := []struct {
+		name string
+		r    Rollup
+		ok   bool
+	}{
+		{"Statuses covering every event are fine.", Rollup{Attempted: 3, Latency: withLatency(2), Statuses: []StatusCount{
+			{Code: StatusOKFalse, Count: 1}, {Code: NoStatus, Count: 1, Timed: 1, Latency: withLatency(1)}, {Code: 200, Count: 1, Timed: 1, Over: 1, Latency: withLatency(1)}}}, true},
+		{"Statuses covering fewer events than attempted can be stored.", Rollup{Attempted: 9, Statuses: []StatusCount{{Code: 200, Count: 1}}}, true},
+		{"Compacted histograms are fine.", Rollup{Attempted: 4, Statuses: []StatusCount{{Code: 200, Count: 4, Timed: 4, Over: 2}}}, true},
+		{"A code above 999 is refused.", Rollup{Attempted: 1, Statuses: []StatusCount{{Code: 1000, Count: 1}}}, false},
+		{"A code below the flag keys is refused.", Rollup{Attempted: 1, Statuses: []StatusCount{{Code: -4, Count: 1}}}, false},
+		{"A repeated code is refused.", Rollup{Attempted: 2, Statuses: []StatusCount{{Code: 200, Count: 1}, {Code: 200, Count: 1}}}, false},
+		{"Codes out of order are refused.", Rollup{Attempted: 2, Statuses: []StatusCount{{Code: 500, Count: 1}, {Code: 200, Count: 1}}}, false},
+		{"More timed than events is refused.", Rollup{Attempted: 2, Statuses: []StatusCount{{Code: 200, Count: 1, Timed: 2}}}, false},
+		{"More over than timed is refused.", Rollup{Attempted: 2, Statuses: []StatusCount{{Code: 200, Count: 2, Timed: 1, Over: 2}}}, false},
+		{"More latencies than timed is refused.", Rollup{Attempted: 2, Latency: withLatency(2), Statuses: []StatusCount{{Code: 200, Count: 2, Timed: 1, Latency: withLatency(2)}}}, false},
+		{"More events than attempted is refused.", Rollup{Attempted: 1, Statuses: []StatusCount{{Code: 200, Count: 2}}}, false},
+		{"More latencies than the rollup's is refused.", Rollup{Attempted: 2, Latency: withLatency(1), Statuses: []StatusCount{{Code: 200, Count: 2, Timed: 2, Latency: withLatency(2)}}}, false},
+		{"Counts that overflow are refused.", Rollup{Attempted: math.MaxUint64, Statuses: []StatusCount{{Code: 200, Count: math.MaxUint64}, {Code: 201, Count: 2}}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.r.CheckStatuses(); (err == nil) != tc.ok {
+				t.Fatalf("CheckStatuses: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -63,6 +64,48 @@ const (
 	StatusOKTrue  = -2
 	StatusOKFalse = -3
 )
+
+// CheckStatuses returns an error unless r.Statuses could describe r's
+// events: codes in 0–999 or one of NoStatus, StatusOKTrue, StatusOKFalse,
+// each once and ascending; Timed ≤ Count, Over ≤ Timed and
+// Latency.Count() ≤ Timed in each; no more events in all than Attempted,
+// and no more latencies than r.Latency holds. They may account for fewer
+// events than Attempted (a source that keeps no statuses was merged in):
+// such a rollup can be stored, not re-judged.
+func (r *Rollup) CheckStatuses() error {
+	var events, latencies uint64
+	for i := range r.Statuses {
+		s := &r.Statuses[i]
+		switch {
+		case !ValidStatusKey(s.Code):
+			return fmt.Errorf("quantum %s: status %d: want a code 0-999, %d (none), %d (ok=true) or %d (ok=false)",
+				quantumTime(r.Start), s.Code, NoStatus, StatusOKTrue, StatusOKFalse)
+		case i > 0 && s.Code <= r.Statuses[i-1].Code:
+			return fmt.Errorf("quantum %s: status %s after %s: want each status once, in ascending order",
+				quantumTime(r.Start), StatusName(s.Code), StatusName(r.Statuses[i-1].Code))
+		case s.Timed > s.Count || s.Over > s.Timed || s.Latency.Count() > s.Timed:
+			return fmt.Errorf("quantum %s, status %s: %d events, %d timed, %d over, %d latencies: want over ≤ timed ≤ events and no more latencies than timed",
+				quantumTime(r.Start), StatusName(s.Code), s.Count, s.Timed, s.Over, s.Latency.Count())
+		}
+		events += s.Count
+		latencies += s.Latency.Count()
+		if events < s.Count || latencies < s.Latency.Count() {
+			return fmt.Errorf("quantum %s: status counts overflow", quantumTime(r.Start))
+		}
+	}
+	switch {
+	case events > r.Attempted:
+		return fmt.Errorf("quantum %s: statuses count %d events, the rollup %d", quantumTime(r.Start), events, r.Attempted)
+	case latencies > r.Latency.Count():
+		return fmt.Errorf("quantum %s: statuses hold %d latencies, the rollup's histogram %d", quantumTime(r.Start), latencies, r.Latency.Count())
+	}
+	return nil
+}
+
+// ValidStatusKey reports whether code can be a StatusCount's Code.
+func ValidStatusKey(code int) bool {
+	return code >= StatusOKFalse && code <= maxStatus
+}
 
 // statusKey is the Code under which e is counted.
 func statusKey(e *Event) int {

@@ -423,23 +423,12 @@ func (s *SLI) RejudgeStatus(r *Rollup) error {
 // checkStatuses refuses statuses that do not account for all of r, or
 // that hold impossible counts.
 func checkStatuses(r *Rollup) error {
-	if len(r.Statuses) == 0 {
-		if r.Attempted == 0 {
-			return nil
-		}
-		return fmt.Errorf("quantum %s: %d events and no statuses: %w", quantumTime(r.Start), r.Attempted, ErrNoStatuses)
+	if err := r.CheckStatuses(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoStatuses, err)
 	}
 	var n uint64
 	for i := range r.Statuses {
-		st := &r.Statuses[i]
-		if st.Timed > st.Count || st.Over > st.Timed {
-			return fmt.Errorf("quantum %s, status %s: %d events, %d timed, %d over: %w",
-				quantumTime(r.Start), StatusName(st.Code), st.Count, st.Timed, st.Over, ErrNoStatuses)
-		}
-		n += st.Count
-		if n < st.Count {
-			return fmt.Errorf("quantum %s: status counts overflow: %w", quantumTime(r.Start), ErrNoStatuses)
-		}
+		n += r.Statuses[i].Count // CheckStatuses: no overflow
 	}
 	if n != r.Attempted {
 		return fmt.Errorf("quantum %s: statuses count %d of %d events: %w", quantumTime(r.Start), n, r.Attempted, ErrNoStatuses)
