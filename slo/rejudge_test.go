@@ -402,3 +402,25 @@ func TestCheckStatuses(t *testing.T) {
 		})
 	}
 }
+
+func TestRollupCopyToSharesNothing(t *testing.T) {
+	sli := mustSLI(t, "<500", "<=5ms")
+	src := aggregate(t, sli, []Event{ev(200, FlagUnset, 0.007, 3), ev(503, FlagUnset, 0.001, 1)})
+	want := aggregate(t, sli, []Event{ev(200, FlagUnset, 0.007, 3), ev(503, FlagUnset, 0.001, 1)})
+	// dst starts with more statuses than src, and storage of its own.
+	dst := aggregate(t, sli, []Event{ev(200, FlagUnset, 0.1, 1), ev(404, FlagUnset, 0.1, 1), ev(500, FlagUnset, 0.1, 1)})
+	src.CopyTo(dst)
+	wantSame(t, dst, want)
+	src.Statuses[0].Latency.Reset()
+	src.Statuses[0].Count = 99
+	src.Latency.Reset()
+	wantSame(t, dst, want)
+	if !dst.Latency.Equal(&want.Latency) {
+		t.Fatal("the copy shares the rollup's histogram")
+	}
+	var none Rollup
+	none.CopyTo(dst)
+	if dst.Statuses != nil || dst.Latency.Count() != 0 {
+		t.Fatal("copying a rollup without statuses leaves some")
+	}
+}

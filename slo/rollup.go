@@ -163,6 +163,33 @@ func (r *Rollup) Merge(o *Rollup) {
 	}
 }
 
+// CopyTo makes dst an exact copy of r, histograms included, reusing dst's
+// storage, so that neither shares anything with the other afterwards.
+func (r *Rollup) CopyTo(dst *Rollup) {
+	if dst == r {
+		return
+	}
+	lat, sts := dst.Latency, dst.Statuses
+	*dst = *r
+	dst.Latency = lat
+	r.Latency.CopyTo(&dst.Latency)
+	if r.Statuses == nil {
+		dst.Statuses = nil
+		return
+	}
+	if cap(sts) < len(r.Statuses) {
+		sts = append(sts[:cap(sts)], make([]StatusCount, len(r.Statuses)-cap(sts))...)
+	}
+	dst.Statuses = sts[:len(r.Statuses)]
+	for i := range r.Statuses {
+		d, s := &dst.Statuses[i], &r.Statuses[i]
+		h := d.Latency
+		*d = *s
+		d.Latency = h
+		s.Latency.CopyTo(&d.Latency)
+	}
+}
+
 // Series is the rollups of one SLI, sorted by Start, one per quantum at
 // most. Quanta without a rollup were not measured.
 type Series struct {

@@ -351,11 +351,14 @@ type Rejudged struct {
 	// threshold's own histogram bin, where the bin cannot tell at or under
 	// the threshold from over it. They were counted as the histogram's
 	// CountAtOrBelow (for "<=T") or CountBelow (for "<T") count them: at
-	// or under a "<=T" threshold, over a "<T" one. That is exact when the
-	// threshold is a bin edge (any two-significant-digit value such as
-	// 5ms or 250ms) and, for "<=T", the latencies were recorded at the
-	// bins' resolution or coarser (whole milliseconds, as most servers log
-	// them); otherwise each such event may be on the other side.
+	// or under a "<=T" threshold, over a "<T" one. For "<T" at a bin edge
+	// (any two-significant-digit value such as 5ms or 250ms) that is
+	// exact and none are reported. For "<=T" it is exact when the
+	// latencies were recorded at the bin's resolution or coarser: bins
+	// are a tenth of their decade wide, 0.1 ms from 1 ms, 1 ms from 10 ms,
+	// 10 ms from 100 ms, so whole milliseconds are exact under 100 ms,
+	// and 251 ms falls in the bin of a 250 ms threshold. Otherwise each
+	// such event may belong on the other side.
 	Ambiguous uint64
 }
 
@@ -369,8 +372,11 @@ type Rejudged struct {
 // It fails, leaving r unchanged, with ErrNoStatuses when the statuses do
 // not account for every event, and with ErrLatencyCompacted when s has a
 // latency threshold and a status's histogram is gone (its Timed exceeds
-// its Latency.Count()). A rollup compacted that way can still take a new
-// status rule under an unchanged threshold: see RejudgeStatus.
+// its Latency.Count()).
+//
+// Use it when the latency threshold changed. When it did not, the stored
+// Over are exact where the histograms may not be (Rejudged.Ambiguous):
+// RejudgeStatus keeps them, and works on compacted rollups too.
 func (s *SLI) Rejudge(r *Rollup) (Rejudged, error) {
 	var rj Rejudged
 	if err := checkStatuses(r); err != nil {

@@ -15,11 +15,8 @@ func LoadSeries(ctx context.Context, q Querier, sli string, quantum time.Duratio
 	s := &slo.Series{Quantum: quantum}
 	for it.Next() {
 		r := it.At()
-		s.Rollups = append(s.Rollups, slo.Rollup{
-			Start: r.Start, Attempted: r.Attempted, Good: r.Good, Errors: r.Errors,
-			Slow: r.Slow, OverThreshold: r.OverThreshold, Measured: r.Measured,
-		})
-		r.Latency.CopyTo(&s.Rollups[len(s.Rollups)-1].Latency)
+		s.Rollups = append(s.Rollups, slo.Rollup{})
+		r.CopyTo(&s.Rollups[len(s.Rollups)-1])
 	}
 	return s, closeIter(it.Err(), it.Close())
 }

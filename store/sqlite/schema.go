@@ -73,6 +73,10 @@ CREATE TABLE ingest_stats (
 	annotationsSchema,
 	// 2 → 3: incidents (incident.go).
 	incidentSchema,
+	// 3 → 4: counts and latencies per status code, which re-judging an
+	// edited SLI reads; the format is documented in statuses.go. NULL for
+	// rollups stored before, and for sources that keep none.
+	`ALTER TABLE rollups ADD COLUMN statuses BLOB;`,
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer
