@@ -31,22 +31,13 @@ func (h *Histogram) Sub(o *Histogram) error {
 	h.zero -= o.zero
 	h.total -= o.total
 	emptied := false
-	for w, ow := range o.occ {
-		for ow != 0 {
-			b := bits.TrailingZeros64(ow)
-			ow &= ow - 1
-			d := w<<6 | b
-			hr, _ := h.pos(d)
-			or, _ := o.pos(d)
-			dst := (*[binsPerDecade]uint64)(h.counts[hr*binsPerDecade:])
-			src := (*[binsPerDecade]uint64)(o.counts[or*binsPerDecade:])
-			var left uint64
-			for i := range dst {
-				dst[i] -= src[i]
-				left |= dst[i]
-			}
-			emptied = emptied || left == 0
+	for dst, src := range h.pairedBlocks(o) {
+		var left uint64
+		for i := range dst {
+			dst[i] -= src[i]
+			left |= dst[i]
 		}
+		emptied = emptied || left == 0
 	}
 	if emptied {
 		h.dropEmptyBlocks()
@@ -64,18 +55,11 @@ func (h *Histogram) contains(o *Histogram) bool {
 		if ow&^h.occ[w] != 0 {
 			return false // o has a decade h lacks (o's blocks are never all zero)
 		}
-		for ow != 0 {
-			b := bits.TrailingZeros64(ow)
-			ow &= ow - 1
-			d := w<<6 | b
-			hr, _ := h.pos(d)
-			or, _ := o.pos(d)
-			dst := (*[binsPerDecade]uint64)(h.counts[hr*binsPerDecade:])
-			src := (*[binsPerDecade]uint64)(o.counts[or*binsPerDecade:])
-			for i := range src {
-				if src[i] > dst[i] {
-					return false
-				}
+	}
+	for dst, src := range h.pairedBlocks(o) {
+		for i := range src {
+			if src[i] > dst[i] {
+				return false
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -270,7 +271,7 @@ func TestMergeKeepsStatusesSortedAndSummed(t *testing.T) {
 	for _, s := range a.Statuses {
 		codes = append(codes, s.Code)
 	}
-	if want := []int{StatusOKTrue, 200, 404, 503}; !equalInts(codes, want) {
+	if want := []int{StatusOKTrue, 200, 404, 503}; !slices.Equal(codes, want) {
 		t.Fatalf("codes %v, want %v", codes, want)
 	}
 	// The merge copied b's histograms: changing b leaves a alone.
@@ -281,18 +282,6 @@ func TestMergeKeepsStatusesSortedAndSummed(t *testing.T) {
 }
 
 func nan() float64 { return math.NaN() }
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 func TestAggregatorWithoutStatusesKeepsNone(t *testing.T) {
 	agg := NewAggregator(mustSLI(t, "<500", "<=5ms"), time.Minute)

@@ -68,16 +68,7 @@ func TestStatusesStoreGrowth(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		perSLIMinute := func() float64 {
-			if err := db.Checkpoint(ctx); err != nil {
-				t.Fatal(err)
-			}
-			fi, err := os.Stat(db.Path())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return float64(fi.Size()) / float64(len(rollups))
-		}
+		perSLIMinute := func() float64 { return float64(fileSize(t, db)) / float64(len(rollups)) }
 		full = perSLIMinute()
 		if _, err := db.w.ExecContext(ctx, `VACUUM`); err != nil {
 			t.Fatal(err)
@@ -99,4 +90,18 @@ func TestStatusesStoreGrowth(t *testing.T) {
 	if statusVac > plainVac*(1+maxStatusGrowth) || statusFull > plainFull*(1+maxStatusGrowth) {
 		t.Errorf("per-status counts grow the store by more than %.0f %%", 100*maxStatusGrowth)
 	}
+}
+
+// fileSize is the database file's size after a checkpoint that empties the
+// log into it.
+func fileSize(tb testing.TB, db *DB) int64 {
+	tb.Helper()
+	if err := db.Checkpoint(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	fi, err := os.Stat(db.Path())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fi.Size()
 }
