@@ -16,7 +16,7 @@ import (
 // storedRollup returns the rollup stored for one quantum of an SLO.
 func (f *fixture) storedRollup(name string, start time.Time) slo.Rollup {
 	f.t.Helper()
-	s, err := store.LoadSeries(context.Background(), f.db, name, time.Minute, start.UnixNano(), start.Add(time.Minute).UnixNano())
+	s, err := store.LoadSeriesStatuses(context.Background(), f.db, name, time.Minute, start.UnixNano(), start.Add(time.Minute).UnixNano())
 	if err != nil || len(s.Rollups) != 1 {
 		f.t.Fatalf("stored rollups of %s at %s: %+v, %v", name, start, s, err)
 	}

@@ -153,13 +153,13 @@ func (r *Rollup) Merge(o *Rollup) {
 	r.Measured = r.Measured || o.Measured
 	at := 0 // both are sorted: each status is found after the previous one
 	for i := range o.Statuses {
-		os := &o.Statuses[i]
-		at = r.statusIndexFrom(at, os.Code)
-		s := &r.Statuses[at]
-		s.Count += os.Count
-		s.Timed += os.Timed
-		s.Over += os.Over
-		s.Latency.Merge(&os.Latency)
+		src := &o.Statuses[i]
+		at = r.statusIndexFrom(at, src.Code)
+		dst := &r.Statuses[at]
+		dst.Count += src.Count
+		dst.Timed += src.Timed
+		dst.Over += src.Over
+		dst.Latency.Merge(&src.Latency)
 	}
 }
 

@@ -136,8 +136,8 @@ type RollupIterator interface {
 	// Next advances to the next rollup and reports whether there is one.
 	Next() bool
 	// At returns the current rollup. It is valid until the next call of
-	// Next or Close; the iterator reuses it (including its histogram's
-	// storage), so copy what you keep (slo.Rollup.Latency.CopyTo).
+	// Next or Close; the iterator reuses it (including its histograms' and
+	// its statuses' storage), so copy what you keep (slo.Rollup.CopyTo).
 	At() *slo.Rollup
 	// Err returns the error that ended the iteration, if any. It wraps
 	// ctx.Err() when the context ended it and ErrClosed when the Store did.

@@ -247,7 +247,7 @@ func TestRollupsFromBeforeStatuses(t *testing.T) {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	got, err = store.LoadSeries(ctx, db, "a", time.Minute, 0, int64(time.Hour))
+	got, err = store.LoadSeriesStatuses(ctx, db, "a", time.Minute, 0, int64(time.Hour))
 	if err != nil || got.Rollups[0].Attempted != 7 || len(got.Rollups[0].Statuses) != 1 || got.Rollups[0].Statuses[0].Count != 2 {
 		t.Fatalf("merged into an old rollup: %+v, %v", got.Rollups, err)
 	}

@@ -151,7 +151,7 @@ func commit(t *testing.T, s store.Store, sli string, q time.Duration, rs ...*slo
 
 func load(t *testing.T, s store.Querier, sli string, q time.Duration, from, to int64) []slo.Rollup {
 	t.Helper()
-	ser, err := store.LoadSeries(context.Background(), s, sli, q, from, to)
+	ser, err := store.LoadSeriesStatuses(context.Background(), s, sli, q, from, to)
 	if err != nil {
 		t.Fatalf("LoadSeries(%q, %v, %d, %d): %v", sli, q, from, to, err)
 	}
@@ -503,6 +503,21 @@ func testLoadSeries(t *testing.T, s store.Store) {
 	ser := slo.Series{Quantum: time.Minute, Rollups: got}
 	if from, to, ok := ser.Span(); !ok || from != t0 || to != t0+3*minute {
 		t.Errorf("Span = %d, %d, %v", from, to, ok)
+	}
+	// LoadSeries leaves the statuses out, and only them.
+	plain, err := store.LoadSeries(context.Background(), s, "a", time.Minute, t0, t0+hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plain.Rollups {
+		if plain.Rollups[i].Statuses != nil {
+			t.Fatalf("LoadSeries rollup %d has statuses", i)
+		}
+		want := clone(want[i])
+		want.Statuses = nil
+		if d := diff(&plain.Rollups[i], want); d != "" {
+			t.Errorf("LoadSeries rollup %d: %s", i, d)
+		}
 	}
 }
 
