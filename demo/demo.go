@@ -80,6 +80,23 @@ var services = map[string]service{
 // maxDraws bounds the latencies drawn for one quantum.
 const maxDraws = 1000
 
+// Status codes the demo's requests end with, in ascending order: failures
+// are 5xx, the rest 200 with now and then a 404, which the demo SLIs
+// ("<500") count as good, so that a spec edited to "<400" has something
+// to re-judge.
+var demoCodes = [...]int{200, 404, 500, 502, 503}
+
+const (
+	code200 = iota
+	code404
+	code500
+	code502
+	code503
+)
+
+// notFoundShare is the share of successful requests that end in 404.
+const notFoundShare = 0.005
+
 // Rollup returns the demo traffic of the SLO s for the quantum starting at
 // start, or false when s is not a demo SLO.
 func Rollup(s *slo.SLO, start time.Time, seed uint64) (slo.Rollup, bool) {
@@ -101,6 +118,10 @@ func Rollup(s *slo.SLO, start time.Time, seed uint64) (slo.Rollup, bool) {
 		slowShift = 3
 	}
 	ro := slo.Rollup{Start: start.UnixNano(), Measured: true, Attempted: n}
+	// Status codes come from a stream of their own, so the demo's counts
+	// and latencies are the same with and without them.
+	codes := rand.New(rand.NewPCG(seed^h.Sum64(), ^uint64(start.UnixNano())))
+	var statuses [len(demoCodes)]slo.StatusCount
 	// A few hundred draws stand for the minute's requests, each weighing
 	// its share, so a month of history is made up in a second.
 	draws := min(n, maxDraws)
@@ -129,8 +150,38 @@ func Rollup(s *slo.SLO, start time.Time, seed uint64) (slo.Rollup, bool) {
 		default:
 			ro.Good += w
 		}
+		st := &statuses[demoCode(codes, failed)]
+		st.Count += w
+		st.Timed += w
+		_ = st.Latency.InsertN(lat, w)
+		if slow {
+			st.Over += w
+		}
+	}
+	for i := range statuses {
+		if statuses[i].Count > 0 {
+			statuses[i].Code = demoCodes[i]
+			ro.Statuses = append(ro.Statuses, statuses[i])
+		}
 	}
 	return ro, true
+}
+
+// demoCode picks the status of one request: a 5xx for a failure (mostly
+// 500, some 502 and 503), else 200 or now and then 404.
+func demoCode(r *rand.Rand, failed bool) int {
+	x := r.Float64()
+	switch {
+	case !failed && x < notFoundShare:
+		return code404
+	case !failed:
+		return code200
+	case x < 0.6:
+		return code500
+	case x < 0.85:
+		return code502
+	}
+	return code503
 }
 
 // inOutage reports whether start falls in one of the service's outages:

@@ -185,8 +185,8 @@ func (en *entry) add(r *slo.Rollup) {
 		p.Merge(r)
 		return
 	}
-	c := *r
-	c.Latency = *r.Latency.Clone()
+	var c slo.Rollup
+	r.CopyTo(&c) // r may be an iterator's, which reuses its storage
 	en.pending[r.Start] = &c
 }
 

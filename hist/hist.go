@@ -35,6 +35,7 @@ package hist
 
 import (
 	"errors"
+	"iter"
 	"math"
 	"math/bits"
 	"slices"
@@ -206,14 +207,26 @@ func (h *Histogram) Merge(o *Histogram) {
 		return
 	}
 	// Every block of o has a counterpart in h: add in place.
-	for w, ow := range o.occ {
-		for ow != 0 {
-			b := bits.TrailingZeros64(ow)
-			ow &= ow - 1
-			d := w<<6 | b
-			hr, _ := h.pos(d)
-			or, _ := o.pos(d)
-			addBlock(h.counts[hr*binsPerDecade:], o.counts[or*binsPerDecade:])
+	for dst, src := range h.pairedBlocks(o) {
+		addBlock(dst[:], src[:])
+	}
+}
+
+// pairedBlocks yields, for every decade o occupies, h's block and o's
+// block of that decade. h must occupy every decade o does.
+func (h *Histogram) pairedBlocks(o *Histogram) iter.Seq2[*[binsPerDecade]uint64, *[binsPerDecade]uint64] {
+	return func(yield func(dst, src *[binsPerDecade]uint64) bool) {
+		for w, ow := range o.occ {
+			for ow != 0 {
+				b := bits.TrailingZeros64(ow)
+				ow &= ow - 1
+				d := w<<6 | b
+				hr, _ := h.pos(d)
+				or, _ := o.pos(d)
+				if !yield((*[binsPerDecade]uint64)(h.counts[hr*binsPerDecade:]), (*[binsPerDecade]uint64)(o.counts[or*binsPerDecade:])) {
+					return
+				}
+			}
 		}
 	}
 }

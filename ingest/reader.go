@@ -73,6 +73,10 @@ type Options struct {
 	SLI *slo.SLI
 	// Quantum is the rollup width, one minute by default in nines.
 	Quantum time.Duration
+	// KeepStatuses keeps counts and latencies per status code in every
+	// rollup (slo.Rollup.Statuses), so a store can judge them again when
+	// the SLI is edited. nines eval has no use for them and leaves it off.
+	KeepStatuses bool
 	// Strict stops at the first malformed line with a LineError naming
 	// it, instead of counting it and going on.
 	Strict bool
@@ -244,6 +248,9 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 	rd.aggs = make([]*slo.Aggregator, o.Workers)
 	for w := range rd.aggs {
 		rd.aggs[w] = slo.NewAggregator(o.SLI, o.Quantum)
+		if o.KeepStatuses {
+			rd.aggs[w].KeepStatuses()
+		}
 		wk := &worker{opts: &rd.opts, agg: rd.aggs[w]}
 		workers.Go(func() { wk.run(ctx, rd.blocks, rd.results, rd.free) })
 	}

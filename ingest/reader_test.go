@@ -71,6 +71,15 @@ func sameSeries(t *testing.T, got, want *slo.Series) {
 				i, g.Start, g.Attempted, g.Good, g.Errors, g.Slow, g.OverThreshold, g.Measured, g.Latency.Count(),
 				w.Start, w.Attempted, w.Good, w.Errors, w.Slow, w.OverThreshold, w.Measured, w.Latency.Count())
 		}
+		if len(g.Statuses) != len(w.Statuses) {
+			t.Fatalf("rollup %d: %d statuses, want %d", i, len(g.Statuses), len(w.Statuses))
+		}
+		for j := range g.Statuses {
+			gs, ws := &g.Statuses[j], &w.Statuses[j]
+			if gs.Code != ws.Code || gs.Count != ws.Count || gs.Timed != ws.Timed || gs.Over != ws.Over || !gs.Latency.Equal(&ws.Latency) {
+				t.Errorf("rollup %d status %d: %d %d/%d/%d, want %d %d/%d/%d", i, j, gs.Code, gs.Count, gs.Timed, gs.Over, ws.Code, ws.Count, ws.Timed, ws.Over)
+			}
+		}
 	}
 }
 
@@ -511,5 +520,49 @@ func TestReadBOMBeforeALineOfTheMaximumLength(t *testing.T) {
 	_, rep := mustRead(t, []byte(in), opts(t, func(o *Options) { o.MaxLine, o.blockSize = 200, 202 }))
 	if rep.Events != 2 || rep.Malformed != 0 {
 		t.Errorf("events %d, malformed %d: %v", rep.Events, rep.Malformed, rep.Errors)
+	}
+}
+
+// TestReadKeepsStatuses: with KeepStatuses every rollup splits its events
+// by status, across workers as with one, and an edited SLI judges them as
+// reading the file again under it would; without, rollups keep none.
+func TestReadKeepsStatuses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var lines []string
+	for i := range 3000 {
+		ts := t0.Add(time.Duration(i) * 50 * time.Millisecond)
+		status := []int{200, 200, 200, 201, 404, 503}[rng.IntN(6)]
+		lines = append(lines, jsonLine(ts, status, fmt.Sprintf("%d", rng.IntN(12))))
+	}
+	lines = append(lines, `{"time":"2026-11-24T10:00:01Z","ok":false,"latency_ms":1}`, `{"time":"2026-11-24T10:00:01Z","status":200}`)
+	in := []byte(strings.Join(lines, "\n") + "\n")
+
+	plain, _ := mustRead(t, in, opts(t, nil))
+	for _, r := range plain.Rollups {
+		if r.Statuses != nil {
+			t.Fatalf("statuses without KeepStatuses: %+v", r.Statuses)
+		}
+	}
+	one, _ := mustRead(t, in, opts(t, func(o *Options) { o.KeepStatuses, o.Workers = true, 1 }))
+	many, _ := mustRead(t, in, opts(t, func(o *Options) { o.KeepStatuses, o.Workers, o.blockSize = true, 3, 2048 }))
+	sameSeries(t, many, one)
+
+	edited := testSLI(t)
+	edited.Status, _ = slo.ParseStatusRule("<400")
+	edited.Latency = &slo.LatencyRule{Threshold: 0.01, Inclusive: true}
+	want, _ := mustRead(t, in, opts(t, func(o *Options) { o.SLI = edited }))
+	for i := range many.Rollups {
+		r := &many.Rollups[i]
+		if len(r.Statuses) < 4 {
+			t.Fatalf("rollup %d keeps statuses %+v", i, r.Statuses)
+		}
+		if _, err := edited.Rejudge(r); err != nil {
+			t.Fatal(err)
+		}
+		w := &want.Rollups[i]
+		if r.Good != w.Good || r.Errors != w.Errors || r.Slow != w.Slow || r.OverThreshold != w.OverThreshold {
+			t.Errorf("rollup %d re-judged %d/%d/%d/%d, read under the edited SLI %d/%d/%d/%d", i,
+				r.Good, r.Errors, r.Slow, r.OverThreshold, w.Good, w.Errors, w.Slow, w.OverThreshold)
+		}
 	}
 }

@@ -2,14 +2,17 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/hist"
 	"github.com/nines-sre/nines/ingest"
 	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/slo"
@@ -384,8 +387,9 @@ func (s *Server) events(r *http.Request) (any, error) {
 	var requests uint64
 	batch := &engine.Batch{Source: "events", Series: map[string]*slo.Series{}, Idempotency: id}
 	for _, o := range targets {
+		// Counts per status are stored so an edited SLI can be re-judged.
 		series, rp, err := ingest.Read(r.Context(), bytes.NewReader(body), ingest.Options{
-			Format: ingest.JSONL, SLI: &o.SLI, Quantum: o.Quantum, MaxErrors: 10,
+			Format: ingest.JSONL, SLI: &o.SLI, Quantum: o.Quantum, MaxErrors: 10, KeepStatuses: true,
 		})
 		if err != nil {
 			return nil, badRequest("%v", err)
@@ -493,6 +497,20 @@ type rollupIn struct {
 	Histogram []byte `json:"histogram"`
 	// Measured defaults to true: a rollup that is sent was measured.
 	Measured *bool `json:"measured"`
+	// Statuses optionally split the events by status, which lets nines
+	// judge them again when the SLI is edited.
+	Statuses []statusIn `json:"statuses"`
+}
+
+// statusIn is the events of one status: a code, an explicit ok flag, or
+// neither (events without a status).
+type statusIn struct {
+	Code      *int   `json:"code"`
+	OK        *bool  `json:"ok"`
+	Count     uint64 `json:"count"`
+	Timed     uint64 `json:"timed"`
+	Over      uint64 `json:"over"`
+	Histogram []byte `json:"histogram"`
 }
 
 // rollups takes pre-aggregated quanta for one SLO.
@@ -525,6 +543,9 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 	for i, ri := range in.Rollups {
 		ro, err := ri.rollup(o.Quantum)
 		if err != nil {
+			return nil, badRequest("rollups[%d]: %v", i, err)
+		}
+		if err := ri.statuses(ro, &o.SLI); err != nil {
 			return nil, badRequest("rollups[%d]: %v", i, err)
 		}
 		agg.AddRollup(ro)
@@ -564,6 +585,65 @@ func (ri *rollupIn) rollup(quantum time.Duration) (*slo.Rollup, error) {
 		return nil, fmt.Errorf("over_threshold %d exceeds the %d latencies of the histogram", ro.OverThreshold, ro.Latency.Count())
 	}
 	return ro, nil
+}
+
+// statuses sets ro.Statuses from ri's and checks that they describe ro:
+// every event, every latency of its histogram, and, judged by the SLO's
+// SLI, its good, errors, slow and over_threshold. Statuses that disagree
+// with the rollup would change it the first time the SLI is re-judged.
+func (ri *rollupIn) statuses(ro *slo.Rollup, sli *slo.SLI) error {
+	if len(ri.Statuses) == 0 {
+		return nil
+	}
+	var sum hist.Histogram
+	for i, si := range ri.Statuses {
+		st := slo.StatusCount{Count: si.Count, Timed: si.Timed, Over: si.Over}
+		switch {
+		case si.Code != nil && si.OK != nil:
+			return fmt.Errorf("statuses[%d]: both code and ok: an explicit ok decides alone, send it without the code", i)
+		case si.OK != nil && *si.OK:
+			st.Code = slo.StatusOKTrue
+		case si.OK != nil:
+			st.Code = slo.StatusOKFalse
+		case si.Code == nil:
+			st.Code = slo.NoStatus
+		case *si.Code < 0 || *si.Code > 999:
+			return fmt.Errorf("statuses[%d]: code %d is not a status code (0-999); leave it out for events without one", i, *si.Code)
+		default:
+			st.Code = *si.Code
+		}
+		if len(si.Histogram) > 0 {
+			if err := st.Latency.UnmarshalBinary(si.Histogram); err != nil {
+				return fmt.Errorf("statuses[%d]: histogram: %w", i, err)
+			}
+		}
+		switch {
+		case st.Timed > st.Count || st.Over > st.Timed:
+			return fmt.Errorf("statuses[%d]: want over (%d) ≤ timed (%d) ≤ count (%d)", i, st.Over, st.Timed, st.Count)
+		case st.Latency.Count() != st.Timed:
+			return fmt.Errorf("statuses[%d]: the histogram holds %d latencies, timed says %d", i, st.Latency.Count(), st.Timed)
+		}
+		sum.Merge(&st.Latency)
+		ro.Statuses = append(ro.Statuses, st)
+	}
+	slices.SortFunc(ro.Statuses, func(a, b slo.StatusCount) int { return cmp.Compare(a.Code, b.Code) })
+	for i := 1; i < len(ro.Statuses); i++ {
+		if c := ro.Statuses[i].Code; c == ro.Statuses[i-1].Code {
+			return fmt.Errorf("statuses: %s twice; send each status once", slo.StatusName(c))
+		}
+	}
+	if !sum.Equal(&ro.Latency) {
+		return fmt.Errorf("statuses: their histograms hold %d latencies, not bin for bin the rollup's %d", sum.Count(), ro.Latency.Count())
+	}
+	judged := *ro
+	if err := sli.RejudgeStatus(&judged); err != nil {
+		return fmt.Errorf("statuses: %w", err)
+	}
+	if judged.Good != ro.Good || judged.Errors != ro.Errors || judged.Slow != ro.Slow || judged.OverThreshold != ro.OverThreshold {
+		return fmt.Errorf("statuses: judged by the SLI they give good %d, errors %d, slow %d, over_threshold %d; the rollup says %d, %d, %d, %d",
+			judged.Good, judged.Errors, judged.Slow, judged.OverThreshold, ro.Good, ro.Errors, ro.Slow, ro.OverThreshold)
+	}
+	return nil
 }
 
 func (s *Server) reload(r *http.Request) (any, error) {

@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -29,6 +30,113 @@ type Rollup struct {
 	// Measured is false when nothing reported for the quantum: the
 	// measuring path may have been down, so "no events" is not "no traffic".
 	Measured bool
+	// Statuses splits the quantum's events by status, sorted by Code, so
+	// that an edited status rule or latency threshold can be judged again
+	// from the rollup alone (SLI.Rejudge). It is nil when the source kept
+	// none; its counts fall short of Attempted when such a source was
+	// merged in, which Rejudge refuses.
+	Statuses []StatusCount
+}
+
+// StatusCount is what a rollup keeps of the events of one status key.
+type StatusCount struct {
+	// Code is the HTTP status 0–999, NoStatus for events without one (and
+	// for codes outside 0–999, which every status rule judges alike), or
+	// StatusOKTrue / StatusOKFalse for events an explicit ok flag judged.
+	Code int
+	// Count is the events (each Event counts Event.Count).
+	Count uint64
+	// Timed counts the events, of Count, that carried a latency.
+	Timed uint64
+	// Over counts the timed events over the SLI's latency threshold, as
+	// Rollup.OverThreshold does.
+	Over uint64
+	// Latency holds the latencies of the timed events. The store empties it
+	// when it compacts the per-quantum histograms, and then Timed exceeds
+	// Latency.Count(): the counts stay, a new threshold cannot be judged.
+	Latency hist.Histogram
+}
+
+// Status keys of events judged by an explicit ok flag rather than by their
+// status code (Event.OK wins over Event.Status). They lie outside 0–999,
+// like NoStatus.
+const (
+	StatusOKTrue  = -2
+	StatusOKFalse = -3
+)
+
+// CheckStatuses returns an error unless r.Statuses could describe r's
+// events: codes in 0–999 or one of NoStatus, StatusOKTrue, StatusOKFalse,
+// each once and ascending; Timed ≤ Count, Over ≤ Timed and
+// Latency.Count() ≤ Timed in each; no more events in all than Attempted,
+// and no more latencies than r.Latency holds. They may account for fewer
+// events than Attempted (a source that keeps no statuses was merged in):
+// such a rollup can be stored, not re-judged.
+func (r *Rollup) CheckStatuses() error {
+	var events, latencies uint64
+	for i := range r.Statuses {
+		s := &r.Statuses[i]
+		switch {
+		case !ValidStatusKey(s.Code):
+			return fmt.Errorf("quantum %s: status %d: want a code 0-999, %d (none), %d (ok=true) or %d (ok=false)",
+				quantumTime(r.Start), s.Code, NoStatus, StatusOKTrue, StatusOKFalse)
+		case i > 0 && s.Code <= r.Statuses[i-1].Code:
+			return fmt.Errorf("quantum %s: status %s after %s: want each status once, in ascending order",
+				quantumTime(r.Start), StatusName(s.Code), StatusName(r.Statuses[i-1].Code))
+		case s.Timed > s.Count || s.Over > s.Timed || s.Latency.Count() > s.Timed:
+			return fmt.Errorf("quantum %s, status %s: %d events, %d timed, %d over, %d latencies: want over ≤ timed ≤ events and no more latencies than timed",
+				quantumTime(r.Start), StatusName(s.Code), s.Count, s.Timed, s.Over, s.Latency.Count())
+		}
+		events += s.Count
+		latencies += s.Latency.Count()
+		if events < s.Count || latencies < s.Latency.Count() {
+			return fmt.Errorf("quantum %s: status counts overflow", quantumTime(r.Start))
+		}
+	}
+	switch {
+	case events > r.Attempted:
+		return fmt.Errorf("quantum %s: statuses count %d events, the rollup %d", quantumTime(r.Start), events, r.Attempted)
+	case latencies > r.Latency.Count():
+		return fmt.Errorf("quantum %s: statuses hold %d latencies, the rollup's histogram %d", quantumTime(r.Start), latencies, r.Latency.Count())
+	}
+	return nil
+}
+
+// ValidStatusKey reports whether code can be a StatusCount's Code.
+func ValidStatusKey(code int) bool {
+	return code >= StatusOKFalse && code <= maxStatus
+}
+
+// statusKey is the Code under which e is counted.
+func statusKey(e *Event) int {
+	switch {
+	case e.OK == FlagTrue:
+		return StatusOKTrue
+	case e.OK == FlagFalse:
+		return StatusOKFalse
+	case e.Status < 0 || e.Status > maxStatus:
+		// StatusRule.Good answers the same for every code outside 0–999.
+		return NoStatus
+	}
+	return e.Status
+}
+
+// statusIndex returns the index of code in r.Statuses, adding an entry in
+// order if there is none.
+func (r *Rollup) statusIndex(code int) int { return r.statusIndexFrom(0, code) }
+
+// statusIndexFrom is statusIndex for a code known to sort at or after
+// r.Statuses[from].
+func (r *Rollup) statusIndexFrom(from, code int) int {
+	// Rollups hold a handful of statuses: a scan beats a binary search.
+	i := from
+	for i < len(r.Statuses) && r.Statuses[i].Code < code {
+		i++
+	}
+	if i == len(r.Statuses) || r.Statuses[i].Code != code {
+		r.Statuses = slices.Insert(r.Statuses, i, StatusCount{Code: code})
+	}
+	return i
 }
 
 // Failed is the number of events the SLI rejected.
@@ -43,6 +151,43 @@ func (r *Rollup) Merge(o *Rollup) {
 	r.OverThreshold += o.OverThreshold
 	r.Latency.Merge(&o.Latency)
 	r.Measured = r.Measured || o.Measured
+	at := 0 // both are sorted: each status is found after the previous one
+	for i := range o.Statuses {
+		src := &o.Statuses[i]
+		at = r.statusIndexFrom(at, src.Code)
+		dst := &r.Statuses[at]
+		dst.Count += src.Count
+		dst.Timed += src.Timed
+		dst.Over += src.Over
+		dst.Latency.Merge(&src.Latency)
+	}
+}
+
+// CopyTo makes dst an exact copy of r, histograms included, reusing dst's
+// storage, so that neither shares anything with the other afterwards.
+func (r *Rollup) CopyTo(dst *Rollup) {
+	if dst == r {
+		return
+	}
+	lat, sts := dst.Latency, dst.Statuses
+	*dst = *r
+	dst.Latency = lat
+	r.Latency.CopyTo(&dst.Latency)
+	if r.Statuses == nil {
+		dst.Statuses = nil
+		return
+	}
+	if cap(sts) < len(r.Statuses) {
+		sts = append(sts[:cap(sts)], make([]StatusCount, len(r.Statuses)-cap(sts))...)
+	}
+	dst.Statuses = sts[:len(r.Statuses)]
+	for i := range r.Statuses {
+		d, s := &dst.Statuses[i], &r.Statuses[i]
+		h := d.Latency
+		*d = *s
+		d.Latency = h
+		s.Latency.CopyTo(&d.Latency)
+	}
 }
 
 // Series is the rollups of one SLI, sorted by Start, one per quantum at
@@ -114,17 +259,27 @@ func cmpInt64(a, b int64) int {
 // any order. It is not safe for concurrent use: give each goroutine its own
 // and Merge them.
 type Aggregator struct {
-	sli     *SLI
-	quantum int64
-	rollups map[int64]*Rollup
+	sli      *SLI
+	quantum  int64
+	statuses bool
+	rollups  map[int64]*Rollup
 	// last short-cuts the map for the common case of events in time order.
 	last *Rollup
+	// hint is the index in last.Statuses of the previous event's status:
+	// most events share the status of the one before (a 200).
+	hint int
 }
 
 // NewAggregator returns an Aggregator for sli with the given quantum.
 func NewAggregator(sli *SLI, quantum time.Duration) *Aggregator {
 	return &Aggregator{sli: sli, quantum: int64(quantum), rollups: make(map[int64]*Rollup)}
 }
+
+// KeepStatuses makes Add fill Rollup.Statuses, which is what re-judging
+// an edited SLI needs (SLI.Rejudge). It costs a second histogram insert
+// per event, so only the paths that store rollups ask for it; call it
+// before the first Add.
+func (a *Aggregator) KeepStatuses() { a.statuses = true }
 
 // QuantumStart returns the start of the quantum containing t (Unix
 // nanoseconds). Quanta are aligned to the Unix epoch, so rollups from
@@ -166,9 +321,28 @@ func (a *Aggregator) Add(e *Event) {
 	case FailedSlow:
 		r.Slow += n
 	}
+	timed, over := false, false
 	if lat := e.Latency; !math.IsNaN(lat) {
-		if r.Latency.InsertN(lat, n) == nil && a.sli.Latency != nil && a.sli.Latency.Slow(lat) {
+		timed = r.Latency.InsertN(lat, n) == nil
+		over = timed && a.sli.Latency != nil && a.sli.Latency.Slow(lat)
+		if over {
 			r.OverThreshold += n
+		}
+	}
+	if !a.statuses {
+		return
+	}
+	code := statusKey(e)
+	if a.hint >= len(r.Statuses) || r.Statuses[a.hint].Code != code {
+		a.hint = r.statusIndex(code)
+	}
+	s := &r.Statuses[a.hint]
+	s.Count += n
+	if timed {
+		s.Timed += n
+		_ = s.Latency.InsertN(e.Latency, n) // cannot fail: r.Latency took it
+		if over {
+			s.Over += n
 		}
 	}
 }

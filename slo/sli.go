@@ -6,6 +6,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
 )
 
 // Event is one observation of the service as ingestion hands it over: a
@@ -231,6 +234,9 @@ func ShiftDecimal(v float64, exp int) float64 {
 	return f
 }
 
+// maxStatus is the largest status code a StatusRule can name.
+const maxStatus = 999
+
 // StatusRule decides which status codes are successes. It is written as a
 // comma-separated list of terms, any of which may match: "<500",
 // "2xx,3xx", "200-399", ">=200", "404". Codes outside 0–999 never match.
@@ -260,7 +266,7 @@ func ParseStatusRule(s string) (StatusRule, error) {
 
 // parseStatusTerm returns the inclusive range of codes a term matches.
 func parseStatusTerm(t string) (lo, hi int, err error) {
-	const maxCode = 999
+	const maxCode = maxStatus
 	num := func(s string) (int, error) {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 0 || n > maxCode {
@@ -324,3 +330,179 @@ func (r *StatusRule) String() string { return r.text }
 
 // IsZero reports whether the rule was never set.
 func (r *StatusRule) IsZero() bool { return !r.set }
+
+// Errors of Rejudge, wrapped with the quantum they concern.
+var (
+	// ErrNoStatuses: the rollup kept no per-status counts, or they do not
+	// add up to its Attempted (a source that keeps none was merged in).
+	ErrNoStatuses = errors.New("the rollup does not keep counts per status for all its events")
+	// ErrLatencyCompacted: the SLI has a latency threshold and the
+	// per-status latency histograms were compacted away.
+	ErrLatencyCompacted = errors.New("the per-status latency histograms were compacted")
+	// ErrThresholdChanged: RejudgeStatus was asked to keep the stored
+	// latency verdicts of an SLI whose threshold is not the one that made
+	// them.
+	ErrThresholdChanged = errors.New("the latency threshold changed")
+)
+
+// Rejudged says how exact a Rejudge was.
+type Rejudged struct {
+	// Ambiguous counts the timed events that lay in the latency
+	// threshold's own histogram bin, where the bin cannot tell at or under
+	// the threshold from over it. They were counted as the histogram's
+	// CountAtOrBelow (for "<=T") or CountBelow (for "<T") count them: at
+	// or under a "<=T" threshold, over a "<T" one. For "<T" at a bin edge
+	// (any two-significant-digit value such as 5ms or 250ms) that is
+	// exact and none are reported. For "<=T" it is exact when the
+	// latencies were recorded at the bin's resolution or coarser: bins
+	// are a tenth of their decade wide, 0.1 ms from 1 ms, 1 ms from 10 ms,
+	// 10 ms from 100 ms, so whole milliseconds are exact under 100 ms,
+	// and 251 ms falls in the bin of a 250 ms threshold. Otherwise each
+	// such event may belong on the other side.
+	Ambiguous uint64
+}
+
+// Rejudge recomputes r's verdicts under s from r.Statuses alone: Good,
+// Errors, Slow and OverThreshold, and every status's Over. It judges
+// exactly as Aggregator.Add would have judged the same events under s: an
+// explicit ok flag wins over the status, an error wins over slowness, and
+// an event without a latency is never slow. Latencies are judged from the
+// per-status histograms; see Rejudged for the one bin they cannot split.
+//
+// It fails, leaving r unchanged, with ErrNoStatuses when the statuses do
+// not account for every event, and with ErrLatencyCompacted when s has a
+// latency threshold and a status's histogram is gone (its Timed exceeds
+// its Latency.Count()).
+//
+// Use it when the latency threshold changed. When it did not, the stored
+// Over are exact where the histograms may not be (Rejudged.Ambiguous):
+// RejudgeStatus keeps them, and works on compacted rollups too.
+func (s *SLI) Rejudge(r *Rollup) (Rejudged, error) {
+	var rj Rejudged
+	if err := checkStatuses(r); err != nil {
+		return rj, err
+	}
+	if s.Latency != nil {
+		for i := range r.Statuses {
+			if st := &r.Statuses[i]; st.Latency.Count() != st.Timed {
+				return rj, fmt.Errorf("quantum %s, status %s: %d timed events, %d latencies kept: %w",
+					quantumTime(r.Start), StatusName(st.Code), st.Timed, st.Latency.Count(), ErrLatencyCompacted)
+			}
+		}
+	}
+	for i := range r.Statuses {
+		st := &r.Statuses[i]
+		st.Over = 0
+		if s.Latency != nil {
+			var amb uint64
+			st.Over, amb = s.Latency.over(&st.Latency)
+			rj.Ambiguous += amb
+		}
+	}
+	s.countVerdicts(r)
+	return rj, nil
+}
+
+// RejudgeStatus recomputes r's verdicts under s's status rule, keeping
+// the latency verdicts stored in each status's Over. It needs no
+// histograms, so it re-judges compacted rollups too, but it is only right
+// when s's latency threshold is the one that judged r; the caller knows
+// whether it changed. A rollup with latency verdicts under an SLI without
+// a threshold is refused with ErrThresholdChanged (use Rejudge). Errors
+// are otherwise those of Rejudge.
+func (s *SLI) RejudgeStatus(r *Rollup) error {
+	if err := checkStatuses(r); err != nil {
+		return err
+	}
+	if s.Latency == nil {
+		for i := range r.Statuses {
+			if st := &r.Statuses[i]; st.Over > 0 {
+				return fmt.Errorf("quantum %s, status %s: %d events judged over a threshold the SLI no longer has: %w",
+					quantumTime(r.Start), StatusName(st.Code), st.Over, ErrThresholdChanged)
+			}
+		}
+	}
+	s.countVerdicts(r)
+	return nil
+}
+
+// checkStatuses refuses statuses that do not account for all of r, or
+// that hold impossible counts.
+func checkStatuses(r *Rollup) error {
+	if err := r.CheckStatuses(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoStatuses, err)
+	}
+	var n uint64
+	for i := range r.Statuses {
+		n += r.Statuses[i].Count // CheckStatuses: no overflow
+	}
+	if n != r.Attempted {
+		return fmt.Errorf("quantum %s: statuses count %d of %d events: %w", quantumTime(r.Start), n, r.Attempted, ErrNoStatuses)
+	}
+	return nil
+}
+
+// countVerdicts sets r's verdicts from its statuses and their Over.
+func (s *SLI) countVerdicts(r *Rollup) {
+	var good, errs, slow, over uint64
+	for i := range r.Statuses {
+		st := &r.Statuses[i]
+		over += st.Over
+		if !s.statusGood(st.Code) {
+			errs += st.Count
+			continue
+		}
+		slow += st.Over
+		good += st.Count - st.Over
+	}
+	r.Good, r.Errors, r.Slow, r.OverThreshold = good, errs, slow, over
+}
+
+// statusGood is Classify's status step for the events of one status key.
+func (s *SLI) statusGood(code int) bool {
+	switch code {
+	case StatusOKTrue:
+		return true
+	case StatusOKFalse:
+		return false
+	}
+	return s.Status.Good(code)
+}
+
+// over returns how many latencies of h break the rule, and how many lay in
+// the threshold's own bin, which the histogram cannot split.
+func (l *LatencyRule) over(h *hist.Histogram) (over, ambiguous uint64) {
+	below, atOrBelow := h.CountBelow(l.Threshold), h.CountAtOrBelow(l.Threshold)
+	if l.Inclusive {
+		over = h.Count() - atOrBelow
+	} else {
+		over = h.Count() - below
+	}
+	if atOrBelow > below && !(l.isBinEdge() && !l.Inclusive) {
+		ambiguous = atOrBelow - below
+	}
+	return over, ambiguous
+}
+
+// isBinEdge reports whether the threshold is the lower edge of its
+// histogram bin, so that CountBelow counts exactly the latencies under it.
+func (l *LatencyRule) isBinEdge() bool {
+	lo, _, ok := hist.BinBounds(l.Threshold)
+	return ok && lo == l.Threshold
+}
+
+// StatusName writes a status key as people read it: "503", "no status",
+// "ok=true", "ok=false".
+func StatusName(code int) string {
+	switch code {
+	case NoStatus:
+		return "no status"
+	case StatusOKTrue:
+		return "ok=true"
+	case StatusOKFalse:
+		return "ok=false"
+	}
+	return strconv.Itoa(code)
+}
+
+func quantumTime(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }

@@ -9,17 +9,32 @@ import (
 )
 
 // LoadSeries reads the rollups of (sli, quantum) in [from, to) into a
-// Series the caller owns.
+// Series the caller owns, without their Statuses: evaluation never reads
+// them, and their histograms would double the memory a long range takes.
+// Re-judging reads them with LoadSeriesStatuses, or rollup by rollup from
+// Querier.Rollups.
 func LoadSeries(ctx context.Context, q Querier, sli string, quantum time.Duration, from, to int64) (*slo.Series, error) {
+	return loadSeries(ctx, q, sli, quantum, from, to, false)
+}
+
+// LoadSeriesStatuses is LoadSeries with every rollup's Statuses.
+func LoadSeriesStatuses(ctx context.Context, q Querier, sli string, quantum time.Duration, from, to int64) (*slo.Series, error) {
+	return loadSeries(ctx, q, sli, quantum, from, to, true)
+}
+
+func loadSeries(ctx context.Context, q Querier, sli string, quantum time.Duration, from, to int64, statuses bool) (*slo.Series, error) {
 	it := q.Rollups(ctx, sli, quantum, from, to)
 	s := &slo.Series{Quantum: quantum}
 	for it.Next() {
-		r := it.At()
-		s.Rollups = append(s.Rollups, slo.Rollup{
-			Start: r.Start, Attempted: r.Attempted, Good: r.Good, Errors: r.Errors,
-			Slow: r.Slow, OverThreshold: r.OverThreshold, Measured: r.Measured,
-		})
-		r.Latency.CopyTo(&s.Rollups[len(s.Rollups)-1].Latency)
+		s.Rollups = append(s.Rollups, slo.Rollup{})
+		dst := &s.Rollups[len(s.Rollups)-1]
+		if statuses {
+			it.At().CopyTo(dst)
+			continue
+		}
+		r := *it.At()
+		r.Statuses = nil
+		r.CopyTo(dst)
 	}
 	return s, closeIter(it.Err(), it.Close())
 }

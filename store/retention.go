@@ -148,5 +148,41 @@ func CheckRollup(sli string, quantum time.Duration, r *slo.Rollup) error {
 	if slo.QuantumStart(r.Start, quantum) != r.Start {
 		return fmt.Errorf("%w: SLI %q: rollup start %d is not on a %v quantum boundary", ErrInvalid, sli, r.Start, quantum)
 	}
+	if err := r.CheckStatuses(); err != nil {
+		return fmt.Errorf("%w: SLI %q: %w", ErrInvalid, sli, err)
+	}
 	return nil
+}
+
+// CheckCounts returns an ErrInvalid error unless r's verdicts can replace
+// those of a stored rollup (Appender.SetCounts): r must pass CheckRollup
+// but for its histograms, which SetCounts ignores, and Good, Errors and
+// Slow together, or OverThreshold alone, may not exceed Attempted.
+func CheckCounts(sli string, quantum time.Duration, r *slo.Rollup) error {
+	if r != nil {
+		r = CountsOf(r)
+	}
+	if err := CheckRollup(sli, quantum, r); err != nil {
+		return err
+	}
+	judged := r.Good + r.Errors
+	if judged < r.Good || judged+r.Slow < judged || judged+r.Slow > r.Attempted || r.OverThreshold > r.Attempted {
+		return fmt.Errorf("%w: SLI %q, quantum %d: %d good, %d errors, %d slow and %d over the threshold of %d events",
+			ErrInvalid, sli, r.Start, r.Good, r.Errors, r.Slow, r.OverThreshold, r.Attempted)
+	}
+	return nil
+}
+
+// CountsOf returns a copy of r without its histograms or its statuses':
+// what SetCounts writes.
+func CountsOf(r *slo.Rollup) *slo.Rollup {
+	c := &slo.Rollup{Start: r.Start, Attempted: r.Attempted, Good: r.Good, Errors: r.Errors, Slow: r.Slow,
+		OverThreshold: r.OverThreshold, Measured: r.Measured}
+	if r.Statuses != nil {
+		c.Statuses = make([]slo.StatusCount, len(r.Statuses))
+		for i, s := range r.Statuses {
+			c.Statuses[i] = slo.StatusCount{Code: s.Code, Count: s.Count, Timed: s.Timed, Over: s.Over}
+		}
+	}
+	return c
 }

@@ -33,6 +33,11 @@ var (
 	// ErrAppenderDone is returned by an Appender used after Commit or
 	// Rollback.
 	ErrAppenderDone = errors.New("store: appender already committed or rolled back")
+	// ErrConflict is returned by a Commit whose SetCounts judged events
+	// the stored rollup no longer holds exactly: its Attempted or its
+	// statuses' counts changed since it was read (a late append). Read the
+	// rollup again and judge it again.
+	ErrConflict = errors.New("store: the stored rollup changed since it was read")
 	// ErrInvalid is returned for arguments no backend could store: an empty
 	// SLI name, a quantum that is not positive, a rollup start that is not
 	// on a quantum boundary, an empty key or name. Servers map it to 400.
@@ -62,7 +67,27 @@ type Appender interface {
 	// several sources may feed one SLI. Rollups appended twice to one batch
 	// merge too. r.Start must be on a quantum boundary (slo.QuantumStart).
 	// r is copied; the caller may reuse it when Append returns.
+	//
+	// r.Statuses merge by code (slo.Rollup.Merge) and must pass
+	// slo.Rollup.CheckStatuses. A quantum whose histograms were compacted
+	// keeps the statuses' counts and drops their histograms, late ones
+	// too.
 	Append(sli string, quantum time.Duration, r *slo.Rollup) error
+	// SetCounts replaces, at Commit, the verdicts of the rollup stored for
+	// (sli, quantum, r.Start) with r's: Good, Errors, Slow, OverThreshold
+	// and the Over of each status. Everything that describes the events
+	// stays as stored: Attempted, Measured, the statuses' Count and Timed,
+	// every histogram. This is what re-judging an edited SLI writes
+	// (slo.SLI.Rejudge).
+	//
+	// r must describe the stored events: the same Attempted and the same
+	// statuses with the same counts, or Commit fails with ErrConflict; a
+	// quantum with no stored rollup fails it with ErrNotFound. Either way
+	// nothing of the batch is stored. Verdicts that cannot describe r's
+	// events (more than Attempted, an Over above Timed) are refused with
+	// ErrInvalid at once, as is a SetCounts and an Append of one quantum
+	// in one batch: which should come first is not clear. r is copied.
+	SetCounts(sli string, quantum time.Duration, r *slo.Rollup) error
 	// SetState stores value under key at Commit, so collector state (the
 	// last counter value of a series) commits atomically with the rollups
 	// derived from it: after a crash, either both are there or neither,
@@ -100,8 +125,9 @@ type Querier interface {
 	// is read as one consistent snapshot.
 	//
 	// Rollups older than the retention's Full horizon (see Compact) come
-	// back with their counts and an empty Latency histogram: their
-	// latencies live on in HourlyHistograms.
+	// back with their counts and empty Latency histograms, their own and
+	// their statuses': their latencies live on in HourlyHistograms, and
+	// their statuses keep Count, Timed and Over.
 	Rollups(ctx context.Context, sli string, quantum time.Duration, from, to int64) RollupIterator
 	// HourlyHistograms returns, for every hour H in [from, to) that has
 	// latencies, the merge of the Latency histograms of all quanta of
@@ -123,8 +149,8 @@ type RollupIterator interface {
 	// Next advances to the next rollup and reports whether there is one.
 	Next() bool
 	// At returns the current rollup. It is valid until the next call of
-	// Next or Close; the iterator reuses it (including its histogram's
-	// storage), so copy what you keep (slo.Rollup.Latency.CopyTo).
+	// Next or Close; the iterator reuses it (including its histograms' and
+	// its statuses' storage), so copy what you keep (slo.Rollup.CopyTo).
 	At() *slo.Rollup
 	// Err returns the error that ended the iteration, if any. It wraps
 	// ctx.Err() when the context ended it and ErrClosed when the Store did.

@@ -283,20 +283,26 @@ func TestClassicExactAtBound(t *testing.T) {
 		t.Errorf("at or under 5ms = %d, want 200", got)
 	}
 	// And the histogram alone agrees at every two-digit bound, however the
-	// bucket's requests were spread inside it.
+	// bucket's requests were spread inside it: le counts a request at the
+	// bound, so does CountAtOrBelow, as for an event of that latency.
 	for i, le := range les[:len(les)-1] {
 		var b float64
 		fmt.Sscan(le, &b)
-		if got := r.Latency.CountBelow(b); got != uint64(inc[i]) {
-			t.Errorf("CountBelow(%s) = %d, want %d", le, got, uint64(inc[i]))
+		if got := r.Latency.CountAtOrBelow(b); got != uint64(inc[i]) {
+			t.Errorf("CountAtOrBelow(%s) = %d, want %d", le, got, uint64(inc[i]))
+		}
+		if i > 0 && inc[i] > inc[i-1] {
+			if got := r.Latency.CountBelow(b); got < uint64(inc[i-1]) || got >= uint64(inc[i]) {
+				t.Errorf("CountBelow(%s) = %d, want some of its bucket's %d at the bound", le, got, uint64(inc[i]-inc[i-1]))
+			}
 		}
 	}
 	if q := r.Latency.Quantile(0.5); !(q > 0.005 && q <= 0.01) {
 		t.Errorf("median %v, want in (5ms, 10ms]", q)
 	}
-	// The +Inf bucket's 1 request sits just above 10 s, in the bin
-	// [10 s, 11 s), as histogram_quantile would report it.
-	if q := r.Latency.Quantile(1); !(q >= 10 && q <= 11) {
+	// The +Inf bucket's 1 request sits at the first bin edge above 10 s,
+	// in the bin [11 s, 12 s), within a bin of histogram_quantile's 10 s.
+	if q := r.Latency.Quantile(1); !(q > 10 && q <= 12) || r.Latency.CountAtOrBelow(10) != 1301 {
 		t.Errorf("max %v", q)
 	}
 }
@@ -386,8 +392,8 @@ func TestNativeExponential(t *testing.T) {
 	if rep.Count(metrics.Approximate) != 0 {
 		t.Errorf("report %s", rep.String())
 	}
-	if got := res[0].Rollup.Latency.CountBelow(0.0078125); got != 17 {
-		t.Errorf("CountBelow(bound) = %d", got)
+	if got := res[0].Rollup.Latency.CountAtOrBelow(0.0078125); got != 17 {
+		t.Errorf("CountAtOrBelow(bound) = %d", got)
 	}
 	// Threshold inside bucket -7: its 10 requests are split by
 	// log-interpolation, log2(5/3.90625) = 0.356 of them under 5 ms, so
@@ -502,11 +508,11 @@ func TestOTLPSources(t *testing.T) {
 		}
 	}
 	// The millisecond histogram landed in seconds: its 4 requests in
-	// (4, 8] ms are under 8 ms in the rollup histogram too.
+	// (4, 8] ms are at or under 8 ms in the rollup histogram too.
 	for _, r := range res {
 		if r.SLI == "expo-ms" {
-			if got := r.Rollup.Latency.CountBelow(0.008); got != 6 {
-				t.Errorf("CountBelow(8ms) = %d", got)
+			if got := r.Rollup.Latency.CountAtOrBelow(0.008); got != 6 {
+				t.Errorf("CountAtOrBelow(8ms) = %d", got)
 			}
 		}
 	}

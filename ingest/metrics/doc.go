@@ -56,14 +56,15 @@
 // exactly bucket(le=0.005), which is what the evaluator reads as
 // Latency.Count() − OverThreshold.
 //
-// The rollup histogram gets each bucket's requests at points strictly
-// inside the bins that tile [lo, hi) (see spread.go): for bounds with two
-// significant digits — every bound of the usual layouts — CountBelow(bound)
-// on the histogram is exact too, at every bound at once and after any
-// number of merges. Exponential buckets rarely have t as a bound; the
-// bucket that straddles t is split by interpolating in log(value), as
-// Prometheus does for native histograms, and the Result is marked
-// Approximate.
+// The rollup histogram gets each bucket's requests in the bins whose lower
+// edge lies in (lo, hi], where events of the same latencies would count
+// (see spread.go): a request of exactly a bound lands in the bound's own
+// bin, like an event of that latency, so CountAtOrBelow(bound) on the
+// histogram is exact at every bound at once and after any number of
+// merges, and CountBelow(bound) counts the requests under it as the spread
+// places them. Exponential buckets rarely have t as a bound; the bucket
+// that straddles t is split by interpolating in log(value), as Prometheus
+// does for native histograms, and the Result is marked Approximate.
 //
 // A "<" threshold cannot be exact on upper-inclusive buckets (requests of
 // exactly t count as good); NewCollector says so in Warnings.

@@ -11,30 +11,39 @@ import (
 //
 // A Prometheus or OTLP bucket holds the values in (lo, hi], upper bound
 // included; a circllhist bin holds [lower, upper), lower bound included.
-// When lo and hi are two-significant-digit decimals (0.005, 0.01, 0.25 —
-// every bound of the usual bucket layouts) they are circllhist bin edges,
-// and the bins between them tile [lo, hi) exactly. So a bucket's requests
-// go into bins inside [lo, hi), never into the bin that starts at hi:
-// then CountBelow(hi) is exactly the bucket's cumulative count (every
-// request ≤ hi), for every such bound at once, however many quanta are
-// merged.
+// Events put a latency of exactly 5 ms in the bin [5.0, 5.1) ms, the bin
+// of its value, so for them CountBelow(0.005) counts the requests under
+// 5 ms and CountAtOrBelow(0.005) those at or under it. A bucket's requests
+// go where the same requests sent as events would count the same way:
+// into the bins whose lower edge lies in (lo, hi], each request at the
+// bin edge at or above it (a value is rounded up to a bin edge, as le
+// rounds it up to a bucket bound). So a request of exactly hi, counted in
+// bucket le=hi, lands in hi's own bin like the event, and
 //
-// Inside [lo, hi) the count is spread the way Prometheus interpolates when
+//	CountAtOrBelow(b) = the bucket's cumulative count, every request ≤ b
+//
+// exactly, at every bound b at once, however many quanta are merged, when
+// the bounds lie in different bins. For a bound that is not a bin edge
+// (0.0125, or any exponential bound such as 2^(-7.5)) the requests just
+// under it are placed at the bound itself, in its bin, and those just
+// above at the next edge, above its bin: CountAtOrBelow(b) is exact there
+// too. CountBelow(b), the requests under b, is what the spread below
+// says: the buckets up to the one ending at b less that bucket's share
+// placed at b.
+//
+// Inside (lo, hi] the count is spread the way Prometheus interpolates when
 // it answers histogram_quantile: evenly in value for classic and custom
 // buckets, evenly in log(value) for exponential buckets. The requests sit
-// at up to 16 evenly spaced quantiles of that distribution (spreadPoints),
-// grouped by bin, so a bucket costs at most 16 inserts, and the quantiles
-// nines reports agree with Prometheus' to within a bin or 1/32 of the
-// bucket.
+// at the tops of up to 16 equal slices of that distribution
+// (spreadPoints), each slice's top rounded up to a bin edge, grouped by
+// bin: a bucket costs at most 16 inserts, its requests never leave it, a
+// single request sits at the bound, and the quantiles nines reports are
+// those of Prometheus to within a bin plus 1/16 of the bucket.
 //
-// Why not put the whole bucket at one value, say the largest float below
-// the circllhist edge under hi? When hi is not a two-digit decimal (0.0125,
-// or any exponential bound such as 2^(-7.5)) the edge below hi can lie at
-// or below lo, so the requests would leave their bucket and be counted
-// under thresholds they did not meet; and even when it works it piles every
-// request at the top of its bucket, so p50 of requests spread over
-// (0.1, 0.25] would read 0.25. Spreading keeps every position in [lo, hi)
-// and the shape of the distribution.
+// Why not put the whole bucket at its bound? Every request would count as
+// at the bound and none as under it, and p50 of requests spread over
+// (0.1, 0.25] would read 0.25. Spreading keeps the shape of the
+// distribution.
 //
 // The exact good/slow split does not rely on the histogram at all: the
 // Collector computes OverThreshold from the bucket whose bound is the
@@ -53,17 +62,18 @@ const (
 var maxInsertable = math.Nextafter(1e128, 0)
 
 // spreadPoints is how many points a bucket's requests are placed at: the
-// (i+½)/spreadPoints quantiles of the bucket's interpolated distribution,
-// or one point per request when there are fewer. Where a request lies
-// inside its bucket is a guess; sixteen points keep quantiles within 1/32
-// of the bucket's width of Prometheus' interpolation, and the work per
-// bucket small.
+// tops of spreadPoints equal slices of the bucket's interpolated
+// distribution, or one point per request when there are fewer. Where a
+// request lies inside its bucket is a guess; sixteen points keep
+// quantiles within 1/16 of the bucket's width of Prometheus'
+// interpolation, and the work per bucket small.
 const spreadPoints = 16
 
 // spread inserts n requests from the bucket (lo, hi] into h. Buckets at or
 // below zero go to the zero bin (latencies are not negative); a bucket
-// open to +Inf puts its requests just above lo, which is what Prometheus'
-// histogram_quantile answers for them too (the highest finite bound).
+// open to +Inf puts its requests at the first bin edge above lo, within a
+// bin of what Prometheus' histogram_quantile answers for them (the
+// highest finite bound).
 func spread(h *hist.Histogram, lo, hi float64, n uint64, how interpolation) {
 	switch {
 	case n == 0 || math.IsNaN(lo) || math.IsNaN(hi):
@@ -79,7 +89,9 @@ func spread(h *hist.Histogram, lo, hi float64, n uint64, how interpolation) {
 		return
 	}
 	if math.IsInf(hi, 1) {
-		_ = h.InsertN(math.Nextafter(lo, math.Inf(1)), n)
+		// The first bin edge above lo: the upper edge of lo's bin.
+		_, up, _ := hist.BinBounds(lo)
+		_ = h.InsertN(math.Min(up, maxInsertable), n)
 		return
 	}
 	if !(lo < hi) {
@@ -89,59 +101,68 @@ func spread(h *hist.Histogram, lo, hi float64, n uint64, how interpolation) {
 	if how == exponential && lo <= 0 {
 		how = linear
 	}
-	top := math.Nextafter(hi, 0) // largest position: strictly below hi
-	if top > maxInsertable {
-		top = maxInsertable
-	}
 	m := min(n, spreadPoints)
 	mf := float64(m)
 	var logRatio float64
 	if how == exponential {
 		logRatio = math.Log(hi / lo)
 	}
-	// Point i carries cum(i+1) − cum(i) requests, cum(k) = ⌊k·n/m⌋, so
-	// the weights add up to n exactly.
+	// Point k (1..m) carries cum(k) − cum(k−1) requests, cum(k) = ⌊k·n/m⌋,
+	// so the weights add up to n exactly.
 	cum := func(k uint64) uint64 {
 		hiw, low := bits.Mul64(n, k)
 		q, _ := bits.Div64(hiw, low, m)
 		return q
 	}
-	var i uint64
-	for i < m {
-		q := (float64(i) + 0.5) / mf
-		var x float64
-		if how == exponential {
-			x = lo * math.Exp(q*logRatio)
-		} else {
-			x = lo + q*(hi-lo)
-		}
-		if x > top {
-			x = top
-		}
-		if x < lo {
-			x = lo
-		}
-		k := m
-		if _, binHi, ok := hist.BinBounds(x); ok && binHi > x && binHi < hi {
-			// Points i..k-1 lie below binHi: the rest of this bin.
-			var f float64
+	// Points rounded to the same edge are inserted together: from is the
+	// first point of the run at value at.
+	var from uint64
+	at := math.NaN()
+	for k := uint64(1); k <= m; k++ {
+		x := hi
+		if k < m {
+			q := float64(k) / mf
 			if how == exponential {
-				f = math.Log(binHi/lo) / logRatio
+				x = lo * math.Exp(q*logRatio)
 			} else {
-				f = (binHi - lo) / (hi - lo)
+				x = lo + q*(hi-lo)
 			}
-			kf := math.Ceil(f*mf - 0.5)
-			switch {
-			case !(kf >= float64(i+1)):
-				k = i + 1
-			case kf < mf:
-				k = uint64(kf)
-			}
+			x = math.Min(math.Max(x, math.Nextafter(lo, hi)), hi)
 		}
-		_ = h.InsertN(x, cum(k)-cum(i))
-		i = k
+		v := edgeAtOrAbove(x)
+		if v <= lo {
+			// x missed lo only by rounding: it still belongs above it.
+			v = edgeAtOrAbove(math.Nextafter(v, hi))
+		}
+		v = math.Min(math.Min(v, hi), maxInsertable)
+		if v != at && k > 1 {
+			_ = h.InsertN(at, cum(k-1)-cum(from))
+			from = k - 1
+		}
+		at = v
 	}
+	_ = h.InsertN(at, cum(m)-cum(from))
 }
+
+// edgeAtOrAbove returns the smallest circllhist bin edge at or above x > 0
+// (x itself when it is an edge), or x when it has no bin. A position that
+// lies above an edge only by the rounding of the arithmetic that placed
+// it (0.1 + 0.5 × 0.1 = 0.15000000000000002) is that edge.
+func edgeAtOrAbove(x float64) float64 {
+	lo, hi, ok := hist.BinBounds(x)
+	switch {
+	case !ok || lo == x:
+		return x
+	case x-lo <= lo*edgeSlack:
+		return lo
+	}
+	return hi
+}
+
+// edgeSlack is the relative distance above a bin edge that edgeAtOrAbove
+// takes for rounding: a few thousand ulps, far below a bin's width (1 % of
+// its edge at least).
+const edgeSlack = 1e-12
 
 // roundCount turns an accumulated (float) count into a whole one. Counts
 // are sums of integer increases in all but float histograms and

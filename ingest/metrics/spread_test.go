@@ -9,8 +9,10 @@ import (
 )
 
 // TestSpreadExactAtEdges: for buckets whose bounds are two-digit decimals
-// (circllhist bin edges), every request lands in [lo, hi): CountBelow(lo)
-// sees none and CountBelow(hi) sees all, for any count.
+// (circllhist bin edges), every request lands in the bins whose lower
+// edge is in (lo, hi], as events of those latencies would:
+// CountAtOrBelow(lo) sees none and CountAtOrBelow(hi) sees all, for any
+// count.
 func TestSpreadExactAtEdges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	bounds := []float64{0, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60}
@@ -28,18 +30,22 @@ func TestSpreadExactAtEdges(t *testing.T) {
 			if h.Count() != n {
 				t.Fatalf("(%v, %v] n=%d: count %d", lo, hi, n, h.Count())
 			}
-			if lo > 0 && h.CountBelow(lo) != 0 {
-				t.Fatalf("(%v, %v] n=%d how=%d: %d below lo", lo, hi, n, how, h.CountBelow(lo))
+			if lo > 0 && h.CountAtOrBelow(lo) != 0 {
+				t.Fatalf("(%v, %v] n=%d how=%d: %d at or below lo", lo, hi, n, how, h.CountAtOrBelow(lo))
 			}
-			if got := h.CountBelow(hi); got != n {
-				t.Fatalf("(%v, %v] n=%d how=%d: CountBelow(hi) = %d", lo, hi, n, how, got)
+			if got := h.CountAtOrBelow(hi); got != n {
+				t.Fatalf("(%v, %v] n=%d how=%d: CountAtOrBelow(hi) = %d", lo, hi, n, how, got)
+			}
+			// The top slice at least sits at hi, not under it.
+			if got, top := h.CountBelow(hi), n-n*(spreadPoints-1)/spreadPoints; n > 0 && n < 1<<50 && got > n-top {
+				t.Fatalf("(%v, %v] n=%d how=%d: CountBelow(hi) = %d, want the top slice's %d at hi", lo, hi, n, how, got, top)
 			}
 		}
 	}
 }
 
 // TestSpreadNotEdges: bounds that are not bin edges still keep every
-// request inside the bins the bucket touches.
+// request inside the bins the bucket touches, and at or below hi.
 func TestSpreadNotEdges(t *testing.T) {
 	for _, b := range [][2]float64{{0.0125, 0.0127}, {math.Exp2(-7.5), math.Exp2(-7.25)}, {1.0000001, 1.0000002}, {0.01, math.Nextafter(0.01, 1)}} {
 		lo, hi := b[0], b[1]
@@ -48,8 +54,9 @@ func TestSpreadNotEdges(t *testing.T) {
 			spread(&h, lo, hi, n, exponential)
 			loBin, _, _ := hist.BinBounds(lo)
 			_, hiBin, _ := hist.BinBounds(math.Nextafter(hi, 0))
-			if h.Count() != n || h.CountBelow(loBin) != 0 || h.CountBelow(hiBin) != n {
-				t.Errorf("(%v, %v] n=%d: count %d, below %v: %d, below %v: %d", lo, hi, n, h.Count(), loBin, h.CountBelow(loBin), hiBin, h.CountBelow(hiBin))
+			if h.Count() != n || h.CountBelow(loBin) != 0 || h.CountBelow(hiBin) != n || h.CountAtOrBelow(hi) != n {
+				t.Errorf("(%v, %v] n=%d: count %d, below %v: %d, below %v: %d, at or below hi: %d", lo, hi, n, h.Count(),
+					loBin, h.CountBelow(loBin), hiBin, h.CountBelow(hiBin), h.CountAtOrBelow(hi))
 			}
 		}
 	}
@@ -61,27 +68,31 @@ func TestSpreadNotEdges(t *testing.T) {
 func TestSpreadShape(t *testing.T) {
 	var h hist.Histogram
 	spread(&h, 0.1, 0.2, 1000, linear)
-	if got := h.CountBelow(0.15); got != 500 {
-		t.Errorf("linear: %d below the middle", got)
+	if got := h.CountAtOrBelow(0.15); got != 500 {
+		t.Errorf("linear: %d at or below the middle", got)
 	}
-	// Linear: 300 of 1000 lie below 0.13; the 16 points put 5/16 there.
-	if got := h.CountBelow(0.13); got < 290 || got > 320 {
-		t.Errorf("linear: %d below 0.13", got)
+	// Linear: 300 of 1000 lie at or below 0.13; the slices whose tops
+	// round up to 0.13 end at 0.125, 4/16 of the bucket: the answer is
+	// within a bin (0.01, a tenth of this bucket) and a slice of 300.
+	if got := h.CountAtOrBelow(0.13); got < 300-100-63 || got > 300 {
+		t.Errorf("linear: %d at or below 0.13", got)
 	}
 	h.Reset()
 	spread(&h, 0.01, 1, 1000, exponential)
-	if got := h.CountBelow(0.1); got != 500 {
-		t.Errorf("exponential: %d below the geometric middle", got)
+	if got := h.CountAtOrBelow(0.1); got != 500 {
+		t.Errorf("exponential: %d at or below the geometric middle", got)
 	}
 	h.Reset()
 	spread(&h, 0.1, 0.2, 7, linear)
 	if h.NumBins() != 7 {
 		t.Errorf("7 requests in %d bins, want one each", h.NumBins())
 	}
+	// A single request sits at the bound, in its bin, as one event of
+	// exactly 0.2 s would: not below 0.2, at or below it.
 	h.Reset()
 	spread(&h, 0.1, 0.2, 1, linear)
-	if q := h.Quantile(0.5); !(q >= 0.15 && q <= 0.16) {
-		t.Errorf("a single request sits at %v, want the middle bin", q)
+	if h.CountBelow(0.2) != 0 || h.CountAtOrBelow(0.2) != 1 {
+		t.Errorf("a single request: %d below 0.2, %d at or below, want 0 and 1", h.CountBelow(0.2), h.CountAtOrBelow(0.2))
 	}
 }
 
@@ -95,12 +106,12 @@ func TestSpreadSpecialBuckets(t *testing.T) {
 		}
 	}
 	f("at or below zero", math.Inf(-1), -1, 5, func(h *hist.Histogram) bool { return h.Max() == 0 })
-	f("from -Inf", math.Inf(-1), 0.005, 5, func(h *hist.Histogram) bool { return h.CountBelow(0.005) == 5 && h.Min() >= 0 })
-	f("to +Inf", 10, math.Inf(1), 5, func(h *hist.Histogram) bool { return h.CountBelow(10) == 0 && h.CountBelow(11) == 5 })
+	f("from -Inf", math.Inf(-1), 0.005, 5, func(h *hist.Histogram) bool { return h.CountAtOrBelow(0.005) == 5 && h.Min() >= 0 })
+	f("to +Inf", 10, math.Inf(1), 5, func(h *hist.Histogram) bool { return h.CountAtOrBelow(10) == 0 && h.CountAtOrBelow(11) == 5 })
 	f("huge", 1e200, math.Inf(1), 5, func(h *hist.Histogram) bool { return h.Count() == 5 })
 	f("empty interval", 0.5, 0.5, 5, func(h *hist.Histogram) bool { return h.CountBelow(0.5) == 0 })
 	f("NaN", math.NaN(), 1, 0, func(h *hist.Histogram) bool { return true })
-	f("huge count", 0, 10, 1<<62, func(h *hist.Histogram) bool { return h.CountBelow(10) == 1<<62 })
+	f("huge count", 0, 10, 1<<62, func(h *hist.Histogram) bool { return h.CountAtOrBelow(10) == 1<<62 })
 }
 
 func TestExpBound(t *testing.T) {

@@ -36,6 +36,7 @@ type appender struct {
 	ctx     context.Context
 	done    bool
 	rollups map[rollupKey]*slo.Rollup
+	counts  map[rollupKey]*slo.Rollup // SetCounts: verdicts to write
 	state   map[string][]byte
 	stats   map[store.IngestKey]int64
 	keys    map[string]store.Idempotency
@@ -57,12 +58,34 @@ func (a *appender) Append(sli string, quantum time.Duration, r *slo.Rollup) erro
 		a.rollups = make(map[rollupKey]*slo.Rollup)
 	}
 	k := rollupKey{sli, int64(quantum), r.Start}
+	if _, ok := a.counts[k]; ok {
+		return fmt.Errorf("sqlite: append %s@%d: %w: the batch sets this quantum's counts already; commit it first", sli, r.Start, store.ErrInvalid)
+	}
 	dst := a.rollups[k]
 	if dst == nil {
 		dst = &slo.Rollup{Start: r.Start}
 		a.rollups[k] = dst
 	}
 	dst.Merge(r)
+	return nil
+}
+
+func (a *appender) SetCounts(sli string, quantum time.Duration, r *slo.Rollup) error {
+	if a.done {
+		return store.ErrAppenderDone
+	}
+	if err := store.CheckCounts(sli, quantum, r); err != nil {
+		return fmt.Errorf("sqlite: set counts: %w", err)
+	}
+	k := rollupKey{sli, int64(quantum), r.Start}
+	if _, ok := a.rollups[k]; ok {
+		return fmt.Errorf("sqlite: set counts %s@%d: %w: the batch appends to this quantum already; commit it first", sli, r.Start, store.ErrInvalid)
+	}
+	if a.counts == nil {
+		a.counts = make(map[rollupKey]*slo.Rollup)
+	}
+	// Only the counts matter: the histograms stay as stored.
+	a.counts[k] = store.CountsOf(r)
 	return nil
 }
 
@@ -115,7 +138,7 @@ func (a *appender) Rollback() error {
 		return store.ErrAppenderDone
 	}
 	a.done = true
-	a.rollups, a.state, a.stats, a.keys = nil, nil, nil, nil
+	a.rollups, a.counts, a.state, a.stats, a.keys = nil, nil, nil, nil, nil
 	return nil
 }
 
@@ -124,8 +147,8 @@ func (a *appender) Commit() error {
 		return store.ErrAppenderDone
 	}
 	a.done = true
-	defer func() { a.rollups, a.state, a.stats, a.keys = nil, nil, nil, nil }()
-	if len(a.rollups) == 0 && len(a.state) == 0 && len(a.stats) == 0 && len(a.keys) == 0 {
+	defer func() { a.rollups, a.counts, a.state, a.stats, a.keys = nil, nil, nil, nil, nil }()
+	if len(a.rollups) == 0 && len(a.counts) == 0 && len(a.state) == 0 && len(a.stats) == 0 && len(a.keys) == 0 {
 		return a.db.check(a.ctx, "commit")
 	}
 	return a.db.write(a.ctx, "commit", func(tx *sql.Tx) error {
@@ -160,13 +183,7 @@ func (a *appender) flush(tx *sql.Tx) error {
 	if err := a.claimKeys(tx); err != nil {
 		return err
 	}
-	keys := make([]rollupKey, 0, len(a.rollups))
-	for k := range a.rollups {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y rollupKey) int {
-		return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
-	})
+	keys := sortedKeys(a.rollups)
 
 	m := newMerger(ctx, tx, db)
 	marks, err := m.seriesMarks(keys)
@@ -191,8 +208,18 @@ func (a *appender) flush(tx *sql.Tx) error {
 				hourly[hk] = r.Latency.Clone()
 			}
 			r.Latency.Reset()
+			// Compact dropped the statuses' histograms with the
+			// quantum's: late ones go too, the counts stay.
+			for i := range r.Statuses {
+				r.Statuses[i].Latency.Reset()
+			}
 		}
 		if err := m.mergeRollup(k, r); err != nil {
+			return err
+		}
+	}
+	for _, k := range sortedKeys(a.counts) {
+		if err := m.setCounts(k, a.counts[k]); err != nil {
 			return err
 		}
 	}
@@ -252,6 +279,18 @@ func (a *appender) claimKeys(tx *sql.Tx) error {
 	return nil
 }
 
+// sortedKeys returns the keys of m in (sli, quantum, start) order.
+func sortedKeys(m map[rollupKey]*slo.Rollup) []rollupKey {
+	keys := make([]rollupKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y rollupKey) int {
+		return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
+	})
+	return keys
+}
+
 // merger does the read-modify-write of rollups and hourly histograms
 // inside one write transaction, with scratch space reused across rows.
 type merger struct {
@@ -259,12 +298,15 @@ type merger struct {
 	tx  *sql.Tx
 	db  *DB
 	// Bound lazily: a batch of new quanta never needs the merge statements.
-	seriesIns, rollupIns, rollupGet, rollupUpd, hourlyGet, hourlyPut *sql.Stmt
+	seriesIns, rollupIns, rollupGet, rollupUpd, countsUpd, hourlyGet, hourlyPut *sql.Stmt
 
 	buf   []byte
+	sbuf  []byte // the statuses' encoding, beside buf's histogram
 	old   slo.Rollup
 	blob  []byte
+	sblob []byte
 	scrat hist.Histogram
+	sc    statusCodec
 }
 
 func newMerger(ctx context.Context, tx *sql.Tx, db *DB) *merger {
@@ -346,11 +388,22 @@ func (m *merger) encode(h *hist.Histogram) []byte {
 	return m.buf
 }
 
+// encodeStatuses returns r's statuses in the form statuses.go describes,
+// or nil (SQL NULL) for none. The slice is reused by the next call.
+func (m *merger) encodeStatuses(r *slo.Rollup) []byte {
+	b := m.sc.encode(m.sbuf, r)
+	if b != nil {
+		m.sbuf = b
+	}
+	return b
+}
+
 // mergeRollup merges r into the stored rollup of k. r is clobbered.
 func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
 	blob := m.encode(&r.Latency)
 	res, err := m.stmt(&m.rollupIns, m.db.ws.rollupIns).ExecContext(m.ctx, k.sli, k.quantum, k.start,
-		int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, blob)
+		int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, blob,
+		m.encodeStatuses(r))
 	if err != nil {
 		return fmt.Errorf("append %s@%d: %w", k.sli, k.start, err)
 	}
@@ -364,22 +417,54 @@ func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
 	var c [5]int64
 	var measured bool
 	err = m.stmt(&m.rollupGet, m.db.ws.rollupGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).
-		Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &measured, &m.blob)
+		Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &measured, &m.blob, &m.sblob)
 	if err != nil {
 		return fmt.Errorf("append %s@%d: read for merge: %w", k.sli, k.start, err)
 	}
 	old := &m.old
 	*old = slo.Rollup{Start: k.start, Attempted: uint64(c[0]), Good: uint64(c[1]), Errors: uint64(c[2]),
-		Slow: uint64(c[3]), OverThreshold: uint64(c[4]), Measured: measured, Latency: old.Latency}
+		Slow: uint64(c[3]), OverThreshold: uint64(c[4]), Measured: measured, Latency: old.Latency, Statuses: old.Statuses}
 	if err := decode(&old.Latency, m.blob); err != nil {
 		return fmt.Errorf("append %s@%d: stored histogram: %w", k.sli, k.start, err)
+	}
+	if err := m.sc.decode(old, m.sblob); err != nil {
+		return fmt.Errorf("append %s@%d: stored statuses: %w", k.sli, k.start, err)
 	}
 	old.Merge(r)
 	_, err = m.stmt(&m.rollupUpd, m.db.ws.rollupUpd).ExecContext(m.ctx,
 		int64(old.Attempted), int64(old.Good), int64(old.Errors), int64(old.Slow), int64(old.OverThreshold), old.Measured,
-		m.encode(&old.Latency), k.sli, k.quantum, k.start)
+		m.encode(&old.Latency), m.encodeStatuses(old), k.sli, k.quantum, k.start)
 	if err != nil {
 		return fmt.Errorf("append %s@%d: merge: %w", k.sli, k.start, err)
+	}
+	return nil
+}
+
+// setCounts replaces the verdicts of the stored rollup of k with r's.
+func (m *merger) setCounts(k rollupKey, r *slo.Rollup) error {
+	var c [5]int64
+	var measured bool
+	err := m.stmt(&m.rollupGet, m.db.ws.rollupGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).
+		Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &measured, &m.blob, &m.sblob)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.sli, time.Duration(k.quantum), k.start, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("set counts %s@%d: %w", k.sli, k.start, err)
+	case uint64(c[0]) != r.Attempted:
+		return fmt.Errorf("set counts %s@%d: %w: %d events stored, %d judged", k.sli, k.start, store.ErrConflict, uint64(c[0]), r.Attempted)
+	}
+	sts, err := m.sc.setOver(m.sbuf[:0], m.sblob, r)
+	if err != nil {
+		return fmt.Errorf("set counts %s@%d: %w", k.sli, k.start, err)
+	}
+	if sts != nil {
+		m.sbuf = sts
+	}
+	_, err = m.stmt(&m.countsUpd, m.db.ws.countsUpd).ExecContext(m.ctx,
+		int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), sts, k.sli, k.quantum, k.start)
+	if err != nil {
+		return fmt.Errorf("set counts %s@%d: %w", k.sli, k.start, err)
 	}
 	return nil
 }

@@ -116,6 +116,7 @@ type compaction struct {
 	budget  int
 	changed bool
 	scratch hist.Histogram
+	sc      statusCodec
 	moved   []movedRow // reused across batches
 }
 
@@ -194,6 +195,7 @@ type movedRow struct {
 	start    int64
 	c        [5]int64
 	measured bool
+	statuses []byte // without their histograms
 }
 
 // move merges the histograms of s's quanta in [s.mark, full) into their
@@ -216,16 +218,23 @@ func (c *compaction) move(s seriesRow, full int64) (done bool, err error) {
 		hours []hourAcc
 		moved = c.moved[:0]
 		blob  sql.RawBytes
+		sblob sql.RawBytes
 	)
 	for rows.Next() {
 		var r movedRow
-		if err := rows.Scan(&r.start, &r.c[0], &r.c[1], &r.c[2], &r.c[3], &r.c[4], &r.measured, &blob); err != nil {
+		if err := rows.Scan(&r.start, &r.c[0], &r.c[1], &r.c[2], &r.c[3], &r.c[4], &r.measured, &blob, &sblob); err != nil {
 			_ = rows.Close()
 			return false, err
 		}
 		if err := decode(&c.scratch, blob); err != nil {
 			_ = rows.Close()
 			return false, fmt.Errorf("histogram of quantum %d: %w", r.start, err)
+		}
+		// The statuses' histograms go with the quantum's; their counts
+		// stay.
+		if r.statuses, err = c.sc.strip(nil, sblob); err != nil {
+			_ = rows.Close()
+			return false, fmt.Errorf("statuses of quantum %d: %w", r.start, err)
 		}
 		h := store.HourOf(r.start)
 		if len(hours) == 0 || hours[len(hours)-1].hour != h {
@@ -257,7 +266,7 @@ func (c *compaction) move(s seriesRow, full int64) (done bool, err error) {
 		if _, err := del.ExecContext(c.ctx, s.sli, s.quantum, r.start); err != nil {
 			return false, err
 		}
-		res, err := ins.ExecContext(c.ctx, s.sli, s.quantum, r.start, r.c[0], r.c[1], r.c[2], r.c[3], r.c[4], r.measured, nil)
+		res, err := ins.ExecContext(c.ctx, s.sli, s.quantum, r.start, r.c[0], r.c[1], r.c[2], r.c[3], r.c[4], r.measured, nil, r.statuses)
 		if err != nil {
 			return false, err
 		}

@@ -103,8 +103,10 @@ func (db *DB) Rollups(ctx context.Context, sli string, quantum time.Duration, fr
 
 type rollupIter struct {
 	rowsIter
-	cur  slo.Rollup
-	blob sql.RawBytes
+	cur   slo.Rollup
+	blob  sql.RawBytes
+	sblob sql.RawBytes
+	sc    statusCodec
 }
 
 func (it *rollupIter) Next() bool {
@@ -113,7 +115,7 @@ func (it *rollupIter) Next() bool {
 	}
 	var c [5]int64
 	r := &it.cur
-	if err := it.rows.Scan(&r.Start, &c[0], &c[1], &c[2], &c[3], &c[4], &r.Measured, &it.blob); err != nil {
+	if err := it.rows.Scan(&r.Start, &c[0], &c[1], &c[2], &c[3], &c[4], &r.Measured, &it.blob, &it.sblob); err != nil {
 		return it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
 	}
 	r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = uint64(c[0]), uint64(c[1]), uint64(c[2]), uint64(c[3]), uint64(c[4])
@@ -121,6 +123,9 @@ func (it *rollupIter) Next() bool {
 	// copying every histogram once more.
 	if err := decode(&r.Latency, it.blob); err != nil {
 		return it.fail(it, fmt.Errorf("sqlite: %s: histogram of quantum %d: %w", it.what, r.Start, err))
+	}
+	if err := it.sc.decode(r, it.sblob); err != nil {
+		return it.fail(it, fmt.Errorf("sqlite: %s: statuses of quantum %d: %w", it.what, r.Start, err))
 	}
 	return true
 }

@@ -84,6 +84,10 @@ CREATE TABLE idempotency (
 -- Compact forgets keys by age.
 CREATE INDEX idempotency_at ON idempotency (at_ns);
 `,
+	// 4 → 5: counts and latencies per status code, which re-judging an
+	// edited SLI reads; the format is documented in statuses.go. NULL for
+	// rollups stored before, and for sources that keep none.
+	`ALTER TABLE rollups ADD COLUMN statuses BLOB;`,
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer

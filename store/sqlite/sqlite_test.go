@@ -257,30 +257,43 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// A corrupt histogram is reported with where it is, not a panic.
-func TestCorruptHistogram(t *testing.T) {
+// A corrupt histogram or statuses column is reported with where it is,
+// not a panic, when read and when merged into.
+func TestCorruptColumns(t *testing.T) {
 	ctx := context.Background()
-	db := open(t, t.TempDir())
-	r := &slo.Rollup{Start: 0, Attempted: 1, Measured: true}
-	_ = r.Latency.Insert(0.1)
-	app := db.Appender(ctx)
-	if err := app.Append("a", time.Minute, r); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name, update, wantRead string
+	}{
+		{"histogram", `UPDATE rollups SET hist = x'0005ff'`, "histogram"},
+		{"statuses", `UPDATE rollups SET statuses = x'0105'`, "statuses of quantum 0"},
 	}
-	if err := app.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.w.ExecContext(ctx, `UPDATE rollups SET hist = x'0005ff'`); err != nil {
-		t.Fatal(err)
-	}
-	_, err := store.LoadSeries(ctx, db, "a", time.Minute, 0, int64(time.Hour))
-	if err == nil || !strings.Contains(err.Error(), "histogram") {
-		t.Errorf("LoadSeries over a corrupt histogram: %v", err)
-	}
-	app = db.Appender(ctx)
-	_ = app.Append("a", time.Minute, r)
-	if err := app.Commit(); err == nil || !strings.Contains(err.Error(), "a@0") {
-		t.Errorf("merge into a corrupt histogram: %v", err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db := open(t, t.TempDir())
+			r := &slo.Rollup{Start: 0, Attempted: 1, Measured: true, Statuses: []slo.StatusCount{{Code: 200, Count: 1, Timed: 1}}}
+			_ = r.Latency.Insert(0.1)
+			_ = r.Statuses[0].Latency.Insert(0.1)
+			commitOne := func() error {
+				app := db.Appender(ctx)
+				if err := app.Append("a", time.Minute, r); err != nil {
+					t.Fatal(err)
+				}
+				return app.Commit()
+			}
+			if err := commitOne(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.w.ExecContext(ctx, tc.update); err != nil {
+				t.Fatal(err)
+			}
+			_, err := store.LoadSeries(ctx, db, "a", time.Minute, 0, int64(time.Hour))
+			if err == nil || !strings.Contains(err.Error(), tc.wantRead) {
+				t.Errorf("LoadSeries over a corrupt %s: %v", tc.name, err)
+			}
+			if err := commitOne(); err == nil || !strings.Contains(err.Error(), "a@0") {
+				t.Errorf("merge into a corrupt %s: %v", tc.name, err)
+			}
+		})
 	}
 }
 

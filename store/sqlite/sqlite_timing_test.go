@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
@@ -307,16 +306,7 @@ func BenchmarkDiskBytes(b *testing.B) {
 	}
 	end := benchT0 + days*24*int64(time.Hour)
 	histBytes := fill(b, db, names, benchT0, end, 100)
-	size := func() int64 {
-		if err := db.Checkpoint(ctx); err != nil {
-			b.Fatal(err)
-		}
-		fi, err := os.Stat(db.Path())
-		if err != nil {
-			b.Fatal(err)
-		}
-		return fi.Size()
-	}
+	size := func() int64 { return fileSize(b, db) }
 	perSLIMinute := func(n int64) float64 { return float64(n) / (slis * minutes) }
 	full := size()
 

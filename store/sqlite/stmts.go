@@ -14,6 +14,7 @@ type writeStmts struct {
 	seriesIns, seriesSetMark, seriesAll *sql.Stmt
 
 	rollupIns, rollupGet, rollupUpd *sql.Stmt
+	countsUpd                       *sql.Stmt
 	hourlyGet, hourlyPut            *sql.Stmt
 
 	moveSel, moveDel      *sql.Stmt
@@ -34,7 +35,7 @@ type readStmts struct {
 	stateFrom, statsAll  *sql.Stmt
 }
 
-const rollupCols = `attempted, good, errors, slow, over_threshold, measured, hist`
+const rollupCols = `attempted, good, errors, slow, over_threshold, measured, hist, statuses`
 
 func (db *DB) prepare(ctx context.Context) error {
 	var err error
@@ -54,9 +55,11 @@ func (db *DB) prepare(ctx context.Context) error {
 	// The common append is a new quantum: one INSERT that does nothing on
 	// a conflict, and only then the read-modify-write of a merge.
 	prep(w, &ws.rollupIns, `INSERT INTO rollups (sli, quantum_ns, start_ns, `+rollupCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	prep(w, &ws.rollupGet, `SELECT `+rollupCols+` FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
-	prep(w, &ws.rollupUpd, `UPDATE rollups SET attempted = ?, good = ?, errors = ?, slow = ?, over_threshold = ?, measured = ?, hist = ?
+	prep(w, &ws.rollupUpd, `UPDATE rollups SET attempted = ?, good = ?, errors = ?, slow = ?, over_threshold = ?, measured = ?, hist = ?, statuses = ?
+		WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
+	prep(w, &ws.countsUpd, `UPDATE rollups SET good = ?, errors = ?, slow = ?, over_threshold = ?, statuses = ?
 		WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
 	prep(w, &ws.hourlyGet, `SELECT hist FROM hourly WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
 	prep(w, &ws.hourlyPut, `INSERT INTO hourly (sli, quantum_ns, start_ns, hist) VALUES (?, ?, ?, ?)
@@ -128,7 +131,7 @@ func closeStmts(ss ...*sql.Stmt) {
 
 func (ws *writeStmts) close() {
 	closeStmts(ws.seriesIns, ws.seriesSetMark, ws.seriesAll,
-		ws.rollupIns, ws.rollupGet, ws.rollupUpd, ws.hourlyGet, ws.hourlyPut,
+		ws.rollupIns, ws.rollupGet, ws.rollupUpd, ws.countsUpd, ws.hourlyGet, ws.hourlyPut,
 		ws.moveSel, ws.moveDel, ws.rollupNth, ws.rollupDel, ws.hourlyNth, ws.hourlyDel,
 		ws.freePages, ws.incrVacuum,
 		ws.sloPut, ws.sloDel, ws.statePut, ws.stateDelRange, ws.stateDelFrom, ws.statsAdd,

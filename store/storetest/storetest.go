@@ -41,6 +41,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SLIs and quanta are isolated", testIsolation},
 		{"invalid arguments are rejected with ErrInvalid", testInvalid},
 		{"load series copies the rollups", testLoadSeries},
+		{"per-status counts round trip", testStatusesRoundTrip},
+		{"per-status counts merge", testStatusesMerge},
+		{"compaction keeps per-status counts", testStatusesCompacted},
+		{"set counts replaces verdicts only", testSetCounts},
 		{"SLO definitions", testSLOs},
 		{"state key-value", testState},
 		{"state commits with the batch", testStateInBatch},
@@ -81,10 +85,25 @@ const (
 )
 
 // rollup returns a deterministic rollup at start with about bins latency
-// bins, different for every seed.
+// bins, different for every seed, with counts and latencies per status.
 func rollup(start int64, seed uint64, bins int) *slo.Rollup {
 	rng := rand.New(rand.NewPCG(seed, uint64(start)))
 	r := &slo.Rollup{Start: start, Measured: true}
+	add := func(code int, v float64, n uint64, over bool) {
+		st := &r.Statuses[slices.IndexFunc(r.Statuses, func(s slo.StatusCount) bool { return s.Code == code })]
+		st.Count += n
+		if math.IsNaN(v) {
+			return
+		}
+		st.Timed += n
+		st.Latency.InsertN(v, n)
+		if over {
+			st.Over += n
+		}
+	}
+	for _, c := range []int{slo.StatusOKTrue, 200, 404, 503} {
+		r.Statuses = append(r.Statuses, slo.StatusCount{Code: c})
+	}
 	for range bins {
 		// Log-uniform over 100 µs .. 10 s.
 		v := math.Pow(10, -4+5*rng.Float64())
@@ -96,13 +115,29 @@ func rollup(start int64, seed uint64, bins int) *slo.Rollup {
 		switch rng.IntN(10) {
 		case 0:
 			r.Errors += n
+			add(503, v, n, false)
 		case 1:
 			r.Slow += n
 			r.OverThreshold += n
+			add(200, v, n, true)
+		case 2:
+			r.Good += n
+			add(404, v, n, false)
+		case 3:
+			r.Good += n
+			add(slo.StatusOKTrue, v, n, false)
 		default:
 			r.Good += n
+			add(200, v, n, false)
 		}
 	}
+	// A few events without latency, as probes report them.
+	if k := rng.Uint64N(3); k > 0 {
+		r.Attempted += k
+		r.Good += k
+		add(200, math.NaN(), k, false)
+	}
+	r.Statuses = slices.DeleteFunc(r.Statuses, func(s slo.StatusCount) bool { return s.Count == 0 })
 	return r
 }
 
@@ -121,7 +156,7 @@ func commit(t *testing.T, s store.Store, sli string, q time.Duration, rs ...*slo
 
 func load(t *testing.T, s store.Querier, sli string, q time.Duration, from, to int64) []slo.Rollup {
 	t.Helper()
-	ser, err := store.LoadSeries(context.Background(), s, sli, q, from, to)
+	ser, err := store.LoadSeriesStatuses(context.Background(), s, sli, q, from, to)
 	if err != nil {
 		t.Fatalf("LoadSeries(%q, %v, %d, %d): %v", sli, q, from, to, err)
 	}
@@ -151,8 +186,33 @@ func diff(got, want *slo.Rollup) string {
 	case !got.Latency.Equal(&want.Latency):
 		return fmt.Sprintf("histogram of %d samples in %d bins, want %d in %d",
 			got.Latency.Count(), got.Latency.NumBins(), want.Latency.Count(), want.Latency.NumBins())
+	case (got.Statuses == nil) != (want.Statuses == nil) || len(got.Statuses) != len(want.Statuses):
+		return fmt.Sprintf("statuses %s, want %s", statusCounts(got), statusCounts(want))
+	}
+	for i := range got.Statuses {
+		g, w := &got.Statuses[i], &want.Statuses[i]
+		if g.Code != w.Code || g.Count != w.Count || g.Timed != w.Timed || g.Over != w.Over {
+			return fmt.Sprintf("statuses %s, want %s", statusCounts(got), statusCounts(want))
+		}
+		if !g.Latency.Equal(&w.Latency) {
+			return fmt.Sprintf("status %s: histogram of %d samples in %d bins, want %d in %d", slo.StatusName(g.Code),
+				g.Latency.Count(), g.Latency.NumBins(), w.Latency.Count(), w.Latency.NumBins())
+		}
 	}
 	return ""
+}
+
+// statusCounts writes r's statuses as {code count/timed/over} for a
+// failure message; nil prints as "none".
+func statusCounts(r *slo.Rollup) string {
+	if r.Statuses == nil {
+		return "none"
+	}
+	var b strings.Builder
+	for _, s := range r.Statuses {
+		fmt.Fprintf(&b, "{%s %d/%d/%d}", slo.StatusName(s.Code), s.Count, s.Timed, s.Over)
+	}
+	return b.String()
 }
 
 type countsOnly struct {
@@ -450,6 +510,21 @@ func testLoadSeries(t *testing.T, s store.Store) {
 	if from, to, ok := ser.Span(); !ok || from != t0 || to != t0+3*minute {
 		t.Errorf("Span = %d, %d, %v", from, to, ok)
 	}
+	// LoadSeries leaves the statuses out, and only them.
+	plain, err := store.LoadSeries(context.Background(), s, "a", time.Minute, t0, t0+hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plain.Rollups {
+		if plain.Rollups[i].Statuses != nil {
+			t.Fatalf("LoadSeries rollup %d has statuses", i)
+		}
+		want := clone(want[i])
+		want.Statuses = nil
+		if d := diff(&plain.Rollups[i], want); d != "" {
+			t.Errorf("LoadSeries rollup %d: %s", i, d)
+		}
+	}
 }
 
 func testSLOs(t *testing.T, s store.Store) {
@@ -709,6 +784,9 @@ func withoutHistograms(rs []*slo.Rollup) []*slo.Rollup {
 	for i, r := range rs {
 		c := clone(r)
 		c.Latency.Reset()
+		for j := range c.Statuses {
+			c.Statuses[j].Latency.Reset()
+		}
 		out[i] = c
 	}
 	return out
