@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/slo"
