@@ -342,14 +342,24 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 				ErrInvalid, name, en.slo.Since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
-	for name, en := range next {
+	for _, name := range slices.Sorted(maps.Keys(next)) {
+		en := next[name]
 		prev := old[name]
 		if prev != nil && string(prev.def) == string(en.def) {
 			next[name] = prev
 			continue
 		}
+		ws, err := e.judgeLineage(ctx, en.slo, now)
+		all = append(all, ws...)
+		if err != nil {
+			return all, fmt.Errorf("SLO %s: %w", name, err)
+		}
 		if err := e.rebuild(ctx, en, prev, now); err != nil {
 			return all, fmt.Errorf("SLO %s: %w", name, err)
+		}
+		if len(ws) > 0 && en.run.tracker.Since() != slo.NotStarted {
+			// Its history was judged again: so are its alerts.
+			en.replayFrom = en.run.tracker.Since()
 		}
 	}
 	e.mu.RLock()
@@ -391,8 +401,10 @@ func (e *Engine) persist(ctx context.Context, old, next map[string]*entry, now t
 			if err := e.cfg.Store.DeleteSLO(ctx, d.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("removing SLO %s: %w", d.Name, err)
 			}
-			if _, err := e.cfg.Store.DeleteStatePrefix(ctx, historyKey(d.Name)); err != nil {
-				return fmt.Errorf("removing the alert history of SLO %s: %w", d.Name, err)
+			for _, key := range []string{historyKey(d.Name), lineageKey(d.Name)} {
+				if _, err := e.cfg.Store.DeleteStatePrefix(ctx, key); err != nil {
+					return fmt.Errorf("removing the alert history of SLO %s: %w", d.Name, err)
+				}
 			}
 		}
 	}
@@ -456,7 +468,11 @@ const maxCatchUp = 3 * 24 * time.Hour
 
 // lifeStart is the start of the life of s as the store knows it.
 func (e *Engine) lifeStart(ctx context.Context, s *slo.SLO) (int64, error) {
-	return StoredLifeStart(ctx, e.cfg.Store, s.Name, s)
+	floor, err := StoredFloor(ctx, e.cfg.Store, s.Name)
+	if err != nil {
+		return 0, err
+	}
+	return StoredLifeStart(ctx, e.cfg.Store, s.Name, s, floor)
 }
 
 // alertLookback is the longest span the SLO's alerts measure: its longest

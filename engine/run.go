@@ -160,12 +160,14 @@ func (it *sliceIter) Close() error    { return nil }
 
 // StoredLifeStart is the start of the life of s in what q holds: the
 // spec's explicit since, or the first measured quantum, or
-// slo.NotStarted. nines serve and nines replay --data agree on it.
-func StoredLifeStart(ctx context.Context, q RollupSource, key string, s *slo.SLO) (int64, error) {
+// slo.NotStarted; never before floor, where a restart of its history put
+// the start of the current one (StoredFloor; math.MinInt64 for none).
+// nines serve and nines replay --data agree on it.
+func StoredLifeStart(ctx context.Context, q RollupSource, key string, s *slo.SLO, floor int64) (int64, error) {
 	if !s.Since.IsZero() {
-		return slo.QuantumStart(s.Since.UnixNano(), s.Quantum), nil
+		return max(slo.QuantumStart(s.Since.UnixNano(), s.Quantum), floor), nil
 	}
-	it := q.Rollups(ctx, key, s.Quantum, math.MinInt64, math.MaxInt64)
+	it := q.Rollups(ctx, key, s.Quantum, floor, math.MaxInt64)
 	defer it.Close()
 	for it.Next() {
 		if r := it.At(); r.Measured {

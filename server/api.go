@@ -73,12 +73,23 @@ func (s *Server) getSLO(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
+	marks, err := s.cfg.Engine.Marks(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	if marks == nil {
+		marks = []engine.Mark{}
+	}
+	doc := map[string]any{
 		"name": o.Name, "service": o.Service, "method": o.Method.String(),
 		"objective": report.Number(o.Objective.Percent()), "window": o.Window.String(),
 		"quantum": slo.FormatDuration(o.Quantum), "no_data": o.NoData.String(),
-		"spec": string(text),
-	}, nil
+		"spec": string(text), "marks": marks,
+	}
+	if since, ok, err := s.cfg.Engine.Since(name); err == nil && ok {
+		doc["since"] = since
+	}
+	return doc, nil
 }
 
 // status answers with the same document as nines eval --json, for the
@@ -650,8 +661,18 @@ func (s *Server) reload(r *http.Request) (any, error) {
 	if s.cfg.Reload == nil {
 		return nil, &apiError{http.StatusNotFound, "reload is not enabled: nines serve was started without --slos"}
 	}
-	if err := s.cfg.Reload(); err != nil {
-		return nil, badRequest("reload failed, the previous SLOs stay in force: %v", err)
+	warnings, err := s.cfg.Reload()
+	if warnings == nil {
+		warnings = []string{}
 	}
-	return map[string]any{"reloaded": true, "slos": len(s.cfg.Engine.SLOs())}, nil
+	switch {
+	case errors.Is(err, engine.ErrInvalid):
+		return nil, badRequest("reload failed, the previous SLOs stay in force: %v", err)
+	case err != nil:
+		// The specs were fine; storing what they change was not (a store
+		// that fails to re-judge history, say).
+		s.cfg.Logger.Error("reload failed", "err", err)
+		return nil, &apiError{http.StatusServiceUnavailable, fmt.Sprintf("reload failed, the previous SLOs stay in force: %v", err)}
+	}
+	return map[string]any{"reloaded": true, "slos": len(s.cfg.Engine.SLOs()), "warnings": warnings}, nil
 }

@@ -39,8 +39,10 @@ type Config struct {
 	// (default 200,000), so one request cannot make the collector hold
 	// millions of baselines.
 	MaxSeries int
-	// Reload re-reads the SLO specs (POST /api/v1/-/reload); nil disables it.
-	Reload func() error
+	// Reload re-reads the SLO specs (POST /api/v1/-/reload) and returns
+	// its warnings, among them what was re-judged or restarted; nil
+	// disables it.
+	Reload func() ([]string, error)
 	// Version is shown by /api/v1/status/buildinfo.
 	Version string
 	// Notify, when set, routes alerts to notifiers (server/notify.go).

@@ -54,6 +54,8 @@ type fixture struct {
 	clock *clock
 	eng   *engine.Engine
 	db    *sqlite.DB
+	// spec is what POST /api/v1/-/reload loads.
+	spec string
 }
 
 func newFixture(t testing.TB, token string) *fixture {
@@ -72,13 +74,22 @@ func newFixture(t testing.TB, token string) *fixture {
 	if _, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(testSpec)}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Engine: eng, Store: db, Token: token, MaxBody: 1 << 20, MaxSeries: 1000})
+	f := &fixture{t: t, clock: c, eng: eng, db: db, spec: testSpec}
+	reload := func() ([]string, error) {
+		ws, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(f.spec)})
+		var out []string
+		for _, w := range ws {
+			out = append(out, w.String())
+		}
+		return out, err
+	}
+	s, err := New(Config{Engine: eng, Store: db, Token: token, MaxBody: 1 << 20, MaxSeries: 1000, Reload: reload})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, clock: c, eng: eng, db: db}
+	f.srv = httptest.NewServer(s)
+	t.Cleanup(f.srv.Close)
+	return f
 }
 
 // roundTrip sends a request and returns the answer's status, header and

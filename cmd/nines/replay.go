@@ -155,7 +155,11 @@ func replayOne(ctx context.Context, e *env, f *replayFlags, db *sqlite.DB, s *sl
 	if db != nil {
 		src = db
 		var err error
-		if since, err = engine.StoredLifeStart(ctx, db, key, s); err != nil {
+		floor, err := engine.StoredFloor(ctx, db, key)
+		if err != nil {
+			return report.Replay{}, fmt.Errorf("replay: SLO %s: %w", s.Name, err)
+		}
+		if since, err = engine.StoredLifeStart(ctx, db, key, s, floor); err != nil {
 			return report.Replay{}, fmt.Errorf("replay: SLO %s: %w", s.Name, err)
 		}
 		if to.IsZero() {

@@ -132,20 +132,22 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 	}
-	load := func() error {
+	load := func() ([]string, error) {
 		files, err := specFiles(f.slos, f.demo)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%w: %w", engine.ErrInvalid, err)
 		}
 		warnings, err := eng.Load(ctx, files)
+		var out []string
 		for _, w := range warnings {
 			logger.Warn("spec", "warning", w.String())
+			out = append(out, w.String())
 		}
-		return err
+		return out, err
 	}
-	var reload func() error
+	var reload func() ([]string, error)
 	if f.slos != "" || f.demo {
-		if err := load(); err != nil {
+		if _, err := load(); err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 		}
 		reload = load
@@ -192,7 +194,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 				case <-ctx.Done():
 					return
 				case <-hup:
-					if err := reload(); err != nil {
+					if _, err := reload(); err != nil {
 						logger.Error("reload refused, the previous SLOs stay in force", "err", err)
 					} else {
 						logger.Info("reloaded SLO specs", "slos", len(eng.SLOs()))

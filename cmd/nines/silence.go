@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/notify"
 	"github.com/nines-sre/nines/slo"
 )
@@ -259,22 +260,23 @@ func selfURL(listen string) string {
 
 // withReload makes a spec reload re-read notify.yaml too: first, so that
 // a broken file refuses the whole reload and changes nothing.
-func (n *notifier) withReload(reload func() error) func() error {
+func (n *notifier) withReload(reload func() ([]string, error)) func() ([]string, error) {
 	if n.path == "" {
 		return reload
 	}
-	return func() error {
+	return func() ([]string, error) {
 		cfg, err := notify.LoadConfig(n.path)
 		if err != nil {
-			return fmt.Errorf("--notify: %w", err)
+			return nil, fmt.Errorf("%w: --notify: %w", engine.ErrInvalid, err)
 		}
 		cfg.ResolveIncidents(n.incidentsURL, n.incidentsHeaders)
+		var warnings []string
 		if reload != nil { // without --slos only notify.yaml is read again
-			if err := reload(); err != nil {
-				return err
+			if warnings, err = reload(); err != nil {
+				return warnings, err
 			}
 		}
 		n.SetConfig(cfg)
-		return nil
+		return warnings, nil
 	}
 }

@@ -175,13 +175,13 @@ func TestNotifyReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	specs := 0
-	reload := nt.withReload(func() error { specs++; return nil })
+	reload := nt.withReload(func() ([]string, error) { specs++; return nil, nil })
 	write("receivers: [{name: log, log: {}}]\nroute: {receiver: nobody}\n")
-	if err := reload(); err == nil || !strings.Contains(err.Error(), `notify.yaml:2:19: route.receiver: no receiver is named "nobody"`) || specs != 0 {
+	if _, err := reload(); err == nil || !strings.Contains(err.Error(), `notify.yaml:2:19: route.receiver: no receiver is named "nobody"`) || specs != 0 {
 		t.Fatalf("broken file: %v, specs reloaded %d times", err, specs)
 	}
 	write("receivers: [{name: log, log: {}}, {name: hook, webhook: {url: 'http://127.0.0.1:1'}}]\nroute: {receiver: hook}\n")
-	if err := reload(); err != nil || specs != 1 || nt.Config().Route.Receiver != "hook" {
+	if _, err := reload(); err != nil || specs != 1 || nt.Config().Route.Receiver != "hook" {
 		t.Fatalf("good file: %v, specs %d, route %+v", err, specs, nt.Config().Route)
 	}
 	if none := (&notifier{path: ""}).withReload(nil); none != nil {
@@ -189,7 +189,7 @@ func TestNotifyReload(t *testing.T) {
 	}
 	// Without --slos a reload still reads notify.yaml again.
 	write("receivers: [{name: log, log: {}}]\nroute: {receiver: log}\n")
-	if err := nt.withReload(nil)(); err != nil || nt.Config().Route.Receiver != "log" {
+	if _, err := nt.withReload(nil)(); err != nil || nt.Config().Route.Receiver != "log" {
 		t.Errorf("notify.yaml alone: %v, route %+v", err, nt.Config().Route)
 	}
 }
