@@ -225,6 +225,9 @@ func TestNotifyOutboxSurvivesKill(t *testing.T) {
 	}))
 	defer hang.Close()
 	defer close(stop) // before Close, which waits for the handlers
+	// quiet never hears anything: its life starts explicitly a minute ago,
+	// so the silence since counts.
+	since := time.Now().Add(-time.Minute).Truncate(5 * time.Second).UTC().Format(time.RFC3339)
 	dir := writeSpecs(t, map[string]string{
 		"quiet.yaml": `
 name: quiet
@@ -233,6 +236,7 @@ sli: {good: {ok: true}}
 objective: 99
 quantum: 5s
 window: {rolling: 1h}
+since: ` + since + `
 alerting: {noData: {after: 10s, severity: page}}
 `,
 		"busy.yaml": `

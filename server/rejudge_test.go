@@ -12,7 +12,7 @@ import (
 // reload's reply says what was re-judged. The SLO's definition says so
 // too, with a mark.
 func TestAnEditedThresholdIsRejudged(t *testing.T) {
-	f := newFixture(t, "")
+	f := newFixtureReload(t, "", true)
 	at := time.Date(2026, 11, 25, 9, 58, 0, 0, time.UTC)
 	f.do("POST", "/api/v1/events?slo=checkout-availability", minuteOfEvents(at, 100, 0, 100), nil, 200, nil)
 	var st statusDoc

@@ -58,7 +58,11 @@ type fixture struct {
 	spec string
 }
 
-func newFixture(t testing.TB, token string) *fixture {
+func newFixture(t testing.TB, token string) *fixture { return newFixtureReload(t, token, false) }
+
+// newFixtureReload is newFixture with POST /api/v1/-/reload loading
+// f.spec when reload is set.
+func newFixtureReload(t testing.TB, token string, reload bool) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
@@ -75,15 +79,18 @@ func newFixture(t testing.TB, token string) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, clock: c, eng: eng, db: db, spec: testSpec}
-	reload := func() ([]string, error) {
-		ws, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(f.spec)})
-		var out []string
-		for _, w := range ws {
-			out = append(out, w.String())
+	cfg := Config{Engine: eng, Store: db, Token: token, MaxBody: 1 << 20, MaxSeries: 1000}
+	if reload {
+		cfg.Reload = func() ([]string, error) {
+			ws, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(f.spec)})
+			var out []string
+			for _, w := range ws {
+				out = append(out, w.String())
+			}
+			return out, err
 		}
-		return out, err
 	}
-	s, err := New(Config{Engine: eng, Store: db, Token: token, MaxBody: 1 << 20, MaxSeries: 1000, Reload: reload})
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
