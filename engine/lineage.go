@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,8 +215,10 @@ func (e *Engine) rejudge(ctx context.Context, app store.Appender, s *slo.SLO, ol
 	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, math.MinInt64, now.Add(e.cfg.MaxSkew).UnixNano())
 	defer it.Close()
 	var r slo.Rollup
+	var before, after []uint64
 	for it.Next() {
 		it.At().CopyTo(&r)
+		before = verdictsOf(&r, before[:0])
 		var err error
 		if latencyChanged {
 			var rj slo.Rejudged
@@ -235,10 +238,14 @@ func (e *Engine) rejudge(ctx context.Context, app store.Appender, s *slo.SLO, ol
 		case err != nil:
 			return nil, err
 		}
+		done++
+		firstDone = min(firstDone, r.Start)
+		if after = verdictsOf(&r, after[:0]); slices.Equal(before, after) {
+			continue // judged the same: nothing to write
+		}
 		if err := app.SetCounts(s.Name, s.Quantum, &r); err != nil {
 			return nil, err
 		}
-		done++
 		firstDone = min(firstDone, r.Start)
 	}
 	if err := errors.Join(it.Err(), it.Close()); err != nil {
@@ -280,4 +287,14 @@ func describeChange(old, id sliIdentity) string {
 		parts = append(parts, fmt.Sprintf("latency threshold %s → %s", or(old.Latency), or(id.Latency)))
 	}
 	return "the SLI's " + strings.Join(parts, " and ") + " changed"
+}
+
+// verdictsOf appends to dst what re-judging may change in r: its four
+// counts and every status's Over.
+func verdictsOf(r *slo.Rollup, dst []uint64) []uint64 {
+	dst = append(dst, r.Good, r.Errors, r.Slow, r.OverThreshold)
+	for i := range r.Statuses {
+		dst = append(dst, r.Statuses[i].Over)
+	}
+	return dst
 }

@@ -298,7 +298,7 @@ type merger struct {
 	tx  *sql.Tx
 	db  *DB
 	// Bound lazily: a batch of new quanta never needs the merge statements.
-	seriesIns, rollupIns, rollupGet, rollupUpd, countsUpd, hourlyGet, hourlyPut *sql.Stmt
+	seriesIns, rollupIns, rollupGet, rollupUpd, countsGet, countsUpd, hourlyGet, hourlyPut *sql.Stmt
 
 	buf   []byte
 	sbuf  []byte // the statuses' encoding, beside buf's histogram
@@ -442,17 +442,15 @@ func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
 
 // setCounts replaces the verdicts of the stored rollup of k with r's.
 func (m *merger) setCounts(k rollupKey, r *slo.Rollup) error {
-	var c [5]int64
-	var measured bool
-	err := m.stmt(&m.rollupGet, m.db.ws.rollupGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).
-		Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &measured, &m.blob, &m.sblob)
+	var attempted int64
+	err := m.stmt(&m.countsGet, m.db.ws.countsGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).Scan(&attempted, &m.sblob)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.sli, time.Duration(k.quantum), k.start, store.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("set counts %s@%d: %w", k.sli, k.start, err)
-	case uint64(c[0]) != r.Attempted:
-		return fmt.Errorf("set counts %s@%d: %w: %d events stored, %d judged", k.sli, k.start, store.ErrConflict, uint64(c[0]), r.Attempted)
+	case uint64(attempted) != r.Attempted:
+		return fmt.Errorf("set counts %s@%d: %w: %d events stored, %d judged", k.sli, k.start, store.ErrConflict, uint64(attempted), r.Attempted)
 	}
 	sts, err := m.sc.setOver(m.sbuf[:0], m.sblob, r)
 	if err != nil {

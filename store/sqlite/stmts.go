@@ -14,7 +14,7 @@ type writeStmts struct {
 	seriesIns, seriesSetMark, seriesAll *sql.Stmt
 
 	rollupIns, rollupGet, rollupUpd *sql.Stmt
-	countsUpd                       *sql.Stmt
+	countsGet, countsUpd            *sql.Stmt
 	hourlyGet, hourlyPut            *sql.Stmt
 
 	moveSel, moveDel      *sql.Stmt
@@ -59,6 +59,8 @@ func (db *DB) prepare(ctx context.Context) error {
 	prep(w, &ws.rollupGet, `SELECT `+rollupCols+` FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
 	prep(w, &ws.rollupUpd, `UPDATE rollups SET attempted = ?, good = ?, errors = ?, slow = ?, over_threshold = ?, measured = ?, hist = ?, statuses = ?
 		WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
+	// Re-judging reads what it must check and rewrite, not the histogram.
+	prep(w, &ws.countsGet, `SELECT attempted, statuses FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
 	prep(w, &ws.countsUpd, `UPDATE rollups SET good = ?, errors = ?, slow = ?, over_threshold = ?, statuses = ?
 		WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
 	prep(w, &ws.hourlyGet, `SELECT hist FROM hourly WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`)
@@ -131,7 +133,7 @@ func closeStmts(ss ...*sql.Stmt) {
 
 func (ws *writeStmts) close() {
 	closeStmts(ws.seriesIns, ws.seriesSetMark, ws.seriesAll,
-		ws.rollupIns, ws.rollupGet, ws.rollupUpd, ws.countsUpd, ws.hourlyGet, ws.hourlyPut,
+		ws.rollupIns, ws.rollupGet, ws.rollupUpd, ws.countsGet, ws.countsUpd, ws.hourlyGet, ws.hourlyPut,
 		ws.moveSel, ws.moveDel, ws.rollupNth, ws.rollupDel, ws.hourlyNth, ws.hourlyDel,
 		ws.freePages, ws.incrVacuum,
 		ws.sloPut, ws.sloDel, ws.statePut, ws.stateDelRange, ws.stateDelFrom, ws.statsAdd,
