@@ -36,6 +36,56 @@ type Tracker struct {
 	// since is the start of the SLO's life (Series.Since): quanta before
 	// it are outside, in no sum or count but BeforeStart.
 	since int64
+	// blocks sum the ring's slots blockSlots at a time, so that Span adds
+	// up a 3-day span from 72 block sums and two ragged edges instead of
+	// 4,320 slots: the alerts ask for six spans at every quantum.
+	blocks []spanSum
+}
+
+// blockSlots is how many ring slots one of Span's block sums covers.
+const blockSlots = 60
+
+// spanSum is what Span adds up of a run of slots.
+type spanSum struct {
+	quanta, unmeasured, good, bad int
+	attempted, goodEvents         uint64
+	down                          downtime
+}
+
+// add adds (sign 1) or takes away (sign -1) one slot's contribution.
+func (s *spanSum) add(c *contribution, sign int) {
+	if !c.set || c.verdict == quantumOutside {
+		return
+	}
+	s.quanta += sign
+	if c.unmeasured {
+		s.unmeasured += sign
+	}
+	switch c.verdict {
+	case quantumGood:
+		s.good += sign
+	case quantumBad:
+		s.bad += sign
+	}
+	if sign > 0 {
+		s.attempted += c.attempted
+		s.goodEvents += c.good
+		s.down += c.down
+		return
+	}
+	s.attempted -= c.attempted
+	s.goodEvents -= c.good
+	s.down -= c.down
+}
+
+func (s *spanSum) merge(o *spanSum) {
+	s.quanta += o.quanta
+	s.unmeasured += o.unmeasured
+	s.good += o.good
+	s.bad += o.bad
+	s.attempted += o.attempted
+	s.goodEvents += o.goodEvents
+	s.down += o.down
 }
 
 // contribution is what one quantum adds to a window's sums.
@@ -100,7 +150,8 @@ func NewTrackerLookback(s *SLO, at time.Time, lookback time.Duration) (*Tracker,
 	if n > maxTrackedQuanta {
 		return nil, fmt.Errorf("tracker: window of %d quanta is more than the %d it keeps in memory; use a larger quantum", n, maxTrackedQuanta)
 	}
-	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n), lookback: int64(lookback), since: math.MinInt64}
+	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n), lookback: int64(lookback), since: math.MinInt64,
+		blocks: make([]spanSum, (n+blockSlots-1)/blockSlots)}
 	if err := t.reset(at); err != nil {
 		return nil, err
 	}
@@ -146,6 +197,7 @@ func (t *Tracker) reset(at time.Time) error {
 		t.advance(t.window.End.UnixNano())
 	} else {
 		clear(t.ring)
+		clear(t.blocks)
 		t.history = w.Start.UnixNano()
 	}
 	t.window, t.at = w, w.Start.UnixNano()
@@ -161,13 +213,26 @@ func (t *Tracker) Window() Window { return t.window }
 // after it are not judged yet.
 func (t *Tracker) Elapsed() time.Time { return time.Unix(0, t.at).UTC() }
 
-func (t *Tracker) slot(start int64) *contribution {
+func (t *Tracker) slot(start int64) *contribution { return &t.ring[t.index(start)] }
+
+// index is the ring slot of the quantum starting at start.
+func (t *Tracker) index(start int64) int {
 	n := int64(len(t.ring))
 	i := (start / t.q) % n
 	if i < 0 {
 		i += n
 	}
-	return &t.ring[i]
+	return int(i)
+}
+
+// setSlot replaces the contribution of the quantum starting at start,
+// keeping the block sums. Every write to the ring goes through it.
+func (t *Tracker) setSlot(start int64, c contribution) {
+	i := t.index(start)
+	b := &t.blocks[i/blockSlots]
+	b.add(&t.ring[i], -1)
+	t.ring[i] = c
+	b.add(&t.ring[i], 1)
 }
 
 // AdvanceTo moves the evaluation time forward to at. Quanta that enter the
@@ -200,7 +265,7 @@ func (t *Tracker) AdvanceTo(at time.Time) error {
 // overwritten, not dropped.
 func (t *Tracker) advance(end int64) {
 	for ; t.at < end; t.at += t.q {
-		*t.slot(t.at) = contribution{}
+		t.setSlot(t.at, contribution{})
 		t.put(t.at, nil, 0)
 	}
 }
@@ -213,7 +278,7 @@ func (t *Tracker) drop(start int64) {
 	}
 	t.sum.add(c, -1)
 	t.count(c, -1)
-	*c = contribution{}
+	t.setSlot(start, contribution{})
 }
 
 // put judges the quantum starting at start from r (nil: unmeasured) and
@@ -222,7 +287,7 @@ func (t *Tracker) drop(start int64) {
 func (t *Tracker) put(start int64, r *Rollup, latencies uint64) {
 	t.drop(start)
 	c := t.judged(start, r, latencies)
-	*t.slot(start) = c
+	t.setSlot(start, c)
 	t.sum.add(&c, 1)
 	t.count(&c, 1)
 }
@@ -320,7 +385,7 @@ func (t *Tracker) OpenHistory(from time.Time) {
 	start := t.window.Start.UnixNano()
 	from64 := max(QuantumStart(from.UnixNano(), t.slo.Quantum), start-t.lookback)
 	for q := from64; q < start; q += t.q {
-		*t.slot(q) = t.judged(q, nil, 0)
+		t.setSlot(q, t.judged(q, nil, 0))
 	}
 	t.history = min(t.history, from64)
 }
@@ -332,13 +397,12 @@ func (t *Tracker) remember(start int64, r *Rollup, replace bool) bool {
 	if start < t.history || start < t.at-int64(len(t.ring))*t.q {
 		return false
 	}
-	c := t.slot(start)
 	if replace {
-		*c = t.judged(start, r, r.Latency.Count())
+		t.setSlot(start, t.judged(start, r, r.Latency.Count()))
 		return true
 	}
-	merged, latencies := c.merge(start, r)
-	*c = t.judged(start, &merged, latencies)
+	merged, latencies := t.slot(start).merge(start, r)
+	t.setSlot(start, t.judged(start, &merged, latencies))
 	return true
 }
 
@@ -414,37 +478,44 @@ type SpanStats struct {
 // calendar window's first hour without lookback has only an hour to look
 // back on.
 func (t *Tracker) Span(span time.Duration) SpanStats {
-	var tl tally
 	var st SpanStats
 	spanFrom := QuantumStart(t.at-int64(span), t.slo.Quantum)
 	if t.since > spanFrom {
 		st.BeforeStart = int((min(t.since, t.at) - spanFrom) / t.q)
 	}
 	from := max(spanFrom, t.since, t.history, QuantumStart(t.at-int64(len(t.ring))*t.q, t.slo.Quantum))
-	for start := from; start < t.at; start += t.q {
-		c := t.slot(start)
-		if !c.set || c.verdict == quantumOutside {
-			continue
-		}
-		st.Quanta++
-		if c.unmeasured {
-			st.Unmeasured++
-		}
-		tl.events.Total += c.attempted
-		tl.events.Good += c.good
-		tl.downtime += c.down
-		switch c.verdict {
-		case quantumGood:
-			tl.quanta.Good++
-		case quantumBad:
-			tl.quanta.Bad++
-		}
+	var sum spanSum
+	if from < t.at {
+		t.sumSlots(&sum, t.index(from), int((t.at-from)/t.q))
 	}
-	tl.events.Failed = tl.events.Total - tl.events.Good
-	tl.quanta.BeforeStart = st.BeforeStart
+	var tl tally
+	tl.events = EventCounts{Total: sum.attempted, Good: sum.goodEvents, Failed: sum.attempted - sum.goodEvents}
+	tl.quanta = QuantumCounts{Good: sum.good, Bad: sum.bad, BeforeStart: st.BeforeStart}
+	tl.downtime = sum.down
+	st.Quanta, st.Unmeasured = sum.quanta, sum.unmeasured
 	st.Burn = t.slo.burn(&tl)
-	st.Attempted = tl.events.Total
+	st.Attempted = sum.attempted
 	return st
+}
+
+// sumSlots adds n slots of the ring from index i on (wrapping) to sum,
+// whole blocks from their sums.
+func (t *Tracker) sumSlots(sum *spanSum, i, n int) {
+	size := len(t.ring)
+	for n > 0 {
+		if i%blockSlots == 0 {
+			end := min(i+blockSlots, size)
+			if n >= end-i {
+				sum.merge(&t.blocks[i/blockSlots])
+				n -= end - i
+				i = end % size
+				continue
+			}
+		}
+		sum.add(&t.ring[i], 1)
+		n--
+		i = (i + 1) % size
+	}
 }
 
 // BurnRate is the burn rate over the last span of the window (see Span).
@@ -472,7 +543,7 @@ func (t *Tracker) SetSince(since int64) {
 	windowStart := t.window.Start.UnixNano()
 	for q := QuantumStart(lo, t.slo.Quantum); q < hi; q += t.q {
 		if q < windowStart {
-			*t.slot(q) = t.judged(q, nil, 0) // history: out of the sums
+			t.setSlot(q, t.judged(q, nil, 0)) // history: out of the sums
 			continue
 		}
 		t.put(q, nil, 0)
