@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"github.com/nines-sre/nines/engine"
 	"html/template"
 	"maps"
 	"math"
@@ -159,6 +160,10 @@ type annotationRow struct {
 
 type sloView struct {
 	Head sloHead
+	// Since is the start of the SLO's life; Marks the changes of its SLI
+	// that its stored history went through (engine.Mark).
+	Since *time.Time
+	Marks []engine.Mark
 	// Zone is where the page writes and cuts times: the SLO's calendar
 	// zone, else UTC (report.Zone).
 	Zone       *time.Location
@@ -205,6 +210,14 @@ func (u *UI) buildSLO(ctx context.Context, name string, q url.Values) (*sloView,
 		return nil, err
 	}
 	v := &sloView{Head: head(s), Zone: zone, Range: tr}
+	if since, ok, err := e.Since(s.Name); err != nil {
+		return nil, err
+	} else if ok {
+		v.Since = &since
+	}
+	if v.Marks, err = e.Marks(ctx, s.Name); err != nil {
+		return nil, err
+	}
 	v.SelfURL = "/slos/" + url.PathEscape(s.Name)
 	v.FreezeURL = v.SelfURL + "/freeze"
 	if tr.Query != "" {

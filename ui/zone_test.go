@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/slo"
 )
 
@@ -188,5 +189,22 @@ func TestBerlinMonthHasBerlinDays(t *testing.T) {
 	}
 	if strings.Contains(page, "Nov 30") {
 		t.Error("the December window shows a Nov 30")
+	}
+}
+
+// TestSLIEditShowsItsMark: after a reload that changes checkout's latency
+// threshold, its page says the history was re-judged, and by what.
+func TestSLIEditShowsItsMark(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	edited := strings.Replace(demo.Specs, `latency: "<=250ms"`, `latency: "<=300ms"`, 1)
+	if _, err := f.eng.Load(t.Context(), map[string][]byte{"demo.yaml": []byte(edited), "evil.yaml": []byte(evilSpec)}); err != nil {
+		t.Fatal(err)
+	}
+	page := f.get("/slos/checkout-availability", 200)
+	for _, want := range []string{`<li class="mark-rejudged">Re-judged by the SLI in force since`, "latency threshold &lt;=250ms → &lt;=300ms changed: re-judged"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }
