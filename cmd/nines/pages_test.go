@@ -99,6 +99,11 @@ func TestPagesOpenIncidents(t *testing.T) {
 	if want := bad.Add(time.Minute); !inc.Detected.Equal(want) {
 		t.Errorf("detected at %v, want %v", inc.Detected, want)
 	}
+	// Impact began with the bad minute itself: time to detect is the
+	// minute it took to settle.
+	if !inc.ImpactStart.Equal(bad) {
+		t.Errorf("impact start %v, want the bad minute %v", inc.ImpactStart, bad)
+	}
 
 	// An hour and a half later the page has resolved: the incident is
 	// mitigated, and resolving it stays a person's call.
