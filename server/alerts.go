@@ -11,25 +11,9 @@ import (
 )
 
 type alertView struct {
-	SLO       string        `json:"slo"`
-	Service   string        `json:"service"`
-	Alert     string        `json:"alert"`
-	Severity  string        `json:"severity"`
-	Kind      string        `json:"kind,omitempty"`
-	At        *time.Time    `json:"at,omitempty"`
-	Since     time.Time     `json:"since"`
-	Factor    report.Number `json:"factor"`
-	Long      string        `json:"long_window"`
-	Short     string        `json:"short_window,omitempty"`
-	BurnLong  report.Number `json:"burn_rate_long"`
-	BurnShort report.Number `json:"burn_rate_short"`
-	Attempted uint64        `json:"attempted_short_window"`
-	// BudgetLeft is the share of the budget left when it fired.
-	BudgetLeft report.Number `json:"budget_remaining_ratio"`
-	// Exhaustion is the time the budget lasts at the long window's burn,
-	// in seconds; null when unknown.
-	Exhaustion report.Number `json:"time_to_exhaustion_seconds"`
-	Reason     string        `json:"reason"`
+	SLO     string `json:"slo"`
+	Service string `json:"service"`
+	report.Transition
 	// Now is a firing alert's check at the last evaluation: the figures
 	// above are those of the moment it fired (or of the transition, in a
 	// history), and a page that fired on a 200× burn over 5m may read 0×
@@ -80,21 +64,9 @@ func firingView(o *slo.SLO, st alert.State, a alert.Alert) alertView {
 }
 
 func viewOf(o *slo.SLO, tr alert.Transition, withKind bool) alertView {
-	v := alertView{
-		SLO: o.Name, Service: o.Service, Alert: tr.Alert, Severity: string(tr.Severity), Since: tr.Since,
-		Factor: report.Number(tr.Factor), Long: slo.FormatDuration(tr.Long),
-		BurnLong: report.Number(tr.BurnLong), BurnShort: report.Number(tr.BurnShort), Attempted: tr.Attempted,
-		BudgetLeft: report.Number(tr.BudgetRemaining), Exhaustion: report.Number(math.NaN()), Reason: tr.Reason,
-	}
-	if tr.Short > 0 {
-		v.Short = slo.FormatDuration(tr.Short)
-	}
-	if tr.TimeToExhaustion != alert.NoExhaustion {
-		v.Exhaustion = report.Number(tr.TimeToExhaustion.Seconds())
-	}
-	if withKind {
-		at := tr.At
-		v.Kind, v.At = tr.Kind.String(), &at
+	v := alertView{SLO: o.Name, Service: o.Service, Transition: report.TransitionOf(tr)}
+	if !withKind {
+		v.Kind, v.At = "", nil
 	}
 	return v
 }
