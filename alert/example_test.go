@@ -65,7 +65,7 @@ func ExamplePolicy_Complete() {
 // minute, all failing from 10:00 to 10:10, evaluated every minute. With a
 // 7-day window the factors are 3.36, 1.4, 1 and 1, so one bad minute is
 // already enough for both pages (16.7× over 1h, 2.8× over 6h).
-func ExampleFromSeries() {
+func ExampleHistory() {
 	s := &slo.SLO{Name: "checkout", Objective: slo.Ratio{Num: 999, Den: 1000}, Quantum: time.Minute,
 		Window: slo.WindowSpec{Rolling: 7 * 24 * time.Hour}}
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -79,9 +79,13 @@ func ExampleFromSeries() {
 	}
 
 	p := alert.PolicyFor(s)
+	h, err := alert.NewHistory(s, series, start)
+	if err != nil {
+		panic(err)
+	}
 	var state alert.State
 	for now := start; now.Before(start.Add(time.Hour)); now = now.Add(time.Minute) {
-		src, err := alert.FromSeries(s, series, now)
+		src, err := h.At(now)
 		if err != nil {
 			panic(err)
 		}

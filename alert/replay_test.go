@@ -18,7 +18,8 @@ import (
 
 // The replay scripts in testdata/*.replay are the proof of the package:
 // each builds a rollup history as slo.Series, evaluates it with a fake
-// clock every 30 seconds (or minute) through FromSeries and Evaluate, and
+// clock every 30 seconds (or minute) through History (the source nines
+// serve's tracker gives) and Evaluate, and
 // states the exact alert timeline that must come out. A script is a list
 // of commands, one per line, '#' starts a comment:
 //
@@ -337,10 +338,14 @@ func (s *replayScript) replay(fields []string) {
 	s.origin = from.Truncate(24 * time.Hour)
 	s.timeline, s.matched, s.transitions = nil, 0, map[string]Transition{}
 	series := s.seriesNow()
+	h, err := NewHistory(s.slo, series, from)
+	if err != nil {
+		s.fatalf("%v", err)
+	}
 	var state State
 	suppressed := map[string]bool{}
 	for now := from; now.Before(to); now = now.Add(every) {
-		src, err := FromSeries(s.slo, series, now)
+		src, err := h.At(now)
 		if err != nil {
 			s.fatalf("%v", err)
 		}

@@ -475,22 +475,6 @@ func (e *Engine) lifeStart(ctx context.Context, s *slo.SLO) (int64, error) {
 	return StoredLifeStart(ctx, e.cfg.Store, s.Name, s, floor)
 }
 
-// alertLookback is the longest span the SLO's alerts measure: its longest
-// enabled tier, or the no-data alert's wait.
-func alertLookback(s *slo.SLO) time.Duration {
-	p, err := alert.PolicyFor(s).Complete()
-	if err != nil {
-		return 0 // the policy is reported when alerts are evaluated
-	}
-	longest := max(p.NoData.After, 0)
-	for _, t := range p.Tiers {
-		if !t.Disabled {
-			longest = max(longest, t.Long)
-		}
-	}
-	return longest
-}
-
 // SLOs returns the loaded SLOs sorted by name.
 func (e *Engine) SLOs() []*slo.SLO {
 	e.mu.RLock()

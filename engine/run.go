@@ -30,7 +30,7 @@ type run struct {
 // at, counting the SLO's life from since (slo.Series.Since). Its alert
 // state is empty: nothing fires yet.
 func newRun(s *slo.SLO, at time.Time, since int64) (*run, error) {
-	t, err := slo.NewTrackerLookback(s, at, alertLookback(s))
+	t, err := slo.NewTrackerLookback(s, at, alert.Lookback(s))
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func newRun(s *slo.SLO, at time.Time, since int64) (*run, error) {
 func (r *run) historyFrom() time.Time {
 	from := r.tracker.Window().Start
 	if r.slo.Window.Calendar != slo.NotCalendar {
-		from = from.Add(-alertLookback(r.slo))
+		from = from.Add(-alert.Lookback(r.slo))
 		r.tracker.OpenHistory(from)
 	}
 	return from
@@ -66,7 +66,7 @@ func (r *run) step(b time.Time, feed func(elapsed int64)) error {
 // evaluate runs the alert policy at the tracker's time. Transitions come
 // back marked Replayed unless live.
 func (r *run) evaluate(live bool) ([]alert.Transition, error) {
-	st, trs, err := alert.Evaluate(r.policy, trackerSource{r.tracker, r.slo}, r.alerts, r.tracker.Elapsed())
+	st, trs, err := alert.Evaluate(r.policy, alert.TrackerSource{Tracker: r.tracker, SLO: r.slo}, r.alerts, r.tracker.Elapsed())
 	if err != nil {
 		return nil, err
 	}
@@ -75,33 +75,6 @@ func (r *run) evaluate(live bool) ([]alert.Transition, error) {
 		trs[i].Replayed = !live
 	}
 	return trs, nil
-}
-
-// trackerSource lets alert.Evaluate read a run's tracker.
-type trackerSource struct {
-	t *slo.Tracker
-	s *slo.SLO
-}
-
-func (s trackerSource) Burn(span time.Duration) (float64, uint64, bool) {
-	st := s.t.Span(span)
-	return st.Burn, st.Attempted, !math.IsNaN(st.Burn)
-}
-
-// Unmeasured holds only for a span wholly inside the SLO's life: silence
-// before the life began is not a reason for a no-data alert.
-func (s trackerSource) Unmeasured(span time.Duration) bool {
-	st := s.t.Span(span)
-	return st.BeforeStart == 0 && st.Quanta > 0 && st.Unmeasured == st.Quanta
-}
-
-func (s trackerSource) Budget() (float64, bool) {
-	b := s.t.Result().Budget
-	return b.RemainingShare(), b.Total > 0 || b.Spent > 0
-}
-
-func (s trackerSource) ImpactStart(within time.Duration) (time.Time, bool) {
-	return s.t.ImpactStart(within)
 }
 
 // ReplayOptions says what a replay covers.

@@ -251,9 +251,13 @@ func replayNines(t *testing.T, slos []*slo.SLO, rollups map[string]*slo.Series, 
 		line := func(m int, what, name string) {
 			timeline = append(timeline, fmt.Sprintf("%-16s %4dm %-12s %s", s.Name, m, what, name))
 		}
+		h, err := alert.NewHistory(s, rollups[s.Name], time.Unix(60, 0).UTC())
+		if err != nil {
+			t.Fatal(err)
+		}
 		for m := 1; m <= n; m++ {
 			now := time.Unix(int64(m)*60, 0).UTC()
-			src, err := alert.FromSeries(s, rollups[s.Name], now)
+			src, err := h.At(now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +317,8 @@ type expectedAlert struct {
 }
 
 // TestRulesFireWhenNinesFires replays each scenario through nines (its
-// metrics collector, alert.FromSeries and alert.Evaluate, minute by
+// metrics collector, the tracker source nines serve uses (alert.History)
+// and alert.Evaluate, minute by
 // minute) and through the generated rules in promtool, on the same
 // scrapes, and wants the same alerts up at every minute: same labels
 // (nines' notification labels), same annotations, the long burn rate to
