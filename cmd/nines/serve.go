@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,9 +19,7 @@ import (
 
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/engine"
-	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server"
-	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/store/sqlite"
 	"github.com/nines-sre/nines/ui"
@@ -204,7 +200,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		})
 	}
 	if f.demo {
-		run(func() { runDemo(ctx, eng, logger, server.IncidentOptions(eng, db, incidents.Config()), web.Warm) })
+		run(func() { demo.Run(ctx, eng, logger, server.IncidentOptions(eng, db, incidents.Config()), web.Warm) })
 	} else {
 		run(func() { web.Warm(ctx) }) // the first page views are then as quick as the rest
 	}
@@ -285,102 +281,4 @@ func specFiles(path string, withDemo bool) (map[string][]byte, error) {
 		files[n] = b
 	}
 	return files, nil
-}
-
-// runDemo backfills the demo SLOs' current windows, then adds each minute
-// as it closes.
-func runDemo(ctx context.Context, eng *engine.Engine, logger *slog.Logger, incidents incident.Options, warm func(context.Context)) {
-	const seed = 1
-	now := eng.Now()
-	// The days to fill of each SLO, oldest first: the whole window, and at
-	// least a month so that incidents and charts early in a calendar
-	// window have traffic behind them.
-	slos := eng.SLOs()
-	days := make([][]time.Time, len(slos))
-	for i, s := range slos {
-		w := s.Window.Containing(now)
-		if s.Window.Calendar == slo.NotCalendar {
-			w = s.Window.Containing(now.Truncate(s.Quantum))
-		}
-		for day := minTime(w.Start, now.Add(-demo.BackfillDays*24*time.Hour).Truncate(24*time.Hour)); day.Before(now); day = day.Add(24 * time.Hour) {
-			days[i] = append(days[i], day)
-		}
-	}
-	// Newest days first, every SLO in turn: the alerts judged while the
-	// rest fills in see the last hours at once, not a silent service.
-	fill := func(s *slo.SLO, day time.Time) bool {
-		end := minTime(day.Add(24*time.Hour), now.Truncate(s.Quantum))
-		series, ok := demoSeries(s, day, end, seed)
-		if !ok {
-			return false
-		}
-		// Rollups merge, so a second start on the same data must not add
-		// the same history again: fill only the quanta missing.
-		_, stored, err := eng.Series(ctx, s.Name, day, end)
-		if err != nil {
-			logger.Error("demo backfill", "slo", s.Name, "err", err)
-			return false
-		}
-		series.Rollups = slices.DeleteFunc(series.Rollups, func(r slo.Rollup) bool {
-			_, found := slices.BinarySearchFunc(stored.Rollups, r.Start, func(x slo.Rollup, t int64) int { return cmp.Compare(x.Start, t) })
-			return found
-		})
-		if _, err := eng.Backfill(ctx, s.Name, series, "demo"); err != nil {
-			logger.Error("demo backfill", "slo", s.Name, "err", err)
-			return false
-		}
-		return true
-	}
-	done := make([]bool, len(slos))
-	for back := 1; ctx.Err() == nil; back++ {
-		any := false
-		for i, s := range slos {
-			if done[i] || back > len(days[i]) {
-				continue
-			}
-			any = true
-			done[i] = !fill(s, days[i][len(days[i])-back])
-		}
-		if !any {
-			break
-		}
-	}
-	if n, err := demo.SeedIncidents(ctx, incidents, eng.SLOs(), now, seed); err != nil {
-		logger.Error("demo incidents", "err", err)
-	} else if n > 0 {
-		logger.Info("demo incidents recorded", "incidents", n)
-	}
-	logger.Info("demo traffic backfilled; adding a minute as each closes")
-	warm(ctx)
-	last := now.Truncate(time.Minute)
-	every(ctx, 5*time.Second, func(now time.Time) {
-		for ; !last.Add(time.Minute).After(now); last = last.Add(time.Minute) {
-			for _, s := range eng.SLOs() {
-				if series, ok := demoSeries(s, last, last.Add(time.Minute), seed); ok {
-					if _, err := eng.Append(ctx, s.Name, series, "demo"); err != nil && ctx.Err() == nil {
-						logger.Error("demo traffic", "slo", s.Name, "err", err)
-					}
-				}
-			}
-		}
-	})
-}
-
-func demoSeries(s *slo.SLO, from, to time.Time, seed uint64) (*slo.Series, bool) {
-	series := &slo.Series{Quantum: s.Quantum}
-	for t := from.Truncate(s.Quantum); t.Before(to); t = t.Add(s.Quantum) {
-		r, ok := demo.Rollup(s, t, seed)
-		if !ok {
-			return nil, false
-		}
-		series.Rollups = append(series.Rollups, r)
-	}
-	return series, true
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
