@@ -428,9 +428,12 @@ func (e *Engine) rebuild(ctx context.Context, en *entry, prev *entry, now time.T
 	}
 	at := e.EvalTime(s, now)
 	var saved alert.State
+	replayFrom, lastBackfill := int64(slo.NotStarted), time.Time{}
 	if prev != nil {
 		prev.mu.Lock()
 		saved, en.history, en.notified = prev.run.alerts, prev.history, prev.notified
+		// A backfill under way still owes its replay.
+		replayFrom, lastBackfill = prev.replayFrom, prev.lastBackfill
 		prev.mu.Unlock()
 	} else {
 		e.loadHistory(ctx, en)
@@ -449,7 +452,7 @@ func (e *Engine) rebuild(ctx context.Context, en *entry, prev *entry, now time.T
 		return err
 	}
 	r.alerts = saved
-	en.run, en.pending, en.replayFrom = r, nil, slo.NotStarted
+	en.run, en.pending, en.replayFrom, en.lastBackfill = r, nil, replayFrom, lastBackfill
 	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, r.historyFrom().UnixNano(), now.Add(e.cfg.MaxSkew).UnixNano())
 	defer it.Close()
 	for it.Next() {

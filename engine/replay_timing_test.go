@@ -1,13 +1,15 @@
-package engine
+package engine_test
 
 import (
 	"context"
+	"math"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nines-sre/nines/demo"
+	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store/sqlite"
 )
@@ -17,7 +19,7 @@ var benchNow = time.Date(2026, 11, 25, 0, 0, 30, 0, time.UTC)
 
 // demoHistory is an engine on a fresh store holding the given days of
 // the demo's checkout traffic (with per-status counts) before benchNow.
-func demoHistory(b *testing.B, days int, specText string) (*Engine, *sqlite.DB, *slo.SLO) {
+func demoHistory(b *testing.B, days int, specText string) (*engine.Engine, *sqlite.DB, *slo.SLO) {
 	b.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, b.TempDir(), sqlite.Options{Sync: sqlite.SyncNormal})
@@ -26,7 +28,7 @@ func demoHistory(b *testing.B, days int, specText string) (*Engine, *sqlite.DB, 
 	}
 	b.Cleanup(func() { db.Close() })
 	now := benchNow
-	e, err := New(ctx, Config{Store: db, Now: func() time.Time { return now }, ReplayQuiet: time.Hour})
+	e, err := engine.New(ctx, engine.Config{Store: db, Now: func() time.Time { return now }, ReplayQuiet: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,13 +62,13 @@ func checkoutDemo() string { return strings.SplitN(demo.Specs, "---", 2)[0] }
 func BenchmarkReplay30DaysOneSLO(b *testing.B) {
 	_, db, s := demoHistory(b, 30, checkoutDemo())
 	ctx := context.Background()
-	since, err := StoredLifeStart(ctx, db, s.Name, s, -1<<63)
+	since, err := engine.StoredLifeStart(ctx, db, s.Name, s, math.MinInt64)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := Replay(ctx, s, db, ReplayOptions{Key: s.Name, Since: since, To: benchNow}); err != nil {
+		if _, _, err := engine.Replay(ctx, s, db, engine.ReplayOptions{Key: s.Name, Since: since, To: benchNow}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -79,21 +81,11 @@ func BenchmarkReplay30DaysOneSLO(b *testing.B) {
 // ratio of the two is what reading history costs on top.
 func BenchmarkLiveStep(b *testing.B) {
 	e, _, s := demoHistory(b, 30, checkoutDemo())
-	en, err := e.entry(s.Name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.replayIfDue(en, benchNow.Add(2*time.Hour))
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	at := en.run.tracker.Elapsed()
+	step, done := engine.StepOne(e, s.Name, benchNow.Add(2*time.Hour))
+	defer done()
 	b.ReportAllocs()
 	for b.Loop() {
-		at = at.Add(time.Minute)
-		if err := en.run.step(at, en.handOver); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := en.run.evaluate(true); err != nil {
+		if err := step(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -128,7 +120,7 @@ func BenchmarkReload1000SLOs(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	e, err := New(ctx, Config{Store: db, Now: func() time.Time { return benchNow }})
+	e, err := engine.New(ctx, engine.Config{Store: db, Now: func() time.Time { return benchNow }})
 	if err != nil {
 		b.Fatal(err)
 	}
