@@ -2,8 +2,8 @@ package engine_test
 
 import (
 	"context"
-	"math"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
