@@ -27,6 +27,9 @@ const maxAlertHistory = 200
 // did not see pass (a restart, a stall) and are replayed. en.mu must be
 // held.
 func (e *Engine) advance(en *entry, t time.Time) error {
+	if en.retired {
+		return nil
+	}
 	q := en.slo.Quantum
 	target := time.Unix(0, slo.QuantumStart(t.UnixNano(), q)).UTC()
 	if from := target.Add(-maxCatchUp); en.run.tracker.Elapsed().Before(from) {
@@ -168,7 +171,7 @@ func firingSet(st alert.State) map[string]alert.Alert {
 // has been quiet for ReplayQuiet. en.mu must not be held.
 func (e *Engine) replayIfDue(en *entry, now time.Time) {
 	en.mu.Lock()
-	due := en.replayFrom != slo.NotStarted && now.Sub(en.lastBackfill) >= e.cfg.ReplayQuiet
+	due := !en.retired && en.replayFrom != slo.NotStarted && now.Sub(en.lastBackfill) >= e.cfg.ReplayQuiet
 	en.mu.Unlock()
 	if !due {
 		return
@@ -189,8 +192,8 @@ func (e *Engine) replayAlerts(ctx context.Context, en *entry, now time.Time) err
 	defer e.writes.Unlock()
 	en.mu.Lock()
 	defer en.mu.Unlock()
-	if en.replayFrom == slo.NotStarted {
-		return nil // another caller replayed it meanwhile
+	if en.replayFrom == slo.NotStarted || en.retired {
+		return nil // another caller replayed it meanwhile, or a reload replaced it
 	}
 	from, to := en.replayFrom, en.run.tracker.Elapsed()
 	since := en.run.tracker.Since()

@@ -158,6 +158,9 @@ type entry struct {
 	// evaluated live meanwhile. lastBackfill is when the last one came.
 	replayFrom   int64
 	lastBackfill time.Time
+	// retired: a reload handed this entry's state to a new one; it is no
+	// longer stepped, so no transition is decided (or told) twice.
+	retired bool
 }
 
 // handOver adds the pending rollups of quanta the tracker has reached.
@@ -342,6 +345,19 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 				ErrInvalid, name, en.slo.Since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
+	// An entry replaced by a new one is retired when its state is taken
+	// over, so that no read steps it (and tells notifiers) twice; a
+	// refused reload puts the old set back to work.
+	committed := false
+	defer func() {
+		if !committed {
+			for _, en := range old {
+				en.mu.Lock()
+				en.retired = false
+				en.mu.Unlock()
+			}
+		}
+	}()
 	for _, name := range slices.Sorted(maps.Keys(next)) {
 		en := next[name]
 		prev := old[name]
@@ -353,6 +369,9 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 		all = append(all, ws...)
 		if err != nil {
 			return all, fmt.Errorf("SLO %s: %w", name, err)
+		}
+		if prev != nil && len(ws) == 0 && prev.slo.Since.Equal(en.slo.Since) && e.retarget(en, prev) {
+			continue // judged again in memory: nothing to read
 		}
 		if err := e.rebuild(ctx, en, prev, now); err != nil {
 			return all, fmt.Errorf("SLO %s: %w", name, err)
@@ -379,7 +398,35 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 	e.mu.Lock()
 	e.slos, e.collectors = next, cols
 	e.mu.Unlock()
+	committed = true
+	for name, en := range old {
+		if next[name] != en {
+			en.mu.Lock()
+			en.retired = true
+			en.mu.Unlock()
+		}
+	}
 	return all, nil
+}
+
+// retarget gives en the run of prev judged again for en's SLO, when only
+// what does not change an event's verdict's inputs changed (objective,
+// method, noData, alerting, descriptions): no store read. It reports
+// false when the tracker cannot be retargeted (see slo.Tracker.Retargeted).
+func (e *Engine) retarget(en, prev *entry) bool {
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	t, ok := prev.run.tracker.Retargeted(en.slo, alert.Lookback(en.slo))
+	if !ok {
+		return false
+	}
+	en.run = &run{slo: en.slo, policy: alert.PolicyFor(en.slo), tracker: t, alerts: prev.run.alerts}
+	en.explicitSince = !en.slo.Since.IsZero()
+	en.history, en.notified = prev.history, prev.notified
+	en.pending = maps.Clone(prev.pending)
+	en.replayFrom, en.lastBackfill = prev.replayFrom, prev.lastBackfill
+	prev.retired = true
+	return true
 }
 
 // persist makes the store's definitions those of next.
@@ -434,6 +481,7 @@ func (e *Engine) rebuild(ctx context.Context, en *entry, prev *entry, now time.T
 		saved, en.history, en.notified = prev.run.alerts, prev.history, prev.notified
 		// A backfill under way still owes its replay.
 		replayFrom, lastBackfill = prev.replayFrom, prev.lastBackfill
+		prev.retired = true
 		prev.mu.Unlock()
 	} else {
 		e.loadHistory(ctx, en)

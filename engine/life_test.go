@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -336,5 +337,39 @@ func TestBackfillReplaysAlertsWithoutNews(t *testing.T) {
 		if s[:4] != "fire" || s[len(s)-5:] != "12:00" {
 			t.Fatalf("told %q: only alerts firing now, announced at the first live step", told)
 		}
+	}
+}
+
+// TestObjectiveEditNeedsNoRead: a reload that changes an SLO's objective
+// and noData policy judges its window again in memory, and says what an
+// engine started afresh on the same store says.
+func TestObjectiveEditNeedsNoRead(t *testing.T) {
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	f := newLifeFixture(t, checkoutSpec, start)
+	for m := range 40 {
+		at := start.Add(time.Duration(m) * time.Minute)
+		f.to(at.Add(30 * time.Second))
+		if m%7 != 3 { // some minutes unmeasured
+			f.send("checkout", at, 100, uint64(m%3))
+		}
+	}
+	f.to(start.Add(41 * time.Minute))
+	edited := strings.Replace(checkoutSpec, "objective: 99.9", "objective: 99.5\nquantumObjective: 99\nnoData: skip", 1)
+	f.specs = map[string][]byte{"slo.yaml": []byte(edited)}
+	if _, err := f.e.Load(f.ctx, f.specs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.e.Summary("checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stop(true)
+	f.start()
+	want, err := f.e.Summary("checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Quanta != want.Quanta || got.Availability != want.Availability || got.Budget != want.Budget {
+		t.Fatalf("retargeted: %+v %v %+v\nrebuilt:    %+v %v %+v", got.Quanta, got.Availability, got.Budget, want.Quanta, want.Availability, want.Budget)
 	}
 }

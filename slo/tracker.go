@@ -592,3 +592,62 @@ func (t *Tracker) burning(c *contribution) bool {
 	}
 	return c.verdict == quantumBad
 }
+
+// Retargeted returns a copy of t that judges by s: every quantum it holds
+// is judged again from the counts it keeps, so a change of objective,
+// quantum objective, method, noData policy or anything else that does not
+// change what an event is (the SLI) nor how the window is cut needs no
+// read of the stored rollups. ok is false when s has another quantum or
+// window than t's SLO, or lookback (NewTrackerLookback's) differs: then
+// build a new tracker.
+func (t *Tracker) Retargeted(s *SLO, lookback time.Duration) (*Tracker, bool) {
+	old := t.slo
+	if s.Quantum != old.Quantum || s.Window.Rolling != old.Window.Rolling || s.Window.Calendar != old.Window.Calendar ||
+		s.Window.location().String() != old.Window.location().String() {
+		return nil, false
+	}
+	if s.Window.Calendar != NotCalendar && int64(ceilDuration(max(lookback, 0), s.Quantum)) != t.lookback {
+		return nil, false
+	}
+	c := *t
+	c.slo = s
+	c.ring = make([]contribution, len(t.ring))
+	c.blocks = make([]spanSum, len(t.blocks))
+	c.sum, c.counts = contribution{}, QuantumCounts{}
+	windowStart := t.window.Start.UnixNano()
+	// Quanta nothing reported for are judged alike: judge the first once.
+	var silent contribution
+	silentJudged := false
+	n := len(t.ring)
+	start := t.at - int64(n)*t.q
+	for k, i := 0, t.index(start); k < n; k, i, start = k+1, i+1, start+t.q {
+		if i == n {
+			i = 0
+		}
+		o := &t.ring[i]
+		if !o.set {
+			continue
+		}
+		nc := *o
+		switch {
+		case o.verdict == quantumOutside || start < c.since:
+			nc = c.judged(start, nil, 0)
+		case o.unmeasured && o.attempted == 0:
+			if !silentJudged {
+				silent, silentJudged = c.judged(start, nil, 0), true
+			}
+			nc = silent
+		default:
+			r := Rollup{Start: start, Attempted: o.attempted, Good: o.good, Errors: o.errors, Slow: o.slow,
+				OverThreshold: o.over, Measured: !o.unmeasured}
+			nc = c.judged(start, &r, o.latencies)
+		}
+		c.ring[i] = nc
+		c.blocks[i/blockSlots].add(&nc, 1)
+		if start >= windowStart {
+			c.sum.add(&nc, 1)
+			c.count(&nc, 1)
+		}
+	}
+	return &c, true
+}

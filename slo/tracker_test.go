@@ -261,3 +261,72 @@ func TestTrackerLooksBackAcrossACalendarWindow(t *testing.T) {
 		t.Errorf("without lookback: burn %g, want 0 (clipped at midnight)", got)
 	}
 }
+
+// TestRetargetedEqualsRebuilt: a tracker judged again in memory for a new
+// objective, method or noData policy says what a tracker built under the
+// new SLO from the same rollups says, for status and burn rates alike.
+func TestRetargetedEqualsRebuilt(t *testing.T) {
+	base := SLO{Name: "x", Objective: Ratio{99, 100}, QuantumObjective: Ratio{9, 10}, Method: Quanta, Quantum: time.Minute,
+		Window: WindowSpec{Calendar: Day, Location: time.UTC}, NoData: NoDataBad}
+	edits := map[string]func(*SLO){
+		"objective":        func(s *SLO) { s.Objective = Ratio{999, 1000} },
+		"quantumObjective": func(s *SLO) { s.QuantumObjective = Ratio{99, 100} },
+		"method":           func(s *SLO) { s.Method = DowntimeMinutes },
+		"noData":           func(s *SLO) { s.NoData = NoDataSkip },
+		"transactions":     func(s *SLO) { s.Method = Transactions },
+	}
+	start := time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(5, 6))
+	var rollups []Rollup
+	for m := range 8 * 60 {
+		if r.IntN(7) == 0 {
+			continue // unmeasured
+		}
+		n := uint64(r.IntN(40))
+		bad := uint64(r.IntN(int(n)/6 + 1))
+		rollups = append(rollups, Rollup{Start: start.Add(time.Duration(m) * time.Minute).UnixNano(), Attempted: n, Good: n - bad, Errors: bad, Measured: true})
+	}
+	since := start.Add(30 * time.Minute).UnixNano()
+	build := func(s *SLO) *Tracker {
+		tr, err := NewTrackerLookback(s, start, 3*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.SetSince(since)
+		for _, ro := range rollups {
+			tr.AdvanceTo(time.Unix(0, ro.Start).Add(time.Minute))
+			tr.Update(&ro)
+		}
+		tr.AdvanceTo(start.Add(8 * time.Hour))
+		return tr
+	}
+	old := build(&base)
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			s := base
+			edit(&s)
+			got, ok := old.Retargeted(&s, 3*time.Hour)
+			if !ok {
+				t.Fatal("refused")
+			}
+			want := build(&s)
+			compareResults(t, 0, got.Result(), want.Result())
+			for _, span := range []time.Duration{5 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour} {
+				if g, w := got.Span(span), want.Span(span); !sameFloat(g.Burn, w.Burn) || g.Quanta != w.Quanta || g.Unmeasured != w.Unmeasured {
+					t.Errorf("span %v: %+v, rebuilt %+v", span, g, w)
+				}
+			}
+			if !slices.Equal(got.Violations(), want.Violations()) {
+				t.Errorf("violations differ")
+			}
+		})
+	}
+	other := base
+	other.Window = WindowSpec{Rolling: 24 * time.Hour}
+	if _, ok := old.Retargeted(&other, 3*time.Hour); ok {
+		t.Error("a new window was retargeted")
+	}
+	if _, ok := old.Retargeted(&base, time.Hour); ok {
+		t.Error("a new lookback was retargeted")
+	}
+}
