@@ -338,11 +338,11 @@ func TestSetBurnsOnlyForTheCurrentVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newer := []incident.Burn{{SLO: "search-latency", Share: 0.2}}
+	newer := []incident.Burn{{SLO: "search-latency", From: ts("10:00"), To: ts("10:30"), Share: 0.2}}
 	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version, newer); err != nil || !ok {
 		t.Fatalf("current version: %v %v", ok, err)
 	}
-	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version-1, []incident.Burn{{SLO: "search-latency", Share: 0.9}}); err != nil || ok {
+	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version-1, []incident.Burn{{SLO: "search-latency", From: ts("10:00"), To: ts("10:40"), Share: 0.9}}); err != nil || ok {
 		t.Fatalf("older version written: %v %v", ok, err)
 	}
 	burns, err := db.Burns(ctx)
