@@ -188,7 +188,7 @@ func (r *Rollup) CheckMerge(o *Rollup) error {
 }
 
 func overflow(start int64, what string, have, add uint64) error {
-	return fmt.Errorf("quantum %s: %s %d + %d: %w; split the events over their true quanta or send the rollup once",
+	return fmt.Errorf("quantum %s: %s %d + %d: %w; check the counts sent",
 		quantumTime(start), what, have, add, ErrOverflow)
 }
 
@@ -324,6 +324,11 @@ type Aggregator struct {
 	// hint is the index in last.Statuses of the previous event's status:
 	// most events share the status of the one before (a 200).
 	hint int
+	// merged is set once AddRollup or Merge brought in rollups, whose
+	// counts may exceed their Attempted: until then Add, which counts an
+	// event at most once in each count, leaves none above Attempted, and
+	// checking Attempted alone for overflow is enough.
+	merged bool
 }
 
 // NewAggregator returns an Aggregator for sli with the given quantum.
@@ -411,12 +416,19 @@ func (a *Aggregator) Add(e *Event) error {
 }
 
 // checkAdd returns an error wrapping ErrOverflow if adding e's count to r
-// could take one of the counts Add raises past 2^64−1. It checks them
-// all, whichever e raises: events are counted at most once in each, so a
-// quantum whose largest count has room for e has room everywhere.
+// could take one of the counts Add raises past 2^64−1. Each is at most
+// Attempted while only Add filled r; otherwise it checks them all,
+// whichever e raises.
 func (a *Aggregator) checkAdd(r *Rollup, e *Event) error {
 	n := e.Count
-	hi := max(r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold)
+	hi := r.Attempted
+	if !a.merged {
+		if hi > math.MaxUint64-n {
+			return overflow(r.Start, "an event's count", hi, n)
+		}
+		return nil
+	}
+	hi = max(hi, r.Good, r.Errors, r.Slow, r.OverThreshold)
 	if a.statuses {
 		code := statusKey(e)
 		for i := range r.Statuses {
@@ -436,6 +448,7 @@ func (a *Aggregator) checkAdd(r *Rollup, e *Event) error {
 // an error wrapping ErrOverflow, and changes nothing, if a count would
 // overflow (Rollup.Merge).
 func (a *Aggregator) AddRollup(r *Rollup) error {
+	a.merged = true
 	start := QuantumStart(r.Start, time.Duration(a.quantum))
 	dst := a.rollups[start]
 	if dst == nil {
@@ -453,6 +466,7 @@ func (a *Aggregator) AddRollup(r *Rollup) error {
 // If a quantum's counts would overflow (Rollup.Merge), it returns an error
 // wrapping ErrOverflow and a is left as it was.
 func (a *Aggregator) Merge(b *Aggregator) error {
+	a.merged = a.merged || b.merged
 	for start, r := range b.rollups {
 		if dst := a.rollups[start]; dst != nil {
 			if err := dst.CheckMerge(r); err != nil {
