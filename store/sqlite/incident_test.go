@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/incident/incidenttest"
 )
 
 func incidentService(t *testing.T) (*incident.Service, *DB, *time.Time) {
@@ -355,4 +356,8 @@ func TestSetBurnsOnlyForTheCurrentVersion(t *testing.T) {
 	if _, err := db.SetBurns(ctx, 999, 1, newer); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("unknown incident: %v", err)
 	}
+}
+
+func TestIncidentContract(t *testing.T) {
+	incidenttest.Run(t, func(t *testing.T) incident.Store { return open(t, t.TempDir()) })
 }
