@@ -767,6 +767,12 @@ func (s *Service) UpdateRepair(ctx context.Context, id, itemID, version int64, p
 
 // AlertSignal is an alert that opens an incident or attaches to one: a
 // page-severity alert of nines, or an Alertmanager notification.
+//
+// An alert must open its incident whatever it carries, so times outside
+// the range nines stores are not taken but not refused either: a
+// detection time becomes now and an impact start is left for a
+// responder, each with a line in the timeline saying so, and a
+// resolution time becomes now. A title over MaxTitle is cut to it.
 type AlertSignal struct {
 	Service  string
 	GroupKey string
@@ -783,10 +789,6 @@ type AlertSignal struct {
 	ResolvedAt time.Time
 	// Link points at the alert's source (a generator or Alertmanager URL).
 	Link string
-	// Times outside the range nines stores are not taken: a detection or
-	// resolution time becomes now, an impact start is left for a
-	// responder, and the timeline says so. A title over MaxTitle is cut
-	// to it. An alert must open its incident whatever it carries.
 	// ImpactStart is when users first felt what the alert is about (zero
 	// when the alert does not say), and ImpactReason why that moment: an
 	// incident opened by the alert records them as its impact start and a
