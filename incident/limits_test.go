@@ -191,7 +191,7 @@ func TestIncidentLimits(t *testing.T) {
 			return err
 		}, "repair item title: 301 bytes"},
 		{"a postmortem over the limit", func() error {
-			_, err := svc.SetPostmortem(ctx, inc.ID, 0, *long(incident.MaxPostmortem+1), false)
+			_, err := svc.SetPostmortem(ctx, inc.ID, 0, *long(incident.MaxPostmortem + 1), false)
 			return err
 		}, "postmortem: 1048577 bytes, over the limit of 1048576"},
 	} {
