@@ -176,21 +176,27 @@ func (en *entry) handOver(elapsed int64) {
 
 // add folds r into the tracker, or keeps it pending when its quantum has
 // not been reached. en.mu must be held.
-func (en *entry) add(r *slo.Rollup) {
+//
+// What is pending was stored already, and the store refuses a batch that
+// would take a quantum's counts past 2^64−1 (store.ErrOverflow), so a
+// part of a stored quantum fits too; should it not, the error wraps
+// slo.ErrOverflow and the pending quantum keeps what it had rather than
+// a count wrapped around.
+func (en *entry) add(r *slo.Rollup) error {
 	t := en.run.tracker
 	if t.Add(r) || r.Start < t.Elapsed().UnixNano() {
-		return
+		return nil
 	}
 	if en.pending == nil {
 		en.pending = map[int64]*slo.Rollup{}
 	}
 	if p := en.pending[r.Start]; p != nil {
-		p.Merge(r)
-		return
+		return p.Merge(r)
 	}
 	var c slo.Rollup
 	r.CopyTo(&c) // r may be an iterator's, which reuses its storage
 	en.pending[r.Start] = &c
+	return nil
 }
 
 // lowerSince moves the start of a life that follows the data to the
@@ -504,7 +510,9 @@ func (e *Engine) rebuild(ctx context.Context, en *entry, prev *entry, now time.T
 	it := e.cfg.Store.Rollups(ctx, s.Name, s.Quantum, r.historyFrom().UnixNano(), now.Add(e.cfg.MaxSkew).UnixNano())
 	defer it.Close()
 	for it.Next() {
-		en.add(it.At())
+		if err := en.add(it.At()); err != nil {
+			return fmt.Errorf("reading rollups: %w", err)
+		}
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("reading rollups: %w", err)
@@ -732,7 +740,10 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 		err := e.advance(en, e.EvalTime(en.slo, now))
 		en.lowerSince(k.keep)
 		for _, r := range k.keep {
-			en.add(r)
+			if err := en.add(r); err != nil {
+				// Stored already: the batch stands, the evaluation lacks it.
+				e.cfg.Logger.Error("evaluating a stored quantum", "slo", en.slo.Name, "err", err)
+			}
 			if maxLag < 0 && r.Start < en.run.tracker.Elapsed().UnixNano() {
 				// History changed in quanta the alerts were judged on (or
 				// would have been, had there been data): replay them.

@@ -240,7 +240,13 @@ func (e *Engine) flushLocked(ctx context.Context, col *collector, source string,
 			a = slo.NewAggregator(&s.SLI, s.Quantum)
 			aggs[r.SLI] = a
 		}
-		a.AddRollup(&r.Rollup)
+		if err := a.AddRollup(&r.Rollup); err != nil {
+			// Series that together count more than 2^64−1 events in one
+			// quantum: what does not fit is counted as refused, never
+			// wrapped around.
+			e.counters.Reject("metrics: overflow", 1)
+			e.cfg.Logger.Warn("refusing a quantum of metric samples", "sli", r.SLI, "err", err)
+		}
 	}
 	for name, a := range aggs {
 		batch.Series[name] = a.Series()

@@ -217,8 +217,8 @@ func (s *Service) SetPostmortem(ctx context.Context, id, version int64, text str
 	if strings.TrimSpace(text) == "" {
 		return nil, fmt.Errorf("%w: the postmortem is empty", ErrInvalid)
 	}
-	if len(text) > 1<<20 {
-		return nil, fmt.Errorf("%w: the postmortem is %d bytes, over the 1 MiB limit", ErrInvalid, len(text))
+	if err := (limit{"postmortem", len(text), MaxPostmortem, "bytes", "shorten it, or link to a document"}).err(); err != nil {
+		return nil, err
 	}
 	now := s.opt.Now().UTC()
 	inc, err := s.opt.Store.UpdateIncident(ctx, id, func(inc *Incident) error {

@@ -1,14 +1,20 @@
 package incident
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/nines-sre/nines/store"
 )
 
 // Options configure a Service. Store is required.
@@ -29,6 +35,9 @@ type Options struct {
 	// Budget computes the error budget an SLO burned in [from, to). Nil
 	// leaves budget figures out.
 	Budget func(ctx context.Context, slo string, from, to time.Time) (Burn, error)
+	// Logger receives what fails in the background of a change (a budget
+	// burned that could not be stored); nil discards it.
+	Logger *slog.Logger
 }
 
 // Service records incidents and answers for them. It is safe for
@@ -53,6 +62,9 @@ type Service struct {
 	repairs     []RepairItem
 	repairsGen  int64
 	haveRepairs bool
+
+	// burnWriteErrors counts budget burned that could not be stored.
+	burnWriteErrors atomic.Int64
 }
 
 // New returns a Service.
@@ -65,6 +77,9 @@ func New(opt Options) (*Service, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{opt: opt, cfg: opt.Config.withDefaults()}, nil
 }
@@ -121,11 +136,62 @@ type OpenInput struct {
 	Engaged   time.Time `json:"engaged,omitzero"`
 	Mitigated time.Time `json:"mitigated,omitzero"`
 	Resolved  time.Time `json:"resolved,omitzero"`
+
+	// zeroTimes names the times the JSON gave as the zero time
+	// (0001-01-01T00:00:00Z), which Open refuses: decoded, they would be
+	// indistinguishable from absent ones.
+	zeroTimes []string
+}
+
+// UnmarshalJSON reads an OpenInput, remembering the times given as the
+// zero time so that Open can refuse them. It refuses unknown fields,
+// as a decoder with DisallowUnknownFields would: a misspelt time must not
+// be dropped silently either.
+func (in *OpenInput) UnmarshalJSON(b []byte) error {
+	type plain OpenInput // without this method
+	var w struct {
+		plain
+		ImpactStart *time.Time `json:"impact_start"`
+		Detected    *time.Time `json:"detected"`
+		Engaged     *time.Time `json:"engaged"`
+		Mitigated   *time.Time `json:"mitigated"`
+		Resolved    *time.Time `json:"resolved"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return err
+	}
+	*in = OpenInput(w.plain)
+	for _, t := range []struct {
+		name string
+		src  *time.Time
+		dst  *time.Time
+	}{
+		{"impact_start", w.ImpactStart, &in.ImpactStart}, {"detected", w.Detected, &in.Detected},
+		{"engaged", w.Engaged, &in.Engaged}, {"mitigated", w.Mitigated, &in.Mitigated}, {"resolved", w.Resolved, &in.Resolved},
+	} {
+		if t.src == nil {
+			continue
+		}
+		if t.src.IsZero() {
+			in.zeroTimes = append(in.zeroTimes, t.name)
+		}
+		*t.dst = *t.src
+	}
+	return nil
 }
 
 // Open records a new incident.
 func (s *Service) Open(ctx context.Context, in OpenInput) (*Incident, error) {
 	now := s.opt.Now().UTC()
+	var errs []error
+	for _, name := range in.zeroTimes {
+		errs = append(errs, checkTime(name, time.Time{}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	inc := &Incident{
 		Title: strings.TrimSpace(in.Title), Summary: in.Summary, Services: in.Services, Owner: in.Owner,
 		Severity: in.Severity, Status: Open, DetectedBy: in.DetectedBy, GroupKey: in.GroupKey,
@@ -166,10 +232,15 @@ func (s *Service) Open(ctx context.Context, in OpenInput) (*Incident, error) {
 type recorded struct {
 	services, slos []string
 	severity       int
+	// was is the incident as it was, for the limits (checkLimits).
+	was *Incident
 }
 
 func recordedOf(inc *Incident) *recorded {
-	return &recorded{slices.Clone(inc.Services), slices.Clone(inc.SLOs), inc.Severity}
+	was := *inc
+	was.Services, was.SLOs = slices.Clone(inc.Services), slices.Clone(inc.SLOs)
+	was.Links, was.Responders, was.Repairs = slices.Clone(inc.Links), slices.Clone(inc.Responders), slices.Clone(inc.Repairs)
+	return &recorded{was.Services, was.SLOs, inc.Severity, &was}
 }
 
 // validate checks an incident as a whole: anything that fails here is
@@ -241,6 +312,12 @@ func (s *Service) validate(inc *Incident, prev *recorded) error {
 		if err := checkLink(l.URL); err != nil {
 			errs = append(errs, fmt.Errorf("%w: links[%d]: %v", ErrInvalid, i, err))
 		}
+	}
+	if err := inc.checkLimits(prev.was); err != nil {
+		errs = append(errs, err)
+	}
+	if err := inc.CheckTimes(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -401,12 +478,22 @@ func (s *Service) apply(inc *Incident, p *Patch, now time.Time, prev *recorded) 
 		inc.Services = p.Services
 	}
 	for _, t := range []struct {
-		dst *time.Time
-		v   *time.Time
-	}{{&inc.ImpactStart, p.ImpactStart}, {&inc.Detected, p.Detected}, {&inc.Engaged, p.Engaged}, {&inc.Mitigated, p.Mitigated}, {&inc.Resolved, p.Resolved}} {
-		if t.v != nil {
-			*t.dst = t.v.UTC()
+		name string
+		dst  *time.Time
+		v    *time.Time
+	}{
+		{"impact_start", &inc.ImpactStart, p.ImpactStart}, {"detected", &inc.Detected, p.Detected}, {"engaged", &inc.Engaged, p.Engaged},
+		{"mitigated", &inc.Mitigated, p.Mitigated}, {"resolved", &inc.Resolved, p.Resolved},
+	} {
+		if t.v == nil {
+			continue
 		}
+		// A time given is a time: the zero time is refused, not taken
+		// to clear the field (reopening clears mitigated and resolved).
+		if err := checkTime(t.name, *t.v); err != nil {
+			return err
+		}
+		*t.dst = t.v.UTC()
 	}
 	for _, r := range p.Responders {
 		i := slices.IndexFunc(inc.Responders, func(x Responder) bool { return x.Name == r.Name })
@@ -506,8 +593,14 @@ func (s *Service) AddEntry(ctx context.Context, id, version int64, e Entry) (*In
 	if e.Text == "" {
 		return nil, fmt.Errorf("%w: timeline entry text is empty", ErrInvalid)
 	}
+	if err := checkEntry(&e); err != nil {
+		return nil, err
+	}
 	inc, err := s.opt.Store.UpdateIncident(ctx, id, func(inc *Incident) error {
 		if err := s.admit(inc, version, false); err != nil {
+			return err
+		}
+		if err := inc.timelineRoom(1, len(e.Text)); err != nil {
 			return err
 		}
 		inc.Timeline = append(inc.Timeline, e)
@@ -564,9 +657,20 @@ func (s *Service) AddRepair(ctx context.Context, id, version int64, in RepairInp
 	if r.Due.IsZero() && term == ShortTerm {
 		r.Due = now.Add(s.cfg.ShortTermDue)
 	}
+	if err := checkRepair(&r); err != nil {
+		return nil, err
+	}
+	if !r.Due.IsZero() {
+		if err := checkTime("repair item due", r.Due); err != nil {
+			return nil, err
+		}
+	}
 	inc, err := s.opt.Store.UpdateIncident(ctx, id, func(inc *Incident) error {
 		if err := s.admit(inc, version, false); err != nil {
 			return err
+		}
+		if len(inc.Repairs) >= MaxRepairs {
+			return fmt.Errorf("%w: incident %d has %d repair items, the limit; track the rest in your tracker and link it", ErrInvalid, id, len(inc.Repairs))
 		}
 		norm := NormalizeTitle(r.Title)
 		for _, x := range inc.Repairs {
@@ -629,6 +733,9 @@ func (s *Service) UpdateRepair(ctx context.Context, id, itemID, version int64, p
 			r.Owner = *p.Owner
 		}
 		if p.Due != nil {
+			if err := checkTime("repair item due", *p.Due); err != nil {
+				return err
+			}
 			r.Due = p.Due.UTC()
 		}
 		if p.Link != nil {
@@ -646,6 +753,9 @@ func (s *Service) UpdateRepair(ctx context.Context, id, itemID, version int64, p
 			}
 			r.Phase = ph
 		}
+		if err := checkRepair(r); err != nil {
+			return err
+		}
 		inc.Updated = now
 		return nil
 	})
@@ -657,6 +767,12 @@ func (s *Service) UpdateRepair(ctx context.Context, id, itemID, version int64, p
 
 // AlertSignal is an alert that opens an incident or attaches to one: a
 // page-severity alert of nines, or an Alertmanager notification.
+//
+// An alert must open its incident whatever it carries, so times outside
+// the range nines stores are not taken but not refused either: a
+// detection time becomes now and an impact start is left for a
+// responder, each with a line in the timeline saying so, and a
+// resolution time becomes now. A title over MaxTitle is cut to it.
 type AlertSignal struct {
 	Service  string
 	GroupKey string
@@ -690,15 +806,31 @@ type AlertSignal struct {
 // one with no incident to attach to is ignored (nil, nil).
 func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, error) {
 	now := s.opt.Now().UTC()
+	a.Notes = slices.Clone(a.Notes)
 	if a.DetectedAt.IsZero() {
+		a.DetectedAt = now
+	} else if err := store.CheckTime("detected", a.DetectedAt); err != nil {
+		a.Notes = append(a.Notes, fmt.Sprintf("the alert's start %s is outside the times nines stores; detection taken as %s",
+			a.DetectedAt.UTC().Format(time.RFC3339), now.Format(time.RFC3339)))
 		a.DetectedAt = now
 	}
 	a.DetectedAt = a.DetectedAt.UTC()
+	if !a.ResolvedAt.IsZero() && store.CheckTime("resolved", a.ResolvedAt) != nil {
+		a.ResolvedAt = time.Time{} // now, below
+	}
+	if !a.ImpactStart.IsZero() && store.CheckTime("impact start", a.ImpactStart) != nil {
+		a.Notes = append(a.Notes, fmt.Sprintf("the alert puts the impact start at %s, outside the times nines stores; impact start left for a responder to set",
+			a.ImpactStart.UTC().Format(time.RFC3339)))
+		a.ImpactStart = time.Time{}
+	}
 	if a.Severity == 0 {
 		a.Severity = s.cfg.AlertSeverity
 	}
 	if strings.TrimSpace(a.GroupKey) == "" {
 		return nil, fmt.Errorf("%w: alert without a group key", ErrInvalid)
+	}
+	if err := (limit{"alert group key", len(a.GroupKey), MaxGroupKey, "bytes", "group the alerts by fewer labels"}).err(); err != nil {
+		return nil, err
 	}
 	if err := s.checkServices([]string{a.Service}); err != nil {
 		return nil, err
@@ -707,6 +839,8 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 	if title == "" {
 		title = "alert " + a.GroupKey
 	}
+	title = truncate(title, MaxTitle)
+	a.ImpactReason = truncate(a.ImpactReason, MaxEntryText/2)
 	inc, err := s.opt.Store.OpenOrAttach(ctx, a.Service, a.GroupKey, func(found *Incident) (*Incident, error) {
 		if found == nil {
 			if a.Resolved {
@@ -734,7 +868,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			found.SLOs = append(found.SLOs, a.SLO)
 		}
 		if !a.Resolved {
-			found.Timeline = append(found.Timeline, Entry{At: a.DetectedAt, Kind: Decode, Text: "alert firing: " + title, Author: "nines"})
+			found.note(Entry{At: a.DetectedAt, Kind: Decode, Text: "alert firing: " + title, Author: "nines"})
 			a.impact(found)
 			found.Updated = now
 			return found, nil
@@ -744,7 +878,7 @@ func (s *Service) OpenFromAlert(ctx context.Context, a AlertSignal) (*Incident, 
 			at = now
 		}
 		at = at.UTC()
-		found.Timeline = append(found.Timeline, Entry{At: at, Kind: Assessment, Text: "alert resolved: " + title, Author: "nines"})
+		found.note(Entry{At: at, Kind: Assessment, Text: "alert resolved: " + title, Author: "nines"})
 		if found.Mitigated.IsZero() && !at.Before(found.Detected) && (found.Engaged.IsZero() || !at.Before(found.Engaged)) {
 			found.Mitigated = at
 			if found.Status == Open {
@@ -772,7 +906,7 @@ func (a *AlertSignal) impact(inc *Incident) {
 	}
 	note := func(text string) {
 		if !slices.ContainsFunc(inc.Timeline, func(e Entry) bool { return e.Text == text }) {
-			inc.Timeline = append(inc.Timeline, Entry{At: a.DetectedAt, Kind: Assessment, Text: text, Author: "nines"})
+			inc.note(Entry{At: a.DetectedAt, Kind: Assessment, Text: truncate(text, MaxEntryText), Author: "nines"})
 		}
 	}
 	for _, n := range a.Notes {
@@ -791,21 +925,40 @@ func (a *AlertSignal) impact(inc *Incident) {
 	if a.ImpactReason != "" {
 		text += ": " + a.ImpactReason
 	}
-	inc.Timeline = append(inc.Timeline, Entry{At: inc.ImpactStart, Kind: Assessment, Text: text, Author: "nines"})
+	inc.note(Entry{At: inc.ImpactStart, Kind: Assessment, Text: text, Author: "nines"})
+}
+
+// note adds an entry nines writes itself (an alert firing again, say)
+// when the timeline has room for it, and drops it when not: an incident
+// whose timeline is full still takes the alert's other changes, its
+// mitigation above all.
+func (inc *Incident) note(e Entry) {
+	if inc.timelineRoom(1, len(e.Text)) == nil {
+		inc.Timeline = append(inc.Timeline, e)
+	}
 }
 
 // storeBurn recomputes and stores the budget burned after a change. It
 // runs outside the change's transaction because it reads rollups; a
-// failure to store it is not the change's failure (Get recomputes it).
+// failure to store it is not the change's failure (Get recomputes it),
+// so it is logged and counted (BurnWriteErrors) rather than returned.
 func (s *Service) storeBurn(ctx context.Context, inc *Incident, now time.Time) *Incident {
 	if s.opt.Budget != nil && len(inc.SLOs) > 0 {
 		s.refreshBurn(ctx, inc, now)
 		// Derived figures: a failed write leaves the previous ones, and the
 		// incident's own change has already been stored.
-		_, _ = s.opt.Store.SetBurns(ctx, inc.ID, inc.Version, inc.Burn)
+		if _, err := s.opt.Store.SetBurns(ctx, inc.ID, inc.Version, inc.Burn); err != nil {
+			s.burnWriteErrors.Add(1)
+			s.opt.Logger.Warn("storing an incident's budget burned; the incident page recomputes it, reports show the previous figures until the next change",
+				"incident", inc.ID, "version", inc.Version, "err", err)
+		}
 	}
 	return s.decorate(inc)
 }
+
+// BurnWriteErrors is the number of times the budget burned of a changed
+// incident could not be stored, for /metrics.
+func (s *Service) BurnWriteErrors() int64 { return s.burnWriteErrors.Load() }
 
 // Metrics computes the incident figures (see Compute) from the store.
 func (s *Service) Metrics(ctx context.Context, q MetricsQuery) (*Report, error) {

@@ -276,7 +276,11 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 	}
 	agg := rd.aggs[0]
 	for _, a := range rd.aggs[1:] {
-		agg.Merge(a)
+		if err := agg.Merge(a); err != nil {
+			// Each worker's events fitted; together they count more than
+			// a quantum holds (slo.ErrOverflow).
+			return nil, rd.rep, fmt.Errorf("ingest: %w", err)
+		}
 	}
 	return agg.Series(), rd.rep, nil
 }
@@ -632,7 +636,13 @@ func (w *worker) process(b *block) blockResult {
 			}
 			continue
 		}
-		w.agg.Add(&ev)
+		if err := w.agg.Add(&ev); err != nil {
+			// Its count would take the quantum past 2^64−1 events.
+			if bad(&problem{what: err.Error()}) {
+				break
+			}
+			continue
+		}
 		res.events++
 		res.first = min(res.first, ev.Time)
 		res.last = max(res.last, ev.Time)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/nines-sre/nines/store"
 )
 
 // Silence mutes firing alerts its matchers select between StartsAt and
@@ -70,6 +72,16 @@ func (s *Silence) Validate(now time.Time) error {
 	// label it names, that is everything.
 	if len(s.Matchers) > 0 && s.Matchers.Matches(map[string]string{}) {
 		errs = append(errs, fmt.Errorf("matchers %s match alerts without those labels too; a silence that mutes everything is refused", matcherText(s.Matchers)))
+	}
+	for _, t := range []struct {
+		name string
+		t    time.Time
+	}{{"startsAt", s.StartsAt}, {"endsAt", s.EndsAt}} {
+		if !t.t.IsZero() {
+			if err := store.CheckTime(t.name, t.t); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	switch {
 	case s.EndsAt.IsZero():

@@ -559,7 +559,9 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 		if err := ri.statuses(ro, &o.SLI); err != nil {
 			return nil, badRequest("rollups[%d]: %v", i, err)
 		}
-		agg.AddRollup(ro)
+		if err := agg.AddRollup(ro); err != nil {
+			return nil, badRequest("rollups[%d]: %v", i, err)
+		}
 	}
 	stored, replay, err := s.commit(r.Context(), &engine.Batch{Source: "rollups", Series: map[string]*slo.Series{o.Name: agg.Series()}, Idempotency: id})
 	if err != nil {

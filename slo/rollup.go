@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -142,8 +143,62 @@ func (r *Rollup) statusIndexFrom(from, code int) int {
 // Failed is the number of events the SLI rejected.
 func (r *Rollup) Failed() uint64 { return r.Attempted - r.Good }
 
-// Merge adds o into r. Both must describe the same SLI and quantum.
-func (r *Rollup) Merge(o *Rollup) {
+// ErrOverflow is wrapped by the error for a merge or an event that would
+// take a count of one quantum past 2^64−1, the most a Rollup holds.
+// Nothing is changed then: a count that wrapped around would read as a
+// handful of events, and as an availability below zero.
+var ErrOverflow = errors.New("a count of one quantum would pass 2^64-1")
+
+// CheckMerge returns an error wrapping ErrOverflow if merging o into r
+// would take one of r's counts, or of its statuses', past 2^64−1, and
+// nil when Merge can add o. Histograms saturate instead (hist), so they
+// are not checked.
+func (r *Rollup) CheckMerge(o *Rollup) error {
+	for _, c := range [...]struct {
+		name   string
+		dst, n uint64
+	}{
+		{"attempted", r.Attempted, o.Attempted}, {"good", r.Good, o.Good}, {"errors", r.Errors, o.Errors},
+		{"slow", r.Slow, o.Slow}, {"over_threshold", r.OverThreshold, o.OverThreshold},
+	} {
+		if c.dst > math.MaxUint64-c.n {
+			return overflow(r.Start, c.name, c.dst, c.n)
+		}
+	}
+	at := 0
+	for i := range o.Statuses {
+		src := &o.Statuses[i]
+		for at < len(r.Statuses) && r.Statuses[at].Code < src.Code {
+			at++
+		}
+		if at == len(r.Statuses) || r.Statuses[at].Code != src.Code {
+			continue
+		}
+		dst := &r.Statuses[at]
+		for _, c := range [...]struct {
+			name   string
+			dst, n uint64
+		}{{"count", dst.Count, src.Count}, {"timed", dst.Timed, src.Timed}, {"over", dst.Over, src.Over}} {
+			if c.dst > math.MaxUint64-c.n {
+				return overflow(r.Start, "status "+StatusName(src.Code)+" "+c.name, c.dst, c.n)
+			}
+		}
+	}
+	return nil
+}
+
+func overflow(start int64, what string, have, add uint64) error {
+	return fmt.Errorf("quantum %s: %s %d + %d: %w; check the counts sent",
+		quantumTime(start), what, have, add, ErrOverflow)
+}
+
+// Merge adds o into r. Both must describe the same SLI and quantum. If a
+// count would overflow (CheckMerge), it changes nothing and returns an
+// error wrapping ErrOverflow.
+func (r *Rollup) Merge(o *Rollup) error {
+	if err := r.CheckMerge(o); err != nil {
+		return err
+	}
 	r.Attempted += o.Attempted
 	r.Good += o.Good
 	r.Errors += o.Errors
@@ -161,6 +216,7 @@ func (r *Rollup) Merge(o *Rollup) {
 		dst.Over += src.Over
 		dst.Latency.Merge(&src.Latency)
 	}
+	return nil
 }
 
 // CopyTo makes dst an exact copy of r, histograms included, reusing dst's
@@ -268,6 +324,11 @@ type Aggregator struct {
 	// hint is the index in last.Statuses of the previous event's status:
 	// most events share the status of the one before (a 200).
 	hint int
+	// merged is set once AddRollup or Merge brought in rollups, whose
+	// counts may exceed their Attempted: until then Add, which counts an
+	// event at most once in each count, leaves none above Attempted, and
+	// checking Attempted alone for overflow is enough.
+	merged bool
 }
 
 // NewAggregator returns an Aggregator for sli with the given quantum.
@@ -296,7 +357,9 @@ func QuantumStart(t int64, quantum time.Duration) int64 {
 // Add folds e into the rollup of its quantum. Ingestion must have rejected
 // negative, infinite and NaN-but-present latencies already; Add keeps any
 // latency the histogram cannot hold out of it rather than fail the event.
-func (a *Aggregator) Add(e *Event) {
+// An event whose count would take one of its quantum's counts past
+// 2^64−1 is refused whole, with an error wrapping ErrOverflow.
+func (a *Aggregator) Add(e *Event) error {
 	start := QuantumStart(e.Time, time.Duration(a.quantum))
 	r := a.last
 	if r == nil || r.Start != start {
@@ -307,11 +370,15 @@ func (a *Aggregator) Add(e *Event) {
 		}
 		a.last = r
 	}
-	r.Measured = true
 	n := e.Count
 	if n == 0 {
-		return
+		r.Measured = true
+		return nil
 	}
+	if err := a.checkAdd(r, e); err != nil {
+		return err
+	}
+	r.Measured = true
 	r.Attempted += n
 	switch a.sli.Classify(e) {
 	case Good:
@@ -330,7 +397,7 @@ func (a *Aggregator) Add(e *Event) {
 		}
 	}
 	if !a.statuses {
-		return
+		return nil
 	}
 	code := statusKey(e)
 	if a.hint >= len(r.Statuses) || r.Statuses[a.hint].Code != code {
@@ -345,29 +412,77 @@ func (a *Aggregator) Add(e *Event) {
 			s.Over += n
 		}
 	}
+	return nil
 }
 
-// AddRollup merges a pre-aggregated rollup into its quantum.
-func (a *Aggregator) AddRollup(r *Rollup) {
+// checkAdd returns an error wrapping ErrOverflow if adding e's count to r
+// could take one of the counts Add raises past 2^64−1. Each is at most
+// Attempted while only Add filled r; otherwise it checks them all,
+// whichever e raises.
+func (a *Aggregator) checkAdd(r *Rollup, e *Event) error {
+	n := e.Count
+	hi := r.Attempted
+	if !a.merged {
+		if hi > math.MaxUint64-n {
+			return overflow(r.Start, "an event's count", hi, n)
+		}
+		return nil
+	}
+	hi = max(hi, r.Good, r.Errors, r.Slow, r.OverThreshold)
+	if a.statuses {
+		code := statusKey(e)
+		for i := range r.Statuses {
+			if s := &r.Statuses[i]; s.Code == code {
+				hi = max(hi, s.Count, s.Timed, s.Over)
+				break
+			}
+		}
+	}
+	if hi > math.MaxUint64-n {
+		return overflow(r.Start, "an event's count", hi, n)
+	}
+	return nil
+}
+
+// AddRollup merges a pre-aggregated rollup into its quantum, or returns
+// an error wrapping ErrOverflow, and changes nothing, if a count would
+// overflow (Rollup.Merge).
+func (a *Aggregator) AddRollup(r *Rollup) error {
+	a.merged = true
 	start := QuantumStart(r.Start, time.Duration(a.quantum))
 	dst := a.rollups[start]
 	if dst == nil {
 		dst = &Rollup{Start: start}
+		if err := dst.Merge(r); err != nil {
+			return err
+		}
 		a.rollups[start] = dst
+		return nil
 	}
-	dst.Merge(r)
+	return dst.Merge(r)
 }
 
 // Merge moves everything b holds into a; b must not be used afterwards.
-func (a *Aggregator) Merge(b *Aggregator) {
+// If a quantum's counts would overflow (Rollup.Merge), it returns an error
+// wrapping ErrOverflow and a is left as it was.
+func (a *Aggregator) Merge(b *Aggregator) error {
+	a.merged = a.merged || b.merged
 	for start, r := range b.rollups {
 		if dst := a.rollups[start]; dst != nil {
-			dst.Merge(r)
+			if err := dst.CheckMerge(r); err != nil {
+				return err
+			}
+		}
+	}
+	for start, r := range b.rollups {
+		if dst := a.rollups[start]; dst != nil {
+			_ = dst.Merge(r) // checked above
 		} else {
 			a.rollups[start] = r
 		}
 	}
 	b.rollups, b.last = nil, nil
+	return nil
 }
 
 // Len is the number of quanta seen so far.

@@ -137,13 +137,17 @@ func CheckSeries(sli string, quantum time.Duration) error {
 }
 
 // CheckRollup returns an ErrInvalid error unless r can be appended to
-// (sli, quantum): its Start must be the start of a quantum.
+// (sli, quantum): its Start must be the start of a quantum, in the range
+// of times nines stores (CheckTimeNs).
 func CheckRollup(sli string, quantum time.Duration, r *slo.Rollup) error {
 	if err := CheckSeries(sli, quantum); err != nil {
 		return err
 	}
 	if r == nil {
 		return fmt.Errorf("%w: SLI %q: nil rollup", ErrInvalid, sli)
+	}
+	if err := CheckTimeNs(fmt.Sprintf("SLI %q: rollup start", sli), r.Start); err != nil {
+		return err
 	}
 	if slo.QuantumStart(r.Start, quantum) != r.Start {
 		return fmt.Errorf("%w: SLI %q: rollup start %d is not on a %v quantum boundary", ErrInvalid, sli, r.Start, quantum)

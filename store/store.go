@@ -40,7 +40,9 @@ var (
 	ErrConflict = errors.New("store: the stored rollup changed since it was read")
 	// ErrInvalid is returned for arguments no backend could store: an empty
 	// SLI name, a quantum that is not positive, a rollup start that is not
-	// on a quantum boundary, an empty key or name. Servers map it to 400.
+	// on a quantum boundary, an empty key or name, a time outside the range
+	// nines stores (ErrTimeRange), counts that would overflow
+	// (ErrOverflow). Servers map it to 400.
 	ErrInvalid = errors.New("store: invalid argument")
 )
 
@@ -65,8 +67,14 @@ type Appender interface {
 	// or stores it if there is none: counts add and histograms merge
 	// exactly (slo.Rollup.Merge), so late samples update their quantum and
 	// several sources may feed one SLI. Rollups appended twice to one batch
-	// merge too. r.Start must be on a quantum boundary (slo.QuantumStart).
+	// merge too. r.Start must be on a quantum boundary (slo.QuantumStart)
+	// and in the range of times nines stores (CheckTimeNs).
 	// r is copied; the caller may reuse it when Append returns.
+	//
+	// A count of one quantum never passes 2^64−1: an Append that would
+	// take the batch's rollup of a quantum past it fails at once, and a
+	// batch that would take the stored rollup past it fails at Commit,
+	// storing nothing; both errors wrap ErrInvalid and ErrOverflow.
 	//
 	// r.Statuses merge by code (slo.Rollup.Merge) and must pass
 	// slo.Rollup.CheckStatuses. A quantum whose histograms were compacted
@@ -107,7 +115,8 @@ type Appender interface {
 	// the same key twice in one batch fails here with a *DuplicateError.
 	// A key is remembered until Compact forgets it
 	// (Retention.IdempotencyKeys). An invalid key (CheckIdempotencyKey)
-	// is refused with ErrInvalid. id is copied.
+	// or an id.At outside the range of times nines stores (CheckTime) is
+	// refused with ErrInvalid. id is copied.
 	Idempotent(id Idempotency) error
 	// Commit applies the batch durably: once it returns nil the batch
 	// survives a crash of the process. On error nothing of the batch is
@@ -181,7 +190,9 @@ type SLODef struct {
 
 // SLOs keeps SLO definitions by name. It is safe for concurrent use.
 type SLOs interface {
-	// PutSLO creates or replaces the definition called name.
+	// PutSLO creates or replaces the definition called name. updated
+	// must be in the range of times nines stores (CheckTime), or the
+	// error wraps ErrInvalid.
 	PutSLO(ctx context.Context, name string, def []byte, updated time.Time) error
 	// GetSLO returns the definition called name, or an error wrapping
 	// ErrNotFound.
@@ -243,7 +254,9 @@ type Annotation struct {
 	Labels map[string]string
 }
 
-// AnnotationQuery selects annotations with From <= At < To. A set SLO or
+// AnnotationQuery selects annotations with From <= At < To; a bound
+// outside the range of times nines stores (the zero time, say) selects
+// everything on its side. A set SLO or
 // Service also admits the annotations that apply more widely: an SLO's
 // query sees its own annotations, its service's and the global ones.
 type AnnotationQuery struct {
@@ -256,8 +269,9 @@ type AnnotationQuery struct {
 // Annotations keeps annotations. It is safe for concurrent use.
 type Annotations interface {
 	// AddAnnotation stores a (its ID is ignored) and returns its new ID.
-	// At must be set and Kind and Title non-empty, or the error wraps
-	// ErrInvalid.
+	// At must be in the range of times nines stores (CheckTime: the zero
+	// time is refused too) and Kind and Title non-empty, or the error
+	// wraps ErrInvalid.
 	AddAnnotation(ctx context.Context, a Annotation) (int64, error)
 	// Annotations returns the annotations q selects, oldest first.
 	Annotations(ctx context.Context, q AnnotationQuery) ([]Annotation, error)

@@ -56,7 +56,10 @@ func TestAlertsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var now time.Time
+	// The specs load an hour before the live minutes, as the history
+	// below begins: a store keeps no time before 1970.
+	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	now := start.Add(-time.Hour)
 	clock := func() time.Time { return now }
 	eng, err := engine.New(ctx, engine.Config{Store: db, Now: clock})
 	if err != nil {
@@ -74,7 +77,6 @@ func TestAlertsSession(t *testing.T) {
 
 	// An hour of good history, so nothing is young or silent, then live
 	// minutes of 100 requests each: 12:00 and 12:01 half failed.
-	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	history := &slo.Series{Quantum: time.Minute}
 	for m := start.Add(-time.Hour); m.Before(start); m = m.Add(time.Minute) {
 		history.Rollups = append(history.Rollups, slo.Rollup{Start: m.UnixNano(), Attempted: 100, Good: 100, Measured: true})

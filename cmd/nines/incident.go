@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"slices"
@@ -893,7 +894,7 @@ func cmpOr(s, def string) string {
 // newIncidentService is the incident service of nines serve: the
 // configuration of --incidents (defaults without it), the engine's
 // services, SLOs, budget and clock, the store.
-func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string, isDemo bool) (*incident.Service, error) {
+func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string, isDemo bool, logger *slog.Logger) (*incident.Service, error) {
 	cfg := &incident.Config{}
 	if file == "" && isDemo {
 		var err error
@@ -910,7 +911,9 @@ func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string, isDemo b
 			return nil, usageError("serve: --incidents: %v", err)
 		}
 	}
-	return incident.New(server.IncidentOptions(eng, db, cfg))
+	opt := server.IncidentOptions(eng, db, cfg)
+	opt.Logger = logger
+	return incident.New(opt)
 }
 
 // shown says how many of a list are printed.

@@ -148,11 +148,10 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 		reload = load
 	}
-	incidents, err := newIncidentService(eng, db, f.incidents, f.demo)
+	incidents, err := newIncidentService(eng, db, f.incidents, f.demo, logger)
 	if err != nil {
 		return err
 	}
-	go func() { _ = incidents.Refresh(ctx) }() // the first incident report is then as quick as the rest
 	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents})
 	if err != nil {
 		return err
@@ -172,6 +171,13 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	var wg sync.WaitGroup
 	run := func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }
 	run(func() { every(ctx, f.tick, func(now time.Time) { eng.Tick(now) }) })
+	// The first incident report is then as quick as the rest; waited for
+	// like the rest, so it never reads a closed store.
+	run(func() {
+		if err := incidents.Refresh(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("reading incidents for the reports", "err", err)
+		}
+	})
 	run(func() { nt.Run(ctx) })
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,9 +32,10 @@ CREATE INDEX annotations_at ON annotations (at_ns);
 
 // AddAnnotation implements store.Annotations.
 func (db *DB) AddAnnotation(ctx context.Context, a store.Annotation) (int64, error) {
+	if err := store.CheckTime("annotation time", a.At); err != nil {
+		return 0, fmt.Errorf("sqlite: add annotation: %w", err)
+	}
 	switch {
-	case a.At.IsZero():
-		return 0, fmt.Errorf("sqlite: add annotation: %w: no time", store.ErrInvalid)
 	case strings.TrimSpace(a.Kind) == "":
 		return 0, fmt.Errorf("sqlite: add annotation: %w: no kind", store.ErrInvalid)
 	case strings.TrimSpace(a.Title) == "":
@@ -48,8 +50,7 @@ func (db *DB) AddAnnotation(ctx context.Context, a store.Annotation) (int64, err
 	}
 	var id int64
 	err = db.write(ctx, "add annotation", func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO annotations (at_ns, slo, service, kind, title, text, url, labels)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		return tx.StmtContext(ctx, db.ws.annIns).QueryRowContext(ctx,
 			a.At.UnixNano(), a.SLO, a.Service, a.Kind, a.Title, a.Text, a.URL, string(labels)).Scan(&id)
 	})
 	return id, err
@@ -60,26 +61,11 @@ func (db *DB) Annotations(ctx context.Context, q store.AnnotationQuery) ([]store
 	if err := db.check(ctx, "annotations"); err != nil {
 		return nil, err
 	}
-	query := `SELECT id, at_ns, slo, service, kind, title, text, url, labels FROM annotations WHERE at_ns >= ? AND at_ns < ?`
-	args := []any{q.From.UnixNano(), q.To.UnixNano()}
-	if q.SLO != "" {
-		query += ` AND slo IN ('', ?)`
-		args = append(args, q.SLO)
-	}
-	if q.Service != "" {
-		query += ` AND service IN ('', ?)`
-		args = append(args, q.Service)
-	}
-	if q.SLO != "" && q.Service == "" {
-		// An SLO without a service sees only its own and the global ones.
-		query += ` AND (slo <> '' OR service = '')`
-	}
-	// The newest Limit, returned oldest first.
-	query += ` ORDER BY at_ns DESC, id DESC`
+	limit := int64(-1) // SQLite: no limit
 	if q.Limit > 0 {
-		query += fmt.Sprintf(` LIMIT %d`, q.Limit)
+		limit = int64(q.Limit)
 	}
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	rows, err := db.rs.annList.QueryContext(ctx, store.ClampNs(q.From), store.ClampNs(q.To), q.SLO, q.Service, limit)
 	if err != nil {
 		return nil, db.wrap(ctx, err, "annotations")
 	}
@@ -103,16 +89,14 @@ func (db *DB) Annotations(ctx context.Context, q store.AnnotationQuery) ([]store
 	if err := rows.Err(); err != nil {
 		return nil, db.wrap(ctx, err, "annotations")
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, nil
 }
 
 // DeleteAnnotation implements store.Annotations.
 func (db *DB) DeleteAnnotation(ctx context.Context, id int64) error {
 	return db.write(ctx, fmt.Sprintf("delete annotation %d", id), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM annotations WHERE id = ?`, id)
+		res, err := tx.StmtContext(ctx, db.ws.annDel).ExecContext(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/hist"
@@ -66,7 +65,9 @@ func (a *appender) Append(sli string, quantum time.Duration, r *slo.Rollup) erro
 		dst = &slo.Rollup{Start: r.Start}
 		a.rollups[k] = dst
 	}
-	dst.Merge(r)
+	if err := dst.Merge(r); err != nil {
+		return fmt.Errorf("sqlite: append %s: %w: %w", sli, store.ErrInvalid, err)
+	}
 	return nil
 }
 
@@ -120,6 +121,9 @@ func (a *appender) Idempotent(id store.Idempotency) error {
 	}
 	if err := store.CheckIdempotencyKey(id.Key); err != nil {
 		return fmt.Errorf("sqlite: idempotent: %w", err)
+	}
+	if err := store.CheckTime("idempotency key time", id.At); err != nil {
+		return fmt.Errorf("sqlite: idempotent %q: %w", id.Key, err)
 	}
 	if first, ok := a.keys[id.Key]; ok {
 		return fmt.Errorf("sqlite: idempotent: twice in one batch: %w", &store.DuplicateError{Idempotency: first})
@@ -298,7 +302,7 @@ type merger struct {
 	tx  *sql.Tx
 	db  *DB
 	// Bound lazily: a batch of new quanta never needs the merge statements.
-	seriesIns, rollupIns, rollupGet, rollupUpd, countsGet, countsUpd, hourlyGet, hourlyPut *sql.Stmt
+	seriesIns, seriesLookup, rollupIns, rollupGet, rollupUpd, countsGet, countsUpd, hourlyGet, hourlyPut *sql.Stmt
 
 	buf   []byte
 	sbuf  []byte // the statuses' encoding, beside buf's histogram
@@ -325,8 +329,8 @@ func (m *merger) stmt(p **sql.Stmt, s *sql.Stmt) *sql.Stmt {
 const seriesChunk = 250
 
 // seriesMarks returns the hist_before_ns of every series of keys (sorted),
-// creating the series that do not exist yet. It asks for a chunk of series
-// per statement: one query per series cost a fifth of a 1,000-SLI commit.
+// creating the series that do not exist yet, a chunk of series per
+// statement.
 func (m *merger) seriesMarks(keys []rollupKey) (map[seriesKey]int64, error) {
 	var series []seriesKey
 	for i, k := range keys {
@@ -335,21 +339,14 @@ func (m *merger) seriesMarks(keys []rollupKey) (map[seriesKey]int64, error) {
 		}
 	}
 	marks := make(map[seriesKey]int64, len(series))
-	var q strings.Builder
-	var args []any
+	args := make([]any, 0, 2*seriesChunk)
 	for chunk := range slices.Chunk(series, seriesChunk) {
-		q.Reset()
-		q.WriteString(`SELECT s.sli, s.quantum_ns, s.hist_before_ns FROM (VALUES `)
 		args = args[:0]
-		for i, sk := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?)")
+		for i := range seriesChunk {
+			sk := chunk[min(i, len(chunk)-1)]
 			args = append(args, sk.sli, sk.quantum)
 		}
-		q.WriteString(`) AS v JOIN series AS s ON s.sli = v.column1 AND s.quantum_ns = v.column2`)
-		rows, err := m.tx.QueryContext(m.ctx, q.String(), args...)
+		rows, err := m.stmt(&m.seriesLookup, m.db.ws.seriesMarks).QueryContext(m.ctx, args...)
 		if err != nil {
 			return nil, fmt.Errorf("series: %w", err)
 		}
@@ -430,7 +427,12 @@ func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
 	if err := m.sc.decode(old, m.sblob); err != nil {
 		return fmt.Errorf("append %s@%d: stored statuses: %w", k.sli, k.start, err)
 	}
-	old.Merge(r)
+	if err := old.Merge(r); err != nil {
+		// The stored quantum and this batch together hold more events
+		// than a count can: refuse the batch rather than store them
+		// wrapped around.
+		return fmt.Errorf("append %s: %w: %w", k.sli, store.ErrInvalid, err)
+	}
 	_, err = m.stmt(&m.rollupUpd, m.db.ws.rollupUpd).ExecContext(m.ctx,
 		int64(old.Attempted), int64(old.Good), int64(old.Errors), int64(old.Slow), int64(old.OverThreshold), old.Measured,
 		m.encode(&old.Latency), m.encodeStatuses(old), k.sli, k.quantum, k.start)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/store"
 )
 
 // incidentSchema keeps incidents (incident.Store). A row of incidents is
@@ -57,6 +58,7 @@ CREATE TABLE incident_bodies (
 	body BLOB NOT NULL -- JSON: summary, responders, links, SLOs, postmortem
 );
 CREATE INDEX incidents_impact ON incidents (impact_start_ns);
+-- Serves a lookup only when the query says group_key <> '' (see incGroup).
 CREATE INDEX incidents_group ON incidents (service, group_key) WHERE group_key <> '';
 
 CREATE TABLE incident_timeline (
@@ -185,13 +187,17 @@ func incidentRow(inc *incident.Incident) (body []byte, values []any, err error) 
 }
 
 func (db *DB) insertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Incident) error {
+	// Times are stored as Unix nanoseconds, which wrap around outside
+	// 1677–2262: refuse what the range of times nines stores excludes.
+	if err := inc.CheckTimes(); err != nil {
+		return err
+	}
 	inc.Version = 1
 	body, values, err := incidentRow(inc)
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO incidents (`+strings.Join(recordCols, ", ")+`, created_ns, gen)
-		VALUES (`+strings.Repeat("?, ", len(recordCols))+`?, `+nextGen+`)`, append(values, inc.Created.UnixNano())...)
+	res, err := tx.StmtContext(ctx, db.ws.incIns).ExecContext(ctx, append(values, inc.Created.UnixNano())...)
 	if err != nil {
 		return dbErr(err)
 	}
@@ -200,7 +206,7 @@ func (db *DB) insertIncident(ctx context.Context, tx *sql.Tx, inc *incident.Inci
 	}
 	// The body was encoded before the ID was known; the ID column is
 	// authoritative and overrides it on reading.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_bodies (id, body) VALUES (?, ?)`, inc.ID, body); err != nil {
+	if _, err := tx.StmtContext(ctx, db.ws.incBodyIns).ExecContext(ctx, inc.ID, body); err != nil {
 		return dbErr(err)
 	}
 	if err := db.writeChildren(ctx, tx, inc, 0); err != nil {
@@ -219,8 +225,7 @@ func (db *DB) writeChildren(ctx context.Context, tx *sql.Tx, inc *incident.Incid
 		}
 		lastSeq++
 		e.Seq = lastSeq
-		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_timeline (incident_id, seq, at_ns, kind, author, text) VALUES (?, ?, ?, ?, ?, ?)`,
-			inc.ID, e.Seq, e.At.UnixNano(), e.Kind, e.Author, e.Text); err != nil {
+		if _, err := tx.StmtContext(ctx, db.ws.entryIns).ExecContext(ctx, inc.ID, e.Seq, e.At.UnixNano(), e.Kind, e.Author, e.Text); err != nil {
 			return dbErr(err)
 		}
 	}
@@ -229,9 +234,7 @@ func (db *DB) writeChildren(ctx context.Context, tx *sql.Tx, inc *incident.Incid
 		r.IncidentID = inc.ID
 		norm := incident.NormalizeTitle(r.Title)
 		if r.ID == 0 {
-			res, err := tx.ExecContext(ctx, `INSERT INTO repair_items (incident_id, title, norm_title, term, phase, owner, status, created_ns, due_ns, closed_ns, link)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				inc.ID, r.Title, norm, r.Term, r.Phase, r.Owner, r.Status, r.Created.UnixNano(), nsOf(r.Due), nsOf(r.Closed), r.Link)
+			res, err := tx.StmtContext(ctx, db.ws.repairIns).ExecContext(ctx, inc.ID, r.Title, norm, r.Term, r.Phase, r.Owner, r.Status, r.Created.UnixNano(), nsOf(r.Due), nsOf(r.Closed), r.Link)
 			if err != nil {
 				if strings.Contains(err.Error(), "UNIQUE") {
 					return fmt.Errorf("%w: incident %d already has a repair item titled %q", incident.ErrDuplicate, inc.ID, r.Title)
@@ -243,9 +246,7 @@ func (db *DB) writeChildren(ctx context.Context, tx *sql.Tx, inc *incident.Incid
 			}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE repair_items SET title = ?, norm_title = ?, term = ?, phase = ?, owner = ?, status = ?, due_ns = ?, closed_ns = ?, link = ?
-			WHERE id = ? AND incident_id = ?`,
-			r.Title, norm, r.Term, r.Phase, r.Owner, r.Status, nsOf(r.Due), nsOf(r.Closed), r.Link, r.ID, inc.ID); err != nil {
+		if _, err := tx.StmtContext(ctx, db.ws.repairUpd).ExecContext(ctx, r.Title, norm, r.Term, r.Phase, r.Owner, r.Status, nsOf(r.Due), nsOf(r.Closed), r.Link, r.ID, inc.ID); err != nil {
 			return dbErr(err)
 		}
 	}
@@ -253,12 +254,12 @@ func (db *DB) writeChildren(ctx context.Context, tx *sql.Tx, inc *incident.Incid
 }
 
 func (db *DB) writeBurns(ctx context.Context, tx *sql.Tx, id int64, burns []incident.Burn) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_burns WHERE incident_id = ?`, id); err != nil {
+	if _, err := tx.StmtContext(ctx, db.ws.burnsDel).ExecContext(ctx, id); err != nil {
 		return dbErr(err)
 	}
+	ins := tx.StmtContext(ctx, db.ws.burnIns)
 	for _, b := range burns {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO incident_burns (incident_id, slo, from_ns, to_ns, unit, spent, total, share, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.SLO, b.From.UnixNano(), b.To.UnixNano(), b.Unit, b.Spent, b.Total, b.Share, b.Error); err != nil {
+		if _, err := ins.ExecContext(ctx, id, b.SLO, b.From.UnixNano(), b.To.UnixNano(), b.Unit, b.Spent, b.Total, b.Share, b.Error); err != nil {
 			return dbErr(err)
 		}
 	}
@@ -284,21 +285,6 @@ func (db *DB) ImportIncidents(ctx context.Context, incs []*incident.Incident) er
 	})
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// nextGen is the gen of a write: one past the highest, found through the
-// index. Writes are serialised on the one write connection, so gens only
-// grow.
-const nextGen = `(SELECT coalesce(max(gen), 0) + 1 FROM incidents)`
-
-const incidentCols = `i.id, version, status, severity, owner, title, detected_by, group_key,
-	impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, created_ns, updated_ns, b.body`
-
-const incidentFrom = ` FROM incidents i JOIN incident_bodies b ON b.id = i.id`
-
 type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(s scanner) (*incident.Incident, error) {
@@ -322,17 +308,17 @@ func scanIncident(s scanner) (*incident.Incident, error) {
 	return &inc, nil
 }
 
-// loadIncident reads an incident whole through q (a transaction or the
-// read pool).
-func loadIncident(ctx context.Context, q querier, id int64) (*incident.Incident, error) {
-	inc, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+incidentFrom+` WHERE i.id = ?`, id))
+// loadIncident reads an incident whole in tx, with set, the statements
+// of tx's connection.
+func loadIncident(ctx context.Context, tx *sql.Tx, set *stmts, id int64) (*incident.Incident, error) {
+	inc, err := scanIncident(tx.StmtContext(ctx, set.incGet).QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("incident %d: %w", id, incident.ErrNotFound)
 	}
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT seq, at_ns, kind, author, text FROM incident_timeline WHERE incident_id = ? ORDER BY at_ns, seq`, id)
+	rows, err := tx.StmtContext(ctx, set.entriesOf).QueryContext(ctx, id)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -350,10 +336,10 @@ func loadIncident(ctx context.Context, q querier, id int64) (*incident.Incident,
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, dbErr(err)
 	}
-	if inc.Repairs, err = repairItems(ctx, q, `WHERE incident_id = ?`, id); err != nil {
+	if inc.Repairs, err = repairItems(ctx, tx.StmtContext(ctx, set.repairsOf), id); err != nil {
 		return nil, err
 	}
-	burns, err := burnsOf(ctx, q, `WHERE incident_id = ?`, id)
+	burns, err := burnsOf(ctx, tx.StmtContext(ctx, set.burnsOf), id)
 	if err != nil {
 		return nil, err
 	}
@@ -361,8 +347,9 @@ func loadIncident(ctx context.Context, q querier, id int64) (*incident.Incident,
 	return inc, nil
 }
 
-func repairItems(ctx context.Context, q querier, where string, args ...any) ([]incident.RepairItem, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, incident_id, title, term, phase, owner, status, created_ns, due_ns, closed_ns, link FROM repair_items `+where+` ORDER BY id`, args...)
+// repairItems reads the repair items st (repairsOf or repairsAll) selects.
+func repairItems(ctx context.Context, st *sql.Stmt, args ...any) ([]incident.RepairItem, error) {
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -383,8 +370,9 @@ func repairItems(ctx context.Context, q querier, where string, args ...any) ([]i
 	return out, dbErr(rows.Err())
 }
 
-func burnsOf(ctx context.Context, q querier, where string, args ...any) (incident.Burns, error) {
-	rows, err := q.QueryContext(ctx, `SELECT incident_id, slo, from_ns, to_ns, unit, spent, total, share, error FROM incident_burns `+where+` ORDER BY incident_id, slo`, args...)
+// burnsOf reads the budget burned st (burnsOf or burnsAll) selects.
+func burnsOf(ctx context.Context, st *sql.Stmt, args ...any) (incident.Burns, error) {
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -412,7 +400,7 @@ func (db *DB) Incident(ctx context.Context, id int64) (*incident.Incident, error
 		return nil, db.wrap(ctx, err, "get incident %d", id)
 	}
 	defer tx.Rollback()
-	inc, err := loadIncident(ctx, tx, id)
+	inc, err := loadIncident(ctx, tx, &db.rs, id)
 	var se *storeError
 	if errors.As(err, &se) {
 		return nil, db.wrap(ctx, se.err, "get incident %d", id)
@@ -422,20 +410,22 @@ func (db *DB) Incident(ctx context.Context, id int64) (*incident.Incident, error
 
 // persist writes a changed incident loaded in tx, bumping its version.
 func (db *DB) persist(ctx context.Context, tx *sql.Tx, inc *incident.Incident) error {
+	if err := inc.CheckTimes(); err != nil {
+		return err
+	}
 	inc.Version++
 	body, values, err := incidentRow(inc)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET `+strings.Join(recordCols, " = ?, ")+` = ?, gen = `+nextGen+` WHERE id = ?`,
-		append(values, inc.ID)...); err != nil {
+	if _, err := tx.StmtContext(ctx, db.ws.incUpd).ExecContext(ctx, append(values, inc.ID)...); err != nil {
 		return dbErr(err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE incident_bodies SET body = ? WHERE id = ?`, body, inc.ID); err != nil {
+	if _, err := tx.StmtContext(ctx, db.ws.incBodyUpd).ExecContext(ctx, body, inc.ID); err != nil {
 		return dbErr(err)
 	}
 	var last sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM incident_timeline WHERE incident_id = ?`, inc.ID).Scan(&last); err != nil {
+	if err := tx.StmtContext(ctx, db.ws.lastSeq).QueryRowContext(ctx, inc.ID).Scan(&last); err != nil {
 		return dbErr(err)
 	}
 	return db.writeChildren(ctx, tx, inc, last.Int64)
@@ -445,7 +435,7 @@ func (db *DB) persist(ctx context.Context, tx *sql.Tx, inc *incident.Incident) e
 func (db *DB) UpdateIncident(ctx context.Context, id int64, fn func(inc *incident.Incident) error) (*incident.Incident, error) {
 	var out *incident.Incident
 	err := db.incTx(ctx, fmt.Sprintf("update incident %d", id), func(tx *sql.Tx) error {
-		inc, err := loadIncident(ctx, tx, id)
+		inc, err := loadIncident(ctx, tx, &db.ws, id)
 		if err != nil {
 			return err
 		}
@@ -469,14 +459,13 @@ func (db *DB) OpenOrAttach(ctx context.Context, service, groupKey string, fn fun
 	err := db.incTx(ctx, "incident for alert group "+groupKey, func(tx *sql.Tx) error {
 		var found *incident.Incident
 		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE service = ? AND group_key = ? AND status IN ('open', 'mitigated') ORDER BY id DESC LIMIT 1`,
-			service, groupKey).Scan(&id)
+		err := tx.StmtContext(ctx, db.ws.incGroup).QueryRowContext(ctx, service, groupKey).Scan(&id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return dbErr(err)
 		default:
-			if found, err = loadIncident(ctx, tx, id); err != nil {
+			if found, err = loadIncident(ctx, tx, &db.ws, id); err != nil {
 				return err
 			}
 		}
@@ -509,42 +498,26 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 	if err := db.check(ctx, "list incidents"); err != nil {
 		return nil, err
 	}
-	var where []string
-	var args []any
-	if f.Service != "" {
-		where = append(where, `instr(char(10) || services || char(10), char(10) || ? || char(10)) > 0`)
-		args = append(args, f.Service)
-	}
+	var statuses string
 	if len(f.Status) > 0 {
-		where = append(where, `status IN (?`+strings.Repeat(", ?", len(f.Status)-1)+`)`)
-		for _, s := range f.Status {
-			args = append(args, string(s))
+		var b strings.Builder
+		for _, st := range f.Status {
+			b.WriteString("\n" + string(st))
 		}
+		statuses = b.String() + "\n"
 	}
-	if f.Severity != 0 {
-		where = append(where, `severity = ?`)
-		args = append(args, f.Severity)
-	}
-	if !f.From.IsZero() {
-		where = append(where, `impact_start_ns >= ?`)
-		args = append(args, f.From.UnixNano())
-	}
-	if !f.To.IsZero() {
-		where = append(where, `impact_start_ns < ?`)
-		args = append(args, f.To.UnixNano())
-	}
-	q := `SELECT ` + incidentCols + incidentFrom
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
+	bound := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return store.ClampNs(t)
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	limit = min(limit, 10_000)
-	q += ` ORDER BY coalesce(impact_start_ns, detected_ns, created_ns) DESC, i.id DESC LIMIT ? OFFSET ?`
-	args = append(args, limit, max(f.Offset, 0))
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.rs.incList.QueryContext(ctx, f.Service, statuses, f.Severity, bound(f.From), bound(f.To), limit, max(f.Offset, 0))
 	if err != nil {
 		return nil, db.wrap(ctx, err, "list incidents")
 	}
@@ -586,19 +559,17 @@ func (db *DB) IncidentFactsSince(ctx context.Context, since int64, fn func(f *in
 	}
 	defer tx.Rollback()
 	var gen int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(gen), 0) FROM incidents`).Scan(&gen); err != nil {
+	if err := tx.StmtContext(ctx, db.rs.factsGen).QueryRowContext(ctx).Scan(&gen); err != nil {
 		return 0, db.wrap(ctx, err, "incident facts")
 	}
 	if gen == since {
 		return gen, nil
 	}
-	q := `SELECT id, facts FROM incidents`
-	var args []any
+	st, args := db.rs.factsAll, []any{}
 	if since > 0 {
-		q += ` WHERE gen > ?`
-		args = append(args, since)
+		st, args = db.rs.factsSince, []any{since}
 	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	if err != nil {
 		return 0, db.wrap(ctx, err, "incident facts")
 	}
@@ -730,7 +701,7 @@ func (db *DB) RepairItems(ctx context.Context) ([]incident.RepairItem, error) {
 	if err := db.check(ctx, "repair items"); err != nil {
 		return nil, err
 	}
-	items, err := repairItems(ctx, db.r, "")
+	items, err := repairItems(ctx, db.rs.repairsAll)
 	if err != nil {
 		return nil, db.wrap(ctx, err, "repair items")
 	}
@@ -742,7 +713,7 @@ func (db *DB) Burns(ctx context.Context) (incident.Burns, error) {
 	if err := db.check(ctx, "incident budget burned"); err != nil {
 		return nil, err
 	}
-	b, err := burnsOf(ctx, db.r, "")
+	b, err := burnsOf(ctx, db.rs.burnsAll)
 	if err != nil {
 		return nil, db.wrap(ctx, err, "incident budget burned")
 	}
@@ -751,10 +722,13 @@ func (db *DB) Burns(ctx context.Context) (incident.Burns, error) {
 
 // SetBurns implements incident.Store.
 func (db *DB) SetBurns(ctx context.Context, id, version int64, burns []incident.Burn) (bool, error) {
+	if err := incident.CheckBurnTimes(burns); err != nil {
+		return false, err
+	}
 	written := false
 	err := db.incTx(ctx, fmt.Sprintf("incident %d budget burned", id), func(tx *sql.Tx) error {
 		var current int64
-		err := tx.QueryRowContext(ctx, `SELECT version FROM incidents WHERE id = ?`, id).Scan(&current)
+		err := tx.StmtContext(ctx, db.ws.incVersion).QueryRowContext(ctx, id).Scan(&current)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("incident %d: %w", id, incident.ErrNotFound)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/incident/incidenttest"
 )
 
 func incidentService(t *testing.T) (*incident.Service, *DB, *time.Time) {
@@ -338,11 +339,11 @@ func TestSetBurnsOnlyForTheCurrentVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newer := []incident.Burn{{SLO: "search-latency", Share: 0.2}}
+	newer := []incident.Burn{{SLO: "search-latency", From: ts("10:00"), To: ts("10:30"), Share: 0.2}}
 	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version, newer); err != nil || !ok {
 		t.Fatalf("current version: %v %v", ok, err)
 	}
-	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version-1, []incident.Burn{{SLO: "search-latency", Share: 0.9}}); err != nil || ok {
+	if ok, err := db.SetBurns(ctx, inc.ID, inc.Version-1, []incident.Burn{{SLO: "search-latency", From: ts("10:00"), To: ts("10:40"), Share: 0.9}}); err != nil || ok {
 		t.Fatalf("older version written: %v %v", ok, err)
 	}
 	burns, err := db.Burns(ctx)
@@ -355,4 +356,8 @@ func TestSetBurnsOnlyForTheCurrentVersion(t *testing.T) {
 	if _, err := db.SetBurns(ctx, 999, 1, newer); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("unknown incident: %v", err)
 	}
+}
+
+func TestIncidentContract(t *testing.T) {
+	incidenttest.Run(t, func(t *testing.T) incident.Store { return open(t, t.TempDir()) })
 }

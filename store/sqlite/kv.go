@@ -15,6 +15,9 @@ func (db *DB) PutSLO(ctx context.Context, name string, def []byte, updated time.
 	if name == "" {
 		return fmt.Errorf("sqlite: put slo: %w: empty name", store.ErrInvalid)
 	}
+	if err := store.CheckTime("updated", updated); err != nil {
+		return fmt.Errorf("sqlite: put slo %s: %w", name, err)
+	}
 	if def == nil {
 		def = []byte{} // the column is NOT NULL; an empty document is still one
 	}

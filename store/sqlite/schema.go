@@ -88,6 +88,9 @@ CREATE INDEX idempotency_at ON idempotency (at_ns);
 	// edited SLI reads; the format is documented in statuses.go. NULL for
 	// rollups stored before, and for sources that keep none.
 	`ALTER TABLE rollups ADD COLUMN statuses BLOB;`,
+	// 5 → 6: the incident list's order, so that a page of it walks the
+	// newest incidents instead of sorting all of them.
+	`CREATE INDEX incidents_order ON incidents (coalesce(impact_start_ns, detected_ns, created_ns), id);`,
 }
 
 // ErrNewerSchema is returned by Open for a database written by a newer

@@ -76,9 +76,9 @@ type DB struct {
 	w    *sql.DB // exactly one connection: every write goes through it
 	r    *sql.DB // query_only pool
 
-	ws    writeStmts
-	rs    readStmts
-	batch int // rows per compaction transaction
+	ws    stmts // prepared on w
+	rs    stmts // prepared on r
+	batch int   // rows per compaction transaction
 
 	closed atomic.Bool
 	mu     sync.Mutex
@@ -248,7 +248,7 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 		return fmt.Errorf("sqlite: checkpoint: %w", store.ErrClosed)
 	}
 	var busy, logPages, done int
-	err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+	err := db.ws.checkpoint.QueryRowContext(ctx).Scan(&busy, &logPages, &done)
 	if err != nil {
 		return db.wrap(ctx, err, "checkpoint")
 	}

@@ -429,51 +429,6 @@ func TestCrash(t *testing.T) {
 	t.Logf("%d batches committed and reported, %d found after SIGKILL", killAfter, found)
 }
 
-// Plans the queries rely on, checked so that a schema change that loses
-// an index shows up as a test failure rather than a slow server.
-func TestQueryPlans(t *testing.T) {
-	db := open(t, t.TempDir())
-	ctx := context.Background()
-	plan := func(query string, args ...any) string {
-		rows, err := db.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			out += detail + "\n"
-		}
-		return out
-	}
-	for _, q := range []struct {
-		name, query string
-		nargs       int
-	}{
-		{"rollups", `SELECT start_ns FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? ORDER BY start_ns`, 4},
-		{"hourly", `SELECT start_ns, hist FROM hourly WHERE sli = ?1 AND quantum_ns = ?2 AND start_ns >= ?3 AND start_ns < ?4
-			UNION ALL SELECT start_ns, hist FROM rollups WHERE sli = ?1 AND quantum_ns = ?2 AND start_ns >= ?3 AND start_ns < ?4 AND hist IS NOT NULL
-			ORDER BY 1`, 4},
-		{"move", `SELECT start_ns, hist FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? AND hist IS NOT NULL ORDER BY start_ns LIMIT ?`, 5},
-		{"forget keys", `SELECT key FROM idempotency WHERE at_ns < ? ORDER BY at_ns LIMIT ?`, 2},
-	} {
-		args := make([]any, q.nargs)
-		for i := range args {
-			args[i] = sql.NullInt64{}
-		}
-		p := plan(q.query, args...)
-		t.Logf("%s:\n%s", q.name, p)
-		if strings.Contains(p, "SCAN rollups") || strings.Contains(p, "SCAN hourly") || strings.Contains(p, "SCAN idempotency") || strings.Contains(p, "TEMP B-TREE") {
-			t.Errorf("%s: plan scans a table or sorts:\n%s", q.name, p)
-		}
-	}
-}
-
 // Compact must give the space of the histograms back to the file system,
 // not leave pages of small rows 90% empty.
 func TestCompactShrinksFile(t *testing.T) {

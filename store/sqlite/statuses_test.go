@@ -222,6 +222,7 @@ func TestRollupsFromBeforeStatuses(t *testing.T) {
 	// Back to schema 4: the column goes, a rollup is written as then.
 	for _, q := range []string{
 		`ALTER TABLE rollups DROP COLUMN statuses`,
+		`DROP INDEX incidents_order`,
 		`UPDATE schema_version SET version = 4`,
 		`INSERT INTO series (sli, quantum_ns, hist_before_ns) VALUES ('a', 60000000000, -9223372036854775808)`,
 		`INSERT INTO rollups (sli, quantum_ns, start_ns, attempted, good, errors, slow, over_threshold, measured, hist)

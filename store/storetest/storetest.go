@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ranges are half-open", testBounds},
 		{"SLIs and quanta are isolated", testIsolation},
 		{"invalid arguments are rejected with ErrInvalid", testInvalid},
+		{"times outside the range nines stores are refused", testTimeRange},
+		{"a merge that would overflow a count is refused", testOverflow},
 		{"load series copies the rollups", testLoadSeries},
 		{"per-status counts round trip", testStatusesRoundTrip},
 		{"per-status counts merge", testStatusesMerge},
@@ -474,13 +476,13 @@ func testInvalid(t *testing.T, s store.Store) {
 	wantErr(t, "nil rollup", app.Append("a", time.Minute, nil), store.ErrInvalid)
 	wantErr(t, "empty state key", app.SetState("", nil), store.ErrInvalid)
 	// Rejected appends leave the batch usable.
-	if err := app.Append("a", time.Minute, rollup(-minute, 1, 1)); err != nil {
-		t.Errorf("negative but aligned start: %v", err)
+	if err := app.Append("a", time.Minute, rollup(0, 1, 1)); err != nil {
+		t.Errorf("start at the Unix epoch: %v", err)
 	}
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	wantRollups(t, load(t, s, "a", time.Minute, math.MinInt64, math.MaxInt64), []*slo.Rollup{rollup(-minute, 1, 1)})
+	wantRollups(t, load(t, s, "a", time.Minute, math.MinInt64, math.MaxInt64), []*slo.Rollup{rollup(0, 1, 1)})
 
 	it := s.Rollups(ctx, "", time.Minute, t0, t0+hour)
 	if it.Next() {
@@ -890,15 +892,16 @@ func testCompactRetention(t *testing.T, s store.Store) {
 }
 
 func testCompactHugeRetention(t *testing.T, s store.Store) {
-	// Before 1970, now − retention is below the int64 range: it must keep
-	// everything, not wrap around to a cut in the future.
+	// At a now before 1970, now − retention is below the int64 range: it
+	// must keep everything, not wrap around to a cut in the future. (Data
+	// is never older than 1970; a clock may be.)
 	t1950 := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	rs := minutes(t, s, "a", t1950, t1950+hour, 1, 10)
+	rs := minutes(t, s, "a", 0, hour, 1, 10)
 	p := store.Retention{Full: math.MaxInt64, Counts: math.MaxInt64}
-	if st := compactAt(t, s, t1950+2*hour, p); st.Moved != 0 || st.DeletedRollups != 0 || st.DeletedHourly != 0 {
+	if st := compactAt(t, s, t1950, p); st.Moved != 0 || st.DeletedRollups != 0 || st.DeletedHourly != 0 {
 		t.Errorf("stats = %+v, want nothing moved or deleted", st)
 	}
-	wantRollups(t, load(t, s, "a", time.Minute, t1950, t1950+hour), rs)
+	wantRollups(t, load(t, s, "a", time.Minute, 0, hour), rs)
 	wantHourly(t, loadHourly(t, s, "a", time.Minute, math.MinInt64, math.MaxInt64), hourly(rs))
 }
 
@@ -1288,11 +1291,21 @@ func testAnnotations(t *testing.T, s store.Store) {
 
 	for _, bad := range []store.Annotation{
 		{Kind: "deploy", Title: "no time"},
+		{At: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), Kind: "deploy", Title: "after 2200"},
+		{At: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "deploy", Title: "before 1970"},
 		{At: t0, Title: "no kind"},
 		{At: t0, Kind: "deploy", Title: "  "},
 	} {
 		_, err := s.AddAnnotation(ctx, bad)
 		wantErr(t, fmt.Sprintf("AddAnnotation(%+v)", bad), err, store.ErrInvalid)
+		if store.CheckTime("", bad.At) != nil {
+			wantErr(t, fmt.Sprintf("AddAnnotation(%+v)", bad), err, store.ErrTimeRange)
+		}
+	}
+	// Bounds outside the range select everything on their side, and
+	// nothing wraps around into it.
+	if got := ids(store.AnnotationQuery{From: time.Time{}, To: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}); !slices.Equal(got, []int64{own, service, global, other}) {
+		t.Errorf("from the zero time to 9999: IDs %v, want every annotation", got)
 	}
 	if err := s.DeleteAnnotation(ctx, service); err != nil {
 		t.Fatal(err)
@@ -1509,11 +1522,104 @@ func testIdempotentInvalid(t *testing.T, s store.Store) {
 	app := s.Appender(context.Background())
 	defer app.Rollback()
 	for _, key := range []string{"", strings.Repeat("k", store.MaxIdempotencyKey+1), "tab\there", "new\nline", "caf\u00e9", "\x7f"} {
-		wantErr(t, fmt.Sprintf("Idempotent(%q)", key), app.Idempotent(store.Idempotency{Key: key}), store.ErrInvalid)
+		wantErr(t, fmt.Sprintf("Idempotent(%q)", key), app.Idempotent(store.Idempotency{Key: key, At: time.Unix(0, t0)}), store.ErrInvalid)
 	}
 	for _, key := range []string{strings.Repeat("k", store.MaxIdempotencyKey), "a", " ~!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}"} {
-		if err := app.Idempotent(store.Idempotency{Key: key}); err != nil {
+		if err := app.Idempotent(store.Idempotency{Key: key, At: time.Unix(0, t0)}); err != nil {
 			t.Errorf("Idempotent(%q): %v", key, err)
 		}
 	}
+	for _, at := range []time.Time{{}, store.MaxTime()} {
+		err := app.Idempotent(store.Idempotency{Key: "at-" + at.Format(time.RFC3339), At: at})
+		wantErr(t, fmt.Sprintf("Idempotent at %s", at.Format(time.RFC3339)), err, store.ErrTimeRange)
+		wantErr(t, fmt.Sprintf("Idempotent at %s", at.Format(time.RFC3339)), err, store.ErrInvalid)
+	}
+}
+
+func testTimeRange(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	app := s.Appender(ctx)
+	defer app.Rollback()
+	for _, start := range []int64{-minute, -10 * 365 * day, store.MaxTimeNs, store.MaxTimeNs + minute} {
+		err := app.Append("a", time.Minute, rollup(start, 1, 1))
+		wantErr(t, fmt.Sprintf("Append at %d", start), err, store.ErrInvalid)
+		wantErr(t, fmt.Sprintf("Append at %d", start), err, store.ErrTimeRange)
+		err = app.SetCounts("a", time.Minute, &slo.Rollup{Start: start})
+		wantErr(t, fmt.Sprintf("SetCounts at %d", start), err, store.ErrTimeRange)
+	}
+	last := store.MaxTimeNs - minute
+	for _, start := range []int64{store.MinTimeNs, last} {
+		if err := app.Append("a", time.Minute, rollup(start, 1, 1)); err != nil {
+			t.Errorf("Append at %d, in the range: %v", start, err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wantRollups(t, load(t, s, "a", time.Minute, math.MinInt64, math.MaxInt64), []*slo.Rollup{rollup(store.MinTimeNs, 1, 1), rollup(last, 1, 1)})
+	for _, at := range []time.Time{{}, time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		err := s.PutSLO(ctx, "x", []byte("x"), at)
+		wantErr(t, "PutSLO updated "+at.Format(time.RFC3339), err, store.ErrTimeRange)
+	}
+	if _, err := s.GetSLO(ctx, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an SLO refused for its time was stored: %v", err)
+	}
+}
+
+// testOverflow: counts of one quantum never wrap around. Two rollups of
+// 2^64−1 events once stored 2^64−2, and ten more events with none good
+// then read as an availability of −25.
+func testOverflow(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	full := func() *slo.Rollup {
+		return &slo.Rollup{Start: t0, Attempted: math.MaxUint64, Good: math.MaxUint64, Measured: true}
+	}
+	wantOverflow := func(what string, err error) {
+		t.Helper()
+		wantErr(t, what, err, store.ErrInvalid)
+		wantErr(t, what, err, store.ErrOverflow)
+	}
+
+	// Within a batch: the second Append fails and the batch stays usable.
+	app := s.Appender(ctx)
+	if err := app.Append("a", time.Minute, full()); err != nil {
+		t.Fatal(err)
+	}
+	wantOverflow("a second Append of 2^64-1 in one batch", app.Append("a", time.Minute, full()))
+	wantOverflow("one more event in the batch", app.Append("a", time.Minute, &slo.Rollup{Start: t0, Attempted: 1}))
+	if err := app.Commit(); err != nil {
+		t.Fatalf("Commit after refused Appends: %v", err)
+	}
+	wantRollups(t, load(t, s, "a", time.Minute, t0, t0+minute), []*slo.Rollup{full()})
+
+	// Across batches: Commit fails and stores nothing of the batch.
+	for _, tc := range []struct {
+		name string
+		r    *slo.Rollup
+	}{
+		{"the same rollup again", full()},
+		{"ten events, none good", &slo.Rollup{Start: t0, Attempted: 10, Measured: true}},
+		{"one good event", &slo.Rollup{Start: t0, Good: 1}},
+		{"one event of a status", &slo.Rollup{Start: t0, Attempted: 1, Statuses: []slo.StatusCount{{Code: 200, Count: 1}}}},
+	} {
+		app := s.Appender(ctx)
+		if err := app.Append("a", time.Minute, tc.r); err != nil {
+			t.Fatalf("%s: Append: %v", tc.name, err)
+		}
+		// Another quantum in the same batch is not stored either.
+		if err := app.Append("a", time.Minute, rollup(t0+minute, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+		wantOverflow(tc.name+": Commit", app.Commit())
+		wantRollups(t, load(t, s, "a", time.Minute, t0, t0+2*minute), []*slo.Rollup{full()})
+	}
+
+	// Statuses overflow on their own too.
+	st := func(n uint64) *slo.Rollup {
+		return &slo.Rollup{Start: t0, Attempted: n, Good: n, Statuses: []slo.StatusCount{{Code: 200, Count: n}}}
+	}
+	commit(t, s, "b", time.Minute, st(math.MaxUint64))
+	app = s.Appender(ctx)
+	wantOverflow("a second status count of 2^64-1", errors.Join(app.Append("b", time.Minute, st(1)), app.Commit()))
+	wantRollups(t, load(t, s, "b", time.Minute, t0, t0+minute), []*slo.Rollup{st(math.MaxUint64)})
 }
