@@ -107,6 +107,11 @@ func (f *fixture) roundTrip(method, path, body string, header map[string]string)
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	if body != "" {
+		// As nines' clients send it; the cases that test Content-Type
+		// set their own.
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

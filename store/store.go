@@ -42,6 +42,13 @@ var (
 	// SLI name, a quantum that is not positive, a rollup start that is not
 	// on a quantum boundary, an empty key or name. Servers map it to 400.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrFull is returned when the disk (or quota) under the store is
+	// full: nothing of the write was stored. Servers map it to 507.
+	ErrFull = errors.New("store: disk full")
+	// ErrUnavailable is returned when the store cannot serve for a while
+	// (an I/O error, a lock held too long): nothing of the write was
+	// stored, and the same write may succeed later. Servers map it to 503.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Appendable hands out Appenders. It is safe for concurrent use.

@@ -62,6 +62,9 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	post := func(path, body string, token bool) (int, string) {
 		req, _ := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-ndjson")
+		}
 		if token {
 			req.Header.Set("Authorization", "Bearer t0ken")
 		}
