@@ -431,7 +431,7 @@ func (s *Server) events(r *http.Request) (any, error) {
 	case rep.Events == 0:
 		// An empty body is most often a sender's bug (an empty file, a
 		// failed pipe); a quiet moment is sent as an event with "count": 0.
-		return nil, httpx.BadRequest("no event in the body (%d lines): send JSON lines or a JSON array of events; a quiet moment is an event with \"count\": 0", rep.Lines)
+		return nil, httpx.BadRequest("the body is empty (%d lines, no event): send JSON lines or a JSON array of events; a quiet moment is an event with \"count\": 0", rep.Lines)
 	}
 	stored, replay, err := s.commit(r.Context(), batch)
 	if err != nil {
@@ -595,6 +595,8 @@ func (ri *rollupIn) rollup(quantum time.Duration) (*slo.Rollup, error) {
 	switch {
 	case ri.Start.IsZero():
 		return nil, errors.New("start is missing")
+	case !httpx.Representable(ri.Start):
+		return nil, checkTime("start", ri.Start)
 	case slo.QuantumStart(start, quantum) != start:
 		return nil, fmt.Errorf("start %s is not on a %s quantum boundary", ri.Start.Format(time.RFC3339Nano), slo.FormatDuration(quantum))
 	case ri.Good > ri.Attempted:

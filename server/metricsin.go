@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -69,6 +70,14 @@ func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt == otlp.ContentTypeJSON {
+		// protojson is as strict, in words of its own: the rule of every
+		// JSON body, said alike.
+		if err := checkJSON(body, "OTLP"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	batch, err := otlp.Decode(body, ct)
 	if err != nil {
 		s.cfg.Engine.Counters().Reject("otlp: undecodable", 1)

@@ -48,6 +48,14 @@ func (s *Server) addSilence(r *http.Request) (any, error) {
 	if err := s.decodeBody(r, "silence", &in); err != nil {
 		return nil, err
 	}
+	for _, t := range []struct {
+		what string
+		t    time.Time
+	}{{"startsAt", in.StartsAt}, {"endsAt", in.EndsAt}} {
+		if err := checkTime(t.what, t.t); !t.t.IsZero() && err != nil {
+			return nil, httpx.BadRequest("silence: %v", err)
+		}
+	}
 	if in.Duration != "" {
 		if !in.EndsAt.IsZero() {
 			return nil, httpx.BadRequest("silence: give endsAt or duration, not both")

@@ -65,6 +65,11 @@ type Config struct {
 	UI http.Handler
 }
 
+// DefaultMaxBody is the largest request body taken unless Config.MaxBody
+// says otherwise: 32 MiB, as promrw.MaxDecodedSize for a decompressed
+// remote-write request.
+const DefaultMaxBody = 32 << 20
+
 // Server serves the API. It is safe for concurrent use.
 type Server struct {
 	cfg     Config
@@ -83,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 32 << 20
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.MaxBodyMemory == 0 {
 		cfg.MaxBodyMemory = max(256<<20, cfg.MaxBody)
@@ -191,6 +196,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, map[string]body{"error": {status, msg, id}})
 }
 
+// checkTime refuses a time nines could not count in: stored as Unix
+// nanoseconds, a time outside 1678 to 2262 would wrap round silently.
+func checkTime(what string, t time.Time) error {
+	if !httpx.Representable(t) {
+		return fmt.Errorf("%s %s is outside the years 1678 to 2262 nines can count in", what, t.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // parseTime reads a query time: RFC 3339 or Unix seconds, within the
 // years a quantum can be counted in.
 func parseTime(name, v string) (time.Time, error) {
@@ -202,8 +216,8 @@ func parseTime(name, v string) (time.Time, error) {
 		}
 		t = time.Unix(0, int64(sec*1e9)).UTC()
 	}
-	if !httpx.Representable(t) {
-		return time.Time{}, httpx.BadRequest("%s=%q: outside the years 1678 to 2262 nines can count in", name, v)
+	if err := checkTime(name, t); err != nil {
+		return time.Time{}, httpx.BadRequest("%v", err)
 	}
 	return t, nil
 }
