@@ -58,6 +58,18 @@ type fixture struct {
 	spec string
 }
 
+// newStore opens a fresh store, closed when the test ends, and a clock at
+// 2026-11-25 10:00:30 UTC.
+func newStore(t testing.TB) (*sqlite.DB, *clock) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, &clock{t: time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)}
+}
+
 func newFixture(t testing.TB, token string) *fixture { return newFixtureReload(t, token, false) }
 
 // newFixtureReload is newFixture with POST /api/v1/-/reload loading
@@ -65,12 +77,7 @@ func newFixture(t testing.TB, token string) *fixture { return newFixtureReload(t
 func newFixtureReload(t testing.TB, token string, reload bool) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c := &clock{t: time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)}
+	db, c := newStore(t)
 	eng, err := engine.New(ctx, engine.Config{Store: db, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,6 @@ import (
 	"github.com/nines-sre/nines/ingest/promrw"
 	"github.com/nines-sre/nines/notify"
 	"github.com/nines-sre/nines/store"
-	"github.com/nines-sre/nines/store/sqlite"
 )
 
 // writeFixture is a server with every write endpoint enabled (events,
@@ -36,12 +35,7 @@ type writeFixture struct {
 func newWriteFixture(t testing.TB) *writeFixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c := &clock{t: time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)}
+	db, c := newStore(t)
 	cfg, err := notify.ParseConfig("notify.yaml", []byte("route: {receiver: log}\nreceivers: [{name: log, log: {}}]\n"), nil)
 	if err != nil {
 		t.Fatal(err)
