@@ -69,35 +69,34 @@ func (s *Server) charge(ctx context.Context, n int64) error {
 	return nil
 }
 
-// readChunk is how much more of a body of unknown length is charged at a
-// time.
+// readChunk is the first slice of a body read and charged; each next one
+// doubles what is held, up to the length the request announced.
 const readChunk = 64 << 10
 
 // readBody reads a request body up to the configured limit, charging it
-// to the server-wide budget as it is read.
+// to the server-wide budget as it arrives: a client that announces 32 MiB
+// and sends slowly holds only what it has sent, until the read timeout
+// cuts it off.
 func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	tooLarge := httpx.Errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes; send smaller batches", s.cfg.MaxBody)
 	if r.ContentLength > s.cfg.MaxBody {
 		return nil, tooLarge
 	}
-	ctx := r.Context()
+	// One byte past the announced length lets the read that meets the end
+	// of the body find room without growing.
+	most := s.cfg.MaxBody + 1
+	if r.ContentLength >= 0 {
+		most = r.ContentLength + 1
+	}
 	body := http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody)
 	var buf []byte
-	if r.ContentLength >= 0 {
-		// One allocation of the announced size, read in full below; a body
-		// longer than announced is cut by net/http.
-		if err := s.charge(ctx, r.ContentLength); err != nil {
-			return nil, err
-		}
-		buf = make([]byte, 0, r.ContentLength+1)
-	}
 	for {
 		if len(buf) == cap(buf) {
-			grow := max(readChunk, int64(cap(buf)))
-			if err := s.charge(ctx, grow); err != nil {
+			grow := min(max(readChunk, int64(cap(buf))), max(most-int64(cap(buf)), 1))
+			if err := s.charge(r.Context(), grow); err != nil {
 				return nil, err
 			}
-			buf = append(buf, make([]byte, grow)...)[:len(buf)]
+			buf = append(make([]byte, 0, int64(cap(buf))+grow), buf...)
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
