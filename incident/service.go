@@ -242,7 +242,6 @@ func (s *Service) validate(inc *Incident, prev *recorded) error {
 			errs = append(errs, fmt.Errorf("%w: links[%d]: %v", ErrInvalid, i, err))
 		}
 	}
-	errs = append(errs, checkSizes(inc))
 	return errors.Join(errs...)
 }
 
@@ -513,7 +512,7 @@ func (s *Service) AddEntry(ctx context.Context, id, version int64, e Entry) (*In
 		}
 		inc.Timeline = append(inc.Timeline, e)
 		inc.Updated = now
-		return checkSizes(inc)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -583,7 +582,7 @@ func (s *Service) AddRepair(ctx context.Context, id, version int64, in RepairInp
 		}
 		inc.Repairs = append(inc.Repairs, r)
 		inc.Updated = now
-		return checkSizes(inc)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -648,7 +647,7 @@ func (s *Service) UpdateRepair(ctx context.Context, id, itemID, version int64, p
 			r.Phase = ph
 		}
 		inc.Updated = now
-		return checkSizes(inc)
+		return nil
 	})
 	if err != nil {
 		return nil, err

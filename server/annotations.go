@@ -112,7 +112,7 @@ func (s *Server) addAnnotation(r *http.Request) (any, error) {
 	}
 	a := store.Annotation{SLO: in.SLO, Service: in.Service, Kind: in.Kind, Title: in.Title, Text: in.Text, URL: in.URL, Labels: in.Labels}
 	if in.At != nil {
-		if err := checkTime("at", *in.At); err != nil {
+		if err := httpx.CheckTime("at", *in.At); err != nil {
 			return nil, httpx.BadRequest("annotation: %v", err)
 		}
 		a.At = *in.At

@@ -591,12 +591,14 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 }
 
 func (ri *rollupIn) rollup(quantum time.Duration) (*slo.Rollup, error) {
+	if ri.Start.IsZero() {
+		return nil, errors.New("start is missing")
+	}
+	if err := httpx.CheckTime("start", ri.Start); err != nil {
+		return nil, err
+	}
 	start := ri.Start.UnixNano()
 	switch {
-	case ri.Start.IsZero():
-		return nil, errors.New("start is missing")
-	case !httpx.Representable(ri.Start):
-		return nil, checkTime("start", ri.Start)
 	case slo.QuantumStart(start, quantum) != start:
 		return nil, fmt.Errorf("start %s is not on a %s quantum boundary", ri.Start.Format(time.RFC3339Nano), slo.FormatDuration(quantum))
 	case ri.Good > ri.Attempted:

@@ -130,8 +130,8 @@ func (s failingStore) AddAnnotation(ctx context.Context, a store.Annotation) (in
 }
 
 // TestFailuresOfTheStoreAnswer507And503: a full disk is a 507 and a store
-// that cannot serve for now a 503 with Retry-After; any other failure a
-// 500. Each answer names a request id and none of the cause, which is in
+// that cannot serve for now a 503, both with Retry-After; any other
+// failure a 500. Each answer names a request id and none of the cause, which is in
 // the log under that id.
 func TestFailuresOfTheStoreAnswer507And503(t *testing.T) {
 	for _, c := range []struct {
@@ -140,7 +140,7 @@ func TestFailuresOfTheStoreAnswer507And503(t *testing.T) {
 		msg    string
 		retry  bool
 	}{
-		{fmt.Errorf("database or disk is full: %w", store.ErrFull), 507, "disk of nines' store is full", false},
+		{fmt.Errorf("database or disk is full: %w", store.ErrFull), 507, "disk of nines' store is full", true},
 		{fmt.Errorf("disk I/O error: %w", store.ErrUnavailable), 503, "unavailable for now", true},
 		{errors.New("no such table: annotations"), 500, "internal error", false},
 	} {

@@ -52,7 +52,7 @@ func (s *Server) addSilence(r *http.Request) (any, error) {
 		what string
 		t    time.Time
 	}{{"startsAt", in.StartsAt}, {"endsAt", in.EndsAt}} {
-		if err := checkTime(t.what, t.t); !t.t.IsZero() && err != nil {
+		if err := httpx.CheckTime(t.what, t.t); !t.t.IsZero() && err != nil {
 			return nil, httpx.BadRequest("silence: %v", err)
 		}
 	}

@@ -196,17 +196,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, map[string]body{"error": {status, msg, id}})
 }
 
-// checkTime refuses a time nines could not count in: stored as Unix
-// nanoseconds, a time outside 1678 to 2262 would wrap round silently.
-func checkTime(what string, t time.Time) error {
-	if !httpx.Representable(t) {
-		return fmt.Errorf("%s %s is outside the years 1678 to 2262 nines can count in", what, t.Format(time.RFC3339))
-	}
-	return nil
-}
-
 // parseTime reads a query time: RFC 3339 or Unix seconds, within the
-// years a quantum can be counted in.
+// range of times nines stores.
 func parseTime(name, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
@@ -216,7 +207,7 @@ func parseTime(name, v string) (time.Time, error) {
 		}
 		t = time.Unix(0, int64(sec*1e9)).UTC()
 	}
-	if err := checkTime(name, t); err != nil {
+	if err := httpx.CheckTime(name, t); err != nil {
 		return time.Time{}, httpx.BadRequest("%v", err)
 	}
 	return t, nil

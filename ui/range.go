@@ -69,8 +69,8 @@ func parseRange(q url.Values, s *slo.SLO, at time.Time, zone *time.Location) (ti
 			}
 		}
 		for _, e := range []time.Time{f, t} {
-			if !httpx.Representable(e) {
-				return tr, badRange("%s is outside the years 1678 to 2262 a page can show.", e.UTC().Format(time.RFC3339))
+			if err := httpx.CheckTime("The time", e); err != nil {
+				return tr, badRange("%v.", err)
 			}
 		}
 		if !f.Before(t) {

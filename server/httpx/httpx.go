@@ -2,8 +2,8 @@
 // server) and its web UI (package ui) share, so that both answer alike:
 // the one classification of errors into HTTP statuses, what a client is
 // told about a failure (a 5xx names a request id, never its cause), the
-// request id that ties an answer to its log line, and the bounds of a
-// query's time range.
+// request id that ties an answer to its log line, and the bounds of
+// times and of a query's range.
 package httpx
 
 import (
@@ -31,7 +31,8 @@ type Error struct {
 	Status int
 	Msg    string
 	Err    error
-	// RetryAfter, when set, is sent as the Retry-After header of a 503.
+	// RetryAfter, when set, is sent as the Retry-After header of a 503 or
+	// a 507.
 	RetryAfter time.Duration
 }
 
@@ -96,12 +97,15 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// defaultRetryAfter is the Retry-After of a 503 that names none: long
-// enough for a store that was busy to be free again.
-const defaultRetryAfter = 5 * time.Second
+// The Retry-After of a 503 and a 507 that name none: long enough for a
+// store that was busy to be free again, and for space to be freed.
+const (
+	defaultRetryAfter = 5 * time.Second
+	fullRetryAfter    = 30 * time.Second
+)
 
 // Reply is what a client is told about err: its status, the message and,
-// for a 503, how long to wait before retrying. A 4xx says what was wrong
+// for a 503 or a 507, how long to wait before retrying. A 4xx says what was wrong
 // with the request. A 5xx says what kind of failure it was and the
 // request id, and never the cause's text, which names files, SQL and
 // internals; the cause goes to the log (Log).
@@ -129,8 +133,12 @@ func Reply(err error, id string) (status int, msg string, retryAfter time.Durati
 			msg = "internal error: nines failed to serve this request"
 		}
 	}
-	if status == http.StatusServiceUnavailable && retryAfter <= 0 {
+	switch {
+	case retryAfter > 0:
+	case status == http.StatusServiceUnavailable:
 		retryAfter = defaultRetryAfter
+	case status == http.StatusInsufficientStorage:
+		retryAfter = fullRetryAfter
 	}
 	if id != "" {
 		msg += " (request id " + id + "; the server's log has the cause)"
@@ -192,9 +200,18 @@ func WithRequestID(h http.Handler) http.Handler {
 // are moved out to whole quanta, so range=400d is accepted everywhere.
 const MaxRange = 400 * 24 * time.Hour
 
-// Representable says whether t can be a query edge: quanta are counted in
-// Unix nanoseconds, which hold the years 1678 to 2262 only, and outside
-// them a time would wrap round silently.
-func Representable(t time.Time) bool {
-	return time.Unix(0, t.UnixNano()).Equal(t)
+// maxTimeSec is 2200-01-01T00:00:00Z in Unix seconds.
+const maxTimeSec = 7_258_118_400
+
+// CheckTime refuses a time outside the range of times nines stores,
+// 1970-01-01T00:00:00Z up to 2200-01-01T00:00:00Z, in a body or a query
+// alike: one range for the whole API. The store refuses the same range;
+// a time outside it would be stored wrapped round (Unix nanoseconds hold
+// 1677 to 2262 only), and 0001-01-01 is not read as "no time". what
+// names the value.
+func CheckTime(what string, t time.Time) error {
+	if t.Before(time.Unix(0, 0)) || !t.Before(time.Unix(maxTimeSec, 0)) {
+		return fmt.Errorf("%s %s is outside the range of times nines stores, 1970-01-01T00:00:00Z up to 2200-01-01T00:00:00Z", what, t.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }

@@ -69,11 +69,11 @@ func TestRepliesToA5xxNameTheRequestAndNotTheCause(t *testing.T) {
 		want  string
 		retry time.Duration
 	}{
-		{fmt.Errorf("%w: %w", store.ErrFull, cause), "disk of nines' store is full", 0},
+		{fmt.Errorf("%w: %w", store.ErrFull, cause), "disk of nines' store is full", fullRetryAfter},
 		{fmt.Errorf("%w: %w", store.ErrUnavailable, cause), "unavailable for now", defaultRetryAfter},
 		{cause, "internal error", 0},
 		{&Error{Status: 503, Msg: "reload failed, the previous SLOs stay in force", Err: cause, RetryAfter: time.Second}, "reload failed", time.Second},
-		{page{http.StatusInsufficientStorage}, "there is no such page", 0},
+		{page{http.StatusInsufficientStorage}, "there is no such page", fullRetryAfter},
 	} {
 		status, msg, retry := Reply(c.err, "abc123")
 		if !strings.Contains(msg, c.want) || !strings.Contains(msg, "request id abc123") || strings.Contains(msg, "/var/lib") || retry != c.retry {
@@ -82,5 +82,23 @@ func TestRepliesToA5xxNameTheRequestAndNotTheCause(t *testing.T) {
 	}
 	if _, msg, _ := Reply(BadRequest("window=%q: want a duration", "90s"), "abc123"); msg != `window="90s": want a duration` {
 		t.Errorf("a 4xx says what was wrong, as it is: %q", msg)
+	}
+}
+
+func TestOneRangeOfTimes(t *testing.T) {
+	for _, c := range []struct {
+		t  time.Time
+		ok bool
+	}{
+		{time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{time.Date(2199, 12, 31, 23, 59, 59, 0, time.UTC), true},
+		{time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{time.Time{}, false},
+		{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), false},
+	} {
+		if err := CheckTime("at", c.t); (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok %v", c.t, err, c.ok)
+		}
 	}
 }
