@@ -107,7 +107,9 @@ func newFixtureReload(t testing.TB, token string, reload bool) *fixture {
 }
 
 // roundTrip sends a request and returns the answer's status, header and
-// body.
+// body. A body goes as application/json unless header says otherwise (an
+// empty value sends no such header); a "Host" in header is the request's
+// Host.
 func (f *fixture) roundTrip(method, path, body string, header map[string]string) (int, http.Header, []byte) {
 	f.t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
@@ -120,7 +122,14 @@ func (f *fixture) roundTrip(method, path, body string, header map[string]string)
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		switch {
+		case k == "Host":
+			req.Host = v
+		case v == "":
+			req.Header.Del(k)
+		default:
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"maps"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -127,28 +125,19 @@ func (f *writeFixture) totals() storeTotals {
 	return t
 }
 
-// send sends one request with the headers given (no others) and returns
-// its status and body.
+// send sends one request with the headers given and no others (a
+// Content-Type only when header has one) and returns its status and body.
 func (f *writeFixture) send(method, path, body string, header map[string]string) (int, string) {
 	f.t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for k, v := range header {
-		if k == "Host" {
-			req.Host = v
-			continue
+	if header["Content-Type"] == "" {
+		header = maps.Clone(header)
+		if header == nil {
+			header = map[string]string{}
 		}
-		req.Header.Set(k, v)
+		header["Content-Type"] = ""
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	status, _, b := f.roundTrip(method, path, body, header)
+	return status, string(b)
 }
 
 // writeEndpoint is one write endpoint and a request to it that stores
