@@ -108,7 +108,7 @@ func newFixtureReload(t testing.TB, token string, reload bool) *fixture {
 
 // roundTrip sends a request and returns the answer's status, header and
 // body. A body goes as application/json unless header says otherwise (an
-// empty value sends no such header); a "Host" in header is the request's
+// empty Content-Type sends none); a "Host" in header is the request's
 // Host.
 func (f *fixture) roundTrip(method, path, body string, header map[string]string) (int, http.Header, []byte) {
 	f.t.Helper()
@@ -125,7 +125,7 @@ func (f *fixture) roundTrip(method, path, body string, header map[string]string)
 		switch {
 		case k == "Host":
 			req.Host = v
-		case v == "":
+		case k == "Content-Type" && v == "":
 			req.Header.Del(k)
 		default:
 			req.Header.Set(k, v)
