@@ -28,6 +28,7 @@ func TestKillNineRetriesWithKeysCountOnce(t *testing.T) {
 			return 0, "", err
 		}
 		req.Header.Set("Idempotency-Key", fmt.Sprintf("crash-batch-%06d", seq))
+		req.Header.Set("Content-Type", "application/x-ndjson")
 		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 		if err != nil {
 			return 0, "", err

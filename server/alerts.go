@@ -77,6 +77,9 @@ func (s *Server) alerts(r *http.Request) (any, error) {
 	out := []alertView{}
 	for _, o := range s.cfg.Engine.SLOs() {
 		st, _, err := s.cfg.Engine.Alerts(o.Name)
+		if vanished(err) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -1,21 +1,49 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/store"
 )
 
-// maxAnnotationText bounds the free text of an annotation: it is a note
-// on a chart, not a changelog.
-const maxAnnotationText = 4096
+// Bounds of an annotation: it is a note on a chart, not a changelog, and
+// every budget chart of its range carries it (one annotation with a
+// million labels made /budget take 9 s and answer 31 MB).
+const (
+	maxAnnotationText   = 4096
+	maxAnnotationURL    = 2048
+	maxAnnotationName   = 128 // kind and label names
+	maxAnnotationValue  = 1024
+	maxAnnotationLabels = 64
+)
+
+// checkLabels bounds an annotation's labels: how many, and each name and
+// value.
+func checkLabels(labels map[string]string) error {
+	if len(labels) > maxAnnotationLabels {
+		return fmt.Errorf("%d labels; at most %d", len(labels), maxAnnotationLabels)
+	}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		switch v := labels[k]; {
+		case k == "":
+			return errors.New("a label has an empty name")
+		case len(k) > maxAnnotationName:
+			return fmt.Errorf("label name %.40q… of %d bytes; at most %d", k, len(k), maxAnnotationName)
+		case len(v) > maxAnnotationValue:
+			return fmt.Errorf("label %s: value of %d bytes; at most %d", k, len(v), maxAnnotationValue)
+		}
+	}
+	return nil
+}
 
 type annotationView struct {
 	ID      int64             `json:"id"`
@@ -55,35 +83,43 @@ func (s *Server) addAnnotation(r *http.Request) (any, error) {
 		URL     string            `json:"url"`
 		Labels  map[string]string `json:"labels"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return nil, badRequest("annotation: %v", err)
+	if err := decodeJSON(body, "annotation", &in); err != nil {
+		return nil, err
 	}
 	if in.Kind == "" {
 		in.Kind = "deploy"
 	}
 	switch {
 	case in.Title == "":
-		return nil, badRequest("annotation: title is required (e.g. \"checkout v1.2.3\")")
+		return nil, httpx.BadRequest("annotation: title is required (e.g. \"checkout v1.2.3\")")
 	case len(in.Title) > 200:
-		return nil, badRequest("annotation: title of %d bytes; at most 200", len(in.Title))
+		return nil, httpx.BadRequest("annotation: title of %d bytes; at most 200", len(in.Title))
 	case len(in.Text) > maxAnnotationText:
-		return nil, badRequest("annotation: text of %d bytes; at most %d", len(in.Text), maxAnnotationText)
+		return nil, httpx.BadRequest("annotation: text of %d bytes; at most %d", len(in.Text), maxAnnotationText)
+	case len(in.Kind) > maxAnnotationName:
+		return nil, httpx.BadRequest("annotation: kind of %d bytes; at most %d", len(in.Kind), maxAnnotationName)
+	case len(in.URL) > maxAnnotationURL:
+		return nil, httpx.BadRequest("annotation: url of %d bytes; at most %d", len(in.URL), maxAnnotationURL)
+	}
+	if err := checkLabels(in.Labels); err != nil {
+		return nil, httpx.BadRequest("annotation: %v", err)
 	}
 	if in.URL != "" {
 		u, err := url.Parse(in.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, badRequest("annotation: url %q: want an absolute http or https URL", in.URL)
+			return nil, httpx.BadRequest("annotation: url %q: want an absolute http or https URL", in.URL)
 		}
 	}
 	a := store.Annotation{SLO: in.SLO, Service: in.Service, Kind: in.Kind, Title: in.Title, Text: in.Text, URL: in.URL, Labels: in.Labels}
 	if in.At != nil {
+		if err := httpx.CheckTime("at", *in.At); err != nil {
+			return nil, httpx.BadRequest("annotation: %v", err)
+		}
 		a.At = *in.At
 	}
 	id, err := s.cfg.Engine.AddAnnotation(r.Context(), a)
 	if errors.Is(err, engine.ErrUnknownSLO) {
-		return nil, badRequest("annotation: %v", err) // the body is wrong, not the URL
+		return nil, httpx.BadRequest("annotation: %v", err) // the body is wrong, not the URL
 	}
 	if err != nil {
 		return nil, err
@@ -128,7 +164,7 @@ func (s *Server) sloAnnotations(r *http.Request) (any, error) {
 func (s *Server) deleteAnnotation(r *http.Request) (any, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return nil, badRequest("annotation id %q: want an integer", r.PathValue("id"))
+		return nil, httpx.BadRequest("annotation id %q: want an integer", r.PathValue("id"))
 	}
 	if err := s.cfg.Store.DeleteAnnotation(r.Context(), id); err != nil {
 		return nil, err
@@ -142,7 +178,7 @@ func limitParam(v string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 10000 {
-		return 0, badRequest("limit=%q: want 1 to 10000", v)
+		return 0, httpx.BadRequest("limit=%q: want 1 to 10000", v)
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -15,12 +16,9 @@ import (
 	"github.com/nines-sre/nines/hist"
 	"github.com/nines-sre/nines/ingest"
 	"github.com/nines-sre/nines/report"
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/slo"
 )
-
-// maxRange bounds the time range of a query: the longest window nines
-// evaluates is a year, plus slack for calendar years with a DST hour.
-const maxRange = 400 * 24 * time.Hour
 
 // maxQuanta bounds the quanta one request lists.
 const maxQuanta = 50_000
@@ -41,15 +39,25 @@ type sloSummary struct {
 	BurnRate1h   report.Number     `json:"burn_rate_1h"`
 }
 
+// vanished says that an SLO listed a moment ago was removed by a reload
+// since: a list skips it rather than failing whole.
+func vanished(err error) bool { return errors.Is(err, engine.ErrUnknownSLO) }
+
 func (s *Server) listSLOs(r *http.Request) (any, error) {
 	e := s.cfg.Engine
 	out := []sloSummary{}
 	for _, o := range e.SLOs() {
 		res, err := e.Summary(o.Name)
+		if vanished(err) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		burn, err := e.BurnRates(o.Name, []time.Duration{time.Hour})
+		if vanished(err) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +119,7 @@ func (s *Server) status(r *http.Request) (any, error) {
 			return nil, err
 		}
 		if at.After(now) {
-			return nil, badRequest("at=%s is in the future", q.Get("at"))
+			return nil, httpx.BadRequest("at=%s is in the future", q.Get("at"))
 		}
 	}
 	var res *slo.Result
@@ -122,8 +130,8 @@ func (s *Server) status(r *http.Request) (any, error) {
 		res, err = e.Evaluate(r.Context(), name, o.Window.Containing(at), at)
 	default:
 		d, perr := slo.ParseDuration(v)
-		if perr != nil || d <= 0 || d%o.Quantum != 0 || d > maxRange {
-			return nil, badRequest("window=%q: want a duration that is a whole number of %s quanta, up to %s, such as 30d", v, slo.FormatDuration(o.Quantum), slo.FormatDuration(maxRange))
+		if perr != nil || d <= 0 || d%o.Quantum != 0 || d > httpx.MaxRange {
+			return nil, httpx.BadRequest("window=%q: want a duration that is a whole number of %s quanta, up to %s, such as 30d", v, slo.FormatDuration(o.Quantum), slo.FormatDuration(httpx.MaxRange))
 		}
 		end := time.Unix(0, slo.QuantumStart(at.UnixNano(), o.Quantum))
 		res, err = e.Evaluate(r.Context(), name, slo.Window{Start: end.Add(-d), End: end}, end)
@@ -172,7 +180,7 @@ func (s *Server) timeRange(r *http.Request, quantum time.Duration) (from, to tim
 	}
 	switch {
 	case q.Get("from") != "" && q.Get("range") != "":
-		return from, to, badRequest("give from or range, not both")
+		return from, to, httpx.BadRequest("give from or range, not both")
 	case q.Get("from") != "":
 		if from, err = parseTime("from", q.Get("from")); err != nil {
 			return
@@ -181,18 +189,20 @@ func (s *Server) timeRange(r *http.Request, quantum time.Duration) (from, to tim
 		d := 24 * time.Hour
 		if v := q.Get("range"); v != "" {
 			if d, err = slo.ParseDuration(v); err != nil || d <= 0 {
-				return from, to, badRequest("range=%q: want a duration such as 7d", v)
+				return from, to, httpx.BadRequest("range=%q: want a duration such as 7d", v)
 			}
 		}
 		from = to.Add(-d)
 	}
+	// The span asked for is bounded, as on a page, before its edges move
+	// out to whole quanta: range=400d is accepted in both.
+	if to.Sub(from) > httpx.MaxRange {
+		return from, to, httpx.BadRequest("range of %s is longer than %s", slo.FormatDuration(to.Sub(from)), slo.FormatDuration(httpx.MaxRange))
+	}
 	from = time.Unix(0, slo.QuantumStart(from.UnixNano(), quantum)).UTC()
 	to = time.Unix(0, slo.QuantumStart(to.UnixNano()+int64(quantum)-1, quantum)).UTC()
-	switch {
-	case !from.Before(to):
-		return from, to, badRequest("from %s is not before to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
-	case to.Sub(from) > maxRange:
-		return from, to, badRequest("range of %s is longer than %s", slo.FormatDuration(to.Sub(from)), slo.FormatDuration(maxRange))
+	if !from.Before(to) {
+		return from, to, httpx.BadRequest("from %s is not before to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	return from, to, nil
 }
@@ -223,7 +233,7 @@ func (s *Server) quanta(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if n := to.Sub(from) / o.Quantum; n > maxQuanta {
-		return nil, badRequest("%d quanta in the range; at most %d a request", n, maxQuanta)
+		return nil, httpx.BadRequest("%d quanta in the range; at most %d a request", n, maxQuanta)
 	}
 	_, series, err := s.cfg.Engine.Series(r.Context(), o.Name, from, to)
 	if err != nil {
@@ -284,7 +294,7 @@ func (s *Server) histogram(r *http.Request) (any, error) {
 	threshold := math.NaN()
 	if v := r.URL.Query().Get("threshold"); v != "" {
 		if threshold, err = slo.ParseSeconds(v); err != nil || threshold <= 0 {
-			return nil, badRequest("threshold=%q: want a duration such as 5ms", v)
+			return nil, httpx.BadRequest("threshold=%q: want a duration such as 5ms", v)
 		}
 	} else if o.SLI.Latency != nil {
 		threshold = o.SLI.Latency.Threshold
@@ -329,7 +339,7 @@ func (s *Server) budget(r *http.Request) (any, error) {
 	step := max(o.Quantum, to.Sub(from)/500/o.Quantum*o.Quantum)
 	if v := r.URL.Query().Get("step"); v != "" {
 		if step, err = slo.ParseDuration(v); err != nil {
-			return nil, badRequest("step=%q: want a duration such as 1h", v)
+			return nil, httpx.BadRequest("step=%q: want a duration such as 1h", v)
 		}
 	}
 	// The budget is known up to the last settled quantum: the open one
@@ -349,7 +359,7 @@ func (s *Server) budget(r *http.Request) (any, error) {
 	}
 	points, err := slo.BudgetHistory(o, series, from, to, step)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, httpx.BadRequest("%v", err)
 	}
 	out := make([]budgetView, 0, len(points))
 	for _, p := range points {
@@ -403,7 +413,7 @@ func (s *Server) events(r *http.Request) (any, error) {
 			Format: ingest.JSONL, SLI: &o.SLI, Quantum: o.Quantum, MaxErrors: 10, KeepStatuses: true,
 		})
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return nil, httpx.BadRequest("%v", err)
 		}
 		rep = rp
 		batch.Series[o.Name] = series
@@ -414,9 +424,14 @@ func (s *Server) events(r *http.Request) (any, error) {
 			requests += series.Rollups[i].Attempted
 		}
 	}
-	if rep.Events == 0 && rep.Malformed > 0 {
+	switch {
+	case rep.Events == 0 && rep.Malformed > 0:
 		s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
-		return nil, badRequest("no valid event in %d lines; first problem: %v", rep.Lines, rep.Errors[0])
+		return nil, httpx.BadRequest("no valid event in %d lines; first problem: %v", rep.Lines, rep.Errors[0])
+	case rep.Events == 0:
+		// An empty body is most often a sender's bug (an empty file, a
+		// failed pipe); a quiet moment is sent as an event with "count": 0.
+		return nil, httpx.BadRequest("the body is empty (%d lines, no event): send JSON lines or a JSON array of events; a quiet moment is an event with \"count\": 0", rep.Lines)
 	}
 	stored, replay, err := s.commit(r.Context(), batch)
 	if err != nil {
@@ -459,11 +474,11 @@ func (s *Server) targets(r *http.Request) ([]*slo.SLO, error) {
 			}
 		}
 		if len(out) == 0 {
-			return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no SLO has service %q", svc)}
+			return nil, httpx.Errorf(http.StatusNotFound, "no SLO has service %q", svc)
 		}
 	}
 	if len(out) == 0 {
-		return nil, badRequest("name the SLOs the events are for: ?slo=NAME (repeatable) or ?service=NAME")
+		return nil, httpx.BadRequest("name the SLOs the events are for: ?slo=NAME (repeatable) or ?service=NAME")
 	}
 	return out, nil
 }
@@ -477,21 +492,25 @@ func arrayToLines(body []byte) ([]byte, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if _, err := dec.Token(); err != nil {
-		return nil, badRequest("events array: %v", err)
+		return nil, httpx.BadRequest("events array: %v", err)
 	}
 	var out bytes.Buffer
 	for i := 0; dec.More(); i++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, badRequest("events array element %d: %v", i, err)
+			return nil, httpx.BadRequest("events array element %d: %v", i, err)
 		}
 		if err := json.Compact(&out, raw); err != nil {
-			return nil, badRequest("events array element %d: %v", i, err)
+			return nil, httpx.BadRequest("events array element %d: %v", i, err)
 		}
 		out.WriteByte('\n')
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, badRequest("events array: %v", err)
+		return nil, httpx.BadRequest("events array: %v", err)
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, httpx.BadRequest("events array: data after the array, which ends at byte %d: send one array, or JSON lines", end+int64(len(body)-len(trimmed)))
 	}
 	return out.Bytes(), nil
 }
@@ -537,10 +556,8 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 		// senders that cannot set headers.
 		IdempotencyKey *string `json:"idempotency_key"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return nil, badRequest("rollups: %v", err)
+	if err := decodeJSON(body, "rollups", &in); err != nil {
+		return nil, err
 	}
 	id, err := idempotency(r, body, "idempotency_key", in.IdempotencyKey)
 	if err != nil {
@@ -554,10 +571,10 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 	for i, ri := range in.Rollups {
 		ro, err := ri.rollup(o.Quantum)
 		if err != nil {
-			return nil, badRequest("rollups[%d]: %v", i, err)
+			return nil, httpx.BadRequest("rollups[%d]: %v", i, err)
 		}
 		if err := ri.statuses(ro, &o.SLI); err != nil {
-			return nil, badRequest("rollups[%d]: %v", i, err)
+			return nil, httpx.BadRequest("rollups[%d]: %v", i, err)
 		}
 		if err := agg.AddRollup(ro); err != nil {
 			return nil, badRequest("rollups[%d]: %v", i, err)
@@ -576,10 +593,14 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 }
 
 func (ri *rollupIn) rollup(quantum time.Duration) (*slo.Rollup, error) {
+	if ri.Start.IsZero() {
+		return nil, errors.New("start is missing")
+	}
+	if err := httpx.CheckTime("start", ri.Start); err != nil {
+		return nil, err
+	}
 	start := ri.Start.UnixNano()
 	switch {
-	case ri.Start.IsZero():
-		return nil, errors.New("start is missing")
 	case slo.QuantumStart(start, quantum) != start:
 		return nil, fmt.Errorf("start %s is not on a %s quantum boundary", ri.Start.Format(time.RFC3339Nano), slo.FormatDuration(quantum))
 	case ri.Good > ri.Attempted:
@@ -661,7 +682,7 @@ func (ri *rollupIn) statuses(ro *slo.Rollup, sli *slo.SLI) error {
 
 func (s *Server) reload(r *http.Request) (any, error) {
 	if s.cfg.Reload == nil {
-		return nil, &apiError{http.StatusNotFound, "reload is not enabled: nines serve was started without --slos"}
+		return nil, httpx.Errorf(http.StatusNotFound, "reload is not enabled: nines serve was started without --slos")
 	}
 	warnings, err := s.cfg.Reload()
 	if warnings == nil {
@@ -669,12 +690,16 @@ func (s *Server) reload(r *http.Request) (any, error) {
 	}
 	switch {
 	case errors.Is(err, engine.ErrInvalid):
-		return nil, badRequest("reload failed, the previous SLOs stay in force: %v", err)
+		return nil, httpx.BadRequest("reload failed, the previous SLOs stay in force: %v", err)
 	case err != nil:
 		// The specs were fine; storing what they change was not (a store
-		// that fails to re-judge history, say).
-		s.cfg.Logger.Error("reload failed", "err", err)
-		return nil, &apiError{http.StatusServiceUnavailable, fmt.Sprintf("reload failed, the previous SLOs stay in force: %v", err)}
+		// that fails to re-judge history, say). The cause is logged with
+		// the request id.
+		status := httpx.Status(err)
+		if status < 500 {
+			status = http.StatusServiceUnavailable
+		}
+		return nil, &httpx.Error{Status: status, Msg: "reload failed, the previous SLOs stay in force", Err: err}
 	}
 	return map[string]any{"reloaded": true, "slos": len(s.cfg.Engine.SLOs()), "warnings": warnings}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/store"
 )
 
@@ -35,7 +36,7 @@ func idempotency(r *http.Request, body []byte, field string, value *string) (*en
 	hdr := r.Header.Values(idempotencyHeader)
 	switch {
 	case len(hdr) > 1:
-		return nil, badRequest("%s header given %d times; send one key", idempotencyHeader, len(hdr))
+		return nil, httpx.BadRequest("%s header given %d times; send one key", idempotencyHeader, len(hdr))
 	case len(hdr) == 1:
 		key = hdr[0]
 		// The header is a structured-field string in the IETF draft:
@@ -44,15 +45,15 @@ func idempotency(r *http.Request, body []byte, field string, value *string) (*en
 			key = key[1 : len(key)-1]
 		}
 		if err := store.CheckIdempotencyKey(key); err != nil {
-			return nil, badRequest("%s header: %v", idempotencyHeader, err)
+			return nil, httpx.BadRequest("%s header: %v", idempotencyHeader, err)
 		}
 	}
 	if value != nil {
 		if err := store.CheckIdempotencyKey(*value); err != nil {
-			return nil, badRequest("%s: %v", field, err)
+			return nil, httpx.BadRequest("%s: %v", field, err)
 		}
 		if len(hdr) == 1 && key != *value {
-			return nil, badRequest("%s header %q and %s %q differ; send the key once, or the same in both", idempotencyHeader, key, field, *value)
+			return nil, httpx.BadRequest("%s header %q and %s %q differ; send the key once, or the same in both", idempotencyHeader, key, field, *value)
 		}
 		key = *value
 	}
@@ -78,9 +79,9 @@ func (s *Server) commit(ctx context.Context, b *engine.Batch) (res map[string]en
 		return nil, false, err
 	}
 	if !bytes.Equal(rp.Request, b.Idempotency.Request) {
-		return nil, false, &apiError{http.StatusUnprocessableEntity, fmt.Sprintf(
+		return nil, false, httpx.Errorf(http.StatusUnprocessableEntity,
 			"%s %q was used at %s for a different request; a retry must repeat its request exactly, and new data needs a new key",
-			idempotencyHeader, rp.Key, rp.At.UTC().Format(time.RFC3339))}
+			idempotencyHeader, rp.Key, rp.At.UTC().Format(time.RFC3339))
 	}
 	return rp.Results, true, nil
 }

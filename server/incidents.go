@@ -1,11 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +9,7 @@ import (
 
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/server/httpx"
 )
 
 // IncidentOptions are the incident.Options of a server: the services and
@@ -63,52 +60,30 @@ func IncidentOptions(eng *engine.Engine, st incident.Store, cfg *incident.Config
 // incidentRoutes registers the incidents API. Without a configured
 // incident service one is made on the server's store, with the default
 // configuration, when the store keeps incidents.
-func (s *Server) incidentRoutes(read, write func(http.Handler) http.Handler) {
+func (s *Server) incidentRoutes(read func(http.Handler) http.Handler, write func(mediaTypes, http.Handler) http.Handler) {
 	if s.cfg.Incidents == nil {
 		if st, ok := s.cfg.Store.(incident.Store); ok {
 			s.cfg.Incidents, _ = incident.New(IncidentOptions(s.cfg.Engine, st, nil))
 		}
 	}
-	s.mux.Handle("GET /api/v1/incidents", read(api(s.listIncidents)))
-	s.mux.Handle("POST /api/v1/incidents", write(apiCreated(s.openIncident)))
-	s.mux.Handle("GET /api/v1/incidents/config", read(api(s.incidentConfig)))
-	s.mux.Handle("GET /api/v1/incidents/metrics", read(api(s.incidentMetrics)))
-	s.mux.Handle("GET /api/v1/incidents/debt", read(api(s.incidentDebt)))
-	s.mux.Handle("GET /api/v1/incidents/{id}", read(api(s.getIncident)))
-	s.mux.Handle("PATCH /api/v1/incidents/{id}", write(api(s.updateIncident)))
-	s.mux.Handle("POST /api/v1/incidents/{id}/timeline", write(apiCreated(s.addEntry)))
-	s.mux.Handle("POST /api/v1/incidents/{id}/repairs", write(apiCreated(s.addRepair)))
-	s.mux.Handle("PATCH /api/v1/incidents/{id}/repairs/{item}", write(api(s.updateRepair)))
-	s.mux.Handle("GET /api/v1/incidents/{id}/postmortem", read(api(s.getPostmortem)))
-	s.mux.Handle("PUT /api/v1/incidents/{id}/postmortem", write(api(s.putPostmortem)))
-	s.mux.Handle("POST /api/v1/alertmanager", write(api(s.alertmanager)))
-}
-
-// apiCreated is api answering 201.
-func apiCreated(h func(r *http.Request) (any, error)) http.Handler {
-	return apiStatus(http.StatusCreated, h)
-}
-
-// incErr gives the incident package's errors their HTTP status.
-func incErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *incident.ConflictError
-	switch {
-	case errors.As(err, &ce), errors.Is(err, incident.ErrClosed), errors.Is(err, incident.ErrDuplicate):
-		return &apiError{http.StatusConflict, err.Error()}
-	case errors.Is(err, incident.ErrNotFound):
-		return &apiError{http.StatusNotFound, err.Error()}
-	case errors.Is(err, incident.ErrInvalid):
-		return &apiError{http.StatusBadRequest, err.Error()}
-	}
-	return err
+	s.mux.Handle("GET /api/v1/incidents", read(s.api(s.listIncidents)))
+	s.mux.Handle("POST /api/v1/incidents", write(jsonBody, s.apiStatus(http.StatusCreated, s.openIncident)))
+	s.mux.Handle("GET /api/v1/incidents/config", read(s.api(s.incidentConfig)))
+	s.mux.Handle("GET /api/v1/incidents/metrics", read(s.api(s.incidentMetrics)))
+	s.mux.Handle("GET /api/v1/incidents/debt", read(s.api(s.incidentDebt)))
+	s.mux.Handle("GET /api/v1/incidents/{id}", read(s.api(s.getIncident)))
+	s.mux.Handle("PATCH /api/v1/incidents/{id}", write(jsonBody, s.api(s.updateIncident)))
+	s.mux.Handle("POST /api/v1/incidents/{id}/timeline", write(jsonBody, s.apiStatus(http.StatusCreated, s.addEntry)))
+	s.mux.Handle("POST /api/v1/incidents/{id}/repairs", write(jsonBody, s.apiStatus(http.StatusCreated, s.addRepair)))
+	s.mux.Handle("PATCH /api/v1/incidents/{id}/repairs/{item}", write(jsonBody, s.api(s.updateRepair)))
+	s.mux.Handle("GET /api/v1/incidents/{id}/postmortem", read(s.api(s.getPostmortem)))
+	s.mux.Handle("PUT /api/v1/incidents/{id}/postmortem", write(jsonBody, s.api(s.putPostmortem)))
+	s.mux.Handle("POST /api/v1/alertmanager", write(jsonBody, s.api(s.alertmanager)))
 }
 
 func (s *Server) incidents() (*incident.Service, error) {
 	if s.cfg.Incidents == nil {
-		return nil, &apiError{http.StatusNotFound, "incidents are not enabled: the store does not keep them"}
+		return nil, httpx.Errorf(http.StatusNotFound, "incidents are not enabled: the store does not keep them")
 	}
 	return s.cfg.Incidents, nil
 }
@@ -117,31 +92,9 @@ func incidentID(r *http.Request, name string) (int64, error) {
 	v := r.PathValue(name)
 	id, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, &apiError{http.StatusNotFound, fmt.Sprintf("%s %q: want a positive integer", name, v)}
+		return 0, httpx.Errorf(http.StatusNotFound, "%s %q: want a positive integer", name, v)
 	}
 	return id, nil
-}
-
-// decodeStrict reads a JSON body into v, refusing unknown fields so that
-// a misspelt field is an error rather than silently ignored.
-func (s *Server) decodeStrict(r *http.Request, what string, v any) error {
-	body, err := s.readBody(r)
-	if err != nil {
-		return err
-	}
-	return decodeJSON(body, what, v)
-}
-
-func decodeJSON(body []byte, what string, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badRequest("%s: %v", what, err)
-	}
-	if dec.More() {
-		return badRequest("%s: more than one JSON value in the body", what)
-	}
-	return nil
 }
 
 // expectedVersion takes the version a change is based on from If-Match
@@ -153,10 +106,10 @@ func expectedVersion(r *http.Request, body int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, badRequest("If-Match %q: want the incident's version, such as \"3\"", v)
+		return 0, httpx.BadRequest("If-Match %q: want the incident's version, such as \"3\"", v)
 	}
 	if body != 0 && body != n {
-		return 0, badRequest("If-Match %d and version %d disagree", n, body)
+		return 0, httpx.BadRequest("If-Match %d and version %d disagree", n, body)
 	}
 	return n, nil
 }
@@ -180,7 +133,7 @@ func (s *Server) change(r *http.Request, what string, in any, version *int64) (*
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	if err := s.decodeStrict(r, what, in); err != nil {
+	if err := s.decodeBody(r, what, in); err != nil {
 		return nil, 0, 0, err
 	}
 	v, err := expectedVersion(r, *version)
@@ -197,13 +150,13 @@ func (s *Server) listIncidents(r *http.Request) (any, error) {
 	for _, v := range strings.FieldsFunc(q.Get("status"), func(r rune) bool { return r == ',' }) {
 		st, err := incident.ParseStatus(v)
 		if err != nil {
-			return nil, incErr(err)
+			return nil, err
 		}
 		f.Status = append(f.Status, st)
 	}
 	if v := q.Get("severity"); v != "" {
 		if f.Severity, err = svc.Config().ParseSeverity(v); err != nil {
-			return nil, incErr(err)
+			return nil, err
 		}
 	}
 	for _, p := range []struct {
@@ -222,13 +175,13 @@ func (s *Server) listIncidents(r *http.Request) (any, error) {
 	}{{"limit", &f.Limit}, {"offset", &f.Offset}} {
 		if v := q.Get(p.name); v != "" {
 			if *p.dst, err = strconv.Atoi(v); err != nil || *p.dst < 0 {
-				return nil, badRequest("%s=%q: want a whole number", p.name, v)
+				return nil, httpx.BadRequest("%s=%q: want a whole number", p.name, v)
 			}
 		}
 	}
 	list, err := svc.List(r.Context(), f)
 	if err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	return map[string]any{"incidents": list}, nil
 }
@@ -239,11 +192,11 @@ func (s *Server) openIncident(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var in incident.OpenInput
-	if err := s.decodeStrict(r, "incident", &in); err != nil {
+	if err := s.decodeBody(r, "incident", &in); err != nil {
 		return nil, err
 	}
 	inc, err := svc.Open(r.Context(), in)
-	return inc, incErr(err)
+	return inc, err
 }
 
 func (s *Server) getIncident(r *http.Request) (any, error) {
@@ -252,7 +205,7 @@ func (s *Server) getIncident(r *http.Request) (any, error) {
 		return nil, err
 	}
 	inc, err := svc.Get(r.Context(), id)
-	return inc, incErr(err)
+	return inc, err
 }
 
 func (s *Server) updateIncident(r *http.Request) (any, error) {
@@ -263,7 +216,7 @@ func (s *Server) updateIncident(r *http.Request) (any, error) {
 	}
 	p.Version = v
 	inc, err := svc.Update(r.Context(), id, p)
-	return inc, incErr(err)
+	return inc, err
 }
 
 func (s *Server) addEntry(r *http.Request) (any, error) {
@@ -276,7 +229,7 @@ func (s *Server) addEntry(r *http.Request) (any, error) {
 		return nil, err
 	}
 	inc, err := svc.AddEntry(r.Context(), id, v, in.Entry)
-	return inc, incErr(err)
+	return inc, err
 }
 
 func (s *Server) addRepair(r *http.Request) (any, error) {
@@ -289,7 +242,7 @@ func (s *Server) addRepair(r *http.Request) (any, error) {
 		return nil, err
 	}
 	inc, err := svc.AddRepair(r.Context(), id, v, in.RepairInput)
-	return inc, incErr(err)
+	return inc, err
 }
 
 func (s *Server) updateRepair(r *http.Request) (any, error) {
@@ -306,7 +259,7 @@ func (s *Server) updateRepair(r *http.Request) (any, error) {
 		return nil, err
 	}
 	inc, err := svc.UpdateRepair(r.Context(), id, item, v, in.RepairPatch)
-	return inc, incErr(err)
+	return inc, err
 }
 
 type postmortemView struct {
@@ -323,7 +276,7 @@ func (s *Server) getPostmortem(r *http.Request) (any, error) {
 	}
 	text, stored, err := svc.Postmortem(r.Context(), id)
 	if err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	return postmortemView{Incident: id, Stored: stored, Markdown: text}, nil
 }
@@ -340,7 +293,7 @@ func (s *Server) putPostmortem(r *http.Request) (any, error) {
 	}
 	inc, err := svc.SetPostmortem(r.Context(), id, v, in.Markdown, in.Done)
 	if err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	return postmortemView{Incident: id, Version: inc.Version, Stored: true, Markdown: inc.Postmortem}, nil
 }
@@ -379,10 +332,10 @@ func (s *Server) incidentMetrics(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	var mq incident.MetricsQuery
 	if mq.By, err = incident.ParsePeriod(q.Get("by")); err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	if mq.Group, err = incident.ParseGroupBy(q.Get("group")); err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	mq.Service, mq.Owner = q.Get("service"), q.Get("owner")
 	if mq.ListLimit, err = listLimit(r); err != nil {
@@ -399,7 +352,7 @@ func (s *Server) incidentMetrics(r *http.Request) (any, error) {
 		}
 	}
 	rep, err := svc.Metrics(r.Context(), mq)
-	return rep, incErr(err)
+	return rep, err
 }
 
 func (s *Server) incidentDebt(r *http.Request) (any, error) {
@@ -410,14 +363,14 @@ func (s *Server) incidentDebt(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	var dq incident.DebtQuery
 	if dq.By, err = incident.ParsePeriod(q.Get("by")); err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	g := q.Get("group")
 	if g == "" {
 		g = "owner"
 	}
 	if dq.Group, err = incident.ParseGroupBy(g); err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	for _, p := range []struct {
 		name string
@@ -430,13 +383,13 @@ func (s *Server) incidentDebt(r *http.Request) (any, error) {
 		}
 	}
 	if !dq.From.IsZero() && !dq.To.IsZero() && !dq.From.Before(dq.To) {
-		return nil, badRequest("from %s is not before to %s", dq.From.Format(time.RFC3339), dq.To.Format(time.RFC3339))
+		return nil, httpx.BadRequest("from %s is not before to %s", dq.From.Format(time.RFC3339), dq.To.Format(time.RFC3339))
 	}
 	if dq.ListLimit, err = listLimit(r); err != nil {
 		return nil, err
 	}
 	rep, err := svc.Debt(r.Context(), dq)
-	return rep, incErr(err)
+	return rep, err
 }
 
 // alertmanager takes an Alertmanager webhook (payload version 4): a
@@ -451,17 +404,20 @@ func (s *Server) alertmanager(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkJSON(body, "alertmanager webhook"); err != nil {
+		return nil, err
+	}
 	wh, err := incident.ParseWebhook(body)
 	if err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	sig, err := wh.Signal(svc.Config())
 	if err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	inc, err := svc.OpenFromAlert(r.Context(), sig)
 	if err != nil {
-		return nil, incErr(err)
+		return nil, err
 	}
 	if inc == nil {
 		return map[string]any{"incident": nil, "status": wh.Status, "note": "resolved alert group without an open incident: nothing to do"}, nil
@@ -479,7 +435,7 @@ func listLimit(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, badRequest("list=%q: want how many entries to list, 0 for all", v)
+		return 0, httpx.BadRequest("list=%q: want how many entries to list, 0 for all", v)
 	}
 	return n, nil
 }

@@ -32,13 +32,19 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	ex.family("nines_slo_latency_inverse_quantile_ratio", "gauge", "Share of requests in the current window that met the SLI's latency threshold.")
 	for _, o := range slos {
 		res, err := e.Summary(o.Name)
+		if vanished(err) {
+			continue
+		}
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		rates, err := e.BurnRates(o.Name, metricsSpans)
+		if vanished(err) {
+			continue
+		}
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		l := []string{"slo", o.Name, "service", o.Service}
@@ -57,8 +63,11 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	ex.family("nines_slo_alert_firing", "gauge", "1 for each burn-rate or no-data alert firing, with its severity.")
 	for _, o := range slos {
 		st, _, err := e.Alerts(o.Name)
+		if vanished(err) {
+			continue
+		}
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		for _, a := range st.Alerts {

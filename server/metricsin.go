@@ -3,15 +3,19 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
+	"github.com/golang/snappy"
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/ingest/metrics"
 	"github.com/nines-sre/nines/ingest/otlp"
 	"github.com/nines-sre/nines/ingest/promrw"
+	"github.com/nines-sre/nines/server/httpx"
 )
 
 // remoteWrite takes Prometheus remote write 1.0 (snappy-compressed
@@ -20,19 +24,27 @@ import (
 func (s *Server) remoteWrite(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(r)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
+	}
+	// The decompressed request is held too (snappy names its length
+	// up front); promrw refuses one over its limit without decoding it.
+	if n, err := snappy.DecodedLen(body); err == nil && n <= promrw.MaxDecodedSize {
+		if err := s.charge(r.Context(), int64(n)); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	var dec promrw.Decoder
 	req, err := dec.Decode(body, r.Header.Get("Content-Encoding"))
 	if err != nil {
 		s.cfg.Engine.Counters().Reject("remote write: undecodable", 1)
-		writeError(w, fmt.Errorf("remote write: %w", err))
+		s.fail(w, r, fmt.Errorf("remote write: %w", err))
 		return
 	}
 	res, err := s.ingestMetrics(r, "remote-write", &req.Batch)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if msg := partial(&req.Batch, res); msg != "" {
@@ -48,33 +60,33 @@ func (s *Server) remoteWrite(w http.ResponseWriter, r *http.Request) {
 func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(r)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err == nil {
-			body, err = io.ReadAll(io.LimitReader(zr, s.cfg.MaxBody+1))
-		}
-		switch {
-		case err != nil:
-			writeError(w, badRequest("OTLP: gzip body: %v", err))
-			return
-		case int64(len(body)) > s.cfg.MaxBody:
-			writeError(w, &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("OTLP: decompressed body larger than %d bytes", s.cfg.MaxBody)})
+		if body, err = s.gunzip(r, body); err != nil {
+			s.fail(w, r, err)
 			return
 		}
 	}
 	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt == otlp.ContentTypeJSON {
+		// protojson is as strict, in words of its own: the rule of every
+		// JSON body, said alike.
+		if err := checkJSON(body, "OTLP"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	batch, err := otlp.Decode(body, ct)
 	if err != nil {
 		s.cfg.Engine.Counters().Reject("otlp: undecodable", 1)
-		writeError(w, fmt.Errorf("OTLP: %w", err))
+		s.fail(w, r, fmt.Errorf("OTLP: %w", err))
 		return
 	}
 	res, err := s.ingestMetrics(r, "otlp", batch)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if msg := partial(batch, res); msg != "" {
@@ -89,10 +101,34 @@ func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// gunzip decompresses an OTLP body up to MaxBody, charging what it
+// decompresses to the body budget as it goes.
+func (s *Server) gunzip(r *http.Request, body []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, httpx.BadRequest("OTLP: gzip body: %v", err)
+	}
+	var out bytes.Buffer
+	for {
+		if err := s.charge(r.Context(), readChunk); err != nil {
+			return nil, err
+		}
+		n, err := io.CopyN(&out, zr, readChunk)
+		switch {
+		case int64(out.Len()) > s.cfg.MaxBody:
+			return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "OTLP: decompressed body larger than %d bytes", s.cfg.MaxBody)
+		case errors.Is(err, io.EOF) || (err == nil && n < readChunk):
+			return out.Bytes(), nil
+		case err != nil:
+			return nil, httpx.BadRequest("OTLP: gzip body: %v", err)
+		}
+	}
+}
+
 func (s *Server) ingestMetrics(r *http.Request, source string, b *metrics.Batch) (*engine.MetricsResult, error) {
 	if n := len(b.Series); n > s.cfg.MaxSeries {
 		s.cfg.Engine.Counters().Reject(source+": too many series", 1)
-		return nil, &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: %d series in one request; at most %d (send smaller batches)", source, n, s.cfg.MaxSeries)}
+		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "%s: %d series in one request; at most %d (send smaller batches)", source, n, s.cfg.MaxSeries)
 	}
 	if b.Dropped > 0 {
 		s.cfg.Engine.Counters().Reject(source+": invalid series", int64(b.Dropped))

@@ -126,6 +126,7 @@ func TestRemoteWriteFeedsStatus(t *testing.T) {
 	} {
 		r, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/write", strings.NewReader(c.body))
 		r.Header.Set("Content-Encoding", c.enc)
+		r.Header.Set("Content-Type", "application/x-protobuf")
 		resp, err := http.DefaultClient.Do(r)
 		if err != nil {
 			t.Fatal(err)
@@ -144,6 +145,7 @@ func TestRemoteWriteWithoutMetricSLOs(t *testing.T) {
 	f := newFixture(t, "")
 	r, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/write", bytes.NewReader(promrw.Encode(scrape(time.Now(), 1, 0, 0))))
 	r.Header.Set("Content-Encoding", "snappy")
+	r.Header.Set("Content-Type", "application/x-protobuf")
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +171,7 @@ func TestRemoteWriteSeriesLimit(t *testing.T) {
 	}
 	r, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/write", bytes.NewReader(promrw.Encode(req)))
 	r.Header.Set("Content-Encoding", "snappy")
+	r.Header.Set("Content-Type", "application/x-protobuf")
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/nines-sre/nines/notify"
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/slo"
 )
 
@@ -16,7 +14,7 @@ import (
 // are off.
 func (s *Server) notifier() (*notify.Dispatcher, error) {
 	if s.cfg.Notify == nil {
-		return nil, &apiError{http.StatusNotFound, "notifications are not enabled in this nines serve"}
+		return nil, httpx.Errorf(http.StatusNotFound, "notifications are not enabled in this nines serve")
 	}
 	return s.cfg.Notify, nil
 }
@@ -46,23 +44,25 @@ func (s *Server) addSilence(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.readBody(r)
-	if err != nil {
+	var in silenceIn
+	if err := s.decodeBody(r, "silence", &in); err != nil {
 		return nil, err
 	}
-	var in silenceIn
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return nil, badRequest("silence: %v", err)
+	for _, t := range []struct {
+		what string
+		t    time.Time
+	}{{"startsAt", in.StartsAt}, {"endsAt", in.EndsAt}} {
+		if err := httpx.CheckTime(t.what, t.t); !t.t.IsZero() && err != nil {
+			return nil, httpx.BadRequest("silence: %v", err)
+		}
 	}
 	if in.Duration != "" {
 		if !in.EndsAt.IsZero() {
-			return nil, badRequest("silence: give endsAt or duration, not both")
+			return nil, httpx.BadRequest("silence: give endsAt or duration, not both")
 		}
 		dur, err := slo.ParseDuration(in.Duration)
 		if err != nil || dur <= 0 {
-			return nil, badRequest("silence: duration %q: want a duration such as 2h", in.Duration)
+			return nil, httpx.BadRequest("silence: duration %q: want a duration such as 2h", in.Duration)
 		}
 		start := in.StartsAt
 		if start.IsZero() {
@@ -70,12 +70,8 @@ func (s *Server) addSilence(r *http.Request) (any, error) {
 		}
 		in.StartsAt, in.EndsAt = start, start.Add(dur)
 	}
-	v, err := d.AddSilence(r.Context(), notify.Silence{Matchers: in.Matchers, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
+	return d.AddSilence(r.Context(), notify.Silence{Matchers: in.Matchers, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
 		CreatedBy: in.CreatedBy, Comment: in.Comment})
-	if errors.Is(err, notify.ErrInvalidSilence) {
-		return nil, badRequest("%v", err)
-	}
-	return v, err
 }
 
 func (s *Server) expireSilence(r *http.Request) (any, error) {
@@ -83,11 +79,7 @@ func (s *Server) expireSilence(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := d.ExpireSilence(r.Context(), r.PathValue("id"))
-	if errors.Is(err, notify.ErrSilenceNotFound) {
-		return nil, &apiError{http.StatusNotFound, err.Error()}
-	}
-	return v, err
+	return d.ExpireSilence(r.Context(), r.PathValue("id"))
 }
 
 func (s *Server) notifications(r *http.Request) (any, error) {
@@ -102,11 +94,11 @@ func (s *Server) notifications(r *http.Request) (any, error) {
 type Notifier = notify.Dispatcher
 
 // notifyRoutes registers the silence and notification endpoints.
-func (s *Server) notifyRoutes(read, write func(http.Handler) http.Handler) {
-	s.mux.Handle("GET /api/v1/silences", read(api(s.listSilences)))
-	s.mux.Handle("POST /api/v1/silences", write(api(s.addSilence)))
-	s.mux.Handle("DELETE /api/v1/silences/{id}", write(api(s.expireSilence)))
-	s.mux.Handle("GET /api/v1/notifications", read(api(s.notifications)))
+func (s *Server) notifyRoutes(read func(http.Handler) http.Handler, write func(mediaTypes, http.Handler) http.Handler) {
+	s.mux.Handle("GET /api/v1/silences", read(s.api(s.listSilences)))
+	s.mux.Handle("POST /api/v1/silences", write(jsonBody, s.api(s.addSilence)))
+	s.mux.Handle("DELETE /api/v1/silences/{id}", write(noBody, s.api(s.expireSilence)))
+	s.mux.Handle("GET /api/v1/notifications", read(s.api(s.notifications)))
 }
 
 // writeNotifyMetrics appends the dispatcher's metrics to /metrics.

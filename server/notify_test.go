@@ -13,7 +13,6 @@ import (
 
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/notify"
-	"github.com/nines-sre/nines/store/sqlite"
 )
 
 // notifyFixture is a server whose engine tells a dispatcher of its
@@ -48,12 +47,7 @@ route: {receiver: hook, group_wait: 0s}
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c := &clock{t: time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)}
+	db, c := newStore(t)
 	nf.d = notify.New(cfg, notify.Options{State: db, Now: c.Now})
 	eng, err := engine.New(ctx, engine.Config{Store: db, Now: c.Now, OnTransition: nf.d.Enqueue})
 	if err != nil {

@@ -1,16 +1,17 @@
 // Package server is nines' HTTP face: the JSON API (docs/api.md), the
 // ingestion endpoints and /metrics. Handlers stay thin: decode the request,
-// call the engine, encode the answer; one function maps error classes to
-// HTTP status codes.
+// call the engine, encode the answer. Package httpx maps error classes to
+// HTTP status codes, for the API and the UI alike; guard.go keeps other
+// sites and other host names out, limits.go bounds what requests hold.
 package server
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,8 +19,7 @@ import (
 
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
-	"github.com/nines-sre/nines/ingest/otlp"
-	"github.com/nines-sre/nines/ingest/promrw"
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/store"
 )
 
@@ -27,14 +27,26 @@ import (
 type Config struct {
 	Engine *engine.Engine
 	Store  store.Store
+	// Logger receives every 5xx with its cause and request id.
 	Logger *slog.Logger
 	// Token, when set, is required as "Authorization: Bearer TOKEN" on
 	// write and admin endpoints, and on reads too when ProtectReads.
 	Token        string
 	ProtectReads bool
+	// Hosts are the host names, beside IP addresses and localhost, that
+	// clients reach the server by (nines serve --web.external-host and a
+	// named --listen host). A request for any other Host is refused, so a
+	// page whose name an attacker re-points at this server (DNS
+	// rebinding) can neither read nor write.
+	Hosts []string
 	// MaxBody bounds a request body (default 32 MiB): a larger one is
 	// refused with 413 before it is read whole.
 	MaxBody int64
+	// MaxBodyMemory bounds the request bodies held in memory at once, over
+	// all requests (default 256 MiB, at least MaxBody): past it a request
+	// gets 503 with Retry-After rather than growing the process without
+	// bound.
+	MaxBodyMemory int64
 	// MaxSeries bounds the series of one remote-write or OTLP request
 	// (default 200,000), so one request cannot make the collector hold
 	// millions of baselines.
@@ -53,10 +65,18 @@ type Config struct {
 	UI http.Handler
 }
 
+// DefaultMaxBody is the largest request body taken unless Config.MaxBody
+// says otherwise: 32 MiB, as promrw.MaxDecodedSize for a decompressed
+// remote-write request.
+const DefaultMaxBody = 32 << 20
+
 // Server serves the API. It is safe for concurrent use.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg     Config
+	mux     *http.ServeMux
+	handler http.Handler
+	bodies  bodyBudget
+	origins *http.CrossOriginProtection
 }
 
 // New returns a Server with its routes.
@@ -68,97 +88,80 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 32 << 20
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxBodyMemory == 0 {
+		cfg.MaxBodyMemory = max(256<<20, cfg.MaxBody)
+	}
+	if cfg.MaxBodyMemory < cfg.MaxBody {
+		return nil, fmt.Errorf("server: the memory for request bodies (%d bytes) is less than one largest body (%d bytes): such a request could never be served", cfg.MaxBodyMemory, cfg.MaxBody)
 	}
 	if cfg.MaxSeries == 0 {
 		cfg.MaxSeries = 200_000
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	read, write := s.readAuth, s.writeAuth
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), bodies: bodyBudget{max: cfg.MaxBodyMemory}, origins: http.NewCrossOriginProtection()}
+	for _, h := range cfg.Hosts {
+		if err := checkHostName(h); err != nil {
+			return nil, fmt.Errorf("server: host %q: %w", h, err)
+		}
+		// Browsers that send no Sec-Fetch-Site are judged by Origin, which
+		// names the external host when a proxy rewrote Host.
+		for _, scheme := range []string{"http://", "https://"} {
+			if err := s.origins.AddTrustedOrigin(scheme + h); err != nil {
+				return nil, fmt.Errorf("server: host %q: %w", h, err)
+			}
+		}
+	}
+	read := s.readAuth
+	write := func(body mediaTypes, h http.Handler) http.Handler { return s.writeAuth(s.accept(body, s.holding(h))) }
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	s.mux.Handle("GET /metrics", read(http.HandlerFunc(s.metrics)))
-	s.mux.Handle("GET /api/v1/slos", read(api(s.listSLOs)))
-	s.mux.Handle("GET /api/v1/slos/{name}", read(api(s.getSLO)))
-	s.mux.Handle("GET /api/v1/slos/{name}/status", read(api(s.status)))
-	s.mux.Handle("GET /api/v1/slos/{name}/quanta", read(api(s.quanta)))
-	s.mux.Handle("GET /api/v1/slos/{name}/histogram", read(api(s.histogram)))
-	s.mux.Handle("GET /api/v1/slos/{name}/budget", read(api(s.budget)))
-	s.mux.Handle("GET /api/v1/slos/{name}/alerts", read(api(s.sloAlerts)))
-	s.mux.Handle("GET /api/v1/alerts", read(api(s.alerts)))
-	s.mux.Handle("GET /api/v1/slos/{name}/gate", read(api(s.gate)))
-	s.mux.Handle("GET /api/v1/slos/{name}/annotations", read(api(s.sloAnnotations)))
-	s.mux.Handle("GET /api/v1/annotations", read(api(s.annotations)))
-	s.mux.Handle("POST /api/v1/annotations", write(api(s.addAnnotation)))
-	s.mux.Handle("DELETE /api/v1/annotations/{id}", write(api(s.deleteAnnotation)))
-	s.mux.Handle("POST /api/v1/events", write(api(s.events)))
-	s.mux.Handle("POST /api/v1/rollups", write(api(s.rollups)))
-	s.mux.Handle("POST /api/v1/write", write(http.HandlerFunc(s.remoteWrite)))
-	s.mux.Handle("POST /v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
-	s.mux.Handle("POST /api/v1/otlp/v1/metrics", write(http.HandlerFunc(s.otlpMetrics)))
-	s.mux.Handle("POST /api/v1/-/reload", write(api(s.reload)))
+	s.mux.Handle("GET /api/v1/slos", read(s.api(s.listSLOs)))
+	s.mux.Handle("GET /api/v1/slos/{name}", read(s.api(s.getSLO)))
+	s.mux.Handle("GET /api/v1/slos/{name}/status", read(s.api(s.status)))
+	s.mux.Handle("GET /api/v1/slos/{name}/quanta", read(s.api(s.quanta)))
+	s.mux.Handle("GET /api/v1/slos/{name}/histogram", read(s.api(s.histogram)))
+	s.mux.Handle("GET /api/v1/slos/{name}/budget", read(s.api(s.budget)))
+	s.mux.Handle("GET /api/v1/slos/{name}/alerts", read(s.api(s.sloAlerts)))
+	s.mux.Handle("GET /api/v1/alerts", read(s.api(s.alerts)))
+	s.mux.Handle("GET /api/v1/slos/{name}/gate", read(s.api(s.gate)))
+	s.mux.Handle("GET /api/v1/slos/{name}/annotations", read(s.api(s.sloAnnotations)))
+	s.mux.Handle("GET /api/v1/annotations", read(s.api(s.annotations)))
+	s.mux.Handle("POST /api/v1/annotations", write(jsonBody, s.api(s.addAnnotation)))
+	s.mux.Handle("DELETE /api/v1/annotations/{id}", write(noBody, s.api(s.deleteAnnotation)))
+	s.mux.Handle("POST /api/v1/events", write(eventsBody, s.api(s.events)))
+	s.mux.Handle("POST /api/v1/rollups", write(jsonBody, s.api(s.rollups)))
+	s.mux.Handle("POST /api/v1/write", write(remoteWriteBody, http.HandlerFunc(s.remoteWrite)))
+	s.mux.Handle("POST /v1/metrics", write(otlpBody, http.HandlerFunc(s.otlpMetrics)))
+	s.mux.Handle("POST /api/v1/otlp/v1/metrics", write(otlpBody, http.HandlerFunc(s.otlpMetrics)))
+	s.mux.Handle("POST /api/v1/-/reload", write(noBody, s.api(s.reload)))
 	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
-	s.mux.Handle("/api/", api(func(r *http.Request) (any, error) {
-		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)}
+	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
+		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))
 	if cfg.UI != nil {
 		s.mux.Handle("/", read(cfg.UI))
 	}
+	s.handler = httpx.WithRequestID(s.guard(s.mux))
 	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// apiError is an error with the HTTP status it answers with.
-type apiError struct {
-	status int
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
-}
-
-// statusOf maps an error to its HTTP status: the one place that knows.
-func statusOf(err error) int {
-	var ae *apiError
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &ae):
-		return ae.status
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, engine.ErrUnknownSLO), errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid), errors.Is(err, engine.ErrUnknownService):
-		return http.StatusBadRequest
-	case errors.Is(err, store.ErrClosed):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, promrw.ErrUnsupportedEncoding), errors.Is(err, otlp.ErrUnsupportedContentType):
-		return http.StatusUnsupportedMediaType
-	case errors.Is(err, promrw.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, promrw.ErrSnappy), errors.Is(err, promrw.ErrProtobuf), errors.Is(err, otlp.ErrMalformed):
-		return http.StatusBadRequest
-	}
-	return http.StatusInternalServerError
-}
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // api adapts a handler that returns data or an error to http.Handler:
 // data is encoded as JSON with 200, errors as {"error": {...}}.
-func api(h func(r *http.Request) (any, error)) http.Handler {
-	return apiStatus(http.StatusOK, h)
+func (s *Server) api(h func(r *http.Request) (any, error)) http.Handler {
+	return s.apiStatus(http.StatusOK, h)
 }
 
 // apiStatus is api answering status on success.
-func apiStatus(status int, h func(r *http.Request) (any, error)) http.Handler {
+func (s *Server) apiStatus(status int, h func(r *http.Request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, err := h(r)
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		if rp, ok := data.(replayed); ok {
@@ -177,62 +180,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	status := statusOf(err)
-	msg := err.Error()
-	if status == http.StatusInternalServerError {
-		msg = "internal error: " + msg
-	}
+// fail answers err as {"error": {"status", "message", "request_id"}}, with
+// the status httpx.Status gives it; a 5xx is logged with its cause and
+// answered without it.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	id := httpx.RequestID(r.Context())
+	status, msg, retry := httpx.Reply(err, id)
+	httpx.Log(s.cfg.Logger, r, status, err)
+	httpx.SetRetryAfter(w.Header(), retry)
 	type body struct {
-		Status  int    `json:"status"`
-		Message string `json:"message"`
+		Status    int    `json:"status"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id,omitempty"`
 	}
-	writeJSON(w, status, map[string]body{"error": {status, msg}})
+	writeJSON(w, status, map[string]body{"error": {status, msg, id}})
 }
 
-func (s *Server) readAuth(h http.Handler) http.Handler {
-	if !s.cfg.ProtectReads {
-		return h
-	}
-	return s.writeAuth(h)
-}
-
-func (s *Server) writeAuth(h http.Handler) http.Handler {
-	if s.cfg.Token == "" {
-		return h
-	}
-	want := []byte("Bearer " + s.cfg.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="nines"`)
-			writeError(w, &apiError{http.StatusUnauthorized, "a valid bearer token is required (Authorization: Bearer TOKEN)"})
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// readBody reads a request body up to the configured limit.
-func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes; send smaller batches", s.cfg.MaxBody)}
-		}
-		return nil, badRequest("reading body: %v", err)
-	}
-	return body, nil
-}
-
-// parseTime reads a query time: RFC 3339 or Unix seconds.
+// parseTime reads a query time: RFC 3339 or Unix seconds, within the
+// range of times nines stores.
 func parseTime(name, v string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, nil
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		sec, perr := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if perr != nil || !(sec > 0 && sec < math.MaxInt64/1e9) {
+			return time.Time{}, httpx.BadRequest("%s=%q: want an RFC 3339 time (2026-11-25T10:00:00Z) or Unix seconds", name, v)
+		}
+		t = time.Unix(0, int64(sec*1e9)).UTC()
 	}
-	if sec, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && sec > 0 && sec < 1e11 {
-		return time.Unix(0, int64(sec*1e9)).UTC(), nil
+	if err := httpx.CheckTime(name, t); err != nil {
+		return time.Time{}, httpx.BadRequest("%v", err)
 	}
-	return time.Time{}, badRequest("%s=%q: want an RFC 3339 time (2026-11-25T10:00:00Z) or Unix seconds", name, v)
+	return t, nil
 }

@@ -58,6 +58,18 @@ type fixture struct {
 	spec string
 }
 
+// newStore opens a fresh store, closed when the test ends, and a clock at
+// 2026-11-25 10:00:30 UTC.
+func newStore(t testing.TB) (*sqlite.DB, *clock) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, &clock{t: time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)}
+}
+
 func newFixture(t testing.TB, token string) *fixture { return newFixtureReload(t, token, false) }
 
 // newFixtureReload is newFixture with POST /api/v1/-/reload loading
@@ -65,12 +77,7 @@ func newFixture(t testing.TB, token string) *fixture { return newFixtureReload(t
 func newFixtureReload(t testing.TB, token string, reload bool) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c := &clock{t: time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)}
+	db, c := newStore(t)
 	eng, err := engine.New(ctx, engine.Config{Store: db, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -100,15 +107,29 @@ func newFixtureReload(t testing.TB, token string, reload bool) *fixture {
 }
 
 // roundTrip sends a request and returns the answer's status, header and
-// body.
+// body. A body goes as application/json unless header says otherwise (an
+// empty Content-Type sends none); a "Host" in header is the request's
+// Host.
 func (f *fixture) roundTrip(method, path, body string, header map[string]string) (int, http.Header, []byte) {
 	f.t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	if body != "" {
+		// As nines' clients send it; the cases that test Content-Type
+		// set their own.
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		switch {
+		case k == "Host":
+			req.Host = v
+		case k == "Content-Type" && v == "":
+			req.Header.Del(k)
+		default:
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -7,12 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/slo"
 )
-
-// maxRange bounds a page's time range, as the API does: the longest window
-// nines evaluates is a year, plus slack.
-const maxRange = 400 * 24 * time.Hour
 
 // timeRange is the span a page shows, [From, To), on quantum boundaries.
 type timeRange struct {
@@ -51,7 +48,7 @@ func parseRange(q url.Values, s *slo.SLO, at time.Time, zone *time.Location) (ti
 		if err != nil || d <= 0 {
 			return tr, badRange("range=%q is not a duration.", rng)
 		}
-		if d > maxRange {
+		if d > httpx.MaxRange {
 			return tr, badRange("range=%s is longer than the 400 days a page shows.", rng)
 		}
 		tr.To, tr.From = at, at.Add(-d)
@@ -71,17 +68,15 @@ func parseRange(q url.Values, s *slo.SLO, at time.Time, zone *time.Location) (ti
 				return tr, badRange("to=%q is not an RFC 3339 time.", to)
 			}
 		}
-		// Edges are floored to quanta in Unix nanoseconds, which hold
-		// 1678 to 2262 only; outside that a time wraps round silently.
 		for _, e := range []time.Time{f, t} {
-			if !time.Unix(0, e.UnixNano()).Equal(e) {
-				return tr, badRange("%s is outside the years 1678 to 2262 a page can show.", e.UTC().Format(time.RFC3339))
+			if err := httpx.CheckTime("The time", e); err != nil {
+				return tr, badRange("%v.", err)
 			}
 		}
 		if !f.Before(t) {
 			return tr, badRange("from=%s is not before to=%s.", from, t.UTC().Format(time.RFC3339))
 		}
-		if t.Sub(f) > maxRange {
+		if t.Sub(f) > httpx.MaxRange {
 			return tr, badRange("from=%s to %s is longer than the 400 days a page shows.", from, t.UTC().Format(time.RFC3339))
 		}
 		tr.From, tr.To = f, t

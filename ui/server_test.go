@@ -1,12 +1,19 @@
 package ui
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nines-sre/nines/server"
+	"github.com/nines-sre/nines/store"
+	"github.com/nines-sre/nines/store/sqlite"
 )
 
 // TestMountedInServer: nines serve's server answers the UI at / and keeps
@@ -70,3 +77,102 @@ func TestMountedInServer(t *testing.T) {
 		}
 	}
 }
+
+// TestRangesAreBoundedAlikeInTheAPIAndThePages: a range is accepted or
+// refused the same on an SLO page and by the API, whether it is given as
+// range= or as from= and to= with edges off the quanta: the span asked
+// for is bounded (400 days), before its edges move out to whole quanta.
+func TestRangesAreBoundedAlikeInTheAPIAndThePages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	srv, err := server.New(server.Config{Engine: f.eng, Store: f.db, UI: f.ui})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	status := func(path string) int {
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	name := f.eng.SLOs()[0].Name
+	for _, c := range []struct {
+		query string
+		want  int
+	}{
+		{"range=400d", 200},
+		{"range=401d", 400},
+		{"from=2025-10-21T14:59:30Z&to=2026-11-25T14:59:30Z", 200},
+		{"from=2025-10-21T14:59:29Z&to=2026-11-25T14:59:30Z", 400},
+		{"from=9999-01-01T00:00:00Z&to=9999-01-02T00:00:00Z", 400},
+	} {
+		api, page := status("/api/v1/slos/"+name+"/budget?"+c.query), status("/slos/"+name+"?"+c.query)
+		if api != c.want || page != c.want {
+			t.Errorf("%s: the API answers %d, the page %d; want %d from both", c.query, api, page, c.want)
+		}
+	}
+}
+
+// unavailableState fails reads of key-value state, as a store that cannot
+// be reached for a moment would.
+type unavailableState struct{ *sqlite.DB }
+
+func (unavailableState) GetState(context.Context, string) ([]byte, error) {
+	return nil, fmt.Errorf("sqlite: select from state (/var/lib/nines/nines.db): %w", store.ErrUnavailable)
+}
+
+// TestAPageThatFailsNamesItsRequestID: a page that fails for the store's
+// sake has the status the API would answer (503 with Retry-After here),
+// says what kind of failure it is and the request id, and none of the
+// cause, which is in the log under that id.
+func TestAPageThatFailsNamesItsRequestID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	var log syncBuffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	st := unavailableState{f.db}
+	u, err := New(Config{Engine: f.eng, Store: st, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Engine: f.eng, Store: st, UI: u, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	resp, err := http.Get(hs.URL + "/snapshots/0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	id, page := resp.Header.Get("X-Request-Id"), string(b)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "unavailable for now") {
+		t.Errorf("%d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
+	}
+	if id == "" || !strings.Contains(page, "<code>"+id+"</code>") || strings.Contains(page, "/var/lib") {
+		t.Errorf("the page must name request id %q and not the cause:\n%s", id, page)
+	}
+	if l := log.String(); !strings.Contains(l, "request_id="+id) || !strings.Contains(l, "/var/lib/nines/nines.db") {
+		t.Errorf("the log does not hold the cause under %s:\n%s", id, l)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server to write while the
+// test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

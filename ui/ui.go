@@ -24,6 +24,7 @@ import (
 
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/store"
 )
 
@@ -139,8 +140,11 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	_, isIncidentStore := u.cfg.Store.(incident.Store)
 	l.Incidents = u.cfg.Incidents != nil || isIncidentStore
 	if err := u.pages[name].Execute(&buf, l); err != nil {
-		u.cfg.Logger.Error("ui: rendering", "page", name, "err", err)
-		http.Error(w, "internal error rendering the page: "+err.Error(), http.StatusInternalServerError)
+		// Not the error page: rendering that may fail the same way.
+		err = fmt.Errorf("ui: rendering page %s: %w", name, err)
+		status, msg, _ := httpx.Reply(err, httpx.RequestID(r.Context()))
+		httpx.Log(u.cfg.Logger, r, status, err)
+		http.Error(w, msg, status)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -157,34 +161,39 @@ type pageError struct {
 
 func (e *pageError) Error() string { return e.msg }
 
+// HTTPStatus is the status httpx.Status gives the page.
+func (e *pageError) HTTPStatus() int { return e.status }
+
 type errorPage struct {
 	Status     int
 	StatusText string
 	Message    string
 	Hints      []string
+	// RequestID names a failure of nines in its log.
+	RequestID string
 }
 
-// fail answers with an error page: a helpful 4xx for bad input, a 500
-// that names the failure otherwise.
+// fail answers with an error page, with the status httpx.Status gives
+// err, as the API would: a helpful 4xx for bad input; for a 5xx a plain
+// sentence and the request id, the cause going to the log only.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p := errorPage{Status: http.StatusInternalServerError, Message: err.Error()}
+	id := httpx.RequestID(r.Context())
+	status, msg, retry := httpx.Reply(err, "")
+	httpx.Log(u.cfg.Logger, r, status, err)
+	httpx.SetRetryAfter(w.Header(), retry)
+	p := errorPage{Status: status, Message: msg, StatusText: http.StatusText(status)}
+	if status >= 500 {
+		p.RequestID = id
+	}
 	var pe *pageError
 	switch {
 	case errors.As(err, &pe):
-		p.Status, p.Hints = pe.status, pe.hints
+		p.Hints = pe.hints
 	case errors.Is(err, engine.ErrUnknownSLO):
-		p.Status = http.StatusNotFound
 		p.Message = "There is no SLO called " + quote(r.PathValue("name")) + "."
 		p.Hints = []string{"The overview at / lists the SLOs nines serve has loaded.",
 			"SLOs come from the spec files given with --slos; POST /api/v1/-/reload re-reads them."}
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, incident.ErrNotFound):
-		p.Status = http.StatusNotFound
-	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid), errors.Is(err, incident.ErrInvalid):
-		p.Status = http.StatusBadRequest
-	default:
-		u.cfg.Logger.Error("ui", "path", r.URL.Path, "err", err)
 	}
-	p.StatusText = http.StatusText(p.Status)
 	u.render(w, r, p.Status, "error", &layout{Title: p.StatusText, Page: p, Generated: u.cfg.Engine.Now().UTC()})
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/demo"
+	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 )
@@ -196,7 +197,7 @@ func FuzzParseRange(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !tr.From.Before(tr.To) || tr.To.Sub(tr.From) > maxRange+s.Quantum {
+		if !tr.From.Before(tr.To) || tr.To.Sub(tr.From) > httpx.MaxRange+s.Quantum {
 			t.Fatalf("%q: accepted %s – %s", query, tr.From, tr.To)
 		}
 		if tr.From.UnixNano()%int64(s.Quantum) != 0 || tr.To.UnixNano()%int64(s.Quantum) != 0 {

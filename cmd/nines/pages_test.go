@@ -74,6 +74,7 @@ func TestPagesOpenIncidents(t *testing.T) {
 	name := eng.SLOs()[0].Name
 	req, _ := http.NewRequest("POST", hs.URL+"/api/v1/events?slo="+name, strings.NewReader(events.String()))
 	req.Header.Set("Authorization", "Bearer s3cret")
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("posting events: %v %v", resp, err)

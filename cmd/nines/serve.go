@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +39,12 @@ NINES_TOKEN_FILE, …). Flags win over the environment.
 Specs are reloaded on SIGHUP and on POST /api/v1/-/reload; a set with an
 error is refused and the previous one stays in force.
 
+Listening on an address other than loopback needs --token-file (or
+--insecure-no-auth, for a network where anyone who can reach nines may
+change it). Clients that reach nines by a host name need it listed in
+--web.external-host: requests for other names are refused, so that no web
+page can re-point its own name at nines and read or change it.
+
 Examples:
   nines serve --data ./nines-data --slos ./slos/
   nines serve --demo            # made-up traffic for three services`
@@ -43,10 +52,20 @@ Examples:
 type serveFlags struct {
 	listen, data, slos, tokenFile string
 	protectReads, demo            bool
+	insecureNoAuth                bool
 	maxLag, hold, tick            time.Duration
 	retention                     store.Retention
 	incidents                     string // --incidents FILE
 	notify                        string // --notify FILE
+	web                           webFlags
+}
+
+// webFlags are the --web.* flags: how the HTTP server guards itself.
+type webFlags struct {
+	externalHosts     hostList
+	maxBodyMemory     byteSize
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -58,7 +77,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
 	fs.StringVar(&f.notify, "notify", "", "alert routing and notifiers `file` (notify.yaml: PagerDuty, Slack, webhooks, Alertmanager; docs/notify.md); without it alerts go to the log")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding a bearer token required by write and admin endpoints")
-	fs.BoolVar(&f.protectReads, "protect-reads", false, "require the bearer token on read endpoints too")
+	fs.BoolVar(&f.protectReads, "protect-reads", false, "require the bearer token on read endpoints too (needs --token-file)")
+	fs.BoolVar(&f.insecureNoAuth, "insecure-no-auth", false, "listen on an address other than loopback without --token-file: anyone who reaches it may write, silence alerts and change incidents")
+	fs.Var(&f.web.externalHosts, "web.external-host", "host `name` clients reach nines by, beside its IP addresses and localhost (repeatable or comma-separated); requests for other names are refused (DNS rebinding)")
+	f.web.maxBodyMemory = defaultMaxBodyMemory
+	fs.Var(&f.web.maxBodyMemory, "web.max-body-memory", "request bodies held in memory at once, over all requests (`size`, such as 256MiB; at least 32MiB, the largest body); past it writes get 503 with Retry-After")
+	fs.DurationVar(&f.web.readHeaderTimeout, "web.read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	fs.DurationVar(&f.web.readTimeout, "web.read-timeout", time.Minute, "how long a client may take to send a whole request, body included; a slower one is cut off")
 	fs.BoolVar(&f.demo, "demo", false, "make up traffic for three demo services (with their SLOs unless --slos is given)")
 	fs.DurationVar(&f.maxLag, "ingest.max-lag", 5*time.Minute, "how late data may arrive and still update its quantum")
 	fs.DurationVar(&f.hold, "ingest.remote-write-hold", 30*time.Second, "how long after a quantum ends remote-write data for it is awaited (a histogram's buckets may come in several requests)")
@@ -75,6 +100,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if _, _, _, err := f.retention.Cutoffs(time.Now()); err != nil {
 		return usageError("serve: --retention.*: %v", err)
 	}
+	if f.web.maxBodyMemory < server.DefaultMaxBody {
+		return usageError("serve: --web.max-body-memory %s is less than the largest request body (32MiB): such a request could never be served", &f.web.maxBodyMemory)
+	}
+	if f.web.readHeaderTimeout <= 0 || f.web.readTimeout <= 0 {
+		return usageError("serve: --web.read-header-timeout and --web.read-timeout must be positive")
+	}
 	if f.slos == "" && !f.demo {
 		fmt.Fprintln(e.stderr, "nines: serving without --slos: SLOs stored earlier are used; add specs with --slos DIR")
 	}
@@ -87,6 +118,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if token = strings.TrimSpace(string(b)); token == "" {
 			return usageError("serve: --token-file %s is empty", f.tokenFile)
 		}
+	}
+	if f.protectReads && token == "" {
+		return usageError("serve: --protect-reads needs --token-file: without a token there is nothing to require of a read")
 	}
 	return serve(ctx, e, &f, token)
 }
@@ -120,6 +154,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 	}
 	defer ln.Close()
+	if err := checkExposure(ln.Addr(), token, f.insecureNoAuth, logger); err != nil {
+		return err
+	}
 	nt, err := newNotifier(f.notify, ln.Addr().String(), token, db, logger)
 	if err != nil {
 		return err
@@ -159,11 +196,12 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
-		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher})
+		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher,
+		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory)})
 	if err != nil {
-		return err
+		return usageError("serve: %v", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	hs := httpServer(srv, &f.web, logger)
 	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %d SLOs\n", ln.Addr(), f.data, len(eng.SLOs()))
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -287,4 +325,101 @@ func specFiles(path string, withDemo bool) (map[string][]byte, error) {
 		files[n] = b
 	}
 	return files, nil
+}
+
+// idleTimeout closes a kept-alive connection that sends nothing more.
+const idleTimeout = 2 * time.Minute
+
+// httpServer is nines serve's http.Server. A client that sends its
+// headers or its body slowly is cut off at the read timeouts, so that
+// clients trickling a byte every few seconds cannot hold connections (and
+// their goroutines and buffers) for ever. There is no write timeout: a
+// year's budget chart may take seconds to compute, and a client that
+// reads slowly holds only its own answer.
+func httpServer(h http.Handler, w *webFlags, logger *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: w.readHeaderTimeout, ReadTimeout: w.readTimeout, IdleTimeout: idleTimeout,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+}
+
+// checkExposure refuses to serve writes to the network without a token:
+// with none, anyone who reaches the address may silence every alert,
+// open incidents and feed data. --insecure-no-auth says that is meant,
+// and is logged at every start.
+func checkExposure(addr net.Addr, token string, insecure bool, logger *slog.Logger) error {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() || token != "" {
+		return nil
+	}
+	if !insecure {
+		return usageError("serve: --listen %s is reachable from other machines and no --token-file is set, so anyone who reaches it could write data, silence alerts and change incidents; give --token-file FILE, listen on 127.0.0.1, or accept it with --insecure-no-auth", addr)
+	}
+	logger.Warn("serving without a token on an address other machines can reach (--insecure-no-auth): anyone who reaches it may write data, silence alerts and change incidents", "listen", addr.String())
+	return nil
+}
+
+// allowedHosts are the host names the server answers to beside its IP
+// addresses and localhost: the --web.external-host names, and the
+// --listen host when it is a name.
+func allowedHosts(listen string, external hostList) []string {
+	out := slices.Clone(external)
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" && net.ParseIP(host) == nil {
+		out = append(out, host)
+	}
+	return out
+}
+
+// hostList is a repeatable, comma-separated flag of host names.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+
+func (h *hostList) Set(v string) error {
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || strings.ContainsAny(name, "/ ") {
+			return fmt.Errorf("%q: want host names such as nines.example.com, comma-separated", v)
+		}
+		*h = append(*h, name)
+	}
+	return nil
+}
+
+// defaultMaxBodyMemory holds eight of the largest bodies (32 MiB) at
+// once, or thousands of the usual remote-write requests.
+const defaultMaxBodyMemory = 256 << 20
+
+// byteSize is a flag of bytes: a whole number with KiB, MiB or GiB, or
+// bare bytes.
+type byteSize int64
+
+func (b *byteSize) String() string {
+	switch v := int64(*b); {
+	case v != 0 && v%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", v>>30)
+	case v != 0 && v%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", v>>20)
+	case v != 0 && v%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", v>>10)
+	default:
+		return strconv.FormatInt(v, 10)
+	}
+}
+
+func (b *byteSize) Set(v string) error {
+	num, shift := strings.TrimSpace(v), 0
+	for _, u := range []struct {
+		suffix string
+		shift  int
+	}{{"KiB", 10}, {"MiB", 20}, {"GiB", 30}} {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, shift = strings.TrimSpace(n), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return fmt.Errorf("%q: want a positive size such as 256MiB, 1GiB or a number of bytes", v)
+	}
+	*b = byteSize(n << shift)
+	return nil
 }
