@@ -326,7 +326,7 @@ func TestSilenceValidation(t *testing.T) {
 		{"too long", Silence{Matchers: Matchers{ok}, EndsAt: t0.Add(100 * 24 * time.Hour), CreatedBy: "a"}, "at most 90 days"},
 		{"anonymous", Silence{Matchers: Matchers{ok}, EndsAt: t0.Add(time.Hour)}, "createdBy is empty"},
 		{"starting after 2200", Silence{Matchers: Matchers{ok}, StartsAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
-			EndsAt: time.Date(9999, 1, 2, 0, 0, 0, 0, time.UTC), CreatedBy: "a"}, "startsAt 9999-01-01T00:00:00Z: store: invalid argument: time outside the range nines stores"},
+			EndsAt: time.Date(9999, 1, 2, 0, 0, 0, 0, time.UTC), CreatedBy: "a"}, "startsAt 9999-01-01T00:00:00Z: store: invalid argument: outside the range of times nines stores"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := d.AddSilence(context.Background(), c.s)

@@ -577,7 +577,7 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 			return nil, httpx.BadRequest("rollups[%d]: %v", i, err)
 		}
 		if err := agg.AddRollup(ro); err != nil {
-			return nil, badRequest("rollups[%d]: %v", i, err)
+			return nil, httpx.BadRequest("rollups[%d]: %v", i, err)
 		}
 	}
 	stored, replay, err := s.commit(r.Context(), &engine.Batch{Source: "rollups", Series: map[string]*slo.Series{o.Name: agg.Series()}, Idempotency: id})

@@ -33,7 +33,7 @@ func MaxTime() time.Time { return time.Unix(0, MaxTimeNs).UTC() }
 
 // ErrTimeRange is wrapped by the error for a time outside [MinTime,
 // MaxTime). It wraps ErrInvalid: servers answer 400.
-var ErrTimeRange = fmt.Errorf("%w: time outside the range nines stores, %s up to %s",
+var ErrTimeRange = fmt.Errorf("%w: outside the range of times nines stores, %s up to %s",
 	ErrInvalid, MinTime().Format(time.RFC3339), MaxTime().Format(time.RFC3339))
 
 // ErrOverflow is wrapped by the error for a write that would take a count

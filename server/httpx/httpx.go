@@ -200,18 +200,9 @@ func WithRequestID(h http.Handler) http.Handler {
 // are moved out to whole quanta, so range=400d is accepted everywhere.
 const MaxRange = 400 * 24 * time.Hour
 
-// maxTimeSec is 2200-01-01T00:00:00Z in Unix seconds.
-const maxTimeSec = 7_258_118_400
-
-// CheckTime refuses a time outside the range of times nines stores,
-// 1970-01-01T00:00:00Z up to 2200-01-01T00:00:00Z, in a body or a query
-// alike: one range for the whole API. The store refuses the same range;
-// a time outside it would be stored wrapped round (Unix nanoseconds hold
-// 1677 to 2262 only), and 0001-01-01 is not read as "no time". what
-// names the value.
-func CheckTime(what string, t time.Time) error {
-	if t.Before(time.Unix(0, 0)) || !t.Before(time.Unix(maxTimeSec, 0)) {
-		return fmt.Errorf("%s %s is outside the range of times nines stores, 1970-01-01T00:00:00Z up to 2200-01-01T00:00:00Z", what, t.UTC().Format(time.RFC3339Nano))
-	}
-	return nil
-}
+// CheckTime refuses a time outside the range of times nines stores
+// (store.CheckTime: 1970-01-01T00:00:00Z up to 2200-01-01T00:00:00Z), in a
+// body or a query alike: one range for the whole API. A time outside it
+// would be stored wrapped round (Unix nanoseconds hold 1677 to 2262 only),
+// and 0001-01-01 is not read as "no time". what names the value.
+func CheckTime(what string, t time.Time) error { return store.CheckTime(what, t) }
