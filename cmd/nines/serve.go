@@ -165,7 +165,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return err
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %d SLOs\n", ln.Addr(), f.data, len(eng.SLOs()))
+	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %s\n", ln.Addr(), f.data, plural(len(eng.SLOs()), "SLO"))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -191,5 +192,25 @@ func TestNotifyReload(t *testing.T) {
 	write("receivers: [{name: log, log: {}}]\nroute: {receiver: log}\n")
 	if _, err := nt.withReload(nil)(); err != nil || nt.Config().Route.Receiver != "log" {
 		t.Errorf("notify.yaml alone: %v, route %+v", err, nt.Config().Route)
+	}
+}
+
+// TestSilenceAuthorWithoutUser: where $USER is not set (cron, containers)
+// a silence is still made, in the name of the login account or, without
+// one, of the CLI on this host.
+func TestSilenceAuthorWithoutUser(t *testing.T) {
+	t.Setenv("USER", "ana")
+	if got := defaultAuthor(); got != "ana" {
+		t.Errorf("with USER=ana the author is %q", got)
+	}
+	t.Setenv("USER", "")
+	got := defaultAuthor()
+	host, _ := os.Hostname()
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		if got != u.Username {
+			t.Errorf("without USER the author is %q, want the login name %q", got, u.Username)
+		}
+	} else if got != "nines-cli@"+host {
+		t.Errorf("without USER or a login name the author is %q, want nines-cli@%s", got, host)
 	}
 }
