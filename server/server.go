@@ -21,6 +21,7 @@ import (
 	"github.com/nines-sre/nines/ingest/otlp"
 	"github.com/nines-sre/nines/ingest/promrw"
 	"github.com/nines-sre/nines/store"
+	"github.com/nines-sre/nines/ui/snapshot"
 )
 
 // Config configures a Server. Engine and Store are required.
@@ -51,6 +52,9 @@ type Config struct {
 	Incidents *incident.Service
 	// UI, when set, serves every path the API does not (the web UI), under the read rule.
 	UI http.Handler
+	// Snapshots, when set, are the UI's frozen pages, listed and deleted
+	// at /api/v1/snapshots (server/snapshots.go).
+	Snapshots *snapshot.Shelf
 }
 
 // Server serves the API. It is safe for concurrent use.
@@ -98,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST /api/v1/-/reload", write(api(s.reload)))
 	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
+	s.snapshotRoutes(read, write)
 	s.mux.Handle("/api/", api(func(r *http.Request) (any, error) {
 		return nil, &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)}
 	}))

@@ -23,6 +23,7 @@ import (
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/store/sqlite"
 	"github.com/nines-sre/nines/ui"
+	"github.com/nines-sre/nines/ui/snapshot"
 )
 
 const serveAbout = `Run nines as a service: an embedded SQLite store under --data, SLO specs
@@ -47,6 +48,7 @@ type serveFlags struct {
 	retention                     store.Retention
 	incidents                     string // --incidents FILE
 	notify                        string // --notify FILE
+	maxSnapshots                  int
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -66,6 +68,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
 	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
 	fs.DurationVar(&f.retention.IdempotencyKeys, "retention.idempotency-keys", store.DefaultIdempotencyKeys, "how long Idempotency-Key values of writes are remembered: a retry within it counts once (forgotten at the hourly compaction after)")
+	fs.IntVar(&f.maxSnapshots, "ui.max-snapshots", snapshot.DefaultMax, "how many snapshots (frozen SLO pages, about 100 KB each) are kept; 0 turns freezing off")
 	if err := applyEnv(fs); err != nil {
 		return usageError("serve: %v", err)
 	}
@@ -74,6 +77,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if _, _, _, err := f.retention.Cutoffs(time.Now()); err != nil {
 		return usageError("serve: --retention.*: %v", err)
+	}
+	if f.maxSnapshots < 0 || f.maxSnapshots > snapshot.MaxLimit {
+		return usageError("serve: --ui.max-snapshots %d: want 0 (no snapshots) to %d", f.maxSnapshots, snapshot.MaxLimit)
 	}
 	if f.slos == "" && !f.demo {
 		fmt.Fprintln(e.stderr, "nines: serving without --slos: SLOs stored earlier are used; add specs with --slos DIR")
@@ -153,14 +159,18 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return err
 	}
 	go func() { _ = incidents.Refresh(ctx) }() // the first incident report is then as quick as the rest
-	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents})
+	shelf, err := snapshot.New(db, f.maxSnapshots)
+	if err != nil {
+		return err
+	}
+	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents, Snapshots: shelf, Token: token})
 	if err != nil {
 		return err
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
-		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher})
+		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf})
 	if err != nil {
 		return err
 	}

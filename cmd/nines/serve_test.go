@@ -121,3 +121,12 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 		t.Fatalf("a bad environment value must be named: %v", err)
 	}
 }
+
+func TestServeRefusesASnapshotCapOutOfRange(t *testing.T) {
+	for _, v := range []string{"-1", "100001"} {
+		err := Run(context.Background(), []string{"serve", "--data", t.TempDir(), "--ui.max-snapshots", v}, strings.NewReader(""), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--ui.max-snapshots "+v+": want 0 (no snapshots) to 100000") {
+			t.Errorf("--ui.max-snapshots %s: %v", v, err)
+		}
+	}
+}
