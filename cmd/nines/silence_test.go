@@ -58,7 +58,7 @@ func TestSilenceCommands(t *testing.T) {
 			args = strings.ReplaceAll(args, name, id)
 		}
 		var stdout, stderr bytes.Buffer
-		err := Run(ctx, splitArgs(args), strings.NewReader(""), &stdout, &stderr)
+		err := Run(ctx, splitArgs(t, args), strings.NewReader(""), &stdout, &stderr)
 		if err != nil {
 			stderr.WriteString("nines: " + err.Error() + "\n")
 		}
@@ -115,29 +115,16 @@ func TestSilenceCommands(t *testing.T) {
 	}
 }
 
-// splitArgs splits a command line on spaces, keeping single-quoted
-// parts together.
-func splitArgs(s string) []string {
-	var out []string
-	var cur strings.Builder
-	quoted, any := false, false
-	for _, r := range s {
-		switch {
-		case r == '\'':
-			quoted, any = !quoted, true
-		case r == ' ' && !quoted:
-			if any {
-				out = append(out, cur.String())
-				cur.Reset()
-				any = false
-			}
-		default:
-			cur.WriteRune(r)
-			any = true
-		}
+// splitArgs splits a command line of the session as sh would.
+func splitArgs(t testing.TB, s string) []string {
+	t.Helper()
+	toks, _, err := shellWords(s, nil)
+	if err != nil {
+		t.Fatalf("test command %q: %v", s, err)
 	}
-	if any {
-		out = append(out, cur.String())
+	var out []string
+	for _, tk := range toks {
+		out = append(out, tk.word)
 	}
 	return out
 }
