@@ -243,7 +243,7 @@ func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
 // rather than refusing newcomers: the cap on snapshots still holds.
 func (l *limiter) forgetIdle(now time.Time) {
 	for k, b := range l.clients {
-		if float64(b.tokens)+float64(now.Sub(b.at))/float64(l.every) >= float64(l.burst) {
+		if b.tokens+float64(now.Sub(b.at))/float64(l.every) >= float64(l.burst) {
 			delete(l.clients, k)
 		}
 	}
