@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/slo"
@@ -19,6 +20,16 @@ const (
 	Page   Severity = "page"
 	Ticket Severity = "ticket"
 )
+
+// Title names an alert of an SLO for people: "checkout-availability:
+// page-fast", with the severity added where the alert's name does not
+// already start with it ("checkout-availability: no-data (ticket)").
+func Title(slo, alert string, sev Severity) string {
+	if sev == "" || strings.HasPrefix(alert, string(sev)+"-") || alert == string(sev) {
+		return slo + ": " + alert
+	}
+	return slo + ": " + alert + " (" + string(sev) + ")"
+}
 
 // Tier is one multiwindow, multi-burn-rate alert: it fires when the burn
 // rate is above Factor over both the Long and the Short window.

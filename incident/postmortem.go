@@ -111,7 +111,7 @@ func Postmortem(cfg *Config, inc *Incident) (string, error) {
 	f := inc.Facts()
 	var missing []string
 	for _, m := range missedRepairs(cfg, &f) {
-		missing = append(missing, fmt.Sprintf("%s %s over the %s goal (add a %s item)", strings.ToUpper(string(m.Metric)),
+		missing = append(missing, fmt.Sprintf("%s %s over the %s goal (add a repair item for %s)", strings.ToUpper(string(m.Metric)),
 			fmtDur(time.Duration(m.Value)), fmtDur(time.Duration(m.Goal)), m.Phase))
 	}
 	d.Missing = strings.Join(missing, "; ")

@@ -99,7 +99,7 @@ func FromTransition(s *slo.SLO, tr alert.Transition, externalURL string) Alert {
 	if tr.Kind == alert.Resolve {
 		verb = "resolved"
 	}
-	an["summary"] = fmt.Sprintf("%s: %s %s %s", s.Name, tr.Severity, tr.Alert, verb)
+	an["summary"] = alert.Title(s.Name, tr.Alert, tr.Severity) + " " + verb
 	an["description"] = tr.Reason
 	if s.Description != "" {
 		an["slo_description"] = s.Description

@@ -79,7 +79,7 @@ func TestWebhookV4(t *testing.T) {
 		a.GeneratorURL != "http://nines.example.com:9797/api/v1/slos/checkout-availability" {
 		t.Errorf("alert %+v", a)
 	}
-	for k, v := range map[string]string{"summary": "checkout-availability: page page-fast firing", "description": fire(t0).Reason,
+	for k, v := range map[string]string{"summary": "checkout-availability: page-fast firing", "description": fire(t0).Reason,
 		"burn_rate_1h": "16.7", "burn_rate_5m": "200", "burn_rate_threshold": "14.4", "budget_remaining": "80.0%",
 		"time_to_exhaustion": "1d12h", "slo_description": "Checkout answers"} {
 		if a.Annotations[k] != v {

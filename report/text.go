@@ -48,13 +48,13 @@ func (t *textWriter) document(d *Document) {
 	t.line("  %s method, objective %s %%, %s window, %s quanta, no data counts %s",
 		d.Method, pct(float64(d.Objective)), d.Window, d.Quantum, d.NoData)
 	if in := d.Input; in != nil {
-		t.line("  read %s (%s): %s lines, %s events, %s malformed",
-			in.File, in.Format, count(uint64(in.Lines)), count(uint64(in.Events)), count(uint64(in.Malformed)))
+		t.line("  read %s (%s): %s, %s, %s malformed",
+			in.File, in.Format, counted(uint64(in.Lines), "line"), counted(uint64(in.Events), "event"), count(uint64(in.Malformed)))
 		for _, e := range in.Errors {
 			t.line("    %s", e)
 		}
 		if shown := int64(len(in.Errors)); in.Malformed > shown {
-			t.line("    … and %s more malformed lines", count(uint64(in.Malformed-shown)))
+			t.line("    … and %s more malformed", counted(uint64(in.Malformed-shown), "line"))
 		}
 	}
 	t.zone = d.zone
@@ -310,6 +310,15 @@ func count(n uint64) string {
 		b.WriteString(s[i : i+3])
 	}
 	return b.String()
+}
+
+// counted writes a count with its noun, singular for one: "1 line",
+// "2,880 lines".
+func counted(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return count(n) + " " + noun + "s"
 }
 
 func count64(n int64) string {

@@ -465,7 +465,7 @@ func (b *builder) tierAlert(t alert.Tier) {
 	}
 	window := alert.NominalWindow(b.s.Window)
 	an := map[string]string{
-		"summary": fmt.Sprintf("%s: %s %s", b.s.Name, t.Severity, t.Name),
+		"summary": alert.Title(b.s.Name, t.Name, t.Severity),
 		"description": fmt.Sprintf("Objective %s %% (%s) over %s: the error budget burned more than %.4g× as fast as the window allows over both %s and %s%s; at %.4g× it lasts %s.",
 			b.s.Objective, b.s.Method, b.s.Window, t.Factor, slo.FormatDuration(t.Long), slo.FormatDuration(t.Short), guard,
 			t.Factor, slo.FormatDuration(time.Duration(float64(window)/t.Factor).Round(time.Minute))),
@@ -483,7 +483,7 @@ func (b *builder) noDataAlert() {
 	expr := b.ref(RecordStart) + " < time() - " + seconds(time.Duration(n)*b.q) +
 		"\nunless on() max_over_time(" + b.ref(RecordMeasured) + b.rng(n) + ") > 0"
 	an := map[string]string{
-		"summary":     fmt.Sprintf("%s: %s %s", b.s.Name, nd.Severity, alert.NoDataAlert),
+		"summary":     alert.Title(b.s.Name, alert.NoDataAlert, nd.Severity),
 		"description": fmt.Sprintf("Nothing measured %s for %s: its series sent no samples. Under noData: %s these minutes count as %s.", b.s.Name, slo.FormatDuration(nd.After), b.s.NoData, noDataMeaning(b.s.NoData)),
 	}
 	b.alert(AlertNoData, alert.NoDataAlert, nd.Severity, expr, an)

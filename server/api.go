@@ -123,6 +123,7 @@ func (s *Server) status(r *http.Request) (any, error) {
 		}
 	}
 	var res *slo.Result
+	var asked *slo.WindowSpec // the window evaluated, when not the SLO's own
 	switch v := q.Get("window"); {
 	case v == "" && !explicitAt:
 		res, err = e.Status(r.Context(), name)
@@ -135,6 +136,7 @@ func (s *Server) status(r *http.Request) (any, error) {
 		}
 		end := time.Unix(0, slo.QuantumStart(at.UnixNano(), o.Quantum))
 		res, err = e.Evaluate(r.Context(), name, slo.Window{Start: end.Add(-d), End: end}, end)
+		asked = &slo.WindowSpec{Rolling: d}
 	}
 	if err != nil {
 		return nil, err
@@ -149,6 +151,9 @@ func (s *Server) status(r *http.Request) (any, error) {
 		burns = append(burns, report.Burn{Span: slo.FormatDuration(span), Rate: report.Number(rates[i])})
 	}
 	doc := report.Build(o, res.At, []*slo.Result{res}, burns, nil)
+	if asked != nil {
+		doc.Window = asked.String()
+	}
 	judged, final, settle, lag := e.Settled(o, now)
 	doc.Settlement = &report.Settlement{FinalBefore: final, JudgedBefore: judged, SettleDelay: slo.FormatDuration(settle), MaxLag: slo.FormatDuration(lag)}
 	if since, ok, err := e.Since(name); err == nil && ok {

@@ -21,6 +21,7 @@ import (
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/store"
+	"github.com/nines-sre/nines/ui/snapshot"
 )
 
 // Config configures a Server. Engine and Store are required.
@@ -63,6 +64,9 @@ type Config struct {
 	Incidents *incident.Service
 	// UI, when set, serves every path the API does not (the web UI), under the read rule.
 	UI http.Handler
+	// Snapshots, when set, are the UI's frozen pages, listed and deleted
+	// at /api/v1/snapshots (server/snapshots.go).
+	Snapshots *snapshot.Shelf
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -137,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST /api/v1/-/reload", write(noBody, s.api(s.reload)))
 	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
+	s.snapshotRoutes(read, write)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

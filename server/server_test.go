@@ -174,6 +174,7 @@ func minuteOfEvents(t time.Time, n, failed, slow int) string {
 
 type statusDoc struct {
 	SLO     string `json:"slo"`
+	Window  string `json:"window"`
 	Windows []struct {
 		Start        time.Time `json:"start"`
 		End          time.Time `json:"end"`
@@ -234,6 +235,12 @@ func TestEventsFlowIntoStatus(t *testing.T) {
 	f.do("GET", "/api/v1/slos/checkout-availability/status?window=1h", "", nil, 200, &again)
 	if g := again.Windows[0]; g.Quanta != w.Quanta || g.Events != w.Events || g.Budget != w.Budget {
 		t.Fatalf("rescan %+v\ntracker %+v", g, w)
+	}
+	// window= names the window it evaluated, not the SLO's own.
+	var half statusDoc
+	f.do("GET", "/api/v1/slos/checkout-availability/status?window=30m", "", nil, 200, &half)
+	if half.Window != "rolling 30m" || again.Window != "rolling 1h" || st.Window != "rolling 1h" {
+		t.Errorf("window: %q with window=30m, %q with window=1h, %q without; want rolling 30m, rolling 1h and the SLO's rolling 1h", half.Window, again.Window, st.Window)
 	}
 	var tx statusDoc
 	f.do("GET", "/api/v1/slos/checkout-transactions/status", "", nil, 200, &tx)

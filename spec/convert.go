@@ -139,6 +139,15 @@ func number(s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: s}
 }
 
+// percentNode writes a native objective: a number, or with its % sign
+// at 1 % and under, where a bare number would be refused as a ratio.
+func percentNode(r slo.Ratio) *yaml.Node {
+	if r.Num*100 <= r.Den {
+		return str(percentText(r) + "%")
+	}
+	return number(percentText(r))
+}
+
 func boolean(b bool) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(b)}
 }
@@ -189,9 +198,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 		put(sli, "source", sm)
 	}
 	put(m, "sli", sli)
-	put(m, "objective", number(percentText(s.Objective)))
+	put(m, "objective", percentNode(s.Objective))
 	if !s.QuantumObjective.IsZero() {
-		put(m, "quantumObjective", number(percentText(s.QuantumObjective)))
+		put(m, "quantumObjective", percentNode(s.QuantumObjective))
 	}
 	if s.Method != slo.Quanta {
 		put(m, "method", s.Method.String())

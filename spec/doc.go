@@ -44,7 +44,15 @@
 // good.
 //
 // Percentages are read from the text as written, so 99.9 is exactly
-// 999/1000 and never the float64 nearest to it.
+// 999/1000 and never the float64 nearest to it. A value of 1 or less is
+// refused unless it carries its % sign ("0.5%"): 0.999 is how OpenSLO
+// and dashboards write 99.9 %, and read as a percentage it would make an
+// SLO that is always met. (OpenSLO documents keep their ratios: target:
+// 0.999 is 99.9 % there.)
+//
+// A status rule that counts only server errors as good ("5xx") draws a
+// warning: the rule says which requests succeeded, not which ones to
+// count.
 //
 // Quanta start at whole multiples of the quantum since the Unix epoch and a
 // calendar window at local midnight, so a time zone whose offset is not a

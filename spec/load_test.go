@@ -37,7 +37,7 @@ func TestPercentagesAreReadExactlyFromTheText(t *testing.T) {
 	f(`"99.95 %"`, 9995, 10000)
 	f("99", 99, 100)
 	f("99.9999999", 999999999, 1000000000)
-	f("0.1", 1, 1000)
+	f(`"0.1%"`, 1, 1000)
 }
 
 func TestErrorsCarryFileLineColumnAndField(t *testing.T) {

@@ -249,6 +249,7 @@ func goodRules(r *report, f field, gs map[string]field) (status slo.StatusRule, 
 				r.errorf(sf.val, sf.path, "%w; want %s", err, wantStatus)
 			} else {
 				status = rule
+				warnServerErrorsGood(r, sf, rule)
 			}
 		}
 	}
@@ -277,6 +278,26 @@ func goodRules(r *report, f field, gs map[string]field) (status slo.StatusRule, 
 		}
 	}
 	return status, latency
+}
+
+// warnServerErrorsGood warns about a status rule that counts only server
+// errors as good: "5xx" written as the good rule reads like "the 5xx are
+// what we count", and an SLI judged by it reports the share of failures
+// as its availability.
+func warnServerErrorsGood(r *report, f field, rule slo.StatusRule) {
+	some := false
+	for code := 100; code <= 999; code++ {
+		if !rule.Good(code) {
+			continue
+		}
+		if code < 500 || code > 599 {
+			return
+		}
+		some = true
+	}
+	if some {
+		r.warnf(f.val, f.path, "%s counts only server errors (5xx) as good, so availability would be the share of failed requests; the rule says which requests succeeded: did you mean \"<500\"?", quote(rule.String()))
+	}
 }
 
 // source reads sli.source: the metric series nines serve reads the SLI
@@ -473,11 +494,26 @@ func (d *doc) percent(f field) (slo.Ratio, bool) {
 		r.errorf(f.val, f.path, "%w", err)
 		return slo.Ratio{}, false
 	}
-	if ratio.Num*100 < ratio.Den {
-		// OpenSLO and many dashboards write objectives as ratios.
-		r.warnf(f.val, f.path, "%s is read as %s %%, below 1 %%; for a ratio such as 0.999 write the percentage 99.9", quote(v), strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%")))
+	if ratio.Num*100 <= ratio.Den && !strings.HasSuffix(strings.TrimSpace(v), "%") {
+		// OpenSLO and many dashboards write objectives as ratios, and
+		// 0.999 read as a percentage is an SLO that is always met: a
+		// value of 1 or less is taken only with its % sign.
+		r.errorf(f.val, f.path, "%s", ratioMessage(v))
+		return slo.Ratio{}, false
 	}
 	return ratio, true
+}
+
+// ratioMessage refuses an objective of 1 or less written without a %
+// sign, saying what to write instead.
+func ratioMessage(v string) string {
+	t := strings.TrimSpace(v)
+	x, _ := strconv.ParseFloat(t, 64) // t is a decimal: percent checked it
+	pct := strconv.FormatFloat(slo.ShiftDecimal(x, 2), 'f', -1, 64)
+	if x >= 1 {
+		return fmt.Sprintf("%s looks like the ratio %s, that is 100 %%, which leaves no error budget; objectives are percentages such as 99.9 (write %q to mean %s %%)", quote(v), t, t+"%", t)
+	}
+	return fmt.Sprintf("%s looks like a ratio; objectives are percentages: write %s for the ratio %s (or %q to mean %s %%)", quote(v), pct, t, t+"%", t)
 }
 
 // isDecimal reports whether s is written the way a percentage may be:

@@ -580,10 +580,12 @@ func checkAnnotation(r *report, f field, name, v string) bool {
 	case "latency-unit":
 		return enumValue(r, f, v, "unit", latencyUnits)
 	case "status":
-		if _, err := slo.ParseStatusRule(v); err != nil {
+		rule, err := slo.ParseStatusRule(v)
+		if err != nil {
 			r.errorf(f.val, f.path, "%w; want %s", err, wantStatus)
 			return false
 		}
+		warnServerErrorsGood(r, f, rule)
 	case "errors":
 		sel, err := metrics.ParseSelector(v)
 		switch {

@@ -346,7 +346,17 @@ func encode(s *slo.SLO) []byte {
 
 // percent writes a Ratio as the exact decimal percentage it was read from:
 // Den is 100 times a power of ten.
+// percent writes an objective as a JSON value a spec accepts: a
+// number, or a string with its % sign at 1 % and under, where a bare
+// number reads as a ratio and is refused.
 func percent(r slo.Ratio) string {
+	if r.Num*100 <= r.Den {
+		return `"` + percentDigits(r) + `%"`
+	}
+	return percentDigits(r)
+}
+
+func percentDigits(r slo.Ratio) string {
 	digits := len(strconv.FormatUint(r.Den, 10)) - 3
 	s := strconv.FormatUint(r.Num, 10)
 	if digits <= 0 {

@@ -2,9 +2,9 @@
 // hand-written SVG charts (package ui/chart), served by nines serve at /.
 // Pages read everything through the engine, as the API does; the only
 // state the UI keeps itself is frozen snapshots, in the store's key-value
-// state. Templates, the stylesheet and a little plain JavaScript (hover
-// read-outs, range selection, the theme toggle) are embedded, so there is
-// no front-end build.
+// state (package ui/snapshot). Templates, the stylesheet and a little
+// plain JavaScript (hover read-outs, range selection, the theme toggle)
+// are embedded, so there is no front-end build.
 package ui
 
 import (
@@ -26,6 +26,7 @@ import (
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/store"
+	"github.com/nines-sre/nines/ui/snapshot"
 )
 
 //go:embed templates/*.html
@@ -45,9 +46,20 @@ type Config struct {
 	// Store with the default configuration (no goals).
 	Incidents *incident.Service
 	Logger    *slog.Logger
-	// MaxSnapshots bounds the frozen snapshots kept (about 100 KB each;
-	// default 2,000): freezing needs no token while reads are open.
-	MaxSnapshots int
+	// Snapshots keeps frozen pages; nil makes one on Store with the
+	// default cap (snapshot.DefaultMax). The API lists and deletes
+	// through the same Shelf, so give both one.
+	Snapshots *snapshot.Shelf
+	// Token is the write token of nines serve, asked for by the form
+	// that deletes a snapshot; empty leaves that open, as the API's
+	// writes are.
+	Token string
+	// FreezeBurst and FreezeEvery limit the freezes of one client (an
+	// address; an IPv6 /64): FreezeBurst at once (default 10), then one
+	// every FreezeEvery (default 1 minute). Freezing needs no token
+	// while reads are open.
+	FreezeBurst int
+	FreezeEvery time.Duration
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -56,6 +68,8 @@ type UI struct {
 	mux   *http.ServeMux
 	pages map[string]*template.Template
 	cache countsCache
+	// freezes limits snapshots per client.
+	freezes *limiter
 	// refreshes are the cache's refresh-ahead reads running; Wait waits
 	// for them.
 	refreshes sync.WaitGroup
@@ -70,14 +84,28 @@ func New(cfg Config) (*UI, error) {
 	if cfg.Engine == nil || cfg.Store == nil {
 		return nil, errors.New("ui: engine and store are required")
 	}
-	if cfg.MaxSnapshots == 0 {
-		cfg.MaxSnapshots = 2000
+	if cfg.Snapshots == nil {
+		shelf, err := snapshot.New(cfg.Store, snapshot.DefaultMax)
+		if err != nil {
+			return nil, fmt.Errorf("ui: %w", err)
+		}
+		cfg.Snapshots = shelf
+	}
+	if cfg.FreezeBurst == 0 {
+		cfg.FreezeBurst = 10
+	}
+	if cfg.FreezeEvery == 0 {
+		cfg.FreezeEvery = time.Minute
+	}
+	if cfg.FreezeBurst < 0 || cfg.FreezeEvery < 0 {
+		return nil, fmt.Errorf("ui: a freeze limit of %d at once and one every %s: want both above zero", cfg.FreezeBurst, cfg.FreezeEvery)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "incidents", "incident", "review"} {
+	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
+		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -94,6 +122,8 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /slos/{name}", u.sloPage)
 	u.mux.HandleFunc("POST /slos/{name}/freeze", u.freeze)
 	u.mux.HandleFunc("GET /snapshots/{id}", u.snapshot)
+	u.mux.HandleFunc("GET /snapshots", u.snapshots)
+	u.mux.HandleFunc("POST /snapshots/{id}/delete", u.deleteSnapshot)
 	u.mux.HandleFunc("GET /incidents", u.incidents)
 	u.mux.HandleFunc("GET /incidents/{id}", u.incident)
 	u.mux.HandleFunc("GET /review", u.review)
@@ -127,7 +157,7 @@ type layout struct {
 	// Generated is when the page's data was read (the engine's clock).
 	Generated time.Time
 	// Snapshot is set on a frozen page.
-	Snapshot *snapshotMeta
+	Snapshot *snapshot.Meta
 	// Incidents says whether the incident pages are served.
 	Incidents bool
 	Page      any

@@ -3,7 +3,6 @@ package ui
 import (
 	"flag"
 	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -441,29 +440,6 @@ func TestLabelFilterEmptyValue(t *testing.T) {
 	page := f.get("/?label=team%3D", 200)
 	if !strings.Contains(page, `data-slo="blank-team"`) || strings.Contains(page, `data-slo="evil.slo_1"`) {
 		t.Error("label=team= shows SLOs without a team label")
-	}
-}
-
-// TestFreezeIsBounded: past MaxSnapshots a freeze is refused with 507 and
-// a page that says what to do instead.
-func TestFreezeIsBounded(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, 1)
-	f.ui.cfg.MaxSnapshots = 1
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for i, want := range []int{http.StatusSeeOther, http.StatusInsufficientStorage} {
-		resp, err := client.Post(f.srv.URL+"/slos/checkout-availability/freeze?range=6h", "application/x-www-form-urlencoded", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Fatalf("freeze %d: status %d, want %d", i+1, resp.StatusCode, want)
-		}
-		if want == http.StatusInsufficientStorage && !strings.Contains(string(body), "at most 1 snapshots") {
-			t.Errorf("refusal page: %s", body)
-		}
 	}
 }
 

@@ -134,7 +134,7 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at
 	in := inputOf(f.events, rep)
 	first, last, ok := series.Span()
 	if !ok {
-		return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("%s: no events to evaluate (%d lines, %d malformed)", f.events, rep.Lines, rep.Malformed)}
+		return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("%s: no events to evaluate (%s, %d malformed)", f.events, plural(rep.Lines, "line"), rep.Malformed)}
 	}
 	if at.IsZero() {
 		at = time.Unix(0, last).UTC()

@@ -150,6 +150,12 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// retroactive is how long after its impact start an incident counts as
+// recorded after the fact: then its detection time must be given, not
+// taken as now. A day leaves room for slow detection in the incident at
+// hand (a customer report in the afternoon of a morning's outage).
+const retroactive = 24 * time.Hour
+
 // parseWhen reads a time: RFC 3339, RFC 3339 without seconds, or a time
 // of day (15:04Z, 15:04:05Z, 15:04 in UTC) on the day of ref.
 func parseWhen(flagName, v string, ref time.Time) (time.Time, error) {
@@ -233,7 +239,7 @@ func runIncidentOpen(ctx context.Context, e *env, _ *client, args []string) erro
 	asJSON := fs.Bool("json", false, "print the incident as JSON")
 	tf := timeFlags{}
 	tf.add(fs, "impact-start", "when users were first affected")
-	tf.add(fs, "detected", "when an operator could see it (default now)")
+	tf.add(fs, "detected", "when an operator could see it, or now (the default; required with an --impact-start over a day ago)")
 	tf.add(fs, "engaged", "when the right responder engaged")
 	tf.add(fs, "mitigated", "when user impact ended")
 	pos, help, err := parseMixed(fs, e, args)
@@ -260,6 +266,16 @@ func runIncidentOpen(ctx context.Context, e *env, _ *client, args []string) erro
 	ref := time.Time{}
 	if impact != nil {
 		ref, in.ImpactStart = *impact, *impact
+	}
+	switch det := strings.TrimSpace(*tf["detected"]); {
+	case strings.EqualFold(det, "now"):
+		*tf["detected"] = "" // the server stamps it
+	case det == "" && impact != nil && time.Since(*impact) > retroactive:
+		// Detection defaults to now, which for an incident recorded
+		// after the fact is a made-up TTD of days, and the engaged and
+		// mitigated times given next would come before it.
+		return usageError("incident open: --impact-start %s is more than a day ago, so this incident is recorded after the fact: say when it was detected with --detected (a time such as %s, or a time of day on the impact's day), or --detected now if nobody noticed it before",
+			impact.Format("2006-01-02T15:04Z"), impact.Add(10*time.Minute).Format("2006-01-02T15:04Z"))
 	}
 	for name, dst := range map[string]*time.Time{"detected": &in.Detected, "engaged": &in.Engaged, "mitigated": &in.Mitigated} {
 		t, err := tf.get(name, ref)
@@ -745,7 +761,7 @@ func runIncidentMetrics(ctx context.Context, e *env, _ *client, args []string) e
 	fs := incidentFlags(e, "metrics", "[--service S] [--owner O] [--by month] [--group service]", &c)
 	service := fs.String("service", "", "only this `service`")
 	owner := fs.String("owner", "", "only this `owner`")
-	by := fs.String("by", "month", "bucket: week, month, quarter or all")
+	by := fs.String("by", "month", "time bucket: week, month, quarter or all")
 	group := fs.String("group", "service", "break down by service, owner or all")
 	from := fs.String("from", "", "impact start from this time")
 	to := fs.String("to", "", "impact start before this time")
@@ -756,6 +772,9 @@ func runIncidentMetrics(ctx context.Context, e *env, _ *client, args []string) e
 	}
 	if len(pos) > 0 {
 		return usageError("incident metrics: unexpected argument %q", pos[0])
+	}
+	if err := checkBucket("metrics", *by); err != nil {
+		return err
 	}
 	q := url.Values{"by": {*by}, "group": {*group}}
 	for k, v := range map[string]string{"service": *service, "owner": *owner} {
@@ -780,6 +799,16 @@ func runIncidentMetrics(ctx context.Context, e *env, _ *client, args []string) e
 		return printJSON(e.stdout, &rep)
 	}
 	return writeMetrics(e.stdout, &rep)
+}
+
+// checkBucket catches a grouping given to --by: --by is the time bucket
+// and --group the breakdown in every incident report (and in the API's
+// by= and group=), and "--by owner" was once the debt report's grouping.
+func checkBucket(cmd, by string) error {
+	if g := incident.GroupBy(strings.ToLower(strings.TrimSpace(by))); g == incident.ByOwner || g == incident.ByService {
+		return usageError("incident %s: --by %s: --by is the time bucket (week, month, quarter or all); to break down by %s write --group %s", cmd, by, by, by)
+	}
+	return nil
 }
 
 func writeMetrics(w io.Writer, rep *incident.Report) error {
@@ -819,7 +848,7 @@ func writeMetrics(w io.Writer, rep *incident.Report) error {
 	if len(rep.Missed) > 0 {
 		fmt.Fprintf(w, "\nmissed repairs (%s): goals missed without a repair item for the phase\n", shown(len(rep.Missed), rep.MissedTotal))
 		for _, m := range rep.Missed {
-			fmt.Fprintf(w, "  %d  %s  %s %s over the %s goal: add a %s item\n", m.IncidentID, m.Service, strings.ToUpper(string(m.Metric)), fmtD(&m.Value), fmtD(&m.Goal), m.Phase)
+			fmt.Fprintf(w, "  %d  %s  %s %s over the %s goal: add a repair item for %s\n", m.IncidentID, m.Service, strings.ToUpper(string(m.Metric)), fmtD(&m.Value), fmtD(&m.Goal), m.Phase)
 		}
 	}
 	return nil
@@ -827,9 +856,9 @@ func writeMetrics(w io.Writer, rep *incident.Report) error {
 
 func runIncidentDebt(ctx context.Context, e *env, _ *client, args []string) error {
 	var c client
-	fs := incidentFlags(e, "debt", "[--by owner|service|all] [--period month]", &c)
-	by := fs.String("by", "owner", "break down by owner, service or all")
-	period := fs.String("period", "month", "series bucket: week, month or quarter")
+	fs := incidentFlags(e, "debt", "[--group owner|service|all] [--by month]", &c)
+	group := fs.String("group", "owner", "break down by owner, service or all")
+	by := fs.String("by", "month", "bucket of the series over time: week, month, quarter or all (none)")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	pos, help, err := parseMixed(fs, e, args)
 	if help || err != nil {
@@ -838,14 +867,17 @@ func runIncidentDebt(ctx context.Context, e *env, _ *client, args []string) erro
 	if len(pos) > 0 {
 		return usageError("incident debt: unexpected argument %q", pos[0])
 	}
+	if err := checkBucket("debt", *by); err != nil {
+		return err
+	}
 	var rep incident.DebtReport
-	if err := c.get(ctx, "/api/v1/incidents/debt?"+url.Values{"group": {*by}, "by": {*period}}.Encode(), &rep); err != nil {
+	if err := c.get(ctx, "/api/v1/incidents/debt?"+url.Values{"group": {*group}, "by": {*by}}.Encode(), &rep); err != nil {
 		return fmt.Errorf("incident debt: %w", err)
 	}
 	if *asJSON {
 		return printJSON(e.stdout, &rep)
 	}
-	fmt.Fprintf(e.stdout, "repair debt at %s: %d open repair items, %d overdue; %d missed repairs\n\n", stamp(rep.Now), rep.Open, rep.Overdue, rep.MissedTotal)
+	fmt.Fprintf(e.stdout, "repair debt at %s: %s, %d overdue; %s\n\n", stamp(rep.Now), plural(rep.Open, "open repair item"), rep.Overdue, plural(rep.MissedTotal, "missed repair"))
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(string(rep.Group))+"\tOPEN\tOVERDUE\tMISSED REPAIRS")
 	for _, t := range rep.Totals {

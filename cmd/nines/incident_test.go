@@ -111,7 +111,9 @@ func TestIncidentCLIEndToEnd(t *testing.T) {
 		{[]string{"show", "1"}, 0},
 		{[]string{"list"}, 0},
 		{[]string{"metrics", "--service", "checkout", "--by", "month"}, 0},
-		{[]string{"debt", "--by", "owner"}, 0},
+		{[]string{"debt", "--group", "owner"}, 0},
+		{[]string{"debt", "--by", "owner"}, 2},
+		{[]string{"open", "--service", "checkout", "--severity", "3", "--title", "recorded late", "--impact-start", "2026-11-02T08:00Z"}, 2},
 	}
 	var transcript bytes.Buffer
 	run := func(args []string, code int) string {

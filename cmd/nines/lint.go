@@ -43,7 +43,7 @@ func runLint(_ context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, err)
 		return &exitError{code: exitViolated, silent: true, err: err}
 	}
-	fmt.Fprintf(e.stdout, "%d SLOs and %d alert policies are valid\n", len(b.SLOs), len(b.AlertPolicies))
+	fmt.Fprintf(e.stdout, "%s and %s are valid\n", plural(len(b.SLOs), "SLO"), pluralAs(len(b.AlertPolicies), "alert policy", "alert policies"))
 	if *strict && len(b.Warnings) > 0 {
 		return &exitError{code: exitViolated, silent: true, err: errors.New("warnings under --strict")}
 	}

@@ -161,3 +161,17 @@ func isTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+// plural writes a count with its noun, singular for one: "1 SLO",
+// "3 SLOs".
+func plural[N int | int64](n N, noun string) string {
+	return pluralAs(n, noun, noun+"s")
+}
+
+// pluralAs is plural for a noun whose plural is not noun+"s".
+func pluralAs[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/store/sqlite"
 	"github.com/nines-sre/nines/ui"
+	"github.com/nines-sre/nines/ui/snapshot"
 )
 
 const serveAbout = `Run nines as a service: an embedded SQLite store under --data, SLO specs
@@ -58,6 +59,7 @@ type serveFlags struct {
 	incidents                     string // --incidents FILE
 	notify                        string // --notify FILE
 	web                           webFlags
+	maxSnapshots                  int
 }
 
 // webFlags are the --web.* flags: how the HTTP server guards itself.
@@ -91,6 +93,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
 	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
 	fs.DurationVar(&f.retention.IdempotencyKeys, "retention.idempotency-keys", store.DefaultIdempotencyKeys, "how long Idempotency-Key values of writes are remembered: a retry within it counts once (forgotten at the hourly compaction after)")
+	fs.IntVar(&f.maxSnapshots, "ui.max-snapshots", snapshot.DefaultMax, "how many snapshots (frozen SLO pages, about 100 KB each) are kept; 0 turns freezing off")
 	if err := applyEnv(fs); err != nil {
 		return usageError("serve: %v", err)
 	}
@@ -105,6 +108,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if f.web.readHeaderTimeout <= 0 || f.web.readTimeout <= 0 {
 		return usageError("serve: --web.read-header-timeout and --web.read-timeout must be positive")
+	}
+	if f.maxSnapshots < 0 || f.maxSnapshots > snapshot.MaxLimit {
+		return usageError("serve: --ui.max-snapshots %d: want 0 (no snapshots) to %d", f.maxSnapshots, snapshot.MaxLimit)
 	}
 	if f.slos == "" && !f.demo {
 		fmt.Fprintln(e.stderr, "nines: serving without --slos: SLOs stored earlier are used; add specs with --slos DIR")
@@ -189,7 +195,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
-	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents})
+	shelf, err := snapshot.New(db, f.maxSnapshots)
+	if err != nil {
+		return err
+	}
+	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents, Snapshots: shelf, Token: token})
 	if err != nil {
 		return err
 	}
@@ -197,12 +207,12 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	reload = nt.withReload(reload)
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher,
-		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory)})
+		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory), Snapshots: shelf})
 	if err != nil {
 		return usageError("serve: %v", err)
 	}
 	hs := httpServer(srv, &f.web, logger)
-	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %d SLOs\n", ln.Addr(), f.data, len(eng.SLOs()))
+	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %s\n", ln.Addr(), f.data, plural(len(eng.SLOs()), "SLO"))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -268,3 +268,12 @@ func TestHostListsAndSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestServeRefusesASnapshotCapOutOfRange(t *testing.T) {
+	for _, v := range []string{"-1", "100001"} {
+		err := Run(context.Background(), []string{"serve", "--data", t.TempDir(), "--ui.max-snapshots", v}, strings.NewReader(""), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--ui.max-snapshots "+v+": want 0 (no snapshots) to 100000") {
+			t.Errorf("--ui.max-snapshots %s: %v", v, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -65,7 +66,7 @@ func silenceAdd(ctx context.Context, e *env, args []string) error {
 	dur := fs.String("for", "", "how long the silence lasts (`duration` such as 2h)")
 	until := fs.String("until", "", "when the silence ends (RFC 3339 `time`)")
 	comment := fs.String("comment", "", "why (required)")
-	author := fs.String("author", os.Getenv("USER"), "who silences (default $USER)")
+	author := fs.String("author", "", "who silences (default $USER, else the login name, else nines-cli@HOST)")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	var c client
 	clientFlags(fs, &c)
@@ -93,7 +94,7 @@ func silenceAdd(ctx context.Context, e *env, args []string) error {
 		problems = append(problems, "--comment is required: say why, for whoever wonders where the pages went")
 	}
 	if strings.TrimSpace(*author) == "" {
-		problems = append(problems, "--author is required ($USER is not set)")
+		*author = defaultAuthor()
 	}
 	body := map[string]any{"matchers": []string(matches), "createdBy": *author, "comment": *comment}
 	if *dur != "" {
@@ -279,4 +280,21 @@ func (n *notifier) withReload(reload func() ([]string, error)) func() ([]string,
 		n.SetConfig(cfg)
 		return warnings, nil
 	}
+}
+
+// defaultAuthor names who runs the command, as amtool does: a silence
+// says who made it, and a cron job or a container without $USER still
+// gets a name that says where it came from rather than a refusal.
+func defaultAuthor() string {
+	if u := strings.TrimSpace(os.Getenv("USER")); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil && strings.TrimSpace(u.Username) != "" {
+		return u.Username
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return "nines-cli@" + host
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -57,7 +58,7 @@ func TestSilenceCommands(t *testing.T) {
 			args = strings.ReplaceAll(args, name, id)
 		}
 		var stdout, stderr bytes.Buffer
-		err := Run(ctx, splitArgs(args), strings.NewReader(""), &stdout, &stderr)
+		err := Run(ctx, splitArgs(t, args), strings.NewReader(""), &stdout, &stderr)
 		if err != nil {
 			stderr.WriteString("nines: " + err.Error() + "\n")
 		}
@@ -114,29 +115,16 @@ func TestSilenceCommands(t *testing.T) {
 	}
 }
 
-// splitArgs splits a command line on spaces, keeping single-quoted
-// parts together.
-func splitArgs(s string) []string {
-	var out []string
-	var cur strings.Builder
-	quoted, any := false, false
-	for _, r := range s {
-		switch {
-		case r == '\'':
-			quoted, any = !quoted, true
-		case r == ' ' && !quoted:
-			if any {
-				out = append(out, cur.String())
-				cur.Reset()
-				any = false
-			}
-		default:
-			cur.WriteRune(r)
-			any = true
-		}
+// splitArgs splits a command line of the session as sh would.
+func splitArgs(t testing.TB, s string) []string {
+	t.Helper()
+	toks, _, err := shellWords(s, nil)
+	if err != nil {
+		t.Fatalf("test command %q: %v", s, err)
 	}
-	if any {
-		out = append(out, cur.String())
+	var out []string
+	for _, tk := range toks {
+		out = append(out, tk.word)
 	}
 	return out
 }
@@ -191,5 +179,25 @@ func TestNotifyReload(t *testing.T) {
 	write("receivers: [{name: log, log: {}}]\nroute: {receiver: log}\n")
 	if _, err := nt.withReload(nil)(); err != nil || nt.Config().Route.Receiver != "log" {
 		t.Errorf("notify.yaml alone: %v, route %+v", err, nt.Config().Route)
+	}
+}
+
+// TestSilenceAuthorWithoutUser: where $USER is not set (cron, containers)
+// a silence is still made, in the name of the login account or, without
+// one, of the CLI on this host.
+func TestSilenceAuthorWithoutUser(t *testing.T) {
+	t.Setenv("USER", "ana")
+	if got := defaultAuthor(); got != "ana" {
+		t.Errorf("with USER=ana the author is %q", got)
+	}
+	t.Setenv("USER", "")
+	got := defaultAuthor()
+	host, _ := os.Hostname()
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		if got != u.Username {
+			t.Errorf("without USER the author is %q, want the login name %q", got, u.Username)
+		}
+	} else if got != "nines-cli@"+host {
+		t.Errorf("without USER or a login name the author is %q, want nines-cli@%s", got, host)
 	}
 }
