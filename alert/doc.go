@@ -1,6 +1,6 @@
 // Package alert decides when an SLO's error budget burn pages someone or
 // opens a ticket: multiwindow, multi-burn-rate alerting as the Site
-// Reliability Workbook describes it (FACTS §3), plus an alert for a
+// Reliability Workbook describes it (docs/reference.md §3), plus an alert for a
 // measuring path that went silent.
 //
 // The package is pure logic, like slo: no I/O and no clock. A server

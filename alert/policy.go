@@ -15,7 +15,7 @@ import (
 type Severity string
 
 // The severities. User-visible outages page; lesser issues open tickets
-// (FACTS §3).
+// (docs/reference.md §3).
 const (
 	Page   Severity = "page"
 	Ticket Severity = "ticket"

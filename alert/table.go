@@ -130,7 +130,7 @@ var embeddedTable = sync.OnceValues(func() (Table, error) {
 })
 
 // DefaultTable returns the default tiers: the Site Reliability Workbook's
-// four for a 30-day window (FACTS §3), from the embedded YAML.
+// four for a 30-day window (docs/reference.md §3), from the embedded YAML.
 func DefaultTable() (Table, error) {
 	t, err := embeddedTable()
 	t.Tiers = slices.Clone(t.Tiers)

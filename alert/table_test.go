@@ -41,7 +41,7 @@ func TestDefaultTableIsTheWorkbooks(t *testing.T) {
 	}
 }
 
-// TestFactorsFollowFromBudgetShares checks FACTS §3 through the derivation:
+// TestFactorsFollowFromBudgetShares checks docs/reference.md §3 through the derivation:
 // 14.4, 6, 3 and 1 for 30 days come out of 2 % in 1 h, 5 % in 6 h, 10 % in
 // 1 d and 10 % in 3 d, and the same shares give each other window its own.
 func TestFactorsFollowFromBudgetShares(t *testing.T) {
@@ -68,7 +68,7 @@ func TestFactorsFollowFromBudgetShares(t *testing.T) {
 	f(90*day, [4]float64{43.2, 18, 9, 3}, [4]float64{43.2, 18, 9, 3})
 	f(365*day, [4]float64{175.2, 73, 36.5, 12.167}, [4]float64{175.2, 73, 36.5, 12.167})
 
-	// The FACTS figures exactly, not only to 1e-3.
+	// The reference figures (docs/reference.md §3) exactly, not only to 1e-3.
 	for i, want := range []float64{14.4, 6, 3, 1} {
 		if got := table.Tiers[i].FactorFor(30 * day); got != want {
 			t.Errorf("%s at 30d: %.17g, want exactly %g", table.Tiers[i].Name, got, want)

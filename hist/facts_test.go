@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestFactsLatencyWorkedCase reproduces FACTS.md §2: about 60,000 requests,
+// TestFactsLatencyWorkedCase reproduces docs/reference.md §2: about 60,000 requests,
 // q(0.99) = 3.37 ms against a 5 ms objective, 99.4597% of the requests faster
 // than 5 ms, i.e. 324 requests (0.5403%) too slow.
 func TestFactsLatencyWorkedCase(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package incident records incidents and computes the figures that make
-// them comparable across teams (FACTS.md §4): time to detect, engage and
+// them comparable across teams (docs/reference.md §4): time to detect, engage and
 // fix (TTD, TTE, TTF, TTM = TTD + TTE + TTF) against per-service goals,
 // the autodetect rate, on-call hops and responders per incident, repair
 // debt (open repair items over time) and virtual repair debt (incidents

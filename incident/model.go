@@ -127,7 +127,7 @@ type Responder struct {
 }
 
 // Kind is the activity a timeline entry records, after the incident
-// activity taxonomy of FACTS.md §4.
+// activity taxonomy of docs/reference.md §4.
 type Kind string
 
 const (

@@ -34,7 +34,7 @@ func TestPercentagesAreCutNotRounded(t *testing.T) {
 			t.Fatalf("pct(%v) = %s, want %s", in, got, want)
 		}
 	}
-	f(1439.0/1440*100, "99.930") // FACTS §1 writes 99.930, not 99.931
+	f(1439.0/1440*100, "99.930") // docs/reference.md §1 writes 99.930, not 99.931
 	f(1438.0/1440*100, "99.861")
 	f(99.8996, "99.899") // never rounds up into compliance
 	f(0.999*100, "99.900")

@@ -36,7 +36,7 @@ func TestGeneratedRulesMatchGoldenAndPassPromtool(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkGolden(t, filepath.Join("testdata", c.name+".rules.golden"), out)
-			// The FACTS §3 factors of a 30-day SLO: 14.4, 6, 3 and 1.
+			// The docs/reference.md §3 factors of a 30-day SLO: 14.4, 6, 3 and 1.
 			for _, th := range []string{"} > 14.4\n", "} > 6\n", "} > 3\n", "} > 1\n"} {
 				if !strings.Contains(string(out), th) {
 					t.Errorf("no threshold %q in the rules", th)

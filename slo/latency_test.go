@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestLatencyWorkedCase reproduces FACTS.md §2 through events, rollups and
+// TestLatencyWorkedCase reproduces docs/reference.md §2 through events, rollups and
 // Evaluate: about 60,000 requests, q(0.99) = 3.37 ms against a 5 ms
 // objective; 99.4597 % of the requests were faster than 5 ms, so 324 were
 // too slow. Against a 99 % objective that is 0.46 points of headroom.

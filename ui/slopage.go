@@ -102,7 +102,7 @@ type rangeStats struct {
 	HasData         bool
 	Threshold       string
 	InverseQuantile float64
-	// Headroom is the inverse quantile minus the objective (FACTS §2):
+	// Headroom is the inverse quantile minus the objective (docs/reference.md §2):
 	// how far the share of fast requests is above what is promised.
 	Headroom             float64
 	Over, Measured       uint64
