@@ -42,7 +42,25 @@ var (
 	// SLI name, a quantum that is not positive, a rollup start that is not
 	// on a quantum boundary, an empty key or name. Servers map it to 400.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrUnavailable is returned when the store cannot take or give data
+	// for now, though the request was fine: an I/O error (a failed write
+	// or fsync), a lock another process held past the busy timeout, no
+	// memory. Nothing of the failed write was stored, and the same write
+	// may succeed once the fault clears. Servers map it to 503 with
+	// Retry-After.
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrFull is returned when a write failed for lack of space: the disk
+	// or the database's size limit is full. Nothing of the write was
+	// stored; it may succeed once space is freed. Servers map it to 507.
+	ErrFull = errors.New("store: no space left")
 )
+
+// Failing reports whether err says the store itself is failing
+// (ErrUnavailable, ErrFull) rather than refusing what it was given: the
+// same write may succeed later, as it is.
+func Failing(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrFull)
+}
 
 // Appendable hands out Appenders. It is safe for concurrent use.
 type Appendable interface {
