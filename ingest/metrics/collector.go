@@ -97,6 +97,18 @@ type Collector struct {
 	prunedMs  int64 // newestMs when idle series were last looked for
 	flushed   int64 // horizon of the latest Flush, Unix ns
 
+	// nextID numbers new series; a series keeps its id in states and
+	// records (change.go), which name series by id once their labels
+	// were written.
+	nextID uint64
+	// open is the Change under way, nil between changes; epoch numbers
+	// changes, so a series knows whether the open one saved it yet.
+	open  *Change
+	epoch uint64
+	// byID finds series by id while records are applied (ApplyRecord);
+	// nil otherwise.
+	byID map[uint64]*seriesState
+
 	// Scratch for native histograms, reused across samples.
 	cur, inc nativeHist
 	scratch  []bucketN
@@ -105,10 +117,14 @@ type Collector struct {
 // source is a configured SLI with its open quanta.
 type source struct {
 	SLISource
-	kind     sourceKind
-	thr      float64 // latency threshold in seconds
-	hasThr   bool
+	kind   sourceKind
+	thr    float64 // latency threshold in seconds
+	hasThr bool
+	// partials are the open quanta as of the last committed change;
+	// delta holds what the open change adds to them (last is its most
+	// recently used quantum), merged in at Commit and dropped by Rollback.
 	partials map[int64]*partial
+	delta    map[int64]*partial
 	last     *partial
 }
 
@@ -176,6 +192,13 @@ type seriesState struct {
 	lastV     float64
 	lastStart int64
 	lastH     *nativeHist
+
+	id uint64
+	// logged: a record or state the store keeps has this series' labels,
+	// so a record names it by id alone (see Change.AppendRecord).
+	logged bool
+	// epoch is that of the change that saved the fields above for undo.
+	epoch uint64
 }
 
 // partial is one source's rollup of one quantum while it is open.
@@ -317,12 +340,17 @@ func (c *Collector) Watermark() int64 {
 // Add folds series into the open rollups and reports what became of every
 // sample. Series must carry valid Labels (the decoders guarantee it; a
 // series with invalid labels is counted as BadValue).
+//
+// Add is a change of its own (see Begin), committed at once; while a
+// Change is open it refuses the series with ErrChangeOpen in the report's
+// problems.
 func (c *Collector) Add(series []Series) Report {
-	var rep Report
-	for i := range series {
-		c.addSeries(&series[i], &rep)
+	ch, err := c.Begin(series, math.MinInt64)
+	if err != nil {
+		return Report{Problems: []error{err}}
 	}
-	return rep
+	ch.Commit()
+	return ch.Report
 }
 
 func (c *Collector) addSeries(s *Series, rep *Report) {
@@ -338,6 +366,9 @@ func (c *Collector) addSeries(s *Series, rep *Report) {
 		return
 	}
 	st := c.lookup(s)
+	if !st.hasVerdict {
+		c.save(st)
+	}
 	for i := range s.Samples {
 		st.touch = max(st.touch, s.Samples[i].T)
 	}
@@ -379,12 +410,16 @@ func (c *Collector) lookup(s *Series) *seriesState {
 	st.next = c.series[h]
 	c.series[h] = st
 	c.nSeries++
+	if c.open != nil {
+		c.open.created = append(c.open.created, st)
+	}
 	return st
 }
 
 // newState works out what a new series is to each source.
 func (c *Collector) newState(ls Labels, typ MetricType, unit string, delta bool) *seriesState {
-	st := &seriesState{labels: ls.Clone(), typ: typ, unit: strings.Clone(unit), delta: delta, lastH: new(nativeHist)}
+	st := &seriesState{labels: ls.Clone(), typ: typ, unit: strings.Clone(unit), delta: delta, lastH: new(nativeHist), id: c.nextID}
+	c.nextID++
 	if err := ls.Validate(); err != nil {
 		st.setVerdict(BadValue, err)
 		return st
@@ -610,8 +645,10 @@ func (c *Collector) addFloat(st *seriesState, s *Sample, rep *Report) {
 	}
 	if st.delta && !stale {
 		// A delta is an increase on its own: no baseline, and order only
-		// matters for lateness.
-		if st.seen && st.lastT-s.T > c.lagMs {
+		// matters for lateness, and for a resend of the newest point (an
+		// exporter retrying a request whose answer it lost), which would
+		// count it twice.
+		if st.seen && (st.lastT-s.T > c.lagMs || s.T == st.lastT) {
 			c.order(st, s.T, rep)
 			return
 		}
@@ -658,16 +695,20 @@ func (c *Collector) accept(t int64, rep *Report) {
 	}
 }
 
-// partial returns src's open rollup for the quantum starting at start.
+// partial returns what the open change adds to src's rollup of the
+// quantum starting at start.
 func (c *Collector) partial(src *source, start int64, rep *Report) *partial {
 	if p := src.last; p != nil && p.start == start {
 		return p
 	}
-	p := src.partials[start]
+	p := src.delta[start]
 	if p == nil {
 		p = &partial{start: start}
-		src.partials[start] = p
-		if c.closed(start) {
+		if src.delta == nil {
+			src.delta = make(map[int64]*partial)
+		}
+		src.delta[start] = p
+		if src.partials[start] == nil && c.closed(start) {
 			rep.note(Reopened, 1, nil)
 		}
 	}
@@ -734,7 +775,7 @@ func (c *Collector) addHist(st *seriesState, h *Histogram, rep *Report) {
 		}
 	}
 	if st.delta && !stale {
-		if st.seen && st.lastT-h.T > c.lagMs {
+		if st.seen && (st.lastT-h.T > c.lagMs || h.T == st.lastT) {
 			c.order(st, h.T, rep)
 			return
 		}
@@ -902,37 +943,48 @@ func unitName(exp int) string {
 // series idle for longer than IdleTimeout. Pass Watermark() to leave room
 // for late samples, or math.MaxInt64 to drain everything (at shutdown).
 // Results for a quantum flushed earlier are contributions to merge.
+//
+// Flush is a change of its own (see Begin), committed at once; while a
+// Change is open it hands out nothing and says so in the report.
 func (c *Collector) Flush(before int64) ([]Result, Report) {
-	var rep Report
-	var out []Result
-	var starts []int64
-	for i := range c.srcs {
-		src := &c.srcs[i]
-		starts = starts[:0]
-		for s := range src.partials {
-			if before >= math.MinInt64+c.quantum && s <= before-c.quantum {
-				starts = append(starts, s)
-			}
-		}
-		slices.Sort(starts)
-		for _, s := range starts {
-			p := src.partials[s]
-			delete(src.partials, s)
-			if r, ok := c.resolve(src, p, &rep); ok {
-				out = append(out, r)
-			}
-		}
-		src.last = nil
+	ch, err := c.Begin(nil, before)
+	if err != nil {
+		return nil, Report{Problems: []error{err}}
 	}
-	if before > c.flushed {
-		c.flushed = before
-	}
-	c.prune()
-	return out, rep
+	ch.Commit()
+	return ch.Results, ch.Report
 }
 
-// resolve turns an open rollup into its final counts.
-func (c *Collector) resolve(src *source, p *partial, rep *Report) (Result, bool) {
+// due lists the quanta of src that end at or before before, ascending,
+// from the committed partials and the open change's.
+func (c *Collector) due(src *source, before int64, starts []int64) []int64 {
+	starts = starts[:0]
+	if before < math.MinInt64+c.quantum {
+		return starts
+	}
+	last := before - c.quantum
+	for s := range src.partials {
+		if s <= last {
+			starts = append(starts, s)
+		}
+	}
+	for s := range src.delta {
+		if s <= last && src.partials[s] == nil {
+			starts = append(starts, s)
+		}
+	}
+	slices.Sort(starts)
+	return starts
+}
+
+// resolve turns an open rollup into its final counts. It leaves p as it
+// was: a change that is rolled back keeps its quanta open.
+func (c *Collector) resolve(src *source, open *partial, rep *Report) (Result, bool) {
+	// Classic buckets are added to the counts and the latency histogram
+	// as they resolve: do that on a copy.
+	p := *open
+	p.latency = hist.Histogram{}
+	open.latency.CopyTo(&p.latency)
 	res := Result{SLI: src.Name, Approximate: p.approx}
 	r := &res.Rollup
 	r.Start = p.start
@@ -956,7 +1008,7 @@ func (c *Collector) resolve(src *source, p *partial, rep *Report) (Result, bool)
 		r.Attempted, r.Errors, r.Good = total, bad, total-bad
 	case kindHistogram:
 		for g, a := range p.classic {
-			c.resolveClassic(src, p, g, a, rep)
+			c.resolveClassic(src, &p, g, a, rep)
 		}
 		a, e, s := roundCount(p.attempted), roundCount(p.errors), roundCount(p.slow)
 		e = min(e, a)
@@ -1063,6 +1115,9 @@ func (c *Collector) prune() {
 }
 
 func (c *Collector) release(st *seriesState) {
+	if c.byID != nil {
+		delete(c.byID, st.id)
+	}
 	for i := range st.roles {
 		g := st.roles[i].group
 		if g == nil {

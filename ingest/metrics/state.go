@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,16 +10,19 @@ import (
 	"strings"
 )
 
-// State format, version 1. Integers are varints (zig-zag for signed),
+// State format, version 2. Integers are varints (zig-zag for signed),
 // floats 8 bytes little-endian, strings and byte blocks length-prefixed:
 //
-//	magic     "nines-metrics-state\x01"
+//	magic     "nines-metrics-state\x02"
 //	quantum   varint ns
-//	anySample byte; newestMs varint; flushed varint ns
-//	nseries   uvarint, then per series:
-//	  labels  uvarint count, name/value strings
-//	  type    byte; unit string; flags byte (delta, seen, has, hasH)
-//	  lastT, touch varint ms; lastV float; lastStart varint ms
+//	anySample byte; newestMs varint; flushed varint ns; prunedMs varint
+//	nextID    uvarint
+//	nseries   uvarint, then per series (see appendSeries):
+//	  id      uvarint
+//	  flags   byte (delta, seen, has, hasH, labels: always set here)
+//	  labels  uvarint count, name/value strings; type byte; unit string
+//	  lastT   varint, newestMs − lastT; touch varint, touch − lastT
+//	  lastV   float; lastStart varint ms
 //	  if hasH: native histogram (see appendNative)
 //	nsources  uvarint, then per source:
 //	  name    string; npartials uvarint, then per open quantum:
@@ -28,12 +32,19 @@ import (
 //	    nclassic uvarint, then group key string, isError byte,
 //	      nbounds uvarint, (le float, cum float)…
 //
+// Version 1 (nines before durable remote write) lacks prunedMs, nextID
+// and the series' ids, and writes lastT and touch as they are, labels
+// first; it is still read.
+//
 // Sources and series are keyed by name and labels, not by position, so a
 // state survives a change of configuration: series get their roles from
 // the new configuration, and open quanta of SLIs no longer configured are
 // discarded.
 
-const stateMagic = "nines-metrics-state\x01"
+const (
+	stateMagic   = "nines-metrics-state\x02"
+	stateMagicV1 = "nines-metrics-state\x01"
+)
 
 // Flag bits of a series.
 const (
@@ -41,73 +52,107 @@ const (
 	flagSeen
 	flagHas
 	flagHasH
+	// flagLabels: labels, type and unit follow (always in a state; in a
+	// record for a series the store does not know yet).
+	flagLabels
 )
 
 // MarshalState returns everything the Collector remembers: each series'
 // baseline (last cumulative value, native histogram, timestamps) and the
-// open quanta not yet flushed. Restoring it with UnmarshalState after a
+// open quanta not yet flushed. Series an SLI does not read are left out:
+// they have no baseline. Restoring it with UnmarshalState after a
 // restart keeps counter increases across the restart instead of losing
 // one scrape interval per series to new baselines.
 //
-// Commit it in the same transaction as the rollups that Flush returned
-// since the previous snapshot (store.Appender.SetState exists for this):
-// then a crash can neither count an increase twice (rollups stored, state
-// not) nor lose it (state stored, rollups not). Between snapshots nothing
-// of a cumulative counter is lost either: after a restart from an older
-// snapshot, the first new sample's increase covers the gap (counted in
-// its quantum rather than the original ones). Only delta points (OTLP
-// delta temporality) taken in since the snapshot are lost, so snapshot as
-// often as delta senders need. The size is about 100 bytes per series
-// plus the open quanta; the order of series in it is unspecified.
+// A server keeps it with the records of the changes since (see Change and
+// ApplyRecord): the state alone is as old as its last save. The size is
+// about 100 bytes per series plus the open quanta; series are in the
+// order of their ids. It must not be called while a Change is open.
 func (c *Collector) MarshalState() ([]byte, error) {
+	if c.open != nil {
+		return nil, ErrChangeOpen
+	}
 	b := []byte(stateMagic)
 	b = binary.AppendVarint(b, c.quantum)
 	b = appendBool(b, c.anySample)
 	b = binary.AppendVarint(b, c.newestMs)
 	b = binary.AppendVarint(b, c.flushed)
-	b = binary.AppendUvarint(b, uint64(c.nSeries))
+	b = binary.AppendVarint(b, c.prunedMs)
+	b = binary.AppendUvarint(b, c.nextID)
+	// Series with a verdict (unknown, unused, refused) hold no baseline:
+	// the configuration gives them their verdict again when they return.
+	all := make([]*seriesState, 0, c.nSeries)
 	for _, head := range c.series {
 		for st := head; st != nil; st = st.next {
-			b = appendSeries(b, st)
+			if !st.hasVerdict {
+				all = append(all, st)
+			}
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.srcs)))
-	for i := range c.srcs {
-		src := &c.srcs[i]
-		b = appendString(b, src.Name)
-		b = binary.AppendUvarint(b, uint64(len(src.partials)))
-		starts := make([]int64, 0, len(src.partials))
-		for s := range src.partials {
+	b = binary.AppendUvarint(b, uint64(len(all)))
+	// By id, so that equal states are equal bytes.
+	slices.SortFunc(all, func(a, b *seriesState) int { return cmp.Compare(a.id, b.id) })
+	for _, st := range all {
+		b = appendSeries(b, st, c.newestMs, true)
+	}
+	return appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.partials }), nil
+}
+
+// appendSources writes the open quanta of every source that has some in
+// the map quanta picks, by source name.
+func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*partial) []byte {
+	n := 0
+	for i := range srcs {
+		if len(quanta(&srcs[i])) > 0 {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	for i := range srcs {
+		ps := quanta(&srcs[i])
+		if len(ps) == 0 {
+			continue
+		}
+		b = appendString(b, srcs[i].Name)
+		b = binary.AppendUvarint(b, uint64(len(ps)))
+		starts := make([]int64, 0, len(ps))
+		for s := range ps {
 			starts = append(starts, s)
 		}
 		slices.Sort(starts) // a deterministic encoding
 		for _, s := range starts {
-			b = appendPartial(b, src.partials[s])
+			b = appendPartial(b, ps[s])
 		}
 	}
-	return b, nil
+	return b
 }
 
-func appendSeries(b []byte, st *seriesState) []byte {
-	b = binary.AppendUvarint(b, uint64(len(st.labels)))
-	for _, l := range st.labels {
-		b = appendString(b, l.Name)
-		b = appendString(b, l.Value)
-	}
-	b = append(b, byte(st.typ))
-	b = appendString(b, st.unit)
+// appendSeries writes a series' id, flags, labels when withLabels, and
+// baseline, its times relative to newestMs so that they take a byte or
+// two.
+func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool) []byte {
+	b = binary.AppendUvarint(b, st.id)
 	var f byte
 	for _, x := range []struct {
 		on  bool
 		bit byte
-	}{{st.delta, flagDelta}, {st.seen, flagSeen}, {st.has, flagHas}, {st.hasH, flagHasH}} {
+	}{{st.delta, flagDelta}, {st.seen, flagSeen}, {st.has, flagHas}, {st.hasH, flagHasH}, {withLabels, flagLabels}} {
 		if x.on {
 			f |= x.bit
 		}
 	}
 	b = append(b, f)
-	b = binary.AppendVarint(b, st.lastT)
-	b = binary.AppendVarint(b, st.touch)
+	if withLabels {
+		b = binary.AppendUvarint(b, uint64(len(st.labels)))
+		for _, l := range st.labels {
+			b = appendString(b, l.Name)
+			b = appendString(b, l.Value)
+		}
+		b = append(b, byte(st.typ))
+		b = appendString(b, st.unit)
+	}
+	b = binary.AppendVarint(b, newestMs-st.lastT)
+	b = binary.AppendVarint(b, st.touch-st.lastT)
 	b = appendFloat(b, st.lastV)
 	b = binary.AppendVarint(b, st.lastStart)
 	if st.hasH {
@@ -187,17 +232,22 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, 0)
 }
 
-// ErrState is wrapped by every error of UnmarshalState.
+// ErrState is wrapped by every error of UnmarshalState and ApplyRecord.
 var ErrState = errors.New("metrics: bad collector state")
 
 // UnmarshalState replaces what the Collector remembers with a state from
 // MarshalState. Series take their roles from the Collector's current
 // configuration; open quanta of SLIs it no longer has are discarded. A
 // state written with another quantum is refused (its open quanta would not
-// line up). On error the Collector is unchanged.
+// line up). On error the Collector is unchanged. Every series counts as
+// unknown to the store (see Change.AppendRecord) until MarkLogged.
 func (c *Collector) UnmarshalState(data []byte) error {
+	if c.open != nil {
+		return ErrChangeOpen
+	}
 	r := stateReader{b: data}
-	if !strings.HasPrefix(string(data), stateMagic) {
+	v1 := strings.HasPrefix(string(data), stateMagicV1)
+	if !v1 && !strings.HasPrefix(string(data), stateMagic) {
 		return fmt.Errorf("%w: not a nines collector state (or another version)", ErrState)
 	}
 	r.off = len(stateMagic)
@@ -207,41 +257,58 @@ func (c *Collector) UnmarshalState(data []byte) error {
 	}
 	// Build into a fresh Collector sharing the configuration, then swap it
 	// in, so a bad state leaves c as it was.
-	n := &Collector{
-		quantum: c.quantum, quantumD: c.quantumD, lagMs: c.lagMs, idleMs: c.idleMs,
-		byName: c.byName, wild: c.wild, seed: c.seed, warnings: c.warnings,
-		series: make(map[uint64]*seriesState), groups: make(map[string]*groupInfo),
-	}
-	n.srcs = make([]source, len(c.srcs))
-	for i := range c.srcs {
-		n.srcs[i] = source{SLISource: c.srcs[i].SLISource, kind: c.srcs[i].kind, thr: c.srcs[i].thr,
-			hasThr: c.srcs[i].hasThr, partials: make(map[int64]*partial)}
-	}
+	n := c.emptyCopy()
 	n.anySample = r.bool()
 	n.newestMs = r.varint()
 	n.flushed = r.varint()
+	if !v1 {
+		n.prunedMs = r.varint()
+		n.nextID = r.uvarint()
+	}
 	count := r.count(8)
 	for i := 0; i < count && r.err == nil; i++ {
-		n.readSeries(&r)
+		var e entry
+		if v1 {
+			r.seriesV1(&e)
+		} else {
+			r.series(&e, n.newestMs)
+		}
+		if r.err != nil {
+			break
+		}
+		if !e.labeled {
+			r.fail("series %d without labels", i)
+			break
+		}
+		if v1 {
+			e.id = n.nextID
+		}
+		if err := e.labels.Validate(); err != nil {
+			r.fail("series %d labels: %v", i, err)
+			break
+		}
+		if n.find(e.labels) != nil {
+			r.fail("series %s twice", e.labels)
+			break
+		}
+		n.insert(&e)
 	}
 	nsrc := r.count(2)
 	for i := 0; i < nsrc && r.err == nil; i++ {
 		name := r.string()
-		var dst *source
-		for j := range n.srcs {
-			if n.srcs[j].Name == name {
-				dst = &n.srcs[j]
-			}
-		}
+		dst := n.sourceNamed(name)
 		np := r.count(11)
 		for k := 0; k < np && r.err == nil; k++ {
-			p := n.readPartial(&r)
-			if dst != nil && p != nil {
-				if _, dup := dst.partials[p.start]; dup {
-					r.fail("quantum %d of SLI %q twice", p.start, name)
-				}
-				dst.partials[p.start] = p
+			p, keyed := readPartial(&r)
+			if dst == nil || p == nil {
+				continue
 			}
+			if _, dup := dst.partials[p.start]; dup {
+				r.fail("quantum %d of SLI %q twice", p.start, name)
+				break
+			}
+			n.attach(p, keyed)
+			dst.partials[p.start] = p
 		}
 	}
 	if r.err == nil && r.off != len(data) {
@@ -251,50 +318,124 @@ func (c *Collector) UnmarshalState(data []byte) error {
 		return r.err
 	}
 	c.series, c.nSeries, c.groups, c.srcs = n.series, n.nSeries, n.groups, n.srcs
-	c.anySample, c.newestMs, c.flushed = n.anySample, n.newestMs, n.flushed
+	c.anySample, c.newestMs, c.flushed, c.prunedMs, c.nextID = n.anySample, n.newestMs, n.flushed, n.prunedMs, n.nextID
+	c.byID = nil
 	return nil
 }
 
-func (c *Collector) readSeries(r *stateReader) {
-	nl := r.count(2)
-	ls := make(Labels, 0, min(nl, 64))
-	for i := 0; i < nl && r.err == nil; i++ {
-		ls = append(ls, Label{r.string(), r.string()})
+// emptyCopy returns a Collector with c's configuration and nothing in it.
+func (c *Collector) emptyCopy() *Collector {
+	n := &Collector{
+		quantum: c.quantum, quantumD: c.quantumD, lagMs: c.lagMs, idleMs: c.idleMs,
+		byName: c.byName, wild: c.wild, seed: c.seed, warnings: c.warnings,
+		series: make(map[uint64]*seriesState), groups: make(map[string]*groupInfo),
+		flushed: math.MinInt64,
 	}
-	typ := MetricType(r.byte())
-	unit := r.string()
-	f := r.byte()
-	lastT, touch := r.varint(), r.varint()
-	lastV := r.float()
-	lastStart := r.varint()
-	var nh nativeHist
-	if f&flagHasH != 0 {
-		r.native(&nh)
+	n.srcs = make([]source, len(c.srcs))
+	for i := range c.srcs {
+		n.srcs[i] = source{SLISource: c.srcs[i].SLISource, kind: c.srcs[i].kind, thr: c.srcs[i].thr,
+			hasThr: c.srcs[i].hasThr, partials: make(map[int64]*partial)}
 	}
-	if r.err != nil {
-		return
-	}
-	if err := ls.Validate(); err != nil {
-		r.fail("series %d labels: %v", c.nSeries, err)
-		return
-	}
-	h := c.hash(ls)
-	for st := c.series[h]; st != nil; st = st.next {
-		if st.labels.Equal(ls) {
-			r.fail("series %s twice", ls)
-			return
+	return n
+}
+
+func (c *Collector) sourceNamed(name string) *source {
+	for j := range c.srcs {
+		if c.srcs[j].Name == name {
+			return &c.srcs[j]
 		}
 	}
-	st := c.newState(ls, typ, unit, f&flagDelta != 0)
-	st.seen, st.has, st.hasH = f&flagSeen != 0, f&flagHas != 0, f&flagHasH != 0
-	st.lastT, st.touch, st.lastV, st.lastStart = lastT, touch, lastV, lastStart
-	*st.lastH = nh
+	return nil
+}
+
+// find returns the series with labels ls, or nil.
+func (c *Collector) find(ls Labels) *seriesState {
+	for st := c.series[c.hash(ls)]; st != nil; st = st.next {
+		if st.labels.Equal(ls) {
+			return st
+		}
+	}
+	return nil
+}
+
+// insert adds the series of e, which must be new, with the roles the
+// configuration gives it.
+func (c *Collector) insert(e *entry) *seriesState {
+	next := c.nextID
+	st := c.newState(e.labels, e.typ, e.unit, e.flags&flagDelta != 0)
+	st.id, c.nextID = e.id, max(next, e.id+1)
+	st.setFields(&e.f)
+	h := c.hash(e.labels)
 	st.next = c.series[h]
 	c.series[h] = st
 	c.nSeries++
+	if c.byID != nil {
+		c.byID[st.id] = st
+	}
+	return st
 }
 
-func (c *Collector) readPartial(r *stateReader) *partial {
+// entry is a series as a state or record holds it.
+type entry struct {
+	id      uint64
+	labeled bool
+	labels  Labels
+	typ     MetricType
+	unit    string
+	flags   byte
+	f       fields
+}
+
+// series reads what appendSeries wrote.
+func (r *stateReader) series(e *entry, newestMs int64) {
+	e.id = r.uvarint()
+	e.flags = r.byte()
+	e.labeled = e.flags&flagLabels != 0
+	if e.labeled {
+		r.labels(e)
+	}
+	e.f.lastT = newestMs - r.varint()
+	e.f.touch = e.f.lastT + r.varint()
+	r.baseline(e)
+}
+
+// seriesV1 reads a series of a version 1 state.
+func (r *stateReader) seriesV1(e *entry) {
+	r.labels(e)
+	e.labeled = true
+	e.flags = r.byte()
+	e.f.lastT, e.f.touch = r.varint(), r.varint()
+	r.baseline(e)
+}
+
+func (r *stateReader) labels(e *entry) {
+	nl := r.count(2)
+	e.labels = make(Labels, 0, min(nl, 64))
+	for i := 0; i < nl && r.err == nil; i++ {
+		e.labels = append(e.labels, Label{r.string(), r.string()})
+	}
+	e.typ = MetricType(r.byte())
+	e.unit = r.string()
+}
+
+func (r *stateReader) baseline(e *entry) {
+	e.f.lastV = r.float()
+	e.f.lastStart = r.varint()
+	e.f.seen, e.f.has, e.f.hasH = e.flags&flagSeen != 0, e.flags&flagHas != 0, e.flags&flagHasH != 0
+	if e.f.hasH {
+		r.native(&e.f.lastH)
+	}
+}
+
+// keyedAcc is a classic histogram's accumulator as read, by group key.
+type keyedAcc struct {
+	key string
+	acc *classicAcc
+}
+
+// readPartial reads what appendPartial wrote; its classic accumulators
+// come apart, by key, for attach.
+func readPartial(r *stateReader) (*partial, []keyedAcc) {
 	p := &partial{start: r.varint()}
 	f := r.byte()
 	p.measured, p.approx = f&1 != 0, f&2 != 0
@@ -311,36 +452,45 @@ func (c *Collector) readPartial(r *stateReader) *partial {
 		}
 	}
 	nc := r.count(3)
+	var keyed []keyedAcc
 	for i := 0; i < nc && r.err == nil; i++ {
 		key := r.string()
 		a := &classicAcc{isError: r.bool()}
 		nb := r.count(16)
 		for j := 0; j < nb && r.err == nil; j++ {
 			le, cum := r.float(), r.float()
-			if math.IsNaN(le) || j > 0 && !(le > a.les[j-1]) || !(cum >= 0) {
+			if math.IsNaN(le) || j > 0 && !(le > a.les[j-1]) || !(cum >= 0) || math.IsInf(cum, 0) {
 				r.fail("classic bucket le=%v cum=%v", le, cum)
 			}
 			a.les = append(a.les, le)
 			a.cum = append(a.cum, cum)
 		}
-		g := c.groups[key]
-		if g == nil {
-			// No live series of this histogram: its open quanta still
-			// resolve, through a group no series holds.
-			g = &groupInfo{key: key}
-		}
-		if p.classic == nil {
-			p.classic = make(map[*groupInfo]*classicAcc)
-		}
-		if p.classic[g] != nil {
+		if slices.ContainsFunc(keyed, func(k keyedAcc) bool { return k.key == key }) {
 			r.fail("histogram %q twice in one quantum", key)
 		}
-		p.classic[g] = a
+		keyed = append(keyed, keyedAcc{key, a})
 	}
 	if r.err != nil {
-		return nil
+		return nil, nil
 	}
-	return p
+	return p, keyed
+}
+
+// attach gives p the accumulators read with it, each under the group of
+// its key: the live series' group, or one no series holds (its open
+// quanta still resolve through it), kept for the series that may come.
+func (c *Collector) attach(p *partial, keyed []keyedAcc) {
+	for _, k := range keyed {
+		g := c.groups[k.key]
+		if g == nil {
+			g = &groupInfo{key: k.key}
+			c.groups[k.key] = g
+		}
+		if p.classic == nil {
+			p.classic = make(map[*groupInfo]*classicAcc, len(keyed))
+		}
+		p.classic[g] = k.acc
+	}
 }
 
 // stateReader reads the state format, remembering the first error; every
