@@ -111,14 +111,31 @@ func (c *Collector) save(st *seriesState) {
 	c.open.saved = append(c.open.saved, saved{st: st, f: st.fields()})
 }
 
+// Empty reports whether the change has nothing to keep: no series an SLI
+// reads, no increase, no quantum handed out. Its record would change
+// nothing; committing it only remembers series no SLI reads.
+func (ch *Change) Empty() bool {
+	if len(ch.saved) > 0 || len(ch.Results) > 0 {
+		return false
+	}
+	for i := range ch.c.srcs {
+		if len(ch.c.srcs[i].delta) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Commit makes the change part of the Collector's state: the samples'
 // increases join the open quanta, the quanta handed out are forgotten,
-// and idle series are looked for. It does nothing for a Change that has
-// ended.
+// and idle series are looked for (unless the change is Empty, which
+// leaves that to a change with a record). It does nothing for a Change
+// that has ended.
 func (ch *Change) Commit() {
 	if ch.done {
 		return
 	}
+	empty := ch.Empty()
 	ch.done = true
 	c := ch.c
 	c.open = nil
@@ -130,7 +147,7 @@ func (ch *Change) Commit() {
 	for i := range ch.saved {
 		ch.saved[i].st.logged = true
 	}
-	if ch.before != math.MinInt64 {
+	if ch.before != math.MinInt64 && !empty {
 		c.flushed = max(c.flushed, ch.before)
 		c.prune()
 	}
