@@ -135,7 +135,9 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrInvalid), errors.Is(err, store.ErrInvalid), errors.Is(err, engine.ErrUnknownService):
 		return http.StatusBadRequest
-	case errors.Is(err, store.ErrClosed):
+	case errors.Is(err, store.ErrFull):
+		return http.StatusInsufficientStorage
+	case errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, promrw.ErrUnsupportedEncoding), errors.Is(err, otlp.ErrUnsupportedContentType):
 		return http.StatusUnsupportedMediaType
@@ -179,6 +181,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, err error) {
 	status := statusOf(err)
+	switch status {
+	case http.StatusServiceUnavailable:
+		// Nothing of the request was kept: a retry (Prometheus' remote
+		// write retries every 5xx, waiting this long) is counted once.
+		w.Header().Set("Retry-After", "5")
+	case http.StatusInsufficientStorage:
+		w.Header().Set("Retry-After", "30")
+	}
 	msg := err.Error()
 	if status == http.StatusInternalServerError {
 		msg = "internal error: " + msg
