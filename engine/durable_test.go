@@ -147,9 +147,15 @@ func (r *durableRun) open() {
 }
 
 // crash drops the engine without saving anything, as kill -9 does; the
-// store keeps what was committed.
-func (r *durableRun) crash() {
+// store keeps what was committed. A clean stop saves the state first, as
+// nines serve does at shutdown.
+func (r *durableRun) crash(clean bool) {
 	r.t.Helper()
+	if clean {
+		if err := r.e.SaveState(context.Background()); err != nil {
+			r.t.Fatal(err)
+		}
+	}
 	if err := r.db.Close(); err != nil {
 		r.t.Fatal(err)
 	}
@@ -214,21 +220,28 @@ func reference(t *testing.T, start time.Time, reqs []rwRequest) map[string][]str
 }
 
 // TestKillAnywhereLosesNothing crashes the engine after every few
-// requests, at random, with quanta held open and baselines fresh, and
-// restarts it on the store: the stored quanta at the end are exactly
-// those of a run that never crashed. With the collector's state saved
-// often, crashes also fall between a save and the deletion of the
-// records it holds.
+// requests, at random, with quanta held open (a histogram's buckets
+// split between two requests) and baselines fresh, and restarts it on
+// the store: the stored quanta at the end are exactly those of a run that
+// never crashed. With the collector's state saved often, crashes also
+// fall between a save and the deletion of the records it holds. Clean
+// restarts keep the quanta held open too, rather than store them with
+// half their buckets.
 func TestKillAnywhereLosesNothing(t *testing.T) {
 	start := time.Date(2026, 11, 25, 10, 0, 7, 0, time.UTC)
 	reqs := durableStream(start)
 	want := reference(t, start, reqs)
-	for _, minLog := range []int64{0, 600} {
-		name := "The state is saved at shutdown only."
-		if minLog > 0 {
-			name = "The state is saved every few requests and its records left behind."
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		minLog int64
+		clean  bool
+	}{
+		{"The state is saved at shutdown only.", 0, false},
+		{"The state is saved every few requests and its records left behind.", 600, false},
+		{"Clean restarts.", 0, true},
+	} {
+		minLog := c.minLog
+		t.Run(c.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(minLog), 11))
 			r := &durableRun{t: t, dir: t.TempDir(), now: start, minLog: minLog}
 			r.open()
@@ -245,7 +258,7 @@ func TestKillAnywhereLosesNothing(t *testing.T) {
 					}
 				}
 				if rng.IntN(3) == 0 {
-					r.crash()
+					r.crash(c.clean)
 					crashes++
 				}
 				r.e.Tick(r.now)
@@ -298,7 +311,7 @@ func TestFailedWritesLoseNothing(t *testing.T) {
 					r.store.Fail(c.fault, 0)
 				case i == 19:
 					if c.crash {
-						r.crash()
+						r.crash(false)
 					}
 					r.store.Fail(nil, 0)
 				}

@@ -461,11 +461,15 @@ func (e *Engine) flushMetrics(ctx context.Context, now time.Time) {
 	}
 }
 
-// SaveState stores every quantum the collectors still hold and their
-// state, so that a clean restart reads no records, and every SLO's alert
-// history and state as of now, so that the restart resumes the alerts
-// where they stand. nines serve calls it at shutdown; what it fails to
-// store is in the records already.
+// SaveState stores the collectors' state, quanta held open included, so
+// that a clean restart reads no records, and every SLO's alert history
+// and state as of now, so that the restart resumes the alerts where they
+// stand. nines serve calls it at shutdown; what it fails to store is in
+// the records already.
+//
+// The quanta still held are not handed out: the buckets of a histogram
+// still to come in other requests would be missing from them. The next
+// start stores them once their hold has passed.
 func (e *Engine) SaveState(ctx context.Context) error {
 	e.mu.RLock()
 	entries := slices.Collect(maps.Values(e.slos))
@@ -478,7 +482,7 @@ func (e *Engine) SaveState(ctx context.Context) error {
 	}
 	e.saveAlerts(ctx, entries)
 	return e.eachCollector(func(col *collector) error {
-		if _, _, err := e.changeLocked(ctx, col, nil, math.MaxInt64, "shutdown"); err != nil {
+		if _, _, err := e.changeLocked(ctx, col, nil, flushBefore(col, e.cfg.Now()), col.proto.name); err != nil {
 			return err
 		}
 		return e.saveCollector(ctx, col)
