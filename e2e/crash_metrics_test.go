@@ -413,7 +413,9 @@ func crashPrometheus(t *testing.T, trials int) {
 	data, slos := t.TempDir(), writeSpecs(t, map[string]string{"e2e.yaml": promCrashSpecs})
 	n := startNines(t, data, slos)
 	rec := &rwRecorder{next: n.url + "/api/v1/write", series: map[string]*rwSeries{},
-		keep: func(ls map[string]string) bool { return ls["job"] == "e2e" && strings.HasPrefix(ls["__name__"], "http_") }}
+		keep: func(ls map[string]string) bool {
+			return ls["job"] == "e2e" && strings.HasPrefix(ls["__name__"], "http_")
+		}}
 	recSrv := httptest.NewServer(rec)
 	t.Cleanup(recSrv.Close)
 	// One shard and batches larger than a scrape: a histogram's buckets
