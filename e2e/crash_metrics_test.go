@@ -131,7 +131,8 @@ func (s *scraper) run(url string, stop <-chan struct{}) error {
 }
 
 // send sends the first pending request. A resend may be answered with
-// duplicates dropped: the server may have stored it before it died.
+// its samples dropped as duplicates: the server may have stored it before
+// it died (the counts the caller checks then tell).
 func (s *scraper) send(c *http.Client, url string, resend bool) (dead bool, err error) {
 	r := s.pending[0]
 	req, err := http.NewRequest("POST", url+r.path, bytes.NewReader(r.body))
@@ -152,7 +153,7 @@ func (s *scraper) send(c *http.Client, url string, resend bool) (dead bool, err 
 	switch {
 	case resp.StatusCode/100 != 2:
 		return false, fmt.Errorf("POST %s: %s %s", r.path, resp.Status, body)
-	case dropped != "" && !(resend && strings.Contains(dropped, "duplicate")):
+	case dropped != "" && !resend:
 		return false, fmt.Errorf("POST %s: acknowledged, but dropped %s", r.path, dropped)
 	}
 	s.pending = s.pending[1:]

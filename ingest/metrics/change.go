@@ -55,12 +55,13 @@ type fields struct {
 	lastT, touch    int64
 	lastV           float64
 	lastStart       int64
-	lastH           nativeHist // when hasH
+	lastH           *nativeHist // a copy, when hasH
 }
 
 func (st *seriesState) fields() fields {
 	f := fields{seen: st.seen, has: st.has, hasH: st.hasH, lastT: st.lastT, touch: st.touch, lastV: st.lastV, lastStart: st.lastStart}
 	if st.hasH {
+		f.lastH = new(nativeHist)
 		f.lastH.copyFrom(st.lastH)
 	}
 	return f
@@ -69,7 +70,7 @@ func (st *seriesState) fields() fields {
 func (st *seriesState) setFields(f *fields) {
 	st.seen, st.has, st.hasH, st.lastT, st.touch, st.lastV, st.lastStart = f.seen, f.has, f.hasH, f.lastT, f.touch, f.lastV, f.lastStart
 	if f.hasH {
-		st.lastH.copyFrom(&f.lastH)
+		st.lastH.copyFrom(f.lastH)
 	}
 }
 
@@ -83,7 +84,8 @@ func (c *Collector) Begin(series []Series, before int64) (*Change, error) {
 	}
 	c.epoch++
 	c.byID = nil // records are applied before the first change, not after
-	ch := &Change{c: c, before: before, anySample: c.anySample, newestMs: c.newestMs, nextID: c.nextID}
+	ch := &Change{c: c, before: before, anySample: c.anySample, newestMs: c.newestMs, nextID: c.nextID,
+		saved: c.savedBuf[:0]}
 	c.open = ch
 	for i := range series {
 		c.addSeries(&series[i], &ch.Report)
@@ -112,8 +114,9 @@ func (c *Collector) save(st *seriesState) {
 }
 
 // Empty reports whether the change has nothing to keep: no series an SLI
-// reads, no increase, no quantum handed out. Its record would change
-// nothing; committing it only remembers series no SLI reads.
+// reads, no increase, no quantum handed out. A server may roll it back
+// rather than store its record: that only forgets the series no SLI
+// reads that it met first.
 func (ch *Change) Empty() bool {
 	if len(ch.saved) > 0 || len(ch.Results) > 0 {
 		return false
@@ -128,14 +131,12 @@ func (ch *Change) Empty() bool {
 
 // Commit makes the change part of the Collector's state: the samples'
 // increases join the open quanta, the quanta handed out are forgotten,
-// and idle series are looked for (unless the change is Empty, which
-// leaves that to a change with a record). It does nothing for a Change
-// that has ended.
+// and idle series are looked for. It does nothing for a Change that has
+// ended.
 func (ch *Change) Commit() {
 	if ch.done {
 		return
 	}
-	empty := ch.Empty()
 	ch.done = true
 	c := ch.c
 	c.open = nil
@@ -147,7 +148,8 @@ func (ch *Change) Commit() {
 	for i := range ch.saved {
 		ch.saved[i].st.logged = true
 	}
-	if ch.before != math.MinInt64 && !empty {
+	c.keepSaved(ch)
+	if ch.before != math.MinInt64 {
 		c.flushed = max(c.flushed, ch.before)
 		c.prune()
 	}
@@ -169,10 +171,19 @@ func (ch *Change) Rollback() {
 	for _, st := range ch.created {
 		c.unlink(st)
 	}
+	c.keepSaved(ch)
 	for i := range c.srcs {
 		c.srcs[i].delta, c.srcs[i].last = nil, nil
 	}
 	c.anySample, c.newestMs, c.nextID = ch.anySample, ch.newestMs, ch.nextID
+}
+
+// keepSaved keeps the ended change's saved slice for the next change, so
+// that a server does not allocate one a request. AppendRecord of an
+// ended change must not be called.
+func (c *Collector) keepSaved(ch *Change) {
+	clear(ch.saved)
+	c.savedBuf = ch.saved[:0]
 }
 
 // unlink forgets a series.

@@ -105,6 +105,10 @@ type Collector struct {
 	// changes, so a series knows whether the open one saved it yet.
 	open  *Change
 	epoch uint64
+	// savedBuf is the saved slice of the last change, for the next.
+	savedBuf []saved
+	// stateSize is the size of the last MarshalState.
+	stateSize int
 	// byID finds series by id while records are applied (ApplyRecord);
 	// nil otherwise.
 	byID map[uint64]*seriesState
@@ -221,6 +225,9 @@ type classicAcc struct {
 	isError bool
 	les     []float64 // ascending, seconds
 	cum     []float64
+	// ref is a bucket series of the histogram that added to it (in an
+	// open change's increases), which names it in records.
+	ref *seriesState
 }
 
 func (a *classicAcc) add(le, inc float64) {
@@ -745,7 +752,7 @@ func (c *Collector) addIncrease(st *seriesState, tns int64, inc float64, rep *Re
 			}
 			a := p.classic[r.group]
 			if a == nil {
-				a = &classicAcc{isError: r.isError}
+				a = &classicAcc{isError: r.isError, ref: st}
 				p.classic[r.group] = a
 			}
 			a.add(r.le, inc)

@@ -19,7 +19,9 @@ import (
 //	          (flagLabels)
 //	nsources  uvarint, then per source with increases:
 //	  name    string; npartials uvarint, then the increases the change
-//	          added to each open quantum, as a partial
+//	          added to each open quantum, as a partial whose classic
+//	          histograms are named by the id of a bucket series of theirs
+//	          that the record holds, not by key
 //
 // A series is a few bytes of id, its baseline and timestamps: a request
 // costs what it carries, not what the Collector holds.
@@ -54,7 +56,7 @@ func (ch *Change) AppendRecord(dst []byte) []byte {
 		st := ch.saved[i].st
 		b = appendSeries(b, st, c.newestMs, !st.logged)
 	}
-	return appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.delta })
+	return appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.delta }, true)
 }
 
 // MarkLogged records that the store knows every series' labels: call it
@@ -148,9 +150,14 @@ func (c *Collector) ApplyRecord(data []byte) error {
 		np := r.count(11)
 		starts := map[int64]bool{}
 		for k := 0; k < np && r.err == nil; k++ {
-			p, keyed := readPartial(&r)
+			p, keyed := readPartial(&r, true)
 			if p == nil {
 				break
+			}
+			for _, k := range keyed {
+				if c.byID[k.ref] == nil && !seen[k.ref] {
+					r.fail("histogram of series %d, which neither the collector nor the record holds", k.ref)
+				}
 			}
 			if starts[p.start] {
 				r.fail("quantum %d of SLI %q twice", p.start, name)
@@ -187,7 +194,7 @@ func (c *Collector) ApplyRecord(data []byte) error {
 	}
 	c.anySample, c.newestMs, c.nextID = anySample, newestMs, max(c.nextID, nextID)
 	for _, d := range ds {
-		c.attach(d.p, d.keyed)
+		c.attach(d.src, d.p, d.keyed)
 		if p := d.src.partials[d.p.start]; p != nil {
 			p.merge(d.p)
 		} else {

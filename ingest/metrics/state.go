@@ -22,19 +22,22 @@ import (
 //	  flags   byte (delta, seen, has, hasH, labels: always set here)
 //	  labels  uvarint count, name/value strings; type byte; unit string
 //	  lastT   varint, newestMs − lastT; touch varint, touch − lastT
-//	  lastV   float; lastStart varint ms
+//	  lastV   num; lastStart varint ms
 //	  if hasH: native histogram (see appendNative)
 //	nsources  uvarint, then per source:
 //	  name    string; npartials uvarint, then per open quantum:
 //	    start varint ns; flags byte (measured, approx)
-//	    good, bad, total, attempted, errors, slow, over: float
+//	    good, bad, total, attempted, errors, slow, over: num
 //	    latency bytes (hist's circllhist serialization)
 //	    nclassic uvarint, then group key string, isError byte,
-//	      nbounds uvarint, (le float, cum float)…
+//	      nbounds uvarint, (le float, cum num)…
+//
+// A num is a count, most often whole: uvarint 2n for a whole n below
+// 2^52, else uvarint 1 and the float.
 //
 // Version 1 (nines before durable remote write) lacks prunedMs, nextID
-// and the series' ids, and writes lastT and touch as they are, labels
-// first; it is still read.
+// and the series' ids, writes lastT and touch as they are, labels first,
+// and every num as a float; it is still read.
 //
 // Sources and series are keyed by name and labels, not by position, so a
 // state survives a change of configuration: series get their roles from
@@ -72,7 +75,8 @@ func (c *Collector) MarshalState() ([]byte, error) {
 	if c.open != nil {
 		return nil, ErrChangeOpen
 	}
-	b := []byte(stateMagic)
+	// Most of a state is its series; about as many bytes as last time.
+	b := append(make([]byte, 0, c.stateSize+c.stateSize/8), stateMagic...)
 	b = binary.AppendVarint(b, c.quantum)
 	b = appendBool(b, c.anySample)
 	b = binary.AppendVarint(b, c.newestMs)
@@ -95,12 +99,15 @@ func (c *Collector) MarshalState() ([]byte, error) {
 	for _, st := range all {
 		b = appendSeries(b, st, c.newestMs, true)
 	}
-	return appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.partials }), nil
+	b = appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.partials }, false)
+	c.stateSize = len(b)
+	return b, nil
 }
 
 // appendSources writes the open quanta of every source that has some in
-// the map quanta picks, by source name.
-func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*partial) []byte {
+// the map quanta picks, by source name; byRef names classic histograms by
+// a series of theirs (see appendPartial).
+func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*partial, byRef bool) []byte {
 	n := 0
 	for i := range srcs {
 		if len(quanta(&srcs[i])) > 0 {
@@ -121,7 +128,7 @@ func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*part
 		}
 		slices.Sort(starts) // a deterministic encoding
 		for _, s := range starts {
-			b = appendPartial(b, ps[s])
+			b = appendPartial(b, ps[s], byRef)
 		}
 	}
 	return b
@@ -153,7 +160,7 @@ func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool) []
 	}
 	b = binary.AppendVarint(b, newestMs-st.lastT)
 	b = binary.AppendVarint(b, st.touch-st.lastT)
-	b = appendFloat(b, st.lastV)
+	b = appendNum(b, st.lastV)
 	b = binary.AppendVarint(b, st.lastStart)
 	if st.hasH {
 		b = appendNative(b, st.lastH)
@@ -181,7 +188,11 @@ func appendNative(b []byte, nh *nativeHist) []byte {
 	return b
 }
 
-func appendPartial(b []byte, p *partial) []byte {
+// appendPartial writes an open quantum. Its classic histograms are named
+// by their group key, or byRef by the id of a bucket series of theirs: a
+// record's increases come from series the same record holds, and their
+// ids take a few bytes where a key takes a hundred.
+func appendPartial(b []byte, p *partial, byRef bool) []byte {
 	b = binary.AppendVarint(b, p.start)
 	var f byte
 	if p.measured {
@@ -192,7 +203,7 @@ func appendPartial(b []byte, p *partial) []byte {
 	}
 	b = append(b, f)
 	for _, v := range []float64{p.good, p.bad, p.total, p.attempted, p.errors, p.slow, p.over} {
-		b = appendFloat(b, v)
+		b = appendNum(b, v)
 	}
 	lat := p.latency.AppendBinary(nil)
 	b = binary.AppendUvarint(b, uint64(len(lat)))
@@ -205,15 +216,27 @@ func appendPartial(b []byte, p *partial) []byte {
 	slices.SortFunc(keys, func(x, y *groupInfo) int { return strings.Compare(x.key, y.key) })
 	for _, g := range keys {
 		a := p.classic[g]
-		b = appendString(b, g.key)
+		if byRef {
+			b = binary.AppendUvarint(b, a.ref.id)
+		} else {
+			b = appendString(b, g.key)
+		}
 		b = appendBool(b, a.isError)
 		b = binary.AppendUvarint(b, uint64(len(a.les)))
 		for i := range a.les {
 			b = appendFloat(b, a.les[i])
-			b = appendFloat(b, a.cum[i])
+			b = appendNum(b, a.cum[i])
 		}
 	}
 	return b
+}
+
+// appendNum writes a count: most are whole, and take a byte or three.
+func appendNum(b []byte, v float64) []byte {
+	if v >= 0 && v < 1<<52 && v == math.Trunc(v) && !math.Signbit(v) {
+		return binary.AppendUvarint(b, uint64(v)<<1)
+	}
+	return appendFloat(append(b, 1), v)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -245,8 +268,8 @@ func (c *Collector) UnmarshalState(data []byte) error {
 	if c.open != nil {
 		return ErrChangeOpen
 	}
-	r := stateReader{b: data}
 	v1 := strings.HasPrefix(string(data), stateMagicV1)
+	r := stateReader{b: data, v1: v1}
 	if !v1 && !strings.HasPrefix(string(data), stateMagic) {
 		return fmt.Errorf("%w: not a nines collector state (or another version)", ErrState)
 	}
@@ -299,7 +322,7 @@ func (c *Collector) UnmarshalState(data []byte) error {
 		dst := n.sourceNamed(name)
 		np := r.count(11)
 		for k := 0; k < np && r.err == nil; k++ {
-			p, keyed := readPartial(&r)
+			p, keyed := readPartial(&r, false)
 			if dst == nil || p == nil {
 				continue
 			}
@@ -307,7 +330,7 @@ func (c *Collector) UnmarshalState(data []byte) error {
 				r.fail("quantum %d of SLI %q twice", p.start, name)
 				break
 			}
-			n.attach(p, keyed)
+			n.attach(dst, p, keyed)
 			dst.partials[p.start] = p
 		}
 	}
@@ -419,28 +442,31 @@ func (r *stateReader) labels(e *entry) {
 }
 
 func (r *stateReader) baseline(e *entry) {
-	e.f.lastV = r.float()
+	e.f.lastV = r.num()
 	e.f.lastStart = r.varint()
 	e.f.seen, e.f.has, e.f.hasH = e.flags&flagSeen != 0, e.flags&flagHas != 0, e.flags&flagHasH != 0
 	if e.f.hasH {
-		r.native(&e.f.lastH)
+		e.f.lastH = new(nativeHist)
+		r.native(e.f.lastH)
 	}
 }
 
-// keyedAcc is a classic histogram's accumulator as read, by group key.
+// keyedAcc is a classic histogram's accumulator as read, by group key or
+// by the id of a series of the group.
 type keyedAcc struct {
 	key string
+	ref uint64
 	acc *classicAcc
 }
 
 // readPartial reads what appendPartial wrote; its classic accumulators
-// come apart, by key, for attach.
-func readPartial(r *stateReader) (*partial, []keyedAcc) {
+// come apart, by key or by series, for attach.
+func readPartial(r *stateReader, byRef bool) (*partial, []keyedAcc) {
 	p := &partial{start: r.varint()}
 	f := r.byte()
 	p.measured, p.approx = f&1 != 0, f&2 != 0
 	for _, v := range []*float64{&p.good, &p.bad, &p.total, &p.attempted, &p.errors, &p.slow, &p.over} {
-		*v = r.float()
+		*v = r.num()
 		if !(*v >= 0) || math.IsInf(*v, 0) {
 			r.fail("open quantum count %v", *v)
 		}
@@ -454,21 +480,27 @@ func readPartial(r *stateReader) (*partial, []keyedAcc) {
 	nc := r.count(3)
 	var keyed []keyedAcc
 	for i := 0; i < nc && r.err == nil; i++ {
-		key := r.string()
+		var k keyedAcc
+		if byRef {
+			k.ref = r.uvarint()
+		} else {
+			k.key = r.string()
+		}
 		a := &classicAcc{isError: r.bool()}
-		nb := r.count(16)
+		nb := r.count(9)
 		for j := 0; j < nb && r.err == nil; j++ {
-			le, cum := r.float(), r.float()
+			le, cum := r.float(), r.num()
 			if math.IsNaN(le) || j > 0 && !(le > a.les[j-1]) || !(cum >= 0) || math.IsInf(cum, 0) {
 				r.fail("classic bucket le=%v cum=%v", le, cum)
 			}
 			a.les = append(a.les, le)
 			a.cum = append(a.cum, cum)
 		}
-		if slices.ContainsFunc(keyed, func(k keyedAcc) bool { return k.key == key }) {
-			r.fail("histogram %q twice in one quantum", key)
+		if slices.ContainsFunc(keyed, func(o keyedAcc) bool { return o.key == k.key && o.ref == k.ref }) {
+			r.fail("histogram %q (series %d) twice in one quantum", k.key, k.ref)
 		}
-		keyed = append(keyed, keyedAcc{key, a})
+		k.acc = a
+		keyed = append(keyed, k)
 	}
 	if r.err != nil {
 		return nil, nil
@@ -477,12 +509,19 @@ func readPartial(r *stateReader) (*partial, []keyedAcc) {
 }
 
 // attach gives p the accumulators read with it, each under the group of
-// its key: the live series' group, or one no series holds (its open
-// quanta still resolve through it), kept for the series that may come.
-func (c *Collector) attach(p *partial, keyed []keyedAcc) {
+// its key (or of its series' labels, for src): the live series' group,
+// or one no series holds (its open quanta still resolve through it),
+// kept for the series that may come.
+func (c *Collector) attach(src *source, p *partial, keyed []keyedAcc) {
 	for _, k := range keyed {
-		g := c.groups[k.key]
-		if g == nil {
+		var g *groupInfo
+		if k.key == "" {
+			// byRef: ApplyRecord checked that the series is held.
+			if src.Histogram == nil {
+				continue
+			}
+			g = c.group(src.Histogram.Name, c.byID[k.ref].labels)
+		} else if g = c.groups[k.key]; g == nil {
 			g = &groupInfo{key: k.key}
 			c.groups[k.key] = g
 		}
@@ -499,6 +538,7 @@ type stateReader struct {
 	b   []byte
 	off int
 	err error
+	v1  bool // a version 1 state: nums are floats
 }
 
 func (r *stateReader) fail(format string, args ...any) {
@@ -591,6 +631,21 @@ func (r *stateReader) float() float64 {
 	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b[r.off:]))
 	r.off += 8
 	return v
+}
+
+// num reads what appendNum wrote (a float in a version 1 state).
+func (r *stateReader) num() float64 {
+	if r.v1 {
+		return r.float()
+	}
+	switch u := r.uvarint(); {
+	case u&1 == 0:
+		return float64(u >> 1)
+	case u == 1:
+		return r.float()
+	}
+	r.fail("bad number")
+	return 0
 }
 
 func (r *stateReader) native(nh *nativeHist) {
