@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -17,11 +18,13 @@ import (
 //	nseries   uvarint, then every series the change touched, as in the
 //	          state, labels only for those the store has not seen
 //	          (flagLabels)
+//	nles      uvarint, then the classic histograms' bounds, floats
 //	nsources  uvarint, then per source with increases:
 //	  name    string; npartials uvarint, then the increases the change
 //	          added to each open quantum, as a partial whose classic
 //	          histograms are named by the id of a bucket series of theirs
-//	          that the record holds, not by key
+//	          that the record holds, not by key, and their bounds by
+//	          their index in the table of bounds
 //
 // A series is a few bytes of id, its baseline and timestamps: a request
 // costs what it carries, not what the Collector holds.
@@ -52,11 +55,30 @@ func (ch *Change) AppendRecord(dst []byte) []byte {
 		b = binary.AppendVarint(b, ch.before)
 	}
 	b = binary.AppendUvarint(b, uint64(len(ch.saved)))
+	var prev uint64
 	for i := range ch.saved {
 		st := ch.saved[i].st
-		b = appendSeries(b, st, c.newestMs, !st.logged)
+		b = appendSeries(b, st, c.newestMs, !st.logged, prev)
+		prev = st.id
 	}
-	return appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.delta }, true)
+	// The classic histograms' bounds, once each.
+	var les []float64
+	for i := range c.srcs {
+		for _, p := range c.srcs[i].delta {
+			for _, a := range p.classic {
+				les = append(les, a.les...)
+			}
+		}
+	}
+	slices.Sort(les)
+	les = slices.Compact(les)
+	index := make(map[float64]int, len(les))
+	b = binary.AppendUvarint(b, uint64(len(les)))
+	for i, le := range les {
+		index[le] = i
+		b = appendFloat(b, le)
+	}
+	return appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.delta }, index)
 }
 
 // MarkLogged records that the store knows every series' labels: call it
@@ -110,12 +132,14 @@ func (c *Collector) ApplyRecord(data []byte) error {
 		}
 	}
 	// Read and check everything before changing anything.
-	ns := r.count(12)
+	ns := r.count(7)
 	entries := make([]entry, 0, ns)
 	seen := make(map[uint64]bool, ns)
+	var prev uint64
 	for i := 0; i < ns && r.err == nil; i++ {
 		var e entry
-		r.series(&e, newestMs)
+		r.series(&e, newestMs, prev)
+		prev = e.id
 		if r.err != nil {
 			break
 		}
@@ -142,6 +166,11 @@ func (c *Collector) ApplyRecord(data []byte) error {
 		p     *partial
 		keyed []keyedAcc
 	}
+	nles := r.count(8)
+	les := make([]float64, 0, nles)
+	for range nles {
+		les = append(les, r.float())
+	}
 	var ds []deltas
 	nsrc := r.count(2)
 	for i := 0; i < nsrc && r.err == nil; i++ {
@@ -150,7 +179,7 @@ func (c *Collector) ApplyRecord(data []byte) error {
 		np := r.count(11)
 		starts := map[int64]bool{}
 		for k := 0; k < np && r.err == nil; k++ {
-			p, keyed := readPartial(&r, true)
+			p, keyed := readPartial(&r, les)
 			if p == nil {
 				break
 			}

@@ -18,7 +18,7 @@ import (
 //	anySample byte; newestMs varint; flushed varint ns; prunedMs varint
 //	nextID    uvarint
 //	nseries   uvarint, then per series (see appendSeries):
-//	  id      uvarint
+//	  id      varint, the id less the previous series' (0 before the first)
 //	  flags   byte (delta, seen, has, hasH, labels: always set here)
 //	  labels  uvarint count, name/value strings; type byte; unit string
 //	  lastT   varint, newestMs − lastT; touch varint, touch − lastT
@@ -96,18 +96,20 @@ func (c *Collector) MarshalState() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(all)))
 	// By id, so that equal states are equal bytes.
 	slices.SortFunc(all, func(a, b *seriesState) int { return cmp.Compare(a.id, b.id) })
+	var prev uint64
 	for _, st := range all {
-		b = appendSeries(b, st, c.newestMs, true)
+		b = appendSeries(b, st, c.newestMs, true, prev)
+		prev = st.id
 	}
-	b = appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.partials }, false)
+	b = appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.partials }, nil)
 	c.stateSize = len(b)
 	return b, nil
 }
 
 // appendSources writes the open quanta of every source that has some in
-// the map quanta picks, by source name; byRef names classic histograms by
-// a series of theirs (see appendPartial).
-func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*partial, byRef bool) []byte {
+// the map quanta picks, by source name; with les, a record's (see
+// appendPartial).
+func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*partial, les map[float64]int) []byte {
 	n := 0
 	for i := range srcs {
 		if len(quanta(&srcs[i])) > 0 {
@@ -128,17 +130,18 @@ func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*part
 		}
 		slices.Sort(starts) // a deterministic encoding
 		for _, s := range starts {
-			b = appendPartial(b, ps[s], byRef)
+			b = appendPartial(b, ps[s], les)
 		}
 	}
 	return b
 }
 
-// appendSeries writes a series' id, flags, labels when withLabels, and
-// baseline, its times relative to newestMs so that they take a byte or
-// two.
-func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool) []byte {
-	b = binary.AppendUvarint(b, st.id)
+// appendSeries writes a series' id (less prev, the id written before),
+// flags, labels when withLabels, and baseline, its times relative to
+// newestMs: in order of ids or of arrival, most series then take a byte
+// of id and a byte for each time.
+func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool, prev uint64) []byte {
+	b = binary.AppendVarint(b, int64(st.id-prev))
 	var f byte
 	for _, x := range []struct {
 		on  bool
@@ -189,10 +192,11 @@ func appendNative(b []byte, nh *nativeHist) []byte {
 }
 
 // appendPartial writes an open quantum. Its classic histograms are named
-// by their group key, or byRef by the id of a bucket series of theirs: a
-// record's increases come from series the same record holds, and their
-// ids take a few bytes where a key takes a hundred.
-func appendPartial(b []byte, p *partial, byRef bool) []byte {
+// by their group key and their bounds written as floats; in a record
+// (les set), by the id of a bucket series of theirs and the bounds' index
+// in the record's table les: a record's increases come from series the
+// same record holds, and a few bytes do where a key takes a hundred.
+func appendPartial(b []byte, p *partial, les map[float64]int) []byte {
 	b = binary.AppendVarint(b, p.start)
 	var f byte
 	if p.measured {
@@ -216,7 +220,7 @@ func appendPartial(b []byte, p *partial, byRef bool) []byte {
 	slices.SortFunc(keys, func(x, y *groupInfo) int { return strings.Compare(x.key, y.key) })
 	for _, g := range keys {
 		a := p.classic[g]
-		if byRef {
+		if les != nil {
 			b = binary.AppendUvarint(b, a.ref.id)
 		} else {
 			b = appendString(b, g.key)
@@ -224,7 +228,11 @@ func appendPartial(b []byte, p *partial, byRef bool) []byte {
 		b = appendBool(b, a.isError)
 		b = binary.AppendUvarint(b, uint64(len(a.les)))
 		for i := range a.les {
-			b = appendFloat(b, a.les[i])
+			if les != nil {
+				b = binary.AppendUvarint(b, uint64(les[a.les[i]]))
+			} else {
+				b = appendFloat(b, a.les[i])
+			}
 			b = appendNum(b, a.cum[i])
 		}
 	}
@@ -289,13 +297,15 @@ func (c *Collector) UnmarshalState(data []byte) error {
 		n.nextID = r.uvarint()
 	}
 	count := r.count(8)
+	var prev uint64
 	for i := 0; i < count && r.err == nil; i++ {
 		var e entry
 		if v1 {
 			r.seriesV1(&e)
 		} else {
-			r.series(&e, n.newestMs)
+			r.series(&e, n.newestMs, prev)
 		}
+		prev = e.id
 		if r.err != nil {
 			break
 		}
@@ -322,7 +332,7 @@ func (c *Collector) UnmarshalState(data []byte) error {
 		dst := n.sourceNamed(name)
 		np := r.count(11)
 		for k := 0; k < np && r.err == nil; k++ {
-			p, keyed := readPartial(&r, false)
+			p, keyed := readPartial(&r, nil)
 			if dst == nil || p == nil {
 				continue
 			}
@@ -409,9 +419,9 @@ type entry struct {
 	f       fields
 }
 
-// series reads what appendSeries wrote.
-func (r *stateReader) series(e *entry, newestMs int64) {
-	e.id = r.uvarint()
+// series reads what appendSeries wrote after the series of id prev.
+func (r *stateReader) series(e *entry, newestMs int64, prev uint64) {
+	e.id = prev + uint64(r.varint())
 	e.flags = r.byte()
 	e.labeled = e.flags&flagLabels != 0
 	if e.labeled {
@@ -459,9 +469,10 @@ type keyedAcc struct {
 	acc *classicAcc
 }
 
-// readPartial reads what appendPartial wrote; its classic accumulators
-// come apart, by key or by series, for attach.
-func readPartial(r *stateReader, byRef bool) (*partial, []keyedAcc) {
+// readPartial reads what appendPartial wrote (with les, a record's table
+// of bounds); its classic accumulators come apart, by key or by series,
+// for attach.
+func readPartial(r *stateReader, les []float64) (*partial, []keyedAcc) {
 	p := &partial{start: r.varint()}
 	f := r.byte()
 	p.measured, p.approx = f&1 != 0, f&2 != 0
@@ -481,15 +492,25 @@ func readPartial(r *stateReader, byRef bool) (*partial, []keyedAcc) {
 	var keyed []keyedAcc
 	for i := 0; i < nc && r.err == nil; i++ {
 		var k keyedAcc
-		if byRef {
+		if les != nil {
 			k.ref = r.uvarint()
 		} else {
 			k.key = r.string()
 		}
 		a := &classicAcc{isError: r.bool()}
-		nb := r.count(9)
+		nb := r.count(2)
 		for j := 0; j < nb && r.err == nil; j++ {
-			le, cum := r.float(), r.num()
+			var le float64
+			if les != nil {
+				if i := r.uvarint(); i < uint64(len(les)) {
+					le = les[i]
+				} else {
+					r.fail("bound %d of a table of %d", i, len(les))
+				}
+			} else {
+				le = r.float()
+			}
+			cum := r.num()
 			if math.IsNaN(le) || j > 0 && !(le > a.les[j-1]) || !(cum >= 0) || math.IsInf(cum, 0) {
 				r.fail("classic bucket le=%v cum=%v", le, cum)
 			}
