@@ -60,22 +60,38 @@ func (e *Engine) protocols() []protocol {
 	return []protocol{{"remote-write", e.cfg.RemoteWriteHold}, {"otlp", -1}}
 }
 
-// The collector's keys in the store's state (docs/durability.md).
-func stateKey(p string) string { return "collector/" + p }
-func genKey(p string) string   { return "collector/" + p + "/gen" }
+// The collector's keys in the store's state (docs/durability.md): the
+// generation of the saved state, the state in chunks, and the records
+// of the changes since, all numbered in 16 hex digits so that they sort.
+func genKey(p string) string { return "collector/" + p + "/gen" }
+func statePrefix(p string) string {
+	return "collector/" + p + "/state/"
+}
+func stateGen(p string, gen uint64) string {
+	return fmt.Sprintf("%s%016x/", statePrefix(p), gen)
+}
+func stateKey(p string, gen uint64, chunk int) string {
+	return fmt.Sprintf("%s%016x", stateGen(p, gen), chunk)
+}
 func logPrefix(p string) string {
 	return "collector/" + p + "/log/"
 }
-func genPrefix(p string, gen uint64) string {
+func logGen(p string, gen uint64) string {
 	return fmt.Sprintf("%s%016x/", logPrefix(p), gen)
 }
 func logKey(p string, gen, seq uint64) string {
-	return fmt.Sprintf("%s%016x", genPrefix(p, gen), seq)
+	return fmt.Sprintf("%s%016x", logGen(p, gen), seq)
 }
 
-// staleKey marked the saved baselines of nines before durable records as
-// older than the rollups stored since.
-func staleKey(p string) string { return "collector/" + p + "-stale" }
+// stateChunk is the size of the pieces a state is stored in: SQLite
+// copies a value whole, twice, to store it, and a state of 100,000 series
+// is 10 MB.
+const stateChunk = 1 << 20
+
+// Keys of nines before durable records: the state as one value, and the
+// mark that said it was older than the rollups stored since.
+func oldStateKey(p string) string { return "collector/" + p }
+func staleKey(p string) string    { return "collector/" + p + "-stale" }
 
 // collector turns metric series (remote write, OTLP) into rollups for the
 // SLOs whose SLI names a metric source. One is shared behind a mutex: a
@@ -223,17 +239,18 @@ func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev 
 func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.Collector) error {
 	st := e.cfg.Store
 	p := col.proto.name
-	state, err := st.GetState(ctx, stateKey(p))
-	if errors.Is(err, store.ErrNotFound) {
-		state, err = nil, nil
-	}
-	if err != nil {
-		return fmt.Errorf("collector state: %w", err)
-	}
+	var state []byte
 	gen, err := st.GetState(ctx, genKey(p))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Saved by nines before durable records, or never.
+		state, err = st.GetState(ctx, oldStateKey(p))
+		if errors.Is(err, store.ErrNotFound) {
+			state, err = nil, nil
+		}
+		if err != nil {
+			return fmt.Errorf("collector state: %w", err)
+		}
 		if stale, err := st.GetState(ctx, staleKey(p)); err == nil && string(stale) == "1" {
 			e.cfg.Logger.Warn("the collector state was saved by an earlier nines before its last batches and it stopped without saving again: starting from new baselines; what each series counted between its last sample then and its first sample now, and the quanta held open then, are not counted", "protocol", p)
 			state = nil
@@ -243,6 +260,13 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	default:
 		if col.gen, err = strconv.ParseUint(string(gen), 10, 64); err != nil {
 			return fmt.Errorf("collector state: generation %q: %w", gen, err)
+		}
+		err = st.RangeState(ctx, stateGen(p, col.gen), func(_ string, chunk []byte) error {
+			state = append(state, chunk...)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("collector state: %w", err)
 		}
 	}
 	col.stateBytes = int64(len(state))
@@ -280,12 +304,20 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	}
 	c.MarkLogged()
 	col.c = c
-	// Records of generations before the saved state are in it: a crash
-	// came between saving it and deleting them.
-	for _, g := range stale {
-		if _, err := st.DeleteStatePrefix(ctx, genPrefix(p, g)); err != nil {
-			e.cfg.Logger.Warn("deleting records of an older collector state", "protocol", p, "err", err)
+	// Older states, and the records they hold: a crash came between
+	// saving a state and deleting them.
+	err = st.RangeState(ctx, statePrefix(p), func(key string, _ []byte) error {
+		g, _, ok := parseLogKey(strings.TrimPrefix(key, statePrefix(p)))
+		if ok && g != col.gen && !slices.Contains(stale, g) {
+			stale = append(stale, g)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("collector state: %w", err)
+	}
+	for _, g := range stale {
+		e.deleteGen(ctx, p, g)
 	}
 	if _, err := st.DeleteStatePrefix(ctx, staleKey(p)); err != nil {
 		e.cfg.Logger.Warn("deleting the mark of an earlier nines", "protocol", p, "err", err)
@@ -297,7 +329,8 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	return nil
 }
 
-// parseLogKey reads "GEN/SEQ", both 16 hex digits.
+// parseLogKey reads "GEN/SEQ" of a record or a state's chunk, 16 hex
+// digits each.
 func parseLogKey(s string) (gen, seq uint64, ok bool) {
 	g, q, found := strings.Cut(s, "/")
 	if !found || len(g) != 16 || len(q) != 16 {
@@ -410,24 +443,46 @@ func (e *Engine) saveCollector(ctx context.Context, col *collector) error {
 		return err
 	}
 	p := col.proto.name
+	gen := col.gen + 1
 	app := e.cfg.Store.Appender(ctx)
-	for k, v := range map[string][]byte{stateKey(p): state, genKey(p): []byte(strconv.FormatUint(col.gen+1, 10))} {
+	set := func(k string, v []byte) error {
 		if err := app.SetState(k, v); err != nil {
 			app.Rollback()
 			return err
 		}
+		return nil
+	}
+	for i := 0; i*stateChunk < len(state); i++ {
+		if err := set(stateKey(p, gen, i), state[i*stateChunk:min(len(state), (i+1)*stateChunk)]); err != nil {
+			return err
+		}
+	}
+	if err := set(genKey(p), []byte(strconv.FormatUint(gen, 10))); err != nil {
+		return err
+	}
+	// The state of an earlier nines, emptied: the new one holds it.
+	if err := set(oldStateKey(p), nil); err != nil {
+		return err
 	}
 	if err := app.Commit(); err != nil {
 		return fmt.Errorf("saving the %s collector: %w", p, err)
 	}
 	old := col.gen
-	col.gen, col.seq, col.logBytes, col.stateBytes = col.gen+1, 0, 0, int64(len(state))
+	col.gen, col.seq, col.logBytes, col.stateBytes = gen, 0, 0, int64(len(state))
 	col.c.MarkLogged()
-	// A crash before this leaves records the next start deletes.
-	if _, err := e.cfg.Store.DeleteStatePrefix(ctx, genPrefix(p, old)); err != nil {
-		e.cfg.Logger.Warn("deleting the records of the previous collector state", "protocol", p, "err", err)
-	}
+	// A crash before this leaves what the next start deletes.
+	e.deleteGen(ctx, p, old)
 	return nil
+}
+
+// deleteGen deletes a saved state and its records, now that a newer
+// state holds what they did.
+func (e *Engine) deleteGen(ctx context.Context, p string, gen uint64) {
+	for _, prefix := range []string{stateGen(p, gen), logGen(p, gen)} {
+		if _, err := e.cfg.Store.DeleteStatePrefix(ctx, prefix); err != nil {
+			e.cfg.Logger.Warn("deleting an older collector state and its records", "protocol", p, "err", err)
+		}
+	}
 }
 
 // flushBefore is the horizon before which col hands quanta out at now.
