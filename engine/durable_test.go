@@ -425,3 +425,60 @@ func TestFailingStoreRefusesAtOnce(t *testing.T) {
 		t.Fatalf("stored %+v, want the three acknowledged writes of 10 events", s.Rollups)
 	}
 }
+
+// TestConcurrentRequestsShareCommits: requests from several senders at
+// once (Prometheus' shards) are stored in shared transactions, and each
+// is counted exactly once.
+func TestConcurrentRequestsShareCommits(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
+	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := New(ctx, Config{Store: db, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(counterSpec)}); err != nil {
+		t.Fatal(err)
+	}
+	const shards, scrapes = 8, 40
+	t0 := now.Add(-4 * time.Minute)
+	var wg sync.WaitGroup
+	for sh := range shards {
+		wg.Go(func() {
+			for i := range scrapes {
+				at := t0.Add(time.Duration(i) * time.Second)
+				s := func(code string, v float64) metrics.Series {
+					return metrics.Series{
+						Labels:  metrics.Labels{{Name: "__name__", Value: "requests_total"}, {Name: "code", Value: code}, {Name: "shard", Value: fmt.Sprint(sh)}},
+						Samples: []metrics.Sample{{T: at.UnixMilli(), V: v}},
+					}
+				}
+				if _, err := e.IngestMetrics(ctx, "remote-write", []metrics.Series{s("200", float64(100+10*i)), s("500", float64(i))}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	now = now.Add(5 * time.Minute)
+	e.Tick(now)
+	_, s, err := e.Series(ctx, "api", t0.Add(-time.Minute), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempted, errs uint64
+	for _, r := range s.Rollups {
+		attempted += r.Attempted
+		errs += r.Errors
+	}
+	// Per shard and scrape after the first: 10 200s and one 500.
+	if want := uint64(shards * (scrapes - 1) * 11); attempted != want || errs != shards*(scrapes-1) {
+		t.Fatalf("stored %d requests, %d errors; want %d and %d", attempted, errs, want, shards*(scrapes-1))
+	}
+	t.Logf("%d requests in %d transactions", shards*scrapes, e.collectors["remote-write"].seq)
+}

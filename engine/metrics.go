@@ -119,6 +119,12 @@ type collector struct {
 	// rec is the last record's buffer, for the next (the store copies
 	// what it is given).
 	rec []byte
+
+	// The requests waiting for a transaction, and whether one of them is
+	// committing (see IngestMetrics). qmu is never held with mu.
+	qmu     sync.Mutex
+	queue   []*request
+	leading bool
 }
 
 // prevState returns the baselines of a collector about to be replaced.
@@ -354,6 +360,10 @@ type MetricsResult struct {
 // record of the change, in one transaction: once it returns without
 // error, everything the series brought survives a crash. On error
 // nothing of them was counted, and a retry counts them once.
+//
+// Requests that come in while a transaction is being written wait for
+// the next, and share it (a group commit): one fsync for all, and one
+// answer, success or error, for all.
 func (e *Engine) IngestMetrics(ctx context.Context, proto string, series []metrics.Series) (*MetricsResult, error) {
 	e.writes.RLock()
 	defer e.writes.RUnlock()
@@ -363,35 +373,108 @@ func (e *Engine) IngestMetrics(ctx context.Context, proto string, series []metri
 	if col == nil || col.sources == 0 {
 		return nil, fmt.Errorf("%w: no SLO reads metrics; give an SLI a source (docs/api.md)", ErrInvalid)
 	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	rep, stored, err := e.changeLocked(ctx, col, series, flushBefore(col, e.cfg.Now()), col.proto.name)
-	if err != nil {
-		return nil, err
+	p := &request{series: series, done: make(chan bool, 1)}
+	col.qmu.Lock()
+	col.queue = append(col.queue, p)
+	lead := !col.leading
+	col.leading = true
+	col.qmu.Unlock()
+	if lead || <-p.done {
+		e.commitQueue(ctx, col)
 	}
-	e.counters.Samples.Add(int64(rep.Samples))
+	if p.err != nil {
+		return nil, p.err
+	}
+	e.counters.Samples.Add(int64(p.rep.Samples))
 	for reason := range metrics.Reason(metrics.NumReasons) {
-		if n := rep.Count(reason); n > 0 && reason.Dropping() {
+		if n := p.rep.Count(reason); n > 0 && reason.Dropping() {
 			e.counters.Reject("metrics: "+reason.String(), int64(n))
 		}
 	}
-	return &MetricsResult{Report: rep, Stored: stored}, nil
+	return &MetricsResult{Report: p.rep, Stored: p.stored}, nil
 }
 
-// changeLocked folds series into col's collector and hands out the
-// quanta that end before before, storing their rollups and the change's
-// record in one transaction; the change takes effect only if that
-// transaction commits. The caller holds e.writes and col.mu.
-func (e *Engine) changeLocked(ctx context.Context, col *collector, series []metrics.Series, before int64, source string) (metrics.Report, map[string]AppendResult, error) {
-	ch, err := col.c.Begin(series, before)
+// request is a remote-write or OTLP request waiting for the transaction
+// that stores it.
+type request struct {
+	series []metrics.Series
+	rep    metrics.Report
+	stored map[string]AppendResult
+	err    error
+	// done is sent false once the request is stored (or failed), or true
+	// when it is to commit the queue, its own request in it.
+	done chan bool
+}
+
+// commitQueue commits the requests queued on col as one change, then
+// hands the queue to the first request that came in meanwhile (so that
+// no sender waits for others' requests after its own is stored) or, if
+// none did, leaves it to the next to come.
+func (e *Engine) commitQueue(ctx context.Context, col *collector) {
+	col.qmu.Lock()
+	batch := col.queue
+	col.queue = nil
+	col.qmu.Unlock()
+
+	// The transaction is the batch's, not this request's alone: a sender
+	// that hangs up must not fail the others.
+	ctx = context.WithoutCancel(ctx)
+	col.mu.Lock()
+	if col.c == nil {
+		for _, p := range batch {
+			p.err = fmt.Errorf("%w: no SLO reads metrics; give an SLI a source (docs/api.md)", ErrInvalid)
+		}
+	} else {
+		reps, stored, err := e.changeLocked(ctx, col, batch, flushBefore(col, e.cfg.Now()), col.proto.name)
+		for i, p := range batch {
+			p.err = err
+			if err == nil {
+				p.rep, p.stored = reps[i], stored
+			}
+		}
+	}
+	col.mu.Unlock()
+
+	col.qmu.Lock()
+	var next *request
+	if len(col.queue) > 0 {
+		next = col.queue[0]
+	} else {
+		col.leading = false
+	}
+	col.qmu.Unlock()
+	for _, p := range batch {
+		p.done <- false
+	}
+	if next != nil {
+		next.done <- true
+	}
+}
+
+// changeLocked folds the series of each request into col's collector and
+// hands out the quanta that end before before, storing their rollups and
+// the change's record in one transaction; the change takes effect only if
+// that transaction commits. It returns each request's report (the first
+// has what handing out the quanta reported). The caller holds e.writes
+// and col.mu.
+func (e *Engine) changeLocked(ctx context.Context, col *collector, reqs []*request, before int64, source string) ([]metrics.Report, map[string]AppendResult, error) {
+	ch, err := col.c.Begin()
 	if err != nil {
-		return metrics.Report{}, nil, err
+		return nil, nil, err
+	}
+	reps := make([]metrics.Report, len(reqs), max(len(reqs), 1))
+	for i, p := range reqs {
+		reps[i] = ch.Add(p.series)
+	}
+	_, flushed := ch.Flush(before)
+	if len(reps) > 0 {
+		reps[0].Merge(&flushed)
 	}
 	if ch.Empty() {
 		// Nothing to keep (series no SLO reads, nothing due), so nothing
 		// to store; the next change with a record looks for idle series.
 		ch.Rollback()
-		return ch.Report, nil, nil
+		return reps, nil, nil
 	}
 	rec := ch.AppendRecord(col.rec[:0])
 	col.rec = rec
@@ -417,7 +500,7 @@ func (e *Engine) changeLocked(ctx context.Context, col *collector, series []metr
 	stored, err := e.commitLocked(ctx, batch, e.cfg.MaxLag)
 	if err != nil {
 		ch.Rollback()
-		return metrics.Report{}, nil, err
+		return nil, nil, err
 	}
 	ch.Commit()
 	col.seq++
@@ -428,7 +511,7 @@ func (e *Engine) changeLocked(ctx context.Context, col *collector, series []metr
 			e.cfg.Logger.Warn("saving the collector state (its records keep it durable meanwhile)", "protocol", col.proto.name, "err", err)
 		}
 	}
-	return ch.Report, stored, nil
+	return reps, stored, nil
 }
 
 // saveCollector stores col's whole state as a new generation and deletes

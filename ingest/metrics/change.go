@@ -8,17 +8,24 @@ import (
 	"github.com/nines-sre/nines/hist"
 )
 
-// ErrChangeOpen is returned by Begin (and reported by Add and Flush)
-// while another Change of the Collector is open.
-var ErrChangeOpen = errors.New("metrics: a change of the collector is open; commit or roll it back first")
+// Errors of changes.
+var (
+	// ErrChangeOpen is returned by Begin (and reported by the Collector's
+	// Add and Flush) while another Change of the Collector is open.
+	ErrChangeOpen = errors.New("metrics: a change of the collector is open; commit or roll it back first")
+	// ErrFlushed is reported by a Change's Add or Flush after its Flush.
+	ErrFlushed = errors.New("metrics: the change has handed out its quanta; begin another")
+)
 
-// Change is one atomic step of a Collector: the samples of a request
-// folded in and the quanta it hands out, which take effect at Commit or
-// are undone by Rollback. A server stores the Results together with the
-// change's record (AppendRecord) in one transaction and commits the
-// Change only once that transaction did; when it failed, Rollback leaves
-// the Collector as if the request had never come, so the sender's retry
-// counts it once.
+// Change is one atomic step of a Collector: the samples of one or more
+// requests folded in (Add) and the quanta then handed out (Flush), which
+// take effect at Commit or are undone by Rollback. A server stores the
+// Results together with the change's record (AppendRecord) in one
+// transaction and commits the Change only once that transaction did; when
+// it failed, Rollback leaves the Collector as if the requests had never
+// come, so the senders' retries count them once. Several requests in one
+// Change share one transaction: a server commits what came in while the
+// last transaction was being written.
 //
 // At most one Change is open at a time; the Collector is not to be used
 // otherwise until it ends.
@@ -26,12 +33,13 @@ type Change struct {
 	// Results are the rollups of the quanta the change hands out (see
 	// Flush).
 	Results []Result
-	// Report says what became of every sample, and of the quanta handed
-	// out.
+	// Report says what became of every sample of every Add, and of the
+	// quanta handed out.
 	Report Report
 
-	c      *Collector
-	before int64 // the flush horizon; math.MinInt64 flushes nothing
+	c       *Collector
+	before  int64 // the flush horizon; math.MinInt64 flushes nothing
+	flushed bool
 	saved  []saved
 	// created are the series the change met first, which Rollback forgets.
 	created []*seriesState
@@ -74,34 +82,67 @@ func (st *seriesState) setFields(f *fields) {
 	}
 }
 
-// Begin folds series into the open rollups and hands out the rollups of
-// every quantum that ends at or before before (see Flush; math.MinInt64
-// hands out none), as a Change to commit or roll back. It fails only
-// while another Change is open.
-func (c *Collector) Begin(series []Series, before int64) (*Change, error) {
+// Begin opens a Change, to fold series into (Add), hand quanta out of
+// (Flush), and commit or roll back. It fails only while another Change is
+// open.
+func (c *Collector) Begin() (*Change, error) {
 	if c.open != nil {
 		return nil, ErrChangeOpen
 	}
 	c.epoch++
 	c.byID = nil // records are applied before the first change, not after
-	ch := &Change{c: c, before: before, anySample: c.anySample, newestMs: c.newestMs, nextID: c.nextID,
+	ch := &Change{c: c, before: math.MinInt64, anySample: c.anySample, newestMs: c.newestMs, nextID: c.nextID,
 		saved: c.savedBuf[:0]}
 	c.open = ch
-	for i := range series {
-		c.addSeries(&series[i], &ch.Report)
+	return ch, nil
+}
+
+// Add folds series into the change, as Collector.Add does, and reports
+// what became of their samples (that report is also merged into the
+// change's). Series of several requests may be added, one Add each, in
+// the order they came; not after Flush.
+func (ch *Change) Add(series []Series) Report {
+	var rep Report
+	switch {
+	case ch.done:
+		rep.Problems = append(rep.Problems, ErrChangeOpen)
+	case ch.flushed:
+		rep.Problems = append(rep.Problems, ErrFlushed)
+	default:
+		for i := range series {
+			ch.c.addSeries(&series[i], &rep)
+		}
 	}
+	ch.Report.Merge(&rep)
+	return rep
+}
+
+// Flush hands out the rollups of every quantum that ends at or before
+// before, as Collector.Flush does, with the change's increases; they are
+// forgotten at Commit. It is called once, after the last Add, and returns
+// the Results and what resolving them reported (merged into the change's
+// report too).
+func (ch *Change) Flush(before int64) ([]Result, Report) {
+	var rep Report
+	if ch.done || ch.flushed {
+		rep.Problems = append(rep.Problems, ErrFlushed)
+		return nil, rep
+	}
+	ch.flushed, ch.before = true, before
+	c := ch.c
 	var starts []int64
 	for i := range c.srcs {
 		src := &c.srcs[i]
 		src.last = nil
 		starts = c.due(src, before, starts)
 		for _, s := range starts {
-			if r, ok := c.resolve(src, merged(src.partials[s], src.delta[s]), &ch.Report); ok {
+			if r, ok := c.resolve(src, merged(src.partials[s], src.delta[s]), &rep); ok {
 				ch.Results = append(ch.Results, r)
 			}
 		}
 	}
-	return ch, nil
+	ch.Report.Merge(&rep)
+	return ch.Results, rep
 }
 
 // save keeps st's fields for undo, once per change.

@@ -74,6 +74,21 @@ func changeStream() (reqs [][]metrics.Series, times []int64) {
 // horizon is the flush horizon of a request at ms: quanta held 30 s.
 func horizon(ms int64) int64 { return ns(ms - 30*sec) }
 
+// begin opens a change of series and flushes it to before, as a server
+// does with one request.
+func begin(t testing.TB, c *metrics.Collector, series []metrics.Series, before int64) *metrics.Change {
+	t.Helper()
+	ch, err := c.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Add(series)
+	if before != math.MinInt64 {
+		ch.Flush(before)
+	}
+	return ch
+}
+
 func state(t *testing.T, c *metrics.Collector) []byte {
 	t.Helper()
 	s, err := c.MarshalState()
@@ -112,20 +127,14 @@ func TestRecordsRebuildTheCollector(t *testing.T) {
 	for i, r := range reqs {
 		if i%4 == 3 {
 			before := state(t, live)
-			ch, err := live.Begin(r, horizon(times[i]))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ch := begin(t, live, r, horizon(times[i]))
 			_ = ch.AppendRecord(nil)
 			ch.Rollback()
 			if after := state(t, live); !bytes.Equal(before, after) {
 				t.Fatalf("request %d: the state after a rollback differs from the one before", i)
 			}
 		}
-		ch, err := live.Begin(r, horizon(times[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch := begin(t, live, r, horizon(times[i]))
 		rec := ch.AppendRecord(nil)
 		ch.Commit()
 		got = append(got, ch.Results...)
@@ -182,10 +191,7 @@ func TestRecordFollowsTheRequest(t *testing.T) {
 		return out
 	}
 	size := func(k int) int {
-		ch, err := c.Begin(scrape(k), math.MinInt64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch := begin(t, c, scrape(k), math.MinInt64)
 		n := len(ch.AppendRecord(nil))
 		ch.Commit()
 		return n
@@ -207,7 +213,7 @@ func TestApplyRecordRefusesWhatItCannotApply(t *testing.T) {
 	src := newChangeCollector(t)
 	var recs [][]byte
 	for i := range 4 {
-		ch, _ := src.Begin(reqs[i], horizon(times[i]))
+		ch := begin(t, src, reqs[i], horizon(times[i]))
 		recs = append(recs, ch.AppendRecord(nil))
 		ch.Commit()
 	}
@@ -218,7 +224,7 @@ func TestApplyRecordRefusesWhatItCannotApply(t *testing.T) {
 	dst.MarkLogged()
 	before := state(t, dst)
 	other, _ := metrics.NewCollector(metrics.Config{Sources: changeSources(t), Quantum: 10 * time.Second})
-	oc, _ := other.Begin(reqs[0], math.MinInt64)
+	oc := begin(t, other, reqs[0], math.MinInt64)
 	otherRec := oc.AppendRecord(nil)
 	for _, c := range []struct {
 		name, want string
@@ -247,11 +253,11 @@ func TestApplyRecordRefusesWhatItCannotApply(t *testing.T) {
 
 func TestOneChangeAtATime(t *testing.T) {
 	c := newChangeCollector(t)
-	ch, err := c.Begin(nil, math.MinInt64)
+	ch, err := c.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Begin(nil, math.MinInt64); !errors.Is(err, metrics.ErrChangeOpen) {
+	if _, err := c.Begin(); !errors.Is(err, metrics.ErrChangeOpen) {
 		t.Errorf("a second Begin: %v", err)
 	}
 	if rep := c.Add([]metrics.Series{counter(ls("ok_total"), t0, 1)}); len(rep.Problems) != 1 || !errors.Is(rep.Problems[0], metrics.ErrChangeOpen) {
@@ -260,9 +266,13 @@ func TestOneChangeAtATime(t *testing.T) {
 	if _, err := c.MarshalState(); !errors.Is(err, metrics.ErrChangeOpen) {
 		t.Errorf("MarshalState during a change: %v", err)
 	}
+	ch.Flush(math.MaxInt64)
+	if rep := ch.Add(nil); len(rep.Problems) != 1 || !errors.Is(rep.Problems[0], metrics.ErrFlushed) {
+		t.Errorf("Add after the change's Flush: %v", rep.Problems)
+	}
 	ch.Commit()
 	ch.Rollback() // ended: does nothing
-	if _, err := c.Begin(nil, math.MinInt64); err != nil {
+	if _, err := c.Begin(); err != nil {
 		t.Errorf("Begin after the change ended: %v", err)
 	}
 }
@@ -271,7 +281,7 @@ func FuzzApplyRecord(f *testing.F) {
 	reqs, times := changeStream()
 	c := newChangeCollector(f)
 	for i := range 6 {
-		ch, _ := c.Begin(reqs[i], horizon(times[i]))
+		ch := begin(f, c, reqs[i], horizon(times[i]))
 		f.Add(ch.AppendRecord(nil))
 		ch.Commit()
 	}

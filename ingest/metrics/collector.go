@@ -352,12 +352,13 @@ func (c *Collector) Watermark() int64 {
 // Change is open it refuses the series with ErrChangeOpen in the report's
 // problems.
 func (c *Collector) Add(series []Series) Report {
-	ch, err := c.Begin(series, math.MinInt64)
+	ch, err := c.Begin()
 	if err != nil {
 		return Report{Problems: []error{err}}
 	}
+	rep := ch.Add(series)
 	ch.Commit()
-	return ch.Report
+	return rep
 }
 
 func (c *Collector) addSeries(s *Series, rep *Report) {
@@ -954,12 +955,13 @@ func unitName(exp int) string {
 // Flush is a change of its own (see Begin), committed at once; while a
 // Change is open it hands out nothing and says so in the report.
 func (c *Collector) Flush(before int64) ([]Result, Report) {
-	ch, err := c.Begin(nil, before)
+	ch, err := c.Begin()
 	if err != nil {
 		return nil, Report{Problems: []error{err}}
 	}
+	res, rep := ch.Flush(before)
 	ch.Commit()
-	return ch.Results, ch.Report
+	return res, rep
 }
 
 // due lists the quanta of src that end at or before before, ascending,
