@@ -40,7 +40,7 @@ type Change struct {
 	c       *Collector
 	before  int64 // the flush horizon; math.MinInt64 flushes nothing
 	flushed bool
-	saved  []saved
+	saved   []saved
 	// created are the series the change met first, which Rollback forgets.
 	created []*seriesState
 	// What the change may move, as it was before.
