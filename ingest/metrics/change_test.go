@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/hist"
 	"github.com/nines-sre/nines/ingest/metrics"
 	"github.com/nines-sre/nines/slo"
 )
@@ -302,4 +304,106 @@ func FuzzApplyRecord(f *testing.F) {
 			t.Fatalf("the state after an accepted record does not read back: %v", err)
 		}
 	})
+}
+
+// TestOneChangeOfSeveralRequests: the requests of a group commit, added
+// to one change in the order they came, count as they would one change
+// each, and the record of the group rebuilds the same state.
+func TestOneChangeOfSeveralRequests(t *testing.T) {
+	reqs, times := changeStream()
+	one := newChangeCollector(t)
+	var want []metrics.Result
+	for i, r := range reqs {
+		ch := begin(t, one, r, horizon(times[i]))
+		ch.Commit()
+		want = append(want, ch.Results...)
+	}
+	grouped := newChangeCollector(t)
+	rebuilt := newChangeCollector(t)
+	var got []metrics.Result
+	for i := 0; i < len(reqs); i += 3 {
+		ch, err := grouped.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := min(i+3, len(reqs))
+		for _, r := range reqs[i:last] {
+			if rep := ch.Add(r); rep.Samples == 0 {
+				t.Fatal("a request's report counts no samples")
+			}
+		}
+		ch.Flush(horizon(times[last-1]))
+		rec := ch.AppendRecord(nil)
+		ch.Commit()
+		got = append(got, ch.Results...)
+		if err := rebuilt.ApplyRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(state(t, rebuilt), state(t, grouped)) {
+		t.Error("the records of grouped changes do not rebuild the state")
+	}
+	end1, _ := one.Flush(math.MaxInt64)
+	end2, _ := grouped.Flush(math.MaxInt64)
+	sum := func(rs []metrics.Result) map[string]uint64 {
+		m := map[string]uint64{}
+		for _, r := range rs {
+			m[r.SLI+" attempted"] += r.Rollup.Attempted
+			m[r.SLI+" good"] += r.Rollup.Good
+		}
+		return m
+	}
+	if a, b := sum(append(want, end1...)), sum(append(got, end2...)); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("grouped requests count %v, one at a time %v", b, a)
+	}
+}
+
+// TestVersion1StateIsRead: a state saved by nines before durable records
+// (version 1: floats, no ids) still restores baselines and open quanta.
+func TestVersion1StateIsRead(t *testing.T) {
+	c := newCollector(t, metrics.SLISource{Name: "s", Good: sel(`ok`), Total: sel(`all`)})
+	var b []byte
+	b = append(b, "nines-metrics-state\x01"...)
+	b = binary.AppendVarint(b, int64(time.Minute))
+	b = append(b, 1)                       // anySample
+	b = binary.AppendVarint(b, t0+10*sec) // newestMs
+	b = binary.AppendVarint(b, math.MinInt64)
+	b = binary.AppendUvarint(b, 2)
+	for _, s := range []struct {
+		name string
+		v    float64
+	}{{"ok", 90}, {"all", 100}} {
+		b = binary.AppendUvarint(b, 1)
+		for _, x := range []string{"__name__", s.name} {
+			b = binary.AppendUvarint(b, uint64(len(x)))
+			b = append(b, x...)
+		}
+		b = append(b, byte(metrics.TypeUnknown), 0) // type, unit ""
+		b = append(b, 1<<1|1<<2)                  // seen, has
+		b = binary.AppendVarint(b, t0+10*sec)
+		b = binary.AppendVarint(b, t0+10*sec)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.v))
+		b = binary.AppendVarint(b, 0)
+	}
+	// One open quantum of s: 5 good of 6.
+	b = binary.AppendUvarint(b, 1)
+	b = binary.AppendUvarint(b, 1)
+	b = append(b, 's')
+	b = binary.AppendUvarint(b, 1)
+	b = binary.AppendVarint(b, ns(t0))
+	b = append(b, 1)
+	for _, v := range []float64{5, 0, 6, 0, 0, 0, 0} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
+	var h hist.Histogram
+	lat := h.AppendBinary(nil)
+	b = binary.AppendUvarint(b, uint64(len(lat)))
+	b = append(b, lat...)
+	b = binary.AppendUvarint(b, 0) // no classic histograms
+	if err := c.UnmarshalState(b); err != nil {
+		t.Fatal(err)
+	}
+	c.Add([]metrics.Series{counter(ls("ok"), t0+20*sec, 99), counter(ls("all"), t0+20*sec, 110)})
+	res, _ := c.Flush(math.MaxInt64)
+	checkFlat(t, res, []flat{{Start: ns(t0), Attempted: 16, Good: 14, Measured: true}})
 }
