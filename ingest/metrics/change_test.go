@@ -365,7 +365,7 @@ func TestVersion1StateIsRead(t *testing.T) {
 	var b []byte
 	b = append(b, "nines-metrics-state\x01"...)
 	b = binary.AppendVarint(b, int64(time.Minute))
-	b = append(b, 1)                       // anySample
+	b = append(b, 1)                      // anySample
 	b = binary.AppendVarint(b, t0+10*sec) // newestMs
 	b = binary.AppendVarint(b, math.MinInt64)
 	b = binary.AppendUvarint(b, 2)
@@ -379,7 +379,7 @@ func TestVersion1StateIsRead(t *testing.T) {
 			b = append(b, x...)
 		}
 		b = append(b, byte(metrics.TypeUnknown), 0) // type, unit ""
-		b = append(b, 1<<1|1<<2)                  // seen, has
+		b = append(b, 1<<1|1<<2)                    // seen, has
 		b = binary.AppendVarint(b, t0+10*sec)
 		b = binary.AppendVarint(b, t0+10*sec)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.v))
