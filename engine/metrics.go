@@ -113,6 +113,10 @@ type collector struct {
 	gen, seq             uint64
 	logBytes, stateBytes int64
 	failedSave           time.Time
+	// saveSoon asks for the state to be saved after the next change: the
+	// records since the last save do not apply to it (a state or record
+	// unreadable, the common quantum changed by a reload).
+	saveSoon bool
 	// minLog is the least size of records that makes it worth saving the
 	// state (minLogBytes; tests lower it).
 	minLog int64
@@ -234,6 +238,7 @@ func (e *Engine) newCollector(ctx context.Context, slos map[string]*entry, prev 
 		if err := c.UnmarshalState(state); err != nil {
 			// Another quantum: the open quanta would not line up.
 			e.cfg.Logger.Warn("the metric SLOs' common quantum changed: counters start from new baselines and the quanta held open are dropped", "protocol", p.name, "err", err)
+			col.saveSoon = true
 		}
 	}
 	col.c = c
@@ -279,6 +284,7 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	if len(state) > 0 {
 		if err := c.UnmarshalState(state); err != nil {
 			e.cfg.Logger.Warn("collector state unreadable or of another quantum: counters start from new baselines", "protocol", p, "err", err)
+			col.saveSoon = true
 		}
 	}
 	var stale []uint64
@@ -310,6 +316,7 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	}
 	c.MarkLogged()
 	col.c = c
+	col.saveSoon = col.saveSoon || bad > 0
 	// Older states, and the records they hold: a crash came between
 	// saving a state and deleting them.
 	err = st.RangeState(ctx, statePrefix(p), func(key string, _ []byte) error {
@@ -505,7 +512,7 @@ func (e *Engine) changeLocked(ctx context.Context, col *collector, reqs []*reque
 	ch.Commit()
 	col.seq++
 	col.logBytes += int64(len(rec))
-	if col.logBytes >= max(logPerState*col.stateBytes, col.minLog) && e.cfg.Now().Sub(col.failedSave) >= retrySaveAfter {
+	if (col.saveSoon || col.logBytes >= max(logPerState*col.stateBytes, col.minLog)) && e.cfg.Now().Sub(col.failedSave) >= retrySaveAfter {
 		if err := e.saveCollector(ctx, col); err != nil {
 			col.failedSave = e.cfg.Now()
 			e.cfg.Logger.Warn("saving the collector state (its records keep it durable meanwhile)", "protocol", col.proto.name, "err", err)
@@ -551,7 +558,7 @@ func (e *Engine) saveCollector(ctx context.Context, col *collector) error {
 		return fmt.Errorf("saving the %s collector: %w", p, err)
 	}
 	old := col.gen
-	col.gen, col.seq, col.logBytes, col.stateBytes = gen, 0, 0, int64(len(state))
+	col.gen, col.seq, col.logBytes, col.stateBytes, col.saveSoon = gen, 0, 0, int64(len(state)), false
 	col.c.MarkLogged()
 	// A crash before this leaves what the next start deletes.
 	e.deleteGen(ctx, p, old)

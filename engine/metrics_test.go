@@ -170,3 +170,49 @@ func TestStateOfAnEarlierNines(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadChangingTheQuantumSavesTheState: a reload that changes the
+// quantum the collector reads in (its held quanta cannot carry over)
+// saves the new state after the next request, so that a restart finds no
+// records of the old quantum to replay.
+func TestReloadChangingTheQuantumSavesTheState(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
+	var logs strings.Builder
+	open := func(spec string) (*Engine, *sqlite.DB) {
+		db, err := sqlite.Open(ctx, dir, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(ctx, Config{Store: db, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(spec)}); err != nil {
+			t.Fatal(err)
+		}
+		return e, db
+	}
+	tenSeconds := strings.Replace(counterSpec, "method: transactions", "method: transactions\nquantum: 10s", 1)
+	e, db := open(counterSpec)
+	t0 := now.Add(-3 * time.Minute)
+	for i := range 3 {
+		if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(time.Duration(i)*10*time.Second), float64(100*i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(tenSeconds)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(time.Minute), 500, 2)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // a crash
+	logs.Reset()
+	_, db = open(tenSeconds)
+	defer db.Close()
+	if strings.Contains(logs.String(), "unreadable") {
+		t.Fatalf("the restart replayed records of the old quantum:\n%s", logs.String())
+	}
+}
