@@ -15,6 +15,9 @@ var (
 	ErrChangeOpen = errors.New("metrics: a change of the collector is open; commit or roll it back first")
 	// ErrFlushed is reported by a Change's Add or Flush after its Flush.
 	ErrFlushed = errors.New("metrics: the change has handed out its quanta; begin another")
+	// ErrChangeEnded is reported by a Change's Add or Flush after its
+	// Commit or Rollback.
+	ErrChangeEnded = errors.New("metrics: the change was committed or rolled back; begin another")
 )
 
 // Change is one atomic step of a Collector: the samples of one or more
@@ -105,7 +108,7 @@ func (ch *Change) Add(series []Series) Report {
 	var rep Report
 	switch {
 	case ch.done:
-		rep.Problems = append(rep.Problems, ErrChangeOpen)
+		rep.Problems = append(rep.Problems, ErrChangeEnded)
 	case ch.flushed:
 		rep.Problems = append(rep.Problems, ErrFlushed)
 	default:
@@ -124,7 +127,11 @@ func (ch *Change) Add(series []Series) Report {
 // report too).
 func (ch *Change) Flush(before int64) ([]Result, Report) {
 	var rep Report
-	if ch.done || ch.flushed {
+	switch {
+	case ch.done:
+		rep.Problems = append(rep.Problems, ErrChangeEnded)
+		return nil, rep
+	case ch.flushed:
 		rep.Problems = append(rep.Problems, ErrFlushed)
 		return nil, rep
 	}
