@@ -6,7 +6,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -408,39 +407,11 @@ const promCrashQuantum = 2 * time.Second
 // answer. Every quantum that Prometheus has sent wholly must then hold
 // exactly the increases of the samples nines acknowledged.
 func crashPrometheus(t *testing.T, trials int) {
-	tg := newTarget()
-	targetSrv := httptest.NewServer(tg)
-	t.Cleanup(targetSrv.Close)
 	data, slos := t.TempDir(), writeSpecs(t, map[string]string{"e2e.yaml": promCrashSpecs})
 	n := startNines(t, data, slos)
-	rec := &rwRecorder{next: n.url + "/api/v1/write", series: map[string]*rwSeries{},
-		keep: func(ls map[string]string) bool {
-			return ls["job"] == "e2e" && strings.HasPrefix(ls["__name__"], "http_")
-		}}
-	recSrv := httptest.NewServer(rec)
-	t.Cleanup(recSrv.Close)
 	// One shard and batches larger than a scrape: a histogram's buckets
 	// stay in one request (see TestPrometheusRemoteWrite for split ones).
-	prom, _ := startPrometheus(t, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-  evaluation_interval: 1m
-scrape_configs:
-  - job_name: e2e
-    static_configs:
-      - targets: [%q]
-remote_write:
-  - url: %s/api/v1/write
-    remote_timeout: 10s
-    queue_config:
-      capacity: 2500
-      min_shards: 1
-      max_shards: 1
-      max_samples_per_send: 500
-      batch_send_deadline: 500ms
-      min_backoff: 50ms
-      max_backoff: 500ms
-`, strings.TrimPrefix(targetSrv.URL, "http://"), recSrv.URL))
+	_, rec, prom, _ := promPipeline(t, n.url, 1, 500)
 	waitFor(t, 60*time.Second, "Prometheus to send three scrapes", func() (bool, string) {
 		return acknowledgedScrapes(rec) >= 3, fmt.Sprintf("%d scrapes", acknowledgedScrapes(rec))
 	}, prom, n.proc)

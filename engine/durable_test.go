@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -97,6 +99,29 @@ func durableStream(start time.Time) []rwRequest {
 func eventsMinute(start time.Time, n, failed uint64) *slo.Series {
 	r := slo.Rollup{Start: start.UnixNano(), Attempted: n, Good: n - failed, Errors: failed, Measured: true}
 	return &slo.Series{Quantum: time.Minute, Rollups: []slo.Rollup{r}}
+}
+
+// openEngine opens the store in dir and an engine on it, with specs
+// loaded, the clock now and logs to logs (when not nil).
+func openEngine(t *testing.T, dir string, now func() time.Time, logs io.Writer, specs string) (*Engine, *sqlite.DB) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, dir, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Store: db, Now: now}
+	if logs != nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	e, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(specs)}); err != nil {
+		t.Fatal(err)
+	}
+	return e, db
 }
 
 // durableRun is one run of the stream against an engine over a store
@@ -199,21 +224,28 @@ func sameQuanta(t *testing.T, got, want map[string][]string) {
 	}
 }
 
+// send sends request i of the stream at its time, and with every eighth
+// a minute of events.
+func (r *durableRun) send(i int, q rwRequest) {
+	r.t.Helper()
+	ctx := context.Background()
+	r.now = q.at
+	if _, err := r.e.IngestMetrics(ctx, "remote-write", q.series); err != nil {
+		r.t.Fatal(err)
+	}
+	if i%8 == 0 {
+		if _, err := r.e.Append(ctx, "events", eventsMinute(q.at.Truncate(time.Minute), 100, uint64(i%5)), "test"); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
 // reference runs the stream with nothing going wrong.
 func reference(t *testing.T, start time.Time, reqs []rwRequest) map[string][]string {
 	r := &durableRun{t: t, dir: t.TempDir(), now: start}
 	r.open()
-	ctx := context.Background()
 	for i, q := range reqs {
-		r.now = q.at
-		if _, err := r.e.IngestMetrics(ctx, "remote-write", q.series); err != nil {
-			t.Fatal(err)
-		}
-		if i%8 == 0 {
-			if _, err := r.e.Append(ctx, "events", eventsMinute(q.at.Truncate(time.Minute), 100, uint64(i%5)), "test"); err != nil {
-				t.Fatal(err)
-			}
-		}
+		r.send(i, q)
 		r.e.Tick(r.now)
 	}
 	return r.finish(start.Add(-time.Hour))
@@ -245,18 +277,9 @@ func TestKillAnywhereLosesNothing(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(minLog), 11))
 			r := &durableRun{t: t, dir: t.TempDir(), now: start, minLog: minLog}
 			r.open()
-			ctx := context.Background()
 			crashes := 0
 			for i, q := range reqs {
-				r.now = q.at
-				if _, err := r.e.IngestMetrics(ctx, "remote-write", q.series); err != nil {
-					t.Fatal(err)
-				}
-				if i%8 == 0 {
-					if _, err := r.e.Append(ctx, "events", eventsMinute(q.at.Truncate(time.Minute), 100, uint64(i%5)), "test"); err != nil {
-						t.Fatal(err)
-					}
-				}
+				r.send(i, q)
 				if rng.IntN(3) == 0 {
 					r.crash(c.clean)
 					crashes++
@@ -432,18 +455,8 @@ func TestFailingStoreRefusesAtOnce(t *testing.T) {
 func TestConcurrentRequestsShareCommits(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, db := openEngine(t, t.TempDir(), func() time.Time { return now }, nil, counterSpec)
 	defer db.Close()
-	e, err := New(ctx, Config{Store: db, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(counterSpec)}); err != nil {
-		t.Fatal(err)
-	}
 	const shards, scrapes = 8, 40
 	t0 := now.Add(-4 * time.Minute)
 	var wg sync.WaitGroup

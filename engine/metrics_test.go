@@ -52,20 +52,8 @@ func TestCounterBaselinesAcrossRestarts(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
 			now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
-			clock := func() time.Time { return now }
 			open := func() (*Engine, *sqlite.DB) {
-				db, err := sqlite.Open(ctx, dir, sqlite.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				e, err := New(ctx, Config{Store: db, Now: clock})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(counterSpec)}); err != nil {
-					t.Fatal(err)
-				}
-				return e, db
+				return openEngine(t, dir, func() time.Time { return now }, nil, counterSpec)
 			}
 			e, db := open()
 			t0 := now.Add(-3 * time.Minute)
@@ -181,18 +169,7 @@ func TestReloadChangingTheQuantumSavesTheState(t *testing.T) {
 	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
 	var logs strings.Builder
 	open := func(spec string) (*Engine, *sqlite.DB) {
-		db, err := sqlite.Open(ctx, dir, sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := New(ctx, Config{Store: db, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(spec)}); err != nil {
-			t.Fatal(err)
-		}
-		return e, db
+		return openEngine(t, dir, func() time.Time { return now }, &logs, spec)
 	}
 	tenSeconds := strings.Replace(counterSpec, "method: transactions", "method: transactions\nquantum: 10s", 1)
 	e, db := open(counterSpec)

@@ -236,22 +236,7 @@ func (c *Collector) keepSaved(ch *Change) {
 
 // unlink forgets a series.
 func (c *Collector) unlink(st *seriesState) {
-	h := c.hash(st.labels)
-	var keep *seriesState
-	for s := c.series[h]; s != nil; {
-		next := s.next
-		if s != st {
-			s.next, keep = keep, s
-		}
-		s = next
-	}
-	if keep == nil {
-		delete(c.series, h)
-	} else {
-		c.series[h] = keep
-	}
-	c.release(st)
-	c.nSeries--
+	c.drop(c.hash(st.labels), func(s *seriesState) bool { return s == st })
 }
 
 // mergeDelta folds the open change's increases into src's open quanta.

@@ -1103,23 +1103,28 @@ func (c *Collector) prune() {
 	}
 	c.prunedMs = c.newestMs
 	cut := c.newestMs - c.idleMs
-	for h, head := range c.series {
-		var keep *seriesState
-		for st := head; st != nil; {
-			next := st.next
-			if st.touch < cut {
-				c.release(st)
-				c.nSeries--
-			} else {
-				st.next, keep = keep, st
-			}
-			st = next
-		}
-		if keep == nil {
-			delete(c.series, h)
+	for h := range c.series {
+		c.drop(h, func(st *seriesState) bool { return st.touch < cut })
+	}
+}
+
+// drop forgets the series of hash h that gone picks.
+func (c *Collector) drop(h uint64, gone func(*seriesState) bool) {
+	var keep *seriesState
+	for st := c.series[h]; st != nil; {
+		next := st.next
+		if gone(st) {
+			c.release(st)
+			c.nSeries--
 		} else {
-			c.series[h] = keep
+			st.next, keep = keep, st
 		}
+		st = next
+	}
+	if keep == nil {
+		delete(c.series, h)
+	} else {
+		c.series[h] = keep
 	}
 }
 
