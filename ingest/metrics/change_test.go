@@ -182,7 +182,7 @@ func TestRecordsRebuildTheCollector(t *testing.T) {
 }
 
 // A request's record costs what the request carries: once a series' labels
-// are stored, a counter sample takes about seven bytes.
+// are stored, a counter sample takes about four bytes.
 func TestRecordFollowsTheRequest(t *testing.T) {
 	c := newCollector(t, metrics.SLISource{Name: "s", Bad: sel(`req_total{code="500"}`), Total: sel(`req_total`)})
 	scrape := func(k int) []metrics.Series {
@@ -199,8 +199,8 @@ func TestRecordFollowsTheRequest(t *testing.T) {
 		return n
 	}
 	first, second := size(0), size(1)
-	if per := float64(second) / 1000; per > 8 {
-		t.Errorf("a request of 1,000 known series takes %d bytes, %.1f a series; want at most 8", second, per)
+	if per := float64(second) / 1000; per > 5 {
+		t.Errorf("a request of 1,000 known series takes %d bytes, %.1f a series; want at most 5", second, per)
 	}
 	if first < 40_000 {
 		t.Errorf("the first request, with every series' labels, takes %d bytes; want them all in it", first)

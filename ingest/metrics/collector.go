@@ -949,7 +949,7 @@ func unitName(exp int) string {
 // Flush hands out the rollups of every quantum that ends at or before
 // before (Unix nanoseconds), sorted by source then time, and forgets
 // series idle for longer than IdleTimeout. Pass Watermark() to leave room
-// for late samples, or math.MaxInt64 to drain everything (at shutdown).
+// for late samples, or math.MaxInt64 to drain everything (a file read to its end).
 // Results for a quantum flushed earlier are contributions to merge.
 //
 // Flush is a change of its own (see Begin), committed at once; while a

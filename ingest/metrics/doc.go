@@ -87,6 +87,6 @@
 // did, or rolls back, leaving no trace, when it failed. After a crash,
 // the last stored state (MarshalState) and the records since, applied in
 // order (ApplyRecord), rebuild the Collector as it was after the last
-// acknowledged request. A record is about 7 bytes a counter sample the
+// acknowledged request. A record is about 4 bytes a counter sample the
 // request carried, once the store has the series' labels.
 package metrics

@@ -17,7 +17,7 @@ import (
 //	flush     byte 0, or 1 and the horizon, varint ns
 //	nseries   uvarint, then every series the change touched, as in the
 //	          state, labels only for those the store has not seen
-//	          (flagLabels)
+//	          (flagLabels), whole values as their change (flagStep)
 //	nles      uvarint, then the classic histograms' bounds, floats
 //	nsources  uvarint, then per source with increases:
 //	  name    string; npartials uvarint, then the increases the change
@@ -58,7 +58,7 @@ func (ch *Change) AppendRecord(dst []byte) []byte {
 	var prev uint64
 	for i := range ch.saved {
 		st := ch.saved[i].st
-		b = appendSeries(b, st, c.newestMs, !st.logged, prev)
+		b = appendSeries(b, st, c.newestMs, !st.logged, prev, &ch.saved[i].f.lastV)
 		prev = st.id
 	}
 	// The classic histograms' bounds, once each.
@@ -136,9 +136,21 @@ func (c *Collector) ApplyRecord(data []byte) error {
 	entries := make([]entry, 0, ns)
 	seen := make(map[uint64]bool, ns)
 	var prev uint64
+	// A value is written as its change from the value before: that of
+	// the series held, or none (0) for one the change met first.
+	base := func(e *entry) float64 {
+		st := c.byID[e.id]
+		if st == nil && e.labeled {
+			st = c.find(e.labels)
+		}
+		if st == nil {
+			return 0
+		}
+		return st.lastV
+	}
 	for i := 0; i < ns && r.err == nil; i++ {
 		var e entry
-		r.series(&e, newestMs, prev)
+		r.series(&e, newestMs, prev, base)
 		prev = e.id
 		if r.err != nil {
 			break

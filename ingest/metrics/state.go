@@ -19,10 +19,12 @@ import (
 //	nextID    uvarint
 //	nseries   uvarint, then per series (see appendSeries):
 //	  id      varint, the id less the previous series' (0 before the first)
-//	  flags   byte (delta, seen, has, hasH, labels: always set here)
+//	  flags   byte (delta, seen, has, hasH, labels: always set here,
+//	          plain, step: see below)
 //	  labels  uvarint count, name/value strings; type byte; unit string
-//	  lastT   varint, newestMs − lastT; touch varint, touch − lastT
-//	  lastV   num; lastStart varint ms
+//	  unless plain: lastT varint, newestMs − lastT; touch varint,
+//	          touch − lastT; lastStart varint ms (plain: newestMs, lastT, 0)
+//	  lastV   num (with step, in a record: varint, the change of lastV)
 //	  if hasH: native histogram (see appendNative)
 //	nsources  uvarint, then per source:
 //	  name    string; npartials uvarint, then per open quantum:
@@ -58,6 +60,12 @@ const (
 	// flagLabels: labels, type and unit follow (always in a state; in a
 	// record for a series the store does not know yet).
 	flagLabels
+	// flagPlain: lastT is newestMs, touch is lastT and lastStart is 0,
+	// and none of them is written (most series of a scrape).
+	flagPlain
+	// flagStep: lastV is written as the difference from the value it had
+	// before the change, a zig-zag varint (records only; whole values).
+	flagStep
 )
 
 // MarshalState returns everything the Collector remembers: each series'
@@ -98,7 +106,7 @@ func (c *Collector) MarshalState() ([]byte, error) {
 	slices.SortFunc(all, func(a, b *seriesState) int { return cmp.Compare(a.id, b.id) })
 	var prev uint64
 	for _, st := range all {
-		b = appendSeries(b, st, c.newestMs, true, prev)
+		b = appendSeries(b, st, c.newestMs, true, prev, nil)
 		prev = st.id
 	}
 	b = appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.partials }, nil)
@@ -138,15 +146,20 @@ func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*part
 
 // appendSeries writes a series' id (less prev, the id written before),
 // flags, labels when withLabels, and baseline, its times relative to
-// newestMs: in order of ids or of arrival, most series then take a byte
-// of id and a byte for each time.
-func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool, prev uint64) []byte {
+// newestMs, its value relative to base when there is one (a record's:
+// the value before the change): in order of ids or of arrival, most
+// series of a scrape then take a byte of id, a byte of flags and a byte
+// or two of value.
+func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool, prev uint64, base *float64) []byte {
 	b = binary.AppendVarint(b, int64(st.id-prev))
+	plain := st.lastT == newestMs && st.touch == st.lastT && st.lastStart == 0
+	step := base != nil && whole(*base) && whole(st.lastV)
 	var f byte
 	for _, x := range []struct {
 		on  bool
 		bit byte
-	}{{st.delta, flagDelta}, {st.seen, flagSeen}, {st.has, flagHas}, {st.hasH, flagHasH}, {withLabels, flagLabels}} {
+	}{{st.delta, flagDelta}, {st.seen, flagSeen}, {st.has, flagHas}, {st.hasH, flagHasH}, {withLabels, flagLabels},
+		{plain, flagPlain}, {step, flagStep}} {
 		if x.on {
 			f |= x.bit
 		}
@@ -161,10 +174,16 @@ func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool, pr
 		b = append(b, byte(st.typ))
 		b = appendString(b, st.unit)
 	}
-	b = binary.AppendVarint(b, newestMs-st.lastT)
-	b = binary.AppendVarint(b, st.touch-st.lastT)
-	b = appendNum(b, st.lastV)
-	b = binary.AppendVarint(b, st.lastStart)
+	if !plain {
+		b = binary.AppendVarint(b, newestMs-st.lastT)
+		b = binary.AppendVarint(b, st.touch-st.lastT)
+		b = binary.AppendVarint(b, st.lastStart)
+	}
+	if step {
+		b = binary.AppendVarint(b, int64(st.lastV)-int64(*base))
+	} else {
+		b = appendNum(b, st.lastV)
+	}
 	if st.hasH {
 		b = appendNative(b, st.lastH)
 	}
@@ -241,10 +260,16 @@ func appendPartial(b []byte, p *partial, les map[float64]int) []byte {
 
 // appendNum writes a count: most are whole, and take a byte or three.
 func appendNum(b []byte, v float64) []byte {
-	if v >= 0 && v < 1<<52 && v == math.Trunc(v) && !math.Signbit(v) {
+	if whole(v) {
 		return binary.AppendUvarint(b, uint64(v)<<1)
 	}
 	return appendFloat(append(b, 1), v)
+}
+
+// whole reports whether v is a whole number that converts to an integer
+// and back exactly (-0 is not: it would come back as 0).
+func whole(v float64) bool {
+	return v >= 0 && v < 1<<52 && v == math.Trunc(v) && !math.Signbit(v)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -303,7 +328,7 @@ func (c *Collector) UnmarshalState(data []byte) error {
 		if v1 {
 			r.seriesV1(&e)
 		} else {
-			r.series(&e, n.newestMs, prev)
+			r.series(&e, n.newestMs, prev, nil)
 		}
 		prev = e.id
 		if r.err != nil {
@@ -419,26 +444,45 @@ type entry struct {
 	f       fields
 }
 
-// series reads what appendSeries wrote after the series of id prev.
-func (r *stateReader) series(e *entry, newestMs int64, prev uint64) {
+// series reads what appendSeries wrote after the series of id prev;
+// base, for a record, gives the value a series had before the change.
+func (r *stateReader) series(e *entry, newestMs int64, prev uint64, base func(e *entry) float64) {
 	e.id = prev + uint64(r.varint())
 	e.flags = r.byte()
 	e.labeled = e.flags&flagLabels != 0
 	if e.labeled {
 		r.labels(e)
 	}
-	e.f.lastT = newestMs - r.varint()
-	e.f.touch = e.f.lastT + r.varint()
-	r.baseline(e)
+	if e.flags&flagPlain != 0 {
+		e.f.lastT, e.f.touch = newestMs, newestMs
+	} else {
+		e.f.lastT = newestMs - r.varint()
+		e.f.touch = e.f.lastT + r.varint()
+		e.f.lastStart = r.varint()
+	}
+	switch {
+	case e.flags&flagStep == 0:
+		e.f.lastV = r.num()
+	case base == nil:
+		r.fail("series %d: a change of value in a state", e.id)
+	default:
+		b := base(e)
+		if e.f.lastV = b + float64(r.varint()); !whole(b) || !whole(e.f.lastV) {
+			r.fail("series %d: value %v changed to %v", e.id, b, e.f.lastV)
+		}
+	}
+	r.flags(e)
 }
 
 // seriesV1 reads a series of a version 1 state.
 func (r *stateReader) seriesV1(e *entry) {
 	r.labels(e)
 	e.labeled = true
-	e.flags = r.byte()
+	e.flags = r.byte() &^ (flagLabels | flagPlain | flagStep)
 	e.f.lastT, e.f.touch = r.varint(), r.varint()
-	r.baseline(e)
+	e.f.lastV = r.num()
+	e.f.lastStart = r.varint()
+	r.flags(e)
 }
 
 func (r *stateReader) labels(e *entry) {
@@ -451,9 +495,8 @@ func (r *stateReader) labels(e *entry) {
 	e.unit = r.string()
 }
 
-func (r *stateReader) baseline(e *entry) {
-	e.f.lastV = r.num()
-	e.f.lastStart = r.varint()
+// flags sets what the flags say, and reads the native baseline.
+func (r *stateReader) flags(e *entry) {
 	e.f.seen, e.f.has, e.f.hasH = e.flags&flagSeen != 0, e.flags&flagHas != 0, e.flags&flagHasH != 0
 	if e.f.hasH {
 		e.f.lastH = new(nativeHist)
