@@ -220,6 +220,11 @@ func (c *Collector) ApplyRecord(data []byte) error {
 		e := &entries[i]
 		st := c.byID[e.id]
 		if st == nil {
+			if !e.labeled {
+				// An entry before it gave its series another id: a
+				// record naming one series twice, which none does.
+				continue
+			}
 			if st = c.find(e.labels); st != nil {
 				// Known by another id (a state of another process): the
 				// record's id is the one later records use.
