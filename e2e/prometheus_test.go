@@ -249,6 +249,44 @@ func expect(series []rwSeries, q time.Duration) map[time.Time]*expectedQuantum {
 	return out
 }
 
+// promPipeline runs a target, a recorder in front of the nines at
+// ninesURL, and a Prometheus that scrapes the target every second and
+// remote-writes through the recorder in shards, at most samplesPerSend
+// samples a request, retrying every 50 to 500 ms.
+func promPipeline(t *testing.T, ninesURL string, shards, samplesPerSend int) (*target, *rwRecorder, *proc, string) {
+	t.Helper()
+	tg := newTarget()
+	targetSrv := httptest.NewServer(tg)
+	t.Cleanup(targetSrv.Close)
+	rec := &rwRecorder{next: ninesURL + "/api/v1/write", series: map[string]*rwSeries{},
+		keep: func(ls map[string]string) bool {
+			return ls["job"] == "e2e" && strings.HasPrefix(ls["__name__"], "http_")
+		}}
+	recSrv := httptest.NewServer(rec)
+	t.Cleanup(recSrv.Close)
+	prom, promURL := startPrometheus(t, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+  evaluation_interval: 1m
+scrape_configs:
+  - job_name: e2e
+    static_configs:
+      - targets: [%q]
+remote_write:
+  - url: %s/api/v1/write
+    remote_timeout: 10s
+    queue_config:
+      capacity: 2500
+      min_shards: %d
+      max_shards: %d
+      max_samples_per_send: %d
+      batch_send_deadline: 1s
+      min_backoff: 50ms
+      max_backoff: 500ms
+`, strings.TrimPrefix(targetSrv.URL, "http://"), recSrv.URL, shards, shards, samplesPerSend))
+	return tg, rec, prom, promURL
+}
+
 // TestPrometheusRemoteWrite runs a real Prometheus that scrapes a target
 // every second and remote-writes to nines through a recorder, for long
 // enough to cross quantum boundaries, and checks that every quantum of
@@ -278,38 +316,8 @@ func TestPrometheusRemoteWrite(t *testing.T) {
 }
 
 func testPrometheusRemoteWrite(t *testing.T, shards, samplesPerSend int) {
-	tg := newTarget()
-	targetSrv := httptest.NewServer(tg)
-	t.Cleanup(targetSrv.Close)
-
 	n := startNines(t, t.TempDir(), writeSpecs(t, map[string]string{"e2e.yaml": promSpecs}))
-	rec := &rwRecorder{next: n.url + "/api/v1/write", series: map[string]*rwSeries{},
-		keep: func(ls map[string]string) bool {
-			return ls["job"] == "e2e" && strings.HasPrefix(ls["__name__"], "http_")
-		}}
-	recSrv := httptest.NewServer(rec)
-	t.Cleanup(recSrv.Close)
-
-	prom, promURL := startPrometheus(t, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-  evaluation_interval: 1m
-scrape_configs:
-  - job_name: e2e
-    static_configs:
-      - targets: [%q]
-remote_write:
-  - url: %s/api/v1/write
-    remote_timeout: 5s
-    queue_config:
-      capacity: 2500
-      min_shards: %d
-      max_shards: %d
-      max_samples_per_send: %d
-      batch_send_deadline: 1s
-      min_backoff: 50ms
-      max_backoff: 500ms
-`, strings.TrimPrefix(targetSrv.URL, "http://"), recSrv.URL, shards, shards, samplesPerSend))
+	tg, rec, prom, promURL := promPipeline(t, n.url, shards, samplesPerSend)
 	t.Logf("Prometheus at %s, nines at %s", promURL, n.url)
 
 	// Run until nines has acknowledged at least 20 scrapes whose increases

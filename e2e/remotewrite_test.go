@@ -160,7 +160,7 @@ func isStale(v float64) bool { return math.Float64bits(v) == staleNaN }
 // samples of every request nines acknowledged (2xx) together with the
 // statuses of those it did not.
 type rwRecorder struct {
-	next string // nines' remote write URL
+	next string // nines' remote write URL (setNext changes it)
 	keep func(labels map[string]string) bool
 
 	mu       sync.Mutex
@@ -177,7 +177,10 @@ func (rec *rwRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	decoded, derr := decodeWriteRequest(body)
-	fwd, err := http.NewRequestWithContext(r.Context(), "POST", rec.next, bytes.NewReader(body))
+	rec.mu.Lock()
+	next := rec.next
+	rec.mu.Unlock()
+	fwd, err := http.NewRequestWithContext(r.Context(), "POST", next, bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -230,6 +233,13 @@ func (rec *rwRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	w.Write(answer)
+}
+
+// setNext points the recorder at a nines restarted on another port.
+func (rec *rwRecorder) setNext(url string) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.next = url
 }
 
 // rwSnapshot is what a recorder has seen so far.

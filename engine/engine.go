@@ -118,6 +118,8 @@ type Engine struct {
 	// collectors read metric series for the SLOs with a metric source,
 	// one per protocol (see protocols); replaced with the SLO set, under mu.
 	collectors map[string]*collector
+	// health refuses commits at once while the store is failing (health.go).
+	health storeHealth
 }
 
 // entry is one loaded SLO with its run.
@@ -656,6 +658,10 @@ func (e *Engine) commit(ctx context.Context, b *Batch, maxLag time.Duration) (ma
 // e.writes, then a collector's mutex, then an entry's.
 func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duration) (map[string]AppendResult, error) {
 	now := e.cfg.Now()
+	probe, err := e.health.admit()
+	if err != nil {
+		return nil, fmt.Errorf("storing %s batch: %w", b.Source, err)
+	}
 	type kept struct {
 		en   *entry
 		keep []*slo.Rollup
@@ -666,6 +672,7 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 	app := e.cfg.Store.Appender(ctx)
 	fail := func(err error) (map[string]AppendResult, error) {
 		app.Rollback()
+		e.health.abandon(probe)
 		return nil, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(b.Series)) {
@@ -721,7 +728,9 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 		return fail(err)
 	}
 	// A retry of a committed key fails here, before the trackers see it.
-	if err := app.Commit(); err != nil {
+	err = app.Commit()
+	e.health.done(probe, err, now)
+	if err != nil {
 		return nil, fmt.Errorf("storing %s batch: %w", b.Source, err)
 	}
 	today := now.UTC().Truncate(24 * time.Hour).UnixNano()
@@ -755,7 +764,9 @@ func (e *Engine) commitLocked(ctx context.Context, b *Batch, maxLag time.Duratio
 		}
 		en.mu.Unlock()
 		if err != nil {
-			return results, err
+			// The batch is stored: answering with an error would have its
+			// sender retry it and count it twice.
+			e.cfg.Logger.Error("advancing SLO", "slo", en.slo.Name, "err", err)
 		}
 	}
 	return results, nil

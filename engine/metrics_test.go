@@ -2,10 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nines-sre/nines/ingest/metrics"
+	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/store/sqlite"
 )
 
@@ -34,9 +39,9 @@ func counters(t time.Time, ok, bad float64) []metrics.Series {
 	return []metrics.Series{s("200", ok), s("500", bad)}
 }
 
-// TestCounterBaselinesAcrossRestarts: after a clean shutdown the next
-// sample's increase counts; after a crash the stale baselines are dropped,
-// so nothing is counted twice.
+// TestCounterBaselinesAcrossRestarts: after a clean shutdown and after a
+// crash alike, the next sample's increase counts: every request's
+// baselines were stored before it was answered.
 func TestCounterBaselinesAcrossRestarts(t *testing.T) {
 	for _, clean := range []bool{true, false} {
 		name := "crash"
@@ -47,20 +52,8 @@ func TestCounterBaselinesAcrossRestarts(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
 			now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
-			clock := func() time.Time { return now }
 			open := func() (*Engine, *sqlite.DB) {
-				db, err := sqlite.Open(ctx, dir, sqlite.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				e, err := New(ctx, Config{Store: db, Now: clock})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(counterSpec)}); err != nil {
-					t.Fatal(err)
-				}
-				return e, db
+				return openEngine(t, dir, func() time.Time { return now }, nil, counterSpec)
 			}
 			e, db := open()
 			t0 := now.Add(-3 * time.Minute)
@@ -68,7 +61,7 @@ func TestCounterBaselinesAcrossRestarts(t *testing.T) {
 				if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(time.Duration(i)*20*time.Second), v*0.99, v*0.01)); err != nil {
 					t.Fatal(err)
 				}
-				now = now.Add(time.Second) // within the snapshot interval: only the first batch saves
+				now = now.Add(time.Second)
 			}
 			if clean {
 				if err := e.SaveState(ctx); err != nil {
@@ -83,17 +76,120 @@ func TestCounterBaselinesAcrossRestarts(t *testing.T) {
 				t.Fatal(err)
 			}
 			now = now.Add(3 * time.Minute)
+			e.Tick(now)
 			res, err := e.Status(ctx, "api")
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := uint64(300) // three increases of 100
-			if !clean {
-				want = 200 // the sample after the crash only sets a baseline
-			}
-			if res.Events.Total != want {
+			if want := uint64(300); res.Events.Total != want { // three increases of 100
 				t.Fatalf("events %+v, want %d attempted", res.Events, want)
 			}
 		})
+	}
+}
+
+// TestStateOfAnEarlierNines: the collector state an earlier nines saved
+// (one value, with a mark saying whether rollups were stored after it)
+// carries over when it was current, and is dropped, with a warning, when
+// it was not; the first save in the new layout empties it.
+func TestStateOfAnEarlierNines(t *testing.T) {
+	for _, stale := range []string{"0", "1"} {
+		t.Run("stale "+stale, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
+			t0 := now.Add(-3 * time.Minute)
+			db, err := sqlite.Open(ctx, dir, sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			bad, total := metrics.MustParseSelector(`requests_total{code="500"}`), metrics.MustParseSelector(`requests_total`)
+			old, err := metrics.NewCollector(metrics.Config{Sources: []metrics.SLISource{{Name: "api", Bad: &bad, Total: &total}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			old.Add(counters(t0, 99, 1))
+			old.Flush(math.MaxInt64)
+			state, err := old.MarshalState()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range map[string]string{"collector/remote-write": string(state), "collector/remote-write-stale": stale} {
+				if err := db.PutState(ctx, k, []byte(v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logs strings.Builder
+			e, err := New(ctx, Config{Store: db, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(counterSpec)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(20*time.Second), 198, 2)); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.SaveState(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, s, err := e.Series(ctx, "api", t0.Add(-time.Minute), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stored uint64
+			for _, r := range s.Rollups {
+				stored += r.Attempted
+			}
+			want, warned := uint64(100), false
+			if stale == "1" {
+				want, warned = 0, true
+			}
+			if stored != want || strings.Contains(logs.String(), "earlier nines") != warned {
+				t.Fatalf("stored %d, want %d; warned %v, want %v:\n%s", stored, want, !warned, warned, logs.String())
+			}
+			if v, err := db.GetState(ctx, "collector/remote-write"); err != nil || len(v) != 0 {
+				t.Errorf("the earlier state after the first save: %d bytes, %v; want it emptied", len(v), err)
+			}
+			if _, err := db.GetState(ctx, "collector/remote-write-stale"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the earlier mark: %v, want it deleted", err)
+			}
+		})
+	}
+}
+
+// TestReloadChangingTheQuantumSavesTheState: a reload that changes the
+// quantum the collector reads in (its held quanta cannot carry over)
+// saves the new state after the next request, so that a restart finds no
+// records of the old quantum to replay.
+func TestReloadChangingTheQuantumSavesTheState(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
+	var logs strings.Builder
+	open := func(spec string) (*Engine, *sqlite.DB) {
+		return openEngine(t, dir, func() time.Time { return now }, &logs, spec)
+	}
+	tenSeconds := strings.Replace(counterSpec, "method: transactions", "method: transactions\nquantum: 10s", 1)
+	e, db := open(counterSpec)
+	t0 := now.Add(-3 * time.Minute)
+	for i := range 3 {
+		if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(time.Duration(i)*10*time.Second), float64(100*i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Load(ctx, map[string][]byte{"api.yaml": []byte(tenSeconds)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.IngestMetrics(ctx, "remote-write", counters(t0.Add(time.Minute), 500, 2)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // a crash
+	logs.Reset()
+	_, db = open(tenSeconds)
+	defer db.Close()
+	if strings.Contains(logs.String(), "unreadable") {
+		t.Fatalf("the restart replayed records of the old quantum:\n%s", logs.String())
 	}
 }

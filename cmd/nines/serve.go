@@ -272,7 +272,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	}
 	wg.Wait()
 	if serr := eng.SaveState(shutdownCtx); serr != nil {
-		logger.Error("saving counter baselines", "err", serr)
+		logger.Error("saving the metric collectors' state and the alert state at shutdown (acknowledged samples are in the records already)", "err", serr)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

@@ -97,6 +97,22 @@ type Collector struct {
 	prunedMs  int64 // newestMs when idle series were last looked for
 	flushed   int64 // horizon of the latest Flush, Unix ns
 
+	// nextID numbers new series; a series keeps its id in states and
+	// records (change.go), which name series by id once their labels
+	// were written.
+	nextID uint64
+	// open is the Change under way, nil between changes; epoch numbers
+	// changes, so a series knows whether the open one saved it yet.
+	open  *Change
+	epoch uint64
+	// savedBuf is the saved slice of the last change, for the next.
+	savedBuf []saved
+	// stateSize is the size of the last MarshalState.
+	stateSize int
+	// byID finds series by id while records are applied (ApplyRecord);
+	// nil otherwise.
+	byID map[uint64]*seriesState
+
 	// Scratch for native histograms, reused across samples.
 	cur, inc nativeHist
 	scratch  []bucketN
@@ -105,10 +121,14 @@ type Collector struct {
 // source is a configured SLI with its open quanta.
 type source struct {
 	SLISource
-	kind     sourceKind
-	thr      float64 // latency threshold in seconds
-	hasThr   bool
+	kind   sourceKind
+	thr    float64 // latency threshold in seconds
+	hasThr bool
+	// partials are the open quanta as of the last committed change;
+	// delta holds what the open change adds to them (last is its most
+	// recently used quantum), merged in at Commit and dropped by Rollback.
 	partials map[int64]*partial
+	delta    map[int64]*partial
 	last     *partial
 }
 
@@ -176,6 +196,13 @@ type seriesState struct {
 	lastV     float64
 	lastStart int64
 	lastH     *nativeHist
+
+	id uint64
+	// logged: a record or state the store keeps has this series' labels,
+	// so a record names it by id alone (see Change.AppendRecord).
+	logged bool
+	// epoch is that of the change that saved the fields above for undo.
+	epoch uint64
 }
 
 // partial is one source's rollup of one quantum while it is open.
@@ -198,6 +225,9 @@ type classicAcc struct {
 	isError bool
 	les     []float64 // ascending, seconds
 	cum     []float64
+	// ref is a bucket series of the histogram that added to it (in an
+	// open change's increases), which names it in records.
+	ref *seriesState
 }
 
 func (a *classicAcc) add(le, inc float64) {
@@ -317,11 +347,17 @@ func (c *Collector) Watermark() int64 {
 // Add folds series into the open rollups and reports what became of every
 // sample. Series must carry valid Labels (the decoders guarantee it; a
 // series with invalid labels is counted as BadValue).
+//
+// Add is a change of its own (see Begin), committed at once; while a
+// Change is open it refuses the series with ErrChangeOpen in the report's
+// problems.
 func (c *Collector) Add(series []Series) Report {
-	var rep Report
-	for i := range series {
-		c.addSeries(&series[i], &rep)
+	ch, err := c.Begin()
+	if err != nil {
+		return Report{Problems: []error{err}}
 	}
+	rep := ch.Add(series)
+	ch.Commit()
 	return rep
 }
 
@@ -338,6 +374,9 @@ func (c *Collector) addSeries(s *Series, rep *Report) {
 		return
 	}
 	st := c.lookup(s)
+	if !st.hasVerdict {
+		c.save(st)
+	}
 	for i := range s.Samples {
 		st.touch = max(st.touch, s.Samples[i].T)
 	}
@@ -379,12 +418,16 @@ func (c *Collector) lookup(s *Series) *seriesState {
 	st.next = c.series[h]
 	c.series[h] = st
 	c.nSeries++
+	if c.open != nil {
+		c.open.created = append(c.open.created, st)
+	}
 	return st
 }
 
 // newState works out what a new series is to each source.
 func (c *Collector) newState(ls Labels, typ MetricType, unit string, delta bool) *seriesState {
-	st := &seriesState{labels: ls.Clone(), typ: typ, unit: strings.Clone(unit), delta: delta, lastH: new(nativeHist)}
+	st := &seriesState{labels: ls.Clone(), typ: typ, unit: strings.Clone(unit), delta: delta, lastH: new(nativeHist), id: c.nextID}
+	c.nextID++
 	if err := ls.Validate(); err != nil {
 		st.setVerdict(BadValue, err)
 		return st
@@ -610,8 +653,10 @@ func (c *Collector) addFloat(st *seriesState, s *Sample, rep *Report) {
 	}
 	if st.delta && !stale {
 		// A delta is an increase on its own: no baseline, and order only
-		// matters for lateness.
-		if st.seen && st.lastT-s.T > c.lagMs {
+		// matters for lateness, and for a resend of the newest point (an
+		// exporter retrying a request whose answer it lost), which would
+		// count it twice.
+		if st.seen && (st.lastT-s.T > c.lagMs || s.T == st.lastT) {
 			c.order(st, s.T, rep)
 			return
 		}
@@ -658,16 +703,20 @@ func (c *Collector) accept(t int64, rep *Report) {
 	}
 }
 
-// partial returns src's open rollup for the quantum starting at start.
+// partial returns what the open change adds to src's rollup of the
+// quantum starting at start.
 func (c *Collector) partial(src *source, start int64, rep *Report) *partial {
 	if p := src.last; p != nil && p.start == start {
 		return p
 	}
-	p := src.partials[start]
+	p := src.delta[start]
 	if p == nil {
 		p = &partial{start: start}
-		src.partials[start] = p
-		if c.closed(start) {
+		if src.delta == nil {
+			src.delta = make(map[int64]*partial)
+		}
+		src.delta[start] = p
+		if src.partials[start] == nil && c.closed(start) {
 			rep.note(Reopened, 1, nil)
 		}
 	}
@@ -704,7 +753,7 @@ func (c *Collector) addIncrease(st *seriesState, tns int64, inc float64, rep *Re
 			}
 			a := p.classic[r.group]
 			if a == nil {
-				a = &classicAcc{isError: r.isError}
+				a = &classicAcc{isError: r.isError, ref: st}
 				p.classic[r.group] = a
 			}
 			a.add(r.le, inc)
@@ -734,7 +783,7 @@ func (c *Collector) addHist(st *seriesState, h *Histogram, rep *Report) {
 		}
 	}
 	if st.delta && !stale {
-		if st.seen && st.lastT-h.T > c.lagMs {
+		if st.seen && (st.lastT-h.T > c.lagMs || h.T == st.lastT) {
 			c.order(st, h.T, rep)
 			return
 		}
@@ -900,39 +949,51 @@ func unitName(exp int) string {
 // Flush hands out the rollups of every quantum that ends at or before
 // before (Unix nanoseconds), sorted by source then time, and forgets
 // series idle for longer than IdleTimeout. Pass Watermark() to leave room
-// for late samples, or math.MaxInt64 to drain everything (at shutdown).
+// for late samples, or math.MaxInt64 to drain everything (a file read to its end).
 // Results for a quantum flushed earlier are contributions to merge.
+//
+// Flush is a change of its own (see Begin), committed at once; while a
+// Change is open it hands out nothing and says so in the report.
 func (c *Collector) Flush(before int64) ([]Result, Report) {
-	var rep Report
-	var out []Result
-	var starts []int64
-	for i := range c.srcs {
-		src := &c.srcs[i]
-		starts = starts[:0]
-		for s := range src.partials {
-			if before >= math.MinInt64+c.quantum && s <= before-c.quantum {
-				starts = append(starts, s)
-			}
-		}
-		slices.Sort(starts)
-		for _, s := range starts {
-			p := src.partials[s]
-			delete(src.partials, s)
-			if r, ok := c.resolve(src, p, &rep); ok {
-				out = append(out, r)
-			}
-		}
-		src.last = nil
+	ch, err := c.Begin()
+	if err != nil {
+		return nil, Report{Problems: []error{err}}
 	}
-	if before > c.flushed {
-		c.flushed = before
-	}
-	c.prune()
-	return out, rep
+	res, rep := ch.Flush(before)
+	ch.Commit()
+	return res, rep
 }
 
-// resolve turns an open rollup into its final counts.
-func (c *Collector) resolve(src *source, p *partial, rep *Report) (Result, bool) {
+// due lists the quanta of src that end at or before before, ascending,
+// from the committed partials and the open change's.
+func (c *Collector) due(src *source, before int64, starts []int64) []int64 {
+	starts = starts[:0]
+	if before < math.MinInt64+c.quantum {
+		return starts
+	}
+	last := before - c.quantum
+	for s := range src.partials {
+		if s <= last {
+			starts = append(starts, s)
+		}
+	}
+	for s := range src.delta {
+		if s <= last && src.partials[s] == nil {
+			starts = append(starts, s)
+		}
+	}
+	slices.Sort(starts)
+	return starts
+}
+
+// resolve turns an open rollup into its final counts. It leaves p as it
+// was: a change that is rolled back keeps its quanta open.
+func (c *Collector) resolve(src *source, open *partial, rep *Report) (Result, bool) {
+	// Classic buckets are added to the counts and the latency histogram
+	// as they resolve: do that on a copy.
+	p := *open
+	p.latency = hist.Histogram{}
+	open.latency.CopyTo(&p.latency)
 	res := Result{SLI: src.Name, Approximate: p.approx}
 	r := &res.Rollup
 	r.Start = p.start
@@ -956,7 +1017,7 @@ func (c *Collector) resolve(src *source, p *partial, rep *Report) (Result, bool)
 		r.Attempted, r.Errors, r.Good = total, bad, total-bad
 	case kindHistogram:
 		for g, a := range p.classic {
-			c.resolveClassic(src, p, g, a, rep)
+			c.resolveClassic(src, &p, g, a, rep)
 		}
 		a, e, s := roundCount(p.attempted), roundCount(p.errors), roundCount(p.slow)
 		e = min(e, a)
@@ -1042,27 +1103,35 @@ func (c *Collector) prune() {
 	}
 	c.prunedMs = c.newestMs
 	cut := c.newestMs - c.idleMs
-	for h, head := range c.series {
-		var keep *seriesState
-		for st := head; st != nil; {
-			next := st.next
-			if st.touch < cut {
-				c.release(st)
-				c.nSeries--
-			} else {
-				st.next, keep = keep, st
-			}
-			st = next
-		}
-		if keep == nil {
-			delete(c.series, h)
+	for h := range c.series {
+		c.drop(h, func(st *seriesState) bool { return st.touch < cut })
+	}
+}
+
+// drop forgets the series of hash h that gone picks.
+func (c *Collector) drop(h uint64, gone func(*seriesState) bool) {
+	var keep *seriesState
+	for st := c.series[h]; st != nil; {
+		next := st.next
+		if gone(st) {
+			c.release(st)
+			c.nSeries--
 		} else {
-			c.series[h] = keep
+			st.next, keep = keep, st
 		}
+		st = next
+	}
+	if keep == nil {
+		delete(c.series, h)
+	} else {
+		c.series[h] = keep
 	}
 }
 
 func (c *Collector) release(st *seriesState) {
+	if c.byID != nil {
+		delete(c.byID, st.id)
+	}
 	for i := range st.roles {
 		g := st.roles[i].group
 		if g == nil {

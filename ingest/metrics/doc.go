@@ -75,4 +75,18 @@
 // before a horizon (Watermark leaves room for MaxLag). MarshalState and
 // UnmarshalState carry baselines and open quanta across restarts. A
 // Collector is not safe for concurrent use.
+//
+// # Durability
+//
+// A server that acknowledges a request must not lose it, and must not
+// count the sender's retry of a request it did not acknowledge. Begin
+// takes a request's series and flush horizon as one Change: its Results
+// and its record (AppendRecord: the new baselines of the series it
+// touched, the increases it added to open quanta, the horizon) go to the
+// store in one transaction, and the Change commits when that transaction
+// did, or rolls back, leaving no trace, when it failed. After a crash,
+// the last stored state (MarshalState) and the records since, applied in
+// order (ApplyRecord), rebuild the Collector as it was after the last
+// acknowledged request. A record is about 4 bytes a counter sample the
+// request carried, once the store has the series' labels.
 package metrics

@@ -32,7 +32,8 @@ const (
 	// count cannot be read exactly.
 	NoThresholdBucket
 	// Duplicate (dropped): same timestamp as the newest sample of the
-	// series, or classic buckets of a histogram that also arrives native.
+	// series (for a delta too: a resend would count it twice), or classic
+	// buckets of a histogram that also arrives native.
 	Duplicate
 	// Unused (dropped): a series a source names but does not need, such as
 	// a histogram's _count and _sum.

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,31 +10,46 @@ import (
 	"strings"
 )
 
-// State format, version 1. Integers are varints (zig-zag for signed),
+// State format, version 2. Integers are varints (zig-zag for signed),
 // floats 8 bytes little-endian, strings and byte blocks length-prefixed:
 //
-//	magic     "nines-metrics-state\x01"
+//	magic     "nines-metrics-state\x02"
 //	quantum   varint ns
-//	anySample byte; newestMs varint; flushed varint ns
-//	nseries   uvarint, then per series:
-//	  labels  uvarint count, name/value strings
-//	  type    byte; unit string; flags byte (delta, seen, has, hasH)
-//	  lastT, touch varint ms; lastV float; lastStart varint ms
+//	anySample byte; newestMs varint; flushed varint ns; prunedMs varint
+//	nextID    uvarint
+//	nseries   uvarint, then per series (see appendSeries):
+//	  id      varint, the id less the previous series' (0 before the first)
+//	  flags   byte (delta, seen, has, hasH, labels: always set here,
+//	          plain, step: see below)
+//	  labels  uvarint count, name/value strings; type byte; unit string
+//	  unless plain: lastT varint, newestMs − lastT; touch varint,
+//	          touch − lastT; lastStart varint ms (plain: newestMs, lastT, 0)
+//	  lastV   num (with step, in a record: varint, the change of lastV)
 //	  if hasH: native histogram (see appendNative)
 //	nsources  uvarint, then per source:
 //	  name    string; npartials uvarint, then per open quantum:
 //	    start varint ns; flags byte (measured, approx)
-//	    good, bad, total, attempted, errors, slow, over: float
+//	    good, bad, total, attempted, errors, slow, over: num
 //	    latency bytes (hist's circllhist serialization)
 //	    nclassic uvarint, then group key string, isError byte,
-//	      nbounds uvarint, (le float, cum float)…
+//	      nbounds uvarint, (le float, cum num)…
+//
+// A num is a count, most often whole: uvarint 2n for a whole n below
+// 2^52, else uvarint 1 and the float.
+//
+// Version 1 (nines before durable remote write) lacks prunedMs, nextID
+// and the series' ids, writes lastT and touch as they are, labels first,
+// and every num as a float; it is still read.
 //
 // Sources and series are keyed by name and labels, not by position, so a
 // state survives a change of configuration: series get their roles from
 // the new configuration, and open quanta of SLIs no longer configured are
 // discarded.
 
-const stateMagic = "nines-metrics-state\x01"
+const (
+	stateMagic   = "nines-metrics-state\x02"
+	stateMagicV1 = "nines-metrics-state\x01"
+)
 
 // Flag bits of a series.
 const (
@@ -41,75 +57,133 @@ const (
 	flagSeen
 	flagHas
 	flagHasH
+	// flagLabels: labels, type and unit follow (always in a state; in a
+	// record for a series the store does not know yet).
+	flagLabels
+	// flagPlain: lastT is newestMs, touch is lastT and lastStart is 0,
+	// and none of them is written (most series of a scrape).
+	flagPlain
+	// flagStep: lastV is written as the difference from the value it had
+	// before the change, a zig-zag varint (records only; whole values).
+	flagStep
 )
 
 // MarshalState returns everything the Collector remembers: each series'
 // baseline (last cumulative value, native histogram, timestamps) and the
-// open quanta not yet flushed. Restoring it with UnmarshalState after a
+// open quanta not yet flushed. Series an SLI does not read are left out:
+// they have no baseline. Restoring it with UnmarshalState after a
 // restart keeps counter increases across the restart instead of losing
 // one scrape interval per series to new baselines.
 //
-// Commit it in the same transaction as the rollups that Flush returned
-// since the previous snapshot (store.Appender.SetState exists for this):
-// then a crash can neither count an increase twice (rollups stored, state
-// not) nor lose it (state stored, rollups not). Between snapshots nothing
-// of a cumulative counter is lost either: after a restart from an older
-// snapshot, the first new sample's increase covers the gap (counted in
-// its quantum rather than the original ones). Only delta points (OTLP
-// delta temporality) taken in since the snapshot are lost, so snapshot as
-// often as delta senders need. The size is about 100 bytes per series
-// plus the open quanta; the order of series in it is unspecified.
+// A server keeps it with the records of the changes since (see Change and
+// ApplyRecord): the state alone is as old as its last save. The size is
+// about 100 bytes per series plus the open quanta; series are in the
+// order of their ids. It must not be called while a Change is open.
 func (c *Collector) MarshalState() ([]byte, error) {
-	b := []byte(stateMagic)
+	if c.open != nil {
+		return nil, ErrChangeOpen
+	}
+	// Most of a state is its series; about as many bytes as last time.
+	b := append(make([]byte, 0, c.stateSize+c.stateSize/8), stateMagic...)
 	b = binary.AppendVarint(b, c.quantum)
 	b = appendBool(b, c.anySample)
 	b = binary.AppendVarint(b, c.newestMs)
 	b = binary.AppendVarint(b, c.flushed)
-	b = binary.AppendUvarint(b, uint64(c.nSeries))
+	b = binary.AppendVarint(b, c.prunedMs)
+	b = binary.AppendUvarint(b, c.nextID)
+	// Series with a verdict (unknown, unused, refused) hold no baseline:
+	// the configuration gives them their verdict again when they return.
+	all := make([]*seriesState, 0, c.nSeries)
 	for _, head := range c.series {
 		for st := head; st != nil; st = st.next {
-			b = appendSeries(b, st)
+			if !st.hasVerdict {
+				all = append(all, st)
+			}
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.srcs)))
-	for i := range c.srcs {
-		src := &c.srcs[i]
-		b = appendString(b, src.Name)
-		b = binary.AppendUvarint(b, uint64(len(src.partials)))
-		starts := make([]int64, 0, len(src.partials))
-		for s := range src.partials {
+	b = binary.AppendUvarint(b, uint64(len(all)))
+	// By id, so that equal states are equal bytes.
+	slices.SortFunc(all, func(a, b *seriesState) int { return cmp.Compare(a.id, b.id) })
+	var prev uint64
+	for _, st := range all {
+		b = appendSeries(b, st, c.newestMs, true, prev, nil)
+		prev = st.id
+	}
+	b = appendSources(b, c.srcs, func(src *source) map[int64]*partial { return src.partials }, nil)
+	c.stateSize = len(b)
+	return b, nil
+}
+
+// appendSources writes the open quanta of every source that has some in
+// the map quanta picks, by source name; with les, a record's (see
+// appendPartial).
+func appendSources(b []byte, srcs []source, quanta func(*source) map[int64]*partial, les map[float64]int) []byte {
+	n := 0
+	for i := range srcs {
+		if len(quanta(&srcs[i])) > 0 {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	for i := range srcs {
+		ps := quanta(&srcs[i])
+		if len(ps) == 0 {
+			continue
+		}
+		b = appendString(b, srcs[i].Name)
+		b = binary.AppendUvarint(b, uint64(len(ps)))
+		starts := make([]int64, 0, len(ps))
+		for s := range ps {
 			starts = append(starts, s)
 		}
 		slices.Sort(starts) // a deterministic encoding
 		for _, s := range starts {
-			b = appendPartial(b, src.partials[s])
+			b = appendPartial(b, ps[s], les)
 		}
 	}
-	return b, nil
+	return b
 }
 
-func appendSeries(b []byte, st *seriesState) []byte {
-	b = binary.AppendUvarint(b, uint64(len(st.labels)))
-	for _, l := range st.labels {
-		b = appendString(b, l.Name)
-		b = appendString(b, l.Value)
-	}
-	b = append(b, byte(st.typ))
-	b = appendString(b, st.unit)
+// appendSeries writes a series' id (less prev, the id written before),
+// flags, labels when withLabels, and baseline, its times relative to
+// newestMs, its value relative to base when there is one (a record's:
+// the value before the change): in order of ids or of arrival, most
+// series of a scrape then take a byte of id, a byte of flags and a byte
+// or two of value.
+func appendSeries(b []byte, st *seriesState, newestMs int64, withLabels bool, prev uint64, base *float64) []byte {
+	b = binary.AppendVarint(b, int64(st.id-prev))
+	plain := st.lastT == newestMs && st.touch == st.lastT && st.lastStart == 0
+	step := base != nil && whole(*base) && whole(st.lastV)
 	var f byte
 	for _, x := range []struct {
 		on  bool
 		bit byte
-	}{{st.delta, flagDelta}, {st.seen, flagSeen}, {st.has, flagHas}, {st.hasH, flagHasH}} {
+	}{{st.delta, flagDelta}, {st.seen, flagSeen}, {st.has, flagHas}, {st.hasH, flagHasH}, {withLabels, flagLabels},
+		{plain, flagPlain}, {step, flagStep}} {
 		if x.on {
 			f |= x.bit
 		}
 	}
 	b = append(b, f)
-	b = binary.AppendVarint(b, st.lastT)
-	b = binary.AppendVarint(b, st.touch)
-	b = appendFloat(b, st.lastV)
-	b = binary.AppendVarint(b, st.lastStart)
+	if withLabels {
+		b = binary.AppendUvarint(b, uint64(len(st.labels)))
+		for _, l := range st.labels {
+			b = appendString(b, l.Name)
+			b = appendString(b, l.Value)
+		}
+		b = append(b, byte(st.typ))
+		b = appendString(b, st.unit)
+	}
+	if !plain {
+		b = binary.AppendVarint(b, newestMs-st.lastT)
+		b = binary.AppendVarint(b, st.touch-st.lastT)
+		b = binary.AppendVarint(b, st.lastStart)
+	}
+	if step {
+		b = binary.AppendVarint(b, int64(st.lastV)-int64(*base))
+	} else {
+		b = appendNum(b, st.lastV)
+	}
 	if st.hasH {
 		b = appendNative(b, st.lastH)
 	}
@@ -136,7 +210,12 @@ func appendNative(b []byte, nh *nativeHist) []byte {
 	return b
 }
 
-func appendPartial(b []byte, p *partial) []byte {
+// appendPartial writes an open quantum. Its classic histograms are named
+// by their group key and their bounds written as floats; in a record
+// (les set), by the id of a bucket series of theirs and the bounds' index
+// in the record's table les: a record's increases come from series the
+// same record holds, and a few bytes do where a key takes a hundred.
+func appendPartial(b []byte, p *partial, les map[float64]int) []byte {
 	b = binary.AppendVarint(b, p.start)
 	var f byte
 	if p.measured {
@@ -147,7 +226,7 @@ func appendPartial(b []byte, p *partial) []byte {
 	}
 	b = append(b, f)
 	for _, v := range []float64{p.good, p.bad, p.total, p.attempted, p.errors, p.slow, p.over} {
-		b = appendFloat(b, v)
+		b = appendNum(b, v)
 	}
 	lat := p.latency.AppendBinary(nil)
 	b = binary.AppendUvarint(b, uint64(len(lat)))
@@ -160,15 +239,37 @@ func appendPartial(b []byte, p *partial) []byte {
 	slices.SortFunc(keys, func(x, y *groupInfo) int { return strings.Compare(x.key, y.key) })
 	for _, g := range keys {
 		a := p.classic[g]
-		b = appendString(b, g.key)
+		if les != nil {
+			b = binary.AppendUvarint(b, a.ref.id)
+		} else {
+			b = appendString(b, g.key)
+		}
 		b = appendBool(b, a.isError)
 		b = binary.AppendUvarint(b, uint64(len(a.les)))
 		for i := range a.les {
-			b = appendFloat(b, a.les[i])
-			b = appendFloat(b, a.cum[i])
+			if les != nil {
+				b = binary.AppendUvarint(b, uint64(les[a.les[i]]))
+			} else {
+				b = appendFloat(b, a.les[i])
+			}
+			b = appendNum(b, a.cum[i])
 		}
 	}
 	return b
+}
+
+// appendNum writes a count: most are whole, and take a byte or three.
+func appendNum(b []byte, v float64) []byte {
+	if whole(v) {
+		return binary.AppendUvarint(b, uint64(v)<<1)
+	}
+	return appendFloat(append(b, 1), v)
+}
+
+// whole reports whether v is a whole number that converts to an integer
+// and back exactly (-0 is not: it would come back as 0).
+func whole(v float64) bool {
+	return v >= 0 && v < 1<<52 && v == math.Trunc(v) && !math.Signbit(v)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -187,17 +288,22 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, 0)
 }
 
-// ErrState is wrapped by every error of UnmarshalState.
+// ErrState is wrapped by every error of UnmarshalState and ApplyRecord.
 var ErrState = errors.New("metrics: bad collector state")
 
 // UnmarshalState replaces what the Collector remembers with a state from
 // MarshalState. Series take their roles from the Collector's current
 // configuration; open quanta of SLIs it no longer has are discarded. A
 // state written with another quantum is refused (its open quanta would not
-// line up). On error the Collector is unchanged.
+// line up). On error the Collector is unchanged. Every series counts as
+// unknown to the store (see Change.AppendRecord) until MarkLogged.
 func (c *Collector) UnmarshalState(data []byte) error {
-	r := stateReader{b: data}
-	if !strings.HasPrefix(string(data), stateMagic) {
+	if c.open != nil {
+		return ErrChangeOpen
+	}
+	v1 := strings.HasPrefix(string(data), stateMagicV1)
+	r := stateReader{b: data, v1: v1}
+	if !v1 && !strings.HasPrefix(string(data), stateMagic) {
 		return fmt.Errorf("%w: not a nines collector state (or another version)", ErrState)
 	}
 	r.off = len(stateMagic)
@@ -207,41 +313,60 @@ func (c *Collector) UnmarshalState(data []byte) error {
 	}
 	// Build into a fresh Collector sharing the configuration, then swap it
 	// in, so a bad state leaves c as it was.
-	n := &Collector{
-		quantum: c.quantum, quantumD: c.quantumD, lagMs: c.lagMs, idleMs: c.idleMs,
-		byName: c.byName, wild: c.wild, seed: c.seed, warnings: c.warnings,
-		series: make(map[uint64]*seriesState), groups: make(map[string]*groupInfo),
-	}
-	n.srcs = make([]source, len(c.srcs))
-	for i := range c.srcs {
-		n.srcs[i] = source{SLISource: c.srcs[i].SLISource, kind: c.srcs[i].kind, thr: c.srcs[i].thr,
-			hasThr: c.srcs[i].hasThr, partials: make(map[int64]*partial)}
-	}
+	n := c.emptyCopy()
 	n.anySample = r.bool()
 	n.newestMs = r.varint()
 	n.flushed = r.varint()
+	if !v1 {
+		n.prunedMs = r.varint()
+		n.nextID = r.uvarint()
+	}
 	count := r.count(8)
+	var prev uint64
 	for i := 0; i < count && r.err == nil; i++ {
-		n.readSeries(&r)
+		var e entry
+		if v1 {
+			r.seriesV1(&e)
+		} else {
+			r.series(&e, n.newestMs, prev, nil)
+		}
+		prev = e.id
+		if r.err != nil {
+			break
+		}
+		if !e.labeled {
+			r.fail("series %d without labels", i)
+			break
+		}
+		if v1 {
+			e.id = n.nextID
+		}
+		if err := e.labels.Validate(); err != nil {
+			r.fail("series %d labels: %v", i, err)
+			break
+		}
+		if n.find(e.labels) != nil {
+			r.fail("series %s twice", e.labels)
+			break
+		}
+		n.insert(&e)
 	}
 	nsrc := r.count(2)
 	for i := 0; i < nsrc && r.err == nil; i++ {
 		name := r.string()
-		var dst *source
-		for j := range n.srcs {
-			if n.srcs[j].Name == name {
-				dst = &n.srcs[j]
-			}
-		}
+		dst := n.sourceNamed(name)
 		np := r.count(11)
 		for k := 0; k < np && r.err == nil; k++ {
-			p := n.readPartial(&r)
-			if dst != nil && p != nil {
-				if _, dup := dst.partials[p.start]; dup {
-					r.fail("quantum %d of SLI %q twice", p.start, name)
-				}
-				dst.partials[p.start] = p
+			p, keyed := readPartial(&r, nil)
+			if dst == nil || p == nil {
+				continue
 			}
+			if _, dup := dst.partials[p.start]; dup {
+				r.fail("quantum %d of SLI %q twice", p.start, name)
+				break
+			}
+			n.attach(dst, p, keyed)
+			dst.partials[p.start] = p
 		}
 	}
 	if r.err == nil && r.off != len(data) {
@@ -251,55 +376,151 @@ func (c *Collector) UnmarshalState(data []byte) error {
 		return r.err
 	}
 	c.series, c.nSeries, c.groups, c.srcs = n.series, n.nSeries, n.groups, n.srcs
-	c.anySample, c.newestMs, c.flushed = n.anySample, n.newestMs, n.flushed
+	c.anySample, c.newestMs, c.flushed, c.prunedMs, c.nextID = n.anySample, n.newestMs, n.flushed, n.prunedMs, n.nextID
+	c.byID = nil
 	return nil
 }
 
-func (c *Collector) readSeries(r *stateReader) {
-	nl := r.count(2)
-	ls := make(Labels, 0, min(nl, 64))
-	for i := 0; i < nl && r.err == nil; i++ {
-		ls = append(ls, Label{r.string(), r.string()})
+// emptyCopy returns a Collector with c's configuration and nothing in it.
+func (c *Collector) emptyCopy() *Collector {
+	n := &Collector{
+		quantum: c.quantum, quantumD: c.quantumD, lagMs: c.lagMs, idleMs: c.idleMs,
+		byName: c.byName, wild: c.wild, seed: c.seed, warnings: c.warnings,
+		series: make(map[uint64]*seriesState), groups: make(map[string]*groupInfo),
+		flushed: math.MinInt64,
 	}
-	typ := MetricType(r.byte())
-	unit := r.string()
-	f := r.byte()
-	lastT, touch := r.varint(), r.varint()
-	lastV := r.float()
-	lastStart := r.varint()
-	var nh nativeHist
-	if f&flagHasH != 0 {
-		r.native(&nh)
+	n.srcs = make([]source, len(c.srcs))
+	for i := range c.srcs {
+		n.srcs[i] = source{SLISource: c.srcs[i].SLISource, kind: c.srcs[i].kind, thr: c.srcs[i].thr,
+			hasThr: c.srcs[i].hasThr, partials: make(map[int64]*partial)}
 	}
-	if r.err != nil {
-		return
-	}
-	if err := ls.Validate(); err != nil {
-		r.fail("series %d labels: %v", c.nSeries, err)
-		return
-	}
-	h := c.hash(ls)
-	for st := c.series[h]; st != nil; st = st.next {
-		if st.labels.Equal(ls) {
-			r.fail("series %s twice", ls)
-			return
+	return n
+}
+
+func (c *Collector) sourceNamed(name string) *source {
+	for j := range c.srcs {
+		if c.srcs[j].Name == name {
+			return &c.srcs[j]
 		}
 	}
-	st := c.newState(ls, typ, unit, f&flagDelta != 0)
-	st.seen, st.has, st.hasH = f&flagSeen != 0, f&flagHas != 0, f&flagHasH != 0
-	st.lastT, st.touch, st.lastV, st.lastStart = lastT, touch, lastV, lastStart
-	*st.lastH = nh
+	return nil
+}
+
+// find returns the series with labels ls, or nil.
+func (c *Collector) find(ls Labels) *seriesState {
+	for st := c.series[c.hash(ls)]; st != nil; st = st.next {
+		if st.labels.Equal(ls) {
+			return st
+		}
+	}
+	return nil
+}
+
+// insert adds the series of e, which must be new, with the roles the
+// configuration gives it.
+func (c *Collector) insert(e *entry) *seriesState {
+	next := c.nextID
+	st := c.newState(e.labels, e.typ, e.unit, e.flags&flagDelta != 0)
+	st.id, c.nextID = e.id, max(next, e.id+1)
+	st.setFields(&e.f)
+	h := c.hash(e.labels)
 	st.next = c.series[h]
 	c.series[h] = st
 	c.nSeries++
+	if c.byID != nil {
+		c.byID[st.id] = st
+	}
+	return st
 }
 
-func (c *Collector) readPartial(r *stateReader) *partial {
+// entry is a series as a state or record holds it.
+type entry struct {
+	id      uint64
+	labeled bool
+	labels  Labels
+	typ     MetricType
+	unit    string
+	flags   byte
+	f       fields
+}
+
+// series reads what appendSeries wrote after the series of id prev;
+// base, for a record, gives the value a series had before the change.
+func (r *stateReader) series(e *entry, newestMs int64, prev uint64, base func(e *entry) float64) {
+	e.id = prev + uint64(r.varint())
+	e.flags = r.byte()
+	e.labeled = e.flags&flagLabels != 0
+	if e.labeled {
+		r.labels(e)
+	}
+	if e.flags&flagPlain != 0 {
+		e.f.lastT, e.f.touch = newestMs, newestMs
+	} else {
+		e.f.lastT = newestMs - r.varint()
+		e.f.touch = e.f.lastT + r.varint()
+		e.f.lastStart = r.varint()
+	}
+	switch {
+	case e.flags&flagStep == 0:
+		e.f.lastV = r.num()
+	case base == nil:
+		r.fail("series %d: a change of value in a state", e.id)
+	default:
+		b := base(e)
+		if e.f.lastV = b + float64(r.varint()); !whole(b) || !whole(e.f.lastV) {
+			r.fail("series %d: value %v changed to %v", e.id, b, e.f.lastV)
+		}
+	}
+	r.flags(e)
+}
+
+// seriesV1 reads a series of a version 1 state.
+func (r *stateReader) seriesV1(e *entry) {
+	r.labels(e)
+	e.labeled = true
+	e.flags = r.byte() &^ (flagLabels | flagPlain | flagStep)
+	e.f.lastT, e.f.touch = r.varint(), r.varint()
+	e.f.lastV = r.num()
+	e.f.lastStart = r.varint()
+	r.flags(e)
+}
+
+func (r *stateReader) labels(e *entry) {
+	nl := r.count(2)
+	e.labels = make(Labels, 0, min(nl, 64))
+	for i := 0; i < nl && r.err == nil; i++ {
+		e.labels = append(e.labels, Label{r.string(), r.string()})
+	}
+	e.typ = MetricType(r.byte())
+	e.unit = r.string()
+}
+
+// flags sets what the flags say, and reads the native baseline.
+func (r *stateReader) flags(e *entry) {
+	e.f.seen, e.f.has, e.f.hasH = e.flags&flagSeen != 0, e.flags&flagHas != 0, e.flags&flagHasH != 0
+	if e.f.hasH {
+		e.f.lastH = new(nativeHist)
+		r.native(e.f.lastH)
+	}
+}
+
+// keyedAcc is a classic histogram's accumulator as read, by group key or
+// by the id of a series of the group.
+type keyedAcc struct {
+	key string
+	ref uint64
+	acc *classicAcc
+}
+
+// readPartial reads what appendPartial wrote (with les, a record's table
+// of bounds); its classic accumulators come apart, by key or by series,
+// for attach.
+func readPartial(r *stateReader, les []float64) (*partial, []keyedAcc) {
 	p := &partial{start: r.varint()}
 	f := r.byte()
 	p.measured, p.approx = f&1 != 0, f&2 != 0
 	for _, v := range []*float64{&p.good, &p.bad, &p.total, &p.attempted, &p.errors, &p.slow, &p.over} {
-		*v = r.float()
+		*v = r.num()
 		if !(*v >= 0) || math.IsInf(*v, 0) {
 			r.fail("open quantum count %v", *v)
 		}
@@ -311,36 +532,68 @@ func (c *Collector) readPartial(r *stateReader) *partial {
 		}
 	}
 	nc := r.count(3)
+	var keyed []keyedAcc
 	for i := 0; i < nc && r.err == nil; i++ {
-		key := r.string()
+		var k keyedAcc
+		if les != nil {
+			k.ref = r.uvarint()
+		} else {
+			k.key = r.string()
+		}
 		a := &classicAcc{isError: r.bool()}
-		nb := r.count(16)
+		nb := r.count(2)
 		for j := 0; j < nb && r.err == nil; j++ {
-			le, cum := r.float(), r.float()
-			if math.IsNaN(le) || j > 0 && !(le > a.les[j-1]) || !(cum >= 0) {
+			var le float64
+			if les != nil {
+				if i := r.uvarint(); i < uint64(len(les)) {
+					le = les[i]
+				} else {
+					r.fail("bound %d of a table of %d", i, len(les))
+				}
+			} else {
+				le = r.float()
+			}
+			cum := r.num()
+			if math.IsNaN(le) || j > 0 && !(le > a.les[j-1]) || !(cum >= 0) || math.IsInf(cum, 0) {
 				r.fail("classic bucket le=%v cum=%v", le, cum)
 			}
 			a.les = append(a.les, le)
 			a.cum = append(a.cum, cum)
 		}
-		g := c.groups[key]
-		if g == nil {
-			// No live series of this histogram: its open quanta still
-			// resolve, through a group no series holds.
-			g = &groupInfo{key: key}
+		if slices.ContainsFunc(keyed, func(o keyedAcc) bool { return o.key == k.key && o.ref == k.ref }) {
+			r.fail("histogram %q (series %d) twice in one quantum", k.key, k.ref)
 		}
-		if p.classic == nil {
-			p.classic = make(map[*groupInfo]*classicAcc)
-		}
-		if p.classic[g] != nil {
-			r.fail("histogram %q twice in one quantum", key)
-		}
-		p.classic[g] = a
+		k.acc = a
+		keyed = append(keyed, k)
 	}
 	if r.err != nil {
-		return nil
+		return nil, nil
 	}
-	return p
+	return p, keyed
+}
+
+// attach gives p the accumulators read with it, each under the group of
+// its key (or of its series' labels, for src): the live series' group,
+// or one no series holds (its open quanta still resolve through it),
+// kept for the series that may come.
+func (c *Collector) attach(src *source, p *partial, keyed []keyedAcc) {
+	for _, k := range keyed {
+		var g *groupInfo
+		if k.key == "" {
+			// byRef: ApplyRecord checked that the series is held.
+			if src.Histogram == nil {
+				continue
+			}
+			g = c.group(src.Histogram.Name, c.byID[k.ref].labels)
+		} else if g = c.groups[k.key]; g == nil {
+			g = &groupInfo{key: k.key}
+			c.groups[k.key] = g
+		}
+		if p.classic == nil {
+			p.classic = make(map[*groupInfo]*classicAcc, len(keyed))
+		}
+		p.classic[g] = k.acc
+	}
 }
 
 // stateReader reads the state format, remembering the first error; every
@@ -349,6 +602,7 @@ type stateReader struct {
 	b   []byte
 	off int
 	err error
+	v1  bool // a version 1 state: nums are floats
 }
 
 func (r *stateReader) fail(format string, args ...any) {
@@ -441,6 +695,21 @@ func (r *stateReader) float() float64 {
 	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b[r.off:]))
 	r.off += 8
 	return v
+}
+
+// num reads what appendNum wrote (a float in a version 1 state).
+func (r *stateReader) num() float64 {
+	if r.v1 {
+		return r.float()
+	}
+	switch u := r.uvarint(); {
+	case u&1 == 0:
+		return float64(u >> 1)
+	case u == 1:
+		return r.float()
+	}
+	r.fail("bad number")
+	return 0
 }
 
 func (r *stateReader) native(nh *nativeHist) {

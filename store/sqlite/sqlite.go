@@ -258,9 +258,10 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// wrap adds context to err and makes closing and cancellation recognisable
-// with errors.Is whatever the driver said: a query interrupted by a
-// cancelled context comes back from SQLite as "interrupted".
+// wrap adds context to err and makes closing, cancellation and a failing
+// disk recognisable with errors.Is whatever the driver said: a query
+// interrupted by a cancelled context comes back from SQLite as
+// "interrupted", a full disk as SQLITE_FULL (see classify).
 func (db *DB) wrap(ctx context.Context, err error, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	switch {
@@ -269,7 +270,7 @@ func (db *DB) wrap(ctx context.Context, err error, format string, args ...any) e
 	case ctx != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 		return fmt.Errorf("sqlite: %s: %w (%v)", msg, ctx.Err(), err)
 	}
-	return fmt.Errorf("sqlite: %s: %w", msg, err)
+	return fmt.Errorf("sqlite: %s: %w", msg, classify(err))
 }
 
 // check returns ErrClosed or the context's error before any work starts.
