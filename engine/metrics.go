@@ -511,6 +511,20 @@ func (e *Engine) changeLocked(ctx context.Context, col *collector, reqs []*reque
 		batch.Series[name] = a.Series()
 	}
 	stored, err := e.commitLocked(ctx, batch, e.cfg.MaxLag)
+	if err != nil && !store.Failing(err) && errors.Is(err, store.ErrInvalid) {
+		// The store will never take these quanta (counts that would pass
+		// 2^64−1 with what it holds, say): retrying them would fail every
+		// later request of the protocol. Refuse them, counted and logged,
+		// and keep the rest of the change.
+		n := 0
+		for _, series := range batch.Series {
+			n += len(series.Rollups)
+		}
+		e.counters.Reject("metrics: refused by the store", int64(n))
+		e.cfg.Logger.Error("refusing metric quanta the store will not take", "protocol", col.proto.name, "quanta", n, "err", err)
+		batch.Series = map[string]*slo.Series{}
+		stored, err = e.commitLocked(ctx, batch, e.cfg.MaxLag)
+	}
 	if err != nil {
 		ch.Rollback()
 		return nil, nil, err

@@ -193,3 +193,44 @@ func TestReloadChangingTheQuantumSavesTheState(t *testing.T) {
 		t.Fatalf("the restart replayed records of the old quantum:\n%s", logs.String())
 	}
 }
+
+// TestQuantaTheStoreRefusesDoNotJamMetrics: a quantum the store will
+// never take (its counts with those stored would pass 2^64−1) is refused
+// and counted once; the protocol's later requests are stored as usual
+// instead of failing forever on the same held quantum.
+func TestQuantaTheStoreRefusesDoNotJamMetrics(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)
+	e, db := openEngine(t, t.TempDir(), func() time.Time { return now }, nil, counterSpec)
+	defer db.Close()
+	full := now.Truncate(time.Minute).Add(-2 * time.Minute)
+	if _, err := e.Append(ctx, "api", minute(full, math.MaxUint64-10, math.MaxUint64-10), "test"); err != nil {
+		t.Fatal(err)
+	}
+	// A baseline, then +100 in the full minute: that quantum overflows.
+	for i, v := range []float64{1000, 1100} {
+		if _, err := e.IngestMetrics(ctx, "remote-write", counters(full.Add(time.Duration(i)*20*time.Second), v, 0)); err != nil {
+			t.Fatalf("sample %d: %v", i, err)
+		}
+	}
+	// The next minute's quantum is handed out when the one after starts:
+	// the refused quantum must not come back with it.
+	next := full.Add(time.Minute)
+	for i, v := range []float64{1200, 1300} {
+		now = now.Add(40 * time.Second)
+		if _, err := e.IngestMetrics(ctx, "remote-write", counters(next.Add(time.Duration(i)*20*time.Second), v, 0)); err != nil {
+			t.Fatalf("a later request failed on the refused quantum: %v", err)
+		}
+	}
+	now = now.Add(3 * time.Minute)
+	if _, err := e.IngestMetrics(ctx, "remote-write", counters(now.Add(-time.Minute), 1400, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Counters().Rejected()["metrics: refused by the store"]; got != 1 {
+		t.Errorf("refused quanta counted %d, want 1", got)
+	}
+	_, series, err := e.Series(ctx, "api", next, next.Add(time.Minute))
+	if err != nil || len(series.Rollups) != 1 || series.Rollups[0].Attempted != 200 {
+		t.Fatalf("the next minute: %+v %v, want its 200 requests stored", series, err)
+	}
+}
