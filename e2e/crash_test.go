@@ -155,9 +155,18 @@ func sendUntil(stop <-chan struct{}, l *ledger, next func() int, req func(seq in
 		case err != nil:
 			l.unknown = append(l.unknown, seq)
 		default:
-			body, _ := io.ReadAll(resp.Body)
+			body, readErr := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			switch {
+			case readErr != nil && resp.StatusCode/100 == 2:
+				// The status line goes out only after the commit, so a
+				// 2xx whose body a kill cut short is still an
+				// acknowledgement; only its body cannot be checked.
+				l.acked = append(l.acked, seq)
+				err = readErr
+			case readErr != nil:
+				l.unknown = append(l.unknown, seq)
+				err = readErr
 			case resp.StatusCode/100 != 2:
 				l.problems = append(l.problems, fmt.Sprintf("%s: %s", resp.Status, body))
 			case check(body) != nil:
