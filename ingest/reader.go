@@ -222,7 +222,7 @@ func (o Options) withDefaults() (Options, error) {
 type block struct {
 	seq    int64
 	parser *Parser // nil until the format is known
-	buf    []byte // the buffer data lives in, returned to the pool after
+	buf    []byte  // the buffer data lives in, returned to the pool after
 	data   []byte
 	long   int64
 }
