@@ -49,9 +49,13 @@ var ErrEmpty = errors.New("ingest: empty line")
 type kind uint8
 
 const (
-	kindJSONL kind = iota + 1
-	kindNginx
-	kindEnvoy
+	kindNginx   kind = iota + 1 // nginx combined + $request_time, by hand
+	kindEnvoy                   // Envoy's default format, by hand
+	kindProgram                 // a compiled format string
+	kindJSON                    // JSON with a schema
+	kindLTSV                    // LTSV with a schema
+	kindHAProxy                 // HAProxy's HTTP log
+	kindALB                     // AWS ALB access logs
 )
 
 // Parser reads log lines of one format into events. It is built once,
@@ -63,8 +67,13 @@ type Parser struct {
 	name    string
 	kind    kind
 	latency bool // lines of this format carry a latency
+	prog    *program
+	schema  *schema
+	zone    *time.Location
 
-	nginx nginxParser // kindNginx's time cache
+	// Caches of the last timestamps read, per parser.
+	nginx nginxParser
+	st    progState
 }
 
 // NewParser builds the parser c names. c.Format must name a format:
@@ -74,18 +83,21 @@ func NewParser(c Config) (*Parser, error) {
 	if f == "" || strings.EqualFold(f, "auto") {
 		return nil, errors.New("ingest: no format given; Detect picks one from the first lines")
 	}
-	if len(c.Fields) > 0 {
-		return nil, fmt.Errorf("ingest: format %s: --field applies to JSON and LTSV logs only", f)
+	if dialect, _, ok := strings.Cut(f, ":"); ok && (strings.EqualFold(dialect, "nginx") || strings.EqualFold(dialect, "apache")) {
+		if len(c.Fields) > 0 {
+			return nil, fmt.Errorf("ingest: --field names the fields of JSON and LTSV logs; a format string names its own")
+		}
+		prog, err := compileFormat(f, c.Timezone)
+		if err != nil {
+			return nil, err
+		}
+		return &Parser{name: f, kind: kindProgram, latency: prog.latency, prog: prog, zone: c.Timezone}, nil
 	}
-	switch strings.ToLower(f) {
-	case "jsonl":
-		return &Parser{name: "jsonl", kind: kindJSONL, latency: true}, nil
-	case "nginx":
-		return &Parser{name: "nginx", kind: kindNginx, latency: true}, nil
-	case "envoy":
-		return &Parser{name: "envoy", kind: kindEnvoy, latency: true}, nil
+	p, ok := lookupPreset(f)
+	if !ok {
+		return nil, fmt.Errorf("ingest: unknown format %q: want auto, a preset (%s), or a format string nginx:'...' or apache:'...'", c.Format, presetNames())
 	}
-	return nil, fmt.Errorf("ingest: unknown format %q (want auto, jsonl, nginx or envoy)", c.Format)
+	return newPreset(p, c)
 }
 
 // Name returns the format's name as a report shows it: the preset's name,
@@ -111,7 +123,7 @@ func (p *Parser) Check(sli *slo.SLI) error {
 // another goroutine.
 func (p *Parser) Clone() *Parser {
 	c := *p
-	c.nginx = nginxParser{}
+	c.nginx, c.st = nginxParser{}, progState{}
 	return &c
 }
 
@@ -138,12 +150,20 @@ func (p *Parser) Parse(line []byte) (slo.Event, error) {
 // parse dispatches one line to the parser of its family.
 func (p *Parser) parse(line []byte, e *slo.Event) *problem {
 	switch p.kind {
-	case kindJSONL:
-		return parseJSONL(line, e)
 	case kindNginx:
 		return p.nginx.parse(line, e)
+	case kindProgram:
+		return p.prog.run(line, e, &p.st)
+	case kindJSON:
+		return p.schema.parseJSON(line, e)
+	case kindLTSV:
+		return p.schema.parseLTSV(line, e)
 	case kindEnvoy:
 		return parseEnvoy(line, e)
+	case kindHAProxy:
+		return parseHAProxy(line, e, p.zone, &p.st.zone)
+	case kindALB:
+		return parseALB(line, e)
 	}
 	*e = slo.Event{Status: slo.NoStatus, Latency: math.NaN(), Count: 1}
 	return &problem{what: "parser of no known format (a zero Parser?)"}

@@ -381,9 +381,9 @@ func TestReadDetectsTheFormat(t *testing.T) {
 		{"empty input", "", "auto", ""},
 		{"only empty lines", "\n\n\r\n", "auto", ""},
 		{"unknown", "\n\nDate,Status,Latency\n2026-11-24,200,3\n", "auto",
-			`ingest: cannot tell the format from line 3: not jsonl (no '{' first), not envoy (no "[YYYY-" first), not nginx combined with $request_time (nginx: no [time_local] after the client address, got "Date,Status,Latency"); the line starts with "Date,Status,Latency"`},
-		{"plain combined", `127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl"` + "\n", "auto",
-			`want $request_time after the user agent`},
+			`ingest: cannot tell the format from line 3: it is not JSON, LTSV or a text format nines knows (as combined: apache format: %h: no " " after it, got "Date,Status,Latency"); the line starts with "Date,Status,Latency".`},
+		{"plain combined under a latency rule", `127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl"` + "\n", "auto",
+			`ingest: the SLI has a latency rule (<=5ms) but combined logs carry no latency`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, rep, err := Read(context.Background(), strings.NewReader(tc.in), opts(t, nil))
