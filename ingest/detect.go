@@ -285,10 +285,8 @@ func detectText(lines []sampleLine, c Config) (*Parser, error) {
 	}
 	chosen := readings[0]
 	if chosen.preset.zone && c.Timezone == nil {
-		cc := c
-		cc.Format = chosen.preset.Name
-		_, err := NewParser(cc)
-		return nil, fmt.Errorf("line %d looks like %s: %w", lines[0].no, chosen.preset.About, err)
+		return nil, fmt.Errorf("ingest: line %d looks like %s (%s), whose times carry no UTC offset: give the zone the server writes them in with --log-timezone (sli.log.timezone in a spec), such as --log-timezone UTC",
+			lines[0].no, chosen.preset.Name, chosen.preset.About)
 	}
 	return chosen.parser, nil
 }

@@ -124,11 +124,11 @@ func parseField(f string) (int, fieldRef, error) {
 	}
 	switch {
 	case !ok:
-		return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: want ROLE=NAME[:UNIT] such as latency=duration:s", f)
+		return 0, fieldRef{}, fmt.Errorf("ingest: field %q: want ROLE=NAME[:UNIT] such as latency=duration:s", f)
 	case role < 0:
-		return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: %q is not a part of an event: want time, status, latency, ok, count or fallback (a latency read when a line has none)", f, roleText)
+		return 0, fieldRef{}, fmt.Errorf("ingest: field %q: %q is not a part of an event: want time, status, latency, ok, count or fallback (a latency read when a line has none)", f, roleText)
 	case spec == "":
-		return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: no field name after =", f)
+		return 0, fieldRef{}, fmt.Errorf("ingest: field %q: no field name after =", f)
 	}
 	ref := fieldRef{text: spec}
 	name := spec
@@ -143,28 +143,28 @@ func parseField(f string) (int, fieldRef, error) {
 		case rTime:
 			units, want = timeUnits, "unix_s, unix_ms, unix_us or unix_ns (RFC 3339 and [10/Oct/2000:13:55:36 -0700] strings need none)"
 		default:
-			return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: %s takes no unit", f, roleText)
+			return 0, fieldRef{}, fmt.Errorf("ingest: field %q: %s takes no unit", f, roleText)
 		}
 		scale, ok := units[u]
 		if !ok {
-			return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: unknown unit %q: want %s", f, u, want)
+			return 0, fieldRef{}, fmt.Errorf("ingest: field %q: unknown unit %q: want %s", f, u, want)
 		}
 		ref.scale, ref.unit = scale, true
 	}
 	if (role == rLatency || role == rFallback) && !ref.unit {
-		return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: give the unit of %s: %s:s, %s:ms, %s:us or %s:ns; nines never guesses a unit",
-			f, name, roleText, name, name, name)
+		return 0, fieldRef{}, fmt.Errorf("ingest: field %q: give the unit of %s: %s:s, %s:ms, %s:us or %s:ns; nines never guesses a unit",
+			f, name, name, name, name, name)
 	}
 	if name == "" {
-		return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: no field name", f)
+		return 0, fieldRef{}, fmt.Errorf("ingest: field %q: no field name", f)
 	}
 	ref.path = strings.Split(name, ".")
 	if len(ref.path) > maxPathDepth {
-		return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: a path of more than %d keys", f, maxPathDepth)
+		return 0, fieldRef{}, fmt.Errorf("ingest: field %q: a path of more than %d keys", f, maxPathDepth)
 	}
 	for _, p := range ref.path {
 		if p == "" {
-			return 0, fieldRef{}, fmt.Errorf("ingest: --field %q: empty key in %q", f, name)
+			return 0, fieldRef{}, fmt.Errorf("ingest: field %q: empty key in %q", f, name)
 		}
 	}
 	return role, ref, nil

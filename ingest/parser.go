@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,4 +168,52 @@ func (p *Parser) parse(line []byte, e *slo.Event) *problem {
 	}
 	*e = slo.Event{Status: slo.NoStatus, Latency: math.NaN(), Count: 1}
 	return &problem{what: "parser of no known format (a zero Parser?)"}
+}
+
+// roleOrder is the order fields are written in, for stable messages.
+var roleOrder = []string{"time", "status", "latency", "ok", "count", "fallback"}
+
+// ConfigOf reads a spec's sli.log into a Config. A nil src gives the zero
+// Config, which detects the format.
+func ConfigOf(src *slo.LogSource) (Config, error) {
+	var c Config
+	if src == nil {
+		return c, nil
+	}
+	c.Format = src.Format
+	for _, role := range roleOrder {
+		if v, ok := src.Fields[role]; ok {
+			c.Fields = append(c.Fields, role+"="+v)
+		}
+	}
+	for role := range src.Fields {
+		if !slices.Contains(roleOrder, role) {
+			return c, fmt.Errorf("ingest: field role %q: want time, status, latency, ok, count or fallback", role)
+		}
+	}
+	if src.Timezone != "" {
+		loc, err := time.LoadLocation(src.Timezone)
+		if err != nil {
+			return c, fmt.Errorf("ingest: time zone %q: want an IANA name such as UTC or Europe/Berlin", src.Timezone)
+		}
+		c.Timezone = loc
+	}
+	return c, nil
+}
+
+// Check builds the parser c names, if it names one, and checks it against
+// sli: what a spec loader and a command line run before reading a line.
+func (c Config) Check(sli *slo.SLI) error {
+	if f := strings.TrimSpace(c.Format); f == "" || strings.EqualFold(f, "auto") {
+		if len(c.Fields) > 0 {
+			_, err := newSchema(nil, c.Fields)
+			return err
+		}
+		return nil
+	}
+	p, err := NewParser(c)
+	if err != nil {
+		return err
+	}
+	return p.Check(sli)
 }

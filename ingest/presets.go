@@ -50,7 +50,7 @@ var presets = []Preset{
 	{Name: "envoy", kind: kindEnvoy,
 		About: `Envoy's default access log format, and Istio's (%DURATION% in milliseconds)`},
 	{Name: "haproxy", kind: kindHAProxy, zone: true,
-		About: `HAProxy's HTTP log format (option httplog): status, and %Ta in milliseconds; needs --log-timezone`},
+		About: `HAProxy's HTTP log format (option httplog): status, and %Ta in milliseconds`},
 	{Name: "aws-alb", Aliases: []string{"alb"}, kind: kindALB,
 		About: `AWS Application Load Balancer access logs: elb_status_code, and the sum of the three processing times`},
 	{Name: "jsonl", kind: kindJSON, fields: jsonlFields,
