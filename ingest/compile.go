@@ -62,6 +62,13 @@ type program struct {
 	tailMsg  string
 	useClock bool // the time is assembled from parts in a clock
 	latency  bool
+	// mid < len(steps)-1 when the last field is read from the end of the
+	// line: steps[mid:len(steps)-1] are skipped fields (a referer, a user
+	// agent) that are then not scanned one by one, only their first
+	// literal checked. As nines' hand-written nginx parser does, this
+	// reads the number at the end of the line even when a logger left an
+	// unescaped quote in a user agent, and it is faster.
+	mid int
 	zone     *time.Location
 }
 
@@ -523,7 +530,34 @@ func assemble(dialect, text string, toks []token, escapes bool, zone *time.Locat
 			}
 		}
 	}
+	p.mid = anchorFrom(p.steps)
 	return p, nil
+}
+
+// anchorFrom returns where the skipped fields before a last field that
+// can be read from the end of the line begin, or len(steps) when the last
+// field cannot be. Such a last field is a number (a status or a latency)
+// after a literal holding no byte a number may hold, so the last
+// occurrence of that literal is where it starts; the fields before it
+// must all be skipped ones.
+func anchorFrom(steps []step) int {
+	n := len(steps)
+	if n < 3 {
+		return n
+	}
+	last := &steps[n-1]
+	if (last.kind != fLatency && last.kind != fStatus) || last.lit == "" || last.layout != nil ||
+		strings.ContainsAny(last.lit+last.next, "0123456789.-+eE") {
+		return n
+	}
+	mid := n - 1
+	for mid > 1 && steps[mid-1].kind == fSkip && steps[mid-1].lit != "" {
+		mid--
+	}
+	if mid == n-1 {
+		return n
+	}
+	return mid
 }
 
 // hasOffset reports whether some time part of the format writes an offset

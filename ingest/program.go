@@ -23,10 +23,15 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 	}
 	var c clock
 	i := 0
-	for k := range p.steps {
-		s := &p.steps[k]
+	steps := p.steps
+	if p.mid < len(steps) {
+		// Read the left part, then the last field from the end.
+		steps = steps[:p.mid]
+	}
+	for k := range steps {
+		s := &steps[k]
 		if n := len(s.lit); n > 0 {
-			if len(line)-i < n || string(line[i:i+n]) != s.lit {
+			if !hasLit(line[i:], s.lit) {
 				if i >= len(line) {
 					return &problem{s.endMsg, "", nil}
 				}
@@ -34,11 +39,32 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 			}
 			i += n
 		}
+		if s.kind == fSkip && !s.last {
+			// Most fields are skipped: find the next literal here,
+			// without a call per field when its first byte starts it.
+			if k := indexFirst(line[i:], s.next); k >= 0 && hasLit(line[i+k:], s.next) &&
+				!(s.quoted && s.escapes && escaped(line, i, i+k)) {
+				i += k
+				continue
+			}
+			end := s.skipEnd(line, i)
+			if end < 0 {
+				return &problem{s.fieldMsg, "", tail(line, i)}
+			}
+			i = end
+			continue
+		}
 		end, pr := s.read(line, i, e, &c, st)
 		if pr != nil {
 			return pr
 		}
 		i = end
+	}
+	if p.mid < len(p.steps) {
+		var pr *problem
+		if i, pr = p.runFromEnd(line, i, e, &c, st); pr != nil {
+			return pr
+		}
 	}
 	if string(line[i:]) != p.tail {
 		return &problem{p.tailMsg, "", tail(line, i)}
@@ -54,6 +80,53 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 		noResponse(e)
 	}
 	return nil
+}
+
+// runFromEnd reads the last field from the end of the line and checks
+// that the skipped fields between line[i:] and it start as they should.
+// It returns where the last field ends.
+func (p *program) runFromEnd(line []byte, i int, e *slo.Event, c *clock, st *progState) (int, *problem) {
+	last, first := &p.steps[len(p.steps)-1], &p.steps[p.mid]
+	end := len(line) - len(p.tail)
+	if end < i || string(line[end:]) != p.tail {
+		return i, &problem{p.tailMsg, "", tail(line, i)}
+	}
+	j := lastIndexLit(line[i:end], last.lit)
+	if j < 0 {
+		return i, &problem{last.litMsg, "", tail(line, i)}
+	}
+	j += i
+	// The skipped fields: their first literal, then anything up to the
+	// last field's literal.
+	if !hasLit(line[i:j], first.lit) {
+		if i >= len(line) {
+			return i, &problem{first.endMsg, "", nil}
+		}
+		return i, &problem{first.litMsg, "", line[i:]}
+	}
+	k, pr := last.read(line[:end], j+len(last.lit), e, c, st)
+	if pr != nil {
+		return i, pr
+	}
+	if k != end {
+		return i, &problem{last.fieldMsg, "", line[j+len(last.lit):]}
+	}
+	return end, nil
+}
+
+// lastIndexLit is bytes.LastIndex for a short literal.
+func lastIndexLit(b []byte, lit string) int {
+	last := lit[len(lit)-1]
+	for j := len(b); ; {
+		k := bytes.LastIndexByte(b[:j], last)
+		if k < 0 {
+			return -1
+		}
+		if start := k + 1 - len(lit); start >= 0 && hasLit(b[start:], lit) {
+			return start
+		}
+		j = k
+	}
 }
 
 // noResponse marks an event whose status is 0: the server sent no
@@ -229,23 +302,32 @@ func (s *step) skipEnd(line []byte, i int) int {
 // indexLit is bytes.Index for the short literals of log formats, most of
 // them starting with a byte (a quote, a bracket) that is rare in fields.
 func indexLit(b []byte, lit string) int {
-	if len(lit) == 1 {
-		return bytes.IndexByte(b, lit[0])
-	}
+	first := lit[0]
 	for j := 0; ; {
-		k := bytes.IndexByte(b[j:], lit[0])
+		k := bytes.IndexByte(b[j:], first)
 		if k < 0 {
 			return -1
 		}
 		k += j
-		if len(b)-k < len(lit) {
-			return -1
-		}
-		if string(b[k:k+len(lit)]) == lit {
+		if hasLit(b[k:], lit) {
 			return k
 		}
 		j = k + 1
 	}
+}
+
+// hasLit reports whether b starts with lit. Literals are a few bytes: a
+// loop beats a call to the runtime's memequal.
+func hasLit(b []byte, lit string) bool {
+	if len(b) < len(lit) {
+		return false
+	}
+	for k := 0; k < len(lit); k++ {
+		if b[k] != lit[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // escaped reports whether line[k] is escaped by an odd run of backslashes
@@ -346,4 +428,13 @@ func (c *textTimeCache) put(b []byte, ns int64) {
 	}
 	c.n = copy(c.key[:], b)
 	c.ns, c.valid = ns, true
+}
+
+// indexFirst returns where the first byte of lit is in b, -1 if it is not
+// or lit is empty (two fields back to back, read by their shape).
+func indexFirst(b []byte, lit string) int {
+	if lit == "" {
+		return -1
+	}
+	return bytes.IndexByte(b, lit[0])
 }
