@@ -68,8 +68,8 @@ type program struct {
 	// literal checked. As nines' hand-written nginx parser does, this
 	// reads the number at the end of the line even when a logger left an
 	// unescaped quote in a user agent, and it is faster.
-	mid int
-	zone     *time.Location
+	mid  int
+	zone *time.Location
 }
 
 // token is a literal or a field of a format string before compilation.
