@@ -28,9 +28,10 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 		// Read the left part, then the last field from the end.
 		steps = steps[:p.mid]
 	}
+	litDone := false // the step's literal was matched by the skip before it
 	for k := range steps {
 		s := &steps[k]
-		if n := len(s.lit); n > 0 {
+		if n := len(s.lit); n > 0 && !litDone {
 			if !hasLit(line[i:], s.lit) {
 				if i >= len(line) {
 					return &problem{s.endMsg, "", nil}
@@ -39,12 +40,16 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 			}
 			i += n
 		}
-		if s.kind == fSkip && !s.last {
+		litDone = false
+		switch {
+		case s.kind == fSkip && !s.last:
 			// Most fields are skipped: find the next literal here,
-			// without a call per field when its first byte starts it.
-			if k := indexFirst(line[i:], s.next); k >= 0 && hasLit(line[i+k:], s.next) &&
+			// without a call per field when its first byte starts it,
+			// and step over it: it is the next step's literal.
+			if k := indexFirst(line[i:], s.next, s.quoted); k >= 0 && hasLit(line[i+k:], s.next) &&
 				!(s.quoted && s.escapes && escaped(line, i, i+k)) {
-				i += k
+				i += k + len(s.next)
+				litDone = true
 				continue
 			}
 			end := s.skipEnd(line, i)
@@ -53,6 +58,27 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 			}
 			i = end
 			continue
+		case s.kind == fStatus:
+			// Inline: one status per line, three digits.
+			j, v := i, 0
+			for j < len(line) && j-i < 4 && isDigit(line[j]) {
+				v = v*10 + int(line[j]-'0')
+				j++
+			}
+			if j > i && j-i <= 3 && (j == len(line) || !isNameByte(line[j])) {
+				if s.set {
+					e.Status = v
+				}
+				i = j
+				continue
+			}
+		case s.kind == fTimeLocal && s.set && len(line)-i >= timeLocalLen:
+			ns, msg := st.local.parse(line[i : i+timeLocalLen])
+			if msg == "" {
+				e.Time = ns
+				i += timeLocalLen
+				continue
+			}
 		}
 		end, pr := s.read(line, i, e, &c, st)
 		if pr != nil {
@@ -60,13 +86,18 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 		}
 		i = end
 	}
+	if litDone {
+		// The last step of the left part was a skip that matched the
+		// literal after it, which belongs to what follows.
+		i -= len(steps[len(steps)-1].next)
+	}
 	if p.mid < len(p.steps) {
 		var pr *problem
 		if i, pr = p.runFromEnd(line, i, e, &c, st); pr != nil {
 			return pr
 		}
 	}
-	if string(line[i:]) != p.tail {
+	if len(line)-i != len(p.tail) || !hasLit(line[i:], p.tail) {
 		return &problem{p.tailMsg, "", tail(line, i)}
 	}
 	if p.useClock {
@@ -88,7 +119,7 @@ func (p *program) run(line []byte, e *slo.Event, st *progState) *problem {
 func (p *program) runFromEnd(line []byte, i int, e *slo.Event, c *clock, st *progState) (int, *problem) {
 	last, first := &p.steps[len(p.steps)-1], &p.steps[p.mid]
 	end := len(line) - len(p.tail)
-	if end < i || string(line[end:]) != p.tail {
+	if end < i || !hasLit(line[end:], p.tail) {
 		return i, &problem{p.tailMsg, "", tail(line, i)}
 	}
 	j := lastIndexLit(line[i:end], last.lit)
@@ -432,9 +463,25 @@ func (c *textTimeCache) put(b []byte, ns int64) {
 
 // indexFirst returns where the first byte of lit is in b, -1 if it is not
 // or lit is empty (two fields back to back, read by their shape).
-func indexFirst(b []byte, lit string) int {
+func indexFirst(b []byte, lit string, long bool) int {
 	if lit == "" {
 		return -1
 	}
-	return bytes.IndexByte(b, lit[0])
+	// Most unquoted skipped fields are short (an address, a user, "-"):
+	// a loop over their first bytes costs less than the call that scans
+	// long ones (a request line, a user agent, which are quoted).
+	c := lit[0]
+	n := min(len(b), 16)
+	if long {
+		n = 0
+	}
+	for k := 0; k < n; k++ {
+		if b[k] == c {
+			return k
+		}
+	}
+	if k := bytes.IndexByte(b[n:], c); k >= 0 {
+		return n + k
+	}
+	return -1
 }
