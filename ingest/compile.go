@@ -47,6 +47,9 @@ type step struct {
 	integer bool   // fLatency: a whole number, as Apache writes it
 	digits  int    // fFrac: number of digits
 	layout  *timeLayout
+	// lit and next as little-endian words with masks, to compare up to
+	// eight bytes at once (see word).
+	litW, nextW litWord
 
 	// Messages, built once so that a bad line allocates nothing: label
 	// names the field ("nginx format: $request_time").
@@ -529,6 +532,9 @@ func assemble(dialect, text string, toks []token, escapes bool, zone *time.Locat
 				s.fieldMsg = s.label + ": no " + quote([]byte(s.next)) + " after it"
 			}
 		}
+	}
+	for k := range p.steps {
+		p.steps[k].litW, p.steps[k].nextW = wordOf(p.steps[k].lit), wordOf(p.steps[k].next)
 	}
 	p.mid = anchorFrom(p.steps)
 	return p, nil
