@@ -170,9 +170,6 @@ func (p *Parser) parse(line []byte, e *slo.Event) *problem {
 	return &problem{what: "parser of no known format (a zero Parser?)"}
 }
 
-// roleOrder is the order fields are written in, for stable messages.
-var roleOrder = []string{"time", "status", "latency", "ok", "count", "fallback"}
-
 // ConfigOf reads a spec's sli.log into a Config. A nil src gives the zero
 // Config, which detects the format.
 func ConfigOf(src *slo.LogSource) (Config, error) {
@@ -181,13 +178,13 @@ func ConfigOf(src *slo.LogSource) (Config, error) {
 		return c, nil
 	}
 	c.Format = src.Format
-	for _, role := range roleOrder {
+	for _, role := range roleNames {
 		if v, ok := src.Fields[role]; ok {
 			c.Fields = append(c.Fields, role+"="+v)
 		}
 	}
 	for role := range src.Fields {
-		if !slices.Contains(roleOrder, role) {
+		if !slices.Contains(roleNames[:], role) {
 			return c, fmt.Errorf("ingest: field role %q: want time, status, latency, ok, count or fallback", role)
 		}
 	}
