@@ -67,7 +67,7 @@ func detect(data []byte, firstLine int64, c Config) (*Parser, error) {
 		c.Format = "ltsv"
 		return NewParser(c)
 	case len(c.Fields) > 0:
-		return nil, fmt.Errorf("ingest: --field names the fields of JSON and LTSV logs, and line %d is neither: it starts with %s",
+		return nil, fmt.Errorf("ingest: fields (--field, sli.log.fields) name the fields of JSON and LTSV logs, and line %d is neither: it starts with %s",
 			lines[0].no, quote(lines[0].text))
 	}
 	return detectText(lines, c)

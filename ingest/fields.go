@@ -80,7 +80,7 @@ func newSchema(defaults, fields []string) (*schema, error) {
 			return nil, err
 		}
 		if given[role] {
-			return nil, fmt.Errorf("ingest: --field %s: %s is given twice", f, roleNames[role])
+			return nil, fmt.Errorf("ingest: field %s: %s is given twice", f, roleNames[role])
 		}
 		given[role] = true
 		if role == rLatency && !given[rFallback] {

@@ -86,7 +86,7 @@ func NewParser(c Config) (*Parser, error) {
 	}
 	if dialect, _, ok := strings.Cut(f, ":"); ok && (strings.EqualFold(dialect, "nginx") || strings.EqualFold(dialect, "apache")) {
 		if len(c.Fields) > 0 {
-			return nil, fmt.Errorf("ingest: --field names the fields of JSON and LTSV logs; a format string names its own")
+			return nil, fmt.Errorf("ingest: fields (--field, sli.log.fields) name the fields of JSON and LTSV logs; a format string names its own")
 		}
 		prog, err := compileFormat(f, c.Timezone)
 		if err != nil {

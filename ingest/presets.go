@@ -108,7 +108,7 @@ func presetNames() string {
 func newPreset(p *Preset, c Config) (*Parser, error) {
 	ps := &Parser{name: p.Name, kind: p.kind, zone: c.Timezone}
 	if len(c.Fields) > 0 && p.kind != kindJSON && p.kind != kindLTSV {
-		return nil, fmt.Errorf("ingest: format %s: --field names the fields of JSON and LTSV logs; %s lines have fixed places (a format string names them: --log-format nginx:'...' or apache:'...')", p.Name, p.Name)
+		return nil, fmt.Errorf("ingest: format %s: fields (--field, sli.log.fields) name the fields of JSON and LTSV logs; %s lines have fixed places (a format string names them: --log-format nginx:'...' or apache:'...')", p.Name, p.Name)
 	}
 	if p.zone && c.Timezone == nil {
 		return nil, fmt.Errorf("ingest: format %s: its times carry no UTC offset: give the zone the server writes them in with --log-timezone (sli.log.timezone in a spec), such as --log-timezone UTC", p.Name)
@@ -129,7 +129,7 @@ func newPreset(p *Preset, c Config) (*Parser, error) {
 		}
 		if err := s.check(p.Name); err != nil {
 			if p.Name == "json" && len(c.Fields) == 0 {
-				return nil, fmt.Errorf("ingest: format json: name the log's fields: --field time=NAME[:UNIT] --field status=NAME, and --field latency=NAME:UNIT for a latency rule")
+				return nil, fmt.Errorf("ingest: format json: name the log's fields: --field time=NAME[:UNIT] --field status=NAME, and --field latency=NAME:UNIT for a latency rule (in a spec: sli.log.fields)")
 			}
 			return nil, err
 		}

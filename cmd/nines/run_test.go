@@ -55,6 +55,7 @@ func TestGolden(t *testing.T) {
 		{"eval-latency-rule-on-detected-combined", "eval --spec examples/checkout.yaml --events ingest/testdata/formats/presets/combined.log", 2},
 		{"eval-auto-unsure", "eval --spec cmd/nines/testdata/availability.yaml --events ingest/testdata/formats/presets/apache-combined-d.log", 2},
 		{"eval-caddy-spec-fields", "eval --spec cmd/nines/testdata/caddy-fields.yaml --events ingest/testdata/formats/presets/caddy.log", 0},
+		{"eval-flag-format-wins-over-spec-log", "eval --spec cmd/nines/testdata/caddy-fields.yaml --events ingest/testdata/formats/presets/caddy.log --format caddy", 0},
 		{"eval-caddy-flag-fields-json", "eval --spec cmd/nines/testdata/availability.yaml --events ingest/testdata/formats/presets/caddy.log --format json --field time=ts:unix_s --field status=status --json", 0},
 		{"eval-json-latency-unit-missing", "eval --spec examples/checkout.yaml --events ingest/testdata/formats/presets/caddy.log --format json --field time=ts:unix_s --field status=status --field latency=duration", 2},
 		{"eval-json-latency-unit-unknown", "eval --spec examples/checkout.yaml --events cmd/nines/testdata/duration.jsonl", 2},
