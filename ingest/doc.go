@@ -1,6 +1,10 @@
-// Package ingest turns event files into rollups: JSON lines, nginx
-// "combined" access logs with $request_time appended, and Envoy's default
-// access log format, plain or gzip-compressed.
+// Package ingest turns event files into rollups: nines' JSON lines and
+// the access logs of nginx, Apache, Envoy, HAProxy, Caddy, Traefik, AWS
+// and Google Cloud load balancers and LTSV, by preset (Presets), by the
+// server's own format string (an nginx log_format or an Apache LogFormat,
+// compiled into a program), or as JSON with named fields; plain or
+// gzip-compressed. Config names a format; NewParser builds its Parser and
+// Detect picks one from a log's first lines.
 //
 // Read streams its input in large blocks cut at line ends and hands them to
 // a pool of workers, each folding events into its own slo.Aggregator; the

@@ -7,7 +7,7 @@ import (
 	"github.com/nines-sre/nines/slo"
 )
 
-// JSON lines: one flat object per line,
+// JSON lines as nines reads them by default: one object per line,
 //
 //	{"time": "2026-11-24T10:20:31.5Z", "status": 503, "ok": false, "latency_ms": 3.2, "count": 1}
 //
@@ -15,19 +15,16 @@ import (
 // (fraction allowed). At least one of status and ok is required; ok wins
 // over status when both are present (see slo.SLI.Classify). latency_ms and
 // count are optional; count defaults to 1 and "count": 0 reports a quantum
-// measured with no traffic. A null value counts as absent.
-//
-// Envoy access logs written with a json_format use the names of Envoy's
-// command operators, which are read too: start_time for time,
-// response_code for status (0, no response, is a failure under any
-// status rule that names it, as in Envoy's text logs) and duration, in
-// milliseconds, for latency_ms. A line that gives both names of one field
-// is refused: which one was meant cannot be told. Other fields,
+// measured with no traffic. A null value counts as absent. Other fields,
 // of any type and nesting, are skipped; keys are matched exactly, case
 // included.
 //
-// The scanner below exists because encoding/json costs about a microsecond
-// and several allocations per line, which would dominate reading a large
+// Logs of other programs are read by the same scanner with other names
+// (see schema): Envoy's json_format has its own preset, because its
+// "duration" is in milliseconds where Caddy's is in seconds.
+//
+// The scanner exists because encoding/json costs about a microsecond and
+// several allocations per line, which would dominate reading a large
 // file; this one allocates nothing. It validates the whole line, skipped
 // values included, by JSON's grammar (FuzzJSONL checks it against
 // json.Valid), with two leniencies: a raw tab inside a string, and a
@@ -36,114 +33,11 @@ import (
 // maxNesting bounds the depth of skipped values; the stack is a bit mask.
 const maxNesting = 64
 
-// parseJSONL reads one line into e.
-func parseJSONL(line []byte, e *slo.Event) *problem {
-	*e = slo.Event{Status: slo.NoStatus, Latency: math.NaN(), Count: 1}
-	i := skipWS(line, 0)
-	if i >= len(line) || line[i] != '{' {
-		return &problem{"not a JSON object", line}
-	}
-	haveTime, haveStatus, haveOK := false, false, false
-	// The name each field was given by, when it has two: a key repeated
-	// under one name is last-wins, as in encoding/json; two names clash.
-	var timeName, statusName, latencyName string
-	i = skipWS(line, i+1)
-	if i < len(line) && line[i] == '}' {
-		i++
-	} else {
-		for {
-			if i >= len(line) || line[i] != '"' {
-				return &problem{"want a quoted field name", tail(line, i)}
-			}
-			end, esc, p := scanString(line, i)
-			if p != nil {
-				return p
-			}
-			key := line[i+1 : end-1]
-			var keyBuf [16]byte
-			if esc {
-				// A key too long for the buffer is none of ours: skip it.
-				if k, ok := unescapeSmall(key, keyBuf[:0]); ok {
-					key = k
-				}
-			}
-			i = skipWS(line, end)
-			if i >= len(line) || line[i] != ':' {
-				return &problem{"want ':' after field name", tail(line, i)}
-			}
-			i = skipWS(line, i+1)
-			if i >= len(line) {
-				return &problem{"missing value for field " + quote(key), nil}
-			}
-			var vp *problem
-			switch string(key) {
-			case "time":
-				if vp = sameName(&timeName, "time", "start_time"); vp == nil {
-					i, haveTime, vp = parseTimeValue(line, i, e)
-				}
-			case "start_time":
-				if vp = sameName(&timeName, "start_time", "time"); vp == nil {
-					i, haveTime, vp = parseTimeValue(line, i, e)
-				}
-			case "status":
-				if vp = sameName(&statusName, "status", "response_code"); vp == nil {
-					i, haveStatus, vp = parseStatusValue(line, i, e)
-				}
-			case "response_code":
-				if vp = sameName(&statusName, "response_code", "status"); vp == nil {
-					i, haveStatus, vp = parseStatusValue(line, i, e)
-				}
-			case "ok":
-				i, haveOK, vp = parseOKValue(line, i, e)
-			case "latency_ms":
-				if vp = sameName(&latencyName, "latency_ms", "duration"); vp == nil {
-					i, vp = parseLatencyValue(line, i, e)
-				}
-			case "duration":
-				if vp = sameName(&latencyName, "duration", "latency_ms"); vp == nil {
-					i, vp = parseLatencyValue(line, i, e)
-				}
-			case "count":
-				i, vp = parseCountValue(line, i, e)
-			default:
-				i, vp = skipValue(line, i)
-			}
-			if vp != nil {
-				return vp
-			}
-			i = skipWS(line, i)
-			if i < len(line) && line[i] == ',' {
-				i = skipWS(line, i+1)
-				continue
-			}
-			if i < len(line) && line[i] == '}' {
-				i++
-				break
-			}
-			return &problem{"want ',' or '}' after a value", tail(line, i)}
-		}
-	}
-	if i = skipWS(line, i); i != len(line) {
-		return &problem{"text after the closing brace", line[i:]}
-	}
-	if !haveTime {
-		return &problem{`no "time" field`, nil}
-	}
-	if !haveStatus && !haveOK {
-		return &problem{`no "status" or "ok" field`, nil}
-	}
-	return nil
-}
+// jsonlFields are nines' own names.
+var jsonlFields = []string{"time=time:unix_s", "status=status", "ok=ok", "latency=latency_ms:ms", "count=count"}
 
-// sameName records the name a field is given by and refuses the other
-// name for it. Names are constants, so nothing is allocated per line.
-func sameName(seen *string, name, other string) *problem {
-	if *seen == other {
-		return &problem{"both \"" + other + "\" and \"" + name + "\": give one of them", nil}
-	}
-	*seen = name
-	return nil
-}
+// parseJSONL reads one line of nines' JSON lines into e.
+func parseJSONL(line []byte, e *slo.Event) *problem { return jsonlSchema.parseJSON(line, e) }
 
 // tail returns line[i:], or a marker when the line ended early, so that
 // messages never quote an empty string.
@@ -158,7 +52,9 @@ func isNull(b []byte, i int) bool {
 	return len(b)-i >= 4 && string(b[i:i+4]) == "null"
 }
 
-func parseTimeValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
+// parseTimeValue reads a time: a string (RFC 3339, or 10/Oct/2000:...
+// as nginx and Apache write it) or a number in the field's unit.
+func parseTimeValue(b []byte, i int, ref *fieldRef, e *slo.Event) (int, bool, *problem) {
 	switch {
 	case b[i] == '"':
 		end, esc, p := scanString(b, i)
@@ -166,19 +62,18 @@ func parseTimeValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 			return end, false, p
 		}
 		s := b[i+1 : end-1]
-		var buf [48]byte
 		if esc {
-			u, ok := unescapeSmall(s, buf[:0])
+			// Rare: a copy without escapes, on the heap.
+			u, ok := unescapeSmall(s, make([]byte, 0, 48))
 			if !ok {
-				return end, false, &problem{"time: want RFC 3339 like 2026-11-24T10:20:31.5Z", b[i:end]}
+				return end, false, &problem{"time: want RFC 3339 like 2026-11-24T10:20:31.5Z", "", b[i:end]}
 			}
 			s = u
 		}
-		ns, msg := parseRFC3339(s)
-		if msg != "" {
-			return end, false, &problem{msg, b[i:end]}
+		if p := setTimeText(s, ref, e); p != nil {
+			p.at = b[i:end]
+			return end, false, p
 		}
-		e.Time = ns
 		return end, true, nil
 	case isNull(b, i):
 		return i + 4, false, nil
@@ -186,13 +81,11 @@ func parseTimeValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 	var d decimal
 	end, ok := scanNumber(b, i, &d)
 	if !ok {
-		return end, false, &problem{"time: want an RFC 3339 string or Unix seconds", valueText(b, i)}
+		return end, false, &problem{"time: want an RFC 3339 string or a number of Unix seconds", "", valueText(b, i)}
 	}
-	ns, ok := d.unixNanos()
-	if !ok {
-		return end, false, &problem{"time: Unix seconds out of range (milliseconds?)", b[i:end]}
+	if p := setTimeNumber(&d, ref, e); p != nil {
+		return end, false, p
 	}
-	e.Time = ns
 	return end, true, nil
 }
 
@@ -217,13 +110,13 @@ func parseStatusValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 			end++
 		}
 		if end < len(b) && !isDelim(b[end]) {
-			return end, false, &problem{msg, valueText(b, i)}
+			return end, false, &problem{msg, "", valueText(b, i)}
 		}
 		digits = b[i:end]
 	}
 	v, ok := parseUint(digits, 999)
 	if !ok || (len(digits) > 1 && digits[0] == '0') {
-		return end, false, &problem{msg, valueText(b, i)}
+		return end, false, &problem{msg, "", valueText(b, i)}
 	}
 	e.Status = int(v)
 	return end, true, nil
@@ -245,25 +138,7 @@ func parseOKValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 	case n >= 4 && string(b[i:i+4]) == "null":
 		return i + 4, false, nil
 	}
-	return i, false, &problem{"ok: want true or false", valueText(b, i)}
-}
-
-func parseLatencyValue(b []byte, i int, e *slo.Event) (int, *problem) {
-	if isNull(b, i) {
-		return i + 4, nil
-	}
-	var d decimal
-	end, ok := scanNumber(b, i, &d)
-	if !ok {
-		return end, &problem{"latency_ms: want a number of milliseconds", valueText(b, i)}
-	}
-	v, p := latency(&d, -3, "latency_ms")
-	if p != nil {
-		p.at = b[i:end]
-		return end, p
-	}
-	e.Latency = v
-	return end, nil
+	return i, false, &problem{"ok: want true or false", "", valueText(b, i)}
 }
 
 // maxLatency is a year in seconds. No request takes longer; a larger value
@@ -279,7 +154,7 @@ func latencyToken(tok []byte, scale int, field, want string, e *slo.Event) *prob
 	}
 	var d decimal
 	if n, ok := scanNumber(tok, 0, &d); !ok || n != len(tok) {
-		return &problem{field + ": " + want, tok}
+		return &problem{field + ": " + want, "", tok}
 	}
 	v, p := latency(&d, scale, field)
 	if p != nil {
@@ -293,11 +168,11 @@ func latencyToken(tok []byte, scale int, field, want string, e *slo.Event) *prob
 // rejects what no request can take: a negative, infinite or years-long time.
 func latency(d *decimal, scale int, field string) (float64, *problem) {
 	if d.neg && !d.isZero() {
-		return 0, &problem{field + ": negative latency", d.text}
+		return 0, &problem{field + ": negative latency", "", d.text}
 	}
 	v := d.float(scale)
 	if math.IsInf(v, 0) || math.IsNaN(v) || v > maxLatency {
-		return 0, &problem{field + ": out of range (more than a year)", d.text}
+		return 0, &problem{field + ": out of range (more than a year)", "", d.text}
 	}
 	return v, nil
 }
@@ -312,7 +187,7 @@ func parseCountValue(b []byte, i int, e *slo.Event) (int, *problem) {
 	}
 	v, ok := parseUint(b[i:end], math.MaxUint64)
 	if !ok || (end-i > 1 && b[i] == '0') || (end < len(b) && !isDelim(b[end])) {
-		return end, &problem{"count: want a whole number 0 or more", valueText(b, i)}
+		return end, &problem{"count: want a whole number 0 or more", "", valueText(b, i)}
 	}
 	e.Count = v
 	return end, nil
@@ -353,7 +228,7 @@ func scanString(b []byte, i int) (end int, esc bool, p *problem) {
 	}
 	q := bytes.IndexByte(b[i:], '"')
 	if q < 0 {
-		return len(b), false, &problem{"unterminated string", b[start:]}
+		return len(b), false, &problem{"unterminated string", "", b[start:]}
 	}
 	if bytes.IndexByte(b[i:i+q], '\\') < 0 {
 		return i + q + 1, false, nil
@@ -371,26 +246,26 @@ func scanEscaped(b []byte, start int) (end int, esc bool, p *problem) {
 			return i + 1, true, nil
 		case c == '\\':
 			if i+1 >= len(b) {
-				return len(b), true, &problem{"unterminated string", b[start:]}
+				return len(b), true, &problem{"unterminated string", "", b[start:]}
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
-					return i, true, &problem{`invalid \u escape in string`, b[i:]}
+					return i, true, &problem{`invalid \u escape in string`, "", b[i:]}
 				}
 				i += 6
 			default:
-				return i, true, &problem{"invalid escape in string", b[i:]}
+				return i, true, &problem{"invalid escape in string", "", b[i:]}
 			}
 		case c < 0x20:
-			return i, true, &problem{"control character in string", b[start:]}
+			return i, true, &problem{"control character in string", "", b[start:]}
 		default:
 			i++
 		}
 	}
-	return len(b), true, &problem{"unterminated string", b[start:]}
+	return len(b), true, &problem{"unterminated string", "", b[start:]}
 }
 
 func isHex4(b []byte) bool {
@@ -470,12 +345,12 @@ func skipValue(b []byte, i int) (int, *problem) {
 		// A value is expected at b[i].
 		i = skipWS(b, i)
 		if i >= len(b) {
-			return i, &problem{"missing value", tail(b, i)}
+			return i, &problem{"missing value", "", tail(b, i)}
 		}
 		switch c := b[i]; c {
 		case '{', '[':
 			if depth == maxNesting {
-				return i, &problem{"value nested too deep", b[i:]}
+				return i, &problem{"value nested too deep", "", b[i:]}
 			}
 			if c == '{' {
 				stack |= 1 << depth
@@ -504,24 +379,24 @@ func skipValue(b []byte, i int) (int, *problem) {
 			i = end
 		case 't':
 			if len(b)-i < 4 || string(b[i:i+4]) != "true" {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i += 4
 		case 'f':
 			if len(b)-i < 5 || string(b[i:i+5]) != "false" {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i += 5
 		case 'n':
 			if !isNull(b, i) {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i += 4
 		default:
 			var d decimal
 			end, ok := scanNumber(b, i, &d)
 			if !ok {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i = end
 		}
@@ -532,7 +407,7 @@ func skipValue(b []byte, i int) (int, *problem) {
 			}
 			i = skipWS(b, i)
 			if i >= len(b) {
-				return i, &problem{"unterminated object or array", tail(b, i)}
+				return i, &problem{"unterminated object or array", "", tail(b, i)}
 			}
 			obj := stack&(1<<(depth-1)) != 0
 			c := b[i]
@@ -551,7 +426,7 @@ func skipValue(b []byte, i int) (int, *problem) {
 				i++
 				continue
 			}
-			return i, &problem{"want ',' or a closing bracket", b[i:]}
+			return i, &problem{"want ',' or a closing bracket", "", b[i:]}
 		}
 	}
 }
@@ -559,7 +434,7 @@ func skipValue(b []byte, i int) (int, *problem) {
 // skipKey skips `"key" :` inside a skipped object.
 func skipKey(b []byte, i int) (int, *problem) {
 	if i >= len(b) || b[i] != '"' {
-		return i, &problem{"want a quoted field name", tail(b, i)}
+		return i, &problem{"want a quoted field name", "", tail(b, i)}
 	}
 	end, _, p := scanString(b, i)
 	if p != nil {
@@ -567,7 +442,7 @@ func skipKey(b []byte, i int) (int, *problem) {
 	}
 	i = skipWS(b, end)
 	if i >= len(b) || b[i] != ':' {
-		return i, &problem{"want ':' after field name", tail(b, i)}
+		return i, &problem{"want ':' after field name", "", tail(b, i)}
 	}
 	return i + 1, nil
 }

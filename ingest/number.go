@@ -178,11 +178,16 @@ func (d *decimal) floatSlow(scale int) float64 {
 // unixNanos returns the number read as Unix seconds in nanoseconds,
 // truncating digits finer than a nanosecond, and ok false when it does not
 // fit an int64.
-func (d *decimal) unixNanos() (int64, bool) {
+func (d *decimal) unixNanos() (int64, bool) { return d.nanos(0) }
+
+// nanos returns the number, in units of 10^scale seconds, in nanoseconds,
+// truncating digits finer than a nanosecond; ok is false when it does not
+// fit an int64.
+func (d *decimal) nanos(scale int) (int64, bool) {
 	if d.mant == 0 {
 		return 0, true
 	}
-	e := d.exp + 9
+	e := d.exp + scale + 9
 	v := d.mant
 	switch {
 	case e < 0:

@@ -77,15 +77,49 @@ type Settlement struct {
 
 // Input describes what was read.
 type Input struct {
-	File      string   `json:"file"`
-	Format    string   `json:"format"`
-	Lines     int64    `json:"lines"`
-	Events    int64    `json:"events"`
-	Malformed int64    `json:"malformed"`
-	Errors    []string `json:"errors,omitempty"`
+	File      string `json:"file"`
+	Format    string `json:"format"`
+	Lines     int64  `json:"lines"`
+	Events    int64  `json:"events"`
+	Malformed int64  `json:"malformed"`
+	// Reasons counts the malformed lines by reason, most frequent first;
+	// Errors are the first of them with their line numbers.
+	Reasons []Reason `json:"malformed_by_reason,omitempty"`
+	Errors  []string `json:"errors,omitempty"`
 	// First and Last are the earliest and latest event times in the input.
 	First *time.Time `json:"first,omitempty"`
 	Last  *time.Time `json:"last,omitempty"`
+}
+
+// Reason is how many lines were malformed for one reason.
+type Reason struct {
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+}
+
+// maxReasons bounds the reasons a text report lists.
+const maxReasons = 10
+
+// MalformedLines says what was wrong with the input's malformed lines, a
+// line of text each: the count per reason, then the first lines with
+// their numbers. Nil when none was malformed.
+func (in *Input) MalformedLines() []string {
+	if in.Malformed == 0 {
+		return nil
+	}
+	var out []string
+	for k, r := range in.Reasons {
+		if k == maxReasons {
+			out = append(out, "… and "+counted(uint64(len(in.Reasons)-k), "more reason"))
+			break
+		}
+		out = append(out, count(uint64(r.Count))+" × "+r.Reason)
+	}
+	out = append(out, in.Errors...)
+	if shown := int64(len(in.Errors)); in.Malformed > shown {
+		out = append(out, "… and "+counted(uint64(in.Malformed-shown), "more malformed line"))
+	}
+	return out
 }
 
 // Window is the result of one assurance window.

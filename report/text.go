@@ -50,11 +50,8 @@ func (t *textWriter) document(d *Document) {
 	if in := d.Input; in != nil {
 		t.line("  read %s (%s): %s, %s, %s malformed",
 			in.File, in.Format, counted(uint64(in.Lines), "line"), counted(uint64(in.Events), "event"), count(uint64(in.Malformed)))
-		for _, e := range in.Errors {
-			t.line("    %s", e)
-		}
-		if shown := int64(len(in.Errors)); in.Malformed > shown {
-			t.line("    … and %s more malformed", counted(uint64(in.Malformed-shown), "line"))
+		for _, l := range in.MalformedLines() {
+			t.line("    %s", l)
 		}
 	}
 	t.zone = d.zone

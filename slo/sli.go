@@ -63,6 +63,20 @@ type SLI struct {
 	// Source says which metric series measure the SLI when nines serve
 	// receives Prometheus remote write or OTLP; nil for SLIs fed by events.
 	Source *MetricSource
+	// Log says how the access log that feeds the SLI is read (nines eval,
+	// nines ship); nil leaves it to the command line or to detection.
+	Log *LogSource
+}
+
+// LogSource names the format of an SLI's access log as a spec writes it:
+// a preset name or an nginx/Apache format string in Format, the fields of
+// a JSON or LTSV log by role (time, status, latency, ok, count) as
+// NAME[:UNIT], and the zone of times written without a UTC offset.
+// Package ingest gives these strings their meaning.
+type LogSource struct {
+	Format   string
+	Fields   map[string]string
+	Timezone string
 }
 
 // MetricSource names the series an SLI is read from, as Prometheus

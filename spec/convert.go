@@ -187,6 +187,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 		put(good, "latency", l.String())
 	}
 	sli := mapping("good", good)
+	if s.SLI.Log != nil {
+		put(sli, "log", logNode(s.SLI.Log))
+	}
 	if src := s.SLI.Source; src != nil {
 		sm := mapping()
 		for _, kv := range [][2]string{{"good", src.Good}, {"bad", src.Bad}, {"total", src.Total}, {"histogram", src.Histogram},
@@ -254,6 +257,9 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 		}
 		if l := s.SLI.Latency; l != nil {
 			put(good, "latency", l.String())
+		}
+		if s.SLI.Log != nil {
+			put(good, "log", logNode(s.SLI.Log))
 		}
 		put(sliSpec, "ratioMetric", mapping(
 			"counter", boolean(true),

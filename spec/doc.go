@@ -43,6 +43,25 @@
 // be given, so that a latency-only SLI says outright that errors count as
 // good.
 //
+// An SLI fed by an access log may say how to read it, so that nines eval
+// and nines ship need no format flags:
+//
+//	sli:
+//	  good: {status: "<500", latency: "<=300ms"}
+//	  log:
+//	    format: json              # a preset (combined, caddy, ...) or 'nginx:$remote_addr ...' / 'apache:%h ...'
+//	    fields:                   # JSON and LTSV: time, status, latency, ok, count, fallback as NAME[:UNIT]
+//	      time: ts:unix_s
+//	      status: status
+//	      latency: duration:s
+//	    timezone: Europe/Berlin   # for log times written without a UTC offset
+//
+// The parser it names is built when the spec loads (package ingest), so a
+// format string that does not compile, a latency without its unit or a
+// latency rule on a log that carries no latency is an error at its line.
+// docs/formats.md lists the presets. In OpenSLO the same mapping is the
+// log field of a good metric source of type nines.
+//
 // Percentages are read from the text as written, so 99.9 is exactly
 // 999/1000 and never the float64 nearest to it. A value of 1 or less is
 // refused unless it carries its % sign ("0.5%"): 0.999 is how OpenSLO

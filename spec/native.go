@@ -19,7 +19,7 @@ type nativeLoader struct{}
 var (
 	nativeFields = []string{"name", "service", "description", "owner", "labels", "sli",
 		"objective", "quantumObjective", "method", "quantum", "window", "noData", "since", "alerting", "budgetPolicy"}
-	sliFields    = []string{"good", "source"}
+	sliFields    = []string{"good", "source", "log"}
 	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit"}
 	goodFields   = []string{"status", "ok", "latency"}
 	windowFields = []string{"rolling", "calendar", "timezone"}
@@ -230,6 +230,9 @@ func (d *doc) sli(f field) {
 	d.slo.SLI.Status, d.slo.SLI.Latency = goodRules(r, g, gs)
 	if src, ok := fs["source"]; ok && r.mapping(src, wantSource) {
 		d.source(src)
+	}
+	if lf, ok := fs["log"]; ok && r.mapping(lf, wantLog) {
+		d.slo.SLI.Log = logSource(r, lf, &d.slo.SLI)
 	}
 }
 

@@ -49,6 +49,7 @@ type metricDef struct {
 	// Of a good source of type nines.
 	status  slo.StatusRule
 	latency *slo.LatencyRule
+	log     *slo.LogSource
 }
 
 // sli reads an SLI object, a document or an SLO's inline indicator.
@@ -264,9 +265,16 @@ func (l *openSLOLoader) metric(r *report, f field, role string) (m *metricDef, o
 // eventsGood reads the spec of a good source of type nines: the rules of
 // a native sli.good.
 func eventsGood(r *report, m *metricDef, f field) {
-	gs := r.fields(f.val, f.path, goodFields, nil)
+	gs := r.fields(f.val, f.path, eventsGoodFields, nil)
 	m.status, m.latency = goodRules(r, f, gs)
+	if lf, ok := gs["log"]; ok && r.mapping(lf, wantLog) {
+		m.log = logSource(r, lf, &slo.SLI{Status: m.status, Latency: m.latency})
+	}
 }
+
+// eventsGoodFields are a native sli.good's, and the log its events are
+// read from (a native spec's sli.log).
+var eventsGoodFields = append(append([]string(nil), goodFields...), "log")
 
 // leadingCall matches a PromQL function or aggregation at the start of a
 // query, such as "sum(", "rate(" or "sum by (code) (".

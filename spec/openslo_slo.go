@@ -726,7 +726,7 @@ func (m *sloMap) sli(ob *objective) (slo.SLI, bool) {
 					r.errorf(a.f.key, a.f.path, "applies to SLIs read from Prometheus; an SLI of nines events gives its rules in the spec of its good metricSource")
 				}
 			}
-			sli.Status, sli.Latency = def.good.status, def.good.latency
+			sli.Status, sli.Latency, sli.Log = def.good.status, def.good.latency, def.good.log
 			return sli, true
 		}
 		src := &slo.MetricSource{Total: def.total.text}

@@ -138,6 +138,12 @@ func dump(slos []*slo.SLO) string {
 		if src := s.SLI.Source; src != nil {
 			fmt.Fprintf(&b, "  sli.source: %+v\n", *src)
 		}
+		if l := s.SLI.Log; l != nil {
+			fmt.Fprintf(&b, "  sli.log: format %q, timezone %q\n", l.Format, l.Timezone)
+			for _, role := range slices.Sorted(maps.Keys(l.Fields)) {
+				fmt.Fprintf(&b, "    field %s: %s\n", role, l.Fields[role])
+			}
+		}
 		fmt.Fprintf(&b, "  objective: %d/%d\n", s.Objective.Num, s.Objective.Den)
 		if s.QuantumObjective.IsZero() {
 			b.WriteString("  quantumObjective: unset (the objective)\n")
@@ -240,6 +246,16 @@ func encode(s *slo.SLO) []byte {
 			}
 		}
 		sli["source"] = m
+	}
+	if l := s.SLI.Log; l != nil {
+		lm := map[string]any{"format": l.Format}
+		if len(l.Fields) > 0 {
+			lm["fields"] = l.Fields
+		}
+		if l.Timezone != "" {
+			lm["timezone"] = l.Timezone
+		}
+		sli["log"] = lm
 	}
 	m := map[string]any{
 		"name":      s.Name,

@@ -16,9 +16,12 @@ import (
 	"github.com/nines-sre/nines/spec"
 )
 
-const evalAbout = `Measure the SLOs of a spec file against events read from a file: JSON
-lines, an nginx "combined" access log with $request_time appended, or an
-Envoy access log in its default format (gzip-compressed or not). Every
+const evalAbout = `Measure the SLOs of a spec file against events read from a file
+(gzip-compressed or not): nines' JSON lines, or an access log in a format
+nines knows (nginx, Apache, Caddy, Traefik, Envoy, HAProxy, AWS ALB,
+Google Cloud load balancers, LTSV; see docs/formats.md), detected from
+its first lines, named with --format, taken from the spec's sli.log, or
+compiled from the server's own format string with --log-format. Every
 calendar window the data touches is reported, or for a rolling window the
 one ending at the evaluation time, which is the end of the data unless
 --at sets it.
@@ -29,12 +32,83 @@ Exit code 0 when every window met its objective, 1 when one was violated,
 Examples:
   nines eval --spec checkout.yaml --events access.log
   nines eval --spec checkout.yaml --events events.jsonl --json
-  zcat access.log.gz | nines eval --spec checkout.yaml --events - --format nginx`
+  zcat access.log.gz | nines eval --spec checkout.yaml --events - --format nginx
+  nines eval --spec web.yaml --events access.log \
+    --log-format apache:'%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D'
+  nines eval --spec web.yaml --events caddy.log --format json \
+    --field time=ts:unix_s --field status=status --field latency=duration:s`
 
 type evalFlags struct {
 	spec, events, format, at, only string
+	logFormat, timezone            string
+	fields                         fieldList
 	json, strict                   bool
 	workers                        int
+}
+
+// fieldList collects repeated --field flags.
+type fieldList []string
+
+func (l *fieldList) String() string { return strings.Join(*l, " ") }
+
+func (l *fieldList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// logConfig is the log format the flags name, checked so that a typo is a
+// usage error before any file is opened; nil Timezone and empty Format
+// leave them to the spec's sli.log or to detection.
+func (f *evalFlags) logConfig(cmd string) (ingest.Config, error) {
+	var c ingest.Config
+	switch {
+	case f.logFormat != "" && f.format != "auto" && f.format != "":
+		return c, usageError("%s: give --format or --log-format, not both", cmd)
+	case f.logFormat != "":
+		c.Format = f.logFormat
+	case f.format != "auto":
+		c.Format = f.format
+	}
+	c.Fields = f.fields
+	if f.timezone != "" {
+		loc, err := time.LoadLocation(f.timezone)
+		if err != nil {
+			return c, usageError("%s: --log-timezone %q: want an IANA time zone name such as UTC or Europe/Berlin", cmd, f.timezone)
+		}
+		c.Timezone = loc
+	}
+	if c.Format != "" {
+		if _, err := ingest.NewParser(c); err != nil {
+			return c, usageError("%s: %v", cmd, err)
+		}
+	}
+	return c, nil
+}
+
+// fieldsGiven reports whether the command line names the log's format or
+// fields, in which case it wins over a spec's sli.log.
+func (f *evalFlags) fieldsGiven() bool {
+	return f.logFormat != "" || (f.format != "" && f.format != "auto") || len(f.fields) > 0
+}
+
+// logFor is the log format SLO s is read with: the command line's when
+// it names one (given), else the spec's sli.log, with --log-timezone
+// over the spec's timezone; checked against the SLI.
+func logFor(flags ingest.Config, given bool, s *slo.SLO) (ingest.Config, error) {
+	c := flags
+	if !given && s.SLI.Log != nil {
+		var err error
+		if c, err = ingest.ConfigOf(s.SLI.Log); err != nil {
+			return c, usageError("slo %s: sli.log: %v", s.Name, err)
+		}
+		if flags.Timezone != nil {
+			c.Timezone = flags.Timezone
+		}
+	}
+	if err := c.Check(&s.SLI); err != nil {
+		return c, usageError("slo %s: %v", s.Name, err)
+	}
+	return c, nil
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
@@ -42,7 +116,10 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
 	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
 	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
-	fs.StringVar(&f.format, "format", "auto", "input `format`: auto, jsonl, nginx or envoy")
+	fs.StringVar(&f.format, "format", "auto", "input `format`: auto, or a preset (docs/formats.md): combined, common, nginx, caddy, ...")
+	fs.StringVar(&f.logFormat, "log-format", "", "the server's log `format` string, as nginx:'$remote_addr ...' or apache:'%h %l ...'")
+	fs.Var(&f.fields, "field", "JSON or LTSV field of an event part, as `ROLE=NAME[:UNIT]` (time=ts:unix_s, status=status, latency=duration:s); repeatable")
+	fs.StringVar(&f.timezone, "log-timezone", "", "time `zone` of log times written without a UTC offset (HAProxy, some Apache formats)")
 	fs.StringVar(&f.at, "at", "", "evaluation `time` (RFC 3339); default: the end of the data")
 	fs.StringVar(&f.only, "slo", "", "evaluate only the SLO with this `name`")
 	fs.BoolVar(&f.json, "json", false, "print one JSON document instead of a text report")
@@ -54,9 +131,9 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if f.spec == "" || f.events == "" {
 		return usageError("eval: --spec and --events are required (see nines eval --help)")
 	}
-	format, err := ingest.ParseFormat(f.format)
+	format, err := f.logConfig("eval")
 	if err != nil {
-		return usageError("eval: --format: %v", err)
+		return err
 	}
 	var at time.Time
 	if f.at != "" {
@@ -73,10 +150,19 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		return usageError("eval: standard input can be read once: choose one of the %d SLOs with --slo", len(slos))
 	}
 
+	// Every SLO's log format is checked against its SLI before a line is
+	// read: a latency rule on a log without latency fails here, at once.
+	formats := make([]ingest.Config, len(slos))
+	for k, s := range slos {
+		if formats[k], err = logFor(format, f.fieldsGiven(), s); err != nil {
+			return err
+		}
+	}
+
 	docs := make([]report.Document, 0, len(slos))
 	violated := false
-	for _, s := range slos {
-		doc, err := evalOne(ctx, e, &f, format, at, s)
+	for k, s := range slos {
+		doc, err := evalOne(ctx, e, &f, formats[k], at, s)
 		if err != nil {
 			return err
 		}
@@ -126,7 +212,7 @@ func loadSpec(e *env, path, only string) ([]*slo.SLO, error) {
 
 // evalOne reads the events for one SLO and evaluates every window they
 // touch.
-func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at time.Time, s *slo.SLO) (report.Document, error) {
+func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO) (report.Document, error) {
 	series, rep, err := readEvents(ctx, e, f, format, s)
 	if err != nil {
 		return report.Document{}, err
@@ -134,7 +220,17 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at
 	in := inputOf(f.events, rep)
 	first, last, ok := series.Span()
 	if !ok {
-		return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("%s: no events to evaluate (%s, %d malformed)", f.events, plural(rep.Lines, "line"), rep.Malformed)}
+		// Every line failed, or there were none: say why, as a report
+		// would have.
+		why := ""
+		for _, l := range in.MalformedLines() {
+			why += "\n  " + l
+		}
+		if rep.Malformed > 0 {
+			why += "\n  if the log is not " + rep.Format + ", name its format: --format PRESET (nines eval --help) or --log-format nginx:'...' or apache:'...'"
+		}
+		return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("%s: no events to evaluate (%s, %d malformed, read as %s)%s",
+			f.events, plural(rep.Lines, "line"), rep.Malformed, rep.Format, why)}
 	}
 	if at.IsZero() {
 		at = time.Unix(0, last).UTC()
@@ -191,7 +287,7 @@ func burnRates(s *slo.SLO, series *slo.Series, at time.Time) []report.Burn {
 	return burns
 }
 
-func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format, s *slo.SLO) (*slo.Series, *ingest.Report, error) {
+func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config, s *slo.SLO) (*slo.Series, *ingest.Report, error) {
 	var r io.Reader = e.stdin
 	var size int64
 	if f.events != "-" {
@@ -205,7 +301,7 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format,
 		}
 		r = file
 	}
-	opts := ingest.Options{Format: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers}
+	opts := ingest.Options{Log: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers}
 	var p *progress
 	if e.stderrIsTTY {
 		p = &progress{w: e.stderr, name: f.events, size: size}
@@ -221,11 +317,14 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format,
 
 func inputOf(name string, rep *ingest.Report) *report.Input {
 	in := &report.Input{
-		File: name, Format: rep.Format.String(), Lines: rep.Lines,
+		File: name, Format: rep.Format, Lines: rep.Lines,
 		Events: rep.Events, Malformed: rep.Malformed,
 	}
 	for _, le := range rep.Errors {
 		in.Errors = append(in.Errors, le.Error())
+	}
+	for _, r := range rep.Reasons {
+		in.Reasons = append(in.Reasons, report.Reason{Reason: r.Reason, Count: r.Count})
 	}
 	if rep.Events > 0 {
 		first, last := time.Unix(0, rep.First).UTC(), time.Unix(0, rep.Last).UTC()

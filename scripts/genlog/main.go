@@ -1,8 +1,17 @@
 // Command genlog writes realistic, deterministic access logs for tests and
-// benchmarks of nines' ingestion: nginx "combined" with $request_time
-// appended, JSON lines as nines reads them, or Envoy's default format.
+// benchmarks of nines' ingestion, in every format nines reads by name:
+// nginx "combined" with $request_time appended (the default), JSON lines
+// as nines reads them, Envoy's default format, and the other presets of
+// docs/formats.md (combined, common, nginx-main, nginx-main-rt,
+// apache-combined-d, apache-common-d, haproxy, aws-alb, envoy-json,
+// caddy, traefik, gcp-lb, ltsv).
 //
 //	go run ./scripts/genlog -format nginx -lines 5000000 -rate 500 > access.log
+//
+// The same flags and seed draw the same requests in every format, so that
+// one log written in two formats holds the same events; -whole-ms rounds
+// latencies to whole milliseconds, which every format with a latency can
+// write exactly, so that nines reads the same latencies from each.
 //
 // The same flags and seed always give the same bytes. Latencies are
 // lognormal around a few milliseconds (median 3 ms), written with the
@@ -42,6 +51,8 @@ type config struct {
 	seed      uint64
 	// median is the median latency in milliseconds.
 	median float64
+	// wholeMS rounds every latency to whole milliseconds.
+	wholeMS bool
 	// incidents are spans in which every request fails with a 503, so a
 	// sample log can show violation minutes.
 	incidents []span
@@ -75,7 +86,8 @@ func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("genlog", flag.ContinueOnError)
 	var c config
 	var start string
-	fs.StringVar(&c.format, "format", "nginx", "log format: nginx, jsonl or envoy")
+	fs.StringVar(&c.format, "format", "nginx", "log `format`: "+strings.Join(formatNames(), ", "))
+	fs.BoolVar(&c.wholeMS, "whole-ms", false, "round latencies to whole milliseconds, which every format writes exactly")
 	fs.Int64Var(&c.lines, "lines", 100000, "number of lines to write")
 	fs.StringVar(&start, "start", "2026-11-24T00:00:00Z", "time of the first line, RFC 3339")
 	fs.Float64Var(&c.rate, "rate", 100, "lines per second of log time")
@@ -101,19 +113,12 @@ func run(args []string, stdout io.Writer) error {
 	case !(c.median > 0):
 		return errors.New("-latency-median must be positive")
 	}
-	var line func(g *gen, dst []byte) []byte
-	switch c.format {
-	case "nginx":
-		line = (*gen).nginx
-	case "jsonl":
-		line = (*gen).jsonl
-	case "envoy":
-		line = (*gen).envoy
-	default:
-		return fmt.Errorf("-format %q: want nginx, jsonl or envoy", c.format)
+	line, ok := writers[c.format]
+	if !ok {
+		return fmt.Errorf("-format %q: want one of %s", c.format, strings.Join(formatNames(), ", "))
 	}
 	w := bufio.NewWriterSize(stdout, 1<<20)
-	g := &gen{c: c, rng: rand.New(rand.NewPCG(c.seed, c.seed^0x9e3779b97f4a7c15))}
+	g := &gen{c: c, rng: rand.New(rand.NewPCG(c.seed, c.seed^0x9e3779b97f4a7c15)), ids: rand.New(rand.NewPCG(c.seed, c.seed^0x6a09e667f3bcc909))}
 	buf := make([]byte, 0, 512)
 	for i := range c.lines {
 		g.next(i)
@@ -129,6 +134,9 @@ func run(args []string, stdout io.Writer) error {
 type gen struct {
 	c   config
 	rng *rand.Rand
+	// ids draws request ids from a stream of their own, so that a format
+	// that writes them draws the same requests as one that does not.
+	ids *rand.Rand
 
 	// the current request
 	t       time.Time
@@ -181,6 +189,9 @@ func (g *gen) next(i int64) {
 	if g.status == 504 {
 		g.latency = 1000 + 29000*r.Float64()
 	}
+	if g.c.wholeMS {
+		g.latency = max(1, math.Round(g.latency))
+	}
 	g.method = "GET"
 	if r.IntN(5) == 0 {
 		g.method = "POST"
@@ -219,24 +230,7 @@ func appendMillis(dst []byte, ms float64) []byte {
 }
 
 func (g *gen) nginx(dst []byte) []byte {
-	dst = appendIP(dst, g.ip)
-	dst = append(dst, " - - ["...)
-	if sec := g.t.Unix(); sec != g.lastSec || g.lastText == nil {
-		g.lastSec = sec
-		g.lastText = g.t.UTC().AppendFormat(g.lastText[:0], "02/Jan/2006:15:04:05 -0700")
-	}
-	dst = append(dst, g.lastText...)
-	dst = append(dst, "] \""...)
-	dst = append(dst, g.method...)
-	dst = append(dst, ' ')
-	dst = append(dst, g.path...)
-	dst = append(dst, " HTTP/1.1\" "...)
-	dst = strconv.AppendInt(dst, int64(g.status), 10)
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(g.bytes), 10)
-	dst = append(dst, " \"-\" \""...)
-	dst = append(dst, g.ua...)
-	dst = append(dst, "\" "...)
+	dst = append(g.nginxCombined(dst), ' ')
 	dst = appendMillis(dst, g.latency)
 	return append(dst, '\n')
 }
@@ -300,7 +294,7 @@ func (g *gen) envoy(dst []byte) []byte {
 
 func (g *gen) appendUUID(dst []byte) []byte {
 	const hex = "0123456789abcdef"
-	a, b := g.rng.Uint64(), g.rng.Uint64()
+	a, b := g.ids.Uint64(), g.ids.Uint64()
 	for k := range 32 {
 		if k == 8 || k == 12 || k == 16 || k == 20 {
 			dst = append(dst, '-')
