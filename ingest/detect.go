@@ -13,15 +13,20 @@ import (
 // file in an unknown format fails at once.
 const detectLines = 5
 
+// Detect picks the format of a log from its first lines, read with c's
+// Fields and Timezone (c.Format is ignored). It returns nil and no error
+// when sample holds no non-empty line.
+func Detect(sample []byte, c Config) (*Parser, error) { return detect(sample, 1, c) }
+
 // detect picks the format from the first non-empty lines of data, whose
-// first line is line number firstLine. It returns Auto and no error when
+// first line is line number firstLine. It returns nil and no error when
 // data holds no non-empty line, so the caller can look at the next block.
 //
 // A line starting with '{' is JSON lines and one starting with "[YYYY-" is
 // Envoy, whether or not the rest parses: those prefixes are unambiguous,
 // and a bad first line should be reported as a bad line of its format.
 // Anything else is nginx if it parses as nginx.
-func detect(data []byte, firstLine int64) (Format, error) {
+func detect(data []byte, firstLine int64, c Config) (*Parser, error) {
 	var (
 		first   []byte
 		firstNo int64
@@ -43,13 +48,16 @@ func detect(data []byte, firstLine int64) (Format, error) {
 		}
 		switch {
 		case line[0] == '{':
-			return JSONL, nil
+			c.Format = "jsonl"
+			return NewParser(c)
 		case isEnvoyStart(line):
-			return Envoy, nil
+			c.Format = "envoy"
+			return NewParser(c)
 		}
 		p := np.parse(line, &ev)
 		if p == nil {
-			return Nginx, nil
+			c.Format = "nginx"
+			return NewParser(c)
 		}
 		if first == nil {
 			first, firstNo, why = line, lineNo, p
@@ -57,9 +65,9 @@ func detect(data []byte, firstLine int64) (Format, error) {
 		seen++
 	}
 	if first == nil {
-		return Auto, nil
+		return nil, nil
 	}
-	return Auto, fmt.Errorf("ingest: cannot tell the format from line %s: not jsonl (no '{' first), "+
+	return nil, fmt.Errorf("ingest: cannot tell the format from line %s: not jsonl (no '{' first), "+
 		"not envoy (no \"[YYYY-\" first), not nginx combined with $request_time (%s); the line starts with %s",
 		strconv.FormatInt(firstNo, 10), why.message(), quote(first))
 }

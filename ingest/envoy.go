@@ -32,15 +32,15 @@ import (
 func parseEnvoy(line []byte, e *slo.Event) *problem {
 	*e = slo.Event{Status: slo.NoStatus, Latency: math.NaN(), Count: 1}
 	if len(line) < 2 || line[0] != '[' {
-		return &problem{"envoy: want [START_TIME] first", line}
+		return &problem{"envoy: want [START_TIME] first", "", line}
 	}
 	rb := bytes.IndexByte(line, ']')
 	if rb < 0 {
-		return &problem{"envoy: START_TIME: no closing ]", line}
+		return &problem{"envoy: START_TIME: no closing ]", "", line}
 	}
 	ns, msg := parseRFC3339(line[1:rb])
 	if msg != "" {
-		return &problem{"envoy: START_TIME: " + msg, line[:rb+1]}
+		return &problem{"envoy: START_TIME: " + msg, "", line[:rb+1]}
 	}
 	e.Time = ns
 	i := rb + 1
@@ -48,11 +48,11 @@ func parseEnvoy(line []byte, e *slo.Event) *problem {
 	// "METHOD PATH PROTOCOL": Envoy does not escape quotes, but a raw '"'
 	// is not valid in a method, path or protocol, so the next one closes.
 	if len(line)-i < 2 || line[i] != ' ' || line[i+1] != '"' {
-		return &problem{`envoy: want "METHOD PATH PROTOCOL" after START_TIME`, tail(line, i)}
+		return &problem{`envoy: want "METHOD PATH PROTOCOL" after START_TIME`, "", tail(line, i)}
 	}
 	q := bytes.IndexByte(line[i+2:], '"')
 	if q < 0 {
-		return &problem{"envoy: request: no closing quote", line[i+1:]}
+		return &problem{"envoy: request: no closing quote", "", line[i+1:]}
 	}
 	i += 2 + q + 1
 
@@ -60,7 +60,7 @@ func parseEnvoy(line []byte, e *slo.Event) *problem {
 	tok, i = field(line, i)
 	code, ok := parseUint(tok, 999)
 	if !ok {
-		return &problem{"envoy: RESPONSE_CODE: want an integer 0-999", tok}
+		return &problem{"envoy: RESPONSE_CODE: want an integer 0-999", "", tok}
 	}
 	e.Status = int(code)
 	if code == 0 {
@@ -72,7 +72,7 @@ func parseEnvoy(line []byte, e *slo.Event) *problem {
 	}
 
 	if tok, i = field(line, i); tok == nil { // RESPONSE_FLAGS
-		return &problem{"envoy: line ends after RESPONSE_CODE", line[rb+1:]}
+		return &problem{"envoy: line ends after RESPONSE_CODE", "", line[rb+1:]}
 	}
 	if i+1 < len(line) && !isDigit(line[i+1]) {
 		// Istio: RESPONSE_CODE_DETAILS CONNECTION_TERMINATION_DETAILS
@@ -80,24 +80,24 @@ func parseEnvoy(line []byte, e *slo.Event) *problem {
 		_, i = field(line, i)
 		_, i = field(line, i)
 		if len(line)-i < 2 || line[i] != ' ' || line[i+1] != '"' {
-			return &problem{"envoy: want BYTES_RECEIVED after RESPONSE_FLAGS", tail(line, i)}
+			return &problem{"envoy: want BYTES_RECEIVED after RESPONSE_FLAGS", "", tail(line, i)}
 		}
 		q := bytes.IndexByte(line[i+2:], '"')
 		if q < 0 {
-			return &problem{"envoy: UPSTREAM_TRANSPORT_FAILURE_REASON: no closing quote", line[i+1:]}
+			return &problem{"envoy: UPSTREAM_TRANSPORT_FAILURE_REASON: no closing quote", "", line[i+1:]}
 		}
 		i += 2 + q + 1
 	}
 	for _, name := range [...]string{"BYTES_RECEIVED", "BYTES_SENT"} {
 		if tok, i = field(line, i); tok == nil {
-			return &problem{"envoy: line ends before " + name, line[rb+1:]}
+			return &problem{"envoy: line ends before " + name, "", line[rb+1:]}
 		}
 	}
 	tok, i = field(line, i)
 	if tok == nil || i >= len(line) {
 		// DURATION is never last; a line ending here was cut off, and
 		// its last number may be too.
-		return &problem{"envoy: line ends at DURATION (truncated?)", line[rb+1:]}
+		return &problem{"envoy: line ends at DURATION (truncated?)", "", line[rb+1:]}
 	}
 	return latencyToken(tok, -3, "envoy: DURATION", "want whole milliseconds", e)
 }

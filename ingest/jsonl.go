@@ -41,7 +41,7 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 	*e = slo.Event{Status: slo.NoStatus, Latency: math.NaN(), Count: 1}
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
-		return &problem{"not a JSON object", line}
+		return &problem{"not a JSON object", "", line}
 	}
 	haveTime, haveStatus, haveOK := false, false, false
 	// The name each field was given by, when it has two: a key repeated
@@ -53,7 +53,7 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 	} else {
 		for {
 			if i >= len(line) || line[i] != '"' {
-				return &problem{"want a quoted field name", tail(line, i)}
+				return &problem{"want a quoted field name", "", tail(line, i)}
 			}
 			end, esc, p := scanString(line, i)
 			if p != nil {
@@ -69,11 +69,11 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 			}
 			i = skipWS(line, end)
 			if i >= len(line) || line[i] != ':' {
-				return &problem{"want ':' after field name", tail(line, i)}
+				return &problem{"want ':' after field name", "", tail(line, i)}
 			}
 			i = skipWS(line, i+1)
 			if i >= len(line) {
-				return &problem{"missing value for field " + quote(key), nil}
+				return &problem{"missing value for a field", " " + quote(key), nil}
 			}
 			var vp *problem
 			switch string(key) {
@@ -120,17 +120,17 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 				i++
 				break
 			}
-			return &problem{"want ',' or '}' after a value", tail(line, i)}
+			return &problem{"want ',' or '}' after a value", "", tail(line, i)}
 		}
 	}
 	if i = skipWS(line, i); i != len(line) {
-		return &problem{"text after the closing brace", line[i:]}
+		return &problem{"text after the closing brace", "", line[i:]}
 	}
 	if !haveTime {
-		return &problem{`no "time" field`, nil}
+		return &problem{`no "time" field`, "", nil}
 	}
 	if !haveStatus && !haveOK {
-		return &problem{`no "status" or "ok" field`, nil}
+		return &problem{`no "status" or "ok" field`, "", nil}
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func parseJSONL(line []byte, e *slo.Event) *problem {
 // name for it. Names are constants, so nothing is allocated per line.
 func sameName(seen *string, name, other string) *problem {
 	if *seen == other {
-		return &problem{"both \"" + other + "\" and \"" + name + "\": give one of them", nil}
+		return &problem{"both \"" + other + "\" and \"" + name + "\": give one of them", "", nil}
 	}
 	*seen = name
 	return nil
@@ -170,13 +170,13 @@ func parseTimeValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 		if esc {
 			u, ok := unescapeSmall(s, buf[:0])
 			if !ok {
-				return end, false, &problem{"time: want RFC 3339 like 2026-11-24T10:20:31.5Z", b[i:end]}
+				return end, false, &problem{"time: want RFC 3339 like 2026-11-24T10:20:31.5Z", "", b[i:end]}
 			}
 			s = u
 		}
 		ns, msg := parseRFC3339(s)
 		if msg != "" {
-			return end, false, &problem{msg, b[i:end]}
+			return end, false, &problem{msg, "", b[i:end]}
 		}
 		e.Time = ns
 		return end, true, nil
@@ -186,11 +186,11 @@ func parseTimeValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 	var d decimal
 	end, ok := scanNumber(b, i, &d)
 	if !ok {
-		return end, false, &problem{"time: want an RFC 3339 string or Unix seconds", valueText(b, i)}
+		return end, false, &problem{"time: want an RFC 3339 string or Unix seconds", "", valueText(b, i)}
 	}
 	ns, ok := d.unixNanos()
 	if !ok {
-		return end, false, &problem{"time: Unix seconds out of range (milliseconds?)", b[i:end]}
+		return end, false, &problem{"time: Unix seconds out of range (milliseconds?)", "", b[i:end]}
 	}
 	e.Time = ns
 	return end, true, nil
@@ -217,13 +217,13 @@ func parseStatusValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 			end++
 		}
 		if end < len(b) && !isDelim(b[end]) {
-			return end, false, &problem{msg, valueText(b, i)}
+			return end, false, &problem{msg, "", valueText(b, i)}
 		}
 		digits = b[i:end]
 	}
 	v, ok := parseUint(digits, 999)
 	if !ok || (len(digits) > 1 && digits[0] == '0') {
-		return end, false, &problem{msg, valueText(b, i)}
+		return end, false, &problem{msg, "", valueText(b, i)}
 	}
 	e.Status = int(v)
 	return end, true, nil
@@ -245,7 +245,7 @@ func parseOKValue(b []byte, i int, e *slo.Event) (int, bool, *problem) {
 	case n >= 4 && string(b[i:i+4]) == "null":
 		return i + 4, false, nil
 	}
-	return i, false, &problem{"ok: want true or false", valueText(b, i)}
+	return i, false, &problem{"ok: want true or false", "", valueText(b, i)}
 }
 
 func parseLatencyValue(b []byte, i int, e *slo.Event) (int, *problem) {
@@ -255,7 +255,7 @@ func parseLatencyValue(b []byte, i int, e *slo.Event) (int, *problem) {
 	var d decimal
 	end, ok := scanNumber(b, i, &d)
 	if !ok {
-		return end, &problem{"latency_ms: want a number of milliseconds", valueText(b, i)}
+		return end, &problem{"latency_ms: want a number of milliseconds", "", valueText(b, i)}
 	}
 	v, p := latency(&d, -3, "latency_ms")
 	if p != nil {
@@ -279,7 +279,7 @@ func latencyToken(tok []byte, scale int, field, want string, e *slo.Event) *prob
 	}
 	var d decimal
 	if n, ok := scanNumber(tok, 0, &d); !ok || n != len(tok) {
-		return &problem{field + ": " + want, tok}
+		return &problem{field + ": " + want, "", tok}
 	}
 	v, p := latency(&d, scale, field)
 	if p != nil {
@@ -293,11 +293,11 @@ func latencyToken(tok []byte, scale int, field, want string, e *slo.Event) *prob
 // rejects what no request can take: a negative, infinite or years-long time.
 func latency(d *decimal, scale int, field string) (float64, *problem) {
 	if d.neg && !d.isZero() {
-		return 0, &problem{field + ": negative latency", d.text}
+		return 0, &problem{field + ": negative latency", "", d.text}
 	}
 	v := d.float(scale)
 	if math.IsInf(v, 0) || math.IsNaN(v) || v > maxLatency {
-		return 0, &problem{field + ": out of range (more than a year)", d.text}
+		return 0, &problem{field + ": out of range (more than a year)", "", d.text}
 	}
 	return v, nil
 }
@@ -312,7 +312,7 @@ func parseCountValue(b []byte, i int, e *slo.Event) (int, *problem) {
 	}
 	v, ok := parseUint(b[i:end], math.MaxUint64)
 	if !ok || (end-i > 1 && b[i] == '0') || (end < len(b) && !isDelim(b[end])) {
-		return end, &problem{"count: want a whole number 0 or more", valueText(b, i)}
+		return end, &problem{"count: want a whole number 0 or more", "", valueText(b, i)}
 	}
 	e.Count = v
 	return end, nil
@@ -353,7 +353,7 @@ func scanString(b []byte, i int) (end int, esc bool, p *problem) {
 	}
 	q := bytes.IndexByte(b[i:], '"')
 	if q < 0 {
-		return len(b), false, &problem{"unterminated string", b[start:]}
+		return len(b), false, &problem{"unterminated string", "", b[start:]}
 	}
 	if bytes.IndexByte(b[i:i+q], '\\') < 0 {
 		return i + q + 1, false, nil
@@ -371,26 +371,26 @@ func scanEscaped(b []byte, start int) (end int, esc bool, p *problem) {
 			return i + 1, true, nil
 		case c == '\\':
 			if i+1 >= len(b) {
-				return len(b), true, &problem{"unterminated string", b[start:]}
+				return len(b), true, &problem{"unterminated string", "", b[start:]}
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
-					return i, true, &problem{`invalid \u escape in string`, b[i:]}
+					return i, true, &problem{`invalid \u escape in string`, "", b[i:]}
 				}
 				i += 6
 			default:
-				return i, true, &problem{"invalid escape in string", b[i:]}
+				return i, true, &problem{"invalid escape in string", "", b[i:]}
 			}
 		case c < 0x20:
-			return i, true, &problem{"control character in string", b[start:]}
+			return i, true, &problem{"control character in string", "", b[start:]}
 		default:
 			i++
 		}
 	}
-	return len(b), true, &problem{"unterminated string", b[start:]}
+	return len(b), true, &problem{"unterminated string", "", b[start:]}
 }
 
 func isHex4(b []byte) bool {
@@ -470,12 +470,12 @@ func skipValue(b []byte, i int) (int, *problem) {
 		// A value is expected at b[i].
 		i = skipWS(b, i)
 		if i >= len(b) {
-			return i, &problem{"missing value", tail(b, i)}
+			return i, &problem{"missing value", "", tail(b, i)}
 		}
 		switch c := b[i]; c {
 		case '{', '[':
 			if depth == maxNesting {
-				return i, &problem{"value nested too deep", b[i:]}
+				return i, &problem{"value nested too deep", "", b[i:]}
 			}
 			if c == '{' {
 				stack |= 1 << depth
@@ -504,24 +504,24 @@ func skipValue(b []byte, i int) (int, *problem) {
 			i = end
 		case 't':
 			if len(b)-i < 4 || string(b[i:i+4]) != "true" {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i += 4
 		case 'f':
 			if len(b)-i < 5 || string(b[i:i+5]) != "false" {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i += 5
 		case 'n':
 			if !isNull(b, i) {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i += 4
 		default:
 			var d decimal
 			end, ok := scanNumber(b, i, &d)
 			if !ok {
-				return i, &problem{"invalid value", b[i:]}
+				return i, &problem{"invalid value", "", b[i:]}
 			}
 			i = end
 		}
@@ -532,7 +532,7 @@ func skipValue(b []byte, i int) (int, *problem) {
 			}
 			i = skipWS(b, i)
 			if i >= len(b) {
-				return i, &problem{"unterminated object or array", tail(b, i)}
+				return i, &problem{"unterminated object or array", "", tail(b, i)}
 			}
 			obj := stack&(1<<(depth-1)) != 0
 			c := b[i]
@@ -551,7 +551,7 @@ func skipValue(b []byte, i int) (int, *problem) {
 				i++
 				continue
 			}
-			return i, &problem{"want ',' or a closing bracket", b[i:]}
+			return i, &problem{"want ',' or a closing bracket", "", b[i:]}
 		}
 	}
 }
@@ -559,7 +559,7 @@ func skipValue(b []byte, i int) (int, *problem) {
 // skipKey skips `"key" :` inside a skipped object.
 func skipKey(b []byte, i int) (int, *problem) {
 	if i >= len(b) || b[i] != '"' {
-		return i, &problem{"want a quoted field name", tail(b, i)}
+		return i, &problem{"want a quoted field name", "", tail(b, i)}
 	}
 	end, _, p := scanString(b, i)
 	if p != nil {
@@ -567,7 +567,7 @@ func skipKey(b []byte, i int) (int, *problem) {
 	}
 	i = skipWS(b, end)
 	if i >= len(b) || b[i] != ':' {
-		return i, &problem{"want ':' after field name", tail(b, i)}
+		return i, &problem{"want ':' after field name", "", tail(b, i)}
 	}
 	return i + 1, nil
 }

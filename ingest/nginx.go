@@ -34,15 +34,15 @@ func (p *nginxParser) parse(line []byte, e *slo.Event) *problem {
 	// $remote_addr - $remote_user [$time_local]
 	open := bytes.IndexByte(line, '[')
 	if open < 1 || line[open-1] != ' ' {
-		return &problem{"nginx: no [time_local] after the client address", line}
+		return &problem{"nginx: no [time_local] after the client address", "", line}
 	}
 	i := open + 1
 	if len(line)-i < timeLocalLen+1 || line[i+timeLocalLen] != ']' {
-		return &problem{"nginx: time_local: want [24/Nov/2026:10:20:31 +0000]", line[open:]}
+		return &problem{"nginx: time_local: want [24/Nov/2026:10:20:31 +0000]", "", line[open:]}
 	}
 	ns, msg := p.time.parse(line[i : i+timeLocalLen])
 	if msg != "" {
-		return &problem{"nginx: " + msg, line[open : i+timeLocalLen+1]}
+		return &problem{"nginx: " + msg, "", line[open : i+timeLocalLen+1]}
 	}
 	e.Time = ns
 	i += timeLocalLen + 1
@@ -51,13 +51,13 @@ func (p *nginxParser) parse(line []byte, e *slo.Event) *problem {
 	// quote closes it; a backslash escapes the next byte for loggers that
 	// write \" instead.
 	if len(line)-i < 2 || line[i] != ' ' || line[i+1] != '"' {
-		return &problem{`nginx: want "request" after time_local`, tail(line, i)}
+		return &problem{`nginx: want "request" after time_local`, "", tail(line, i)}
 	}
 	i += 2
 	for {
 		q := bytes.IndexByte(line[i:], '"')
 		if q < 0 {
-			return &problem{"nginx: request: no closing quote", line[open+timeLocalLen+3:]}
+			return &problem{"nginx: request: no closing quote", "", line[open+timeLocalLen+3:]}
 		}
 		j := i + q
 		// Count the backslashes before the quote: an odd number escapes it.
@@ -73,7 +73,7 @@ func (p *nginxParser) parse(line []byte, e *slo.Event) *problem {
 
 	// $status
 	if i >= len(line) || line[i] != ' ' {
-		return &problem{"nginx: want status after the request", tail(line, i)}
+		return &problem{"nginx: want status after the request", "", tail(line, i)}
 	}
 	i++
 	s := i
@@ -82,14 +82,14 @@ func (p *nginxParser) parse(line []byte, e *slo.Event) *problem {
 	}
 	status, ok := parseUint(line[s:i], 999)
 	if !ok {
-		return &problem{"nginx: status: want an integer 0-999", line[s:i]}
+		return &problem{"nginx: status: want an integer 0-999", "", line[s:i]}
 	}
 	e.Status = int(status)
 
 	// $body_bytes_sent is not needed; the rest must look like
 	// ` "$http_referer" "$http_user_agent" $request_time`.
 	if i >= len(line) {
-		return &problem{"nginx: line ends after the status", line[s:]}
+		return &problem{"nginx: line ends after the status", "", line[s:]}
 	}
 	i++
 	for i < len(line) && line[i] != ' ' {
@@ -101,13 +101,13 @@ func (p *nginxParser) parse(line []byte, e *slo.Event) *problem {
 	}
 	sp := bytes.LastIndexByte(line[:end], ' ')
 	if sp <= i {
-		return &problem{"nginx: want referer, user agent and request_time after the status", line[s:]}
+		return &problem{"nginx: want referer, user agent and request_time after the status", "", line[s:]}
 	}
 	rt := line[sp+1 : end]
 	if line[sp-1] != '"' || rt[0] == '"' {
 		// Either no $request_time at all (plain "combined") or something
 		// else after it.
-		return &problem{"nginx: want $request_time after the user agent (log_format must end with $request_time)", rt}
+		return &problem{"nginx: want $request_time after the user agent (log_format must end with $request_time)", "", rt}
 	}
 	return latencyToken(rt, 0, "nginx: request_time", "want seconds like 0.004 or -", e)
 }

@@ -183,7 +183,7 @@ func TestParseJSONL(t *testing.T) {
 		{name: "missing colon", line: `{"time" "2026-11-24T10:20:31Z"}`, err: `want ':'`},
 		{name: "nested too deep", line: `{"time":"2026-11-24T10:20:31Z","status":200,"d":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, err: `nested too deep`},
 		{name: "invalid UTF-8", line: "{\"time\":\"2026-11-24T10:20:31Z\",\"status\":200,\"p\":\"\xff\xfe\"}", err: `invalid UTF-8 at byte 50`},
-		{name: "binary junk", line: "\x00\x01\x02{\"time\"", err: `control character at byte 1`},
+		{name: "binary junk", line: "\x00\x01\x02{\"time\"", err: `control character (binary data?) at byte 1`},
 	}, parseJSONL)
 }
 

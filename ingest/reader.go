@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +69,13 @@ func (f Format) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 // Options configure Read. SLI and Quantum are required; the rest have
 // defaults that suit a file on a laptop.
 type Options struct {
-	// Format of the input; Auto detects it from the first lines.
+	// Log names the input's format as users write it: a preset, a format
+	// string, field names; its Format empty or "auto" detects a preset
+	// from the first lines (with Log's Fields and Timezone). It wins over
+	// Format when its Format is set.
+	Log Config
+	// Format of the input, for callers that know it is one of nines'
+	// first three; Auto (with Log.Format empty) detects it.
 	Format Format
 	// SLI classifies each event; it is only read, and shared by workers.
 	SLI *slo.SLI
@@ -120,19 +128,28 @@ func (e LineError) Error() string {
 
 // Report says what Read made of its input.
 type Report struct {
-	// Format is the format read, detected or given; Auto if the input
-	// held no non-empty line.
-	Format Format
+	// Format is the name of the format read, detected or given (see
+	// Parser.Name); "auto" if the input held no non-empty line.
+	Format string
 	// Lines counts every line, empty ones included: it is the number of
 	// the last line. Events counts the lines that became events and
 	// Malformed those that could not be read; empty lines are neither.
 	Lines, Events, Malformed int64
 	// Errors holds the first MaxErrors malformed lines, in line order.
 	Errors []LineError
+	// Reasons counts the malformed lines by reason, most frequent first
+	// (ties by reason), all of them: not only those in Errors.
+	Reasons []ReasonCount
 	// First and Last are the earliest and latest event times seen, in
 	// Unix nanoseconds; valid when Events > 0. Lines need not be in time
 	// order, so these are a minimum and a maximum, not the ends.
 	First, Last int64
+}
+
+// ReasonCount is how many lines were malformed for one reason.
+type ReasonCount struct {
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
 }
 
 // Read parses events from r and folds them into the rollups of opts.SLI.
@@ -145,9 +162,25 @@ type Report struct {
 func Read(ctx context.Context, r io.Reader, opts Options) (*slo.Series, *Report, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
-		return nil, &Report{Format: opts.Format}, err
+		return nil, &Report{Format: opts.Format.String()}, err
 	}
-	rd := &reading{opts: o, rep: &Report{Format: o.Format}}
+	rd := &reading{opts: o, rep: &Report{Format: Auto.String()}}
+	if o.Log.Format != "" && !strings.EqualFold(strings.TrimSpace(o.Log.Format), "auto") {
+		rd.parser, err = NewParser(o.Log)
+	} else if o.Format != Auto {
+		c := o.Log
+		c.Format = o.Format.String()
+		rd.parser, err = NewParser(c)
+	}
+	if err != nil {
+		return nil, rd.rep, err
+	}
+	if rd.parser != nil {
+		if err := rd.parser.Check(o.SLI); err != nil {
+			return nil, rd.rep, err
+		}
+		rd.rep.Format = rd.parser.Name()
+	}
 	return rd.run(ctx, r)
 }
 
@@ -188,8 +221,8 @@ func (o Options) withDefaults() (Options, error) {
 // single line too long to keep, of that many bytes.
 type block struct {
 	seq    int64
-	format Format
-	buf    []byte // the buffer data lives in, returned to the pool after
+	parser *Parser // nil until the format is known
+	buf    []byte  // the buffer data lives in, returned to the pool after
 	data   []byte
 	long   int64
 }
@@ -205,13 +238,15 @@ type blockResult struct {
 	seq                      int64
 	lines, events, malformed int64
 	errs                     []lineProblem
+	reasons                  map[string]int64 // nil while no line is malformed
 	first, last              int64
 }
 
 // reading is the state of one Read.
 type reading struct {
-	opts Options
-	rep  *Report
+	opts   Options
+	rep    *Report
+	parser *Parser // nil until given or detected
 
 	blocks  chan *block
 	results chan blockResult
@@ -226,6 +261,7 @@ type reading struct {
 	// sentLines counts the lines sent while the format is still unknown,
 	// so that a detection error can name its line.
 	sentLines int64
+	reasons   map[string]int64
 }
 
 // errStrictStop is the cancel cause when Strict mode found a bad line.
@@ -265,6 +301,7 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 	workers.Wait()
 	close(rd.results)
 	<-collected
+	rd.rep.Reasons = sortReasons(rd.reasons)
 
 	switch {
 	case rd.strict != nil:
@@ -319,6 +356,12 @@ func (rd *reading) collect() {
 			rep.Lines += b.lines
 			rep.Events += b.events
 			rep.Malformed += b.malformed
+			for why, n := range b.reasons {
+				if rd.reasons == nil {
+					rd.reasons = map[string]int64{}
+				}
+				rd.reasons[why] += n
+			}
 			if rd.opts.Strict && b.malformed > 0 {
 				rd.strict = LineError{Line: base + b.errs[0].line, Msg: b.errs[0].msg}
 				rd.cancel(errStrictStop)
@@ -358,15 +401,20 @@ func (rd *reading) getBuf(ctx context.Context) ([]byte, error) {
 // send hands a block to the workers, detecting the format first if
 // needed.
 func (rd *reading) send(ctx context.Context, b *block) error {
-	if rd.rep.Format == Auto && b.long == 0 {
-		f, err := detect(b.data, rd.sentLines+1)
+	if rd.parser == nil && b.long == 0 {
+		p, err := detect(b.data, rd.sentLines+1, rd.opts.Log)
 		if err != nil {
 			return err
 		}
-		rd.rep.Format = f
+		if p != nil {
+			if err := p.Check(rd.opts.SLI); err != nil {
+				return err
+			}
+			rd.parser, rd.rep.Format = p, p.Name()
+		}
 	}
-	b.format = rd.rep.Format
-	if b.format == Auto {
+	b.parser = rd.parser
+	if b.parser == nil {
 		if b.long > 0 {
 			rd.sentLines++
 		} else {
@@ -559,9 +607,9 @@ func decompress(r io.Reader) (io.Reader, bool, error) {
 
 // worker parses blocks into its own Aggregator.
 type worker struct {
-	opts  *Options
-	agg   *slo.Aggregator
-	nginx nginxParser
+	opts   *Options
+	agg    *slo.Aggregator
+	parser *Parser // this worker's clone of the blocks' parser
 }
 
 func (w *worker) run(ctx context.Context, blocks <-chan *block, results chan<- blockResult, free chan<- []byte) {
@@ -581,9 +629,24 @@ func (w *worker) run(ctx context.Context, blocks <-chan *block, results chan<- b
 	}
 }
 
-// tooLong is the message for a line over the limit.
-func tooLong(n int64, limit int) string {
-	return strconv.FormatInt(n, 10) + " bytes, longer than the " + strconv.Itoa(limit) + "-byte limit"
+// tooLong is the problem of a line over the limit.
+func tooLong(n int64, limit int) *problem {
+	return &problem{what: "longer than the " + strconv.Itoa(limit) + "-byte limit", detail: " (" + strconv.FormatInt(n, 10) + " bytes)"}
+}
+
+// sortReasons returns the counts most frequent first, ties by reason.
+func sortReasons(m map[string]int64) []ReasonCount {
+	out := make([]ReasonCount, 0, len(m))
+	for why, n := range m {
+		out = append(out, ReasonCount{Reason: why, Count: n})
+	}
+	slices.SortFunc(out, func(a, b ReasonCount) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Reason, b.Reason)
+	})
+	return out
 }
 
 // process parses the lines of one block.
@@ -595,6 +658,10 @@ func (w *worker) process(b *block) blockResult {
 	}
 	bad := func(p *problem) bool {
 		res.malformed++
+		if res.reasons == nil {
+			res.reasons = map[string]int64{}
+		}
+		res.reasons[p.what]++
 		if len(res.errs) < keep {
 			res.errs = append(res.errs, lineProblem{line: res.lines, msg: p.message()})
 		}
@@ -602,9 +669,16 @@ func (w *worker) process(b *block) blockResult {
 	}
 	if b.long > 0 {
 		res.lines = 1
-		bad(&problem{what: tooLong(b.long, w.opts.MaxLine)})
+		bad(tooLong(b.long, w.opts.MaxLine))
 		return res
 	}
+	if w.parser == nil && b.parser != nil {
+		// One Read has one format: the first block's parser serves all.
+		w.parser = b.parser.Clone()
+	}
+	// A block sent before the format was known holds only blank lines
+	// (detection looked at every one), so parser is only nil for those.
+	parser := w.parser
 	var ev slo.Event
 	data := b.data
 	for len(data) > 0 {
@@ -624,10 +698,10 @@ func (w *worker) process(b *block) blockResult {
 		var p *problem
 		switch {
 		case len(line) > w.opts.MaxLine:
-			p = &problem{what: tooLong(int64(len(line)), w.opts.MaxLine)}
+			p = tooLong(int64(len(line)), w.opts.MaxLine)
 		default:
 			if p = checkText(line); p == nil {
-				p = w.parse(b.format, line, &ev)
+				p = parser.parse(line, &ev)
 			}
 		}
 		if p != nil {
@@ -648,18 +722,4 @@ func (w *worker) process(b *block) blockResult {
 		res.last = max(res.last, ev.Time)
 	}
 	return res
-}
-
-// parse dispatches one line to its format's parser.
-func (w *worker) parse(f Format, line []byte, ev *slo.Event) *problem {
-	switch f {
-	case JSONL:
-		return parseJSONL(line, ev)
-	case Nginx:
-		return w.nginx.parse(line, ev)
-	case Envoy:
-		return parseEnvoy(line, ev)
-	}
-	// Detection runs before any non-empty line is sent, so this is a bug.
-	return &problem{what: "format not detected"}
 }

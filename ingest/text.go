@@ -12,8 +12,9 @@ import (
 // not a value: returning a 40-byte struct from every call of the JSON
 // scanner cost a fifth of its time.)
 type problem struct {
-	what string // what is wrong
-	at   []byte // the offending text, quoted after what; nil if none
+	what   string // what is wrong, the same for every line with this fault
+	detail string // where, appended to what in the message; may be empty
+	at     []byte // the offending text, quoted after what; nil if none
 }
 
 // message renders the problem, quoting a short prefix of the offending
@@ -23,9 +24,9 @@ func (p *problem) message() string {
 	case p == nil:
 		return ""
 	case p.at == nil:
-		return p.what
+		return p.what + p.detail
 	}
-	return p.what + ", got " + quote(p.at)
+	return p.what + p.detail + ", got " + quote(p.at)
 }
 
 // quoteMax is how much offending text a message shows: enough to find the
@@ -92,11 +93,11 @@ func checkText(line []byte) *problem {
 		case c >= utf8.RuneSelf:
 			r, n := utf8.DecodeRune(line[i:])
 			if r == utf8.RuneError && n == 1 {
-				return &problem{"invalid UTF-8 at byte " + strconv.Itoa(i+1), line[max(0, i-8):]}
+				return &problem{"invalid UTF-8", " at byte " + strconv.Itoa(i+1), line[max(0, i-8):]}
 			}
 			i += n
 		case c < 0x20 && c != '\t':
-			return &problem{"control character at byte " + strconv.Itoa(i+1) + " (binary data?)", line[max(0, i-8):]}
+			return &problem{"control character (binary data?)", " at byte " + strconv.Itoa(i+1), line[max(0, i-8):]}
 		default:
 			i++
 		}

@@ -33,8 +33,49 @@ Examples:
 
 type evalFlags struct {
 	spec, events, format, at, only string
+	logFormat, timezone            string
+	fields                         fieldList
 	json, strict                   bool
 	workers                        int
+}
+
+// fieldList collects repeated --field flags.
+type fieldList []string
+
+func (l *fieldList) String() string { return strings.Join(*l, " ") }
+
+func (l *fieldList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// logConfig is the log format the flags name, checked so that a typo is a
+// usage error before any file is opened; nil Timezone and empty Format
+// leave them to the spec's sli.log or to detection.
+func (f *evalFlags) logConfig(cmd string) (ingest.Config, error) {
+	var c ingest.Config
+	switch {
+	case f.logFormat != "" && f.format != "auto" && f.format != "":
+		return c, usageError("%s: give --format or --log-format, not both", cmd)
+	case f.logFormat != "":
+		c.Format = f.logFormat
+	case f.format != "auto":
+		c.Format = f.format
+	}
+	c.Fields = f.fields
+	if f.timezone != "" {
+		loc, err := time.LoadLocation(f.timezone)
+		if err != nil {
+			return c, usageError("%s: --log-timezone %q: want an IANA time zone name such as UTC or Europe/Berlin", cmd, f.timezone)
+		}
+		c.Timezone = loc
+	}
+	if c.Format != "" {
+		if _, err := ingest.NewParser(c); err != nil {
+			return c, usageError("%s: %v", cmd, err)
+		}
+	}
+	return c, nil
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
@@ -42,7 +83,10 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
 	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
 	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
-	fs.StringVar(&f.format, "format", "auto", "input `format`: auto, jsonl, nginx or envoy")
+	fs.StringVar(&f.format, "format", "auto", "input `format`: auto, or a preset (see docs/eval.md): jsonl, nginx, envoy, ...")
+	fs.StringVar(&f.logFormat, "log-format", "", "the server's log `format` string, as nginx:'$remote_addr ...' or apache:'%h %l ...'")
+	fs.Var(&f.fields, "field", "JSON or LTSV field of an event part, as `ROLE=NAME[:UNIT]` (time=ts:unix_s, status=status, latency=duration:s); repeatable")
+	fs.StringVar(&f.timezone, "log-timezone", "", "time `zone` of log times written without a UTC offset (HAProxy, some Apache formats)")
 	fs.StringVar(&f.at, "at", "", "evaluation `time` (RFC 3339); default: the end of the data")
 	fs.StringVar(&f.only, "slo", "", "evaluate only the SLO with this `name`")
 	fs.BoolVar(&f.json, "json", false, "print one JSON document instead of a text report")
@@ -54,9 +98,9 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if f.spec == "" || f.events == "" {
 		return usageError("eval: --spec and --events are required (see nines eval --help)")
 	}
-	format, err := ingest.ParseFormat(f.format)
+	format, err := f.logConfig("eval")
 	if err != nil {
-		return usageError("eval: --format: %v", err)
+		return err
 	}
 	var at time.Time
 	if f.at != "" {
@@ -126,7 +170,7 @@ func loadSpec(e *env, path, only string) ([]*slo.SLO, error) {
 
 // evalOne reads the events for one SLO and evaluates every window they
 // touch.
-func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Format, at time.Time, s *slo.SLO) (report.Document, error) {
+func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO) (report.Document, error) {
 	series, rep, err := readEvents(ctx, e, f, format, s)
 	if err != nil {
 		return report.Document{}, err
@@ -191,7 +235,7 @@ func burnRates(s *slo.SLO, series *slo.Series, at time.Time) []report.Burn {
 	return burns
 }
 
-func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format, s *slo.SLO) (*slo.Series, *ingest.Report, error) {
+func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config, s *slo.SLO) (*slo.Series, *ingest.Report, error) {
 	var r io.Reader = e.stdin
 	var size int64
 	if f.events != "-" {
@@ -205,7 +249,7 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format,
 		}
 		r = file
 	}
-	opts := ingest.Options{Format: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers}
+	opts := ingest.Options{Log: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers}
 	var p *progress
 	if e.stderrIsTTY {
 		p = &progress{w: e.stderr, name: f.events, size: size}
@@ -221,7 +265,7 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format,
 
 func inputOf(name string, rep *ingest.Report) *report.Input {
 	in := &report.Input{
-		File: name, Format: rep.Format.String(), Lines: rep.Lines,
+		File: name, Format: rep.Format, Lines: rep.Lines,
 		Events: rep.Events, Malformed: rep.Malformed,
 	}
 	for _, le := range rep.Errors {

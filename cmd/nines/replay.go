@@ -11,7 +11,6 @@ import (
 
 	"github.com/nines-sre/nines/alert"
 	"github.com/nines-sre/nines/engine"
-	"github.com/nines-sre/nines/ingest"
 	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
@@ -166,9 +165,9 @@ func replayOne(ctx context.Context, e *env, f *replayFlags, db *sqlite.DB, s *sl
 			to = time.Now()
 		}
 	} else {
-		format, err := ingest.ParseFormat(f.format)
+		format, err := (&evalFlags{format: f.format}).logConfig("replay")
 		if err != nil {
-			return report.Replay{}, usageError("replay: --format: %v", err)
+			return report.Replay{}, err
 		}
 		series, _, err := readEvents(ctx, e, &evalFlags{events: f.events}, format, s)
 		if err != nil {
