@@ -52,10 +52,10 @@ func (m *metrics) request(status int) {
 // read it.
 type Snapshot struct {
 	LinesRead, BytesRead, LinesSent, LinesRefused, LinesLost int64
-	QuantaLate, QuantaFuture, StateWrites                     int64
-	Malformed, Requests, Batches                              map[string]int64
-	LagSeconds                                                float64
-	BehindBytes, Files                                        int64
+	QuantaLate, QuantaFuture, StateWrites                    int64
+	Malformed, Requests, Batches                             map[string]int64
+	LagSeconds                                               float64
+	BehindBytes, Files                                       int64
 }
 
 func (m *metrics) snapshot() Snapshot {

@@ -5,56 +5,26 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/nines-sre/nines/ingest"
 	"github.com/nines-sre/nines/slo"
 )
 
-// Parser reads one log line, without its line end, into an event. It is
-// the one thing Shipper needs of a log format; a Parser is used by one
-// goroutine at a time.
+// Parser reads one log line, without its line end, into an event: a
+// blank line is ingest.ErrEmpty, a malformed one an error, best an
+// *ingest.ParseError whose Reason labels the malformed-lines metric.
+// *ingest.Parser is one; a Parser is used by one goroutine at a time.
 type Parser interface {
-	ParseLine(line []byte, e *slo.Event) error
+	Parse(line []byte) (slo.Event, error)
 }
 
-// ParserFunc adapts a function to Parser.
-type ParserFunc func(line []byte, e *slo.Event) error
-
-// ParseLine calls f.
-func (f ParserFunc) ParseLine(line []byte, e *slo.Event) error { return f(line, e) }
-
-// reasoned is what a parse error may tell beside its message: a short,
-// stable reason for the malformed-lines metric.
-type reasoned interface{ Reason() string }
-
-// reasonOf returns the metric label for a malformed line: the error's
-// Reason when it has one, else the start of its message up to the first
-// colon, which names the field at fault in nines' parsers ("status: want
-// an integer…" is "status").
+// reasonOf returns the metric label for a malformed line: the
+// ParseError's reason, else "other".
 func reasonOf(err error) string {
-	var r reasoned
-	if errors.As(err, &r) {
-		return r.Reason()
+	var pe *ingest.ParseError
+	if errors.As(err, &pe) && pe.Reason != "" {
+		return pe.Reason
 	}
-	msg := err.Error()
-	for i := 0; i < len(msg) && i < 40; i++ {
-		switch msg[i] {
-		case ':', '(', '"':
-			if i == 0 {
-				return "other"
-			}
-			return trimSpace(msg[:i])
-		}
-	}
-	if len(msg) > 40 {
-		return "other"
-	}
-	return msg
-}
-
-func trimSpace(s string) string {
-	for len(s) > 0 && s[len(s)-1] == ' ' {
-		s = s[:len(s)-1]
-	}
-	return s
+	return "other"
 }
 
 // appendEvent appends e as one line of the events API's JSON lines

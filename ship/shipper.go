@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nines-sre/nines/ingest"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 )
@@ -253,37 +254,37 @@ type runner struct {
 	dirty   bool
 	saved   time.Time
 
-	ev slo.Event
 	// malformed lines logged in the current minute, and since when.
 	logged      int
 	loggedSince time.Time
 	suppressed  int64
 }
 
-// resolve checks that the server knows the SLOs and, with Rollup, reads
-// their SLIs.
+// resolve reads the target SLOs' definitions from the server: it checks
+// that they exist and that the log format can judge their SLIs, and, with
+// Rollup, gives the SLIs to count by.
 func (r *runner) resolve(ctx context.Context) error {
+	targets, err := r.fetchTargets(ctx)
+	if err != nil {
+		return err
+	}
+	if c, ok := r.cfg.Parser.(interface{ Check(*slo.SLI) error }); ok {
+		for _, t := range targets {
+			if err := c.Check(&t.sli); err != nil {
+				return fmt.Errorf("SLO %q: %w", t.name, err)
+			}
+		}
+	}
 	if !r.cfg.Rollup {
 		q := url.Values{}
 		if r.cfg.Service != "" {
 			q.Set("service", r.cfg.Service)
-			if _, err := r.sloNames(ctx); err != nil {
-				return err
-			}
 		}
 		for _, name := range r.cfg.SLOs {
 			q.Add("slo", name)
-			var doc struct{}
-			if err := r.p.getJSON(ctx, "/api/v1/slos/"+url.PathEscape(name), &doc); err != nil {
-				return fmt.Errorf("SLO %q: %w", name, err)
-			}
 		}
 		r.enc = newLinesEncoder(q, r.cfg.BatchLines, r.cfg.BatchBytes)
 		return nil
-	}
-	targets, err := r.fetchTargets(ctx)
-	if err != nil {
-		return err
 	}
 	r.targets = targets
 	r.enc = &rollupEncoder{targets: targets, maxLines: r.cfg.BatchLines, log: r.log}
@@ -549,41 +550,30 @@ func (r *runner) line(e *entry, b *batch, line []byte, at int64, live bool) {
 	if live {
 		r.m.linesRead.Add(1)
 	}
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	if isBlank(line) {
-		return
-	}
 	if len(line) > r.cfg.MaxLine {
 		if live {
 			r.malformed(e, at, "line too long", fmt.Errorf("%d bytes, over the %d allowed", len(line), r.cfg.MaxLine))
 		}
 		return
 	}
-	if err := r.cfg.Parser.ParseLine(line, &r.ev); err != nil {
+	ev, err := r.cfg.Parser.Parse(line)
+	if errors.Is(err, ingest.ErrEmpty) {
+		return
+	}
+	if err != nil {
 		if live {
 			r.malformed(e, at, reasonOf(err), err)
 		}
 		return
 	}
-	if err := r.enc.add(b, &r.ev); err != nil {
+	if err := r.enc.add(b, &ev); err != nil {
 		if live {
 			r.malformed(e, at, "count overflow", err)
 		}
 		return
 	}
 	b.lines++
-	b.newest = max(b.newest, r.ev.Time)
-}
-
-func isBlank(line []byte) bool {
-	for _, c := range line {
-		if c != ' ' && c != '\t' {
-			return false
-		}
-	}
-	return true
+	b.newest = max(b.newest, ev.Time)
 }
 
 // malformed counts a line that could not be read, and logs the first ten
