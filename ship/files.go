@@ -245,6 +245,14 @@ func (t *tracker) open(path string, id inode, size int64, now time.Time) *carrie
 			return nil
 		}
 		head = t.prefix[:m]
+		if len(head) < fpMax && bytes.IndexByte(head, '\n') < 0 {
+			// No whole line yet: a file just created, or a copy being
+			// written. Its head could not tell a copy from a new log,
+			// so it is looked at again once it grows.
+			f.Close()
+			t.ignored[id] = size
+			return nil
+		}
 	}
 	e := t.recognise(c, head)
 	if e == nil {
@@ -420,15 +428,22 @@ func gzipHead(f *os.File, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer zr.Close()
-	n, err := io.ReadFull(zr, buf)
-	switch {
-	case err == nil, errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	// Not io.ReadFull: it turns the clean end of a short content into
+	// the io.ErrUnexpectedEOF of a torn stream.
+	n := 0
+	for n < len(buf) && err == nil {
+		var m int
+		m, err = zr.Read(buf[n:])
+		n += m
+	}
+	if err == nil || err == io.EOF {
+		// Full, or the whole content is shorter than buf and ended where
+		// gzip's trailer says.
 		return buf[:n], nil
 	}
-	if n > 0 {
-		return buf[:n], nil // a stream gzip is still writing
-	}
-	return nil, err
+	// A stream gzip is still writing: a head cut short would not match
+	// the content it copies, and would be taken for a new one.
+	return nil, fmt.Errorf("the compressed stream ends early (%w): gzip may still be writing it", err)
 }
 
 // source picks the carrier to read e from: the plain file with the most
@@ -579,9 +594,13 @@ func (c *carrier) closeZ() {
 type gzCursor struct {
 	f  *os.File
 	zr *gzip.Reader
-	// pos is the content offset of carry[0].
+	// carry holds decompressed content not yet consumed from carry[skip]
+	// on; pos is the content offset of carry[skip]. Consumed bytes are
+	// dropped by the next fill, not by consume, so that the chunk a
+	// caller is still reading stays in place.
 	pos   int64
 	carry []byte
+	skip  int
 	eof   bool
 }
 
@@ -610,6 +629,10 @@ func openGzip(path string, offset int64) (*gzCursor, error) {
 // fill reads more content after what is carried; end reports the end of
 // the stream, err a stream that ended early or is damaged.
 func (g *gzCursor) fill() (data []byte, end bool, err error) {
+	if g.skip > 0 {
+		g.carry = g.carry[:copy(g.carry, g.carry[g.skip:])]
+		g.skip = 0
+	}
 	for !g.eof && len(g.carry) < cap(g.carry) {
 		n, rerr := g.zr.Read(g.carry[len(g.carry):cap(g.carry)])
 		g.carry = g.carry[:len(g.carry)+n]
@@ -626,8 +649,8 @@ func (g *gzCursor) fill() (data []byte, end bool, err error) {
 
 // consume drops n bytes read from the front of the carried content.
 func (g *gzCursor) consume(n int) {
-	n = min(n, len(g.carry))
-	g.carry = g.carry[:copy(g.carry, g.carry[n:])]
+	n = min(n, len(g.carry)-g.skip)
+	g.skip += n
 	g.pos += int64(n)
 }
 

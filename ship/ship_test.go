@@ -1,0 +1,302 @@
+package ship
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestShipFollowsRotation writes a log while it is rotated in each way
+// logrotate rotates, and checks that the server ends with every line
+// once.
+func TestShipFollowsRotation(t *testing.T) {
+	cases := []struct {
+		name    string
+		pattern string // relative to the log directory
+		rotate  func(t *testing.T, dir string, w *logWriter)
+	}{
+		{"Lines appended to one file are all sent.", "access.log*", func(t *testing.T, dir string, w *logWriter) {}},
+		{"A log renamed to access.log.1 is read to its end and the new access.log from its start.", "access.log*",
+			func(t *testing.T, dir string, w *logWriter) {
+				rename(t, filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1"))
+				w.write(50) // written to the renamed file before the server reopens
+				w.reopen()
+			}},
+		{"A renamed log that is then compressed and removed is not sent again.", "access.log*",
+			func(t *testing.T, dir string, w *logWriter) {
+				rename(t, filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1"))
+				w.reopen()
+				w.write(20)
+				gzipFile(t, filepath.Join(dir, "access.log.1"), filepath.Join(dir, "access.log.1.gz"))
+			}},
+		{"A log copied and truncated in place is read on in the copy, then from the start of the truncated file.", "access.log*",
+			func(t *testing.T, dir string, w *logWriter) {
+				copyFile(t, filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1"))
+				truncate(t, filepath.Join(dir, "access.log"))
+			}},
+		{"A copy compressed right after copytruncate is read on through gzip.", "access.log*",
+			func(t *testing.T, dir string, w *logWriter) {
+				copyFile(t, filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1"))
+				truncate(t, filepath.Join(dir, "access.log"))
+				gzipFile(t, filepath.Join(dir, "access.log.1"), filepath.Join(dir, "access.log.1.gz"))
+			}},
+		{"A log renamed out of the pattern is still read to its end from the open file.", "access.log",
+			func(t *testing.T, dir string, w *logWriter) {
+				rename(t, filepath.Join(dir, "access.log"), filepath.Join(dir, "old.log"))
+				w.write(30)
+				w.reopen()
+			}},
+		{"A log truncated without a copy is read again from its start.", "access.log",
+			func(t *testing.T, dir string, w *logWriter) {
+				time.Sleep(100 * time.Millisecond) // let the shipper read what there was
+				truncate(t, filepath.Join(dir, "access.log"))
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, shipSpec)
+			dir := t.TempDir()
+			w := newLogWriter(t, filepath.Join(dir, "access.log"))
+			w.write(200)
+			r := startShipper(t, testConfig(t, ts, dir, filepath.Join(dir, tc.pattern)))
+			time.Sleep(20 * time.Millisecond)
+			w.write(300)
+			tc.rotate(t, dir, w)
+			w.write(250)
+			waitCounts(t, ts, w.want, r)
+			if m := r.s.Metrics(); m.LinesSent != int64(w.want.attempted) {
+				t.Errorf("lines sent %d, want %d", m.LinesSent, w.want.attempted)
+			}
+		})
+	}
+}
+
+// TestShipPicksUpNewFiles: a file that starts to match the pattern
+// later is read from its start, even when the first start read from the
+// end.
+func TestShipPicksUpNewFiles(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	dir := t.TempDir()
+	old := newLogWriter(t, filepath.Join(dir, "a.log"))
+	old.write(100) // there before the first start: history, not sent
+	cfg := testConfig(t, ts, dir, filepath.Join(dir, "*.log"))
+	cfg.ReadFromBeginning = false
+	r := startShipper(t, cfg)
+	time.Sleep(50 * time.Millisecond)
+	old.want = counts{}
+	old.write(40)
+	nw := newLogWriter(t, filepath.Join(dir, "b.log"))
+	nw.write(60)
+	want := counts{old.want.attempted + nw.want.attempted, old.want.good + nw.want.good,
+		old.want.errors + nw.want.errors, old.want.slow + nw.want.slow}
+	waitCounts(t, ts, want, r)
+}
+
+// TestShipRetriesLostAnswers: the server stores a batch but its answer
+// is lost, or it cannot store for a while; every retry carries the
+// batch's key, and each line counts once.
+func TestShipRetriesLostAnswers(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	ts.fault = func(n int64) (drop, lose bool) { return n%3 == 1, n%3 == 2 }
+	dir := t.TempDir()
+	w := newLogWriter(t, filepath.Join(dir, "access.log"))
+	r := startShipper(t, testConfig(t, ts, dir, filepath.Join(dir, "access.log")))
+	for range 5 {
+		w.write(200)
+		time.Sleep(30 * time.Millisecond)
+	}
+	waitCounts(t, ts, w.want, r)
+	m := r.s.Metrics()
+	if m.Batches["replayed"] == 0 || m.Requests["503"] == 0 || m.Requests["502"] == 0 {
+		t.Errorf("want replays, 503s and 502s; got batches %v, requests %v", m.Batches, m.Requests)
+	}
+}
+
+// TestShipResendsPendingBatches: a shipper that stops while a batch is
+// on its way (the server stored it, the answer never came) sends it again
+// first thing after a restart, under the same key; the server stores it
+// once.
+func TestShipResendsPendingBatches(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	dir := t.TempDir()
+	w := newLogWriter(t, filepath.Join(dir, "access.log"))
+	w.write(500)
+	cfg := testConfig(t, ts, dir, filepath.Join(dir, "access.log"))
+	ts.hang.Store(true)
+	r := startShipper(t, cfg)
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.writes.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.halt(t)
+	doc, ok, err := loadState(cfg.StatePath, "slo=checkout")
+	if err != nil || !ok || len(doc.Pending) == 0 {
+		t.Fatalf("after a stop mid-send the state has %v pending batches (%v, %v); want the one on its way", doc, ok, err)
+	}
+	ts.hang.Store(false)
+	w.write(100)
+	r = startShipper(t, cfg)
+	waitCounts(t, ts, w.want, r)
+	if m := r.s.Metrics(); m.Batches["replayed"] == 0 {
+		t.Errorf("the batch sent again should be a replay: %v", m.Batches)
+	}
+}
+
+// TestShipRollups counts rollups locally and sends them: the server ends
+// with the counts it would have had from every line.
+func TestShipRollups(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	ts.fault = func(n int64) (drop, lose bool) { return false, n%4 == 2 }
+	dir := t.TempDir()
+	w := newLogWriter(t, filepath.Join(dir, "access.log"))
+	cfg := testConfig(t, ts, dir, filepath.Join(dir, "access.log*"))
+	cfg.Rollup = true
+	cfg.BatchLines = 1000
+	r := startShipper(t, cfg)
+	for i := range 4 {
+		w.write(300)
+		if i == 1 {
+			rename(t, filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1"))
+			w.reopen()
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	waitCounts(t, ts, w.want, r)
+	m := r.s.Metrics()
+	if m.Requests["502"] == 0 || m.Batches["replayed"] == 0 {
+		t.Errorf("want lost answers replayed: %v, %v", m.Requests, m.Batches)
+	}
+}
+
+// TestShipRollupsFollowAnEditedSLI: after the SLO's latency threshold is
+// edited on the server, rollups are counted by the new one.
+func TestShipRollupsFollowAnEditedSLI(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	dir := t.TempDir()
+	w := newLogWriter(t, filepath.Join(dir, "access.log"))
+	cfg := testConfig(t, ts, dir, filepath.Join(dir, "access.log"))
+	cfg.Rollup = true
+	r := startShipper(t, cfg)
+	w.write(100)
+	waitCounts(t, ts, w.want, r)
+	edited := strings.Replace(shipSpec, `latency: "<=250ms"`, `latency: "<=500ms"`, 1)
+	if _, err := ts.eng.Load(t.Context(), map[string][]byte{"checkout.yaml": []byte(edited)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the shipper asks every 50ms in tests
+	w.write(100)
+	// Under 500 ms nothing is slow: the server re-judged what it had,
+	// and the new rollups were counted by the new threshold.
+	want := counts{attempted: w.want.attempted, errors: w.want.errors, good: w.want.attempted - w.want.errors}
+	waitCounts(t, ts, want, r)
+}
+
+// TestShipStateErrors: a state file that cannot be trusted stops the
+// shipper before it sends anything, with the path and how to reset it.
+func TestShipStateErrors(t *testing.T) {
+	good := func(t *testing.T, path string) {
+		doc := &stateDoc{Nonce: "0123456789abcdef", Target: "slo=checkout", NextID: 1,
+			Files: []fileState{{ID: "f1", Path: "/var/log/a", Offset: 100, Acked: 40, Head: []byte("x\n")}},
+			Pending: []pendingState{{Ranges: []rangeState{{ID: "f1", Start: 40, End: 100}}}}}
+		doc.Pending[0].Key = batchKey(doc.Nonce, doc.Pending[0].Ranges)
+		b, err := encodeState(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit := func(old, new string) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			good(t, path)
+			b, _ := os.ReadFile(path)
+			if !strings.Contains(string(b), old) {
+				t.Fatalf("%q not in %s", old, b)
+			}
+			os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o600)
+		}
+	}
+	resign := func(mutate func(d *stateDoc)) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			good(t, path)
+			b, _ := os.ReadFile(path)
+			var env envelope
+			strictJSON(b, &env)
+			var d stateDoc
+			strictJSON(env.State, &d)
+			mutate(&d)
+			inner, _ := jsonMarshal(&d)
+			env.State = inner
+			env.SHA256 = sha256Hex(inner)
+			out, _ := jsonMarshal(&env)
+			os.WriteFile(path, out, 0o600)
+		}
+	}
+	resignRaw := func(old, new string) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			good(t, path)
+			b, _ := os.ReadFile(path)
+			var env envelope
+			if err := strictJSON(b, &env); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(env.State), old) {
+				t.Fatalf("%q not in %s", old, env.State)
+			}
+			env.State = []byte(strings.Replace(string(env.State), old, new, 1))
+			env.SHA256 = sha256Hex(env.State)
+			out, _ := jsonMarshal(&env)
+			os.WriteFile(path, out, 0o600)
+		}
+	}
+	cases := []struct {
+		name  string
+		write func(t *testing.T, path string)
+		want  string
+	}{
+		{"A file cut short is corrupt.", func(t *testing.T, path string) {
+			good(t, path)
+			b, _ := os.ReadFile(path)
+			os.WriteFile(path, b[:len(b)/2], 0o600)
+		}, "not valid JSON"},
+		{"A changed byte breaks the checksum.", edit(`"offset":100`, `"offset":900`), "checksum"},
+		{"Another version is refused.", edit(`"version":1`, `"version":7`), "version 7"},
+		{"Pending batches must cover what was read and not acknowledged.", resign(func(d *stateDoc) { d.Files[0].Offset = 120 }),
+			"pending batches end at byte 100, its offset is 120"},
+		{"A pending batch's key must be the key of its ranges.", resign(func(d *stateDoc) { d.Pending[0].Key = "nines-ship-x" }),
+			"is not the one of its ranges"},
+		{"Acknowledged beyond what was read is refused.", resign(func(d *stateDoc) { d.Files[0].Acked = 200 }), "acked (200)"},
+		{"An unknown field is refused, even under a valid checksum.", resignRaw(`"nonce":`, `"offsets":{},"nonce":`), `unknown field "offsets"`},
+		{"An empty file is corrupt.", func(t *testing.T, path string) { os.WriteFile(path, nil, 0o600) }, "not valid JSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, shipSpec)
+			dir := t.TempDir()
+			cfg := testConfig(t, ts, dir, filepath.Join(dir, "*.log"))
+			tc.write(t, cfg.StatePath)
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Run(t.Context())
+			var cs *CorruptStateError
+			if !errors.As(err, &cs) {
+				t.Fatalf("Run: %v, want a CorruptStateError", err)
+			}
+			msg := err.Error()
+			for _, w := range []string{tc.want, cfg.StatePath, "mv " + cfg.StatePath, "nothing was sent"} {
+				if !strings.Contains(msg, w) {
+					t.Errorf("the error should say %q: %s", w, msg)
+				}
+			}
+			if n := ts.writes.Load(); n != 0 {
+				t.Errorf("%d writes reached the server", n)
+			}
+		})
+	}
+}
