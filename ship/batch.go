@@ -38,6 +38,8 @@ type batch struct {
 	refused, rejudged bool
 	// resent marks a batch rebuilt after a restart.
 	resent bool
+	// err is an answer that stops the run (*ServerRefusedError).
+	err error
 }
 
 // extend adds bytes [start, end) of content id to the batch's ranges.

@@ -38,9 +38,12 @@ func (o outcome) String() string { return outcomeNames[o] }
 
 // poster sends requests to nines serve until they are answered for good:
 // network errors, 5xx, 429 and 408 are retried with exponential backoff
-// and jitter, waiting at least what Retry-After asks; 401, 403, 404, 415
-// and 421 too, more slowly, since they come from settings an operator can
-// fix without losing the lines waiting.
+// and jitter, waiting at least what Retry-After asks. Any other 4xx is
+// final: 400 and 413 refuse the body (the batch is dropped and counted),
+// 422 is a key stored under another body, and the rest (401, 403, 404,
+// 415, …) come from settings a person must fix, so the shipper stops
+// with a ServerRefusedError rather than retry for ever; the lines wait in
+// the files and the state file until it is started again.
 type poster struct {
 	base      string
 	tokenFile string
@@ -81,13 +84,39 @@ type answer struct {
 	body    []byte
 }
 
-// post sends r until it gets a final answer, or ctx ends. A setting
-// the operator can fix (401, 403, 404, 415, 421) is retried as slowly as
-// backoff allows, with an error in the log: the lines wait in the files.
+// ServerRefusedError is an answer no retry can change, caused by the
+// shipper's or the server's settings: a wrong token (401, 403), an SLO
+// the server does not have (404), a server that does not take the media
+// type (415). Nothing is lost: the batch stays pending in the state file
+// and is sent first when nines ship is started again.
+type ServerRefusedError struct {
+	URL     string
+	Status  int
+	Message string
+}
+
+func (e *ServerRefusedError) Error() string {
+	hint := "fix the settings, then start nines ship again: it sends first the batch that was refused, under the same key"
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		hint = "check --token-file against the server's tokens; " + hint
+	case http.StatusNotFound:
+		hint = "check --slo/--service and --server; " + hint
+	}
+	return fmt.Sprintf("the server answers %d to %s: %s; nines ship stopped, nothing was lost: %s",
+		e.Status, e.URL, e.Message, hint)
+}
+
+// post sends r until it gets a final answer, or ctx ends. An answer that
+// a person must act on is a *ServerRefusedError.
 func (p *poster) post(ctx context.Context, r *request) (answer, error) {
 	status, hdr, body, err := p.exchange(ctx, http.MethodPost, r, true)
 	if err != nil {
 		return answer{}, err
+	}
+	if status >= 400 && status != http.StatusBadRequest && status != http.StatusRequestEntityTooLarge &&
+		status != http.StatusUnprocessableEntity {
+		return answer{}, &ServerRefusedError{URL: p.base + r.path, Status: status, Message: errorMessage(body)}
 	}
 	a := answer{status: status, body: body}
 	switch {
@@ -104,12 +133,12 @@ func (p *poster) post(ctx context.Context, r *request) (answer, error) {
 	return a, nil
 }
 
-// exchange makes a request until its answer is final: a 2xx, or a 4xx
-// that says the request itself is wrong (400, 413, 422; any 4xx but 408
-// and 429 unless patient). Network errors, 5xx, 408 and 429 are retried
-// with exponential backoff and jitter, waiting at least what Retry-After
-// asks.
-func (p *poster) exchange(ctx context.Context, method string, r *request, patient bool) (int, http.Header, []byte, error) {
+// exchange makes a request until its answer is final: a 2xx or a 4xx
+// but 408 and 429. Network errors, 5xx, 408 and 429 are retried with
+// exponential backoff and jitter, waiting at least what Retry-After
+// asks. With reauth, a 401 is tried once more after the token file is
+// read again, since the token may have been rotated.
+func (p *poster) exchange(ctx context.Context, method string, r *request, reauth bool) (int, http.Header, []byte, error) {
 	wait := p.minWait
 	for attempt := 1; ; attempt++ {
 		status, hdr, body, err := p.once(ctx, method, r.path, r.contentType, r.key, r.body)
@@ -128,17 +157,16 @@ func (p *poster) exchange(ctx context.Context, method string, r *request, patien
 			retryAfter = parseRetryAfter(hdr.Get("Retry-After"), time.Now())
 			p.log.Warn("nines ship: the server cannot take the request now; retrying", "url", p.base+r.path, "attempt", attempt,
 				"status", status, "answer", errorMessage(body))
-		case !patient:
-			return status, hdr, body, nil
-		default:
-			wait = p.maxWait
-			p.log.Error("nines ship: the server refuses the request; the lines wait until its settings or ours are fixed",
-				"url", p.base+r.path, "attempt", attempt, "status", status, "answer", errorMessage(body))
-			if status == http.StatusUnauthorized {
-				if err := p.readToken(); err != nil {
-					p.log.Error("nines ship: rereading the token", "err", err)
-				}
+		case reauth && status == http.StatusUnauthorized:
+			reauth = false
+			old := p.token
+			if err := p.readToken(); err != nil || p.token == old {
+				return status, hdr, body, nil
 			}
+			p.log.Info("nines ship: the token file changed; trying again with the new token", "url", p.base+r.path)
+			continue
+		default:
+			return status, hdr, body, nil
 		}
 		select {
 		case <-ctx.Done():

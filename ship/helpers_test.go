@@ -2,9 +2,9 @@ package ship
 
 import (
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -50,7 +50,9 @@ type testServer struct {
 	// answers 502 instead of the server's answer.
 	fault func(n int64) (drop, lose bool)
 	// hang makes every write wait until the request is cancelled.
-	hang   atomic.Bool
+	hang atomic.Bool
+	// status, when set, answers every write with it, unstored.
+	status atomic.Int32
 	writes atomic.Int64
 	mu     sync.Mutex
 	keys   map[string]int // idempotency keys seen, with their count
@@ -91,6 +93,10 @@ func newTestServer(t testing.TB, spec string) *testServer {
 			rec := httptest.NewRecorder()
 			s.ServeHTTP(rec, r)
 			<-r.Context().Done()
+			return
+		}
+		if st := ts.status.Load(); st != 0 {
+			http.Error(w, `{"error": {"status": 0, "message": "refused by the test"}}`, int(st))
 			return
 		}
 		var drop, lose bool
@@ -254,7 +260,7 @@ func testConfig(t testing.TB, ts *testServer, dir string, patterns ...string) Co
 		Poll: 10 * time.Millisecond, BatchWait: 30 * time.Millisecond, BatchLines: 300,
 		RotateWait: 100 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		DefinitionsEvery: 50 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:           slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 

@@ -96,7 +96,7 @@ func (s *Snapshot) writeTo(w io.Writer) {
 	counter("nines_ship_quanta_late_total", "Quanta the server refused as older than its --ingest.max-lag.", s.QuantaLate)
 	counter("nines_ship_quanta_future_total", "Quanta the server refused as stamped in the future.", s.QuantaFuture)
 	counter("nines_ship_state_writes_total", "Checkpoints written to the state file.", s.StateWrites)
-	gauge("nines_ship_lag_seconds", "While lines wait to be acknowledged: how old the newest acknowledged event is; 0 when all is sent.", s.LagSeconds)
+	gauge("nines_ship_lag_seconds", "How long the oldest line read and not yet acknowledged by the server has waited; 0 when all is sent.", s.LagSeconds)
 	gauge("nines_ship_behind_bytes", "Bytes written to the followed files and not yet acknowledged.", float64(s.BehindBytes))
 	gauge("nines_ship_files", "Files followed.", float64(s.Files))
 	io.WriteString(w, b.String())

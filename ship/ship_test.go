@@ -3,7 +3,9 @@ package ship
 import (
 	"errors"
 	"os"
+	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +201,7 @@ func TestShipRollupsFollowAnEditedSLI(t *testing.T) {
 func TestShipStateErrors(t *testing.T) {
 	good := func(t *testing.T, path string) {
 		doc := &stateDoc{Nonce: "0123456789abcdef", Target: "slo=checkout", NextID: 1,
-			Files: []fileState{{ID: "f1", Path: "/var/log/a", Offset: 100, Acked: 40, Head: []byte("x\n")}},
+			Files:   []fileState{{ID: "f1", Path: "/var/log/a", Offset: 100, Acked: 40, Head: []byte("x\n")}},
 			Pending: []pendingState{{Ranges: []rangeState{{ID: "f1", Start: 40, End: 100}}}}}
 		doc.Pending[0].Key = batchKey(doc.Nonce, doc.Pending[0].Ranges)
 		b, err := encodeState(doc)
@@ -298,5 +300,94 @@ func TestShipStateErrors(t *testing.T) {
 				t.Errorf("%d writes reached the server", n)
 			}
 		})
+	}
+}
+
+// TestShipStopsWhenRefused: a server that refuses the shipper's token
+// stops it with the reason, the batch stays pending, and once the token
+// is fixed a restart sends every line once.
+func TestShipStopsWhenRefused(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	dir := t.TempDir()
+	w := newLogWriter(t, filepath.Join(dir, "access.log"))
+	w.write(200)
+	cfg := testConfig(t, ts, dir, filepath.Join(dir, "access.log"))
+	ts.status.Store(401)
+	r := startShipper(t, cfg)
+	var err error
+	select {
+	case err = <-r.done:
+		close(r.done)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shipper did not stop on a 401")
+	}
+	var re *ServerRefusedError
+	if !errors.As(err, &re) || re.Status != 401 || !strings.Contains(err.Error(), "--token-file") {
+		t.Fatalf("Run: %v, want a ServerRefusedError for 401 that names --token-file", err)
+	}
+	doc, ok, err := loadState(cfg.StatePath, "slo=checkout")
+	if err != nil || !ok || len(doc.Pending) == 0 {
+		t.Fatalf("the refused batch should be pending in the state: %+v, %v, %v", doc, ok, err)
+	}
+	ts.status.Store(0)
+	w.write(100)
+	r = startShipper(t, cfg)
+	waitCounts(t, ts, w.want, r)
+}
+
+// TestShipMetrics: /metrics says what was read, sent and malformed (by
+// reason) and how far behind the shipper is, in the Prometheus text
+// format.
+func TestShipMetrics(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	dir := t.TempDir()
+	w := newLogWriter(t, filepath.Join(dir, "access.log"))
+	w.write(120)
+	w.f.WriteString("not json at all\n{\"status\":200}\n\n")
+	w.write(30)
+	r := startShipper(t, testConfig(t, ts, dir, filepath.Join(dir, "access.log")))
+	waitCounts(t, ts, w.want, r)
+	h := r.s.MetricsHandler()
+	get := func() string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+			t.Errorf("Content-Type %q", ct)
+		}
+		return rec.Body.String()
+	}
+	// Sent is counted when the acknowledgement is applied, just after
+	// the server stored the batch.
+	var text string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if text = get(); strings.Contains(text, "\nnines_ship_lines_sent_total 150\n") {
+			break
+		}
+	}
+	sample := regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="(\\.|[^"\\])*"\})? -?[0-9.e+-]+$`)
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		if !strings.HasPrefix(line, "# HELP ") && !strings.HasPrefix(line, "# TYPE ") && !sample.MatchString(line) {
+			t.Errorf("not a Prometheus text line: %q", line)
+		}
+	}
+	for _, want := range []string{
+		"\nnines_ship_lines_read_total 153\n", // blank lines are read, and neither sent nor malformed
+		"\nnines_ship_lines_sent_total 150\n",
+		"nines_ship_lines_malformed_total{reason=",
+		"\nnines_ship_lag_seconds 0\n",
+		"# TYPE nines_ship_lag_seconds gauge\n",
+		"nines_ship_requests_total{code=\"200\"}",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, text)
+		}
+	}
+	m := r.s.Metrics()
+	var malformed int64
+	for _, n := range m.Malformed {
+		malformed += n
+	}
+	if malformed != 2 || len(m.Malformed) != 2 {
+		t.Errorf("malformed by reason %v, want 2 lines under 2 reasons", m.Malformed)
 	}
 }

@@ -453,9 +453,13 @@ func (r *runner) stop(ctx context.Context, err error) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	if err == nil {
+	var refused *ServerRefusedError
+	if err == nil || errors.As(err, &refused) {
+		// What was acknowledged before the stop is not sent again.
 		r.drainAcks(ctx)
-		err = r.save()
+		if serr := r.save(); err == nil {
+			err = serr
+		}
 	}
 	return err
 }
@@ -712,8 +716,17 @@ func (r *runner) send(ctx context.Context) {
 		b.refused = false
 		for i := range b.reqs {
 			a, err := r.p.post(ctx, &b.reqs[i])
+			if ctx.Err() != nil {
+				return // the batch stays pending
+			}
 			if err != nil {
-				return // ctx ended; the batch stays pending
+				// The run stops; the batch stays pending in the state.
+				b.err = err
+				select {
+				case r.acks <- b:
+				case <-ctx.Done():
+				}
+				return
 			}
 			r.m.bump(r.m.batches, a.outcome.String(), 1)
 			switch a.outcome {
@@ -776,6 +789,9 @@ func (r *runner) drainAcks(ctx context.Context) error {
 // server refused is first judged again if the SLIs changed meanwhile (the
 // server checks rollups against its SLI), and sent again under its key.
 func (r *runner) ack(ctx context.Context, b *batch) error {
+	if b.err != nil {
+		return b.err
+	}
 	if b.refused && r.cfg.Rollup && !b.rejudged {
 		b.rejudged = true
 		if r.refresh(ctx) {
