@@ -2,8 +2,8 @@ package ship
 
 import (
 	"errors"
-	"os"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"

@@ -40,7 +40,7 @@ type shipFlags struct {
 	logFormat, timezone, metrics  string
 	fields                        stringList
 	rollup                        bool
-	poll, batchWait               time.Duration
+	poll, batchWait, maxBackoff   time.Duration
 	batchLines, inFlight, maxLine int
 }
 
@@ -74,6 +74,7 @@ func runShip(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&f.inFlight, "in-flight", 2, "batches on their way at once")
 	fs.IntVar(&f.maxLine, "max-line", 64<<10, "longest line in `bytes`; longer ones are malformed")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for one answer of the server")
+	fs.DurationVar(&f.maxBackoff, "max-backoff", 30*time.Second, "longest wait between two tries of a request the server could not take")
 	if err := applyEnv(fs); err != nil {
 		return usageError("ship: %v", err)
 	}
@@ -140,6 +141,6 @@ func (f *shipFlags) config(patterns []string) (ship.Config, error) {
 		Server: f.server, TokenFile: f.tokenFile, SLOs: f.slos, Service: f.service, Patterns: patterns,
 		Parser: parser, StatePath: f.state, Rollup: f.rollup, ReadFromBeginning: f.readFrom == "beginning",
 		Poll: f.poll, BatchWait: f.batchWait, BatchLines: f.batchLines, InFlight: f.inFlight, MaxLine: f.maxLine,
-		Timeout: f.timeout,
+		Timeout: f.timeout, MaxBackoff: f.maxBackoff, MinBackoff: min(250*time.Millisecond, f.maxBackoff),
 	}, nil
 }
