@@ -391,3 +391,52 @@ func TestShipMetrics(t *testing.T) {
 		t.Errorf("malformed by reason %v, want 2 lines under 2 reasons", m.Malformed)
 	}
 }
+
+// TestStateFileWrites: the state file is replaced whole, leaves no
+// temporary files behind, reads back as written, and is bound to one
+// shipper and one target.
+func TestStateFileWrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ship.state")
+	doc := &stateDoc{Nonce: "0123456789abcdef", Target: "slo=checkout", NextID: 1,
+		Files: []fileState{{ID: "f1", Path: "/var/log/a", Offset: 100, Acked: 100, Head: []byte("x\n")}}}
+	for i := range 3 {
+		doc.Files[0].Offset = int64(100 * (i + 1))
+		doc.Files[0].Acked = doc.Files[0].Offset
+		b, err := encodeState(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFileAtomic(path, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the directory holds %v, want the state file alone", names)
+	}
+	got, ok, err := loadState(path, "slo=checkout")
+	if err != nil || !ok || got.Files[0].Offset != 300 {
+		t.Fatalf("loadState: %+v, %v, %v; want offset 300", got, ok, err)
+	}
+	// A temporary file left by a crash mid-write changes nothing.
+	os.WriteFile(filepath.Join(dir, ".ship.state.tmp-123"), []byte("{half"), 0o600)
+	if _, _, err := loadState(path, "slo=checkout"); err != nil {
+		t.Errorf("a stray temporary file broke loading: %v", err)
+	}
+	if _, _, err := loadState(path, "slo=payments"); err == nil || !strings.Contains(err.Error(), "give each target its own --state") {
+		t.Errorf("a state file of another target: %v, want a refusal", err)
+	}
+	lock, err := lockState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lockState(path); err == nil || !strings.Contains(err.Error(), "in use by another nines ship") {
+		t.Errorf("a second shipper on one state file: %v, want a refusal", err)
+	}
+}
