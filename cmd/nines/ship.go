@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/ingest"
@@ -35,23 +34,13 @@ NINES_TOKEN_FILE, …). Exit code 2 when it cannot start.`
 
 type shipFlags struct {
 	client
-	slos                          stringList
+	slos                          fieldList
 	service, state, readFrom      string
 	logFormat, timezone, metrics  string
-	fields                        stringList
+	fields                        fieldList
 	rollup                        bool
 	poll, batchWait, maxBackoff   time.Duration
 	batchLines, inFlight, maxLine int
-}
-
-// stringList collects a repeated flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(v string) error {
-	*l = append(*l, v)
-	return nil
 }
 
 func runShip(ctx context.Context, e *env, args []string) error {
@@ -125,13 +114,10 @@ func (f *shipFlags) config(patterns []string) (ship.Config, error) {
 	case f.readFrom != "end" && f.readFrom != "beginning":
 		return cfg, usageError("ship: --read-from %q: want end or beginning", f.readFrom)
 	}
-	lc := ingest.Config{Format: f.logFormat, Fields: f.fields}
-	if f.timezone != "" {
-		loc, err := time.LoadLocation(f.timezone)
-		if err != nil {
-			return cfg, usageError("ship: --log-timezone %q: want an IANA time zone name such as UTC or Europe/Berlin", f.timezone)
-		}
-		lc.Timezone = loc
+	// The same checks as nines eval's, so both read a format alike.
+	lc, err := (&evalFlags{logFormat: f.logFormat, fields: f.fields, timezone: f.timezone}).logConfig("ship")
+	if err != nil {
+		return cfg, err
 	}
 	parser, err := ingest.NewParser(lc)
 	if err != nil {
