@@ -280,9 +280,10 @@ func (t *tracker) recognise(c *carrier, head []byte) *entry {
 	bestN := 0
 	for _, e := range t.sorted() {
 		n := min(len(e.Head), len(head))
-		// The compared bytes must hold a whole line: a first line still
-		// being written could be the start of anything.
-		if n == 0 || !bytes.Equal(e.Head[:n], head[:n]) || bytes.IndexByte(head[:n], '\n') < 0 {
+		// The compared bytes must hold a whole line, or the whole
+		// fingerprint: a short first line still being written could be
+		// the start of anything.
+		if n == 0 || !bytes.Equal(e.Head[:n], head[:n]) || (n < fpMax && bytes.IndexByte(head[:n], '\n') < 0) {
 			continue
 		}
 		if n > bestN || (n == bestN && best.home != nil && e.home == nil) {

@@ -205,6 +205,19 @@ func (w *logWriter) write(n int) {
 	}
 }
 
+// writePadded appends one good event padded to over n bytes.
+func (w *logWriter) writePadded(n int) {
+	w.t.Helper()
+	w.n++
+	w.want.attempted++
+	w.want.good++
+	line := fmt.Sprintf(`{"time":%q,"status":200,"latency_ms":3,"pad":%q}`+"\n",
+		time.Now().UTC().Format(time.RFC3339Nano), strings.Repeat("x", n))
+	if _, err := w.f.WriteString(line); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 // gzipFile compresses src into dst and removes src, as logrotate's
 // compress does.
 func gzipFile(t testing.TB, src, dst string) {

@@ -440,3 +440,22 @@ func TestStateFileWrites(t *testing.T) {
 		t.Errorf("a second shipper on one state file: %v, want a refusal", err)
 	}
 }
+
+// TestShipLongFirstLine: a log whose first line is longer than the
+// fingerprint is still recognised in its copy after copytruncate, and in
+// its gzip of that copy.
+func TestShipLongFirstLine(t *testing.T) {
+	ts := newTestServer(t, shipSpec)
+	dir := t.TempDir()
+	w := newLogWriter(t, filepath.Join(dir, "access.log"))
+	w.writePadded(3000)
+	w.write(100)
+	r := startShipper(t, testConfig(t, ts, dir, filepath.Join(dir, "access.log*")))
+	time.Sleep(20 * time.Millisecond)
+	w.write(100)
+	copyFile(t, filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1"))
+	truncate(t, filepath.Join(dir, "access.log"))
+	gzipFile(t, filepath.Join(dir, "access.log.1"), filepath.Join(dir, "access.log.1.gz"))
+	w.write(100)
+	waitCounts(t, ts, w.want, r)
+}
