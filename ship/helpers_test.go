@@ -51,6 +51,8 @@ type testServer struct {
 	fault func(n int64) (drop, lose bool)
 	// hang makes every write wait until the request is cancelled.
 	hang atomic.Bool
+	// hung counts the writes stored under hang.
+	hung atomic.Int64
 	// status, when set, answers every write with it, unstored.
 	status atomic.Int32
 	writes atomic.Int64
@@ -92,6 +94,7 @@ func newTestServer(t testing.TB, spec string) *testServer {
 			// waiting.
 			rec := httptest.NewRecorder()
 			s.ServeHTTP(rec, r)
+			ts.hung.Add(1)
 			<-r.Context().Done()
 			return
 		}

@@ -130,7 +130,7 @@ func TestShipResendsPendingBatches(t *testing.T) {
 	ts.hang.Store(true)
 	r := startShipper(t, cfg)
 	deadline := time.Now().Add(5 * time.Second)
-	for ts.writes.Load() == 0 && time.Now().Before(deadline) {
+	for ts.hung.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	r.halt(t)
