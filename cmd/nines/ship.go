@@ -50,7 +50,7 @@ func runShip(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` with the bearer token, when the server requires one")
 	fs.Var(&f.slos, "slo", "SLO `name` the lines are for (repeatable)")
 	fs.StringVar(&f.service, "service", "", "send the lines to every SLO of this service `name`")
-	fs.StringVar(&f.logFormat, "log-format", "", "the log's `format`: a preset (jsonl, nginx, envoy, …) or the server's format string, as nginx:'$remote_addr …'")
+	fs.StringVar(&f.logFormat, "log-format", "", "the log's `format`: a preset (combined, nginx, caddy, jsonl, …) or the server's format string, as nginx:'$remote_addr …'")
 	fs.Var(&f.fields, "field", "JSON or LTSV field of an event part, as `ROLE=NAME[:UNIT]` (time=ts:unix_s); repeatable")
 	fs.StringVar(&f.timezone, "log-timezone", "", "time `zone` of log times written without a UTC offset")
 	fs.StringVar(&f.state, "state", "", "checkpoint `file`: what was read and sent, written atomically")
@@ -108,7 +108,7 @@ func (f *shipFlags) config(patterns []string) (ship.Config, error) {
 	case len(patterns) == 0:
 		return cfg, usageError("ship: name the log files to follow, as paths or quoted glob patterns ('/var/log/nginx/access.log*')")
 	case f.logFormat == "":
-		return cfg, usageError("ship: --log-format is required: a preset (nginx-combined, jsonl, envoy, …) or the server's format string; nines ship does not guess")
+		return cfg, usageError("ship: --log-format is required: a preset (combined, nginx, caddy, jsonl, …; see docs/formats.md) or the server's format string; nines ship does not guess")
 	case f.state == "":
 		return cfg, usageError("ship: --state is required: the file that keeps what was read and sent (e.g. /var/lib/nines-ship/access.state)")
 	case f.readFrom != "end" && f.readFrom != "beginning":
