@@ -39,56 +39,10 @@ Examples:
     --field time=ts:unix_s --field status=status --field latency=duration:s`
 
 type evalFlags struct {
-	spec, events, format, at, only string
-	logFormat, timezone            string
-	fields                         fieldList
-	json, strict                   bool
-	workers                        int
-}
-
-// fieldList collects repeated --field flags.
-type fieldList []string
-
-func (l *fieldList) String() string { return strings.Join(*l, " ") }
-
-func (l *fieldList) Set(v string) error {
-	*l = append(*l, v)
-	return nil
-}
-
-// logConfig is the log format the flags name, checked so that a typo is a
-// usage error before any file is opened; nil Timezone and empty Format
-// leave them to the spec's sli.log or to detection.
-func (f *evalFlags) logConfig(cmd string) (ingest.Config, error) {
-	var c ingest.Config
-	switch {
-	case f.logFormat != "" && f.format != "auto" && f.format != "":
-		return c, usageError("%s: give --format or --log-format, not both", cmd)
-	case f.logFormat != "":
-		c.Format = f.logFormat
-	case f.format != "auto":
-		c.Format = f.format
-	}
-	c.Fields = f.fields
-	if f.timezone != "" {
-		loc, err := time.LoadLocation(f.timezone)
-		if err != nil {
-			return c, usageError("%s: --log-timezone %q: want an IANA time zone name such as UTC or Europe/Berlin", cmd, f.timezone)
-		}
-		c.Timezone = loc
-	}
-	if c.Format != "" {
-		if _, err := ingest.NewParser(c); err != nil {
-			return c, usageError("%s: %v", cmd, err)
-		}
-	}
-	return c, nil
-}
-
-// fieldsGiven reports whether the command line names the log's format or
-// fields, in which case it wins over a spec's sli.log.
-func (f *evalFlags) fieldsGiven() bool {
-	return f.logFormat != "" || (f.format != "" && f.format != "auto") || len(f.fields) > 0
+	logFlags
+	spec, events, at, only string
+	json, strict           bool
+	workers                int
 }
 
 // logFor is the log format SLO s is read with: the command line's when
@@ -116,10 +70,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
 	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
 	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
-	fs.StringVar(&f.format, "format", "auto", "input `format`: auto, or a preset (docs/formats.md): combined, common, nginx, caddy, ...")
-	fs.StringVar(&f.logFormat, "log-format", "", "the server's log `format` string, as nginx:'$remote_addr ...' or apache:'%h %l ...'")
-	fs.Var(&f.fields, "field", "JSON or LTSV field of an event part, as `ROLE=NAME[:UNIT]` (time=ts:unix_s, status=status, latency=duration:s); repeatable")
-	fs.StringVar(&f.timezone, "log-timezone", "", "time `zone` of log times written without a UTC offset (HAProxy, some Apache formats)")
+	f.logFlags.register(fs, true)
 	fs.StringVar(&f.at, "at", "", "evaluation `time` (RFC 3339); default: the end of the data")
 	fs.StringVar(&f.only, "slo", "", "evaluate only the SLO with this `name`")
 	fs.BoolVar(&f.json, "json", false, "print one JSON document instead of a text report")

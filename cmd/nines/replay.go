@@ -35,8 +35,9 @@ Examples:
   nines replay --slos checkout.yaml --data ./nines-data --from 2026-11-01T00:00:00Z --json`
 
 type replayFlags struct {
-	slos, events, data, format, from, to, only string
-	json                                       bool
+	logFlags
+	slos, events, data, from, to, only string
+	json                               bool
 }
 
 func runReplay(ctx context.Context, e *env, args []string) error {
@@ -45,7 +46,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory`; with --data, default: the SLOs stored there")
 	fs.StringVar(&f.events, "events", "", "events `file` or access log, as nines eval reads it")
 	fs.StringVar(&f.data, "data", "", "`directory` of a nines serve store to replay")
-	fs.StringVar(&f.format, "format", "auto", "--events `format`: auto, jsonl, nginx or envoy")
+	f.logFlags.register(fs, true)
 	fs.StringVar(&f.from, "from", "", "first evaluation `time` (RFC 3339); default: the start of each SLO's life")
 	fs.StringVar(&f.to, "to", "", "last evaluation `time` (RFC 3339); default: the end of the data, or now with --data")
 	fs.StringVar(&f.only, "slo", "", "replay only the SLO with this `name`")
@@ -165,8 +166,11 @@ func replayOne(ctx context.Context, e *env, f *replayFlags, db *sqlite.DB, s *sl
 			to = time.Now()
 		}
 	} else {
-		format, err := (&evalFlags{format: f.format}).logConfig("replay")
+		format, err := f.logConfig("replay")
 		if err != nil {
+			return report.Replay{}, err
+		}
+		if format, err = logFor(format, f.fieldsGiven(), s); err != nil {
 			return report.Replay{}, err
 		}
 		series, _, err := readEvents(ctx, e, &evalFlags{events: f.events}, format, s)

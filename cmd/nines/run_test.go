@@ -75,6 +75,8 @@ func TestGolden(t *testing.T) {
 		{"replay-range", "replay --slos examples/checkout.yaml --events examples/events.jsonl --from 2026-11-24T10:00:00Z --to 2026-11-24T11:00:00Z", 0},
 		{"replay-no-data-in-range", "replay --slos examples/checkout.yaml --events examples/events.jsonl --to 2026-11-01T00:00:00Z", 2},
 		{"replay-both-sources", "replay --slos examples/checkout.yaml --events examples/events.jsonl --data /nonexistent", 2},
+		{"replay-spec-log-format", "replay --slos examples/caddy.yaml --events examples/caddy.log", 0},
+		{"replay-latency-rule-without-latency", "replay --slos examples/checkout.yaml --events ingest/testdata/formats/presets/combined.log", 2},
 		{"replay-bad-from", "replay --slos examples/checkout.yaml --events examples/events.jsonl --from yesterday", 2},
 		{"lint-valid-set", "lint examples/checkout.yaml spec/testdata/openslo/valid/cross-file", 0},
 		{"lint-invalid", "lint cmd/nines/testdata/bad-method.yaml", 1},

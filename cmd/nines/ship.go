@@ -34,10 +34,10 @@ NINES_TOKEN_FILE, …). Exit code 2 when it cannot start.`
 
 type shipFlags struct {
 	client
+	logFlags
 	slos                          fieldList
 	service, state, readFrom      string
-	logFormat, timezone, metrics  string
-	fields                        fieldList
+	metrics                       string
 	rollup                        bool
 	poll, batchWait, maxBackoff   time.Duration
 	batchLines, inFlight, maxLine int
@@ -50,9 +50,7 @@ func runShip(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` with the bearer token, when the server requires one")
 	fs.Var(&f.slos, "slo", "SLO `name` the lines are for (repeatable)")
 	fs.StringVar(&f.service, "service", "", "send the lines to every SLO of this service `name`")
-	fs.StringVar(&f.logFormat, "log-format", "", "the log's `format`: a preset (combined, nginx, caddy, jsonl, …) or the server's format string, as nginx:'$remote_addr …'")
-	fs.Var(&f.fields, "field", "JSON or LTSV field of an event part, as `ROLE=NAME[:UNIT]` (time=ts:unix_s); repeatable")
-	fs.StringVar(&f.timezone, "log-timezone", "", "time `zone` of log times written without a UTC offset")
+	f.logFlags.register(fs, false)
 	fs.StringVar(&f.state, "state", "", "checkpoint `file`: what was read and sent, written atomically")
 	fs.StringVar(&f.readFrom, "read-from", "end", "at the first start, without a state file, read the files already there from their `end` or beginning")
 	fs.BoolVar(&f.rollup, "rollup", false, "count per-quantum rollups here and send those instead of every line")
@@ -115,7 +113,7 @@ func (f *shipFlags) config(patterns []string) (ship.Config, error) {
 		return cfg, usageError("ship: --read-from %q: want end or beginning", f.readFrom)
 	}
 	// The same checks as nines eval's, so both read a format alike.
-	lc, err := (&evalFlags{logFormat: f.logFormat, fields: f.fields, timezone: f.timezone}).logConfig("ship")
+	lc, err := f.logConfig("ship")
 	if err != nil {
 		return cfg, err
 	}
