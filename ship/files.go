@@ -2,6 +2,7 @@ package ship
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -181,21 +182,11 @@ func (t *tracker) carriers() []*carrier {
 		}
 		switch {
 		case a.id.dev != b.id.dev:
-			return cmpU64(a.id.dev, b.id.dev)
+			return cmp.Compare(a.id.dev, b.id.dev)
 		}
-		return cmpU64(a.id.ino, b.id.ino)
+		return cmp.Compare(a.id.ino, b.id.ino)
 	})
 	return out
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Magic numbers of compressions nines ship does not read.
