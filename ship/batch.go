@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nines-sre/nines/server/wire"
 	"github.com/nines-sre/nines/slo"
 )
 
@@ -213,61 +214,11 @@ func subKey(key, name string) string {
 	return key + "-" + hex.EncodeToString(h[:6])
 }
 
-// The body of POST /api/v1/rollups (docs/api.md).
-type rollupsBody struct {
-	SLO            string      `json:"slo"`
-	IdempotencyKey string      `json:"idempotency_key"`
-	Rollups        []rollupOut `json:"rollups"`
-}
-
-type rollupOut struct {
-	Start         time.Time   `json:"start"`
-	Attempted     uint64      `json:"attempted"`
-	Good          uint64      `json:"good"`
-	Errors        uint64      `json:"errors"`
-	Slow          uint64      `json:"slow"`
-	OverThreshold uint64      `json:"over_threshold"`
-	Histogram     []byte      `json:"histogram,omitempty"`
-	Statuses      []statusOut `json:"statuses,omitempty"`
-}
-
-type statusOut struct {
-	Code      *int   `json:"code,omitempty"`
-	OK        *bool  `json:"ok,omitempty"`
-	Count     uint64 `json:"count"`
-	Timed     uint64 `json:"timed"`
-	Over      uint64 `json:"over"`
-	Histogram []byte `json:"histogram,omitempty"`
-}
-
 // encodeRollups writes the rollups of series for the SLO name.
 func encodeRollups(name, key string, series *slo.Series) ([]byte, error) {
-	body := rollupsBody{SLO: name, IdempotencyKey: key, Rollups: make([]rollupOut, 0, len(series.Rollups))}
+	body := wire.Rollups{SLO: name, IdempotencyKey: &key, Rollups: make([]wire.Rollup, 0, len(series.Rollups))}
 	for i := range series.Rollups {
-		r := &series.Rollups[i]
-		out := rollupOut{Start: time.Unix(0, r.Start).UTC(), Attempted: r.Attempted, Good: r.Good, Errors: r.Errors,
-			Slow: r.Slow, OverThreshold: r.OverThreshold}
-		if r.Latency.Count() > 0 {
-			out.Histogram = r.Latency.AppendBinary(nil)
-		}
-		for j := range r.Statuses {
-			s := &r.Statuses[j]
-			so := statusOut{Count: s.Count, Timed: s.Timed, Over: s.Over}
-			switch s.Code {
-			case slo.StatusOKTrue, slo.StatusOKFalse:
-				ok := s.Code == slo.StatusOKTrue
-				so.OK = &ok
-			case slo.NoStatus:
-			default:
-				code := s.Code
-				so.Code = &code
-			}
-			if s.Latency.Count() > 0 {
-				so.Histogram = s.Latency.AppendBinary(nil)
-			}
-			out.Statuses = append(out.Statuses, so)
-		}
-		body.Rollups = append(body.Rollups, out)
+		body.Rollups = append(body.Rollups, wire.FromRollup(&series.Rollups[i]))
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
