@@ -249,7 +249,9 @@ func detectText(lines []sampleLine, c Config) (*Parser, error) {
 	for _, tc := range cands {
 		best = max(best, tc.good)
 	}
-	if best == 0 {
+	// A format that reads fewer than half the sample's lines is not the
+	// log's: naming it would report most of the log as malformed.
+	if 2*best < len(lines) {
 		var why string
 		for _, tc := range cands {
 			if tc.preset.Name == "combined" {

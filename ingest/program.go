@@ -317,6 +317,13 @@ func (s *step) skipEnd(line []byte, i int) int {
 		if end < i || string(line[end:]) != s.next {
 			return -1
 		}
+		// An unquoted field ends at a space, at the end of the line as
+		// everywhere else: otherwise a common log's %b would swallow the
+		// referer, user agent and times of a longer format, and the line
+		// would pass for a format it is not.
+		if !s.quoted && bytes.IndexByte(line[i:end], ' ') >= 0 {
+			return -1
+		}
 		return end
 	}
 	for j := i; ; {
