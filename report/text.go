@@ -85,11 +85,14 @@ func (t *textWriter) window(d *Document, w *Window) {
 	}
 	t.line("")
 	t.line("  window %s", span)
-	t.line("    %-13s %s %% against %s %%  %s", "availability", pct(float64(w.Availability)), pct(float64(w.Objective)), state)
-	before := ""
+	before, lived := "", ""
 	if n := w.Quanta.BeforeStart; n > 0 {
 		before = " · " + count(uint64(n)) + " before the SLO's start"
+		// Availability covers the lived part and the budget the whole
+		// window, so a young SLO can read 0 % and be met: say why.
+		lived = "  (measured since the SLO's start; the budget spans the whole window)"
 	}
+	t.line("    %-13s %s %% against %s %%  %s%s", "availability", pct(float64(w.Availability)), pct(float64(w.Objective)), state, lived)
 	t.line("    %-13s %s total · %s good · %s bad · %s unmeasured%s%s", "quanta",
 		count(uint64(w.Quanta.Total)), count(uint64(w.Quanta.Good)), count(uint64(w.Quanta.Bad)),
 		count(uint64(w.Quanta.Unmeasured)), skipped(w.Quanta.Skipped), before)
