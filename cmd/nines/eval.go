@@ -205,7 +205,7 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format,
 		}
 		r = file
 	}
-	opts := ingest.Options{Format: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers}
+	opts := ingest.Options{Format: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers, Compact: true}
 	var p *progress
 	if e.stderrIsTTY {
 		p = &progress{w: e.stderr, name: f.events, size: size}

@@ -1,0 +1,332 @@
+package slo
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
+)
+
+// Compact keeps the rollups of one SLI over any span of time in a few
+// dozen bytes a quantum, where a Rollup with its histogram takes about
+// 2 KiB: a year of one-minute quanta is 525,600 of them. Aggregators
+// spill their rollups into it (SpillTo) every few hundred quanta, each as
+// a record of varint counts and the histogram's encoding; Seal then merges
+// the records of each quantum into one, and the Series it returns reads
+// them back one quantum at a time, so that evaluation holds only the
+// histograms it is merging. It is safe for concurrent use by the
+// aggregators spilling into it.
+//
+// It keeps no per-status counts (Rollup.Statuses): it is for evaluating
+// a file (nines eval), not for storing rollups to judge again.
+type Compact struct {
+	quantum int64
+
+	mu sync.Mutex
+	// pages holds, by quantum number >> pageBits, the records of that
+	// page's quanta in the order they were spilled, or after Seal one per
+	// quantum in time order. A record is
+	//
+	//	uvarint  slot<<1 | measured (slot: quantum number mod pageLen)
+	//	uvarint  Attempted, Good, Errors, Slow, OverThreshold
+	//	uvarint  length of the histogram's encoding
+	//	         hist.AppendBinary of Latency
+	pages  map[int64][]byte
+	sealed bool
+	// After Seal: the sorted page numbers, the first and last quantum
+	// with a rollup, and the first measured one (or NotStarted).
+	keys          []int64
+	first, last   int64
+	firstMeasured int64
+}
+
+const (
+	pageBits = 10
+	pageLen  = 1 << pageBits
+	// spillAfter is how many quanta an Aggregator holds before it spills
+	// them: about half a MiB of histograms for a busy service.
+	spillAfter = 256
+)
+
+// NewCompact returns an empty store for rollups of the given quantum.
+func NewCompact(quantum time.Duration) *Compact {
+	return &Compact{quantum: int64(quantum), pages: make(map[int64][]byte)}
+}
+
+// SpillTo makes a keep at most a few hundred rollups and write the others
+// into c: Series then returns nothing, and CompactSeries what c holds.
+// Aggregators that are merged must spill into the same Compact, and must
+// not keep statuses (KeepStatuses), which c does not hold. Call it before
+// the first Add.
+func (a *Aggregator) SpillTo(c *Compact) { a.spill = c }
+
+// newRollup adds an empty rollup for the quantum at start, spilling the
+// ones a holds first if there are enough of them. It reuses the rollups
+// (and their histograms' storage) of the last spill.
+func (a *Aggregator) newRollup(start int64) *Rollup {
+	if a.spill != nil && len(a.rollups) >= spillAfter {
+		a.flush()
+	}
+	var r *Rollup
+	if n := len(a.free); n > 0 {
+		r, a.free = a.free[n-1], a.free[:n-1]
+		lat := r.Latency
+		lat.Reset()
+		*r = Rollup{Start: start, Latency: lat}
+	} else {
+		r = &Rollup{Start: start}
+	}
+	a.rollups[start] = r
+	return r
+}
+
+// flush writes every rollup a holds into its Compact and empties a.
+func (a *Aggregator) flush() {
+	a.spill.add(a.rollups)
+	for start, r := range a.rollups {
+		a.free = append(a.free, r)
+		delete(a.rollups, start)
+	}
+	a.last = nil
+}
+
+// CompactSeries spills what a still holds and returns its Compact's
+// rollups as a Series (Compact.Seal). Every aggregator spilling into the
+// same Compact must have been merged into a first; none may be used
+// afterwards.
+func (a *Aggregator) CompactSeries() (*Series, error) {
+	if a.spill == nil {
+		return nil, fmt.Errorf("slo: CompactSeries of an aggregator that does not spill (SpillTo)")
+	}
+	a.flush()
+	a.rollups, a.free = nil, nil
+	return a.spill.Seal()
+}
+
+// add appends a record for each rollup.
+func (c *Compact) add(rollups map[int64]*Rollup) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range rollups {
+		n := quantumNumber(r.Start, c.quantum)
+		page, slot := n>>pageBits, n&(pageLen-1)
+		b := c.pages[page]
+		head := uint64(slot) << 1
+		if r.Measured {
+			head |= 1
+		}
+		b = binary.AppendUvarint(b, head)
+		for _, v := range [...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold} {
+			b = binary.AppendUvarint(b, v)
+		}
+		b = appendHist(b, &r.Latency)
+		c.pages[page] = b
+	}
+}
+
+// appendHist appends h's encoding after its length.
+func appendHist(b []byte, h *hist.Histogram) []byte {
+	at := len(b)
+	b = h.AppendBinary(append(b, 0, 0, 0))
+	// Three varint bytes hold any length up to 2 MiB; a histogram's
+	// encoding is at most 6 bytes for each of its 46,000 bins, 270 KiB.
+	n := uint64(len(b) - at - 3)
+	b[at], b[at+1], b[at+2] = byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14)
+	return b
+}
+
+// quantumNumber is the number of the quantum starting at start, counted
+// from the epoch (negative before it).
+func quantumNumber(start, quantum int64) int64 {
+	n := start / quantum
+	if start < 0 && n*quantum != start {
+		n--
+	}
+	return n
+}
+
+// record is one decoded record of a page.
+type record struct {
+	slot     int
+	measured bool
+	counts   [5]uint64 // Attempted, Good, Errors, Slow, OverThreshold
+	hist     []byte    // the histogram's encoding, in the page
+}
+
+// next decodes the record at the start of b and returns the bytes after
+// it. Pages are only written by add and Seal, so a short or broken record
+// is a bug, reported as an error rather than a panic.
+func (rec *record) next(b []byte) ([]byte, error) {
+	var v [7]uint64
+	for i := range v {
+		x, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("slo: compact rollup record cut short")
+		}
+		v[i], b = x, b[n:]
+	}
+	if v[6] > uint64(len(b)) || v[0]>>1 >= pageLen {
+		return nil, fmt.Errorf("slo: compact rollup record cut short")
+	}
+	rec.slot, rec.measured = int(v[0]>>1), v[0]&1 == 1
+	copy(rec.counts[:], v[1:6])
+	rec.hist = b[:v[6]]
+	return b[v[6]:], nil
+}
+
+// Seal merges the records of each quantum into one and returns the
+// rollups as a Series that reads them from c (Evaluate, BurnRate,
+// LifeStart and Span know it; Range and Rollups see nothing). Nothing
+// may be added afterwards. It returns an error wrapping ErrOverflow if a
+// quantum's records together count more than a Rollup holds, as
+// Aggregator.Merge would.
+func (c *Compact) Seal() (*Series, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sealed {
+		if err := c.seal(); err != nil {
+			return nil, err
+		}
+		c.sealed = true
+	}
+	return &Series{Quantum: time.Duration(c.quantum), compact: c}, nil
+}
+
+func (c *Compact) seal() error {
+	c.keys = slices.Sorted(maps.Keys(c.pages))
+	c.firstMeasured = NotStarted
+	var recs []record
+	var sum, part hist.Histogram
+	for pi, page := range c.keys {
+		recs = recs[:0]
+		for b := c.pages[page]; len(b) > 0; {
+			var rec record
+			var err error
+			if b, err = rec.next(b); err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		slices.SortStableFunc(recs, func(x, y record) int { return x.slot - y.slot })
+		out := make([]byte, 0, len(c.pages[page]))
+		for i := 0; i < len(recs); {
+			j := i + 1
+			for j < len(recs) && recs[j].slot == recs[i].slot {
+				j++
+			}
+			m := recs[i]
+			start := (page<<pageBits + int64(m.slot)) * c.quantum
+			for _, o := range recs[i+1 : j] {
+				for k, v := range o.counts {
+					if m.counts[k] > ^uint64(0)-v {
+						return overflow(start, [...]string{"attempted", "good", "errors", "slow", "over_threshold"}[k], m.counts[k], v)
+					}
+					m.counts[k] += v
+				}
+				m.measured = m.measured || o.measured
+			}
+			head := uint64(m.slot) << 1
+			if m.measured {
+				head |= 1
+				c.firstMeasured = min(c.firstMeasured, start)
+			}
+			out = binary.AppendUvarint(out, head)
+			for _, v := range m.counts {
+				out = binary.AppendUvarint(out, v)
+			}
+			if j == i+1 {
+				out = binary.AppendUvarint(out, uint64(len(m.hist)))
+				out = append(out, m.hist...)
+			} else {
+				sum.Reset()
+				for _, o := range recs[i:j] {
+					if err := part.UnmarshalBinary(o.hist); err != nil {
+						return fmt.Errorf("slo: compact rollup of %s: %w", quantumTime(start), err)
+					}
+					sum.Merge(&part)
+				}
+				out = appendHist(out, &sum)
+			}
+			if pi == 0 && i == 0 {
+				c.first = start
+			}
+			c.last = start
+			i = j
+		}
+		c.pages[page] = out
+	}
+	return nil
+}
+
+// cursor returns, for quantum starts asked in ascending order, the
+// rollup of each or nil. The rollup is reused by the next call. With
+// detail it carries its latency histogram, else an empty one.
+func (c *Compact) cursor(detail bool) func(start int64) *Rollup {
+	var (
+		r       Rollup
+		rec     record
+		page    = int64(-1 << 62)
+		b       []byte
+		pending bool // rec is decoded and not yet returned
+	)
+	return func(start int64) *Rollup {
+		n := quantumNumber(start, c.quantum)
+		if p := n >> pageBits; p != page {
+			page, b, pending = p, c.pages[p], false
+		}
+		slot := int(n & (pageLen - 1))
+		for {
+			if !pending {
+				if len(b) == 0 {
+					return nil
+				}
+				var err error
+				if b, err = rec.next(b); err != nil {
+					// Seal has read every record already.
+					b = nil
+					return nil
+				}
+				pending = true
+			}
+			if rec.slot > slot {
+				return nil
+			}
+			pending = false
+			if rec.slot == slot {
+				break
+			}
+		}
+		r.Start, r.Measured = start, rec.measured
+		r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = rec.counts[0], rec.counts[1], rec.counts[2], rec.counts[3], rec.counts[4]
+		r.Latency.Reset()
+		if detail {
+			// Seal decoded or wrote every histogram.
+			_ = r.Latency.UnmarshalBinary(rec.hist)
+		}
+		return &r
+	}
+}
+
+// cursor returns the rollups of [from, to) one quantum at a time, for
+// starts asked in ascending order (see Compact.cursor).
+func (s *Series) cursor(from, to int64, detail bool) func(start int64) *Rollup {
+	if s.compact != nil {
+		return s.compact.cursor(detail)
+	}
+	rs := s.Range(from, to)
+	i := 0
+	return func(start int64) *Rollup {
+		for i < len(rs) && rs[i].Start < start {
+			i++
+		}
+		if i < len(rs) && rs[i].Start == start {
+			i++
+			return &rs[i-1]
+		}
+		return nil
+	}
+}
