@@ -35,10 +35,13 @@ type evalFlags struct {
 	spec, events, format, at, only string
 	json, strict                   bool
 	workers                        int
+	// compact keeps the rollups in little memory (ingest.Options.Compact):
+	// eval reads them only through slo.Evaluate and slo.BurnRate.
+	compact bool
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
-	var f evalFlags
+	f := evalFlags{compact: true}
 	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
 	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
 	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
@@ -205,7 +208,7 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Format,
 		}
 		r = file
 	}
-	opts := ingest.Options{Format: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers, Compact: true}
+	opts := ingest.Options{Format: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers, Compact: f.compact}
 	var p *progress
 	if e.stderrIsTTY {
 		p = &progress{w: e.stderr, name: f.events, size: size}
