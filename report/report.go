@@ -4,7 +4,6 @@
 package report
 
 import (
-	"encoding/json"
 	"io"
 	"math"
 	"strconv"
@@ -252,12 +251,10 @@ func secondsToMS(v float64) float64 { return slo.ShiftDecimal(v, 3) }
 // WriteJSON writes one document as indented JSON, or several as
 // {"slos": [...]}.
 func WriteJSON(w io.Writer, docs []Document) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
 	if len(docs) == 1 {
-		return enc.Encode(docs[0])
+		return writeIndented(w, docs[0])
 	}
-	return enc.Encode(struct {
+	return writeIndented(w, struct {
 		SLOs []Document `json:"slos"`
 	}{docs})
 }

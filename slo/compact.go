@@ -86,11 +86,16 @@ func (a *Aggregator) newRollup(start int64) *Rollup {
 
 // flush writes every rollup a holds into its Compact and empties a.
 func (a *Aggregator) flush() {
-	a.spill.add(a.rollups)
+	n := len(a.free)
 	for start, r := range a.rollups {
 		a.free = append(a.free, r)
 		delete(a.rollups, start)
 	}
+	// In time order, so that a page written by one aggregator from a
+	// file in time order needs no sorting in Seal.
+	spilled := a.free[n:]
+	slices.SortFunc(spilled, func(x, y *Rollup) int { return cmpInt64(x.Start, y.Start) })
+	a.spill.add(spilled)
 	a.last = nil
 }
 
@@ -108,24 +113,28 @@ func (a *Aggregator) CompactSeries() (*Series, error) {
 }
 
 // add appends a record for each rollup.
-func (c *Compact) add(rollups map[int64]*Rollup) {
+func (c *Compact) add(rollups []*Rollup) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range rollups {
 		n := quantumNumber(r.Start, c.quantum)
 		page, slot := n>>pageBits, n&(pageLen-1)
-		b := c.pages[page]
-		head := uint64(slot) << 1
-		if r.Measured {
-			head |= 1
-		}
-		b = binary.AppendUvarint(b, head)
-		for _, v := range [...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold} {
-			b = binary.AppendUvarint(b, v)
-		}
-		b = appendHist(b, &r.Latency)
-		c.pages[page] = b
+		b := appendCounts(c.pages[page], int(slot), r.Measured, [...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold})
+		c.pages[page] = appendHist(b, &r.Latency)
 	}
+}
+
+// appendCounts appends the start of a record, up to the histogram.
+func appendCounts(b []byte, slot int, measured bool, counts [5]uint64) []byte {
+	head := uint64(slot) << 1
+	if measured {
+		head |= 1
+	}
+	b = binary.AppendUvarint(b, head)
+	for _, v := range counts {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
 }
 
 // appendHist appends h's encoding after its length.
@@ -199,9 +208,19 @@ func (c *Compact) Seal() (*Series, error) {
 func (c *Compact) seal() error {
 	c.keys = slices.Sorted(maps.Keys(c.pages))
 	c.firstMeasured = NotStarted
+	seen := false
+	note := func(start int64, measured bool) {
+		if !seen {
+			c.first, seen = start, true
+		}
+		c.last = start
+		if measured {
+			c.firstMeasured = min(c.firstMeasured, start)
+		}
+	}
 	var recs []record
 	var sum, part hist.Histogram
-	for pi, page := range c.keys {
+	for _, page := range c.keys {
 		recs = recs[:0]
 		for b := c.pages[page]; len(b) > 0; {
 			var rec record
@@ -211,6 +230,14 @@ func (c *Compact) seal() error {
 			}
 			recs = append(recs, rec)
 		}
+		base := page << pageBits
+		if sortedSlots(recs) {
+			// One record a quantum, in order: the page stays as it is.
+			for _, m := range recs {
+				note((base+int64(m.slot))*c.quantum, m.measured)
+			}
+			continue
+		}
 		slices.SortStableFunc(recs, func(x, y record) int { return x.slot - y.slot })
 		out := make([]byte, 0, len(c.pages[page]))
 		for i := 0; i < len(recs); {
@@ -219,7 +246,7 @@ func (c *Compact) seal() error {
 				j++
 			}
 			m := recs[i]
-			start := (page<<pageBits + int64(m.slot)) * c.quantum
+			start := (base + int64(m.slot)) * c.quantum
 			for _, o := range recs[i+1 : j] {
 				for k, v := range o.counts {
 					if m.counts[k] > ^uint64(0)-v {
@@ -229,15 +256,8 @@ func (c *Compact) seal() error {
 				}
 				m.measured = m.measured || o.measured
 			}
-			head := uint64(m.slot) << 1
-			if m.measured {
-				head |= 1
-				c.firstMeasured = min(c.firstMeasured, start)
-			}
-			out = binary.AppendUvarint(out, head)
-			for _, v := range m.counts {
-				out = binary.AppendUvarint(out, v)
-			}
+			note(start, m.measured)
+			out = appendCounts(out, m.slot, m.measured, m.counts)
 			if j == i+1 {
 				out = binary.AppendUvarint(out, uint64(len(m.hist)))
 				out = append(out, m.hist...)
@@ -251,15 +271,21 @@ func (c *Compact) seal() error {
 				}
 				out = appendHist(out, &sum)
 			}
-			if pi == 0 && i == 0 {
-				c.first = start
-			}
-			c.last = start
 			i = j
 		}
 		c.pages[page] = out
 	}
 	return nil
+}
+
+// sortedSlots reports whether recs name each slot once, in order.
+func sortedSlots(recs []record) bool {
+	for i := 1; i < len(recs); i++ {
+		if recs[i].slot <= recs[i-1].slot {
+			return false
+		}
+	}
+	return true
 }
 
 // cursor returns, for quantum starts asked in ascending order, the
