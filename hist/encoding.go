@@ -34,9 +34,13 @@ var ErrCorrupt = errors.New("hist: corrupt circllhist encoding")
 //
 // Unlike encoding.BinaryAppender it returns no error: encoding cannot fail.
 func (h *Histogram) AppendBinary(dst []byte) []byte {
-	n := h.NumBins()
-	dst = append(dst, byte(n>>8), byte(n))
+	// The bin count goes first; it is patched in at the end rather than
+	// counted beforehand, which took as long as writing the bins.
+	at := len(dst)
+	dst = append(dst, 0, 0)
+	n := 0
 	appendBin := func(val, exp int8, c uint64) {
+		n++
 		code := 0
 		if c > 0xff {
 			code = (bits.Len64(c) - 1) / 8
@@ -71,6 +75,7 @@ func (h *Histogram) AppendBinary(dst []byte) []byte {
 	if !zeroDone {
 		appendBin(0, 0, h.zero)
 	}
+	dst[at], dst[at+1] = byte(n>>8), byte(n)
 	return dst
 }
 
