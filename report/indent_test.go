@@ -3,9 +3,12 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // randomValue builds a JSON value of the kinds a report holds, with the
@@ -42,7 +45,76 @@ func randomValue(r *rand.Rand, depth int) any {
 	}
 }
 
-func TestWriteIndentedIsTheEncodersOutput(t *testing.T) {
+// writeValue writes v through an indenter, as WriteJSON ends a document.
+func writeValue(t *testing.T, w io.Writer, v any) {
+	t.Helper()
+	in := newIndenter(w)
+	in.value(v)
+	in.dst = append(in.dst, '\n')
+	in.flush()
+	if in.err != nil {
+		t.Fatal(in.err)
+	}
+}
+
+// encoderJSON is WriteJSON's output as json.Encoder with indenting wrote
+// it before: the reference.
+func encoderJSON(t *testing.T, v any) string {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestWriteJSONIsTheEncodersOutput(t *testing.T) {
+	at := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	win := func(i int) Window {
+		start := at.Add(time.Duration(i) * 24 * time.Hour)
+		return Window{
+			Start: start, End: start.Add(24 * time.Hour), Complete: i%2 == 0, Availability: Number(math.NaN()),
+			Violations: []Span{{Start: start, End: start.Add(time.Minute)}},
+			Latency:    &Latency{QuantilesMS: map[string]Number{"0.5": 3, "0.99": 12.5}, Modes: i},
+		}
+	}
+	doc := func(name string, windows int) Document {
+		d := Document{SLO: name, Input: &Input{File: `a "windows":null.log`, Errors: []string{`line 1: "windows":null`}}}
+		for i := range windows {
+			d.Windows = append(d.Windows, win(i))
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		docs []Document
+	}{
+		{"One document with a year of windows.", []Document{doc("a", 365)}},
+		{"One document without windows.", []Document{doc("a", 0)}},
+		{"Two documents.", []Document{doc("a", 3), doc(`b\"`, 1)}},
+		{"No documents.", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want any = struct {
+				SLOs []Document `json:"slos"`
+			}{tc.docs}
+			if len(tc.docs) == 1 {
+				want = tc.docs[0]
+			}
+			var got bytes.Buffer
+			if err := WriteJSON(&got, tc.docs); err != nil {
+				t.Fatal(err)
+			}
+			if w := encoderJSON(t, want); got.String() != w {
+				t.Fatalf("WriteJSON differs from the encoder (%d bytes against %d)", got.Len(), len(w))
+			}
+		})
+	}
+}
+
+func TestIndenterIsTheEncodersOutput(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	values := []any{
 		map[string]any{}, []any{}, "", map[string]any{"a": []any{}, "b": map[string]any{}},
@@ -60,16 +132,14 @@ func TestWriteIndentedIsTheEncodersOutput(t *testing.T) {
 		if err := enc.Encode(v); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeIndented(&got, v); err != nil {
-			t.Fatal(err)
-		}
+		writeValue(t, &got, v)
 		if got.String() != want.String() {
 			t.Fatalf("for %#v:\ngot  %q\nwant %q", v, got.String(), want.String())
 		}
 	}
 }
 
-func TestWriteIndentedFlushesLongDocuments(t *testing.T) {
+func TestIndenterFlushesLongDocuments(t *testing.T) {
 	long := make([]string, 20000)
 	for i := range long {
 		long[i] = strings.Repeat("ab\\\"", i%7)
@@ -80,9 +150,7 @@ func TestWriteIndentedFlushesLongDocuments(t *testing.T) {
 	if err := enc.Encode(long); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeIndented(&got, long); err != nil {
-		t.Fatal(err)
-	}
+	writeValue(t, &got, long)
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatalf("a %d-byte document differs from the encoder's", want.Len())
 	}
