@@ -2,6 +2,7 @@ package slo
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -31,12 +32,18 @@ type Compact struct {
 	// page's quanta in the order they were spilled, or after Seal one per
 	// quantum in time order. A record is
 	//
-	//	uvarint  slot<<1 | measured (slot: quantum number mod pageLen)
-	//	uvarint  Attempted, Good, Errors, Slow, OverThreshold
+	//	uvarint  slot: the quantum number mod pageLen
+	//	byte     flags: which counts follow, and Measured (see appendRecord)
+	//	uvarint  Attempted, then Good, Errors, Slow and OverThreshold
+	//	         unless the flags say they are Attempted, 0, 0 and 0
 	//	uvarint  length of the histogram's encoding
 	//	         hist.AppendBinary of Latency
+	//
+	// A quantum of a few requests takes about 15 bytes.
 	pages  map[int64][]byte
 	sealed bool
+	// scratch holds a histogram's encoding on its way into a page.
+	scratch []byte
 	// After Seal: the sorted page numbers, the first and last quantum
 	// with a rollup, and the first measured one (or NotStarted).
 	keys          []int64
@@ -119,33 +126,44 @@ func (c *Compact) add(rollups []*Rollup) {
 	for _, r := range rollups {
 		n := quantumNumber(r.Start, c.quantum)
 		page, slot := n>>pageBits, n&(pageLen-1)
-		b := appendCounts(c.pages[page], int(slot), r.Measured, [...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold})
-		c.pages[page] = appendHist(b, &r.Latency)
+		c.scratch = r.Latency.AppendBinary(c.scratch[:0])
+		c.pages[page] = appendRecord(c.pages[page], int(slot), r.Measured,
+			[...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold}, c.scratch)
 	}
 }
 
-// appendCounts appends the start of a record, up to the histogram.
-func appendCounts(b []byte, slot int, measured bool, counts [5]uint64) []byte {
-	head := uint64(slot) << 1
+// Flags of a record: Measured, Good short of Attempted, and which of
+// the failure counts are not zero. Most quanta of a healthy service need
+// only Attempted.
+const (
+	recMeasured = 1 << iota
+	recFailed
+	recErrors
+	recSlow
+	recOver
+)
+
+// appendRecord appends one record (see Compact.pages).
+func appendRecord(b []byte, slot int, measured bool, counts [5]uint64, enc []byte) []byte {
+	var flags byte
 	if measured {
-		head |= 1
+		flags |= recMeasured
 	}
-	b = binary.AppendUvarint(b, head)
-	for _, v := range counts {
-		b = binary.AppendUvarint(b, v)
+	for k, bit := range [...]byte{recFailed, recErrors, recSlow, recOver} {
+		if k == 0 && counts[1] != counts[0] || k > 0 && counts[k+1] != 0 {
+			flags |= bit
+		}
 	}
-	return b
-}
-
-// appendHist appends h's encoding after its length.
-func appendHist(b []byte, h *hist.Histogram) []byte {
-	at := len(b)
-	b = h.AppendBinary(append(b, 0, 0, 0))
-	// Three varint bytes hold any length up to 2 MiB; a histogram's
-	// encoding is at most 6 bytes for each of its 46,000 bins, 270 KiB.
-	n := uint64(len(b) - at - 3)
-	b[at], b[at+1], b[at+2] = byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14)
-	return b
+	b = binary.AppendUvarint(b, uint64(slot))
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, counts[0])
+	for k, bit := range [...]byte{recFailed, recErrors, recSlow, recOver} {
+		if flags&bit != 0 {
+			b = binary.AppendUvarint(b, counts[k+1])
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(enc)))
+	return append(b, enc...)
 }
 
 // quantumNumber is the number of the quantum starting at start, counted
@@ -166,25 +184,43 @@ type record struct {
 	hist     []byte    // the histogram's encoding, in the page
 }
 
+// errRecordShort is a record that ends early: a bug, since only add and
+// Seal write pages.
+var errRecordShort = errors.New("slo: compact rollup record cut short")
+
 // next decodes the record at the start of b and returns the bytes after
 // it. Pages are only written by add and Seal, so a short or broken record
 // is a bug, reported as an error rather than a panic.
 func (rec *record) next(b []byte) ([]byte, error) {
-	var v [7]uint64
-	for i := range v {
+	uvarint := func() uint64 {
 		x, n := binary.Uvarint(b)
 		if n <= 0 {
-			return nil, fmt.Errorf("slo: compact rollup record cut short")
+			b = nil
+			return 0
 		}
-		v[i], b = x, b[n:]
+		b = b[n:]
+		return x
 	}
-	if v[6] > uint64(len(b)) || v[0]>>1 >= pageLen {
-		return nil, fmt.Errorf("slo: compact rollup record cut short")
+	slot := uvarint()
+	if len(b) == 0 || slot >= pageLen {
+		return nil, errRecordShort
 	}
-	rec.slot, rec.measured = int(v[0]>>1), v[0]&1 == 1
-	copy(rec.counts[:], v[1:6])
-	rec.hist = b[:v[6]]
-	return b[v[6]:], nil
+	flags := b[0]
+	b = b[1:]
+	rec.slot, rec.measured = int(slot), flags&recMeasured != 0
+	rec.counts = [5]uint64{uvarint()}
+	rec.counts[1] = rec.counts[0]
+	for k, bit := range [...]byte{recFailed, recErrors, recSlow, recOver} {
+		if flags&bit != 0 {
+			rec.counts[k+1] = uvarint()
+		}
+	}
+	n := uvarint()
+	if b == nil || n > uint64(len(b)) {
+		return nil, errRecordShort
+	}
+	rec.hist = b[:n]
+	return b[n:], nil
 }
 
 // Seal merges the records of each quantum into one and returns the
@@ -257,11 +293,7 @@ func (c *Compact) seal() error {
 				m.measured = m.measured || o.measured
 			}
 			note(start, m.measured)
-			out = appendCounts(out, m.slot, m.measured, m.counts)
-			if j == i+1 {
-				out = binary.AppendUvarint(out, uint64(len(m.hist)))
-				out = append(out, m.hist...)
-			} else {
+			if j > i+1 {
 				sum.Reset()
 				for _, o := range recs[i:j] {
 					if err := part.UnmarshalBinary(o.hist); err != nil {
@@ -269,8 +301,10 @@ func (c *Compact) seal() error {
 					}
 					sum.Merge(&part)
 				}
-				out = appendHist(out, &sum)
+				c.scratch = sum.AppendBinary(c.scratch[:0])
+				m.hist = c.scratch
 			}
+			out = appendRecord(out, m.slot, m.measured, m.counts, m.hist)
 			i = j
 		}
 		c.pages[page] = out
