@@ -42,7 +42,7 @@ type Compact struct {
 	// A quantum of a few requests takes about 15 bytes.
 	pages  map[int64][]byte
 	sealed bool
-	// scratch holds a histogram's encoding on its way into a page.
+	// scratch holds a merged histogram's encoding in Seal.
 	scratch []byte
 	// After Seal: the sorted page numbers, the first and last quantum
 	// with a rollup, and the first measured one (or NotStarted).
@@ -102,7 +102,7 @@ func (a *Aggregator) flush() {
 	// file in time order needs no sorting in Seal.
 	spilled := a.free[n:]
 	slices.SortFunc(spilled, func(x, y *Rollup) int { return cmpInt64(x.Start, y.Start) })
-	a.spill.add(spilled)
+	a.spillBuf = a.spill.add(spilled, a.spillBuf)
 	a.last = nil
 }
 
@@ -119,17 +119,34 @@ func (a *Aggregator) CompactSeries() (*Series, error) {
 	return a.spill.Seal()
 }
 
-// add appends a record for each rollup.
-func (c *Compact) add(rollups []*Rollup) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, r := range rollups {
-		n := quantumNumber(r.Start, c.quantum)
-		page, slot := n>>pageBits, n&(pageLen-1)
-		c.scratch = r.Latency.AppendBinary(c.scratch[:0])
-		c.pages[page] = appendRecord(c.pages[page], int(slot), r.Measured,
-			[...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold}, c.scratch)
+// add appends a record for each rollup, in order of Start. The records
+// are encoded into buf, which it returns for reuse, and only copied into
+// their pages under the lock, so that aggregators spill side by side.
+func (c *Compact) add(rollups []*Rollup, buf []byte) []byte {
+	for i := 0; i < len(rollups); {
+		page := quantumNumber(rollups[i].Start, c.quantum) >> pageBits
+		buf = buf[:0]
+		for ; i < len(rollups); i++ {
+			r := rollups[i]
+			n := quantumNumber(r.Start, c.quantum)
+			if n>>pageBits != page {
+				break
+			}
+			at := len(buf)
+			buf = r.Latency.AppendBinary(buf)
+			enc := buf[at:]
+			buf = appendRecord(buf, int(n&(pageLen-1)), r.Measured,
+				[...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold}, enc)
+			// The record went after the encoding; move it into its place.
+			buf = append(buf[:at], buf[at+len(enc):]...)
+		}
+		// append grows a large page by a quarter: more copies than
+		// doubling, but less memory, which is what Compact is for.
+		c.mu.Lock()
+		c.pages[page] = append(c.pages[page], buf...)
+		c.mu.Unlock()
 	}
+	return buf
 }
 
 // Flags of a record: Measured, Good short of Attempted, and which of

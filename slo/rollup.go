@@ -339,9 +339,11 @@ type Aggregator struct {
 	// checking Attempted alone for overflow is enough.
 	merged bool
 	// spill, when set, takes the rollups every spillAfter quanta
-	// (SpillTo); free holds the spilled ones for reuse.
-	spill *Compact
-	free  []*Rollup
+	// (SpillTo); free holds the spilled ones for reuse, spillBuf their
+	// records on the way.
+	spill    *Compact
+	free     []*Rollup
+	spillBuf []byte
 }
 
 // NewAggregator returns an Aggregator for sli with the given quantum.
