@@ -161,6 +161,44 @@ func (h *Histogram) decode(b []byte, whole bool) (rest []byte, err error) {
 	return b[end:], nil
 }
 
+// MergeEncoded adds the histogram serialized at the start of b to h, as
+// Merge adds a decoded one (counts saturate at 2^64-1), and returns the
+// bytes after it. It does what Decode into a scratch histogram and Merge
+// do, in one pass over the bins and with no scratch to fill and clear:
+// what summing many small stored histograms into one wants. Errors are
+// Decode's, and leave h unchanged.
+func (h *Histogram) MergeEncoded(b []byte) (rest []byte, err error) {
+	var total uint64
+	end, err := scan(b, func(_, _ int, c uint64) error {
+		sum, carry := bits.Add64(total, c, 0)
+		if carry != 0 {
+			return errors.New("total count exceeds 2^64-1")
+		}
+		total = sum
+		return nil
+	})
+	if err != nil {
+		return b, err
+	}
+	// The input is known good: this pass cannot fail.
+	_, _ = scan(b[:end], func(d, j int, c uint64) error {
+		if d < 0 {
+			h.zero = addSat(h.zero, c)
+			return nil
+		}
+		r, ok := h.pos(d)
+		if !ok {
+			h.addBlock(d)
+			r, _ = h.pos(d)
+		}
+		i := r*binsPerDecade + j
+		h.counts[i] = addSat(h.counts[i], c)
+		return nil
+	})
+	h.total = addSat(h.total, total)
+	return b[end:], nil
+}
+
 // scan walks the serialized bins in b and calls f for every bin that holds
 // samples, with its decade d and offset j (d = -1 for the zero bin). It returns
 // the offset just past the serialization.

@@ -171,3 +171,60 @@ func TestEncodedSizeBound(t *testing.T) {
 		t.Errorf("size %d", got)
 	}
 }
+
+func TestMergeEncodedIsDecodeAndMerge(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	draw := func() []float64 {
+		switch r.IntN(4) {
+		case 0:
+			return nil
+		case 1: // a sparse minute
+			return lognormal(r, 1+r.IntN(4), 0.003, 0.8)
+		case 2: // negative, zero and far-apart values
+			return []float64{-r.ExpFloat64(), 0, 1e-200, r.ExpFloat64() * 1e9, 5e-3}
+		}
+		return lognormal(r, 500, 0.02, 2)
+	}
+	for i := range 500 {
+		dst := fromValues(t, draw())
+		src := fromValues(t, draw())
+		want := dst.Clone()
+		want.Merge(src)
+		enc := src.AppendBinary(nil)
+		rest, err := dst.MergeEncoded(append(enc, 7, 7))
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if len(rest) != 2 {
+			t.Fatalf("case %d: %d bytes left after the histogram, want the 2 that followed it", i, len(rest))
+		}
+		if !dst.Equal(want) {
+			t.Fatalf("case %d: MergeEncoded gave %v bins, Merge %v", i, dst.NumBins(), want.NumBins())
+		}
+		// Inserting afterwards must find the blocks MergeEncoded added.
+		more := draw()
+		for _, v := range more {
+			_ = dst.Insert(v)
+			_ = want.Insert(v)
+		}
+		if !dst.Equal(want) {
+			t.Fatalf("case %d: inserts after MergeEncoded differ from inserts after Merge", i)
+		}
+	}
+}
+
+func TestMergeEncodedRefusesCorruptInputUnchanged(t *testing.T) {
+	for _, in := range [][]byte{
+		nil, {0, 1}, {0, 1, 10, 0, 3, 1, 2}, {0, 1, 10, 0, 8, 1},
+		{0, 2, 10, 0, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 20, 0, 0, 1},
+	} {
+		h := fromValues(t, []float64{0.5, 3})
+		before := h.Clone()
+		if _, err := h.MergeEncoded(in); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("MergeEncoded(% x) = %v, want an error wrapping ErrCorrupt", in, err)
+		}
+		if !h.Equal(before) {
+			t.Errorf("MergeEncoded(% x) changed the histogram", in)
+		}
+	}
+}

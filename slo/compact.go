@@ -339,71 +339,91 @@ func sortedSlots(recs []record) bool {
 	return true
 }
 
-// cursor returns, for quantum starts asked in ascending order, the
-// rollup of each or nil. The rollup is reused by the next call. With
-// detail it carries its latency histogram, else an empty one.
-func (c *Compact) cursor(detail bool) func(start int64) *Rollup {
-	var (
-		r       Rollup
-		rec     record
-		page    = int64(-1 << 62)
-		b       []byte
-		pending bool // rec is decoded and not yet returned
-	)
-	return func(start int64) *Rollup {
-		n := quantumNumber(start, c.quantum)
-		if p := n >> pageBits; p != page {
-			page, b, pending = p, c.pages[p], false
-		}
-		slot := int(n & (pageLen - 1))
-		for {
-			if !pending {
-				if len(b) == 0 {
-					return nil
-				}
-				var err error
-				if b, err = rec.next(b); err != nil {
-					// Seal has read every record already.
-					b = nil
-					return nil
-				}
-				pending = true
-			}
-			if rec.slot > slot {
-				return nil
-			}
-			pending = false
-			if rec.slot == slot {
-				break
-			}
-		}
-		r.Start, r.Measured = start, rec.measured
-		r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = rec.counts[0], rec.counts[1], rec.counts[2], rec.counts[3], rec.counts[4]
-		r.Latency.Reset()
-		if detail {
-			// Seal decoded or wrote every histogram.
-			_ = r.Latency.UnmarshalBinary(rec.hist)
-		}
-		return &r
-	}
+// A rollupCursor reads the rollups of a span one quantum at a time.
+type rollupCursor interface {
+	// at returns the rollup of the quantum at start, or nil, for starts
+	// asked in ascending order. The rollup may be reused by the next call,
+	// and its Latency may be left empty: mergeLatency reads it.
+	at(start int64) *Rollup
+	// mergeLatency adds the latencies of the rollup at last returned to
+	// dst.
+	mergeLatency(dst *hist.Histogram)
 }
 
-// cursor returns the rollups of [from, to) one quantum at a time, for
-// starts asked in ascending order (see Compact.cursor).
-func (s *Series) cursor(from, to int64, detail bool) func(start int64) *Rollup {
+// cursor returns a cursor over the rollups of [from, to).
+func (s *Series) cursor(from, to int64) rollupCursor {
 	if s.compact != nil {
-		return s.compact.cursor(detail)
+		return &compactCursor{c: s.compact, page: -1 << 62}
 	}
-	rs := s.Range(from, to)
-	i := 0
-	return func(start int64) *Rollup {
-		for i < len(rs) && rs[i].Start < start {
-			i++
-		}
-		if i < len(rs) && rs[i].Start == start {
-			i++
-			return &rs[i-1]
-		}
-		return nil
+	return &seriesCursor{rs: s.Range(from, to)}
+}
+
+type seriesCursor struct {
+	rs   []Rollup
+	i    int
+	last *Rollup
+}
+
+func (sc *seriesCursor) at(start int64) *Rollup {
+	for sc.i < len(sc.rs) && sc.rs[sc.i].Start < start {
+		sc.i++
 	}
+	sc.last = nil
+	if sc.i < len(sc.rs) && sc.rs[sc.i].Start == start {
+		sc.last = &sc.rs[sc.i]
+		sc.i++
+	}
+	return sc.last
+}
+
+func (sc *seriesCursor) mergeLatency(dst *hist.Histogram) { dst.Merge(&sc.last.Latency) }
+
+// compactCursor reads a sealed Compact. Its rollups carry no histogram:
+// mergeLatency adds the record's encoding to the sum directly, with no
+// histogram decoded for each quantum.
+type compactCursor struct {
+	c       *Compact
+	r       Rollup
+	rec     record
+	page    int64
+	b       []byte
+	pending bool // rec is decoded and not yet returned
+}
+
+func (cc *compactCursor) at(start int64) *Rollup {
+	n := quantumNumber(start, cc.c.quantum)
+	if p := n >> pageBits; p != cc.page {
+		cc.page, cc.b, cc.pending = p, cc.c.pages[p], false
+	}
+	slot := int(n & (pageLen - 1))
+	for {
+		if !cc.pending {
+			if len(cc.b) == 0 {
+				return nil
+			}
+			var err error
+			if cc.b, err = cc.rec.next(cc.b); err != nil {
+				// Seal has read every record already.
+				cc.b = nil
+				return nil
+			}
+			cc.pending = true
+		}
+		if cc.rec.slot > slot {
+			return nil
+		}
+		cc.pending = false
+		if cc.rec.slot == slot {
+			break
+		}
+	}
+	r, c := &cc.r, &cc.rec.counts
+	r.Start, r.Measured = start, cc.rec.measured
+	r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = c[0], c[1], c[2], c[3], c[4]
+	return r
+}
+
+func (cc *compactCursor) mergeLatency(dst *hist.Histogram) {
+	// Seal decoded or wrote every histogram: this cannot fail.
+	_, _ = dst.MergeEncoded(cc.rec.hist)
 }

@@ -296,7 +296,7 @@ type tally struct {
 func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 	var t tally
 	q := int64(s.Quantum)
-	rollupAt := series.cursor(from, to, detail)
+	cur := series.cursor(from, to)
 	runStart := int64(-1)
 	closeRun := func(end int64) {
 		if runStart >= 0 {
@@ -305,7 +305,7 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 		}
 	}
 	for start := from; start < to; start += q {
-		r := rollupAt(start)
+		r := cur.at(start)
 		if start < series.Since {
 			// Outside the SLO's life: no verdict, no events, and it breaks
 			// no run of violations because it is not in the window yet.
@@ -344,7 +344,7 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 		t.events.Slow += r.Slow
 		t.overThreshold += r.OverThreshold
 		if detail {
-			t.latency.Merge(&r.Latency)
+			cur.mergeLatency(&t.latency)
 		}
 	}
 	if detail {
