@@ -217,13 +217,17 @@ func (h *Histogram) setWindow() {
 			break
 		}
 	}
+	// The lowest occupied decade's block is the first: positions count
+	// up from 0 along the occupied decades of the window.
+	r := uint64(1)
 	for k := range 8 {
 		d := int(h.wlo) + k
 		if d >= decades {
 			break
 		}
-		if r, ok := h.pos(d); ok && r < 0xff {
-			h.win |= uint64(r+1) << (8 * k)
+		if h.occ[d>>6]&(1<<(d&63)) != 0 {
+			h.win |= r << (8 * k)
+			r++
 		}
 	}
 }

@@ -88,21 +88,32 @@ func (a *Aggregator) newRollup(start int64) *Rollup {
 		r = &Rollup{Start: start}
 	}
 	a.rollups[start] = r
+	if a.spill != nil {
+		a.order = append(a.order, r)
+	}
 	return r
 }
 
 // flush writes every rollup a holds into its Compact and empties a.
 func (a *Aggregator) flush() {
-	n := len(a.free)
-	for start, r := range a.rollups {
-		a.free = append(a.free, r)
-		delete(a.rollups, start)
+	spilled := a.order
+	if len(spilled) != len(a.rollups) {
+		// AddRollup brought in rollups newRollup did not make.
+		spilled = spilled[:0]
+		for _, r := range a.rollups {
+			spilled = append(spilled, r)
+		}
 	}
-	// In time order, so that a page written by one aggregator from a
-	// file in time order needs no sorting in Seal.
-	spilled := a.free[n:]
-	slices.SortFunc(spilled, func(x, y *Rollup) int { return cmpInt64(x.Start, y.Start) })
+	// In time order, so that a page written by one aggregator needs no
+	// sorting in Seal. Made in order of their events, they mostly are.
+	byStart := func(x, y *Rollup) int { return cmpInt64(x.Start, y.Start) }
+	if !slices.IsSortedFunc(spilled, byStart) {
+		slices.SortFunc(spilled, byStart)
+	}
 	a.spillBuf = a.spill.add(spilled, a.spillBuf)
+	a.free = append(a.free, spilled...)
+	clear(a.rollups)
+	a.order = spilled[:0]
 	a.last = nil
 }
 
@@ -115,7 +126,7 @@ func (a *Aggregator) CompactSeries() (*Series, error) {
 		return nil, fmt.Errorf("slo: CompactSeries of an aggregator that does not spill (SpillTo)")
 	}
 	a.flush()
-	a.rollups, a.free = nil, nil
+	a.rollups, a.free, a.order = nil, nil, nil
 	return a.spill.Seal()
 }
 

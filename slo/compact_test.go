@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
 
 // compactTwin folds the same events into a plain Aggregator and into two
 // aggregators that spill into one Compact, each event to a random one of
-// the two and in shuffled order, so that most quanta are spilled in
+// the two, in time order or shuffled, so that many quanta are spilled in
 // several records that Seal must merge.
-func compactTwin(t *testing.T, sli *SLI, quantum time.Duration, events []Event) (full, compact *Series) {
+func compactTwin(t *testing.T, sli *SLI, quantum time.Duration, events []Event, shuffle bool) (full, compact *Series) {
 	t.Helper()
 	plain := NewAggregator(sli, quantum)
 	c := NewCompact(quantum)
@@ -22,6 +23,12 @@ func compactTwin(t *testing.T, sli *SLI, quantum time.Duration, events []Event) 
 	b.SpillTo(c)
 	r := rand.New(rand.NewPCG(3, 4))
 	order := r.Perm(len(events))
+	if !shuffle {
+		slices.SortFunc(events, func(x, y Event) int { return cmpInt64(x.Time, y.Time) })
+		for i := range order {
+			order[i] = i
+		}
+	}
 	for _, i := range order {
 		e := events[i]
 		errPlain := plain.Add(&e)
@@ -96,6 +103,7 @@ func TestCompactSeriesEvaluatesLikeTheFullSeries(t *testing.T) {
 	start := time.Date(2026, 3, 20, 13, 7, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name    string
+		shuffle bool
 		quantum time.Duration
 		span    time.Duration
 		events  int
@@ -104,10 +112,10 @@ func TestCompactSeriesEvaluatesLikeTheFullSeries(t *testing.T) {
 		noData  NoData
 		since   time.Time
 	}{
-		{"Calendar days over 40 days of minutes, sparse.", time.Minute, 40 * 24 * time.Hour, 20000, WindowSpec{Calendar: Day, Location: time.UTC}, Quanta, NoDataBad, time.Time{}},
-		{"Berlin weeks across a change of summer time.", time.Minute, 20 * 24 * time.Hour, 20000, WindowSpec{Calendar: Week, Location: berlin}, TimeQuanta, NoDataSkip, time.Time{}},
-		{"A rolling week of 5-minute quanta with a spec start.", 5 * time.Minute, 30 * 24 * time.Hour, 10000, WindowSpec{Rolling: 7 * 24 * time.Hour}, DowntimeMinutes, NoDataGood, start.Add(50 * time.Hour)},
-		{"Calendar months of dense 10-second quanta.", 10 * time.Second, 3 * 24 * time.Hour, 50000, WindowSpec{Calendar: Month, Location: time.UTC}, Transactions, NoDataBad, time.Time{}},
+		{"Calendar days over 40 days of minutes, sparse, in time order.", false, time.Minute, 40 * 24 * time.Hour, 20000, WindowSpec{Calendar: Day, Location: time.UTC}, Quanta, NoDataBad, time.Time{}},
+		{"Berlin weeks across a change of summer time.", true, time.Minute, 20 * 24 * time.Hour, 20000, WindowSpec{Calendar: Week, Location: berlin}, TimeQuanta, NoDataSkip, time.Time{}},
+		{"A rolling week of 5-minute quanta with a spec start.", true, 5 * time.Minute, 30 * 24 * time.Hour, 10000, WindowSpec{Rolling: 7 * 24 * time.Hour}, DowntimeMinutes, NoDataGood, start.Add(50 * time.Hour)},
+		{"Calendar months of dense 10-second quanta.", true, 10 * time.Second, 3 * 24 * time.Hour, 50000, WindowSpec{Calendar: Month, Location: time.UTC}, Transactions, NoDataBad, time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &SLO{
@@ -116,7 +124,7 @@ func TestCompactSeriesEvaluatesLikeTheFullSeries(t *testing.T) {
 				NoData: tc.noData, Since: tc.since,
 			}
 			r := rand.New(rand.NewPCG(uint64(tc.events), 9))
-			full, compact := compactTwin(t, &s.SLI, s.Quantum, spanEvents(r, start, tc.span, tc.events))
+			full, compact := compactTwin(t, &s.SLI, s.Quantum, spanEvents(r, start, tc.span, tc.events), tc.shuffle)
 			first, last, ok := full.Span()
 			cf, cl, cok := compact.Span()
 			if first != cf || last != cl || ok != cok {

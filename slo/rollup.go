@@ -339,9 +339,11 @@ type Aggregator struct {
 	// checking Attempted alone for overflow is enough.
 	merged bool
 	// spill, when set, takes the rollups every spillAfter quanta
-	// (SpillTo); free holds the spilled ones for reuse, spillBuf their
-	// records on the way.
+	// (SpillTo); order holds the rollups it has in the order newRollup
+	// made them, free the spilled ones for reuse, spillBuf their records
+	// on the way.
 	spill    *Compact
+	order    []*Rollup
 	free     []*Rollup
 	spillBuf []byte
 }
@@ -483,7 +485,7 @@ func (a *Aggregator) Merge(b *Aggregator) error {
 	if b.spill != nil {
 		// Its rollups go where a's go; Compact.Seal checks the counts.
 		b.flush()
-		b.rollups, b.free = nil, nil
+		b.rollups, b.free, b.order = nil, nil, nil
 		return nil
 	}
 	a.merged = a.merged || b.merged
