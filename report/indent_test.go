@@ -155,3 +155,36 @@ func TestIndenterFlushesLongDocuments(t *testing.T) {
 		t.Fatalf("a %d-byte document differs from the encoder's", want.Len())
 	}
 }
+
+func TestSpanMarshalsAsItsFields(t *testing.T) {
+	type fields struct {
+		Start time.Time `json:"start"`
+		End   time.Time `json:"end"`
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 29, 1, 59, 59, 123456789, berlin)
+	for _, s := range []Span{
+		{},
+		{Start: at, End: at.Add(time.Hour)},
+		{Start: at.UTC(), End: at.In(time.FixedZone("", -(9*3600 + 30*60)))},
+		{Start: time.Date(9999, 12, 31, 23, 59, 59, 1, time.UTC), End: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		got, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(fields(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+	if _, err := json.Marshal(Span{Start: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+		t.Error("a span in the year 10000 marshalled without error, as time.Time refuses")
+	}
+}
