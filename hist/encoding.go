@@ -115,19 +115,7 @@ func (h *Histogram) Decode(b []byte) (rest []byte, err error) {
 func (h *Histogram) decode(b []byte, whole bool) (rest []byte, err error) {
 	// First pass: check everything and find the decades, so that h is
 	// only touched once the input is known good.
-	var occ [decades / 64]uint64
-	var total uint64
-	end, err := scan(b, func(d, _ int, c uint64) error {
-		sum, carry := bits.Add64(total, c, 0)
-		if carry != 0 {
-			return errors.New("total count exceeds 2^64-1")
-		}
-		total = sum
-		if d >= 0 {
-			occ[d>>6] |= 1 << (d & 63)
-		}
-		return nil
-	})
+	end, total, occ, err := check(b)
 	if err != nil {
 		return b, err
 	}
@@ -164,19 +152,11 @@ func (h *Histogram) decode(b []byte, whole bool) (rest []byte, err error) {
 // MergeEncoded adds the histogram serialized at the start of b to h, as
 // Merge adds a decoded one (counts saturate at 2^64-1), and returns the
 // bytes after it. It does what Decode into a scratch histogram and Merge
-// do, in one pass over the bins and with no scratch to fill and clear:
-// what summing many small stored histograms into one wants. Errors are
-// Decode's, and leave h unchanged.
+// do, without the scratch to fill, clear and walk: what summing many small
+// stored histograms into one wants. Errors are Decode's, and leave h
+// unchanged.
 func (h *Histogram) MergeEncoded(b []byte) (rest []byte, err error) {
-	var total uint64
-	end, err := scan(b, func(_, _ int, c uint64) error {
-		sum, carry := bits.Add64(total, c, 0)
-		if carry != 0 {
-			return errors.New("total count exceeds 2^64-1")
-		}
-		total = sum
-		return nil
-	})
+	end, total, _, err := check(b)
 	if err != nil {
 		return b, err
 	}
@@ -197,6 +177,24 @@ func (h *Histogram) MergeEncoded(b []byte) (rest []byte, err error) {
 	})
 	h.total = addSat(h.total, total)
 	return b[end:], nil
+}
+
+// check is the first pass of decode and MergeEncoded: it finds the end
+// of the serialization at the start of b, its total count (refusing one
+// past 2^64-1) and the decades it occupies.
+func check(b []byte) (end int, total uint64, occ [decades / 64]uint64, err error) {
+	end, err = scan(b, func(d, _ int, c uint64) error {
+		sum, carry := bits.Add64(total, c, 0)
+		if carry != 0 {
+			return errors.New("total count exceeds 2^64-1")
+		}
+		total = sum
+		if d >= 0 {
+			occ[d>>6] |= 1 << (d & 63)
+		}
+		return nil
+	})
+	return end, total, occ, err
 }
 
 // scan walks the serialized bins in b and calls f for every bin that holds
