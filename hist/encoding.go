@@ -149,37 +149,7 @@ func (h *Histogram) decode(b []byte, whole bool) (rest []byte, err error) {
 	return b[end:], nil
 }
 
-// MergeEncoded adds the histogram serialized at the start of b to h, as
-// Merge adds a decoded one (counts saturate at 2^64-1), and returns the
-// bytes after it. It does what Decode into a scratch histogram and Merge
-// do, without the scratch to fill, clear and walk: what summing many small
-// stored histograms into one wants. Errors are Decode's, and leave h
-// unchanged.
-func (h *Histogram) MergeEncoded(b []byte) (rest []byte, err error) {
-	end, total, _, err := check(b)
-	if err != nil {
-		return b, err
-	}
-	// The input is known good: this pass cannot fail.
-	_, _ = scan(b[:end], func(d, j int, c uint64) error {
-		if d < 0 {
-			h.zero = addSat(h.zero, c)
-			return nil
-		}
-		r, ok := h.pos(d)
-		if !ok {
-			h.addBlock(d)
-			r, _ = h.pos(d)
-		}
-		i := r*binsPerDecade + j
-		h.counts[i] = addSat(h.counts[i], c)
-		return nil
-	})
-	h.total = addSat(h.total, total)
-	return b[end:], nil
-}
-
-// check is the first pass of decode and MergeEncoded: it finds the end
+// check is the first pass of decode: it finds the end
 // of the serialization at the start of b, its total count (refusing one
 // past 2^64-1) and the decades it occupies.
 func check(b []byte) (end int, total uint64, occ [decades / 64]uint64, err error) {

@@ -16,7 +16,7 @@ import (
 // dozen bytes a quantum, where a Rollup with its histogram takes about
 // 2 KiB: a year of one-minute quanta is 525,600 of them. Aggregators
 // spill their rollups into it (SpillTo) every few hundred quanta, each as
-// a record of varint counts and the histogram's encoding; Seal then merges
+// a record of varint counts and the histogram's compact form; Seal then merges
 // the records of each quantum into one, and the Series it returns reads
 // them back one quantum at a time, so that evaluation holds only the
 // histograms it is merging. It is safe for concurrent use by the
@@ -36,13 +36,13 @@ type Compact struct {
 	//	byte     flags: which counts follow, and Measured (see appendRecord)
 	//	uvarint  Attempted, then Good, Errors, Slow and OverThreshold
 	//	         unless the flags say they are Attempted, 0, 0 and 0
-	//	uvarint  length of the histogram's encoding
-	//	         hist.AppendBinary of Latency
+	//	uvarint  length of the histogram's compact form
+	//	         Latency.AppendCompact
 	//
-	// A quantum of a few requests takes about 15 bytes.
+	// A quantum of a few requests takes about 12 bytes.
 	pages  map[int64][]byte
 	sealed bool
-	// scratch holds a merged histogram's encoding in Seal.
+	// scratch holds a merged histogram's compact form in Seal.
 	scratch []byte
 	// After Seal: the sorted page numbers, the first and last quantum
 	// with a rollup, and the first measured one (or NotStarted).
@@ -55,8 +55,10 @@ const (
 	pageBits = 10
 	pageLen  = 1 << pageBits
 	// spillAfter is how many quanta an Aggregator holds before it spills
-	// them: about half a MiB of histograms for a busy service.
-	spillAfter = 256
+	// them: about 150 KiB of histograms for a busy service, and still
+	// over an hour of one-minute quanta, so that a file's quanta are
+	// rarely spilled before their last event.
+	spillAfter = 64
 )
 
 // NewCompact returns an empty store for rollups of the given quantum.
@@ -144,11 +146,11 @@ func (c *Compact) add(rollups []*Rollup, buf []byte) []byte {
 				break
 			}
 			at := len(buf)
-			buf = r.Latency.AppendBinary(buf)
+			buf = r.Latency.AppendCompact(buf)
 			enc := buf[at:]
 			buf = appendRecord(buf, int(n&(pageLen-1)), r.Measured,
 				[...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold}, enc)
-			// The record went after the encoding; move it into its place.
+			// The record went after the histogram; move it into its place.
 			buf = append(buf[:at], buf[at+len(enc):]...)
 		}
 		// append grows a large page by a quarter: more copies than
@@ -209,7 +211,7 @@ type record struct {
 	slot     int
 	measured bool
 	counts   [5]uint64 // Attempted, Good, Errors, Slow, OverThreshold
-	hist     []byte    // the histogram's encoding, in the page
+	hist     []byte    // the histogram's compact form, in the page
 }
 
 // errRecordShort is a record that ends early: a bug, since only add and
@@ -283,7 +285,7 @@ func (c *Compact) seal() error {
 		}
 	}
 	var recs []record
-	var sum, part hist.Histogram
+	var sum hist.Histogram
 	for _, page := range c.keys {
 		recs = recs[:0]
 		for b := c.pages[page]; len(b) > 0; {
@@ -324,12 +326,11 @@ func (c *Compact) seal() error {
 			if j > i+1 {
 				sum.Reset()
 				for _, o := range recs[i:j] {
-					if err := part.UnmarshalBinary(o.hist); err != nil {
+					if err := sum.MergeCompact(o.hist); err != nil {
 						return fmt.Errorf("slo: compact rollup of %s: %w", quantumTime(start), err)
 					}
-					sum.Merge(&part)
 				}
-				c.scratch = sum.AppendBinary(c.scratch[:0])
+				c.scratch = sum.AppendCompact(c.scratch[:0])
 				m.hist = c.scratch
 			}
 			out = appendRecord(out, m.slot, m.measured, m.counts, m.hist)
@@ -390,7 +391,7 @@ func (sc *seriesCursor) at(start int64) *Rollup {
 func (sc *seriesCursor) mergeLatency(dst *hist.Histogram) { dst.Merge(&sc.last.Latency) }
 
 // compactCursor reads a sealed Compact. Its rollups carry no histogram:
-// mergeLatency adds the record's encoding to the sum directly, with no
+// mergeLatency adds the record's compact histogram to the sum directly, with no
 // histogram decoded for each quantum.
 type compactCursor struct {
 	c       *Compact
@@ -435,6 +436,6 @@ func (cc *compactCursor) at(start int64) *Rollup {
 }
 
 func (cc *compactCursor) mergeLatency(dst *hist.Histogram) {
-	// Seal decoded or wrote every histogram: this cannot fail.
-	_, _ = dst.MergeEncoded(cc.rec.hist)
+	// Seal read or wrote every histogram: this cannot fail.
+	_ = dst.MergeCompact(cc.rec.hist)
 }
