@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -21,6 +20,8 @@ type indenter struct {
 	dst   []byte
 	depth int
 	err   error
+	// scratch holds a window's violations on their way in.
+	scratch []byte
 }
 
 const indentFlushAt = 64 << 10
@@ -66,6 +67,9 @@ func (in *indenter) write(src []byte) {
 			// Copy the string whole: its end is the first quote not
 			// escaped by a backslash.
 			j := i + 1
+			if k := bytes.IndexByte(src[j:], '"'); k >= 0 && bytes.IndexByte(src[j:j+k], '\\') < 0 {
+				j += k // no escapes: the common case, found in one search
+			}
 			for j < len(src) && src[j] != '"' {
 				if src[j] == '\\' {
 					j++
@@ -107,10 +111,27 @@ func (in *indenter) flush() {
 	in.dst = in.dst[:0]
 }
 
-// windowsKey is how a Document without windows marshals its Windows. In
-// compact JSON a string's quotes are escaped, so this text can only be
+// spliced writes v, marshalled with its list field key left nil, with
+// emit writing the list in its place, so that no buffer holds the whole
+// list and encoding/json need not reflect over its elements. In compact
+// JSON a string's quotes are escaped, so the text "key":null can only be
 // that key and its value.
-var windowsKey = []byte(`"windows":null`)
+func (in *indenter) spliced(v any, key string, emit func()) {
+	head, err := json.Marshal(v)
+	if err != nil {
+		in.err = cmpErr(in.err, err)
+		return
+	}
+	field := `"` + key + `":`
+	at := bytes.Index(head, []byte(field+"null"))
+	if at < 0 {
+		in.err = cmpErr(in.err, fmt.Errorf("report: %T without %s marshals no %s key", v, key, key))
+		return
+	}
+	in.write(head[:at+len(field)])
+	emit()
+	in.write(head[at+len(field)+len("null"):])
+}
 
 // document writes d with its windows marshalled one at a time, so that
 // no buffer holds a year of them.
@@ -121,33 +142,52 @@ func (in *indenter) document(d Document) {
 	}
 	windows := d.Windows
 	d.Windows = nil
-	head, err := json.Marshal(d)
-	if err != nil {
-		in.err = cmpErr(in.err, err)
-		return
-	}
-	at := bytes.Index(head, windowsKey)
-	if at < 0 {
-		in.err = cmpErr(in.err, errors.New("report: a document without windows marshals no windows key"))
-		return
-	}
-	in.write(head[:at+len(`"windows":`)])
-	in.write([]byte{'['})
-	for i := range windows {
-		if i > 0 {
-			in.write([]byte{','})
+	in.spliced(d, "windows", func() {
+		in.write([]byte{'['})
+		for i := range windows {
+			if i > 0 {
+				in.write([]byte{','})
+			}
+			in.window(windows[i])
 		}
-		in.value(windows[i])
+		in.write([]byte{']'})
+	})
+}
+
+// window writes w with its violations written directly: a year of daily
+// windows with unmeasured minutes lists over a hundred thousand.
+func (in *indenter) window(w Window) {
+	if len(w.Violations) == 0 {
+		in.value(w)
+		return
 	}
-	in.write([]byte{']'})
-	in.write(head[at+len(windowsKey):])
+	spans := w.Violations
+	w.Violations = nil
+	in.spliced(w, "violations", func() {
+		b := append(in.scratch[:0], '[')
+		for i, s := range spans {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendSpanJSON(b, s); err != nil {
+				in.err = cmpErr(in.err, err)
+				return
+			}
+		}
+		in.scratch = append(b, ']')
+		in.write(in.scratch)
+	})
 }
 
 // MarshalJSON writes a span as encoding/json writes its two fields, in
-// one buffer and without reflection: a year of daily windows with
-// unmeasured minutes lists over a hundred thousand violations.
+// one buffer and without reflection.
 func (s Span) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 96)
+	return appendSpanJSON(make([]byte, 0, 96), s)
+}
+
+// appendSpanJSON appends s as encoding/json writes its fields.
+func appendSpanJSON(b []byte, s Span) ([]byte, error) {
 	b = append(b, `{"start":`...)
 	b, err := appendTimeJSON(b, s.Start)
 	if err != nil {

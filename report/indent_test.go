@@ -74,11 +74,17 @@ func TestWriteJSONIsTheEncodersOutput(t *testing.T) {
 	at := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	win := func(i int) Window {
 		start := at.Add(time.Duration(i) * 24 * time.Hour)
-		return Window{
+		w := Window{
 			Start: start, End: start.Add(24 * time.Hour), Complete: i%2 == 0, Availability: Number(math.NaN()),
-			Violations: []Span{{Start: start, End: start.Add(time.Minute)}},
-			Latency:    &Latency{QuantilesMS: map[string]Number{"0.5": 3, "0.99": 12.5}, Modes: i},
+			Latency: &Latency{QuantilesMS: map[string]Number{"0.5": 3, "0.99": 12.5}, Modes: i},
 		}
+		for k := range i % 4 { // none, or a few; a window without any marshals null
+			w.Violations = append(w.Violations, Span{Start: start.Add(time.Duration(k) * time.Hour), End: start.Add(time.Duration(k)*time.Hour + time.Minute)})
+		}
+		if i%8 == 4 {
+			w.Violations = []Span{}
+		}
+		return w
 	}
 	doc := func(name string, windows int) Document {
 		d := Document{SLO: name, Input: &Input{File: `a "windows":null.log`, Errors: []string{`line 1: "windows":null`}}}
