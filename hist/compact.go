@@ -16,6 +16,10 @@ import (
 // in the circllhist serialization. Its layout may change with nines:
 // store and exchange histograms with AppendBinary.
 
+// AppendCompact walks a decade's counters ten at a time: this fails to
+// compile unless they come in tens.
+var _ [binsPerDecade % 10]struct{} = [0]struct{}{}
+
 // maxCompactCode is the code of the last bin of the last decade.
 const maxCompactCode = 2 + decades*binsPerDecade - 1
 
@@ -29,12 +33,20 @@ func (h *Histogram) AppendCompact(dst []byte) []byte {
 	}
 	for d, blk := range h.blocks {
 		base := 2 + uint64(d)*binsPerDecade
-		for j, c := range blk {
-			if c != 0 {
-				code := base + uint64(j)
-				dst = binary.AppendUvarint(dst, code-prev)
-				dst = binary.AppendUvarint(dst, c)
-				prev = code
+		// A minute of a few requests has a few bins in 270 counters: skip
+		// ten empty ones at a time.
+		for g := 0; g < binsPerDecade; g += 10 {
+			ten := (*[10]uint64)(blk[g : g+10])
+			if ten[0]|ten[1]|ten[2]|ten[3]|ten[4]|ten[5]|ten[6]|ten[7]|ten[8]|ten[9] == 0 {
+				continue
+			}
+			for k, c := range ten {
+				if c != 0 {
+					code := base + uint64(g+k)
+					dst = binary.AppendUvarint(dst, code-prev)
+					dst = binary.AppendUvarint(dst, c)
+					prev = code
+				}
 			}
 		}
 	}
