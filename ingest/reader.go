@@ -251,12 +251,15 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 
 	var workers sync.WaitGroup
 	rd.aggs = make([]*slo.Aggregator, o.Workers)
-	compact := slo.NewCompact(o.Quantum)
+	var compact *slo.Compact
+	if o.Compact && !o.KeepStatuses {
+		compact = slo.NewCompact(o.Quantum)
+	}
 	for w := range rd.aggs {
 		rd.aggs[w] = slo.NewAggregator(o.SLI, o.Quantum)
 		if o.KeepStatuses {
 			rd.aggs[w].KeepStatuses()
-		} else if o.Compact {
+		} else if compact != nil {
 			rd.aggs[w].SpillTo(compact)
 		}
 		wk := &worker{opts: &rd.opts, agg: rd.aggs[w]}
@@ -290,7 +293,7 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 			return nil, rd.rep, fmt.Errorf("ingest: %w", err)
 		}
 	}
-	if o.Compact && !o.KeepStatuses {
+	if compact != nil {
 		series, err := agg.CompactSeries()
 		if err != nil {
 			return nil, rd.rep, fmt.Errorf("ingest: %w", err)

@@ -15,11 +15,11 @@ import (
 // Compact keeps the rollups of one SLI over any span of time in a few
 // dozen bytes a quantum, where a Rollup with its histogram takes about
 // 2 KiB: a year of one-minute quanta is 525,600 of them. Aggregators
-// spill their rollups into it (SpillTo) every few hundred quanta, each as
-// a record of varint counts and the histogram's compact form; Seal then merges
-// the records of each quantum into one, and the Series it returns reads
-// them back one quantum at a time, so that evaluation holds only the
-// histograms it is merging. It is safe for concurrent use by the
+// spill their rollups into it (SpillTo) every few dozen quanta, each as a
+// record of varint counts and the histogram's compact form; Seal then
+// merges the records of each quantum into one, and the Series it returns
+// reads them back one quantum at a time, so that evaluation holds only
+// the histogram it is summing. It is safe for concurrent use by the
 // aggregators spilling into it.
 //
 // It keeps no per-status counts (Rollup.Statuses): it is for evaluating
@@ -39,7 +39,7 @@ type Compact struct {
 	//	uvarint  length of the histogram's compact form
 	//	         Latency.AppendCompact
 	//
-	// A quantum of a few requests takes about 12 bytes.
+	// A quantum of a few requests takes about 13 bytes.
 	pages  map[int64][]byte
 	sealed bool
 	// scratch holds a merged histogram's compact form in Seal.
@@ -66,11 +66,14 @@ func NewCompact(quantum time.Duration) *Compact {
 	return &Compact{quantum: int64(quantum), pages: make(map[int64][]byte)}
 }
 
-// SpillTo makes a keep at most a few hundred rollups and write the others
-// into c: Series then returns nothing, and CompactSeries what c holds.
-// Aggregators that are merged must spill into the same Compact, and must
-// not keep statuses (KeepStatuses), which c does not hold. Call it before
-// the first Add.
+// SpillTo makes a keep at most spillAfter rollups and write the others
+// into c; CompactSeries, not Series, then returns them. Aggregators that
+// are merged must spill into the same Compact, and must not keep statuses
+// (KeepStatuses), which c does not hold. Call it before the first Add.
+//
+// A quantum spilled more than once has its counts added up in Seal, so a
+// count past 2^64−1 there ends the read (ErrOverflow) rather than
+// refusing the one event that took it over, as Add does.
 func (a *Aggregator) SpillTo(c *Compact) { a.spill = c }
 
 // newRollup adds an empty rollup for the quantum at start, spilling the

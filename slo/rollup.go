@@ -511,7 +511,9 @@ func (a *Aggregator) Merge(b *Aggregator) error {
 func (a *Aggregator) Len() int { return len(a.rollups) }
 
 // Series returns the rollups as a sorted Series. The Aggregator keeps
-// ownership of nothing afterwards and must not be used again.
+// ownership of nothing afterwards and must not be used again. An
+// aggregator that spills (SpillTo) hands its rollups over with
+// CompactSeries instead.
 func (a *Aggregator) Series() *Series {
 	s := &Series{Quantum: time.Duration(a.quantum), Rollups: make([]Rollup, 0, len(a.rollups))}
 	for _, r := range a.rollups {
