@@ -71,19 +71,20 @@ const decades = 2 * numDecades
 // block of 90 counters, and the blocks are kept in ascending value order in
 // one slice. A 512-bit occupancy bitmap with per-word prefix counts turns a
 // decade into its block's position with one popcount, and a window caches
-// the positions of the eight decades from the lowest occupied one, so that
-// Insert finds a latency's block with one shift and never searches.
+// where the blocks of the eight decades from the lowest occupied one start,
+// so that Insert finds a latency's counter with one load and never
+// searches.
 // Per-minute latency rollups (values 1e-5..1e2 s) touch at most seven
 // decades: under 6 KiB of counters, and merges and cumulative counts are
 // tight loops over that slice.
 type Histogram struct {
 	occ  [decades / 64]uint64 // bit d set: decade d has a block
 	rank [decades / 64]uint16 // number of blocks in the words before this one
-	// win holds in byte k 1 + the position of decade wlo+k's block, or 0
-	// when that decade has none (or its position is above 254). setWindow
-	// keeps it in step with occ; the zero value is an empty window.
+	// woff[k] is 1 + the index in counts where the block of decade wlo+k
+	// starts, or 0 when that decade has none. setWindow keeps it in step
+	// with occ; the zero value is an empty window.
 	wlo    uint16
-	win    uint64
+	woff   [8]uint16
 	counts []uint64 // binsPerDecade counters per occupied decade, ascending
 	zero   uint64   // the zero bin
 	total  uint64   // sum of all counters, including zero
@@ -121,13 +122,13 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 	if int64(vb) < 0 {
 		d = numDecades - 1 - dn
 	}
-	// A shift of 64 or more gives 0 in Go, so a decade outside the window
-	// (k ≥ 8, or below wlo and wrapped) reads as "no block" too.
-	r := uint(h.win>>((d-uint(h.wlo))*8)) & 0xff
-	if r == 0 {
+	// A decade below wlo wraps around to a large k: outside the window,
+	// as are those 8 or more above it.
+	k := d - uint(h.wlo)
+	if k >= uint(len(h.woff)) || h.woff[k] == 0 {
 		return h.insertOutsideWindow(int(d), int(j), n)
 	}
-	h.counts[(r-1)*binsPerDecade+j] += n
+	h.counts[uint(h.woff[k])-1+j] += n
 	h.total += n
 	return nil
 }
@@ -210,26 +211,26 @@ func (h *Histogram) setRanks() {
 }
 
 // setWindow places the window at the lowest occupied decade and fills it
-// from occ and rank.
+// from occ.
 func (h *Histogram) setWindow() {
-	h.wlo, h.win = 0, 0
+	h.wlo, h.woff = 0, [8]uint16{}
 	for w, o := range h.occ {
 		if o != 0 {
 			h.wlo = uint16(w<<6 | bits.TrailingZeros64(o))
 			break
 		}
 	}
-	// The lowest occupied decade's block is the first: positions count
-	// up from 0 along the occupied decades of the window.
-	r := uint64(1)
-	for k := range 8 {
+	// The lowest occupied decade's block is the first: blocks follow one
+	// another along the occupied decades of the window.
+	off := 1
+	for k := range h.woff {
 		d := int(h.wlo) + k
 		if d >= decades {
 			break
 		}
 		if h.occ[d>>6]&(1<<(d&63)) != 0 {
-			h.win |= r << (8 * k)
-			r++
+			h.woff[k] = uint16(off)
+			off += binsPerDecade
 		}
 	}
 }
@@ -348,7 +349,7 @@ func (h *Histogram) CopyTo(dst *Histogram) {
 		return
 	}
 	dst.occ, dst.rank, dst.zero, dst.total = h.occ, h.rank, h.zero, h.total
-	dst.wlo, dst.win = h.wlo, h.win
+	dst.wlo, dst.woff = h.wlo, h.woff
 	dst.counts = append(dst.counts[:0], h.counts...)
 }
 
