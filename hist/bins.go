@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Bin layout.
@@ -34,9 +35,26 @@ const (
 	// maxValue is the upper edge of the largest bin (99, 127). Magnitudes
 	// at or above it have no bin and are rejected.
 	maxValue = 1e128
+	// minBits and maxBits are their bit patterns: a positive float (or NaN)
+	// is in range exactly when its bits minus minBits, unsigned, are below
+	// maxBits-minBits.
+	minBits = 0x255bba08cf8c979d // math.Float64bits(minValue); TestRangeBits checks both
+	maxBits = 0x5a827748f9301d32
 
-	// pow10Bias is the index of 10^0 in tables.pow10.
-	pow10Bias = 126
+	// A sub-bucket is the floats that share their exponent and top subBits
+	// mantissa bits: relative width at most 2^-7, below the narrowest bin's
+	// (1/99 of its upper edge, [9.9, 10) × 10^k), so no sub-bucket holds more
+	// than one bin edge and the bin of a value is the sub-bucket's or the
+	// next one.
+	subBits  = 7
+	subShift = 52 - subBits
+	// subBase is the sub-bucket of minValue: 2^-426 ≤ 1e-128 < 2^-425, and
+	// 597 is the biased exponent of 2^-426.
+	subBase = 597 << subBits
+	// subLen is a power of two above the 852 × 128 sub-buckets from
+	// minValue to maxValue (biased exponents 597..1448), so that a mask, not
+	// a bounds check, keeps the index in range.
+	subLen = 1 << 17
 )
 
 // tables holds the exact bin edges and the helpers of the fast bin search.
@@ -48,19 +66,17 @@ type tables struct {
 	// ±1 correction in index never leaves the array; edge[numPos+1] is
 	// maxValue, the upper edge of the last bin.
 	edge [numPos + 3]float64
-	// pow10[pow10Bias+k] ≈ 10^k for k in -126..130. Only used for the
-	// estimate, so it need not be correctly rounded. The length is a power
-	// of two so that a mask, not a bounds check, keeps the index in range.
-	pow10 [512]float64
-	// digit maps i = ⌊v·10^(1-e)⌋ (9..199, e the estimated decimal exponent)
-	// to 1 + the bin offset from (10, e): 9 → 0, 10..99 → i-9, 100..199 →
-	// 81+i/10. The +1 keeps the entries unsigned.
-	digit [256]uint8
+	// sub[k] describes sub-bucket subBase+k (see subEntry): where its bin
+	// starts and the edge, if any, inside it.
+	sub [subLen]uint64
 }
 
 var (
 	tabOnce sync.Once
 	tab     tables
+	// tabReady points at tab once it is built: InsertN reads it instead of
+	// going through tabOnce, whose slow path is a call.
+	tabReady atomic.Pointer[tables]
 )
 
 // getTables returns the shared tables, building them on first use. Building
@@ -88,43 +104,63 @@ func buildTables() {
 	t.edge[0] = 0
 	t.edge[numPos+1] = maxValue
 	t.edge[numPos+2] = math.Inf(1)
-	for k := range 257 {
-		t.pow10[k] = math.Pow10(k - pow10Bias)
-	}
-	for i := range t.digit {
-		switch {
-		case i < 10:
-			t.digit[i] = 0
-		case i < 100:
-			t.digit[i] = uint8(i - 9)
-		default:
-			t.digit[i] = uint8(81 + i/10)
+	defer tabReady.Store(t)
+	p := 0
+	for k := range t.sub {
+		lo := uint64(subBase+k) << subShift
+		for p+1 < numPos && t.lower(p+1) <= math.Float64frombits(lo) {
+			p++
 		}
+		t.sub[k] = subEntry(p, math.Float64bits(t.lower(p+1)), lo)
 	}
 }
 
-// index returns the number p of the positive bin holding a, which must be in
-// [minValue, maxValue).
+// A sub-bucket entry packs, for the sub-bucket whose smallest float has
+// bits lo, the decade and offset of that float's bin p, whether p is the
+// last of its decade, and the low subShift bits of the next bin's edge
+// when that edge lies inside the sub-bucket (else 2^subShift, above every
+// value of it):
 //
-// The estimate comes from the float bits: the binary exponent gives the
-// decimal exponent e to within one, a multiplication by 10^(1-e) gives the two
-// leading digits, and a small table folds the "e was one too small" case into
-// the bin number. Rounding in the multiplication can leave the estimate one bin
-// off near an edge; one comparison against the exact edge table on each side
-// fixes it. The tests check every edge, its float neighbours and every power of
-// two in range, which covers all places where the estimate can change.
-func (t *tables) index(a float64) int {
-	e2 := int(math.Float64bits(a)>>52) - 1023
-	// ⌊e2·log10(2)⌋ for |e2| ≤ 1650 (78913 / 2^18 ≈ log10 2).
-	e := (e2 * 78913) >> 18
-	m := a * t.pow10[(pow10Bias+1-e)&(len(t.pow10)-1)]
-	p := binsPerDecade*(e+128) - 1 + int(t.digit[uint8(int(m))])
-	if a < t.edge[p+1] {
-		p--
-	} else if a >= t.edge[p+2] {
-		p++
+//	bits 0..6   offset j = p mod 90
+//	bits 7..14  decade dn = p div 90
+//	bit  15     j = 89: the next bin is offset 0 of the next decade
+//	bits 18..63 edge - lo, or 2^subShift
+//
+// The next edge is the only one a sub-bucket can hold, so one comparison
+// of the low bits with it finishes the lookup (InsertN).
+func subEntry(p int, next, lo uint64) uint64 {
+	off := uint64(1) << subShift
+	if next>>subShift == lo>>subShift {
+		off = next - lo
 	}
-	return p
+	e := off<<18 | uint64(p/binsPerDecade)<<7 | uint64(p%binsPerDecade)
+	if p%binsPerDecade == binsPerDecade-1 {
+		e |= 1 << 15
+	}
+	return e
+}
+
+// binOf returns the decade dn and offset j, within the positive bins, of
+// the bin of a float with bits ab, in [minValue, maxValue).
+func (t *tables) binOf(ab uint64) (dn, j uint) {
+	e := t.sub[(ab>>subShift-subBase)&(subLen-1)]
+	// past is 1 when ab is at or past the edge: edge-ab-1 wraps to its top
+	// bit exactly then, with no branch for random latencies to mispredict.
+	past := ((e >> 18) - (ab & (1<<subShift - 1)) - 1) >> 63
+	// One bin on is the next offset, or, from offset 89, offset 0 of the
+	// next decade: 128 - 89 = 39 codes on, 38 more than the others.
+	code := uint(e&(1<<15-1) + past + (past&(e>>15))*(128-binsPerDecade))
+	return code >> 7, code & (1<<7 - 1)
+}
+
+// index returns the number p of the positive bin holding a, which must be in
+// [minValue, maxValue): the float's exponent and top mantissa bits name
+// its sub-bucket, and binOf finishes with one comparison. The tests check
+// every edge, its float neighbours and every sub-bucket start, which covers
+// all places where the answer can change.
+func (t *tables) index(a float64) int {
+	dn, j := t.binOf(math.Float64bits(a))
+	return int(dn*binsPerDecade + j)
 }
 
 // lower returns the lower edge of positive bin p (0 ≤ p ≤ numPos, where

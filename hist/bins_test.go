@@ -37,12 +37,25 @@ func TestEdgeTable(t *testing.T) {
 	}
 }
 
-// TestIndexExhaustive checks the fast bin search at every place its answer
-// can change: each edge and its float neighbours, and each power of two
-// (where the estimated decimal exponent moves). Between those points the
-// estimate is monotone, so these checks cover every float64 in range.
+// TestIndexExhaustive checks the bin lookup at every place its answer can
+// change: each edge and its float neighbours, and the first and last float
+// of each sub-bucket (where the table entry changes). Between those points
+// the answer is the entry's bin or the next, by one comparison with a fixed
+// edge, so these checks cover every float64 in range.
 func TestIndexExhaustive(t *testing.T) {
 	tb := getTables()
+	want := func(a float64) int { // binary search over the edges: the reference
+		lo, hi := 0, numPos-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if tb.lower(mid) <= a {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		return lo
+	}
 	check := func(a float64, want int) {
 		t.Helper()
 		if a < minValue || a >= maxValue {
@@ -60,35 +73,33 @@ func TestIndexExhaustive(t *testing.T) {
 		check(math.Nextafter(tb.lower(p+1), 0), p)
 		check((e+tb.lower(p+1))/2, p)
 	}
-	want := func(a float64) int { // binary search over the table: the reference
-		lo, hi := 0, numPos-1
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			if tb.lower(mid) <= a {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
-		}
-		return lo
-	}
-	for e2 := -430; e2 <= 430; e2++ {
-		a := math.Ldexp(1, e2)
-		for _, x := range []float64{a, math.Nextafter(a, 0), math.Nextafter(a, 2*a)} {
-			if x >= minValue && x < maxValue {
-				check(x, want(x))
+	for k := range subLen {
+		first := math.Float64frombits(uint64(subBase+k) << subShift)
+		last := math.Nextafter(first, 0)
+		for _, a := range []float64{first, last} {
+			if a >= minValue && a < maxValue {
+				check(a, want(a))
 			}
 		}
 	}
 }
 
-func TestDecimalExponentEstimate(t *testing.T) {
-	for e2 := -1100; e2 <= 1100; e2++ {
-		got := (e2 * 78913) >> 18
-		want := int(math.Floor(float64(e2) * math.Log10(2)))
-		if got != want {
-			t.Fatalf("e2=%d: got %d, want %d", e2, got, want)
-		}
+// TestRangeConstants checks the bit patterns InsertN compares with, and
+// that the sub-bucket table spans the range.
+func TestRangeConstants(t *testing.T) {
+	if math.Float64bits(minValue) != minBits || math.Float64bits(maxValue) != maxBits {
+		t.Fatalf("minBits, maxBits = %#x, %#x; want %#x, %#x", uint64(minBits), uint64(maxBits), math.Float64bits(minValue), math.Float64bits(maxValue))
+	}
+	if got := math.Float64bits(minValue) >> subShift; got < subBase || got >= subBase+1<<subBits {
+		t.Errorf("minValue is in sub-bucket %d, want one of the exponent of subBase %d", got, subBase)
+	}
+	if top := math.Float64bits(math.Nextafter(maxValue, 0))>>subShift - subBase; top >= subLen {
+		t.Errorf("the sub-bucket below maxValue is entry %d, beyond the %d of the table", top, subLen)
+	}
+	// No sub-bucket may hold two edges: its relative width, 2^-subBits,
+	// must be below the narrowest bin's, 0.1/10 of the edge 10.
+	if math.Ldexp(1, -subBits) >= 0.01 {
+		t.Errorf("sub-buckets of relative width 2^-%d can hold two edges", subBits)
 	}
 }
 

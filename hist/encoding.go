@@ -34,9 +34,13 @@ var ErrCorrupt = errors.New("hist: corrupt circllhist encoding")
 //
 // Unlike encoding.BinaryAppender it returns no error: encoding cannot fail.
 func (h *Histogram) AppendBinary(dst []byte) []byte {
-	n := h.NumBins()
-	dst = append(dst, byte(n>>8), byte(n))
+	// The bin count goes first; it is patched in at the end rather than
+	// counted beforehand, which took as long as writing the bins.
+	at := len(dst)
+	dst = append(dst, 0, 0)
+	n := 0
 	appendBin := func(val, exp int8, c uint64) {
+		n++
 		code := 0
 		if c > 0xff {
 			code = (bits.Len64(c) - 1) / 8
@@ -71,6 +75,7 @@ func (h *Histogram) AppendBinary(dst []byte) []byte {
 	if !zeroDone {
 		appendBin(0, 0, h.zero)
 	}
+	dst[at], dst[at+1] = byte(n>>8), byte(n)
 	return dst
 }
 
@@ -110,19 +115,7 @@ func (h *Histogram) Decode(b []byte) (rest []byte, err error) {
 func (h *Histogram) decode(b []byte, whole bool) (rest []byte, err error) {
 	// First pass: check everything and find the decades, so that h is
 	// only touched once the input is known good.
-	var occ [decades / 64]uint64
-	var total uint64
-	end, err := scan(b, func(d, _ int, c uint64) error {
-		sum, carry := bits.Add64(total, c, 0)
-		if carry != 0 {
-			return errors.New("total count exceeds 2^64-1")
-		}
-		total = sum
-		if d >= 0 {
-			occ[d>>6] |= 1 << (d & 63)
-		}
-		return nil
-	})
+	end, total, occ, err := check(b)
 	if err != nil {
 		return b, err
 	}
@@ -154,6 +147,24 @@ func (h *Histogram) decode(b []byte, whole bool) (rest []byte, err error) {
 		return nil
 	})
 	return b[end:], nil
+}
+
+// check is the first pass of decode: it finds the end
+// of the serialization at the start of b, its total count (refusing one
+// past 2^64-1) and the decades it occupies.
+func check(b []byte) (end int, total uint64, occ [decades / 64]uint64, err error) {
+	end, err = scan(b, func(d, _ int, c uint64) error {
+		sum, carry := bits.Add64(total, c, 0)
+		if carry != 0 {
+			return errors.New("total count exceeds 2^64-1")
+		}
+		total = sum
+		if d >= 0 {
+			occ[d>>6] |= 1 << (d & 63)
+		}
+		return nil
+	})
+	return end, total, occ, err
 }
 
 // scan walks the serialized bins in b and calls f for every bin that holds

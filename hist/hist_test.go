@@ -360,3 +360,40 @@ func TestMeanMinMax(t *testing.T) {
 		t.Errorf("Min %v Max %v", h.Min(), h.Max())
 	}
 }
+
+func TestQuantileFromTopIsTheWalkUp(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	draw := func() []float64 {
+		switch r.IntN(6) {
+		case 0: // a sparse minute
+			return lognormal(r, 1+r.IntN(4), 0.003, 0.8)
+		case 1: // negative, zero and far-apart values
+			return []float64{-r.ExpFloat64(), 0, 0, 1e-200, r.ExpFloat64() * 1e9, 5e-3, -1e127}
+		case 2: // only zeros and negatives
+			return []float64{0, -1, -0.5, -2e-3, 0}
+		case 3: // only zeros
+			return []float64{0, 0, 0}
+		case 4: // negatives spread over their decades
+			vals := lognormal(r, 200, 0.003, 1)
+			for i := range vals {
+				vals[i] = -vals[i]
+			}
+			return append(vals, lognormal(r, 1+r.IntN(200), 0.003, 1)...)
+		}
+		return lognormal(r, 5000, 0.002, 0.5)
+	}
+	qs := []float64{0.5000001, 0.75, 0.9, 0.99, 0.999, 0.9999, 1, math.Nextafter(1, 0)}
+	for i := range 2000 {
+		h := fromValues(t, draw())
+		if r.IntN(3) == 0 {
+			h.Merge(fromValues(t, draw()))
+		}
+		for _, q := range append(qs, 0.5+r.Float64()/2) {
+			target := float64(h.Count()) * q
+			top, up := h.quantileFromTop(target), h.quantileFromBottom(target)
+			if math.Float64bits(top) != math.Float64bits(up) {
+				t.Fatalf("case %d, q %v: from the top %v, walking up %v", i, q, top, up)
+			}
+		}
+	}
+}

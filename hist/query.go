@@ -137,6 +137,18 @@ func (h *Histogram) Quantile(q float64) float64 {
 		return math.NaN()
 	}
 	target := float64(h.total) * q
+	// A high quantile lies in the top bins: find it from the top, past
+	// the few samples above it. Both walks pick the same bin (see
+	// quantileFromTop); a saturated total no longer matches the counts,
+	// and only the walk up handles that as before.
+	if q > 0.5 && h.total != math.MaxUint64 {
+		return h.quantileFromTop(target)
+	}
+	return h.quantileFromBottom(target)
+}
+
+// quantileFromBottom is Quantile walking the bins up from the lowest.
+func (h *Histogram) quantileFromBottom(target float64) float64 {
 	t := getTables()
 	var cum uint64
 	zeroDone := h.zero == 0
@@ -171,6 +183,81 @@ func (h *Histogram) Quantile(q float64) float64 {
 	// Only the zero bin is left: every sample is 0 or negative with q·N
 	// beyond all negative samples.
 	return 0
+}
+
+// quantileFromTop is Quantile for a target rank in the upper half,
+// walking the bins down from the highest. The walk up answers in the
+// lowest bin whose cumulative count reaches the target; that is the
+// highest bin whose count below it does not, since the cumulative counts
+// (and their float64 roundings) never decrease. So this walk stops at
+// the same bin, with the same count below it, and interpolates the same.
+func (h *Histogram) quantileFromTop(target float64) float64 {
+	if float64(h.total) < target {
+		return 0 // no bin reaches it: the walk up ends the same way
+	}
+	t := getTables()
+	var above uint64 // samples in the bins above the one looked at
+	zeroDone := h.zero == 0
+	for d, blk := range h.blocksDown {
+		if !zeroDone && d < numDecades {
+			zeroDone = true
+			below := h.total - above - h.zero
+			if float64(below) < target {
+				return interpolate(target, below, h.zero, 0, 0)
+			}
+			above += h.zero
+		}
+		// Ten counters at a time, the highest values first: a group whose
+		// samples all lie above the target is passed with one sum, and
+		// the top of a latency distribution is mostly empty bins.
+		for g := range binsPerDecade / 10 {
+			first, step := binsPerDecade-1-10*g, -1
+			if d < numDecades {
+				first, step = 10*g, 1
+			}
+			ten := (*[10]uint64)(blk[min(first, first+9*step):])
+			s := sum(ten[:])
+			if s == 0 {
+				continue
+			}
+			if float64(h.total-above-s) >= target {
+				above += s
+				continue
+			}
+			for k := range 10 {
+				j := first + k*step
+				c := blk[j]
+				if c == 0 {
+					continue
+				}
+				below := h.total - above - c
+				if float64(below) < target {
+					lo, hi := t.bounds(d, j)
+					return interpolate(target, below, c, lo, hi)
+				}
+				above += c
+			}
+		}
+	}
+	// Only the zero bin can be left, below every positive decade and
+	// with no negative ones: it answers 0, as in the walk up.
+	return 0
+}
+
+// blocksDown yields the occupied decades and their blocks as blocks does,
+// from the highest down.
+func (h *Histogram) blocksDown(yield func(d int, blk *[binsPerDecade]uint64) bool) {
+	r := len(h.counts)/binsPerDecade - 1
+	for w := len(h.occ) - 1; w >= 0; w-- {
+		for o := h.occ[w]; o != 0; {
+			b := 63 - bits.LeadingZeros64(o)
+			o &^= 1 << b
+			if !yield(w<<6|b, (*[binsPerDecade]uint64)(h.counts[r*binsPerDecade:])) {
+				return
+			}
+			r--
+		}
+	}
 }
 
 // interpolate places target rank inside a bin [lo, hi] that has c samples

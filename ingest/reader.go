@@ -85,6 +85,11 @@ type Options struct {
 	// rollup (slo.Rollup.Statuses), so a store can judge them again when
 	// the SLI is edited. nines eval has no use for them and leaves it off.
 	KeepStatuses bool
+	// Compact keeps the rollups in a few dozen bytes a quantum instead of
+	// about 2 KiB (slo.Compact), so that a file spanning a year fits in
+	// a few dozen MiB. The Series then has no Rollups for Range; Evaluate
+	// and BurnRate read it. Not with KeepStatuses.
+	Compact bool
 	// Strict stops at the first malformed line with a LineError naming
 	// it, instead of counting it and going on.
 	Strict bool
@@ -282,10 +287,16 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 
 	var workers sync.WaitGroup
 	rd.aggs = make([]*slo.Aggregator, o.Workers)
+	var compact *slo.Compact
+	if o.Compact && !o.KeepStatuses {
+		compact = slo.NewCompact(o.Quantum)
+	}
 	for w := range rd.aggs {
 		rd.aggs[w] = slo.NewAggregator(o.SLI, o.Quantum)
 		if o.KeepStatuses {
 			rd.aggs[w].KeepStatuses()
+		} else if compact != nil {
+			rd.aggs[w].SpillTo(compact)
 		}
 		wk := &worker{opts: &rd.opts, agg: rd.aggs[w]}
 		workers.Go(func() { wk.run(ctx, rd.blocks, rd.results, rd.free) })
@@ -318,6 +329,13 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 			// a quantum holds (slo.ErrOverflow).
 			return nil, rd.rep, fmt.Errorf("ingest: %w", err)
 		}
+	}
+	if compact != nil {
+		series, err := agg.CompactSeries()
+		if err != nil {
+			return nil, rd.rep, fmt.Errorf("ingest: %w", err)
+		}
+		return series, rd.rep, nil
 	}
 	return agg.Series(), rd.rep, nil
 }

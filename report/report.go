@@ -4,7 +4,6 @@
 package report
 
 import (
-	"encoding/json"
 	"io"
 	"math"
 	"strconv"
@@ -286,12 +285,25 @@ func secondsToMS(v float64) float64 { return slo.ShiftDecimal(v, 3) }
 // WriteJSON writes one document as indented JSON, or several as
 // {"slos": [...]}.
 func WriteJSON(w io.Writer, docs []Document) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if len(docs) == 1 {
-		return enc.Encode(docs[0])
+	in := newIndenter(w)
+	switch len(docs) {
+	case 0:
+		in.value(struct {
+			SLOs []Document `json:"slos"`
+		}{docs})
+	case 1:
+		in.document(docs[0])
+	default:
+		in.write([]byte(`{"slos":[`))
+		for i := range docs {
+			if i > 0 {
+				in.write([]byte{','})
+			}
+			in.document(docs[i])
+		}
+		in.write([]byte(`]}`))
 	}
-	return enc.Encode(struct {
-		SLOs []Document `json:"slos"`
-	}{docs})
+	in.dst = append(in.dst, '\n')
+	in.flush()
+	return in.err
 }

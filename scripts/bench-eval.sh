@@ -5,19 +5,24 @@
 # 5,000,000-line default takes about a minute and ~600 MB of disk.
 #
 #   scripts/bench-eval.sh [LINES]
+#   SPAN=365d scripts/bench-eval.sh 1440000   # the lines spread over a year
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 lines=${1:-5000000}
 dir=${BENCH_DIR:-bench}
 mkdir -p "$dir"
-log="$dir/access-$lines.log"
+log="$dir/access-$lines${SPAN:+-$SPAN}.log"
 
 go build -o "$dir/nines" ./cmd/nines
 go build -o "$dir/genlog" ./scripts/genlog
 if [ ! -s "$log" ]; then
   echo "generating $lines lines into $log" >&2
-  "$dir/genlog" -format nginx -lines "$lines" -start 2026-11-24T00:00:00Z -rate "${RATE:-60}" -seed 1 > "$log"
+  if [ -n "${SPAN:-}" ]; then
+    "$dir/genlog" -format nginx -lines "$lines" -start 2026-11-24T00:00:00Z -span "$SPAN" -seed 1 > "$log"
+  else
+    "$dir/genlog" -format nginx -lines "$lines" -start 2026-11-24T00:00:00Z -rate "${RATE:-60}" -seed 1 > "$log"
+  fi
 fi
 ls -l "$log" >&2
 cat "$log" > /dev/null # warm the page cache for both contenders

@@ -296,8 +296,7 @@ type tally struct {
 func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 	var t tally
 	q := int64(s.Quantum)
-	rs := series.Range(from, to)
-	i := 0
+	cur := series.cursor(from, to)
 	runStart := int64(-1)
 	closeRun := func(end int64) {
 		if runStart >= 0 {
@@ -306,11 +305,7 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 		}
 	}
 	for start := from; start < to; start += q {
-		var r *Rollup
-		if i < len(rs) && rs[i].Start == start {
-			r = &rs[i]
-			i++
-		}
+		r := cur.at(start)
 		if start < series.Since {
 			// Outside the SLO's life: no verdict, no events, and it breaks
 			// no run of violations because it is not in the window yet.
@@ -349,7 +344,7 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 		t.events.Slow += r.Slow
 		t.overThreshold += r.OverThreshold
 		if detail {
-			t.latency.Merge(&r.Latency)
+			cur.mergeLatency(&t.latency)
 		}
 	}
 	if detail {

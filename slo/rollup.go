@@ -258,6 +258,9 @@ type Series struct {
 	// The zero value counts every quantum since 1970; NotStarted counts
 	// none. LifeStart says how a whole history sets it.
 	Since int64
+	// compact, when set, holds the rollups instead of Rollups
+	// (Compact.Seal).
+	compact *Compact
 }
 
 // NotStarted is the Series.Since of an SLI that has no data and no
@@ -273,6 +276,9 @@ func LifeStart(s *SLO, series *Series) int64 {
 	if !s.Since.IsZero() {
 		return QuantumStart(s.Since.UnixNano(), s.Quantum)
 	}
+	if series.compact != nil {
+		return series.compact.firstMeasured
+	}
 	for i := range series.Rollups {
 		if series.Rollups[i].Measured {
 			return series.Rollups[i].Start
@@ -282,7 +288,7 @@ func LifeStart(s *SLO, series *Series) int64 {
 }
 
 // Range returns the rollups whose quantum starts in [from, to), in Unix
-// nanoseconds.
+// nanoseconds. A Series read from a Compact has none to return.
 func (s *Series) Range(from, to int64) []Rollup {
 	lo, _ := slices.BinarySearchFunc(s.Rollups, from, func(r Rollup, t int64) int { return cmpInt64(r.Start, t) })
 	hi, _ := slices.BinarySearchFunc(s.Rollups, to, func(r Rollup, t int64) int { return cmpInt64(r.Start, t) })
@@ -295,6 +301,9 @@ func (s *Series) Range(from, to int64) []Rollup {
 // Span returns the first quantum's start and the last quantum's end, or
 // ok false for an empty series.
 func (s *Series) Span() (from, to int64, ok bool) {
+	if c := s.compact; c != nil {
+		return c.first, c.last + int64(s.Quantum), len(c.keys) > 0
+	}
 	if len(s.Rollups) == 0 {
 		return 0, 0, false
 	}
@@ -329,6 +338,14 @@ type Aggregator struct {
 	// event at most once in each count, leaves none above Attempted, and
 	// checking Attempted alone for overflow is enough.
 	merged bool
+	// spill, when set, takes the rollups every spillAfter quanta
+	// (SpillTo); order holds the rollups it has in the order newRollup
+	// made them, free the spilled ones for reuse, spillBuf their records
+	// on the way.
+	spill    *Compact
+	order    []*Rollup
+	free     []*Rollup
+	spillBuf []byte
 }
 
 // NewAggregator returns an Aggregator for sli with the given quantum.
@@ -365,8 +382,7 @@ func (a *Aggregator) Add(e *Event) error {
 	if r == nil || r.Start != start {
 		r = a.rollups[start]
 		if r == nil {
-			r = &Rollup{Start: start}
-			a.rollups[start] = r
+			r = a.newRollup(start)
 		}
 		a.last = r
 	}
@@ -466,6 +482,12 @@ func (a *Aggregator) AddRollup(r *Rollup) error {
 // If a quantum's counts would overflow (Rollup.Merge), it returns an error
 // wrapping ErrOverflow and a is left as it was.
 func (a *Aggregator) Merge(b *Aggregator) error {
+	if b.spill != nil {
+		// Its rollups go where a's go; Compact.Seal checks the counts.
+		b.flush()
+		b.rollups, b.free, b.order = nil, nil, nil
+		return nil
+	}
 	a.merged = a.merged || b.merged
 	for start, r := range b.rollups {
 		if dst := a.rollups[start]; dst != nil {
@@ -489,7 +511,9 @@ func (a *Aggregator) Merge(b *Aggregator) error {
 func (a *Aggregator) Len() int { return len(a.rollups) }
 
 // Series returns the rollups as a sorted Series. The Aggregator keeps
-// ownership of nothing afterwards and must not be used again.
+// ownership of nothing afterwards and must not be used again. An
+// aggregator that spills (SpillTo) hands its rollups over with
+// CompactSeries instead.
 func (a *Aggregator) Series() *Series {
 	s := &Series{Quantum: time.Duration(a.quantum), Rollups: make([]Rollup, 0, len(a.rollups))}
 	for _, r := range a.rollups {

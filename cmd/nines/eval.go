@@ -43,6 +43,9 @@ type evalFlags struct {
 	spec, events, at, only string
 	json, strict           bool
 	workers                int
+	// compact keeps the rollups in little memory (ingest.Options.Compact):
+	// eval reads them only through slo.Evaluate and slo.BurnRate.
+	compact bool
 }
 
 // logFor is the log format SLO s is read with: the command line's when
@@ -66,7 +69,7 @@ func logFor(flags ingest.Config, given bool, s *slo.SLO) (ingest.Config, error) 
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
-	var f evalFlags
+	f := evalFlags{compact: true}
 	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
 	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
 	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
@@ -252,7 +255,7 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config,
 		}
 		r = file
 	}
-	opts := ingest.Options{Log: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers}
+	opts := ingest.Options{Log: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers, Compact: f.compact}
 	var p *progress
 	if e.stderrIsTTY {
 		p = &progress{w: e.stderr, name: f.events, size: size}

@@ -7,6 +7,7 @@
 // caddy, traefik, gcp-lb, ltsv).
 //
 //	go run ./scripts/genlog -format nginx -lines 5000000 -rate 500 > access.log
+//	go run ./scripts/genlog -lines 1440000 -span 365d > year.log
 //
 // The same flags and seed draw the same requests in every format, so that
 // one log written in two formats holds the same events; -whole-ms rounds
@@ -85,12 +86,13 @@ func (f incidentFlag) Set(v string) error {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("genlog", flag.ContinueOnError)
 	var c config
-	var start string
+	var start, spanText string
 	fs.StringVar(&c.format, "format", "nginx", "log `format`: "+strings.Join(formatNames(), ", "))
 	fs.BoolVar(&c.wholeMS, "whole-ms", false, "round latencies to whole milliseconds, which every format writes exactly")
 	fs.Int64Var(&c.lines, "lines", 100000, "number of lines to write")
 	fs.StringVar(&start, "start", "2026-11-24T00:00:00Z", "time of the first line, RFC 3339")
 	fs.Float64Var(&c.rate, "rate", 100, "lines per second of log time")
+	fs.StringVar(&spanText, "span", "", "spread the lines evenly over this `duration` of log time (365d, 30d, 24h), instead of -rate")
 	fs.Float64Var(&c.errorRate, "error-rate", 0.001, "share of requests that fail with a 5xx")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed")
 	fs.Float64Var(&c.median, "latency-median", 3, "median latency in `ms` (log-normal)")
@@ -103,6 +105,11 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("-start: %w", err)
 	}
 	c.start = t
+	if spanText != "" {
+		if c.rate, err = rateOver(c.lines, spanText); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.lines < 0:
 		return errors.New("-lines must not be negative")
@@ -128,6 +135,29 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 	return w.Flush()
+}
+
+// rateOver is the -rate that spreads lines evenly over span, a Go
+// duration or a number of days such as 365d: the first line at -start,
+// the last one interval before the span ends.
+func rateOver(lines int64, span string) (float64, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(span, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || !(n > 0) || n > 100*365 {
+			return 0, fmt.Errorf("-span %q: want a positive number of days up to 36500, such as 365d", span)
+		}
+		d = time.Duration(n * float64(24*time.Hour))
+	} else {
+		var err error
+		if d, err = time.ParseDuration(span); err != nil || d <= 0 {
+			return 0, fmt.Errorf("-span %q: want a positive duration such as 24h or 30d", span)
+		}
+	}
+	if lines <= 0 {
+		return 0, fmt.Errorf("-span %s needs -lines above 0", span)
+	}
+	return float64(lines) / d.Seconds(), nil
 }
 
 // gen draws one request at a time.

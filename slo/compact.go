@@ -1,0 +1,444 @@
+package slo
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/hist"
+)
+
+// Compact keeps the rollups of one SLI over any span of time in a few
+// dozen bytes a quantum, where a Rollup with its histogram takes about
+// 2 KiB: a year of one-minute quanta is 525,600 of them. Aggregators
+// spill their rollups into it (SpillTo) every few dozen quanta, each as a
+// record of varint counts and the histogram's compact form; Seal then
+// merges the records of each quantum into one, and the Series it returns
+// reads them back one quantum at a time, so that evaluation holds only
+// the histogram it is summing. It is safe for concurrent use by the
+// aggregators spilling into it.
+//
+// It keeps no per-status counts (Rollup.Statuses): it is for evaluating
+// a file (nines eval), not for storing rollups to judge again.
+type Compact struct {
+	quantum int64
+
+	mu sync.Mutex
+	// pages holds, by quantum number >> pageBits, the records of that
+	// page's quanta in the order they were spilled, or after Seal one per
+	// quantum in time order. A record is
+	//
+	//	uvarint  slot: the quantum number mod pageLen
+	//	byte     flags: which counts follow, and Measured (see appendRecord)
+	//	uvarint  Attempted, then Good, Errors, Slow and OverThreshold
+	//	         unless the flags say they are Attempted, 0, 0 and 0
+	//	uvarint  length of the histogram's compact form
+	//	         Latency.AppendCompact
+	//
+	// A quantum of a few requests takes about 13 bytes.
+	pages  map[int64][]byte
+	sealed bool
+	// scratch holds a merged histogram's compact form in Seal.
+	scratch []byte
+	// After Seal: the sorted page numbers, the first and last quantum
+	// with a rollup, and the first measured one (or NotStarted).
+	keys          []int64
+	first, last   int64
+	firstMeasured int64
+}
+
+const (
+	pageBits = 10
+	pageLen  = 1 << pageBits
+	// spillAfter is how many quanta an Aggregator holds before it spills
+	// them: about 150 KiB of histograms for a busy service, and still
+	// over an hour of one-minute quanta, so that a file's quanta are
+	// rarely spilled before their last event.
+	spillAfter = 64
+)
+
+// NewCompact returns an empty store for rollups of the given quantum.
+func NewCompact(quantum time.Duration) *Compact {
+	return &Compact{quantum: int64(quantum), pages: make(map[int64][]byte)}
+}
+
+// SpillTo makes a keep at most spillAfter rollups and write the others
+// into c; CompactSeries, not Series, then returns them. Aggregators that
+// are merged must spill into the same Compact, and must not keep statuses
+// (KeepStatuses), which c does not hold. Call it before the first Add.
+//
+// A quantum spilled more than once has its counts added up in Seal, so a
+// count past 2^64−1 there ends the read (ErrOverflow) rather than
+// refusing the one event that took it over, as Add does.
+func (a *Aggregator) SpillTo(c *Compact) { a.spill = c }
+
+// newRollup adds an empty rollup for the quantum at start, spilling the
+// ones a holds first if there are enough of them. It reuses the rollups
+// (and their histograms' storage) of the last spill.
+func (a *Aggregator) newRollup(start int64) *Rollup {
+	if a.spill != nil && len(a.rollups) >= spillAfter {
+		a.flush()
+	}
+	var r *Rollup
+	if n := len(a.free); n > 0 {
+		r, a.free = a.free[n-1], a.free[:n-1]
+		lat := r.Latency
+		lat.Reset()
+		*r = Rollup{Start: start, Latency: lat}
+	} else {
+		r = &Rollup{Start: start}
+	}
+	a.rollups[start] = r
+	if a.spill != nil {
+		a.order = append(a.order, r)
+	}
+	return r
+}
+
+// flush writes every rollup a holds into its Compact and empties a.
+func (a *Aggregator) flush() {
+	spilled := a.order
+	if len(spilled) != len(a.rollups) {
+		// AddRollup brought in rollups newRollup did not make.
+		spilled = spilled[:0]
+		for _, r := range a.rollups {
+			spilled = append(spilled, r)
+		}
+	}
+	// In time order, so that a page written by one aggregator needs no
+	// sorting in Seal. Made in order of their events, they mostly are.
+	byStart := func(x, y *Rollup) int { return cmpInt64(x.Start, y.Start) }
+	if !slices.IsSortedFunc(spilled, byStart) {
+		slices.SortFunc(spilled, byStart)
+	}
+	a.spillBuf = a.spill.add(spilled, a.spillBuf)
+	a.free = append(a.free, spilled...)
+	clear(a.rollups)
+	a.order = spilled[:0]
+	a.last = nil
+}
+
+// CompactSeries spills what a still holds and returns its Compact's
+// rollups as a Series (Compact.Seal). Every aggregator spilling into the
+// same Compact must have been merged into a first; none may be used
+// afterwards.
+func (a *Aggregator) CompactSeries() (*Series, error) {
+	if a.spill == nil {
+		return nil, fmt.Errorf("slo: CompactSeries of an aggregator that does not spill (SpillTo)")
+	}
+	a.flush()
+	a.rollups, a.free, a.order = nil, nil, nil
+	return a.spill.Seal()
+}
+
+// add appends a record for each rollup, in order of Start. The records
+// are encoded into buf, which it returns for reuse, and only copied into
+// their pages under the lock, so that aggregators spill side by side.
+func (c *Compact) add(rollups []*Rollup, buf []byte) []byte {
+	for i := 0; i < len(rollups); {
+		page := quantumNumber(rollups[i].Start, c.quantum) >> pageBits
+		buf = buf[:0]
+		for ; i < len(rollups); i++ {
+			r := rollups[i]
+			n := quantumNumber(r.Start, c.quantum)
+			if n>>pageBits != page {
+				break
+			}
+			at := len(buf)
+			buf = r.Latency.AppendCompact(buf)
+			enc := buf[at:]
+			buf = appendRecord(buf, int(n&(pageLen-1)), r.Measured,
+				[...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold}, enc)
+			// The record went after the histogram; move it into its place.
+			buf = append(buf[:at], buf[at+len(enc):]...)
+		}
+		// append grows a large page by a quarter: more copies than
+		// doubling, but less memory, which is what Compact is for.
+		c.mu.Lock()
+		c.pages[page] = append(c.pages[page], buf...)
+		c.mu.Unlock()
+	}
+	return buf
+}
+
+// Flags of a record: Measured, Good short of Attempted, and which of
+// the failure counts are not zero. Most quanta of a healthy service need
+// only Attempted.
+const (
+	recMeasured = 1 << iota
+	recFailed
+	recErrors
+	recSlow
+	recOver
+)
+
+// appendRecord appends one record (see Compact.pages).
+func appendRecord(b []byte, slot int, measured bool, counts [5]uint64, enc []byte) []byte {
+	var flags byte
+	if measured {
+		flags |= recMeasured
+	}
+	for k, bit := range [...]byte{recFailed, recErrors, recSlow, recOver} {
+		if k == 0 && counts[1] != counts[0] || k > 0 && counts[k+1] != 0 {
+			flags |= bit
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(slot))
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, counts[0])
+	for k, bit := range [...]byte{recFailed, recErrors, recSlow, recOver} {
+		if flags&bit != 0 {
+			b = binary.AppendUvarint(b, counts[k+1])
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(enc)))
+	return append(b, enc...)
+}
+
+// quantumNumber is the number of the quantum starting at start, counted
+// from the epoch (negative before it).
+func quantumNumber(start, quantum int64) int64 {
+	n := start / quantum
+	if start < 0 && n*quantum != start {
+		n--
+	}
+	return n
+}
+
+// record is one decoded record of a page.
+type record struct {
+	slot     int
+	measured bool
+	counts   [5]uint64 // Attempted, Good, Errors, Slow, OverThreshold
+	hist     []byte    // the histogram's compact form, in the page
+}
+
+// errRecordShort is a record that ends early: a bug, since only add and
+// Seal write pages.
+var errRecordShort = errors.New("slo: compact rollup record cut short")
+
+// next decodes the record at the start of b and returns the bytes after
+// it. Pages are only written by add and Seal, so a short or broken record
+// is a bug, reported as an error rather than a panic.
+func (rec *record) next(b []byte) ([]byte, error) {
+	uvarint := func() uint64 {
+		x, n := binary.Uvarint(b)
+		if n <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[n:]
+		return x
+	}
+	slot := uvarint()
+	if len(b) == 0 || slot >= pageLen {
+		return nil, errRecordShort
+	}
+	flags := b[0]
+	b = b[1:]
+	rec.slot, rec.measured = int(slot), flags&recMeasured != 0
+	rec.counts = [5]uint64{uvarint()}
+	rec.counts[1] = rec.counts[0]
+	for k, bit := range [...]byte{recFailed, recErrors, recSlow, recOver} {
+		if flags&bit != 0 {
+			rec.counts[k+1] = uvarint()
+		}
+	}
+	n := uvarint()
+	if b == nil || n > uint64(len(b)) {
+		return nil, errRecordShort
+	}
+	rec.hist = b[:n]
+	return b[n:], nil
+}
+
+// Seal merges the records of each quantum into one and returns the
+// rollups as a Series that reads them from c (Evaluate, BurnRate,
+// LifeStart and Span know it; Range and Rollups see nothing). Nothing
+// may be added afterwards. It returns an error wrapping ErrOverflow if a
+// quantum's records together count more than a Rollup holds, as
+// Aggregator.Merge would.
+func (c *Compact) Seal() (*Series, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sealed {
+		if err := c.seal(); err != nil {
+			return nil, err
+		}
+		c.sealed = true
+	}
+	return &Series{Quantum: time.Duration(c.quantum), compact: c}, nil
+}
+
+func (c *Compact) seal() error {
+	c.keys = slices.Sorted(maps.Keys(c.pages))
+	c.firstMeasured = NotStarted
+	seen := false
+	note := func(start int64, measured bool) {
+		if !seen {
+			c.first, seen = start, true
+		}
+		c.last = start
+		if measured {
+			c.firstMeasured = min(c.firstMeasured, start)
+		}
+	}
+	var recs []record
+	var sum hist.Histogram
+	for _, page := range c.keys {
+		recs = recs[:0]
+		for b := c.pages[page]; len(b) > 0; {
+			var rec record
+			var err error
+			if b, err = rec.next(b); err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		base := page << pageBits
+		if sortedSlots(recs) {
+			// One record a quantum, in order: the page stays as it is.
+			for _, m := range recs {
+				note((base+int64(m.slot))*c.quantum, m.measured)
+			}
+			continue
+		}
+		slices.SortStableFunc(recs, func(x, y record) int { return x.slot - y.slot })
+		out := make([]byte, 0, len(c.pages[page]))
+		for i := 0; i < len(recs); {
+			j := i + 1
+			for j < len(recs) && recs[j].slot == recs[i].slot {
+				j++
+			}
+			m := recs[i]
+			start := (base + int64(m.slot)) * c.quantum
+			for _, o := range recs[i+1 : j] {
+				for k, v := range o.counts {
+					if m.counts[k] > ^uint64(0)-v {
+						return overflow(start, [...]string{"attempted", "good", "errors", "slow", "over_threshold"}[k], m.counts[k], v)
+					}
+					m.counts[k] += v
+				}
+				m.measured = m.measured || o.measured
+			}
+			note(start, m.measured)
+			if j > i+1 {
+				sum.Reset()
+				for _, o := range recs[i:j] {
+					if err := sum.MergeCompact(o.hist); err != nil {
+						return fmt.Errorf("slo: compact rollup of %s: %w", quantumTime(start), err)
+					}
+				}
+				c.scratch = sum.AppendCompact(c.scratch[:0])
+				m.hist = c.scratch
+			}
+			out = appendRecord(out, m.slot, m.measured, m.counts, m.hist)
+			i = j
+		}
+		c.pages[page] = out
+	}
+	return nil
+}
+
+// sortedSlots reports whether recs name each slot once, in order.
+func sortedSlots(recs []record) bool {
+	for i := 1; i < len(recs); i++ {
+		if recs[i].slot <= recs[i-1].slot {
+			return false
+		}
+	}
+	return true
+}
+
+// A rollupCursor reads the rollups of a span one quantum at a time.
+type rollupCursor interface {
+	// at returns the rollup of the quantum at start, or nil, for starts
+	// asked in ascending order. The rollup may be reused by the next call,
+	// and its Latency may be left empty: mergeLatency reads it.
+	at(start int64) *Rollup
+	// mergeLatency adds the latencies of the rollup at last returned to
+	// dst.
+	mergeLatency(dst *hist.Histogram)
+}
+
+// cursor returns a cursor over the rollups of [from, to).
+func (s *Series) cursor(from, to int64) rollupCursor {
+	if s.compact != nil {
+		return &compactCursor{c: s.compact, page: -1 << 62}
+	}
+	return &seriesCursor{rs: s.Range(from, to)}
+}
+
+type seriesCursor struct {
+	rs   []Rollup
+	i    int
+	last *Rollup
+}
+
+func (sc *seriesCursor) at(start int64) *Rollup {
+	for sc.i < len(sc.rs) && sc.rs[sc.i].Start < start {
+		sc.i++
+	}
+	sc.last = nil
+	if sc.i < len(sc.rs) && sc.rs[sc.i].Start == start {
+		sc.last = &sc.rs[sc.i]
+		sc.i++
+	}
+	return sc.last
+}
+
+func (sc *seriesCursor) mergeLatency(dst *hist.Histogram) { dst.Merge(&sc.last.Latency) }
+
+// compactCursor reads a sealed Compact. Its rollups carry no histogram:
+// mergeLatency adds the record's compact histogram to the sum directly, with no
+// histogram decoded for each quantum.
+type compactCursor struct {
+	c       *Compact
+	r       Rollup
+	rec     record
+	page    int64
+	b       []byte
+	pending bool // rec is decoded and not yet returned
+}
+
+func (cc *compactCursor) at(start int64) *Rollup {
+	n := quantumNumber(start, cc.c.quantum)
+	if p := n >> pageBits; p != cc.page {
+		cc.page, cc.b, cc.pending = p, cc.c.pages[p], false
+	}
+	slot := int(n & (pageLen - 1))
+	for {
+		if !cc.pending {
+			if len(cc.b) == 0 {
+				return nil
+			}
+			var err error
+			if cc.b, err = cc.rec.next(cc.b); err != nil {
+				// Seal has read every record already.
+				cc.b = nil
+				return nil
+			}
+			cc.pending = true
+		}
+		if cc.rec.slot > slot {
+			return nil
+		}
+		cc.pending = false
+		if cc.rec.slot == slot {
+			break
+		}
+	}
+	r, c := &cc.r, &cc.rec.counts
+	r.Start, r.Measured = start, cc.rec.measured
+	r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = c[0], c[1], c[2], c[3], c[4]
+	return r
+}
+
+func (cc *compactCursor) mergeLatency(dst *hist.Histogram) {
+	// Seal read or wrote every histogram: this cannot fail.
+	_ = dst.MergeCompact(cc.rec.hist)
+}

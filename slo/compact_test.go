@@ -1,0 +1,213 @@
+package slo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// compactTwin folds the same events into a plain Aggregator and into two
+// aggregators that spill into one Compact, each event to a random one of
+// the two, in time order or shuffled, so that many quanta are spilled in
+// several records that Seal must merge.
+func compactTwin(t *testing.T, sli *SLI, quantum time.Duration, events []Event, shuffle bool) (full, compact *Series) {
+	t.Helper()
+	plain := NewAggregator(sli, quantum)
+	c := NewCompact(quantum)
+	a, b := NewAggregator(sli, quantum), NewAggregator(sli, quantum)
+	a.SpillTo(c)
+	b.SpillTo(c)
+	r := rand.New(rand.NewPCG(3, 4))
+	order := r.Perm(len(events))
+	if !shuffle {
+		slices.SortFunc(events, func(x, y Event) int { return cmpInt64(x.Time, y.Time) })
+		for i := range order {
+			order[i] = i
+		}
+	}
+	for _, i := range order {
+		e := events[i]
+		errPlain := plain.Add(&e)
+		dst := a
+		if r.IntN(2) == 0 {
+			dst = b
+		}
+		errSpill := dst.Add(&e)
+		if (errPlain == nil) != (errSpill == nil) {
+			t.Fatalf("event %+v: plain aggregator says %v, spilling one %v", e, errPlain, errSpill)
+		}
+		if dst.Len() > spillAfter {
+			t.Fatalf("a spilling aggregator holds %d quanta, more than %d", dst.Len(), spillAfter)
+		}
+	}
+	if err := a.Merge(b); err != nil {
+		t.Fatal(err)
+	}
+	compact, err := a.CompactSeries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain.Series(), compact
+}
+
+// spanEvents draws n events over span from start: bursts and gaps, some
+// failures, some without a latency, a few with a count of zero or many.
+func spanEvents(r *rand.Rand, start time.Time, span time.Duration, n int) []Event {
+	events := make([]Event, 0, n)
+	for range n {
+		at := start.Add(time.Duration(r.Int64N(int64(span))))
+		if r.IntN(4) == 0 { // a busy hour
+			at = start.Add(span/3 + time.Duration(r.Int64N(int64(time.Hour))))
+		}
+		e := Event{Time: at.UnixNano(), Status: 200, Count: 1, Latency: 0.003 * math.Exp(0.8*r.NormFloat64())}
+		switch r.IntN(20) {
+		case 0:
+			e.Status = 503
+		case 1:
+			e.Latency = math.NaN()
+		case 2:
+			e.Count = 0
+		case 3:
+			e.Count = uint64(r.IntN(1000))
+		case 4:
+			e.Latency = 0
+		}
+		events = append(events, e)
+	}
+	return events
+}
+
+// describe prints a result with its histogram left out, NaNs and all, so
+// that two results can be compared whole; equalResults checks the
+// histograms apart.
+func describe(r *Result) string {
+	c := *r
+	c.Latency.Histogram = Result{}.Latency.Histogram
+	return fmt.Sprintf("%+v", c)
+}
+
+func TestCompactSeriesEvaluatesLikeTheFullSeries(t *testing.T) {
+	rule := LatencyRule{Threshold: 0.005, Inclusive: true}
+	status, err := ParseStatusRule("<500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 20, 13, 7, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		shuffle bool
+		quantum time.Duration
+		span    time.Duration
+		events  int
+		window  WindowSpec
+		method  Method
+		noData  NoData
+		since   time.Time
+	}{
+		{"Calendar days over 40 days of minutes, sparse, in time order.", false, time.Minute, 40 * 24 * time.Hour, 20000, WindowSpec{Calendar: Day, Location: time.UTC}, Quanta, NoDataBad, time.Time{}},
+		{"Berlin weeks across a change of summer time.", true, time.Minute, 20 * 24 * time.Hour, 20000, WindowSpec{Calendar: Week, Location: berlin}, TimeQuanta, NoDataSkip, time.Time{}},
+		{"A rolling week of 5-minute quanta with a spec start.", true, 5 * time.Minute, 30 * 24 * time.Hour, 10000, WindowSpec{Rolling: 7 * 24 * time.Hour}, DowntimeMinutes, NoDataGood, start.Add(50 * time.Hour)},
+		{"Calendar months of dense 10-second quanta.", true, 10 * time.Second, 3 * 24 * time.Hour, 50000, WindowSpec{Calendar: Month, Location: time.UTC}, Transactions, NoDataBad, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &SLO{
+				Name: "twin", SLI: SLI{Status: status, Latency: &rule}, Objective: Ratio{999, 1000},
+				QuantumObjective: Ratio{99, 100}, Method: tc.method, Quantum: tc.quantum, Window: tc.window,
+				NoData: tc.noData, Since: tc.since,
+			}
+			r := rand.New(rand.NewPCG(uint64(tc.events), 9))
+			full, compact := compactTwin(t, &s.SLI, s.Quantum, spanEvents(r, start, tc.span, tc.events), tc.shuffle)
+			first, last, ok := full.Span()
+			cf, cl, cok := compact.Span()
+			if first != cf || last != cl || ok != cok {
+				t.Fatalf("Span: full %d, %d, %v; compact %d, %d, %v", first, last, ok, cf, cl, cok)
+			}
+			full.Since, compact.Since = LifeStart(s, full), LifeStart(s, compact)
+			if full.Since != compact.Since {
+				t.Fatalf("LifeStart: full %d, compact %d", full.Since, compact.Since)
+			}
+			end := time.Unix(0, last).UTC()
+			for _, at := range []time.Time{end, end.Add(-tc.span / 3).Truncate(s.Quantum), end.Add(-tc.span / 2).Truncate(s.Quantum).Add(time.Second)} {
+				windows := s.Window.Covering(time.Unix(0, first), at)
+				if s.Window.Calendar == NotCalendar {
+					windows = []Window{s.Window.Containing(at)}
+				}
+				for _, w := range windows {
+					want, errFull := Evaluate(s, full, w, at)
+					got, err := Evaluate(s, compact, w, at)
+					if fmt.Sprint(err) != fmt.Sprint(errFull) {
+						t.Fatalf("window %s at %s: compact says %v, full %v", w, at, err, errFull)
+					}
+					if err != nil {
+						continue // a rolling window ending between quanta
+					}
+					if describe(got) != describe(want) || !got.Latency.Histogram.Equal(&want.Latency.Histogram) {
+						t.Fatalf("window %s at %s:\ncompact %s\nfull    %s", w, at, describe(got), describe(want))
+					}
+				}
+				q := QuantumStart(at.UnixNano(), s.Quantum)
+				for _, span := range []time.Duration{5 * time.Minute, time.Hour, 6 * time.Hour, 3 * 24 * time.Hour} {
+					from, to := time.Unix(0, q).Add(-span), time.Unix(0, q)
+					want, errFull := BurnRate(s, full, from, to)
+					got, errCompact := BurnRate(s, compact, from, to)
+					if fmt.Sprint(got, errCompact) != fmt.Sprint(want, errFull) {
+						t.Fatalf("burn rate over %s to %s: compact %v (%v), full %v (%v)", span, to, got, errCompact, want, errFull)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestCompactSealRefusesACountPastTheLimit(t *testing.T) {
+	var sli SLI
+	c := NewCompact(time.Minute)
+	a, b := NewAggregator(&sli, time.Minute), NewAggregator(&sli, time.Minute)
+	a.SpillTo(c)
+	b.SpillTo(c)
+	e := Event{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), Count: math.MaxUint64 - 1, Latency: math.NaN()}
+	if err := a.Add(&e); err != nil {
+		t.Fatal(err)
+	}
+	e.Count = 2
+	if err := b.Add(&e); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Merge(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CompactSeries(); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("CompactSeries = %v, want an error wrapping ErrOverflow", err)
+	}
+}
+
+func TestCompactSeriesOfAnAggregatorThatDoesNotSpill(t *testing.T) {
+	var sli SLI
+	if _, err := NewAggregator(&sli, time.Minute).CompactSeries(); err == nil {
+		t.Fatal("CompactSeries of a plain aggregator: no error")
+	}
+}
+
+func TestCompactOfNothing(t *testing.T) {
+	var sli SLI
+	a := NewAggregator(&sli, time.Minute)
+	a.SpillTo(NewCompact(time.Minute))
+	s, err := a.CompactSeries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := s.Span(); ok {
+		t.Error("Span of no rollups says ok")
+	}
+	if got := LifeStart(&SLO{Quantum: time.Minute}, s); got != NotStarted {
+		t.Errorf("LifeStart = %d, want NotStarted", got)
+	}
+}
