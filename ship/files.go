@@ -700,9 +700,15 @@ func (t *tracker) readRange(e *entry, start, end int64, fn func(chunk)) error {
 		if err != nil {
 			return fmt.Errorf("%s bytes %d-%d: %w", src.path, start, end, err)
 		}
+		if at == end {
+			break
+		}
 		if at == pos && slices.Contains(e.carriers, src) {
 			return fmt.Errorf("%s bytes %d-%d: the file changed while it was read: %w", src.path, start, end, errGone)
 		}
+		// src was truncated since the last poll; its copy, if logrotate
+		// made one, is found by polling now.
+		t.poll(time.Now())
 		pos = at
 	}
 	return nil

@@ -115,4 +115,35 @@ func TestTrackerReadsOnlyTheContentItFollows(t *testing.T) {
 	}
 }
 
-var _ = os.Remove
+// TestTrackerRebuildsFromTheContentItFollows rebuilds a pending range
+// after its log was copied, truncated and refilled since the last poll,
+// as can happen while a restarted shipper starts: the range is read from
+// the copy, not from the new content at the same offsets.
+func TestTrackerRebuildsFromTheContentItFollows(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	w := newLogWriter(t, path)
+	tr := newTracker([]string{path + "*"}, &stateDoc{}, false, time.Hour, time.Hour,
+		slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	w.write(60)
+	if got := drainTracker(t, tr, true); len(got) != 60 {
+		t.Fatalf("%d lines read, want 60", len(got))
+	}
+	e := tr.sorted()[0]
+	end := e.Offset
+	copyFile(t, path, path+".1")
+	truncate(t, path)
+	w.write(80)
+	var got []byte
+	err := tr.readRange(e, 0, end, func(ch chunk) { got = append(got, ch.data...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(path + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the range was rebuilt from other bytes than the copy's:\n got %.200q\nwant %.200q", got, want)
+	}
+}
