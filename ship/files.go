@@ -361,16 +361,10 @@ func (t *tracker) check(c *carrier, now time.Time) {
 		c.size, c.grew = fi.Size(), now
 	}
 	e := c.e
-	m, err := c.f.ReadAt(t.prefix[:min(int64(fpMax), c.size)], 0)
-	if err != nil && !errors.Is(err, io.EOF) {
+	head, same, err := t.holds(c, c.size)
+	if err != nil {
 		t.log.Warn("nines ship: cannot read a followed file", "path", c.path, "err", err)
 		return
-	}
-	head := t.prefix[:m]
-	n := min(len(e.Head), len(head))
-	same := bytes.Equal(e.Head[:n], head[:n])
-	if c == e.home && (c.size < e.Offset || len(head) < len(e.Head)) {
-		same = false
 	}
 	if !same {
 		t.log.Info("nines ship: a file was truncated or rewritten in place; reading it from its start", "path", c.path,
@@ -383,6 +377,45 @@ func (t *tracker) check(c *carrier, now time.Time) {
 	if c == e.home && len(head) > len(e.Head) {
 		e.Head = append(e.Head[:0:0], head...)
 	}
+}
+
+// holds reads c's first bytes, up to limit, and reports whether c still
+// holds its content: a file truncated, or rewritten in place, does not.
+// head is valid until the next call.
+func (t *tracker) holds(c *carrier, limit int64) (head []byte, same bool, err error) {
+	e := c.e
+	m, err := c.f.ReadAt(t.prefix[:min(int64(fpMax), limit)], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, false, err
+	}
+	head = t.prefix[:m]
+	n := min(len(e.Head), len(head))
+	same = bytes.Equal(e.Head[:n], head[:n])
+	if c == e.home && (c.size < e.Offset || len(head) < len(e.Head)) {
+		same = false
+	}
+	return head, same, nil
+}
+
+// readPlain reads e's bytes from the plain file c at off into buf. The
+// file's head is read again after the bytes: the file may have been
+// truncated and written again since the last poll (copytruncate while
+// the server goes on writing), and bytes read from a new content at the
+// old one's offset would be sent as the old one's. A file that no longer
+// holds e is handed to check, which starts its new content; ok is then
+// false and nothing was read.
+func (t *tracker) readPlain(e *entry, c *carrier, buf []byte, off int64) (n int, ok bool, err error) {
+	n, err = c.f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, false, fmt.Errorf("reading %s at byte %d: %w", c.path, off, err)
+	}
+	if _, same, err := t.holds(c, fpMax); err != nil {
+		return 0, false, fmt.Errorf("reading %s: %w", c.path, err)
+	} else if !same {
+		t.check(c, time.Now())
+		return 0, false, nil
+	}
+	return n, true, nil
 }
 
 // newEntryAt is newEntry for a file that changed under the shipper: its
@@ -484,11 +517,11 @@ func (t *tracker) read(e *entry) (chunk, error) {
 	if c.gz {
 		return t.readGzip(e, c)
 	}
-	e.src = c
-	n, err := c.f.ReadAt(t.buf, e.Offset)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return chunk{}, fmt.Errorf("reading %s at byte %d: %w", c.path, e.Offset, err)
+	n, ok, err := t.readPlain(e, c, t.buf, e.Offset)
+	if err != nil || !ok {
+		return chunk{}, err
 	}
+	e.src = c
 	data := t.buf[:n]
 	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
 		return chunk{data: data[:i+1]}, nil
@@ -658,48 +691,78 @@ var errGone = errors.New("no file holds these bytes any more")
 // read cuts them, from a file that still holds them: the pending batches
 // of a restarted shipper are rebuilt from it.
 func (t *tracker) readRange(e *entry, start, end int64, fn func(chunk)) error {
+	for pos := start; pos < end; {
+		src := rangeSource(e, end)
+		if src == nil {
+			return fmt.Errorf("%s bytes %d-%d: %w", e.Path, start, end, errGone)
+		}
+		at, err := t.readRangeFrom(e, src, pos, end, fn)
+		if err != nil {
+			return fmt.Errorf("%s bytes %d-%d: %w", src.path, start, end, err)
+		}
+		if at == end {
+			break
+		}
+		if at == pos && slices.Contains(e.carriers, src) {
+			return fmt.Errorf("%s bytes %d-%d: the file changed while it was read: %w", src.path, start, end, errGone)
+		}
+		// src was truncated since the last poll; its copy, if logrotate
+		// made one, is found by polling now.
+		t.poll(time.Now())
+		pos = at
+	}
+	return nil
+}
+
+// rangeSource picks the file to read bytes of e up to end from: its home
+// or another plain file that holds them, else a compressed copy.
+func rangeSource(e *entry, end int64) *carrier {
 	var src *carrier
 	for _, c := range e.carriers {
 		if !c.gz && c.size >= end && (src == nil || c == e.home) {
 			src = c
 		}
 	}
-	if src == nil {
-		for _, c := range e.carriers {
-			if c.gz && c.zTorn != c.size {
-				src = c
-				break
-			}
+	if src != nil {
+		return src
+	}
+	for _, c := range e.carriers {
+		if c.gz && c.zTorn != c.size {
+			return c
 		}
 	}
-	if src == nil {
-		return fmt.Errorf("%s bytes %d-%d: %w", e.Path, start, end, errGone)
-	}
+	return nil
+}
+
+// readRangeFrom is readRange from src, from pos on. It returns where it
+// stopped: end, or before it when src turned out not to hold e any more
+// (src is then no carrier of e, and the rest is read from another).
+func (t *tracker) readRangeFrom(e *entry, src *carrier, pos, end int64, fn func(chunk)) (int64, error) {
 	var z *gzCursor
 	if src.gz {
 		var err error
-		if z, err = openGzip(src.path, start); err != nil {
-			return fmt.Errorf("%s bytes %d-%d: %w", src.path, start, end, err)
+		if z, err = openGzip(src.path, pos); err != nil {
+			return pos, err
 		}
 		defer z.close()
 	}
-	for pos := start; pos < end; {
+	for pos < end {
 		var data []byte
 		if z != nil {
 			d, _, err := z.fill()
 			if err != nil && len(d) == 0 {
-				return fmt.Errorf("%s bytes %d-%d: %w", src.path, start, end, err)
+				return pos, err
 			}
 			data = d[:min(int64(len(d)), end-pos)]
 		} else {
-			n, err := src.f.ReadAt(t.buf[:min(int64(len(t.buf)), end-pos)], pos)
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("%s bytes %d-%d: %w", src.path, start, end, err)
+			n, ok, err := t.readPlain(e, src, t.buf[:min(int64(len(t.buf)), end-pos)], pos)
+			if err != nil || !ok {
+				return pos, err
 			}
 			data = t.buf[:n]
 		}
 		if len(data) == 0 {
-			return fmt.Errorf("%s bytes %d-%d: it ends at byte %d: %w", src.path, start, end, pos, errGone)
+			return pos, fmt.Errorf("it ends at byte %d: %w", pos, errGone)
 		}
 		ch := chunk{data: data}
 		switch i := bytes.LastIndexByte(data, '\n'); {
@@ -716,5 +779,5 @@ func (t *tracker) readRange(e *entry, start, end int64, fn func(chunk)) error {
 			z.consume(len(ch.data))
 		}
 	}
-	return nil
+	return pos, nil
 }
