@@ -2,9 +2,8 @@ package hist
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
-	"sync"
-	"sync/atomic"
 )
 
 // Bin layout.
@@ -58,8 +57,9 @@ const (
 )
 
 // tables holds the exact bin edges and the helpers of the fast bin search.
-// It is filled once, on first use, and never written afterwards, so
-// concurrent readers need no synchronisation beyond the sync.Once.
+// tab is filled by init and never written afterwards, so readers need no
+// synchronisation, and InsertN reads it at a fixed address with no check
+// that it is built.
 type tables struct {
 	// edge[p+1] is the float64 nearest to the decimal lower edge of positive
 	// bin p. edge[0] = 0 and edge[numPos+2] = +Inf are sentinels so that the
@@ -71,24 +71,17 @@ type tables struct {
 	sub [subLen]uint64
 }
 
-var (
-	tabOnce sync.Once
-	tab     tables
-	// tabReady points at tab once it is built: InsertN reads it instead of
-	// going through tabOnce, whose slow path is a call.
-	tabReady atomic.Pointer[tables]
-)
+// tab is built once, before main runs (about a millisecond), and is
+// read-only from then on: the price of an insert that does not ask
+// whether the tables exist yet.
+var tab tables
 
-// getTables returns the shared tables, building them on first use. Building
-// takes about a millisecond; doing it lazily keeps that off the start-up of
-// programs that import hist but never insert.
-func getTables() *tables {
-	tabOnce.Do(buildTables)
-	return &tab
-}
+func init() { tab.build() }
 
-func buildTables() {
-	t := &tab
+// getTables returns the shared, read-only tables.
+func getTables() *tables { return &tab }
+
+func (t *tables) build() {
 	var buf [16]byte
 	for p := range numPos {
 		val, exp := p%binsPerDecade+10, p/binsPerDecade-128
@@ -104,7 +97,6 @@ func buildTables() {
 	t.edge[0] = 0
 	t.edge[numPos+1] = maxValue
 	t.edge[numPos+2] = math.Inf(1)
-	defer tabReady.Store(t)
 	p := 0
 	for k := range t.sub {
 		lo := uint64(subBase+k) << subShift
@@ -116,40 +108,47 @@ func buildTables() {
 }
 
 // A sub-bucket entry packs, for the sub-bucket whose smallest float has
-// bits lo, the decade and offset of that float's bin p, whether p is the
-// last of its decade, and the low subShift bits of the next bin's edge
-// when that edge lies inside the sub-bucket (else 2^subShift, above every
-// value of it):
+// bits lo, the positive decade and offset of that float's bin p, whether
+// p is the last of its decade, and where the next bin's edge lies in the
+// sub-bucket:
 //
-//	bits 0..6   offset j = p mod 90
-//	bits 7..14  decade dn = p div 90
-//	bit  15     j = 89: the next bin is offset 0 of the next decade
-//	bits 18..63 edge - lo, or 2^subShift
+//	bits 0..6    offset j = p mod 90
+//	bits 7..15   decade d = numDecades + p div 90, as InsertN numbers them
+//	bit  16      j = 89: the next bin is offset 0 of the next decade
+//	bits 19..63  edge - lo - 1 when the edge lies inside the sub-bucket,
+//	             else 2^subShift - 1, at or above every value of it
 //
 // The next edge is the only one a sub-bucket can hold, so one comparison
-// of the low bits with it finishes the lookup (InsertN).
+// finishes the lookup: a float's bits shifted left by 19 keep only its
+// offset from lo, at bits 19..63, and exceed the entry exactly when that
+// offset is at or past the edge's.
 func subEntry(p int, next, lo uint64) uint64 {
 	off := uint64(1) << subShift
 	if next>>subShift == lo>>subShift {
-		off = next - lo
+		off = next - lo // ≥ 1: lo's own bin is p, not p+1
 	}
-	e := off<<18 | uint64(p/binsPerDecade)<<7 | uint64(p%binsPerDecade)
+	e := (off-1)<<subTop | uint64(numDecades+p/binsPerDecade)<<7 | uint64(p%binsPerDecade)
 	if p%binsPerDecade == binsPerDecade-1 {
-		e |= 1 << 15
+		e |= 1 << 16
 	}
 	return e
 }
 
-// binOf returns the decade dn and offset j, within the positive bins, of
-// the bin of a float with bits ab, in [minValue, maxValue).
-func (t *tables) binOf(ab uint64) (dn, j uint) {
-	e := t.sub[(ab>>subShift-subBase)&(subLen-1)]
-	// past is 1 when ab is at or past the edge: edge-ab-1 wraps to its top
-	// bit exactly then, with no branch for random latencies to mispredict.
-	past := ((e >> 18) - (ab & (1<<subShift - 1)) - 1) >> 63
+// subTop is the number of bits above a float's in-sub-bucket offset: the
+// sign, the exponent and the subBits.
+const subTop = 64 - subShift
+
+// binOf returns the decade d (numDecades + the positive decade, as for a
+// positive value) and offset j of the bin of a float with bits vb whose
+// magnitude is in [minValue, maxValue); the sign of vb is ignored.
+func (t *tables) binOf(vb uint64) (d, j uint) {
+	e := t.sub[(vb>>subShift-subBase)&(subLen-1)]
+	// past is 1 when vb is at or past the edge: the comparison's borrow,
+	// with no branch for random latencies to mispredict.
+	_, past := bits.Sub64(e, vb<<subTop, 0)
 	// One bin on is the next offset, or, from offset 89, offset 0 of the
 	// next decade: 128 - 89 = 39 codes on, 38 more than the others.
-	code := uint(e&(1<<15-1) + past + (past&(e>>15))*(128-binsPerDecade))
+	code := uint(e&(1<<16-1) + past + (past&(e>>16))*(128-binsPerDecade))
 	return code >> 7, code & (1<<7 - 1)
 }
 
@@ -159,8 +158,8 @@ func (t *tables) binOf(ab uint64) (dn, j uint) {
 // every edge, its float neighbours and every sub-bucket start, which covers
 // all places where the answer can change.
 func (t *tables) index(a float64) int {
-	dn, j := t.binOf(math.Float64bits(a))
-	return int(dn*binsPerDecade + j)
+	d, j := t.binOf(math.Float64bits(a))
+	return int((d-numDecades)*binsPerDecade + j)
 }
 
 // lower returns the lower edge of positive bin p (0 ≤ p ≤ numPos, where

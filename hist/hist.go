@@ -61,6 +61,10 @@ var (
 // exponent d-384.
 const decades = 2 * numDecades
 
+// absent marks a window decade with no block (see Histogram.woff): 65535
+// is beyond the 46,080 counters of every decade.
+const absent = 1<<16 - 1
+
 // Histogram counts samples in log-linear bins.
 //
 // The zero value is an empty histogram ready to use. A Histogram must not be
@@ -80,9 +84,10 @@ const decades = 2 * numDecades
 type Histogram struct {
 	occ  [decades / 64]uint64 // bit d set: decade d has a block
 	rank [decades / 64]uint16 // number of blocks in the words before this one
-	// woff[k] is 1 + the index in counts where the block of decade wlo+k
-	// starts, or 0 when that decade has none. setWindow keeps it in step
-	// with occ; the zero value is an empty window.
+	// woff[k] is the index in counts where the block of decade wlo+k
+	// starts, xor absent, so that a decade with no block reads as the
+	// offset absent, beyond every counter. setWindow keeps it in step with
+	// occ; the zero value is an empty window.
 	wlo    uint16
 	woff   [8]uint16
 	counts []uint64 // binsPerDecade counters per occupied decade, ascending
@@ -105,31 +110,34 @@ func (h *Histogram) Insert(v float64) error { return h.InsertN(v, 1) }
 // validates v.
 func (h *Histogram) InsertN(v float64, n uint64) error {
 	// This is tables.index, locate and pos written out, and every rare case
-	// (tables not built yet, a value outside the bins, a new decade) leaves
-	// by a tail call, so that nothing is spilled around a call on the way
-	// that every latency takes: within a few nanoseconds of HdrHistogram's
-	// integer-only insert (docs/performance.md).
+	// (a value outside the bins, a decade outside the window or without a
+	// block, n = 0, an overflowing count) leaves by one tail call, so that
+	// nothing is spilled around a call on the way that every latency
+	// takes (docs/performance.md).
 	vb := math.Float64bits(v)
-	ab := vb &^ (1 << 63) // |v|; NaNs sort above +Inf
-	t := tabReady.Load()
-	if ab-minBits >= maxBits-minBits || h.total+n <= h.total || t == nil {
-		// Zero, tiny, NaN, infinite, too large, n = 0, overflow, or the
-		// first insert of the process.
+	total := h.total + n
+	if (vb&^(1<<63))-minBits >= maxBits-minBits || total <= h.total {
+		// Zero, tiny, NaN, infinite, too large (|v| with the sign cleared,
+		// NaNs sorting above +Inf), n = 0 or overflow.
 		return h.insertSlow(v, n)
 	}
-	dn, j := t.binOf(ab)
-	d := numDecades + dn
-	if int64(vb) < 0 {
-		d = numDecades - 1 - dn
-	}
+	d, j := tab.binOf(vb)
+	// A negative value's decade mirrors the positive one about the middle:
+	// numDecades-1-dn is d with all nine bits flipped.
+	d ^= uint(int64(vb)>>63) & (decades - 1)
 	// A decade below wlo wraps around to a large k: outside the window,
-	// as are those 8 or more above it.
+	// as are those 8 or more above it. A decade in the window without a
+	// block has the offset 0xffff, past the end of counts.
 	k := d - uint(h.wlo)
-	if k >= uint(len(h.woff)) || h.woff[k] == 0 {
+	if k >= uint(len(h.woff)) {
 		return h.insertOutsideWindow(int(d), int(j), n)
 	}
-	h.counts[uint(h.woff[k])-1+j] += n
-	h.total += n
+	i := uint(h.woff[k]^absent) + j
+	if i >= uint(len(h.counts)) {
+		return h.insertOutsideWindow(int(d), int(j), n)
+	}
+	h.counts[i] += n
+	h.total = total
 	return nil
 }
 
@@ -159,9 +167,10 @@ func (h *Histogram) insertSlow(v float64, n uint64) error {
 	case n == 0:
 		return nil
 	case a >= minValue:
-		// A valid value before the tables were built.
-		getTables()
-		return h.InsertN(v, n)
+		// InsertN sends no valid value here; should it ever, it is counted
+		// where it belongs rather than in the zero bin.
+		d, j := locate(tab.index(a), v)
+		return h.insertOutsideWindow(d, j, n)
 	}
 	h.zero += n
 	h.total += n
@@ -222,14 +231,14 @@ func (h *Histogram) setWindow() {
 	}
 	// The lowest occupied decade's block is the first: blocks follow one
 	// another along the occupied decades of the window.
-	off := 1
+	off := 0
 	for k := range h.woff {
 		d := int(h.wlo) + k
 		if d >= decades {
 			break
 		}
 		if h.occ[d>>6]&(1<<(d&63)) != 0 {
-			h.woff[k] = uint16(off)
+			h.woff[k] = uint16(off) ^ absent
 			off += binsPerDecade
 		}
 	}
