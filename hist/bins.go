@@ -121,7 +121,8 @@ func (t *tables) build() {
 // The next edge is the only one a sub-bucket can hold, so one comparison
 // finishes the lookup: a float's bits shifted left by 19 keep only its
 // offset from lo, at bits 19..63, and exceed the entry exactly when that
-// offset is at or past the edge's.
+// offset is at or past the edge's (equal offsets leave the entry's low
+// bits above the float's zeros).
 func subEntry(p int, next, lo uint64) uint64 {
 	off := uint64(1) << subShift
 	if next>>subShift == lo>>subShift {
@@ -143,12 +144,14 @@ const subTop = 64 - subShift
 // magnitude is in [minValue, maxValue); the sign of vb is ignored.
 func (t *tables) binOf(vb uint64) (d, j uint) {
 	e := t.sub[(vb>>subShift-subBase)&(subLen-1)]
-	// past is 1 when vb is at or past the edge: the comparison's borrow,
-	// with no branch for random latencies to mispredict.
-	_, past := bits.Sub64(e, vb<<subTop, 0)
 	// One bin on is the next offset, or, from offset 89, offset 0 of the
-	// next decade: 128 - 89 = 39 codes on, 38 more than the others.
-	code := uint(e&(1<<16-1) + past + (past&(e>>16))*(128-binsPerDecade))
+	// next decade: 128 - 89 = 39 codes on, 38 more than the others. That
+	// step is worked out beside the comparison, whose borrow (1 when vb is
+	// at or past the edge) then only masks it in, with no branch for
+	// random latencies to mispredict.
+	step := 1 + uint(e>>16&1)*(128-binsPerDecade)
+	_, past := bits.Sub64(e, vb<<subTop, 0)
+	code := uint(e&(1<<16-1)) + step&-uint(past)
 	return code >> 7, code & (1<<7 - 1)
 }
 

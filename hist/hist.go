@@ -84,8 +84,8 @@ const absent = 1<<16 - 1
 type Histogram struct {
 	occ  [decades / 64]uint64 // bit d set: decade d has a block
 	rank [decades / 64]uint16 // number of blocks in the words before this one
-	// woff[k] is the index in counts where the block of decade wlo+k
-	// starts, xor absent, so that a decade with no block reads as the
+	// woff[k] is absent minus the index in counts where the block of
+	// decade wlo+k starts, so that a decade with no block (0) reads as the
 	// offset absent, beyond every counter. setWindow keeps it in step with
 	// occ; the zero value is an empty window.
 	wlo    uint16
@@ -132,7 +132,7 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 	if k >= uint(len(h.woff)) {
 		return h.insertOutsideWindow(int(d), int(j), n)
 	}
-	i := uint(h.woff[k]^absent) + j
+	i := j + absent - uint(h.woff[k])
 	if i >= uint(len(h.counts)) {
 		return h.insertOutsideWindow(int(d), int(j), n)
 	}
@@ -238,7 +238,7 @@ func (h *Histogram) setWindow() {
 			break
 		}
 		if h.occ[d>>6]&(1<<(d&63)) != 0 {
-			h.woff[k] = uint16(off) ^ absent
+			h.woff[k] = uint16(absent - off)
 			off += binsPerDecade
 		}
 	}
