@@ -50,6 +50,11 @@ const (
 	// subBase is the sub-bucket of minValue: 2^-426 ≤ 1e-128 < 2^-425, and
 	// 597 is the biased exponent of 2^-426.
 	subBase = 597 << subBits
+	// subMin and subMax are the sub-buckets of minValue and maxValue.
+	// InsertN takes the floats strictly between them, and leaves those
+	// two, each part in range and part not, to a slower exact path.
+	subMin = minBits >> subShift
+	subMax = maxBits >> subShift
 	// subLen is a power of two above the 852 × 128 sub-buckets from
 	// minValue to maxValue (biased exponents 597..1448), so that a mask, not
 	// a bounds check, keeps the index in range.
@@ -143,7 +148,12 @@ const subTop = 64 - subShift
 // positive value) and offset j of the bin of a float with bits vb whose
 // magnitude is in [minValue, maxValue); the sign of vb is ignored.
 func (t *tables) binOf(vb uint64) (d, j uint) {
-	e := t.sub[(vb>>subShift-subBase)&(subLen-1)]
+	return t.binAt(uint(vb>>subShift-subBase), vb)
+}
+
+// binAt is binOf for a float whose sub-bucket is subBase+k.
+func (t *tables) binAt(k uint, vb uint64) (d, j uint) {
+	e := t.sub[k&(subLen-1)]
 	// One bin on is the next offset, or, from offset 89, offset 0 of the
 	// next decade: 128 - 89 = 39 codes on, 38 more than the others. That
 	// step is worked out beside the comparison, whose borrow (1 when vb is

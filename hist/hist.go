@@ -115,24 +115,30 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 	// nothing is spilled around a call on the way that every latency
 	// takes (docs/performance.md).
 	vb := math.Float64bits(v)
+	// s is the float's sub-bucket, with the sign shifted out: strictly
+	// between those of minValue and maxValue the float is in range, and
+	// outside them (zero, tiny, NaN, infinite, too large, or one of the two
+	// sub-buckets that hold minValue and maxValue, each part in range and
+	// part not) it goes the slow way. Small constants, not the bit patterns
+	// of minValue and maxValue, keep this short.
+	s := uint(vb << 1 >> (subShift + 1))
 	total := h.total + n
-	if (vb&^(1<<63))-minBits >= maxBits-minBits || total <= h.total {
-		// Zero, tiny, NaN, infinite, too large (|v| with the sign cleared,
-		// NaNs sorting above +Inf), n = 0 or overflow.
+	if s-(subMin+1) >= subMax-subMin-1 || total <= h.total {
+		// Also n = 0 or an overflowing count.
 		return h.insertSlow(v, n)
 	}
-	d, j := tab.binOf(vb)
+	d, j := tab.binAt(s-subBase, vb)
 	// A negative value's decade mirrors the positive one about the middle:
 	// numDecades-1-dn is d with all nine bits flipped.
 	d ^= uint(int64(vb)>>63) & (decades - 1)
-	// A decade below wlo wraps around to a large k: outside the window,
+	// A decade below wlo wraps around to a large w: outside the window,
 	// as are those 8 or more above it. A decade in the window without a
 	// block has the offset 0xffff, past the end of counts.
-	k := d - uint(h.wlo)
-	if k >= uint(len(h.woff)) {
+	w := d - uint(h.wlo)
+	if w >= uint(len(h.woff)) {
 		return h.insertOutsideWindow(int(d), int(j), n)
 	}
-	i := j + absent - uint(h.woff[k])
+	i := j + absent - uint(h.woff[w])
 	if i >= uint(len(h.counts)) {
 		return h.insertOutsideWindow(int(d), int(j), n)
 	}
@@ -167,8 +173,7 @@ func (h *Histogram) insertSlow(v float64, n uint64) error {
 	case n == 0:
 		return nil
 	case a >= minValue:
-		// InsertN sends no valid value here; should it ever, it is counted
-		// where it belongs rather than in the zero bin.
+		// A value in the sub-bucket of minValue or of maxValue.
 		d, j := locate(tab.index(a), v)
 		return h.insertOutsideWindow(d, j, n)
 	}
