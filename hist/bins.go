@@ -113,13 +113,10 @@ func (t *tables) build() {
 }
 
 // A sub-bucket entry packs, for the sub-bucket whose smallest float has
-// bits lo, the positive decade and offset of that float's bin p, whether
-// p is the last of its decade, and where the next bin's edge lies in the
-// sub-bucket:
+// bits lo, the bin p of that float and where the next bin's edge lies in
+// the sub-bucket:
 //
-//	bits 0..6    offset j = p mod 90
-//	bits 7..15   decade d = numDecades + p div 90, as InsertN numbers them
-//	bit  16      j = 89: the next bin is offset 0 of the next decade
+//	bits 0..15   c = posBase + p, the bin's code (see decadeOf)
 //	bits 19..63  edge - lo - 1 when the edge lies inside the sub-bucket,
 //	             else 2^subShift - 1, at or above every value of it
 //
@@ -127,52 +124,57 @@ func (t *tables) build() {
 // finishes the lookup: a float's bits shifted left by 19 keep only its
 // offset from lo, at bits 19..63, and exceed the entry exactly when that
 // offset is at or past the edge's (equal offsets leave the entry's low
-// bits above the float's zeros).
+// bits above the float's zeros). Past it, the bin is c+1, whether or not
+// that starts a new decade.
 func subEntry(p int, next, lo uint64) uint64 {
 	off := uint64(1) << subShift
 	if next>>subShift == lo>>subShift {
 		off = next - lo // ≥ 1: lo's own bin is p, not p+1
 	}
-	e := (off-1)<<subTop | uint64(numDecades+p/binsPerDecade)<<7 | uint64(p%binsPerDecade)
-	if p%binsPerDecade == binsPerDecade-1 {
-		e |= 1 << 16
-	}
-	return e
+	return (off-1)<<subTop | uint64(posBase+p)
 }
 
-// subTop is the number of bits above a float's in-sub-bucket offset: the
-// sign, the exponent and the subBits.
-const subTop = 64 - subShift
+const (
+	// subTop is the number of bits above a float's in-sub-bucket offset:
+	// the sign, the exponent and the subBits.
+	subTop = 64 - subShift
+	// posBase is the code of the smallest positive bin: codes run on from
+	// the 256 negative decades' bins, as the decades do (Histogram).
+	posBase = numDecades * binsPerDecade
+	// decadeMul and decadeShift divide a code by 90 with a multiplication:
+	// c×decadeMul/2^decadeShift errs by under 0.007 for every code below
+	// 2×posBase, less than the 1/90 that would change the quotient
+	// (TestDecadeOf checks them all).
+	decadeMul   = 46604
+	decadeShift = 22
+)
 
-// binOf returns the decade d (numDecades + the positive decade, as for a
-// positive value) and offset j of the bin of a float with bits vb whose
-// magnitude is in [minValue, maxValue); the sign of vb is ignored.
-func (t *tables) binOf(vb uint64) (d, j uint) {
-	return t.binAt(uint(vb>>subShift-subBase), vb)
+// decadeOf returns the decade of code c: numDecades + the positive decade.
+func decadeOf(c uint) uint { return c * decadeMul >> decadeShift }
+
+// codeOf returns the code of the bin of a float with bits vb whose
+// magnitude is in [minValue, maxValue), ignoring its sign: posBase + the
+// number of the positive bin.
+func (t *tables) codeOf(vb uint64) uint {
+	return t.codeAt(uint(vb>>subShift-subBase), vb)
 }
 
-// binAt is binOf for a float whose sub-bucket is subBase+k.
-func (t *tables) binAt(k uint, vb uint64) (d, j uint) {
+// codeAt is codeOf for a float whose sub-bucket is subBase+k.
+func (t *tables) codeAt(k uint, vb uint64) uint {
 	e := t.sub[k&(subLen-1)]
-	// One bin on is the next offset, or, from offset 89, offset 0 of the
-	// next decade: 128 - 89 = 39 codes on, 38 more than the others. That
-	// step is worked out beside the comparison, whose borrow (1 when vb is
-	// at or past the edge) then only masks it in, with no branch for
-	// random latencies to mispredict.
-	step := 1 + uint(e>>16&1)*(128-binsPerDecade)
+	// The borrow is 1 when vb is at or past the edge: one bin on, with no
+	// branch for random latencies to mispredict.
 	_, past := bits.Sub64(e, vb<<subTop, 0)
-	code := uint(e&(1<<16-1)) + step&-uint(past)
-	return code >> 7, code & (1<<7 - 1)
+	return uint(e&(1<<16-1)) + uint(past)
 }
 
 // index returns the number p of the positive bin holding a, which must be in
 // [minValue, maxValue): the float's exponent and top mantissa bits name
-// its sub-bucket, and binOf finishes with one comparison. The tests check
+// its sub-bucket, and codeOf finishes with one comparison. The tests check
 // every edge, its float neighbours and every sub-bucket start, which covers
 // all places where the answer can change.
 func (t *tables) index(a float64) int {
-	d, j := t.binOf(math.Float64bits(a))
-	return int((d-numDecades)*binsPerDecade + j)
+	return int(t.codeOf(math.Float64bits(a))) - posBase
 }
 
 // lower returns the lower edge of positive bin p (0 ≤ p ≤ numPos, where

@@ -61,9 +61,10 @@ var (
 // exponent d-384.
 const decades = 2 * numDecades
 
-// absent marks a window decade with no block (see Histogram.woff): 65535
-// is beyond the 46,080 counters of every decade.
-const absent = 1<<16 - 1
+// windowBase offsets the window's subtrahends (Histogram.wsub) so that
+// they are positive, and 0, for a decade with no block, leaves an index
+// beyond the 46,080 counters of every decade.
+const windowBase = 1 << 30
 
 // Histogram counts samples in log-linear bins.
 //
@@ -84,12 +85,12 @@ const absent = 1<<16 - 1
 type Histogram struct {
 	occ  [decades / 64]uint64 // bit d set: decade d has a block
 	rank [decades / 64]uint16 // number of blocks in the words before this one
-	// woff[k] is absent minus the index in counts where the block of
-	// decade wlo+k starts, so that a decade with no block (0) reads as the
-	// offset absent, beyond every counter. setWindow keeps it in step with
-	// occ; the zero value is an empty window.
+	// The window: for the decade wlo+k with a block, wsub[k] is what
+	// takes a bin code (see decadeOf) to its counter's index, subtracted
+	// from code+windowBase; for one without, 0. setWindow keeps it in step
+	// with occ; the zero value is an empty window.
 	wlo    uint16
-	woff   [8]uint16
+	wsub   [8]uint32
 	counts []uint64 // binsPerDecade counters per occupied decade, ascending
 	zero   uint64   // the zero bin
 	total  uint64   // sum of all counters, including zero
@@ -127,20 +128,21 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 		// Also n = 0 or an overflowing count.
 		return h.insertSlow(v, n)
 	}
-	d, j := tab.binAt(s-subBase, vb)
-	// A negative value's decade mirrors the positive one about the middle:
-	// numDecades-1-dn is d with all nine bits flipped.
-	d ^= uint(int64(vb)>>63) & (decades - 1)
+	c := tab.codeAt(s-subBase, vb)
+	// The decade of c is that of a positive value; a negative value's
+	// mirrors it about the middle, 511-d: d with all nine bits flipped.
+	d := decadeOf(c) ^ uint(int64(vb)>>63)&(decades-1)
 	// A decade below wlo wraps around to a large w: outside the window,
-	// as are those 8 or more above it. A decade in the window without a
-	// block has the offset 0xffff, past the end of counts.
+	// as are those 8 or more above it.
 	w := d - uint(h.wlo)
-	if w >= uint(len(h.woff)) {
-		return h.insertOutsideWindow(int(d), int(j), n)
+	if w >= uint(len(h.wsub)) {
+		return h.insertOutsideWindow(int(d), c, n)
 	}
-	i := j + absent - uint(h.woff[w])
+	// A decade of the window with no block has wsub 0, which puts i
+	// beyond every counter.
+	i := c + windowBase - uint(h.wsub[w])
 	if i >= uint(len(h.counts)) {
-		return h.insertOutsideWindow(int(d), int(j), n)
+		return h.insertOutsideWindow(int(d), c, n)
 	}
 	h.counts[i] += n
 	h.total = total
@@ -149,7 +151,8 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 
 // insertOutsideWindow is InsertN's ending for a sample of a decade the
 // window does not hold: one outside it, or one without a block yet.
-func (h *Histogram) insertOutsideWindow(d, j int, n uint64) error {
+func (h *Histogram) insertOutsideWindow(d int, c uint, n uint64) error {
+	j := int(c - decadeOf(c)*binsPerDecade)
 	r, ok := h.pos(d)
 	if !ok {
 		h.addBlock(d)
@@ -174,8 +177,8 @@ func (h *Histogram) insertSlow(v float64, n uint64) error {
 		return nil
 	case a >= minValue:
 		// A value in the sub-bucket of minValue or of maxValue.
-		d, j := locate(tab.index(a), v)
-		return h.insertOutsideWindow(d, j, n)
+		d, _ := locate(tab.index(a), v)
+		return h.insertOutsideWindow(d, tab.codeOf(math.Float64bits(a)), n)
 	}
 	h.zero += n
 	h.total += n
@@ -227,7 +230,7 @@ func (h *Histogram) setRanks() {
 // setWindow places the window at the lowest occupied decade and fills it
 // from occ.
 func (h *Histogram) setWindow() {
-	h.wlo, h.woff = 0, [8]uint16{}
+	h.wlo, h.wsub = 0, [8]uint32{}
 	for w, o := range h.occ {
 		if o != 0 {
 			h.wlo = uint16(w<<6 | bits.TrailingZeros64(o))
@@ -236,15 +239,21 @@ func (h *Histogram) setWindow() {
 	}
 	// The lowest occupied decade's block is the first: blocks follow one
 	// another along the occupied decades of the window.
-	off := 0
-	for k := range h.woff {
+	start := 0
+	for k := range h.wsub {
 		d := int(h.wlo) + k
 		if d >= decades {
 			break
 		}
 		if h.occ[d>>6]&(1<<(d&63)) != 0 {
-			h.woff[k] = uint16(absent - off)
-			off += binsPerDecade
+			// A code c of decade d (or of its mirror image, for a negative
+			// d) has offset c - 90×pd in the block, pd its positive decade.
+			pd := d
+			if d < numDecades {
+				pd = decades - 1 - d
+			}
+			h.wsub[k] = uint32(windowBase + pd*binsPerDecade - start)
+			start += binsPerDecade
 		}
 	}
 }
@@ -363,7 +372,7 @@ func (h *Histogram) CopyTo(dst *Histogram) {
 		return
 	}
 	dst.occ, dst.rank, dst.zero, dst.total = h.occ, h.rank, h.zero, h.total
-	dst.wlo, dst.woff = h.wlo, h.woff
+	dst.wlo, dst.wsub = h.wlo, h.wsub
 	dst.counts = append(dst.counts[:0], h.counts...)
 }
 
