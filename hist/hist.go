@@ -130,8 +130,12 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 	}
 	c := tab.codeAt(s-subBase, vb)
 	// The decade of c is that of a positive value; a negative value's
-	// mirrors it about the middle, 511-d: d with all nine bits flipped.
-	d := decadeOf(c) ^ uint(int64(vb)>>63)&(decades-1)
+	// mirrors it about the middle. Latencies are never negative, so this
+	// branch is one a processor predicts.
+	d := decadeOf(c)
+	if int64(vb) < 0 {
+		d = decades - 1 - d
+	}
 	// A decade below wlo wraps around to a large w: outside the window,
 	// as are those 8 or more above it.
 	w := d - uint(h.wlo)
