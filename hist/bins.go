@@ -74,6 +74,11 @@ type tables struct {
 	// sub[k] describes sub-bucket subBase+k (see subEntry): where its bin
 	// starts and the edge, if any, inside it.
 	sub [subLen]uint64
+	// oct[e], for a biased exponent e of values in range, is dlo | dhi<<8
+	// | 1<<16: the positive decades (0..255) of the smallest and largest
+	// floats of that octave in range; 0 for the other exponents. The
+	// histograms' windows are made from it.
+	oct [1 << 11]uint32
 }
 
 // tab is built once, before main runs (about a millisecond), and is
@@ -109,6 +114,13 @@ func (t *tables) build() {
 			p++
 		}
 		t.sub[k] = subEntry(p, math.Float64bits(t.lower(p+1)), lo)
+	}
+	for e := range t.oct {
+		lo := max(math.Float64frombits(uint64(e)<<52), minValue)
+		hi := min(math.Float64frombits(uint64(e+1)<<52-1), math.Nextafter(maxValue, 0))
+		if lo <= hi {
+			t.oct[e] = uint32(t.index(lo)/binsPerDecade | t.index(hi)/binsPerDecade<<8 | 1<<16)
+		}
 	}
 }
 

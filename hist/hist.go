@@ -75,22 +75,24 @@ const windowBase = 1 << 30
 // Representation: the bins of each occupied (sign, decade) pair form a dense
 // block of 90 counters, and the blocks are kept in ascending value order in
 // one slice. A 512-bit occupancy bitmap with per-word prefix counts turns a
-// decade into its block's position with one popcount, and a window caches
-// where the blocks of the eight decades from the lowest occupied one start,
-// so that Insert finds a latency's counter with one load and never
-// searches.
+// decade into its block's position with one popcount, and a window caches,
+// for 32 binary octaves from that of the lowest occupied decade, what takes
+// a bin to its counter, so that Insert finds a latency's counter with one
+// load, made beside the bin's, and never searches.
 // Per-minute latency rollups (values 1e-5..1e2 s) touch at most seven
 // decades: under 6 KiB of counters, and merges and cumulative counts are
 // tight loops over that slice.
 type Histogram struct {
 	occ  [decades / 64]uint64 // bit d set: decade d has a block
 	rank [decades / 64]uint16 // number of blocks in the words before this one
-	// The window: for the decade wlo+k with a block, wsub[k] is what
-	// takes a bin code (see decadeOf) to its counter's index, subtracted
-	// from code+windowBase; for one without, 0. setWindow keeps it in step
-	// with occ; the zero value is an empty window.
+	// The window: for the floats whose sign and exponent bits (vb>>52) are
+	// wlo+k, wsub[k] is what takes a bin code (see decadeOf) to its
+	// counter's index, subtracted from code+windowBase; it is 0 when the
+	// octave's decades do not all have blocks (or, for negative values,
+	// when it spans two). setWindow keeps it in step with occ; the zero
+	// value is an empty window.
 	wlo    uint16
-	wsub   [8]uint32
+	wsub   [32]uint32
 	counts []uint64 // binsPerDecade counters per occupied decade, ascending
 	zero   uint64   // the zero bin
 	total  uint64   // sum of all counters, including zero
@@ -129,34 +131,36 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 		return h.insertSlow(v, n)
 	}
 	c := tab.codeAt(s-subBase, vb)
-	// The decade of c is that of a positive value; a negative value's
-	// mirrors it about the middle. Latencies are never negative, so this
-	// branch is one a processor predicts.
-	d := decadeOf(c)
-	if int64(vb) < 0 {
-		d = decades - 1 - d
-	}
-	// A decade below wlo wraps around to a large w: outside the window,
-	// as are those 8 or more above it.
-	w := d - uint(h.wlo)
+	// The window is found from the float's sign and exponent, not from
+	// its decade, so that its load does not wait for the table's. A key
+	// below wlo wraps around to a large w: outside the window, as are
+	// those 32 or more above it.
+	w := uint(vb>>52) - uint(h.wlo)
 	if w >= uint(len(h.wsub)) {
-		return h.insertOutsideWindow(int(d), c, n)
+		return h.insertOutsideWindow(c, vb, n)
 	}
-	// A decade of the window with no block has wsub 0, which puts i
+	// An octave whose decades lack a block has wsub 0, which puts i
 	// beyond every counter.
 	i := c + windowBase - uint(h.wsub[w])
 	if i >= uint(len(h.counts)) {
-		return h.insertOutsideWindow(int(d), c, n)
+		return h.insertOutsideWindow(c, vb, n)
 	}
 	h.counts[i] += n
 	h.total = total
 	return nil
 }
 
-// insertOutsideWindow is InsertN's ending for a sample of a decade the
-// window does not hold: one outside it, or one without a block yet.
-func (h *Histogram) insertOutsideWindow(d int, c uint, n uint64) error {
-	j := int(c - decadeOf(c)*binsPerDecade)
+// insertOutsideWindow is InsertN's ending for a sample, of bin code c and
+// bits vb, that the window does not place: one outside it, or one of a
+// decade without a block yet.
+func (h *Histogram) insertOutsideWindow(c uint, vb uint64, n uint64) error {
+	// The decade of c is that of a positive value; a negative value's
+	// mirrors it about the middle.
+	d := int(decadeOf(c))
+	j := int(c) - d*binsPerDecade
+	if int64(vb) < 0 {
+		d = decades - 1 - d
+	}
 	r, ok := h.pos(d)
 	if !ok {
 		h.addBlock(d)
@@ -181,8 +185,8 @@ func (h *Histogram) insertSlow(v float64, n uint64) error {
 		return nil
 	case a >= minValue:
 		// A value in the sub-bucket of minValue or of maxValue.
-		d, _ := locate(tab.index(a), v)
-		return h.insertOutsideWindow(d, tab.codeOf(math.Float64bits(a)), n)
+		vb := math.Float64bits(v)
+		return h.insertOutsideWindow(tab.codeOf(vb), vb, n)
 	}
 	h.zero += n
 	h.total += n
@@ -231,35 +235,89 @@ func (h *Histogram) setRanks() {
 	h.setWindow()
 }
 
-// setWindow places the window at the lowest occupied decade and fills it
-// from occ.
+// setWindow places the window at the octave of the lowest occupied
+// positive decade (of the smallest occupied negative one when there is no
+// positive value) and fills it from occ.
 func (h *Histogram) setWindow() {
-	h.wlo, h.wsub = 0, [8]uint32{}
-	for w, o := range h.occ {
-		if o != 0 {
-			h.wlo = uint16(w<<6 | bits.TrailingZeros64(o))
-			break
+	h.wlo, h.wsub = 0, [32]uint32{}
+	neg := false
+	lo := -1 // the lowest occupied positive decade, or the smallest negative
+	for d := numDecades; d < decades && lo < 0; d += 64 {
+		if o := h.occ[d>>6]; o != 0 {
+			lo = d + bits.TrailingZeros64(o)
 		}
 	}
-	// The lowest occupied decade's block is the first: blocks follow one
-	// another along the occupied decades of the window.
-	start := 0
+	for d := numDecades - 1; d >= 0 && lo < 0; d -= 64 {
+		if o := h.occ[d>>6]; o != 0 {
+			lo, neg = d>>6<<6+63-bits.LeadingZeros64(o), true
+		}
+	}
+	if lo < 0 {
+		return
+	}
+	pd := lo // the positive decade whose magnitudes lo holds
+	if neg {
+		pd = decades - 1 - lo
+	}
+	key := int(math.Float64bits(tab.lower((pd-numDecades)*binsPerDecade)) >> 52)
+	if neg {
+		key |= 1 << 11
+	}
+	h.wlo = uint16(key)
 	for k := range h.wsub {
-		d := int(h.wlo) + k
-		if d >= decades {
+		if key+k >= 1<<12 {
 			break
 		}
-		if h.occ[d>>6]&(1<<(d&63)) != 0 {
-			// A code c of decade d (or of its mirror image, for a negative
-			// d) has offset c - 90×pd in the block, pd its positive decade.
-			pd := d
-			if d < numDecades {
-				pd = decades - 1 - d
-			}
-			h.wsub[k] = uint32(windowBase + pd*binsPerDecade - start)
-			start += binsPerDecade
-		}
+		h.wsub[k] = h.windowEntry(key + k)
 	}
+}
+
+// windowEntry returns the window's entry for the floats whose sign and
+// exponent bits are key: windowBase minus what is added to a bin code of
+// theirs to give its counter's index, or 0 when there is none.
+func (h *Histogram) windowEntry(key int) uint32 {
+	span := tab.oct[key&(1<<11-1)]
+	if span == 0 {
+		return 0 // an octave InsertN never looks up
+	}
+	dlo, dhi := int(span&0xff), int(span>>8&0xff) // positive decades, 0..255
+	neg := key>>11 != 0
+	rlo, okLo := h.pos(h.decadeOfSign(dlo, neg))
+	rhi, okHi := h.pos(h.decadeOfSign(dhi, neg))
+	// A code c of positive decade p has offset c - 90×(numDecades+p) in
+	// its block, which starts at r×90.
+	entry := func(p, r int) uint32 {
+		return uint32(windowBase + (numDecades+p)*binsPerDecade - r*binsPerDecade)
+	}
+	switch {
+	case dlo == dhi && okLo:
+		return entry(dlo, rlo)
+	case neg:
+		// Negative blocks are in value order, their counters in magnitude
+		// order: two decades are not one run of counters.
+		return 0
+	case okLo && okHi:
+		// Positive decades with blocks are one run of counters: the block
+		// of dhi = dlo+1 follows that of dlo, so one entry serves both.
+		return entry(dlo, rlo)
+	case okLo && (rlo+1)*binsPerDecade == len(h.counts):
+		// The last block: dhi's codes land past the end of counts.
+		return entry(dlo, rlo)
+	case okHi && rhi == 0:
+		// The first block: dlo's codes land before it, wrapping around
+		// to past the end.
+		return entry(dhi, rhi)
+	}
+	return 0
+}
+
+// decadeOfSign returns the decade that holds magnitudes of positive decade
+// pd (0..255), for positive or negative values.
+func (h *Histogram) decadeOfSign(pd int, neg bool) int {
+	if neg {
+		return numDecades - 1 - pd
+	}
+	return numDecades + pd
 }
 
 // Merge adds every bin count of o to h, so that h describes the union of both
