@@ -87,10 +87,11 @@ type Histogram struct {
 	rank [decades / 64]uint16 // number of blocks in the words before this one
 	// The window: for the floats whose sign and exponent bits (vb>>52) are
 	// wlo+k, wsub[k] is what takes a bin code (see decadeOf) to its
-	// counter's index, subtracted from code+windowBase; it is 0 when the
-	// octave's decades do not all have blocks (or, for negative values,
-	// when it spans two). setWindow keeps it in step with occ; the zero
-	// value is an empty window.
+	// counter's index, subtracted from code+windowBase; it is noEntry
+	// when the octave's decades do not all have blocks (or, for negative
+	// values, when it spans two), and 0 until a sample of the octave
+	// needed it. setWindow empties it when blocks move; the zero value is
+	// an empty window.
 	wlo    uint16
 	wsub   [32]uint32
 	counts []uint64 // binsPerDecade counters per occupied decade, ascending
@@ -139,8 +140,8 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 	if w >= uint(len(h.wsub)) {
 		return h.insertOutsideWindow(c, vb, n)
 	}
-	// An octave whose decades lack a block has wsub 0, which puts i
-	// beyond every counter.
+	// An octave whose decades lack a block, or one not yet looked up,
+	// has an entry (noEntry, 0) that puts i beyond every counter.
 	i := c + windowBase - uint(h.wsub[w])
 	if i >= uint(len(h.counts)) {
 		return h.insertOutsideWindow(c, vb, n)
@@ -167,6 +168,9 @@ func (h *Histogram) insertOutsideWindow(c uint, vb uint64, n uint64) error {
 	}
 	h.counts[r*binsPerDecade+j] += n
 	h.total += n
+	if w := uint(vb>>52) - uint(h.wlo); w < uint(len(h.wsub)) && h.wsub[w] == 0 {
+		h.wsub[w] = h.windowEntry(int(vb >> 52))
+	}
 	return nil
 }
 
@@ -237,7 +241,9 @@ func (h *Histogram) setRanks() {
 
 // setWindow places the window at the octave of the lowest occupied
 // positive decade (of the smallest occupied negative one when there is no
-// positive value) and fills it from occ.
+// positive value) and empties it: insertOutsideWindow fills an entry when
+// a sample of its octave first needs it, so that a histogram given a few
+// samples, or decoded and never inserted into, does not pay for all 32.
 func (h *Histogram) setWindow() {
 	h.wlo, h.wsub = 0, [32]uint32{}
 	neg := false
@@ -264,21 +270,20 @@ func (h *Histogram) setWindow() {
 		key |= 1 << 11
 	}
 	h.wlo = uint16(key)
-	for k := range h.wsub {
-		if key+k >= 1<<12 {
-			break
-		}
-		h.wsub[k] = h.windowEntry(key + k)
-	}
 }
+
+// noEntry is the window entry of an octave the window cannot serve: like
+// 0, it puts every index past the end of counts, but it tells
+// insertOutsideWindow that the entry is known.
+const noEntry = 1
 
 // windowEntry returns the window's entry for the floats whose sign and
 // exponent bits are key: windowBase minus what is added to a bin code of
-// theirs to give its counter's index, or 0 when there is none.
+// theirs to give its counter's index, or noEntry when there is none.
 func (h *Histogram) windowEntry(key int) uint32 {
 	span := tab.oct[key&(1<<11-1)]
 	if span == 0 {
-		return 0 // an octave InsertN never looks up
+		return noEntry // an octave InsertN never looks up
 	}
 	dlo, dhi := int(span&0xff), int(span>>8&0xff) // positive decades, 0..255
 	neg := key>>11 != 0
@@ -295,7 +300,7 @@ func (h *Histogram) windowEntry(key int) uint32 {
 	case neg:
 		// Negative blocks are in value order, their counters in magnitude
 		// order: two decades are not one run of counters.
-		return 0
+		return noEntry
 	case okLo && okHi:
 		// Positive decades with blocks are one run of counters: the block
 		// of dhi = dlo+1 follows that of dlo, so one entry serves both.
@@ -308,7 +313,7 @@ func (h *Histogram) windowEntry(key int) uint32 {
 		// to past the end.
 		return entry(dhi, rhi)
 	}
-	return 0
+	return noEntry
 }
 
 // decadeOfSign returns the decade that holds magnitudes of positive decade
