@@ -128,7 +128,7 @@ func (t *tables) build() {
 // bits lo, the bin p of that float and where the next bin's edge lies in
 // the sub-bucket:
 //
-//	bits 0..15   c = posBase + p, the bin's code (see decadeOf)
+//	bits 0..15   c = posBase + p, the bin's code
 //	bits 19..63  edge - lo - 1 when the edge lies inside the sub-bucket,
 //	             else 2^subShift - 1, at or above every value of it
 //
@@ -153,16 +153,7 @@ const (
 	// posBase is the code of the smallest positive bin: codes run on from
 	// the 256 negative decades' bins, as the decades do (Histogram).
 	posBase = numDecades * binsPerDecade
-	// decadeMul and decadeShift divide a code by 90 with a multiplication:
-	// c×decadeMul/2^decadeShift errs by under 0.007 for every code below
-	// 2×posBase, less than the 1/90 that would change the quotient
-	// (TestDecadeOf checks them all).
-	decadeMul   = 46604
-	decadeShift = 22
 )
-
-// decadeOf returns the decade of code c: numDecades + the positive decade.
-func decadeOf(c uint) uint { return c * decadeMul >> decadeShift }
 
 // codeOf returns the code of the bin of a float with bits vb whose
 // magnitude is in [minValue, maxValue), ignoring its sign: posBase + the

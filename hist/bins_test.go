@@ -150,13 +150,3 @@ func twoDigitThresholds(t testing.TB, lo, hi int) []float64 {
 	}
 	return out
 }
-
-// TestDecadeOf checks the division by 90 that InsertN does with a
-// multiplication, for every code a bin can have.
-func TestDecadeOf(t *testing.T) {
-	for c := range uint(2 * posBase) {
-		if got, want := decadeOf(c), c/binsPerDecade; got != want {
-			t.Fatalf("decadeOf(%d) = %d, want %d", c, got, want)
-		}
-	}
-}

@@ -61,9 +61,9 @@ var (
 // exponent d-384.
 const decades = 2 * numDecades
 
-// windowBase offsets the window's subtrahends (Histogram.wsub) so that
-// they are positive, and 0, for a decade with no block, leaves an index
-// beyond the 46,080 counters of every decade.
+// windowBase offsets the window's entries (Histogram.wsub) so that they
+// are positive, and so that 0 or noEntry, for an octave the window does
+// not serve, leaves an index beyond the 46,080 counters of every decade.
 const windowBase = 1 << 30
 
 // Histogram counts samples in log-linear bins.
@@ -86,7 +86,7 @@ type Histogram struct {
 	occ  [decades / 64]uint64 // bit d set: decade d has a block
 	rank [decades / 64]uint16 // number of blocks in the words before this one
 	// The window: for the floats whose sign and exponent bits (vb>>52) are
-	// wlo+k, wsub[k] is what takes a bin code (see decadeOf) to its
+	// wlo+k, wsub[k] is what takes a bin code (see subEntry) to its
 	// counter's index, subtracted from code+windowBase; it is noEntry
 	// when the octave's decades do not all have blocks (or, for negative
 	// values, when it spans two), and 0 until a sample of the octave
@@ -113,11 +113,11 @@ func (h *Histogram) Insert(v float64) error { return h.InsertN(v, 1) }
 // ErrCountOverflow when the total count would exceed 2^64-1. n = 0 only
 // validates v.
 func (h *Histogram) InsertN(v float64, n uint64) error {
-	// This is tables.index, locate and pos written out, and every rare case
-	// (a value outside the bins, a decade outside the window or without a
-	// block, n = 0, an overflowing count) leaves by one tail call, so that
-	// nothing is spilled around a call on the way that every latency
-	// takes (docs/performance.md).
+	// The way every latency takes: a range check, the sub-bucket table
+	// and the window, loaded side by side, then the counter. Every rare
+	// case (a value outside the bins, an octave the window does not serve,
+	// n = 0, an overflowing count) leaves by one tail call, so that nothing
+	// is spilled around a call on this way (docs/performance.md).
 	vb := math.Float64bits(v)
 	// s is the float's sub-bucket, with the sign shifted out: strictly
 	// between those of minValue and maxValue the float is in range, and
@@ -155,13 +155,7 @@ func (h *Histogram) InsertN(v float64, n uint64) error {
 // bits vb, that the window does not place: one outside it, or one of a
 // decade without a block yet.
 func (h *Histogram) insertOutsideWindow(c uint, vb uint64, n uint64) error {
-	// The decade of c is that of a positive value; a negative value's
-	// mirrors it about the middle.
-	d := int(decadeOf(c))
-	j := int(c) - d*binsPerDecade
-	if int64(vb) < 0 {
-		d = decades - 1 - d
-	}
+	d, j := locate(int(c)-posBase, math.Float64frombits(vb))
 	r, ok := h.pos(d)
 	if !ok {
 		h.addBlock(d)
@@ -202,11 +196,16 @@ func (h *Histogram) insertSlow(v float64, n uint64) error {
 // stored in ascending magnitude for both signs.
 func locate(p int, v float64) (d, j int) {
 	dn := p / binsPerDecade
-	j = p - dn*binsPerDecade
-	if v < 0 {
-		return numDecades - 1 - dn, j
+	return decadeOfSign(dn, v < 0), p - dn*binsPerDecade
+}
+
+// decadeOfSign returns the decade that holds the magnitudes of positive
+// decade dn (0..255, exponent dn-128), for positive or negative values.
+func decadeOfSign(dn int, neg bool) int {
+	if neg {
+		return numDecades - 1 - dn
 	}
-	return numDecades + dn, j
+	return numDecades + dn
 }
 
 // pos returns the position (block number) decade d has, or would have if it
@@ -261,11 +260,11 @@ func (h *Histogram) setWindow() {
 	if lo < 0 {
 		return
 	}
-	pd := lo // the positive decade whose magnitudes lo holds
+	dn := lo - numDecades // the positive decade whose magnitudes lo holds
 	if neg {
-		pd = decades - 1 - lo
+		dn = numDecades - 1 - lo
 	}
-	key := int(math.Float64bits(tab.lower((pd-numDecades)*binsPerDecade)) >> 52)
+	key := int(math.Float64bits(tab.lower(dn*binsPerDecade)) >> 52)
 	if neg {
 		key |= 1 << 11
 	}
@@ -287,8 +286,8 @@ func (h *Histogram) windowEntry(key int) uint32 {
 	}
 	dlo, dhi := int(span&0xff), int(span>>8&0xff) // positive decades, 0..255
 	neg := key>>11 != 0
-	rlo, okLo := h.pos(h.decadeOfSign(dlo, neg))
-	rhi, okHi := h.pos(h.decadeOfSign(dhi, neg))
+	rlo, okLo := h.pos(decadeOfSign(dlo, neg))
+	rhi, okHi := h.pos(decadeOfSign(dhi, neg))
 	// A code c of positive decade p has offset c - 90×(numDecades+p) in
 	// its block, which starts at r×90.
 	entry := func(p, r int) uint32 {
@@ -314,15 +313,6 @@ func (h *Histogram) windowEntry(key int) uint32 {
 		return entry(dhi, rhi)
 	}
 	return noEntry
-}
-
-// decadeOfSign returns the decade that holds magnitudes of positive decade
-// pd (0..255), for positive or negative values.
-func (h *Histogram) decadeOfSign(pd int, neg bool) int {
-	if neg {
-		return numDecades - 1 - pd
-	}
-	return numDecades + pd
 }
 
 // Merge adds every bin count of o to h, so that h describes the union of both
