@@ -83,8 +83,11 @@ const windowBase = 1 << 30
 // decades: under 6 KiB of counters, and merges and cumulative counts are
 // tight loops over that slice.
 type Histogram struct {
-	occ  [decades / 64]uint64 // bit d set: decade d has a block
-	rank [decades / 64]uint16 // number of blocks in the words before this one
+	occ    [decades / 64]uint64 // bit d set: decade d has a block
+	rank   [decades / 64]uint16 // number of blocks in the words before this one
+	counts []uint64             // binsPerDecade counters per occupied decade, ascending
+	zero   uint64               // the zero bin
+	total  uint64               // sum of all counters, including zero
 	// The window: for the floats whose sign and exponent bits (vb>>52) are
 	// wlo+k, wsub[k] is what takes a bin code (see subEntry) to its
 	// counter's index, subtracted from code+windowBase; it is noEntry
@@ -92,11 +95,8 @@ type Histogram struct {
 	// values, when it spans two), and 0 until a sample of the octave
 	// needed it. setWindow empties it when blocks move; the zero value is
 	// an empty window.
-	wlo    uint16
-	wsub   [32]uint32
-	counts []uint64 // binsPerDecade counters per occupied decade, ascending
-	zero   uint64   // the zero bin
-	total  uint64   // sum of all counters, including zero
+	wlo  uint16
+	wsub [32]uint32
 }
 
 // New returns an empty histogram. It is the same as new(Histogram).
