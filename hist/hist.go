@@ -403,9 +403,14 @@ func (h *Histogram) mergeGrow(o *Histogram, union *[decades / 64]uint64) {
 func addBlock(dst, src []uint64) {
 	d := (*[binsPerDecade]uint64)(dst[:binsPerDecade])
 	s := (*[binsPerDecade]uint64)(src[:binsPerDecade])
-	for i := range d {
-		sum, carry := bits.Add64(d[i], s[i], 0)
-		d[i] = sum | -carry
+	// Three counters a turn: a loop of one is so short that where the
+	// linker happens to place it (within a 64-byte line or across two)
+	// changed Merge's time by a quarter.
+	for i := 0; i <= binsPerDecade-3; i += 3 {
+		s0, c0 := bits.Add64(d[i], s[i], 0)
+		s1, c1 := bits.Add64(d[i+1], s[i+1], 0)
+		s2, c2 := bits.Add64(d[i+2], s[i+2], 0)
+		d[i], d[i+1], d[i+2] = s0|-c0, s1|-c1, s2|-c2
 	}
 }
 
