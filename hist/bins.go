@@ -2,9 +2,8 @@ package hist
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
-	"sync"
-	"sync/atomic"
 )
 
 // Bin layout.
@@ -51,6 +50,11 @@ const (
 	// subBase is the sub-bucket of minValue: 2^-426 ≤ 1e-128 < 2^-425, and
 	// 597 is the biased exponent of 2^-426.
 	subBase = 597 << subBits
+	// subMin and subMax are the sub-buckets of minValue and maxValue.
+	// InsertN takes the floats strictly between them, and leaves those
+	// two, each part in range and part not, to a slower exact path.
+	subMin = minBits >> subShift
+	subMax = maxBits >> subShift
 	// subLen is a power of two above the 852 × 128 sub-buckets from
 	// minValue to maxValue (biased exponents 597..1448), so that a mask, not
 	// a bounds check, keeps the index in range.
@@ -58,8 +62,9 @@ const (
 )
 
 // tables holds the exact bin edges and the helpers of the fast bin search.
-// It is filled once, on first use, and never written afterwards, so
-// concurrent readers need no synchronisation beyond the sync.Once.
+// tab is filled by init and never written afterwards, so readers need no
+// synchronisation, and InsertN reads it at a fixed address with no check
+// that it is built.
 type tables struct {
 	// edge[p+1] is the float64 nearest to the decimal lower edge of positive
 	// bin p. edge[0] = 0 and edge[numPos+2] = +Inf are sentinels so that the
@@ -69,26 +74,24 @@ type tables struct {
 	// sub[k] describes sub-bucket subBase+k (see subEntry): where its bin
 	// starts and the edge, if any, inside it.
 	sub [subLen]uint64
+	// oct[e], for a biased exponent e of values in range, is dlo | dhi<<8
+	// | 1<<16: the positive decades (0..255) of the smallest and largest
+	// floats of that octave in range; 0 for the other exponents. The
+	// histograms' windows are made from it.
+	oct [1 << 11]uint32
 }
 
-var (
-	tabOnce sync.Once
-	tab     tables
-	// tabReady points at tab once it is built: InsertN reads it instead of
-	// going through tabOnce, whose slow path is a call.
-	tabReady atomic.Pointer[tables]
-)
+// tab is built once, before main runs (about a millisecond), and is
+// read-only from then on: the price of an insert that does not ask
+// whether the tables exist yet.
+var tab tables
 
-// getTables returns the shared tables, building them on first use. Building
-// takes about a millisecond; doing it lazily keeps that off the start-up of
-// programs that import hist but never insert.
-func getTables() *tables {
-	tabOnce.Do(buildTables)
-	return &tab
-}
+func init() { tab.build() }
 
-func buildTables() {
-	t := &tab
+// getTables returns the shared, read-only tables.
+func getTables() *tables { return &tab }
+
+func (t *tables) build() {
 	var buf [16]byte
 	for p := range numPos {
 		val, exp := p%binsPerDecade+10, p/binsPerDecade-128
@@ -104,7 +107,6 @@ func buildTables() {
 	t.edge[0] = 0
 	t.edge[numPos+1] = maxValue
 	t.edge[numPos+2] = math.Inf(1)
-	defer tabReady.Store(t)
 	p := 0
 	for k := range t.sub {
 		lo := uint64(subBase+k) << subShift
@@ -113,54 +115,69 @@ func buildTables() {
 		}
 		t.sub[k] = subEntry(p, math.Float64bits(t.lower(p+1)), lo)
 	}
+	for e := range t.oct {
+		lo := max(math.Float64frombits(uint64(e)<<52), minValue)
+		hi := min(math.Float64frombits(uint64(e+1)<<52-1), math.Nextafter(maxValue, 0))
+		if lo <= hi {
+			t.oct[e] = uint32(t.index(lo)/binsPerDecade | t.index(hi)/binsPerDecade<<8 | 1<<16)
+		}
+	}
 }
 
 // A sub-bucket entry packs, for the sub-bucket whose smallest float has
-// bits lo, the decade and offset of that float's bin p, whether p is the
-// last of its decade, and the low subShift bits of the next bin's edge
-// when that edge lies inside the sub-bucket (else 2^subShift, above every
-// value of it):
+// bits lo, the bin p of that float and where the next bin's edge lies in
+// the sub-bucket:
 //
-//	bits 0..6   offset j = p mod 90
-//	bits 7..14  decade dn = p div 90
-//	bit  15     j = 89: the next bin is offset 0 of the next decade
-//	bits 18..63 edge - lo, or 2^subShift
+//	bits 0..15   c = posBase + p, the bin's code
+//	bits 19..63  edge - lo - 1 when the edge lies inside the sub-bucket,
+//	             else 2^subShift - 1, at or above every value of it
 //
 // The next edge is the only one a sub-bucket can hold, so one comparison
-// of the low bits with it finishes the lookup (InsertN).
+// finishes the lookup: a float's bits shifted left by 19 keep only its
+// offset from lo, at bits 19..63, and exceed the entry exactly when that
+// offset is at or past the edge's (equal offsets leave the entry's low
+// bits above the float's zeros). Past it, the bin is c+1, whether or not
+// that starts a new decade.
 func subEntry(p int, next, lo uint64) uint64 {
 	off := uint64(1) << subShift
 	if next>>subShift == lo>>subShift {
-		off = next - lo
+		off = next - lo // ≥ 1: lo's own bin is p, not p+1
 	}
-	e := off<<18 | uint64(p/binsPerDecade)<<7 | uint64(p%binsPerDecade)
-	if p%binsPerDecade == binsPerDecade-1 {
-		e |= 1 << 15
-	}
-	return e
+	return (off-1)<<subTop | uint64(posBase+p)
 }
 
-// binOf returns the decade dn and offset j, within the positive bins, of
-// the bin of a float with bits ab, in [minValue, maxValue).
-func (t *tables) binOf(ab uint64) (dn, j uint) {
-	e := t.sub[(ab>>subShift-subBase)&(subLen-1)]
-	// past is 1 when ab is at or past the edge: edge-ab-1 wraps to its top
-	// bit exactly then, with no branch for random latencies to mispredict.
-	past := ((e >> 18) - (ab & (1<<subShift - 1)) - 1) >> 63
-	// One bin on is the next offset, or, from offset 89, offset 0 of the
-	// next decade: 128 - 89 = 39 codes on, 38 more than the others.
-	code := uint(e&(1<<15-1) + past + (past&(e>>15))*(128-binsPerDecade))
-	return code >> 7, code & (1<<7 - 1)
+const (
+	// subTop is the number of bits above a float's in-sub-bucket offset:
+	// the sign, the exponent and the subBits.
+	subTop = 64 - subShift
+	// posBase is the code of the smallest positive bin: codes run on from
+	// the 256 negative decades' bins, as the decades do (Histogram).
+	posBase = numDecades * binsPerDecade
+)
+
+// codeOf returns the code of the bin of a float with bits vb whose
+// magnitude is in [minValue, maxValue), ignoring its sign: posBase + the
+// number of the positive bin.
+func (t *tables) codeOf(vb uint64) uint {
+	return t.codeAt(uint(vb>>subShift-subBase), vb)
+}
+
+// codeAt is codeOf for a float whose sub-bucket is subBase+k.
+func (t *tables) codeAt(k uint, vb uint64) uint {
+	e := t.sub[k&(subLen-1)]
+	// The borrow is 1 when vb is at or past the edge: one bin on, with no
+	// branch for random latencies to mispredict.
+	_, past := bits.Sub64(e, vb<<subTop, 0)
+	return uint(e&(1<<16-1)) + uint(past)
 }
 
 // index returns the number p of the positive bin holding a, which must be in
 // [minValue, maxValue): the float's exponent and top mantissa bits name
-// its sub-bucket, and binOf finishes with one comparison. The tests check
+// its sub-bucket, and codeOf finishes with one comparison. The tests check
 // every edge, its float neighbours and every sub-bucket start, which covers
 // all places where the answer can change.
 func (t *tables) index(a float64) int {
-	dn, j := t.binOf(math.Float64bits(a))
-	return int(dn*binsPerDecade + j)
+	return int(t.codeOf(math.Float64bits(a))) - posBase
 }
 
 // lower returns the lower edge of positive bin p (0 ≤ p ≤ numPos, where

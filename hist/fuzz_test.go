@@ -3,6 +3,7 @@ package hist
 import (
 	"bytes"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -87,6 +88,19 @@ func FuzzInsert(f *testing.F) {
 		if lo, hi, ok := BinBounds(v); !ok || lo != b.Lower || hi != b.Upper {
 			t.Fatalf("BinBounds(%v) = %v, %v, %v; bin [%v, %v]", v, lo, hi, ok, b.Lower, b.Upper)
 		}
+		// The first insert made v's block and window entry; the second
+		// finds its counter the fast way and must count the same bin.
+		if err := h.Insert(v); err != nil {
+			t.Fatalf("second Insert(%v): %v", v, err)
+		}
+		if got := slices.Collect(h.Bins()); len(got) != 1 || got[0] != (Bin{Lower: b.Lower, Upper: b.Upper, Count: 2}) {
+			t.Fatalf("Insert(%v) twice gave bins %v", v, got)
+		}
+		if err := h.InsertN(v, math.MaxUint64); err != ErrCountOverflow {
+			t.Fatalf("InsertN(%v, 2^64-1) after two samples: %v, want ErrCountOverflow", v, err)
+		}
+		h.Reset()
+		_ = h.Insert(v)
 		// Queries at any x: the counts bracket the truth and stay in range.
 		below, atOrBelow, above := h.CountBelow(x), h.CountAtOrBelow(x), h.CountAbove(x)
 		lt, le := uint64(0), uint64(0)
