@@ -28,9 +28,10 @@ type Compact struct {
 	quantum int64
 
 	mu sync.Mutex
-	// pages holds, by quantum number >> pageBits, the records of that
-	// page's quanta in the order they were spilled, or after Seal one per
-	// quantum in time order. A record is
+	// pages holds, by quantum number >> pageBits, the segments of that
+	// page: each a run of records in ascending slot order, one per
+	// aggregator's spill, or after Seal runs that read in slot order one
+	// after the other with each slot once. A record is
 	//
 	//	uvarint  slot: the quantum number mod pageLen
 	//	byte     flags: which counts follow, and Measured (see appendRecord)
@@ -39,8 +40,11 @@ type Compact struct {
 	//	uvarint  length of the histogram's compact form
 	//	         Latency.AppendCompact
 	//
-	// A quantum of a few requests takes about 13 bytes.
-	pages  map[int64][]byte
+	// A quantum of a few requests takes about 13 bytes. Segments are cut
+	// from slabs (store) rather than appended to a growing page: copying a
+	// page each time it grew cost more than encoding the records.
+	pages  map[int64][][]byte
+	slab   []byte
 	sealed bool
 	// scratch holds a merged histogram's compact form in Seal.
 	scratch []byte
@@ -59,11 +63,15 @@ const (
 	// over an hour of one-minute quanta, so that a file's quanta are
 	// rarely spilled before their last event.
 	spillAfter = 64
+	// slabSize is the size of the slabs segments are cut from: large
+	// enough that allocating them costs nothing next to filling them,
+	// small enough that the last one's unused tail does not matter.
+	slabSize = 64 << 10
 )
 
 // NewCompact returns an empty store for rollups of the given quantum.
 func NewCompact(quantum time.Duration) *Compact {
-	return &Compact{quantum: int64(quantum), pages: make(map[int64][]byte)}
+	return &Compact{quantum: int64(quantum), pages: make(map[int64][][]byte)}
 }
 
 // SpillTo makes a keep at most spillAfter rollups and write the others
@@ -156,13 +164,22 @@ func (c *Compact) add(rollups []*Rollup, buf []byte) []byte {
 			// The record went after the histogram; move it into its place.
 			buf = append(buf[:at], buf[at+len(enc):]...)
 		}
-		// append grows a large page by a quarter: more copies than
-		// doubling, but less memory, which is what Compact is for.
 		c.mu.Lock()
-		c.pages[page] = append(c.pages[page], buf...)
+		c.pages[page] = append(c.pages[page], c.store(buf))
 		c.mu.Unlock()
 	}
 	return buf
+}
+
+// store copies b into the current slab and returns the copy, which
+// nothing appends to. c.mu must be held.
+func (c *Compact) store(b []byte) []byte {
+	if len(c.slab)+len(b) > cap(c.slab) {
+		c.slab = make([]byte, 0, max(slabSize, len(b)))
+	}
+	at := len(c.slab)
+	c.slab = append(c.slab, b...)
+	return c.slab[at:len(c.slab):len(c.slab)]
 }
 
 // Flags of a record: Measured, Good short of Attempted, and which of
@@ -275,6 +292,7 @@ func (c *Compact) Seal() (*Series, error) {
 }
 
 func (c *Compact) seal() error {
+	c.slab = nil
 	c.keys = slices.Sorted(maps.Keys(c.pages))
 	c.firstMeasured = NotStarted
 	seen := false
@@ -288,27 +306,45 @@ func (c *Compact) seal() error {
 		}
 	}
 	var recs []record
+	var spans []segSpan
 	var sum hist.Histogram
 	for _, page := range c.keys {
-		recs = recs[:0]
-		for b := c.pages[page]; len(b) > 0; {
-			var rec record
-			var err error
-			if b, err = rec.next(b); err != nil {
-				return err
+		segs := c.pages[page]
+		recs, spans = recs[:0], spans[:0]
+		for k, seg := range segs {
+			from := len(recs)
+			for b := seg; len(b) > 0; {
+				var rec record
+				var err error
+				if b, err = rec.next(b); err != nil {
+					return err
+				}
+				recs = append(recs, rec)
 			}
-			recs = append(recs, rec)
+			if len(recs) > from {
+				spans = append(spans, segSpan{seg: k, from: from, to: len(recs)})
+			}
 		}
 		base := page << pageBits
-		if sortedSlots(recs) {
-			// One record a quantum, in order: the page stays as it is.
-			for _, m := range recs {
-				note((base+int64(m.slot))*c.quantum, m.measured)
+		if ordered := orderedSegments(recs, spans); ordered != nil {
+			// Each slot once, the segments one after the other: they stay
+			// as they are, in slot order.
+			sorted := make([][]byte, 0, len(ordered))
+			for _, sp := range ordered {
+				for _, m := range recs[sp.from:sp.to] {
+					note((base+int64(m.slot))*c.quantum, m.measured)
+				}
+				sorted = append(sorted, segs[sp.seg])
 			}
+			c.pages[page] = sorted
 			continue
 		}
 		slices.SortStableFunc(recs, func(x, y record) int { return x.slot - y.slot })
-		out := make([]byte, 0, len(c.pages[page]))
+		size := 0
+		for _, seg := range segs {
+			size += len(seg)
+		}
+		out := make([]byte, 0, size)
 		for i := 0; i < len(recs); {
 			j := i + 1
 			for j < len(recs) && recs[j].slot == recs[i].slot {
@@ -339,9 +375,30 @@ func (c *Compact) seal() error {
 			out = appendRecord(out, m.slot, m.measured, m.counts, m.hist)
 			i = j
 		}
-		c.pages[page] = out
+		c.pages[page] = [][]byte{out}
 	}
 	return nil
+}
+
+// segSpan is the records recs[from:to] of a page's segment seg.
+type segSpan struct{ seg, from, to int }
+
+// orderedSegments returns spans sorted by their first slot if, so
+// sorted, they name each slot once in ascending order, and nil if the
+// page must be merged record by record.
+func orderedSegments(recs []record, spans []segSpan) []segSpan {
+	for _, sp := range spans {
+		if !sortedSlots(recs[sp.from:sp.to]) {
+			return nil
+		}
+	}
+	slices.SortFunc(spans, func(x, y segSpan) int { return recs[x.from].slot - recs[y.from].slot })
+	for k := 1; k < len(spans); k++ {
+		if recs[spans[k].from].slot <= recs[spans[k-1].to-1].slot {
+			return nil
+		}
+	}
+	return spans
 }
 
 // sortedSlots reports whether recs name each slot once, in order.
@@ -401,6 +458,7 @@ type compactCursor struct {
 	r       Rollup
 	rec     record
 	page    int64
+	segs    [][]byte // the page's segments after b
 	b       []byte
 	pending bool // rec is decoded and not yet returned
 }
@@ -408,18 +466,21 @@ type compactCursor struct {
 func (cc *compactCursor) at(start int64) *Rollup {
 	n := quantumNumber(start, cc.c.quantum)
 	if p := n >> pageBits; p != cc.page {
-		cc.page, cc.b, cc.pending = p, cc.c.pages[p], false
+		cc.page, cc.segs, cc.b, cc.pending = p, cc.c.pages[p], nil, false
 	}
 	slot := int(n & (pageLen - 1))
 	for {
 		if !cc.pending {
-			if len(cc.b) == 0 {
-				return nil
+			for len(cc.b) == 0 {
+				if len(cc.segs) == 0 {
+					return nil
+				}
+				cc.b, cc.segs = cc.segs[0], cc.segs[1:]
 			}
 			var err error
 			if cc.b, err = cc.rec.next(cc.b); err != nil {
 				// Seal has read every record already.
-				cc.b = nil
+				cc.b, cc.segs = nil, nil
 				return nil
 			}
 			cc.pending = true
