@@ -136,19 +136,24 @@ func (in *indenter) spliced(v any, key string, emit func()) {
 // document writes d with its windows marshalled one at a time, so that
 // no buffer holds a year of them.
 func (in *indenter) document(d Document) {
-	if len(d.Windows) == 0 {
+	if len(d.Windows) == 0 && d.Stream == nil {
 		in.value(d)
 		return
 	}
-	windows := d.Windows
+	windows := d.windows()
 	d.Windows = nil
 	in.spliced(d, "windows", func() {
 		in.write([]byte{'['})
-		for i := range windows {
+		i := 0
+		for w := range windows {
 			if i > 0 {
 				in.write([]byte{','})
 			}
-			in.window(windows[i])
+			in.window(w)
+			if in.err != nil {
+				break
+			}
+			i++
 		}
 		in.write([]byte{']'})
 	})

@@ -152,6 +152,11 @@ func TestCompactSeriesEvaluatesLikeTheFullSeries(t *testing.T) {
 					if describe(got) != describe(want) || !got.Latency.Histogram.Equal(&want.Latency.Histogram) {
 						t.Fatalf("window %s at %s:\ncompact %s\nfull    %s", w, at, describe(got), describe(want))
 					}
+					has := want.Quanta.Elapsed > want.Quanta.Unmeasured
+					if Measured(s, full, w, at) != has || Measured(s, compact, w, at) != has {
+						t.Fatalf("window %s at %s: Measured full %v, compact %v; the evaluation has %d elapsed quanta, %d unmeasured",
+							w, at, Measured(s, full, w, at), Measured(s, compact, w, at), want.Quanta.Elapsed, want.Quanta.Unmeasured)
+					}
 				}
 				q := QuantumStart(at.UnixNano(), s.Quantum)
 				for _, span := range []time.Duration{5 * time.Minute, time.Hour, 6 * time.Hour, 3 * 24 * time.Hour} {
@@ -209,5 +214,47 @@ func TestCompactOfNothing(t *testing.T) {
 	}
 	if got := LifeStart(&SLO{Quantum: time.Minute}, s); got != NotStarted {
 		t.Errorf("LifeStart = %d, want NotStarted", got)
+	}
+}
+
+func TestMeasuredSaysWhetherAWindowHasData(t *testing.T) {
+	var sli SLI
+	s := &SLO{SLI: sli, Quantum: time.Minute, Window: WindowSpec{Calendar: Day, Location: time.UTC}}
+	day := func(d int) time.Time { return time.Date(2026, 12, d, 0, 0, 0, 0, time.UTC) }
+	// Data on the 1st and the 3rd, around page edges of the compact form,
+	// and a quantum on the 4th that only says "no traffic" (Count 0 is
+	// still measured).
+	var events []Event
+	for _, at := range []time.Time{day(1).Add(10 * time.Hour), day(3).Add(17*time.Hour + 3*time.Minute), day(3).Add(23*time.Hour + 59*time.Minute), day(4).Add(time.Hour)} {
+		events = append(events, Event{Time: at.UnixNano(), Status: 200, Count: 1, Latency: 0.001})
+	}
+	events[3].Count = 0
+	full, compact := compactTwin(t, &s.SLI, s.Quantum, events, false)
+	for _, series := range []*Series{full, compact} {
+		series.Since = LifeStart(s, series)
+		for _, tc := range []struct {
+			name string
+			w    Window
+			at   time.Time
+			want bool
+		}{
+			{"A day with a request is measured.", Window{day(1), day(2)}, day(5), true},
+			{"A day with no line is not.", Window{day(2), day(3)}, day(5), false},
+			{"A day whose only requests come after the evaluation time is not.", Window{day(3), day(4)}, day(3).Add(17 * time.Hour), false},
+			{"The quantum the evaluation time falls in counts.", Window{day(3), day(4)}, day(3).Add(17*time.Hour + 3*time.Minute + time.Second), true},
+			{"A quantum of no traffic is measured.", Window{day(4), day(5)}, day(5), true},
+			{"A window before the SLO's life is not.", Window{day(1).Add(-24 * time.Hour), day(1)}, day(5), false},
+		} {
+			if got := Measured(s, series, tc.w, tc.at); got != tc.want {
+				t.Errorf("%s (compact %v) Measured = %v, want %v", tc.name, series.compact != nil, got, tc.want)
+			}
+			r, err := Evaluate(s, series, tc.w, tc.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if has := r.Quanta.Elapsed > r.Quanta.Unmeasured; has != tc.want {
+				t.Errorf("%s Evaluate has elapsed %d, unmeasured %d: the test's expectation is wrong", tc.name, r.Quanta.Elapsed, r.Quanta.Unmeasured)
+			}
+		}
 	}
 }
