@@ -1,9 +1,22 @@
 package slo
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
+
+// CheckWindow returns the error Evaluate(s, series, w, at) returns, or
+// nil when it would evaluate w, without reading a quantum.
+func CheckWindow(s *SLO, series *Series, w Window, at time.Time) error {
+	if err := s.checkSpan(series, w.Start, w.End); err != nil {
+		return err
+	}
+	if at.Before(w.Start) {
+		return fmt.Errorf("evaluation time %s is before the window %s", at.Format(time.RFC3339), w)
+	}
+	return nil
+}
 
 // Measured reports whether Evaluate(s, series, w, at) would find a
 // measured quantum in w: its Result has Quanta.Elapsed greater than

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -115,13 +117,20 @@ func runEval(ctx context.Context, e *env, args []string) error {
 
 	docs := make([]report.Document, 0, len(slos))
 	violated := false
+	var failed error
 	for k, s := range slos {
-		doc, err := evalOne(ctx, e, &f, formats[k], at, s)
+		doc, err := evalOne(ctx, e, &f, formats[k], at, s, &failed)
 		if err != nil {
 			return err
 		}
-		for _, w := range doc.Windows {
-			violated = violated || !w.Met
+		windows := doc.Stream
+		doc.Stream = func(yield func(report.Window) bool) {
+			for w := range windows {
+				violated = violated || !w.Met
+				if !yield(w) {
+					return
+				}
+			}
 		}
 		docs = append(docs, doc)
 	}
@@ -129,6 +138,9 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		err = report.WriteJSON(e.stdout, docs)
 	} else {
 		err = report.WriteText(e.stdout, docs)
+	}
+	if failed != nil {
+		return failed
 	}
 	if err != nil {
 		return fmt.Errorf("writing report: %w", err)
@@ -166,7 +178,10 @@ func loadSpec(e *env, path, only string) ([]*slo.SLO, error) {
 
 // evalOne reads the events for one SLO and evaluates every window they
 // touch.
-func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO) (report.Document, error) {
+//
+// The document's windows are evaluated as the report is written; an
+// evaluation that fails all the same stops it and sets *failed.
+func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO, failed *error) (report.Document, error) {
 	series, rep, err := readEvents(ctx, e, f, format, s)
 	if err != nil {
 		return report.Document{}, err
@@ -207,20 +222,97 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at
 			windows = []slo.Window{s.Window.Containing(at)}
 		}
 	}
-	results := make([]*slo.Result, 0, len(windows))
+	// Every window is checked before any is evaluated: the report is
+	// written while they are, and a refusal must leave no half of it.
 	for _, w := range windows {
-		r, err := slo.Evaluate(s, series, w, at)
-		if err != nil {
+		if err := slo.CheckWindow(s, series, w, at); err != nil {
 			return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("slo %s: %w", s.Name, err)}
 		}
-		if r.Quanta.Elapsed == r.Quanta.Unmeasured {
+		if !slo.Measured(s, series, w, at) {
 			return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf(
 				"slo %s: window %s: the data covers %s to %s, none of it in this window",
 				s.Name, w, time.Unix(0, first).UTC().Format(time.RFC3339), time.Unix(0, last).UTC().Format(time.RFC3339))}
 		}
-		results = append(results, r)
 	}
-	return report.Build(s, at, results, burnRates(s, series, at), in), nil
+	doc := report.Build(s, at, nil, burnRates(s, series, at), in)
+	doc.Stream = windowStream(s, series, windows, at, f.workers, failed)
+	return doc, nil
+}
+
+// windowStream evaluates the windows on as many goroutines as parse the
+// file, a few windows ahead of the writer, and yields their reports in
+// order: a year of daily windows is evaluated on every core while its
+// report is written, and only the windows in flight are held.
+//
+// CheckWindow passed every window, so Evaluate cannot refuse one; if it
+// does all the same, the stream ends there and failed holds why.
+func windowStream(s *slo.SLO, series *slo.Series, windows []slo.Window, at time.Time, workers int, failed *error) iter.Seq[report.Window] {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(windows))
+	return func(yield func(report.Window) bool) {
+		// ahead bounds the windows dispatched and not yet written, so
+		// that slot i%ahead holds at most the one of window i.
+		ahead := 2 * workers
+		type evaluated struct {
+			w   report.Window
+			err error
+		}
+		slots := make([]chan evaluated, ahead)
+		for k := range slots {
+			slots[k] = make(chan evaluated, 1)
+		}
+		tokens := make(chan struct{}, ahead)
+		jobs := make(chan int)
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		defer func() {
+			close(done)
+			wg.Wait()
+		}()
+		wg.Go(func() {
+			defer close(jobs)
+			for i := range windows {
+				select {
+				case tokens <- struct{}{}:
+				case <-done:
+					return
+				}
+				select {
+				case jobs <- i:
+				case <-done:
+					return
+				}
+			}
+		})
+		for range workers {
+			wg.Go(func() {
+				for i := range jobs {
+					var ev evaluated
+					r, err := slo.Evaluate(s, series, windows[i], at)
+					if err != nil {
+						// CheckWindow passed every window: a bug.
+						ev.err = &exitError{code: exitUsage, err: fmt.Errorf("slo %s: %w", s.Name, err)}
+					} else {
+						ev.w = report.NewWindow(s, r)
+					}
+					slots[i%ahead] <- ev
+				}
+			})
+		}
+		for i := range windows {
+			ev := <-slots[i%ahead]
+			<-tokens
+			if ev.err != nil {
+				*failed = ev.err
+				return
+			}
+			if !yield(ev.w) {
+				return
+			}
+		}
+	}
 }
 
 // burnRates measures the alerting spans that end at the evaluation time,
