@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -82,7 +83,10 @@ func NewCompact(quantum time.Duration) *Compact {
 // A quantum spilled more than once has its counts added up in Seal, so a
 // count past 2^64−1 there ends the read (ErrOverflow) rather than
 // refusing the one event that took it over, as Add does.
-func (a *Aggregator) SpillTo(c *Compact) { a.spill = c }
+func (a *Aggregator) SpillTo(c *Compact) {
+	a.spill = c
+	a.sparse = &sparseLatencies{}
+}
 
 // newRollup adds an empty rollup for the quantum at start, spilling the
 // ones a holds first if there are enough of them. It reuses the rollups
@@ -123,11 +127,142 @@ func (a *Aggregator) flush() {
 	if !slices.IsSortedFunc(spilled, byStart) {
 		slices.SortFunc(spilled, byStart)
 	}
-	a.spillBuf = a.spill.add(spilled, a.spillBuf)
+	sp := a.sparse
+	if !slices.IsSortedFunc(sp.samples, bySampleStart) {
+		slices.SortStableFunc(sp.samples, bySampleStart)
+	}
+	a.spillBuf = a.spill.add(spilled, sp, a.spillBuf)
+	sp.samples = sp.samples[:0]
 	a.free = append(a.free, spilled...)
 	clear(a.rollups)
 	a.order = spilled[:0]
 	a.last = nil
+}
+
+// sparseLatencies keeps the latencies of a spilling aggregator's quanta
+// while they have had few events, as the codes of their histogram bins,
+// and writes those quanta's compact histograms from the codes. A
+// histogram costs a block of counters cleared, and all of them scanned to
+// write its compact form, for each quantum: for a year of quanta of a
+// request or two that was the larger part of reading the file.
+type sparseLatencies struct {
+	// samples are the latencies in order of Add, until the next spill.
+	samples []sample
+	// codes caches the bin code of recent latency values: logs write
+	// latencies to the millisecond or microsecond, so few values recur.
+	codes [1 << codeCacheBits]codeEntry
+	// one finds a value's code: a histogram of that value alone.
+	one hist.Histogram
+	enc, rec []byte
+	run      []sample
+}
+
+// sparseEvents is the most events a quantum may have had for its
+// latencies to be kept as codes; past it they go into its histogram.
+const (
+	sparseEvents  = 8
+	codeCacheBits = 10
+)
+
+// sample is a latency of the quantum at start: the code of its bin,
+// counted n times.
+type sample struct {
+	start int64
+	code  uint64
+	n     uint64
+}
+
+type codeEntry struct {
+	bits uint64
+	code uint64 // 0: the histogram does not hold the value
+	set  bool
+}
+
+func bySampleStart(x, y sample) int { return cmpInt64(x.start, y.start) }
+
+// spillLatency records n latencies of v in r, the rollup Add is filling,
+// and reports whether the histogram holds v, as Histogram.InsertN does.
+func (a *Aggregator) spillLatency(r *Rollup, v float64, n uint64) bool {
+	if r.Attempted > sparseEvents {
+		return r.Latency.InsertN(v, n) == nil
+	}
+	sp := a.sparse
+	code := sp.code(v)
+	if code == 0 {
+		return false
+	}
+	sp.samples = append(sp.samples, sample{start: r.Start, code: code, n: n})
+	return true
+}
+
+// code is the code of v's bin in the compact form (AppendCompact), or 0
+// if a histogram does not hold v.
+func (sp *sparseLatencies) code(v float64) uint64 {
+	bits := math.Float64bits(v)
+	e := &sp.codes[(bits*0x9E3779B97F4A7C15)>>(64-codeCacheBits)]
+	if e.set && e.bits == bits {
+		return e.code
+	}
+	code := uint64(0)
+	sp.one.Reset()
+	if sp.one.InsertN(v, 1) == nil {
+		// The form of one sample: its code (the difference from 0), then
+		// its count.
+		sp.enc = sp.one.AppendCompact(sp.enc[:0])
+		code, _ = binary.Uvarint(sp.enc)
+	}
+	*e = codeEntry{bits: bits, code: code, set: true}
+	return code
+}
+
+// appendCompact appends the compact form of the histogram of r with the
+// samples of its quantum, which it takes from the front of sp.samples
+// (sorted by start; r's come before any of a later quantum).
+func (sp *sparseLatencies) appendCompact(dst []byte, r *Rollup, samples []sample) ([]byte, []sample) {
+	for len(samples) > 0 && samples[0].start < r.Start {
+		samples = samples[1:] // cannot happen: every sample has its rollup
+	}
+	j := 0
+	for j < len(samples) && samples[j].start == r.Start {
+		j++
+	}
+	run := samples[:j]
+	if len(run) == 0 {
+		return r.Latency.AppendCompact(dst), samples
+	}
+	// Codes ascending, each once with its counts summed, as the compact
+	// form writes the bins; at most sparseEvents of them.
+	sp.run = append(sp.run[:0], run...)
+	for i := 1; i < len(sp.run); i++ {
+		for k := i; k > 0 && sp.run[k].code < sp.run[k-1].code; k-- {
+			sp.run[k], sp.run[k-1] = sp.run[k-1], sp.run[k]
+		}
+	}
+	if r.Latency.Count() == 0 {
+		dst = appendCodes(dst, sp.run)
+	} else {
+		// Events past sparseEvents went into the histogram.
+		sp.enc = appendCodes(sp.enc[:0], sp.run)
+		_ = r.Latency.MergeCompact(sp.enc) // codes from AppendCompact, counts under Attempted
+		dst = r.Latency.AppendCompact(dst)
+	}
+	return dst, samples[j:]
+}
+
+// appendCodes appends the compact form of the bins of run, sorted by
+// code: each code's difference from the one before, then its count.
+func appendCodes(dst []byte, run []sample) []byte {
+	prev := uint64(0)
+	for i := 0; i < len(run); {
+		code, n := run[i].code, run[i].n
+		for i++; i < len(run) && run[i].code == code; i++ {
+			n += run[i].n // under the quantum's Attempted: no overflow
+		}
+		dst = binary.AppendUvarint(dst, code-prev)
+		dst = binary.AppendUvarint(dst, n)
+		prev = code
+	}
+	return dst
 }
 
 // CompactSeries spills what a still holds and returns its Compact's
@@ -146,7 +281,9 @@ func (a *Aggregator) CompactSeries() (*Series, error) {
 // add appends a record for each rollup, in order of Start. The records
 // are encoded into buf, which it returns for reuse, and only copied into
 // their pages under the lock, so that aggregators spill side by side.
-func (c *Compact) add(rollups []*Rollup, buf []byte) []byte {
+func (c *Compact) add(rollups []*Rollup, sp *sparseLatencies, buf []byte) []byte {
+	samples, enc := sp.samples, sp.rec
+	defer func() { sp.rec = enc }()
 	for i := 0; i < len(rollups); {
 		page := quantumNumber(rollups[i].Start, c.quantum) >> pageBits
 		buf = buf[:0]
@@ -156,13 +293,9 @@ func (c *Compact) add(rollups []*Rollup, buf []byte) []byte {
 			if n>>pageBits != page {
 				break
 			}
-			at := len(buf)
-			buf = r.Latency.AppendCompact(buf)
-			enc := buf[at:]
+			enc, samples = sp.appendCompact(enc[:0], r, samples)
 			buf = appendRecord(buf, int(n&(pageLen-1)), r.Measured,
 				[...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold}, enc)
-			// The record went after the histogram; move it into its place.
-			buf = append(buf[:at], buf[at+len(enc):]...)
 		}
 		c.mu.Lock()
 		c.pages[page] = append(c.pages[page], c.store(buf))

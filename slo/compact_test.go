@@ -258,3 +258,39 @@ func TestMeasuredSaysWhetherAWindowHasData(t *testing.T) {
 		}
 	}
 }
+
+// The compact form written from bin codes, for quanta of few events, is
+// the histogram's own, byte for byte, whatever the values, their counts
+// and their order; and a value the histogram refuses is refused.
+func TestSparseLatenciesWriteTheHistogramsForm(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	values := []float64{0, 1e-9, 0.001, 0.0015, 0.003, 0.003, 0.0049, 0.005, 0.0051, 0.2, 1, 59.9, 3600, 1e-300, math.Inf(1), math.MaxFloat64}
+	var sp sparseLatencies
+	for round := range 2000 {
+		var want Rollup
+		want.Start = int64(round)
+		var samples []sample
+		for range 1 + r.IntN(sparseEvents) {
+			v := values[r.IntN(len(values))]
+			if r.IntN(3) == 0 {
+				v = 0.003 * math.Exp(r.NormFloat64())
+			}
+			n := uint64(1 + r.IntN(3))
+			holds := want.Latency.InsertN(v, n) == nil
+			code := sp.code(v)
+			if holds != (code != 0) {
+				t.Fatalf("value %g: the histogram holds it: %v; its code is %d", v, holds, code)
+			}
+			if code != 0 {
+				samples = append(samples, sample{start: want.Start, code: code, n: n})
+			}
+		}
+		got, rest := sp.appendCompact(nil, &Rollup{Start: want.Start}, samples)
+		if len(rest) != 0 {
+			t.Fatalf("round %d: %d samples left over", round, len(rest))
+		}
+		if w := want.Latency.AppendCompact(nil); !slices.Equal(got, w) {
+			t.Fatalf("round %d: from codes % x, histogram % x", round, got, w)
+		}
+	}
+}
