@@ -152,7 +152,7 @@ type sparseLatencies struct {
 	// latencies to the millisecond or microsecond, so few values recur.
 	codes [1 << codeCacheBits]codeEntry
 	// one finds a value's code: a histogram of that value alone.
-	one hist.Histogram
+	one      hist.Histogram
 	enc, rec []byte
 	run      []sample
 }
