@@ -44,9 +44,19 @@ type Compact struct {
 	// A quantum of a few requests takes about 13 bytes. Segments are cut
 	// from slabs (store) rather than appended to a growing page: copying a
 	// page each time it grew cost more than encoding the records.
-	pages  map[int64][][]byte
-	slab   []byte
+	pages  map[int64][]segment
 	sealed bool
+	// slabs hold the segments: in memory, or past the budget in file
+	// (pagefile.go); inMemory is the bytes of those in memory, written
+	// the number of slabs before the first still in memory.
+	slabs    []slab
+	file     PageFile
+	budget   int
+	inMemory int
+	written  int
+	fileEnd  int64
+	// err is the first failure to write the file, readErr to read it.
+	err, readErr error
 	// scratch holds a merged histogram's compact form in Seal.
 	scratch []byte
 	// After Seal: the sorted page numbers, the first and last quantum
@@ -72,7 +82,7 @@ const (
 
 // NewCompact returns an empty store for rollups of the given quantum.
 func NewCompact(quantum time.Duration) *Compact {
-	return &Compact{quantum: int64(quantum), pages: make(map[int64][][]byte)}
+	return &Compact{quantum: int64(quantum), pages: make(map[int64][]segment)}
 }
 
 // SpillTo makes a keep at most spillAfter rollups and write the others
@@ -304,17 +314,6 @@ func (c *Compact) add(rollups []*Rollup, sp *sparseLatencies, buf []byte) []byte
 	return buf
 }
 
-// store copies b into the current slab and returns the copy, which
-// nothing appends to. c.mu must be held.
-func (c *Compact) store(b []byte) []byte {
-	if len(c.slab)+len(b) > cap(c.slab) {
-		c.slab = make([]byte, 0, max(slabSize, len(b)))
-	}
-	at := len(c.slab)
-	c.slab = append(c.slab, b...)
-	return c.slab[at:len(c.slab):len(c.slab)]
-}
-
 // Flags of a record: Measured, Good short of Attempted, and which of
 // the failure counts are not zero. Most quanta of a healthy service need
 // only Attempted.
@@ -416,6 +415,9 @@ func (c *Compact) Seal() (*Series, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.sealed {
+		if c.err != nil {
+			return nil, c.err
+		}
 		if err := c.seal(); err != nil {
 			return nil, err
 		}
@@ -425,7 +427,6 @@ func (c *Compact) Seal() (*Series, error) {
 }
 
 func (c *Compact) seal() error {
-	c.slab = nil
 	c.keys = slices.Sorted(maps.Keys(c.pages))
 	c.firstMeasured = NotStarted
 	seen := false
@@ -441,10 +442,16 @@ func (c *Compact) seal() error {
 	var recs []record
 	var spans []segSpan
 	var sum hist.Histogram
+	var parts [][]byte
+	var buf []byte
 	for _, page := range c.keys {
 		segs := c.pages[page]
 		recs, spans = recs[:0], spans[:0]
-		for k, seg := range segs {
+		var err error
+		if parts, buf, err = c.load(segs, parts, buf); err != nil {
+			return err
+		}
+		for k, seg := range parts {
 			from := len(recs)
 			for b := seg; len(b) > 0; {
 				var rec record
@@ -462,7 +469,7 @@ func (c *Compact) seal() error {
 		if ordered := orderedSegments(recs, spans); ordered != nil {
 			// Each slot once, the segments one after the other: they stay
 			// as they are, in slot order.
-			sorted := make([][]byte, 0, len(ordered))
+			sorted := make([]segment, 0, len(ordered))
 			for _, sp := range ordered {
 				for _, m := range recs[sp.from:sp.to] {
 					note((base+int64(m.slot))*c.quantum, m.measured)
@@ -475,7 +482,7 @@ func (c *Compact) seal() error {
 		slices.SortStableFunc(recs, func(x, y record) int { return x.slot - y.slot })
 		size := 0
 		for _, seg := range segs {
-			size += len(seg)
+			size += int(seg.n)
 		}
 		out := make([]byte, 0, size)
 		for i := 0; i < len(recs); {
@@ -508,9 +515,9 @@ func (c *Compact) seal() error {
 			out = appendRecord(out, m.slot, m.measured, m.counts, m.hist)
 			i = j
 		}
-		c.pages[page] = [][]byte{out}
+		c.pages[page] = []segment{c.store(out)}
 	}
-	return nil
+	return c.err
 }
 
 // segSpan is the records recs[from:to] of a page's segment seg.
@@ -594,12 +601,19 @@ type compactCursor struct {
 	segs    [][]byte // the page's segments after b
 	b       []byte
 	pending bool // rec is decoded and not yet returned
+	parts   [][]byte
+	buf     []byte
 }
 
 func (cc *compactCursor) at(start int64) *Rollup {
 	n := quantumNumber(start, cc.c.quantum)
 	if p := n >> pageBits; p != cc.page {
-		cc.page, cc.segs, cc.b, cc.pending = p, cc.c.pages[p], nil, false
+		var err error
+		cc.parts, cc.buf, err = cc.c.load(cc.c.pages[p], cc.parts, cc.buf)
+		if err != nil {
+			cc.c.readFailed(err)
+		}
+		cc.page, cc.segs, cc.b, cc.pending = p, cc.parts, nil, false
 	}
 	slot := int(n & (pageLen - 1))
 	for {

@@ -3,6 +3,8 @@ package slo
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -14,10 +16,16 @@ import (
 // aggregators that spill into one Compact, each event to a random one of
 // the two, in time order or shuffled, so that many quanta are spilled in
 // several records that Seal must merge.
-func compactTwin(t *testing.T, sli *SLI, quantum time.Duration, events []Event, shuffle bool) (full, compact *Series) {
+//
+// With a file, the Compact keeps no more than a slab of its pages in
+// memory and the rest in file.
+func compactTwin(t *testing.T, sli *SLI, quantum time.Duration, events []Event, shuffle bool, file PageFile) (full, compact *Series) {
 	t.Helper()
 	plain := NewAggregator(sli, quantum)
 	c := NewCompact(quantum)
+	if file != nil {
+		c.KeepPagesIn(file, slabSize)
+	}
 	a, b := NewAggregator(sli, quantum), NewAggregator(sli, quantum)
 	a.SpillTo(c)
 	b.SpillTo(c)
@@ -124,13 +132,18 @@ func TestCompactSeriesEvaluatesLikeTheFullSeries(t *testing.T) {
 				NoData: tc.noData, Since: tc.since,
 			}
 			r := rand.New(rand.NewPCG(uint64(tc.events), 9))
-			full, compact := compactTwin(t, &s.SLI, s.Quantum, spanEvents(r, start, tc.span, tc.events), tc.shuffle)
+			file := &memFile{}
+			full, compact := compactTwin(t, &s.SLI, s.Quantum, spanEvents(r, start, tc.span, tc.events), tc.shuffle, nil)
+			_, inFile := compactTwin(t, &s.SLI, s.Quantum, spanEvents(rand.New(rand.NewPCG(uint64(tc.events), 9)), start, tc.span, tc.events), tc.shuffle, file)
+			if len(file.b) == 0 {
+				t.Fatal("nothing was written to the page file")
+			}
 			first, last, ok := full.Span()
 			cf, cl, cok := compact.Span()
 			if first != cf || last != cl || ok != cok {
 				t.Fatalf("Span: full %d, %d, %v; compact %d, %d, %v", first, last, ok, cf, cl, cok)
 			}
-			full.Since, compact.Since = LifeStart(s, full), LifeStart(s, compact)
+			full.Since, compact.Since, inFile.Since = LifeStart(s, full), LifeStart(s, compact), LifeStart(s, inFile)
 			if full.Since != compact.Since {
 				t.Fatalf("LifeStart: full %d, compact %d", full.Since, compact.Since)
 			}
@@ -151,6 +164,9 @@ func TestCompactSeriesEvaluatesLikeTheFullSeries(t *testing.T) {
 					}
 					if describe(got) != describe(want) || !got.Latency.Histogram.Equal(&want.Latency.Histogram) {
 						t.Fatalf("window %s at %s:\ncompact %s\nfull    %s", w, at, describe(got), describe(want))
+					}
+					if got, err := Evaluate(s, inFile, w, at); err != nil || describe(got) != describe(want) || !got.Latency.Histogram.Equal(&want.Latency.Histogram) {
+						t.Fatalf("window %s at %s (%v):\nin a file %s\nfull      %s", w, at, err, describe(got), describe(want))
 					}
 					has := want.Quanta.Elapsed > want.Quanta.Unmeasured
 					if Measured(s, full, w, at) != has || Measured(s, compact, w, at) != has {
@@ -229,7 +245,7 @@ func TestMeasuredSaysWhetherAWindowHasData(t *testing.T) {
 		events = append(events, Event{Time: at.UnixNano(), Status: 200, Count: 1, Latency: 0.001})
 	}
 	events[3].Count = 0
-	full, compact := compactTwin(t, &s.SLI, s.Quantum, events, false)
+	full, compact := compactTwin(t, &s.SLI, s.Quantum, events, false, nil)
 	for _, series := range []*Series{full, compact} {
 		series.Since = LifeStart(s, series)
 		for _, tc := range []struct {
@@ -293,4 +309,79 @@ func TestSparseLatenciesWriteTheHistogramsForm(t *testing.T) {
 			t.Fatalf("round %d: from codes % x, histogram % x", round, got, w)
 		}
 	}
+}
+
+// memFile is a PageFile in memory, which can be made to fail.
+type memFile struct {
+	b          []byte
+	failWrite  bool
+	failRead   bool
+	reads, wrs int
+}
+
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	if f.failWrite {
+		return 0, errors.New("disk full")
+	}
+	f.wrs++
+	if end := int(off) + len(p); end > len(f.b) {
+		f.b = append(f.b, make([]byte, end-len(f.b))...)
+	}
+	return copy(f.b[off:], p), nil
+}
+
+func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
+	if f.failRead {
+		return 0, errors.New("I/O error")
+	}
+	f.reads++
+	if int(off)+len(p) > len(f.b) {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return copy(p, f.b[off:]), nil
+}
+
+func TestCompactPageFileFailures(t *testing.T) {
+	var sli SLI
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	events := spanEvents(rand.New(rand.NewPCG(7, 8)), start, 200*24*time.Hour, 30000)
+	t.Run("A write that fails ends the read with its error.", func(t *testing.T) {
+		c := NewCompact(time.Minute)
+		c.KeepPagesIn(&memFile{failWrite: true}, slabSize)
+		a := NewAggregator(&sli, time.Minute)
+		a.SpillTo(c)
+		for i := range events {
+			_ = a.Add(&events[i])
+		}
+		if _, err := a.CompactSeries(); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("CompactSeries = %v, want the write's error", err)
+		}
+	})
+	t.Run("A read that fails after Seal is kept for Series.Err.", func(t *testing.T) {
+		f := &memFile{}
+		c := NewCompact(time.Minute)
+		c.KeepPagesIn(f, slabSize)
+		a := NewAggregator(&sli, time.Minute)
+		a.SpillTo(c)
+		for i := range events {
+			_ = a.Add(&events[i])
+		}
+		series, err := a.CompactSeries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if series.Err() != nil {
+			t.Fatalf("Err before any failure: %v", series.Err())
+		}
+		f.failRead = true
+		s := &SLO{SLI: sli, Quantum: time.Minute, Objective: Ratio{99, 100}, Window: WindowSpec{Rolling: 200 * 24 * time.Hour}}
+		first, last, _ := series.Span()
+		w := Window{Start: time.Unix(0, first), End: time.Unix(0, last)}
+		if _, err := Evaluate(s, series, w, w.End); err != nil {
+			t.Fatal(err)
+		}
+		if err := series.Err(); err == nil || !strings.Contains(err.Error(), "I/O error") {
+			t.Fatalf("Err = %v, want the read's error", err)
+		}
+	})
 }

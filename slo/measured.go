@@ -60,9 +60,15 @@ func (c *Compact) measuredIn(from, to int64) bool {
 	}
 	// Quantum numbers [lo, hi).
 	k, _ := slices.BinarySearch(c.keys, lo>>pageBits)
+	var parts [][]byte
+	var buf []byte
 	for ; k < len(c.keys) && c.keys[k]<<pageBits < hi; k++ {
 		base := c.keys[k] << pageBits
-		for _, seg := range c.pages[c.keys[k]] {
+		var err error
+		if parts, buf, err = c.load(c.pages[c.keys[k]], parts, buf); err != nil {
+			c.readFailed(err)
+		}
+		for _, seg := range parts {
 			var rec record
 			for b := seg; len(b) > 0; {
 				var err error
