@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -119,7 +120,11 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	violated := false
 	var failed error
 	for k, s := range slos {
-		doc, err := evalOne(ctx, e, &f, formats[k], at, s, &failed)
+		// Each SLO's rollups past the budget go to a file of their own,
+		// read while the report is written.
+		pages := &tempPages{}
+		defer pages.remove()
+		doc, err := evalOne(ctx, e, &f, formats[k], at, s, pages, &failed)
 		if err != nil {
 			return err
 		}
@@ -181,8 +186,8 @@ func loadSpec(e *env, path, only string) ([]*slo.SLO, error) {
 //
 // The document's windows are evaluated as the report is written; an
 // evaluation that fails all the same stops it and sets *failed.
-func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO, failed *error) (report.Document, error) {
-	series, rep, err := readEvents(ctx, e, f, format, s)
+func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO, pages *tempPages, failed *error) (report.Document, error) {
+	series, rep, err := readEvents(ctx, e, f, format, s, pages)
 	if err != nil {
 		return report.Document{}, err
 	}
@@ -235,6 +240,9 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at
 		}
 	}
 	doc := report.Build(s, at, nil, burnRates(s, series, at), in)
+	if err := series.Err(); err != nil {
+		return report.Document{}, err
+	}
 	doc.Stream = windowStream(s, series, windows, at, f.workers, failed)
 	return doc, nil
 }
@@ -304,6 +312,10 @@ func windowStream(s *slo.SLO, series *slo.Series, windows []slo.Window, at time.
 		for i := range windows {
 			ev := <-slots[i%ahead]
 			<-tokens
+			if ev.err == nil {
+				// A window evaluated with rollups missing is not reported.
+				ev.err = series.Err()
+			}
 			if ev.err != nil {
 				*failed = ev.err
 				return
@@ -333,7 +345,7 @@ func burnRates(s *slo.SLO, series *slo.Series, at time.Time) []report.Burn {
 	return burns
 }
 
-func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config, s *slo.SLO) (*slo.Series, *ingest.Report, error) {
+func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config, s *slo.SLO, pages *tempPages) (*slo.Series, *ingest.Report, error) {
 	var r io.Reader = e.stdin
 	var size int64
 	if f.events != "-" {
@@ -348,6 +360,9 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config,
 		r = file
 	}
 	opts := ingest.Options{Log: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers, Compact: f.compact}
+	if pages != nil {
+		opts.PageFile, opts.PageBudget = pages, evalPageBudget
+	}
 	var p *progress
 	if e.stderrIsTTY {
 		p = &progress{w: e.stderr, name: f.events, size: size}
@@ -377,6 +392,53 @@ func inputOf(name string, rep *ingest.Report) *report.Input {
 		in.First, in.Last = &first, &last
 	}
 	return in
+}
+
+// evalPageBudget is how many bytes of compact rollups nines eval keeps
+// in memory before it writes them to a temporary file: a year of sparse
+// minutes (about 7 MB) stays in memory, a decade goes mostly to the file.
+const evalPageBudget = 8 << 20
+
+// tempPages is the page file of nines eval (slo.PageFile): a temporary
+// file made at the first write, so that a log whose rollups fit in
+// memory makes none, and removed when the command ends.
+type tempPages struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (t *tempPages) WriteAt(p []byte, off int64) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		f, err := os.CreateTemp("", "nines-eval-*.rollups")
+		if err != nil {
+			return 0, fmt.Errorf("a file for the rollups past %s in memory: %w (TMPDIR names where it goes)", mebibytes(evalPageBudget), err)
+		}
+		t.f = f
+	}
+	return t.f.WriteAt(p, off)
+}
+
+func (t *tempPages) ReadAt(p []byte, off int64) (int, error) {
+	t.mu.Lock()
+	f := t.f
+	t.mu.Unlock()
+	if f == nil {
+		return 0, errors.New("nothing was written to the rollups' file")
+	}
+	return f.ReadAt(p, off)
+}
+
+// remove closes and deletes the file, if one was made.
+func (t *tempPages) remove() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f != nil {
+		t.f.Close()
+		os.Remove(t.f.Name())
+		t.f = nil
+	}
 }
 
 // progress draws one self-overwriting line on a terminal while a large
