@@ -49,6 +49,9 @@ type evalFlags struct {
 	// compact keeps the rollups in little memory (ingest.Options.Compact):
 	// eval reads them only through slo.Evaluate and slo.BurnRate.
 	compact bool
+	// pageBudget is how many bytes of them stay in memory, the rest going
+	// to a temporary file (evalPageBudget; tests make it small).
+	pageBudget int
 }
 
 // logFor is the log format SLO s is read with: the command line's when
@@ -72,7 +75,11 @@ func logFor(flags ingest.Config, given bool, s *slo.SLO) (ingest.Config, error) 
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
-	f := evalFlags{compact: true}
+	return evalWith(ctx, e, args, evalFlags{compact: true, pageBudget: evalPageBudget})
+}
+
+// evalWith is runEval with the settings no flag reaches already in f.
+func evalWith(ctx context.Context, e *env, args []string, f evalFlags) error {
 	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
 	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
 	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
@@ -361,7 +368,7 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config,
 	}
 	opts := ingest.Options{Log: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers, Compact: f.compact}
 	if pages != nil {
-		opts.PageFile, opts.PageBudget = pages, evalPageBudget
+		opts.PageFile, opts.PageBudget = pages, f.pageBudget
 	}
 	var p *progress
 	if e.stderrIsTTY {
@@ -413,7 +420,7 @@ func (t *tempPages) WriteAt(p []byte, off int64) (int, error) {
 	if t.f == nil {
 		f, err := os.CreateTemp("", "nines-eval-*.rollups")
 		if err != nil {
-			return 0, fmt.Errorf("a file for the rollups past %s in memory: %w (TMPDIR names where it goes)", mebibytes(evalPageBudget), err)
+			return 0, fmt.Errorf("a file for the rollups that do not fit in memory: %w (TMPDIR names where it goes)", err)
 		}
 		t.f = f
 	}
