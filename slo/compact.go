@@ -59,9 +59,11 @@ type Compact struct {
 	err, readErr error
 	// scratch holds a merged histogram's compact form in Seal.
 	scratch []byte
-	// After Seal: the sorted page numbers, the first and last quantum
-	// with a rollup, and the first measured one (or NotStarted).
+	// keys are the sorted page numbers after Seal. first and last are
+	// the first and last quantum with a rollup (once seen), firstMeasured
+	// the first measured one (or NotStarted), kept as rollups are added.
 	keys          []int64
+	seen          bool
 	first, last   int64
 	firstMeasured int64
 }
@@ -82,7 +84,7 @@ const (
 
 // NewCompact returns an empty store for rollups of the given quantum.
 func NewCompact(quantum time.Duration) *Compact {
-	return &Compact{quantum: int64(quantum), pages: make(map[int64][]segment)}
+	return &Compact{quantum: int64(quantum), pages: make(map[int64][]segment), firstMeasured: NotStarted}
 }
 
 // SpillTo makes a keep at most spillAfter rollups and write the others
@@ -294,21 +296,39 @@ func (a *Aggregator) CompactSeries() (*Series, error) {
 func (c *Compact) add(rollups []*Rollup, sp *sparseLatencies, buf []byte) []byte {
 	samples, enc := sp.samples, sp.rec
 	defer func() { sp.rec = enc }()
+	firstMeasured := int64(NotStarted)
 	for i := 0; i < len(rollups); {
 		page := quantumNumber(rollups[i].Start, c.quantum) >> pageBits
 		buf = buf[:0]
+		from := i
 		for ; i < len(rollups); i++ {
 			r := rollups[i]
 			n := quantumNumber(r.Start, c.quantum)
 			if n>>pageBits != page {
 				break
 			}
+			if r.Measured {
+				firstMeasured = min(firstMeasured, r.Start)
+			}
 			enc, samples = sp.appendCompact(enc[:0], r, samples)
 			buf = appendRecord(buf, int(n&(pageLen-1)), r.Measured,
 				[...]uint64{r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold}, enc)
 		}
+		slot := func(r *Rollup) uint16 { return uint16(quantumNumber(r.Start, c.quantum) & (pageLen - 1)) }
 		c.mu.Lock()
-		c.pages[page] = append(c.pages[page], c.store(buf))
+		seg := c.store(buf)
+		seg.first, seg.last = slot(rollups[from]), slot(rollups[i-1])
+		c.pages[page] = append(c.pages[page], seg)
+		c.mu.Unlock()
+	}
+	if len(rollups) > 0 {
+		c.mu.Lock()
+		if !c.seen {
+			c.first, c.last, c.seen = rollups[0].Start, rollups[len(rollups)-1].Start, true
+		}
+		c.first = min(c.first, rollups[0].Start)
+		c.last = max(c.last, rollups[len(rollups)-1].Start)
+		c.firstMeasured = min(c.firstMeasured, firstMeasured)
 		c.mu.Unlock()
 	}
 	return buf
@@ -428,57 +448,34 @@ func (c *Compact) Seal() (*Series, error) {
 
 func (c *Compact) seal() error {
 	c.keys = slices.Sorted(maps.Keys(c.pages))
-	c.firstMeasured = NotStarted
-	seen := false
-	note := func(start int64, measured bool) {
-		if !seen {
-			c.first, seen = start, true
-		}
-		c.last = start
-		if measured {
-			c.firstMeasured = min(c.firstMeasured, start)
-		}
-	}
 	var recs []record
-	var spans []segSpan
 	var sum hist.Histogram
 	var parts [][]byte
 	var buf []byte
 	for _, page := range c.keys {
 		segs := c.pages[page]
-		recs, spans = recs[:0], spans[:0]
+		// Each segment names its slots once, ascending (an aggregator's
+		// spill): if the segments follow one another, the page is read
+		// as they are, in order of their first slots.
+		slices.SortFunc(segs, func(x, y segment) int { return int(x.first) - int(y.first) })
+		if ordered(segs) {
+			continue
+		}
+		recs = recs[:0]
 		var err error
 		if parts, buf, err = c.load(segs, parts, buf); err != nil {
 			return err
 		}
-		for k, seg := range parts {
-			from := len(recs)
+		for _, seg := range parts {
 			for b := seg; len(b) > 0; {
 				var rec record
-				var err error
 				if b, err = rec.next(b); err != nil {
 					return err
 				}
 				recs = append(recs, rec)
 			}
-			if len(recs) > from {
-				spans = append(spans, segSpan{seg: k, from: from, to: len(recs)})
-			}
 		}
 		base := page << pageBits
-		if ordered := orderedSegments(recs, spans); ordered != nil {
-			// Each slot once, the segments one after the other: they stay
-			// as they are, in slot order.
-			sorted := make([]segment, 0, len(ordered))
-			for _, sp := range ordered {
-				for _, m := range recs[sp.from:sp.to] {
-					note((base+int64(m.slot))*c.quantum, m.measured)
-				}
-				sorted = append(sorted, segs[sp.seg])
-			}
-			c.pages[page] = sorted
-			continue
-		}
 		slices.SortStableFunc(recs, func(x, y record) int { return x.slot - y.slot })
 		size := 0
 		for _, seg := range segs {
@@ -501,7 +498,6 @@ func (c *Compact) seal() error {
 				}
 				m.measured = m.measured || o.measured
 			}
-			note(start, m.measured)
 			if j > i+1 {
 				sum.Reset()
 				for _, o := range recs[i:j] {
@@ -520,31 +516,11 @@ func (c *Compact) seal() error {
 	return c.err
 }
 
-// segSpan is the records recs[from:to] of a page's segment seg.
-type segSpan struct{ seg, from, to int }
-
-// orderedSegments returns spans sorted by their first slot if, so
-// sorted, they name each slot once in ascending order, and nil if the
-// page must be merged record by record.
-func orderedSegments(recs []record, spans []segSpan) []segSpan {
-	for _, sp := range spans {
-		if !sortedSlots(recs[sp.from:sp.to]) {
-			return nil
-		}
-	}
-	slices.SortFunc(spans, func(x, y segSpan) int { return recs[x.from].slot - recs[y.from].slot })
-	for k := 1; k < len(spans); k++ {
-		if recs[spans[k].from].slot <= recs[spans[k-1].to-1].slot {
-			return nil
-		}
-	}
-	return spans
-}
-
-// sortedSlots reports whether recs name each slot once, in order.
-func sortedSlots(recs []record) bool {
-	for i := 1; i < len(recs); i++ {
-		if recs[i].slot <= recs[i-1].slot {
+// ordered reports whether segs, sorted by their first slots, each end
+// before the next begins.
+func ordered(segs []segment) bool {
+	for k := 1; k < len(segs); k++ {
+		if segs[k].first <= segs[k-1].last {
 			return false
 		}
 	}

@@ -17,10 +17,12 @@ type PageFile interface {
 	io.WriterAt
 }
 
-// segment is a run of records: n bytes at offset at of a slab.
+// segment is a run of records: n bytes at offset at of a slab, for the
+// slots first to last of its page, each once and ascending.
 type segment struct {
-	slab  int32
-	at, n int32
+	slab        int32
+	at, n       int32
+	first, last uint16
 }
 
 // slab is a block of segments: in memory until the budget is reached,
@@ -48,7 +50,7 @@ func (c *Compact) store(b []byte) segment {
 	s := &c.slabs[k]
 	at := len(s.mem)
 	s.mem = append(s.mem, b...)
-	return segment{slab: int32(k), at: int32(at), n: int32(len(b))}
+	return segment{slab: int32(k), at: int32(at), n: int32(len(b)), first: 0, last: pageLen - 1}
 }
 
 // newSlab starts a slab of at least need bytes, first writing the oldest
