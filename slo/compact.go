@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -29,10 +28,14 @@ type Compact struct {
 	quantum int64
 
 	mu sync.Mutex
-	// pages holds, by quantum number >> pageBits, the segments of that
-	// page: each a run of records in ascending slot order, one per
-	// aggregator's spill, or after Seal runs that read in slot order one
-	// after the other with each slot once. A record is
+	// segs are the segments of every page (quantum number >> pageBits):
+	// each a run of records of one page in ascending slot order, one per
+	// aggregator's spill and page, in the order they were spilled. After
+	// Seal they are sorted by page, and a page's segments read in slot
+	// order one after the other with each slot once; keys are the pages,
+	// sorted, and the segments of keys[k] are segs[starts[k]:starts[k+1]].
+	// One flat list rather than a map of lists: a sparse log over decades
+	// has a page for every few records. A record is
 	//
 	//	uvarint  slot: the quantum number mod pageLen
 	//	byte     flags: which counts follow, and Measured (see appendRecord)
@@ -44,7 +47,9 @@ type Compact struct {
 	// A quantum of a few requests takes about 13 bytes. Segments are cut
 	// from slabs (store) rather than appended to a growing page: copying a
 	// page each time it grew cost more than encoding the records.
-	pages  map[int64][]segment
+	segs   []segment
+	keys   []int64
+	starts []int
 	sealed bool
 	// slabs hold the segments: in memory, or past the budget in file
 	// (pagefile.go); inMemory is the bytes of those in memory, written
@@ -59,10 +64,9 @@ type Compact struct {
 	err, readErr error
 	// scratch holds a merged histogram's compact form in Seal.
 	scratch []byte
-	// keys are the sorted page numbers after Seal. first and last are
-	// the first and last quantum with a rollup (once seen), firstMeasured
-	// the first measured one (or NotStarted), kept as rollups are added.
-	keys          []int64
+	// first and last are the first and last quantum with a rollup (once
+	// seen), firstMeasured the first measured one (or NotStarted), kept
+	// as rollups are added.
 	seen          bool
 	first, last   int64
 	firstMeasured int64
@@ -84,7 +88,7 @@ const (
 
 // NewCompact returns an empty store for rollups of the given quantum.
 func NewCompact(quantum time.Duration) *Compact {
-	return &Compact{quantum: int64(quantum), pages: make(map[int64][]segment), firstMeasured: NotStarted}
+	return &Compact{quantum: int64(quantum), firstMeasured: NotStarted}
 }
 
 // SpillTo makes a keep at most spillAfter rollups and write the others
@@ -317,8 +321,8 @@ func (c *Compact) add(rollups []*Rollup, sp *sparseLatencies, buf []byte) []byte
 		slot := func(r *Rollup) uint16 { return uint16(quantumNumber(r.Start, c.quantum) & (pageLen - 1)) }
 		c.mu.Lock()
 		seg := c.store(buf)
-		seg.first, seg.last = slot(rollups[from]), slot(rollups[i-1])
-		c.pages[page] = append(c.pages[page], seg)
+		seg.page, seg.first, seg.last = page, slot(rollups[from]), slot(rollups[i-1])
+		c.segs = append(c.segs, seg)
 		c.mu.Unlock()
 	}
 	if len(rollups) > 0 {
@@ -447,18 +451,34 @@ func (c *Compact) Seal() (*Series, error) {
 }
 
 func (c *Compact) seal() error {
-	c.keys = slices.Sorted(maps.Keys(c.pages))
+	slices.SortFunc(c.segs, func(x, y segment) int {
+		if x.page != y.page {
+			return cmpInt64(x.page, y.page)
+		}
+		return int(x.first) - int(y.first)
+	})
 	var recs []record
 	var sum hist.Histogram
 	var parts [][]byte
 	var buf []byte
-	for _, page := range c.keys {
-		segs := c.pages[page]
+	// The sealed list is written over the spilled one: a page's segments
+	// become at most as many.
+	out := c.segs[:0]
+	for i := 0; i < len(c.segs); {
+		page := c.segs[i].page
+		j := i + 1
+		for j < len(c.segs) && c.segs[j].page == page {
+			j++
+		}
+		segs := c.segs[i:j]
+		i = j
+		c.keys = append(c.keys, page)
+		c.starts = append(c.starts, len(out))
 		// Each segment names its slots once, ascending (an aggregator's
 		// spill): if the segments follow one another, the page is read
 		// as they are, in order of their first slots.
-		slices.SortFunc(segs, func(x, y segment) int { return int(x.first) - int(y.first) })
 		if ordered(segs) {
+			out = append(out, segs...)
 			continue
 		}
 		recs = recs[:0]
@@ -481,7 +501,7 @@ func (c *Compact) seal() error {
 		for _, seg := range segs {
 			size += int(seg.n)
 		}
-		out := make([]byte, 0, size)
+		merged := make([]byte, 0, size)
 		for i := 0; i < len(recs); {
 			j := i + 1
 			for j < len(recs) && recs[j].slot == recs[i].slot {
@@ -508,12 +528,25 @@ func (c *Compact) seal() error {
 				c.scratch = sum.AppendCompact(c.scratch[:0])
 				m.hist = c.scratch
 			}
-			out = appendRecord(out, m.slot, m.measured, m.counts, m.hist)
+			merged = appendRecord(merged, m.slot, m.measured, m.counts, m.hist)
 			i = j
 		}
-		c.pages[page] = []segment{c.store(out)}
+		seg := c.store(merged)
+		seg.page = page
+		out = append(out, seg)
 	}
+	c.starts = append(c.starts, len(out))
+	c.segs = out
 	return c.err
+}
+
+// pageSegments returns the segments of page p after Seal.
+func (c *Compact) pageSegments(p int64) []segment {
+	k, ok := slices.BinarySearch(c.keys, p)
+	if !ok {
+		return nil
+	}
+	return c.segs[c.starts[k]:c.starts[k+1]]
 }
 
 // ordered reports whether segs, sorted by their first slots, each end
@@ -585,7 +618,7 @@ func (cc *compactCursor) at(start int64) *Rollup {
 	n := quantumNumber(start, cc.c.quantum)
 	if p := n >> pageBits; p != cc.page {
 		var err error
-		cc.parts, cc.buf, err = cc.c.load(cc.c.pages[p], cc.parts, cc.buf)
+		cc.parts, cc.buf, err = cc.c.load(cc.c.pageSegments(p), cc.parts, cc.buf)
 		if err != nil {
 			cc.c.readFailed(err)
 		}

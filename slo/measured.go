@@ -65,7 +65,7 @@ func (c *Compact) measuredIn(from, to int64) bool {
 	for ; k < len(c.keys) && c.keys[k]<<pageBits < hi; k++ {
 		base := c.keys[k] << pageBits
 		var err error
-		if parts, buf, err = c.load(c.pages[c.keys[k]], parts, buf); err != nil {
+		if parts, buf, err = c.load(c.segs[c.starts[k]:c.starts[k+1]], parts, buf); err != nil {
 			c.readFailed(err)
 		}
 		for _, seg := range parts {

@@ -17,9 +17,10 @@ type PageFile interface {
 	io.WriterAt
 }
 
-// segment is a run of records: n bytes at offset at of a slab, for the
-// slots first to last of its page, each once and ascending.
+// segment is a run of records of a page: n bytes at offset at of a
+// slab, for the slots first to last, each once and ascending.
 type segment struct {
+	page        int64
 	slab        int32
 	at, n       int32
 	first, last uint16
