@@ -225,18 +225,17 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at
 			s.Name, time.Unix(0, series.Since).UTC().Format(time.RFC3339), time.Unix(0, first).UTC().Format(time.RFC3339),
 			time.Unix(0, last).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	}
-	var windows []slo.Window
-	if s.Window.Calendar == slo.NotCalendar {
-		windows = []slo.Window{s.Window.Containing(at)}
-	} else {
-		windows = s.Window.Covering(time.Unix(0, first), at)
-		if len(windows) == 0 {
-			windows = []slo.Window{s.Window.Containing(at)}
-		}
+	// The windows are walked, not listed: a century of calendar days is
+	// tens of thousands of them.
+	windows := s.Window.CoveringSeq(time.Unix(0, first), at)
+	if empty(windows) {
+		containing := s.Window.Containing(at)
+		windows = func(yield func(slo.Window) bool) { yield(containing) }
 	}
 	// Every window is checked before any is evaluated: the report is
 	// written while they are, and a refusal must leave no half of it.
-	for _, w := range windows {
+	n := 0
+	for w := range windows {
 		if err := slo.CheckWindow(s, series, w, at); err != nil {
 			return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("slo %s: %w", s.Name, err)}
 		}
@@ -245,13 +244,21 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at
 				"slo %s: window %s: the data covers %s to %s, none of it in this window",
 				s.Name, w, time.Unix(0, first).UTC().Format(time.RFC3339), time.Unix(0, last).UTC().Format(time.RFC3339))}
 		}
+		n++
 	}
 	doc := report.Build(s, at, nil, burnRates(s, series, at), in)
 	if err := series.Err(); err != nil {
 		return report.Document{}, err
 	}
-	doc.Stream = windowStream(s, series, windows, at, f.workers, failed)
+	doc.Stream = windowStream(s, series, windows, n, at, f.workers, failed)
 	return doc, nil
+}
+
+func empty[T any](seq iter.Seq[T]) bool {
+	for range seq {
+		return false
+	}
+	return true
 }
 
 // windowStream evaluates the windows on as many goroutines as parse the
@@ -261,11 +268,11 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at
 //
 // CheckWindow passed every window, so Evaluate cannot refuse one; if it
 // does all the same, the stream ends there and failed holds why.
-func windowStream(s *slo.SLO, series *slo.Series, windows []slo.Window, at time.Time, workers int, failed *error) iter.Seq[report.Window] {
+func windowStream(s *slo.SLO, series *slo.Series, windows iter.Seq[slo.Window], n int, at time.Time, workers int, failed *error) iter.Seq[report.Window] {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	workers = min(workers, len(windows))
+	workers = max(min(workers, n), 1)
 	return func(yield func(report.Window) bool) {
 		// ahead bounds the windows dispatched and not yet written, so
 		// that slot i%ahead holds at most the one of window i.
@@ -279,7 +286,11 @@ func windowStream(s *slo.SLO, series *slo.Series, windows []slo.Window, at time.
 			slots[k] = make(chan evaluated, 1)
 		}
 		tokens := make(chan struct{}, ahead)
-		jobs := make(chan int)
+		type job struct {
+			i int
+			w slo.Window
+		}
+		jobs := make(chan job)
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		defer func() {
@@ -288,35 +299,37 @@ func windowStream(s *slo.SLO, series *slo.Series, windows []slo.Window, at time.
 		}()
 		wg.Go(func() {
 			defer close(jobs)
-			for i := range windows {
+			i := 0
+			for w := range windows {
 				select {
 				case tokens <- struct{}{}:
 				case <-done:
 					return
 				}
 				select {
-				case jobs <- i:
+				case jobs <- job{i, w}:
 				case <-done:
 					return
 				}
+				i++
 			}
 		})
 		for range workers {
 			wg.Go(func() {
-				for i := range jobs {
+				for j := range jobs {
 					var ev evaluated
-					r, err := slo.Evaluate(s, series, windows[i], at)
+					r, err := slo.Evaluate(s, series, j.w, at)
 					if err != nil {
 						// CheckWindow passed every window: a bug.
 						ev.err = &exitError{code: exitUsage, err: fmt.Errorf("slo %s: %w", s.Name, err)}
 					} else {
 						ev.w = report.NewWindow(s, r)
 					}
-					slots[i%ahead] <- ev
+					slots[j.i%ahead] <- ev
 				}
 			})
 		}
-		for i := range windows {
+		for i := range n {
 			ev := <-slots[i%ahead]
 			<-tokens
 			if ev.err == nil {
