@@ -126,9 +126,11 @@ func evalWith(ctx context.Context, e *env, args []string, f evalFlags) error {
 	docs := make([]report.Document, 0, len(slos))
 	violated := false
 	var failed error
+	// Every SLO's rollups are held until the report is written, so they
+	// share the budget; each SLO's past its share go to a file of their
+	// own.
+	f.pageBudget /= len(slos)
 	for k, s := range slos {
-		// Each SLO's rollups past the budget go to a file of their own,
-		// read while the report is written.
 		pages := &tempPages{}
 		defer pages.remove()
 		doc, err := evalOne(ctx, e, &f, formats[k], at, s, pages, &failed)
