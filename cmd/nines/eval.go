@@ -129,7 +129,7 @@ func evalWith(ctx context.Context, e *env, args []string, f evalFlags) error {
 	// Every SLO's rollups are held until the report is written, so they
 	// share the budget; each SLO's past its share go to a file of their
 	// own.
-	f.pageBudget /= len(slos)
+	f.pageBudget /= max(len(slos), 1)
 	for k, s := range slos {
 		pages := &tempPages{}
 		defer pages.remove()
