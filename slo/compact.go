@@ -180,12 +180,13 @@ const (
 	codeCacheBits = 10
 )
 
-// sample is a latency of the quantum at start: the code of its bin,
-// counted n times.
+// sample is a latency v of the quantum at start, counted n times, and
+// the code of its bin.
 type sample struct {
 	start int64
 	code  uint64
 	n     uint64
+	v     float64
 }
 
 type codeEntry struct {
@@ -199,15 +200,27 @@ func bySampleStart(x, y sample) int { return cmpInt64(x.start, y.start) }
 // spillLatency records n latencies of v in r, the rollup Add is filling,
 // and reports whether the histogram holds v, as Histogram.InsertN does.
 func (a *Aggregator) spillLatency(r *Rollup, v float64, n uint64) bool {
+	sp := a.sparse
 	if r.Attempted > sparseEvents {
+		if r.Attempted-n <= sparseEvents {
+			// The quantum is busy after all: its latencies so far go into
+			// its histogram, so that a busy quantum costs what it did
+			// before sparse ones were kept apart. Those of its samples that
+			// are not the last ones (events out of order) are merged in
+			// when it is spilled.
+			k := len(sp.samples)
+			for ; k > 0 && sp.samples[k-1].start == r.Start; k-- {
+				_ = r.Latency.InsertN(sp.samples[k-1].v, sp.samples[k-1].n) // held: it has a code
+			}
+			sp.samples = sp.samples[:k]
+		}
 		return r.Latency.InsertN(v, n) == nil
 	}
-	sp := a.sparse
 	code := sp.code(v)
 	if code == 0 {
 		return false
 	}
-	sp.samples = append(sp.samples, sample{start: r.Start, code: code, n: n})
+	sp.samples = append(sp.samples, sample{start: r.Start, code: code, n: n, v: v})
 	return true
 }
 
