@@ -470,13 +470,8 @@ func (c *Compact) seal() error {
 		}
 		return int(x.first) - int(y.first)
 	})
-	var recs []record
-	var sum hist.Histogram
-	var parts [][]byte
-	var buf []byte
-	// The sealed list is written over the spilled one: a page's segments
-	// become at most as many.
-	out := c.segs[:0]
+	m := merger{c: c}
+	out := make([]segment, 0, len(c.segs))
 	for i := 0; i < len(c.segs); {
 		page := c.segs[i].page
 		j := i + 1
@@ -494,63 +489,164 @@ func (c *Compact) seal() error {
 			out = append(out, segs...)
 			continue
 		}
-		recs = recs[:0]
 		var err error
-		if parts, buf, err = c.load(segs, parts, buf); err != nil {
+		if out, err = m.page(page, segs, out); err != nil {
 			return err
 		}
-		for _, seg := range parts {
-			for b := seg; len(b) > 0; {
-				var rec record
-				if b, err = rec.next(b); err != nil {
-					return err
-				}
-				recs = append(recs, rec)
-			}
-		}
-		base := page << pageBits
-		slices.SortStableFunc(recs, func(x, y record) int { return x.slot - y.slot })
-		size := 0
-		for _, seg := range segs {
-			size += int(seg.n)
-		}
-		merged := make([]byte, 0, size)
-		for i := 0; i < len(recs); {
-			j := i + 1
-			for j < len(recs) && recs[j].slot == recs[i].slot {
-				j++
-			}
-			m := recs[i]
-			start := (base + int64(m.slot)) * c.quantum
-			for _, o := range recs[i+1 : j] {
-				for k, v := range o.counts {
-					if m.counts[k] > ^uint64(0)-v {
-						return overflow(start, [...]string{"attempted", "good", "errors", "slow", "over_threshold"}[k], m.counts[k], v)
-					}
-					m.counts[k] += v
-				}
-				m.measured = m.measured || o.measured
-			}
-			if j > i+1 {
-				sum.Reset()
-				for _, o := range recs[i:j] {
-					if err := sum.MergeCompact(o.hist); err != nil {
-						return fmt.Errorf("slo: compact rollup of %s: %w", quantumTime(start), err)
-					}
-				}
-				c.scratch = sum.AppendCompact(c.scratch[:0])
-				m.hist = c.scratch
-			}
-			merged = appendRecord(merged, m.slot, m.measured, m.counts, m.hist)
-			i = j
-		}
-		seg := c.store(merged)
-		seg.page = page
-		out = append(out, seg)
 	}
 	c.starts = append(c.starts, len(out))
 	c.segs = out
 	return c.err
+}
+
+// merger merges the records of the pages whose segments overlap, in
+// Seal, reusing its buffers from page to page.
+type merger struct {
+	c     *Compact
+	recs  []located
+	parts [][]byte
+	buf   []byte
+	sum   hist.Histogram
+	rec   []byte
+}
+
+// located is a record with where it is: its segment (an index into the
+// page's) and its bytes there.
+type located struct {
+	record
+	seg       int
+	from, end int32
+}
+
+// page appends to out the segments of a page whose segments overlap,
+// sorted by first slot.
+func (m *merger) page(page int64, segs []segment, out []segment) ([]segment, error) {
+	c := m.c
+	var err error
+	if m.parts, m.buf, err = c.load(segs, m.parts, m.buf); err != nil {
+		return out, err
+	}
+	m.recs = m.recs[:0]
+	for k, part := range m.parts {
+		for b := part; len(b) > 0; {
+			at := int32(len(part) - len(b))
+			var rec record
+			if b, err = rec.next(b); err != nil {
+				return out, err
+			}
+			m.recs = append(m.recs, located{record: rec, seg: k, from: at, end: int32(len(part) - len(b))})
+		}
+	}
+	if spliced, ok, err := m.splice(page, segs, out); ok || err != nil {
+		return spliced, err
+	}
+	// Any other overlap (events out of order): the page is written again,
+	// each slot once.
+	recs := m.recs
+	slices.SortStableFunc(recs, func(x, y located) int { return x.slot - y.slot })
+	merged := m.rec[:0]
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].slot == recs[i].slot {
+			j++
+		}
+		if merged, err = m.appendMerged(merged, page, recs[i:j]); err != nil {
+			return out, err
+		}
+		i = j
+	}
+	m.rec = merged
+	seg := c.store(merged)
+	seg.page = page
+	return append(out, seg), nil
+}
+
+// splice handles the common overlap: segments that follow one another
+// but for one slot, where one ends and the next begins (a minute cut in
+// two between the blocks two workers read). The slot's two records are
+// merged into a segment of their own between the two, each cut short by
+// that record, so the page is not written again. It reports false, and
+// appends nothing, for any other overlap.
+func (m *merger) splice(page int64, segs []segment, out []segment) ([]segment, bool, error) {
+	recs := m.recs
+	// bounds[k] is where segment k's records start in recs.
+	bounds := make([]int, 0, len(segs)+1)
+	for k := range recs {
+		if k == 0 || recs[k].seg != recs[k-1].seg {
+			bounds = append(bounds, k)
+		}
+	}
+	bounds = append(bounds, len(recs))
+	if len(bounds)-1 != len(segs) {
+		return out, false, nil // an empty segment: not written by add
+	}
+	// cut[k] is how many records segment k gives up at its front: one
+	// when its first slot is the previous segment's last.
+	cut := make([]int, len(segs))
+	for k := 1; k < len(segs); k++ {
+		prevLast := recs[bounds[k]-1].slot
+		first := recs[bounds[k]].slot
+		switch {
+		case first > prevLast:
+		case first == prevLast && bounds[k]-1-(bounds[k-1]+cut[k-1]) >= 1 && bounds[k+1]-bounds[k] >= 2:
+			// The previous segment keeps a record before the shared one,
+			// this one a record after it.
+			cut[k] = 1
+		default:
+			return out, false, nil
+		}
+	}
+	start := len(out)
+	for k, seg := range segs {
+		from, to := bounds[k]+cut[k], bounds[k+1]
+		if k+1 < len(segs) && cut[k+1] == 1 {
+			to-- // its last record is merged with the next one's first
+		}
+		piece := seg
+		piece.at += recs[from].from
+		piece.n = recs[to-1].end - recs[from].from
+		piece.first, piece.last = uint16(recs[from].slot), uint16(recs[to-1].slot)
+		out = append(out, piece)
+		if k+1 < len(segs) && cut[k+1] == 1 {
+			merged, err := m.appendMerged(m.rec[:0], page, []located{recs[bounds[k+1]-1], recs[bounds[k+1]]})
+			m.rec = merged
+			if err != nil {
+				return out[:start], false, err
+			}
+			one := m.c.store(merged)
+			one.page, one.first, one.last = page, uint16(recs[bounds[k+1]].slot), uint16(recs[bounds[k+1]].slot)
+			out = append(out, one)
+		}
+	}
+	return out, true, nil
+}
+
+// appendMerged appends to dst one record of the quantum of recs, all of
+// one slot: their counts added up (refusing a sum past 2^64−1) and their
+// histograms merged.
+func (m *merger) appendMerged(dst []byte, page int64, recs []located) ([]byte, error) {
+	r := recs[0].record
+	start := ((page << pageBits) + int64(r.slot)) * m.c.quantum
+	for _, o := range recs[1:] {
+		for k, v := range o.counts {
+			if r.counts[k] > ^uint64(0)-v {
+				return dst, overflow(start, [...]string{"attempted", "good", "errors", "slow", "over_threshold"}[k], r.counts[k], v)
+			}
+			r.counts[k] += v
+		}
+		r.measured = r.measured || o.measured
+	}
+	if len(recs) > 1 {
+		m.sum.Reset()
+		for _, o := range recs {
+			if err := m.sum.MergeCompact(o.hist); err != nil {
+				return dst, fmt.Errorf("slo: compact rollup of %s: %w", quantumTime(start), err)
+			}
+		}
+		m.c.scratch = m.sum.AppendCompact(m.c.scratch[:0])
+		r.hist = m.c.scratch
+	}
+	return appendRecord(dst, r.slot, r.measured, r.counts, r.hist), nil
 }
 
 // pageSegments returns the segments of page p after Seal.

@@ -385,3 +385,82 @@ func TestCompactPageFileFailures(t *testing.T) {
 		}
 	})
 }
+
+// Two workers reading a log in time order, block by block, cut a minute
+// in two at each block's end: Seal then splices the minute's two records
+// between the segments instead of writing the page again, and the series
+// still evaluates as the full one does.
+func TestCompactSplicesAMinuteCutBetweenBlocks(t *testing.T) {
+	rule := LatencyRule{Threshold: 0.005, Inclusive: true}
+	status, err := ParseStatusRule("<500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &SLO{
+		Name: "blocks", SLI: SLI{Status: status, Latency: &rule}, Objective: Ratio{999, 1000}, QuantumObjective: Ratio{99, 100},
+		Method: Quanta, Quantum: time.Minute, Window: WindowSpec{Calendar: Day, Location: time.UTC}, NoData: NoDataBad,
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(11, 12))
+	var events []Event
+	for i := range 30000 { // about three a minute for a week
+		at := start.Add(time.Duration(i) * 20 * time.Second).Add(time.Duration(r.IntN(20)) * time.Second)
+		events = append(events, Event{Time: at.UnixNano(), Status: 200 + 303*int(r.IntN(50)/49), Count: 1, Latency: 0.003 * math.Exp(r.NormFloat64())})
+	}
+	for _, file := range []PageFile{nil, &memFile{}} {
+		plain := NewAggregator(&s.SLI, s.Quantum)
+		c := NewCompact(s.Quantum)
+		if file != nil {
+			c.KeepPagesIn(file, slabSize)
+		}
+		workers := [2]*Aggregator{NewAggregator(&s.SLI, s.Quantum), NewAggregator(&s.SLI, s.Quantum)}
+		for _, a := range workers {
+			a.SpillTo(c)
+		}
+		// Blocks of 500 events, to one worker and the next in turn; a
+		// block's last minute goes on in the next block.
+		for i := range events {
+			if err := plain.Add(&events[i]); err != nil {
+				t.Fatal(err)
+			}
+			if err := workers[i/500%2].Add(&events[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := workers[0].Merge(workers[1]); err != nil {
+			t.Fatal(err)
+		}
+		compact, err := workers[0].CompactSeries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spliced := 0
+		for k := range c.keys {
+			for _, seg := range c.segs[c.starts[k]:c.starts[k+1]] {
+				if seg.first == seg.last && c.starts[k+1]-c.starts[k] >= 3 {
+					spliced++
+				}
+			}
+		}
+		if spliced == 0 {
+			t.Fatal("no page was spliced")
+		}
+		full := plain.Series()
+		full.Since, compact.Since = LifeStart(s, full), LifeStart(s, compact)
+		first, last, _ := full.Span()
+		at := time.Unix(0, last).UTC()
+		for _, w := range s.Window.Covering(time.Unix(0, first), at) {
+			want, err := Evaluate(s, full, w, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Evaluate(s, compact, w, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if describe(got) != describe(want) || !got.Latency.Histogram.Equal(&want.Latency.Histogram) {
+				t.Fatalf("window %s (file %v):\ncompact %s\nfull    %s", w, file != nil, describe(got), describe(want))
+			}
+		}
+	}
+}
