@@ -676,8 +676,11 @@ type rollupCursor interface {
 	// and its Latency may be left empty: mergeLatency reads it.
 	at(start int64) *Rollup
 	// mergeLatency adds the latencies of the rollup at last returned to
-	// dst.
+	// dst, or holds them back for flush.
 	mergeLatency(dst *hist.Histogram)
+	// flush adds to dst what mergeLatency held back; dst is complete once
+	// it returns.
+	flush(dst *hist.Histogram)
 }
 
 // cursor returns a cursor over the rollups of [from, to).
@@ -708,6 +711,8 @@ func (sc *seriesCursor) at(start int64) *Rollup {
 
 func (sc *seriesCursor) mergeLatency(dst *hist.Histogram) { dst.Merge(&sc.last.Latency) }
 
+func (sc *seriesCursor) flush(*hist.Histogram) {}
+
 // compactCursor reads a sealed Compact. Its rollups carry no histogram:
 // mergeLatency adds the record's compact histogram to the sum directly, with no
 // histogram decoded for each quantum.
@@ -721,6 +726,7 @@ type compactCursor struct {
 	pending bool // rec is decoded and not yet returned
 	parts   [][]byte
 	buf     []byte
+	sums    *codeSums
 }
 
 func (cc *compactCursor) at(start int64) *Rollup {
@@ -765,6 +771,127 @@ func (cc *compactCursor) at(start int64) *Rollup {
 }
 
 func (cc *compactCursor) mergeLatency(dst *hist.Histogram) {
-	// Seal read or wrote every histogram: this cannot fail.
-	_ = dst.MergeCompact(cc.rec.hist)
+	if cc.sums == nil {
+		cc.sums = &codeSums{}
+	}
+	cc.sums.add(cc.rec.hist, dst)
+}
+
+func (cc *compactCursor) flush(dst *hist.Histogram) {
+	if cc.sums != nil {
+		cc.sums.flush(dst)
+	}
+}
+
+// codeSums adds up compact histograms bin by bin, so that a window's
+// histogram is merged from them once rather than once a quantum: a
+// merge checks its whole input before it adds any of it, which cost more
+// than reading the quantum. The bins are kept by code in a small table;
+// a bin whose place another holds is merged into the histogram at once.
+type codeSums struct {
+	slots [codeSlots]codeSum
+	used  []int // the slots in use
+	enc   []byte
+	pairs []codeSum
+}
+
+// codeSum is a bin's code (0 for a free slot) and its count so far.
+type codeSum struct{ code, n uint64 }
+
+// codeSlots is the size of the table: a window's latencies rarely
+// spread over more than a few decades of 90 bins.
+const codeSlots = 512
+
+// add adds the compact histogram b to the sums, merging a bin into dst
+// where its slot is taken. The compact forms were written by add or
+// Seal, whole: a broken one is skipped, as MergeCompact would refuse it.
+func (cs *codeSums) add(b []byte, dst *hist.Histogram) {
+	code := uint64(0)
+	from := len(cs.pairs)
+	for len(b) > 0 {
+		delta, n := binary.Uvarint(b)
+		if n <= 0 {
+			cs.pairs = cs.pairs[:from]
+			return
+		}
+		b = b[n:]
+		c, m := binary.Uvarint(b)
+		if m <= 0 || delta == 0 || c == 0 {
+			cs.pairs = cs.pairs[:from]
+			return
+		}
+		b = b[m:]
+		code += delta
+		cs.pairs = append(cs.pairs, codeSum{code, c})
+	}
+	for _, p := range cs.pairs[from:] {
+		k := int(p.code & (codeSlots - 1))
+		e := &cs.slots[k]
+		switch e.code {
+		case p.code:
+			e.n = satAdd(e.n, p.n)
+			continue
+		case 0:
+			cs.used = append(cs.used, k)
+		default:
+			_ = cs.mergeInto(dst, []codeSum{*e}) // one bin: refused only if its code is
+		}
+		*e = p
+	}
+	cs.pairs = cs.pairs[:from]
+}
+
+// flush merges the sums into dst and empties them.
+func (cs *codeSums) flush(dst *hist.Histogram) {
+	bins := cs.pairs[:0]
+	for _, k := range cs.used {
+		bins = append(bins, cs.slots[k])
+		cs.slots[k] = codeSum{}
+	}
+	cs.used = cs.used[:0]
+	slices.SortFunc(bins, func(x, y codeSum) int { return cmpUint64(x.code, y.code) })
+	total, over := uint64(0), false
+	for _, b := range bins {
+		total, over = total+b.n, over || total+b.n < total
+	}
+	if over || cs.mergeInto(dst, bins) != nil {
+		// A count past 2^64−1, which a histogram holds at 2^64−1, or a
+		// code it refuses: merged bin by bin, each saturating as merging
+		// the quanta did, and a bad code costing only its own bin.
+		for i := range bins {
+			_ = cs.mergeInto(dst, bins[i:i+1])
+		}
+	}
+	cs.pairs = bins[:0]
+}
+
+// mergeInto merges bins, sorted by code, into dst; on an error dst is
+// unchanged (MergeCompact).
+func (cs *codeSums) mergeInto(dst *hist.Histogram, bins []codeSum) error {
+	cs.enc = cs.enc[:0]
+	prev := uint64(0)
+	for _, b := range bins {
+		cs.enc = binary.AppendUvarint(cs.enc, b.code-prev)
+		cs.enc = binary.AppendUvarint(cs.enc, b.n)
+		prev = b.code
+	}
+	return dst.MergeCompact(cs.enc)
+}
+
+// satAdd is a+b, or 2^64−1 if that overflows, as histograms count.
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

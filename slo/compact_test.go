@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/hist"
 )
 
 // compactTwin folds the same events into a plain Aggregator and into two
@@ -461,6 +463,43 @@ func TestCompactSplicesAMinuteCutBetweenBlocks(t *testing.T) {
 			if describe(got) != describe(want) || !got.Latency.Histogram.Equal(&want.Latency.Histogram) {
 				t.Fatalf("window %s (file %v):\ncompact %s\nfull    %s", w, file != nil, describe(got), describe(want))
 			}
+		}
+	}
+}
+
+// Summing compact histograms bin by bin and merging once gives the
+// histogram that merging each gives, bit for bit: bins over many decades
+// (so that the table's slots are contended), the zero bin, and counts
+// that saturate.
+func TestCodeSumsMergeAsEachForm(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for round := range 200 {
+		var want, got hist.Histogram
+		var cs codeSums
+		for range 1 + r.IntN(300) {
+			var h hist.Histogram
+			for range 1 + r.IntN(5) {
+				v := math.Pow(10, -9+12*r.Float64())
+				if r.IntN(20) == 0 {
+					v = 0
+				}
+				n := uint64(1 + r.IntN(3))
+				if round%50 == 0 && r.IntN(10) == 0 {
+					n, v = math.MaxUint64/4, 0.003 // one bin, saturating
+				}
+				_ = h.InsertN(v, n)
+			}
+			form := h.AppendCompact(nil)
+			if err := want.MergeCompact(form); err != nil {
+				// A total past 2^64−1 in one form: refused by both.
+				continue
+			}
+			cs.add(form, &got)
+		}
+		cs.add([]byte{0x80}, &got) // cut short: skipped, as MergeCompact refuses it
+		cs.flush(&got)
+		if !got.Equal(&want) || got.Count() != want.Count() {
+			t.Fatalf("round %d: summed %d in %d bins, merged %d in %d bins", round, got.Count(), got.NumBins(), want.Count(), want.NumBins())
 		}
 	}
 }

@@ -345,6 +345,7 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 		}
 	}
 	if detail {
+		cur.flush(&t.latency)
 		closeRun(to)
 	}
 	t.events.Failed = t.events.Total - t.events.Good
