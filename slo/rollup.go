@@ -409,10 +409,10 @@ func (a *Aggregator) Add(e *Event) error {
 	}
 	timed, over := false, false
 	if lat := e.Latency; !math.IsNaN(lat) {
-		if a.sparse != nil {
-			timed = a.spillLatency(r, lat, n)
-		} else {
+		if a.sparse == nil || r.Attempted-n > sparseEvents {
 			timed = r.Latency.InsertN(lat, n) == nil
+		} else {
+			timed = a.spillLatency(r, lat, n) // a quantum of few events so far
 		}
 		over = timed && a.sli.Latency != nil && a.sli.Latency.Slow(lat)
 		if over {
