@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -849,7 +850,7 @@ func (cs *codeSums) flush(dst *hist.Histogram) {
 		cs.slots[k] = codeSum{}
 	}
 	cs.used = cs.used[:0]
-	slices.SortFunc(bins, func(x, y codeSum) int { return cmpUint64(x.code, y.code) })
+	slices.SortFunc(bins, func(x, y codeSum) int { return cmp.Compare(x.code, y.code) })
 	total, over := uint64(0), false
 	for _, b := range bins {
 		total, over = total+b.n, over || total+b.n < total
@@ -884,14 +885,4 @@ func satAdd(a, b uint64) uint64 {
 		return s
 	}
 	return ^uint64(0)
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
