@@ -90,6 +90,11 @@ type Options struct {
 	// a few dozen MiB. The Series then has no Rollups for Range; Evaluate
 	// and BurnRate read it. Not with KeepStatuses.
 	Compact bool
+	// PageFile, with Compact, takes the compact rollups past PageBudget
+	// bytes (slo.Compact.KeepPagesIn), so that memory stays bounded
+	// whatever the span; nil keeps them all in memory.
+	PageFile   slo.PageFile
+	PageBudget int
 	// Strict stops at the first malformed line with a LineError naming
 	// it, instead of counting it and going on.
 	Strict bool
@@ -290,6 +295,9 @@ func (rd *reading) run(parent context.Context, r io.Reader) (*slo.Series, *Repor
 	var compact *slo.Compact
 	if o.Compact && !o.KeepStatuses {
 		compact = slo.NewCompact(o.Quantum)
+		if o.PageFile != nil {
+			compact.KeepPagesIn(o.PageFile, o.PageBudget)
+		}
 	}
 	for w := range rd.aggs {
 		rd.aggs[w] = slo.NewAggregator(o.SLI, o.Quantum)

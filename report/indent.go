@@ -136,19 +136,24 @@ func (in *indenter) spliced(v any, key string, emit func()) {
 // document writes d with its windows marshalled one at a time, so that
 // no buffer holds a year of them.
 func (in *indenter) document(d Document) {
-	if len(d.Windows) == 0 {
+	if len(d.Windows) == 0 && d.Stream == nil {
 		in.value(d)
 		return
 	}
-	windows := d.Windows
+	windows := d.windows()
 	d.Windows = nil
 	in.spliced(d, "windows", func() {
 		in.write([]byte{'['})
-		for i := range windows {
+		i := 0
+		for w := range windows {
 			if i > 0 {
 				in.write([]byte{','})
 			}
-			in.window(windows[i])
+			in.window(w)
+			if in.err != nil {
+				break
+			}
+			i++
 		}
 		in.write([]byte{']'})
 	})
@@ -164,20 +169,65 @@ func (in *indenter) window(w Window) {
 	spans := w.Violations
 	w.Violations = nil
 	in.spliced(w, "violations", func() {
-		b := append(in.scratch[:0], '[')
-		for i, s := range spans {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendSpanJSON(b, s); err != nil {
-				in.err = cmpErr(in.err, err)
-				return
-			}
+		// The list is written indented as write would indent it, into
+		// scratch first, so that a time without a JSON form leaves none
+		// of it behind.
+		b, err := appendSpansIndented(in.scratch[:0], spans, in.depth)
+		in.scratch = b
+		if err != nil {
+			in.err = cmpErr(in.err, err)
+			return
 		}
-		in.scratch = append(b, ']')
-		in.write(in.scratch)
+		in.raw(b)
 	})
+}
+
+// raw appends text that is already indented.
+func (in *indenter) raw(b []byte) {
+	for len(b) > 0 {
+		n := min(len(b), max(indentFlushAt-len(in.dst), 0))
+		in.dst = append(in.dst, b[:n]...)
+		b = b[n:]
+		if len(in.dst) >= indentFlushAt {
+			in.flush()
+		}
+	}
+}
+
+// appendSpansIndented appends spans, not empty, as a JSON list whose
+// opening bracket sits at depth, indented two spaces a level.
+func appendSpansIndented(b []byte, spans []Span, depth int) ([]byte, error) {
+	newline := func(b []byte, depth int) []byte {
+		b = append(b, '\n')
+		for range depth {
+			b = append(b, ' ', ' ')
+		}
+		return b
+	}
+	b = append(b, '[')
+	var err error
+	for i, s := range spans {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = newline(b, depth+1)
+		b = append(b, '{')
+		b = newline(b, depth+2)
+		b = append(b, `"start": `...)
+		if b, err = appendTimeJSON(b, s.Start); err != nil {
+			return b, err
+		}
+		b = append(b, ',')
+		b = newline(b, depth+2)
+		b = append(b, `"end": `...)
+		if b, err = appendTimeJSON(b, s.End); err != nil {
+			return b, err
+		}
+		b = newline(b, depth+1)
+		b = append(b, '}')
+	}
+	b = newline(b, depth)
+	return append(b, ']'), nil
 }
 
 // MarshalJSON writes a span as encoding/json writes its two fields, in
@@ -203,10 +253,60 @@ func appendSpanJSON(b []byte, s Span) ([]byte, error) {
 // appendTimeJSON appends t as time.Time's MarshalJSON writes it, and
 // refuses what it refuses: a year outside 0–9999.
 func appendTimeJSON(b []byte, t time.Time) ([]byte, error) {
+	if t.Location() == time.UTC && t.Nanosecond() == 0 {
+		if b, ok := appendUTCSecond(b, t.Unix()); ok {
+			return b, nil
+		}
+	}
 	if y := t.Year(); y < 0 || y > 9999 {
 		return nil, fmt.Errorf("report: time %v: year outside [0,9999] has no RFC 3339 form", t)
 	}
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"'), nil
+}
+
+// appendUTCSecond appends the instant sec seconds after the epoch as
+// time.Time's MarshalJSON writes a whole second in UTC, quoted, without
+// the general formatter: a year of daily reports writes a quarter of a
+// million of them. It reports false, appending nothing, for years
+// outside 1970–9999, which the general path handles.
+func appendUTCSecond(b []byte, sec int64) ([]byte, bool) {
+	const lastSecond = 253402300799 // 9999-12-31T23:59:59Z
+	if sec < 0 || sec > lastSecond {
+		return b, false
+	}
+	days, rem := sec/86400, sec%86400
+	// Civil date from days since 1970-01-01 (Hinnant's days_from_civil
+	// inverted), for the proleptic Gregorian calendar time uses.
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	y := yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	two := func(b []byte, v int64) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	b = append(b, '"')
+	b = two(b, y/100)
+	b = two(b, y%100)
+	b = append(b, '-')
+	b = two(b, m)
+	b = append(b, '-')
+	b = two(b, d)
+	b = append(b, 'T')
+	b = two(b, rem/3600)
+	b = append(b, ':')
+	b = two(b, rem/60%60)
+	b = append(b, ':')
+	b = two(b, rem%60)
+	return append(b, 'Z', '"'), true
 }

@@ -100,6 +100,7 @@ func TestWriteJSONIsTheEncodersOutput(t *testing.T) {
 		{"One document with a year of windows.", []Document{doc("a", 365)}},
 		{"One document without windows.", []Document{doc("a", 0)}},
 		{"Two documents.", []Document{doc("a", 3), doc(`b\"`, 1)}},
+		{"Two documents with a year of windows.", []Document{doc("a", 365), doc("b", 40)}},
 		{"No documents.", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,5 +193,83 @@ func TestSpanMarshalsAsItsFields(t *testing.T) {
 	}
 	if _, err := json.Marshal(Span{Start: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
 		t.Error("a span in the year 10000 marshalled without error, as time.Time refuses")
+	}
+}
+
+func TestTimeJSONOfWholeUTCSecondsIsTheLibrarys(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	last := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+	secs := []int64{0, 1, 59, 86399, 86400, 951782400, 951868799, 4107542400, 4107542399, last, last - 86400}
+	for range 100000 {
+		secs = append(secs, r.Int64N(last+1))
+	}
+	for _, sec := range secs {
+		at := time.Unix(sec, 0).UTC()
+		want, err := at.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendTimeJSON([]byte("x"), at)
+		if err != nil || string(got) != "x"+string(want) {
+			t.Fatalf("%d: got %s (%v), want x%s", sec, got, err, want)
+		}
+	}
+	for _, at := range []time.Time{time.Unix(-1, 0).UTC(), time.Unix(last+1, 0).UTC(), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		want, wantErr := at.MarshalJSON()
+		got, err := appendTimeJSON(nil, at)
+		if (err == nil) != (wantErr == nil) || err == nil && string(got) != string(want) {
+			t.Errorf("%v: got %s (%v), want %s (%v)", at, got, err, want, wantErr)
+		}
+	}
+}
+
+// A document whose windows come from a stream reads as the same
+// document with them in Windows, as JSON and as text.
+func TestStreamedWindowsAreWrittenAlike(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 28, 0, 0, 0, 0, berlin)
+	var windows []Window
+	for i := range 5 {
+		w := Window{Start: start.AddDate(0, 0, i), End: start.AddDate(0, 0, i+1), Met: i%2 == 0, Latency: &Latency{QuantilesMS: map[string]Number{"0.5": 3}}}
+		for k := range i * 3 {
+			at := w.Start.Add(time.Duration(k) * time.Hour)
+			if k%2 == 1 {
+				at = at.UTC()
+			}
+			w.Violations = append(w.Violations, Span{Start: at, End: at.Add(time.Minute)})
+		}
+		windows = append(windows, w)
+	}
+	listed := Document{SLO: "a", Windows: windows, zone: berlin}
+	streamed := Document{SLO: "a", Windows: []Window{}, zone: berlin, Stream: func(yield func(Window) bool) {
+		for _, w := range windows {
+			if !yield(w) {
+				return
+			}
+		}
+	}}
+	for _, docs := range [][2][]Document{{{listed}, {streamed}}, {{listed, listed}, {streamed, streamed}}} {
+		for _, write := range []func(io.Writer, []Document) error{WriteJSON, WriteText} {
+			var want, got bytes.Buffer
+			if err := write(&want, docs[0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := write(&got, docs[1]); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Fatalf("streamed:\n%s\nlisted:\n%s", got.String(), want.String())
+			}
+		}
+	}
+	var got bytes.Buffer
+	if err := WriteJSON(&got, []Document{streamed}); err != nil {
+		t.Fatal(err)
+	}
+	if want := encoderJSON(t, listed); got.String() != want {
+		t.Fatalf("streamed:\n%s\nthe encoder's:\n%s", got.String(), want)
 	}
 }

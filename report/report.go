@@ -5,6 +5,7 @@ package report
 
 import (
 	"io"
+	"iter"
 	"math"
 	"strconv"
 	"time"
@@ -39,6 +40,11 @@ type Document struct {
 	EvaluatedAt time.Time `json:"evaluated_at"`
 	Input       *Input    `json:"input,omitempty"`
 	Windows     []Window  `json:"windows"`
+	// Stream, when set, yields the windows in place of Windows, one at a
+	// time as the writers reach them, so that a report of thousands of
+	// windows is never held whole: nines eval evaluates them while the
+	// report is written.
+	Stream iter.Seq[Window] `json:"-"`
 	// BurnRates are measured over spans ending at EvaluatedAt.
 	BurnRates []Burn `json:"burn_rates"`
 	// Since is the start of the SLO's life, when known.
@@ -229,6 +235,25 @@ func inZone(t *time.Time, zone *time.Location) *time.Time {
 	}
 	z := t.In(zone)
 	return &z
+}
+
+// NewWindow is the report of one evaluated window of s, in s's zone, as
+// Build makes it: for a Document's Stream.
+func NewWindow(s *slo.SLO, r *slo.Result) Window { return window(s, r, Zone(s)) }
+
+// windows yields d's windows, from Stream when it is set.
+func (d *Document) windows() iter.Seq[Window] {
+	if d.Stream != nil {
+		return d.Stream
+	}
+	ws := d.Windows
+	return func(yield func(Window) bool) {
+		for i := range ws {
+			if !yield(ws[i]) {
+				return
+			}
+		}
+	}
 }
 
 func window(s *slo.SLO, r *slo.Result, zone *time.Location) Window {

@@ -56,8 +56,11 @@ func (t *textWriter) document(d *Document) {
 	}
 	t.zone = d.zone
 	t.line("  evaluated at %s", t.stamp(d.EvaluatedAt))
-	for i := range d.Windows {
-		t.window(d, &d.Windows[i])
+	for w := range d.windows() {
+		t.window(d, &w)
+		if t.err != nil {
+			break
+		}
 	}
 	if len(d.BurnRates) > 0 {
 		parts := make([]string, 0, len(d.BurnRates))

@@ -114,11 +114,8 @@ var ErrQuantumMismatch = errors.New("series quantum differs from the SLO's")
 // of series. The part of w after at is not judged, but the budget is that
 // of the whole window, so an unfinished window shows what is left of it.
 func Evaluate(s *SLO, series *Series, w Window, at time.Time) (*Result, error) {
-	if err := s.checkSpan(series, w.Start, w.End); err != nil {
+	if err := CheckWindow(s, series, w, at); err != nil {
 		return nil, err
-	}
-	if at.Before(w.Start) {
-		return nil, fmt.Errorf("evaluation time %s is before the window %s", at.Format(time.RFC3339), w)
 	}
 	end := w.End
 	complete := !at.Before(w.End)
@@ -348,6 +345,7 @@ func (s *SLO) tally(series *Series, from, to int64, detail bool) tally {
 		}
 	}
 	if detail {
+		cur.flush(&t.latency)
 		closeRun(to)
 	}
 	t.events.Failed = t.events.Total - t.events.Good

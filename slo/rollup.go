@@ -346,6 +346,9 @@ type Aggregator struct {
 	order    []*Rollup
 	free     []*Rollup
 	spillBuf []byte
+	// sparse holds the latencies of quanta with few events, as bin codes,
+	// when spilling (see spillLatency).
+	sparse *sparseLatencies
 }
 
 // NewAggregator returns an Aggregator for sli with the given quantum.
@@ -406,7 +409,11 @@ func (a *Aggregator) Add(e *Event) error {
 	}
 	timed, over := false, false
 	if lat := e.Latency; !math.IsNaN(lat) {
-		timed = r.Latency.InsertN(lat, n) == nil
+		if a.sparse == nil || r.Attempted-n > sparseEvents {
+			timed = r.Latency.InsertN(lat, n) == nil
+		} else {
+			timed = a.spillLatency(r, lat, n) // a quantum of few events so far
+		}
 		over = timed && a.sli.Latency != nil && a.sli.Latency.Slow(lat)
 		if over {
 			r.OverThreshold += n

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +49,9 @@ type evalFlags struct {
 	// compact keeps the rollups in little memory (ingest.Options.Compact):
 	// eval reads them only through slo.Evaluate and slo.BurnRate.
 	compact bool
+	// pageBudget is how many bytes of them stay in memory, the rest going
+	// to a temporary file (evalPageBudget; tests make it small).
+	pageBudget int
 }
 
 // logFor is the log format SLO s is read with: the command line's when
@@ -69,7 +75,11 @@ func logFor(flags ingest.Config, given bool, s *slo.SLO) (ingest.Config, error) 
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
-	f := evalFlags{compact: true}
+	return evalWith(ctx, e, args, evalFlags{compact: true, pageBudget: evalPageBudget})
+}
+
+// evalWith is runEval with the settings no flag reaches already in f.
+func evalWith(ctx context.Context, e *env, args []string, f evalFlags) error {
 	fs := newFlagSet(e, "eval", "--spec FILE --events FILE [flags]", evalAbout)
 	fs.StringVar(&f.spec, "spec", "", "SLO spec `file` (YAML, one or more SLOs)")
 	fs.StringVar(&f.events, "events", "", "events `file`, or - for standard input")
@@ -115,13 +125,26 @@ func runEval(ctx context.Context, e *env, args []string) error {
 
 	docs := make([]report.Document, 0, len(slos))
 	violated := false
+	var failed error
+	// Every SLO's rollups are held until the report is written, so they
+	// share the budget; each SLO's past its share go to a file of their
+	// own.
+	f.pageBudget /= max(len(slos), 1)
 	for k, s := range slos {
-		doc, err := evalOne(ctx, e, &f, formats[k], at, s)
+		pages := &tempPages{}
+		defer pages.remove()
+		doc, err := evalOne(ctx, e, &f, formats[k], at, s, pages, &failed)
 		if err != nil {
 			return err
 		}
-		for _, w := range doc.Windows {
-			violated = violated || !w.Met
+		windows := doc.Stream
+		doc.Stream = func(yield func(report.Window) bool) {
+			for w := range windows {
+				violated = violated || !w.Met
+				if !yield(w) {
+					return
+				}
+			}
 		}
 		docs = append(docs, doc)
 	}
@@ -129,6 +152,9 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		err = report.WriteJSON(e.stdout, docs)
 	} else {
 		err = report.WriteText(e.stdout, docs)
+	}
+	if failed != nil {
+		return failed
 	}
 	if err != nil {
 		return fmt.Errorf("writing report: %w", err)
@@ -166,8 +192,11 @@ func loadSpec(e *env, path, only string) ([]*slo.SLO, error) {
 
 // evalOne reads the events for one SLO and evaluates every window they
 // touch.
-func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO) (report.Document, error) {
-	series, rep, err := readEvents(ctx, e, f, format, s)
+//
+// The document's windows are evaluated as the report is written; an
+// evaluation that fails all the same stops it and sets *failed.
+func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at time.Time, s *slo.SLO, pages *tempPages, failed *error) (report.Document, error) {
+	series, rep, err := readEvents(ctx, e, f, format, s, pages)
 	if err != nil {
 		return report.Document{}, err
 	}
@@ -198,29 +227,126 @@ func evalOne(ctx context.Context, e *env, f *evalFlags, format ingest.Config, at
 			s.Name, time.Unix(0, series.Since).UTC().Format(time.RFC3339), time.Unix(0, first).UTC().Format(time.RFC3339),
 			time.Unix(0, last).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	}
-	var windows []slo.Window
-	if s.Window.Calendar == slo.NotCalendar {
-		windows = []slo.Window{s.Window.Containing(at)}
-	} else {
-		windows = s.Window.Covering(time.Unix(0, first), at)
-		if len(windows) == 0 {
-			windows = []slo.Window{s.Window.Containing(at)}
-		}
+	// The windows are walked, not listed: a century of calendar days is
+	// tens of thousands of them.
+	windows := s.Window.CoveringSeq(time.Unix(0, first), at)
+	if empty(windows) {
+		containing := s.Window.Containing(at)
+		windows = func(yield func(slo.Window) bool) { yield(containing) }
 	}
-	results := make([]*slo.Result, 0, len(windows))
-	for _, w := range windows {
-		r, err := slo.Evaluate(s, series, w, at)
-		if err != nil {
+	// Every window is checked before any is evaluated: the report is
+	// written while they are, and a refusal must leave no half of it.
+	n := 0
+	for w := range windows {
+		if err := slo.CheckWindow(s, series, w, at); err != nil {
 			return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf("slo %s: %w", s.Name, err)}
 		}
-		if r.Quanta.Elapsed == r.Quanta.Unmeasured {
+		if !slo.Measured(s, series, w, at) {
 			return report.Document{}, &exitError{code: exitUsage, err: fmt.Errorf(
 				"slo %s: window %s: the data covers %s to %s, none of it in this window",
 				s.Name, w, time.Unix(0, first).UTC().Format(time.RFC3339), time.Unix(0, last).UTC().Format(time.RFC3339))}
 		}
-		results = append(results, r)
+		n++
 	}
-	return report.Build(s, at, results, burnRates(s, series, at), in), nil
+	doc := report.Build(s, at, nil, burnRates(s, series, at), in)
+	if err := series.Err(); err != nil {
+		return report.Document{}, err
+	}
+	doc.Stream = windowStream(s, series, windows, n, at, f.workers, failed)
+	return doc, nil
+}
+
+func empty[T any](seq iter.Seq[T]) bool {
+	for range seq {
+		return false
+	}
+	return true
+}
+
+// windowStream evaluates the windows on as many goroutines as parse the
+// file, a few windows ahead of the writer, and yields their reports in
+// order: a year of daily windows is evaluated on every core while its
+// report is written, and only the windows in flight are held.
+//
+// CheckWindow passed every window, so Evaluate cannot refuse one; if it
+// does all the same, the stream ends there and failed holds why.
+func windowStream(s *slo.SLO, series *slo.Series, windows iter.Seq[slo.Window], n int, at time.Time, workers int, failed *error) iter.Seq[report.Window] {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(min(workers, n), 1)
+	return func(yield func(report.Window) bool) {
+		// ahead bounds the windows dispatched and not yet written, so
+		// that slot i%ahead holds at most the one of window i.
+		ahead := 2 * workers
+		type evaluated struct {
+			w   report.Window
+			err error
+		}
+		slots := make([]chan evaluated, ahead)
+		for k := range slots {
+			slots[k] = make(chan evaluated, 1)
+		}
+		tokens := make(chan struct{}, ahead)
+		type job struct {
+			i int
+			w slo.Window
+		}
+		jobs := make(chan job)
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		defer func() {
+			close(done)
+			wg.Wait()
+		}()
+		wg.Go(func() {
+			defer close(jobs)
+			i := 0
+			for w := range windows {
+				select {
+				case tokens <- struct{}{}:
+				case <-done:
+					return
+				}
+				select {
+				case jobs <- job{i, w}:
+				case <-done:
+					return
+				}
+				i++
+			}
+		})
+		for range workers {
+			wg.Go(func() {
+				for j := range jobs {
+					var ev evaluated
+					r, err := slo.Evaluate(s, series, j.w, at)
+					if err != nil {
+						// CheckWindow passed every window: a bug.
+						ev.err = &exitError{code: exitUsage, err: fmt.Errorf("slo %s: %w", s.Name, err)}
+					} else {
+						ev.w = report.NewWindow(s, r)
+					}
+					slots[j.i%ahead] <- ev
+				}
+			})
+		}
+		for i := range n {
+			ev := <-slots[i%ahead]
+			<-tokens
+			if ev.err == nil {
+				// A window evaluated with rollups missing is not reported.
+				ev.err = series.Err()
+			}
+			if ev.err != nil {
+				*failed = ev.err
+				return
+			}
+			if !yield(ev.w) {
+				return
+			}
+		}
+	}
 }
 
 // burnRates measures the alerting spans that end at the evaluation time,
@@ -241,7 +367,7 @@ func burnRates(s *slo.SLO, series *slo.Series, at time.Time) []report.Burn {
 	return burns
 }
 
-func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config, s *slo.SLO) (*slo.Series, *ingest.Report, error) {
+func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config, s *slo.SLO, pages *tempPages) (*slo.Series, *ingest.Report, error) {
 	var r io.Reader = e.stdin
 	var size int64
 	if f.events != "-" {
@@ -256,6 +382,9 @@ func readEvents(ctx context.Context, e *env, f *evalFlags, format ingest.Config,
 		r = file
 	}
 	opts := ingest.Options{Log: format, SLI: &s.SLI, Quantum: s.Quantum, Strict: f.strict, Workers: f.workers, Compact: f.compact}
+	if pages != nil {
+		opts.PageFile, opts.PageBudget = pages, f.pageBudget
+	}
 	var p *progress
 	if e.stderrIsTTY {
 		p = &progress{w: e.stderr, name: f.events, size: size}
@@ -285,6 +414,53 @@ func inputOf(name string, rep *ingest.Report) *report.Input {
 		in.First, in.Last = &first, &last
 	}
 	return in
+}
+
+// evalPageBudget is how many bytes of compact rollups nines eval keeps
+// in memory before it writes them to a temporary file: a year of sparse
+// minutes (about 7 MB) stays in memory, a decade goes mostly to the file.
+const evalPageBudget = 8 << 20
+
+// tempPages is the page file of nines eval (slo.PageFile): a temporary
+// file made at the first write, so that a log whose rollups fit in
+// memory makes none, and removed when the command ends.
+type tempPages struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (t *tempPages) WriteAt(p []byte, off int64) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		f, err := os.CreateTemp("", "nines-eval-*.rollups")
+		if err != nil {
+			return 0, fmt.Errorf("a file for the rollups that do not fit in memory: %w (TMPDIR names where it goes)", err)
+		}
+		t.f = f
+	}
+	return t.f.WriteAt(p, off)
+}
+
+func (t *tempPages) ReadAt(p []byte, off int64) (int, error) {
+	t.mu.Lock()
+	f := t.f
+	t.mu.Unlock()
+	if f == nil {
+		return 0, errors.New("nothing was written to the rollups' file")
+	}
+	return f.ReadAt(p, off)
+}
+
+// remove closes and deletes the file, if one was made.
+func (t *tempPages) remove() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f != nil {
+		t.f.Close()
+		os.Remove(t.f.Name())
+		t.f = nil
+	}
 }
 
 // progress draws one self-overwriting line on a terminal while a large

@@ -173,7 +173,7 @@ func replayOne(ctx context.Context, e *env, f *replayFlags, db *sqlite.DB, s *sl
 		if format, err = logFor(format, f.fieldsGiven(), s); err != nil {
 			return report.Replay{}, err
 		}
-		series, _, err := readEvents(ctx, e, &evalFlags{events: f.events}, format, s)
+		series, _, err := readEvents(ctx, e, &evalFlags{events: f.events}, format, s, nil)
 		if err != nil {
 			return report.Replay{}, err
 		}
