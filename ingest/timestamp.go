@@ -187,20 +187,45 @@ const timeLocalLen = 26
 type timeLocalCache struct {
 	key   [timeLocalLen]byte
 	ns    int64
+	day   int64 // ns less the time of day of key: the start of its day in its offset
 	valid bool
 }
 
 // parse reads a $time_local of exactly timeLocalLen bytes.
 func (c *timeLocalCache) parse(b []byte) (int64, string) {
-	if c.valid && string(b) == string(c.key[:]) {
-		return c.ns, ""
+	if len(b) != timeLocalLen {
+		return parseTimeLocal(b)
+	}
+	if c.valid {
+		if string(b) == string(c.key[:]) {
+			return c.ns, ""
+		}
+		// A sparse log changes second on every line but keeps its date
+		// and offset: then only the time of day is new.
+		if string(b[:12]) == string(c.key[:12]) && string(b[20:]) == string(c.key[20:]) && b[14] == ':' && b[17] == ':' {
+			if sec, ok := secondOfDay(b); ok {
+				c.ns = c.day + sec*1e9
+				copy(c.key[:], b)
+				return c.ns, ""
+			}
+		}
 	}
 	ns, msg := parseTimeLocal(b)
 	if msg == "" {
 		copy(c.key[:], b)
-		c.ns, c.valid = ns, true
+		sec, _ := secondOfDay(b)
+		c.ns, c.day, c.valid = ns, ns-sec*1e9, true
 	}
 	return ns, msg
+}
+
+// secondOfDay reads the hh:mm:ss of a $time_local, checked for range.
+func secondOfDay(b []byte) (int64, bool) {
+	h, mi, s := digits2(b[12:]), digits2(b[15:]), digits2(b[18:])
+	if h < 0 || mi < 0 || s < 0 || h > 23 || mi > 59 || s > 59 {
+		return 0, false
+	}
+	return int64(h*3600 + mi*60 + s), true
 }
 
 func parseTimeLocal(b []byte) (int64, string) {
