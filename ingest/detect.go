@@ -259,7 +259,7 @@ func detectText(lines []sampleLine, c Config) (*Parser, error) {
 			}
 		}
 		return nil, fmt.Errorf("ingest: cannot tell the format from line %d: it is not JSON, LTSV or a text format nines knows "+
-			"(as combined: %s); the line starts with %s. Name it with --format (%s), or give the server's format string: --log-format nginx:'...' or apache:'...'",
+			"(as combined: %s); the line starts with %s; name it with --format (%s), or give the server's format string: --log-format nginx:'...' or apache:'...'",
 			lines[0].no, why, quote(lines[0].text), presetNames())
 	}
 	// The readings, each the first candidate of a group that reads every

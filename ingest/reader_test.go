@@ -381,7 +381,7 @@ func TestReadDetectsTheFormat(t *testing.T) {
 		{"empty input", "", "auto", ""},
 		{"only empty lines", "\n\n\r\n", "auto", ""},
 		{"unknown", "\n\nDate,Status,Latency\n2026-11-24,200,3\n", "auto",
-			`ingest: cannot tell the format from line 3: it is not JSON, LTSV or a text format nines knows (as combined: apache format: %h: no " " after it, got "Date,Status,Latency"); the line starts with "Date,Status,Latency".`},
+			`ingest: cannot tell the format from line 3: it is not JSON, LTSV or a text format nines knows (as combined: apache format: %h: no " " after it, got "Date,Status,Latency"); the line starts with "Date,Status,Latency"; name it with --format`},
 		{"combined with fields after it", `127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "curl" 0.004 0.003` + "\n", "auto",
 			`ingest: cannot tell the format from line 1: it is not JSON, LTSV or a text format nines knows (as combined: apache format: want "\"" at the end of the line`},
 		{"a format that reads under half the lines", "junk one\njunk two\n" + nginxLine(t0, 200, "0.001") + "\n", "auto",
