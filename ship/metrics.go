@@ -1,16 +1,16 @@
 package ship
 
 import (
-	"fmt"
 	"io"
 	"maps"
 	"math"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/nines-sre/nines/server/promtext"
 )
 
 // metrics are the shipper's own counters, exposed in the Prometheus text
@@ -72,18 +72,20 @@ func (m *metrics) snapshot() Snapshot {
 
 // writeTo writes the exposition.
 func (s *Snapshot) writeTo(w io.Writer) {
-	var b strings.Builder
+	var x promtext.Exposition
 	counter := func(name, help string, v int64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+		x.Family(name, "counter", help)
+		x.Sample(name, nil, float64(v))
 	}
 	labelled := func(name, help, label string, set map[string]int64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+		x.Family(name, "counter", help)
 		for _, k := range slices.Sorted(maps.Keys(set)) {
-			fmt.Fprintf(&b, "%s{%s=\"%s\"} %d\n", name, label, labelEscaper.Replace(k), set[k])
+			x.Sample(name, []string{label, k}, float64(set[k]))
 		}
 	}
 	gauge := func(name, help string, v float64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, help, name, name, strconv.FormatFloat(v, 'g', -1, 64))
+		x.Family(name, "gauge", help)
+		x.Sample(name, nil, v)
 	}
 	counter("nines_ship_lines_read_total", "Lines read from the log files, blank and malformed ones included.", s.LinesRead)
 	counter("nines_ship_bytes_read_total", "Bytes of log read (decompressed).", s.BytesRead)
@@ -99,11 +101,8 @@ func (s *Snapshot) writeTo(w io.Writer) {
 	gauge("nines_ship_lag_seconds", "How long the oldest line read and not yet acknowledged by the server has waited; 0 when all is sent.", s.LagSeconds)
 	gauge("nines_ship_behind_bytes", "Bytes written to the followed files and not yet acknowledged.", float64(s.BehindBytes))
 	gauge("nines_ship_files", "Files followed.", float64(s.Files))
-	io.WriteString(w, b.String())
+	io.WriteString(w, x.String())
 }
-
-// labelEscaper escapes a label value as the text format asks.
-var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 
 // handler serves /metrics and /healthz.
 func (m *metrics) handler() http.Handler {
