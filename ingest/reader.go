@@ -708,16 +708,9 @@ func (w *worker) process(b *block) blockResult {
 	var ev slo.Event
 	data := b.data
 	for len(data) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
+		line, rest, plain := cutPlainLine(data)
+		data = rest
 		res.lines++
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
 		if len(line) == 0 || ((line[0] == ' ' || line[0] == '\t') && isBlank(line)) {
 			continue
 		}
@@ -726,7 +719,10 @@ func (w *worker) process(b *block) blockResult {
 		case len(line) > w.opts.MaxLine:
 			p = tooLong(int64(len(line)), w.opts.MaxLine)
 		default:
-			if p = checkText(line); p == nil {
+			if !plain {
+				p = checkText(line)
+			}
+			if p == nil {
 				p = parser.parse(line, &ev)
 			}
 		}

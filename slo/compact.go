@@ -77,10 +77,12 @@ const (
 	pageBits = 10
 	pageLen  = 1 << pageBits
 	// spillAfter is how many quanta an Aggregator holds before it spills
-	// them: about 150 KiB of histograms for a busy service, and still
-	// over an hour of one-minute quanta, so that a file's quanta are
-	// rarely spilled before their last event.
-	spillAfter = 64
+	// them: about 600 KiB of histograms for a busy service, and over four
+	// hours of one-minute quanta, so that a file's quanta are rarely
+	// spilled before their last event. Spilling a quarter as often as at
+	// 64 took 6 % off reading a sparse year-long log: the aggregators
+	// meet at the Compact's lock less often.
+	spillAfter = 256
 	// slabSize is the size of the slabs segments are cut from: large
 	// enough that allocating them costs nothing next to filling them,
 	// small enough that the last one's unused tail does not matter.
