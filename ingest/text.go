@@ -68,6 +68,28 @@ const (
 // exact; x's own high bits flag the bytes above 0x7F.
 func unusual(x uint64) uint64 { return ((x-lowBits*0x20)&^x | x) & highBits }
 
+// skipPlainWords returns the offset of the first eight-byte word of b at
+// or after i that holds a byte below 0x20 or above 0x7F, with that word's
+// flags (unusual), or the offset of the last few bytes (under eight) and
+// 0: two words at a time while the text is plain, then one.
+func skipPlainWords(b []byte, i int) (int, uint64) {
+	for i+16 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := binary.LittleEndian.Uint64(b[i+8:])
+		if unusual(x)|unusual(y) != 0 {
+			break
+		}
+		i += 16
+	}
+	for i+8 <= len(b) {
+		if flags := unusual(binary.LittleEndian.Uint64(b[i:])); flags != 0 {
+			return i, flags
+		}
+		i += 8
+	}
+	return i, 0
+}
+
 // cutPlainLine returns the first line of data, without its "\n" or
 // "\r\n", and the data after it, and reports whether the line is plain:
 // printable ASCII and tabs only, which checkText would pass. Finding the
@@ -78,20 +100,7 @@ func cutPlainLine(data []byte) (line, rest []byte, plain bool) {
 	i := 0
 	for {
 		var flags uint64
-		for i+16 <= len(data) {
-			x := binary.LittleEndian.Uint64(data[i:])
-			y := binary.LittleEndian.Uint64(data[i+8:])
-			if unusual(x)|unusual(y) != 0 {
-				break
-			}
-			i += 16
-		}
-		for i+8 <= len(data) {
-			if flags = unusual(binary.LittleEndian.Uint64(data[i:])); flags != 0 {
-				break
-			}
-			i += 8
-		}
+		i, flags = skipPlainWords(data, i)
 		if flags != 0 {
 			i += bits.TrailingZeros64(flags) >> 3
 		} else {
@@ -132,21 +141,7 @@ func cutPlainLine(data []byte) (line, rest []byte, plain bool) {
 func checkText(line []byte) *problem {
 	i := 0
 	for {
-		// Two words at a time while the text is plain ASCII, then one.
-		for i+16 <= len(line) {
-			x := binary.LittleEndian.Uint64(line[i:])
-			y := binary.LittleEndian.Uint64(line[i+8:])
-			if unusual(x)|unusual(y) != 0 {
-				break
-			}
-			i += 16
-		}
-		for i+8 <= len(line) {
-			if unusual(binary.LittleEndian.Uint64(line[i:])) != 0 {
-				break
-			}
-			i += 8
-		}
+		i, _ = skipPlainWords(line, i)
 		if i >= len(line) {
 			return nil
 		}
