@@ -26,7 +26,7 @@ import (
 // any name.
 func TestARebindingPageCannotRead(t *testing.T) {
 	f := newFixture(t, "")
-	s, err := New(Config{Engine: f.eng, Store: f.db, Hosts: []string{"nines.example.com", "Ops.Example.Com:8443"}})
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, Hosts: []string{"nines.example.com", "Ops.Example.Com:8443"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestARebindingPageCannotRead(t *testing.T) {
 			t.Errorf("the refusal does not say how to allow a name: %s", rec.Body)
 		}
 	}
-	if _, err := New(Config{Engine: f.eng, Store: f.db, Hosts: []string{"http://nines.example.com/"}}); err == nil {
+	if _, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, Hosts: []string{"http://nines.example.com/"}}); err == nil {
 		t.Error("a URL is taken as a host name")
 	}
 }
@@ -70,7 +70,7 @@ func TestTheUIsOwnFormStillPosts(t *testing.T) {
 	f := newFixture(t, "")
 	var posted int
 	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { posted++; w.WriteHeader(http.StatusSeeOther) })
-	s, err := New(Config{Engine: f.eng, Store: f.db, UI: ui})
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, UI: ui})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestFailuresOfTheStoreAnswer507And503(t *testing.T) {
 			if _, err := eng.Load(context.Background(), map[string][]byte{"checkout.yaml": []byte(testSpec)}); err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(Config{Engine: eng, Store: fs, Logger: logger})
+			s, err := New(Config{SLOs: eng, Writes: eng, Annotations: fs, Size: fs, Logger: logger})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // the bodies before it are done.
 func TestBodiesInMemoryAreBounded(t *testing.T) {
 	f := newFixture(t, "")
-	s, err := New(Config{Engine: f.eng, Store: f.db, MaxBody: 1 << 20, MaxBodyMemory: 1 << 20})
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, MaxBody: 1 << 20, MaxBodyMemory: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestBodiesInMemoryAreBounded(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("after the slow sender is done: %d", resp.StatusCode)
 	}
-	if _, err := New(Config{Engine: f.eng, Store: f.db, MaxBody: 2 << 20, MaxBodyMemory: 1 << 20}); err == nil {
+	if _, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, MaxBody: 2 << 20, MaxBodyMemory: 1 << 20}); err == nil {
 		t.Error("a budget smaller than one body is taken")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/server"
 )
 
 // withIncidents records two incidents on checkout and search with the
@@ -23,7 +24,12 @@ func withIncidents(t *testing.T, f *fixture) *incident.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := incident.New(incident.Options{Store: f.db, Config: cfg, Now: func() time.Time { return testNow }, Budget: f.ui.budgetBurned})
+	opts := server.IncidentOptions(f.eng, f.db, cfg)
+	opts.Now = func() time.Time { return testNow }
+	// Incidents link only the SLOs they name, so that the search incident
+	// shows the page of an incident without one.
+	opts.SLOsOf = nil
+	svc, err := incident.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
