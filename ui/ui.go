@@ -1,8 +1,10 @@
 // Package ui is nines' web UI: server-rendered HTML pages with
 // hand-written SVG charts (package ui/chart), served by nines serve at /.
-// Pages read everything through the engine, as the API does; the only
-// state the UI keeps itself is frozen snapshots, in the store's key-value
-// state (package ui/snapshot). Templates, the stylesheet and a little
+// Pages read the SLOs through the engine, as the API does, the daily
+// counts of the charts from the stored rollups and incidents from the
+// incident service, each through the small interface of needs.go; the
+// only state the UI keeps itself is frozen snapshots, in the store's
+// key-value state (package ui/snapshot). Templates, the stylesheet and a little
 // plain JavaScript (hover read-outs, range selection, the theme toggle)
 // are embedded, so there is no front-end build.
 package ui
