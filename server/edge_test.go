@@ -303,3 +303,65 @@ func TestListsSkipSLOsAReloadRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestPartsLeftOut: the server refuses to start without a part every
+// request needs, and a feature whose part is left out is off (404) rather
+// than made up from what the store happens to implement.
+func TestPartsLeftOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"Without an SLO reader the server does not start.", Config{Writes: f.eng, Annotations: f.db}},
+		{"Without a writer the server does not start.", Config{SLOs: f.eng, Annotations: f.db}},
+		{"Without an annotation store the server does not start.", Config{SLOs: f.eng, Writes: f.eng}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := New(c.cfg); err == nil || !strings.Contains(err.Error(), "required") {
+				t.Errorf("New = %v, want an error naming what is required", err)
+			}
+		})
+	}
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, c := range []struct{ name, method, path, body, want string }{
+		{"Without an incident service incidents are not listed.", "GET", "/api/v1/incidents", "", "incidents are not enabled"},
+		{"Without an incident service no incident is opened.", "POST", "/api/v1/incidents", `{"title": "x"}`, "incidents are not enabled"},
+		{"Without an incident service Alertmanager opens none.", "POST", "/api/v1/alertmanager", `{}`, "incidents are not enabled"},
+		{"Without a notifier silences are not listed.", "GET", "/api/v1/silences", "", "notifications are not enabled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), c.want) {
+				t.Errorf("%s %s = %d %s, want 404 saying %q", c.method, c.path, resp.StatusCode, body, c.want)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "nines_store_size_bytes") || !strings.Contains(string(body), "nines_slos ") {
+		t.Errorf("/metrics without a sizer = %d, want 200 with the SLO figures and no store size:\n%s", resp.StatusCode, body)
+	}
+}
