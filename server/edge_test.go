@@ -337,31 +337,13 @@ func TestPartsLeftOut(t *testing.T) {
 		{"Without a notifier silences are not listed.", "GET", "/api/v1/silences", "", "notifications are not enabled"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.body != "" {
-				req.Header.Set("Content-Type", "application/json")
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), c.want) {
-				t.Errorf("%s %s = %d %s, want 404 saying %q", c.method, c.path, resp.StatusCode, body, c.want)
+			off := &fixture{t: t, srv: srv}
+			if body := off.do(c.method, c.path, c.body, nil, http.StatusNotFound, nil); !strings.Contains(body, c.want) {
+				t.Errorf("%s %s = %s, want it to say %q", c.method, c.path, body, c.want)
 			}
 		})
 	}
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "nines_store_size_bytes") || !strings.Contains(string(body), "nines_slos ") {
-		t.Errorf("/metrics without a sizer = %d, want 200 with the SLO figures and no store size:\n%s", resp.StatusCode, body)
+	if body := (&fixture{t: t, srv: srv}).do("GET", "/metrics", "", nil, http.StatusOK, nil); strings.Contains(body, "nines_store_size_bytes") || !strings.Contains(body, "nines_slos ") {
+		t.Errorf("/metrics without a sizer, want the SLO figures and no store size:\n%s", body)
 	}
 }
