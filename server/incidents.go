@@ -7,21 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
-	"github.com/nines-sre/nines/slo"
 )
-
-// IncidentSource is what the incident service asks of the engine: its
-// clock, the SLOs loaded (and so the services), the budget they burned.
-type IncidentSource interface {
-	Now() time.Time
-	SLOs() []*slo.SLO
-	BudgetBurned(ctx context.Context, name string, from, to time.Time) (engine.BudgetBurn, error)
-}
-
-var _ IncidentSource = (*engine.Engine)(nil)
 
 // IncidentOptions are the incident.Options of a server: incidents kept in
 // st, with the services and SLOs eng has loaded, the budget burned from

@@ -17,8 +17,9 @@ import (
 // What the server takes: each interface is the part of a component that a
 // group of endpoints calls, so a backend or an engine can be swapped (or
 // faked in a test) by providing just that. nines serve (cmd/nines/serve.go)
-// wires them: *engine.Engine is the SLOReader and the Writer, the store
-// the AnnotationStore and the Sizer, *notify.Dispatcher the Notifier.
+// wires them: *engine.Engine is the SLOReader, the Writer and the
+// IncidentSource, the store the AnnotationStore and the Sizer,
+// *notify.Dispatcher the Notifier.
 
 // SLOReader answers every read about SLOs: the catalogue, status, quanta,
 // histograms, budget, alerts, the gate, annotations of an SLO, and the
@@ -80,6 +81,15 @@ type Notifier interface {
 	WriteMetrics(w io.Writer) error
 }
 
+// IncidentSource is what the incident service asks of the engine
+// (IncidentOptions): its clock, the SLOs loaded (and so the services),
+// the budget they burned.
+type IncidentSource interface {
+	Now() time.Time
+	SLOs() []*slo.SLO
+	BudgetBurned(ctx context.Context, name string, from, to time.Time) (engine.BudgetBurn, error)
+}
+
 // Every part nines serve gives the server satisfies what the server asks
 // of it: a change of signature fails here, not in cmd/nines.
 var (
@@ -88,4 +98,5 @@ var (
 	_ AnnotationStore = (store.Annotations)(nil)
 	_ Sizer           = (store.Store)(nil)
 	_ Notifier        = (*notify.Dispatcher)(nil)
+	_ IncidentSource  = (*engine.Engine)(nil)
 )

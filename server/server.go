@@ -1,9 +1,10 @@
 // Package server is nines' HTTP face: the JSON API (docs/api.md), the
-// ingestion endpoints and /metrics. Handlers stay thin: decode the request,
-// call the engine (or the store, the incident service, the dispatcher)
-// through the small interfaces of needs.go, encode the answer. Package httpx maps error classes to
-// HTTP status codes, for the API and the UI alike; guard.go keeps other
-// sites and other host names out, limits.go bounds what requests hold.
+// ingestion endpoints and /metrics. Handlers stay thin: decode the
+// request, call the engine (or the store, the incident service, the
+// dispatcher) through the small interfaces of needs.go, encode the
+// answer. Package httpx maps error classes to HTTP status codes, for the
+// API and the UI alike; guard.go keeps other sites and other host names
+// out, limits.go bounds what requests hold.
 package server
 
 import (

@@ -4,9 +4,9 @@
 // counts of the charts from the stored rollups and incidents from the
 // incident service, each through the small interface of needs.go; the
 // only state the UI keeps itself is frozen snapshots, in the store's
-// key-value state (package ui/snapshot). Templates, the stylesheet and a little
-// plain JavaScript (hover read-outs, range selection, the theme toggle)
-// are embedded, so there is no front-end build.
+// key-value state (package ui/snapshot). Templates, the stylesheet and a
+// little plain JavaScript (hover read-outs, range selection, the theme
+// toggle) are embedded, so there is no front-end build.
 package ui
 
 import (
