@@ -7,8 +7,8 @@
 //
 // The model, validation, metrics, debt and the postmortem template are
 // pure: every function that needs the time takes it. Service ties them to
-// a Store (store/sqlite implements it) and is what the HTTP API, the CLI
-// and the web UI call:
+// a Store (every store backend implements it; incident/incidenttest is
+// the contract) and is what the HTTP API, the CLI and the web UI call:
 //
 //	svc, _ := incident.New(incident.Options{Store: db, Config: cfg})
 //	inc, _ := svc.Open(ctx, incident.OpenInput{Services: []string{"checkout"}, Severity: 2, ...})

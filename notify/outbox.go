@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/nines-sre/nines/store"
 )
 
 // State is the key-value store the dispatcher persists its outbox,
-// pending alerts and silences in; store.State satisfies it.
+// pending alerts and silences in; store.State satisfies it. The
+// dispatcher reads its records back by prefix only, at start.
 type State interface {
 	PutState(ctx context.Context, key string, value []byte) error
-	GetState(ctx context.Context, key string) ([]byte, error)
 	RangeState(ctx context.Context, prefix string, fn func(key string, value []byte) error) error
 	DeleteStatePrefix(ctx context.Context, prefix string) (int64, error)
 }
+
+var _ State = (store.State)(nil)
 
 // Key prefixes in State.
 const (

@@ -75,8 +75,8 @@ func viewOf(o *slo.SLO, tr alert.Transition, withKind bool) alertView {
 // made it fire and those of now.
 func (s *Server) alerts(r *http.Request) (any, error) {
 	out := []alertView{}
-	for _, o := range s.cfg.Engine.SLOs() {
-		st, _, err := s.cfg.Engine.Alerts(o.Name)
+	for _, o := range s.cfg.SLOs.SLOs() {
+		st, _, err := s.cfg.SLOs.Alerts(o.Name)
 		if vanished(err) {
 			continue
 		}
@@ -104,11 +104,11 @@ type checkView struct {
 
 // sloAlerts is one SLO's alert checks (firing or not) and recent history.
 func (s *Server) sloAlerts(r *http.Request) (any, error) {
-	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
+	o, err := s.cfg.SLOs.SLO(r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	st, history, err := s.cfg.Engine.Alerts(o.Name)
+	st, history, err := s.cfg.SLOs.Alerts(o.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (s *Server) sloAlerts(r *http.Request) (any, error) {
 // gate answers whether a release may go out, from the SLO's error budget.
 func (s *Server) gate(r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	d, err := s.cfg.Engine.Gate(name)
+	d, err := s.cfg.SLOs.Gate(name)
 	if err != nil {
 		return nil, err
 	}

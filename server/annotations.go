@@ -117,7 +117,7 @@ func (s *Server) addAnnotation(r *http.Request) (any, error) {
 		}
 		a.At = *in.At
 	}
-	id, err := s.cfg.Engine.AddAnnotation(r.Context(), a)
+	id, err := s.cfg.Writes.AddAnnotation(r.Context(), a)
 	if errors.Is(err, engine.ErrUnknownSLO) {
 		return nil, httpx.BadRequest("annotation: %v", err) // the body is wrong, not the URL
 	}
@@ -140,14 +140,14 @@ func (s *Server) annotations(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if name := q.Get("slo"); name != "" {
-		o, err := s.cfg.Engine.SLO(name)
+		o, err := s.cfg.SLOs.SLO(name)
 		if err != nil {
 			return nil, err
 		}
-		as, err := s.cfg.Store.Annotations(r.Context(), store.AnnotationQuery{From: from, To: to, SLO: o.Name, Service: o.Service, Limit: limit})
+		as, err := s.cfg.Annotations.Annotations(r.Context(), store.AnnotationQuery{From: from, To: to, SLO: o.Name, Service: o.Service, Limit: limit})
 		return map[string]any{"annotations": viewAnnotations(as)}, err
 	}
-	as, err := s.cfg.Store.Annotations(r.Context(), store.AnnotationQuery{From: from, To: to, Service: q.Get("service"), Limit: limit})
+	as, err := s.cfg.Annotations.Annotations(r.Context(), store.AnnotationQuery{From: from, To: to, Service: q.Get("service"), Limit: limit})
 	return map[string]any{"annotations": viewAnnotations(as)}, err
 }
 
@@ -157,7 +157,7 @@ func (s *Server) sloAnnotations(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, err := s.cfg.Engine.Annotations(r.Context(), o.Name, from, to)
+	as, err := s.cfg.SLOs.Annotations(r.Context(), o.Name, from, to)
 	return map[string]any{"slo": o.Name, "annotations": viewAnnotations(as)}, err
 }
 
@@ -166,7 +166,7 @@ func (s *Server) deleteAnnotation(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, httpx.BadRequest("annotation id %q: want an integer", r.PathValue("id"))
 	}
-	if err := s.cfg.Store.DeleteAnnotation(r.Context(), id); err != nil {
+	if err := s.cfg.Annotations.DeleteAnnotation(r.Context(), id); err != nil {
 		return nil, err
 	}
 	return map[string]any{"deleted": id}, nil

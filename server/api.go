@@ -42,7 +42,7 @@ type sloSummary struct {
 func vanished(err error) bool { return errors.Is(err, engine.ErrUnknownSLO) }
 
 func (s *Server) listSLOs(r *http.Request) (any, error) {
-	e := s.cfg.Engine
+	e := s.cfg.SLOs
 	out := []sloSummary{}
 	for _, o := range e.SLOs() {
 		res, err := e.Summary(o.Name)
@@ -71,15 +71,15 @@ func (s *Server) listSLOs(r *http.Request) (any, error) {
 
 func (s *Server) getSLO(r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	o, err := s.cfg.Engine.SLO(name)
+	o, err := s.cfg.SLOs.SLO(name)
 	if err != nil {
 		return nil, err
 	}
-	text, err := s.cfg.Engine.Definition(name)
+	text, err := s.cfg.SLOs.Definition(name)
 	if err != nil {
 		return nil, err
 	}
-	marks, err := s.cfg.Engine.Marks(r.Context(), name)
+	marks, err := s.cfg.SLOs.Marks(r.Context(), name)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (s *Server) getSLO(r *http.Request) (any, error) {
 		"quantum": slo.FormatDuration(o.Quantum), "no_data": o.NoData.String(),
 		"spec": string(text), "marks": marks,
 	}
-	if since, ok, err := s.cfg.Engine.Since(name); err == nil && ok {
+	if since, ok, err := s.cfg.SLOs.Since(name); err == nil && ok {
 		doc["since"] = since
 	}
 	return doc, nil
@@ -102,7 +102,7 @@ func (s *Server) getSLO(r *http.Request) (any, error) {
 // SLO's current window (from the tracker), for another rolling window
 // (?window=7d) or at a past time (?at=), both from the stored rollups.
 func (s *Server) status(r *http.Request) (any, error) {
-	e := s.cfg.Engine
+	e := s.cfg.SLOs
 	name := r.PathValue("name")
 	o, err := e.SLO(name)
 	if err != nil {
@@ -162,7 +162,7 @@ func (s *Server) status(r *http.Request) (any, error) {
 
 // sloRange resolves the SLO of the path and the time range of the query.
 func (s *Server) sloRange(r *http.Request) (*slo.SLO, time.Time, time.Time, error) {
-	o, err := s.cfg.Engine.SLO(r.PathValue("name"))
+	o, err := s.cfg.SLOs.SLO(r.PathValue("name"))
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, err
 	}
@@ -174,7 +174,7 @@ func (s *Server) sloRange(r *http.Request) (*slo.SLO, time.Time, time.Time, erro
 // quanta, and bounded.
 func (s *Server) timeRange(r *http.Request, quantum time.Duration) (from, to time.Time, err error) {
 	q := r.URL.Query()
-	now := s.cfg.Engine.Now()
+	now := s.cfg.SLOs.Now()
 	to = now
 	if v := q.Get("to"); v != "" {
 		if to, err = parseTime("to", v); err != nil {
@@ -238,19 +238,19 @@ func (s *Server) quanta(r *http.Request) (any, error) {
 	if n := to.Sub(from) / o.Quantum; n > maxQuanta {
 		return nil, httpx.BadRequest("%d quanta in the range; at most %d a request", n, maxQuanta)
 	}
-	_, series, err := s.cfg.Engine.Series(r.Context(), o.Name, from, to)
+	_, series, err := s.cfg.SLOs.Series(r.Context(), o.Name, from, to)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]quantumView, 0, to.Sub(from)/o.Quantum)
 	rs := series.Rollups
-	now := s.cfg.Engine.Now()
+	now := s.cfg.SLOs.Now()
 	for t := from; t.Before(to); t = t.Add(o.Quantum) {
 		var ro *slo.Rollup
 		if len(rs) > 0 && rs[0].Start == t.UnixNano() {
 			ro, rs = &rs[0], rs[1:]
 		}
-		qv := quantumView{Start: t, State: s.cfg.Engine.QuantumState(o, t, now)}
+		qv := quantumView{Start: t, State: s.cfg.SLOs.QuantumState(o, t, now)}
 		switch {
 		case qv.State == engine.QuantumPending:
 			qv.Verdict = "pending"
@@ -289,7 +289,7 @@ func (s *Server) histogram(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.cfg.Engine.Latency(r.Context(), o.Name, from, to)
+	h, err := s.cfg.SLOs.Latency(r.Context(), o.Name, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -349,14 +349,14 @@ func (s *Server) budget(r *http.Request) (any, error) {
 	// waits (it would count as unmeasured). Annotations go up to the end
 	// asked for.
 	annTo := to
-	if settled := s.cfg.Engine.EvalTime(o, s.cfg.Engine.Now()); to.After(settled) {
+	if settled := s.cfg.SLOs.EvalTime(o, s.cfg.SLOs.Now()); to.After(settled) {
 		to = settled
 		if !from.Before(to) {
 			from = to
 		}
 	}
 	lo := o.Window.Containing(from).Start
-	_, series, err := s.cfg.Engine.Series(r.Context(), o.Name, lo, to)
+	_, series, err := s.cfg.SLOs.Series(r.Context(), o.Name, lo, to)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +373,7 @@ func (s *Server) budget(r *http.Request) (any, error) {
 		})
 	}
 	// Deploys beside the budget, so a burn can be traced to a release.
-	as, err := s.cfg.Engine.Annotations(r.Context(), o.Name, from, annTo)
+	as, err := s.cfg.SLOs.Annotations(r.Context(), o.Name, from, annTo)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +429,7 @@ func (s *Server) events(r *http.Request) (any, error) {
 	}
 	switch {
 	case rep.Events == 0 && rep.Malformed > 0:
-		s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
+		s.cfg.Writes.Counters().Reject("malformed", rep.Malformed)
 		return nil, httpx.BadRequest("no valid event in %d lines; first problem: %v", rep.Lines, rep.Errors[0])
 	case rep.Events == 0:
 		// An empty body is most often a sender's bug (an empty file, a
@@ -454,8 +454,8 @@ func (s *Server) events(r *http.Request) (any, error) {
 	if replay {
 		return replayed{reply}, nil
 	}
-	s.cfg.Engine.Counters().Events.Add(int64(min(requests, math.MaxInt64)))
-	s.cfg.Engine.Counters().Reject("malformed", rep.Malformed)
+	s.cfg.Writes.Counters().Events.Add(int64(min(requests, math.MaxInt64)))
+	s.cfg.Writes.Counters().Reject("malformed", rep.Malformed)
 	return reply, nil
 }
 
@@ -464,14 +464,14 @@ func (s *Server) targets(r *http.Request) ([]*slo.SLO, error) {
 	q := r.URL.Query()
 	var out []*slo.SLO
 	for _, name := range q["slo"] {
-		o, err := s.cfg.Engine.SLO(name)
+		o, err := s.cfg.SLOs.SLO(name)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, o)
 	}
 	if svc := q.Get("service"); svc != "" {
-		for _, o := range s.cfg.Engine.SLOs() {
+		for _, o := range s.cfg.SLOs.SLOs() {
 			if o.Service == svc {
 				out = append(out, o)
 			}
@@ -532,7 +532,7 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.cfg.Engine.SLO(in.SLO)
+	o, err := s.cfg.SLOs.SLO(in.SLO)
 	if err != nil {
 		return nil, err
 	}
@@ -579,5 +579,5 @@ func (s *Server) reload(r *http.Request) (any, error) {
 		}
 		return nil, &httpx.Error{Status: status, Msg: "reload failed, the previous SLOs stay in force", Err: err}
 	}
-	return map[string]any{"reloaded": true, "slos": len(s.cfg.Engine.SLOs()), "warnings": warnings}, nil
+	return map[string]any{"reloaded": true, "slos": len(s.cfg.SLOs.SLOs()), "warnings": warnings}, nil
 }

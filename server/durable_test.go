@@ -75,7 +75,7 @@ func TestStoreFaultsAreAnsweredWithRetryAfter(t *testing.T) {
 			if _, err := eng.Load(ctx, map[string][]byte{"a.yaml": []byte(testSpec + "---\n" + remoteSpec + "---\n" + otlpSpec)}); err != nil {
 				t.Fatal(err)
 			}
-			srv, err := New(Config{Engine: eng, Store: st, MaxBody: 1 << 20, MaxSeries: 1000})
+			srv, err := New(Config{SLOs: eng, Writes: eng, Annotations: st, Size: st, MaxBody: 1 << 20, MaxSeries: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}

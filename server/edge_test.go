@@ -26,7 +26,7 @@ import (
 // any name.
 func TestARebindingPageCannotRead(t *testing.T) {
 	f := newFixture(t, "")
-	s, err := New(Config{Engine: f.eng, Store: f.db, Hosts: []string{"nines.example.com", "Ops.Example.Com:8443"}})
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, Hosts: []string{"nines.example.com", "Ops.Example.Com:8443"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestARebindingPageCannotRead(t *testing.T) {
 			t.Errorf("the refusal does not say how to allow a name: %s", rec.Body)
 		}
 	}
-	if _, err := New(Config{Engine: f.eng, Store: f.db, Hosts: []string{"http://nines.example.com/"}}); err == nil {
+	if _, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, Hosts: []string{"http://nines.example.com/"}}); err == nil {
 		t.Error("a URL is taken as a host name")
 	}
 }
@@ -70,7 +70,7 @@ func TestTheUIsOwnFormStillPosts(t *testing.T) {
 	f := newFixture(t, "")
 	var posted int
 	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { posted++; w.WriteHeader(http.StatusSeeOther) })
-	s, err := New(Config{Engine: f.eng, Store: f.db, UI: ui})
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, UI: ui})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestFailuresOfTheStoreAnswer507And503(t *testing.T) {
 			if _, err := eng.Load(context.Background(), map[string][]byte{"checkout.yaml": []byte(testSpec)}); err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(Config{Engine: eng, Store: fs, Logger: logger})
+			s, err := New(Config{SLOs: eng, Writes: eng, Annotations: fs, Size: fs, Logger: logger})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // the bodies before it are done.
 func TestBodiesInMemoryAreBounded(t *testing.T) {
 	f := newFixture(t, "")
-	s, err := New(Config{Engine: f.eng, Store: f.db, MaxBody: 1 << 20, MaxBodyMemory: 1 << 20})
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, MaxBody: 1 << 20, MaxBodyMemory: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestBodiesInMemoryAreBounded(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("after the slow sender is done: %d", resp.StatusCode)
 	}
-	if _, err := New(Config{Engine: f.eng, Store: f.db, MaxBody: 2 << 20, MaxBodyMemory: 1 << 20}); err == nil {
+	if _, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, MaxBody: 2 << 20, MaxBodyMemory: 1 << 20}); err == nil {
 		t.Error("a budget smaller than one body is taken")
 	}
 }
@@ -301,5 +301,49 @@ func TestListsSkipSLOsAReloadRemoved(t *testing.T) {
 				t.Fatalf("GET %s during reloads (try %d): %d %s", path, i, status, body)
 			}
 		}
+	}
+}
+
+// TestPartsLeftOut: the server refuses to start without a part every
+// request needs, and a feature whose part is left out is off (404) rather
+// than made up from what the store happens to implement.
+func TestPartsLeftOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"Without an SLO reader the server does not start.", Config{Writes: f.eng, Annotations: f.db}},
+		{"Without a writer the server does not start.", Config{SLOs: f.eng, Annotations: f.db}},
+		{"Without an annotation store the server does not start.", Config{SLOs: f.eng, Writes: f.eng}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := New(c.cfg); err == nil || !strings.Contains(err.Error(), "required") {
+				t.Errorf("New = %v, want an error naming what is required", err)
+			}
+		})
+	}
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, c := range []struct{ name, method, path, body, want string }{
+		{"Without an incident service incidents are not listed.", "GET", "/api/v1/incidents", "", "incidents are not enabled"},
+		{"Without an incident service no incident is opened.", "POST", "/api/v1/incidents", `{"title": "x"}`, "incidents are not enabled"},
+		{"Without an incident service Alertmanager opens none.", "POST", "/api/v1/alertmanager", `{}`, "incidents are not enabled"},
+		{"Without a notifier silences are not listed.", "GET", "/api/v1/silences", "", "notifications are not enabled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			off := &fixture{t: t, srv: srv}
+			if body := off.do(c.method, c.path, c.body, nil, http.StatusNotFound, nil); !strings.Contains(body, c.want) {
+				t.Errorf("%s %s = %s, want it to say %q", c.method, c.path, body, c.want)
+			}
+		})
+	}
+	if body := (&fixture{t: t, srv: srv}).do("GET", "/metrics", "", nil, http.StatusOK, nil); strings.Contains(body, "nines_store_size_bytes") || !strings.Contains(body, "nines_slos ") {
+		t.Errorf("/metrics without a sizer, want the SLO figures and no store size:\n%s", body)
 	}
 }

@@ -21,7 +21,7 @@ func FuzzWriteEndpoints(f *testing.F) {
 	}); err != nil {
 		f.Fatal(err)
 	}
-	s, err := New(Config{Engine: fx.eng, Store: fx.db, MaxBody: 1 << 20, MaxSeries: 1000})
+	s, err := New(Config{SLOs: fx.eng, Writes: fx.eng, Annotations: fx.db, Size: fx.db, Incidents: incidentsOn(f, fx.eng, fx.db), MaxBody: 1 << 20, MaxSeries: 1000})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func idempotency(r *http.Request, body []byte, field string, value *string) (*en
 // stores nothing and returns what the first commit returned, with replay
 // true; a different request under a used key is refused (422).
 func (s *Server) commit(ctx context.Context, b *engine.Batch) (res map[string]engine.AppendResult, replay bool, err error) {
-	res, err = s.cfg.Engine.Commit(ctx, b)
+	res, err = s.cfg.Writes.Commit(ctx, b)
 	if err == nil || b.Idempotency == nil {
 		return res, false, err
 	}

@@ -7,15 +7,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
 )
 
-// IncidentOptions are the incident.Options of a server: the services and
-// SLOs the engine has loaded, the budget burned from its rollups, its
-// clock.
-func IncidentOptions(eng *engine.Engine, st incident.Store, cfg *incident.Config) incident.Options {
+// IncidentOptions are the incident.Options of a server: incidents kept in
+// st, with the services and SLOs eng has loaded, the budget burned from
+// its rollups, its clock.
+func IncidentOptions(eng IncidentSource, st incident.Store, cfg *incident.Config) incident.Options {
 	return incident.Options{
 		Store: st, Config: cfg, Now: eng.Now,
 		Services: func() []string {
@@ -57,15 +56,9 @@ func IncidentOptions(eng *engine.Engine, st incident.Store, cfg *incident.Config
 	}
 }
 
-// incidentRoutes registers the incidents API. Without a configured
-// incident service one is made on the server's store, with the default
-// configuration, when the store keeps incidents.
+// incidentRoutes registers the incidents API; without an incident
+// service each of its endpoints answers 404.
 func (s *Server) incidentRoutes(read func(http.Handler) http.Handler, write func(mediaTypes, http.Handler) http.Handler) {
-	if s.cfg.Incidents == nil {
-		if st, ok := s.cfg.Store.(incident.Store); ok {
-			s.cfg.Incidents, _ = incident.New(IncidentOptions(s.cfg.Engine, st, nil))
-		}
-	}
 	s.mux.Handle("GET /api/v1/incidents", read(s.api(s.listIncidents)))
 	s.mux.Handle("POST /api/v1/incidents", write(jsonBody, s.apiStatus(http.StatusCreated, s.openIncident)))
 	s.mux.Handle("GET /api/v1/incidents/config", read(s.api(s.incidentConfig)))
@@ -83,7 +76,7 @@ func (s *Server) incidentRoutes(read func(http.Handler) http.Handler, write func
 
 func (s *Server) incidents() (*incident.Service, error) {
 	if s.cfg.Incidents == nil {
-		return nil, httpx.Errorf(http.StatusNotFound, "incidents are not enabled: the store does not keep them")
+		return nil, httpx.Errorf(http.StatusNotFound, "incidents are not enabled in this nines serve")
 	}
 	return s.cfg.Incidents, nil
 }

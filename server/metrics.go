@@ -19,7 +19,7 @@ var metricsSpans = []time.Duration{5 * time.Minute, time.Hour, 6 * time.Hour, 24
 // so an existing Grafana can chart nines.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	var ex promtext.Exposition
-	e := s.cfg.Engine
+	e := s.cfg.SLOs
 	slos := e.SLOs()
 	ex.Family("nines_slo_objective_ratio", "gauge", "The SLO's objective as a share (0.999 for 99.9 %).")
 	ex.Family("nines_slo_availability_ratio", "gauge", "Availability so far in the SLO's current window, by its method.")
@@ -72,7 +72,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	c := e.Counters()
+	c := s.cfg.Writes.Counters()
 	ex.Family("nines_ingest_events_total", "counter", "Events received over the HTTP events API, each counted as the requests it stands for (its count).")
 	ex.Sample("nines_ingest_events_total", nil, float64(c.Events.Load()))
 	ex.Family("nines_ingest_rollups_total", "counter", "Quantum rollups stored.")
@@ -86,9 +86,11 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	ex.Sample("nines_slos", nil, float64(len(slos)))
 	ex.Family("nines_evaluation_lag_seconds", "gauge", "Time since the SLO trackers were last advanced.")
 	ex.Sample("nines_evaluation_lag_seconds", nil, e.Now().Sub(e.LastTick()).Seconds())
-	if size, err := s.cfg.Store.Size(r.Context()); err == nil {
-		ex.Family("nines_store_size_bytes", "gauge", "Bytes the store occupies on disk.")
-		ex.Sample("nines_store_size_bytes", nil, float64(size))
+	if s.cfg.Size != nil {
+		if size, err := s.cfg.Size.Size(r.Context()); err == nil {
+			ex.Family("nines_store_size_bytes", "gauge", "Bytes the store occupies on disk.")
+			ex.Sample("nines_store_size_bytes", nil, float64(size))
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write([]byte(ex.String()))

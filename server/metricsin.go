@@ -38,7 +38,7 @@ func (s *Server) remoteWrite(w http.ResponseWriter, r *http.Request) {
 	var dec promrw.Decoder
 	req, err := dec.Decode(body, r.Header.Get("Content-Encoding"))
 	if err != nil {
-		s.cfg.Engine.Counters().Reject("remote write: undecodable", 1)
+		s.cfg.Writes.Counters().Reject("remote write: undecodable", 1)
 		s.fail(w, r, fmt.Errorf("remote write: %w", err))
 		return
 	}
@@ -80,7 +80,7 @@ func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	batch, err := otlp.Decode(body, ct)
 	if err != nil {
-		s.cfg.Engine.Counters().Reject("otlp: undecodable", 1)
+		s.cfg.Writes.Counters().Reject("otlp: undecodable", 1)
 		s.fail(w, r, fmt.Errorf("OTLP: %w", err))
 		return
 	}
@@ -127,13 +127,13 @@ func (s *Server) gunzip(r *http.Request, body []byte) ([]byte, error) {
 
 func (s *Server) ingestMetrics(r *http.Request, source string, b *metrics.Batch) (*engine.MetricsResult, error) {
 	if n := len(b.Series); n > s.cfg.MaxSeries {
-		s.cfg.Engine.Counters().Reject(source+": too many series", 1)
+		s.cfg.Writes.Counters().Reject(source+": too many series", 1)
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "%s: %d series in one request; at most %d (send smaller batches)", source, n, s.cfg.MaxSeries)
 	}
 	if b.Dropped > 0 {
-		s.cfg.Engine.Counters().Reject(source+": invalid series", int64(b.Dropped))
+		s.cfg.Writes.Counters().Reject(source+": invalid series", int64(b.Dropped))
 	}
-	return s.cfg.Engine.IngestMetrics(r.Context(), source, b.Series)
+	return s.cfg.Writes.IngestMetrics(r.Context(), source, b.Series)
 }
 
 // partial summarises what a request lost: series the decoder refused and

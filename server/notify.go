@@ -12,7 +12,7 @@ import (
 
 // notifier returns the dispatcher, or the error that says notifications
 // are off.
-func (s *Server) notifier() (*notify.Dispatcher, error) {
+func (s *Server) notifier() (Notifier, error) {
 	if s.cfg.Notify == nil {
 		return nil, httpx.Errorf(http.StatusNotFound, "notifications are not enabled in this nines serve")
 	}
@@ -66,7 +66,7 @@ func (s *Server) addSilence(r *http.Request) (any, error) {
 		}
 		start := in.StartsAt
 		if start.IsZero() {
-			start = s.cfg.Engine.Now()
+			start = s.cfg.SLOs.Now()
 		}
 		in.StartsAt, in.EndsAt = start, start.Add(dur)
 	}
@@ -89,9 +89,6 @@ func (s *Server) notifications(r *http.Request) (any, error) {
 	}
 	return d.Outbox(), nil
 }
-
-// Notifier is the alert dispatcher the server shows and controls.
-type Notifier = notify.Dispatcher
 
 // notifyRoutes registers the silence and notification endpoints.
 func (s *Server) notifyRoutes(read func(http.Handler) http.Handler, write func(mediaTypes, http.Handler) http.Handler) {

@@ -56,7 +56,7 @@ route: {receiver: hook, group_wait: 0s}
 	if _, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(testSpec)}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Engine: eng, Store: db, Token: token, Notify: nf.d})
+	s, err := New(Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Incidents: incidentsOn(t, eng, db), Token: token, Notify: nf.d})
 	if err != nil {
 		t.Fatal(err)
 	}

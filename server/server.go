@@ -1,8 +1,10 @@
 // Package server is nines' HTTP face: the JSON API (docs/api.md), the
-// ingestion endpoints and /metrics. Handlers stay thin: decode the request,
-// call the engine, encode the answer. Package httpx maps error classes to
-// HTTP status codes, for the API and the UI alike; guard.go keeps other
-// sites and other host names out, limits.go bounds what requests hold.
+// ingestion endpoints and /metrics. Handlers stay thin: decode the
+// request, call the engine (or the store, the incident service, the
+// dispatcher) through the small interfaces of needs.go, encode the
+// answer. Package httpx maps error classes to HTTP status codes, for the
+// API and the UI alike; guard.go keeps other sites and other host names
+// out, limits.go bounds what requests hold.
 package server
 
 import (
@@ -17,17 +19,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
-	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/ui/snapshot"
 )
 
-// Config configures a Server. Engine and Store are required.
+// Config configures a Server: what each group of endpoints calls
+// (server/needs.go). SLOs, Writes and Annotations are required.
 type Config struct {
-	Engine *engine.Engine
-	Store  store.Store
+	// SLOs answers the reads; Writes takes the writes (nines serve gives
+	// its engine for both).
+	SLOs   SLOReader
+	Writes Writer
+	// Annotations lists and deletes stored annotations (the store).
+	Annotations AnnotationStore
+	// Size, when set, reports the store's size on /metrics.
+	Size Sizer
 	// Logger receives every 5xx with its cause and request id.
 	Logger *slog.Logger
 	// Token, when set, is required as "Authorization: Bearer TOKEN" on
@@ -58,9 +65,11 @@ type Config struct {
 	Reload func() ([]string, error)
 	// Version is shown by /api/v1/status/buildinfo.
 	Version string
-	// Notify, when set, routes alerts to notifiers (server/notify.go).
-	Notify *Notifier
-	// Incidents records incidents (server/incidents.go); nil makes one on Store with the default configuration.
+	// Notify, when set, routes alerts to notifiers (server/notify.go);
+	// nil turns the silence and notification endpoints off.
+	Notify Notifier
+	// Incidents, when set, records incidents (server/incidents.go); nil
+	// turns the incident endpoints off (404).
 	Incidents *incident.Service
 	// UI, when set, serves every path the API does not (the web UI), under the read rule.
 	UI http.Handler
@@ -85,8 +94,8 @@ type Server struct {
 
 // New returns a Server with its routes.
 func New(cfg Config) (*Server, error) {
-	if cfg.Engine == nil || cfg.Store == nil {
-		return nil, errors.New("server: engine and store are required")
+	if cfg.SLOs == nil || cfg.Writes == nil || cfg.Annotations == nil {
+		return nil, errors.New("server: the SLO reader, the writer and the annotation store are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

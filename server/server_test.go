@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/store/sqlite"
 )
 
@@ -70,6 +71,17 @@ func newStore(t testing.TB) (*sqlite.DB, *clock) {
 	return db, &clock{t: time.Date(2026, 11, 25, 10, 0, 30, 0, time.UTC)}
 }
 
+// incidentsOn is the incident service nines serve gives the server: kept
+// in db, with eng's SLOs, budget and clock, the default configuration.
+func incidentsOn(t testing.TB, eng *engine.Engine, db incident.Store) *incident.Service {
+	t.Helper()
+	svc, err := incident.New(IncidentOptions(eng, db, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 func newFixture(t testing.TB, token string) *fixture { return newFixtureReload(t, token, false) }
 
 // newFixtureReload is newFixture with POST /api/v1/-/reload loading
@@ -86,7 +98,7 @@ func newFixtureReload(t testing.TB, token string, reload bool) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, clock: c, eng: eng, db: db, spec: testSpec}
-	cfg := Config{Engine: eng, Store: db, Token: token, MaxBody: 1 << 20, MaxSeries: 1000}
+	cfg := Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Incidents: incidentsOn(t, eng, db), Token: token, MaxBody: 1 << 20, MaxSeries: 1000}
 	if reload {
 		cfg.Reload = func() ([]string, error) {
 			ws, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(f.spec)})

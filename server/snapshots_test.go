@@ -31,7 +31,7 @@ func TestSnapshotsAPI(t *testing.T) {
 		}
 		ids = append(ids, m.ID)
 	}
-	s, err := New(Config{Engine: f.eng, Store: f.db, Token: "s3cret", Snapshots: shelf})
+	s, err := New(Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, Token: "s3cret", Snapshots: shelf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func newWriteFixture(t testing.TB) *writeFixture {
 	if _, err := eng.Load(ctx, specs); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Engine: eng, Store: db, Notify: d, MaxBody: 1 << 20, MaxSeries: 1000,
+	s, err := New(Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Incidents: incidentsOn(t, eng, db), Notify: d, MaxBody: 1 << 20, MaxSeries: 1000,
 		Reload: func() ([]string, error) { _, err := eng.Load(ctx, specs); return nil, err }})
 	if err != nil {
 		t.Fatal(err)

@@ -75,7 +75,7 @@ func newTestServer(t testing.TB, spec string) *testServer {
 	if _, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(spec)}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Config{Engine: eng, Store: db})
+	s, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ type countsCache struct {
 // before now.
 func (u *UI) counts(ctx context.Context, s *slo.SLO, from, to, now time.Time) (*slo.Series, error) {
 	series := &slo.Series{Quantum: s.Quantum, Since: slo.NotStarted}
-	if since, ok, err := u.cfg.Engine.Since(s.Name); err != nil {
+	if since, ok, err := u.cfg.SLOs.Since(s.Name); err != nil {
 		return nil, err
 	} else if ok {
 		// Quanta before the SLO's life began count nowhere.
@@ -101,7 +101,7 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 	c := &u.cache
 	// Read before the store: a write while it is read leaves the entry
 	// older than the count, and the next view reads the day again.
-	gen := u.cfg.Engine.PastDayWrites()
+	gen := u.cfg.SLOs.PastDayWrites()
 	if cacheable {
 		c.mu.Lock()
 		dc := c.days[key]
@@ -163,12 +163,12 @@ func (u *UI) day(ctx context.Context, s *slo.SLO, d, now time.Time) ([]slo.Rollu
 func (u *UI) refreshDay(s *slo.SLO, d time.Time, key dayKey, withLatency bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	fresh := &dayCounts{fetched: u.cfg.Engine.Now(), gen: u.cfg.Engine.PastDayWrites(), latency: new(hist.Histogram)}
+	fresh := &dayCounts{fetched: u.cfg.SLOs.Now(), gen: u.cfg.SLOs.PastDayWrites(), latency: new(hist.Histogram)}
 	complete, err := u.readDay(ctx, s, d, d.Add(24*time.Hour), &fresh.rollups, fresh.latency)
 	if err == nil && !complete {
 		fresh.latency = nil
 		if withLatency {
-			fresh.latency, err = u.cfg.Engine.Latency(ctx, s.Name, d, d.Add(24*time.Hour))
+			fresh.latency, err = u.cfg.SLOs.Latency(ctx, s.Name, d, d.Add(24*time.Hour))
 		}
 	}
 	u.cache.mu.Lock()
@@ -197,7 +197,7 @@ func (u *UI) readCounts(ctx context.Context, s *slo.SLO, from, to time.Time, dst
 // latencies), so h does not hold the span's latency.
 func (u *UI) readDay(ctx context.Context, s *slo.SLO, from, to time.Time, dst *[]slo.Rollup, h *hist.Histogram) (complete bool, err error) {
 	complete = true
-	it := u.cfg.Store.Rollups(ctx, s.Name, s.Quantum, from.UnixNano(), to.UnixNano())
+	it := u.cfg.Rollups.Rollups(ctx, s.Name, s.Quantum, from.UnixNano(), to.UnixNano())
 	for it.Next() {
 		r := it.At()
 		*dst = append(*dst, slo.Rollup{Start: r.Start, Attempted: r.Attempted, Good: r.Good, Errors: r.Errors,
@@ -223,7 +223,7 @@ func (u *UI) latency(ctx context.Context, s *slo.SLO, from, to, now time.Time) (
 	for d := from.UTC().Truncate(day); d.Before(to); d = d.Add(day) {
 		lo, hi := maxTime(d, from), minTime(d.Add(day), to)
 		if !lo.Equal(d) || !hi.Equal(d.Add(day)) || d.Add(day+cacheSettled).After(now) {
-			part, err := u.cfg.Engine.Latency(ctx, s.Name, lo, hi)
+			part, err := u.cfg.SLOs.Latency(ctx, s.Name, lo, hi)
 			if err != nil {
 				return nil, err
 			}
@@ -244,7 +244,7 @@ func (u *UI) latency(ctx context.Context, s *slo.SLO, from, to, now time.Time) (
 		}
 		u.cache.mu.Unlock()
 		if cached == nil {
-			part, err := u.cfg.Engine.Latency(ctx, s.Name, d, d.Add(day))
+			part, err := u.cfg.SLOs.Latency(ctx, s.Name, d, d.Add(day))
 			if err != nil {
 				return nil, err
 			}
@@ -270,13 +270,13 @@ const warmDays = 31
 // SLOs first by name get warmed, the others are read on first view.
 func (u *UI) Warm(ctx context.Context) {
 	const day = 24 * time.Hour
-	now := u.cfg.Engine.Now()
+	now := u.cfg.SLOs.Now()
 	budget := cacheDays / 2
 	start := time.Now()
 	defer func() {
 		u.cfg.Logger.Info("ui: cache warmed", "days", cacheDays/2-budget, "took", time.Since(start).Round(time.Millisecond))
 	}()
-	for _, s := range u.cfg.Engine.SLOs() {
+	for _, s := range u.cfg.SLOs.SLOs() {
 		if day%s.Quantum != 0 {
 			continue // not cached
 		}

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,9 +13,12 @@ import (
 
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/store/sqlite"
+	"github.com/nines-sre/nines/ui/snapshot"
 )
 
 // evilSpec is an SLO whose every user-provided text tries to break out
@@ -101,16 +105,35 @@ func newFixtureAt(t testing.TB, testNow time.Time, days int) *fixture {
 		t.Fatal(err)
 	}
 	eng.Tick(testNow)
-	u, err := New(Config{Engine: eng, Store: db})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newUI(t, eng, db, nil)
 	// Cleanups run last first: the server stops, then the cache's
 	// background reads end, then the store closes.
 	t.Cleanup(u.Wait)
 	srv := httptest.NewServer(u)
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, clock: clock, eng: eng, db: db, ui: u, srv: srv}
+}
+
+// newUI is the UI as nines serve wires it: eng's SLOs, the rollups,
+// snapshots and incidents kept in st.
+func newUI(t testing.TB, eng *engine.Engine, st interface {
+	store.Store
+	incident.Store
+}, logger *slog.Logger) *UI {
+	t.Helper()
+	shelf, err := snapshot.New(st, snapshot.DefaultMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incidents, err := incident.New(server.IncidentOptions(eng, st, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := New(Config{SLOs: eng, Rollups: st, Incidents: incidents, Snapshots: shelf, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // get fetches path and checks its status.

@@ -23,32 +23,14 @@ import (
 	"github.com/nines-sre/nines/ui/chart"
 )
 
-// incidentService is the incident service the pages read: the one nines
-// serve configured (goals, owners), else one on the store with defaults.
-func (u *UI) incidentService() (*incident.Service, error) {
-	if u.cfg.Incidents != nil {
-		return u.cfg.Incidents, nil
+// incidentService is the incident service the pages read, or the page
+// that says there is none.
+func (u *UI) incidentService() (IncidentReader, error) {
+	if u.cfg.Incidents == nil {
+		return nil, &pageError{status: http.StatusNotFound, msg: "Incidents are not enabled here.",
+			hints: []string{"nines serve records incidents and shows them at /incidents."}}
 	}
-	st, ok := u.cfg.Store.(incident.Store)
-	if !ok {
-		return nil, &pageError{status: http.StatusNotFound, msg: "This store keeps no incidents.",
-			hints: []string{"Incidents need nines serve's SQLite store."}}
-	}
-	return incident.New(incident.Options{Store: st, Now: u.cfg.Engine.Now, Budget: u.budgetBurned})
-}
-
-// budgetBurned is the error budget an SLO burned in [from, to), for
-// incidents.
-func (u *UI) budgetBurned(ctx context.Context, name string, from, to time.Time) (incident.Burn, error) {
-	b, err := u.cfg.Engine.BudgetBurned(ctx, name, from, to)
-	if err != nil {
-		return incident.Burn{}, err
-	}
-	share := 0.0
-	if b.Total > 0 {
-		share = b.Spent / b.Total
-	}
-	return incident.Burn{SLO: name, From: b.From, To: b.To, Unit: b.Unit, Spent: b.Spent, Total: b.Total, Share: share}, nil
+	return u.cfg.Incidents, nil
 }
 
 type incidentRow struct {
@@ -119,7 +101,7 @@ func (u *UI) incidents(w http.ResponseWriter, r *http.Request) {
 	for _, s := range svc.KnownServices() {
 		services[s] = true
 	}
-	for _, s := range u.cfg.Engine.SLOs() {
+	for _, s := range u.cfg.SLOs.SLOs() {
 		services[s.Service] = true
 	}
 	v.Services = choices(services, v.Service)
@@ -136,7 +118,7 @@ func (u *UI) incidents(w http.ResponseWriter, r *http.Request) {
 	}
 	v.CurlOpen = `curl -s -X POST localhost:9797/api/v1/incidents -d '{"title": "Checkout errors", "services": ["checkout"], "severity": 2}'`
 	v.CurlAlertmanager = `receivers: [{name: nines, webhook_configs: [{url: "http://localhost:9797/api/v1/alertmanager"}]}]`
-	u.render(w, r, http.StatusOK, "incidents", &layout{Title: "Incidents", Nav: "incidents", Generated: u.cfg.Engine.Now().UTC(), Page: v})
+	u.render(w, r, http.StatusOK, "incidents", &layout{Title: "Incidents", Nav: "incidents", Generated: u.cfg.SLOs.Now().UTC(), Page: v})
 }
 
 type ttxRow struct {
@@ -214,14 +196,14 @@ func (u *UI) incident(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "incident", &layout{Title: fmt.Sprintf("#%d %s", inc.ID, inc.Title), Nav: "incidents", Generated: u.cfg.Engine.Now().UTC(), Page: v})
+	u.render(w, r, http.StatusOK, "incident", &layout{Title: fmt.Sprintf("#%d %s", inc.ID, inc.Title), Nav: "incidents", Generated: u.cfg.SLOs.Now().UTC(), Page: v})
 }
 
 func isNotFound(err error) bool {
 	return errors.Is(err, incident.ErrNotFound) || errors.Is(err, store.ErrNotFound)
 }
 
-func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *incident.Incident) (*incidentView, error) {
+func (u *UI) buildIncident(ctx context.Context, svc IncidentReader, inc *incident.Incident) (*incidentView, error) {
 	v := &incidentView{Inc: inc, Services: strings.Join(inc.Services, ", "), Responders: inc.Responders, Links: inc.Links}
 	goals := svc.Config().GoalsFor(inc.Service())
 	times := inc.Times()
@@ -267,7 +249,7 @@ func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *inci
 	}
 	slices.SortStableFunc(v.Timeline, func(a, b milestone) int { return a.At.Compare(b.At) })
 
-	now := u.cfg.Engine.Now()
+	now := u.cfg.SLOs.Now()
 	for _, it := range inc.Repairs {
 		row := repairRow{Title: it.Title, Term: string(it.Term), Phase: string(it.Phase), Owner: it.Owner, Status: string(it.Status), Due: it.Due}
 		if safeURL(it.Link) {
@@ -292,14 +274,14 @@ func (u *UI) buildIncident(ctx context.Context, svc *incident.Service, inc *inci
 		}
 		// The SLO's quanta around the incident, a quarter of its length
 		// (at least 30 minutes) either side.
-		if s, err := u.cfg.Engine.SLO(name); err == nil && !from.IsZero() && from.Before(to) {
+		if s, err := u.cfg.SLOs.SLO(name); err == nil && !from.IsZero() && from.Before(to) {
 			pad := max(30*time.Minute, to.Sub(from)/4)
 			// An incident left open for months (or with a wrong impact
 			// start) shows its last month, not years of quanta.
 			from = maxTime(from, to.Add(-maxIncidentStrip))
 			lo := time.Unix(0, slo.QuantumStart(from.Add(-pad).UnixNano(), s.Quantum)).UTC()
 			hi := time.Unix(0, slo.QuantumStart(to.Add(pad).UnixNano(), s.Quantum)).UTC()
-			at := u.cfg.Engine.EvalTime(s, now)
+			at := u.cfg.SLOs.EvalTime(s, now)
 			if strip, err := u.strip(ctx, s, lo, hi, minTime(hi, at), "burn-"+s.Name, 960, 40); err == nil {
 				row.Strip = strip
 			}
@@ -323,12 +305,12 @@ const maxIncidentStrip = 31 * 24 * time.Hour
 // strip draws the good/bad/unmeasured strip of s over [from, to), judged
 // up to end; quanta from end until now are pending.
 func (u *UI) strip(ctx context.Context, s *slo.SLO, from, to, end time.Time, id string, width, height float64) (template.HTML, error) {
-	series, err := u.counts(ctx, s, from, to, u.cfg.Engine.Now())
+	series, err := u.counts(ctx, s, from, to, u.cfg.SLOs.Now())
 	if err != nil {
 		return "", err
 	}
 	bucket := chart.BucketFor(from, to, s.Quantum, int(width/2))
-	cells, sum := stripCells(s, series.Rollups, series.Since, from, to, end, u.cfg.Engine.Now(), bucket)
+	cells, sum := stripCells(s, series.Rollups, series.Since, from, to, end, u.cfg.SLOs.Now(), bucket)
 	desc := fmt.Sprintf("%s from %s to %s: %d bad quanta.", s.Name, from.Format(time.RFC3339), to.Format(time.RFC3339), sum.Bad)
 	if sum.Pending > 0 {
 		desc += fmt.Sprintf(" %d pending (not judged yet).", sum.Pending)

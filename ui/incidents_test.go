@@ -2,12 +2,15 @@ package ui
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/server"
+	"github.com/nines-sre/nines/ui/snapshot"
 )
 
 // withIncidents records two incidents on checkout and search with the
@@ -23,7 +26,12 @@ func withIncidents(t *testing.T, f *fixture) *incident.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := incident.New(incident.Options{Store: f.db, Config: cfg, Now: func() time.Time { return testNow }, Budget: f.ui.budgetBurned})
+	opts := server.IncidentOptions(f.eng, f.db, cfg)
+	opts.Now = func() time.Time { return testNow }
+	// Incidents link only the SLOs they name, so that the search incident
+	// shows the page of an incident without one.
+	opts.SLOsOf = nil
+	svc, err := incident.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,5 +152,50 @@ func TestRenderMarkdown(t *testing.T) {
 	out, _ := renderMarkdown("**bold** and `code`")
 	if !strings.Contains(string(out), "<strong>bold</strong>") {
 		t.Errorf("plain Markdown: %s", out)
+	}
+}
+
+// TestPartsLeftOut: the UI refuses to start without a part every page
+// needs, and without an incident service it has no incident pages and
+// links to none.
+func TestPartsLeftOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	shelf, err := snapshot.New(f.db, snapshot.DefaultMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"Without an SLO reader the UI does not start.", Config{Rollups: f.db, Snapshots: shelf}},
+		{"Without a rollup reader the UI does not start.", Config{SLOs: f.eng, Snapshots: shelf}},
+		{"Without a snapshot shelf the UI does not start.", Config{SLOs: f.eng, Rollups: f.db}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := New(c.cfg); err == nil || !strings.Contains(err.Error(), "required") {
+				t.Errorf("New = %v, want an error naming what is required", err)
+			}
+		})
+	}
+	u, err := New(Config{SLOs: f.eng, Rollups: f.db, Snapshots: shelf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(u.Wait)
+	srv := httptest.NewServer(u)
+	defer srv.Close()
+	off := &fixture{t: t, srv: srv}
+	for _, path := range []string{"/incidents", "/incidents/1", "/review"} {
+		if page := off.get(path, 404); !strings.Contains(page, "Incidents are not enabled here.") {
+			t.Errorf("%s does not say that incidents are off", path)
+		}
+	}
+	if page := off.get("/", 200); strings.Contains(page, `href="/incidents"`) {
+		t.Error("the overview links to incident pages that are off")
+	}
+	if page := f.get("/", 200); !strings.Contains(page, `href="/incidents"`) {
+		t.Error("with an incident service the overview does not link to its pages")
 	}
 }

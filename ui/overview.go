@@ -58,11 +58,11 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "overview", &layout{Title: "SLOs", Nav: "slos", Generated: u.cfg.Engine.Now().UTC(), Page: v})
+	u.render(w, r, http.StatusOK, "overview", &layout{Title: "SLOs", Nav: "slos", Generated: u.cfg.SLOs.Now().UTC(), Page: v})
 }
 
 func (u *UI) buildOverview(ctx context.Context, q url.Values) (*overviewView, error) {
-	e := u.cfg.Engine
+	e := u.cfg.SLOs
 	v := &overviewView{Service: q.Get("service"), Owner: q.Get("owner"), Label: q.Get("label"), Sort: q.Get("sort")}
 	switch v.Sort {
 	case "", "budget":
@@ -142,7 +142,7 @@ func choices(set map[string]bool, sel string) []choice {
 }
 
 func (u *UI) overviewRow(ctx context.Context, s *slo.SLO) (overviewRow, error) {
-	e := u.cfg.Engine
+	e := u.cfg.SLOs
 	row := overviewRow{Head: head(s), URL: "/slos/" + url.PathEscape(s.Name)}
 	sum, err := e.Summary(s.Name)
 	if err != nil {
@@ -178,7 +178,7 @@ func (u *UI) overviewRow(ctx context.Context, s *slo.SLO) (overviewRow, error) {
 // lowest of them returned for the text alternative. Days are those of the
 // SLO's page: cut in its calendar window's zone, else UTC.
 func (u *UI) sparkline(ctx context.Context, s *slo.SLO) (template.HTML, float64, error) {
-	e := u.cfg.Engine
+	e := u.cfg.SLOs
 	at := e.EvalTime(s, e.Now())
 	const day = 24 * time.Hour
 	zone := report.Zone(s)
@@ -223,7 +223,7 @@ func (u *UI) zonedSparkline(ctx context.Context, s *slo.SLO, at time.Time, zone 
 	l := at.In(zone)
 	first := time.Date(l.Year(), l.Month(), l.Day()-(sparkDays-1), 0, 0, 0, 0, zone)
 	days := periods(first, at, 24*time.Hour, zone)
-	series, err := u.counts(ctx, s, first, days[len(days)-1].End, u.cfg.Engine.Now())
+	series, err := u.counts(ctx, s, first, days[len(days)-1].End, u.cfg.SLOs.Now())
 	if err != nil {
 		return "", math.NaN(), err
 	}

@@ -209,7 +209,7 @@ func (u *UI) review(w http.ResponseWriter, r *http.Request) {
 			v.Missed = append(v.Missed, m)
 		}
 	}
-	now := u.cfg.Engine.Now()
+	now := u.cfg.SLOs.Now()
 	owners := map[int64]string{}
 	for _, it := range debt.Items {
 		if v.Key != "" {
@@ -257,7 +257,7 @@ func pairs(labels []string, values []float64, f func(float64) string) []string {
 // itemKey is the group a repair item counts in, as the debt report counts
 // it: its incident's first service, or its own owner, else its incident's.
 // seen caches the key of each incident looked up.
-func itemKey(ctx context.Context, svc *incident.Service, group incident.GroupBy, it *incident.RepairItem, seen map[int64]string) (string, error) {
+func itemKey(ctx context.Context, svc IncidentReader, group incident.GroupBy, it *incident.RepairItem, seen map[int64]string) (string, error) {
 	if group == incident.ByOwner && it.Owner != "" {
 		return it.Owner, nil
 	}

@@ -23,7 +23,7 @@ func TestMountedInServer(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 1)
 	for _, protect := range []bool{false, true} {
-		srv, err := server.New(server.Config{Engine: f.eng, Store: f.db, UI: f.ui, Token: "s3cret", ProtectReads: protect})
+		srv, err := server.New(server.Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, UI: f.ui, Token: "s3cret", ProtectReads: protect})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestMountedInServer(t *testing.T) {
 func TestRangesAreBoundedAlikeInTheAPIAndThePages(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 1)
-	srv, err := server.New(server.Config{Engine: f.eng, Store: f.db, UI: f.ui})
+	srv, err := server.New(server.Config{SLOs: f.eng, Writes: f.eng, Annotations: f.db, Size: f.db, UI: f.ui})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +135,8 @@ func TestAPageThatFailsNamesItsRequestID(t *testing.T) {
 	var log syncBuffer
 	logger := slog.New(slog.NewTextHandler(&log, nil))
 	st := unavailableState{f.db}
-	u, err := New(Config{Engine: f.eng, Store: st, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Engine: f.eng, Store: st, UI: u, Logger: logger})
+	u := newUI(t, f.eng, st, logger)
+	srv, err := server.New(server.Config{SLOs: f.eng, Writes: f.eng, Annotations: st, Size: st, UI: u, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

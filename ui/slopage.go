@@ -193,11 +193,11 @@ func (u *UI) sloPage(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "slo", &layout{Title: v.Head.Name, Nav: "slos", Generated: u.cfg.Engine.Now().UTC(), Page: v})
+	u.render(w, r, http.StatusOK, "slo", &layout{Title: v.Head.Name, Nav: "slos", Generated: u.cfg.SLOs.Now().UTC(), Page: v})
 }
 
 func (u *UI) buildSLO(ctx context.Context, name string, q url.Values) (*sloView, error) {
-	e := u.cfg.Engine
+	e := u.cfg.SLOs
 	s, err := e.SLO(name)
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func (u *UI) freeze(w http.ResponseWriter, r *http.Request) {
 	}
 	// Freezing needs no token while reads are open: a bound per client
 	// keeps one script from filling the cap in a moment.
-	if ok, wait := u.freezes.allow(clientOf(r), u.cfg.Engine.Now()); !ok {
+	if ok, wait := u.freezes.allow(clientOf(r), u.cfg.SLOs.Now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		u.fail(w, r, &pageError{status: http.StatusTooManyRequests,
 			msg:   fmt.Sprintf("Too many snapshots frozen from your address: %d at once, then one every %s.", u.cfg.FreezeBurst, formatDuration(u.cfg.FreezeEvery)),
@@ -54,7 +54,7 @@ func (u *UI) freeze(w http.ResponseWriter, r *http.Request) {
 	// Freeze the range as absolute times: "the last 7 days" must mean the
 	// same 7 days next month.
 	abs := url.Values{"from": {v.Range.From.Format(time.RFC3339)}, "to": {v.Range.To.Format(time.RFC3339)}}
-	meta := snapshot.Meta{SLO: v.Head.Name, Taken: u.cfg.Engine.Now().UTC(), From: v.Range.From, To: v.Range.To,
+	meta := snapshot.Meta{SLO: v.Head.Name, Taken: u.cfg.SLOs.Now().UTC(), From: v.Range.From, To: v.Range.To,
 		Live: "/slos/" + url.PathEscape(v.Head.Name) + "?" + abs.Encode()}
 	var body bytes.Buffer
 	l := &layout{Title: v.Head.Name, Snapshot: &meta, Page: v}
@@ -117,7 +117,7 @@ func (u *UI) snapshots(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	u.render(w, r, http.StatusOK, "snapshots", &layout{Title: "Snapshots", Nav: "slos", Generated: u.cfg.Engine.Now().UTC(),
+	u.render(w, r, http.StatusOK, "snapshots", &layout{Title: "Snapshots", Nav: "slos", Generated: u.cfg.SLOs.Now().UTC(),
 		Page: snapshotsView{Rows: list, Max: u.cfg.Snapshots.Max(), Token: u.cfg.Token != ""}})
 }
 

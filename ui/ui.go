@@ -1,10 +1,12 @@
 // Package ui is nines' web UI: server-rendered HTML pages with
 // hand-written SVG charts (package ui/chart), served by nines serve at /.
-// Pages read everything through the engine, as the API does; the only
-// state the UI keeps itself is frozen snapshots, in the store's key-value
-// state (package ui/snapshot). Templates, the stylesheet and a little
-// plain JavaScript (hover read-outs, range selection, the theme toggle)
-// are embedded, so there is no front-end build.
+// Pages read the SLOs through the engine, as the API does, the daily
+// counts of the charts from the stored rollups and incidents from the
+// incident service, each through the small interface of needs.go; the
+// only state the UI keeps itself is frozen snapshots, in the store's
+// key-value state (package ui/snapshot). Templates, the stylesheet and a
+// little plain JavaScript (hover read-outs, range selection, the theme
+// toggle) are embedded, so there is no front-end build.
 package ui
 
 import (
@@ -25,7 +27,6 @@ import (
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
-	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/ui/snapshot"
 )
 
@@ -35,20 +36,21 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Config configures the UI. Engine and Store are required.
+// Config configures the UI: what its pages call (ui/needs.go). SLOs,
+// Rollups and Snapshots are required.
 type Config struct {
-	Engine *engine.Engine
-	// Store is the engine's store: the UI reads rollup counts from it
-	// (see counts.go) and keeps frozen snapshots in its state under
-	// ui/snapshot/<id>.
-	Store store.Store
-	// Incidents serves the incident and review pages; nil makes one on
-	// Store with the default configuration (no goals).
-	Incidents *incident.Service
+	// SLOs answers what the pages show (nines serve gives its engine).
+	SLOs SLOReader
+	// Rollups reads the stored rollups that the charts count by day
+	// (counts.go): the store.
+	Rollups RollupReader
+	// Incidents, when set, serves the incident and review pages; nil
+	// turns them off (404, and no link to them).
+	Incidents IncidentReader
 	Logger    *slog.Logger
-	// Snapshots keeps frozen pages; nil makes one on Store with the
-	// default cap (snapshot.DefaultMax). The API lists and deletes
-	// through the same Shelf, so give both one.
+	// Snapshots keeps frozen pages (in the store's key-value state,
+	// under ui/snapshot/<id>). The API lists and deletes through the
+	// same Shelf, so give both one.
 	Snapshots *snapshot.Shelf
 	// Token is the write token of nines serve, asked for by the form
 	// that deletes a snapshot; empty leaves that open, as the API's
@@ -81,15 +83,8 @@ func (u *UI) Wait() { u.refreshes.Wait() }
 
 // New parses the templates and returns the UI.
 func New(cfg Config) (*UI, error) {
-	if cfg.Engine == nil || cfg.Store == nil {
-		return nil, errors.New("ui: engine and store are required")
-	}
-	if cfg.Snapshots == nil {
-		shelf, err := snapshot.New(cfg.Store, snapshot.DefaultMax)
-		if err != nil {
-			return nil, fmt.Errorf("ui: %w", err)
-		}
-		cfg.Snapshots = shelf
+	if cfg.SLOs == nil || cfg.Rollups == nil || cfg.Snapshots == nil {
+		return nil, errors.New("ui: the SLO reader, the rollup reader and the snapshot shelf are required")
 	}
 	if cfg.FreezeBurst == 0 {
 		cfg.FreezeBurst = 10
@@ -167,8 +162,7 @@ type layout struct {
 // a 500 page rather than half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, l *layout) {
 	var buf bytes.Buffer
-	_, isIncidentStore := u.cfg.Store.(incident.Store)
-	l.Incidents = u.cfg.Incidents != nil || isIncidentStore
+	l.Incidents = u.cfg.Incidents != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)
@@ -224,7 +218,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p.Hints = []string{"The overview at / lists the SLOs nines serve has loaded.",
 			"SLOs come from the spec files given with --slos; POST /api/v1/-/reload re-reads them."}
 	}
-	u.render(w, r, p.Status, "error", &layout{Title: p.StatusText, Page: p, Generated: u.cfg.Engine.Now().UTC()})
+	u.render(w, r, p.Status, "error", &layout{Title: p.StatusText, Page: p, Generated: u.cfg.SLOs.Now().UTC()})
 }
 
 func quote(s string) string { return "“" + s + "”" }

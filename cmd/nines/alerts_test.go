@@ -68,7 +68,7 @@ func TestAlertsSession(t *testing.T) {
 	if _, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": []byte(alertsSpec)}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Engine: eng, Store: db})
+	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestAnnotateAgainstServe(t *testing.T) {
 	if _, err := eng.Load(ctx, map[string][]byte{"checkout.yaml": specs}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Engine: eng, Store: db, Token: "s3cret"})
+	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Token: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,9 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/demo"
-	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/slo"
-	"github.com/nines-sre/nines/store/sqlite"
 )
 
 const incidentAbout = `Record incidents in a running nines serve and report on them: time to
@@ -925,8 +923,8 @@ func cmpOr(s, def string) string {
 
 // newIncidentService is the incident service of nines serve: the
 // configuration of --incidents (defaults without it), the engine's
-// services, SLOs, budget and clock, the store.
-func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string, isDemo bool, logger *slog.Logger) (*incident.Service, error) {
+// services, SLOs, budget and clock, incidents kept in st.
+func newIncidentService(eng server.IncidentSource, st incident.Store, file string, isDemo bool, logger *slog.Logger) (*incident.Service, error) {
 	cfg := &incident.Config{}
 	if file == "" && isDemo {
 		var err error
@@ -943,7 +941,7 @@ func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string, isDemo b
 			return nil, usageError("serve: --incidents: %v", err)
 		}
 	}
-	opt := server.IncidentOptions(eng, db, cfg)
+	opt := server.IncidentOptions(eng, st, cfg)
 	opt.Logger = logger
 	return incident.New(opt)
 }

@@ -77,7 +77,7 @@ func incidentServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Config{Engine: eng, Store: db, Incidents: svc})
+	s, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Incidents: svc})
 	if err != nil {
 		t.Fatal(err)
 	}

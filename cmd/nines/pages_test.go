@@ -55,7 +55,7 @@ func TestPagesOpenIncidents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Engine: eng, Store: db, Token: "s3cret", Incidents: incidents, Notify: nt.Dispatcher})
+	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Token: "s3cret", Incidents: incidents, Notify: nt.Dispatcher})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -199,15 +199,19 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
-	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents, Snapshots: shelf, Token: token})
+	// Each component gets the parts it calls (server/needs.go,
+	// ui/needs.go; docs/architecture.md): the engine reads and writes
+	// SLO data, the store answers what the engine does not hold.
+	web, err := ui.New(ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Logger: logger, Token: token})
 	if err != nil {
 		return err
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
-	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
-		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher,
-		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory), Snapshots: shelf})
+	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db,
+		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token,
+		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
+		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory)})
 	if err != nil {
 		return usageError("serve: %v", err)
 	}

@@ -37,7 +37,7 @@ func TestSilenceCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Engine: eng, Store: db, Token: "s3cret", Notify: d})
+	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Token: "s3cret", Notify: d})
 	if err != nil {
 		t.Fatal(err)
 	}

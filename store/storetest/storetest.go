@@ -3,7 +3,8 @@
 // backend's own test calls Run with a constructor, and the semantics the
 // rest of nines relies on (merging appends, half-open ranges, atomic
 // batches, compaction that loses nothing) are checked the same way for
-// SQLite and PostgreSQL.
+// every backend: store/sqlite runs it in its own tests, as every backend
+// added must (with incident/incidenttest for the incidents it keeps).
 package storetest
 
 import (
