@@ -21,7 +21,6 @@ import (
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/slo"
-	"github.com/nines-sre/nines/store/sqlite"
 )
 
 const incidentAbout = `Record incidents in a running nines serve and report on them: time to
@@ -926,7 +925,7 @@ func cmpOr(s, def string) string {
 // newIncidentService is the incident service of nines serve: the
 // configuration of --incidents (defaults without it), the engine's
 // services, SLOs, budget and clock, the store.
-func newIncidentService(eng *engine.Engine, db *sqlite.DB, file string, isDemo bool, logger *slog.Logger) (*incident.Service, error) {
+func newIncidentService(eng *engine.Engine, db incident.Store, file string, isDemo bool, logger *slog.Logger) (*incident.Service, error) {
 	cfg := &incident.Config{}
 	if file == "" && isDemo {
 		var err error
