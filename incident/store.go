@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Store keeps incidents. store/sqlite implements it. Implementations are
+// Store keeps incidents. store/sqlite and store/postgres implement it,
+// and incident/incidenttest is the contract both pass. Implementations are
 // safe for concurrent use and apply each call in one transaction.
 type Store interface {
 	// CreateIncident stores a new incident, with its timeline and repair

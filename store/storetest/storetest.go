@@ -3,7 +3,8 @@
 // backend's own test calls Run with a constructor, and the semantics the
 // rest of nines relies on (merging appends, half-open ranges, atomic
 // batches, compaction that loses nothing) are checked the same way for
-// SQLite and PostgreSQL.
+// every backend: store/sqlite and store/postgres run it (the latter on a
+// real PostgreSQL that internal/pgtest starts).
 package storetest
 
 import (
