@@ -170,3 +170,52 @@ func TestMigrateCommand(t *testing.T) {
 		}
 	}
 }
+
+// PostgreSQL lost while nines serve runs: writes are refused with 503 and
+// nothing is acknowledged that was not committed; once it is back, writes
+// succeed again without a restart, and every acknowledged event counts.
+func TestServeOnPostgresLost(t *testing.T) {
+	url := pgtest.URL(t)
+	name := pgtest.DatabaseName(url)
+	addr, stop := startServe(t, "--store", url, "--slos", "testdata/rolling.yaml")
+	defer stop()
+	at := time.Now().UTC().Add(-3 * time.Minute).Format(time.RFC3339)
+	post := func() int {
+		t.Helper()
+		body := `{"time": "` + at + `", "ok": false}` + "\n"
+		resp, err := http.Post("http://"+addr+"/api/v1/events?slo=search-latency", "application/x-ndjson", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(); code != 200 {
+		t.Fatalf("events before the loss: %d", code)
+	}
+	pgtest.Exec(t, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS false")
+	pgtest.Exec(t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"'")
+	if code := post(); code != 503 {
+		t.Errorf("events while PostgreSQL is away: %d, want 503", code)
+	}
+	pgtest.Exec(t, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true")
+	acked := 1
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code := post(); code == 200 {
+			acked++
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("events after PostgreSQL came back: %d", code)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/api/v1/slos/search-latency/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf(`"failed": %d`, acked); !strings.Contains(string(b), want) {
+		t.Errorf("status counts the acknowledged events only: want %s in %s", want, b)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -305,4 +306,22 @@ func (s *Server) Stop() error {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	return nil
+}
+
+// Exec runs statement on the postgres database of the test binary's
+// server as the superuser: for tests that take a database away
+// (ALTER DATABASE … ALLOW_CONNECTIONS false, pg_terminate_backend).
+func Exec(t testing.TB, statement string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := sharedServer(t).exec(ctx, statement); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+}
+
+// DatabaseName returns the database a URL from URL names.
+func DatabaseName(rawURL string) string {
+	rest, _, _ := strings.Cut(strings.TrimPrefix(rawURL, "postgres:///"), "?")
+	return rest
 }
