@@ -57,7 +57,7 @@ func TestParseStore(t *testing.T) {
 
 // startServe runs nines serve in-process with args and returns its
 // address and a function that stops it and returns what serve returned.
-func startServe(t *testing.T, args ...string) (addr string, stop func() error) {
+func startServe(t testing.TB, args ...string) (addr string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
