@@ -196,3 +196,42 @@ func TestConnectionLost(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Once the owner migrated the schema (nines migrate up), nines serve may
+// run as a role that can only read and write the tables.
+func TestLeastPrivilegeRole(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	if _, _, err := Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	owner := open(t, url)
+	role := "writer_" + strconv.Itoa(os.Getpid())
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+		`GRANT USAGE ON SCHEMA public TO ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
+		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ` + role,
+	} {
+		if _, err := owner.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = owner.pool.Exec(ctx, `DROP OWNED BY `+role)
+		_, _ = owner.pool.Exec(ctx, `DROP ROLE `+role)
+	})
+	db := open(t, strings.Replace(url, "user=nines", "user="+role, 1))
+	if err := db.PutState(ctx, "k", []byte("v")); err != nil {
+		t.Errorf("PutState as %s: %v", role, err)
+	}
+	inc := &incident.Incident{Title: "as a writer", Services: []string{"checkout"}, Severity: 2, Status: incident.Open,
+		DetectedBy: incident.ByMonitoring, Detected: time.Now(), Created: time.Now(), Updated: time.Now()}
+	if err := db.CreateIncident(ctx, inc); err != nil {
+		t.Errorf("CreateIncident as %s: %v", role, err)
+	}
+	if n, err := db.Size(ctx); err != nil || n <= 0 {
+		t.Errorf("Size as %s = %d, %v", role, n, err)
+	}
+}

@@ -284,9 +284,6 @@ func (db *DB) migrate(ctx context.Context, target int) (int, error) {
 	defer func() {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockClass, lockMigrate)
 	}()
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
-		return 0, db.wrap(ctx, err, "%s: create schema_version", db.name)
-	}
 	found, err := readVersion(ctx, conn)
 	if err != nil {
 		return 0, db.wrap(ctx, err, "%s: read schema version", db.name)
@@ -294,6 +291,14 @@ func (db *DB) migrate(ctx context.Context, target int) (int, error) {
 	if found > len(migrations) {
 		return found, fmt.Errorf("postgres: %s: schema version %d, this nines knows up to %d: %w; run a newer nines or restore a backup",
 			db.name, found, len(migrations), ErrNewerSchema)
+	}
+	if found == target {
+		// Nothing to create: a role without CREATE on the schema (nines
+		// serve after nines migrate up by the owner) gets this far.
+		return found, nil
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
+		return 0, db.wrap(ctx, err, "%s: create schema_version (does the role have CREATE on the schema? nines migrate up as the owner, then serve as this role)", db.name)
 	}
 	for v := found; v < target; v++ {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
