@@ -42,9 +42,10 @@ import (
 
 // Options tune Open. The zero value is what nines serve uses.
 type Options struct {
-	// MaxConns is the size of the connection pool (default: pgxpool's,
-	// the larger of 4 and the number of CPUs; a pool_max_conns in the
-	// URL wins over both).
+	// MaxConns is the size of the connection pool (default 16; a
+	// pool_max_conns in the URL wins). An open iterator holds a
+	// connection until it ends, as does a write waiting for the rollups
+	// lock, so the pool is larger than the number of CPUs.
 	MaxConns int32
 	// ConnectTimeout bounds the first connection (default 10 s).
 	ConnectTimeout time.Duration
@@ -121,7 +122,10 @@ func connect(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		// pgx's message may quote the URL, password included.
 		return nil, fmt.Errorf("postgres: %s: %w: the URL does not parse as a PostgreSQL connection string (postgres://user@host:5432/db?sslmode=…)", name, store.ErrInvalid)
 	}
-	if opts.MaxConns > 0 && !strings.Contains(rawURL, "pool_max_conns") {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 16
+	}
+	if !strings.Contains(rawURL, "pool_max_conns") {
 		cfg.MaxConns = opts.MaxConns
 	}
 	if opts.ConnectTimeout <= 0 {
