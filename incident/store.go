@@ -5,10 +5,9 @@ import (
 	"time"
 )
 
-// Store keeps incidents. Every store backend implements it (store/sqlite
-// today) and proves it by running the contract suite,
-// incident/incidenttest, in its own tests. Implementations are safe for
-// concurrent use and apply each call in one transaction.
+// Store keeps incidents. store/sqlite and store/postgres implement it,
+// and incident/incidenttest is the contract both pass. Implementations are
+// safe for concurrent use and apply each call in one transaction.
 type Store interface {
 	// CreateIncident stores a new incident, with its timeline and repair
 	// items, and sets its ID, Version (1), the Seq of its entries and the

@@ -6,8 +6,8 @@
 //
 // The interfaces are small and split by direction, after Prometheus'
 // storage package: take the narrowest one that does the job. store/sqlite
-// implements them for one process on one disk; a PostgreSQL backend will
-// follow, and store/storetest is the contract both must pass.
+// implements them for one process on one disk, store/postgres in a
+// PostgreSQL database, and store/storetest is the contract both pass.
 //
 // Times are Unix nanoseconds (int64) wherever a rollup's quantum is
 // concerned, as in slo.Rollup.Start, and time.Time only for bookkeeping.

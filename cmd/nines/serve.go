@@ -24,7 +24,6 @@ import (
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/store"
-	"github.com/nines-sre/nines/store/sqlite"
 	"github.com/nines-sre/nines/ui"
 	"github.com/nines-sre/nines/ui/snapshot"
 )
@@ -52,6 +51,7 @@ Examples:
 
 type serveFlags struct {
 	listen, data, slos, tokenFile string
+	store                         string // --store: storeopen.go
 	protectReads, demo            bool
 	insecureNoAuth                bool
 	maxLag, hold, tick            time.Duration
@@ -75,6 +75,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "serve", "[flags]", serveAbout)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:9797", "`address` to listen on")
 	fs.StringVar(&f.data, "data", "./nines-data", "`directory` of the embedded store")
+	fs.StringVar(&f.store, "store", "", storeFlagHelp)
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
 	fs.StringVar(&f.notify, "notify", "", "alert routing and notifiers `file` (notify.yaml: PagerDuty, Slack, webhooks, Alertmanager; docs/notify.md); without it alerts go to the log")
@@ -148,7 +149,7 @@ func applyEnv(fs *flag.FlagSet) error {
 
 func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	db, err := sqlite.Open(ctx, f.data, sqlite.Options{})
+	db, where, err := openStore(ctx, f.store, f.data)
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: store: %w", err)}
 	}
@@ -216,7 +217,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return usageError("serve: %v", err)
 	}
 	hs := httpServer(srv, &f.web, logger)
-	fmt.Fprintf(e.stderr, "nines serve: http://%s  data %s  %s\n", ln.Addr(), f.data, plural(len(eng.SLOs()), "SLO"))
+	fmt.Fprintf(e.stderr, "nines serve: http://%s  %s  %s\n", ln.Addr(), where, plural(len(eng.SLOs()), "SLO"))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -3,8 +3,9 @@
 // backend's own test calls Run with a constructor, and the semantics the
 // rest of nines relies on (merging appends, half-open ranges, atomic
 // batches, compaction that loses nothing) are checked the same way for
-// every backend: store/sqlite runs it in its own tests, as every backend
-// added must (with incident/incidenttest for the incidents it keeps).
+// every backend: store/sqlite and store/postgres run it (the latter on a
+// real PostgreSQL that internal/pgtest starts), as every backend added
+// must, with incident/incidenttest for the incidents it keeps.
 package storetest
 
 import (
