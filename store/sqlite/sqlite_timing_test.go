@@ -99,8 +99,8 @@ func BenchmarkAppend(b *testing.B) {
 		txst := tx.StmtContext(ctx, st)
 		for i, r := range rs {
 			buf = r.Latency.AppendBinary(buf[:0])
-			if _, err := txst.ExecContext(ctx, names[i], int64(time.Minute), start,
-				int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, buf); err != nil {
+			if _, err := txst.ExecContext(ctx, int64(i+1), start,
+				int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, buf, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -112,7 +112,7 @@ func BenchmarkAppend(b *testing.B) {
 	for _, s := range syncs {
 		b.Run(s.name, func(b *testing.B) {
 			dbNew, dbMerge, dbReplace := benchOpen(b, s.sync), benchOpen(b, s.sync), benchOpen(b, s.sync)
-			st, err := dbReplace.w.PrepareContext(ctx, `INSERT OR REPLACE INTO rollups (sli, quantum_ns, start_ns, `+rollupCols+`)
+			st, err := dbReplace.w.PrepareContext(ctx, `INSERT OR REPLACE INTO rollups (series, start_ns, `+rollupCols+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				b.Fatal(err)
@@ -290,12 +290,27 @@ func BenchmarkQuery30Days(b *testing.B) {
 }
 
 // BenchmarkDiskBytes reports the file size per SLI-minute after 7 days of
-// one-minute rollups for 10 SLIs, with their ~100-bin histograms, then
-// after Compact has moved every histogram to hourly ones, then after a
-// VACUUM (the size a defragmented file would have). Sizes are taken after
-// a checkpoint that truncates the log. The timed loop is empty: the
-// metrics are the result.
+// one-minute rollups for 10 SLIs, with busy (~100-bin) and quiet (~20-bin)
+// histograms, then after Compact has moved every histogram to hourly
+// ones, then after a VACUUM (the size a defragmented file would have).
+// Sizes are taken after a checkpoint that truncates the log. From those it
+// reports the bytes of an SLI-year with the default retention: 35 days of
+// minutes with histograms, the other 330 compacted. The timed loop is
+// empty: the metrics are the result.
 func BenchmarkDiskBytes(b *testing.B) {
+	for _, bins := range []int{20, 100} {
+		b.Run(fmt.Sprintf("bins=%d", bins), func(b *testing.B) { diskBytes(b, bins) })
+	}
+}
+
+// sliYear is the bytes of an SLI-year from bytes per SLI-minute with
+// histograms (full) and compacted.
+func sliYear(full, compacted float64) float64 {
+	const fullDays = int64(store.DefaultFull / (24 * time.Hour))
+	return float64(fullDays*24*60)*full + float64((365-fullDays)*24*60)*compacted
+}
+
+func diskBytes(b *testing.B, bins int) {
 	const slis, days = 10, 7
 	const minutes = days * 24 * 60
 	ctx := context.Background()
@@ -305,15 +320,21 @@ func BenchmarkDiskBytes(b *testing.B) {
 		names[i] = fmt.Sprintf("service-%02d/latency", i)
 	}
 	end := benchT0 + days*24*int64(time.Hour)
-	histBytes := fill(b, db, names, benchT0, end, 100)
+	histBytes := fill(b, db, names, benchT0, end, bins)
 	size := func() int64 { return fileSize(b, db) }
 	perSLIMinute := func(n int64) float64 { return float64(n) / (slis * minutes) }
 	full := size()
 
+	// Hour by hour, as nines serve compacts.
 	t := time.Now()
-	st, err := db.Compact(ctx, time.Unix(0, end+int64(store.DefaultFull)+int64(time.Hour)), store.Retention{})
-	if err != nil {
-		b.Fatal(err)
+	var st store.CompactStats
+	for h := benchT0 + int64(time.Hour); h <= end; h += int64(time.Hour) {
+		s, err := db.Compact(ctx, time.Unix(0, h+int64(store.DefaultFull)), store.Retention{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.Moved += s.Moved
+		st.Batches += s.Batches
 	}
 	compactTime := time.Since(t)
 	if st.Moved != slis*minutes {
@@ -334,6 +355,8 @@ func BenchmarkDiskBytes(b *testing.B) {
 	b.ReportMetric(perSLIMinute(full), "full-B/SLI-min")
 	b.ReportMetric(perSLIMinute(compacted), "compacted-B/SLI-min")
 	b.ReportMetric(perSLIMinute(vacuumed), "vacuumed-B/SLI-min")
+	b.ReportMetric(sliYear(perSLIMinute(full), perSLIMinute(compacted))/1e6, "MB/SLI-year")
+	b.ReportMetric(sliYear(perSLIMinute(full), perSLIMinute(vacuumed))/1e6, "vacuumed-MB/SLI-year")
 	b.ReportMetric(compactTime.Seconds()*1e3, "compact-ms")
 	b.ReportMetric(float64(st.Batches), "compact-batches")
 }
