@@ -112,6 +112,10 @@ type rollupIter struct {
 	block             []byte       // the block being read, copied from its row
 	es                []blockEntry // its quanta in [from, to) not read yet
 	esBuf             []blockEntry
+	// Scanned into here rather than into locals, which Scan would move
+	// to the heap on every row.
+	part int64
+	c    [5]int64
 }
 
 func (it *rollupIter) Next() bool {
@@ -119,13 +123,11 @@ func (it *rollupIter) Next() bool {
 		if !it.next(it) {
 			return false
 		}
-		var part int
-		var c [5]int64
-		r := &it.cur
-		if err := it.rows.Scan(&part, &r.Start, &c[0], &c[1], &c[2], &c[3], &c[4], &r.Measured, &it.blob, &it.sblob); err != nil {
+		r, c := &it.cur, &it.c
+		if err := it.rows.Scan(&it.part, &r.Start, &c[0], &c[1], &c[2], &c[3], &c[4], &r.Measured, &it.blob, &it.sblob); err != nil {
 			return it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
 		}
-		if part == 1 {
+		if it.part == 1 {
 			return it.fromRow(c)
 		}
 		// A block of compacted quanta: its own copy, because the
@@ -150,7 +152,7 @@ func (it *rollupIter) Next() bool {
 }
 
 // fromRow sets it.cur from a row of rollups, its counts c.
-func (it *rollupIter) fromRow(c [5]int64) bool {
+func (it *rollupIter) fromRow(c *[5]int64) bool {
 	r := &it.cur
 	r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = uint64(c[0]), uint64(c[1]), uint64(c[2]), uint64(c[3]), uint64(c[4])
 	// RawBytes points into the driver's buffer: decoding from it saves
@@ -208,6 +210,7 @@ type hourlyIter struct {
 	pstart  int64
 	havePen bool
 	blob    sql.RawBytes
+	part    int64 // scanned: 0 an hourly row, 1 a quantum's
 }
 
 func (it *hourlyIter) Next() bool {
@@ -232,11 +235,10 @@ func (it *hourlyIter) read() bool {
 	if !it.next(it) {
 		return false
 	}
-	var part int
-	if err := it.rows.Scan(&part, &it.pstart, &it.blob); err != nil {
+	if err := it.rows.Scan(&it.part, &it.pstart, &it.blob); err != nil {
 		return it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
 	}
-	if part == 0 {
+	if it.part == 0 {
 		it.pstart = keyHour(it.pstart)
 	}
 	if err := decode(&it.pending, it.blob); err != nil {
