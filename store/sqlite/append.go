@@ -191,13 +191,13 @@ func (a *appender) flush(tx *sql.Tx) error {
 	ckeys := sortedKeys(a.counts)
 
 	m := newMerger(ctx, tx, db)
-	series, err := m.seriesMarks(keys, ckeys)
+	known, err := m.seriesMarks(keys, ckeys)
 	if err != nil {
 		return err
 	}
 	var hourly map[int64]*hist.Histogram // late histograms of compacted quanta, by hourKey
 	for _, k := range keys {
-		s := series[seriesKey{k.sli, k.quantum}]
+		s := known[seriesKey{k.sli, k.quantum}]
 		r := a.rollups[k]
 		if k.start >= s.mark {
 			if err := m.mergeRollup(s.id, k, r); err != nil {
@@ -230,7 +230,7 @@ func (a *appender) flush(tx *sql.Tx) error {
 		}
 	}
 	for _, k := range ckeys {
-		s := series[seriesKey{k.sli, k.quantum}]
+		s := known[seriesKey{k.sli, k.quantum}]
 		if err := m.setCounts(s, k, a.counts[k]); err != nil {
 			return err
 		}
