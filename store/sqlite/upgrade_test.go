@@ -219,7 +219,7 @@ func dump(t *testing.T, db *DB, w io.Writer) {
 // TestWriteFixture writes the fixture database, at this build's schema,
 // and its dump into NINES_FIXTURE_DIR; skipped without it. testdata/v6.db
 // and testdata/upgrade.golden are what it wrote at schema version 6
-// (commit 3d5e91a); the next schema change adds a file the same way,
+// (before schema 7 existed); the next schema change adds a file the same way,
 // before it changes anything.
 func TestWriteFixture(t *testing.T) {
 	dir := os.Getenv("NINES_FIXTURE_DIR")
