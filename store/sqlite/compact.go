@@ -323,6 +323,8 @@ func (c *compaction) deleteCounts(s seriesRow, cut int64) error {
 		if err := c.begin(); err != nil {
 			return err
 		}
+		// About a budget's worth of quanta: a block holds an hour of
+		// minutes.
 		rows, err := c.stmt(c.db.ws.blockSel).QueryContext(c.ctx, lo, hi, max(c.budget/60, 1))
 		if err != nil {
 			return err
