@@ -188,47 +188,58 @@ func (a *appender) flush(tx *sql.Tx) error {
 		return err
 	}
 	keys := sortedKeys(a.rollups)
+	ckeys := sortedKeys(a.counts)
 
 	m := newMerger(ctx, tx, db)
-	marks, err := m.seriesMarks(keys)
+	known, err := m.seriesMarks(keys, ckeys)
 	if err != nil {
 		return err
 	}
-	var hourly map[rollupKey]*hist.Histogram // late histograms of compacted quanta
+	var hourly map[int64]*hist.Histogram // late histograms of compacted quanta, by hourKey
 	for _, k := range keys {
-		mark := marks[seriesKey{k.sli, k.quantum}]
+		s := known[seriesKey{k.sli, k.quantum}]
 		r := a.rollups[k]
-		if k.start < mark && r.Latency.Count() > 0 {
-			// The quantum's histogram was moved to its hour already: this
-			// one goes there too, so an hour's latencies are never split
-			// between the two tables once compacted.
-			if hourly == nil {
-				hourly = make(map[rollupKey]*hist.Histogram)
+		if k.start >= s.mark {
+			if err := m.mergeRollup(s.id, k, r); err != nil {
+				return err
 			}
-			hk := rollupKey{k.sli, k.quantum, store.HourOf(k.start)}
+			continue
+		}
+		// The quantum is compacted: its histogram goes to its hour, so
+		// that an hour's latencies are never split between the two
+		// tables once compacted, and its counts to its block. Compact
+		// dropped the statuses' histograms with the quantum's: late ones
+		// go too, the counts stay.
+		if r.Latency.Count() > 0 {
+			if hourly == nil {
+				hourly = make(map[int64]*hist.Histogram)
+			}
+			hk := hourKey(s.id, store.HourOf(k.start))
 			if h := hourly[hk]; h != nil {
 				h.Merge(&r.Latency)
 			} else {
 				hourly[hk] = r.Latency.Clone()
 			}
-			r.Latency.Reset()
-			// Compact dropped the statuses' histograms with the
-			// quantum's: late ones go too, the counts stay.
-			for i := range r.Statuses {
-				r.Statuses[i].Latency.Reset()
-			}
 		}
-		if err := m.mergeRollup(k, r); err != nil {
+		r.Latency.Reset()
+		for i := range r.Statuses {
+			r.Statuses[i].Latency.Reset()
+		}
+		if err := m.mergeCompacted(s.id, k, r); err != nil {
 			return err
 		}
 	}
-	for _, k := range sortedKeys(a.counts) {
-		if err := m.setCounts(k, a.counts[k]); err != nil {
+	for _, k := range ckeys {
+		s := known[seriesKey{k.sli, k.quantum}]
+		if err := m.setCounts(s, k, a.counts[k]); err != nil {
 			return err
 		}
 	}
-	for hk, h := range hourly {
-		if err := m.mergeHourly(hk, h); err != nil {
+	if err := m.storeBlock(); err != nil {
+		return err
+	}
+	for _, hk := range slices.Sorted(maps.Keys(hourly)) {
+		if err := m.mergeHourly(hk, hourly[hk]); err != nil {
 			return err
 		}
 	}
@@ -303,6 +314,9 @@ type merger struct {
 	db  *DB
 	// Bound lazily: a batch of new quanta never needs the merge statements.
 	seriesIns, seriesLookup, rollupIns, rollupGet, rollupUpd, countsGet, countsUpd, hourlyGet, hourlyPut *sql.Stmt
+	blockGet, blockPut, blockDel                                                                         *sql.Stmt
+
+	cur *openBlock // the block of compacted quanta being changed
 
 	buf   []byte
 	sbuf  []byte // the statuses' encoding, beside buf's histogram
@@ -328,19 +342,27 @@ func (m *merger) stmt(p **sql.Stmt, s *sql.Stmt) *sql.Stmt {
 // parameters, well under SQLite's limit.
 const seriesChunk = 250
 
-// seriesMarks returns the hist_before_ns of every series of keys (sorted),
-// creating the series that do not exist yet, a chunk of series per
-// statement.
-func (m *merger) seriesMarks(keys []rollupKey) (map[seriesKey]int64, error) {
-	var series []seriesKey
-	for i, k := range keys {
-		if sk := (seriesKey{k.sli, k.quantum}); i == 0 || sk != series[len(series)-1] {
-			series = append(series, sk)
+// series is what a batch needs of a stored series.
+type series struct {
+	id   int64
+	mark int64 // hist_before_ns: quanta before it are compacted
+}
+
+// seriesMarks returns the id and hist_before_ns of every series of the
+// keys (each sorted), creating the series that do not exist yet, a chunk
+// of series per statement.
+func (m *merger) seriesMarks(keys ...[]rollupKey) (map[seriesKey]series, error) {
+	var sks []seriesKey
+	for _, ks := range keys {
+		for i, k := range ks {
+			if sk := (seriesKey{k.sli, k.quantum}); i == 0 || sk != sks[len(sks)-1] {
+				sks = append(sks, sk)
+			}
 		}
 	}
-	marks := make(map[seriesKey]int64, len(series))
+	out := make(map[seriesKey]series, len(sks))
 	args := make([]any, 0, 2*seriesChunk)
-	for chunk := range slices.Chunk(series, seriesChunk) {
+	for chunk := range slices.Chunk(sks, seriesChunk) {
 		args = args[:0]
 		for i := range seriesChunk {
 			sk := chunk[min(i, len(chunk)-1)]
@@ -352,27 +374,31 @@ func (m *merger) seriesMarks(keys []rollupKey) (map[seriesKey]int64, error) {
 		}
 		for rows.Next() {
 			var sk seriesKey
-			var mark int64
-			if err := rows.Scan(&sk.sli, &sk.quantum, &mark); err != nil {
+			var s series
+			if err := rows.Scan(&sk.sli, &sk.quantum, &s.id, &s.mark); err != nil {
 				_ = rows.Close()
 				return nil, fmt.Errorf("series: %w", err)
 			}
-			marks[sk] = mark
+			out[sk] = s
 		}
 		if err := rows.Close(); err != nil {
 			return nil, fmt.Errorf("series: %w", err)
 		}
 	}
-	for _, sk := range series {
-		if _, ok := marks[sk]; ok {
+	for _, sk := range sks {
+		if _, ok := out[sk]; ok {
 			continue
 		}
-		marks[sk] = math.MinInt64
-		if _, err := m.stmt(&m.seriesIns, m.db.ws.seriesIns).ExecContext(m.ctx, sk.sli, sk.quantum, int64(math.MinInt64)); err != nil {
+		s := series{mark: math.MinInt64}
+		if err := m.stmt(&m.seriesIns, m.db.ws.seriesIns).QueryRowContext(m.ctx, sk.sli, sk.quantum, s.mark).Scan(&s.id); err != nil {
 			return nil, fmt.Errorf("append %s/%v: new series: %w", sk.sli, time.Duration(sk.quantum), err)
 		}
+		if s.id <= 0 || s.id > maxSeriesID {
+			return nil, fmt.Errorf("append %s/%v: new series: id %d out of range 1-%d", sk.sli, time.Duration(sk.quantum), s.id, int64(maxSeriesID))
+		}
+		out[sk] = s
 	}
-	return marks, nil
+	return out, nil
 }
 
 // encode returns r's histogram in the libcircllhist format, or nil (SQL
@@ -396,9 +422,9 @@ func (m *merger) encodeStatuses(r *slo.Rollup) []byte {
 }
 
 // mergeRollup merges r into the stored rollup of k. r is clobbered.
-func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
+func (m *merger) mergeRollup(id int64, k rollupKey, r *slo.Rollup) error {
 	blob := m.encode(&r.Latency)
-	res, err := m.stmt(&m.rollupIns, m.db.ws.rollupIns).ExecContext(m.ctx, k.sli, k.quantum, k.start,
+	res, err := m.stmt(&m.rollupIns, m.db.ws.rollupIns).ExecContext(m.ctx, id, k.start,
 		int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, blob,
 		m.encodeStatuses(r))
 	if err != nil {
@@ -413,7 +439,7 @@ func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
 	// The quantum exists: late samples, or a second source.
 	var c [5]int64
 	var measured bool
-	err = m.stmt(&m.rollupGet, m.db.ws.rollupGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).
+	err = m.stmt(&m.rollupGet, m.db.ws.rollupGet).QueryRowContext(m.ctx, id, k.start).
 		Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &measured, &m.blob, &m.sblob)
 	if err != nil {
 		return fmt.Errorf("append %s@%d: read for merge: %w", k.sli, k.start, err)
@@ -435,17 +461,21 @@ func (m *merger) mergeRollup(k rollupKey, r *slo.Rollup) error {
 	}
 	_, err = m.stmt(&m.rollupUpd, m.db.ws.rollupUpd).ExecContext(m.ctx,
 		int64(old.Attempted), int64(old.Good), int64(old.Errors), int64(old.Slow), int64(old.OverThreshold), old.Measured,
-		m.encode(&old.Latency), m.encodeStatuses(old), k.sli, k.quantum, k.start)
+		m.encode(&old.Latency), m.encodeStatuses(old), id, k.start)
 	if err != nil {
 		return fmt.Errorf("append %s@%d: merge: %w", k.sli, k.start, err)
 	}
 	return nil
 }
 
-// setCounts replaces the verdicts of the stored rollup of k with r's.
-func (m *merger) setCounts(k rollupKey, r *slo.Rollup) error {
+// setCounts replaces the verdicts of the stored rollup of k, of series s,
+// with r's.
+func (m *merger) setCounts(s series, k rollupKey, r *slo.Rollup) error {
+	if k.start < s.mark {
+		return m.setCompacted(s.id, k, r)
+	}
 	var attempted int64
-	err := m.stmt(&m.countsGet, m.db.ws.countsGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).Scan(&attempted, &m.sblob)
+	err := m.stmt(&m.countsGet, m.db.ws.countsGet).QueryRowContext(m.ctx, s.id, k.start).Scan(&attempted, &m.sblob)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.sli, time.Duration(k.quantum), k.start, store.ErrNotFound)
@@ -462,33 +492,142 @@ func (m *merger) setCounts(k rollupKey, r *slo.Rollup) error {
 		m.sbuf = sts
 	}
 	_, err = m.stmt(&m.countsUpd, m.db.ws.countsUpd).ExecContext(m.ctx,
-		int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), sts, k.sli, k.quantum, k.start)
+		int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), sts, s.id, k.start)
 	if err != nil {
 		return fmt.Errorf("set counts %s@%d: %w", k.sli, k.start, err)
 	}
 	return nil
 }
 
-// mergeHourly merges h into the hourly histogram of k (k.start is the
-// hour). h is clobbered.
-func (m *merger) mergeHourly(k rollupKey, h *hist.Histogram) error {
-	err := m.stmt(&m.hourlyGet, m.db.ws.hourlyGet).QueryRowContext(m.ctx, k.sli, k.quantum, k.start).Scan(&m.blob)
+// mergeHourly merges h into the hourly histogram of key (hourKey). h is
+// clobbered.
+func (m *merger) mergeHourly(key int64, h *hist.Histogram) error {
+	hour := keyHour(key)
+	err := m.stmt(&m.hourlyGet, m.db.ws.hourlyGet).QueryRowContext(m.ctx, key).Scan(&m.blob)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return fmt.Errorf("hourly %s@%d: %w", k.sli, k.start, err)
+		return fmt.Errorf("hourly histogram of series %d@%d: %w", key>>hourBits, hour, err)
 	default:
 		if err := decode(&m.scrat, m.blob); err != nil {
-			return fmt.Errorf("hourly %s@%d: stored histogram: %w", k.sli, k.start, err)
+			return fmt.Errorf("hourly histogram of series %d@%d: stored histogram: %w", key>>hourBits, hour, err)
 		}
 		h.Merge(&m.scrat)
 	}
 	if h.Count() == 0 {
 		return nil
 	}
-	if _, err := m.stmt(&m.hourlyPut, m.db.ws.hourlyPut).ExecContext(m.ctx, k.sli, k.quantum, k.start, m.encode(h)); err != nil {
-		return fmt.Errorf("hourly %s@%d: %w", k.sli, k.start, err)
+	if _, err := m.stmt(&m.hourlyPut, m.db.ws.hourlyPut).ExecContext(m.ctx, key, m.encode(h)); err != nil {
+		return fmt.Errorf("hourly histogram of series %d@%d: %w", key>>hourBits, hour, err)
 	}
+	return nil
+}
+
+// openBlock is a block of compacted quanta read for changing.
+type openBlock struct {
+	key, hour, quantum int64
+	es                 []blockEntry
+	dirty              bool
+}
+
+// block returns the block of series id's quantum starting at start,
+// writing back the block changed before if it is another.
+func (m *merger) block(id, quantum, start int64) (*openBlock, error) {
+	hour := store.HourOf(start)
+	key := hourKey(id, hour)
+	if m.cur != nil && m.cur.key == key {
+		return m.cur, nil
+	}
+	if err := m.storeBlock(); err != nil {
+		return nil, err
+	}
+	b := &openBlock{key: key, hour: hour, quantum: quantum}
+	var blob []byte // a copy: the entries alias it
+	err := m.stmt(&m.blockGet, m.db.ws.blockGet).QueryRowContext(m.ctx, key).Scan(&blob)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("block of series %d@%d: %w", id, hour, err)
+	default:
+		if b.es, err = decodeBlock(nil, blob, hour, quantum); err != nil {
+			return nil, fmt.Errorf("block of series %d@%d: %w", id, hour, err)
+		}
+	}
+	m.cur = b
+	return b, nil
+}
+
+// storeBlock writes back the block changed last, if it was.
+func (m *merger) storeBlock() error {
+	b := m.cur
+	m.cur = nil
+	if b == nil || !b.dirty {
+		return nil
+	}
+	var err error
+	if len(b.es) == 0 {
+		_, err = m.stmt(&m.blockDel, m.db.ws.blockDel).ExecContext(m.ctx, b.key, b.key+1)
+	} else {
+		m.buf = encodeBlock(m.buf[:0], b.hour, b.quantum, b.es)
+		_, err = m.stmt(&m.blockPut, m.db.ws.blockPut).ExecContext(m.ctx, b.key, m.buf)
+	}
+	if err != nil {
+		return fmt.Errorf("block of series %d@%d: %w", b.key>>hourBits, b.hour, err)
+	}
+	return nil
+}
+
+// mergeCompacted merges r, without histograms, into the compacted quantum
+// of k in series id.
+func (m *merger) mergeCompacted(id int64, k rollupKey, r *slo.Rollup) error {
+	b, err := m.block(id, k.quantum, k.start)
+	if err != nil {
+		return err
+	}
+	i, ok := findEntry(b.es, k.start)
+	if !ok {
+		var e blockEntry
+		if err := e.fromRollup(r, &m.sc); err != nil {
+			return fmt.Errorf("append %s: %w", k.sli, err)
+		}
+		b.es, b.dirty = slices.Insert(b.es, i, e), true
+		return nil
+	}
+	old := &m.old
+	if err := b.es[i].toRollup(old, &m.sc); err != nil {
+		return fmt.Errorf("append %s: stored %w", k.sli, err)
+	}
+	if err := old.Merge(r); err != nil {
+		return fmt.Errorf("append %s: %w: %w", k.sli, store.ErrInvalid, err)
+	}
+	if err := b.es[i].fromRollup(old, &m.sc); err != nil {
+		return fmt.Errorf("append %s: %w", k.sli, err)
+	}
+	b.dirty = true
+	return nil
+}
+
+// setCompacted replaces the verdicts of the compacted quantum of k in
+// series id with r's.
+func (m *merger) setCompacted(id int64, k rollupKey, r *slo.Rollup) error {
+	b, err := m.block(id, k.quantum, k.start)
+	if err != nil {
+		return fmt.Errorf("set counts %s@%d: %w", k.sli, k.start, err)
+	}
+	i, ok := findEntry(b.es, k.start)
+	if !ok {
+		return fmt.Errorf("set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.sli, time.Duration(k.quantum), k.start, store.ErrNotFound)
+	}
+	e := &b.es[i]
+	if e.c[0] != r.Attempted {
+		return fmt.Errorf("set counts %s@%d: %w: %d events stored, %d judged", k.sli, k.start, store.ErrConflict, e.c[0], r.Attempted)
+	}
+	sts, err := m.sc.setOver(nil, e.statuses, r)
+	if err != nil {
+		return fmt.Errorf("set counts %s@%d: %w", k.sli, k.start, err)
+	}
+	e.c[1], e.c[2], e.c[3], e.c[4], e.statuses = r.Good, r.Errors, r.Slow, r.OverThreshold, sts
+	b.dirty = true
 	return nil
 }
 

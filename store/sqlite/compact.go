@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nines-sre/nines/hist"
@@ -21,6 +22,7 @@ const compactBatch = 4096
 const vacuumPages = 1024
 
 type seriesRow struct {
+	id      int64
 	sli     string
 	quantum int64
 	mark    int64 // hist_before_ns
@@ -28,13 +30,14 @@ type seriesRow struct {
 
 // Compact implements store.Compactor.
 //
-// For each series, in order: histograms of quanta before the Full cut are
-// merged into their hours and dropped from the quanta, and the series' mark
-// (hist_before_ns) moves to the cut in the same transaction as the last of
-// them; then rollups and hourly rows past their horizons are deleted.
-// Appends read the mark inside their own write transaction, so an append
-// either precedes a batch (and is moved by it or the next one) or follows
-// it (and goes to the hour directly): none is lost or counted twice.
+// For each series, in order: quanta before the Full cut leave rollups,
+// their histograms merged into their hours and their counts into their
+// hours' blocks, and the series' mark (hist_before_ns) moves past them in
+// the same transaction; then blocks and hourly rows past their horizons
+// are deleted. Appends read the mark inside their own write transaction,
+// so an append either precedes a batch (and is moved by it or the next
+// one) or follows it (and goes to the block and the hour directly): none
+// is lost or counted twice.
 func (db *DB) Compact(ctx context.Context, now time.Time, p store.Retention) (store.CompactStats, error) {
 	var st store.CompactStats
 	full, counts, hourly, err := p.Cutoffs(now)
@@ -55,18 +58,20 @@ func (db *DB) Compact(ctx context.Context, now time.Time, p store.Retention) (st
 			if err := c.begin(); err != nil {
 				return st, err
 			}
-			done, err := c.move(s, full)
+			mark, err := c.move(s, full)
 			if err != nil {
 				return st, db.wrap(ctx, err, "compact %s/%v: move histograms", s.sli, time.Duration(s.quantum))
 			}
-			if done {
-				s.mark = full
-			}
+			s.mark = mark
 		}
-		if err := c.deleteOld(s, db.ws.rollupNth, db.ws.rollupDel, counts, &c.pending.DeletedRollups); err != nil {
+		if err := c.deleteOld(db.ws.rollupNth, db.ws.rollupDel, []any{s.id}, counts, &c.pending.DeletedRollups); err != nil {
 			return st, db.wrap(ctx, err, "compact %s/%v: delete rollups", s.sli, time.Duration(s.quantum))
 		}
-		if err := c.deleteOld(s, db.ws.hourlyNth, db.ws.hourlyDel, hourly, &c.pending.DeletedHourly); err != nil {
+		if err := c.deleteCounts(s, counts); err != nil {
+			return st, db.wrap(ctx, err, "compact %s/%v: delete compacted rollups", s.sli, time.Duration(s.quantum))
+		}
+		base := hourKey(s.id, 0)
+		if err := c.deleteOld(db.ws.hourlyNth, db.ws.hourlyDel, []any{base}, base+hourIndex(hourly), &c.pending.DeletedHourly); err != nil {
 			return st, db.wrap(ctx, err, "compact %s/%v: delete hourly", s.sli, time.Duration(s.quantum))
 		}
 	}
@@ -91,7 +96,7 @@ func (db *DB) listSeries(ctx context.Context) ([]seriesRow, error) {
 	var ss []seriesRow
 	for rows.Next() {
 		var s seriesRow
-		if err := rows.Scan(&s.sli, &s.quantum, &s.mark); err != nil {
+		if err := rows.Scan(&s.id, &s.sli, &s.quantum, &s.mark); err != nil {
 			return nil, db.wrap(ctx, err, "compact: list series")
 		}
 		ss = append(ss, s)
@@ -106,18 +111,19 @@ func (db *DB) listSeries(ctx context.Context) ([]seriesRow, error) {
 // several series share a transaction until the budget is spent, so a
 // thousand small series do not cost a thousand commits.
 type compaction struct {
-	db      *DB
-	ctx     context.Context
-	st      *store.CompactStats // what committed batches did
-	pending store.CompactStats  // what the open batch did
-	tx      *sql.Tx
-	bound   map[*sql.Stmt]*sql.Stmt
-	m       *merger
-	budget  int
-	changed bool
-	scratch hist.Histogram
-	sc      statusCodec
-	moved   []movedRow // reused across batches
+	db        *DB
+	ctx       context.Context
+	st        *store.CompactStats // what committed batches did
+	pending   store.CompactStats  // what the open batch did
+	tx        *sql.Tx
+	bound     map[*sql.Stmt]*sql.Stmt
+	m         *merger
+	budget    int
+	changed   bool
+	scratch   hist.Histogram
+	sc        statusCodec
+	moved     []blockEntry // reused across batches
+	scratchEs []blockEntry
 }
 
 func (c *compaction) begin() error {
@@ -189,30 +195,17 @@ type hourAcc struct {
 	h    *hist.Histogram
 }
 
-// movedRow is a quantum whose histogram a batch moves: what it is written
-// back with.
-type movedRow struct {
-	start    int64
-	c        [5]int64
-	measured bool
-	statuses []byte // without their histograms
-}
-
-// move merges the histograms of s's quanta in [s.mark, full) into their
-// hours, at most a budget's worth, and reports whether none is left. Only
-// whole hours move, unless one hour alone exceeds the budget, so readers
-// rarely see an hour half moved (and HourlyHistograms is exact even then).
-//
-// Every batch scans from the mark, not from where the previous batch
-// stopped: an append committed between two batches may have put a
-// histogram back into a quantum already moved, and the batch that
-// advances the mark must leave none below it. Moved quanta are skipped by
-// "hist IS NOT NULL", so the rescan costs an index walk over small rows.
-func (c *compaction) move(s seriesRow, full int64) (done bool, err error) {
+// move moves the quanta of s in [s.mark, full) out of rollups, at most a
+// budget's worth: their histograms merged into their hours, their counts
+// into their blocks. It returns the series' new mark, full once none is
+// left. Only whole hours move, unless one hour alone exceeds the budget,
+// so readers rarely see an hour half moved (and both reads are exact even
+// then).
+func (c *compaction) move(s seriesRow, full int64) (mark int64, err error) {
 	limit := c.budget
-	rows, err := c.stmt(c.db.ws.moveSel).QueryContext(c.ctx, s.sli, s.quantum, s.mark, full, limit)
+	rows, err := c.stmt(c.db.ws.moveSel).QueryContext(c.ctx, s.id, s.mark, full, limit)
 	if err != nil {
-		return false, err
+		return s.mark, err
 	}
 	var (
 		hours []hourAcc
@@ -221,81 +214,92 @@ func (c *compaction) move(s seriesRow, full int64) (done bool, err error) {
 		sblob sql.RawBytes
 	)
 	for rows.Next() {
-		var r movedRow
-		if err := rows.Scan(&r.start, &r.c[0], &r.c[1], &r.c[2], &r.c[3], &r.c[4], &r.measured, &blob, &sblob); err != nil {
+		var e blockEntry
+		var cs [5]int64
+		if err := rows.Scan(&e.start, &cs[0], &cs[1], &cs[2], &cs[3], &cs[4], &e.measured, &blob, &sblob); err != nil {
 			_ = rows.Close()
-			return false, err
+			return s.mark, err
+		}
+		for i := range cs {
+			e.c[i] = uint64(cs[i])
 		}
 		if err := decode(&c.scratch, blob); err != nil {
 			_ = rows.Close()
-			return false, fmt.Errorf("histogram of quantum %d: %w", r.start, err)
+			return s.mark, fmt.Errorf("histogram of quantum %d: %w", e.start, err)
 		}
 		// The statuses' histograms go with the quantum's; their counts
 		// stay.
-		if r.statuses, err = c.sc.strip(nil, sblob); err != nil {
+		if e.statuses, err = c.sc.strip(nil, sblob); err != nil {
 			_ = rows.Close()
-			return false, fmt.Errorf("statuses of quantum %d: %w", r.start, err)
+			return s.mark, fmt.Errorf("statuses of quantum %d: %w", e.start, err)
 		}
-		h := store.HourOf(r.start)
+		h := store.HourOf(e.start)
 		if len(hours) == 0 || hours[len(hours)-1].hour != h {
 			hours = append(hours, hourAcc{hour: h, h: new(hist.Histogram)})
 		}
 		a := &hours[len(hours)-1]
 		a.h.Merge(&c.scratch)
 		a.n++
-		moved = append(moved, r)
+		moved = append(moved, e)
 	}
 	c.moved = moved
 	if err := rows.Close(); err != nil {
-		return false, err
+		return s.mark, err
 	}
-	done = len(moved) < limit
+	done := len(moved) < limit
 	if !done && len(hours) > 1 {
 		// There may be more: leave the last hour, maybe incomplete, to the
 		// next batch.
 		moved = moved[:len(moved)-hours[len(hours)-1].n]
 		hours = hours[:len(hours)-1]
 	}
+	mark = full
+	if !done {
+		mark = moved[len(moved)-1].start + 1
+	}
 	for _, a := range hours {
-		if err := c.m.mergeHourly(rollupKey{s.sli, s.quantum, a.hour}, a.h); err != nil {
-			return false, err
+		if err := c.m.mergeHourly(hourKey(s.id, a.hour), a.h); err != nil {
+			return s.mark, err
 		}
 	}
-	del, ins := c.stmt(c.db.ws.moveDel), c.stmt(c.db.ws.rollupIns)
-	for _, r := range moved {
-		if _, err := del.ExecContext(c.ctx, s.sli, s.quantum, r.start); err != nil {
-			return false, err
-		}
-		res, err := ins.ExecContext(c.ctx, s.sli, s.quantum, r.start, r.c[0], r.c[1], r.c[2], r.c[3], r.c[4], r.measured, nil, r.statuses)
+	for _, e := range moved {
+		b, err := c.m.block(s.id, s.quantum, e.start)
 		if err != nil {
-			return false, err
+			return s.mark, err
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			// Cannot happen inside one write transaction; if it did, the
-			// rollback keeps the histogram where it was.
-			return false, fmt.Errorf("quantum %d: rewrite without histogram changed %d rows: %v", r.start, n, err)
+		i, found := findEntry(b.es, e.start)
+		if found {
+			// Below the mark and in rollups at once: appends never write
+			// both, so the file was changed behind nines' back.
+			return s.mark, fmt.Errorf("quantum %d is stored both compacted and not", e.start)
 		}
+		b.es, b.dirty = slices.Insert(b.es, i, e), true
 	}
-	if done {
-		if _, err := c.stmt(c.db.ws.seriesSetMark).ExecContext(c.ctx, full, s.sli, s.quantum, full); err != nil {
-			return false, err
-		}
+	if err := c.m.storeBlock(); err != nil {
+		return s.mark, err
+	}
+	if _, err := c.stmt(c.db.ws.moveDel).ExecContext(c.ctx, s.id, s.mark, mark); err != nil {
+		return s.mark, err
+	}
+	if _, err := c.stmt(c.db.ws.seriesSetMark).ExecContext(c.ctx, mark, s.id, mark); err != nil {
+		return s.mark, err
 	}
 	c.changed = true
 	c.pending.Moved += int64(len(moved))
 	c.pending.Hours += int64(len(hours))
-	return done, c.spend(len(moved))
+	return mark, c.spend(len(moved))
 }
 
-// deleteOld deletes the rows of s starting before cut from one table, a
-// budget's worth per transaction.
-func (c *compaction) deleteOld(s seriesRow, nth, del *sql.Stmt, cut int64, count *int64) error {
+// deleteOld deletes the rows of one table below cut, a budget's worth per
+// transaction: nth finds the bound of a batch from (prefix, cut, budget)
+// and del deletes up to it from (prefix, bound).
+func (c *compaction) deleteOld(nth, del *sql.Stmt, prefix []any, cut int64, count *int64) error {
 	for {
 		if err := c.begin(); err != nil {
 			return err
 		}
 		bound, done := cut, true
-		err := c.stmt(nth).QueryRowContext(c.ctx, s.sli, s.quantum, cut, c.budget).Scan(&bound)
+		err := c.stmt(nth).QueryRowContext(c.ctx, append(prefix, cut, c.budget)...).Scan(&bound)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			bound = cut
@@ -304,11 +308,78 @@ func (c *compaction) deleteOld(s seriesRow, nth, del *sql.Stmt, cut int64, count
 		default:
 			done = false
 		}
-		res, err := c.stmt(del).ExecContext(c.ctx, s.sli, s.quantum, bound)
+		res, err := c.stmt(del).ExecContext(c.ctx, append(prefix, bound)...)
 		if _, err := c.tally(res, err, count); err != nil || done {
 			return err
 		}
 	}
+}
+
+// deleteCounts deletes the compacted quanta of s starting before cut: the
+// blocks of the hours before cut's whole, and those quanta of cut's hour.
+func (c *compaction) deleteCounts(s seriesRow, cut int64) error {
+	base := hourKey(s.id, 0)
+	for lo, hi := base, base+hourIndex(cut); lo < hi; {
+		if err := c.begin(); err != nil {
+			return err
+		}
+		// About a budget's worth of quanta: a block holds an hour of
+		// minutes.
+		rows, err := c.stmt(c.db.ws.blockSel).QueryContext(c.ctx, lo, hi, max(c.budget/60, 1))
+		if err != nil {
+			return err
+		}
+		var quanta, blocks int
+		for rows.Next() {
+			var key int64
+			var blob sql.RawBytes
+			if err := rows.Scan(&key, &blob); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			if c.scratchEs, err = decodeBlock(c.scratchEs[:0], blob, keyHour(key), s.quantum); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("block of hour %d: %w", keyHour(key), err)
+			}
+			quanta += len(c.scratchEs)
+			blocks++
+			lo = key + 1
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if blocks == 0 {
+			break
+		}
+		if _, err := c.stmt(c.db.ws.blockDel).ExecContext(c.ctx, base, lo); err != nil {
+			return err
+		}
+		c.changed = true
+		c.pending.DeletedRollups += int64(quanta)
+		if err := c.spend(quanta); err != nil {
+			return err
+		}
+	}
+	if cut <= 0 || cut >= store.MaxTimeNs || store.HourOf(cut) == cut {
+		return nil
+	}
+	if err := c.begin(); err != nil {
+		return err
+	}
+	b, err := c.m.block(s.id, s.quantum, cut)
+	if err != nil {
+		return err
+	}
+	i, _ := findEntry(b.es, cut)
+	if i > 0 {
+		b.es, b.dirty = b.es[i:], true
+		c.changed = true
+		c.pending.DeletedRollups += int64(i)
+	}
+	if err := c.m.storeBlock(); err != nil {
+		return err
+	}
+	return c.spend(i)
 }
 
 // tally adds the rows a delete removed to count and charges them to the

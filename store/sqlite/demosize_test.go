@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
+	"github.com/nines-sre/nines/store"
 )
 
 // maxStatusGrowth is how much per-status counts may grow the store on the
@@ -42,7 +44,7 @@ func TestStatusesStoreGrowth(t *testing.T) {
 			names = append(names, s.Name)
 		}
 	}
-	size := func(keep bool) (full, vacuumed float64) {
+	size := func(keep bool) (full, vacuumed, compacted float64) {
 		ctx := context.Background()
 		db, err := Open(ctx, t.TempDir(), Options{Sync: SyncNormal})
 		if err != nil {
@@ -73,10 +75,17 @@ func TestStatusesStoreGrowth(t *testing.T) {
 		if _, err := db.w.ExecContext(ctx, `VACUUM`); err != nil {
 			t.Fatal(err)
 		}
-		return full, perSLIMinute()
+		vacuumed = perSLIMinute()
+		// Then compacted an hour at a time, as nines serve does.
+		for h := 1; h <= 24; h++ {
+			if _, err := db.Compact(ctx, day.Add(time.Duration(h)*time.Hour+time.Nanosecond), store.Retention{Full: time.Nanosecond}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return full, vacuumed, perSLIMinute()
 	}
-	plainFull, plainVac := size(false)
-	statusFull, statusVac := size(true)
+	plainFull, plainVac, plainComp := size(false)
+	statusFull, statusVac, statusComp := size(true)
 	var histBytes, statusBytes int
 	var c statusCodec
 	for _, r := range rollups {
@@ -87,8 +96,29 @@ func TestStatusesStoreGrowth(t *testing.T) {
 	t.Logf("demo day, bytes per SLI-minute: histogram %.0f, statuses %.1f", float64(histBytes)/n, float64(statusBytes)/n)
 	t.Logf("file without statuses %.0f, with %.0f (%+.1f %%); vacuumed %.0f and %.0f (%+.1f %%)",
 		plainFull, statusFull, 100*(statusFull/plainFull-1), plainVac, statusVac, 100*(statusVac/plainVac-1))
+	t.Logf("compacted without statuses %.1f, with %.1f", plainComp, statusComp)
 	if statusVac > plainVac*(1+maxStatusGrowth) || statusFull > plainFull*(1+maxStatusGrowth) {
 		t.Errorf("per-status counts grow the store by more than %.0f %%", 100*maxStatusGrowth)
+	}
+}
+
+// maxSLIYear is the most disk an SLI-year may take (issue 13).
+const maxSLIYear = 50e6
+
+// TestSLIYearFitsGoal holds an SLI-year of quiet and busy SLIs under
+// maxSLIYear, measured as BenchmarkDiskBytes does on fewer days.
+func TestSLIYearFitsGoal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a day of minutes for 10 SLIs, twice")
+	}
+	for _, bins := range []int{20, 100} {
+		t.Run(fmt.Sprintf("An SLI-year of %d-bin minutes fits.", bins), func(t *testing.T) {
+			d := measureDisk(t, 10, 1, bins)
+			if y := sliYear(d.full, d.compacted); y > maxSLIYear {
+				t.Errorf("%.1f MB per SLI-year (%.0f B per SLI-minute with histograms, %.1f compacted), want at most %.0f MB",
+					y/1e6, d.full, d.compacted, maxSLIYear/1e6)
+			}
+		})
 	}
 }
 

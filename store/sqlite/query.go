@@ -95,29 +95,65 @@ func (db *DB) Rollups(ctx context.Context, sli string, quantum time.Duration, fr
 	if err := store.CheckSeries(sli, quantum); err != nil {
 		return store.ErrRollups(fmt.Errorf("sqlite: rollups: %w", err))
 	}
-	it := &rollupIter{}
+	it := &rollupIter{from: from, to: to, quantum: int64(quantum)}
+	lo, hi := hourRange(from, to)
 	it.start(ctx, db, db.rs.rollups, fmt.Sprintf("rollups %s/%v [%d,%d)", sli, quantum, from, to), it,
-		sli, int64(quantum), from, to)
+		sli, int64(quantum), from, to, lo, hi)
 	return it
 }
 
 type rollupIter struct {
 	rowsIter
-	cur   slo.Rollup
-	blob  sql.RawBytes
-	sblob sql.RawBytes
-	sc    statusCodec
+	from, to, quantum int64
+	cur               slo.Rollup
+	blob              sql.RawBytes
+	sblob             sql.RawBytes
+	sc                statusCodec
+	block             []byte       // the block being read, copied from its row
+	es                []blockEntry // its quanta in [from, to) not read yet
+	esBuf             []blockEntry
+	// Scanned into here rather than into locals, which Scan would move
+	// to the heap on every row.
+	part int64
+	c    [5]int64
 }
 
 func (it *rollupIter) Next() bool {
-	if !it.next(it) {
-		return false
+	for len(it.es) == 0 {
+		if !it.next(it) {
+			return false
+		}
+		r, c := &it.cur, &it.c
+		if err := it.rows.Scan(&it.part, &r.Start, &c[0], &c[1], &c[2], &c[3], &c[4], &r.Measured, &it.blob, &it.sblob); err != nil {
+			return it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
+		}
+		if it.part == 1 {
+			return it.fromRow(c)
+		}
+		// A block of compacted quanta: its own copy, because the
+		// statuses of its entries alias it across calls.
+		it.block = append(it.block[:0], it.sblob...)
+		hour := keyHour(r.Start)
+		es, err := decodeBlock(it.esBuf[:0], it.block, hour, it.quantum)
+		it.esBuf = es
+		if err != nil {
+			return it.fail(it, fmt.Errorf("sqlite: %s: hour %d: %w", it.what, hour, err))
+		}
+		lo, _ := findEntry(es, it.from)
+		hi, _ := findEntry(es, it.to)
+		it.es = es[lo:hi]
 	}
-	var c [5]int64
+	e := &it.es[0]
+	it.es = it.es[1:]
+	if err := e.toRollup(&it.cur, &it.sc); err != nil {
+		return it.fail(it, fmt.Errorf("sqlite: %s: %w", it.what, err))
+	}
+	return true
+}
+
+// fromRow sets it.cur from a row of rollups, its counts c.
+func (it *rollupIter) fromRow(c *[5]int64) bool {
 	r := &it.cur
-	if err := it.rows.Scan(&r.Start, &c[0], &c[1], &c[2], &c[3], &c[4], &r.Measured, &it.blob, &it.sblob); err != nil {
-		return it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
-	}
 	r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = uint64(c[0]), uint64(c[1]), uint64(c[2]), uint64(c[3]), uint64(c[4])
 	// RawBytes points into the driver's buffer: decoding from it saves
 	// copying every histogram once more.
@@ -144,8 +180,9 @@ func (db *DB) HourlyHistograms(ctx context.Context, sli string, quantum time.Dur
 	// hour at or after to.
 	lo, hi := ceilHour(from), ceilHour(to)
 	it := &hourlyIter{}
+	klo, khi := hourIndex(lo), hourIndex(hi)
 	it.start(ctx, db, db.rs.hourly, fmt.Sprintf("hourly histograms %s/%v [%d,%d)", sli, quantum, from, to), it,
-		sli, int64(quantum), lo, hi)
+		sli, int64(quantum), lo, hi, klo, khi)
 	return it
 }
 
@@ -173,6 +210,7 @@ type hourlyIter struct {
 	pstart  int64
 	havePen bool
 	blob    sql.RawBytes
+	part    int64 // scanned: 0 an hourly row, 1 a quantum's
 }
 
 func (it *hourlyIter) Next() bool {
@@ -197,8 +235,11 @@ func (it *hourlyIter) read() bool {
 	if !it.next(it) {
 		return false
 	}
-	if err := it.rows.Scan(&it.pstart, &it.blob); err != nil {
+	if err := it.rows.Scan(&it.part, &it.pstart, &it.blob); err != nil {
 		return it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
+	}
+	if it.part == 0 {
+		it.pstart = keyHour(it.pstart)
 	}
 	if err := decode(&it.pending, it.blob); err != nil {
 		return it.fail(it, fmt.Errorf("sqlite: %s: histogram at %d: %w", it.what, it.pstart, err))

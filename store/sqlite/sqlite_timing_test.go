@@ -41,7 +41,7 @@ func benchRollup(start int64, seed uint64, bins int) *slo.Rollup {
 	return r
 }
 
-func benchOpen(b *testing.B, sync Sync) *DB {
+func benchOpen(b testing.TB, sync Sync) *DB {
 	b.Helper()
 	db, err := Open(context.Background(), b.TempDir(), Options{Sync: sync})
 	if err != nil {
@@ -99,8 +99,8 @@ func BenchmarkAppend(b *testing.B) {
 		txst := tx.StmtContext(ctx, st)
 		for i, r := range rs {
 			buf = r.Latency.AppendBinary(buf[:0])
-			if _, err := txst.ExecContext(ctx, names[i], int64(time.Minute), start,
-				int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, buf); err != nil {
+			if _, err := txst.ExecContext(ctx, int64(i+1), start,
+				int64(r.Attempted), int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), r.Measured, buf, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -112,7 +112,7 @@ func BenchmarkAppend(b *testing.B) {
 	for _, s := range syncs {
 		b.Run(s.name, func(b *testing.B) {
 			dbNew, dbMerge, dbReplace := benchOpen(b, s.sync), benchOpen(b, s.sync), benchOpen(b, s.sync)
-			st, err := dbReplace.w.PrepareContext(ctx, `INSERT OR REPLACE INTO rollups (sli, quantum_ns, start_ns, `+rollupCols+`)
+			st, err := dbReplace.w.PrepareContext(ctx, `INSERT OR REPLACE INTO rollups (series, start_ns, `+rollupCols+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				b.Fatal(err)
@@ -172,7 +172,7 @@ func BenchmarkCommitOne(b *testing.B) {
 // fill commits one rollup per minute of [from, to) for each SLI, a minute
 // (all SLIs) per transaction as nines serve writes them, and returns the
 // bytes of histogram encoding written.
-func fill(b *testing.B, db *DB, slis []string, from, to int64, bins int) (histBytes int64) {
+func fill(b testing.TB, db *DB, slis []string, from, to int64, bins int) (histBytes int64) {
 	b.Helper()
 	ctx := context.Background()
 	var buf []byte
@@ -290,50 +290,82 @@ func BenchmarkQuery30Days(b *testing.B) {
 }
 
 // BenchmarkDiskBytes reports the file size per SLI-minute after 7 days of
-// one-minute rollups for 10 SLIs, with their ~100-bin histograms, then
-// after Compact has moved every histogram to hourly ones, then after a
-// VACUUM (the size a defragmented file would have). Sizes are taken after
-// a checkpoint that truncates the log. The timed loop is empty: the
+// one-minute rollups for 10 SLIs, with busy (~100-bin) and quiet (~20-bin)
+// histograms, then after Compact has moved every histogram to hourly
+// ones, an hour at a time as nines serve does, then after a VACUUM (the
+// size a defragmented file would have). Sizes are taken after a
+// checkpoint that truncates the log. From those it reports the bytes of
+// an SLI-year with the default retention: 35 days of minutes with
+// histograms, the other 330 compacted. The timed loop is empty: the
 // metrics are the result.
 func BenchmarkDiskBytes(b *testing.B) {
-	const slis, days = 10, 7
-	const minutes = days * 24 * 60
+	for _, bins := range []int{20, 100} {
+		b.Run(fmt.Sprintf("bins=%d", bins), func(b *testing.B) {
+			d := measureDisk(b, 10, 7, bins)
+			for b.Loop() {
+			}
+			b.ReportMetric(d.hist, "hist-B/SLI-min")
+			b.ReportMetric(d.full, "full-B/SLI-min")
+			b.ReportMetric(d.compacted, "compacted-B/SLI-min")
+			b.ReportMetric(d.vacuumed, "vacuumed-B/SLI-min")
+			b.ReportMetric(sliYear(d.full, d.compacted)/1e6, "MB/SLI-year")
+			b.ReportMetric(sliYear(d.full, d.vacuumed)/1e6, "vacuumed-MB/SLI-year")
+			b.ReportMetric(d.compactTime.Seconds()*1e3, "compact-ms")
+			b.ReportMetric(float64(d.batches), "compact-batches")
+		})
+	}
+}
+
+// sliYear is the bytes of an SLI-year from bytes per SLI-minute with
+// histograms (full) and compacted.
+func sliYear(full, compacted float64) float64 {
+	const fullDays = int64(store.DefaultFull / (24 * time.Hour))
+	return float64(fullDays*24*60)*full + float64((365-fullDays)*24*60)*compacted
+}
+
+// diskFigures are bytes per SLI-minute, and what compaction took.
+type diskFigures struct {
+	hist, full, compacted, vacuumed float64
+	compactTime                     time.Duration
+	batches                         int
+}
+
+// measureDisk writes days of one-minute rollups of bins occupied bins for
+// slis SLIs, a minute per commit, compacts them an hour at a time and
+// measures the file.
+func measureDisk(tb testing.TB, slis, days, bins int) diskFigures {
+	minutes := float64(slis * days * 24 * 60)
 	ctx := context.Background()
-	db := benchOpen(b, SyncNormal)
+	db := benchOpen(tb, SyncNormal)
 	names := make([]string, slis)
 	for i := range names {
 		names[i] = fmt.Sprintf("service-%02d/latency", i)
 	}
-	end := benchT0 + days*24*int64(time.Hour)
-	histBytes := fill(b, db, names, benchT0, end, 100)
-	size := func() int64 { return fileSize(b, db) }
-	perSLIMinute := func(n int64) float64 { return float64(n) / (slis * minutes) }
-	full := size()
+	end := benchT0 + int64(days)*24*int64(time.Hour)
+	var d diskFigures
+	d.hist = float64(fill(tb, db, names, benchT0, end, bins)) / minutes
+	size := func() float64 { return float64(fileSize(tb, db)) / minutes }
+	d.full = size()
 
+	// Hour by hour, as nines serve compacts.
 	t := time.Now()
-	st, err := db.Compact(ctx, time.Unix(0, end+int64(store.DefaultFull)+int64(time.Hour)), store.Retention{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	compactTime := time.Since(t)
-	if st.Moved != slis*minutes {
-		b.Fatalf("moved %d histograms, want %d", st.Moved, slis*minutes)
-	}
-	compacted := size()
-	if _, err := db.w.ExecContext(ctx, `VACUUM`); err != nil {
-		b.Fatal(err)
-	}
-	vacuumed := size()
-
-	for b.Loop() {
-		if _, err := db.Size(ctx); err != nil {
-			b.Fatal(err)
+	var moved int64
+	for h := benchT0 + int64(time.Hour); h <= end; h += int64(time.Hour) {
+		st, err := db.Compact(ctx, time.Unix(0, h+int64(store.DefaultFull)), store.Retention{})
+		if err != nil {
+			tb.Fatal(err)
 		}
+		moved += st.Moved
+		d.batches += st.Batches
 	}
-	b.ReportMetric(perSLIMinute(histBytes), "hist-B/SLI-min")
-	b.ReportMetric(perSLIMinute(full), "full-B/SLI-min")
-	b.ReportMetric(perSLIMinute(compacted), "compacted-B/SLI-min")
-	b.ReportMetric(perSLIMinute(vacuumed), "vacuumed-B/SLI-min")
-	b.ReportMetric(compactTime.Seconds()*1e3, "compact-ms")
-	b.ReportMetric(float64(st.Batches), "compact-batches")
+	d.compactTime = time.Since(t)
+	if moved != int64(minutes) {
+		tb.Fatalf("moved %d histograms, want %.0f", moved, minutes)
+	}
+	d.compacted = size()
+	if _, err := db.w.ExecContext(ctx, `VACUUM`); err != nil {
+		tb.Fatal(err)
+	}
+	d.vacuumed = size()
+	return d
 }

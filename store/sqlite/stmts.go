@@ -20,10 +20,12 @@ type stmts struct {
 	rollupIns, rollupGet, rollupUpd *sql.Stmt
 	countsGet, countsUpd            *sql.Stmt
 	hourlyGet, hourlyPut            *sql.Stmt
+	blockGet, blockPut              *sql.Stmt
 
 	moveSel, moveDel      *sql.Stmt
 	rollupNth, rollupDel  *sql.Stmt
 	hourlyNth, hourlyDel  *sql.Stmt
+	blockSel, blockDel    *sql.Stmt
 	freePages, incrVacuum *sql.Stmt
 	checkpoint            *sql.Stmt
 
@@ -98,64 +100,68 @@ func statements() []statement {
 	sets := strings.Join(recordCols, " = ?, ") + " = ?"
 	marks := strings.Repeat("?, ", len(recordCols))
 	return []statement{
-		{on: onWrite, sql: `INSERT INTO series (sli, quantum_ns, hist_before_ns) VALUES (?, ?, ?)`,
+		{on: onWrite, sql: `INSERT INTO series (sli, quantum_ns, hist_before_ns) VALUES (?, ?, ?) RETURNING id`,
 			field: func(s *stmts) **sql.Stmt { return &s.seriesIns }},
-		{on: onWrite, sql: `UPDATE series SET hist_before_ns = ? WHERE sli = ? AND quantum_ns = ? AND hist_before_ns < ?`,
+		{on: onWrite, sql: `UPDATE series SET hist_before_ns = ? WHERE id = ? AND hist_before_ns < ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.seriesSetMark }},
-		{on: onWrite, sql: `SELECT sli, quantum_ns, hist_before_ns FROM series ORDER BY sli, quantum_ns`,
+		{on: onWrite, sql: `SELECT id, sli, quantum_ns, hist_before_ns FROM series ORDER BY id`,
 			scans: "Compact visits every series",
 			field: func(s *stmts) **sql.Stmt { return &s.seriesAll }},
 		// A commit looks its series up a chunk at a time: one query per
 		// series cost a fifth of a 1,000-SLI commit. The last chunk is
 		// padded with its last pair, whose row then comes back twice.
-		{on: onWrite, sql: `SELECT s.sli, s.quantum_ns, s.hist_before_ns FROM (VALUES ` +
+		{on: onWrite, sql: `SELECT s.sli, s.quantum_ns, s.id, s.hist_before_ns FROM (VALUES ` +
 			strings.Repeat("(?, ?), ", seriesChunk-1) + `(?, ?)) AS v JOIN series AS s ON s.sli = v.column1 AND s.quantum_ns = v.column2`,
 			field: func(s *stmts) **sql.Stmt { return &s.seriesMarks }},
 
 		// The common append is a new quantum: one INSERT that does nothing on
 		// a conflict, and only then the read-modify-write of a merge.
-		{on: onWrite, sql: `INSERT INTO rollups (sli, quantum_ns, start_ns, ` + rollupCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		{on: onWrite, sql: `INSERT INTO rollups (series, start_ns, ` + rollupCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			field: func(s *stmts) **sql.Stmt { return &s.rollupIns }},
-		{on: onWrite, sql: `SELECT ` + rollupCols + ` FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`,
+		{on: onWrite, sql: `SELECT ` + rollupCols + ` FROM rollups WHERE series = ? AND start_ns = ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.rollupGet }},
 		{on: onWrite, sql: `UPDATE rollups SET attempted = ?, good = ?, errors = ?, slow = ?, over_threshold = ?, measured = ?, hist = ?, statuses = ?
-		WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`,
+		WHERE series = ? AND start_ns = ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.rollupUpd }},
 		// Re-judging reads what it must check and rewrite, not the histogram.
-		{on: onWrite, sql: `SELECT attempted, statuses FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`,
+		{on: onWrite, sql: `SELECT attempted, statuses FROM rollups WHERE series = ? AND start_ns = ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.countsGet }},
 		{on: onWrite, sql: `UPDATE rollups SET good = ?, errors = ?, slow = ?, over_threshold = ?, statuses = ?
-		WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`,
+		WHERE series = ? AND start_ns = ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.countsUpd }},
-		{on: onWrite, sql: `SELECT hist FROM hourly WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`,
+		{on: onWrite, sql: `SELECT hist FROM hourly WHERE key = ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.hourlyGet }},
-		{on: onWrite, sql: `INSERT INTO hourly (sli, quantum_ns, start_ns, hist) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET hist = excluded.hist`,
+		{on: onWrite, sql: `INSERT INTO hourly (key, hist) VALUES (?, ?) ON CONFLICT DO UPDATE SET hist = excluded.hist`,
 			field: func(s *stmts) **sql.Stmt { return &s.hourlyPut }},
+		{on: onWrite, sql: `SELECT quanta FROM blocks WHERE key = ?`,
+			field: func(s *stmts) **sql.Stmt { return &s.blockGet }},
+		{on: onWrite, sql: `INSERT INTO blocks (key, quanta) VALUES (?, ?) ON CONFLICT DO UPDATE SET quanta = excluded.quanta`,
+			field: func(s *stmts) **sql.Stmt { return &s.blockPut }},
 
 		{on: onWrite, sql: `SELECT start_ns, ` + rollupCols + ` FROM rollups
-		WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? AND hist IS NOT NULL
-		ORDER BY start_ns LIMIT ?`,
+		WHERE series = ? AND start_ns >= ? AND start_ns < ? ORDER BY start_ns LIMIT ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.moveSel }},
-		// Compact drops a histogram by deleting the row and inserting it again
-		// without: SQLite rebalances B-tree pages that a delete leaves under a
-		// third full but not those an update shrinks, so UPDATE … SET hist =
-		// NULL would leave the file as large as before, its pages 90% empty.
-		{on: onWrite, sql: `DELETE FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns = ?`,
+		// Moved quanta leave rollups as a range, so whole pages are freed
+		// instead of rows shrunk in place (which left pages half empty).
+		{on: onWrite, sql: `DELETE FROM rollups WHERE series = ? AND start_ns >= ? AND start_ns < ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.moveDel }},
 		// SQLite is not built with DELETE … LIMIT, so a batch of deletes is
-		// bounded by the start of the row one past the batch.
-		{on: onWrite, sql: `SELECT start_ns FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns < ?
+		// bounded by the start (or key) of the row one past the batch.
+		{on: onWrite, sql: `SELECT start_ns FROM rollups WHERE series = ? AND start_ns < ?
 		ORDER BY start_ns LIMIT 1 OFFSET ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.rollupNth }},
-		{on: onWrite, sql: `DELETE FROM rollups WHERE sli = ? AND quantum_ns = ? AND start_ns < ?`,
+		{on: onWrite, sql: `DELETE FROM rollups WHERE series = ? AND start_ns < ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.rollupDel }},
-		{on: onWrite, sql: `SELECT start_ns FROM hourly WHERE sli = ? AND quantum_ns = ? AND start_ns < ?
-		ORDER BY start_ns LIMIT 1 OFFSET ?`,
+		{on: onWrite, sql: `SELECT key FROM hourly WHERE key >= ? AND key < ? ORDER BY key LIMIT 1 OFFSET ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.hourlyNth }},
-		{on: onWrite, sql: `DELETE FROM hourly WHERE sli = ? AND quantum_ns = ? AND start_ns < ?`,
+		{on: onWrite, sql: `DELETE FROM hourly WHERE key >= ? AND key < ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.hourlyDel }},
+		// Compact counts the quanta of the blocks it deletes.
+		{on: onWrite, sql: `SELECT key, quanta FROM blocks WHERE key >= ? AND key < ? ORDER BY key LIMIT ?`,
+			field: func(s *stmts) **sql.Stmt { return &s.blockSel }},
+		{on: onWrite, sql: `DELETE FROM blocks WHERE key >= ? AND key < ?`,
+			field: func(s *stmts) **sql.Stmt { return &s.blockDel }},
 		{on: onWrite, sql: `PRAGMA freelist_count`,
 			field: func(s *stmts) **sql.Stmt { return &s.freePages }},
 		{on: onWrite, sql: `PRAGMA incremental_vacuum(` + strconv.Itoa(vacuumPages) + `)`,
@@ -188,18 +194,30 @@ func statements() []statement {
 		(SELECT key FROM idempotency WHERE at_ns < ? ORDER BY at_ns LIMIT ?)`,
 			field: func(s *stmts) **sql.Stmt { return &s.keyDelOld }},
 
-		{on: onRead, sql: `SELECT start_ns, ` + rollupCols + ` FROM rollups
-		WHERE sli = ? AND quantum_ns = ? AND start_ns >= ? AND start_ns < ? ORDER BY start_ns`,
-			field: func(s *stmts) **sql.Stmt { return &s.rollups }},
-		// One statement reads both tables, so the hourly rows and the quantum
-		// rows come from one snapshot: a Compact committing in between cannot
-		// make a histogram count twice or not at all.
-		{on: onRead, sql: `SELECT start_ns, hist FROM hourly
-			WHERE sli = ?1 AND quantum_ns = ?2 AND start_ns >= ?3 AND start_ns < ?4
+		// The read statements find the series by name and read both of its
+		// tables in one statement, so that both come from one snapshot: a
+		// Compact committing in between cannot make a quantum or a
+		// histogram count twice or not at all. ?1 and ?2 name the series,
+		// [?3, ?4) bounds the quanta's starts and [?5, ?6) the hours'
+		// index (hourKeys). Every compacted quantum starts before every
+		// quantum in rollups, so the blocks (0) come first, then the rows (1).
+		{on: onRead, sql: `SELECT 0, b.key, 0, 0, 0, 0, 0, 0, NULL, b.quanta FROM series AS s JOIN blocks AS b
+			ON b.key >= (s.id << 21) + ?5 AND b.key < (s.id << 21) + ?6
+			WHERE s.sli = ?1 AND s.quantum_ns = ?2
 		UNION ALL
-		SELECT start_ns, hist FROM rollups
-			WHERE sli = ?1 AND quantum_ns = ?2 AND start_ns >= ?3 AND start_ns < ?4 AND hist IS NOT NULL
-		ORDER BY 1`,
+		SELECT 1, r.start_ns, ` + rollupCols + ` FROM series AS s JOIN rollups AS r
+			ON r.series = s.id AND r.start_ns >= ?3 AND r.start_ns < ?4
+			WHERE s.sli = ?1 AND s.quantum_ns = ?2
+		ORDER BY 1, 2`,
+			field: func(s *stmts) **sql.Stmt { return &s.rollups }},
+		{on: onRead, sql: `SELECT 0, h.key, h.hist FROM series AS s JOIN hourly AS h
+			ON h.key >= (s.id << 21) + ?5 AND h.key < (s.id << 21) + ?6
+			WHERE s.sli = ?1 AND s.quantum_ns = ?2
+		UNION ALL
+		SELECT 1, r.start_ns, r.hist FROM series AS s JOIN rollups AS r
+			ON r.series = s.id AND r.start_ns >= ?3 AND r.start_ns < ?4 AND r.hist IS NOT NULL
+			WHERE s.sli = ?1 AND s.quantum_ns = ?2
+		ORDER BY 1, 2`,
 			field: func(s *stmts) **sql.Stmt { return &s.hourly }},
 		{on: onRead, sql: `SELECT def, updated_ns FROM slos WHERE name = ?`,
 			field: func(s *stmts) **sql.Stmt { return &s.sloGet }},
