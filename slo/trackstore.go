@@ -19,6 +19,9 @@ import "encoding/binary"
 // span from 72 block sums and two ragged edges instead of 4,320 slots.
 const blockSlots = 60
 
+// A block's counts of quanta are kept in a byte each.
+var _ [255 - blockSlots]struct{}
+
 // spanSum is what Span adds up of a run of slots.
 type spanSum struct {
 	quanta, unmeasured, good, bad int
@@ -179,8 +182,10 @@ func (w *blockWriter) finish(dst []byte) []byte {
 	if !w.set {
 		return dst
 	}
-	for _, v := range [...]uint64{uint64(w.sum.quanta), uint64(w.sum.unmeasured), uint64(w.sum.good), uint64(w.sum.bad),
-		w.sum.attempted, w.sum.goodEvents, uint64(w.sum.down)} {
+	// The quanta counts of a block fit a byte each; Span reads them
+	// for every block it adds up.
+	dst = append(dst, byte(w.sum.quanta), byte(w.sum.unmeasured), byte(w.sum.good), byte(w.sum.bad))
+	for _, v := range [...]uint64{w.sum.attempted, w.sum.goodEvents, uint64(w.sum.down)} {
 		dst = binary.AppendUvarint(dst, v)
 	}
 	return append(dst, w.buf...)
@@ -193,13 +198,13 @@ func blockHeader(enc string) (spanSum, int) {
 	if enc == "" {
 		return s, 0
 	}
-	var v [7]uint64
-	i := 0
-	for k := range v {
-		v[k], i = uvarint(enc, i)
-	}
-	s = spanSum{quanta: int(v[0]), unmeasured: int(v[1]), good: int(v[2]), bad: int(v[3]),
-		attempted: v[4], goodEvents: v[5], down: downtime(v[6])}
+	s = spanSum{quanta: int(enc[0]), unmeasured: int(enc[1]), good: int(enc[2]), bad: int(enc[3])}
+	var down uint64
+	i := 4
+	s.attempted, i = uvarint(enc, i)
+	s.goodEvents, i = uvarint(enc, i)
+	down, i = uvarint(enc, i)
+	s.down = downtime(down)
 	return s, i
 }
 
@@ -389,17 +394,31 @@ func (t *Tracker) sumSlots(sum *spanSum, i, n int) {
 			for j := off; j < off+k; j++ {
 				sum.add(&t.hotSlots[j], 1)
 			}
+		case 2*k > size:
+			// More than half the block: its sum less the rest.
+			s := t.blockSum(b)
+			sum.merge(&s)
+			t.sumRuns(sum, b, 0, off, -1)
+			t.sumRuns(sum, b, off+k, size, -1)
 		default:
-			r := newRunReader(t.blocks[b], size)
-			for pos := 0; pos < off+k && r.next(); pos += r.n {
-				if lo, hi := max(pos, off), min(pos+r.n, off+k); lo < hi {
-					sum.addN(&r.c, hi-lo)
-				}
-			}
+			t.sumRuns(sum, b, off, off+k, 1)
 		}
 		n -= k
 		if i += k; i == t.n {
 			i = 0
+		}
+	}
+}
+
+// sumRuns adds (sign -1: takes away) slots [lo, hi) of encoded block b.
+func (t *Tracker) sumRuns(sum *spanSum, b, lo, hi, sign int) {
+	if lo >= hi {
+		return
+	}
+	r := newRunReader(t.blocks[b], t.blockSize(b))
+	for pos := 0; pos < hi && r.next(); pos += r.n {
+		if l, h := max(pos, lo), min(pos+r.n, hi); l < h {
+			sum.addN(&r.c, sign*(h-l))
 		}
 	}
 }
