@@ -427,6 +427,9 @@ func (t *Tracker) sumRuns(sum *spanSum, b, lo, hi, sign int) {
 // [from, to), oldest first, until fn returns false. The quanta must be
 // within the ring's reach (the last t.n before t.at).
 func (t *Tracker) eachRun(from, to int64, fn func(start int64, n int, c *contribution) bool) {
+	// What fn sees escapes: one copy for the whole walk, not a reader
+	// on the heap per block.
+	var c contribution
 	for from < to {
 		i := t.index(from)
 		b, off := i/blockSlots, i%blockSlots
@@ -441,7 +444,8 @@ func (t *Tracker) eachRun(from, to int64, fn func(start int64, n int, c *contrib
 			r := newRunReader(t.blocks[b], t.blockSize(b))
 			for pos := 0; pos < off+k && r.next(); pos += r.n {
 				if lo, hi := max(pos, off), min(pos+r.n, off+k); lo < hi {
-					if !fn(from+int64(lo-off)*t.q, hi-lo, &r.c) {
+					c = r.c
+					if !fn(from+int64(lo-off)*t.q, hi-lo, &c) {
 						return
 					}
 				}
