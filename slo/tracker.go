@@ -9,14 +9,15 @@ import (
 // Tracker keeps the status of one SLO's current window up to date as
 // rollups arrive, so that a long-running server answers "where are we in
 // the 30-day window?" without rescanning 43,200 quanta each time. It holds
-// one compact contribution per quantum of the window and running sums over
-// them; a late rollup replaces its quantum's contribution (old one out, new
-// one in). Latency histograms are not tracked: they are merged on demand
-// from the store.
+// the contribution of every quantum of the window, encoded as runs of equal
+// ones (trackstore.go: about 30 KB for a 30-day window with a day of
+// traffic), and running sums over them; a late rollup replaces its
+// quantum's contribution (old one out, new one in). Latency histograms are
+// not tracked: they are merged on demand from the store.
 //
 // The result equals Evaluate's on the same rollups, without the latency
-// part (TestTrackerMatchesEvaluate). A Tracker is not safe for concurrent
-// use.
+// part (TestTrackerMatchesEvaluate, TestTrackerMatchesRescanAtRandom). A
+// Tracker is not safe for concurrent use.
 type Tracker struct {
 	slo *SLO
 	q   int64
