@@ -427,55 +427,65 @@ func (t *Tracker) sumRuns(sum *spanSum, b, lo, hi, sign int) {
 // [from, to), oldest first, until fn returns false. The quanta must be
 // within the ring's reach (the last t.n before t.at).
 func (t *Tracker) eachRun(from, to int64, fn func(start int64, n int, c *contribution) bool) {
-	// What fn sees escapes: one copy for the whole walk, not a reader
-	// on the heap per block.
-	var c contribution
+	var runs [blockSlots]run
+	var c contribution // what fn sees escapes: one copy for the walk
 	for from < to {
-		i := t.index(from)
-		b, off := i/blockSlots, i%blockSlots
-		k := min(t.blockSize(b)-off, int((to-from)/t.q))
-		if b == t.hot {
-			for j := range k {
-				if !fn(from+int64(j)*t.q, 1, &t.hotSlots[off+j]) {
-					return
-				}
-			}
-		} else {
-			r := newRunReader(t.blocks[b], t.blockSize(b))
-			for pos := 0; pos < off+k && r.next(); pos += r.n {
-				if lo, hi := max(pos, off), min(pos+r.n, off+k); lo < hi {
-					c = r.c
-					if !fn(from+int64(lo-off)*t.q, hi-lo, &c) {
-						return
-					}
-				}
+		off := t.index(from) % blockSlots
+		seg := min(to, from+int64(t.blockSize(t.index(from)/blockSlots)-off)*t.q)
+		for j := range t.segment(from, seg, &runs) {
+			c = runs[j].c
+			if !fn(runs[j].start, runs[j].n, &c) {
+				return
 			}
 		}
-		from += int64(k) * t.q
+		from = seg
 	}
 }
 
 // eachRunBack is eachRun newest first.
 func (t *Tracker) eachRunBack(from, to int64, fn func(start int64, n int, c *contribution) bool) {
-	type run struct {
-		start int64
-		n     int
-		c     contribution
-	}
-	var runs []run
+	var runs [blockSlots]run
+	var c contribution // what fn sees escapes: one copy for the walk
 	for to > from {
 		off := t.index(to-t.q) % blockSlots
 		seg := max(from, to-int64(off+1)*t.q)
-		runs = runs[:0]
-		t.eachRun(seg, to, func(start int64, n int, c *contribution) bool {
-			runs = append(runs, run{start, n, *c})
-			return true
-		})
-		for j := len(runs) - 1; j >= 0; j-- {
-			if !fn(runs[j].start, runs[j].n, &runs[j].c) {
+		for j := t.segment(seg, to, &runs) - 1; j >= 0; j-- {
+			c = runs[j].c
+			if !fn(runs[j].start, runs[j].n, &c) {
 				return
 			}
 		}
 		to = seg
 	}
+}
+
+// run is c held by n quanta from start on.
+type run struct {
+	start int64
+	n     int
+	c     contribution
+}
+
+// segment puts the runs of [from, to), quanta of one block, into dst and
+// returns how many there are.
+func (t *Tracker) segment(from, to int64, dst *[blockSlots]run) int {
+	i := t.index(from)
+	b, off := i/blockSlots, i%blockSlots
+	k := int((to - from) / t.q)
+	m := 0
+	if b == t.hot {
+		for j := range k {
+			dst[m] = run{from + int64(j)*t.q, 1, t.hotSlots[off+j]}
+			m++
+		}
+		return m
+	}
+	r := newRunReader(t.blocks[b], t.blockSize(b))
+	for pos := 0; pos < off+k && r.next(); pos += r.n {
+		if lo, hi := max(pos, off), min(pos+r.n, off+k); lo < hi {
+			dst[m] = run{from + int64(lo-off)*t.q, hi - lo, r.c}
+			m++
+		}
+	}
+	return m
 }
