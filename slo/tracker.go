@@ -58,25 +58,7 @@ type contribution struct {
 	unmeasured, set bool
 }
 
-func (c *contribution) add(o *contribution, sign int) {
-	if sign > 0 {
-		c.attempted += o.attempted
-		c.good += o.good
-		c.errors += o.errors
-		c.slow += o.slow
-		c.latencies += o.latencies
-		c.over += o.over
-		c.down += o.down
-		return
-	}
-	c.attempted -= o.attempted
-	c.good -= o.good
-	c.errors -= o.errors
-	c.slow -= o.slow
-	c.latencies -= o.latencies
-	c.over -= o.over
-	c.down -= o.down
-}
+func (c *contribution) add(o *contribution, sign int) { c.addN(o, int64(sign)) }
 
 // maxTrackedQuanta bounds the ring: a leap year of one-minute quanta.
 const maxTrackedQuanta = 366 * 24 * 60

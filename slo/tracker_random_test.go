@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -254,7 +255,7 @@ func impactStartByRescan(s *SLO, series *Series, low, end int64, span time.Durat
 	q := int64(s.Quantum)
 	burning := func(start int64) bool {
 		var ro *Rollup
-		if i, ok := slices.BinarySearchFunc(series.Rollups, start, func(r Rollup, t int64) int { return compareInt(r.Start, t) }); ok {
+		if i, ok := slices.BinarySearchFunc(series.Rollups, start, func(r Rollup, t int64) int { return cmp.Compare(r.Start, t) }); ok {
 			ro = &series.Rollups[i]
 		}
 		v, down := s.judge(ro)
@@ -284,16 +285,6 @@ func impactStartByRescan(s *SLO, series *Series, low, end int64, span time.Durat
 		first = start
 	}
 	return time.Unix(0, first).UTC(), true
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // TestBlocksKeepEveryContribution writes random contributions into a
