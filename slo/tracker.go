@@ -9,20 +9,29 @@ import (
 // Tracker keeps the status of one SLO's current window up to date as
 // rollups arrive, so that a long-running server answers "where are we in
 // the 30-day window?" without rescanning 43,200 quanta each time. It holds
-// one compact contribution per quantum of the window and running sums over
-// them; a late rollup replaces its quantum's contribution (old one out, new
-// one in). Latency histograms are not tracked: they are merged on demand
-// from the store.
+// the contribution of every quantum of the window, encoded as runs of equal
+// ones (trackstore.go: about 30 KB for a 30-day window with a day of
+// traffic), and running sums over them; a late rollup replaces its
+// quantum's contribution (old one out, new one in). Latency histograms are
+// not tracked: they are merged on demand from the store.
 //
 // The result equals Evaluate's on the same rollups, without the latency
-// part (TestTrackerMatchesEvaluate). A Tracker is not safe for concurrent
-// use.
+// part (TestTrackerMatchesEvaluate, TestTrackerMatchesRescanAtRandom). A
+// Tracker is not safe for concurrent use.
 type Tracker struct {
 	slo *SLO
 	q   int64
-	// ring holds the contributions of the window's quanta, indexed by
-	// quantum number modulo its length.
-	ring []contribution
+	// n is the ring's length: it holds the contributions of the window's
+	// quanta (and a calendar window's lookback), indexed by quantum number
+	// modulo n, in blocks (see trackstore.go).
+	n      int
+	blocks []string
+	// hot is the block decoded into hotSlots, with its sums; -1 for none.
+	hot      int
+	hotSlots []contribution
+	hotSum   spanSum
+	// lastEnc is the last block encoded, to share its string.
+	lastEnc string
 	// window is the window the ring describes; at is the evaluation time
 	// the ring has been advanced to (exclusive end of the last quantum in).
 	window Window
@@ -36,56 +45,6 @@ type Tracker struct {
 	// since is the start of the SLO's life (Series.Since): quanta before
 	// it are outside, in no sum or count but BeforeStart.
 	since int64
-	// blocks sum the ring's slots blockSlots at a time, so that Span adds
-	// up a 3-day span from 72 block sums and two ragged edges instead of
-	// 4,320 slots: the alerts ask for six spans at every quantum.
-	blocks []spanSum
-}
-
-// blockSlots is how many ring slots one of Span's block sums covers.
-const blockSlots = 60
-
-// spanSum is what Span adds up of a run of slots.
-type spanSum struct {
-	quanta, unmeasured, good, bad int
-	attempted, goodEvents         uint64
-	down                          downtime
-}
-
-// add adds (sign 1) or takes away (sign -1) one slot's contribution.
-func (s *spanSum) add(c *contribution, sign int) {
-	if !c.set || c.verdict == quantumOutside {
-		return
-	}
-	s.quanta += sign
-	if c.unmeasured {
-		s.unmeasured += sign
-	}
-	switch c.verdict {
-	case quantumGood:
-		s.good += sign
-	case quantumBad:
-		s.bad += sign
-	}
-	if sign > 0 {
-		s.attempted += c.attempted
-		s.goodEvents += c.good
-		s.down += c.down
-		return
-	}
-	s.attempted -= c.attempted
-	s.goodEvents -= c.good
-	s.down -= c.down
-}
-
-func (s *spanSum) merge(o *spanSum) {
-	s.quanta += o.quanta
-	s.unmeasured += o.unmeasured
-	s.good += o.good
-	s.bad += o.bad
-	s.attempted += o.attempted
-	s.goodEvents += o.goodEvents
-	s.down += o.down
 }
 
 // contribution is what one quantum adds to a window's sums.
@@ -99,25 +58,7 @@ type contribution struct {
 	unmeasured, set bool
 }
 
-func (c *contribution) add(o *contribution, sign int) {
-	if sign > 0 {
-		c.attempted += o.attempted
-		c.good += o.good
-		c.errors += o.errors
-		c.slow += o.slow
-		c.latencies += o.latencies
-		c.over += o.over
-		c.down += o.down
-		return
-	}
-	c.attempted -= o.attempted
-	c.good -= o.good
-	c.errors -= o.errors
-	c.slow -= o.slow
-	c.latencies -= o.latencies
-	c.over -= o.over
-	c.down -= o.down
-}
+func (c *contribution) add(o *contribution, sign int) { c.addN(o, int64(sign)) }
 
 // maxTrackedQuanta bounds the ring: a leap year of one-minute quanta.
 const maxTrackedQuanta = 366 * 24 * 60
@@ -150,8 +91,8 @@ func NewTrackerLookback(s *SLO, at time.Time, lookback time.Duration) (*Tracker,
 	if n > maxTrackedQuanta {
 		return nil, fmt.Errorf("tracker: window of %d quanta is more than the %d it keeps in memory; use a larger quantum", n, maxTrackedQuanta)
 	}
-	t := &Tracker{slo: s, q: int64(s.Quantum), ring: make([]contribution, n), lookback: int64(lookback), since: math.MinInt64,
-		blocks: make([]spanSum, (n+blockSlots-1)/blockSlots)}
+	t := &Tracker{slo: s, q: int64(s.Quantum), n: int(n), blocks: make([]string, (n+blockSlots-1)/blockSlots), hot: -1,
+		lookback: int64(lookback), since: math.MinInt64}
 	if err := t.reset(at); err != nil {
 		return nil, err
 	}
@@ -196,8 +137,8 @@ func (t *Tracker) reset(at time.Time) error {
 		// reached yet elapsed unmeasured.
 		t.advance(t.window.End.UnixNano())
 	} else {
-		clear(t.ring)
 		clear(t.blocks)
+		t.hot = -1
 		t.history = w.Start.UnixNano()
 	}
 	t.window, t.at = w, w.Start.UnixNano()
@@ -213,11 +154,9 @@ func (t *Tracker) Window() Window { return t.window }
 // after it are not judged yet.
 func (t *Tracker) Elapsed() time.Time { return time.Unix(0, t.at).UTC() }
 
-func (t *Tracker) slot(start int64) *contribution { return &t.ring[t.index(start)] }
-
 // index is the ring slot of the quantum starting at start.
 func (t *Tracker) index(start int64) int {
-	n := int64(len(t.ring))
+	n := int64(t.n)
 	i := (start / t.q) % n
 	if i < 0 {
 		i += n
@@ -226,14 +165,8 @@ func (t *Tracker) index(start int64) int {
 }
 
 // setSlot replaces the contribution of the quantum starting at start,
-// keeping the block sums. Every write to the ring goes through it.
-func (t *Tracker) setSlot(start int64, c contribution) {
-	i := t.index(start)
-	b := &t.blocks[i/blockSlots]
-	b.add(&t.ring[i], -1)
-	t.ring[i] = c
-	b.add(&t.ring[i], 1)
-}
+// keeping the block sums.
+func (t *Tracker) setSlot(start int64, c contribution) { t.setIndex(t.index(start), c) }
 
 // AdvanceTo moves the evaluation time forward to at. Quanta that enter the
 // window without a rollup count as unmeasured; for a rolling window the
@@ -245,11 +178,11 @@ func (t *Tracker) AdvanceTo(at time.Time) error {
 	}
 	end := ceilTime(at, t.slo.Quantum).UnixNano()
 	if t.slo.Window.Calendar == NotCalendar {
-		if end-t.at >= int64(len(t.ring))*t.q {
+		if end-t.at >= int64(t.n)*t.q {
 			return t.reset(at)
 		}
 		for t.at < end {
-			t.drop(t.at - int64(len(t.ring))*t.q)
+			t.drop(t.at - int64(t.n)*t.q)
 			t.window = Window{Start: t.window.Start.Add(t.slo.Quantum), End: t.window.End.Add(t.slo.Quantum)}
 			t.advance(t.at + t.q)
 		}
@@ -264,20 +197,51 @@ func (t *Tracker) AdvanceTo(at time.Time) error {
 // rolling window, or history before a calendar window), so it is
 // overwritten, not dropped.
 func (t *Tracker) advance(end int64) {
-	for ; t.at < end; t.at += t.q {
-		t.setSlot(t.at, contribution{})
-		t.put(t.at, nil, 0)
+	if end > t.at {
+		t.fillSilent(t.at, end, true)
+		t.at = end
 	}
+}
+
+// fillSilent writes the quanta of [from, to) as quanta nothing reported
+// for, a run at a time (the life's start cuts it in two); inSums adds
+// them to the window's sums. What the slots held is overwritten.
+func (t *Tracker) fillSilent(from, to int64, inSums bool) {
+	for from < to {
+		n := (to - from) / t.q
+		if from < t.since {
+			n = min(n, (t.since-from-1)/t.q+1)
+		}
+		c := t.judged(from, nil, 0)
+		t.fill(from, n, c)
+		if inSums {
+			t.sum.addN(&c, n)
+			t.count(&c, int(n))
+		}
+		from += n * t.q
+	}
+}
+
+// dropRange takes the quanta of [from, to) out of the sums, leaving their
+// slots as they are for the caller to overwrite.
+func (t *Tracker) dropRange(from, to int64) {
+	t.eachRun(from, to, func(_ int64, n int, c *contribution) bool {
+		if c.set {
+			t.sum.addN(c, -int64(n))
+			t.count(c, -n)
+		}
+		return true
+	})
 }
 
 // drop takes the quantum starting at start out of the sums.
 func (t *Tracker) drop(start int64) {
-	c := t.slot(start)
+	c := t.slotAt(start)
 	if !c.set {
 		return
 	}
-	t.sum.add(c, -1)
-	t.count(c, -1)
+	t.sum.add(&c, -1)
+	t.count(&c, -1)
 	t.setSlot(start, contribution{})
 }
 
@@ -307,22 +271,23 @@ func (t *Tracker) judged(start int64, r *Rollup, latencies uint64) contribution 
 	return c
 }
 
-func (t *Tracker) count(c *contribution, sign int) {
+// count adds (n < 0: takes away) n quanta holding c to the counts.
+func (t *Tracker) count(c *contribution, n int) {
 	if c.verdict == quantumOutside {
-		t.counts.BeforeStart += sign
+		t.counts.BeforeStart += n
 		return
 	}
-	t.counts.Elapsed += sign
+	t.counts.Elapsed += n
 	if c.unmeasured {
-		t.counts.Unmeasured += sign
+		t.counts.Unmeasured += n
 	}
 	switch c.verdict {
 	case quantumGood:
-		t.counts.Good += sign
+		t.counts.Good += n
 	case quantumBad:
-		t.counts.Bad += sign
+		t.counts.Bad += n
 	case quantumSkipped:
-		t.counts.Skipped += sign
+		t.counts.Skipped += n
 	}
 }
 
@@ -355,7 +320,8 @@ func (t *Tracker) Add(r *Rollup) bool {
 	case start < t.window.Start.UnixNano():
 		return t.remember(start, r, false)
 	}
-	merged, latencies := t.slot(start).merge(start, r)
+	c := t.slotAt(start)
+	merged, latencies := c.merge(start, r)
 	t.put(start, &merged, latencies)
 	return true
 }
@@ -384,9 +350,7 @@ func (c *contribution) merge(start int64, r *Rollup) (Rollup, uint64) {
 func (t *Tracker) OpenHistory(from time.Time) {
 	start := t.window.Start.UnixNano()
 	from64 := max(QuantumStart(from.UnixNano(), t.slo.Quantum), start-t.lookback)
-	for q := from64; q < start; q += t.q {
-		t.setSlot(q, t.judged(q, nil, 0))
-	}
+	t.fillSilent(from64, start, false)
 	t.history = min(t.history, from64)
 }
 
@@ -394,14 +358,15 @@ func (t *Tracker) OpenHistory(from time.Time) {
 // history Span looks back on, replacing or merging, out of the sums. It
 // reports false for a quantum outside the known history.
 func (t *Tracker) remember(start int64, r *Rollup, replace bool) bool {
-	if start < t.history || start < t.at-int64(len(t.ring))*t.q {
+	if start < t.history || start < t.at-int64(t.n)*t.q {
 		return false
 	}
 	if replace {
 		t.setSlot(start, t.judged(start, r, r.Latency.Count()))
 		return true
 	}
-	merged, latencies := t.slot(start).merge(start, r)
+	c := t.slotAt(start)
+	merged, latencies := c.merge(start, r)
 	t.setSlot(start, t.judged(start, &merged, latencies))
 	return true
 }
@@ -411,20 +376,23 @@ func (t *Tracker) remember(start int64, r *Rollup, replace bool) bool {
 func (t *Tracker) Violations() []Window {
 	var runs []Window
 	runStart := int64(-1)
-	for start := t.window.Start.UnixNano(); start <= t.at; start += t.q {
-		bad := false
-		if start < t.at {
-			c := t.slot(start)
-			bad = c.set && c.verdict == quantumBad
-		}
-		switch {
-		case bad && runStart < 0:
-			runStart = start
-		case !bad && runStart >= 0:
-			runs = append(runs, Window{Start: time.Unix(0, runStart).UTC(), End: time.Unix(0, start).UTC()})
+	closeRun := func(end int64) {
+		if runStart >= 0 {
+			runs = append(runs, Window{Start: time.Unix(0, runStart).UTC(), End: time.Unix(0, end).UTC()})
 			runStart = -1
 		}
 	}
+	t.eachRun(t.window.Start.UnixNano(), t.at, func(start int64, _ int, c *contribution) bool {
+		if c.set && c.verdict == quantumBad {
+			if runStart < 0 {
+				runStart = start
+			}
+		} else {
+			closeRun(start)
+		}
+		return true
+	})
+	closeRun(t.at)
 	return runs
 }
 
@@ -483,7 +451,7 @@ func (t *Tracker) Span(span time.Duration) SpanStats {
 	if t.since > spanFrom {
 		st.BeforeStart = int((min(t.since, t.at) - spanFrom) / t.q)
 	}
-	from := max(spanFrom, t.since, t.history, QuantumStart(t.at-int64(len(t.ring))*t.q, t.slo.Quantum))
+	from := max(spanFrom, t.since, t.history, QuantumStart(t.at-int64(t.n)*t.q, t.slo.Quantum))
 	var sum spanSum
 	if from < t.at {
 		t.sumSlots(&sum, t.index(from), int((t.at-from)/t.q))
@@ -496,26 +464,6 @@ func (t *Tracker) Span(span time.Duration) SpanStats {
 	st.Burn = t.slo.burn(&tl)
 	st.Attempted = sum.attempted
 	return st
-}
-
-// sumSlots adds n slots of the ring from index i on (wrapping) to sum,
-// whole blocks from their sums.
-func (t *Tracker) sumSlots(sum *spanSum, i, n int) {
-	size := len(t.ring)
-	for n > 0 {
-		if i%blockSlots == 0 {
-			end := min(i+blockSlots, size)
-			if n >= end-i {
-				sum.merge(&t.blocks[i/blockSlots])
-				n -= end - i
-				i = end % size
-				continue
-			}
-		}
-		sum.add(&t.ring[i], 1)
-		n--
-		i = (i + 1) % size
-	}
 }
 
 // BurnRate is the burn rate over the last span of the window (see Span).
@@ -538,15 +486,14 @@ func (t *Tracker) SetSince(since int64) {
 		return
 	}
 	t.since = since
-	lo := max(min(old, since), t.history, t.at-int64(len(t.ring))*t.q)
+	lo := QuantumStart(max(min(old, since), t.history, t.at-int64(t.n)*t.q), t.slo.Quantum)
 	hi := min(max(old, since), t.at)
 	windowStart := t.window.Start.UnixNano()
-	for q := QuantumStart(lo, t.slo.Quantum); q < hi; q += t.q {
-		if q < windowStart {
-			t.setSlot(q, t.judged(q, nil, 0)) // history: out of the sums
-			continue
-		}
-		t.put(q, nil, 0)
+	// History before the window is out of the sums.
+	t.fillSilent(lo, min(hi, windowStart), false)
+	if from := max(lo, windowStart); from < hi {
+		t.dropRange(from, hi)
+		t.fillSilent(from, hi, true)
 	}
 }
 
@@ -559,20 +506,29 @@ func (t *Tracker) SetSince(since int64) {
 // downtime-minutes methods. The run may reach back before the span, as
 // far as the tracker knows. ok is false when no quantum of the span burned.
 func (t *Tracker) ImpactStart(span time.Duration) (time.Time, bool) {
-	low := max(t.since, t.history, t.at-int64(len(t.ring))*t.q)
-	last := int64(math.MinInt64)
-	for start := t.at - t.q; start >= max(low, t.at-int64(span)); start -= t.q {
-		if t.burning(t.slot(start)) {
-			last = start
-			break
+	low := max(t.since, t.history, t.at-int64(t.n)*t.q)
+	// The last burning quantum must start at or after bound.
+	bound := max(low, t.at-int64(span))
+	last, first := int64(math.MinInt64), int64(0)
+	t.eachRunBack(low, t.at, func(start int64, n int, c *contribution) bool {
+		burning := t.burning(c)
+		if last != math.MinInt64 {
+			if burning {
+				first = start
+			}
+			return burning
 		}
-	}
+		if !burning {
+			return start > bound
+		}
+		if newest := start + int64(n-1)*t.q; newest >= bound {
+			last, first = newest, start
+			return true
+		}
+		return false
+	})
 	if last == math.MinInt64 {
 		return time.Time{}, false
-	}
-	first := last
-	for start := last - t.q; start >= low && t.burning(t.slot(start)); start -= t.q {
-		first = start
 	}
 	return time.Unix(0, first).UTC(), true
 }
@@ -611,43 +567,49 @@ func (t *Tracker) Retargeted(s *SLO, lookback time.Duration) (*Tracker, bool) {
 	}
 	c := *t
 	c.slo = s
-	c.ring = make([]contribution, len(t.ring))
-	c.blocks = make([]spanSum, len(t.blocks))
+	c.blocks = make([]string, len(t.blocks))
+	c.hot, c.hotSlots, c.lastEnc = -1, nil, ""
 	c.sum, c.counts = contribution{}, QuantumCounts{}
 	windowStart := t.window.Start.UnixNano()
 	// Quanta nothing reported for are judged alike: judge the first once.
+	// Runs of equal quanta are judged once, cut where the life or the
+	// window starts.
 	var silent contribution
 	silentJudged := false
-	n := len(t.ring)
-	start := t.at - int64(n)*t.q
-	for k, i := 0, t.index(start); k < n; k, i, start = k+1, i+1, start+t.q {
-		if i == n {
-			i = 0
-		}
-		o := &t.ring[i]
+	t.eachRun(t.at-int64(t.n)*t.q, t.at, func(start int64, n int, o *contribution) bool {
 		if !o.set {
-			continue
+			return true
 		}
-		nc := *o
-		switch {
-		case o.verdict == quantumOutside || start < c.since:
-			nc = c.judged(start, nil, 0)
-		case o.unmeasured && o.attempted == 0:
-			if !silentJudged {
-				silent, silentJudged = c.judged(start, nil, 0), true
+		for n > 0 {
+			k := n
+			for _, cut := range [...]int64{c.since, windowStart} {
+				if start < cut && cut < start+int64(k)*t.q {
+					k = int((cut - start + t.q - 1) / t.q)
+				}
 			}
-			nc = silent
-		default:
-			r := Rollup{Start: start, Attempted: o.attempted, Good: o.good, Errors: o.errors, Slow: o.slow,
-				OverThreshold: o.over, Measured: !o.unmeasured}
-			nc = c.judged(start, &r, o.latencies)
+			var nc contribution
+			switch {
+			case o.verdict == quantumOutside || start < c.since:
+				nc = c.judged(start, nil, 0)
+			case o.unmeasured && o.attempted == 0:
+				if !silentJudged {
+					silent, silentJudged = c.judged(start, nil, 0), true
+				}
+				nc = silent
+			default:
+				r := Rollup{Start: start, Attempted: o.attempted, Good: o.good, Errors: o.errors, Slow: o.slow,
+					OverThreshold: o.over, Measured: !o.unmeasured}
+				nc = c.judged(start, &r, o.latencies)
+			}
+			c.fill(start, int64(k), nc)
+			if start >= windowStart {
+				c.sum.addN(&nc, int64(k))
+				c.count(&nc, k)
+			}
+			start += int64(k) * t.q
+			n -= k
 		}
-		c.ring[i] = nc
-		c.blocks[i/blockSlots].add(&nc, 1)
-		if start >= windowStart {
-			c.sum.add(&nc, 1)
-			c.count(&nc, 1)
-		}
-	}
+		return true
+	})
 	return &c, true
 }
