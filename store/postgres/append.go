@@ -232,24 +232,23 @@ func (a *appender) claimKeys(tx pgx.Tx) error {
 // sortedKeys returns the keys of m in (sli, quantum, start) order.
 func sortedKeys(m map[rollupKey]*slo.Rollup) []rollupKey {
 	keys := slices.Collect(maps.Keys(m))
-	slices.SortFunc(keys, func(x, y rollupKey) int {
-		return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
-	})
+	slices.SortFunc(keys, compareKeys)
 	return keys
 }
 
-// keyArrays returns keys as the three arrays a query unnests.
-func keyArrays(keys []rollupKey) (slis [][]byte, quanta, starts []int64) {
-	slis, quanta, starts = make([][]byte, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		slis[i], quanta[i], starts[i] = []byte(k.sli), k.quantum, k.start
-	}
-	return slis, quanta, starts
+func compareKeys(x, y rollupKey) int {
+	return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
 }
 
-// seriesMarks returns the hist_before_ns of every series of keys,
-// creating the series that do not exist yet.
-func seriesMarks(ctx context.Context, tx pgx.Tx, keys []rollupKey) (map[seriesKey]int64, error) {
+// seriesRow is a series as stored.
+type seriesRow struct {
+	id   int32
+	mark int64 // hist_before_ns
+}
+
+// lookupSeries returns the id and hist_before_ns of every series of keys
+// (sorted) that exists, creating the others first when create is set.
+func lookupSeries(ctx context.Context, tx pgx.Tx, keys []rollupKey, create bool) (map[seriesKey]seriesRow, error) {
 	var slis [][]byte
 	var quanta []int64
 	for i, k := range keys {
@@ -257,44 +256,59 @@ func seriesMarks(ctx context.Context, tx pgx.Tx, keys []rollupKey) (map[seriesKe
 			slis, quanta = append(slis, []byte(k.sli)), append(quanta, k.quantum)
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO series (sli, quantum_ns, hist_before_ns)
-		SELECT s, q, $3 FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) ON CONFLICT DO NOTHING`,
-		slis, quanta, int64(math.MinInt64)); err != nil {
-		return nil, fmt.Errorf("series: %w", err)
+	if create {
+		if _, err := tx.Exec(ctx, `INSERT INTO series (sli, quantum_ns, hist_before_ns)
+			SELECT s, q, $3 FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) ON CONFLICT DO NOTHING`,
+			slis, quanta, int64(math.MinInt64)); err != nil {
+			return nil, fmt.Errorf("series: %w", err)
+		}
 	}
-	rows, err := tx.Query(ctx, `SELECT s.sli, s.quantum_ns, s.hist_before_ns
+	rows, err := tx.Query(ctx, `SELECT s.sli, s.quantum_ns, s.id, s.hist_before_ns
 		FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) JOIN series AS s ON s.sli = k.s AND s.quantum_ns = k.q`, slis, quanta)
 	if err != nil {
 		return nil, fmt.Errorf("series: %w", err)
 	}
-	marks := make(map[seriesKey]int64, len(slis))
+	out := make(map[seriesKey]seriesRow, len(slis))
 	var sli []byte
-	var q, mark int64
-	_, err = pgx.ForEachRow(rows, []any{&sli, &q, &mark}, func() error {
-		marks[seriesKey{string(sli), q}] = mark
+	var q int64
+	var sr seriesRow
+	_, err = pgx.ForEachRow(rows, []any{&sli, &q, &sr.id, &sr.mark}, func() error {
+		out[seriesKey{string(sli), q}] = sr
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("series: %w", err)
 	}
-	return marks, nil
+	return out, nil
 }
 
-// storedRollups reads the rollups stored for keys, calling fn with each.
-func storedRollups(ctx context.Context, tx pgx.Tx, keys []rollupKey, cols string, dest []any, fn func(k rollupKey) error) error {
-	slis, quanta, starts := keyArrays(keys)
-	rows, err := tx.Query(ctx, `SELECT r.sli, r.quantum_ns, r.start_ns, `+cols+`
-		FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS k(s, q, t)
-		JOIN rollups AS r ON r.sli = k.s AND r.quantum_ns = k.q AND r.start_ns = k.t`, slis, quanta, starts)
+// rowKey names a stored row: a rollup's quantum, or an hour.
+type rowKey struct {
+	series int32
+	start  int64
+}
+
+// rowArrays returns keys as the two arrays a query unnests.
+func rowArrays(keys []rowKey) (series []int32, starts []int64) {
+	series, starts = make([]int32, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		series[i], starts[i] = k.series, k.start
+	}
+	return series, starts
+}
+
+// storedRows reads cols of the rows of table stored for keys, calling fn
+// with each row's key after scanning it into dest.
+func storedRows(ctx context.Context, tx pgx.Tx, table string, keys []rowKey, cols string, dest []any, fn func(k rowKey) error) error {
+	series, starts := rowArrays(keys)
+	rows, err := tx.Query(ctx, `SELECT r.series, r.start_ns, `+cols+`
+		FROM unnest($1::integer[], $2::bigint[]) AS k(s, t)
+		JOIN `+table+` AS r ON r.series = k.s AND r.start_ns = k.t`, series, starts)
 	if err != nil {
 		return err
 	}
-	var sli []byte
-	var k rollupKey
-	_, err = pgx.ForEachRow(rows, append([]any{&sli, &k.quantum, &k.start}, dest...), func() error {
-		k.sli = string(sli)
-		return fn(k)
-	})
+	var k rowKey
+	_, err = pgx.ForEachRow(rows, append([]any{&k.series, &k.start}, dest...), func() error { return fn(k) })
 	return err
 }
 
@@ -305,21 +319,25 @@ func storedRollups(ctx context.Context, tx pgx.Tx, keys []rollupKey, cols string
 // the write. The rollups of m are clobbered.
 func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*slo.Rollup) error {
 	keys := sortedKeys(m)
-	marks, err := seriesMarks(ctx, tx, keys)
+	series, err := lookupSeries(ctx, tx, keys, true)
 	if err != nil {
 		return err
 	}
-	var hourly map[rollupKey]*hist.Histogram // late histograms of compacted quanta
-	for _, k := range keys {
-		r := m[k]
-		if k.start < marks[seriesKey{k.sli, k.quantum}] && r.Latency.Count() > 0 {
+	byRow := make(map[rowKey]*slo.Rollup, len(keys))
+	rowKeys := make([]rowKey, len(keys))
+	var hourly map[rowKey]*hist.Histogram // late histograms of compacted quanta
+	for i, k := range keys {
+		sr, r := series[seriesKey{k.sli, k.quantum}], m[k]
+		rk := rowKey{sr.id, k.start}
+		byRow[rk], rowKeys[i] = r, rk
+		if k.start < sr.mark && r.Latency.Count() > 0 {
 			// The quantum's histogram was moved to its hour already: this
 			// one goes there too, so an hour's latencies are never split
 			// between the two tables once compacted.
 			if hourly == nil {
-				hourly = make(map[rollupKey]*hist.Histogram)
+				hourly = make(map[rowKey]*hist.Histogram)
 			}
-			hk := rollupKey{k.sli, k.quantum, store.HourOf(k.start)}
+			hk := rowKey{sr.id, store.HourOf(k.start)}
 			if h := hourly[hk]; h != nil {
 				h.Merge(&r.Latency)
 			} else {
@@ -334,19 +352,19 @@ func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]
 
 	var row rollupRow
 	var old slo.Rollup
-	stored := make(map[rollupKey]bool)
-	err = storedRollups(ctx, tx, keys, rollupCols, row.dest(), func(k rollupKey) error {
+	stored := make(map[rowKey]bool)
+	err = storedRows(ctx, tx, "rollups", rowKeys, rollupCols, row.dest(), func(k rowKey) error {
 		old.Start = k.start
 		if err := row.rollup(&old); err != nil {
-			return domain(fmt.Errorf("postgres: append %s@%d: stored rollup: %w", k.sli, k.start, err))
+			return domain(fmt.Errorf("postgres: append to series %d@%d: stored rollup: %w", k.series, k.start, err))
 		}
-		if err := old.Merge(m[k]); err != nil {
+		if err := old.Merge(byRow[k]); err != nil {
 			// The stored quantum and this batch together hold more
 			// events than a count can: refuse the batch rather than store
 			// them wrapped around.
-			return domain(fmt.Errorf("postgres: append %s: %w: %w", k.sli, store.ErrInvalid, err))
+			return domain(fmt.Errorf("postgres: append: %w: %w", store.ErrInvalid, err))
 		}
-		old.CopyTo(m[k])
+		old.CopyTo(byRow[k])
 		stored[k] = true
 		return nil
 	})
@@ -354,15 +372,14 @@ func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]
 		return fmt.Errorf("read for merge: %w", err)
 	}
 	var fresh [][]any
-	for _, k := range keys {
-		var w rollupRow
-		w.set(m[k])
+	for _, k := range rowKeys {
+		row.set(byRow[k])
 		if stored[k] {
-			b.Queue(`UPDATE rollups SET (`+rollupCols+`) = ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-				WHERE sli = $1 AND quantum_ns = $2 AND start_ns = $3`, append([]any{[]byte(k.sli), k.quantum, k.start}, w.values()...)...)
+			b.Queue(`UPDATE rollups SET (`+rollupCols+`) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				WHERE series = $1 AND start_ns = $2`, append([]any{k.series, k.start}, row.values()...)...)
 			continue
 		}
-		fresh = append(fresh, append([]any{[]byte(k.sli), k.quantum, k.start}, w.values()...))
+		fresh = append(fresh, append([]any{k.series, k.start}, row.values()...))
 	}
 	if len(fresh) > 0 {
 		// COPY is the quickest way in for many rows; the lock guarantees
@@ -377,30 +394,19 @@ func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]
 	return nil
 }
 
-var copyCols = []string{"sli", "quantum_ns", "start_ns", "attempted", "good", "errors", "slow", "over_threshold", "measured", "hist",
-	"status_codes", "status_counts", "status_timed", "status_over", "status_hists"}
+var copyCols = []string{"series", "start_ns", "attempted", "good", "errors", "slow", "over_threshold", "measured", "hist",
+	"statuses", "status_hists", "status_derived"}
 
 // mergeHourly merges the histograms of m into the hourly ones (a key's
 // start is the hour). The histograms of m are clobbered.
-func mergeHourly(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*hist.Histogram) error {
+func mergeHourly(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rowKey]*hist.Histogram) error {
 	keys := slices.Collect(maps.Keys(m))
-	slices.SortFunc(keys, func(x, y rollupKey) int {
-		return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
-	})
-	slis, quanta, starts := keyArrays(keys)
-	rows, err := tx.Query(ctx, `SELECT h.sli, h.quantum_ns, h.start_ns, h.hist
-		FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS k(s, q, t)
-		JOIN hourly AS h ON h.sli = k.s AND h.quantum_ns = k.q AND h.start_ns = k.t`, slis, quanta, starts)
-	if err != nil {
-		return fmt.Errorf("hourly: %w", err)
-	}
-	var k rollupKey
-	var sli, blob []byte
+	slices.SortFunc(keys, func(x, y rowKey) int { return cmp.Or(cmp.Compare(x.series, y.series), cmp.Compare(x.start, y.start)) })
+	var blob []byte
 	var scratch hist.Histogram
-	_, err = pgx.ForEachRow(rows, []any{&sli, &k.quantum, &k.start, &blob}, func() error {
-		k.sli = string(sli)
+	err := storedRows(ctx, tx, "hourly", keys, "hist", []any{&blob}, func(k rowKey) error {
 		if err := decodeHist(&scratch, blob); err != nil {
-			return domain(fmt.Errorf("postgres: hourly %s@%d: stored histogram: %w", k.sli, k.start, err))
+			return domain(fmt.Errorf("postgres: hourly histogram of series %d at %d: %w", k.series, k.start, err))
 		}
 		m[k].Merge(&scratch)
 		return nil
@@ -409,8 +415,8 @@ func mergeHourly(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*
 		return fmt.Errorf("hourly: %w", err)
 	}
 	for _, k := range keys {
-		b.Queue(`INSERT INTO hourly (sli, quantum_ns, start_ns, hist) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sli, quantum_ns, start_ns) DO UPDATE SET hist = excluded.hist`, []byte(k.sli), k.quantum, k.start, m[k].AppendBinary(nil))
+		b.Queue(`INSERT INTO hourly (series, start_ns, hist) VALUES ($1, $2, $3)
+			ON CONFLICT (series, start_ns) DO UPDATE SET hist = excluded.hist`, k.series, k.start, m[k].AppendBinary(nil))
 	}
 	return nil
 }
@@ -418,58 +424,79 @@ func mergeHourly(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*
 // setCounts replaces the verdicts of the stored rollups of m with m's.
 func setCounts(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*slo.Rollup) error {
 	keys := sortedKeys(m)
+	series, err := lookupSeries(ctx, tx, keys, false)
+	if err != nil {
+		return err
+	}
+	byRow := make(map[rowKey]rollupKey, len(keys))
+	var rowKeys []rowKey
+	for _, k := range keys {
+		sr, ok := series[seriesKey{k.sli, k.quantum}]
+		if !ok {
+			return notStored(k)
+		}
+		rk := rowKey{sr.id, k.start}
+		byRow[rk] = k
+		rowKeys = append(rowKeys, rk)
+	}
 	var attempted int64
-	var codes []int32
-	var counts, timed []int64
-	found := make(map[rollupKey]bool, len(keys))
-	err := storedRollups(ctx, tx, keys, `attempted, status_codes, status_counts, status_timed`, []any{&attempted, &codes, &counts, &timed}, func(k rollupKey) error {
+	var statuses []int64
+	found := make(map[rowKey]bool, len(keys))
+	err = storedRows(ctx, tx, "rollups", rowKeys, `attempted, statuses`, []any{&attempted, &statuses}, func(rk rowKey) error {
+		k := byRow[rk]
 		r := m[k]
-		found[k] = true
+		found[rk] = true
 		if uint64(attempted) != r.Attempted {
 			return domain(fmt.Errorf("postgres: set counts %s@%d: %w: %d events stored, %d judged", k.sli, k.start, store.ErrConflict, uint64(attempted), r.Attempted))
 		}
-		if err := sameStatuses(codes, counts, timed, r); err != nil {
+		if err := sameStatuses(statuses, r); err != nil {
 			return domain(fmt.Errorf("postgres: set counts %s@%d: %w", k.sli, k.start, err))
 		}
-		var over []int64
-		if codes != nil {
-			over = make([]int64, len(r.Statuses))
+		var sts []int64
+		if statuses != nil {
+			sts = slices.Clone(statuses)
 			for i := range r.Statuses {
-				over[i] = int64(r.Statuses[i].Over)
+				sts[4*i+3] = int64(r.Statuses[i].Over)
 			}
 		}
-		b.Queue(`UPDATE rollups SET good = $4, errors = $5, slow = $6, over_threshold = $7, status_over = $8
-			WHERE sli = $1 AND quantum_ns = $2 AND start_ns = $3`,
-			[]byte(k.sli), k.quantum, k.start, int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), over)
+		b.Queue(`UPDATE rollups SET good = $3, errors = $4, slow = $5, over_threshold = $6, statuses = $7
+			WHERE series = $1 AND start_ns = $2`,
+			rk.series, rk.start, int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), sts)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("set counts: %w", err)
 	}
-	for _, k := range keys {
-		if !found[k] {
-			return domain(fmt.Errorf("postgres: set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.sli, time.Duration(k.quantum), k.start, store.ErrNotFound))
+	for _, rk := range rowKeys {
+		if !found[rk] {
+			return notStored(byRow[rk])
 		}
 	}
 	return nil
 }
 
+func notStored(k rollupKey) error {
+	return domain(fmt.Errorf("postgres: set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.sli, time.Duration(k.quantum), k.start, store.ErrNotFound))
+}
+
 // sameStatuses returns an error wrapping store.ErrConflict unless r holds
-// the stored statuses with the same counts.
-func sameStatuses(codes []int32, counts, timed []int64, r *slo.Rollup) error {
-	if codes == nil {
+// the stored statuses (four numbers each, see the rollups table) with the
+// same counts.
+func sameStatuses(stored []int64, r *slo.Rollup) error {
+	if stored == nil {
 		if len(r.Statuses) > 0 {
 			return fmt.Errorf("%w: the stored rollup keeps no statuses, the new counts %d", store.ErrConflict, len(r.Statuses))
 		}
 		return nil
 	}
-	if len(codes) != len(r.Statuses) || len(counts) != len(codes) || len(timed) != len(codes) {
-		return fmt.Errorf("%w: %d statuses stored, %d in the new counts", store.ErrConflict, len(codes), len(r.Statuses))
+	if len(stored) != 4*len(r.Statuses) {
+		return fmt.Errorf("%w: %d statuses stored, %d in the new counts", store.ErrConflict, len(stored)/4, len(r.Statuses))
 	}
 	for i, s := range r.Statuses {
-		if int(codes[i]) != s.Code || uint64(counts[i]) != s.Count || uint64(timed[i]) != s.Timed {
+		v := stored[4*i : 4*i+4]
+		if v[0] != int64(s.Code) || uint64(v[1]) != s.Count || uint64(v[2]) != s.Timed {
 			return fmt.Errorf("%w: status %s: %d events, %d timed stored; status %s: %d, %d in the new counts", store.ErrConflict,
-				slo.StatusName(int(codes[i])), uint64(counts[i]), uint64(timed[i]), slo.StatusName(s.Code), s.Count, s.Timed)
+				slo.StatusName(int(v[0])), uint64(v[1]), uint64(v[2]), slo.StatusName(s.Code), s.Count, s.Timed)
 		}
 	}
 	return nil
