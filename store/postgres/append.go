@@ -256,13 +256,20 @@ func lookupSeries(ctx context.Context, tx pgx.Tx, keys []rollupKey, create bool)
 			slis, quanta = append(slis, []byte(k.sli)), append(quanta, k.quantum)
 		}
 	}
-	if create {
-		if _, err := tx.Exec(ctx, `INSERT INTO series (sli, quantum_ns, hist_before_ns)
-			SELECT s, q, $3 FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) ON CONFLICT DO NOTHING`,
-			slis, quanta, int64(math.MinInt64)); err != nil {
-			return nil, fmt.Errorf("series: %w", err)
-		}
+	out, err := selectSeries(ctx, tx, slis, quanta)
+	if err != nil || !create || len(out) == len(slis) {
+		return out, err
 	}
+	// New series: rare, so the common commit does not pay for an insert.
+	if _, err := tx.Exec(ctx, `INSERT INTO series (sli, quantum_ns, hist_before_ns)
+		SELECT s, q, $3 FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) ON CONFLICT DO NOTHING`,
+		slis, quanta, int64(math.MinInt64)); err != nil {
+		return nil, fmt.Errorf("series: %w", err)
+	}
+	return selectSeries(ctx, tx, slis, quanta)
+}
+
+func selectSeries(ctx context.Context, tx pgx.Tx, slis [][]byte, quanta []int64) (map[seriesKey]seriesRow, error) {
 	rows, err := tx.Query(ctx, `SELECT s.sli, s.quantum_ns, s.id, s.hist_before_ns
 		FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) JOIN series AS s ON s.sli = k.s AND s.quantum_ns = k.q`, slis, quanta)
 	if err != nil {

@@ -217,16 +217,16 @@ func (db *DB) write(ctx context.Context, op string, lock int, fn func(pgx.Tx) er
 	if err := db.check(ctx, "%s", op); err != nil {
 		return err
 	}
-	tx, err := db.pool.Begin(ctx)
+	var opts pgx.TxOptions
+	if lock != 0 {
+		// The lock is taken with BEGIN, in the same round trip.
+		opts.BeginQuery = fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock(%d, %d)", lockClass, lock)
+	}
+	tx, err := db.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return db.wrap(ctx, err, "%s: begin", op)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if lock != 0 {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lock); err != nil {
-			return db.wrap(ctx, err, "%s: lock", op)
-		}
-	}
 	if err := fn(tx); err != nil {
 		var de *domainError
 		if errors.As(err, &de) {
