@@ -83,6 +83,20 @@ func timeBoth(b *testing.B, addrs [2]string, do func(addr string)) (took [2]time
 	return took
 }
 
+// want200 reads and closes a response, failing b unless it is a 200.
+func want200(b *testing.B) func(*http.Response, error) {
+	return func(resp *http.Response, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
 func benchEventsHTTP(b *testing.B, stores [2]string, spec string) {
 	var addrs [2]string
 	for i, st := range stores {
@@ -103,15 +117,7 @@ func benchEventsHTTP(b *testing.B, stores [2]string, spec string) {
 	}
 	payload := body.String()
 	took := timeBoth(b, addrs, func(addr string) {
-		resp, err := http.Post("http://"+addr+"/api/v1/events?slo=checkout-availability", "application/x-ndjson", strings.NewReader(payload))
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
+		want200(b)(http.Post("http://"+addr+"/api/v1/events?slo=checkout-availability", "application/x-ndjson", strings.NewReader(payload)))
 	})
 	rate := func(d time.Duration) float64 { return float64(batch) * float64(b.N) / d.Seconds() }
 	b.ReportMetric(rate(took[0]), "sqlite-events/s")
@@ -130,15 +136,7 @@ func benchStatus30Days(b *testing.B, stores [2]string, spec string) {
 		addrs[i] = addr
 	}
 	took := timeBoth(b, addrs, func(addr string) {
-		resp, err := http.Get("http://" + addr + "/api/v1/slos/checkout-availability/status")
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
+		want200(b)(http.Get("http://" + addr + "/api/v1/slos/checkout-availability/status"))
 	})
 	ms := func(d time.Duration) float64 { return float64(d.Milliseconds()) / float64(b.N) }
 	b.ReportMetric(ms(took[0]), "sqlite-ms/read")
