@@ -133,7 +133,10 @@ CREATE TABLE incidents (
 	-- under the incidents' write lock), so that a reader holding the
 	-- facts up to gen G asks only for rows with gen > G.
 	gen             bigint   NOT NULL,
-	body            jsonb    NOT NULL  -- summary, responders, links, SLOs, postmortem
+	-- Summary, responders, links, SLOs, postmortem: JSON, kept as bytes
+	-- so that it reads back exactly as written (jsonb would refuse a
+	-- \u0000 in a postmortem and rewrite numbers).
+	body            bytea    NOT NULL
 );
 CREATE INDEX incidents_gen ON incidents (gen);
 CREATE INDEX incidents_impact ON incidents (impact_start_ns);
