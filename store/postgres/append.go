@@ -447,12 +447,17 @@ func setCounts(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*sl
 		rowKeys = append(rowKeys, rk)
 	}
 	var attempted int64
+	var packed []byte
 	var statuses []int64
 	found := make(map[rowKey]bool, len(keys))
-	err = storedRows(ctx, tx, "rollups", rowKeys, `attempted, statuses`, []any{&attempted, &statuses}, func(rk rowKey) error {
+	err = storedRows(ctx, tx, "rollups", rowKeys, `attempted, statuses`, []any{&attempted, &packed}, func(rk rowKey) error {
 		k := byRow[rk]
 		r := m[k]
 		found[rk] = true
+		var err error
+		if statuses, err = unpackStatuses(statuses, packed); err != nil {
+			return domain(fmt.Errorf("postgres: set counts %s@%d: stored statuses: %w", k.sli, k.start, err))
+		}
 		if uint64(attempted) != r.Attempted {
 			return domain(fmt.Errorf("postgres: set counts %s@%d: %w: %d events stored, %d judged", k.sli, k.start, store.ErrConflict, uint64(attempted), r.Attempted))
 		}
@@ -468,7 +473,7 @@ func setCounts(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*sl
 		}
 		b.Queue(`UPDATE rollups SET good = $3, errors = $4, slow = $5, over_threshold = $6, statuses = $7
 			WHERE series = $1 AND start_ns = $2`,
-			rk.series, rk.start, int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), sts)
+			rk.series, rk.start, int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), packStatuses(sts))
 		return nil
 	})
 	if err != nil {
@@ -487,7 +492,7 @@ func notStored(k rollupKey) error {
 }
 
 // sameStatuses returns an error wrapping store.ErrConflict unless r holds
-// the stored statuses (four numbers each, see the rollups table) with the
+// the stored statuses (four numbers each, as unpackStatuses returns) with the
 // same counts.
 func sameStatuses(stored []int64, r *slo.Rollup) error {
 	if stored == nil {

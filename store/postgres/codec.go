@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,6 +20,7 @@ type rollupRow struct {
 	c        [5]int64
 	measured bool
 	hist     []byte
+	packed   []byte   // the statuses column (packStatuses)
 	statuses []int64  // code, count, timed, over of each status
 	hists    [][]byte // each status's histogram; nil when all are empty
 	derived  int16    // i+1: status i's histogram is hist minus the others'
@@ -27,12 +29,66 @@ type rollupRow struct {
 
 // dest returns the scan destinations of rollupCols.
 func (w *rollupRow) dest() []any {
-	return []any{&w.c[0], &w.c[1], &w.c[2], &w.c[3], &w.c[4], &w.measured, &w.hist, &w.statuses, &w.hists, &w.derived}
+	return []any{&w.c[0], &w.c[1], &w.c[2], &w.c[3], &w.c[4], &w.measured, &w.hist, &w.packed, &w.hists, &w.derived}
 }
 
 // values returns the values of rollupCols. A nil slice is SQL NULL.
 func (w *rollupRow) values() []any {
-	return []any{w.c[0], w.c[1], w.c[2], w.c[3], w.c[4], w.measured, w.hist, w.statuses, w.hists, w.derived}
+	return []any{w.c[0], w.c[1], w.c[2], w.c[3], w.c[4], w.measured, w.hist, packStatuses(w.statuses), w.hists, w.derived}
+}
+
+// statusesVersion is the first byte of the statuses column.
+const statusesVersion = 1
+
+// packStatuses encodes the statuses (four numbers each: code, count,
+// timed, over) for the statuses column: a version byte, then for each
+// status its code (signed varint), count, count − timed and over
+// (unsigned varints), a few bytes a status where an array of bigint
+// would take 32 and a header. nil stays nil (SQL NULL).
+func packStatuses(sts []int64) []byte {
+	if sts == nil {
+		return nil
+	}
+	b := make([]byte, 0, 1+4*len(sts))
+	b = append(b, statusesVersion)
+	for i := 0; i+3 < len(sts); i += 4 {
+		b = binary.AppendVarint(b, sts[i])
+		b = binary.AppendUvarint(b, uint64(sts[i+1]))
+		b = binary.AppendUvarint(b, uint64(sts[i+1])-uint64(sts[i+2]))
+		b = binary.AppendUvarint(b, uint64(sts[i+3]))
+	}
+	return b
+}
+
+// unpackStatuses decodes packStatuses' form into dst[:0]; nil stays nil.
+func unpackStatuses(dst []int64, b []byte) ([]int64, error) {
+	if b == nil {
+		return nil, nil
+	}
+	if len(b) == 0 || b[0] != statusesVersion {
+		return nil, fmt.Errorf("%w: unknown format", errStatuses)
+	}
+	dst, b = dst[:0], b[1:]
+	for len(b) > 0 {
+		code, n := binary.Varint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: truncated", errStatuses)
+		}
+		b = b[n:]
+		var v [3]uint64
+		for i := range v {
+			if v[i], n = binary.Uvarint(b); n <= 0 {
+				return nil, fmt.Errorf("%w: truncated", errStatuses)
+			}
+			b = b[n:]
+		}
+		count, untimed, over := v[0], v[1], v[2]
+		if untimed > count {
+			return nil, fmt.Errorf("%w: %d events without a latency of %d", errStatuses, untimed, count)
+		}
+		dst = append(dst, code, int64(count), int64(count-untimed), int64(over))
+	}
+	return dst, nil
 }
 
 // set fills w from r. Histograms are encoded into fresh slices: w is
@@ -111,6 +167,10 @@ var errStatuses = errors.New("corrupt per-status counts")
 
 // rollup decodes w into r (Start is left alone), reusing r's storage.
 func (w *rollupRow) rollup(r *slo.Rollup) error {
+	var err error
+	if w.statuses, err = unpackStatuses(w.statuses, w.packed); err != nil {
+		return err
+	}
 	r.Attempted, r.Good, r.Errors, r.Slow, r.OverThreshold = uint64(w.c[0]), uint64(w.c[1]), uint64(w.c[2]), uint64(w.c[3]), uint64(w.c[4])
 	r.Measured = w.measured
 	if err := decodeHist(&r.Latency, w.hist); err != nil {
@@ -122,8 +182,8 @@ func (w *rollupRow) rollup(r *slo.Rollup) error {
 	}
 	n := len(w.statuses) / 4
 	switch {
-	case n == 0 || len(w.statuses)%4 != 0:
-		return fmt.Errorf("%w: %d numbers, not 4 per status", errStatuses, len(w.statuses))
+	case n == 0:
+		return fmt.Errorf("%w: none in the column", errStatuses)
 	case w.hists != nil && len(w.hists) != n:
 		return fmt.Errorf("%w: %d histograms of %d statuses", errStatuses, len(w.hists), n)
 	case w.derived < 0 || int(w.derived) > n:

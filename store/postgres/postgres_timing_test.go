@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/internal/pgtest"
 	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/spec"
 	"github.com/nines-sre/nines/store"
 )
 
@@ -81,4 +83,67 @@ func BenchmarkQuery30Days(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/rollup")
 	_ = sink
+}
+
+// BenchmarkDiskBytes reports the bytes per SLI-minute of the demo's
+// traffic (three SLOs, two days of minutes each, with per-status counts)
+// as stored, then after Compact has moved every histogram to hourly ones
+// and VACUUM FULL has rewritten the tables without free space, and the
+// size of an SLI-year from them: 35 days of full minutes (the default
+// Full retention) and 330 of compacted ones. The timed loop is empty:
+// the metrics are the result.
+func BenchmarkDiskBytes(b *testing.B) {
+	ctx := context.Background()
+	slos, _, err := spec.Load("demo.yaml", []byte(demo.Specs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := Open(ctx, pgtest.URL(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const minutes = 2 * 24 * 60
+	day := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	for h := range minutes / 60 {
+		app := db.Appender(ctx)
+		for _, s := range slos {
+			for m := range 60 {
+				r, ok := demo.Rollup(s, day.Add(time.Duration(60*h+m)*time.Minute), 1)
+				if !ok {
+					b.Fatalf("%s is not a demo SLO", s.Name)
+				}
+				if err := app.Append(s.Name, s.Quantum, &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := func() float64 {
+		if _, err := db.pool.Exec(ctx, `VACUUM FULL`); err != nil {
+			b.Fatal(err)
+		}
+		n, err := db.Size(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return float64(n) / float64(len(slos)*minutes)
+	}
+	full := size()
+	end := day.Add(minutes * time.Minute)
+	if _, err := db.Compact(ctx, end.Add(store.DefaultFull+time.Hour), store.Retention{}); err != nil {
+		b.Fatal(err)
+	}
+	compacted := size()
+	for b.Loop() {
+		if _, err := db.Size(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(full, "full-B/SLI-min")
+	b.ReportMetric(compacted, "compacted-B/SLI-min")
+	b.ReportMetric((35*full+330*compacted)*24*60/1e6, "MB/SLI-year")
 }

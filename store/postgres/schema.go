@@ -45,10 +45,11 @@ CREATE TABLE rollups (
 	status_derived smallint NOT NULL DEFAULT 0, -- see status_hists
 	measured       boolean  NOT NULL,
 	hist           bytea,   -- libcircllhist serialization; NULL when empty
-	-- Counts per status code (slo.Rollup.Statuses), four numbers per
-	-- status in ascending order of code: code, count, timed, over.
-	-- NULL when the source keeps none.
-	statuses       bigint[],
+	-- Counts per status code (slo.Rollup.Statuses), in ascending order
+	-- of code; NULL when the source keeps none. Varints, a few bytes a
+	-- status (codec.go, packStatuses): version 1, then per status its
+	-- code (zigzag), count, count - timed, over.
+	statuses       bytea,
 	-- Each status's histogram, NULL when all are empty (or compacted);
 	-- an element is NULL when that one is empty, or when status_derived
 	-- is its position (from 1): then it is hist minus the others'.

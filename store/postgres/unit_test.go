@@ -80,7 +80,14 @@ func TestCorruptStatusesAreRefused(t *testing.T) {
 		_ = r.Statuses[0].Latency.InsertN(0.1, 2)
 		_ = r.Statuses[1].Latency.InsertN(0.1, 1)
 		w.set(r)
+		w.packed = packStatuses(w.statuses) // as stored
 		return w
+	}
+	repack := func(spoil func(w *rollupRow)) func(w *rollupRow) {
+		return func(w *rollupRow) {
+			spoil(w)
+			w.packed = packStatuses(w.statuses)
+		}
 	}
 	var r slo.Rollup
 	w := good()
@@ -91,11 +98,13 @@ func TestCorruptStatusesAreRefused(t *testing.T) {
 		name  string
 		spoil func(w *rollupRow)
 	}{
-		{"Numbers not four per status.", func(w *rollupRow) { w.statuses = w.statuses[:7] }},
-		{"Codes out of order.", func(w *rollupRow) { w.statuses[0], w.statuses[4] = 404, 200 }},
-		{"A code out of range.", func(w *rollupRow) { w.statuses[4] = 1 << 40 }},
-		{"More timed than counted.", func(w *rollupRow) { w.statuses[2] = 3 }},
-		{"More over the threshold than timed.", func(w *rollupRow) { w.statuses[3] = 5 }},
+		{"A column cut short.", func(w *rollupRow) { w.packed = w.packed[:len(w.packed)-1] }},
+		{"A column of another format.", func(w *rollupRow) { w.packed[0] = 2 }},
+		{"An empty column.", func(w *rollupRow) { w.packed = []byte{statusesVersion} }},
+		{"Codes out of order.", repack(func(w *rollupRow) { w.statuses[0], w.statuses[4] = 404, 200 })},
+		{"A code out of range.", repack(func(w *rollupRow) { w.statuses[4] = 1 << 40 })},
+		{"More timed than counted.", repack(func(w *rollupRow) { w.statuses[2] = 3 })},
+		{"More over the threshold than timed.", repack(func(w *rollupRow) { w.statuses[3] = 5 })},
 		{"A histogram for each of fewer statuses.", func(w *rollupRow) { w.hists = w.hists[:1] }},
 		{"A derived histogram past the statuses.", func(w *rollupRow) { w.derived = 3 }},
 		{"A derived histogram that would be negative.", func(w *rollupRow) { w.hist = nil }},
