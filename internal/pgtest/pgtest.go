@@ -171,6 +171,29 @@ func runAs() (*syscall.Credential, error) {
 	return nil, errors.New("pgtest: running as root and no unprivileged user (postgres, nobody) to run PostgreSQL as; PostgreSQL refuses root")
 }
 
+// baseDir returns where the server's directory goes: the temporary
+// directory, unless the server's user could not reach it (a TMPDIR under
+// /root) or its socket's path would be too long for a unix socket (107
+// bytes), when /tmp.
+func baseDir(cred *syscall.Credential) string {
+	base := os.TempDir()
+	if len(base) > 60 {
+		return "/tmp"
+	}
+	if cred == nil {
+		return base
+	}
+	for d := base; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if d == filepath.Dir(d) {
+			return base
+		}
+	}
+}
+
 // Start runs initdb into a new temporary directory and starts postgres on
 // a unix socket there. Stop it with Stop.
 func Start(opts Options) (*Server, error) {
@@ -182,7 +205,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "nines-pg-")
+	dir, err := os.MkdirTemp(baseDir(cred), "nines-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
@@ -199,7 +222,7 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{dir: dir, user: "nines", port: 5432, log: &bytes.Buffer{}, exit: make(chan struct{})}
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", s.user, "--auth=trust",
 		"-E", "UTF8", "--locale=C", "--no-sync")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.SysProcAttr = procAttr(cred, 0)
 	initdb.Env = append(os.Environ(), "LC_ALL=C")
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("pgtest: initdb: %w\n%s", err, out))
@@ -211,9 +234,8 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	// The server dies with the test binary even if Stop is never called
-	// (a test binary killed by its timeout): Go sets the parent-death
-	// signal after dropping privileges, which would otherwise clear it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	// (a test binary killed by its timeout).
+	s.cmd.SysProcAttr = procAttr(cred, syscall.SIGQUIT)
 	s.cmd.Stdout, s.cmd.Stderr = s.writer(), s.writer()
 	if err := s.cmd.Start(); err != nil {
 		return fail(fmt.Errorf("pgtest: postgres: %w", err))

@@ -16,29 +16,17 @@ import (
 	"github.com/nines-sre/nines/store"
 )
 
-type rollupKey struct {
-	sli     string
-	quantum int64
-	start   int64
-}
-
 type seriesKey struct {
 	sli     string
-	quantum int64
+	quantum time.Duration
 }
 
-// appender batches a Commit's worth of writes in memory. Merging there
-// first means a batch writes each (sli, quantum, start) once, however
-// many sources fed it.
+// appender is a store.Batch and the context its Commit runs in.
 type appender struct {
-	db      *DB
-	ctx     context.Context
-	done    bool
-	rollups map[rollupKey]*slo.Rollup
-	counts  map[rollupKey]*slo.Rollup // SetCounts: verdicts to write
-	state   map[string][]byte
-	stats   map[store.IngestKey]int64
-	keys    map[string]store.Idempotency
+	db   *DB
+	ctx  context.Context
+	done bool
+	b    store.Batch
 }
 
 // Appender implements store.Appendable.
@@ -46,71 +34,40 @@ func (db *DB) Appender(ctx context.Context) store.Appender {
 	return &appender{db: db, ctx: ctx}
 }
 
+// fail names the store in the batch's errors.
+func fail(err error) error {
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
 func (a *appender) Append(sli string, quantum time.Duration, r *slo.Rollup) error {
 	if a.done {
 		return store.ErrAppenderDone
 	}
-	if err := store.CheckRollup(sli, quantum, r); err != nil {
-		return fmt.Errorf("postgres: append: %w", err)
-	}
-	k := rollupKey{sli, int64(quantum), r.Start}
-	if _, ok := a.counts[k]; ok {
-		return fmt.Errorf("postgres: append %s@%d: %w: the batch sets this quantum's counts already; commit it first", sli, r.Start, store.ErrInvalid)
-	}
-	if a.rollups == nil {
-		a.rollups = make(map[rollupKey]*slo.Rollup)
-	}
-	dst := a.rollups[k]
-	if dst == nil {
-		dst = &slo.Rollup{Start: r.Start}
-		a.rollups[k] = dst
-	}
-	if err := dst.Merge(r); err != nil {
-		return fmt.Errorf("postgres: append %s: %w: %w", sli, store.ErrInvalid, err)
-	}
-	return nil
+	return fail(a.b.Append(sli, quantum, r))
 }
 
 func (a *appender) SetCounts(sli string, quantum time.Duration, r *slo.Rollup) error {
 	if a.done {
 		return store.ErrAppenderDone
 	}
-	if err := store.CheckCounts(sli, quantum, r); err != nil {
-		return fmt.Errorf("postgres: set counts: %w", err)
-	}
-	k := rollupKey{sli, int64(quantum), r.Start}
-	if _, ok := a.rollups[k]; ok {
-		return fmt.Errorf("postgres: set counts %s@%d: %w: the batch appends to this quantum already; commit it first", sli, r.Start, store.ErrInvalid)
-	}
-	if a.counts == nil {
-		a.counts = make(map[rollupKey]*slo.Rollup)
-	}
-	a.counts[k] = store.CountsOf(r)
-	return nil
+	return fail(a.b.SetCounts(sli, quantum, r))
 }
 
 func (a *appender) SetState(key string, value []byte) error {
 	if a.done {
 		return store.ErrAppenderDone
 	}
-	if key == "" {
-		return fmt.Errorf("postgres: set state: %w: empty key", store.ErrInvalid)
-	}
-	if a.state == nil {
-		a.state = make(map[string][]byte)
-	}
-	a.state[key] = append([]byte{}, value...)
-	return nil
+	return fail(a.b.SetState(key, value))
 }
 
 func (a *appender) AddIngestStats(source, reason string, n int64) error {
 	if a.done {
 		return store.ErrAppenderDone
 	}
-	if a.stats == nil {
-		a.stats = make(map[store.IngestKey]int64)
-	}
-	a.stats[store.IngestKey{Source: source, Reason: reason}] += n
+	a.b.AddIngestStats(source, reason, n)
 	return nil
 }
 
@@ -118,22 +75,7 @@ func (a *appender) Idempotent(id store.Idempotency) error {
 	if a.done {
 		return store.ErrAppenderDone
 	}
-	if err := store.CheckIdempotencyKey(id.Key); err != nil {
-		return fmt.Errorf("postgres: idempotent: %w", err)
-	}
-	if err := store.CheckTime("idempotency key time", id.At); err != nil {
-		return fmt.Errorf("postgres: idempotent %q: %w", id.Key, err)
-	}
-	if first, ok := a.keys[id.Key]; ok {
-		return fmt.Errorf("postgres: idempotent: twice in one batch: %w", &store.DuplicateError{Idempotency: first})
-	}
-	if a.keys == nil {
-		a.keys = make(map[string]store.Idempotency)
-	}
-	id.Request = append([]byte{}, id.Request...)
-	id.Reply = append([]byte{}, id.Reply...)
-	a.keys[id.Key] = id
-	return nil
+	return fail(a.b.Idempotent(id))
 }
 
 func (a *appender) Rollback() error {
@@ -141,7 +83,7 @@ func (a *appender) Rollback() error {
 		return store.ErrAppenderDone
 	}
 	a.done = true
-	a.rollups, a.counts, a.state, a.stats, a.keys = nil, nil, nil, nil, nil
+	a.b.Reset()
 	return nil
 }
 
@@ -150,12 +92,12 @@ func (a *appender) Commit() error {
 		return store.ErrAppenderDone
 	}
 	a.done = true
-	defer func() { a.rollups, a.counts, a.state, a.stats, a.keys = nil, nil, nil, nil, nil }()
-	if len(a.rollups) == 0 && len(a.counts) == 0 && len(a.state) == 0 && len(a.stats) == 0 && len(a.keys) == 0 {
+	defer a.b.Reset()
+	if a.b.Empty() {
 		return a.db.check(a.ctx, "commit")
 	}
 	lock := 0
-	if len(a.rollups) > 0 || len(a.counts) > 0 {
+	if len(a.b.Rollups) > 0 || len(a.b.Counts) > 0 {
 		lock = lockRollups
 	}
 	return a.db.write(a.ctx, "commit", lock, a.flush)
@@ -169,23 +111,23 @@ func (a *appender) flush(tx pgx.Tx) error {
 	}
 	ctx := a.ctx
 	b := &pgx.Batch{}
-	if len(a.rollups) > 0 {
-		if err := mergeRollups(ctx, tx, b, a.rollups); err != nil {
+	if len(a.b.Rollups) > 0 {
+		if err := mergeRollups(ctx, tx, b, a.b.Rollups); err != nil {
 			return err
 		}
 	}
-	if len(a.counts) > 0 {
-		if err := setCounts(ctx, tx, b, a.counts); err != nil {
+	if len(a.b.Counts) > 0 {
+		if err := setCounts(ctx, tx, b, a.b.Counts); err != nil {
 			return err
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(a.state)) {
-		b.Queue(`INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(k), a.state[k])
+	for _, k := range slices.Sorted(maps.Keys(a.b.State)) {
+		b.Queue(`INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, []byte(k), a.b.State[k])
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(a.stats), func(x, y store.IngestKey) int {
+	for _, k := range slices.SortedFunc(maps.Keys(a.b.Stats), func(x, y store.IngestKey) int {
 		return cmp.Or(cmp.Compare(x.Source, y.Source), cmp.Compare(x.Reason, y.Reason))
 	}) {
-		b.Queue(statsAdd, k.Source, k.Reason, a.stats[k])
+		b.Queue(statsAdd, k.Source, k.Reason, a.b.Stats[k])
 	}
 	return sendBatch(ctx, tx, b)
 }
@@ -208,8 +150,8 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 // and then finds the key taken (or free, if the first rolled back).
 func (a *appender) claimKeys(tx pgx.Tx) error {
 	ctx := a.ctx
-	for _, k := range slices.Sorted(maps.Keys(a.keys)) {
-		id := a.keys[k]
+	for _, k := range slices.Sorted(maps.Keys(a.b.Keys)) {
+		id := a.b.Keys[k]
 		tag, err := tx.Exec(ctx, `INSERT INTO idempotency (key, request, reply, at_ns) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING`,
 			k, id.Request, id.Reply, id.At.UnixNano())
 		if err != nil {
@@ -229,72 +171,82 @@ func (a *appender) claimKeys(tx pgx.Tx) error {
 	return nil
 }
 
-// sortedKeys returns the keys of m in (sli, quantum, start) order.
-func sortedKeys(m map[rollupKey]*slo.Rollup) []rollupKey {
-	keys := slices.Collect(maps.Keys(m))
-	slices.SortFunc(keys, func(x, y rollupKey) int {
-		return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
-	})
-	return keys
+// seriesRow is a series as stored.
+type seriesRow struct {
+	id   int32
+	mark int64 // hist_before_ns
 }
 
-// keyArrays returns keys as the three arrays a query unnests.
-func keyArrays(keys []rollupKey) (slis [][]byte, quanta, starts []int64) {
-	slis, quanta, starts = make([][]byte, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		slis[i], quanta[i], starts[i] = []byte(k.sli), k.quantum, k.start
-	}
-	return slis, quanta, starts
-}
-
-// seriesMarks returns the hist_before_ns of every series of keys,
-// creating the series that do not exist yet.
-func seriesMarks(ctx context.Context, tx pgx.Tx, keys []rollupKey) (map[seriesKey]int64, error) {
+// lookupSeries returns the id and hist_before_ns of every series of keys
+// (sorted) that exists, creating the others first when create is set.
+func lookupSeries(ctx context.Context, tx pgx.Tx, keys []store.RollupKey, create bool) (map[seriesKey]seriesRow, error) {
 	var slis [][]byte
 	var quanta []int64
 	for i, k := range keys {
-		if i == 0 || k.sli != keys[i-1].sli || k.quantum != keys[i-1].quantum {
-			slis, quanta = append(slis, []byte(k.sli)), append(quanta, k.quantum)
+		if i == 0 || k.SLI != keys[i-1].SLI || k.Quantum != keys[i-1].Quantum {
+			slis, quanta = append(slis, []byte(k.SLI)), append(quanta, int64(k.Quantum))
 		}
 	}
+	out, err := selectSeries(ctx, tx, slis, quanta)
+	if err != nil || !create || len(out) == len(slis) {
+		return out, err
+	}
+	// New series: rare, so the common commit does not pay for an insert.
 	if _, err := tx.Exec(ctx, `INSERT INTO series (sli, quantum_ns, hist_before_ns)
 		SELECT s, q, $3 FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) ON CONFLICT DO NOTHING`,
 		slis, quanta, int64(math.MinInt64)); err != nil {
 		return nil, fmt.Errorf("series: %w", err)
 	}
-	rows, err := tx.Query(ctx, `SELECT s.sli, s.quantum_ns, s.hist_before_ns
+	return selectSeries(ctx, tx, slis, quanta)
+}
+
+func selectSeries(ctx context.Context, tx pgx.Tx, slis [][]byte, quanta []int64) (map[seriesKey]seriesRow, error) {
+	rows, err := tx.Query(ctx, `SELECT s.sli, s.quantum_ns, s.id, s.hist_before_ns
 		FROM unnest($1::bytea[], $2::bigint[]) AS k(s, q) JOIN series AS s ON s.sli = k.s AND s.quantum_ns = k.q`, slis, quanta)
 	if err != nil {
 		return nil, fmt.Errorf("series: %w", err)
 	}
-	marks := make(map[seriesKey]int64, len(slis))
+	out := make(map[seriesKey]seriesRow, len(slis))
 	var sli []byte
-	var q, mark int64
-	_, err = pgx.ForEachRow(rows, []any{&sli, &q, &mark}, func() error {
-		marks[seriesKey{string(sli), q}] = mark
+	var q int64
+	var sr seriesRow
+	_, err = pgx.ForEachRow(rows, []any{&sli, &q, &sr.id, &sr.mark}, func() error {
+		out[seriesKey{string(sli), time.Duration(q)}] = sr
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("series: %w", err)
 	}
-	return marks, nil
+	return out, nil
 }
 
-// storedRollups reads the rollups stored for keys, calling fn with each.
-func storedRollups(ctx context.Context, tx pgx.Tx, keys []rollupKey, cols string, dest []any, fn func(k rollupKey) error) error {
-	slis, quanta, starts := keyArrays(keys)
-	rows, err := tx.Query(ctx, `SELECT r.sli, r.quantum_ns, r.start_ns, `+cols+`
-		FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS k(s, q, t)
-		JOIN rollups AS r ON r.sli = k.s AND r.quantum_ns = k.q AND r.start_ns = k.t`, slis, quanta, starts)
+// rowKey names a stored row: a rollup's quantum, or an hour.
+type rowKey struct {
+	series int32
+	Start  int64
+}
+
+// rowArrays returns keys as the two arrays a query unnests.
+func rowArrays(keys []rowKey) (series []int32, starts []int64) {
+	series, starts = make([]int32, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		series[i], starts[i] = k.series, k.Start
+	}
+	return series, starts
+}
+
+// storedRows reads cols of the rows of table stored for keys, calling fn
+// with each row's key after scanning it into dest.
+func storedRows(ctx context.Context, tx pgx.Tx, table string, keys []rowKey, cols string, dest []any, fn func(k rowKey) error) error {
+	series, starts := rowArrays(keys)
+	rows, err := tx.Query(ctx, `SELECT r.series, r.start_ns, `+cols+`
+		FROM unnest($1::integer[], $2::bigint[]) AS k(s, t)
+		JOIN `+table+` AS r ON r.series = k.s AND r.start_ns = k.t`, series, starts)
 	if err != nil {
 		return err
 	}
-	var sli []byte
-	var k rollupKey
-	_, err = pgx.ForEachRow(rows, append([]any{&sli, &k.quantum, &k.start}, dest...), func() error {
-		k.sli = string(sli)
-		return fn(k)
-	})
+	var k rowKey
+	_, err = pgx.ForEachRow(rows, append([]any{&k.series, &k.Start}, dest...), func() error { return fn(k) })
 	return err
 }
 
@@ -303,23 +255,27 @@ func storedRollups(ctx context.Context, tx pgx.Tx, keys []rollupKey, cols string
 // Histograms of quanta Compact moved already go to their hours. The
 // rollups lock is held, so nothing changes the rows between the read and
 // the write. The rollups of m are clobbered.
-func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*slo.Rollup) error {
-	keys := sortedKeys(m)
-	marks, err := seriesMarks(ctx, tx, keys)
+func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[store.RollupKey]*slo.Rollup) error {
+	keys := store.SortedKeys(m)
+	series, err := lookupSeries(ctx, tx, keys, true)
 	if err != nil {
 		return err
 	}
-	var hourly map[rollupKey]*hist.Histogram // late histograms of compacted quanta
-	for _, k := range keys {
-		r := m[k]
-		if k.start < marks[seriesKey{k.sli, k.quantum}] && r.Latency.Count() > 0 {
+	byRow := make(map[rowKey]*slo.Rollup, len(keys))
+	rowKeys := make([]rowKey, len(keys))
+	var hourly map[rowKey]*hist.Histogram // late histograms of compacted quanta
+	for i, k := range keys {
+		sr, r := series[seriesKey{k.SLI, k.Quantum}], m[k]
+		rk := rowKey{sr.id, k.Start}
+		byRow[rk], rowKeys[i] = r, rk
+		if k.Start < sr.mark && r.Latency.Count() > 0 {
 			// The quantum's histogram was moved to its hour already: this
 			// one goes there too, so an hour's latencies are never split
 			// between the two tables once compacted.
 			if hourly == nil {
-				hourly = make(map[rollupKey]*hist.Histogram)
+				hourly = make(map[rowKey]*hist.Histogram)
 			}
-			hk := rollupKey{k.sli, k.quantum, store.HourOf(k.start)}
+			hk := rowKey{sr.id, store.HourOf(k.Start)}
 			if h := hourly[hk]; h != nil {
 				h.Merge(&r.Latency)
 			} else {
@@ -334,19 +290,19 @@ func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]
 
 	var row rollupRow
 	var old slo.Rollup
-	stored := make(map[rollupKey]bool)
-	err = storedRollups(ctx, tx, keys, rollupCols, row.dest(), func(k rollupKey) error {
-		old.Start = k.start
+	stored := make(map[rowKey]bool)
+	err = storedRows(ctx, tx, "rollups", rowKeys, rollupCols, row.dest(), func(k rowKey) error {
+		old.Start = k.Start
 		if err := row.rollup(&old); err != nil {
-			return domain(fmt.Errorf("postgres: append %s@%d: stored rollup: %w", k.sli, k.start, err))
+			return domain(fmt.Errorf("postgres: append to series %d@%d: stored rollup: %w", k.series, k.Start, err))
 		}
-		if err := old.Merge(m[k]); err != nil {
+		if err := old.Merge(byRow[k]); err != nil {
 			// The stored quantum and this batch together hold more
 			// events than a count can: refuse the batch rather than store
 			// them wrapped around.
-			return domain(fmt.Errorf("postgres: append %s: %w: %w", k.sli, store.ErrInvalid, err))
+			return domain(fmt.Errorf("postgres: append: %w: %w", store.ErrInvalid, err))
 		}
-		old.CopyTo(m[k])
+		old.CopyTo(byRow[k])
 		stored[k] = true
 		return nil
 	})
@@ -354,15 +310,14 @@ func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]
 		return fmt.Errorf("read for merge: %w", err)
 	}
 	var fresh [][]any
-	for _, k := range keys {
-		var w rollupRow
-		w.set(m[k])
+	for _, k := range rowKeys {
+		row.set(byRow[k])
 		if stored[k] {
-			b.Queue(`UPDATE rollups SET (`+rollupCols+`) = ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-				WHERE sli = $1 AND quantum_ns = $2 AND start_ns = $3`, append([]any{[]byte(k.sli), k.quantum, k.start}, w.values()...)...)
+			b.Queue(`UPDATE rollups SET (`+rollupCols+`) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				WHERE series = $1 AND start_ns = $2`, append([]any{k.series, k.Start}, row.values()...)...)
 			continue
 		}
-		fresh = append(fresh, append([]any{[]byte(k.sli), k.quantum, k.start}, w.values()...))
+		fresh = append(fresh, append([]any{k.series, k.Start}, row.values()...))
 	}
 	if len(fresh) > 0 {
 		// COPY is the quickest way in for many rows; the lock guarantees
@@ -377,30 +332,19 @@ func mergeRollups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]
 	return nil
 }
 
-var copyCols = []string{"sli", "quantum_ns", "start_ns", "attempted", "good", "errors", "slow", "over_threshold", "measured", "hist",
-	"status_codes", "status_counts", "status_timed", "status_over", "status_hists"}
+var copyCols = []string{"series", "start_ns", "attempted", "good", "errors", "slow", "over_threshold", "measured", "hist",
+	"statuses", "status_hists", "status_derived"}
 
 // mergeHourly merges the histograms of m into the hourly ones (a key's
 // start is the hour). The histograms of m are clobbered.
-func mergeHourly(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*hist.Histogram) error {
+func mergeHourly(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rowKey]*hist.Histogram) error {
 	keys := slices.Collect(maps.Keys(m))
-	slices.SortFunc(keys, func(x, y rollupKey) int {
-		return cmp.Or(cmp.Compare(x.sli, y.sli), cmp.Compare(x.quantum, y.quantum), cmp.Compare(x.start, y.start))
-	})
-	slis, quanta, starts := keyArrays(keys)
-	rows, err := tx.Query(ctx, `SELECT h.sli, h.quantum_ns, h.start_ns, h.hist
-		FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS k(s, q, t)
-		JOIN hourly AS h ON h.sli = k.s AND h.quantum_ns = k.q AND h.start_ns = k.t`, slis, quanta, starts)
-	if err != nil {
-		return fmt.Errorf("hourly: %w", err)
-	}
-	var k rollupKey
-	var sli, blob []byte
+	slices.SortFunc(keys, func(x, y rowKey) int { return cmp.Or(cmp.Compare(x.series, y.series), cmp.Compare(x.Start, y.Start)) })
+	var blob []byte
 	var scratch hist.Histogram
-	_, err = pgx.ForEachRow(rows, []any{&sli, &k.quantum, &k.start, &blob}, func() error {
-		k.sli = string(sli)
+	err := storedRows(ctx, tx, "hourly", keys, "hist", []any{&blob}, func(k rowKey) error {
 		if err := decodeHist(&scratch, blob); err != nil {
-			return domain(fmt.Errorf("postgres: hourly %s@%d: stored histogram: %w", k.sli, k.start, err))
+			return domain(fmt.Errorf("postgres: hourly histogram of series %d at %d: %w", k.series, k.Start, err))
 		}
 		m[k].Merge(&scratch)
 		return nil
@@ -409,67 +353,93 @@ func mergeHourly(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*
 		return fmt.Errorf("hourly: %w", err)
 	}
 	for _, k := range keys {
-		b.Queue(`INSERT INTO hourly (sli, quantum_ns, start_ns, hist) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sli, quantum_ns, start_ns) DO UPDATE SET hist = excluded.hist`, []byte(k.sli), k.quantum, k.start, m[k].AppendBinary(nil))
+		b.Queue(`INSERT INTO hourly (series, start_ns, hist) VALUES ($1, $2, $3)
+			ON CONFLICT (series, start_ns) DO UPDATE SET hist = excluded.hist`, k.series, k.Start, m[k].AppendBinary(nil))
 	}
 	return nil
 }
 
 // setCounts replaces the verdicts of the stored rollups of m with m's.
-func setCounts(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[rollupKey]*slo.Rollup) error {
-	keys := sortedKeys(m)
+func setCounts(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m map[store.RollupKey]*slo.Rollup) error {
+	keys := store.SortedKeys(m)
+	series, err := lookupSeries(ctx, tx, keys, false)
+	if err != nil {
+		return err
+	}
+	byRow := make(map[rowKey]store.RollupKey, len(keys))
+	var rowKeys []rowKey
+	for _, k := range keys {
+		sr, ok := series[seriesKey{k.SLI, k.Quantum}]
+		if !ok {
+			return notStored(k)
+		}
+		rk := rowKey{sr.id, k.Start}
+		byRow[rk] = k
+		rowKeys = append(rowKeys, rk)
+	}
 	var attempted int64
-	var codes []int32
-	var counts, timed []int64
-	found := make(map[rollupKey]bool, len(keys))
-	err := storedRollups(ctx, tx, keys, `attempted, status_codes, status_counts, status_timed`, []any{&attempted, &codes, &counts, &timed}, func(k rollupKey) error {
+	var packed []byte
+	var statuses []int64
+	found := make(map[rowKey]bool, len(keys))
+	err = storedRows(ctx, tx, "rollups", rowKeys, `attempted, statuses`, []any{&attempted, &packed}, func(rk rowKey) error {
+		k := byRow[rk]
 		r := m[k]
-		found[k] = true
+		found[rk] = true
+		var err error
+		if statuses, err = unpackStatuses(statuses, packed); err != nil {
+			return domain(fmt.Errorf("postgres: set counts %s@%d: stored statuses: %w", k.SLI, k.Start, err))
+		}
 		if uint64(attempted) != r.Attempted {
-			return domain(fmt.Errorf("postgres: set counts %s@%d: %w: %d events stored, %d judged", k.sli, k.start, store.ErrConflict, uint64(attempted), r.Attempted))
+			return domain(fmt.Errorf("postgres: set counts %s@%d: %w: %d events stored, %d judged", k.SLI, k.Start, store.ErrConflict, uint64(attempted), r.Attempted))
 		}
-		if err := sameStatuses(codes, counts, timed, r); err != nil {
-			return domain(fmt.Errorf("postgres: set counts %s@%d: %w", k.sli, k.start, err))
+		if err := sameStatuses(statuses, r); err != nil {
+			return domain(fmt.Errorf("postgres: set counts %s@%d: %w", k.SLI, k.Start, err))
 		}
-		var over []int64
-		if codes != nil {
-			over = make([]int64, len(r.Statuses))
+		var sts []int64
+		if statuses != nil {
+			sts = slices.Clone(statuses)
 			for i := range r.Statuses {
-				over[i] = int64(r.Statuses[i].Over)
+				sts[4*i+3] = int64(r.Statuses[i].Over)
 			}
 		}
-		b.Queue(`UPDATE rollups SET good = $4, errors = $5, slow = $6, over_threshold = $7, status_over = $8
-			WHERE sli = $1 AND quantum_ns = $2 AND start_ns = $3`,
-			[]byte(k.sli), k.quantum, k.start, int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), over)
+		b.Queue(`UPDATE rollups SET good = $3, errors = $4, slow = $5, over_threshold = $6, statuses = $7
+			WHERE series = $1 AND start_ns = $2`,
+			rk.series, rk.Start, int64(r.Good), int64(r.Errors), int64(r.Slow), int64(r.OverThreshold), packStatuses(sts))
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("set counts: %w", err)
 	}
-	for _, k := range keys {
-		if !found[k] {
-			return domain(fmt.Errorf("postgres: set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.sli, time.Duration(k.quantum), k.start, store.ErrNotFound))
+	for _, rk := range rowKeys {
+		if !found[rk] {
+			return notStored(byRow[rk])
 		}
 	}
 	return nil
 }
 
+func notStored(k store.RollupKey) error {
+	return domain(fmt.Errorf("postgres: set counts %s/%v@%d: %w: no rollup is stored for the quantum", k.SLI, time.Duration(k.Quantum), k.Start, store.ErrNotFound))
+}
+
 // sameStatuses returns an error wrapping store.ErrConflict unless r holds
-// the stored statuses with the same counts.
-func sameStatuses(codes []int32, counts, timed []int64, r *slo.Rollup) error {
-	if codes == nil {
+// the stored statuses (four numbers each, as unpackStatuses returns) with the
+// same counts.
+func sameStatuses(stored []int64, r *slo.Rollup) error {
+	if stored == nil {
 		if len(r.Statuses) > 0 {
 			return fmt.Errorf("%w: the stored rollup keeps no statuses, the new counts %d", store.ErrConflict, len(r.Statuses))
 		}
 		return nil
 	}
-	if len(codes) != len(r.Statuses) || len(counts) != len(codes) || len(timed) != len(codes) {
-		return fmt.Errorf("%w: %d statuses stored, %d in the new counts", store.ErrConflict, len(codes), len(r.Statuses))
+	if len(stored) != 4*len(r.Statuses) {
+		return fmt.Errorf("%w: %d statuses stored, %d in the new counts", store.ErrConflict, len(stored)/4, len(r.Statuses))
 	}
 	for i, s := range r.Statuses {
-		if int(codes[i]) != s.Code || uint64(counts[i]) != s.Count || uint64(timed[i]) != s.Timed {
+		v := stored[4*i : 4*i+4]
+		if v[0] != int64(s.Code) || uint64(v[1]) != s.Count || uint64(v[2]) != s.Timed {
 			return fmt.Errorf("%w: status %s: %d events, %d timed stored; status %s: %d, %d in the new counts", store.ErrConflict,
-				slo.StatusName(int(codes[i])), uint64(counts[i]), uint64(timed[i]), slo.StatusName(s.Code), s.Count, s.Timed)
+				slo.StatusName(int(v[0])), uint64(v[1]), uint64(v[2]), slo.StatusName(s.Code), s.Count, s.Timed)
 		}
 	}
 	return nil

@@ -64,7 +64,7 @@ func incidentValues(inc *incident.Incident) ([]any, error) {
 	f := inc.Facts()
 	return []any{inc.Version, string(inc.Status), inc.Severity, inc.Service(), services, inc.Owner, inc.Title,
 		string(inc.DetectedBy), inc.GroupKey, nsOf(inc.ImpactStart), nsOf(inc.Detected), nsOf(inc.Engaged), nsOf(inc.Mitigated),
-		nsOf(inc.Resolved), hops, len(inc.Responders), int16(f.Repaired), inc.Updated.UnixNano(), string(body)}, nil
+		nsOf(inc.Resolved), hops, len(inc.Responders), int16(f.Repaired), inc.Updated.UnixNano(), body}, nil
 }
 
 const nextGen = `(SELECT coalesce(max(gen), 0) + 1 FROM incidents)`
@@ -81,7 +81,7 @@ func insertIncident(ctx context.Context, tx pgx.Tx, inc *incident.Incident) erro
 		return domain(err)
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO incidents (`+recordCols+`, created_ns, gen)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, `+nextGen+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, `+nextGen+`)
 		RETURNING id`, append(values, inc.Created.UnixNano())...).Scan(&inc.ID)
 	if err != nil {
 		return err
@@ -174,11 +174,11 @@ func (db *DB) ImportIncidents(ctx context.Context, incs []*incident.Incident) er
 
 // incidentCols are what scanIncident reads.
 const incidentCols = `id, version, status, severity, owner, title, detected_by, group_key,
-	impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, created_ns, updated_ns, body::text`
+	impact_start_ns, detected_ns, engaged_ns, mitigated_ns, resolved_ns, created_ns, updated_ns, body`
 
 func scanIncident(row pgx.Row) (*incident.Incident, error) {
 	var inc incident.Incident
-	var body string
+	var body []byte
 	var imp, det, eng, mit, res *int64
 	var created, updated, id, version int64
 	var status, owner, title, by, key string
@@ -186,7 +186,7 @@ func scanIncident(row pgx.Row) (*incident.Incident, error) {
 	if err := row.Scan(&id, &version, &status, &sev, &owner, &title, &by, &key, &imp, &det, &eng, &mit, &res, &created, &updated, &body); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(body), &inc); err != nil {
+	if err := json.Unmarshal(body, &inc); err != nil {
 		return nil, fmt.Errorf("incident %d: body: %w", id, err)
 	}
 	inc.ID, inc.Version, inc.Status, inc.Severity, inc.Owner, inc.Title = id, version, incident.Status(status), sev, owner, title
@@ -299,7 +299,7 @@ func persist(ctx context.Context, tx pgx.Tx, inc *incident.Incident) error {
 		return domain(err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE incidents SET (`+recordCols+`, gen) =
-		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::jsonb, `+nextGen+`) WHERE id = $20`,
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, `+nextGen+`) WHERE id = $20`,
 		append(values, inc.ID)...); err != nil {
 		return err
 	}

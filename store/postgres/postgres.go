@@ -214,19 +214,32 @@ func (db *DB) wrap(ctx context.Context, err error, format string, args ...any) e
 // write runs fn in a READ COMMITTED transaction, holding the advisory
 // lock lock unless it is 0, and commits it.
 func (db *DB) write(ctx context.Context, op string, lock int, fn func(pgx.Tx) error) error {
+	var opts pgx.TxOptions
+	if lock != 0 {
+		// The lock is taken with BEGIN, in the same round trip.
+		opts.BeginQuery = fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock(%d, %d)", lockClass, lock)
+	}
+	return db.inTx(ctx, op, opts, fn)
+}
+
+// read runs fn in a read-only REPEATABLE READ transaction: everything fn
+// reads comes from one snapshot.
+func (db *DB) read(ctx context.Context, op string, fn func(pgx.Tx) error) error {
+	return db.inTx(ctx, op, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// inTx runs fn in a transaction begun with opts and commits it; an error
+// of fn rolls it back and is returned wrapped, unless it is a domain
+// error.
+func (db *DB) inTx(ctx context.Context, op string, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	if err := db.check(ctx, "%s", op); err != nil {
 		return err
 	}
-	tx, err := db.pool.Begin(ctx)
+	tx, err := db.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return db.wrap(ctx, err, "%s: begin", op)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if lock != 0 {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lock); err != nil {
-			return db.wrap(ctx, err, "%s: lock", op)
-		}
-	}
 	if err := fn(tx); err != nil {
 		var de *domainError
 		if errors.As(err, &de) {
@@ -236,27 +249,6 @@ func (db *DB) write(ctx context.Context, op string, lock int, fn func(pgx.Tx) er
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return db.wrap(ctx, err, "%s: commit", op)
-	}
-	return nil
-}
-
-// read runs fn in a read-only REPEATABLE READ transaction: everything fn
-// reads comes from one snapshot.
-func (db *DB) read(ctx context.Context, op string, fn func(pgx.Tx) error) error {
-	if err := db.check(ctx, "%s", op); err != nil {
-		return err
-	}
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return db.wrap(ctx, err, "%s: begin", op)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(tx); err != nil {
-		var de *domainError
-		if errors.As(err, &de) {
-			return de.err
-		}
-		return db.wrap(ctx, err, "%s", op)
 	}
 	return nil
 }

@@ -130,7 +130,8 @@ func (db *DB) Rollups(ctx context.Context, sli string, quantum time.Duration, fr
 	it := &rollupIter{}
 	it.start(ctx, db, fmt.Sprintf("rollups %s/%v [%d,%d)", sli, quantum, from, to),
 		`SELECT start_ns, `+rollupCols+` FROM rollups
-		WHERE sli = $1 AND quantum_ns = $2 AND start_ns >= $3 AND start_ns < $4 ORDER BY start_ns`,
+		WHERE series = (SELECT id FROM series WHERE sli = $1 AND quantum_ns = $2) AND start_ns >= $3 AND start_ns < $4
+		ORDER BY start_ns`,
 		[]byte(sli), int64(quantum), from, to)
 	it.dest = append([]any{&it.cur.Start}, it.row.dest()...)
 	return it
@@ -173,11 +174,12 @@ func (db *DB) HourlyHistograms(ctx context.Context, sli string, quantum time.Dur
 	lo, hi := ceilHour(from), ceilHour(to)
 	it := &hourlyIter{}
 	it.start(ctx, db, fmt.Sprintf("hourly histograms %s/%v [%d,%d)", sli, quantum, from, to),
-		`SELECT start_ns, hist FROM hourly
-			WHERE sli = $1 AND quantum_ns = $2 AND start_ns >= $3 AND start_ns < $4
+		`WITH s AS (SELECT id FROM series WHERE sli = $1 AND quantum_ns = $2)
+		SELECT start_ns, hist FROM hourly
+			WHERE series = (SELECT id FROM s) AND start_ns >= $3 AND start_ns < $4
 		UNION ALL
 		SELECT start_ns, hist FROM rollups
-			WHERE sli = $1 AND quantum_ns = $2 AND start_ns >= $3 AND start_ns < $4 AND hist IS NOT NULL
+			WHERE series = (SELECT id FROM s) AND start_ns >= $3 AND start_ns < $4 AND hist IS NOT NULL
 		ORDER BY 1`,
 		[]byte(sli), int64(quantum), lo, hi)
 	return it
