@@ -198,6 +198,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 				put(sm, kv[0], kv[1])
 			}
 		}
+		if api := src.Prometheus; api != nil {
+			sm = mapping("prometheus", promNode(api, sm))
+		}
 		put(sli, "source", sm)
 	}
 	put(m, "sli", sli)
@@ -247,6 +250,8 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 	objective := mapping()
 	src := s.SLI.Source
 	switch {
+	case src != nil && src.Prometheus != nil:
+		return nil, errors.New("a source read from a query API (sli.source.prometheus) has no OpenSLO form in nines yet: keep it in the native format")
 	case src == nil:
 		// Events: good ones over all of them, judged by nines.
 		good := mapping()
