@@ -168,20 +168,35 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{cfg: cfg, readers: map[string]*reader{}, status: map[string]*Status{}, cursors: map[string]int64{}}, nil
 }
 
-// Run steps every Interval until ctx ends.
+// Run steps every Interval until ctx ends: first at once, to start the
+// backfill, then each Interval at Delay past its start (plus a margin),
+// so that a quantum is stored as soon as it can be read, before the
+// engine judges it.
 func (r *Runner) Run(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
 	for {
 		if err := r.Step(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Logger.Warn("pull step", "err", err)
 		}
+		now := r.cfg.Now()
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(r.nextStep(now).Sub(now)):
 		}
 	}
+}
+
+// stepMargin is how long after Delay past an interval's start a step
+// runs: the samples stamped just before its horizon are in by then.
+const stepMargin = 2 * time.Second
+
+// nextStep is the time of the step after now.
+func (r *Runner) nextStep(now time.Time) time.Time {
+	next := now.Truncate(r.cfg.Interval).Add(r.cfg.Delay + stepMargin)
+	for !next.After(now) {
+		next = next.Add(r.cfg.Interval)
+	}
+	return next
 }
 
 // SourceStatus reports on the pull source of the SLO called name.

@@ -55,6 +55,7 @@ type serveFlags struct {
 	protectReads, demo            bool
 	insecureNoAuth                bool
 	maxLag, hold, tick            time.Duration
+	pull                          pullFlags
 	retention                     store.Retention
 	incidents                     string // --incidents FILE
 	notify                        string // --notify FILE
@@ -90,6 +91,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.maxLag, "ingest.max-lag", 5*time.Minute, "how late data may arrive and still update its quantum")
 	fs.DurationVar(&f.hold, "ingest.remote-write-hold", 30*time.Second, "how long after a quantum ends remote-write data for it is awaited (a histogram's buckets may come in several requests)")
 	fs.DurationVar(&f.tick, "eval.interval", 5*time.Second, "how often SLO windows advance")
+	f.pull.register(fs)
 	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
 	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
 	fs.DurationVar(&f.retention.IdempotencyKeys, "retention.idempotency-keys", store.DefaultIdempotencyKeys, "how long Idempotency-Key values of writes are remembered: a retry within it counts once (forgotten at the hourly compaction after)")
@@ -205,7 +207,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
-	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token,
+	puller, err := newPuller(eng, db, logger, f.pull)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token, Sources: puller,
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher,
 		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory), Snapshots: shelf})
 	if err != nil {
@@ -227,6 +233,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 	})
 	run(func() { nt.Run(ctx) })
+	run(func() { puller.Run(ctx) })
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {
 			if _, err := db.Compact(ctx, now, f.retention); err != nil && ctx.Err() == nil {
