@@ -18,14 +18,18 @@ var (
 	// source, and the API that serves them.
 	promFields      = append(slices.DeleteFunc(slices.Clone(sourceFields), func(s string) bool { return s == "prometheus" }), "url", "headers", "bearerTokenFile", "basicAuth")
 	basicAuthFields = []string{"username", "passwordFile"}
+	// connectionFields are those of an OpenSLO DataSource's
+	// connectionDetails: the API without the selectors.
+	connectionFields = []string{"url", "headers", "bearerTokenFile", "basicAuth"}
 )
 
 const (
-	wantProm      = "a mapping with url: http://prometheus:9090 and the selectors (histogram: SELECTOR, or good (or bad) and total: SELECTOR)"
-	wantURL       = "an http or https URL of a Prometheus-compatible API without /api/v1, such as http://prometheus:9090"
-	wantHeaders   = "a mapping of HTTP header names to values such as X-Scope-OrgID: team-a"
-	wantBasicAuth = "a mapping with username: NAME and passwordFile: PATH"
-	wantFile      = "a file path"
+	wantProm       = "a mapping with url: http://prometheus:9090 and the selectors (histogram: SELECTOR, or good (or bad) and total: SELECTOR)"
+	wantURL        = "an http or https URL of a Prometheus-compatible API without /api/v1, such as http://prometheus:9090"
+	wantHeaders    = "a mapping of HTTP header names to values such as X-Scope-OrgID: team-a"
+	wantBasicAuth  = "a mapping with username: NAME and passwordFile: PATH"
+	wantFile       = "a file path"
+	wantConnection = "a mapping with url: http://prometheus:9090, and headers, bearerTokenFile or basicAuth when the API needs them"
 )
 
 // source reads sli.source: the metric series nines serve reads the SLI
@@ -50,7 +54,7 @@ func (d *doc) source(f field) {
 	}
 	pfs := d.fields(pf.val, pf.path, promFields, nil)
 	m := d.selectors(pf, pfs)
-	m.Prometheus = d.promAPI(pf, pfs)
+	m.Prometheus = promAPI(r, pf, pfs)
 	d.slo.SLI.Source = m
 }
 
@@ -112,9 +116,9 @@ func (d *doc) selectors(f field, fs map[string]field) *slo.MetricSource {
 	return &m
 }
 
-// promAPI reads the API fields of sli.source.prometheus.
-func (d *doc) promAPI(f field, fs map[string]field) *slo.PromAPI {
-	r := d.r
+// promAPI reads the fields fs of a mapping f that names a query API:
+// sli.source.prometheus, or an OpenSLO DataSource's connectionDetails.
+func promAPI(r *report, f field, fs map[string]field) *slo.PromAPI {
 	var api slo.PromAPI
 	if uf, ok := r.require(f.val, fs, f.path, "url", wantURL); ok {
 		if v, ok := r.scalar(uf, wantURL); ok {
@@ -166,7 +170,7 @@ func (d *doc) promAPI(f field, fs map[string]field) *slo.PromAPI {
 		}
 	}
 	if bf, ok := fs["basicAuth"]; ok && r.mapping(bf, wantBasicAuth) {
-		bfs := d.fields(bf.val, bf.path, basicAuthFields, nil)
+		bfs := r.fields(bf.val, bf.path, basicAuthFields, nil)
 		if uf, ok := r.require(bf.val, bfs, bf.path, "username", "a user name"); ok {
 			if v, ok := r.scalar(uf, "a user name"); ok {
 				if strings.Contains(v, ":") {

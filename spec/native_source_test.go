@@ -12,7 +12,7 @@ import (
 // pull source must come back from it whole: the API, its headers and its
 // credentials' files.
 func TestPullSourcesSurviveConversionToTheNativeFormat(t *testing.T) {
-	slos, _, err := spec.Load("pull-sources.yaml", readFile(t, "testdata/pull/pull-sources.yaml"))
+	slos, _, err := spec.Load("pull-sources.yaml", readFile(t, "testdata/valid/pull-sources.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,17 +30,6 @@ func TestPullSourcesSurviveConversionToTheNativeFormat(t *testing.T) {
 				t.Errorf("source after conversion = %+v (api %+v), want %+v (api %+v)", *got, got.Prometheus, *want, want.Prometheus)
 			}
 		})
-	}
-}
-
-func TestPullSourcesRefuseConversionToOpenSLOWithAReason(t *testing.T) {
-	slos, _, err := spec.Load("pull-sources.yaml", readFile(t, "testdata/pull/pull-sources.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = spec.Convert(spec.OpenSLO, slos[0])
-	if err == nil || !strings.Contains(err.Error(), "native format") {
-		t.Fatalf("Convert(OpenSLO) = %v; want a refusal that points at the native format", err)
 	}
 }
 
@@ -62,15 +51,4 @@ window: {rolling: 1d}
 	if err == nil || !strings.Contains(err.Error(), "case-insensitive") {
 		t.Fatalf("Load = %v; want the repeated header refused", err)
 	}
-}
-
-// The pull sources map as their golden file says. They live apart from
-// testdata/valid because they have no OpenSLO form yet, which every spec
-// there must have.
-func TestPullSourcesMapAsTheirGoldenFileSays(t *testing.T) {
-	slos, warns, err := spec.Load("pull-sources.yaml", readFile(t, "testdata/pull/pull-sources.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "testdata/pull/pull-sources.golden", dump(slos)+dumpWarnings(warns))
 }

@@ -250,6 +250,19 @@ func encode(s *slo.SLO) []byte {
 				m[k] = v
 			}
 		}
+		if api := src.Prometheus; api != nil {
+			m["url"] = api.URL
+			if len(api.Headers) > 0 {
+				m["headers"] = api.Headers
+			}
+			if api.BearerTokenFile != "" {
+				m["bearerTokenFile"] = api.BearerTokenFile
+			}
+			if api.BasicAuthUser != "" {
+				m["basicAuth"] = map[string]string{"username": api.BasicAuthUser, "passwordFile": api.BasicAuthPasswordFile}
+			}
+			m = map[string]any{"prometheus": m}
+		}
 		sli["source"] = m
 	}
 	if l := s.SLI.Log; l != nil {
