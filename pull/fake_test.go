@@ -237,3 +237,33 @@ func loadSLO(t testing.TB, url, doc string) *slo.SLO {
 }
 
 func errUnavailable() error { return store.ErrUnavailable }
+
+func (e *fakeEngine) Rollups(ctx context.Context, sli string, quantum time.Duration, from, to int64) store.RollupIterator {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it := &sliceIter{}
+	for _, k := range slices.Sorted(maps.Keys(e.rollups[sli])) {
+		if k >= from && k < to {
+			it.rs = append(it.rs, e.rollups[sli][k])
+		}
+	}
+	return it
+}
+
+// sliceIter walks rollups held in a slice.
+type sliceIter struct {
+	rs []slo.Rollup
+	i  int
+}
+
+func (it *sliceIter) Next() bool {
+	if it.i >= len(it.rs) {
+		return false
+	}
+	it.i++
+	return true
+}
+
+func (it *sliceIter) At() *slo.Rollup { return &it.rs[it.i-1] }
+func (it *sliceIter) Err() error      { return nil }
+func (it *sliceIter) Close() error    { return nil }

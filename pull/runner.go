@@ -27,15 +27,18 @@ type Engine interface {
 	CommitBackfill(ctx context.Context, b *engine.Batch) (map[string]engine.AppendResult, error)
 }
 
-// StateReader reads the runner's cursors, which it writes with its rollups.
-type StateReader interface {
+// Store is what the runner reads of the store: its cursors, which it
+// writes with its rollups, and the rollups an SLO already has when it
+// first reads it.
+type Store interface {
 	GetState(ctx context.Context, key string) ([]byte, error)
+	Rollups(ctx context.Context, sli string, quantum time.Duration, from, to int64) store.RollupIterator
 }
 
 // Config configures a Runner. Engine and State are required.
 type Config struct {
 	Engine Engine
-	State  StateReader
+	Store  Store
 	// Now is the clock; time.Now by default.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -142,8 +145,8 @@ func skipped(rep *metrics.Report) (map[string]uint64, []string) {
 
 // New checks cfg and returns a Runner.
 func New(cfg Config) (*Runner, error) {
-	if cfg.Engine == nil || cfg.State == nil {
-		return nil, errors.New("pull: no engine or state")
+	if cfg.Engine == nil || cfg.Store == nil {
+		return nil, errors.New("pull: no engine or store")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -347,9 +350,11 @@ func apiKey(a *slo.PromAPI) string {
 }
 
 // cursor returns the end of the SLO's stored pull rollups: from the
-// store the first time, or the start of its window (or of its life, when
-// the spec sets one) when nothing was ever stored, so the window is
-// backfilled. r.mu must not be held.
+// store the first time, but never before the start of its window (or of
+// its life, when the spec sets one). An SLO read this way for the first
+// time is backfilled from there, or from the end of the rollups it
+// already has: an SLO moved from remote write to its API keeps what was
+// received, and nothing is counted twice. r.mu must not be held.
 func (r *Runner) cursor(ctx context.Context, s *slo.SLO, to time.Time) (int64, error) {
 	r.mu.Lock()
 	cur, ok := r.cursors[s.Name]
@@ -357,20 +362,30 @@ func (r *Runner) cursor(ctx context.Context, s *slo.SLO, to time.Time) (int64, e
 	if ok {
 		return cur, nil
 	}
-	b, err := r.cfg.State.GetState(ctx, StateKey(s.Name))
+	start := s.Window.Containing(to).Start
+	if !s.Since.IsZero() && s.Since.After(start) {
+		start = s.Since
+	}
+	first := slo.QuantumStart(start.UnixNano(), s.Quantum)
+	b, err := r.cfg.Store.GetState(ctx, StateKey(s.Name))
 	switch {
 	case err == nil:
 		cur, err = strconv.ParseInt(string(b), 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("pull: SLO %s: stored cursor %q: %w", s.Name, b, err)
 		}
+		cur = max(cur, first)
 	case errors.Is(err, store.ErrNotFound):
-		w := s.Window.Containing(to)
-		start := w.Start
-		if !s.Since.IsZero() && s.Since.After(start) {
-			start = s.Since
+		cur = first
+		it := r.cfg.Store.Rollups(ctx, s.Name, s.Quantum, first, to.UnixNano())
+		for it.Next() {
+			cur = max(cur, it.At().Start+int64(s.Quantum))
 		}
-		cur = slo.QuantumStart(start.UnixNano(), s.Quantum)
+		err := it.Err()
+		it.Close()
+		if err != nil {
+			return 0, fmt.Errorf("pull: SLO %s: reading its stored rollups: %w", s.Name, err)
+		}
 	default:
 		return 0, fmt.Errorf("pull: SLO %s: reading its cursor: %w", s.Name, err)
 	}

@@ -151,7 +151,7 @@ window: {rolling: 2h}
 
 func newRunner(t *testing.T, e *fakeEngine, clk *clock, edit func(*Config)) *Runner {
 	t.Helper()
-	cfg := Config{Engine: e, State: e, Now: clk.Now, NewClient: func(api slo.PromAPI) *Client {
+	cfg := Config{Engine: e, Store: e, Now: clk.Now, NewClient: func(api slo.PromAPI) *Client {
 		c := NewClient(api, nil)
 		c.Backoff, c.Timeout = time.Millisecond, 2*time.Second
 		return c
@@ -530,4 +530,31 @@ func TestRawSamplesAreReadExactly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An SLO that already has rollups (it was read by remote write until its
+// spec named the API) is read from the end of them: what was received
+// stays, and nothing is counted twice.
+func TestAnSLOMovedFromRemoteWriteKeepsItsRollups(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	prom := &fakeProm{}
+	srv := httptest.NewServer(prom)
+	defer srv.Close()
+	data := counterData(rng, t0, 4*240)
+	prom.add(data...)
+	s := loadSLO(t, srv.URL, counterSpec)
+	e := newFakeEngine(s)
+	received := t0.Add(2*time.Hour + 30*time.Minute)
+	e.rollups["checkout"] = map[int64]slo.Rollup{}
+	for q, r := range direct(t, s, data, received) {
+		if q >= t0.Add(time.Hour).UnixNano() {
+			e.rollups["checkout"][q] = r
+		}
+	}
+	clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
+	if err := newRunner(t, e, clk, nil).Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	end := t0.Add(3 * time.Hour)
+	sameFrom(t, e.of("checkout"), direct(t, s, data, end), t0.Add(time.Hour), end)
 }
