@@ -1,8 +1,11 @@
 package e2e
 
 import (
-	"bufio"
+	"bytes"
+	"cmp"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -10,18 +13,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang/snappy"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The pull source's benchmarks read a real Prometheus whose TSDB holds
-// made-up history, written by promtool as blocks: 30 days of one SLO's
-// histogram for the backfill, and three hours of 1,000 services' counters
-// (reaching a few minutes past now, so that each minute's advance reads
-// fresh samples) for the advance. A proxy in front of Prometheus times
-// every query.
+// made-up history, sent to its remote write receiver: 30 days of one
+// SLO's histogram for the backfill, and three hours of 1,000 services'
+// counters for the advance. A proxy in front of Prometheus times every
+// query.
 
 // queryTimer is a reverse proxy that adds up the time Prometheus takes to
 // answer, body included.
@@ -57,50 +63,120 @@ func (q *queryTimer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.mu.Unlock()
 }
 
-// since sums the calls that started at or after t.
-func (q *queryTimer) since(t time.Time) (n int, took time.Duration, bytes int64) {
+// since sums the calls that started at or after t, and says when the
+// first began and the last ended.
+func (q *queryTimer) since(t time.Time) (n int, took time.Duration, bytes int64, first, last time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, c := range q.calls {
 		if !c.start.Before(t) {
 			n, took, bytes = n+1, took+c.took, bytes+c.bytes
+			if first.IsZero() {
+				first = c.start
+			}
+			last = c.start.Add(c.took)
 		}
 	}
 	return
 }
 
-// promWithHistory writes OpenMetrics text by gen, turns it into blocks
-// with promtool and starts Prometheus on them, behind a queryTimer. It
+// historyWriter sends made-up history to Prometheus' remote write
+// receiver in time order, many samples a series a request, as a
+// Prometheus catching up would: a fresh TSDB takes any past in order, and
+// compacts it into blocks as it goes.
+type historyWriter struct {
+	url    string
+	err    error // the first refusal
+	series map[string]*histSeries
+	order  []string
+	n      int
+}
+
+type histSeries struct {
+	labels  [][2]string
+	samples []byte // encoded prometheus.Sample messages
+}
+
+// add appends a sample; labels are name/value pairs after the metric name.
+func (h *historyWriter) add(name string, t time.Time, v float64, kv ...string) {
+	ls := [][2]string{{"__name__", name}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ls = append(ls, [2]string{kv[i], kv[i+1]})
+	}
+	slices.SortFunc(ls, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	key := fmt.Sprint(ls)
+	s := h.series[key]
+	if s == nil {
+		s = &histSeries{labels: ls}
+		h.series[key] = s
+		h.order = append(h.order, key)
+	}
+	var smp []byte
+	smp = protowire.AppendTag(smp, 1, protowire.Fixed64Type)
+	smp = protowire.AppendFixed64(smp, math.Float64bits(v))
+	smp = protowire.AppendTag(smp, 2, protowire.VarintType)
+	smp = protowire.AppendVarint(smp, uint64(t.UnixMilli()))
+	s.samples = protowire.AppendTag(s.samples, 2, protowire.BytesType)
+	s.samples = protowire.AppendBytes(s.samples, smp)
+	if h.n++; h.n >= 50000 {
+		h.flush()
+	}
+}
+
+func (h *historyWriter) flush() {
+	if h.n == 0 {
+		return
+	}
+	var req []byte
+	for _, key := range h.order {
+		s := h.series[key]
+		if len(s.samples) == 0 {
+			continue
+		}
+		var ts []byte
+		for _, kv := range s.labels {
+			var l []byte
+			l = protowire.AppendTag(l, 1, protowire.BytesType)
+			l = protowire.AppendString(l, kv[0])
+			l = protowire.AppendTag(l, 2, protowire.BytesType)
+			l = protowire.AppendString(l, kv[1])
+			ts = protowire.AppendTag(ts, 1, protowire.BytesType)
+			ts = protowire.AppendBytes(ts, l)
+		}
+		ts = append(ts, s.samples...)
+		req = protowire.AppendTag(req, 1, protowire.BytesType)
+		req = protowire.AppendBytes(req, ts)
+		s.samples = s.samples[:0]
+	}
+	h.n = 0
+	r, _ := http.NewRequest("POST", h.url+"/api/v1/write", bytes.NewReader(snappy.Encode(nil, req)))
+	r.Header.Set("Content-Type", "application/x-protobuf")
+	r.Header.Set("Content-Encoding", "snappy")
+	r.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	resp, err := client.Do(r)
+	if err != nil {
+		h.err = cmp.Or(h.err, err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		h.err = cmp.Or(h.err, fmt.Errorf("Prometheus refused history: %s: %s", resp.Status, body))
+	}
+}
+
+// promWithHistory starts Prometheus with the remote write receiver on, has
+// gen write its history, and puts a queryTimer in front of it. It
 // returns the proxy's URL.
-func promWithHistory(b *testing.B, gen func(w *bufio.Writer)) (string, *queryTimer, *proc) {
+func promWithHistory(b *testing.B, gen func(h *historyWriter)) (string, *queryTimer, *proc) {
 	b.Helper()
 	bin := needPrometheus(b)
-	promtool := needBinary(b, "/usr/bin/promtool", "E2E_PROMTOOL", "prometheus")
 	dir := b.TempDir()
-	om := filepath.Join(dir, "history.om")
-	f, err := os.Create(om)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	gen(w)
-	fmt.Fprintln(w, "# EOF")
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
-	tsdb := filepath.Join(dir, "tsdb")
-	start := time.Now()
-	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", om, tsdb).CombinedOutput(); err != nil {
-		b.Fatalf("promtool: %v\n%s", err, out)
-	}
-	b.Logf("promtool wrote the blocks in %s", time.Since(start).Round(time.Second))
-	os.Remove(om)
 	cfg := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfg, []byte("global: {}\n"), 0o644)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(b))
-	p := startProc(b, "prometheus", exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+tsdb,
-		"--storage.tsdb.retention.time=60d", "--web.listen-address="+addr, "--log.level=warn"))
+	p := startProc(b, "prometheus", exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--storage.tsdb.retention.time=60d", "--web.listen-address="+addr, "--web.enable-remote-write-receiver", "--log.level=warn"))
 	waitFor(b, 60*time.Second, "Prometheus /-/ready", func() (bool, string) {
 		resp, err := client.Get("http://" + addr + "/-/ready")
 		if err != nil {
@@ -109,6 +185,14 @@ func promWithHistory(b *testing.B, gen func(w *bufio.Writer)) (string, *queryTim
 		resp.Body.Close()
 		return resp.StatusCode == 200, resp.Status
 	}, p)
+	start := time.Now()
+	h := &historyWriter{url: "http://" + addr, series: map[string]*histSeries{}}
+	gen(h)
+	h.flush()
+	if h.err != nil {
+		b.Fatal(h.err)
+	}
+	b.Logf("Prometheus took the history in %s", time.Since(start).Round(time.Second))
 	target, _ := url.Parse("http://" + addr)
 	qt := &queryTimer{proxy: httputil.NewSingleHostReverseProxy(target)}
 	srv := httptest.NewServer(qt)
@@ -137,11 +221,10 @@ func sourceState(b *testing.B, n *nines, slo string) (state string, through time
 // for 2 status codes scraped every 15 s (2.4 M samples), from the start of
 // nines serve until the SLO is live.
 func BenchmarkPullBackfill30Days(b *testing.B) {
-	end := time.Now().Truncate(time.Minute).Add(5 * time.Minute)
+	end := time.Now()
 	start := end.Add(-31 * 24 * time.Hour)
 	les := []string{"0.05", "0.1", "0.25", "0.5", "1", "+Inf"}
-	promURL, qt, _ := promWithHistory(b, func(w *bufio.Writer) {
-		fmt.Fprintln(w, "# TYPE http_request_duration_seconds histogram")
+	promURL, qt, _ := promWithHistory(b, func(h *historyWriter) {
 		var k int64
 		for t := start; t.Before(end); t = t.Add(15 * time.Second) {
 			k++
@@ -152,9 +235,9 @@ func BenchmarkPullBackfill30Days(b *testing.B) {
 					if code == "500" {
 						cum = k * int64(i+1) / 7
 					}
-					fmt.Fprintf(w, "http_request_duration_seconds_bucket{code=%q,le=%q} %d %d\n", code, le, cum, t.Unix())
+					h.add("http_request_duration_seconds_bucket", t, float64(cum), "code", code, "le", le)
 				}
-				fmt.Fprintf(w, "http_request_duration_seconds_count{code=%q} %d %d\n", code, cum, t.Unix())
+				h.add("http_request_duration_seconds_count", t, float64(cum), "code", code)
 			}
 		}
 	})
@@ -171,6 +254,7 @@ objective: 99.9
 window: {rolling: 30d}
 `, "{{url}}", promURL)
 	specs := writeSpecs(b, map[string]string{"backfill.yaml": spec})
+	ninesBinary(b) // built before the clock starts
 	for b.Loop() {
 		t0 := time.Now()
 		n := startNines(b, b.TempDir(), specs)
@@ -179,8 +263,10 @@ window: {rolling: 30d}
 			return state == "live", fmt.Sprintf("%s through %s", state, through)
 		}, n.proc)
 		wall := time.Since(t0)
-		queries, took, bytes := qt.since(t0)
-		b.ReportMetric(wall.Seconds(), "s-to-live")
+		queries, took, bytes, first, last := qt.since(t0)
+		b.ReportMetric(wall.Seconds(), "s-start-to-live")
+		b.ReportMetric(time.Since(first).Seconds(), "s-first-query-to-live")
+		b.ReportMetric(last.Sub(first).Seconds(), "s-first-to-last-query")
 		b.ReportMetric(took.Seconds(), "s-prometheus")
 		b.ReportMetric(float64(queries), "queries")
 		b.ReportMetric(float64(bytes)/(1<<20), "MiB-answers")
@@ -190,23 +276,45 @@ window: {rolling: 30d}
 
 // BenchmarkPullAdvance1000SLOs times the per-minute advance of 1,000 pull
 // SLOs, each reading http_requests_total{service="sN"} (two codes, so
-// 2,000 series scraped every 15 s): the Prometheus query time of one
-// minute's step once all are live.
+// 2,000 series scraped every 15 s, two hours of history and a scrape
+// every 15 s while it runs): the Prometheus query time of one minute's
+// step once all are live.
 func BenchmarkPullAdvance1000SLOs(b *testing.B) {
 	const services = 1000
-	end := time.Now().Truncate(time.Minute).Add(10 * time.Minute)
-	start := end.Add(-3 * time.Hour)
-	promURL, qt, _ := promWithHistory(b, func(w *bufio.Writer) {
-		fmt.Fprintln(w, "# TYPE http_requests counter")
-		var k int64
+	end := time.Now()
+	start := end.Add(-2 * time.Hour)
+	var k int64
+	scrape := func(h *historyWriter, t time.Time) {
+		k++
+		for s := range services {
+			svc := fmt.Sprintf("s%d", s)
+			h.add("http_requests_total", t, float64(k*int64(50+s%17)), "service", svc, "code", "200")
+			h.add("http_requests_total", t, float64(k*int64(s%3)), "service", svc, "code", "503")
+		}
+		h.flush()
+	}
+	var live *historyWriter
+	promURL, qt, _ := promWithHistory(b, func(h *historyWriter) {
+		live = h
 		for t := start; t.Before(end); t = t.Add(15 * time.Second) {
-			k++
-			for s := range services {
-				fmt.Fprintf(w, "http_requests_total{service=\"s%d\",code=\"200\"} %d %d\n", s, k*int64(50+s%17), t.Unix())
-				fmt.Fprintf(w, "http_requests_total{service=\"s%d\",code=\"503\"} %d %d\n", s, k*int64(s%3), t.Unix())
-			}
+			scrape(h, t)
 		}
 	})
+	// Then a scrape every 15 s, as it happens.
+	stop := make(chan struct{})
+	b.Cleanup(func() { close(stop) })
+	go func() {
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case t := <-tick.C:
+				scrape(live, t)
+			}
+		}
+	}()
 	var spec strings.Builder
 	for s := range services {
 		fmt.Fprintf(&spec, `name: svc-%d
@@ -247,7 +355,8 @@ window: {rolling: 1h}
 			_, through := sourceState(b, n, "svc-999")
 			return through.After(before), through.String()
 		}, n.proc)
-		queries, took, bytes := qt.since(t0)
+		queries, took, bytes, first, last := qt.since(t0)
+		b.ReportMetric(last.Sub(first).Seconds(), "s-step-queries-span")
 		b.ReportMetric(took.Seconds(), "s-prometheus/minute")
 		b.ReportMetric(float64(queries), "queries/minute")
 		b.ReportMetric(float64(bytes)/(1<<10), "KiB-answers/minute")

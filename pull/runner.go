@@ -420,36 +420,59 @@ func (r *Runner) fail(names []string, url string, err error) {
 }
 
 // advance reads rd's SLOs up to to, chunk by chunk, each chunk's rollups
-// stored with the cursors in one transaction.
+// stored with the cursors in one transaction. The next chunk is fetched
+// while one is stored: a backfill then takes about as long as
+// Prometheus takes to answer.
 func (r *Runner) advance(ctx context.Context, rd *reader, to time.Time) error {
 	toMs := to.UnixMilli()
-	for rd.fetched < toMs {
-		end := min(toMs, rd.fetched+rd.chunk.Milliseconds())
-		series, err := r.fetch(ctx, rd, end)
-		if errors.Is(err, errDense) {
-			continue // fetch halved the chunk
+	type chunk struct {
+		end    int64
+		series []metrics.Series
+		err    error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan chunk, 1)
+	go func() {
+		defer close(chunks)
+		for from := rd.fetched; from < toMs; {
+			end := min(toMs, from+rd.chunk.Milliseconds())
+			series, err := r.fetch(ctx, rd, from, end)
+			if errors.Is(err, errDense) {
+				continue // fetch halved the chunk
+			}
+			select {
+			case chunks <- chunk{end, series, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			from = end
+		}
+	}()
+	for c := range chunks {
+		err := c.err
+		if err == nil {
+			horizon := slo.QuantumStart(c.end*int64(time.Millisecond), rd.quantum)
+			err = r.store(ctx, rd, c.series, horizon)
 		}
 		if err != nil {
 			err = fmt.Errorf("pull from %s: %w", rd.api.URL, err)
 			r.fail(rd.names, rd.api.URL, err)
 			return err
 		}
-		horizon := slo.QuantumStart(end*int64(time.Millisecond), rd.quantum)
-		if err := r.store(ctx, rd, series, horizon, end); err != nil {
-			err = fmt.Errorf("pull from %s: %w", rd.api.URL, err)
-			r.fail(rd.names, rd.api.URL, err)
-			return err
-		}
-		rd.fetched = end
+		rd.fetched = c.end
 	}
 	return nil
 }
 
 var errDense = errors.New("more samples a series than a chunk may hold")
 
-// fetch runs rd's queries for (rd.fetched, end].
-func (r *Runner) fetch(ctx context.Context, rd *reader, end int64) ([]metrics.Series, error) {
-	span := time.Duration(end-rd.fetched) * time.Millisecond
+// fetch runs rd's queries for (from, end].
+func (r *Runner) fetch(ctx context.Context, rd *reader, from, end int64) ([]metrics.Series, error) {
+	span := time.Duration(end-from) * time.Millisecond
 	var all []metrics.Series
 	for _, q := range rd.queries {
 		series, err := rd.client.Raw(ctx, q, span, time.UnixMilli(end))
@@ -471,7 +494,7 @@ func (r *Runner) fetch(ctx context.Context, rd *reader, end int64) ([]metrics.Se
 // by horizon and stores them, with the SLOs' cursors, in one transaction;
 // the Collector's change is undone when the transaction fails, so the
 // next step reads the same samples again and counts them once.
-func (r *Runner) store(ctx context.Context, rd *reader, series []metrics.Series, horizon int64, endMs int64) error {
+func (r *Runner) store(ctx context.Context, rd *reader, series []metrics.Series, horizon int64) error {
 	ch, err := rd.col.Begin()
 	if err != nil {
 		return err
