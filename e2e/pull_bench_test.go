@@ -355,10 +355,21 @@ window: {rolling: 1h}
 			_, through := sourceState(b, n, "svc-999")
 			return through.After(before), through.String()
 		}, n.proc)
+		stored := time.Now()
 		queries, took, bytes, first, last := qt.since(t0)
 		b.ReportMetric(last.Sub(first).Seconds(), "s-step-queries-span")
+		b.ReportMetric(stored.Sub(first).Seconds(), "s-step-first-query-to-stored")
 		b.ReportMetric(took.Seconds(), "s-prometheus/minute")
 		b.ReportMetric(float64(queries), "queries/minute")
-		b.ReportMetric(float64(bytes)/(1<<10), "KiB-answers/minute")
+		b.ReportMetric(float64(bytes)/(1<<10), "KiB-gzip-answers/minute")
+	}
+	b.StopTimer()
+	// The steps measured must have read traffic, not empty ranges.
+	_, through := sourceState(b, n, "svc-7")
+	qs := n.quanta(b, "svc-7", through.Add(-3*time.Minute), through)
+	for _, q := range qs {
+		if !q.Measured || q.Attempted == 0 {
+			b.Fatalf("svc-7's quanta before %s: %v; want requests in each", through, qs)
+		}
 	}
 }
