@@ -272,6 +272,9 @@ func decode(body []byte) ([]metrics.Series, []string, error) {
 			}
 		}
 		slices.SortFunc(ls, func(a, b metrics.Label) int { return strings.Compare(a.Name, b.Name) })
+		if err := ls.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("series %s: %w", ls.String(), err)
+		}
 		samples, err := readValues(r.Values)
 		if err != nil {
 			return nil, nil, fmt.Errorf("series %s: %w", ls.String(), err)

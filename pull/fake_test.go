@@ -141,6 +141,9 @@ type fakeEngine struct {
 	commits []string // "live" or "backfill", one a commit
 	// failCommits makes that many commits fail.
 	failCommits int
+	// lateBefore, when set, is the oldest quantum start the live path
+	// takes; older rollups are refused as late, as the engine's MaxLag does.
+	lateBefore int64
 }
 
 func newFakeEngine(slos ...*slo.SLO) *fakeEngine {
@@ -174,7 +177,13 @@ func (e *fakeEngine) commit(b *engine.Batch, how string) (map[string]engine.Appe
 		if e.rollups[name] == nil {
 			e.rollups[name] = map[int64]slo.Rollup{}
 		}
+		var res engine.AppendResult
 		for _, r := range s.Rollups {
+			if how == "live" && r.Start < e.lateBefore {
+				res.Late++
+				continue
+			}
+			res.Accepted++
 			if old, ok := e.rollups[name][r.Start]; ok {
 				if err := old.Merge(&r); err != nil {
 					return nil, err
@@ -186,7 +195,7 @@ func (e *fakeEngine) commit(b *engine.Batch, how string) (map[string]engine.Appe
 				e.rollups[name][r.Start] = c
 			}
 		}
-		out[name] = engine.AppendResult{Accepted: len(s.Rollups)}
+		out[name] = res
 	}
 	maps.Copy(e.state, b.State)
 	return out, nil

@@ -63,6 +63,10 @@ type Config struct {
 	// horizon is read live (a step's worth each minute); further back it
 	// is caught up chunk by chunk, apart from the live ones.
 	LiveWithin time.Duration
+	// MaxLag is the engine's: how old a quantum its live path still
+	// takes. Older rollups go in as history (Engine.CommitBackfill). Five
+	// minutes by default, as the engine's.
+	MaxLag time.Duration
 	// NewClient makes the client of an API; NewClient(api, nil) by
 	// default.
 	NewClient func(api slo.PromAPI) *Client
@@ -75,6 +79,7 @@ const (
 	DefaultLookback   = metrics.DefaultIdleTimeout
 	DefaultChunk      = 6 * time.Hour
 	DefaultLiveWithin = 5 * time.Minute
+	DefaultMaxLag     = 5 * time.Minute
 	// MaxPoints is the most samples a series may have in one answer before
 	// the chunk is halved: Prometheus' limit of points a query_range
 	// answers with.
@@ -157,7 +162,7 @@ func New(cfg Config) (*Runner, error) {
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&cfg.Delay, DefaultDelay}, {&cfg.Interval, DefaultInterval}, {&cfg.Lookback, DefaultLookback}, {&cfg.Chunk, DefaultChunk}, {&cfg.LiveWithin, DefaultLiveWithin}} {
+	}{{&cfg.Delay, DefaultDelay}, {&cfg.Interval, DefaultInterval}, {&cfg.Lookback, DefaultLookback}, {&cfg.Chunk, DefaultChunk}, {&cfg.LiveWithin, DefaultLiveWithin}, {&cfg.MaxLag, DefaultMaxLag}} {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
@@ -532,15 +537,27 @@ func (r *Runner) store(ctx context.Context, rd *reader, series []metrics.Series,
 		return nil
 	}
 	commit := r.cfg.Engine.Commit
-	if oldest < r.cfg.Now().Add(-r.cfg.LiveWithin/2).UnixNano() {
-		// History: older than the engine takes live data.
+	if oldest < r.cfg.Now().Add(-r.cfg.MaxLag/2).UnixNano() {
+		// History: near or past the age the engine takes live data to.
 		commit = r.cfg.Engine.CommitBackfill
 	}
-	if _, err := commit(ctx, b); err != nil {
+	stored, err := commit(ctx, b)
+	if err != nil {
 		ch.Rollback()
 		return fmt.Errorf("storing rollups: %w", err)
 	}
 	ch.Commit()
+	var refused []string
+	for _, n := range rd.names {
+		if res := stored[n]; res.Late+res.Future > 0 {
+			// Stored with the cursor past them: say so rather than lose
+			// them quietly.
+			refused = append(refused, fmt.Sprintf("the engine refused %d late and %d future rollups of %s (--ingest.max-lag %v)", res.Late, res.Future, n, r.cfg.MaxLag))
+		}
+	}
+	if len(refused) > 0 {
+		r.cfg.Logger.Warn("pull: rollups refused", "refused", refused)
+	}
 	now := r.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -556,6 +573,7 @@ func (r *Runner) store(ctx context.Context, rd *reader, series []metrics.Series,
 		st.State, st.Error, st.FailingSince, st.LastSuccess = state, "", time.Time{}, now
 		st.Through = time.Unix(0, r.cursors[n]).UTC()
 		st.Skipped, st.Problems = skipped(&rep)
+		st.Problems = append(st.Problems, refused...)
 	}
 	return nil
 }

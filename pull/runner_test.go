@@ -558,3 +558,29 @@ func TestAnSLOMovedFromRemoteWriteKeepsItsRollups(t *testing.T) {
 	end := t0.Add(3 * time.Hour)
 	sameFrom(t, e.of("checkout"), direct(t, s, data, end), t0.Add(time.Hour), end)
 }
+
+// Rollups the engine refuses (older than its --ingest.max-lag) are named
+// in the SLO's status, not lost quietly.
+func TestRollupsTheEngineRefusesAreReported(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	prom := &fakeProm{}
+	srv := httptest.NewServer(prom)
+	defer srv.Close()
+	prom.add(counterData(rng, t0, 4*240)...)
+	s := loadSLO(t, srv.URL, counterSpec)
+	e := newFakeEngine(s)
+	clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
+	r := newRunner(t, e, clk, func(c *Config) { c.MaxLag = time.Hour })
+	if err := r.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.lateBefore = clk.Now().UnixNano() // the engine takes nothing live
+	clk.set(clk.Now().Add(time.Minute))
+	if err := r.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := r.SourceStatus("checkout")
+	if p := strings.Join(st.(Status).Problems, "; "); !strings.Contains(p, "refused 1 late") {
+		t.Errorf("problems %q; want the refused rollup named", p)
+	}
+}

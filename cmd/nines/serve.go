@@ -207,7 +207,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
-	puller, err := newPuller(eng, db, logger, f.pull)
+	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag)
 	if err != nil {
 		return err
 	}
