@@ -200,22 +200,6 @@ func promWithHistory(b *testing.B, gen func(h *historyWriter)) (string, *queryTi
 	return srv.URL, qt, p
 }
 
-// sourceState reads the pull source's state of an SLO.
-func sourceState(b *testing.B, n *nines, slo string) (state string, through time.Time) {
-	var doc struct {
-		Source struct {
-			State   string    `json:"state"`
-			Through time.Time `json:"through"`
-			Error   string    `json:"error"`
-		} `json:"source"`
-	}
-	getJSON(b, n.url+"/api/v1/slos/"+slo, &doc)
-	if doc.Source.Error != "" {
-		b.Fatalf("SLO %s: the pull source failed: %s", slo, doc.Source.Error)
-	}
-	return doc.Source.State, doc.Source.Through
-}
-
 // BenchmarkPullBackfill30Days times nines serve's backfill of one SLO's
 // 30-day window from Prometheus: a classic latency histogram of 6 buckets
 // for 2 status codes scraped every 15 s (2.4 M samples), from the start of

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -100,20 +99,9 @@ func TestPullSourceEqualsRemoteWrite(t *testing.T) {
 	reloaded := time.Now()
 	var through time.Time
 	waitFor(t, 90*time.Second, "the pull source to store 40 s of quanta past the reload", func() (bool, string) {
-		var doc struct {
-			Source struct {
-				State   string    `json:"state"`
-				Through time.Time `json:"through"`
-				Error   string    `json:"error"`
-			} `json:"source"`
-		}
-		getJSON(t, n.url+"/api/v1/slos/pull-latency", &doc)
-		if doc.Source.Error != "" {
-			t.Fatalf("the pull source failed: %s", doc.Source.Error)
-		}
-		through = doc.Source.Through
-		return doc.Source.State == "live" && through.After(reloaded.Add(40*time.Second)),
-			fmt.Sprintf("source %+v", doc.Source)
+		var state string
+		state, through = sourceState(t, n, "pull-latency")
+		return state == "live" && through.After(reloaded.Add(40*time.Second)), state + " through " + through.String()
 	}, prom, n.proc)
 	// Remote write stores a quantum 3 s (the hold) after it ends, on the
 	// next tick; give it a few seconds more.
@@ -148,4 +136,22 @@ func TestPullSourceEqualsRemoteWrite(t *testing.T) {
 		compared += measured
 	}
 	t.Logf("%d measured quanta identical from %s through %s; target scraped %d times", compared, from.Format("15:04:05"), through.Format("15:04:05"), tg.scraped())
+}
+
+// sourceState reads the pull source's state of an SLO and the end of its
+// stored rollups, failing the test when the source reports an error.
+func sourceState(t testing.TB, n *nines, slo string) (state string, through time.Time) {
+	t.Helper()
+	var doc struct {
+		Source struct {
+			State   string    `json:"state"`
+			Through time.Time `json:"through"`
+			Error   string    `json:"error"`
+		} `json:"source"`
+	}
+	getJSON(t, n.url+"/api/v1/slos/"+slo, &doc)
+	if doc.Source.Error != "" {
+		t.Fatalf("SLO %s: the pull source failed: %s", slo, doc.Source.Error)
+	}
+	return doc.Source.State, doc.Source.Through
 }

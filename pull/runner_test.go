@@ -179,19 +179,34 @@ func counterData(rng *rand.Rand, start time.Time, n int) []metrics.Series {
 	}
 }
 
+// counterFixture is a fake Prometheus holding four hours of counterData
+// (seeded with a and b), the checkout SLO read from it, a fake engine and
+// a clock at 3 h 40 s past t0: the first step backfills two hours.
+type counterFixture struct {
+	prom *fakeProm
+	data []metrics.Series
+	s    *slo.SLO
+	e    *fakeEngine
+	clk  *clock
+}
+
+func newCounterFixture(t *testing.T, a, b uint64) *counterFixture {
+	t.Helper()
+	prom := &fakeProm{}
+	srv := httptest.NewServer(prom)
+	t.Cleanup(srv.Close)
+	data := counterData(rand.New(rand.NewPCG(a, b)), t0, 4*240)
+	prom.add(data...)
+	s := loadSLO(t, srv.URL, counterSpec)
+	return &counterFixture{prom: prom, data: data, s: s, e: newFakeEngine(s), clk: &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}}
+}
+
 // Pulled from a query API, counters give the rollups remote write gives
 // for the same samples: resets, missed scrapes and all, in the backfill
 // of the window and in each minute's advance after it.
 func TestPulledCountersEqualRemoteWrite(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	prom := &fakeProm{}
-	srv := httptest.NewServer(prom)
-	defer srv.Close()
-	data := counterData(rng, t0, 4*240) // four hours
-	prom.add(data...)
-	s := loadSLO(t, srv.URL, counterSpec)
-	e := newFakeEngine(s)
-	clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
+	f := newCounterFixture(t, 1, 2)
+	data, s, e, clk := f.data, f.s, f.e, f.clk
 	r := newRunner(t, e, clk, nil)
 	if err := r.Step(context.Background()); err != nil {
 		t.Fatal(err)
@@ -308,7 +323,6 @@ func TestSLOsOnOneMetricShareAQuery(t *testing.T) {
 // step, names the query and the answer in the SLO's status, and leaves
 // its quanta to the next step, which reads them once the API is back.
 func TestFailingQueriesAreRetriedThenReportedAndReadLater(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
 	tests := []struct {
 		name     string
 		fail     func(n int) (int, string)
@@ -325,16 +339,10 @@ func TestFailingQueriesAreRetriedThenReportedAndReadLater(t *testing.T) {
 			return 200, `{"status":"success","warnings":["store eu-1 unreachable"],"data":{"resultType":"matrix","result":[]}}`
 		}, attempts: 3, wantErr: "partial answer (warnings: store eu-1 unreachable)"},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			prom := &fakeProm{}
-			srv := httptest.NewServer(prom)
-			defer srv.Close()
-			data := counterData(rng, t0, 4*240)
-			prom.add(data...)
-			s := loadSLO(t, srv.URL, counterSpec)
-			e := newFakeEngine(s)
-			clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
+			f := newCounterFixture(t, 5, uint64(i))
+			prom, data, s, e, clk := f.prom, f.data, f.s, f.e, f.clk
 			r := newRunner(t, e, clk, func(c *Config) {
 				c.NewClient = func(api slo.PromAPI) *Client {
 					c := NewClient(api, nil)
@@ -393,15 +401,8 @@ func TestFailingQueriesAreRetriedThenReportedAndReadLater(t *testing.T) {
 // A store that refuses the rollups leaves the Collector as it was: the
 // next step reads the same samples and counts them once.
 func TestAFailedCommitCountsItsSamplesOnceWhenRetried(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	prom := &fakeProm{}
-	srv := httptest.NewServer(prom)
-	defer srv.Close()
-	data := counterData(rng, t0, 4*240)
-	prom.add(data...)
-	s := loadSLO(t, srv.URL, counterSpec)
-	e := newFakeEngine(s)
-	clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
+	f := newCounterFixture(t, 7, 8)
+	data, s, e, clk := f.data, f.s, f.e, f.clk
 	r := newRunner(t, e, clk, nil)
 	if err := r.Step(context.Background()); err != nil {
 		t.Fatal(err)
@@ -424,15 +425,8 @@ func TestAFailedCommitCountsItsSamplesOnceWhenRetried(t *testing.T) {
 // A restarted nines resumes each SLO where its stored rollups end: no
 // quantum is stored twice, none is skipped.
 func TestARestartResumesFromTheStoredCursor(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	prom := &fakeProm{}
-	srv := httptest.NewServer(prom)
-	defer srv.Close()
-	data := counterData(rng, t0, 4*240)
-	prom.add(data...)
-	s := loadSLO(t, srv.URL, counterSpec)
-	e := newFakeEngine(s)
-	clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
+	f := newCounterFixture(t, 9, 10)
+	data, s, e, clk := f.data, f.s, f.e, f.clk
 	if err := newRunner(t, e, clk, nil).Step(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -536,14 +530,8 @@ func TestRawSamplesAreReadExactly(t *testing.T) {
 // spec named the API) is read from the end of them: what was received
 // stays, and nothing is counted twice.
 func TestAnSLOMovedFromRemoteWriteKeepsItsRollups(t *testing.T) {
-	rng := rand.New(rand.NewPCG(11, 12))
-	prom := &fakeProm{}
-	srv := httptest.NewServer(prom)
-	defer srv.Close()
-	data := counterData(rng, t0, 4*240)
-	prom.add(data...)
-	s := loadSLO(t, srv.URL, counterSpec)
-	e := newFakeEngine(s)
+	f := newCounterFixture(t, 11, 12)
+	data, s, e := f.data, f.s, f.e
 	received := t0.Add(2*time.Hour + 30*time.Minute)
 	e.rollups["checkout"] = map[int64]slo.Rollup{}
 	for q, r := range direct(t, s, data, received) {
@@ -551,8 +539,7 @@ func TestAnSLOMovedFromRemoteWriteKeepsItsRollups(t *testing.T) {
 			e.rollups["checkout"][q] = r
 		}
 	}
-	clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
-	if err := newRunner(t, e, clk, nil).Step(context.Background()); err != nil {
+	if err := newRunner(t, e, f.clk, nil).Step(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	end := t0.Add(3 * time.Hour)
@@ -562,14 +549,8 @@ func TestAnSLOMovedFromRemoteWriteKeepsItsRollups(t *testing.T) {
 // Rollups the engine refuses (older than its --ingest.max-lag) are named
 // in the SLO's status, not lost quietly.
 func TestRollupsTheEngineRefusesAreReported(t *testing.T) {
-	rng := rand.New(rand.NewPCG(13, 14))
-	prom := &fakeProm{}
-	srv := httptest.NewServer(prom)
-	defer srv.Close()
-	prom.add(counterData(rng, t0, 4*240)...)
-	s := loadSLO(t, srv.URL, counterSpec)
-	e := newFakeEngine(s)
-	clk := &clock{t: t0.Add(3 * time.Hour).Add(40 * time.Second)}
+	f := newCounterFixture(t, 13, 14)
+	e, clk := f.e, f.clk
 	r := newRunner(t, e, clk, func(c *Config) { c.MaxLag = time.Hour })
 	if err := r.Step(context.Background()); err != nil {
 		t.Fatal(err)
