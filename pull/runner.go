@@ -245,12 +245,11 @@ type reader struct {
 func (r *Runner) Step(ctx context.Context) error {
 	now := r.cfg.Now()
 	to := now.Add(-r.cfg.Delay)
-	readers, err := r.plan(ctx, to)
-	if err != nil {
-		return err
-	}
+	// An SLO that cannot be planned (a cursor the store cannot read) does
+	// not hold the others back.
+	readers, planErr := r.plan(ctx, to)
 	var wg sync.WaitGroup
-	errs := make([]error, len(readers))
+	errs := make([]error, len(readers), len(readers)+1)
 	sem := make(chan struct{}, 4)
 	for i, rd := range readers {
 		wg.Add(1)
@@ -262,7 +261,7 @@ func (r *Runner) Step(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, planErr)...)
 }
 
 // plan groups the pull SLOs into readers, keeping the readers whose set
@@ -289,6 +288,7 @@ func (r *Runner) plan(ctx context.Context, to time.Time) ([]*reader, error) {
 		cur, err := r.cursor(ctx, s, to)
 		if err != nil {
 			errs = append(errs, err)
+			r.fail([]string{s.Name}, s.SLI.Source.Prometheus.URL, err)
 			continue
 		}
 		live := slo.QuantumStart(to.UnixNano(), s.Quantum)-cur <= int64(r.cfg.LiveWithin)
@@ -311,7 +311,9 @@ func (r *Runner) plan(ctx context.Context, to time.Time) ([]*reader, error) {
 		srcs := make([]metrics.SLISource, len(ms))
 		for i, m := range ms {
 			names[i], srcs[i] = m.s.Name, m.src
-			fmt.Fprintf(&ident, "%s %+v %v;", m.s.Name, *m.s.SLI.Source, m.s.SLI.Latency)
+			src := *m.s.SLI.Source
+			src.Prometheus = nil // in the key; its address changes with each reload
+			fmt.Fprintf(&ident, "%s %+v %s %v;", m.s.Name, src, m.s.SLI.Status.String(), m.s.SLI.Latency)
 		}
 		if old := r.readers[key]; old != nil && old.ident == ident.String() {
 			next[key] = old

@@ -565,3 +565,28 @@ func TestRollupsTheEngineRefusesAreReported(t *testing.T) {
 		t.Errorf("problems %q; want the refused rollup named", p)
 	}
 }
+
+// A reload that leaves an SLO as it was keeps its reader, baselines and
+// all: the next step reads one minute, not the lookback again.
+func TestAReloadOfTheSameSLOsKeepsTheirReader(t *testing.T) {
+	f := newCounterFixture(t, 15, 16)
+	r := newRunner(t, f.e, f.clk, nil)
+	for range 2 {
+		if err := r.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.set(f.clk.Now().Add(time.Minute))
+	}
+	url := f.s.SLI.Source.Prometheus.URL
+	f.e.mu.Lock()
+	f.e.slos = []*slo.SLO{loadSLO(t, url, counterSpec)} // a reload: new values, same meaning
+	f.e.mu.Unlock()
+	n, _, _ := f.prom.stats()
+	if err := r.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, qs, _ := f.prom.stats()
+	if got := qs[n:]; len(got) != 1 || !strings.HasSuffix(got[0], "[60000ms]") {
+		t.Errorf("queries after the reload %q; want one of the last minute", got)
+	}
+}
