@@ -466,6 +466,10 @@ func (r *Runner) advance(ctx context.Context, rd *reader, to time.Time) error {
 			err = r.store(ctx, rd, c.series, horizon)
 		}
 		if err != nil {
+			// The fetcher ends before rd is read again.
+			cancel()
+			for range chunks {
+			}
 			err = fmt.Errorf("pull from %s: %w", rd.api.URL, err)
 			r.fail(rd.names, rd.api.URL, err)
 			return err
