@@ -227,9 +227,11 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// promNode writes api's fields into sm, the selectors of its source.
-func promNode(api *slo.PromAPI, sm *yaml.Node) *yaml.Node {
-	put(sm, "url", api.URL)
+// promNode writes api as a mapping: its url, then the selectors of its
+// source (the fields of sm), then its headers and credentials.
+func promNode(api *slo.PromAPI, selectors *yaml.Node) *yaml.Node {
+	sm := mapping("url", api.URL)
+	sm.Content = append(sm.Content, selectors.Content...)
 	if len(api.Headers) > 0 {
 		h := mapping()
 		for _, k := range slices.Sorted(maps.Keys(api.Headers)) {
