@@ -222,6 +222,32 @@ func (r *Runner) SourceStatus(name string) (any, bool) {
 	return c, true
 }
 
+// SourceNote is one line on the pull source of the SLO called name, for
+// the SLO page, and whether it is failing; "" when the SLO is not read
+// from a query API.
+func (r *Runner) SourceNote(name string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, ok := r.status[name]
+	if !ok {
+		return "", false
+	}
+	through := "nothing stored yet"
+	if !st.Through.IsZero() {
+		through = "stored through " + st.Through.UTC().Format("2006-01-02 15:04 MST")
+	}
+	switch st.State {
+	case "failing":
+		return fmt.Sprintf("Read from %s: failing since %s, %s; the quanta it cannot read stay unmeasured until it answers. %s",
+			st.URL, st.FailingSince.UTC().Format("2006-01-02 15:04:05 MST"), through, st.Error), true
+	case "backfilling":
+		return fmt.Sprintf("Read from %s: backfilling the window, %s.", st.URL, through), false
+	case "live":
+		return fmt.Sprintf("Read from %s each minute, %s.", st.URL, through), false
+	}
+	return fmt.Sprintf("Read from %s: waiting for the first read.", st.URL), false
+}
+
 // reader reads the SLOs of one API and quantum that are at one stage
 // (catching up or live) with one Collector, so that each query serves
 // all of them.

@@ -368,6 +368,9 @@ func TestFailingQueriesAreRetriedThenReportedAndReadLater(t *testing.T) {
 			if got := n - before; got != 3*tc.attempts {
 				t.Errorf("%d requests in 3 failing steps; want %d (%d attempts each)", got, 3*tc.attempts, tc.attempts)
 			}
+			if note, failing := r.SourceNote("checkout"); !failing || !strings.Contains(note, tc.wantErr) {
+				t.Errorf("page note while failing: %q (failing %v); want the error", note, failing)
+			}
 			st, _ := r.SourceStatus("checkout")
 			status := st.(Status)
 			if status.State != "failing" || !strings.Contains(status.Error, tc.wantErr) || !strings.Contains(status.Error, "http_requests_total") || status.FailingSince.IsZero() {

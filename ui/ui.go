@@ -60,6 +60,15 @@ type Config struct {
 	// while reads are open.
 	FreezeBurst int
 	FreezeEvery time.Duration
+	// Sources, when set, says how the SLOs read from a query API (package
+	// pull) are read: the SLO page shows it under the heading.
+	Sources SourceNoter
+}
+
+// SourceNoter gives one line on an SLO's source, and whether the source
+// is failing; "" when the SLO has no source to speak of.
+type SourceNoter interface {
+	SourceNote(slo string) (note string, failing bool)
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.

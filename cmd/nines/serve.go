@@ -201,16 +201,16 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
-	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents, Snapshots: shelf, Token: token})
+	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag)
+	if err != nil {
+		return err
+	}
+	web, err := ui.New(ui.Config{Engine: eng, Store: db, Logger: logger, Incidents: incidents, Snapshots: shelf, Token: token, Sources: puller})
 	if err != nil {
 		return err
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
-	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag)
-	if err != nil {
-		return err
-	}
 	srv, err := server.New(server.Config{Engine: eng, Store: db, Logger: logger, Token: token, Sources: puller,
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(), UI: web, Incidents: incidents, Notify: nt.Dispatcher,
 		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory), Snapshots: shelf})
