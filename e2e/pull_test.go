@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -94,14 +95,14 @@ func TestPullSourceEqualsRemoteWrite(t *testing.T) {
 		t.Fatalf("reload: %s", resp.Status)
 	}
 
-	// Compare once the pull source has stored at least 40 s past the
+	// Compare once the pull source has stored at least 60 s past the
 	// reload: quanta read by backfill and by several advances.
 	reloaded := time.Now()
 	var through time.Time
-	waitFor(t, 90*time.Second, "the pull source to store 40 s of quanta past the reload", func() (bool, string) {
+	waitFor(t, 90*time.Second, "the pull source to store 60 s of quanta past the reload", func() (bool, string) {
 		var state string
 		state, through = sourceState(t, n, "pull-latency")
-		return state == "live" && through.After(reloaded.Add(40*time.Second)), state + " through " + through.String()
+		return state == "live" && through.After(reloaded.Add(60*time.Second)), state + " through " + through.String()
 	}, prom, n.proc)
 	// Remote write stores a quantum 3 s (the hold) after it ends, on the
 	// next tick; give it a few seconds more.
@@ -134,6 +135,21 @@ func TestPullSourceEqualsRemoteWrite(t *testing.T) {
 			t.Fatalf("%s: %d measured quanta compared; want at least 6", pair[0], measured)
 		}
 		compared += measured
+	}
+	// The latencies too: the merged histogram of the compared range, bin
+	// by bin.
+	hist := func(slo string) string {
+		var doc struct {
+			Bins []map[string]any `json:"bins"`
+		}
+		getJSON(t, fmt.Sprintf("%s/api/v1/slos/%s/histogram?from=%d&to=%d", n.url, slo, from.Unix(), through.Unix()), &doc)
+		if len(doc.Bins) == 0 {
+			t.Fatalf("%s: no latency bins from %s to %s", slo, from, through)
+		}
+		return fmt.Sprint(doc.Bins)
+	}
+	if rw, pulled := hist("rw-latency"), hist("pull-latency"); rw != pulled {
+		t.Errorf("latency bins differ:\nremote write %s\npulled       %s", rw, pulled)
 	}
 	t.Logf("%d measured quanta identical from %s through %s; target scraped %d times", compared, from.Format("15:04:05"), through.Format("15:04:05"), tg.scraped())
 }
