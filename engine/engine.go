@@ -641,6 +641,13 @@ func (e *Engine) Backfill(ctx context.Context, name string, series *slo.Series, 
 	return res[name], err
 }
 
+// CommitBackfill is Commit without the lag limit, as Backfill is: a
+// source that reads history on purpose (package pull catching up on an
+// SLO's window) stores its rollups and its state in one transaction.
+func (e *Engine) CommitBackfill(ctx context.Context, b *Batch) (map[string]AppendResult, error) {
+	return e.commit(ctx, b, -1)
+}
+
 // Commit stores a batch as Append does, for several SLOs and with state,
 // in one transaction.
 func (e *Engine) Commit(ctx context.Context, b *Batch) (map[string]AppendResult, error) {

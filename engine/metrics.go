@@ -145,34 +145,29 @@ func prevState(prev *collector) []byte {
 	return state
 }
 
-// sourcesOf maps the SLOs' metric sources to the collector's.
+// sourcesOf maps the SLOs' received metric sources to the collector's.
+// A source read from a query API (package pull) is not received: series
+// that remote write brings for its selectors must not count twice.
 func sourcesOf(slos map[string]*entry) ([]metrics.SLISource, error) {
 	var out []metrics.SLISource
 	var errs []error
 	for name, en := range slos {
-		src := en.slo.SLI.Source
-		if src == nil {
+		if !received(en.slo) {
 			continue
 		}
-		ms := metrics.SLISource{Name: name, SLI: en.slo.SLI, StatusLabel: src.StatusLabel, Unit: src.Unit}
-		ms.SLI.Source = nil
-		for _, p := range []struct {
-			text string
-			dst  **metrics.Selector
-		}{{src.Good, &ms.Good}, {src.Bad, &ms.Bad}, {src.Total, &ms.Total}, {src.Histogram, &ms.Histogram}, {src.Errors, &ms.Errors}} {
-			if p.text == "" {
-				continue
-			}
-			sel, err := metrics.ParseSelector(p.text)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("SLO %s: %w", name, err))
-				continue
-			}
-			*p.dst = &sel
+		ms, err := metrics.SourceOf(name, en.slo.SLI)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, ms)
 	}
 	return out, errors.Join(errs...)
+}
+
+// received reports whether s is read from series nines serve receives.
+func received(s *slo.SLO) bool {
+	return s.SLI.Source != nil && s.SLI.Source.Prometheus == nil
 }
 
 // commonQuantum is the largest quantum that divides the quantum of every
@@ -181,7 +176,7 @@ func sourcesOf(slos map[string]*entry) ([]metrics.SLISource, error) {
 func commonQuantum(slos map[string]*entry) time.Duration {
 	var g time.Duration
 	for _, en := range slos {
-		if en.slo.SLI.Source == nil {
+		if !received(en.slo) {
 			continue
 		}
 		a, b := g, en.slo.Quantum

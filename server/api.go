@@ -95,6 +95,11 @@ func (s *Server) getSLO(r *http.Request) (any, error) {
 	if since, ok, err := s.cfg.SLOs.Since(name); err == nil && ok {
 		doc["since"] = since
 	}
+	if s.cfg.Sources != nil {
+		if st, ok := s.cfg.Sources.SourceStatus(name); ok {
+			doc["source"] = st
+		}
+	}
 	return doc, nil
 }
 

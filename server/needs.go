@@ -90,6 +90,12 @@ type IncidentSource interface {
 	BudgetBurned(ctx context.Context, name string, from, to time.Time) (engine.BudgetBurn, error)
 }
 
+// SourceReporter says how an SLO's source is read: whether it is
+// failing, which query and why.
+type SourceReporter interface {
+	SourceStatus(slo string) (any, bool)
+}
+
 // Every part nines serve gives the server satisfies what the server asks
 // of it: a change of signature fails here, not in cmd/nines.
 var (

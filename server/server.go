@@ -76,6 +76,9 @@ type Config struct {
 	// Snapshots, when set, are the UI's frozen pages, listed and deleted
 	// at /api/v1/snapshots (server/snapshots.go).
 	Snapshots *snapshot.Shelf
+	// Sources, when set, reports on the SLI sources nines reads itself
+	// (package pull): GET /api/v1/slos/{name} shows it as "source".
+	Sources SourceReporter
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody

@@ -91,6 +91,26 @@ type MetricSource struct {
 	StatusLabel      string
 	// Unit is the unit of the histogram's values: s (default), ms, us, ns.
 	Unit string
+	// Prometheus, when set, makes nines serve read the series itself from
+	// a Prometheus-compatible query API (package pull) instead of
+	// receiving them by remote write or OTLP.
+	Prometheus *PromAPI
+}
+
+// PromAPI is a Prometheus-compatible HTTP query API (Prometheus, Thanos,
+// Mimir, VictoriaMetrics) and how to authenticate to it. Secrets are named
+// by file, so a spec can be shown without them.
+type PromAPI struct {
+	// URL is the API's base, without /api/v1: http://prometheus:9090, or
+	// https://mimir.example/prometheus.
+	URL string
+	// Headers are sent with every query, such as X-Scope-OrgID (the tenant
+	// of Mimir, Cortex and Thanos receive).
+	Headers map[string]string
+	// BearerTokenFile holds a token sent as "Authorization: Bearer TOKEN".
+	BearerTokenFile string
+	// BasicAuthUser and BasicAuthPasswordFile are HTTP basic credentials.
+	BasicAuthUser, BasicAuthPasswordFile string
 }
 
 // Classify returns the outcome of e. An event that carries neither an OK

@@ -198,6 +198,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 				put(sm, kv[0], kv[1])
 			}
 		}
+		if api := src.Prometheus; api != nil {
+			sm = mapping("prometheus", promNode(api, sm))
+		}
 		put(sli, "source", sm)
 	}
 	put(m, "sli", sli)
@@ -246,6 +249,17 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 	sliSpec := mapping()
 	objective := mapping()
 	src := s.SLI.Source
+	// A source read from a query API names a DataSource that holds the
+	// API in its connectionDetails, named as the SLO is.
+	var docs []*yaml.Node
+	promMetric := func(spec *yaml.Node) *yaml.Node { return metricNode(typePrometheus, spec) }
+	if src != nil && src.Prometheus != nil {
+		docs = append(docs, mapping("apiVersion", openSLOVersion, "kind", kindDataSource, "metadata", mapping("name", s.Name),
+			"spec", mapping("type", typePrometheus, "connectionDetails", promNode(src.Prometheus, mapping()))))
+		promMetric = func(spec *yaml.Node) *yaml.Node {
+			return mapping("metricSource", mapping("metricSourceRef", s.Name, "type", typePrometheus, "spec", spec))
+		}
+	}
 	switch {
 	case src == nil:
 		// Events: good ones over all of them, judged by nines.
@@ -286,7 +300,7 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		put(sliSpec, "thresholdMetric", metricNode(typePrometheus, mapping("query", renameSelector(strings.TrimSpace(src.Histogram), sel, sel.Name+"_bucket"))))
+		put(sliSpec, "thresholdMetric", promMetric(mapping("query", renameSelector(strings.TrimSpace(src.Histogram), sel, sel.Name+"_bucket"))))
 		op := "lt"
 		if l.Inclusive {
 			op = "lte"
@@ -302,11 +316,11 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 		}
 		rm := mapping("counter", boolean(true))
 		if src.Good != "" {
-			put(rm, "good", metricNode(typePrometheus, mapping("query", src.Good)))
+			put(rm, "good", promMetric(mapping("query", src.Good)))
 		} else {
-			put(rm, "bad", metricNode(typePrometheus, mapping("query", src.Bad)))
+			put(rm, "bad", promMetric(mapping("query", src.Bad)))
 		}
-		put(rm, "total", metricNode(typePrometheus, mapping("query", src.Total)))
+		put(rm, "total", promMetric(mapping("query", src.Total)))
 		put(sliSpec, "ratioMetric", rm)
 	}
 	if src != nil && !s.SLI.Status.IsZero() {
@@ -393,7 +407,7 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 	}
 	put(spec, "objectives", sequence(obj))
 	sloDoc := mapping("apiVersion", openSLOVersion, "kind", kindSLO, "metadata", meta, "spec", spec)
-	return []*yaml.Node{sliDoc, sloDoc}, nil
+	return append(docs, sliDoc, sloDoc), nil
 }
 
 func cmpOr(a, b string) string {

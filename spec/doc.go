@@ -62,6 +62,14 @@
 // docs/formats.md lists the presets. In OpenSLO the same mapping is the
 // log field of a good metric source of type nines.
 //
+// An SLI that nines serve reads from metric series names them in
+// sli.source (counters good or bad with total, or a histogram); under
+// sli.source.prometheus, with the url of a Prometheus-compatible query
+// API, headers and bearerTokenFile or basicAuth, nines serve reads them
+// from that API itself (package pull, docs/sources.md). In OpenSLO the
+// API is the connectionDetails of a DataSource of type Prometheus that
+// the metric sources name by metricSourceRef.
+//
 // Percentages are read from the text as written, so 99.9 is exactly
 // 999/1000 and never the float64 nearest to it. A value of 1 or less is
 // refused unless it carries its % sign ("0.5%"): 0.999 is how OpenSLO
@@ -127,8 +135,8 @@
 // The rule of the mapping: what nines cannot carry over is an error when
 // it would change what the SLO means, and a warning when it only loses
 // information (a displayName next to a description, the description of
-// an SLI or a Service, a label name that is no Prometheus label name, a
-// DataSource's connectionDetails). Nothing is dropped silently, except
+// an SLI or a Service, a label name that is no Prometheus label name, the
+// connectionDetails of a DataSource of another type than Prometheus). Nothing is dropped silently, except
 // annotations of other prefixes than nines.dev/, which belong to other
 // implementations.
 //
@@ -181,7 +189,10 @@
 //	ratioMetric, type nines       events, as nines eval reads them: good's spec
 //	                              holds status, ok and latency as a native
 //	                              sli.good does; total's spec says events: all
-//	metricSourceRef               the type of the DataSource it names
+//	metricSourceRef               the type of the DataSource it names, and
+//	                              SLI.Source.Prometheus from the connectionDetails
+//	                              (url, headers, bearerTokenFile, basicAuth)
+//	                              of a DataSource of type Prometheus
 //
 // The value of a thresholdMetric objective is in the unit of the
 // histogram's values: the nines.dev/latency-unit annotation when given,

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nines-sre/nines/ingest/metrics"
 	"github.com/nines-sre/nines/slo"
 	"gopkg.in/yaml.v3"
 )
@@ -20,7 +19,7 @@ var (
 	nativeFields = []string{"name", "service", "description", "owner", "labels", "sli",
 		"objective", "quantumObjective", "method", "quantum", "window", "noData", "since", "alerting", "budgetPolicy"}
 	sliFields    = []string{"good", "source", "log"}
-	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit"}
+	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit", "prometheus"}
 	goodFields   = []string{"status", "ok", "latency"}
 	windowFields = []string{"rolling", "calendar", "timezone"}
 
@@ -301,67 +300,6 @@ func warnServerErrorsGood(r *report, f field, rule slo.StatusRule) {
 	if some {
 		r.warnf(f.val, f.path, "%s counts only server errors (5xx) as good, so availability would be the share of failed requests; the rule says which requests succeeded: did you mean \"<500\"?", quote(rule.String()))
 	}
-}
-
-// source reads sli.source: the metric series nines serve reads the SLI
-// from. Each selector is parsed here so that a typo is reported with its
-// line, not when the first sample arrives.
-func (d *doc) source(f field) {
-	r := d.r
-	fs := d.fields(f.val, f.path, sourceFields, nil)
-	errsBefore := len(r.errs)
-	var m slo.MetricSource
-	for name, dst := range map[string]*string{"good": &m.Good, "bad": &m.Bad, "total": &m.Total, "histogram": &m.Histogram, "errors": &m.Errors} {
-		sf, ok := fs[name]
-		if !ok {
-			continue
-		}
-		v, ok := r.scalar(sf, wantSelector)
-		if !ok {
-			continue
-		}
-		sel, err := metrics.ParseSelector(v)
-		switch {
-		case err != nil:
-			r.errorf(sf.val, sf.path, "%w; want %s", err, wantSelector)
-		case name == "errors" && sel.Name != "":
-			r.errorf(sf.val, sf.path, "%s names a metric; want label matchers alone such as {code=~\"5..\"}", quote(v))
-		case name != "errors" && sel.Name == "":
-			r.errorf(sf.val, sf.path, "%s names no metric; want %s", quote(v), wantSelector)
-		default:
-			*dst = v
-		}
-	}
-	if sf, ok := fs["statusLabel"]; ok {
-		if v, ok := r.scalar(sf, wantText); ok {
-			m.StatusLabel = v
-		}
-	}
-	if sf, ok := fs["unit"]; ok {
-		if v, ok := d.enum(sf, "unit", []string{"s", "ms", "us", "ns"}); ok {
-			m.Unit = v
-		}
-	}
-	_, g := fs["good"]
-	_, b := fs["bad"]
-	_, t := fs["total"]
-	_, h := fs["histogram"]
-	counters := g || b || t
-	switch {
-	case len(r.errs) > errsBefore:
-		// A selector that did not parse already said what is wrong.
-	case counters && h:
-		r.errorf(f.val, f.path, "give counters (good or bad, with total) or a histogram, not both")
-	case counters && (!t || g == b):
-		r.errorf(f.val, f.path, "counters need total and exactly one of good and bad")
-	case counters && d.slo.SLI.Latency != nil:
-		r.errorf(f.val, f.path, "a latency threshold needs a histogram source: counters cannot say how long requests took")
-	case !counters && !h:
-		r.errorf(f.val, f.path, "selects nothing; want good or bad with total (counters), or histogram")
-	case m.StatusLabel != "" && d.slo.SLI.Status.IsZero():
-		r.errorf(f.val, f.path, "statusLabel needs a status rule in sli.good.status to judge it")
-	}
-	d.slo.SLI.Source = &m
 }
 
 func (d *doc) window(f field) {

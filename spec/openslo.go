@@ -114,6 +114,7 @@ type object struct {
 	// What the object maps to, by kind.
 	sli     *sliDef
 	dsType  string
+	dsAPI   *slo.PromAPI // a DataSource's connectionDetails, when nines queries it
 	cond    *AlertCondition
 	target  *AlertTarget
 	policy  *AlertPolicy
@@ -417,7 +418,14 @@ func (l *openSLOLoader) dataSource(obj *object) {
 		r.scalar(f, wantText)
 	}
 	if f, ok := fs["connectionDetails"]; ok {
-		r.warnf(f.key, f.path, "is not used: nines does not query data sources, nines serve receives the series by Prometheus remote write or OTLP")
+		switch {
+		case !strings.EqualFold(obj.dsType, typePrometheus):
+			r.warnf(f.key, f.path, "is not used: nines queries Prometheus-compatible APIs only (type: Prometheus)")
+		case r.mapping(f, wantConnection):
+			// nines serve reads the SLIs of this DataSource from its API
+			// (docs/sources.md), as it does for sli.source.prometheus.
+			obj.dsAPI = promAPI(r, f, r.fields(f.val, f.path, connectionFields, nil))
+		}
 	}
 	dropped(obj, "displayName", "labels", "description")
 	obj.failed = obj.failed || r.n > start

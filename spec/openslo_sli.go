@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,6 +47,9 @@ type metricDef struct {
 	// name, which is how slo.MetricSource names a histogram.
 	text string
 	name string
+	// api is the DataSource's API that nines queries, or nil when the
+	// series are received.
+	api *slo.PromAPI
 	// Of a good source of type nines.
 	status  slo.StatusRule
 	latency *slo.LatencyRule
@@ -163,6 +167,10 @@ func (l *openSLOLoader) ratioMetric(r *report, def *sliDef, f field) (broken boo
 			r.errorf(fields[i].val, fields[i].path, "is of type %s but %s is of type %s; the counts of one SLI come from one source", defs[i].typ, top(strings.TrimPrefix(fields[0].path, f.path+".")), defs[0].typ)
 			return broken
 		}
+		if !reflect.DeepEqual(defs[i].api, defs[0].api) {
+			r.errorf(fields[i].val, fields[i].path, "is read from another API than %s (their DataSources' connectionDetails differ); the counts of one SLI come from one source", top(strings.TrimPrefix(fields[0].path, f.path+".")))
+			return broken
+		}
 	}
 	if len(defs) > 0 && defs[0].typ == typeNines {
 		def.events = true
@@ -190,6 +198,7 @@ func (l *openSLOLoader) metric(r *report, f field, role string) (m *metricDef, o
 	}
 	mfs := r.fields(ms.val, ms.path, metricSourceFields, nil)
 	typ, typeF := "", field{}
+	var api *slo.PromAPI
 	if ref, has := mfs["metricSourceRef"]; has {
 		ds := l.ref(r, ref, kindDataSource)
 		if ds == nil {
@@ -198,7 +207,7 @@ func (l *openSLOLoader) metric(r *report, f field, role string) (m *metricDef, o
 		if ds.failed {
 			return nil, false
 		}
-		typ, typeF = ds.dsType, ref
+		typ, typeF, api = ds.dsType, ref, ds.dsAPI
 	}
 	if tf, has := mfs["type"]; has {
 		v, ok := r.scalar(tf, "a metric source type such as Prometheus")
@@ -238,7 +247,7 @@ func (l *openSLOLoader) metric(r *report, f field, role string) (m *metricDef, o
 		if !ok {
 			return nil, true
 		}
-		m.query, m.text, m.name = qf, strings.TrimSpace(qf.val.Value), sel.Name
+		m.query, m.text, m.name, m.api = qf, strings.TrimSpace(qf.val.Value), sel.Name, api
 	case strings.EqualFold(typ, typeNines):
 		m.typ = typeNines
 		switch role {

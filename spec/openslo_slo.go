@@ -729,7 +729,7 @@ func (m *sloMap) sli(ob *objective) (slo.SLI, bool) {
 			sli.Status, sli.Latency, sli.Log = def.good.status, def.good.latency, def.good.log
 			return sli, true
 		}
-		src := &slo.MetricSource{Total: def.total.text}
+		src := &slo.MetricSource{Total: def.total.text, Prometheus: def.total.api}
 		if def.good != nil {
 			src.Good = def.good.text
 		} else {
@@ -798,7 +798,7 @@ func (m *sloMap) sli(ob *objective) (slo.SLI, bool) {
 		r.errorf(valF.val, valF.path, "must be above zero; want %s", wantThresholdVal)
 		return sli, false
 	}
-	src := &slo.MetricSource{Histogram: h.text, Unit: srcUnit}
+	src := &slo.MetricSource{Histogram: h.text, Unit: srcUnit, Prometheus: h.api}
 	if a, ok := m.ann["errors"]; ok {
 		src.Errors = a.value
 	}

@@ -136,7 +136,12 @@ func dump(slos []*slo.SLO) string {
 		}
 		fmt.Fprintf(&b, "  sli judges: %s\n", probe(&s.SLI))
 		if src := s.SLI.Source; src != nil {
-			fmt.Fprintf(&b, "  sli.source: %+v\n", *src)
+			c := *src
+			c.Prometheus = nil
+			fmt.Fprintf(&b, "  sli.source: %+v\n", c)
+			if api := src.Prometheus; api != nil {
+				fmt.Fprintf(&b, "  sli.source.prometheus: %+v\n", *api)
+			}
 		}
 		if l := s.SLI.Log; l != nil {
 			fmt.Fprintf(&b, "  sli.log: format %q, timezone %q\n", l.Format, l.Timezone)
@@ -244,6 +249,19 @@ func encode(s *slo.SLO) []byte {
 			if v != "" {
 				m[k] = v
 			}
+		}
+		if api := src.Prometheus; api != nil {
+			m["url"] = api.URL
+			if len(api.Headers) > 0 {
+				m["headers"] = api.Headers
+			}
+			if api.BearerTokenFile != "" {
+				m["bearerTokenFile"] = api.BearerTokenFile
+			}
+			if api.BasicAuthUser != "" {
+				m["basicAuth"] = map[string]string{"username": api.BasicAuthUser, "passwordFile": api.BasicAuthPasswordFile}
+			}
+			m = map[string]any{"prometheus": m}
 		}
 		sli["source"] = m
 	}

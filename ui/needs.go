@@ -56,6 +56,12 @@ type IncidentReader interface {
 	Debt(ctx context.Context, q incident.DebtQuery) (*incident.DebtReport, error)
 }
 
+// SourceNoter gives one line on an SLO's source, and whether the source
+// is failing; "" when the SLO has no source to speak of.
+type SourceNoter interface {
+	SourceNote(slo string) (note string, failing bool)
+}
+
 // Every part nines serve gives the UI satisfies what the UI asks of it: a
 // change of signature fails here, not in cmd/nines.
 var (

@@ -164,6 +164,10 @@ type sloView struct {
 	// that its stored history went through (engine.Mark).
 	Since *time.Time
 	Marks []engine.Mark
+	// Source says how the SLO's series are read from a query API, when
+	// they are; SourceFailing marks a source that fails.
+	Source        string
+	SourceFailing bool
 	// Zone is where the page writes and cuts times: the SLO's calendar
 	// zone, else UTC (report.Zone).
 	Zone       *time.Location
@@ -217,6 +221,9 @@ func (u *UI) buildSLO(ctx context.Context, name string, q url.Values) (*sloView,
 	}
 	if v.Marks, err = e.Marks(ctx, s.Name); err != nil {
 		return nil, err
+	}
+	if u.cfg.Sources != nil {
+		v.Source, v.SourceFailing = u.cfg.Sources.SourceNote(s.Name)
 	}
 	v.SelfURL = "/slos/" + url.PathEscape(s.Name)
 	v.FreezeURL = v.SelfURL + "/freeze"

@@ -62,6 +62,9 @@ type Config struct {
 	// while reads are open.
 	FreezeBurst int
 	FreezeEvery time.Duration
+	// Sources, when set, says how the SLOs read from a query API (package
+	// pull) are read: the SLO page shows it under the heading.
+	Sources SourceNoter
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.

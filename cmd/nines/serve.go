@@ -55,6 +55,7 @@ type serveFlags struct {
 	protectReads, demo            bool
 	insecureNoAuth                bool
 	maxLag, hold, tick            time.Duration
+	pull                          pullFlags
 	retention                     store.Retention
 	incidents                     string // --incidents FILE
 	notify                        string // --notify FILE
@@ -91,6 +92,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.maxLag, "ingest.max-lag", 5*time.Minute, "how late data may arrive and still update its quantum")
 	fs.DurationVar(&f.hold, "ingest.remote-write-hold", 30*time.Second, "how long after a quantum ends remote-write data for it is awaited (a histogram's buckets may come in several requests)")
 	fs.DurationVar(&f.tick, "eval.interval", 5*time.Second, "how often SLO windows advance")
+	f.pull.register(fs)
 	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
 	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
 	fs.DurationVar(&f.retention.IdempotencyKeys, "retention.idempotency-keys", store.DefaultIdempotencyKeys, "how long Idempotency-Key values of writes are remembered: a retry within it counts once (forgotten at the hourly compaction after)")
@@ -200,16 +202,20 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
+	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag)
+	if err != nil {
+		return err
+	}
 	// Each component gets the parts it calls (server/needs.go,
 	// ui/needs.go; docs/architecture.md): the engine reads and writes
 	// SLO data, the store answers what the engine does not hold.
-	web, err := ui.New(ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Logger: logger, Token: token})
+	web, err := ui.New(ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Sources: puller, Logger: logger, Token: token})
 	if err != nil {
 		return err
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
-	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db,
+	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Sources: puller,
 		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token,
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
 		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory)})
@@ -232,6 +238,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 	})
 	run(func() { nt.Run(ctx) })
+	run(func() { puller.Run(ctx) })
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {
 			if _, err := db.Compact(ctx, now, f.retention); err != nil && ctx.Err() == nil {

@@ -127,3 +127,32 @@ func unitExp(u string) (int, bool) {
 	}
 	return 0, false
 }
+
+// SourceOf is the SLISource of an SLI that names its series (sli.source),
+// called name: the one reading of a spec's source for every path that
+// turns series into rollups (remote write and OTLP in nines serve, and
+// series read from a query API by package pull).
+func SourceOf(name string, sli slo.SLI) (SLISource, error) {
+	src := sli.Source
+	if src == nil {
+		return SLISource{}, fmt.Errorf("SLO %s names no series (sli.source)", name)
+	}
+	ms := SLISource{Name: name, SLI: sli, StatusLabel: src.StatusLabel, Unit: src.Unit}
+	ms.SLI.Source = nil
+	var errs []error
+	for _, p := range []struct {
+		text string
+		dst  **Selector
+	}{{src.Good, &ms.Good}, {src.Bad, &ms.Bad}, {src.Total, &ms.Total}, {src.Histogram, &ms.Histogram}, {src.Errors, &ms.Errors}} {
+		if p.text == "" {
+			continue
+		}
+		sel, err := ParseSelector(p.text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SLO %s: %w", name, err))
+			continue
+		}
+		*p.dst = &sel
+	}
+	return ms, errors.Join(errs...)
+}

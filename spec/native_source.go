@@ -1,0 +1,249 @@
+package spec
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/nines-sre/nines/ingest/metrics"
+	"github.com/nines-sre/nines/slo"
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	// promFields are those of sli.source.prometheus: the selectors of a
+	// source, and the API that serves them.
+	promFields      = append(slices.DeleteFunc(slices.Clone(sourceFields), func(s string) bool { return s == "prometheus" }), "url", "headers", "bearerTokenFile", "basicAuth")
+	basicAuthFields = []string{"username", "passwordFile"}
+	// connectionFields are those of an OpenSLO DataSource's
+	// connectionDetails: the API without the selectors.
+	connectionFields = []string{"url", "headers", "bearerTokenFile", "basicAuth"}
+)
+
+const (
+	wantProm       = "a mapping with url: http://prometheus:9090 and the selectors (histogram: SELECTOR, or good (or bad) and total: SELECTOR)"
+	wantURL        = "an http or https URL of a Prometheus-compatible API without /api/v1, such as http://prometheus:9090"
+	wantHeaders    = "a mapping of HTTP header names to values such as X-Scope-OrgID: team-a"
+	wantBasicAuth  = "a mapping with username: NAME and passwordFile: PATH"
+	wantFile       = "a file path"
+	wantConnection = "a mapping with url: http://prometheus:9090, and headers, bearerTokenFile or basicAuth when the API needs them"
+)
+
+// source reads sli.source: the metric series nines serve reads the SLI
+// from, received (remote write, OTLP) or, under prometheus:, read from a
+// query API. Each selector is parsed here so that a typo is reported with
+// its line, not when the first sample arrives.
+func (d *doc) source(f field) {
+	r := d.r
+	fs := d.fields(f.val, f.path, sourceFields, nil)
+	pf, pull := fs["prometheus"]
+	if !pull {
+		d.slo.SLI.Source = d.selectors(f, fs)
+		return
+	}
+	for name, other := range fs {
+		if name != "prometheus" {
+			r.errorf(other.key, other.path, "is beside prometheus; a source read from a query API has its selectors under prometheus, so move %s there", name)
+		}
+	}
+	if !r.mapping(pf, wantProm) {
+		return
+	}
+	pfs := d.fields(pf.val, pf.path, promFields, nil)
+	m := d.selectors(pf, pfs)
+	m.Prometheus = promAPI(r, pf, pfs)
+	d.slo.SLI.Source = m
+}
+
+// selectors reads the series selectors of a source mapping f.
+func (d *doc) selectors(f field, fs map[string]field) *slo.MetricSource {
+	r := d.r
+	errsBefore := len(r.errs)
+	var m slo.MetricSource
+	for name, dst := range map[string]*string{"good": &m.Good, "bad": &m.Bad, "total": &m.Total, "histogram": &m.Histogram, "errors": &m.Errors} {
+		sf, ok := fs[name]
+		if !ok {
+			continue
+		}
+		v, ok := r.scalar(sf, wantSelector)
+		if !ok {
+			continue
+		}
+		sel, err := metrics.ParseSelector(v)
+		switch {
+		case err != nil:
+			r.errorf(sf.val, sf.path, "%w; want %s", err, wantSelector)
+		case name == "errors" && sel.Name != "":
+			r.errorf(sf.val, sf.path, "%s names a metric; want label matchers alone such as {code=~\"5..\"}", quote(v))
+		case name != "errors" && sel.Name == "":
+			r.errorf(sf.val, sf.path, "%s names no metric; want %s", quote(v), wantSelector)
+		default:
+			*dst = v
+		}
+	}
+	if sf, ok := fs["statusLabel"]; ok {
+		if v, ok := r.scalar(sf, wantText); ok {
+			m.StatusLabel = v
+		}
+	}
+	if sf, ok := fs["unit"]; ok {
+		if v, ok := d.enum(sf, "unit", []string{"s", "ms", "us", "ns"}); ok {
+			m.Unit = v
+		}
+	}
+	_, g := fs["good"]
+	_, b := fs["bad"]
+	_, t := fs["total"]
+	_, h := fs["histogram"]
+	counters := g || b || t
+	switch {
+	case len(r.errs) > errsBefore:
+		// A selector that did not parse already said what is wrong.
+	case counters && h:
+		r.errorf(f.val, f.path, "give counters (good or bad, with total) or a histogram, not both")
+	case counters && (!t || g == b):
+		r.errorf(f.val, f.path, "counters need total and exactly one of good and bad")
+	case counters && d.slo.SLI.Latency != nil:
+		r.errorf(f.val, f.path, "a latency threshold needs a histogram source: counters cannot say how long requests took")
+	case !counters && !h:
+		r.errorf(f.val, f.path, "selects nothing; want good or bad with total (counters), or histogram")
+	case m.StatusLabel != "" && d.slo.SLI.Status.IsZero():
+		r.errorf(f.val, f.path, "statusLabel needs a status rule in sli.good.status to judge it")
+	}
+	return &m
+}
+
+// promAPI reads the fields fs of a mapping f that names a query API:
+// sli.source.prometheus, or an OpenSLO DataSource's connectionDetails.
+func promAPI(r *report, f field, fs map[string]field) *slo.PromAPI {
+	var api slo.PromAPI
+	if uf, ok := r.require(f.val, fs, f.path, "url", wantURL); ok {
+		if v, ok := r.scalar(uf, wantURL); ok {
+			if u, err := CheckPromURL(v); err != nil {
+				r.errorf(uf.val, uf.path, "%s: %s; want %s", quote(v), err, wantURL)
+			} else {
+				api.URL = u
+			}
+		}
+	}
+	if hf, ok := fs["headers"]; ok && r.mapping(hf, wantHeaders) {
+		for i := 0; i+1 < len(hf.val.Content); i += 2 {
+			k, v := resolve(hf.val.Content[i]), resolve(hf.val.Content[i+1])
+			if k.Kind != yaml.ScalarNode || isNull(k) || !validHeaderName(k.Value) {
+				r.errorf(k, hf.path, "%s is not an HTTP header name; want %s", quote(k.Value), wantHeaders)
+				continue
+			}
+			p := join(hf.path, k.Value)
+			name := k.Value
+			switch http.CanonicalHeaderKey(name) {
+			case "Authorization":
+				r.errorf(k, p, "would put a secret in the spec; give bearerTokenFile or basicAuth instead, which read it from a file")
+				continue
+			case "Host", "Content-Length", "Content-Type", "Accept-Encoding":
+				r.errorf(k, p, "is set by nines for each query; leave it out")
+				continue
+			}
+			if slices.ContainsFunc(slices.Collect(maps.Keys(api.Headers)), func(h string) bool { return strings.EqualFold(h, name) }) {
+				r.errorf(k, p, "repeated (header names are case-insensitive)")
+				continue
+			}
+			hv, ok := r.scalar(field{path: p, key: k, val: v}, "a header value")
+			if !ok {
+				continue
+			}
+			if strings.ContainsAny(hv, "\r\n\x00") {
+				r.errorf(v, p, "holds a line break or NUL, which no HTTP header may")
+				continue
+			}
+			if api.Headers == nil {
+				api.Headers = map[string]string{}
+			}
+			api.Headers[name] = hv
+		}
+	}
+	if tf, ok := fs["bearerTokenFile"]; ok {
+		if v, ok := r.scalar(tf, wantFile); ok {
+			api.BearerTokenFile = v
+		}
+	}
+	if bf, ok := fs["basicAuth"]; ok && r.mapping(bf, wantBasicAuth) {
+		bfs := r.fields(bf.val, bf.path, basicAuthFields, nil)
+		if uf, ok := r.require(bf.val, bfs, bf.path, "username", "a user name"); ok {
+			if v, ok := r.scalar(uf, "a user name"); ok {
+				if strings.Contains(v, ":") {
+					r.errorf(uf.val, uf.path, "%s holds ':', which basic auth cannot send in a user name", quote(v))
+				} else {
+					api.BasicAuthUser = v
+				}
+			}
+		}
+		if pf, ok := r.require(bf.val, bfs, bf.path, "passwordFile", wantFile); ok {
+			if v, ok := r.scalar(pf, wantFile); ok {
+				api.BasicAuthPasswordFile = v
+			}
+		}
+		if _, ok := fs["bearerTokenFile"]; ok {
+			r.errorf(bf.key, bf.path, "is beside bearerTokenFile; a query carries one Authorization header, so give one of them")
+		}
+	}
+	return &api
+}
+
+// CheckPromURL checks the base URL of a Prometheus-compatible API and
+// returns it without a trailing slash.
+func CheckPromURL(v string) (string, error) {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", errors.New("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", errors.New("the scheme is not http or https")
+	case u.Host == "":
+		return "", errors.New("no host")
+	case u.User != nil:
+		return "", errors.New("holds credentials, which would put a secret in the spec (give basicAuth with a passwordFile)")
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", errors.New("has a query or fragment")
+	case strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v1"):
+		return "", errors.New("ends in /api/v1, which nines adds to each query")
+	}
+	return strings.TrimSuffix(v, "/"), nil
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110 field name).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// promNode writes api as a mapping: its url, then the selectors of its
+// source (the fields of sm), then its headers and credentials.
+func promNode(api *slo.PromAPI, selectors *yaml.Node) *yaml.Node {
+	sm := mapping("url", api.URL)
+	sm.Content = append(sm.Content, selectors.Content...)
+	if len(api.Headers) > 0 {
+		h := mapping()
+		for _, k := range slices.Sorted(maps.Keys(api.Headers)) {
+			put(h, k, api.Headers[k])
+		}
+		put(sm, "headers", h)
+	}
+	if api.BearerTokenFile != "" {
+		put(sm, "bearerTokenFile", api.BearerTokenFile)
+	}
+	if api.BasicAuthUser != "" || api.BasicAuthPasswordFile != "" {
+		put(sm, "basicAuth", mapping("username", api.BasicAuthUser, "passwordFile", api.BasicAuthPasswordFile))
+	}
+	return sm
+}
