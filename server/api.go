@@ -66,7 +66,7 @@ func (s *Server) listSLOs(r *http.Request) (any, error) {
 			BudgetLeft: report.Number(res.Budget.RemainingShare()), BurnRate1h: report.Number(burn[0]),
 		})
 	}
-	return map[string]any{"slos": out}, nil
+	return jsonList[sloSummary]{"slos", out}, nil
 }
 
 func (s *Server) getSLO(r *http.Request) (any, error) {

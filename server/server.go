@@ -192,6 +192,10 @@ func (s *Server) apiStatus(status int, h func(r *http.Request) (any, error)) htt
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
+	if st, ok := v.(streamedJSON); ok {
+		st.writeIndentedJSON(w)
+		return
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
