@@ -170,6 +170,7 @@ func (a *appender) flush(tx pgx.Tx) error {
 	ctx := a.ctx
 	b := &pgx.Batch{}
 	if len(a.rollups) > 0 {
+		a.queueChanges(b) // before the merge, which clobbers a.rollups
 		if err := mergeRollups(ctx, tx, b, a.rollups); err != nil {
 			return err
 		}
