@@ -372,6 +372,9 @@ type MetricsResult struct {
 // the next, and share it (a group commit): one fsync for all, and one
 // answer, success or error, for all.
 func (e *Engine) IngestMetrics(ctx context.Context, proto string, series []metrics.Series) (*MetricsResult, error) {
+	if !e.leading() {
+		return nil, ErrFollower
+	}
 	e.writes.RLock()
 	defer e.writes.RUnlock()
 	e.mu.RLock()
@@ -645,6 +648,9 @@ func (e *Engine) flushMetrics(ctx context.Context, now time.Time) {
 // still to come in other requests would be missing from them. The next
 // start stores them once their hold has passed.
 func (e *Engine) SaveState(ctx context.Context) error {
+	if !e.leading() {
+		return nil // the leader's to save
+	}
 	e.mu.RLock()
 	entries := slices.Collect(maps.Values(e.slos))
 	e.mu.RUnlock()

@@ -872,8 +872,19 @@ func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) {
 
 // attempt sends one outbox entry once and records the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
-	status, retryAfter, detail, err := d.send(ctx, cfg.Timeout, e.Kind, &e.Request)
+	status, retryAfter, detail, err, sent, removed, gone := d.sendClaimed(ctx, cfg.Timeout, e)
 	now := d.opts.Now()
+	if !sent {
+		// Another replica holds it (or delivered it); a failed claim is
+		// tried again at the next tick.
+		d.mu.Lock()
+		delete(d.inflight, e.ID)
+		if gone {
+			delete(d.outbox, e.ID)
+		}
+		d.mu.Unlock()
+		return
+	}
 	if ctx.Err() != nil {
 		// Shutting down: the entry stays as it was, for the next start.
 		d.mu.Lock()
@@ -883,7 +894,7 @@ func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
 	}
 	st := d.opts.State
 	if err == nil && status >= 200 && status < 300 {
-		if st != nil {
+		if st != nil && !removed {
 			_, perr := st.DeleteStatePrefix(ctx, e.key())
 			d.persist(perr)
 		}

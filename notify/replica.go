@@ -1,0 +1,157 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Several nines serve on one database (docs/replicas.md): one, the
+// leader, routes and delivers; every replica shows the silences and the
+// outbox as the database holds them.
+
+// Role says whether this replica leads; leader.Elector satisfies it.
+type Role interface {
+	Leading() bool
+}
+
+// Claimer is a State that several processes share: ClaimState runs fn
+// while the caller alone holds the record under key, and deletes the
+// record in the same transaction when fn returns true. ran is false when
+// another process holds the record (exists) or it is gone. The
+// dispatcher sends each outbox entry under a claim, so that no two
+// replicas send one entry at once, and a replica killed mid-send leaves
+// the entry to the next leader, which sends the same request again (the
+// same PagerDuty dedup_key, the same Alertmanager fingerprints).
+type Claimer interface {
+	ClaimState(ctx context.Context, key string, fn func(ctx context.Context) (remove bool)) (ran, exists bool, err error)
+}
+
+// RunReplica is Run for one of several replicas: while role leads, the
+// dispatcher works every Tick, starting from what the database holds
+// each time this replica becomes the leader (the outbox, the alerts held
+// and the silences the last leader left); while it follows, it only
+// reads the silences and the outbox back every Tick, for the API.
+func (d *Dispatcher) RunReplica(ctx context.Context, role Role) {
+	t := time.NewTicker(d.opts.Tick)
+	defer t.Stop()
+	was := false
+	for {
+		leading := role.Leading()
+		switch {
+		case leading && !was:
+			d.reset()
+			if err := d.Load(ctx); err != nil && ctx.Err() == nil {
+				d.opts.Logger.Error("notify: loading the outbox on becoming the leader", "err", err)
+			}
+		case leading:
+			d.refreshSilences(ctx)
+			d.step(ctx, d.opts.Now())
+		default:
+			d.refreshSilences(ctx)
+			d.refreshOutbox(ctx)
+		}
+		was = leading
+		select {
+		case <-ctx.Done():
+			d.deliveries.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reset forgets what this replica held in memory, before it reads the
+// last leader's state; deliveries still in flight finish under their
+// claims.
+func (d *Dispatcher) reset() {
+	d.qmu.Lock()
+	d.queue = nil
+	d.qmu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.groups)
+	clear(d.records)
+	clear(d.dirty)
+	clear(d.silences)
+	for id := range d.outbox {
+		if !d.inflight[id] {
+			delete(d.outbox, id)
+		}
+	}
+	d.inhibitors = nil
+}
+
+// refreshSilences takes the silences as stored: another replica's API
+// may have added, changed or expired one.
+func (d *Dispatcher) refreshSilences(ctx context.Context) {
+	if d.opts.State == nil {
+		return
+	}
+	stored := map[string]*Silence{}
+	err := d.opts.State.RangeState(ctx, silencePrefix, func(key string, v []byte) error {
+		var s Silence
+		if json.Unmarshal(v, &s) == nil && s.ID != "" && len(s.Matchers) > 0 && !s.Matchers.Matches(map[string]string{}) {
+			stored[s.ID] = &s
+		}
+		return nil
+	})
+	if err != nil {
+		return // kept as they were; the next tick tries again
+	}
+	d.mu.Lock()
+	d.silences = stored
+	d.mu.Unlock()
+}
+
+// refreshOutbox takes the outbox as stored, for a follower's API.
+func (d *Dispatcher) refreshOutbox(ctx context.Context) {
+	if d.opts.State == nil {
+		return
+	}
+	stored := map[string]*Entry{}
+	err := d.opts.State.RangeState(ctx, outboxPrefix, func(key string, v []byte) error {
+		if e, err := decodeEntry(key, v); err == nil {
+			stored[e.ID] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	for id := range d.outbox {
+		if d.inflight[id] {
+			stored[id] = d.outbox[id]
+		}
+	}
+	d.outbox = stored
+	d.mu.Unlock()
+}
+
+// sendClaimed sends e under a claim of its record when the State is
+// shared (Claimer). sent says whether this replica sent it; removed
+// that its record was deleted with the claim (a success). gone says the
+// record no longer exists: another replica delivered it.
+func (d *Dispatcher) sendClaimed(ctx context.Context, timeout time.Duration, e *Entry) (status int, retryAfter time.Duration, detail string, err error, sent, removed, gone bool) {
+	c, ok := d.opts.State.(Claimer)
+	if !ok {
+		status, retryAfter, detail, err = d.send(ctx, timeout, e.Kind, &e.Request)
+		return status, retryAfter, detail, err, true, false, false
+	}
+	ran, exists, cerr := c.ClaimState(ctx, e.key(), func(ctx context.Context) bool {
+		status, retryAfter, detail, err = d.send(ctx, timeout, e.Kind, &e.Request)
+		return err == nil && status >= 200 && status < 300
+	})
+	switch {
+	case !ran && cerr != nil:
+		d.persist(cerr)
+		return 0, 0, "", nil, false, false, false
+	case !ran:
+		return 0, 0, "", nil, false, false, !exists
+	}
+	// The receiver's answer stands; cerr says whether the deletion
+	// committed (if not, the entry is sent again: the same request).
+	d.persist(cerr)
+	return status, retryAfter, detail, err, true, cerr == nil && err == nil && status >= 200 && status < 300, false
+}
