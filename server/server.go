@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -76,6 +75,9 @@ type Config struct {
 	// Snapshots, when set, are the UI's frozen pages, listed and deleted
 	// at /api/v1/snapshots (server/snapshots.go).
 	Snapshots *snapshot.Shelf
+	// Replica, when set, says this process's role among several on one
+	// database, on /healthz, /readyz and /metrics (server/replica.go).
+	Replica Replica
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -127,7 +129,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	read := s.readAuth
 	write := func(body mediaTypes, h http.Handler) http.Handler { return s.writeAuth(s.accept(body, s.holding(h))) }
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", read(http.HandlerFunc(s.metrics)))
 	s.mux.Handle("GET /api/v1/slos", read(s.api(s.listSLOs)))
 	s.mux.Handle("GET /api/v1/slos/{name}", read(s.api(s.getSLO)))
