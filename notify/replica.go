@@ -64,10 +64,11 @@ func (d *Dispatcher) RunReplica(ctx context.Context, role Role) {
 // reset forgets what this replica held in memory, before it reads the
 // last leader's state; deliveries still in flight finish under their
 // claims.
+//
+// The queue stays: the engine may have told this replica's first
+// transitions as the leader already, and they are news to the records
+// read next.
 func (d *Dispatcher) reset() {
-	d.qmu.Lock()
-	d.queue = nil
-	d.qmu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.groups)
