@@ -39,6 +39,9 @@ type Options struct {
 	// retry delays (default seeded from the runtime).
 	Now  func() time.Time
 	Rand *rand.Rand
+	// Claimer, when set, is the State shared with other replicas: each
+	// outbox entry is sent under a claim of its record (replica.go).
+	Claimer Claimer
 	// ExternalURL is used when the Config names none.
 	ExternalURL string
 	// Tick is how often Run does its work (default 1 s).

@@ -131,12 +131,12 @@ func (d *Dispatcher) refreshOutbox(ctx context.Context) {
 }
 
 // sendClaimed sends e under a claim of its record when the State is
-// shared (Claimer). sent says whether this replica sent it; removed
+// shared (Options.Claimer). sent says whether this replica sent it; removed
 // that its record was deleted with the claim (a success). gone says the
 // record no longer exists: another replica delivered it.
 func (d *Dispatcher) sendClaimed(ctx context.Context, timeout time.Duration, e *Entry) (status int, retryAfter time.Duration, detail string, err error, sent, removed, gone bool) {
-	c, ok := d.opts.State.(Claimer)
-	if !ok {
+	c := d.opts.Claimer
+	if c == nil {
 		status, retryAfter, detail, err = d.send(ctx, timeout, e.Kind, &e.Request)
 		return status, retryAfter, detail, err, true, false, false
 	}

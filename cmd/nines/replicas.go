@@ -9,6 +9,7 @@ import (
 
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/leader"
+	"github.com/nines-sre/nines/notify"
 	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/store/postgres"
 )
@@ -61,6 +62,14 @@ func (r *replication) role() engine.Role {
 
 // feed is what the engine follows, nil when alone.
 func (r *replication) feed() engine.Feed {
+	if r.pg == nil {
+		return nil
+	}
+	return r.pg
+}
+
+// claimer claims outbox records among replicas, nil when alone.
+func (r *replication) claimer() notify.Claimer {
 	if r.pg == nil {
 		return nil
 	}

@@ -164,11 +164,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err := checkExposure(ln.Addr(), token, f.insecureNoAuth, logger); err != nil {
 		return err
 	}
-	nt, err := newNotifier(f.notify, ln.Addr().String(), token, db, logger)
+	rep, err := newReplication(db, ln.Addr().String(), logger)
 	if err != nil {
 		return err
 	}
-	rep, err := newReplication(db, ln.Addr().String(), logger)
+	nt, err := newNotifier(f.notify, ln.Addr().String(), token, db, rep.claimer(), logger)
 	if err != nil {
 		return err
 	}
