@@ -329,11 +329,18 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	if err != nil {
 		return fmt.Errorf("collector state: %w", err)
 	}
+	if !e.leading() {
+		// A follower only reads: what looks stale to it may be a state
+		// the leader is saving now.
+		stale = nil
+	}
 	for _, g := range stale {
 		e.deleteGen(ctx, p, g)
 	}
-	if _, err := st.DeleteStatePrefix(ctx, staleKey(p)); err != nil {
-		e.cfg.Logger.Warn("deleting the mark of an earlier nines", "protocol", p, "err", err)
+	if e.leading() {
+		if _, err := st.DeleteStatePrefix(ctx, staleKey(p)); err != nil {
+			e.cfg.Logger.Warn("deleting the mark of an earlier nines", "protocol", p, "err", err)
+		}
 	}
 	if col.logBytes > 0 || bad > 0 {
 		e.cfg.Logger.Info("collector restored from its state and the records since", "protocol", p,
