@@ -125,6 +125,9 @@ type Engine struct {
 	collectors map[string]*collector
 	// health refuses commits at once while the store is failing (health.go).
 	health storeHealth
+	// tookOver: TakeOver ran since this replica last stepped down
+	// (replica.go).
+	tookOver atomic.Bool
 	// feed is the position in Config.Feed read up to (replica.go).
 	feed struct {
 		sync.Mutex

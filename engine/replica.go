@@ -43,8 +43,18 @@ type Feed interface {
 // 503, which a load balancer sends on to another replica.
 var ErrFollower = fmt.Errorf("%w: this nines replica follows; metric samples (remote write, OTLP) are taken by the leader, so that every counter's increase is counted once: retry, or route them to the leader (docs/replicas.md)", store.ErrUnavailable)
 
-// leading reports whether this replica leads.
-func (e *Engine) leading() bool { return e.cfg.Role == nil || e.cfg.Role.Leading() }
+// leading reports whether this replica leads: its role says so and it
+// has taken over what the last leader left (TakeOver). Between winning
+// the lease and the end of TakeOver it does not act as the leader: a
+// collector of its own start would record samples over the last
+// leader's records.
+func (e *Engine) leading() bool {
+	return e.cfg.Role == nil || e.cfg.Role.Leading() && e.tookOver.Load()
+}
+
+// StepDown is told that this replica no longer leads: the next lease it
+// wins, it takes over again from what the leader of the meantime left.
+func (e *Engine) StepDown() { e.tookOver.Store(false) }
 
 // feedStart reads the feed's position before the trackers are read, so
 // that nothing committed after is missed.
@@ -212,5 +222,6 @@ func (e *Engine) TakeOver(ctx context.Context) error {
 	e.mu.Lock()
 	e.collectors = cols
 	e.mu.Unlock()
+	e.tookOver.Store(true)
 	return errors.Join(errs...)
 }

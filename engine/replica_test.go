@@ -184,11 +184,30 @@ alerting: {noData: {after: 10m, severity: page}}
 		return e
 	}
 	a := engineOf("a", &follower{leading: true})
+	if err := a.TakeOver(ctx); err != nil {
+		t.Fatal(err)
+	}
 	now = now.Add(time.Minute) // the first quantum stepped live
 	a.Tick(now)
 	if len(calls) != 1 || calls[0].replica != "a" || calls[0].tr.Kind != alert.Fire {
 		t.Fatalf("the leader told %+v, want one fire", calls)
 	}
+	t.Run("A replica that won the lease acts as the leader only once it took over.", func(t *testing.T) {
+		e := engineOf("c", &follower{leading: true})
+		if _, err := e.IngestMetrics(ctx, "remote-write", nil); !errors.Is(err, ErrFollower) {
+			t.Errorf("metric samples before the take-over: %v", err)
+		}
+		if err := e.TakeOver(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.IngestMetrics(ctx, "remote-write", nil); errors.Is(err, ErrFollower) {
+			t.Errorf("metric samples after the take-over: %v", err)
+		}
+		e.StepDown()
+		if _, err := e.IngestMetrics(ctx, "remote-write", nil); !errors.Is(err, ErrFollower) {
+			t.Errorf("metric samples after stepping down: %v", err)
+		}
+	})
 	role := &follower{}
 	b := engineOf("b", role)
 	now = now.Add(time.Minute)

@@ -97,7 +97,11 @@ func (r *replication) run(ctx context.Context, eng *engine.Engine) {
 // changed is the elector's OnChange: the new leader reads what the last
 // one left (alert state, metric collectors) before it acts on it.
 func (r *replication) changed(leading bool) {
-	if !leading || r.eng == nil {
+	if r.eng == nil {
+		return
+	}
+	if !leading {
+		r.eng.StepDown()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
