@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -142,4 +143,38 @@ func TestClaimState(t *testing.T) {
 			t.Errorf("b after a removed it: ran %v exists %v, %v; want gone", ran, exists, err)
 		}
 	})
+}
+
+// BenchmarkCommitWithFeed is the cost of the change feed on a commit of
+// rollups: the batch of one events request touches a quantum or two.
+func BenchmarkCommitWithFeed(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		origin string
+		n      int
+	}{{"alone, 1 rollup", "", 1}, {"replica, 1 rollup", "a", 1}, {"alone, 100 rollups", "", 100}, {"replica, 100 rollups", "a", 100}} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := Open(ctx, pgtest.URL(b), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if c.origin != "" {
+				db.SetOrigin(c.origin)
+			}
+			start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC).UnixNano()
+			for b.Loop() {
+				app := db.Appender(ctx)
+				for i := range c.n {
+					if err := app.Append(fmt.Sprintf("sli-%d", i), time.Minute, &slo.Rollup{Start: start, Attempted: 10, Good: 9, Measured: true}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := app.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
