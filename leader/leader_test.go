@@ -67,13 +67,19 @@ func newElector(t *testing.T, l Lease, c *clock, holder string, changes *[]bool)
 	return e
 }
 
+// contenders are replicas a and b on one lease, on a fake clock, with
+// the role changes each is told.
+func contenders(t *testing.T) (c *clock, l *memLease, a, b *Elector, ca, cb *[]bool) {
+	c = &clock{t: time.Unix(1_700_000_000, 0)}
+	l = &memLease{clock: c}
+	ca, cb = &[]bool{}, &[]bool{}
+	return c, l, newElector(t, l, c, "a", ca), newElector(t, l, c, "b", cb), ca, cb
+}
+
 func TestElection(t *testing.T) {
 	ctx := context.Background()
 	t.Run("Of two contenders the first to ask leads and the other follows while the lease is renewed.", func(t *testing.T) {
-		c := &clock{t: time.Unix(1_700_000_000, 0)}
-		l := &memLease{clock: c}
-		var ca, cb []bool
-		a, b := newElector(t, l, c, "a", &ca), newElector(t, l, c, "b", &cb)
+		c, _, a, b, ca, cb := contenders(t)
 		for range 100 {
 			a.Step(ctx)
 			b.Step(ctx)
@@ -85,15 +91,12 @@ func TestElection(t *testing.T) {
 		if st := b.Status(); st.Role != RoleFollower || st.Leader != "a" {
 			t.Errorf("b's status %+v: want a follower that sees a lead", st)
 		}
-		if len(ca) != 1 || !ca[0] || len(cb) != 0 {
-			t.Errorf("role changes a %v, b %v: want a told once that it leads, b never", ca, cb)
+		if len(*ca) != 1 || !(*ca)[0] || len(*cb) != 0 {
+			t.Errorf("role changes a %v, b %v: want a told once that it leads, b never", *ca, *cb)
 		}
 	})
 	t.Run("A leader that stops renewing is replaced once its lease expired, and never while it might still lead.", func(t *testing.T) {
-		c := &clock{t: time.Unix(1_700_000_000, 0)}
-		l := &memLease{clock: c}
-		var ca, cb []bool
-		a, b := newElector(t, l, c, "a", &ca), newElector(t, l, c, "b", &cb)
+		c, _, a, b, _, _ := contenders(t)
 		a.Step(ctx)
 		b.Step(ctx)
 		died := c.Now()
@@ -115,10 +118,7 @@ func TestElection(t *testing.T) {
 		}
 	})
 	t.Run("A leader that loses the database steps down when its lease ends, and a replica that can reach it takes over.", func(t *testing.T) {
-		c := &clock{t: time.Unix(1_700_000_000, 0)}
-		l := &memLease{clock: c}
-		var ca, cb []bool
-		a, b := newElector(t, l, c, "a", &ca), newElector(t, l, c, "b", &cb)
+		c, l, a, b, ca, _ := contenders(t)
 		a.Step(ctx)
 		// a's connection fails; b's works: a separate lease view.
 		cut := &cutLease{Lease: l}
@@ -138,8 +138,8 @@ func TestElection(t *testing.T) {
 		if st := a.Status(); st.Error == "" || st.Role != RoleFollower {
 			t.Errorf("a's status %+v: want a follower saying why", st)
 		}
-		if len(ca) != 2 || !ca[0] || ca[1] {
-			t.Errorf("a's role changes %v: want lead, then step down", ca)
+		if len(*ca) != 2 || !(*ca)[0] || (*ca)[1] {
+			t.Errorf("a's role changes %v: want lead, then step down", *ca)
 		}
 		// a's database comes back: it follows b.
 		cut.down = false
@@ -151,10 +151,7 @@ func TestElection(t *testing.T) {
 		}
 	})
 	t.Run("A leader that shuts down releases the lease and the next replica leads at its first attempt.", func(t *testing.T) {
-		c := &clock{t: time.Unix(1_700_000_000, 0)}
-		l := &memLease{clock: c}
-		var ca, cb []bool
-		a, b := newElector(t, l, c, "a", &ca), newElector(t, l, c, "b", &cb)
+		_, _, a, b, _, _ := contenders(t)
 		a.Step(ctx)
 		a.release()
 		b.Step(ctx)
