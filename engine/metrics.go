@@ -329,7 +329,7 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	if err != nil {
 		return fmt.Errorf("collector state: %w", err)
 	}
-	if !e.leading() {
+	if !e.holdsLease() {
 		// A follower only reads: what looks stale to it may be a state
 		// the leader is saving now.
 		stale = nil
@@ -337,7 +337,7 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	for _, g := range stale {
 		e.deleteGen(ctx, p, g)
 	}
-	if e.leading() {
+	if e.holdsLease() {
 		if _, err := st.DeleteStatePrefix(ctx, staleKey(p)); err != nil {
 			e.cfg.Logger.Warn("deleting the mark of an earlier nines", "protocol", p, "err", err)
 		}

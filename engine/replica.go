@@ -17,8 +17,9 @@ import (
 // feed); one, the leader, tells the notifiers, saves the alert state and
 // takes metric samples, whose counter baselines one collector holds.
 
-// Role says whether this engine's replica leads; leader.Elector and
-// leader.Single satisfy it. Without one the engine leads.
+// Role says whether this engine's replica leads; leader.Elector
+// satisfies it. Without one (a process alone on its store, as on SQLite)
+// the engine leads from the start, with nothing to take over.
 type Role interface {
 	Leading() bool
 }
@@ -51,6 +52,10 @@ var ErrFollower = fmt.Errorf("%w: this nines replica follows; metric samples (re
 func (e *Engine) leading() bool {
 	return e.cfg.Role == nil || e.cfg.Role.Leading() && e.tookOver.Load()
 }
+
+// holdsLease reports whether this replica's role says it leads, taken
+// over or not: TakeOver reads as the leader.
+func (e *Engine) holdsLease() bool { return e.cfg.Role == nil || e.cfg.Role.Leading() }
 
 // StepDown is told that this replica no longer leads: the next lease it
 // wins, it takes over again from what the leader of the meantime left.

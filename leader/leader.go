@@ -42,18 +42,6 @@ const (
 	RoleFollower = "follower"
 )
 
-// Role says whether this replica leads now.
-type Role interface {
-	Leading() bool
-}
-
-// Single is the role of a process that is alone on its store (SQLite,
-// which one process opens at a time): always the leader.
-type Single struct{}
-
-// Leading implements Role.
-func (Single) Leading() bool { return true }
-
 // Options tune an Elector. Holder is required.
 type Options struct {
 	// Holder names this replica in the lease (host, process, address):

@@ -191,9 +191,3 @@ func TestOptions(t *testing.T) {
 		})
 	}
 }
-
-func TestSingleAlwaysLeads(t *testing.T) {
-	if !(Single{}).Leading() {
-		t.Error("a process alone on its store must lead")
-	}
-}

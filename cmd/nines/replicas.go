@@ -52,13 +52,17 @@ func newReplication(db servingStore, addr string, logger *slog.Logger) (*replica
 	return r, nil
 }
 
-// role is the engine's role.
+// role is the engine's role: nil when alone, which the engine takes as
+// always leading.
 func (r *replication) role() engine.Role {
 	if r.elector == nil {
-		return leader.Single{}
+		return nil
 	}
 	return r.elector
 }
+
+// leading reports whether this process leads: always when alone.
+func (r *replication) leading() bool { return r.elector == nil || r.elector.Leading() }
 
 // feed is what the engine follows, nil when alone.
 func (r *replication) feed() engine.Feed {

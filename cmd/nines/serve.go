@@ -247,7 +247,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { nt.run(ctx, rep) })
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {
-			if !rep.role().Leading() {
+			if !rep.leading() {
 				return // the leader's to do, once for all replicas
 			}
 			if _, err := db.Compact(ctx, now, f.retention); err != nil && ctx.Err() == nil {
