@@ -139,8 +139,9 @@ func (e *Engine) follow(ctx context.Context) (bool, error) {
 		if err := en.add(r); err != nil {
 			e.cfg.Logger.Error("evaluating a quantum another replica stored", "slo", en.slo.Name, "err", err)
 		}
+		// Not in this replica's ingest counters: the replica that stored
+		// it counts it, so that a sum over replicas counts it once.
 		pastDay = pastDay || r.Start < today
-		e.counters.Rollups.Add(1)
 		return nil
 	})
 	if pastDay {
