@@ -25,11 +25,20 @@ func (s *Server) role() (role string, reachable bool) {
 	return st.Role, st.Error == ""
 }
 
-// healthz answers while the process serves, with its role: a load
-// balancer keeps sending it traffic whatever the role.
+// healthz answers while the process serves, with its role among
+// replicas (alone, "ok" as ever): a load balancer keeps sending it
+// traffic whatever the role.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	io.WriteString(w, "ok"+s.roleSuffix()+"\n")
+}
+
+// roleSuffix is " leader" or " follower" among replicas, "" alone.
+func (s *Server) roleSuffix() string {
+	if s.cfg.Replica == nil {
+		return ""
+	}
 	role, _ := s.role()
-	io.WriteString(w, "ok "+role+"\n")
+	return " " + role
 }
 
 // readyz answers 200 while this replica can take writes (it reaches the
@@ -37,14 +46,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // balancer sends traffic elsewhere meanwhile. It names the role either
 // way, and nothing else: it answers any Host, as /healthz does.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	role, ok := s.role()
+	_, ok := s.role()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if !ok {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "not ready "+role+": the database cannot be reached\n")
+		io.WriteString(w, "not ready"+s.roleSuffix()+": the database cannot be reached\n")
 		return
 	}
-	io.WriteString(w, "ready "+role+"\n")
+	io.WriteString(w, "ready"+s.roleSuffix()+"\n")
 }
 
 // writeRole adds the role to /metrics.

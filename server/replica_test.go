@@ -39,7 +39,7 @@ func TestRoleOnHealthReadyAndMetrics(t *testing.T) {
 		health, ready, gauge string
 		readyStatus          int
 	}{
-		{"A process alone on its store leads.", nil, "ok leader\n", "ready leader\n", "nines_leader 1\n", 200},
+		{"A process alone on its store answers as it always did, and leads.", nil, "ok\n", "ready\n", "nines_leader 1\n", 200},
 		{"A follower says so and is ready.", &replicaStub{leader.Status{Role: leader.RoleFollower, Holder: "b", Leader: "a"}},
 			"ok follower\n", "ready follower\n", "nines_leader 0\n", 200},
 		{"A leader says so.", &replicaStub{leader.Status{Role: leader.RoleLeader, Holder: "a", Leader: "a"}},
