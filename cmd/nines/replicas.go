@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/engine"
@@ -21,10 +22,11 @@ import (
 type replication struct {
 	elector *leader.Elector // nil when alone
 	pg      *postgres.DB
-	// eng is handed over to when this replica becomes the leader; set
-	// before run.
-	eng    *engine.Engine
-	logger *slog.Logger
+	// eng is handed over to when this replica becomes the leader, in
+	// the order of changes; both are set by run.
+	eng     *engine.Engine
+	changes chan bool
+	logger  *slog.Logger
 }
 
 // changesKept is how long the change feed keeps what a replica
@@ -95,15 +97,31 @@ func (r *replication) run(ctx context.Context, eng *engine.Engine) {
 		return
 	}
 	r.eng = eng
+	// Role changes are applied in order, off the elector's goroutine: a
+	// take-over reads the state of every SLO, which must not delay the
+	// renewals of the lease it was won with.
+	r.changes = make(chan bool, 16)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for leading := range r.changes {
+			r.apply(leading)
+		}
+	})
 	r.elector.Run(ctx)
+	close(r.changes)
+	wg.Wait()
 }
 
-// changed is the elector's OnChange: the new leader reads what the last
-// one left (alert state, metric collectors) before it acts on it.
+// changed is the elector's OnChange.
 func (r *replication) changed(leading bool) {
-	if r.eng == nil {
-		return
+	if r.changes != nil {
+		r.changes <- leading
 	}
+}
+
+// apply makes the engine follow, or lead once it has read what the last
+// leader left (alert state, metric collectors).
+func (r *replication) apply(leading bool) {
 	if !leading {
 		r.eng.StepDown()
 		return
