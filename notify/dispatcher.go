@@ -875,14 +875,15 @@ func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) {
 
 // attempt sends one outbox entry once and records the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
-	status, retryAfter, detail, err, sent, removed, gone := d.sendClaimed(ctx, cfg.Timeout, e)
+	res := d.sendClaimed(ctx, cfg.Timeout, e)
+	status, retryAfter, detail, err := res.status, res.retryAfter, res.detail, res.err
 	now := d.opts.Now()
-	if !sent {
+	if !res.tried {
 		// Another replica holds it (or delivered it); a failed claim is
 		// tried again at the next tick.
 		d.mu.Lock()
 		delete(d.inflight, e.ID)
-		if gone {
+		if res.gone {
 			delete(d.outbox, e.ID)
 		}
 		d.mu.Unlock()
@@ -897,7 +898,7 @@ func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
 	}
 	st := d.opts.State
 	if err == nil && status >= 200 && status < 300 {
-		if st != nil && !removed {
+		if st != nil && !res.removed {
 			_, perr := st.DeleteStatePrefix(ctx, e.key())
 			d.persist(perr)
 		}

@@ -130,29 +130,39 @@ func (d *Dispatcher) refreshOutbox(ctx context.Context) {
 	d.mu.Unlock()
 }
 
+// sent is what became of one attempt under a claim.
+type sent struct {
+	status     int
+	retryAfter time.Duration
+	detail     string
+	err        error // of the request; a failed claim is persisted, not here
+	// tried: this replica sent it. removed: its record was deleted with
+	// the claim (a success). gone: the record no longer exists, another
+	// replica delivered it.
+	tried, removed, gone bool
+}
+
 // sendClaimed sends e under a claim of its record when the State is
-// shared (Options.Claimer). sent says whether this replica sent it; removed
-// that its record was deleted with the claim (a success). gone says the
-// record no longer exists: another replica delivered it.
-func (d *Dispatcher) sendClaimed(ctx context.Context, timeout time.Duration, e *Entry) (status int, retryAfter time.Duration, detail string, err error, sent, removed, gone bool) {
+// shared (Options.Claimer), else as it is.
+func (d *Dispatcher) sendClaimed(ctx context.Context, timeout time.Duration, e *Entry) sent {
+	var out sent
 	c := d.opts.Claimer
 	if c == nil {
-		status, retryAfter, detail, err = d.send(ctx, timeout, e.Kind, &e.Request)
-		return status, retryAfter, detail, err, true, false, false
+		out.status, out.retryAfter, out.detail, out.err = d.send(ctx, timeout, e.Kind, &e.Request)
+		out.tried = true
+		return out
 	}
 	ran, exists, cerr := c.ClaimState(ctx, e.key(), func(ctx context.Context) bool {
-		status, retryAfter, detail, err = d.send(ctx, timeout, e.Kind, &e.Request)
-		return err == nil && status >= 200 && status < 300
+		out.status, out.retryAfter, out.detail, out.err = d.send(ctx, timeout, e.Kind, &e.Request)
+		return out.ok()
 	})
-	switch {
-	case !ran && cerr != nil:
-		d.persist(cerr)
-		return 0, 0, "", nil, false, false, false
-	case !ran:
-		return 0, 0, "", nil, false, false, !exists
-	}
-	// The receiver's answer stands; cerr says whether the deletion
-	// committed (if not, the entry is sent again: the same request).
+	// A failed claim is tried again at the next tick; a failed deletion
+	// after a success has the entry sent again: the same request.
 	d.persist(cerr)
-	return status, retryAfter, detail, err, true, cerr == nil && err == nil && status >= 200 && status < 300, false
+	out.tried, out.gone = ran, !ran && cerr == nil && !exists
+	out.removed = ran && cerr == nil && out.ok()
+	return out
 }
+
+// ok reports whether the receiver accepted the request.
+func (s *sent) ok() bool { return s.err == nil && s.status >= 200 && s.status < 300 }
