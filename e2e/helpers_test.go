@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/internal/pgtest"
 )
 
 // tmpRoot holds what the whole package shares: the nines binary.
@@ -31,7 +33,8 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	tmpRoot = dir
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL of the replica tests
+
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -102,7 +102,7 @@ func sameHolds(a, b alert.State) bool {
 // replay) one transition now, so nothing is announced for a past minute
 // and nothing twice. en.mu must be held.
 func (e *Engine) notify(en *entry, trs []alert.Transition) {
-	if e.cfg.OnTransition == nil {
+	if e.cfg.OnTransition == nil || !e.leading() {
 		en.notified = firingSet(en.run.alerts)
 		return
 	}

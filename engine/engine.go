@@ -67,6 +67,11 @@ type Config struct {
 	// held, so it must not block or call back into the Engine: enqueue
 	// and return.
 	OnTransition func(s *slo.SLO, tr alert.Transition)
+	// Role, when set, says whether this replica leads: only the leader
+	// tells OnTransition, saves the alert state and takes metric samples
+	// (replica.go). Feed, when set, brings in what other replicas commit.
+	Role Role
+	Feed Feed
 }
 
 func (c *Config) defaults() error {
@@ -120,6 +125,14 @@ type Engine struct {
 	collectors map[string]*collector
 	// health refuses commits at once while the store is failing (health.go).
 	health storeHealth
+	// tookOver: TakeOver ran since this replica last stepped down
+	// (replica.go).
+	tookOver atomic.Bool
+	// feed is the position in Config.Feed read up to (replica.go).
+	feed struct {
+		sync.Mutex
+		at int64
+	}
 }
 
 // entry is one loaded SLO with its run.
@@ -163,6 +176,9 @@ type entry struct {
 	// retired: a reload handed this entry's state to a new one; it is no
 	// longer stepped, so no transition is decided (or told) twice.
 	retired bool
+	// feedFrom is the feed position its tracker was read from the store
+	// at: later changes are folded in (replica.go).
+	feedFrom int64
 }
 
 // handOver adds the pending rollups of quanta the tracker has reached.
@@ -260,6 +276,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, slos: map[string]*entry{}}
+	if err := e.feedStart(ctx); err != nil {
+		return nil, err
+	}
 	defs, err := cfg.Store.ListSLOs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -381,7 +400,7 @@ func (e *Engine) Load(ctx context.Context, files map[string][]byte) ([]spec.Warn
 		if prev != nil && len(ws) == 0 && prev.slo.Since.Equal(en.slo.Since) && e.retarget(en, prev) {
 			continue // judged again in memory: nothing to read
 		}
-		if err := e.rebuild(ctx, en, prev, now); err != nil {
+		if err := e.rebuildHeld(ctx, en, prev, now); err != nil {
 			return all, fmt.Errorf("SLO %s: %w", name, err)
 		}
 		if len(ws) > 0 && en.run.tracker.Since() != slo.NotStarted {
@@ -433,6 +452,7 @@ func (e *Engine) retarget(en, prev *entry) bool {
 	en.history, en.notified = prev.history, prev.notified
 	en.pending = maps.Clone(prev.pending)
 	en.replayFrom, en.lastBackfill = prev.replayFrom, prev.lastBackfill
+	en.feedFrom = prev.feedFrom
 	prev.retired = true
 	return true
 }
@@ -593,8 +613,11 @@ func (e *Engine) Tick(now time.Time) {
 		}
 		en.mu.Unlock()
 	}
-	e.flushMetrics(context.Background(), now)
-	e.saveAlerts(context.Background(), entries)
+	if e.leading() {
+		// A follower's alert state and collectors are the leader's to save.
+		e.flushMetrics(context.Background(), now)
+		e.saveAlerts(context.Background(), entries)
+	}
 	e.lastTick.Store(now.UnixNano())
 }
 

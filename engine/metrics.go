@@ -324,11 +324,18 @@ func (e *Engine) readCollector(ctx context.Context, col *collector, c *metrics.C
 	if err != nil {
 		return fmt.Errorf("collector state: %w", err)
 	}
+	if !e.holdsLease() {
+		// A follower only reads: what looks stale to it may be a state
+		// the leader is saving now.
+		stale = nil
+	}
 	for _, g := range stale {
 		e.deleteGen(ctx, p, g)
 	}
-	if _, err := st.DeleteStatePrefix(ctx, staleKey(p)); err != nil {
-		e.cfg.Logger.Warn("deleting the mark of an earlier nines", "protocol", p, "err", err)
+	if e.holdsLease() {
+		if _, err := st.DeleteStatePrefix(ctx, staleKey(p)); err != nil {
+			e.cfg.Logger.Warn("deleting the mark of an earlier nines", "protocol", p, "err", err)
+		}
 	}
 	if col.logBytes > 0 || bad > 0 {
 		e.cfg.Logger.Info("collector restored from its state and the records since", "protocol", p,
@@ -367,6 +374,9 @@ type MetricsResult struct {
 // the next, and share it (a group commit): one fsync for all, and one
 // answer, success or error, for all.
 func (e *Engine) IngestMetrics(ctx context.Context, proto string, series []metrics.Series) (*MetricsResult, error) {
+	if !e.leading() {
+		return nil, ErrFollower
+	}
 	e.writes.RLock()
 	defer e.writes.RUnlock()
 	e.mu.RLock()
@@ -640,6 +650,9 @@ func (e *Engine) flushMetrics(ctx context.Context, now time.Time) {
 // still to come in other requests would be missing from them. The next
 // start stores them once their hold has passed.
 func (e *Engine) SaveState(ctx context.Context) error {
+	if !e.leading() {
+		return nil // the leader's to save
+	}
 	e.mu.RLock()
 	entries := slices.Collect(maps.Values(e.slos))
 	e.mu.RUnlock()

@@ -39,6 +39,9 @@ type Options struct {
 	// retry delays (default seeded from the runtime).
 	Now  func() time.Time
 	Rand *rand.Rand
+	// Claimer, when set, is the State shared with other replicas: each
+	// outbox entry is sent under a claim of its record (replica.go).
+	Claimer Claimer
 	// ExternalURL is used when the Config names none.
 	ExternalURL string
 	// Tick is how often Run does its work (default 1 s).
@@ -872,8 +875,20 @@ func (d *Dispatcher) deliverDue(ctx context.Context, now time.Time) {
 
 // attempt sends one outbox entry once and records the outcome.
 func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
-	status, retryAfter, detail, err := d.send(ctx, cfg.Timeout, e.Kind, &e.Request)
+	res := d.sendClaimed(ctx, cfg.Timeout, e)
+	status, retryAfter, detail, err := res.status, res.retryAfter, res.detail, res.err
 	now := d.opts.Now()
+	if !res.tried {
+		// Another replica holds it (or delivered it); a failed claim is
+		// tried again at the next tick.
+		d.mu.Lock()
+		delete(d.inflight, e.ID)
+		if res.gone {
+			delete(d.outbox, e.ID)
+		}
+		d.mu.Unlock()
+		return
+	}
 	if ctx.Err() != nil {
 		// Shutting down: the entry stays as it was, for the next start.
 		d.mu.Lock()
@@ -883,7 +898,7 @@ func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
 	}
 	st := d.opts.State
 	if err == nil && status >= 200 && status < 300 {
-		if st != nil {
+		if st != nil && !res.removed {
 			_, perr := st.DeleteStatePrefix(ctx, e.key())
 			d.persist(perr)
 		}

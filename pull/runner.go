@@ -70,6 +70,12 @@ type Config struct {
 	// NewClient makes the client of an API; NewClient(api, nil) by
 	// default.
 	NewClient func(api slo.PromAPI) *Client
+	// Leading, when set, says whether this process reads: of several
+	// nines serve on one database only the leader does, since every read
+	// adds its rollups to the shared store. One that stops leading drops
+	// its readers and cursors, so that when it leads again it starts from
+	// the cursors stored by whoever read meanwhile. Nil: always.
+	Leading func() bool
 }
 
 // Defaults of a Config.
@@ -269,6 +275,13 @@ type reader struct {
 // the last minute for the live ones. It returns the errors of the sources
 // that failed (each also in its SLOs' status).
 func (r *Runner) Step(ctx context.Context) error {
+	if r.cfg.Leading != nil && !r.cfg.Leading() {
+		r.mu.Lock()
+		clear(r.readers)
+		clear(r.cursors)
+		r.mu.Unlock()
+		return nil
+	}
 	now := r.cfg.Now()
 	to := now.Add(-r.cfg.Delay)
 	// An SLO that cannot be planned (a cursor the store cannot read) does

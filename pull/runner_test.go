@@ -446,6 +446,39 @@ func TestARestartResumesFromTheStoredCursor(t *testing.T) {
 	}
 }
 
+// Of several replicas only the leader reads: a follower's step stores
+// nothing, and one that leads again resumes from the cursor the leader
+// of the meantime stored, so no quantum is stored twice.
+func TestOnlyTheLeaderReads(t *testing.T) {
+	f := newCounterFixture(t, 9, 10)
+	data, s, e, clk := f.data, f.s, f.e, f.clk
+	leading := true
+	r := newRunner(t, e, clk, func(c *Config) { c.Leading = func() bool { return leading } })
+	if err := r.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	commits := len(e.commits)
+	leading = false
+	clk.set(clk.Now().Add(20 * time.Minute))
+	if err := r.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.commits) != commits {
+		t.Fatalf("a follower's step committed %v", e.commits[commits:])
+	}
+	// Another replica led meanwhile and read the 20 minutes.
+	if err := newRunner(t, e, clk, nil).Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	leading = true
+	clk.set(clk.Now().Add(5 * time.Minute))
+	if err := r.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	end := t0.Add(3*time.Hour + 25*time.Minute)
+	sameFrom(t, e.of("checkout"), direct(t, s, data, end), end.Add(-2*time.Hour-25*time.Minute), end)
+}
+
 // Credentials and tenant headers go with every query; the secrets are
 // read from their files at each query, so a rotated token is used.
 func TestQueriesCarryHeadersAndCredentialsFromFiles(t *testing.T) {

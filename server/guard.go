@@ -33,12 +33,12 @@ import (
 
 // guard refuses, before any handler runs, a request for a host name the
 // server does not answer to (421) and a cross-site request that would
-// change something (403). /healthz answers any Host: probes address pods
-// and load-balancer members by names of their own, and "ok" tells nobody
-// anything.
+// change something (403). /healthz and /readyz answer any Host: probes
+// address pods and load-balancer members by names of their own, and "ok"
+// with a role tells nobody anything.
 func (s *Server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 			if err := s.checkHost(r.Host); err != nil {
 				s.fail(w, r, err)
 				return

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/nines-sre/nines/engine"
@@ -133,7 +134,14 @@ func (s *Server) ingestMetrics(r *http.Request, source string, b *metrics.Batch)
 	if b.Dropped > 0 {
 		s.cfg.Writes.Counters().Reject(source+": invalid series", int64(b.Dropped))
 	}
-	return s.cfg.Writes.IngestMetrics(r.Context(), source, b.Series)
+	res, err := s.cfg.Writes.IngestMetrics(r.Context(), source, b.Series)
+	if errors.Is(err, engine.ErrFollower) {
+		// Said whole: the sender's retry, sent on by a load balancer,
+		// reaches the leader (docs/replicas.md).
+		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Err: err, RetryAfter: time.Second,
+			Msg: "this nines replica follows: metric samples are taken by the leader, so that each counter's increase is counted once; retry (a load balancer sends the retry on), or send them to the leader (docs/replicas.md)"}
+	}
+	return res, err
 }
 
 // partial summarises what a request lost: series the decoder refused and

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -79,6 +78,9 @@ type Config struct {
 	// Sources, when set, reports on the SLI sources nines reads itself
 	// (package pull): GET /api/v1/slos/{name} shows it as "source".
 	Sources SourceReporter
+	// Replica, when set, says this process's role among several on one
+	// database, on /healthz, /readyz and /metrics (server/replica.go).
+	Replica Replica
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -130,7 +132,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	read := s.readAuth
 	write := func(body mediaTypes, h http.Handler) http.Handler { return s.writeAuth(s.accept(body, s.holding(h))) }
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", read(http.HandlerFunc(s.metrics)))
 	s.mux.Handle("GET /api/v1/slos", read(s.api(s.listSLOs)))
 	s.mux.Handle("GET /api/v1/slos/{name}", read(s.api(s.getSLO)))

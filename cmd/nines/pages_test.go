@@ -30,7 +30,7 @@ func TestPagesOpenIncidents(t *testing.T) {
 	var handler http.Handler = http.NotFoundHandler()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	defer hs.Close()
-	nt, err := newNotifier("", strings.TrimPrefix(hs.URL, "http://"), "s3cret", db, nil)
+	nt, err := newNotifier("", strings.TrimPrefix(hs.URL, "http://"), "s3cret", db, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,11 +166,16 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err := checkExposure(ln.Addr(), token, f.insecureNoAuth, logger); err != nil {
 		return err
 	}
-	nt, err := newNotifier(f.notify, ln.Addr().String(), token, db, logger)
+	rep, err := newReplication(db, ln.Addr().String(), logger)
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: db, Logger: logger, MaxLag: f.maxLag, RemoteWriteHold: f.hold, OnTransition: nt.Enqueue})
+	nt, err := newNotifier(f.notify, ln.Addr().String(), token, db, rep.claimer(), logger)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(ctx, engine.Config{Store: db, Logger: logger, MaxLag: f.maxLag, RemoteWriteHold: f.hold, OnTransition: nt.Enqueue,
+		Role: rep.role(), Feed: rep.feed()})
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 	}
@@ -202,7 +207,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
-	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag)
+	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag, rep.leading)
 	if err != nil {
 		return err
 	}
@@ -216,7 +221,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
 	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Sources: puller,
-		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token,
+		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token, Replica: rep.replica(),
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
 		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory)})
 	if err != nil {
@@ -225,10 +230,18 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	hs := httpServer(srv, &f.web, logger)
 	fmt.Fprintf(e.stderr, "nines serve: http://%s  %s  %s\n", ln.Addr(), where, plural(len(eng.SLOs()), "SLO"))
 
+	// The lease outlives the other work, so that the leader saves its
+	// state at shutdown as the leader, then hands over at once.
+	leadCtx, stopLeading := context.WithCancel(context.WithoutCancel(ctx))
+	var leading sync.WaitGroup
+	leading.Go(func() { rep.run(leadCtx, eng) })
+	defer leading.Wait()
+	defer stopLeading()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	run := func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }
+	run(func() { rep.follow(ctx, eng, logger) })
 	run(func() { every(ctx, f.tick, func(now time.Time) { eng.Tick(now) }) })
 	// The first incident report is then as quick as the rest; waited for
 	// like the rest, so it never reads a closed store.
@@ -237,10 +250,13 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 			logger.Warn("reading incidents for the reports", "err", err)
 		}
 	})
-	run(func() { nt.Run(ctx) })
+	run(func() { nt.run(ctx, rep) })
 	run(func() { puller.Run(ctx) })
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {
+			if !rep.leading() {
+				return // the leader's to do, once for all replicas
+			}
 			if _, err := db.Compact(ctx, now, f.retention); err != nil && ctx.Err() == nil {
 				logger.Error("compaction", "err", err)
 			}

@@ -229,7 +229,7 @@ type notifier struct {
 // open incidents) for nines serve. Alerts link to the listen address
 // unless the file names an external_url; incidents receivers post to the
 // server's own /api/v1/alertmanager, with the token when one is set.
-func newNotifier(path, listen, token string, st notify.State, logger *slog.Logger) (*notifier, error) {
+func newNotifier(path, listen, token string, st notify.State, claim notify.Claimer, logger *slog.Logger) (*notifier, error) {
 	n := &notifier{path: path, incidentsURL: selfURL(listen) + "/api/v1/alertmanager"}
 	if token != "" {
 		n.incidentsHeaders = map[string]string{"Authorization": "Bearer " + token}
@@ -242,7 +242,7 @@ func newNotifier(path, listen, token string, st notify.State, logger *slog.Logge
 		}
 	}
 	cfg.ResolveIncidents(n.incidentsURL, n.incidentsHeaders)
-	n.Dispatcher = notify.New(cfg, notify.Options{State: st, Logger: logger, ExternalURL: selfURL(listen)})
+	n.Dispatcher = notify.New(cfg, notify.Options{State: st, Claimer: claim, Logger: logger, ExternalURL: selfURL(listen)})
 	return n, nil
 }
 

@@ -158,7 +158,7 @@ func TestNotifyReload(t *testing.T) {
 		}
 	}
 	write("receivers: [{name: log, log: {}}]\nroute: {receiver: log}\n")
-	nt, err := newNotifier(path, "127.0.0.1:9797", "", nil, nil)
+	nt, err := newNotifier(path, "127.0.0.1:9797", "", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,9 @@ func Log(logger *slog.Logger, r *http.Request, status int, err error) {
 		return
 	}
 	level := slog.LevelError
-	if r.Context().Err() != nil {
+	if r.Context().Err() != nil || errors.Is(err, engine.ErrFollower) {
+		// A client gone, or a follower sending metric samples on to the
+		// leader: nothing failed.
 		level = slog.LevelDebug
 	}
 	logger.Log(r.Context(), level, "request failed", "request_id", RequestID(r.Context()),

@@ -112,6 +112,7 @@ func (a *appender) flush(tx pgx.Tx) error {
 	ctx := a.ctx
 	b := &pgx.Batch{}
 	if len(a.b.Rollups) > 0 {
+		a.queueChanges(b) // before the merge, which clobbers the batch's rollups
 		if err := mergeRollups(ctx, tx, b, a.b.Rollups); err != nil {
 			return err
 		}

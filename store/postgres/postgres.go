@@ -58,6 +58,9 @@ type DB struct {
 	name string // the URL without its password, for messages
 
 	batch int // rows per compaction transaction
+	// origin names this process in the change feed (replicas.go); nil
+	// records no changes.
+	origin atomic.Pointer[string]
 
 	closed atomic.Bool
 	mu     sync.Mutex

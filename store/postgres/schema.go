@@ -183,6 +183,7 @@ CREATE TABLE incident_burns (
 	PRIMARY KEY (incident_id, slo)
 );
 `},
+	{"the leader lease and the change feed of replicas", replicasSchema},
 }
 
 type migration struct {
@@ -192,7 +193,7 @@ type migration struct {
 
 // tableNames are nines' tables, which Size adds up.
 var tableNames = []string{"schema_version", "series", "rollups", "hourly", "slos", "state", "ingest_stats", "idempotency",
-	"annotations", "incidents", "incident_timeline", "repair_items", "incident_burns"}
+	"annotations", "incidents", "incident_timeline", "repair_items", "incident_burns", "leases", "changes"}
 
 // ErrNewerSchema is returned by Open for a database written by a newer
 // nines, whose schema this build does not know.

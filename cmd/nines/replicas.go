@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/leader"
+	"github.com/nines-sre/nines/notify"
+	"github.com/nines-sre/nines/server"
+	"github.com/nines-sre/nines/store/postgres"
+)
+
+// replication is nines serve's part among several replicas on one
+// PostgreSQL (docs/replicas.md): the lease that makes one the leader and
+// the feed of what the others commit. On SQLite, which one process opens
+// at a time, the process is alone and leads.
+type replication struct {
+	elector *leader.Elector // nil when alone
+	pg      *postgres.DB
+	// eng is handed over to when this replica becomes the leader, in
+	// the order of changes; both are set by run.
+	eng     *engine.Engine
+	changes chan bool
+	logger  *slog.Logger
+}
+
+// changesKept is how long the change feed keeps what a replica
+// committed: a replica further behind reads its trackers again.
+const changesKept = 10 * time.Minute
+
+// newReplication names this process in the lease and the feed.
+func newReplication(db servingStore, addr string, logger *slog.Logger) (*replication, error) {
+	pg, ok := db.(*postgres.DB)
+	if !ok {
+		return &replication{}, nil
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	holder := host + "/" + addr + "/" + strconv.Itoa(os.Getpid())
+	r := &replication{pg: pg, logger: logger}
+	el, err := leader.New(pg, leader.Options{Holder: holder, Logger: logger, OnChange: r.changed})
+	if err != nil {
+		return nil, err
+	}
+	r.elector = el
+	pg.SetOrigin(holder)
+	return r, nil
+}
+
+// role is the engine's role: nil when alone, which the engine takes as
+// always leading.
+func (r *replication) role() engine.Role {
+	if r.elector == nil {
+		return nil
+	}
+	return r.elector
+}
+
+// leading reports whether this process leads: always when alone.
+func (r *replication) leading() bool { return r.elector == nil || r.elector.Leading() }
+
+// feed is what the engine follows, nil when alone.
+func (r *replication) feed() engine.Feed {
+	if r.pg == nil {
+		return nil
+	}
+	return r.pg
+}
+
+// claimer claims outbox records among replicas, nil when alone.
+func (r *replication) claimer() notify.Claimer {
+	if r.pg == nil {
+		return nil
+	}
+	return r.pg
+}
+
+// replica is what the server reports the role of, nil when alone.
+func (r *replication) replica() server.Replica {
+	if r.elector == nil {
+		return nil
+	}
+	return r.elector
+}
+
+// run takes part in the election until ctx ends, handing eng over when
+// this replica becomes the leader.
+func (r *replication) run(ctx context.Context, eng *engine.Engine) {
+	if r.elector == nil {
+		return
+	}
+	r.eng = eng
+	// Role changes are applied in order, off the elector's goroutine: a
+	// take-over reads the state of every SLO, which must not delay the
+	// renewals of the lease it was won with.
+	r.changes = make(chan bool, 16)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for leading := range r.changes {
+			r.apply(leading)
+		}
+	})
+	r.elector.Run(ctx)
+	close(r.changes)
+	wg.Wait()
+}
+
+// changed is the elector's OnChange.
+func (r *replication) changed(leading bool) {
+	if r.changes != nil {
+		r.changes <- leading
+	}
+}
+
+// apply makes the engine follow, or lead once it has read what the last
+// leader left (alert state, metric collectors).
+func (r *replication) apply(leading bool) {
+	if !leading {
+		r.eng.StepDown()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.eng.TakeOver(ctx); err != nil {
+		r.logger.Error("taking over as leader (what was read of the alerts and collectors may be incomplete)", "err", err)
+	}
+}
+
+// follow folds in what other replicas commit, every second, and on the
+// leader prunes the feed now and then.
+func (r *replication) follow(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
+	if r.pg == nil {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	lastPrune := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := eng.Follow(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("reading what other replicas committed", "err", err)
+			}
+			if now.Sub(lastPrune) >= time.Minute && r.elector.Leading() {
+				lastPrune = now
+				if _, err := r.pg.PruneChanges(ctx, changesKept); err != nil && ctx.Err() == nil {
+					logger.Warn("pruning the change feed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// run delivers notifications: alone, always; among replicas, while this
+// one leads.
+func (n *notifier) run(ctx context.Context, r *replication) {
+	if r.elector == nil {
+		n.Run(ctx)
+		return
+	}
+	n.RunReplica(ctx, r.elector)
+}
