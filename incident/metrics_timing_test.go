@@ -84,7 +84,7 @@ func BenchmarkMetrics100k(b *testing.B) {
 			}
 		}
 	}
-	if facts, _ := db.IncidentFacts(ctx); len(facts) != incidents {
+	if facts, _ := incident.AllFacts(ctx, db); len(facts) != incidents {
 		fill()
 	}
 	if err := db.Checkpoint(ctx); err != nil {
@@ -141,7 +141,7 @@ func BenchmarkMetrics100k(b *testing.B) {
 		}
 	})
 	b.Run("compute-only", func(b *testing.B) {
-		facts, _ := db.IncidentFacts(ctx)
+		facts, _ := incident.AllFacts(ctx, db)
 		b.ReportAllocs()
 		for b.Loop() {
 			incident.Compute(cfg, incident.MetricsQuery{By: incident.Month, ListLimit: 100}, facts, nil)

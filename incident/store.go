@@ -61,3 +61,13 @@ type Filter struct {
 	// Limit caps the answer (default 100, at most 10,000); Offset skips.
 	Limit, Offset int
 }
+
+// AllFacts returns the facts of every incident st keeps, as a slice.
+func AllFacts(ctx context.Context, st Store) ([]Facts, error) {
+	var out []Facts
+	_, err := st.IncidentFactsSince(ctx, 0, func(f *Facts) error {
+		out = append(out, *f)
+		return nil
+	})
+	return out, err
+}

@@ -429,16 +429,6 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 	return out, nil
 }
 
-// IncidentFacts returns the facts of every incident, as a slice.
-func (db *DB) IncidentFacts(ctx context.Context) ([]incident.Facts, error) {
-	var out []incident.Facts
-	_, err := db.IncidentFactsSince(ctx, 0, func(f *incident.Facts) error {
-		out = append(out, *f)
-		return nil
-	})
-	return out, err
-}
-
 // IncidentFactsSince implements incident.Store. One snapshot: the gen
 // returned is exactly that of the rows read.
 func (db *DB) IncidentFactsSince(ctx context.Context, since int64, fn func(f *incident.Facts) error) (int64, error) {

@@ -76,7 +76,7 @@ func TestIncidentRoundTrip(t *testing.T) {
 	if m := got.Metrics; m == nil || *m.TTD != incident.Dur(7*time.Minute) || *m.TTM != incident.Dur(39*time.Minute) {
 		t.Errorf("metrics %+v", got.Metrics)
 	}
-	facts, err := db.IncidentFacts(ctx)
+	facts, err := incident.AllFacts(ctx, db)
 	if err != nil || len(facts) != 1 || facts[0].Hops != 1 || len(facts[0].Services) != 2 || facts[0].Responders != 2 {
 		t.Fatalf("facts %+v %v", facts, err)
 	}
@@ -299,7 +299,7 @@ func TestIncidentFactsSince(t *testing.T) {
 	if len(ids) != 1 || ids[0] != 2 || g != 4 {
 		t.Fatalf("after a change to 2: %v at gen %d", ids, g)
 	}
-	facts, _ := db.IncidentFacts(ctx)
+	facts, _ := incident.AllFacts(ctx, db)
 	if !facts[1].Repaired.Has(incident.Engagement) {
 		t.Errorf("the repair item's phase is in the facts: %+v", facts[1])
 	}
