@@ -219,14 +219,30 @@ route: {receiver: hook, group_wait: 0s}
 	})
 	takeover := time.Since(killedAt)
 	t.Logf("takeover %s after kill -9 of the leader", takeover.Round(100*time.Millisecond))
+	// The held notification is the quiet SLO's no-data page. The crash
+	// SLO's events may page too, once its burn rate is past the
+	// threshold; that notification is another one, and is not compared.
+	quiet := func() []notify.WebhookMessage {
+		var out []notify.WebhookMessage
+		for _, m := range sink.messages(t) {
+			if len(m.Alerts) > 0 && m.Alerts[0].Labels["slo"] == "quiet" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
 	waitFor(t, 20*time.Second, "the notification to be sent again by the new leader", func() (bool, string) {
-		return len(sink.messages(t)) >= 2, fmt.Sprintf("%d received", len(sink.messages(t)))
+		n := len(quiet())
+		return n >= 2, fmt.Sprintf("%d of the quiet SLO received", n)
 	})
-	msgs := sink.messages(t)
+	msgs := quiet()
+	if first := sink.messages(t)[0]; len(first.Alerts) == 0 || first.Alerts[0].Labels["slo"] != "quiet" {
+		t.Errorf("the first notification held is %+v, want the quiet SLO's no-data page", first)
+	}
 	fp := notify.Fingerprint(msgs[0].Alerts[0].Labels)
 	for i, m := range msgs {
-		if m.GroupKey != msgs[0].GroupKey || len(m.Alerts) != 1 || m.Alerts[0].Fingerprint != fp || m.Alerts[0].Labels["slo"] != "quiet" {
-			t.Errorf("notification %d: group %q, alerts %+v; want the first one's group %q and fingerprint %s", i, m.GroupKey, m.Alerts, msgs[0].GroupKey, fp)
+		if m.GroupKey != msgs[0].GroupKey || len(m.Alerts) != 1 || m.Alerts[0].Fingerprint != fp {
+			t.Errorf("quiet notification %d: group %q, alerts %+v; want the first one's group %q and fingerprint %s", i, m.GroupKey, m.Alerts, msgs[0].GroupKey, fp)
 		}
 	}
 
