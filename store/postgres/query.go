@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -171,7 +170,7 @@ func (db *DB) HourlyHistograms(ctx context.Context, sli string, quantum time.Dur
 	// rows and the quantum rows come from one snapshot: a Compact
 	// committing in between cannot make a histogram count twice or not at
 	// all.
-	lo, hi := ceilHour(from), ceilHour(to)
+	lo, hi := store.CeilHour(from), store.CeilHour(to)
 	it := &hourlyIter{}
 	it.start(ctx, db, fmt.Sprintf("hourly histograms %s/%v [%d,%d)", sli, quantum, from, to),
 		`WITH s AS (SELECT id FROM series WHERE sli = $1 AND quantum_ns = $2)
@@ -185,64 +184,31 @@ func (db *DB) HourlyHistograms(ctx context.Context, sli string, quantum time.Dur
 	return it
 }
 
-// ceilHour returns the first hour start at or after t, or MaxInt64 if
-// there is none in range.
-func ceilHour(t int64) int64 {
-	h := store.HourOf(t)
-	if h < t {
-		if h > math.MaxInt64-int64(store.Hour) {
-			return math.MaxInt64
-		}
-		h += int64(store.Hour)
-	}
-	return h
-}
-
 // hourlyIter merges, hour by hour, the hourly rows of compacted quanta with
 // the histograms of quanta not compacted yet. The query returns both kinds
 // in start order, so one row of look-ahead is enough.
 type hourlyIter struct {
 	rowsIter
-	hour    int64
-	cur     hist.Histogram
-	pending hist.Histogram // the first row of the next hour, already read
-	pstart  int64
-	havePen bool
-	blob    []byte
+	store.HourMerger
+	blob []byte
 }
 
-func (it *hourlyIter) Next() bool {
-	if !it.havePen && !it.read() {
-		return false
-	}
-	it.hour = store.HourOf(it.pstart)
-	it.pending.CopyTo(&it.cur)
-	it.havePen = false
-	for it.read() {
-		if store.HourOf(it.pstart) != it.hour {
-			return true
-		}
-		it.cur.Merge(&it.pending)
-		it.havePen = false
-	}
-	return it.err == nil
-}
+func (it *hourlyIter) Next() bool { return it.HourMerger.Next(it.read) && it.err == nil }
 
-// read reads the next row into pending.
-func (it *hourlyIter) read() bool {
+// read decodes the next row into h and returns its start.
+func (it *hourlyIter) read(h *hist.Histogram) (int64, bool) {
+	var start int64
 	ok := it.next(func(rows pgx.Rows) error {
-		if err := rows.Scan(&it.pstart, &it.blob); err != nil {
+		if err := rows.Scan(&start, &it.blob); err != nil {
 			return it.db.wrap(it.ctx, err, "%s", it.what)
 		}
-		if err := decodeHist(&it.pending, it.blob); err != nil {
-			return fmt.Errorf("postgres: %s: histogram at %d: %w", it.what, it.pstart, err)
+		if err := decodeHist(h, it.blob); err != nil {
+			return fmt.Errorf("postgres: %s: histogram at %d: %w", it.what, start, err)
 		}
 		return nil
 	})
-	it.havePen = ok
-	return ok
+	return start, ok
 }
 
-func (it *hourlyIter) At() (int64, *hist.Histogram) { return it.hour, &it.cur }
-func (it *hourlyIter) Err() error                   { return it.err }
-func (it *hourlyIter) Close() error                 { it.close(); return nil }
+func (it *hourlyIter) Err() error   { return it.err }
+func (it *hourlyIter) Close() error { it.close(); return nil }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -178,7 +177,7 @@ func (db *DB) HourlyHistograms(ctx context.Context, sli string, quantum time.Dur
 	// Hours H in [from, to) hold the quanta starting in [H, H+1h), so
 	// quanta from the first whole hour at or after from to the first whole
 	// hour at or after to.
-	lo, hi := ceilHour(from), ceilHour(to)
+	lo, hi := store.CeilHour(from), store.CeilHour(to)
 	it := &hourlyIter{}
 	klo, khi := hourIndex(lo), hourIndex(hi)
 	it.start(ctx, db, db.rs.hourly, fmt.Sprintf("hourly histograms %s/%v [%d,%d)", sli, quantum, from, to), it,
@@ -186,68 +185,35 @@ func (db *DB) HourlyHistograms(ctx context.Context, sli string, quantum time.Dur
 	return it
 }
 
-// ceilHour returns the first hour start at or after t, or MaxInt64 if
-// there is none in range.
-func ceilHour(t int64) int64 {
-	h := store.HourOf(t)
-	if h < t {
-		if h > math.MaxInt64-int64(store.Hour) {
-			return math.MaxInt64
-		}
-		h += int64(store.Hour)
-	}
-	return h
-}
-
 // hourlyIter merges, hour by hour, the hourly rows of compacted quanta with
 // the histograms of quanta not compacted yet. The query returns both kinds
 // in start order, so one row of look-ahead is enough.
 type hourlyIter struct {
 	rowsIter
-	hour    int64
-	cur     hist.Histogram
-	pending hist.Histogram // the first row of the next hour, already read
-	pstart  int64
-	havePen bool
-	blob    sql.RawBytes
-	part    int64 // scanned: 0 an hourly row, 1 a quantum's
+	store.HourMerger
+	blob sql.RawBytes
+	part int64 // scanned: 0 an hourly row, 1 a quantum's
 }
 
-func (it *hourlyIter) Next() bool {
-	if !it.havePen && !it.read() {
-		return false
-	}
-	it.hour = store.HourOf(it.pstart)
-	it.pending.CopyTo(&it.cur)
-	it.havePen = false
-	for it.read() {
-		if store.HourOf(it.pstart) != it.hour {
-			return true
-		}
-		it.cur.Merge(&it.pending)
-		it.havePen = false
-	}
-	return it.err == nil
-}
+func (it *hourlyIter) Next() bool { return it.HourMerger.Next(it.read) && it.err == nil }
 
-// read reads the next row into pending.
-func (it *hourlyIter) read() bool {
+// read decodes the next row into h and returns its start.
+func (it *hourlyIter) read(h *hist.Histogram) (int64, bool) {
 	if !it.next(it) {
-		return false
+		return 0, false
 	}
-	if err := it.rows.Scan(&it.part, &it.pstart, &it.blob); err != nil {
-		return it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
+	var start int64
+	if err := it.rows.Scan(&it.part, &start, &it.blob); err != nil {
+		return 0, it.fail(it, it.db.wrap(it.ctx, err, "%s", it.what))
 	}
 	if it.part == 0 {
-		it.pstart = keyHour(it.pstart)
+		start = keyHour(start)
 	}
-	if err := decode(&it.pending, it.blob); err != nil {
-		return it.fail(it, fmt.Errorf("sqlite: %s: histogram at %d: %w", it.what, it.pstart, err))
+	if err := decode(h, it.blob); err != nil {
+		return 0, it.fail(it, fmt.Errorf("sqlite: %s: histogram at %d: %w", it.what, start, err))
 	}
-	it.havePen = true
-	return true
+	return start, true
 }
 
-func (it *hourlyIter) At() (int64, *hist.Histogram) { return it.hour, &it.cur }
-func (it *hourlyIter) Err() error                   { return it.err }
-func (it *hourlyIter) Close() error                 { it.finish(it); return nil }
+func (it *hourlyIter) Err() error   { return it.err }
+func (it *hourlyIter) Close() error { it.finish(it); return nil }
