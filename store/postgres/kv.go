@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,14 +15,9 @@ import (
 
 // PutSLO implements store.SLOs.
 func (db *DB) PutSLO(ctx context.Context, name string, def []byte, updated time.Time) error {
-	if name == "" {
-		return fmt.Errorf("postgres: put slo: %w: empty name", store.ErrInvalid)
-	}
-	if err := store.CheckTime("updated", updated); err != nil {
-		return fmt.Errorf("postgres: put slo %s: %w", name, err)
-	}
-	if def == nil {
-		def = []byte{} // the column is NOT NULL; an empty document is still one
+	def, err := store.CheckSLODef(name, def, updated)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return db.write(ctx, "put slo "+name, 0, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO slos (name, def, updated_ns) VALUES ($1, $2, $3)
@@ -215,14 +209,8 @@ func (db *DB) IngestStats(ctx context.Context) (map[store.IngestKey]int64, error
 
 // AddAnnotation implements store.Annotations.
 func (db *DB) AddAnnotation(ctx context.Context, a store.Annotation) (int64, error) {
-	if err := store.CheckTime("annotation time", a.At); err != nil {
-		return 0, fmt.Errorf("postgres: add annotation: %w", err)
-	}
-	switch {
-	case strings.TrimSpace(a.Kind) == "":
-		return 0, fmt.Errorf("postgres: add annotation: %w: no kind", store.ErrInvalid)
-	case strings.TrimSpace(a.Title) == "":
-		return 0, fmt.Errorf("postgres: add annotation: %w: no title", store.ErrInvalid)
+	if err := store.CheckAnnotation(a); err != nil {
+		return 0, fmt.Errorf("postgres: %w", err)
 	}
 	labels := []byte("{}")
 	if a.Labels != nil {

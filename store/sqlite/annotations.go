@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/store"
@@ -32,14 +31,8 @@ CREATE INDEX annotations_at ON annotations (at_ns);
 
 // AddAnnotation implements store.Annotations.
 func (db *DB) AddAnnotation(ctx context.Context, a store.Annotation) (int64, error) {
-	if err := store.CheckTime("annotation time", a.At); err != nil {
-		return 0, fmt.Errorf("sqlite: add annotation: %w", err)
-	}
-	switch {
-	case strings.TrimSpace(a.Kind) == "":
-		return 0, fmt.Errorf("sqlite: add annotation: %w: no kind", store.ErrInvalid)
-	case strings.TrimSpace(a.Title) == "":
-		return 0, fmt.Errorf("sqlite: add annotation: %w: no title", store.ErrInvalid)
+	if err := store.CheckAnnotation(a); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
 	}
 	labels, err := json.Marshal(a.Labels)
 	if err != nil {

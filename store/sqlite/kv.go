@@ -12,14 +12,9 @@ import (
 
 // PutSLO implements store.SLOs.
 func (db *DB) PutSLO(ctx context.Context, name string, def []byte, updated time.Time) error {
-	if name == "" {
-		return fmt.Errorf("sqlite: put slo: %w: empty name", store.ErrInvalid)
-	}
-	if err := store.CheckTime("updated", updated); err != nil {
-		return fmt.Errorf("sqlite: put slo %s: %w", name, err)
-	}
-	if def == nil {
-		def = []byte{} // the column is NOT NULL; an empty document is still one
+	def, err := store.CheckSLODef(name, def, updated)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return db.write(ctx, "put slo "+name, func(tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, db.ws.sloPut).ExecContext(ctx, name, def, updated.UnixNano())
