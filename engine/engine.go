@@ -615,8 +615,9 @@ func (e *Engine) Tick(now time.Time) {
 	}
 	if e.leading() {
 		// A follower's alert state and collectors are the leader's to save.
-		e.flushMetrics(context.Background(), now)
-		e.saveAlerts(context.Background(), entries)
+		ctx := e.fenced(context.Background())
+		e.flushMetrics(ctx, now)
+		e.saveAlerts(ctx, entries)
 	}
 	e.lastTick.Store(now.UnixNano())
 }

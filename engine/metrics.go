@@ -377,6 +377,7 @@ func (e *Engine) IngestMetrics(ctx context.Context, proto string, series []metri
 	if !e.leading() {
 		return nil, ErrFollower
 	}
+	ctx = e.fenced(ctx)
 	e.writes.RLock()
 	defer e.writes.RUnlock()
 	e.mu.RLock()

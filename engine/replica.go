@@ -22,6 +22,10 @@ import (
 // the engine leads from the start, with nothing to take over.
 type Role interface {
 	Leading() bool
+	// Holder is this replica's name in the lease: the leader's own writes
+	// (metric collectors, alert state) carry it (store.WithLease), so
+	// that the store refuses them once another replica leads.
+	Holder() string
 }
 
 // Feed is the store's record of the rollups each replica appends, read
@@ -51,6 +55,14 @@ var ErrFollower = fmt.Errorf("%w: this nines replica follows; metric samples (re
 // leader's records.
 func (e *Engine) leading() bool {
 	return e.cfg.Role == nil || e.cfg.Role.Leading() && e.tookOver.Load()
+}
+
+// fenced marks ctx's writes as the leader's (store.WithLease).
+func (e *Engine) fenced(ctx context.Context) context.Context {
+	if e.cfg.Role == nil {
+		return ctx
+	}
+	return store.WithLease(ctx, e.cfg.Role.Holder())
 }
 
 // holdsLease reports whether this replica's role says it leads, taken

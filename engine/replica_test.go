@@ -63,7 +63,8 @@ func (f *fakeFeed) add(seq int64, start time.Time, attempted, good uint64) {
 // follower is a settable role.
 type follower struct{ leading bool }
 
-func (f *follower) Leading() bool { return f.leading }
+func (f *follower) Leading() bool  { return f.leading }
+func (f *follower) Holder() string { return "test" }
 
 func TestFollowingOtherReplicas(t *testing.T) {
 	ctx := context.Background()

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -234,4 +235,22 @@ func (e *Elector) release() {
 		}
 	}
 	e.tell()
+}
+
+// HolderName is how a replica names itself in the lease: the URL the
+// other replicas reach it at first, so that a follower can send the
+// leader what only the leader takes (metric samples), then its host and
+// process, which tell two processes behind one URL apart.
+func HolderName(url, host string, pid int) string {
+	return fmt.Sprintf("%s (%s pid %d)", url, host, pid)
+}
+
+// URLOf is the URL a holder named by HolderName is reached at, "" for
+// a holder named otherwise (or none).
+func URLOf(holder string) string {
+	url, _, ok := strings.Cut(holder, " ")
+	if !ok || !strings.Contains(url, "://") {
+		return ""
+	}
+	return url
 }

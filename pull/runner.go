@@ -76,6 +76,11 @@ type Config struct {
 	// its readers and cursors, so that when it leads again it starts from
 	// the cursors stored by whoever read meanwhile. Nil: always.
 	Leading func() bool
+	// Holder, when set, is this replica's name in the leader lease: the
+	// rollups and cursors a step commits carry it (store.WithLease), so
+	// that a step in flight when the lease passed to another replica is
+	// refused rather than read twice.
+	Holder string
 }
 
 // Defaults of a Config.
@@ -281,6 +286,9 @@ func (r *Runner) Step(ctx context.Context) error {
 		clear(r.cursors)
 		r.mu.Unlock()
 		return nil
+	}
+	if r.cfg.Holder != "" {
+		ctx = store.WithLease(ctx, r.cfg.Holder)
 	}
 	now := r.cfg.Now()
 	to := now.Add(-r.cfg.Delay)

@@ -28,6 +28,10 @@ func (s *Server) remoteWrite(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if base, err := s.leaderURL(r); err != nil || base != "" {
+		s.sendOn(w, r, base, body, err)
+		return
+	}
 	// The decompressed request is held too (snappy names its length
 	// up front); promrw refuses one over its limit without decoding it.
 	if n, err := snappy.DecodedLen(body); err == nil && n <= promrw.MaxDecodedSize {
@@ -62,6 +66,10 @@ func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(r)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if base, err := s.leaderURL(r); err != nil || base != "" {
+		s.sendOn(w, r, base, body, err)
 		return
 	}
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
@@ -136,10 +144,11 @@ func (s *Server) ingestMetrics(r *http.Request, source string, b *metrics.Batch)
 	}
 	res, err := s.cfg.Writes.IngestMetrics(r.Context(), source, b.Series)
 	if errors.Is(err, engine.ErrFollower) {
-		// Said whole: the sender's retry, sent on by a load balancer,
-		// reaches the leader (docs/replicas.md).
+		// A request sent on by another replica that took this one for
+		// the leader, or one that came while no replica leads: said
+		// whole, for the sender to retry (docs/replicas.md).
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Err: err, RetryAfter: time.Second,
-			Msg: "this nines replica follows: metric samples are taken by the leader, so that each counter's increase is counted once; retry (a load balancer sends the retry on), or send them to the leader (docs/replicas.md)"}
+			Msg: "this nines replica does not lead now: metric samples are taken by the leader, so that each counter's increase is counted once; retry"}
 	}
 	return res, err
 }

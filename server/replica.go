@@ -61,4 +61,7 @@ func (s *Server) writeRole(ex *promtext.Exposition) {
 	role, _ := s.role()
 	ex.Family("nines_leader", "gauge", "1 while this replica is the leader (evaluates alerts for the notifiers, delivers notifications, takes metric samples), else 0.")
 	ex.Sample("nines_leader", nil, boolValue(role == leader.RoleLeader))
+	if s.cfg.Replica != nil {
+		s.forwards.write(ex)
+	}
 }

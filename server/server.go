@@ -95,6 +95,8 @@ type Server struct {
 	handler http.Handler
 	bodies  bodyBudget
 	origins *http.CrossOriginProtection
+	// forwards sends metric samples on to the leader (forward.go).
+	forwards *forwarding
 }
 
 // New returns a Server with its routes.
@@ -117,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSeries == 0 {
 		cfg.MaxSeries = 200_000
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), bodies: bodyBudget{max: cfg.MaxBodyMemory}, origins: http.NewCrossOriginProtection()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), bodies: bodyBudget{max: cfg.MaxBodyMemory}, origins: http.NewCrossOriginProtection(), forwards: newForwarding()}
 	for _, h := range cfg.Hosts {
 		if err := checkHostName(h); err != nil {
 			return nil, fmt.Errorf("server: host %q: %w", h, err)

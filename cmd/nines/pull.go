@@ -26,11 +26,11 @@ func (p *pullFlags) register(fs *flag.FlagSet) {
 // rollups to eng. With no such SLO its steps do nothing; a reload that
 // adds one is read from the next step on. Of several replicas only the
 // leader reads.
-func newPuller(eng *engine.Engine, db store.Store, logger *slog.Logger, f pullFlags, maxLag time.Duration, leading func() bool) (*pull.Runner, error) {
+func newPuller(eng *engine.Engine, db store.Store, logger *slog.Logger, f pullFlags, maxLag time.Duration, rep *replication) (*pull.Runner, error) {
 	if f.interval <= 0 || f.delay <= 0 {
 		return nil, usageError("serve: --pull.interval and --pull.delay must be positive (got %v and %v)", f.interval, f.delay)
 	}
-	r, err := pull.New(pull.Config{Engine: eng, Store: db, Logger: logger.With("component", "pull"), Interval: f.interval, Delay: f.delay, MaxLag: maxLag, Leading: leading})
+	r, err := pull.New(pull.Config{Engine: eng, Store: db, Logger: logger.With("component", "pull"), Interval: f.interval, Delay: f.delay, MaxLag: maxLag, Leading: rep.leading, Holder: rep.holder()})
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}

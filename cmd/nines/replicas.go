@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -33,17 +35,14 @@ type replication struct {
 // committed: a replica further behind reads its trackers again.
 const changesKept = 10 * time.Minute
 
-// newReplication names this process in the lease and the feed.
-func newReplication(db servingStore, addr string, logger *slog.Logger) (*replication, error) {
+// newReplication names this process in the lease and the feed, by the
+// URL the other replicas reach it at (advertise).
+func newReplication(db servingStore, advertise string, logger *slog.Logger) (*replication, error) {
 	pg, ok := db.(*postgres.DB)
 	if !ok {
 		return &replication{}, nil
 	}
-	host, err := os.Hostname()
-	if err != nil {
-		host = "localhost"
-	}
-	holder := host + "/" + addr + "/" + strconv.Itoa(os.Getpid())
+	holder := leader.HolderName(advertise, hostname(), os.Getpid())
 	r := &replication{pg: pg, logger: logger}
 	el, err := leader.New(pg, leader.Options{Holder: holder, Logger: logger, OnChange: r.changed})
 	if err != nil {
@@ -65,6 +64,14 @@ func (r *replication) role() engine.Role {
 
 // leading reports whether this process leads: always when alone.
 func (r *replication) leading() bool { return r.elector == nil || r.elector.Leading() }
+
+// holder is this process's name in the lease, "" when alone.
+func (r *replication) holder() string {
+	if r.elector == nil {
+		return ""
+	}
+	return r.elector.Holder()
+}
 
 // feed is what the engine follows, nil when alone.
 func (r *replication) feed() engine.Feed {
@@ -168,4 +175,44 @@ func (n *notifier) run(ctx context.Context, r *replication) {
 		return
 	}
 	n.RunReplica(ctx, r.elector)
+}
+
+func hostname() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return "localhost"
+	}
+	return host
+}
+
+// advertiseURL is --advertise-url, checked, or by default http:// and the
+// address the server listens on, where a wildcard address (0.0.0.0, ::)
+// becomes the host name: the URL a follower sends the leader's share of
+// the writes to.
+func advertiseURL(flag string, bound net.Addr) (string, error) {
+	if flag != "" {
+		u, err := url.Parse(flag)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", usageError("serve: --advertise-url %q: want the scheme and address another replica reaches this one at, such as http://10.0.0.7:9797", flag)
+		}
+		return u.Scheme + "://" + u.Host, nil
+	}
+	host, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return "", fmt.Errorf("serve: listen address %s: %w", bound, err)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = hostname()
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+// hostOf is the host of an advertised URL, which the server must answer
+// to: a follower sends requests there.
+func hostOf(advertise string) string {
+	u, err := url.Parse(advertise)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

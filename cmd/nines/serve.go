@@ -61,6 +61,7 @@ type serveFlags struct {
 	notify                        string // --notify FILE
 	web                           webFlags
 	maxSnapshots                  int
+	advertiseURL                  string // --advertise-url URL
 }
 
 // webFlags are the --web.* flags: how the HTTP server guards itself.
@@ -77,6 +78,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:9797", "`address` to listen on")
 	fs.StringVar(&f.data, "data", "./nines-data", "`directory` of the embedded store")
 	fs.StringVar(&f.store, "store", "", storeFlagHelp)
+	fs.StringVar(&f.advertiseURL, "advertise-url", "", "`URL` the other replicas on the same PostgreSQL reach this one at, to send it metric samples while it leads (default http:// and the --listen address, with the host name for a wildcard address; docs/replicas.md)")
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
 	fs.StringVar(&f.notify, "notify", "", "alert routing and notifiers `file` (notify.yaml: PagerDuty, Slack, webhooks, Alertmanager; docs/notify.md); without it alerts go to the log")
@@ -166,7 +168,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err := checkExposure(ln.Addr(), token, f.insecureNoAuth, logger); err != nil {
 		return err
 	}
-	rep, err := newReplication(db, ln.Addr().String(), logger)
+	advertise, err := advertiseURL(f.advertiseURL, ln.Addr())
+	if err != nil {
+		return err
+	}
+	rep, err := newReplication(db, advertise, logger)
 	if err != nil {
 		return err
 	}
@@ -207,7 +213,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
-	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag, rep.leading)
+	puller, err := newPuller(eng, db, logger, f.pull, f.maxLag, rep)
 	if err != nil {
 		return err
 	}
@@ -223,7 +229,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Sources: puller,
 		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token, Replica: rep.replica(),
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
-		Hosts: allowedHosts(f.listen, f.web.externalHosts), MaxBodyMemory: int64(f.web.maxBodyMemory)})
+		Hosts: allowedHosts(f.listen, append(f.web.externalHosts, hostOf(advertise))), MaxBodyMemory: int64(f.web.maxBodyMemory)})
 	if err != nil {
 		return usageError("serve: %v", err)
 	}

@@ -105,6 +105,9 @@ func (a *appender) Commit() error {
 
 // flush writes the batch in one transaction.
 func (a *appender) flush(tx pgx.Tx) error {
+	if err := checkLease(a.ctx, tx); err != nil {
+		return err
+	}
 	// Keys first: a retry costs one lookup, not the merge of its rollups.
 	if err := a.claimKeys(tx); err != nil {
 		return err

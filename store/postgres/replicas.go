@@ -90,6 +90,23 @@ func (db *DB) AcquireLease(ctx context.Context, holder string, ttl time.Duration
 	return got, nil
 }
 
+// checkLease fences a leader's write (store.WithLease): it goes on only
+// while its holder's lease is unexpired by the database's clock, and
+// holds the lease row FOR SHARE until the transaction ends, so that no
+// other replica can take the lease over before this write commits.
+func checkLease(ctx context.Context, tx pgx.Tx) error {
+	holder := store.LeaseHolder(ctx)
+	if holder == "" {
+		return nil
+	}
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND expires > clock_timestamp() FOR SHARE`, leaderLease, holder).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain(fmt.Errorf("%w (%s)", store.ErrLeaseLost, holder))
+	}
+	return err
+}
+
 // ReleaseLease ends holder's lease now (leader.Lease).
 func (db *DB) ReleaseLease(ctx context.Context, holder string) error {
 	if err := db.check(ctx, "release leader lease"); err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/nines-sre/nines/internal/pgtest"
 	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/store"
 )
 
 func TestLease(t *testing.T) {
@@ -41,6 +43,87 @@ func TestLease(t *testing.T) {
 		time.Sleep(1200 * time.Millisecond)
 		if got, err := a.AcquireLease(ctx, "a", time.Minute); err != nil || got != "a" {
 			t.Fatalf("a after b's lease expired: %q, %v", got, err)
+		}
+	})
+}
+
+func TestLeaderWritesAreFenced(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC).UnixNano()
+	write := func(db *DB, holder string) error {
+		app := db.Appender(store.WithLease(ctx, holder))
+		if err := app.Append("api", time.Minute, &slo.Rollup{Start: start, Attempted: 1, Good: 1, Measured: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.SetState("collector/x", []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+		return app.Commit()
+	}
+	count := func() uint64 {
+		t.Helper()
+		it := b.Rollups(ctx, "api", time.Minute, start, start+1)
+		defer it.Close()
+		if !it.Next() {
+			return 0
+		}
+		return it.At().Attempted
+	}
+	if got, err := a.AcquireLease(ctx, "a", 1500*time.Millisecond); err != nil || got != "a" {
+		t.Fatalf("a: %q, %v", got, err)
+	}
+	t.Run("The holder's write commits.", func(t *testing.T) {
+		if err := write(a, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("stored %d, want 1", n)
+		}
+	})
+	t.Run("A write marked with another replica's name is refused whole.", func(t *testing.T) {
+		if err := write(b, "b"); !errors.Is(err, store.ErrLeaseLost) || !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("err %v, want ErrLeaseLost (an ErrUnavailable)", err)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("stored %d, want 1 still", n)
+		}
+	})
+	t.Run("Once the lease expired, the old holder's writes are refused, before anyone took it.", func(t *testing.T) {
+		time.Sleep(1600 * time.Millisecond)
+		if err := write(a, "a"); !errors.Is(err, store.ErrLeaseLost) {
+			t.Errorf("err %v, want ErrLeaseLost", err)
+		}
+	})
+	t.Run("A write in flight holds the lease: the take-over waits for its commit.", func(t *testing.T) {
+		if got, err := a.AcquireLease(ctx, "a", time.Second); err != nil || got != "a" {
+			t.Fatalf("a: %q, %v", got, err)
+		}
+		tx, err := a.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if err := checkLease(store.WithLease(ctx, "a"), tx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // expired, but held
+		took := make(chan string, 1)
+		go func() {
+			got, _ := b.AcquireLease(ctx, "b", time.Minute)
+			took <- got
+		}()
+		select {
+		case got := <-took:
+			t.Fatalf("the lease went to %q while a's write was in flight", got)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-took; got != "b" {
+			t.Errorf("after the commit the lease went to %q, want b", got)
 		}
 	})
 }
