@@ -401,3 +401,120 @@ func TestReplicasTakePrometheusRemoteWrite(t *testing.T) {
 	t.Logf("%d remote write requests acknowledged (%d of them sent on by a follower to the leader), %d refused during the take-over or by the dead leader and retried; latency SLO %s",
 		snap.requests-refused, forwarded, refused, total.latency)
 }
+
+// TestReplicaLosesItsDatabase cuts a replica (alone, so the leader) off
+// from PostgreSQL and lets it back: meanwhile writes get 503 and nothing
+// is acknowledged that was not committed, reads answer from what the
+// replica last knew, marked stale, /readyz says not ready and the
+// replica steps down; once the database answers again it leads and takes
+// writes by itself, and its counts are exactly the batches acknowledged.
+func TestReplicaLosesItsDatabase(t *testing.T) {
+	url := pgtest.URL(t)
+	n := startNines(t, t.TempDir(), writeSpecs(t, map[string]string{"crash.yaml": crashSpec}), "--store", url)
+	waitFor(t, 30*time.Second, "the replica to lead", func() (bool, string) {
+		r := role(n)
+		return r == "leader", r
+	})
+	base := time.Now().Truncate(time.Minute).Add(-2 * time.Minute)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	post := func(seq int) int {
+		req, _ := http.NewRequest("POST", n.url+"/api/v1/events?slo=crash", strings.NewReader(batchBody(seq, base)))
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	type staleDoc struct {
+		Stale *struct {
+			Since  time.Time `json:"since"`
+			Reason string    `json:"reason"`
+		} `json:"stale"`
+		Windows []struct {
+			Events events `json:"events"`
+		} `json:"windows"`
+	}
+	read := func() (staleDoc, string) {
+		var doc staleDoc
+		resp, err := hc.Get(n.url + "/api/v1/slos/crash/status")
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("status: %s %s", resp.Status, b)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc, resp.Header.Get("X-Nines-Stale")
+	}
+	acked := 0
+	for seq := range 5 {
+		if code := post(seq); code != 200 {
+			t.Fatalf("batch %d before the cut: %d", seq, code)
+		}
+		acked++
+	}
+	waitFor(t, 10*time.Second, "the batches in the status", func() (bool, string) {
+		doc, _ := read()
+		return doc.Windows[0].Events.Total == batchEvents(acked).Total, fmt.Sprint(doc.Windows[0].Events)
+	})
+
+	restore := pgtest.CutOff(t, url)
+	cut := time.Now()
+	refused := 0
+	for seq := 100; seq < 105; seq++ {
+		switch code := post(seq); code {
+		case 200:
+			t.Errorf("batch %d acknowledged while the database refuses every connection", seq)
+		case http.StatusServiceUnavailable:
+			refused++
+		default:
+			t.Errorf("batch %d while cut off: %d, want 503", seq, code)
+		}
+	}
+	waitFor(t, 10*time.Second, "reads marked stale", func() (bool, string) {
+		doc, hdr := read()
+		return doc.Stale != nil && hdr != "", fmt.Sprintf("stale %v, header %q", doc.Stale, hdr)
+	})
+	if doc, _ := read(); doc.Windows[0].Events != batchEvents(acked) {
+		t.Errorf("stale status %+v, want what was acknowledged: %+v", doc.Windows[0].Events, batchEvents(acked))
+	}
+	waitFor(t, 10*time.Second, "/readyz to say not ready", func() (bool, string) {
+		resp, err := hc.Get(n.url + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable, resp.Status
+	})
+	waitFor(t, 25*time.Second, "the replica to step down", func() (bool, string) {
+		r := role(n)
+		return r == "follower", r
+	})
+	t.Logf("stepped down %s after the cut; %d batches refused with 503", time.Since(cut).Round(100*time.Millisecond), refused)
+
+	restore()
+	healed := time.Now()
+	waitFor(t, 30*time.Second, "the replica to lead again", func() (bool, string) {
+		r := role(n)
+		return r == "leader", r
+	})
+	waitFor(t, 30*time.Second, "writes to be taken again", func() (bool, string) {
+		code := post(200 + acked)
+		if code == 200 {
+			acked++
+		}
+		return code == 200, fmt.Sprint(code)
+	})
+	t.Logf("leading and taking writes %s after the database came back", time.Since(healed).Round(100*time.Millisecond))
+	waitFor(t, 10*time.Second, "fresh, exact reads", func() (bool, string) {
+		doc, hdr := read()
+		return doc.Stale == nil && hdr == "" && doc.Windows[0].Events == batchEvents(acked), fmt.Sprintf("stale %v %q, %+v want %+v", doc.Stale, hdr, doc.Windows[0].Events, batchEvents(acked))
+	})
+}

@@ -167,6 +167,11 @@ type entry struct {
 	// explicitSince: the spec sets the start of the SLO's life; otherwise
 	// it is the first quantum with data (lowered as earlier data arrives).
 	explicitSince bool
+	// latencyKept is the window's latencies as Status last read them
+	// (keepLatency), under latencyMu, not mu: it is read and written
+	// outside the SLO's lock.
+	latencyMu   sync.Mutex
+	latencyKept *hist.Histogram
 	// replayFrom is the earliest quantum a backfill changed behind the
 	// alerts' evaluation time (slo.NotStarted when none): the alerts are
 	// replayed over the history once backfilling goes quiet, and not
@@ -844,12 +849,51 @@ func (e *Engine) Status(ctx context.Context, name string) (*slo.Result, error) {
 	res.Violations = en.run.tracker.Violations()
 	en.mu.Unlock()
 	h, err := e.latency(ctx, en.slo, res.Window.Start, res.At)
-	if err != nil {
+	switch {
+	case err == nil:
+		e.health.readOK()
+		en.keepLatency(h)
+	case errors.Is(err, store.ErrUnavailable) && en.lastLatency() != nil:
+		// The counts come from memory; the latencies of the window are
+		// the store's. Without it the answer is the last one known, and
+		// StaleSince says so.
+		e.health.readFailed(e.cfg.Now())
+		e.cfg.Logger.Warn("status: the store cannot be read; answering with the latencies last read", "slo", name, "err", err)
+		h = en.lastLatency()
+	default:
 		return nil, err
 	}
 	res.Latency.Histogram = *h
 	res.Latency.Quantiles = quantiles(h)
 	return res, nil
+}
+
+// StaleSince reports since when the store has failed the engine's
+// writes or reads; meanwhile Status answers from memory, with the
+// latencies it last read.
+func (e *Engine) StaleSince() (time.Time, bool) { return e.health.staleSince(e.cfg.Now()) }
+
+// keepLatency keeps a copy of h, the latencies of the SLO's window as
+// last read, for Status to answer with while the store cannot be read.
+func (en *entry) keepLatency(h *hist.Histogram) {
+	en.latencyMu.Lock()
+	defer en.latencyMu.Unlock()
+	if en.latencyKept == nil {
+		en.latencyKept = new(hist.Histogram)
+	}
+	h.CopyTo(en.latencyKept)
+}
+
+// lastLatency is a copy of what keepLatency kept, nil before.
+func (en *entry) lastLatency() *hist.Histogram {
+	en.latencyMu.Lock()
+	defer en.latencyMu.Unlock()
+	if en.latencyKept == nil {
+		return nil
+	}
+	var h hist.Histogram
+	en.latencyKept.CopyTo(&h)
+	return &h
 }
 
 // Latency merges the latencies of the SLO called name over [from, to).

@@ -20,7 +20,15 @@ type storeHealth struct {
 	err     error     // the last failure; nil once a commit succeeded
 	since   time.Time // when the store began failing
 	probing bool      // a write is under way to find out
+	// readSince is when reads began failing (readFailed), readLast the
+	// latest failure: a failure older than staleReadFor no longer makes
+	// answers stale, for no read may have come since to find the store
+	// well again.
+	readSince, readLast time.Time
 }
+
+// staleReadFor is how long a failed read marks answers stale.
+const staleReadFor = 10 * time.Second
 
 // admit says whether a commit may go to the store: nil, with probe set
 // when it is the one that finds out whether a failure cleared, or the
@@ -75,4 +83,39 @@ func (h *storeHealth) failing() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.err
+}
+
+// readFailed records since when the store has failed reads that an
+// answer fell back on memory for (Status); zero while reads succeed.
+func (h *storeHealth) readFailed(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.readSince.IsZero() {
+		h.readSince = now
+	}
+	h.readLast = now
+}
+
+func (h *storeHealth) readOK() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.readSince = time.Time{}
+}
+
+// staleSince is the earlier of the times since when the store has failed
+// writes and reads, and false while it fails neither.
+func (h *storeHealth) staleSince(now time.Time) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var since time.Time
+	if h.err != nil {
+		since = h.since
+	}
+	if now.Sub(h.readLast) >= staleReadFor {
+		h.readSince = time.Time{}
+	}
+	if !h.readSince.IsZero() && (since.IsZero() || h.readSince.Before(since)) {
+		since = h.readSince
+	}
+	return since, !since.IsZero()
 }

@@ -74,6 +74,9 @@ type Elector struct {
 	leading bool
 	holder  string // the holder last seen, "" when unknown
 	err     error  // the last attempt's error
+	// failingSince is when the attempts started failing, zero while
+	// they succeed.
+	failingSince time.Time
 }
 
 // New returns an Elector on lease; call Run to make it work.
@@ -124,8 +127,10 @@ type Status struct {
 	// database could not be asked).
 	Holder string `json:"holder"`
 	Leader string `json:"leader,omitempty"`
-	// Error is why the last attempt failed.
-	Error string `json:"error,omitempty"`
+	// Error is why the last attempt failed, and UnreachableSince when
+	// the first of the attempts failing since failed.
+	Error            string    `json:"error,omitempty"`
+	UnreachableSince time.Time `json:"unreachable_since,omitzero"`
 }
 
 // Status reports the role, this replica's name and the leader last seen.
@@ -138,6 +143,7 @@ func (e *Elector) Status() Status {
 	}
 	if e.err != nil {
 		st.Error = e.err.Error()
+		st.UnreachableSince = e.failingSince
 	}
 	return st
 }
@@ -151,6 +157,12 @@ func (e *Elector) Step(ctx context.Context) {
 	cancel()
 	e.mu.Lock()
 	e.err = err
+	switch {
+	case err == nil:
+		e.failingSince = time.Time{}
+	case e.failingSince.IsZero():
+		e.failingSince = sent
+	}
 	switch {
 	case err != nil:
 		// Unknown: keep what is held until its end, no longer.

@@ -52,6 +52,10 @@ type Document struct {
 	// Settlement says, for a server's live answer, how final the quanta
 	// behind it are.
 	Settlement *Settlement `json:"settlement,omitempty"`
+	// Stale, for a server's live answer, says that the numbers are those
+	// the replica last knew: its database has not answered since then,
+	// so writes other replicas took meanwhile are missing.
+	Stale *Stale `json:"stale,omitempty"`
 	// zone is where a calendar window is cut (Zone); every time of the
 	// document is in it, so a Berlin day reads 00:00 to 00:00 in the text
 	// report and 2026-12-01T00:00:00+01:00 in JSON.
@@ -78,6 +82,12 @@ type Settlement struct {
 	JudgedBefore time.Time `json:"judged_before"`
 	SettleDelay  string    `json:"settle_delay"`
 	MaxLag       string    `json:"max_lag"`
+}
+
+// Stale is a live answer given while the store could not be reached.
+type Stale struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
 }
 
 // Input describes what was read.

@@ -162,6 +162,7 @@ func (s *Server) status(r *http.Request) (any, error) {
 	if since, ok, err := e.Since(name); err == nil && ok {
 		doc.Since = &since
 	}
+	doc.Stale = s.stale()
 	return doc, nil
 }
 

@@ -46,6 +46,9 @@ type SLOReader interface {
 	Annotations(ctx context.Context, name string, from, to time.Time) ([]store.Annotation, error)
 	Alerts(name string) (alert.State, []alert.Transition, error)
 	Gate(name string) (engine.GateDecision, error)
+	// StaleSince says since when the store has failed: answers come
+	// from memory meanwhile.
+	StaleSince() (time.Time, bool)
 }
 
 // Writer takes what clients send: events and rollups (Commit), remote

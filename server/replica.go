@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/nines-sre/nines/leader"
+	"github.com/nines-sre/nines/report"
 	"github.com/nines-sre/nines/server/promtext"
 )
 
@@ -64,4 +65,25 @@ func (s *Server) writeRole(ex *promtext.Exposition) {
 	if s.cfg.Replica != nil {
 		s.forwards.write(ex)
 	}
+}
+
+// staleHeader marks an answer given while this replica cannot reach its
+// database: the numbers are those it last knew (its trackers), without
+// what other replicas took since.
+const staleHeader = "X-Nines-Stale"
+
+// stale says since when, and why, this replica's reads are stale; nil
+// while it reaches its store.
+func (s *Server) stale() *report.Stale {
+	if s.cfg.Replica != nil {
+		if st := s.cfg.Replica.Status(); st.Error != "" {
+			return &report.Stale{Since: st.UnreachableSince.UTC(),
+				Reason: "this replica cannot reach its database: the numbers are those it last knew, without the writes other replicas took since"}
+		}
+	}
+	if since, ok := s.cfg.SLOs.StaleSince(); ok {
+		return &report.Stale{Since: since.UTC(),
+			Reason: "nines' store is failing: the numbers are those last known, and writes are refused until it recovers"}
+	}
+	return nil
 }

@@ -63,6 +63,14 @@ func TestRoleOnHealthReadyAndMetrics(t *testing.T) {
 			if _, body := get(srv, "/metrics"); !strings.Contains(body, tc.gauge) {
 				t.Errorf("/metrics lacks %q", tc.gauge)
 			}
+			resp, err := http.Get(srv.URL + "/api/v1/slos")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if stale, cut := resp.Header.Get(staleHeader), tc.readyStatus != 200; (stale != "") != cut {
+				t.Errorf("%s: %q, want it set only while the database cannot be reached", staleHeader, stale)
+			}
 		})
 	}
 }

@@ -190,6 +190,9 @@ func (s *Server) apiStatus(status int, h func(r *http.Request) (any, error)) htt
 			w.Header().Set(replayedHeader, "true")
 			data = rp.reply
 		}
+		if st := s.stale(); st != nil && r.Method == http.MethodGet {
+			w.Header().Set(staleHeader, "since "+st.Since.Format(time.RFC3339))
+		}
 		writeJSON(w, status, data)
 	})
 }

@@ -149,13 +149,21 @@ func (r *replication) follow(ctx context.Context, eng *engine.Engine, logger *sl
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	lastPrune := time.Now()
+	var failingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if err := eng.Follow(ctx); err != nil && ctx.Err() == nil {
-				logger.Error("reading what other replicas committed", "err", err)
+			// An outage is logged when it starts and when it ends, not
+			// each second of it.
+			switch err := eng.Follow(ctx); {
+			case err != nil && ctx.Err() == nil && failingSince.IsZero():
+				failingSince = now
+				logger.Error("reading what other replicas committed (logged again when it works)", "err", err)
+			case err == nil && !failingSince.IsZero():
+				logger.Info("reading what other replicas committed works again", "failed_for", now.Sub(failingSince).Round(time.Second))
+				failingSince = time.Time{}
 			}
 			if now.Sub(lastPrune) >= time.Minute && r.elector.Leading() {
 				lastPrune = now

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -103,6 +104,38 @@ func URL(t testing.TB) string {
 		}
 	})
 	return s.DatabaseURL(name)
+}
+
+// CutOff makes the database at dbURL (from URL) refuse new connections
+// and ends those open, as a network cut or a failover does to a client;
+// the function it returns lets connections in again.
+func CutOff(t testing.TB, dbURL string) (restore func()) {
+	t.Helper()
+	s := sharedServer(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	name := pgx.Identifier{db}.Sanitize()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, sql := range []string{
+		"ALTER DATABASE " + name + " ALLOW_CONNECTIONS false",
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + strings.ReplaceAll(db, "'", "''") + "'",
+	} {
+		if err := s.exec(ctx, sql); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	}
+	return func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.exec(ctx, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true"); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	}
 }
 
 func sharedServer(t testing.TB) *Server {

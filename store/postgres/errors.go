@@ -27,6 +27,13 @@ func classify(err error) error {
 		return err
 	}
 	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		// Whatever the server said (shutting down, not accepting
+		// connections to this database, too many clients), nines could
+		// not reach its store.
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
 	if errors.As(err, &pe) {
 		switch c := pe.Code; {
 		case c == "53100": // disk_full
@@ -46,11 +53,10 @@ func classify(err error) error {
 		return err
 	}
 	var ne net.Error
-	var ce *pgconn.ConnectError
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
 		return fmt.Errorf("%w: %w", store.ErrFull, err)
-	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, syscall.EIO), pgconn.SafeToRetry(err), pgconn.Timeout(err),
 		strings.Contains(err.Error(), "conn closed"), strings.Contains(err.Error(), "closed pool"):
