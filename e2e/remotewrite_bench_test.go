@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/nines-sre/nines/internal/pgtest"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -323,4 +324,52 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	const ticks = 100 // USER_HZ on Linux
 	return time.Duration(ut+stime) * time.Second / ticks
+}
+
+// BenchmarkRemoteWriteReplicas sends the workload of BenchmarkRemoteWrite
+// to two nines serve on one PostgreSQL, once to the leader and once to
+// the follower, which sends every request on to the leader: the cost of
+// the extra hop. CPU and peak RSS are the leader's.
+//
+//	CI=true go test -run '^$' -bench RemoteWriteReplicas -benchtime 1x -count 3 ./e2e/
+func BenchmarkRemoteWriteReplicas(b *testing.B) {
+	w := newRWWorkload(time.Now())
+	for _, via := range []string{"leader", "follower"} {
+		b.Run("to="+via, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				url := pgtest.URL(b)
+				slos := writeSpecs(b, map[string]string{"bench.yaml": w.specs()})
+				// Two replicas: one leads, one follows.
+				var reps []*nines
+				for range 2 {
+					reps = append(reps, startNines(b, b.TempDir(), slos, "--store", url, "--ingest.max-lag", "1h"))
+				}
+				var lead int
+				waitFor(b, 30*time.Second, "one replica to lead", func() (bool, string) {
+					at, n := leaderOf(reps)
+					lead = at
+					return n == 1 && at >= 0, fmt.Sprintf("%d leaders", n)
+				})
+				// The new leader reads what the last one left before it takes
+				// samples (a 503 meanwhile, which Prometheus retries); the
+				// workload counts a 503 as a failure, so give it the moment.
+				time.Sleep(2 * time.Second)
+				target := reps[lead]
+				if via == "follower" {
+					target = reps[1-lead]
+					waitFor(b, 10*time.Second, "the follower to know the leader", func() (bool, string) {
+						r := role(target)
+						return r == "follower", r
+					})
+				}
+				b.StartTimer()
+				w.run(b, reps[lead].proc, target.url+"/api/v1/write")
+				b.StopTimer()
+				for _, r := range reps {
+					r.kill()
+				}
+			}
+		})
+	}
 }
