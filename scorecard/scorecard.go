@@ -32,6 +32,10 @@ type Service struct {
 	Owners []string
 	// OnCall names the rotation answering for the service (readiness).
 	OnCall string
+	// Playbook is the base URL of the service's playbook (readiness):
+	// each paging alert's entry is Playbook#anchor, or Playbook with
+	// {alert} replaced by the anchor.
+	Playbook string
 	// Goal is the success rate the owners agreed, in (0, 1]: 0.9999.
 	Goal float64
 	// SLOs are the SLOs the service is judged by: their good and total
@@ -47,12 +51,21 @@ type Service struct {
 func (s *Service) Check() error {
 	switch {
 	case s.Name == "":
-		return errors.New("a service has no name")
+		return inputError{errors.New("a service has no name")}
 	case math.IsNaN(s.Goal) || s.Goal <= 0 || s.Goal > 1:
-		return fmt.Errorf("service %s: availability goal %v is not in (0, 1]: give it as a share, such as 0.999", s.Name, s.Goal)
+		return inputError{fmt.Errorf("service %s: availability goal %v is not in (0, 1]: give it as a share, such as 0.999", s.Name, s.Goal)}
 	}
 	return nil
 }
+
+// ErrInput is wrapped by errors in what was asked or given (a week that
+// does not parse, a goal out of range), as opposed to failures to read.
+var ErrInput = errors.New("scorecard: invalid input")
+
+type inputError struct{ error }
+
+func (e inputError) Is(target error) bool { return target == ErrInput }
+func (e inputError) Unwrap() error        { return e.error }
 
 // Counts are calls over a span: how many were made and how many succeeded.
 type Counts struct {
@@ -267,7 +280,7 @@ func (sc *Scorer) Cards(ctx context.Context, services []Service, week Week) ([]C
 			return nil, err
 		}
 		if seen[services[i].Name] {
-			return nil, fmt.Errorf("service %s is listed twice", services[i].Name)
+			return nil, inputError{fmt.Errorf("service %s is listed twice", services[i].Name)}
 		}
 		seen[services[i].Name] = true
 	}
