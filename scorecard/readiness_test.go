@@ -37,7 +37,9 @@ func (l incidentList) List(_ context.Context, f incident.Filter) ([]incident.Inc
 
 type undeclared map[string][]string
 
-func (u undeclared) Undeclared(_ context.Context, service string) ([]string, error) { return u[service], nil }
+func (u undeclared) Undeclared(_ context.Context, service string) ([]string, error) {
+	return u[service], nil
+}
 
 func TestReadiness(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
@@ -73,7 +75,7 @@ func TestReadiness(t *testing.T) {
 	incidents := incidentList{
 		{ID: 1, Services: []string{"checkout"}, Severity: 1, Status: incident.PostmortemDone, Resolved: now.AddDate(0, 0, -30), Postmortem: "x"},
 		{ID: 2, Services: []string{"checkout"}, Severity: 2, Status: incident.Resolved, Resolved: now.AddDate(0, 0, -2)}, // not yet due
-		{ID: 3, Services: []string{"search"}, Severity: 3, Status: incident.Resolved, Resolved: now.AddDate(0, 0, -30)}, // SEV3: none needed
+		{ID: 3, Services: []string{"search"}, Severity: 3, Status: incident.Resolved, Resolved: now.AddDate(0, 0, -30)},  // SEV3: none needed
 		{ID: 4, Services: []string{"search"}, Severity: 2, Status: incident.PostmortemDone, Resolved: now.AddDate(0, 0, -20), Postmortem: "x",
 			Repairs: []incident.RepairItem{{Title: "add a cache", Created: now.AddDate(0, 0, -20), Due: now.AddDate(0, 0, -13)}}},
 		{ID: 5, Services: []string{"cart"}, Severity: 1, Status: incident.Resolved, Resolved: now.AddDate(0, 0, -6)},
