@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/nines-sre/nines/scorecard"
 	"github.com/nines-sre/nines/ui/snapshot"
 )
@@ -64,6 +66,27 @@ func TestScorecardsPage(t *testing.T) {
 			if !strings.Contains(page, want) {
 				t.Errorf("page lacks %q", want)
 			}
+		}
+	})
+	t.Run("Chromium shows both pages without errors", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts Chromium")
+		}
+		b := newBrowser(t)
+		dir := artifactsDir(t)
+		for _, p := range []struct{ name, path, sel, text string }{
+			{"scorecards", "/scorecards", "table.scorecards svg", "red ✗ missed, no better"},
+			{"scorecard-checkout", "/scorecards?service=checkout", "section.drill table", "not declared"},
+		} {
+			b.do(p.name, chromedp.Navigate(srv.URL+p.path))
+			if !visible(b, p.sel) {
+				t.Errorf("%s: %s not visible", p.name, p.sel)
+			}
+			if txt := eval[string](b, `document.querySelector("main").innerText`); !strings.Contains(txt, p.text) {
+				t.Errorf("%s: page lacks %q", p.name, p.text)
+			}
+			b.noErrors(p.name)
+			b.screenshot(dir, p.name)
 		}
 	})
 	t.Run("A bad week and an unknown service say what to do", func(t *testing.T) {
