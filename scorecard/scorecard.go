@@ -289,24 +289,34 @@ func (sc *Scorer) Cards(ctx context.Context, services []Service, week Week) ([]C
 	if err != nil {
 		return nil, err
 	}
+	into := edges.into()
 	cards := make([]Card, len(services))
 	index := make(map[string]int, len(services))
 	for i := range services {
 		s := &services[i]
 		index[s.Name] = i
-		counts, from, note, err := sc.counts(ctx, s, weeks, edges)
+		counts, from, note, err := sc.counts(ctx, s, weeks, into[s.Name])
 		if err != nil {
 			return nil, err
 		}
 		cards[i] = card(s, weeks, counts, from, note)
 	}
+	// Each service's drill-down reads the edges that touch it: index them
+	// once rather than scanning every edge for every service.
+	touching := map[string][]Edge{}
+	for _, e := range edges.last() {
+		touching[e.Caller] = append(touching[e.Caller], e)
+		if e.Callee != e.Caller {
+			touching[e.Callee] = append(touching[e.Callee], e)
+		}
+	}
 	for i := range services {
-		drill(&cards[i], &services[i], edges.last(), cards, index)
+		drill(&cards[i], &services[i], touching[services[i].Name], cards, index)
 	}
 	return cards, nil
 }
 
-func (sc *Scorer) counts(ctx context.Context, s *Service, weeks []Week, edges weekEdges) ([]Counts, string, string, error) {
+func (sc *Scorer) counts(ctx context.Context, s *Service, weeks []Week, detected []Counts) ([]Counts, string, string, error) {
 	switch {
 	case len(s.SLOs) > 0 && sc.SLOs != nil:
 		c, err := sc.SLOs.Counts(ctx, s, weeks)
@@ -317,11 +327,8 @@ func (sc *Scorer) counts(ctx context.Context, s *Service, weeks []Week, edges we
 			return nil, "", "", fmt.Errorf("scorecard of %s: the source gave %d weeks for %d", s.Name, len(c), len(weeks))
 		}
 		return c, "slos", "", nil
-	case edges != nil:
-		c := edges.into(s.Name)
-		if slices.ContainsFunc(c, func(c Counts) bool { return c.Total > 0 }) {
-			return c, "traces", "", nil
-		}
+	case slices.ContainsFunc(detected, func(c Counts) bool { return c.Total > 0 }):
+		return detected, "traces", "", nil
 	}
 	return make([]Counts, len(weeks)), "", "nothing measures it: name the SLOs it is judged by in the catalog, or send traces of calls into it", nil
 }
@@ -382,14 +389,17 @@ func (sc *Scorer) edges(ctx context.Context, weeks []Week) (weekEdges, error) {
 	return out, nil
 }
 
-// into sums the calls into service per week: what its callers saw.
-func (we weekEdges) into(service string) []Counts {
-	out := make([]Counts, len(we))
+// into sums the calls into each service per week: what its callers saw.
+func (we weekEdges) into() map[string][]Counts {
+	out := map[string][]Counts{}
 	for i, es := range we {
 		for _, e := range es {
-			if e.Callee == service {
-				out[i].Add(edgeCounts(e))
+			c := out[e.Callee]
+			if c == nil {
+				c = make([]Counts, len(we))
+				out[e.Callee] = c
 			}
+			c[i].Add(edgeCounts(e))
 		}
 	}
 	return out
