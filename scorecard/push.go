@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nines-sre/nines/notify"
 	"github.com/nines-sre/nines/store"
@@ -218,4 +220,53 @@ func pct(r *float64) string {
 		return "no data"
 	}
 	return strconv.FormatFloat(*r*100, 'f', 3, 64) + " %"
+}
+
+// Pusher sends the scorecards of the last complete week, as nines serve
+// does on its own: Step plans and pushes, and since what was sent is
+// remembered, stepping every hour sends each card once, soon after its
+// week ends, and retries what a receiver refused.
+type Pusher struct {
+	Board *Board
+	// Router is notify's routing tree in force (it may be reloaded).
+	Router    func() Router
+	Deliverer Deliverer
+	Memory    Memory
+	Logger    *slog.Logger
+}
+
+// Step pushes the last complete week's cards and returns the plan.
+func (p *Pusher) Step(ctx context.Context) ([]Delivery, error) {
+	w, cards, err := p.Board.Cards(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	plan, err := Plan(ctx, cards, w, p.Router(), p.Memory)
+	if err != nil {
+		return nil, err
+	}
+	err = Push(ctx, plan, p.Deliverer, p.Memory)
+	for _, d := range plan {
+		if d.Sent {
+			p.Logger.Info("scorecard sent", "service", d.Service, "owner", d.Owner, "week", d.Week, "colour", string(d.Colour), "receivers", d.Receivers)
+		}
+	}
+	return plan, err
+}
+
+// Run steps at once and then every interval until ctx ends, logging
+// failures; the next step retries them.
+func (p *Pusher) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := p.Step(ctx); err != nil && ctx.Err() == nil {
+			p.Logger.Error("scorecard push", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

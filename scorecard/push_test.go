@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -202,3 +203,41 @@ func (m mapMemory) PutState(_ context.Context, key string, value []byte) error {
 }
 
 var storeNotFound = store.ErrNotFound
+
+// countingDeliverer records what it is asked to deliver.
+type countingDeliverer []*notify.Notification
+
+func (c *countingDeliverer) Deliver(_ context.Context, n *notify.Notification) error {
+	*c = append(*c, n)
+	return nil
+}
+
+func TestPusherSendsEachWeekOnce(t *testing.T) {
+	cal := DefaultCalendar()
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // Tuesday of 2026-W49
+	cfg, err := notify.ParseConfig("notify.yaml", []byte("receivers: [{name: log, log: {}}]\nroute: {receiver: log}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d countingDeliverer
+	mem := mapMemory{}
+	p := &Pusher{
+		Board: &Board{Scorer: Scorer{Calendar: cal, SLOs: fixedSource{"a": {c(9, 10)}}}, Now: func() time.Time { return now },
+			Services: func() []Service { return []Service{{Name: "a", Owners: []string{"o"}, Goal: 0.99, SLOs: []string{"x"}}} }},
+		Router: func() Router { return cfg }, Deliverer: &d, Memory: mem, Logger: slog.New(slog.DiscardHandler)}
+	for range 3 {
+		if _, err := p.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(d) != 1 || d[0].Alerts[0].Labels["week"] != "2026-W48" {
+		t.Fatalf("%d deliveries", len(d))
+	}
+	now = now.AddDate(0, 0, 7)
+	if _, err := p.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(d) != 2 || d[1].Alerts[0].Labels["week"] != "2026-W49" {
+		t.Errorf("%d deliveries after a week", len(d))
+	}
+}
