@@ -223,7 +223,9 @@ func TestPusherSendsEachWeekOnce(t *testing.T) {
 	mem := mapMemory{}
 	p := &Pusher{
 		Board: &Board{Scorer: Scorer{Calendar: cal, SLOs: fixedSource{"a": {c(9, 10)}}}, Now: func() time.Time { return now },
-			Services: func() []Service { return []Service{{Name: "a", Owners: []string{"o"}, Goal: 0.99, SLOs: []string{"x"}}} }},
+			Services: func() []Service {
+				return []Service{{Name: "a", Owners: []string{"o"}, Goal: 0.99, SLOs: []string{"x"}}}
+			}},
 		Router: func() Router { return cfg }, Deliverer: &d, Memory: mem, Logger: slog.New(slog.DiscardHandler)}
 	for range 3 {
 		if _, err := p.Step(context.Background()); err != nil {
