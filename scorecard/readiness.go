@@ -434,12 +434,17 @@ func (a *Assessor) checkPlaybooks(s *Service, pages []page, anchors map[string]s
 	return Result{Detail: fmt.Sprintf("%d of %d paging alerts lack a playbook entry: %s", len(missing), len(pages), strings.Join(missing, "; ")), Fix: fix}
 }
 
-func (a *Assessor) incidents(ctx context.Context, s *Service) ([]incident.Incident, error) {
+// incidents lists the service's incidents; without incident records it
+// returns the failing result that says so instead.
+func (a *Assessor) incidents(ctx context.Context, s *Service) ([]incident.Incident, *Result, error) {
+	if a.Incidents == nil {
+		return nil, &Result{Detail: "no incident records", Fix: "run nines serve with incidents enabled"}, nil
+	}
 	list, err := a.Incidents.List(ctx, incident.Filter{Service: s.Name, Limit: 10_000})
 	if err != nil {
-		return nil, fmt.Errorf("listing the incidents of %s: %w", s.Name, err)
+		return nil, &Result{}, fmt.Errorf("listing the incidents of %s: %w", s.Name, err)
 	}
-	return list, nil
+	return list, nil, nil
 }
 
 // checkPostmortems fails for each SEV1 or SEV2 incident resolved more
@@ -447,12 +452,9 @@ func (a *Assessor) incidents(ctx context.Context, s *Service) ([]incident.Incide
 // when a postmortem was written, so one written late passes once it is
 // there; a missing one fails from the day it is due.
 func (a *Assessor) checkPostmortems(ctx context.Context, s *Service, now time.Time) (Result, error) {
-	if a.Incidents == nil {
-		return Result{Detail: "no incident records", Fix: "run nines serve with incidents enabled"}, nil
-	}
-	list, err := a.incidents(ctx, s)
-	if err != nil {
-		return Result{}, err
+	list, missing, err := a.incidents(ctx, s)
+	if missing != nil || err != nil {
+		return *missing, err
 	}
 	days := time.Duration(a.Config.PostmortemDays) * 24 * time.Hour
 	var late []string
@@ -477,12 +479,9 @@ func (a *Assessor) checkPostmortems(ctx context.Context, s *Service, now time.Ti
 }
 
 func (a *Assessor) checkRepairs(ctx context.Context, s *Service, now time.Time) (Result, error) {
-	if a.Incidents == nil {
-		return Result{Detail: "no incident records", Fix: "run nines serve with incidents enabled"}, nil
-	}
-	list, err := a.incidents(ctx, s)
-	if err != nil {
-		return Result{}, err
+	list, missing, err := a.incidents(ctx, s)
+	if missing != nil || err != nil {
+		return *missing, err
 	}
 	var late []string
 	open := 0

@@ -239,33 +239,36 @@ func runScorecard(ctx context.Context, e *env, args []string) error {
 	if help, err := parseFlags(fs, e, args); help || err != nil {
 		return err
 	}
-	board, in, err := f.board(ctx, e, "scorecard")
+	in, w, cards, err := f.cards(ctx, e, "scorecard")
 	if err != nil {
 		return err
 	}
 	defer in.db.Close()
-	w, cards, err := board.Cards(ctx, f.week, f.service)
-	if err != nil {
-		return scorecardError("scorecard", err)
-	}
 	if f.json {
 		return printJSON(e.stdout, map[string]any{"week": w.Label, "start": w.Start, "end": w.End, "scorecards": cards})
 	}
 	return writeScorecards(e.stdout, w, cards)
 }
 
-func (f *scorecardFlags) board(ctx context.Context, e *env, cmd string) (*scorecard.Board, *scorecardInputs, error) {
+// cards opens the inputs and computes the week's cards; the caller
+// closes in.db.
+func (f *scorecardFlags) cards(ctx context.Context, e *env, cmd string) (*scorecardInputs, scorecard.Week, []scorecard.Card, error) {
 	cal, err := f.calendar()
 	if err != nil {
-		return nil, nil, err
+		return nil, scorecard.Week{}, nil, err
 	}
 	in, err := f.open(ctx, e, cmd)
 	if err != nil {
-		return nil, nil, err
+		return nil, scorecard.Week{}, nil, err
 	}
 	b := &scorecard.Board{Scorer: scorecard.Scorer{Calendar: cal, SLOs: &scorecard.FromRollups{Rollups: in.db, SLOs: in.slos}},
 		Services: func() []scorecard.Service { return in.services }, Now: time.Now}
-	return b, in, nil
+	w, cards, err := b.Cards(ctx, f.week, f.service)
+	if err != nil {
+		in.db.Close()
+		return nil, w, nil, scorecardError(cmd, err)
+	}
+	return in, w, cards, nil
 }
 
 func scorecardError(cmd string, err error) error {
@@ -318,15 +321,11 @@ func runScorecardPush(ctx context.Context, e *env, args []string) error {
 			return usageError("scorecard push: %v", err)
 		}
 	}
-	board, in, err := f.board(ctx, e, "scorecard push")
+	in, w, cards, err := f.cards(ctx, e, "scorecard push")
 	if err != nil {
 		return err
 	}
 	defer in.db.Close()
-	w, cards, err := board.Cards(ctx, f.week, f.service)
-	if err != nil {
-		return scorecardError("scorecard push", err)
-	}
 	plan, err := scorecard.Plan(ctx, cards, w, cfg, in.db)
 	if err != nil {
 		return fmt.Errorf("scorecard push: %w", err)
