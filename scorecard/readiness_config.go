@@ -1,6 +1,7 @@
 package scorecard
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -151,7 +152,7 @@ func parseLevels(file string, n *yaml.Node) ([]Level, []error) {
 				case checks[cn.Value] != "":
 					bad(cn, "%s.checks: %s is already a check of level %s; a check belongs to one level", at, cn.Value, checks[cn.Value])
 				default:
-					checks[cn.Value] = cmpOr(l.Name, at)
+					checks[cn.Value] = cmp.Or(l.Name, at)
 					l.Checks = append(l.Checks, cn.Value)
 				}
 			}
@@ -159,11 +160,4 @@ func parseLevels(file string, n *yaml.Node) ([]Level, []error) {
 		out = append(out, l)
 	}
 	return out, errs
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

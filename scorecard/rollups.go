@@ -26,6 +26,10 @@ type SLOFinder interface {
 
 var _ RollupReader = (store.Querier)(nil)
 
+// ErrNoSLO is wrapped by the error for a service naming an SLO that is
+// not loaded: its card says so, rather than the whole board failing.
+var ErrNoSLO = errors.New("no such SLO")
+
 // FromRollups measures a service by the SLOs it is judged by: the good and
 // total counts of their rollups, summed over the SLOs, per week. A call
 // counted by two SLIs of the service counts twice, as the SLOs judge it
@@ -123,7 +127,7 @@ func (f *FromRollups) Counts(ctx context.Context, s *Service, weeks []Week) ([]C
 	for _, name := range s.SLOs {
 		def, err := f.SLOs.SLO(name)
 		if err != nil {
-			return nil, fmt.Errorf("SLO %s of service %s: %w (name an SLO that is loaded)", name, s.Name, err)
+			return nil, fmt.Errorf("%w: SLO %s of service %s: %v (name an SLO that is loaded)", ErrNoSLO, name, s.Name, err)
 		}
 		got := make([]Counts, len(weeks))
 		// Weeks are read from the first one the cache lacks on; the

@@ -2,7 +2,9 @@ package scorecard
 
 import (
 	"context"
+	"errors"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,8 +103,12 @@ func TestFromRollups(t *testing.T) {
 		}
 	})
 	t.Run("An SLO that is not loaded is named", func(t *testing.T) {
-		if _, err := f.Counts(ctx, &Service{Name: "s", SLOs: []string{"gone"}}, weeks); err == nil {
-			t.Error("no error")
+		if _, err := f.Counts(ctx, &Service{Name: "s", SLOs: []string{"gone"}}, weeks); !errors.Is(err, ErrNoSLO) {
+			t.Errorf("error %v", err)
+		}
+		cards, err := (&Scorer{Calendar: cal, SLOs: f}).Cards(ctx, []Service{{Name: "t", Goal: 0.9, SLOs: []string{"gone"}}, *svc}, last)
+		if err != nil || cards[0].Colour != None || !strings.Contains(cards[0].Note, "gone") || cards[1].Colour == None {
+			t.Errorf("a card naming an SLO not loaded: %v %+v", err, cards)
 		}
 	})
 }

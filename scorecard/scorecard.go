@@ -320,6 +320,9 @@ func (sc *Scorer) counts(ctx context.Context, s *Service, weeks []Week, detected
 	switch {
 	case len(s.SLOs) > 0 && sc.SLOs != nil:
 		c, err := sc.SLOs.Counts(ctx, s, weeks)
+		if errors.Is(err, ErrNoSLO) {
+			return make([]Counts, len(weeks)), "", err.Error(), nil
+		}
 		if err != nil {
 			return nil, "", "", fmt.Errorf("scorecard of %s: %w", s.Name, err)
 		}
