@@ -136,11 +136,12 @@ func (a *Assessor) Assess(ctx context.Context, only string) ([]Readiness, error)
 		return nil, err
 	}
 	pages := make([][]page, len(services))
+	pageErrs := make([]error, len(services))
 	var urls []string
 	for i := range services {
-		if pages[i], err = a.pages(&services[i]); err != nil {
-			return nil, err
-		}
+		// An SLO that is not loaded, or whose alerting does not compile,
+		// fails this service's playbook check, not every service's.
+		pages[i], pageErrs[i] = a.pages(&services[i])
 		for _, p := range pages[i] {
 			if p.url != "" {
 				urls = append(urls, p.url)
@@ -154,7 +155,7 @@ func (a *Assessor) Assess(ctx context.Context, only string) ([]Readiness, error)
 		s := &services[i]
 		results := map[string]Result{}
 		for _, name := range a.usedChecks() {
-			r, err := a.check(ctx, name, s, pages[i], anchors, probed, now)
+			r, err := a.check(ctx, name, s, pages[i], pageErrs[i], anchors, probed, now)
 			if err != nil {
 				return nil, fmt.Errorf("readiness of %s: %w", s.Name, err)
 			}
@@ -359,7 +360,7 @@ func stripFragment(u string) string {
 	return u
 }
 
-func (a *Assessor) check(ctx context.Context, name string, s *Service, pages []page, anchors map[string]string, probed map[string]error, now time.Time) (Result, error) {
+func (a *Assessor) check(ctx context.Context, name string, s *Service, pages []page, pagesErr error, anchors map[string]string, probed map[string]error, now time.Time) (Result, error) {
 	switch name {
 	case CheckOwner:
 		if len(s.Owners) == 0 {
@@ -377,6 +378,9 @@ func (a *Assessor) check(ctx context.Context, name string, s *Service, pages []p
 		}
 		return Result{Passed: true, Detail: fmt.Sprintf("%d SLOs: %s", len(s.SLOs), strings.Join(s.SLOs, ", "))}, nil
 	case CheckPlaybooks:
+		if pagesErr != nil {
+			return Result{Detail: pagesErr.Error(), Fix: "name only SLOs that are loaded, and fix their alerting sections (nines lint)"}, nil
+		}
 		return a.checkPlaybooks(s, pages, anchors, probed), nil
 	case CheckPostmortems:
 		return a.checkPostmortems(ctx, s, now)

@@ -141,6 +141,18 @@ func TestReadiness(t *testing.T) {
 			}
 		}
 	})
+	t.Run("An SLO that is not loaded fails that service's playbook check only", func(t *testing.T) {
+		saved := services
+		services = append([]Service{{Name: "ghost", Owners: []string{"x"}, OnCall: "x", Goal: 0.9, SLOs: []string{"gone"}}}, saved...)
+		defer func() { services = saved }()
+		rs, err := a.Assess(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != len(services) || failed(rs[0]) != "playbooks,dependencies" && !strings.Contains(failed(rs[0]), "playbooks") {
+			t.Errorf("%+v", rs[0])
+		}
+	})
 	t.Run("An unknown service is refused", func(t *testing.T) {
 		if _, err := a.Assess(context.Background(), "nope"); !errors.Is(err, ErrUnknown) {
 			t.Errorf("error %v", err)
