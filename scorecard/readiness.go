@@ -373,10 +373,21 @@ func (a *Assessor) check(ctx context.Context, name string, s *Service, pages []p
 		}
 		return Result{Passed: true, Detail: "on-call: " + s.OnCall}, nil
 	case CheckSLO:
-		if len(s.SLOs) == 0 {
-			return Result{Detail: "no SLO", Fix: "write an SLO spec with service: " + s.Name + " (see docs/spec.md)"}, nil
+		var loaded, missing []string
+		for _, name := range s.SLOs {
+			if _, err := a.SLOs.SLO(name); err != nil {
+				missing = append(missing, name)
+			} else {
+				loaded = append(loaded, name)
+			}
 		}
-		return Result{Passed: true, Detail: fmt.Sprintf("%d SLOs: %s", len(s.SLOs), strings.Join(s.SLOs, ", "))}, nil
+		switch {
+		case len(loaded) == 0 && len(missing) > 0:
+			return Result{Detail: "no SLO loaded: " + strings.Join(missing, ", ") + " named but not loaded", Fix: "load the SLO specs nines serve --slos reads, or correct the names"}, nil
+		case len(loaded) == 0:
+			return Result{Detail: "no SLO", Fix: "write an SLO spec with service: " + s.Name + " (see docs/eval.md)"}, nil
+		}
+		return Result{Passed: true, Detail: fmt.Sprintf("%d SLOs: %s", len(loaded), strings.Join(loaded, ", "))}, nil
 	case CheckPlaybooks:
 		if pagesErr != nil {
 			return Result{Detail: pagesErr.Error(), Fix: "name only SLOs that are loaded, and fix their alerting sections (nines lint)"}, nil

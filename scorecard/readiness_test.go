@@ -149,8 +149,8 @@ func TestReadiness(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rs) != len(services) || failed(rs[0]) != "playbooks,dependencies" && !strings.Contains(failed(rs[0]), "playbooks") {
-			t.Errorf("%+v", rs[0])
+		if len(rs) != len(services) || failed(rs[0]) != "slo,playbooks" || !strings.Contains(rs[0].Checks[3].Detail, "SLO gone of service ghost") {
+			t.Errorf("%s: %+v", failed(rs[0]), rs[0])
 		}
 	})
 	t.Run("An unknown service is refused", func(t *testing.T) {
