@@ -195,7 +195,12 @@ func renderEmail(r *Receiver, n *Notification, externalURL string) (Request, err
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%s (%s)\n", a.Annotations["summary"], a.Status())
+		// Alerts say whether they fire; a report (no severity) does not.
+		if a.Labels["severity"] != "" {
+			fmt.Fprintf(&b, "%s (%s)\n", a.Annotations["summary"], a.Status())
+		} else {
+			fmt.Fprintf(&b, "%s\n", a.Annotations["summary"])
+		}
 		if d := a.Annotations["description"]; d != "" {
 			fmt.Fprintf(&b, "\n%s\n", d)
 		}

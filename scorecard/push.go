@@ -177,9 +177,13 @@ func Notification(c *Card, owner, receiver string) *notify.Notification {
 	fmt.Fprintf(&b, "Availability of %s as its clients saw it in %s: %s of %d calls succeeded, against a goal of %s.\n",
 		c.Service, c.Week, pct(c.Rate), c.Calls, pct(&c.Goal))
 	fmt.Fprintf(&b, "The 21 days before: %s. The week before was %s.\n", pct(c.Before21), c.Previous)
-	fmt.Fprintf(&b, "Sent because it %s.\n", strings.Join(c.Reasons, ", and "))
+	fmt.Fprintf(&b, "Sent because: %s.\n", strings.Join(c.Reasons, "; "))
 	b.WriteString("\nLast weeks:")
 	for _, p := range c.History {
+		if p.Rate == nil {
+			b.WriteString(" –")
+			continue
+		}
 		fmt.Fprintf(&b, " %s", pct(p.Rate))
 	}
 	b.WriteString("\n")

@@ -120,7 +120,7 @@ route:
 	mails, hooks := relay.Messages(), hook.received()
 	if len(mails) != 1 || mails[0].To[0] != "payments@example.com" || mails[0].Subject != "Scorecard 2026-W48: checkout is red" ||
 		!strings.Contains(mails[0].Text, "99.000 % of 1000 calls succeeded, against a goal of 99.900 %") ||
-		!strings.Contains(mails[0].Text, "missed the goal, and worse than the 21 days before") {
+		!strings.Contains(mails[0].Text, "Sent because: missed the goal; worse than the 21 days before") {
 		t.Errorf("mails %+v", mails)
 	}
 	if len(hooks) != 1 || hooks[0].CommonLabels["service"] != "db" || hooks[0].CommonLabels["owner"] != "storage" ||
