@@ -76,6 +76,8 @@ type Receiver struct {
 	RoutingKey string
 	// Channel overrides a Slack webhook's default channel.
 	Channel string
+	// Email is the relay and addresses of an e-mail receiver (email.go).
+	Email *Email
 }
 
 // Route is a node of the routing tree, with everything inherited from its
@@ -425,7 +427,7 @@ func (p *parser) receivers(n *yaml.Node) []*Receiver {
 			case "name":
 				nameNode = v
 				r.Name, _ = p.scalar(v, path+".name")
-			case KindPagerDuty, KindSlack, KindWebhook, KindAlertmanager, KindLog, KindIncidents:
+			case KindPagerDuty, KindSlack, KindWebhook, KindAlertmanager, KindLog, KindIncidents, KindEmail:
 				if kindNode != nil {
 					p.errorf(k, path+"."+key, "a receiver has one kind; this one is already %s (add another receiver and route to both with continue: true)", r.Kind)
 					return true
@@ -451,7 +453,7 @@ func (p *parser) receivers(n *yaml.Node) []*Receiver {
 			names[r.Name] = nameNode
 		}
 		if kindNode == nil {
-			p.errorf(rn, path, "no kind: give one of pagerduty, slack, webhook, alertmanager, incidents or log")
+			p.errorf(rn, path, "no kind: give one of pagerduty, slack, webhook, email, alertmanager, incidents or log")
 		}
 		out = append(out, r)
 	}
@@ -471,6 +473,10 @@ func validReceiverName(s string) bool {
 }
 
 func (p *parser) receiverKind(r *Receiver, n *yaml.Node, path string) {
+	if r.Kind == KindEmail {
+		p.emailReceiver(r, n, path)
+		return
+	}
 	if (r.Kind == KindLog || r.Kind == KindIncidents) && (n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "")) {
 		return // log: or incidents: with nothing after it
 	}

@@ -1003,7 +1003,10 @@ func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
 // mean the request itself is wrong.
 func classify(status int, err error) (reason string, retry bool) {
 	var ne net.Error
+	var se *smtpError
 	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("smtp_%dxx", se.code/100), !se.permanent()
 	case err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()):
 		return "timeout", true
 	case err != nil:
@@ -1068,6 +1071,16 @@ func (d *Dispatcher) send(ctx context.Context, timeout time.Duration, kind strin
 		detail = truncate(strings.Join(strings.Fields(string(snippet)), " "), 200)
 	}
 	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), d.opts.Now()), detail, nil
+}
+
+// sendEntry sends an outbox entry: an e-mail through its receiver's
+// relay, anything else as an HTTP POST.
+func (d *Dispatcher) sendEntry(ctx context.Context, timeout time.Duration, e *Entry) (int, time.Duration, string, error) {
+	if e.Kind == KindEmail {
+		status, err := sendEmail(ctx, timeout, d.Config().Receiver(e.Receiver), &e.Request, d.opts.Now())
+		return status, 0, "", err
+	}
+	return d.send(ctx, timeout, e.Kind, &e.Request)
 }
 
 // redactURLError hides the secrets of the URL a *url.Error names.

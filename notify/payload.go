@@ -70,6 +70,12 @@ func Render(r *Receiver, n *Notification, externalURL string, now time.Time) ([]
 		}
 	case KindSlack:
 		bodies = append(bodies, slackMessage(r, n))
+	case KindEmail:
+		req, err := renderEmail(r, n, externalURL)
+		if err != nil {
+			return nil, err
+		}
+		return []Request{req}, nil
 	default:
 		return nil, fmt.Errorf("receiver %s: %s does not send HTTP requests", r.Name, r.Kind)
 	}

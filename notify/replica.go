@@ -148,12 +148,12 @@ func (d *Dispatcher) sendClaimed(ctx context.Context, timeout time.Duration, e *
 	var out sent
 	c := d.opts.Claimer
 	if c == nil {
-		out.status, out.retryAfter, out.detail, out.err = d.send(ctx, timeout, e.Kind, &e.Request)
+		out.status, out.retryAfter, out.detail, out.err = d.sendEntry(ctx, timeout, e)
 		out.tried = true
 		return out
 	}
 	ran, exists, cerr := c.ClaimState(ctx, e.key(), func(ctx context.Context) bool {
-		out.status, out.retryAfter, out.detail, out.err = d.send(ctx, timeout, e.Kind, &e.Request)
+		out.status, out.retryAfter, out.detail, out.err = d.sendEntry(ctx, timeout, e)
 		return out.ok()
 	})
 	// A failed claim is tried again at the next tick; a failed deletion

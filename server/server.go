@@ -81,6 +81,10 @@ type Config struct {
 	// Replica, when set, says this process's role among several on one
 	// database, on /healthz, /readyz and /metrics (server/replica.go).
 	Replica Replica
+	// Scorecards and Readiness, when set, answer /api/v1/scorecards and
+	// /api/v1/readiness (server/scorecards.go); nil answers 404.
+	Scorecards ScorecardReader
+	Readiness  ReadinessReader
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -159,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
 	s.snapshotRoutes(read, write)
+	s.scorecardRoutes(read)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

@@ -61,6 +61,8 @@ func commands() []command {
 		{"generate", "write Prometheus rules for SLOs (generate prometheus-rules)", runGenerate},
 		{"convert", "write SLO specs as native YAML or OpenSLO v1", runConvert},
 		{"replay", "replay alerts over history: what would have fired, and when", runReplay},
+		{"scorecard", "weekly availability scorecards per service, and their push to owners (scorecard push)", runScorecard},
+		{"readiness", "production readiness per service: levels, failing checks and how to fix them", runReadiness},
 		{"migrate", "show or apply the schema migrations of a PostgreSQL store (migrate status, up)", runMigrate},
 		{"version", "print the version of nines", runVersion},
 	}
@@ -103,7 +105,7 @@ Usage:
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	b.WriteString(`
 Run "nines <command> --help" for the flags of a command.
