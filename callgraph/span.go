@@ -77,12 +77,13 @@ const maxProblems = 10
 // Rejected is the number of spans refused.
 func (b *Batch) Rejected() int { return b.NoService + b.Invalid }
 
-// Refuse counts one refused span and keeps its reason while there are few.
-func (b *Batch) Refuse(noService bool, err error) {
+// Refuse counts n refused spans and keeps their reason while there are
+// few.
+func (b *Batch) Refuse(n int, noService bool, err error) {
 	if noService {
-		b.NoService++
+		b.NoService += n
 	} else {
-		b.Invalid++
+		b.Invalid += n
 	}
 	if len(b.Problems) < maxProblems {
 		b.Problems = append(b.Problems, err)
