@@ -104,18 +104,22 @@ type Graph struct {
 type Stats struct {
 	// Spans is the spans joined; Duplicates those seen before (a retried
 	// request) and skipped.
-	Spans, Duplicates uint64
+	Spans      uint64 `json:"spans"`
+	Duplicates uint64 `json:"duplicates"`
 	// Calls is the calls counted on edges.
-	Calls uint64
+	Calls uint64 `json:"calls"`
 	// SpansEvicted counts spans pushed out of the span buffer by newer
 	// ones; PendingLost children pushed out of the pending buffer before
 	// their parent came (their calls are not counted).
-	SpansEvicted, PendingLost uint64
+	SpansEvicted uint64 `json:"spans_evicted"`
+	PendingLost  uint64 `json:"pending_lost"`
 	// TooManyServices counts spans refused past Options.Services;
 	// TooManyEdges calls dropped past Options.Edges.
-	TooManyServices, TooManyEdges uint64
+	TooManyServices uint64 `json:"too_many_services"`
+	TooManyEdges    uint64 `json:"too_many_edges"`
 	// Pending is the children waiting now; Edges the edges now.
-	Pending, Edges int
+	Pending int `json:"pending"`
+	Edges   int `json:"edges"`
 }
 
 // New returns an empty graph bounded by o.
@@ -283,7 +287,7 @@ func (g *Graph) Stats() Stats {
 	s := g.stats
 	s.SpansEvicted = g.seen.evicted
 	s.PendingLost = g.pending.lost
-	s.Pending = len(g.pending.heads)
+	s.Pending = g.pending.waiting
 	s.Edges = len(g.edges)
 	return s
 }

@@ -85,8 +85,10 @@ type pendingRing struct {
 	heads map[spanKey]int32
 	slots []pendingSpan
 	next  int32
-	// lost counts children evicted before their parent came.
-	lost uint64
+	// lost counts children evicted before their parent came; waiting
+	// those in the ring now.
+	lost    uint64
+	waiting int
 }
 
 func newPendingRing(n int) pendingRing {
@@ -100,6 +102,7 @@ func (r *pendingRing) put(p pendingSpan) {
 		r.lost++
 	}
 	p.live = true
+	r.waiting++
 	p.sibling = -1
 	if h, ok := r.heads[p.parent]; ok {
 		p.sibling = h
@@ -117,6 +120,7 @@ func (r *pendingRing) put(p pendingSpan) {
 func (r *pendingRing) unlink(i int32) {
 	s := &r.slots[i]
 	s.live = false
+	r.waiting--
 	h := r.heads[s.parent]
 	if h == i {
 		if s.sibling < 0 {
@@ -144,6 +148,7 @@ func (r *pendingRing) take(k spanKey, dst []pendingSpan) []pendingSpan {
 	for j := h; j >= 0; {
 		s := &r.slots[j]
 		s.live = false
+		r.waiting--
 		dst = append(dst, *s)
 		j = s.sibling
 	}

@@ -3,6 +3,7 @@ package otlp
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"mime"
@@ -12,6 +13,7 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/nines-sre/nines/callgraph"
 	"github.com/nines-sre/nines/slo"
@@ -171,4 +173,33 @@ func id(dst, src []byte, what string, fromJSON bool) error {
 	}
 	copy(dst, src)
 	return nil
+}
+
+// TraceResponse encodes an ExportTraceServiceResponse: empty on full
+// success, else partial_success with the spans rejected and why (OTLP
+// asks the server to set both when it drops part of a request, and the
+// sender not to retry it). jsonBody selects OTLP/JSON, where an int64 is
+// written as a string as protobuf JSON does.
+func TraceResponse(rejected int64, msg string, jsonBody bool) []byte {
+	if jsonBody {
+		if rejected == 0 && msg == "" {
+			return []byte("{}")
+		}
+		m, _ := json.Marshal(msg) // a string always encodes
+		return fmt.Appendf(nil, `{"partialSuccess":{"rejectedSpans":"%d","errorMessage":%s}}`, rejected, m)
+	}
+	if rejected == 0 && msg == "" {
+		return nil
+	}
+	var ps []byte
+	if rejected != 0 {
+		ps = protowire.AppendTag(ps, 1, protowire.VarintType)
+		ps = protowire.AppendVarint(ps, uint64(rejected))
+	}
+	if msg != "" {
+		ps = protowire.AppendTag(ps, 2, protowire.BytesType)
+		ps = protowire.AppendString(ps, msg)
+	}
+	out := protowire.AppendTag(nil, 1, protowire.BytesType)
+	return protowire.AppendBytes(out, ps)
 }
