@@ -1,0 +1,228 @@
+package callgraph
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/slo"
+)
+
+var t0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+
+// mk builds a span of service svc with id id and parent parent (0: root)
+// in trace tr, ending at t0+end seconds after 100 ms.
+func mk(tr byte, id, parent byte, svc string, kind Kind, end int, status int, failed bool) Span {
+	s := Span{Service: svc, Kind: kind, Status: status, Failed: failed}
+	s.Trace[0], s.ID[0] = tr, id
+	if parent != 0 {
+		s.Parent[0] = parent
+	}
+	s.End = t0.Add(time.Duration(end) * time.Second).UnixNano()
+	s.Start = s.End - int64(100*time.Millisecond)
+	return s
+}
+
+func newGraph(t *testing.T, o Options) *Graph {
+	t.Helper()
+	g, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func join(g *Graph, spans ...Span) []Call {
+	tx := g.Join(spans)
+	tx.Commit()
+	return tx.Calls
+}
+
+func edgesOf(calls []Call) []Edge {
+	var out []Edge
+	for _, c := range calls {
+		out = append(out, Edge{c.From, c.To})
+	}
+	return out
+}
+
+func TestJoin(t *testing.T) {
+	client := mk(1, 1, 0, "checkout", KindClient, 1, slo.NoStatus, false)
+	server := mk(1, 2, 1, "payments", KindServer, 1, 503, true)
+	internal := mk(1, 3, 2, "payments", KindInternal, 1, slo.NoStatus, false)
+	for _, tc := range []struct {
+		name     string
+		requests [][]Span
+		want     []Edge
+	}{
+		{"A parent and its child of another service in one request make one call.", [][]Span{{client, server}}, []Edge{{"checkout", "payments"}}},
+		{"A child that comes before its parent waits for it.", [][]Span{{server}, {client}}, []Edge{{"checkout", "payments"}}},
+		{"A parent that comes before its child is remembered.", [][]Span{{client}, {server}}, []Edge{{"checkout", "payments"}}},
+		{"A child of the same service is no edge.", [][]Span{{internal, server, client}}, []Edge{{"checkout", "payments"}}},
+		{"A span received twice counts once.", [][]Span{{client, server}, {server}, {client, server}}, []Edge{{"checkout", "payments"}}},
+		{"A root span alone is no call.", [][]Span{{client}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGraph(t, Options{})
+			var got []Edge
+			for _, r := range tc.requests {
+				got = append(got, edgesOf(join(g, r...))...)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("calls %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCallFigures(t *testing.T) {
+	g := newGraph(t, Options{})
+	calls := join(g, mk(1, 1, 0, "checkout", KindClient, 1, slo.NoStatus, false), mk(1, 2, 1, "payments", KindServer, 1, 503, true))
+	if len(calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(calls))
+	}
+	c := calls[0]
+	if c.Latency != 0.1 || c.Status != 503 || !c.Failed || c.Time != t0.Add(time.Second).UnixNano() {
+		t.Errorf("call %+v: want latency 0.1 s, status 503, failed, at the child's end", c)
+	}
+	calls = join(g, mk(2, 1, 0, "checkout", KindProducer, 2, slo.NoStatus, false), mk(2, 2, 1, "mailer", KindConsumer, 2, slo.NoStatus, false))
+	if len(calls) != 1 || !math.IsNaN(calls[0].Latency) {
+		t.Errorf("calls %+v: a consumer's duration is not a response time, want NaN latency", calls)
+	}
+}
+
+func TestEdges(t *testing.T) {
+	g := newGraph(t, Options{Window: 5 * time.Minute})
+	// Ten calls a minute for ten minutes, every fifth failed, each 100 ms.
+	n := byte(0)
+	for m := range 10 {
+		for i := range 10 {
+			n++
+			join(g, mk(n, 1, 0, "a", KindClient, m*60+i, slo.NoStatus, false), mk(n, 2, 1, "b", KindServer, m*60+i, 200+300*(i%5/4), i%5 == 4))
+		}
+	}
+	now := t0.Add(10*time.Minute - time.Second)
+	figs := g.Edges(now, time.Hour)
+	if len(figs) != 1 {
+		t.Fatalf("%d edges, want 1", len(figs))
+	}
+	f := figs[0]
+	if f.Edge != (Edge{"a", "b"}) || f.Calls != 50 || f.Failed != 10 || f.ErrorRate != 0.2 || f.TotalCalls != 100 || f.TotalFailed != 20 {
+		t.Errorf("figures %+v: want a → b, 50 calls and 10 failed in the 5 minute window, 100 and 20 in all", f)
+	}
+	if got := f.Latency.Count(); got != 50 {
+		t.Errorf("latency histogram holds %d calls, want 50", got)
+	}
+	if q := f.Latency.Quantile(0.99); q < 0.1 || q > 0.11 {
+		t.Errorf("p99 %v, want 0.1 s within its bin", q)
+	}
+	if figs := g.Edges(now, 2*time.Minute); figs[0].Calls != 20 {
+		t.Errorf("over 2 minutes %d calls, want 20", figs[0].Calls)
+	}
+}
+
+func TestRollbackLetsARetryCountOnce(t *testing.T) {
+	g := newGraph(t, Options{})
+	parent := mk(1, 1, 0, "a", KindClient, 1, slo.NoStatus, false)
+	child := mk(1, 2, 1, "b", KindServer, 1, 200, false)
+	other := mk(1, 3, 9, "c", KindServer, 1, 200, false)
+	join(g, child)
+	tx := g.Join([]Span{parent, other})
+	if len(tx.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(tx.Calls))
+	}
+	tx.Rollback()
+	if st := g.Stats(); st.Calls != 0 || st.Pending != 1 || st.Spans != 1 {
+		t.Errorf("after rollback %+v: want no call, the child waiting again, one span", st)
+	}
+	if calls := join(g, parent, other); len(calls) != 1 {
+		t.Errorf("the retry found %d calls, want 1", len(calls))
+	}
+	if st := g.Stats(); st.Calls != 1 || st.Pending != 1 || st.Duplicates != 0 {
+		t.Errorf("after the retry %+v: want one call, one child (of c) waiting, no duplicate", st)
+	}
+}
+
+func TestBuffersAreBounded(t *testing.T) {
+	g := newGraph(t, Options{Spans: 64, Pending: 16})
+	// Children whose parents never come: the pending buffer keeps the last
+	// 16 and counts the rest lost.
+	var spans []Span
+	for i := range 1000 {
+		s := mk(byte(i), byte(i>>8)+1, 200, "b", KindServer, 1, 200, false)
+		s.Trace[1] = byte(i >> 8)
+		spans = append(spans, s)
+	}
+	join(g, spans...)
+	st := g.Stats()
+	if st.Pending != 16 || st.PendingLost != 1000-16 || st.SpansEvicted != 1000-64 {
+		t.Errorf("stats %+v: want 16 pending, 984 lost, 936 spans evicted", st)
+	}
+	if len(g.seen.idx) > 64 || len(g.pending.heads) > 16 {
+		t.Errorf("maps hold %d spans and %d parents, past their bounds", len(g.seen.idx), len(g.pending.heads))
+	}
+}
+
+func TestLimits(t *testing.T) {
+	g := newGraph(t, Options{Services: 2, Edges: 1})
+	calls := join(g, mk(1, 1, 0, "a", KindClient, 1, slo.NoStatus, false), mk(1, 2, 1, "b", KindServer, 1, 200, false),
+		mk(1, 3, 1, "c", KindServer, 1, 200, false))
+	if st := g.Stats(); len(calls) != 1 || st.TooManyServices != 1 {
+		t.Errorf("%d calls, stats %+v: want one call and c refused past two services", len(calls), st)
+	}
+	g = newGraph(t, Options{Edges: 1})
+	join(g, mk(1, 1, 0, "a", KindClient, 1, slo.NoStatus, false), mk(1, 2, 1, "b", KindServer, 1, 200, false),
+		mk(1, 3, 1, "c", KindServer, 1, 200, false))
+	if st := g.Stats(); st.Edges != 1 || st.TooManyEdges != 1 {
+		t.Errorf("stats %+v: want one edge and one call dropped", st)
+	}
+	for _, o := range []Options{{Spans: -1}, {Window: 30 * time.Second}, {Window: 48 * time.Hour}, {Window: 90 * time.Second}} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) took options out of range", o)
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	declared := []Edge{{"a", "b"}, {"b", "c"}, {"c", "d"}, {"a", "b"}, {"x", "x"}}
+	observed := []Edge{{"b", "c"}, {"a", "b"}, {"b", "a"}, {"e", "e"}}
+	d := Compare(declared, observed)
+	if !slices.Equal(d.Undeclared, []Edge{{"b", "a"}}) || !slices.Equal(d.Unobserved, []Edge{{"c", "d"}}) {
+		t.Errorf("difference %+v: want b → a undeclared, c → d unobserved", d)
+	}
+	if d := Compare(nil, nil); d.Undeclared != nil || d.Unobserved != nil {
+		t.Errorf("nothing against nothing gave %+v", d)
+	}
+}
+
+func TestRollups(t *testing.T) {
+	lat, err := slo.ParseLatencyRule("<=250ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge := &slo.SLO{Name: "pay", Quantum: time.Minute, SLI: slo.SLI{Latency: &lat, Edge: &slo.EdgeSource{From: "a", To: "b"}}}
+	other := &slo.SLO{Name: "events", Quantum: time.Minute}
+	at := t0.UnixNano()
+	calls := []Call{
+		{From: "a", To: "b", Time: at, Latency: 0.1, Status: 200},
+		{From: "a", To: "b", Time: at + 1, Latency: 0.3, Status: 200},
+		{From: "a", To: "b", Time: at + 2, Latency: 0.1, Status: 503, Failed: true},
+		{From: "a", To: "b", Time: at + int64(time.Minute), Latency: math.NaN(), Status: slo.NoStatus},
+		{From: "a", To: "c", Time: at, Latency: 0.1, Status: 200},
+	}
+	series, err := Rollups(calls, []*slo.SLO{edge, other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 1 || series["pay"] == nil || len(series["pay"].Rollups) != 2 {
+		t.Fatalf("series %v: want two quanta for pay alone", series)
+	}
+	r := series["pay"].Rollups[0]
+	if r.Attempted != 3 || r.Good != 1 || r.Errors != 1 || r.Slow != 1 || r.Latency.Count() != 3 || len(r.Statuses) == 0 {
+		t.Errorf("first quantum %+v: want 3 attempted, 1 good, 1 error, 1 slow, 3 latencies, statuses kept", r)
+	}
+	if r := series["pay"].Rollups[1]; r.Attempted != 1 || r.Good != 1 || r.Latency.Count() != 0 {
+		t.Errorf("second quantum %+v: an untimed call is good and adds no latency", r)
+	}
+}
