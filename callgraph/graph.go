@@ -280,6 +280,9 @@ func (g *Graph) count(c *Call) {
 	e.add(c)
 }
 
+// Window is how far back the graph keeps per-minute figures.
+func (g *Graph) Window() time.Duration { return g.opts.Window }
+
 // Stats returns the graph's counters.
 func (g *Graph) Stats() Stats {
 	g.mu.Lock()
@@ -348,7 +351,8 @@ type EdgeFigures struct {
 }
 
 // Edges returns every edge's figures over the minutes (now−span, now],
-// sorted by from and to. span is cut to the graph's window.
+// sorted by from and to. A span longer than the graph's window gives the
+// window's figures.
 func (g *Graph) Edges(now time.Time, span time.Duration) []EdgeFigures {
 	g.mu.Lock()
 	defer g.mu.Unlock()

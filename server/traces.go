@@ -21,6 +21,7 @@ type CallGraph interface {
 	Join(spans []callgraph.Span) *callgraph.Tx
 	Edges(now time.Time, span time.Duration) []callgraph.EdgeFigures
 	Stats() callgraph.Stats
+	Window() time.Duration
 }
 
 var _ CallGraph = (*callgraph.Graph)(nil)
@@ -110,15 +111,15 @@ type edgeSLO struct {
 }
 
 // edges answers GET /api/v1/edges[?window=1h]: the observed call graph
-// over the last window (default and longest: the graph's), and, when the
+// over the last window (default and longest: the graph's, 1h), and, when the
 // server knows the declared edges, which of them traces never showed and
 // which observed edges nobody declared.
 func (s *Server) edges(r *http.Request) (any, error) {
-	window := callgraph.DefaultWindow
+	window := s.cfg.Traces.Window()
 	if v := r.URL.Query().Get("window"); v != "" {
 		d, err := slo.ParseDuration(v)
-		if err != nil || d < time.Minute || d > callgraph.MaxWindow || d%time.Minute != 0 {
-			return nil, httpx.BadRequest("window=%q: want whole minutes from 1m to %s, such as 1h", v, slo.FormatDuration(callgraph.MaxWindow))
+		if err != nil || d < time.Minute || d > window || d%time.Minute != 0 {
+			return nil, httpx.BadRequest("window=%q: want whole minutes from 1m to %s (the figures nines keeps per edge), such as 15m", v, slo.FormatDuration(window))
 		}
 		window = d
 	}
