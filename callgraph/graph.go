@@ -245,14 +245,24 @@ func (tx *Tx) Rollback() {
 	g := tx.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, a := range tx.added {
-		g.seen.remove(a.key, a.slot)
-	}
-	g.stats.Spans -= uint64(len(tx.added))
+	// A child tx left waiting that is no longer waiting was taken by
+	// another request's parent, whose call is counted: it stays seen, so
+	// that the retry takes it for the duplicate it is.
+	var keep map[spanKey]bool
 	for _, w := range tx.waiting {
-		// Unless a later child already took the slot.
 		if s := &g.pending.slots[w.slot]; s.live && s.self == w.key {
 			g.pending.unlink(w.slot)
+			continue
+		}
+		if keep == nil {
+			keep = map[spanKey]bool{}
+		}
+		keep[w.key] = true
+	}
+	for _, a := range tx.added {
+		if !keep[a.key] {
+			g.seen.remove(a.key, a.slot)
+			g.stats.Spans--
 		}
 	}
 	for _, c := range tx.taken {

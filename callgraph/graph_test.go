@@ -24,7 +24,7 @@ func mk(tr byte, id, parent byte, svc string, kind Kind, end int, status int, fa
 	return s
 }
 
-func newGraph(t *testing.T, o Options) *Graph {
+func newGraph(t testing.TB, o Options) *Graph {
 	t.Helper()
 	g, err := New(o)
 	if err != nil {
@@ -225,4 +225,48 @@ func TestRollups(t *testing.T) {
 	if r := series["pay"].Rollups[1]; r.Attempted != 1 || r.Good != 1 || r.Latency.Count() != 0 {
 		t.Errorf("second quantum %+v: an untimed call is good and adds no latency", r)
 	}
+}
+
+// TestRollbackKeepsAChildAnotherRequestCounted: a request whose commit
+// fails left a child waiting, and another request's parent took it before
+// the rollback. That call is counted; the retry must not count it again.
+func TestRollbackKeepsAChildAnotherRequestCounted(t *testing.T) {
+	g := newGraph(t, Options{})
+	child := mk(1, 2, 1, "b", KindServer, 1, 200, false)
+	failed := g.Join([]Span{child})
+	join(g, mk(1, 1, 0, "a", KindClient, 1, slo.NoStatus, false))
+	failed.Rollback()
+	if calls := join(g, child); len(calls) != 0 {
+		t.Errorf("the retry counted %v again", calls)
+	}
+	if st := g.Stats(); st.Calls != 1 || st.Pending != 0 {
+		t.Errorf("stats %+v: want the one call, nothing waiting", st)
+	}
+}
+
+// BenchmarkJoin joins requests of 1,000 spans (500 calls from one service
+// to another), children first as SDKs send them, with new trace ids each
+// round.
+func BenchmarkJoin(b *testing.B) {
+	g := newGraph(b, Options{})
+	parents := make([]Span, 500)
+	children := make([]Span, 500)
+	for i := range parents {
+		parents[i] = mk(0, 1, 0, "a", KindClient, 1, slo.NoStatus, false)
+		children[i] = mk(0, 2, 1, "b", KindServer, 1, 200, false)
+	}
+	b.ReportAllocs()
+	round := uint32(0)
+	for b.Loop() {
+		round++
+		for i := range parents {
+			for _, s := range []*Span{&parents[i], &children[i]} {
+				s.Trace[0], s.Trace[1], s.Trace[2], s.Trace[3] = byte(round), byte(round>>8), byte(round>>16), byte(i)
+				s.Trace[4] = byte(i >> 8)
+			}
+		}
+		join(g, children...)
+		join(g, parents...)
+	}
+	b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "spans/s")
 }
