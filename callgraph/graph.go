@@ -219,15 +219,24 @@ func (g *Graph) intern(name string) (uint32, bool) {
 	return i, true
 }
 
+// finish marks tx done and locks its graph; ok is false, and nothing
+// locked, when tx was finished before.
+func (tx *Tx) finish() (g *Graph, ok bool) {
+	if tx.done {
+		return nil, false
+	}
+	tx.done = true
+	tx.g.mu.Lock()
+	return tx.g, true
+}
+
 // Commit counts the calls of tx on their edges. A Tx is committed or
 // rolled back once.
 func (tx *Tx) Commit() {
-	if tx.done {
+	g, ok := tx.finish()
+	if !ok {
 		return
 	}
-	tx.done = true
-	g := tx.g
-	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i := range tx.Calls {
 		g.count(&tx.Calls[i])
@@ -238,12 +247,10 @@ func (tx *Tx) Commit() {
 // again, children it left waiting are dropped, so a retry of the same
 // request finds the graph as the first attempt did.
 func (tx *Tx) Rollback() {
-	if tx.done {
+	g, ok := tx.finish()
+	if !ok {
 		return
 	}
-	tx.done = true
-	g := tx.g
-	g.mu.Lock()
 	defer g.mu.Unlock()
 	// A child tx left waiting that is no longer waiting was taken by
 	// another request's parent, whose call is counted: it stays seen, so
