@@ -48,6 +48,9 @@ const (
 	maxBuffer = 1 << 30
 )
 
+// Check reports whether o, with its defaults, is in range.
+func (o Options) Check() error { return o.defaults() }
+
 func (o *Options) defaults() error {
 	set := func(v *int, def int) {
 		if *v == 0 {

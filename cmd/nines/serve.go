@@ -110,6 +110,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if _, _, _, err := f.retention.Cutoffs(time.Now()); err != nil {
 		return usageError("serve: --retention.*: %v", err)
 	}
+	if err := f.traces.Check(); err != nil {
+		return usageError("serve: --traces.*: %v", err)
+	}
 	if f.web.maxBodyMemory < server.DefaultMaxBody {
 		return usageError("serve: --web.max-body-memory %s is less than the largest request body (32MiB): such a request could never be served", &f.web.maxBodyMemory)
 	}
@@ -226,7 +229,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	reload = nt.withReload(reload)
 	graph, err := callgraph.New(f.traces)
 	if err != nil {
-		return usageError("serve: --traces.*: %v", err)
+		return err
 	}
 	srv, err := server.New(server.Config{SLOs: eng, Traces: graph, Writes: eng, Annotations: db, Size: db, Sources: puller,
 		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token, Replica: rep.replica(),
