@@ -255,28 +255,35 @@ func (tx *Tx) Rollback() {
 		return
 	}
 	defer g.mu.Unlock()
-	// A child tx left waiting that is no longer waiting was taken by
-	// another request's parent, whose call is counted: it stays seen, so
-	// that the retry takes it for the duplicate it is.
-	var keep map[spanKey]bool
+	// Children tx left waiting: those still waiting are dropped; those
+	// its own parents took are forgotten with them; those another
+	// request's parent took were counted there, so they stay seen and
+	// the retry takes them for the duplicates they are.
+	waited := make(map[spanKey]bool, len(tx.waiting))
+	for _, w := range tx.waiting {
+		waited[w.key] = true
+	}
+	keep := map[spanKey]bool{}
 	for _, w := range tx.waiting {
 		if s := &g.pending.slots[w.slot]; s.live && s.self == w.key {
 			g.pending.unlink(w.slot)
+		} else {
+			keep[w.key] = true
+		}
+	}
+	for _, c := range tx.taken {
+		if waited[c.self] {
+			delete(keep, c.self)
 			continue
 		}
-		if keep == nil {
-			keep = map[spanKey]bool{}
-		}
-		keep[w.key] = true
+		// A child of an earlier request: it waits again.
+		g.pending.put(c)
 	}
 	for _, a := range tx.added {
 		if !keep[a.key] {
 			g.seen.remove(a.key, a.slot)
 			g.stats.Spans--
 		}
-	}
-	for _, c := range tx.taken {
-		g.pending.put(c)
 	}
 }
 

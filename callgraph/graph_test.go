@@ -270,3 +270,25 @@ func BenchmarkJoin(b *testing.B) {
 	}
 	b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "spans/s")
 }
+
+// TestRollbackOfAWholeCall: a failed request held both the child and its
+// parent; its retry counts the call once and the graph holds each span
+// once.
+func TestRollbackOfAWholeCall(t *testing.T) {
+	g := newGraph(t, Options{})
+	spans := []Span{mk(1, 2, 1, "b", KindServer, 1, 200, false), mk(1, 1, 0, "a", KindClient, 1, slo.NoStatus, false)}
+	tx := g.Join(spans)
+	if len(tx.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(tx.Calls))
+	}
+	tx.Rollback()
+	if st := g.Stats(); st.Spans != 0 || st.Pending != 0 || st.Calls != 0 {
+		t.Errorf("after rollback %+v: want nothing", st)
+	}
+	if calls := join(g, spans...); len(calls) != 1 {
+		t.Errorf("the retry found %d calls, want 1", len(calls))
+	}
+	if st := g.Stats(); st.Spans != 2 || st.Pending != 0 || st.Calls != 1 || st.Duplicates != 0 {
+		t.Errorf("after the retry %+v: want two spans, one call", st)
+	}
+}
