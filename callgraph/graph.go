@@ -323,19 +323,28 @@ func (g *Graph) Stats() Stats {
 }
 
 // edgeStats are one edge's figures: totals since the graph started and,
-// per minute of the window, a ring indexed by minute number.
+// per minute of the window, a ring indexed by minute number. Only the
+// latest minute's latencies are a live histogram; earlier minutes keep
+// theirs in hist's compact form, a few bytes a minute, so that an edge
+// costs kilobytes rather than a histogram a minute.
 type edgeStats struct {
 	calls, failed uint64
 	minutes       []minute
+	cur           hist.Histogram
+	curStart      int64
 }
 
 type minute struct {
 	start         int64
 	calls, failed uint64
-	latency       hist.Histogram
+	latency       []byte // compact form; the live one for curStart
 }
 
 const minuteNs = int64(time.Minute)
+
+func (e *edgeStats) slot(start int64) *minute {
+	return &e.minutes[(start/minuteNs)%int64(len(e.minutes))]
+}
 
 func (e *edgeStats) add(c *Call) {
 	e.calls++
@@ -343,25 +352,64 @@ func (e *edgeStats) add(c *Call) {
 		e.failed++
 	}
 	start := c.Time - c.Time%minuteNs
-	m := &e.minutes[(start/minuteNs)%int64(len(e.minutes))]
+	m := e.slot(start)
 	switch {
 	case m.start > start:
 		// Older than the window: in the totals only.
 		return
 	case m.start < start:
-		m.start, m.calls, m.failed = start, 0, 0
-		m.latency.Reset()
+		m.start, m.calls, m.failed, m.latency = start, 0, 0, m.latency[:0]
 	}
 	m.calls++
 	if c.Failed {
 		m.failed++
 	}
-	if !math.IsNaN(c.Latency) {
-		// A negative or huge duration cannot come from a checked span;
-		// the histogram refuses what it cannot hold, and the call still
-		// counts.
-		_ = m.latency.Insert(c.Latency)
+	if math.IsNaN(c.Latency) {
+		return
 	}
+	switch {
+	case start > e.curStart:
+		e.pack()
+		e.curStart = start
+		insert(&e.cur, c.Latency)
+	case start == e.curStart:
+		insert(&e.cur, c.Latency)
+	default:
+		// A late call for an earlier minute: rare, so its compact form is
+		// rewritten.
+		var h hist.Histogram
+		if h.MergeCompact(m.latency) == nil {
+			insert(&h, c.Latency)
+			m.latency = h.AppendCompact(m.latency[:0])
+		}
+	}
+}
+
+// pack moves the live histogram into its minute's compact form.
+func (e *edgeStats) pack() {
+	if e.cur.Count() == 0 {
+		return
+	}
+	if m := e.slot(e.curStart); m.start == e.curStart {
+		m.latency = e.cur.AppendCompact(m.latency[:0])
+	}
+	e.cur.Reset()
+}
+
+func insert(h *hist.Histogram, v float64) {
+	// A checked span's duration is finite and not negative; the histogram
+	// refuses what it cannot hold, and the call still counts.
+	_ = h.Insert(v)
+}
+
+// latency merges the latencies of minute m into h.
+func (e *edgeStats) latency(m *minute, h *hist.Histogram) {
+	if m.start == e.curStart {
+		h.Merge(&e.cur)
+		return
+	}
+	// The compact form was written by AppendCompact; it cannot be corrupt.
+	_ = h.MergeCompact(m.latency)
 }
 
 // EdgeFigures are an edge's calls over a span of time.
@@ -397,7 +445,7 @@ func (g *Graph) Edges(now time.Time, span time.Duration) []EdgeFigures {
 			}
 			f.Calls += m.calls
 			f.Failed += m.failed
-			f.Latency.Merge(&m.latency)
+			e.latency(m, f.Latency)
 		}
 		f.ErrorRate = math.NaN()
 		if f.Calls > 0 {

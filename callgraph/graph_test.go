@@ -1,7 +1,9 @@
 package callgraph
 
 import (
+	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -291,4 +293,56 @@ func TestRollbackOfAWholeCall(t *testing.T) {
 	if st := g.Stats(); st.Spans != 2 || st.Pending != 0 || st.Calls != 1 || st.Duplicates != 0 {
 		t.Errorf("after the retry %+v: want two spans, one call", st)
 	}
+}
+
+// TestLateCallsKeepTheirMinute: a call for a minute before the latest
+// one (its parent came late) is counted in its own minute, latency too.
+func TestLateCallsKeepTheirMinute(t *testing.T) {
+	g := newGraph(t, Options{})
+	at := func(min int, latency float64) *Call {
+		return &Call{From: "a", To: "b", Time: t0.Add(time.Duration(min) * time.Minute).UnixNano(), Latency: latency}
+	}
+	g.intern("a")
+	g.intern("b")
+	for _, c := range []*Call{at(0, 0.1), at(1, 0.2), at(2, 0.3), at(0, 0.4), at(1, 0.5)} {
+		g.count(c)
+	}
+	for _, tc := range []struct {
+		now        int
+		span       time.Duration
+		calls, lat uint64
+		max        float64
+	}{{0, time.Minute, 2, 2, 0.4}, {1, time.Minute, 2, 2, 0.5}, {2, time.Minute, 1, 1, 0.3}, {2, time.Hour, 5, 5, 0.5}} {
+		f := g.Edges(t0.Add(time.Duration(tc.now)*time.Minute+time.Second), tc.span)[0]
+		if f.Calls != tc.calls || f.Latency.Count() != tc.lat || f.Latency.Max() < tc.max || f.Latency.Max() > tc.max*1.04 {
+			t.Errorf("minute %d over %v: %d calls, %d latencies, max %v; want %d, %d, %v", tc.now, tc.span, f.Calls, f.Latency.Count(), f.Latency.Max(), tc.calls, tc.lat, tc.max)
+		}
+	}
+}
+
+// TestEdgeMemoryIsKilobytes holds an hour of calls on 500 edges, with
+// latencies over three decades every minute: each edge must cost a few
+// kilobytes (past minutes are kept compact), not a histogram a minute.
+func TestEdgeMemoryIsKilobytes(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	g := newGraph(t, Options{Spans: 1, Pending: 1})
+	g.intern("db")
+	for e := range 500 {
+		from := fmt.Sprintf("svc-%d", e)
+		g.intern(from)
+		for m := range 60 {
+			for _, l := range []float64{0.002, 0.02, 0.2, 0.05, 0.5} {
+				g.count(&Call{From: from, To: "db", Time: t0.Add(time.Duration(m) * time.Minute).UnixNano(), Latency: l})
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perEdge := float64(after.HeapAlloc-before.HeapAlloc) / float64(len(g.edges))
+	if perEdge > 16<<10 {
+		t.Errorf("%.1f KiB an edge, want under 16 KiB", perEdge/1024)
+	}
+	runtime.KeepAlive(g)
 }
