@@ -43,7 +43,7 @@ func (d *doc) source(f field) {
 	r := d.r
 	fs := d.fields(f.val, f.path, sourceFields, nil)
 	if ef, ok := fs["edge"]; ok {
-		d.edge(f, fs, ef)
+		d.edge(fs, ef)
 		return
 	}
 	pf, pull := fs["prometheus"]
@@ -68,7 +68,7 @@ func (d *doc) source(f field) {
 // edge reads sli.source.edge: the SLI is fed by the calls traced along
 // one edge of the observed call graph. A call carries its own verdict
 // (package callgraph), so the SLI judges it by its ok flag.
-func (d *doc) edge(f field, fs map[string]field, ef field) {
+func (d *doc) edge(fs map[string]field, ef field) {
 	r := d.r
 	for name, other := range fs {
 		if name != "edge" {
