@@ -101,6 +101,9 @@ func identityOf(s *slo.SLO) sliIdentity {
 		id.Source = strings.Join([]string{"good=" + src.Good, "bad=" + src.Bad, "total=" + src.Total, "histogram=" + src.Histogram,
 			"errors=" + src.Errors, "statusLabel=" + src.StatusLabel, "unit=" + src.Unit}, " ")
 	}
+	if e := s.SLI.Edge; e != nil {
+		id.Source = "edge=" + e.From + "->" + e.To
+	}
 	return id
 }
 

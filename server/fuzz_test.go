@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/callgraph"
 	"github.com/nines-sre/nines/ingest/promrw"
 )
 
@@ -21,7 +22,11 @@ func FuzzWriteEndpoints(f *testing.F) {
 	}); err != nil {
 		f.Fatal(err)
 	}
-	s, err := New(Config{SLOs: fx.eng, Writes: fx.eng, Annotations: fx.db, Size: fx.db, Incidents: incidentsOn(f, fx.eng, fx.db), MaxBody: 1 << 20, MaxSeries: 1000})
+	graph, err := callgraph.New(callgraph.Options{Spans: 1024, Pending: 256})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := New(Config{SLOs: fx.eng, Writes: fx.eng, Annotations: fx.db, Size: fx.db, Incidents: incidentsOn(f, fx.eng, fx.db), MaxBody: 1 << 20, MaxSeries: 1000, Traces: graph})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -33,6 +38,8 @@ func FuzzWriteEndpoints(f *testing.F) {
 	f.Add(uint8(2), good[:len(good)/2])
 	f.Add(uint8(3), []byte(`{"resourceMetrics": []}`))
 	f.Add(uint8(4), []byte{0x0a, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(uint8(5), []byte(`{"resourceSpans":[{"resource":{},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}]}]}]}`))
+	f.Add(uint8(6), []byte{0x0a, 0x02, 0x12, 0x00})
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		type target struct{ path, contentType, encoding string }
 		targets := []target{
@@ -41,6 +48,8 @@ func FuzzWriteEndpoints(f *testing.F) {
 			{"/api/v1/write", "application/x-protobuf", "snappy"},
 			{"/v1/metrics", "application/json", ""},
 			{"/v1/metrics", "application/x-protobuf", ""},
+			{"/v1/traces", "application/json", ""},
+			{"/v1/traces", "application/x-protobuf", ""},
 		}
 		tg := targets[int(which)%len(targets)]
 		req := httptest.NewRequest("POST", tg.path, bytes.NewReader(body))

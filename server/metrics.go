@@ -87,6 +87,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	ex.Family("nines_evaluation_lag_seconds", "gauge", "Time since the SLO trackers were last advanced.")
 	ex.Sample("nines_evaluation_lag_seconds", nil, e.Now().Sub(e.LastTick()).Seconds())
 	s.writeRole(&ex)
+	s.writeTraceMetrics(&ex)
 	if s.cfg.Size != nil {
 		if size, err := s.cfg.Size.Size(r.Context()); err == nil {
 			ex.Family("nines_store_size_bytes", "gauge", "Bytes the store occupies on disk.")

@@ -63,29 +63,19 @@ func (s *Server) remoteWrite(w http.ResponseWriter, r *http.Request) {
 // otlpMetrics takes OTLP/HTTP metrics, protobuf or JSON, gzip or not, and
 // answers with an empty ExportMetricsServiceResponse in the same encoding.
 func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(r)
+	raw, err := s.readBody(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if base, err := s.leaderURL(r); err != nil || base != "" {
-		s.sendOn(w, r, base, body, err)
+		s.sendOn(w, r, base, raw, err) // as received, still compressed
 		return
 	}
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		if body, err = s.gunzip(r, body); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
-	ct := r.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); mt == otlp.ContentTypeJSON {
-		// protojson is as strict, in words of its own: the rule of every
-		// JSON body, said alike.
-		if err := checkJSON(body, "OTLP"); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	body, ct, err := s.otlpPayload(r, raw)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	batch, err := otlp.Decode(body, ct)
 	if err != nil {
@@ -108,6 +98,36 @@ func (s *Server) otlpMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	w.WriteHeader(http.StatusOK)
+}
+
+// otlpBody reads an OTLP/HTTP request body of any signal, decompressed,
+// and its Content-Type.
+func (s *Server) otlpBody(r *http.Request) ([]byte, string, error) {
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.otlpPayload(r, body)
+}
+
+// otlpPayload decompresses an OTLP body read whole and checks a JSON
+// one, returning it with its content type.
+func (s *Server) otlpPayload(r *http.Request, body []byte) ([]byte, string, error) {
+	var err error
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		if body, err = s.gunzip(r, body); err != nil {
+			return nil, "", err
+		}
+	}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt == otlp.ContentTypeJSON {
+		// protojson is as strict, in words of its own: the rule of every
+		// JSON body, said alike.
+		if err := checkJSON(body, "OTLP"); err != nil {
+			return nil, "", err
+		}
+	}
+	return body, ct, nil
 }
 
 // gunzip decompresses an OTLP body up to MaxBody, charging what it

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nines-sre/nines/callgraph"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/ui/snapshot"
@@ -78,6 +79,13 @@ type Config struct {
 	// Sources, when set, reports on the SLI sources nines reads itself
 	// (package pull): GET /api/v1/slos/{name} shows it as "source".
 	Sources SourceReporter
+	// Traces, when set, takes OTLP traces into the observed call graph
+	// (POST /v1/traces) and shows it (GET /api/v1/edges); nil turns both
+	// off (server/traces.go).
+	Traces CallGraph
+	// DeclaredEdges, when set, lists the dependencies the service catalog
+	// declares, which GET /api/v1/edges compares with the observed ones.
+	DeclaredEdges func() ([]callgraph.Edge, error)
 	// Replica, when set, says this process's role among several on one
 	// database, on /healthz, /readyz and /metrics (server/replica.go).
 	Replica Replica
@@ -162,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST /api/v1/-/reload", write(noBody, s.api(s.reload)))
 	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
+	s.traceRoutes(read, write)
 	s.snapshotRoutes(read, write)
 	s.scorecardRoutes(read)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {

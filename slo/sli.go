@@ -63,6 +63,10 @@ type SLI struct {
 	// Source says which metric series measure the SLI when nines serve
 	// receives Prometheus remote write or OTLP; nil for SLIs fed by events.
 	Source *MetricSource
+	// Edge, when set, feeds the SLI with the calls traced along one edge
+	// of the observed call graph (package callgraph), each judged by its
+	// ok flag; Source is then nil.
+	Edge *EdgeSource
 	// Log says how the access log that feeds the SLI is read (nines eval,
 	// nines ship); nil leaves it to the command line or to detection.
 	Log *LogSource
@@ -95,6 +99,12 @@ type MetricSource struct {
 	// a Prometheus-compatible query API (package pull) instead of
 	// receiving them by remote write or OTLP.
 	Prometheus *PromAPI
+}
+
+// EdgeSource names an edge of the observed call graph: calls from
+// service From to service To, as traces show them.
+type EdgeSource struct {
+	From, To string
 }
 
 // PromAPI is a Prometheus-compatible HTTP query API (Prometheus, Thanos,

@@ -203,6 +203,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 		}
 		put(sli, "source", sm)
 	}
+	if e := s.SLI.Edge; e != nil {
+		put(sli, "source", mapping("edge", mapping("from", e.From, "to", e.To)))
+	}
 	put(m, "sli", sli)
 	put(m, "objective", percentNode(s.Objective))
 	if !s.QuantumObjective.IsZero() {
@@ -249,6 +252,9 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 	sliSpec := mapping()
 	objective := mapping()
 	src := s.SLI.Source
+	if s.SLI.Edge != nil {
+		return nil, errors.New("an SLI fed by traced calls along an edge (sli.source.edge) has no OpenSLO form: OpenSLO names metrics, not call-graph edges")
+	}
 	// A source read from a query API names a DataSource that holds the
 	// API in its connectionDetails, named as the SLO is.
 	var docs []*yaml.Node

@@ -19,7 +19,7 @@ var (
 	nativeFields = []string{"name", "service", "description", "owner", "labels", "sli",
 		"objective", "quantumObjective", "method", "quantum", "window", "noData", "since", "alerting", "budgetPolicy"}
 	sliFields    = []string{"good", "source", "log"}
-	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit", "prometheus"}
+	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit", "prometheus", "edge"}
 	goodFields   = []string{"status", "ok", "latency"}
 	windowFields = []string{"rolling", "calendar", "timezone"}
 
@@ -37,7 +37,7 @@ const (
 	wantService    = "a service name such as checkout"
 	wantText       = "a string"
 	wantLabels     = "a mapping of label names to values such as team: payments"
-	wantSource     = "a mapping with histogram: SELECTOR, or good (or bad) and total: SELECTOR"
+	wantSource     = "a mapping with histogram: SELECTOR, or good (or bad) and total: SELECTOR, or edge: {from: SERVICE, to: SERVICE}"
 	wantSelector   = "a Prometheus series selector such as http_request_duration_seconds{service=\"checkout\"}"
 	wantLabelValue = "a string"
 	wantSLI        = `a mapping such as good: {status: "<500"}`

@@ -16,7 +16,8 @@ import (
 var (
 	// promFields are those of sli.source.prometheus: the selectors of a
 	// source, and the API that serves them.
-	promFields      = append(slices.DeleteFunc(slices.Clone(sourceFields), func(s string) bool { return s == "prometheus" }), "url", "headers", "bearerTokenFile", "basicAuth")
+	promFields      = append(slices.DeleteFunc(slices.Clone(sourceFields), func(s string) bool { return s == "prometheus" || s == "edge" }), "url", "headers", "bearerTokenFile", "basicAuth")
+	edgeFields      = []string{"from", "to"}
 	basicAuthFields = []string{"username", "passwordFile"}
 	// connectionFields are those of an OpenSLO DataSource's
 	// connectionDetails: the API without the selectors.
@@ -30,6 +31,8 @@ const (
 	wantBasicAuth  = "a mapping with username: NAME and passwordFile: PATH"
 	wantFile       = "a file path"
 	wantConnection = "a mapping with url: http://prometheus:9090, and headers, bearerTokenFile or basicAuth when the API needs them"
+	wantEdge       = "a mapping with from: SERVICE and to: SERVICE, the service.name of the caller and of the called service in traces"
+	wantEdgeEnd    = "a service.name such as checkout"
 )
 
 // source reads sli.source: the metric series nines serve reads the SLI
@@ -39,6 +42,10 @@ const (
 func (d *doc) source(f field) {
 	r := d.r
 	fs := d.fields(f.val, f.path, sourceFields, nil)
+	if ef, ok := fs["edge"]; ok {
+		d.edge(fs, ef)
+		return
+	}
 	pf, pull := fs["prometheus"]
 	if !pull {
 		d.slo.SLI.Source = d.selectors(f, fs)
@@ -56,6 +63,37 @@ func (d *doc) source(f field) {
 	m := d.selectors(pf, pfs)
 	m.Prometheus = promAPI(r, pf, pfs)
 	d.slo.SLI.Source = m
+}
+
+// edge reads sli.source.edge: the SLI is fed by the calls traced along
+// one edge of the observed call graph. A call carries its own verdict
+// (package callgraph), so the SLI judges it by its ok flag.
+func (d *doc) edge(fs map[string]field, ef field) {
+	r := d.r
+	for name, other := range fs {
+		if name != "edge" {
+			r.errorf(other.key, other.path, "is beside edge; an SLI fed by traced calls names no series, so remove %s", name)
+		}
+	}
+	if !d.slo.SLI.Status.IsZero() {
+		r.errorf(ef.key, ef.path, "is judged by each call's own verdict (span status ERROR, HTTP 5xx, gRPC server errors); replace sli.good.status with ok: true")
+	}
+	if !r.mapping(ef, wantEdge) {
+		return
+	}
+	efs := d.fields(ef.val, ef.path, edgeFields, nil)
+	var e slo.EdgeSource
+	for name, dst := range map[string]*string{"from": &e.From, "to": &e.To} {
+		if sf, ok := r.require(ef.val, efs, ef.path, name, wantEdgeEnd); ok {
+			if v, ok := r.scalar(sf, wantEdgeEnd); ok {
+				*dst = v
+			}
+		}
+	}
+	if e.From != "" && e.From == e.To {
+		r.errorf(ef.val, ef.path, "from and to are both %s; an edge joins two services (calls within one service are not traced as edges)", quote(e.From))
+	}
+	d.slo.SLI.Edge = &e
 }
 
 // selectors reads the series selectors of a source mapping f.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nines-sre/nines/callgraph"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -50,6 +51,7 @@ Examples:
   nines serve --demo            # made-up traffic for three services`
 
 type serveFlags struct {
+	traces                        callgraph.Options // --traces.*: the observed call graph
 	listen, data, slos, tokenFile string
 	store                         string // --store: storeopen.go
 	protectReads, demo            bool
@@ -98,6 +100,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.retention.Full, "retention.full", store.Retention{}.WithDefaults().Full, "how long per-quantum latency histograms are kept")
 	fs.DurationVar(&f.retention.Counts, "retention.counts", store.Retention{}.WithDefaults().Counts, "how long per-quantum counts are kept")
 	fs.DurationVar(&f.retention.IdempotencyKeys, "retention.idempotency-keys", store.DefaultIdempotencyKeys, "how long Idempotency-Key values of writes are remembered: a retry within it counts once (forgotten at the hourly compaction after)")
+	fs.IntVar(&f.traces.Spans, "traces.span-buffer", callgraph.DefaultSpans, "how many recent spans POST /v1/traces keeps as possible parents of spans still to come (about 80 bytes each; docs/traces.md)")
+	fs.IntVar(&f.traces.Pending, "traces.pending-buffer", callgraph.DefaultPending, "how many child spans may wait for a parent not received yet; the oldest is dropped, counted")
 	fs.IntVar(&f.maxSnapshots, "ui.max-snapshots", snapshot.DefaultMax, "how many snapshots (frozen SLO pages, about 100 KB each) are kept; 0 turns freezing off")
 	if err := applyEnv(fs); err != nil {
 		return usageError("serve: %v", err)
@@ -107,6 +111,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if _, _, _, err := f.retention.Cutoffs(time.Now()); err != nil {
 		return usageError("serve: --retention.*: %v", err)
+	}
+	if err := f.traces.Check(); err != nil {
+		return usageError("serve: --traces.*: %v", err)
 	}
 	if f.web.maxBodyMemory < server.DefaultMaxBody {
 		return usageError("serve: --web.max-body-memory %s is less than the largest request body (32MiB): such a request could never be served", &f.web.maxBodyMemory)
@@ -226,7 +233,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
-	srv, err := server.New(server.Config{SLOs: eng, Writes: eng, Annotations: db, Size: db, Sources: puller,
+	graph, err := callgraph.New(f.traces)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{SLOs: eng, Traces: graph, Writes: eng, Annotations: db, Size: db, Sources: puller,
 		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token, Replica: rep.replica(),
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
 		Hosts: allowedHosts(f.listen, append(f.web.externalHosts, hostOf(advertise))), MaxBodyMemory: int64(f.web.maxBodyMemory)})

@@ -1,6 +1,8 @@
 // Package otlp decodes OTLP/HTTP metrics requests
 // (ExportMetricsServiceRequest) into the neutral model of package metrics,
-// the same one Prometheus remote write decodes into.
+// the same one Prometheus remote write decodes into, and trace requests
+// (ExportTraceServiceRequest) into the spans of package callgraph
+// (traces.go).
 //
 // Mapping of each data point to a series:
 //
@@ -77,7 +79,7 @@ const (
 // ErrMalformed to 400.
 var (
 	ErrUnsupportedContentType = errors.New("unsupported Content-Type")
-	ErrMalformed              = errors.New("malformed OTLP metrics request")
+	ErrMalformed              = errors.New("malformed OTLP request")
 )
 
 // noRecordedValue is DataPointFlags FLAG_NO_RECORDED_VALUE.
@@ -90,24 +92,33 @@ const noRecordedValue = uint32(metricspb.DataPointFlags_DATA_POINT_FLAGS_NO_RECO
 // must already be decompressed (OTLP/HTTP senders may gzip it; that is the
 // HTTP layer's business).
 func Decode(body []byte, contentType string) (*metrics.Batch, error) {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil && contentType != "" {
-		return nil, fmt.Errorf("otlp: %w %q: %v", ErrUnsupportedContentType, contentType, err)
-	}
 	var req metricspb.MetricsData
-	switch strings.ToLower(mt) {
-	case ContentTypeProtobuf, "application/protobuf":
-		if err := proto.Unmarshal(body, &req); err != nil {
-			return nil, fmt.Errorf("otlp: %w: protobuf body of %d bytes: %v", ErrMalformed, len(body), err)
-		}
-	case ContentTypeJSON:
-		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &req); err != nil {
-			return nil, fmt.Errorf("otlp: %w: JSON body of %d bytes: %v", ErrMalformed, len(body), err)
-		}
-	default:
-		return nil, fmt.Errorf("otlp: %w %q (want %s or %s)", ErrUnsupportedContentType, contentType, ContentTypeProtobuf, ContentTypeJSON)
+	if err := unmarshal(body, contentType, &req); err != nil {
+		return nil, err
 	}
 	return FromProto(&req), nil
+}
+
+// unmarshal reads an OTLP/HTTP body of the given Content-Type into req,
+// for every signal alike.
+func unmarshal(body []byte, contentType string, req proto.Message) error {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil && contentType != "" {
+		return fmt.Errorf("otlp: %w %q: %v", ErrUnsupportedContentType, contentType, err)
+	}
+	switch strings.ToLower(mt) {
+	case ContentTypeProtobuf, "application/protobuf":
+		if err := proto.Unmarshal(body, req); err != nil {
+			return fmt.Errorf("otlp: %w: protobuf body of %d bytes: %v", ErrMalformed, len(body), err)
+		}
+	case ContentTypeJSON:
+		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, req); err != nil {
+			return fmt.Errorf("otlp: %w: JSON body of %d bytes: %v", ErrMalformed, len(body), err)
+		}
+	default:
+		return fmt.Errorf("otlp: %w %q (want %s or %s)", ErrUnsupportedContentType, contentType, ContentTypeProtobuf, ContentTypeJSON)
+	}
+	return nil
 }
 
 // FromProto maps decoded OTLP metrics into series. Invalid points are
