@@ -21,6 +21,10 @@ type stubSLOs struct {
 
 func (s stubSLOs) SLOs() []*slo.SLO { return s.slos }
 
+// StaleSince is asked by every API read, to mark answers given while the
+// store fails.
+func (s stubSLOs) StaleSince() (time.Time, bool) { return time.Time{}, false }
+
 func (s stubSLOs) Summary(name string) (*slo.Result, error) {
 	return &slo.Result{Availability: 0.995, Met: true}, nil
 }
