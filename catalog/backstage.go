@@ -41,7 +41,7 @@ func (r *reader) backstage(doc, apiVersion *yaml.Node) {
 	if !ok {
 		return
 	}
-	s := &Service{Name: name, Pos: r.pos(nameNode)}
+	s := &Service{Name: name, Pos: r.pos(nameNode), field: "metadata.name"}
 	if v := r.lookup(meta, "description"); v != nil {
 		s.Description, _ = r.text(v, "metadata.description")
 	}
@@ -78,7 +78,7 @@ func (r *reader) backstage(doc, apiVersion *yaml.Node) {
 					r.errorf(d, field, "%s is not a component reference; want component:default/NAME", spec.Quote(ref))
 					continue
 				}
-				s.Dependencies = append(s.Dependencies, Dependency{Service: target, Pos: r.pos(d)})
+				s.Dependencies = append(s.Dependencies, Dependency{Service: target, Pos: r.pos(d), field: field})
 			}
 		}
 	}

@@ -65,8 +65,9 @@ type Service struct {
 	OwnWork      time.Duration `json:"ownWork,omitempty"`
 	Capacity     *Capacity     `json:"capacity,omitempty"`
 	Dependencies []Dependency  `json:"dependencies,omitempty"`
-	// Pos is where the service's name is written.
-	Pos Pos `json:"-"`
+	// Pos is where the service's name is written; field is its path.
+	Pos   Pos `json:"-"`
+	field string
 }
 
 // Capacity is what capacity planning knows of a service.
@@ -124,6 +125,10 @@ type Dependency struct {
 	Latency   time.Duration `json:"latency,omitempty"`
 	Mitigated *Mitigation   `json:"mitigated,omitempty"`
 	Pos       Pos           `json:"-"`
+	// field is the dotted path of the service name and sloPos where each
+	// of SLOs is written, for messages.
+	field  string
+	sloPos []Pos
 }
 
 // Mitigation is how a caller keeps answering when a hard dependency

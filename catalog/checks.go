@@ -177,6 +177,12 @@ func judges(d Dependency, bySvc map[string][]*slo.SLO, byName map[string]*slo.SL
 // gets around (mitigated) does not cap it; a soft or asynchronous one
 // does not either. The product is exact (big.Rat), so 99.9 against a
 // single 99.9 dependency is not flagged by a rounding error.
+//
+// An SLO without a latency rule is judged against the dependencies'
+// SLOs without one (their availability); only a dependency that has
+// latency SLOs alone is taken at those, the cautious reading. An SLO
+// with a latency rule is judged against all of them: slowness below
+// makes it slow too.
 func ceilings(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.SLO) []Finding {
 	var out []Finding
 	for _, s := range c.Services {
@@ -184,9 +190,7 @@ func ceilings(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.SL
 		if len(own) == 0 {
 			continue
 		}
-		ceiling := big.NewRat(1, 1)
-		var parts []string
-		capped := false
+		avail, all := ceilingOf{r: big.NewRat(1, 1)}, ceilingOf{r: big.NewRat(1, 1)}
 		for _, d := range s.Dependencies {
 			if d.Strength != Hard || d.Call != Sync || d.Mitigated != nil {
 				continue
@@ -197,31 +201,52 @@ func ceilings(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.SL
 					Message: fmt.Sprintf("%s is a hard dependency of %s with no SLO, so nothing bounds what it costs %s's objectives; give %s an SLO, or mark the dependency soft, async or mitigated", d.Service, s.Name, s.Name, d.Service)})
 				continue
 			}
-			low := js[0]
-			for _, j := range js[1:] {
-				if ratioLess(j.Objective, low.Objective) {
-					low = j
-				}
+			all.times(d.Service, lowest(js, func(*slo.SLO) bool { return true }))
+			low := lowest(js, func(o *slo.SLO) bool { return o.SLI.Latency == nil })
+			if low == nil {
+				low = lowest(js, func(*slo.SLO) bool { return true })
 			}
-			ceiling.Mul(ceiling, rat(low.Objective))
-			parts = append(parts, fmt.Sprintf("%s %s %%", d.Service, low.Objective))
-			capped = true
+			avail.times(d.Service, low)
 		}
-		if !capped {
-			continue
-		}
-		cf, _ := ceiling.Float64()
 		for _, o := range own {
-			if rat(o.Objective).Cmp(ceiling) <= 0 {
+			k := avail
+			if o.SLI.Latency != nil {
+				k = all
+			}
+			if len(k.parts) == 0 || rat(o.Objective).Cmp(k.r) <= 0 {
 				continue
 			}
+			cf, _ := k.r.Float64()
 			out = append(out, Finding{Check: CheckCeiling, Service: s.Name, SLO: o.Name,
 				Objective: o.Objective.Percent(), Ceiling: cf * 100,
 				Message: fmt.Sprintf("%s promises %s %%, more than its hard dependencies allow: %s = %s %%; lower the objective, or mitigate a dependency (cache, fallback, replica) and say how",
-					o.Name, o.Objective, strings.Join(parts, " × "), formatPercent(cf*100))})
+					o.Name, o.Objective, strings.Join(k.parts, " × "), formatPercent(cf*100))})
 		}
 	}
 	return out
+}
+
+// ceilingOf is a product of dependency objectives and how it was made.
+type ceilingOf struct {
+	r     *big.Rat
+	parts []string
+}
+
+func (k *ceilingOf) times(service string, o *slo.SLO) {
+	k.r.Mul(k.r, rat(o.Objective))
+	k.parts = append(k.parts, fmt.Sprintf("%s %s %%", service, o.Objective))
+}
+
+// lowest returns the SLO with the lowest objective among those keep
+// accepts, or nil.
+func lowest(slos []*slo.SLO, keep func(*slo.SLO) bool) *slo.SLO {
+	var low *slo.SLO
+	for _, o := range slos {
+		if keep(o) && (low == nil || ratioLess(o.Objective, low.Objective)) {
+			low = o
+		}
+	}
+	return low
 }
 
 func rat(r slo.Ratio) *big.Rat {
@@ -258,11 +283,12 @@ func latencies(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.S
 		if s.OwnWork > 0 {
 			parts = append(parts, "own work "+fmtDur(s.OwnWork))
 		}
-		complete := true
+		complete, calls := true, false
 		for _, d := range s.Dependencies {
 			if d.Call != Sync {
 				continue
 			}
+			calls = true
 			promise, ok := promised(judges(d, bySvc, byName))
 			if ok && d.Latency > 0 && promise > d.Latency {
 				out = append(out, Finding{Check: CheckOverBudget, Service: s.Name, Path: []string{s.Name, d.Service},
@@ -280,8 +306,8 @@ func latencies(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.S
 			total += promise
 			parts = append(parts, d.Service+" "+fmtDur(promise))
 		}
-		if len(own) == 0 {
-			continue
+		if len(own) == 0 || (!calls && s.OwnWork == 0) {
+			continue // nothing to add up: the SLO measures the service whole
 		}
 		if s.OwnWork == 0 {
 			noOwn = append(noOwn, s.Name)
@@ -477,11 +503,16 @@ func (c *Catalog) CheckSLOs(slos []*slo.SLO) error {
 		for i, d := range s.Dependencies {
 			for j, n := range d.SLOs {
 				field := fmt.Sprintf("dependencies[%d].slos[%d]", i, j)
+				at := d.Pos
+				if d.field != "" && j < len(d.sloPos) {
+					field = strings.TrimSuffix(d.field, "service") + fmt.Sprintf("slos[%d]", j)
+					at = d.sloPos[j]
+				}
 				switch o := byName[n]; {
 				case o == nil:
-					l.fail(errAt(d.Pos, field, "%s (a dependency of %s) is judged by SLO %s, which is not among the SLOs loaded; fix the name or load its spec", d.Service, s.Name, n))
+					l.fail(errAt(at, field, "%s (a dependency of %s) is judged by SLO %s, which is not among the SLOs loaded; fix the name or load its spec", d.Service, s.Name, n))
 				case o.Service != d.Service:
-					l.fail(errAt(d.Pos, field, "SLO %s belongs to service %s, not to %s; name an SLO of %s", n, o.Service, d.Service, d.Service))
+					l.fail(errAt(at, field, "SLO %s belongs to service %s, not to %s; name an SLO of %s", n, o.Service, d.Service, d.Service))
 				}
 			}
 		}

@@ -178,7 +178,11 @@ func (l *loader) add(s *Service, e *spec.Error) {
 		return
 	}
 	if first, dup := l.first[s.Name]; dup {
-		l.fail(errAt(s.Pos, "name", "%s is already the name of the service at %s; service names must be unique", spec.Quote(s.Name), first))
+		field := s.field
+		if field == "" {
+			field = "name"
+		}
+		l.fail(errAt(s.Pos, field, "%s is already the name of the service at %s; service names must be unique", spec.Quote(s.Name), first))
 		return
 	}
 	l.first[s.Name] = s.Pos
@@ -196,7 +200,10 @@ func (l *loader) finish() (*Catalog, error) {
 	for _, s := range c.Services {
 		seen := map[string]Pos{}
 		for i, d := range s.Dependencies {
-			field := fmt.Sprintf("dependencies[%d].service", i)
+			field := d.field
+			if field == "" {
+				field = fmt.Sprintf("dependencies[%d].service", i)
+			}
 			if first, dup := seen[d.Service]; dup {
 				l.fail(errAt(d.Pos, field, "%s is already a dependency of %s at %s; list each dependency once", spec.Quote(d.Service), s.Name, first))
 				continue
@@ -407,7 +414,7 @@ func (r *reader) service(n *yaml.Node, path string) {
 	if !ok {
 		return
 	}
-	s := &Service{Name: name, Pos: r.pos(nameNode)}
+	s := &Service{Name: name, Pos: r.pos(nameNode), field: join(path, "name")}
 	for _, f := range []struct {
 		key string
 		dst *string
@@ -469,7 +476,7 @@ func (r *reader) dependency(n *yaml.Node, path string) (Dependency, bool) {
 	if !ok {
 		return d, false
 	}
-	d.Service, d.Pos = name, r.pos(v)
+	d.Service, d.Pos, d.field = name, r.pos(v), join(path, "service")
 	good := true
 	if v, ok := fs["strength"]; ok {
 		switch s, _ := r.text(v, join(path, "strength")); s {
@@ -501,6 +508,7 @@ func (r *reader) dependency(n *yaml.Node, path string) (Dependency, bool) {
 			for i, s := range v.Content {
 				if sn, ok := r.name(spec.Resolve(s), fmt.Sprintf("%s.slos[%d]", path, i), "an SLO name"); ok {
 					d.SLOs = append(d.SLOs, sn)
+					d.sloPos = append(d.sloPos, r.pos(s))
 				} else {
 					good = false
 				}
