@@ -153,10 +153,12 @@ services:
 	}
 }
 
+// A service with synchronous dependencies but no ownWork cannot be
+// budgeted; one without dependencies needs no budget.
 func TestLatencyWithoutOwnWorkIsANote(t *testing.T) {
-	c := load(t, "services:\n  - name: a\n")
-	r := catalog.Run(c, catalog.Input{SLOs: []*slo.SLO{sloOf(t, "a-fast", "a", "99", "<50ms")}})
-	if len(r.Findings) != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "no ownWork") {
+	c := load(t, "services:\n  - name: a\n    dependencies: [{service: b, strength: soft, latency: 5ms}]\n  - name: b\n  - name: c\n")
+	r := catalog.Run(c, catalog.Input{SLOs: []*slo.SLO{sloOf(t, "a-fast", "a", "99", "<50ms"), sloOf(t, "c-fast", "c", "99", "<50ms")}})
+	if len(r.Findings) != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "no ownWork declared (a)") {
 		t.Fatalf("findings %+v notes %q, want one note about ownWork", r.Findings, r.Notes)
 	}
 }
