@@ -520,3 +520,40 @@ func (c *Catalog) CheckSLOs(slos []*slo.SLO) error {
 	_, err := l.finish()
 	return err
 }
+
+// ServiceView is one service with what links to it: the services that
+// call it, its SLOs, the findings that concern it and the bottleneck of
+// its chain. The API and the service page both show it.
+type ServiceView struct {
+	*Service
+	Callers    []string    `json:"callers"`
+	SLOs       []string    `json:"slos"`
+	Findings   []Finding   `json:"findings"`
+	Bottleneck *Bottleneck `json:"bottleneck,omitempty"`
+}
+
+// View returns the view of a service, or false when the catalog has no
+// service of that name. r is the report of Run on c.
+func (r *Report) View(c *Catalog, name string, slos []*slo.SLO) (ServiceView, bool) {
+	s := c.Service(name)
+	if s == nil {
+		return ServiceView{}, false
+	}
+	v := ServiceView{Service: s, Callers: c.Callers(name), SLOs: []string{}, Findings: r.Of(name)}
+	if v.Callers == nil {
+		v.Callers = []string{}
+	}
+	if v.Findings == nil {
+		v.Findings = []Finding{}
+	}
+	for _, o := range slos {
+		if o.Service == name {
+			v.SLOs = append(v.SLOs, o.Name)
+		}
+	}
+	slices.Sort(v.SLOs)
+	if b, ok := r.ChainBottleneck(name); ok {
+		v.Bottleneck = &b
+	}
+	return v, true
+}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nines-sre/nines/catalog"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/ui/snapshot"
@@ -81,6 +82,11 @@ type Config struct {
 	// Replica, when set, says this process's role among several on one
 	// database, on /healthz, /readyz and /metrics (server/replica.go).
 	Replica Replica
+	// Catalog, when set, is the service catalog served at
+	// /api/v1/services and judged at /api/v1/deps/check (server/catalog.go);
+	// Observed, when set, adds the edges seen in traces to the checks.
+	Catalog  *catalog.Catalog
+	Observed ObservedEdges
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -157,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
 	s.snapshotRoutes(read, write)
+	s.catalogRoutes(read)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))
