@@ -251,3 +251,20 @@ func EdgeFindings(c *Catalog, observed []Edge) []Finding {
 	sortFindings(out)
 	return out
 }
+
+// Components returns the strongly connected components of an edge list,
+// each sorted by name, dependencies before the services that reach them:
+// a component of more than one service is a set of services that all
+// depend on each other.
+func Components(edges []Edge) [][]string {
+	g := newGraph(edges)
+	comps := g.sccs()
+	out := make([][]string, len(comps))
+	for i, c := range comps {
+		out[i] = make([]string, len(c))
+		for j, v := range c {
+			out[i][j] = g.names[v]
+		}
+	}
+	return out
+}
