@@ -190,7 +190,7 @@ func ceilings(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.SL
 		if len(own) == 0 {
 			continue
 		}
-		avail, all := ceilingOf{r: big.NewRat(1, 1)}, ceilingOf{r: big.NewRat(1, 1)}
+		avail, all := &ceilingOf{r: big.NewRat(1, 1)}, &ceilingOf{r: big.NewRat(1, 1)}
 		for _, d := range s.Dependencies {
 			if d.Strength != Hard || d.Call != Sync || d.Mitigated != nil {
 				continue
@@ -213,28 +213,40 @@ func ceilings(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.SL
 			if o.SLI.Latency != nil {
 				k = all
 			}
-			if len(k.parts) == 0 || rat(o.Objective).Cmp(k.r) <= 0 {
+			if len(k.services) == 0 || rat(o.Objective).Cmp(k.r) <= 0 {
 				continue
 			}
 			cf, _ := k.r.Float64()
 			out = append(out, Finding{Check: CheckCeiling, Service: s.Name, SLO: o.Name,
 				Objective: o.Objective.Percent(), Ceiling: cf * 100,
 				Message: fmt.Sprintf("%s promises %s %%, more than its hard dependencies allow: %s = %s %%; lower the objective, or mitigate a dependency (cache, fallback, replica) and say how",
-					o.Name, o.Objective, strings.Join(k.parts, " × "), formatPercent(cf*100))})
+					o.Name, o.Objective, k.String(), formatPercent(cf*100))})
 		}
 	}
 	return out
 }
 
 // ceilingOf is a product of dependency objectives and how it was made.
+// The words are written only for a finding: most products hold.
 type ceilingOf struct {
-	r     *big.Rat
-	parts []string
+	r        *big.Rat
+	services []string
+	slos     []*slo.SLO
 }
 
 func (k *ceilingOf) times(service string, o *slo.SLO) {
 	k.r.Mul(k.r, rat(o.Objective))
-	k.parts = append(k.parts, fmt.Sprintf("%s %s %%", service, o.Objective))
+	k.services = append(k.services, service)
+	k.slos = append(k.slos, o)
+}
+
+// String writes the product as "payments 99.95 % × inventory 99.9 %".
+func (k *ceilingOf) String() string {
+	parts := make([]string, len(k.services))
+	for i, s := range k.services {
+		parts[i] = fmt.Sprintf("%s %s %%", s, k.slos[i].Objective)
+	}
+	return strings.Join(parts, " × ")
 }
 
 // lowest returns the SLO with the lowest objective among those keep
@@ -279,16 +291,18 @@ func latencies(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.S
 			}
 		}
 		total := s.OwnWork
-		var parts []string
-		if s.OwnWork > 0 {
-			parts = append(parts, "own work "+fmtDur(s.OwnWork))
+		// The calls counted, written out only for a finding.
+		type call struct {
+			service string
+			d       time.Duration
 		}
-		complete, calls := true, false
+		var calls []call
+		complete, anyCall := true, false
 		for _, d := range s.Dependencies {
 			if d.Call != Sync {
 				continue
 			}
-			calls = true
+			anyCall = true
 			promise, ok := promised(judges(d, bySvc, byName))
 			if ok && d.Latency > 0 && promise > d.Latency {
 				out = append(out, Finding{Check: CheckOverBudget, Service: s.Name, Path: []string{s.Name, d.Service},
@@ -304,9 +318,9 @@ func latencies(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.S
 				continue
 			}
 			total += promise
-			parts = append(parts, d.Service+" "+fmtDur(promise))
+			calls = append(calls, call{d.Service, promise})
 		}
-		if len(own) == 0 || (!calls && s.OwnWork == 0) {
+		if len(own) == 0 || (!anyCall && s.OwnWork == 0) {
 			continue // nothing to add up: the SLO measures the service whole
 		}
 		if s.OwnWork == 0 {
@@ -317,6 +331,10 @@ func latencies(c *Catalog, bySvc map[string][]*slo.SLO, byName map[string]*slo.S
 			th := seconds(o.SLI.Latency.Threshold)
 			if total <= th {
 				continue
+			}
+			parts := []string{"own work " + fmtDur(s.OwnWork)}
+			for _, c := range calls {
+				parts = append(parts, c.service+" "+fmtDur(c.d))
 			}
 			msg := fmt.Sprintf("%s allows %s, but %s = %s; cut own work, give dependencies tighter latency SLOs, or call them in parallel and say so", o.Name, fmtDur(th), strings.Join(parts, " + "), fmtDur(total))
 			if !complete {
