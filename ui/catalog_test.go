@@ -42,9 +42,9 @@ type observedEdges []catalog.Edge
 
 func (o observedEdges) ObservedEdges() []catalog.Edge { return o }
 
-// newCatalogServer is the fixture's UI with the test catalog and, when
-// given, observed edges.
-func newCatalogServer(t *testing.T, f *fixture, c *catalog.Catalog, obs EdgeObserver) string {
+// newCatalogUI is the fixture's UI with a catalog and, when given,
+// observed edges.
+func newCatalogUI(t testing.TB, f *fixture, c *catalog.Catalog, obs EdgeObserver) *UI {
 	t.Helper()
 	shelf, err := snapshot.New(f.db, snapshot.DefaultMax)
 	if err != nil {
@@ -58,10 +58,27 @@ func newCatalogServer(t *testing.T, f *fixture, c *catalog.Catalog, obs EdgeObse
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(u)
-	t.Cleanup(srv.Close)
 	t.Cleanup(u.Wait)
+	return u
+}
+
+// newCatalogServer serves newCatalogUI and returns its URL.
+func newCatalogServer(t *testing.T, f *fixture, c *catalog.Catalog, obs EdgeObserver) string {
+	t.Helper()
+	srv := httptest.NewServer(newCatalogUI(t, f, c, obs))
+	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// render serves path in-process and returns the page.
+func render(t testing.TB, u *UI, path string) string {
+	t.Helper()
+	w := httptest.NewRecorder()
+	u.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %.300s", path, w.Code, w.Body.String())
+	}
+	return w.Body.String()
 }
 
 func fetch(t *testing.T, url string, want int) string {
