@@ -61,6 +61,11 @@ func drawGraph(in graphInput) template.HTML {
 	for _, p := range pos {
 		width, height = max(width, p[0]+graphNodeW), max(height, p[1]+graphNodeH)
 	}
+	for _, e := range in.edges {
+		if f, t := pos[e.From], pos[e.To]; f[1] == t[1] {
+			height = max(height, f[1]+graphNodeH+graphRowH/4+2) // the curve's lowest point
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="depgraph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="Dependency graph of %d services and %d dependencies">`,
 		width+2*graphMargin, height+2*graphMargin, width+2*graphMargin, height+2*graphMargin, len(in.nodes), len(in.edges))
@@ -79,7 +84,7 @@ func drawGraph(in graphInput) template.HTML {
 		if cyc[[2]string{e.From, e.To}] {
 			class += " cycle"
 		}
-		d := fmt.Sprintf("M%d %dL%d %d", f[0]+graphNodeW/2, f[1]+graphNodeH, t[0]+graphNodeW/2, t[1])
+		d := edgePath(f, t)
 		if in.titles {
 			title := e.From + " → " + e.To
 			if seen {
@@ -121,6 +126,22 @@ func drawGraph(in graphInput) template.HTML {
 	}
 	b.WriteString(`</g></svg>`)
 	return template.HTML(b.String())
+}
+
+// edgePath draws an edge from the box at f to the box at t: down from
+// the caller's bottom to the callee's top; up, from top to bottom, for an
+// edge back up; and for two boxes in one row (a cycle), a curve dipping
+// below them, so that it is not hidden behind the boxes between.
+func edgePath(f, t [2]int) string {
+	fx, tx := f[0]+graphNodeW/2, t[0]+graphNodeW/2
+	switch {
+	case t[1] > f[1]:
+		return fmt.Sprintf("M%d %dL%d %d", fx, f[1]+graphNodeH, tx, t[1])
+	case t[1] < f[1]:
+		return fmt.Sprintf("M%d %dL%d %d", fx, f[1], tx, t[1]+graphNodeH)
+	}
+	y := f[1] + graphNodeH
+	return fmt.Sprintf("M%d %dQ%d %d %d %d", fx, y, (fx+tx)/2, y+graphRowH/2, tx, y)
 }
 
 // layoutGraph places each node: its row is its depth, the longest chain
