@@ -3,13 +3,10 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"net/url"
 	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +66,7 @@ func Load(name string, data []byte) (*Catalog, error) {
 func LoadFiles(fsys fs.FS, names ...string) (*Catalog, error) {
 	l := newLoader()
 	for _, name := range names {
-		data, err := readFile(fsys, name)
+		data, err := spec.ReadFile(fsys, name, MaxFileSize)
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
@@ -101,45 +98,16 @@ func LoadPath(p string) (*Catalog, error) {
 	return LoadFiles(nil, names...)
 }
 
-// yamlFiles lists the YAML files of dir, in name order.
+// yamlFiles lists the catalog files of dir.
 func yamlFiles(fsys fs.FS, dir string) ([]string, error) {
-	readDir, join := os.ReadDir, filepath.Join
-	if fsys != nil {
-		readDir = func(dir string) ([]fs.DirEntry, error) { return fs.ReadDir(fsys, dir) }
-		join = path.Join
-	}
-	entries, err := readDir(dir)
+	names, err := spec.YAMLFiles(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	var names []string
-	for _, e := range entries {
-		n := e.Name()
-		if !e.IsDir() && !strings.HasPrefix(n, ".") && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
-			names = append(names, join(dir, n))
-		}
 	}
 	if len(names) == 0 {
 		return nil, &spec.Error{File: dir, Err: errors.New("no catalog files (*.yaml, *.yml) in directory")}
 	}
 	return names, nil
-}
-
-// readFile reads at most one byte more than MaxFileSize, so that a huge
-// file is refused without being read whole.
-func readFile(fsys fs.FS, name string) ([]byte, error) {
-	var f io.ReadCloser
-	var err error
-	if fsys == nil {
-		f, err = os.Open(name)
-	} else {
-		f, err = fsys.Open(name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 }
 
 // loader gathers the services of one or more files; references between

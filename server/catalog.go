@@ -22,16 +22,10 @@ func (s *Server) catalogRoutes(read func(http.Handler) http.Handler) {
 	s.mux.Handle("GET /api/v1/deps/check", read(s.api(s.depsCheck)))
 }
 
-// serviceItem is a service in the list: its fields and counts, without
-// the dependencies themselves.
+// serviceItem is a service in the list: its fields, its dependencies by
+// name only, and where its own answer is.
 type serviceItem struct {
-	Name         string   `json:"name"`
-	Description  string   `json:"description,omitempty"`
-	Owner        string   `json:"owner,omitempty"`
-	Tier         int      `json:"tier,omitempty"`
-	OnCall       string   `json:"oncall,omitempty"`
-	Playbook     string   `json:"playbook,omitempty"`
-	Lifecycle    string   `json:"lifecycle,omitempty"`
+	*catalog.Service
 	Dependencies []string `json:"dependencies"`
 	URL          string   `json:"url"`
 }
@@ -54,8 +48,7 @@ func (s *Server) listServices(*http.Request) (any, error) {
 		for j, d := range sv.Dependencies {
 			deps[j] = d.Service
 		}
-		items[i] = serviceItem{Name: sv.Name, Description: sv.Description, Owner: sv.Owner, Tier: sv.Tier, OnCall: sv.OnCall,
-			Playbook: sv.Playbook, Lifecycle: sv.Lifecycle, Dependencies: deps, URL: "/api/v1/services/" + sv.Name}
+		items[i] = serviceItem{Service: sv, Dependencies: deps, URL: "/api/v1/services/" + sv.Name}
 	}
 	return map[string]any{"services": items}, nil
 }

@@ -42,7 +42,12 @@ func TestCatalogAPI(t *testing.T) {
 	}
 	t.Run("The list names every service with its dependencies.", func(t *testing.T) {
 		code, body := get(Config{Catalog: c}, "/api/v1/services")
-		var list struct{ Services []serviceItem }
+		var list struct {
+			Services []struct {
+				Name, Owner  string
+				Dependencies []string
+			}
+		}
 		if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil || len(list.Services) != 7 {
 			t.Fatalf("%d %v %s", code, err, body)
 		}

@@ -54,18 +54,25 @@ func lintSpecs(e *env, paths []string, strict bool) error {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
 	if err != nil {
-		var se *spec.Error
-		if !errors.As(err, &se) {
-			return &exitError{code: exitUsage, err: fmt.Errorf("lint: %w", err)}
-		}
-		fmt.Fprintln(e.stdout, err)
-		return &exitError{code: exitViolated, silent: true, err: err}
+		return lintFailed(e, err)
 	}
 	fmt.Fprintf(e.stdout, "%s and %s are valid\n", plural(len(b.SLOs), "SLO"), pluralAs(len(b.AlertPolicies), "alert policy", "alert policies"))
 	if strict && len(b.Warnings) > 0 {
 		return &exitError{code: exitViolated, silent: true, err: errors.New("warnings under --strict")}
 	}
 	return nil
+}
+
+// lintFailed reports what lint found: problems in the files (each with
+// FILE:LINE:COL) go to stdout and exit 1; anything else, such as a file
+// that cannot be read, is an input error.
+func lintFailed(e *env, err error) error {
+	var se *spec.Error
+	if !errors.As(err, &se) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("lint: %w", err)}
+	}
+	fmt.Fprintln(e.stdout, err)
+	return &exitError{code: exitViolated, silent: true, err: err}
 }
 
 // lintCatalog checks a service catalog and, when paths name specs, the
@@ -87,12 +94,7 @@ func lintCatalog(e *env, services string, paths []string, strict bool) error {
 		err = c.CheckSLOs(slos)
 	}
 	if err != nil {
-		var se *spec.Error
-		if !errors.As(err, &se) {
-			return &exitError{code: exitUsage, err: fmt.Errorf("lint: %w", err)}
-		}
-		fmt.Fprintln(e.stdout, err)
-		return &exitError{code: exitViolated, silent: true, err: err}
+		return lintFailed(e, err)
 	}
 	msg := fmt.Sprintf("the catalog's %s and %s are valid", plural(len(c.Services), "service"), pluralAs(len(c.Edges()), "dependency", "dependencies"))
 	if c.Ignored > 0 || c.IgnoredRefs > 0 {
