@@ -24,7 +24,7 @@ type Catalog struct {
 	Services []*Service
 	// Rotations holds the value of every top-level rotations: key, one per
 	// file that has one, for the package that reads rotations. The catalog
-	// itself only collects the names they declare (RotationNames).
+	// itself only collects the names they declare (RotationDeclared).
 	Rotations []RawSection
 	// Ignored counts Backstage entities of kinds other than Component
 	// (System, Group, API, Resource, ...), which carry no service.
@@ -200,15 +200,19 @@ func (c *Catalog) index() {
 	}
 }
 
-// New builds a catalog from services made in code, such as a test's or a
-// generator's, checking them as a loaded file would be checked. Rotation
-// names are not checked: declare them in rotations.
+// New builds a catalog from services made in code, such as one read from
+// another system, checking them as a loaded file is checked: unique names,
+// known dependencies, and every OnCall among the rotation names given.
+// Field values are taken as they are: range checks are the loader's.
 func New(services []*Service, rotations ...string) (*Catalog, error) {
 	l := newLoader()
 	for _, r := range rotations {
 		l.cat.rotNames[r] = true
 	}
-	for _, s := range services {
+	for i, s := range services {
+		if s.OnCall != "" {
+			l.oncalls = append(l.oncalls, ref{name: s.OnCall, at: s.Pos, field: fmt.Sprintf("services[%d].oncall", i)})
+		}
 		l.add(s, nil)
 	}
 	return l.finish()

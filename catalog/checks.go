@@ -105,7 +105,7 @@ type Input struct {
 	// Observed are edges seen in traces; nil skips the comparison of
 	// declared and observed edges.
 	Observed []Edge
-	// Cycles bounds the cycle search; zero takes DefaultCycleLimits.
+	// Cycles bounds the cycle search; zero takes the defaults.
 	Cycles CycleLimits
 }
 
@@ -130,11 +130,7 @@ func Run(c *Catalog, in Input) *Report {
 			r.Notes = append(r.Notes, note)
 		}
 	}
-	lim := in.Cycles
-	if lim.MaxCycles <= 0 || lim.MaxSteps <= 0 {
-		lim = DefaultCycleLimits
-	}
-	r.Findings = append(r.Findings, cycleFindings(FindCycles(edges, lim))...)
+	r.Findings = append(r.Findings, cycleFindings(FindCycles(edges, in.Cycles))...)
 	r.Findings = append(r.Findings, capacities(c)...)
 	r.chain, r.Bottleneck = bottlenecks(c)
 	if in.Observed != nil {

@@ -269,7 +269,7 @@ func TestFindCycles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := catalog.FindCycles(tc.edges, catalog.DefaultCycleLimits)
+			got := catalog.FindCycles(tc.edges, catalog.CycleLimits{})
 			if !slices.EqualFunc(got.Paths, tc.want, slices.Equal) || len(got.Tangles) != 0 {
 				t.Fatalf("cycles %v tangles %v, want %v", got.Paths, got.Tangles, tc.want)
 			}
@@ -314,5 +314,22 @@ services:
 	want := []string{"undeclared api>db", "unobserved web>search"}
 	if !slices.Equal(sum, want) {
 		t.Fatalf("findings %v, want %v (batch sends no traces and is not judged)", sum, want)
+	}
+}
+
+func TestNewChecksLikeTheLoader(t *testing.T) {
+	_, err := catalog.New([]*catalog.Service{
+		{Name: "web", OnCall: "web-primary", Dependencies: []catalog.Dependency{{Service: "api"}}},
+		{Name: "web", OnCall: "nobody"},
+	}, "web-primary")
+	want := []string{`dependencies[0].service: "api" is not a service in the catalog`, `name: "web" is already the name`, `services[1].oncall: rotation "nobody" is not declared`}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("err %v, want it to say %q", err, w)
+		}
+	}
+	c, err := catalog.New([]*catalog.Service{{Name: "web", OnCall: "web-primary"}, {Name: "api"}}, "web-primary")
+	if err != nil || c.Service("api") == nil || c.Services[0].Name != "api" {
+		t.Fatalf("catalog %+v err %v", c, err)
 	}
 }

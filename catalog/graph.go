@@ -114,14 +114,28 @@ func (g *graph) sccs() [][]int {
 
 // CycleLimits bound the search for cycles: a dense tangle of services
 // holds more elementary cycles than anyone can read, so the search stops
-// after MaxCycles cycles or MaxSteps steps and says so.
+// after MaxCycles cycles or MaxSteps steps and says so. Zero (or less)
+// takes the default.
 type CycleLimits struct {
 	MaxCycles int
 	MaxSteps  int
 }
 
-// DefaultCycleLimits are the bounds the checks use.
-var DefaultCycleLimits = CycleLimits{MaxCycles: 100, MaxSteps: 1_000_000}
+// The default cycle limits.
+const (
+	DefaultMaxCycles = 100
+	DefaultMaxSteps  = 1_000_000
+)
+
+func (l CycleLimits) orDefault() CycleLimits {
+	if l.MaxCycles <= 0 {
+		l.MaxCycles = DefaultMaxCycles
+	}
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = DefaultMaxSteps
+	}
+	return l
+}
 
 // Cycles is what FindCycles found.
 type Cycles struct {
@@ -137,6 +151,7 @@ type Cycles struct {
 // FindCycles finds the cycles of any edge list, declared or observed.
 // Each cycle is reported once, whichever service it is entered from.
 func FindCycles(edges []Edge, lim CycleLimits) Cycles {
+	lim = lim.orDefault()
 	g := newGraph(edges)
 	var out Cycles
 	steps := 0
