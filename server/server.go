@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/callgraph"
+	"github.com/nines-sre/nines/catalog"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
 	"github.com/nines-sre/nines/ui/snapshot"
@@ -93,6 +94,11 @@ type Config struct {
 	// /api/v1/readiness (server/scorecards.go); nil answers 404.
 	Scorecards ScorecardReader
 	Readiness  ReadinessReader
+	// Catalog, when set, is the service catalog served at
+	// /api/v1/services and judged at /api/v1/deps/check (server/catalog.go);
+	// Observed, when set, adds the edges seen in traces to the checks.
+	Catalog  *catalog.Catalog
+	Observed ObservedEdges
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -173,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 	s.traceRoutes(read, write)
 	s.snapshotRoutes(read, write)
 	s.scorecardRoutes(read)
+	s.catalogRoutes(read)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

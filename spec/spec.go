@@ -122,6 +122,23 @@ func LoadDir(fsys fs.FS, dir string) ([]*slo.SLO, []Warning, error) {
 
 // specFiles lists the spec files of dir, as LoadDir describes.
 func specFiles(fsys fs.FS, dir string) ([]string, error) {
+	names, err := YAMLFiles(fsys, dir)
+	if err != nil {
+		if pe, ok := err.(*fs.PathError); ok {
+			err = pe.Err
+		}
+		return nil, &Error{File: dir, Err: err}
+	}
+	if len(names) == 0 {
+		return nil, &Error{File: dir, Err: errors.New("no spec files (*.yaml, *.yml) in directory")}
+	}
+	return names, nil
+}
+
+// YAMLFiles lists the *.yaml and *.yml files directly inside dir of fsys
+// (nil: the operating system), in name order; subdirectories and names
+// starting with a dot are left out. It is empty when there are none.
+func YAMLFiles(fsys fs.FS, dir string) ([]string, error) {
 	readDir, join := os.ReadDir, filepath.Join
 	if fsys != nil {
 		readDir = func(dir string) ([]fs.DirEntry, error) { return fs.ReadDir(fsys, dir) }
@@ -129,10 +146,7 @@ func specFiles(fsys fs.FS, dir string) ([]string, error) {
 	}
 	entries, err := readDir(dir)
 	if err != nil {
-		if pe, ok := err.(*fs.PathError); ok {
-			err = pe.Err
-		}
-		return nil, &Error{File: dir, Err: err}
+		return nil, err
 	}
 	var names []string
 	for _, e := range entries {
@@ -142,15 +156,16 @@ func specFiles(fsys fs.FS, dir string) ([]string, error) {
 		}
 		names = append(names, join(dir, n))
 	}
-	if len(names) == 0 {
-		return nil, &Error{File: dir, Err: errors.New("no spec files (*.yaml, *.yml) in directory")}
-	}
 	return names, nil
 }
 
-// readFile reads at most one byte more than MaxFileSize, so that a huge
-// file is refused without being read whole.
-func readFile(fsys fs.FS, name string) ([]byte, error) {
+// readFile reads a spec file, refusing one over MaxFileSize.
+func readFile(fsys fs.FS, name string) ([]byte, error) { return ReadFile(fsys, name, MaxFileSize) }
+
+// ReadFile reads a file of fsys (nil: the operating system), at most one
+// byte more than max, so that a huge file is refused without being read
+// whole: a result longer than max means the file is too large.
+func ReadFile(fsys fs.FS, name string, max int64) ([]byte, error) {
 	var f io.ReadCloser
 	var err error
 	if fsys == nil {
@@ -162,7 +177,7 @@ func readFile(fsys fs.FS, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	return io.ReadAll(io.LimitReader(f, max+1))
 }
 
 type position struct {

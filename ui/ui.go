@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/catalog"
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/incident"
 	"github.com/nines-sre/nines/server/httpx"
@@ -68,6 +69,11 @@ type Config struct {
 	// Scorecards, when set, serves the scorecards page (scorecards.go);
 	// nil turns it off (404, and no link to it).
 	Scorecards ScorecardReader
+	// Catalog, when set, serves the service pages and the dependency
+	// graph (ui/catalog.go); Observed, when set, colours the graph's edges
+	// by the error rates traces show.
+	Catalog  *catalog.Catalog
+	Observed EdgeObserver
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -106,7 +112,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -129,6 +135,9 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /incidents/{id}", u.incident)
 	u.mux.HandleFunc("GET /review", u.review)
 	u.mux.HandleFunc("GET /scorecards", u.scorecards)
+	u.mux.HandleFunc("GET /services", u.services)
+	u.mux.HandleFunc("GET /services/{name}", u.service)
+	u.mux.HandleFunc("GET /graph", u.graph)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, &pageError{status: http.StatusNotFound, msg: fmt.Sprintf("There is no page at %s.", r.URL.Path),
 			hints: []string{"The overview at / lists every SLO; each links to its own page."}})
@@ -160,9 +169,10 @@ type layout struct {
 	Generated time.Time
 	// Snapshot is set on a frozen page.
 	Snapshot *snapshot.Meta
-	// Incidents and Scorecards say whether those pages are served.
-	Incidents, Scorecards bool
-	Page                  any
+	// Incidents, Scorecards and Catalog say whether the incident, the
+	// scorecard and the service pages are served.
+	Incidents, Scorecards, Catalog bool
+	Page                           any
 }
 
 // render executes a page into a buffer first, so a template error becomes
@@ -171,6 +181,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	var buf bytes.Buffer
 	l.Incidents = u.cfg.Incidents != nil
 	l.Scorecards = u.cfg.Scorecards != nil
+	l.Catalog = u.cfg.Catalog != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)

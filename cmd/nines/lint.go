@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nines-sre/nines/catalog"
+	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 )
 
@@ -15,38 +17,94 @@ resolve across them, every problem is reported with FILE:LINE:COL and the
 field, and warnings flag what is odd but usable. A directory stands for the
 *.yaml and *.yml files directly inside it.
 
+With --services, the service catalog (a services.yaml, a directory of
+them, or Backstage catalog-info.yaml; docs/catalog.md) is checked too:
+unknown fields, duplicate services, dependencies on unknown services,
+on-call rotations that are not declared, and, when specs are named as
+well, dependency slos: that are not SLOs of the service depended on.
+
 Exit code 0 when the set is valid (warnings allowed), 1 when it is not,
 2 on usage errors.
 
 Examples:
   nines lint ./slos/
-  nines lint checkout.yaml openslo/*.yaml`
+  nines lint checkout.yaml openslo/*.yaml
+  nines lint --services examples/services.yaml examples/shop-slos.yaml`
 
 func runLint(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "lint", "FILE|DIR ...", lintAbout)
 	strict := fs.Bool("strict", false, "treat warnings as errors")
+	services := fs.String("services", "", "also check a service catalog `file or directory`")
 	if help, err := parseFlagsWithArgs(fs, e, args); help || err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if fs.NArg() == 0 && *services == "" {
 		return usageError("lint: name the spec files or directories to check (see nines lint --help)")
 	}
-	b, err := loadSpecSet(fs.Args())
+	if *services != "" {
+		return lintCatalog(e, *services, fs.Args(), *strict)
+	}
+	return lintSpecs(e, fs.Args(), *strict)
+}
+
+// lintSpecs checks a set of spec files.
+func lintSpecs(e *env, paths []string, strict bool) error {
+	b, err := loadSpecSet(paths)
 	for _, w := range b.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
 	if err != nil {
-		var se *spec.Error
-		if !errors.As(err, &se) {
-			return &exitError{code: exitUsage, err: fmt.Errorf("lint: %w", err)}
-		}
-		fmt.Fprintln(e.stdout, err)
-		return &exitError{code: exitViolated, silent: true, err: err}
+		return lintFailed(e, err)
 	}
 	fmt.Fprintf(e.stdout, "%s and %s are valid\n", plural(len(b.SLOs), "SLO"), pluralAs(len(b.AlertPolicies), "alert policy", "alert policies"))
-	if *strict && len(b.Warnings) > 0 {
+	if strict && len(b.Warnings) > 0 {
 		return &exitError{code: exitViolated, silent: true, err: errors.New("warnings under --strict")}
 	}
+	return nil
+}
+
+// lintFailed reports what lint found: problems in the files (each with
+// FILE:LINE:COL) go to stdout and exit 1; anything else, such as a file
+// that cannot be read, is an input error.
+func lintFailed(e *env, err error) error {
+	var se *spec.Error
+	if !errors.As(err, &se) {
+		return &exitError{code: exitUsage, err: fmt.Errorf("lint: %w", err)}
+	}
+	fmt.Fprintln(e.stdout, err)
+	return &exitError{code: exitViolated, silent: true, err: err}
+}
+
+// lintCatalog checks a service catalog and, when paths name specs, the
+// specs and the SLO names the catalog's dependencies refer to.
+func lintCatalog(e *env, services string, paths []string, strict bool) error {
+	var slos []*slo.SLO
+	if len(paths) > 0 {
+		b, err := loadSpecSet(paths)
+		if err != nil || (strict && len(b.Warnings) > 0) {
+			return lintSpecs(e, paths, strict)
+		}
+		for _, w := range b.Warnings {
+			fmt.Fprintf(e.stdout, "warning: %s\n", w)
+		}
+		slos = b.SLOs
+	}
+	c, err := catalog.LoadPath(services)
+	if err == nil && slos != nil {
+		err = c.CheckSLOs(slos)
+	}
+	if err != nil {
+		return lintFailed(e, err)
+	}
+	msg := fmt.Sprintf("the catalog's %s and %s are valid", plural(len(c.Services), "service"), pluralAs(len(c.Edges()), "dependency", "dependencies"))
+	if c.Ignored > 0 || c.IgnoredRefs > 0 {
+		msg += fmt.Sprintf(" (Backstage: %s of other kinds and %s to non-components left out)",
+			pluralAs(c.Ignored, "entity", "entities"), pluralAs(c.IgnoredRefs, "dependsOn reference", "dependsOn references"))
+	}
+	if slos != nil {
+		msg += fmt.Sprintf(", with %s", plural(len(slos), "SLO"))
+	}
+	fmt.Fprintln(e.stdout, msg)
 	return nil
 }
 
