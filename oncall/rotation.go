@@ -113,12 +113,12 @@ type Rotation struct {
 	Shift time.Duration
 	// Start is the date (midnight, in Zone) of the first shift; Handoff
 	// the time of day shifts start at.
-	Start    time.Time
-	Handoff  Clock
-	Zone     *time.Location
-	Working  WorkingHours
-	Night    *Hours // nil: the report's default
-	Sites    []string
+	Start     time.Time
+	Handoff   Clock
+	Zone      *time.Location
+	Working   WorkingHours
+	Night     *Hours // nil: the report's default
+	Sites     []string
 	Overrides []Override
 	// MinPeople (per site for a multi-site rotation) and MaxIncidents
 	// (per shift) are zero for the report's defaults.
