@@ -346,7 +346,7 @@ func (r *Rotation) check() error {
 		return fmt.Errorf("oncall: rotation %q has no time zone", r.Name)
 	case r.Handoff < 0 || r.Handoff >= 24*60:
 		return fmt.Errorf("oncall: rotation %q: hand-off %d minutes after midnight: want 0 to 1439", r.Name, r.Handoff)
-	case r.Start.Before(minDate) || !r.Start.Before(maxDate):
+	case civil(r.Start).Before(minDate) || !civil(r.Start).Before(maxDate):
 		return fmt.Errorf("oncall: rotation %q: start %s: want a date from 1970 to 2199", r.Name, r.Start.Format(time.DateOnly))
 	}
 	return nil
