@@ -374,7 +374,7 @@ func (r *Rotation) staffing(o *Options) Staffing {
 			st.Sites = append(st.Sites, Site{Name: s, People: n})
 			if n < st.Minimum {
 				st.OK = false
-				st.Problem += fmt.Sprintf("site %s has %d people, fewer than %d: add %d to it, or set min_people for this rotation; ", s, n, st.Minimum, st.Minimum-n)
+				st.Problem += fmt.Sprintf("site %s has %s, fewer than %d: add %d to it, or set min_people for this rotation; ", s, people(n), st.Minimum, st.Minimum-n)
 			}
 		}
 		if st.Problem != "" {
@@ -385,7 +385,7 @@ func (r *Rotation) staffing(o *Options) Staffing {
 	st.Minimum = cmp.Or(r.MinPeople, o.MinPeople)
 	if st.People < st.Minimum {
 		st.OK = false
-		st.Problem = fmt.Sprintf("%d people, fewer than %d: add %d to the rotation, or set min_people for it", st.People, st.Minimum, st.Minimum-st.People)
+		st.Problem = fmt.Sprintf("%s, fewer than %d: add %d to the rotation, or set min_people for it", people(st.People), st.Minimum, st.Minimum-st.People)
 	}
 	return st
 }
@@ -620,6 +620,13 @@ func whoStarted(tl *timeline, r *Rotation, k int64) string {
 		return seg.Person
 	}
 	return r.Scheduled(k).Name
+}
+
+func people(n int) string {
+	if n == 1 {
+		return "1 person"
+	}
+	return fmt.Sprintf("%d people", n)
 }
 
 func b2i(b bool) int {
