@@ -52,6 +52,10 @@ func (inc *Incident) paged() time.Time {
 	return inc.Start
 }
 
+// ErrInvalid wraps a report asked for that can never be computed: a
+// month out of range or not started, options out of range.
+var ErrInvalid = errors.New("invalid on-call report")
+
 // Defaults of Options; see docs/oncall.md for their sources.
 const (
 	DefaultIncidentsPer12h = 2
@@ -268,15 +272,15 @@ type Report struct {
 // of the months shown count.
 func Compute(rotations []Rotation, services map[string]string, pages []Page, incidents []Incident, month Month, opts Options) (*Report, error) {
 	if err := opts.defaults(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if month.Year < 1970 || month.Year > 2199 || month.Month < 1 || month.Month > 12 {
-		return nil, fmt.Errorf("oncall: month %s: want one from 1970-01 to 2199-12", month)
+		return nil, fmt.Errorf("oncall: month %s: want one from 1970-01 to 2199-12: %w", month, ErrInvalid)
 	}
 	if from, _ := month.bounds(time.UTC); from.After(opts.Now.Add(14 * time.Hour)) {
 		// 14 h: the zone furthest ahead of UTC starts its month that much
 		// earlier.
-		return nil, fmt.Errorf("oncall: month %s has not started: the report time is %s", month, opts.Now.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("oncall: month %s has not started: the report time is %s: %w", month, opts.Now.UTC().Format(time.RFC3339), ErrInvalid)
 	}
 	rep := &Report{Month: month.String(), Generated: opts.Now.UTC(), IncidentsPer12h: opts.IncidentsPer12h,
 		Rotations: []RotationLoad{}, Unassigned: []Unassigned{}}

@@ -78,6 +78,9 @@ type Config struct {
 	// Sources, when set, reports on the SLI sources nines reads itself
 	// (package pull): GET /api/v1/slos/{name} shows it as "source".
 	Sources SourceReporter
+	// OnCall, when set, computes on-call load (server/oncall.go); nil
+	// turns GET /api/v1/oncall off (404).
+	OnCall OnCallReporter
 	// Replica, when set, says this process's role among several on one
 	// database, on /healthz, /readyz and /metrics (server/replica.go).
 	Replica Replica
@@ -157,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 	s.notifyRoutes(read, write)
 	s.incidentRoutes(read, write)
 	s.snapshotRoutes(read, write)
+	s.mux.Handle("GET /api/v1/oncall", read(s.api(s.oncallReport)))
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))
