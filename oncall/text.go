@@ -109,8 +109,14 @@ func writeRotation(b *strings.Builder, r *RotationLoad) {
 
 	if len(r.OverShifts) > 0 {
 		fmt.Fprintf(b, "\nShifts over the limit of %s incidents:\n", num(r.Limit))
+		// Read back from JSON the times carry only an offset: the
+		// rotation's zone names it again.
+		loc, err := time.LoadLocation(r.Zone)
+		if err != nil {
+			loc = time.UTC
+		}
 		for _, s := range r.OverShifts {
-			fmt.Fprintf(b, "  %s to %s  %s  %d incidents\n", s.Start.Format("2006-01-02 15:04 MST"), s.End.Format("2006-01-02 15:04 MST"), s.Person, s.Incidents)
+			fmt.Fprintf(b, "  %s to %s  %s  %d incidents\n", s.Start.In(loc).Format("2006-01-02 15:04 MST"), s.End.In(loc).Format("2006-01-02 15:04 MST"), s.Person, s.Incidents)
 		}
 	}
 
