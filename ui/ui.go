@@ -65,6 +65,8 @@ type Config struct {
 	// Sources, when set, says how the SLOs read from a query API (package
 	// pull) are read: the SLO page shows it under the heading.
 	Sources SourceNoter
+	// OnCall, when set, serves the on-call load page (oncall.go).
+	OnCall OnCallReporter
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -103,7 +105,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "oncall"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -125,6 +127,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /incidents", u.incidents)
 	u.mux.HandleFunc("GET /incidents/{id}", u.incident)
 	u.mux.HandleFunc("GET /review", u.review)
+	u.mux.HandleFunc("GET /oncall", u.oncallPage)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, &pageError{status: http.StatusNotFound, msg: fmt.Sprintf("There is no page at %s.", r.URL.Path),
 			hints: []string{"The overview at / lists every SLO; each links to its own page."}})
@@ -156,16 +159,17 @@ type layout struct {
 	Generated time.Time
 	// Snapshot is set on a frozen page.
 	Snapshot *snapshot.Meta
-	// Incidents says whether the incident pages are served.
-	Incidents bool
-	Page      any
+	// Incidents says whether the incident pages are served, OnCall the
+	// on-call load page.
+	Incidents, OnCall bool
+	Page              any
 }
 
 // render executes a page into a buffer first, so a template error becomes
 // a 500 page rather than half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, l *layout) {
 	var buf bytes.Buffer
-	l.Incidents = u.cfg.Incidents != nil
+	l.Incidents, l.OnCall = u.cfg.Incidents != nil, u.cfg.OnCall != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)
