@@ -301,10 +301,11 @@ func Compute(rotations []Rotation, services map[string]string, pages []Page, inc
 			return nil, fmt.Errorf("oncall: service %q is on call by rotation %q, which no catalog declares: declare it under rotations: or fix the service's on-call", svc, services[svc])
 		}
 	}
-	rotPages := make([][]Page, len(rotations))
+	rotPages := make([][]*Page, len(rotations))
 	unassigned := map[string]int{}
 	mFrom, mTo := month.bounds(time.UTC)
-	for _, p := range pages {
+	for j := range pages {
+		p := &pages[j]
 		if i, ok := byName[services[p.Service]]; ok && p.Service != "" {
 			rotPages[i] = append(rotPages[i], p)
 		} else if !p.At.Before(mFrom) && p.At.Before(mTo) {
@@ -411,22 +412,86 @@ func linked(p *Page, inc *Incident, grace time.Duration) bool {
 	return inc.Resolved.IsZero() || !p.At.After(inc.Resolved)
 }
 
-// noise classifies p: led to no incident, or only to incidents resolved
-// with no action.
+// noise classifies p by the definition of linked: led to no incident,
+// or only to incidents resolved with no action.
 func noise(p *Page, incs []*Incident, grace time.Duration) (noIncident, noAction bool) {
-	any, acted, open := false, false, false
+	var c classify
 	for _, inc := range incs {
-		if !linked(p, inc, grace) {
-			continue
+		if linked(p, inc, grace) {
+			c.add(inc)
 		}
-		any = true
-		acted = acted || inc.Acted
-		open = open || inc.Resolved.IsZero()
 	}
-	if !any {
+	return c.result()
+}
+
+type classify struct{ any, acted, open bool }
+
+func (c *classify) add(inc *Incident) {
+	c.any = true
+	c.acted = c.acted || inc.Acted
+	c.open = c.open || inc.Resolved.IsZero()
+}
+
+func (c *classify) result() (noIncident, noAction bool) {
+	if !c.any {
 		return true, false
 	}
-	return false, !acted && !open
+	return false, !c.acted && !c.open
+}
+
+// linkIndex answers noise as the loop over every incident does, without
+// the loop: a year of pages against a year of incidents is tens of
+// millions of pairs. Incidents are found by group key, and by time among
+// those whose window [Start − grace, Resolved] can hold the page: sorted
+// by window start, looked back from the page no further than the longest
+// resolved window; unresolved ones are few and checked each time.
+type linkIndex struct {
+	grace   time.Duration
+	byGroup map[string][]*Incident
+	sorted  []*Incident // resolved, by window start
+	lo      []int64
+	maxSpan int64
+	open    []*Incident
+}
+
+func newLinkIndex(incs []*Incident, grace time.Duration) *linkIndex {
+	x := &linkIndex{grace: grace, byGroup: map[string][]*Incident{}}
+	for _, inc := range incs {
+		if inc.GroupKey != "" {
+			x.byGroup[inc.GroupKey] = append(x.byGroup[inc.GroupKey], inc)
+		}
+		if inc.Resolved.IsZero() {
+			x.open = append(x.open, inc)
+			continue
+		}
+		x.sorted = append(x.sorted, inc)
+	}
+	slices.SortFunc(x.sorted, func(a, b *Incident) int { return a.Start.Compare(b.Start) })
+	for _, inc := range x.sorted {
+		lo := inc.Start.Add(-grace).UnixNano()
+		x.lo = append(x.lo, lo)
+		x.maxSpan = max(x.maxSpan, inc.Resolved.UnixNano()-lo)
+	}
+	return x
+}
+
+func (x *linkIndex) noise(p *Page) (noIncident, noAction bool) {
+	var c classify
+	for _, inc := range x.byGroup[p.GroupKey] {
+		c.add(inc)
+	}
+	for _, inc := range x.open {
+		if linked(p, inc, x.grace) {
+			c.add(inc)
+		}
+	}
+	t := p.At.UnixNano()
+	for j := sort.Search(len(x.lo), func(i int) bool { return x.lo[i] > t }) - 1; j >= 0 && x.lo[j] >= t-x.maxSpan; j-- {
+		if linked(p, x.sorted[j], x.grace) {
+			c.add(x.sorted[j])
+		}
+	}
+	return c.result()
 }
 
 // tally accumulates one month's figures of a rotation or a person.
@@ -463,7 +528,9 @@ func (tl *timeline) at(t time.Time) (*Segment, bool) {
 	return &tl.segs[i], true
 }
 
-func computeRotation(r *Rotation, pages []Page, incs []*Incident, month Month, o *Options) RotationLoad {
+func computeRotation(r *Rotation, pages []*Page, incs []*Incident, month Month, o *Options) RotationLoad {
+	slices.SortFunc(pages, func(a, b *Page) int { return a.At.Compare(b.At) })
+	links := newLinkIndex(incs, o.LinkGrace)
 	night := o.Night
 	if r.Night != nil {
 		night = r.Night
@@ -514,10 +581,10 @@ func computeRotation(r *Rotation, pages []Page, incs []*Incident, month Month, o
 				person(s.Person, m).Shifts += f
 			}
 		}
-		for i := range pages {
-			p := &pages[i]
-			if p.At.Before(from) || !p.At.Before(to) {
-				continue
+		lo := sort.Search(len(pages), func(i int) bool { return !pages[i].At.Before(from) })
+		for _, p := range pages[lo:] {
+			if !p.At.Before(to) {
+				break
 			}
 			seg, ok := tl.at(p.At)
 			if !ok {
@@ -526,7 +593,7 @@ func computeRotation(r *Rotation, pages []Page, incs []*Incident, month Month, o
 			}
 			local := p.At.In(r.Zone)
 			off, atNight := !r.Working.Contains(local), night.Contains(clockOf(local))
-			noInc, noAct := noise(p, incs, o.LinkGrace)
+			noInc, noAct := links.noise(p)
 			for _, t := range []*tally{rt, person(seg.Person, m)} {
 				t.Pages++
 				t.OffHours += b2i(off)
