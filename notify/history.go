@@ -60,6 +60,17 @@ type Delivery struct {
 
 func historyDayPrefix(t time.Time) string { return historyPrefix + t.UTC().Format(historyDay) + "/" }
 
+// HistoryRecord is the state key and value of a delivery in the history,
+// for writing many at once (an import, a benchmark) through a store's
+// batch; the dispatcher writes its own.
+func HistoryRecord(d *Delivery) (key string, value []byte, err error) {
+	if d.ID == "" || d.Delivered.IsZero() {
+		return "", nil, errors.New("notify: a delivery record needs its ID and delivery time")
+	}
+	value, err = json.Marshal(d)
+	return historyDayPrefix(d.Delivered) + d.ID, value, err
+}
+
 // recordDelivery adds e, just accepted by its receiver at now, to the
 // history. A failed write is logged and counted like any state write:
 // the notification went out whatever the history says.
@@ -70,9 +81,9 @@ func (d *Dispatcher) recordDelivery(ctx context.Context, e *Entry, now time.Time
 	}
 	rec := Delivery{ID: e.ID, Receiver: e.Receiver, Kind: e.Kind, Status: e.Status, GroupKey: e.GroupKey, Alerts: e.Refs,
 		Created: e.Created, Delivered: now.UTC(), Attempts: e.Attempts + 1}
-	b, err := json.Marshal(&rec)
+	key, b, err := HistoryRecord(&rec)
 	if err == nil {
-		err = st.PutState(ctx, historyDayPrefix(now)+e.ID, b)
+		err = st.PutState(ctx, key, b)
 	}
 	day := now.UTC().Truncate(24 * time.Hour)
 	d.mu.Lock()

@@ -263,6 +263,9 @@ type Report struct {
 	IncidentsPer12h float64        `json:"incidents_per_12h_shift"`
 	Rotations       []RotationLoad `json:"rotations"`
 	Unassigned      []Unassigned   `json:"unassigned"`
+	// UnreadableHistory counts delivery records that could not be read:
+	// the pages they were are missing from the figures.
+	UnreadableHistory int `json:"unreadable_history,omitempty"`
 }
 
 // Compute reports the load of month for rotations. services maps each

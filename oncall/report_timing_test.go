@@ -3,11 +3,16 @@
 package oncall
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/incident"
+	"github.com/nines-sre/nines/notify"
+	"github.com/nines-sre/nines/store/sqlite"
 )
 
 // yearOfHistory is 50 rotations in five zones (12 h, 1 d and 1 w
@@ -114,4 +119,68 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSourceYear50 stores the same year as notify's delivery history
+// (one delivery per page, to PagerDuty) and as incidents in a SQLite
+// store, then times the whole report as nines serve computes it: the
+// history read day by day, the incidents listed and read whole, and the
+// figures; for the default six months and for the whole year.
+//
+//	go test -run '^$' -bench SourceYear50 -benchtime 5x ./oncall/
+func BenchmarkSourceYear50(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, b.TempDir(), sqlite.Options{Sync: sqlite.SyncNormal})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	rots, services, pages, incs := yearOfHistory(b)
+	app := db.Appender(ctx)
+	for i, p := range pages {
+		d := notify.Delivery{ID: fmt.Sprintf("%019d-%06d", p.At.UnixNano(), i), Receiver: "pagerduty", Kind: "pagerduty", Status: "firing",
+			GroupKey: p.GroupKey, Created: p.At, Delivered: p.At, Attempts: 1,
+			Alerts: []notify.DeliveredAlert{{Fingerprint: p.Fingerprint, Status: "firing", Severity: "page", Service: p.Service, StartsAt: p.At}}}
+		key, val, err := notify.HistoryRecord(&d)
+		if err == nil {
+			err = app.SetState(key, val)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	var stored []*incident.Incident
+	for _, x := range incs {
+		inc := &incident.Incident{Title: "outage", Services: x.Services, Severity: 2, Status: incident.Resolved, DetectedBy: incident.ByMonitoring,
+			GroupKey: x.GroupKey, ImpactStart: x.Start, Detected: x.Detected, Engaged: x.Engaged, Mitigated: x.Mitigated, Resolved: x.Resolved,
+			Created: x.Start, Updated: x.Resolved}
+		if x.Acted {
+			inc.Timeline = []incident.Entry{{At: x.Engaged, Kind: incident.KeepWorking, Text: "rolled back"}}
+		}
+		stored = append(stored, inc)
+	}
+	if err := db.ImportIncidents(ctx, stored); err != nil {
+		b.Fatal(err)
+	}
+	for _, months := range []int{6, 12} {
+		b.Run(fmt.Sprintf("months=%d", months), func(b *testing.B) {
+			src := &Source{History: db, Incidents: db, Options: Options{Months: months},
+				Catalog: func() ([]Rotation, map[string]string) { return rots, services }}
+			now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			n := 0
+			for b.Loop() {
+				rep, err := src.Report(ctx, Month{2026, time.November}, now)
+				if err != nil || len(rep.Rotations) != 50 || rep.UnreadableHistory != 0 {
+					b.Fatal(err)
+				}
+				n++
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(n)/1e6, "cpu-ms/op")
+		})
+	}
 }

@@ -63,22 +63,26 @@ func (s *Source) Report(ctx context.Context, month Month, now time.Time) (*Repor
 	from, _ := month.Add(1 - months).bounds(time.UTC)
 	_, to := month.bounds(time.UTC)
 	from, to = from.Add(-24*time.Hour), to.Add(24*time.Hour)
-	var ds []notify.Delivery
-	if _, err := notify.ReadHistory(ctx, s.History, from, to, func(d *notify.Delivery) error {
-		ds = append(ds, *d)
+	ps := newPageSet(s.Severities)
+	unreadable, err := notify.ReadHistory(ctx, s.History, from, to, func(d *notify.Delivery) error {
+		ps.add(d)
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("oncall: %w", err)
 	}
-	pages := PagesFromDeliveries(ds, s.Severities...)
+	pages := ps.pages()
 	var incs []Incident
 	if s.Incidents != nil {
-		var err error
 		if incs, err = s.incidents(ctx, from.Add(-incidentMargin), to); err != nil {
 			return nil, err
 		}
 	}
-	return Compute(rotations, services, pages, incs, month, opts)
+	rep, err := Compute(rotations, services, pages, incs, month, opts)
+	if rep != nil {
+		rep.UnreadableHistory = unreadable
+	}
+	return rep, err
 }
 
 // incidents reads, whole, the incidents that reached the on-call from

@@ -15,42 +15,66 @@ import (
 // delivered resolve of that firing sets its Resolved time. The result is
 // in order of time.
 func PagesFromDeliveries(ds []notify.Delivery, severities ...string) []Page {
+	ps := newPageSet(severities)
+	for i := range ds {
+		ps.add(&ds[i])
+	}
+	return ps.pages()
+}
+
+// pageSet gathers pages from deliveries in any order, so that a history
+// read a day at a time need not be kept whole.
+type pageSet struct {
+	severities []string
+	idx        map[firing]int
+	out        []Page
+	resolved   map[firing]time.Time
+}
+
+type firing struct {
+	fp    string
+	start int64
+}
+
+func newPageSet(severities []string) *pageSet {
 	if len(severities) == 0 {
 		severities = []string{"page"}
 	}
-	type firing struct {
-		fp    string
-		start int64
+	return &pageSet{severities: severities, idx: map[firing]int{}, resolved: map[firing]time.Time{}}
+}
+
+func (ps *pageSet) add(d *notify.Delivery) {
+	for _, a := range d.Alerts {
+		if !slices.Contains(ps.severities, a.Severity) {
+			continue
+		}
+		key := firing{a.Fingerprint, a.StartsAt.UnixNano()}
+		if a.Status != "firing" {
+			if t, ok := ps.resolved[key]; !ok || a.EndsAt.Before(t) {
+				ps.resolved[key] = a.EndsAt
+			}
+			continue
+		}
+		if i, seen := ps.idx[key]; seen {
+			if p := &ps.out[i]; d.Delivered.Before(p.At) {
+				p.At, p.GroupKey = d.Delivered, d.GroupKey
+			}
+			continue
+		}
+		ps.idx[key] = len(ps.out)
+		ps.out = append(ps.out, Page{At: d.Delivered, Service: a.Service, SLO: a.SLO, Alert: a.Alert, Fingerprint: a.Fingerprint,
+			GroupKey: d.GroupKey, StartsAt: a.StartsAt})
 	}
-	idx := map[firing]int{}
-	var out []Page
-	var resolved []notify.DeliveredAlert
-	sorted := slices.Clone(ds)
-	slices.SortStableFunc(sorted, func(a, b notify.Delivery) int { return a.Delivered.Compare(b.Delivered) })
-	for _, d := range sorted {
-		for _, a := range d.Alerts {
-			if !slices.Contains(severities, a.Severity) {
-				continue
-			}
-			if a.Status != "firing" {
-				resolved = append(resolved, a)
-				continue
-			}
-			key := firing{a.Fingerprint, a.StartsAt.UnixNano()}
-			if _, seen := idx[key]; seen {
-				continue
-			}
-			idx[key] = len(out)
-			out = append(out, Page{At: d.Delivered, Service: a.Service, SLO: a.SLO, Alert: a.Alert, Fingerprint: a.Fingerprint,
-				GroupKey: d.GroupKey, StartsAt: a.StartsAt})
+}
+
+func (ps *pageSet) pages() []Page {
+	for key, t := range ps.resolved {
+		if i, ok := ps.idx[key]; ok {
+			ps.out[i].Resolved = t
 		}
 	}
-	for _, a := range resolved {
-		if i, ok := idx[firing{a.Fingerprint, a.StartsAt.UnixNano()}]; ok && out[i].Resolved.IsZero() {
-			out[i].Resolved = a.EndsAt
-		}
-	}
-	return out
+	slices.SortStableFunc(ps.out, func(a, b Page) int { return a.At.Compare(b.At) })
+	return ps.out
 }
 
 // actions are the timeline kinds that record something done about an

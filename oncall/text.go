@@ -18,6 +18,9 @@ func WriteText(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "On-call load for %s (each rotation in its own time zone), computed %s\n", rep.Month, rep.Generated.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Incident limit: %s per 12 h shift, in proportion for other shift lengths.\n", num(rep.IncidentsPer12h))
+	if rep.UnreadableHistory > 0 {
+		fmt.Fprintf(&b, "WARNING: %d delivery records could not be read (damaged rows of the store's state under notify/history/); the pages they were are not counted.\n", rep.UnreadableHistory)
+	}
 	if len(rep.Rotations) == 0 {
 		b.WriteString("\nNo rotations: declare them under rotations: in the catalog (docs/oncall.md).\n")
 	}
