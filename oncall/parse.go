@@ -70,25 +70,23 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 }
 
 // ParseRotations reads the rotations of a catalog file: n is the value of
-// its top-level rotations: key (a list), or the file's document or root
-// mapping, whose rotations: key is then read (none is no rotations).
-// file names the file in errors. Every problem is reported, each as an
-// *Error with file:line:column.
+// its top-level rotations: key (a list; nil or null for none), or the
+// file's whole document node, whose root mapping's rotations: key is then
+// read. file names the file in errors. Every problem is reported, each as
+// an *Error with file:line:column.
 func ParseRotations(file string, n *yaml.Node) ([]Rotation, error) {
 	if n == nil {
 		return nil, nil
 	}
 	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil, nil
+		if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
+			return nil, nil // not a catalog: the catalog's own parser says so
 		}
-		n = n.Content[0]
-	}
-	if n.Kind == yaml.MappingNode {
 		var list *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == "rotations" {
-				list = n.Content[i+1]
+		root := n.Content[0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == "rotations" {
+				list = root.Content[i+1]
 			}
 		}
 		if list == nil {

@@ -150,3 +150,22 @@ func FuzzParseRotations(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRotationsNode: the parser takes the rotations: value itself as
+// well as the whole document, and refuses a mapping in place of the list.
+func TestParseRotationsNode(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(validRotation), &doc); err != nil {
+		t.Fatal(err)
+	}
+	list := doc.Content[0].Content[1]
+	if rs, err := ParseRotations("services.yaml", list); err != nil || len(rs) != 1 || rs[0].Line != 3 {
+		t.Errorf("from the list: %v, %v", rs, err)
+	}
+	if rs, err := ParseRotations("services.yaml", nil); err != nil || rs != nil {
+		t.Errorf("from nil: %v, %v", rs, err)
+	}
+	if _, err := ParseRotations("services.yaml", doc.Content[0]); err == nil || !strings.Contains(err.Error(), "services.yaml:2:1: rotations: want a list of rotations, got a mapping") {
+		t.Errorf("from the root mapping: %v", err)
+	}
+}
