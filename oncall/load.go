@@ -398,21 +398,16 @@ func (r *Rotation) staffing(o *Options) Staffing {
 	return st
 }
 
-// linked reports whether page p led to incident inc: the incident was
-// opened from the page's alert group, or it is an incident of the page's
-// service and the page came between LinkGrace before its start and its
-// resolution.
+// linked reports whether page p led to incident inc: the page came
+// between LinkGrace before the incident's start and its resolution, and
+// the incident was opened from the page's alert group or is one of the
+// page's service. (A group key alone is not enough: the same alert group
+// fires again months later.)
 func linked(p *Page, inc *Incident, grace time.Duration) bool {
-	if inc.GroupKey != "" && inc.GroupKey == p.GroupKey {
-		return true
-	}
-	if !slices.Contains(inc.Services, p.Service) {
+	if p.At.Before(inc.Start.Add(-grace)) || !inc.Resolved.IsZero() && p.At.After(inc.Resolved) {
 		return false
 	}
-	if p.At.Before(inc.Start.Add(-grace)) {
-		return false
-	}
-	return inc.Resolved.IsZero() || !p.At.After(inc.Resolved)
+	return inc.GroupKey != "" && inc.GroupKey == p.GroupKey || slices.Contains(inc.Services, p.Service)
 }
 
 // noise classifies p by the definition of linked: led to no incident,
@@ -444,13 +439,12 @@ func (c *classify) result() (noIncident, noAction bool) {
 
 // linkIndex answers noise as the loop over every incident does, without
 // the loop: a year of pages against a year of incidents is tens of
-// millions of pairs. Incidents are found by group key, and by time among
-// those whose window [Start − grace, Resolved] can hold the page: sorted
-// by window start, looked back from the page no further than the longest
-// resolved window; unresolved ones are few and checked each time.
+// millions of pairs. Only incidents whose window [Start − grace,
+// Resolved] holds the page can be linked: the resolved ones are sorted by
+// window start and looked back from the page no further than the longest
+// window; unresolved ones are few and checked each time.
 type linkIndex struct {
 	grace   time.Duration
-	byGroup map[string][]*Incident
 	sorted  []*Incident // resolved, by window start
 	lo      []int64
 	maxSpan int64
@@ -458,11 +452,8 @@ type linkIndex struct {
 }
 
 func newLinkIndex(incs []*Incident, grace time.Duration) *linkIndex {
-	x := &linkIndex{grace: grace, byGroup: map[string][]*Incident{}}
+	x := &linkIndex{grace: grace}
 	for _, inc := range incs {
-		if inc.GroupKey != "" {
-			x.byGroup[inc.GroupKey] = append(x.byGroup[inc.GroupKey], inc)
-		}
 		if inc.Resolved.IsZero() {
 			x.open = append(x.open, inc)
 			continue
@@ -480,9 +471,6 @@ func newLinkIndex(incs []*Incident, grace time.Duration) *linkIndex {
 
 func (x *linkIndex) noise(p *Page) (noIncident, noAction bool) {
 	var c classify
-	for _, inc := range x.byGroup[p.GroupKey] {
-		c.add(inc)
-	}
 	for _, inc := range x.open {
 		if linked(p, inc, x.grace) {
 			c.add(inc)

@@ -214,3 +214,36 @@ func TestComputeRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestLinked: a page leads to an incident of its group or service only
+// within the incident's window.
+func TestLinked(t *testing.T) {
+	inc := &Incident{Services: []string{"checkout"}, GroupKey: "g", Start: utc("2026-11-02T10:00:00Z"), Resolved: utc("2026-11-02T12:00:00Z")}
+	for _, c := range []struct {
+		name    string
+		at      string
+		service string
+		group   string
+		want    bool
+	}{
+		{"A page of the service during the incident leads to it.", "2026-11-02T11:00:00Z", "checkout", "x", true},
+		{"A page of the group from another service leads to it.", "2026-11-02T11:00:00Z", "cart", "g", true},
+		{"A page 30 minutes before the start leads to it.", "2026-11-02T09:30:00Z", "checkout", "x", true},
+		{"A page 31 minutes before the start does not.", "2026-11-02T09:29:00Z", "checkout", "x", false},
+		{"A page at the resolution still does.", "2026-11-02T12:00:00Z", "checkout", "x", true},
+		{"A page of the same group a month later does not.", "2026-12-02T11:00:00Z", "checkout", "g", false},
+		{"A page of another service and group does not.", "2026-11-02T11:00:00Z", "cart", "x", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &Page{At: utc(c.at), Service: c.service, GroupKey: c.group}
+			if got := linked(p, inc, DefaultLinkGrace); got != c.want {
+				t.Errorf("linked %v, want %v", got, c.want)
+			}
+		})
+	}
+	open := *inc
+	open.Resolved = time.Time{}
+	if !linked(&Page{At: utc("2026-12-02T11:00:00Z"), Service: "checkout"}, &open, DefaultLinkGrace) {
+		t.Error("a page of the service while the incident is unresolved leads to it")
+	}
+}
