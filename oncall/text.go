@@ -90,7 +90,11 @@ func writeRotation(b *strings.Builder, r *RotationLoad) {
 	row("incidents lacking engaged or mitigated", float64(m.EngagedUnknown), float64(p.EngagedUnknown), count, false)
 	row("pages that led to no incident", float64(m.NoIncident), float64(p.NoIncident), count, true)
 	row("pages resolved with no action", float64(m.NoAction), float64(p.NoAction), count, true)
-	row("noise share", m.NoiseShare, p.NoiseShare, percent, true)
+	if m.Pages > 0 && p.Pages > 0 {
+		row("noise share", m.NoiseShare, p.NoiseShare, percent, true)
+	} else {
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t\t\n", label, "noise share", share(m.NoiseShare, m.Pages), share(p.NoiseShare, p.Pages))
+	}
 	if m.Uncovered+p.Uncovered > 0 {
 		row("pages before the first shift", float64(m.Uncovered), float64(p.Uncovered), count, false)
 	}
@@ -130,6 +134,27 @@ func writeRotation(b *strings.Builder, r *RotationLoad) {
 		fmt.Fprintf(tw, "%s\t", h.Month)
 	}
 	fmt.Fprint(tw, "\n")
+	for _, tr := range r.Trends() {
+		fmt.Fprintf(tw, "%-*s\t", label, tr.Name)
+		for _, v := range tr.Values {
+			fmt.Fprintf(tw, "%s\t", v)
+		}
+		fmt.Fprint(tw, "\n")
+	}
+	tw.Flush()
+}
+
+// Trend is one line of the month-over-month view: a figure for each
+// month of History.
+type Trend struct {
+	Name   string
+	Values []string
+}
+
+// Trends are the lines of the month-over-month view, as the report and
+// the UI show them; a month without pages has no noise share ("–").
+func (r *RotationLoad) Trends() []Trend {
+	var out []Trend
 	for _, line := range []struct {
 		name string
 		f    func(*MonthFigures) string
@@ -138,15 +163,23 @@ func writeRotation(b *strings.Builder, r *RotationLoad) {
 		{"at night", func(h *MonthFigures) string { return fmt.Sprint(h.Night) }},
 		{"incidents", func(h *MonthFigures) string { return fmt.Sprint(h.Incidents) }},
 		{"shifts over the limit", func(h *MonthFigures) string { return fmt.Sprint(h.OverLimit) }},
-		{"noise share", func(h *MonthFigures) string { return percent(h.NoiseShare) }},
+		{"noise share", func(h *MonthFigures) string { return share(h.NoiseShare, h.Pages) }},
 	} {
-		fmt.Fprintf(tw, "%-*s\t", label, line.name)
+		tr := Trend{Name: line.name}
 		for i := range r.History {
-			fmt.Fprintf(tw, "%s\t", line.f(&r.History[i]))
+			tr.Values = append(tr.Values, line.f(&r.History[i]))
 		}
-		fmt.Fprint(tw, "\n")
+		out = append(out, tr)
 	}
-	tw.Flush()
+	return out
+}
+
+// share writes a share of pages, "–" when there were none.
+func share(x float64, pages int) string {
+	if pages == 0 {
+		return "–"
+	}
+	return percent(x)
 }
 
 func personName(x *Person) string {

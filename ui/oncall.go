@@ -23,11 +23,6 @@ type figureRow struct {
 	Bad bool
 }
 
-type historyRow struct {
-	Name   string
-	Values []string
-}
-
 type personRow struct {
 	oncall.Person
 	Engaged string
@@ -37,7 +32,7 @@ type oncallRotation struct {
 	*oncall.RotationLoad
 	People    []personRow
 	Rows      []figureRow
-	History   []historyRow
+	History   []oncall.Trend
 	Months    []string
 	Zone      *time.Location
 	LimitText string
@@ -122,28 +117,14 @@ func oncallRotationView(r *oncall.RotationLoad) oncallRotation {
 	count("pages that led to no incident", m.NoIncident, p.NoIncident, false)
 	count("pages resolved with no action", m.NoAction, p.NoAction, false)
 	o.Rows = append(o.Rows, figureRow{"noise share", pctText(m.NoiseShare, m.Pages), pctText(p.NoiseShare, p.Pages), "", false})
+
 	for _, x := range r.People {
 		o.People = append(o.People, personRow{x, engaged(x.Month.EngagedSeconds)})
 	}
 	for _, h := range r.History {
 		o.Months = append(o.Months, h.Month)
 	}
-	for _, line := range []struct {
-		name string
-		f    func(*oncall.MonthFigures) string
-	}{
-		{"pages", func(h *oncall.MonthFigures) string { return fmt.Sprint(h.Pages) }},
-		{"at night", func(h *oncall.MonthFigures) string { return fmt.Sprint(h.Night) }},
-		{"incidents", func(h *oncall.MonthFigures) string { return fmt.Sprint(h.Incidents) }},
-		{"shifts over the limit", func(h *oncall.MonthFigures) string { return fmt.Sprint(h.OverLimit) }},
-		{"noise share", func(h *oncall.MonthFigures) string { return pctText(h.NoiseShare, h.Pages) }},
-	} {
-		row := historyRow{Name: line.name}
-		for i := range r.History {
-			row.Values = append(row.Values, line.f(&r.History[i]))
-		}
-		o.History = append(o.History, row)
-	}
+	o.History = r.Trends()
 	return o
 }
 
@@ -158,5 +139,5 @@ func pctText(share float64, pages int) string {
 	if pages == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f %%", share*100)
+	return fmt.Sprintf("%.0f%%", share*100)
 }
