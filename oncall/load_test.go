@@ -247,3 +247,36 @@ func TestLinked(t *testing.T) {
 		t.Error("a page of the service while the incident is unresolved leads to it")
 	}
 }
+
+// TestBerlinFallBack: October 2026 in Berlin is 745 real hours (the clock
+// goes back at 03:00 on the 25th). Shifts of 12 h from 10-01 09:00 CEST:
+// 0–60 whole, shift 47 (ben, 10-24 21:00 CEST to 10-25 09:00 CET) 13
+// hours long, and 3 of shift 61's 12 hours: 61.25 shifts, ana 31 (the
+// even ones), ben 30.25. Both 02:30s of the 25th fall in ben's shift.
+func TestBerlinFallBack(t *testing.T) {
+	rs := parseRotations(t, `
+rotations:
+  - {name: payments, members: [ana, ben], shift: 12h, handoff: "09:00", start: 2026-10-01, time_zone: Europe/Berlin}
+`)
+	pages := []Page{
+		{At: utc("2026-10-25T00:30:00Z"), Service: "checkout"}, // 02:30 CEST, ben
+		{At: utc("2026-10-25T01:30:00Z"), Service: "checkout"}, // 02:30 CET, ben
+		{At: utc("2026-10-25T08:30:00Z"), Service: "checkout"}, // 09:30 CET, ana; a Sunday
+		{At: utc("2026-10-31T23:30:00Z"), Service: "checkout"}, // 11-01 00:30 CET: November
+	}
+	rep, err := Compute(rs, map[string]string{"checkout": "payments"}, pages, nil, Month{2026, time.October}, Options{Now: workedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Rotations[0]
+	if m := r.Month; !near(m.Shifts, 61.25) || m.Pages != 3 || m.Night != 2 || m.OffHours != 3 || m.NoIncident != 3 {
+		t.Errorf("October %+v", m)
+	}
+	ana, ben := r.People[0].Month, r.People[1].Month
+	if !near(ana.Shifts, 31) || ana.Pages != 1 || ana.Night != 0 || !near(ben.Shifts, 30.25) || ben.Pages != 2 || ben.Night != 2 {
+		t.Errorf("ana %+v\nben %+v", ana, ben)
+	}
+	if r.Previous.Month != "2026-09" || r.Previous.Shifts != 0 || r.Previous.Pages != 0 {
+		t.Errorf("September, before the first shift: %+v", r.Previous)
+	}
+}
