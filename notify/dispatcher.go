@@ -65,6 +65,10 @@ type Options struct {
 	// 7 days); SilenceRetention how long expired silences stay listed
 	// (default 24 h).
 	DeadRetention, SilenceRetention time.Duration
+	// HistoryRetention is how long delivered notifications stay in the
+	// delivery history (history.go; default 400 days); negative keeps
+	// none.
+	HistoryRetention time.Duration
 }
 
 func (o *Options) defaults() {
@@ -88,6 +92,7 @@ func (o *Options) defaults() {
 	o.RestartGrace = cmp.Or(o.RestartGrace, 10*time.Minute)
 	o.DeadRetention = cmp.Or(o.DeadRetention, 7*24*time.Hour)
 	o.SilenceRetention = cmp.Or(o.SilenceRetention, 24*time.Hour)
+	o.HistoryRetention = cmp.Or(o.HistoryRetention, DefaultHistoryRetention)
 }
 
 // Dispatcher routes, groups, silences and delivers alert notifications.
@@ -114,7 +119,9 @@ type Dispatcher struct {
 	inhibitors []map[string]int
 	seq        uint64
 	lastID     int64 // the time part of the newest outbox ID (Unix ns)
-	stats      stats
+	// historyOldest is the oldest day the delivery history may hold.
+	historyOldest time.Time
+	stats         stats
 
 	deliveries sync.WaitGroup
 }
@@ -255,6 +262,7 @@ func (d *Dispatcher) Load(ctx context.Context) error {
 			notifiedOf[r] = ar.Notified
 			return nil
 		}),
+		d.loadHistoryOldest(ctx),
 		d.opts.State.RangeState(ctx, silencePrefix, func(key string, v []byte) error {
 			var s Silence
 			if err := json.Unmarshal(v, &s); err != nil || s.ID == "" {
@@ -687,6 +695,7 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) {
 			d.persist(err)
 		}
 	}
+	d.pruneHistory(ctx, now)
 	for _, f := range out {
 		d.emit(ctx, f, externalURL, now)
 	}
@@ -744,9 +753,11 @@ func (d *Dispatcher) emit(ctx context.Context, f flushed, externalURL string, no
 			// One event per alert.
 			a := n.Alerts[i]
 			e.Status, e.Alerts, e.Stream = a.Status(), []string{alertName(&a)}, e.Stream+"|"+a.Fingerprint
+			e.Refs = []DeliveredAlert{deliveredAlert(&a)}
 		} else {
 			for _, a := range n.Alerts {
 				e.Alerts = append(e.Alerts, alertName(&a))
+				e.Refs = append(e.Refs, deliveredAlert(&a))
 			}
 		}
 		d.mu.Lock()
@@ -907,6 +918,7 @@ func (d *Dispatcher) attempt(ctx context.Context, cfg *Config, e *Entry) {
 		delete(d.inflight, e.ID)
 		d.stats.sent[[2]string{e.Receiver, e.Status}]++
 		d.mu.Unlock()
+		d.recordDelivery(ctx, e, now)
 		if e.Attempts > 0 {
 			d.opts.Logger.Info("notify: delivered after retries", "receiver", e.Receiver, "attempts", e.Attempts+1)
 		}

@@ -42,11 +42,13 @@ type Entry struct {
 	// Stream names what a newer entry replaces: the receiver and group
 	// (and, for PagerDuty, the alert). A notification carries the whole
 	// state of its group, so an older one still waiting is stale.
-	Stream   string    `json:"stream,omitempty"`
-	Alerts   []string  `json:"alerts"`
-	Request  Request   `json:"request"`
-	Created  time.Time `json:"created"`
-	Attempts int       `json:"attempts"`
+	Stream string   `json:"stream,omitempty"`
+	Alerts []string `json:"alerts"`
+	// Refs are the alerts in a form the delivery history keeps.
+	Refs     []DeliveredAlert `json:"refs,omitempty"`
+	Request  Request          `json:"request"`
+	Created  time.Time        `json:"created"`
+	Attempts int              `json:"attempts"`
 	// NextAttempt is when delivery is tried again.
 	NextAttempt time.Time `json:"next_attempt"`
 	LastError   string    `json:"last_error,omitempty"`

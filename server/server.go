@@ -87,6 +87,9 @@ type Config struct {
 	// DeclaredEdges, when set, lists the dependencies the service catalog
 	// declares, which GET /api/v1/edges compares with the observed ones.
 	DeclaredEdges func() ([]callgraph.Edge, error)
+	// OnCall, when set, computes on-call load (server/oncall.go); nil
+	// turns GET /api/v1/oncall off (404).
+	OnCall OnCallReporter
 	// Replica, when set, says this process's role among several on one
 	// database, on /healthz, /readyz and /metrics (server/replica.go).
 	Replica Replica
@@ -180,6 +183,7 @@ func New(cfg Config) (*Server, error) {
 	s.snapshotRoutes(read, write)
 	s.scorecardRoutes(read)
 	s.catalogRoutes(read)
+	s.mux.Handle("GET /api/v1/oncall", read(s.api(s.oncallReport)))
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

@@ -74,6 +74,8 @@ type Config struct {
 	// by the error rates traces show.
 	Catalog  *catalog.Catalog
 	Observed EdgeObserver
+	// OnCall, when set, serves the on-call load page (oncall.go).
+	OnCall OnCallReporter
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -112,7 +114,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -138,6 +140,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /services", u.services)
 	u.mux.HandleFunc("GET /services/{name}", u.service)
 	u.mux.HandleFunc("GET /graph", u.graph)
+	u.mux.HandleFunc("GET /oncall", u.oncallPage)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, &pageError{status: http.StatusNotFound, msg: fmt.Sprintf("There is no page at %s.", r.URL.Path),
 			hints: []string{"The overview at / lists every SLO; each links to its own page."}})
@@ -169,17 +172,17 @@ type layout struct {
 	Generated time.Time
 	// Snapshot is set on a frozen page.
 	Snapshot *snapshot.Meta
-	// Incidents, Scorecards and Catalog say whether the incident, the
-	// scorecard and the service pages are served.
-	Incidents, Scorecards, Catalog bool
-	Page                           any
+	// Incidents, Scorecards, Catalog and OnCall say whether the incident,
+	// scorecard, service and on-call load pages are served.
+	Incidents, Scorecards, Catalog, OnCall bool
+	Page                                   any
 }
 
 // render executes a page into a buffer first, so a template error becomes
 // a 500 page rather than half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, l *layout) {
 	var buf bytes.Buffer
-	l.Incidents = u.cfg.Incidents != nil
+	l.Incidents, l.OnCall = u.cfg.Incidents != nil, u.cfg.OnCall != nil
 	l.Scorecards = u.cfg.Scorecards != nil
 	l.Catalog = u.cfg.Catalog != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
