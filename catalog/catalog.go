@@ -60,6 +60,13 @@ type Service struct {
 	// Lifecycle is Backstage's spec.lifecycle (production, experimental,
 	// deprecated), or the native lifecycle field.
 	Lifecycle string `json:"lifecycle,omitempty"`
+	// Goal is the share of its clients' calls the service's owners agreed
+	// should succeed (0.9995), for its scorecard; 0 is not set: the
+	// strictest objective of its SLOs then stands in.
+	Goal float64 `json:"goal,omitempty"`
+	// SLOs are the SLOs the service is judged by, when the catalog lists
+	// them; else those whose spec names the service.
+	SLOs []string `json:"slos,omitempty"`
 	// OwnWork is the time the service spends on a request besides waiting
 	// for its synchronous dependencies; zero is not declared.
 	OwnWork      time.Duration `json:"ownWork,omitempty"`

@@ -514,6 +514,12 @@ func (c *Catalog) CheckSLOs(slos []*slo.SLO) error {
 	}
 	l := newLoader()
 	for _, s := range c.Services {
+		for j, n := range s.SLOs {
+			if byName[n] == nil {
+				field := strings.TrimSuffix(s.field, "name") + fmt.Sprintf("slos[%d]", j)
+				l.fail(errAt(s.Pos, field, "service %s is judged by SLO %s, which is not among the SLOs loaded; fix the name or load its spec", s.Name, n))
+			}
+		}
 		for i, d := range s.Dependencies {
 			for j, n := range d.SLOs {
 				field := fmt.Sprintf("dependencies[%d].slos[%d]", i, j)

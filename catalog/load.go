@@ -29,7 +29,7 @@ const maxErrors = 100
 // Field lists, as the catalog reference (docs/catalog.md) shows them.
 var (
 	topFields        = []string{"services", "rotations"}
-	serviceFields    = []string{"name", "description", "owner", "tier", "oncall", "playbook", "lifecycle", "ownWork", "capacity", "dependencies"}
+	serviceFields    = []string{"name", "description", "owner", "tier", "oncall", "playbook", "lifecycle", "goal", "slos", "ownWork", "capacity", "dependencies"}
 	dependencyFields = []string{"service", "strength", "call", "slos", "latency", "mitigated"}
 	capacityFields   = []string{"forecastPeakRPS", "testedRPS", "hosts", "zones"}
 	mitigatedFields  = []string{"by", "reason"}
@@ -404,6 +404,12 @@ func (r *reader) service(n *yaml.Node, path string) {
 		t, _ := r.integer(v, join(path, "tier"), 1, maxTier, "a tier from 1 (most critical) to 5")
 		s.Tier = t
 	}
+	if v, ok := fs["goal"]; ok {
+		s.Goal, _ = r.goal(v, join(path, "goal"))
+	}
+	if v, ok := fs["slos"]; ok {
+		s.SLOs, _, _ = r.sloList(v, join(path, "slos"), name)
+	}
 	if v, ok := fs["ownWork"]; ok {
 		s.OwnWork, _ = r.duration(v, join(path, "ownWork"))
 	}
@@ -469,19 +475,9 @@ func (r *reader) dependency(n *yaml.Node, path string) (Dependency, bool) {
 		}
 	}
 	if v, ok := fs["slos"]; ok {
-		if v.Kind != yaml.SequenceNode {
-			r.errorf(v, join(path, "slos"), "got %s; want a list of SLO names of %s", spec.Describe(v), name)
-			good = false
-		} else {
-			for i, s := range v.Content {
-				if sn, ok := r.name(spec.Resolve(s), fmt.Sprintf("%s.slos[%d]", path, i), "an SLO name"); ok {
-					d.SLOs = append(d.SLOs, sn)
-					d.sloPos = append(d.sloPos, r.pos(s))
-				} else {
-					good = false
-				}
-			}
-		}
+		var sloOK bool
+		d.SLOs, d.sloPos, sloOK = r.sloList(v, join(path, "slos"), name)
+		good = good && sloOK
 	}
 	if v, ok := fs["latency"]; ok {
 		d.Latency, ok = r.duration(v, join(path, "latency"))
@@ -492,6 +488,43 @@ func (r *reader) dependency(n *yaml.Node, path string) (Dependency, bool) {
 		good = good && d.Mitigated != nil
 	}
 	return d, good
+}
+
+// sloList reads a list of SLO names of service owner, with where each
+// is written.
+func (r *reader) sloList(v *yaml.Node, path, owner string) ([]string, []Pos, bool) {
+	if v.Kind != yaml.SequenceNode {
+		r.errorf(v, path, "got %s; want a list of SLO names of %s", spec.Describe(v), owner)
+		return nil, nil, false
+	}
+	var names []string
+	var at []Pos
+	good := true
+	for i, s := range v.Content {
+		if sn, ok := r.name(spec.Resolve(s), fmt.Sprintf("%s[%d]", path, i), "an SLO name"); ok {
+			names = append(names, sn)
+			at = append(at, r.pos(s))
+		} else {
+			good = false
+		}
+	}
+	return names, at, good
+}
+
+// goal reads a service's availability goal, a percentage as SLO
+// objectives are written (99.95, or "99.95%"), into a share.
+func (r *reader) goal(n *yaml.Node, field string) (float64, bool) {
+	text := strings.TrimSuffix(strings.TrimSpace(n.Value), "%")
+	v, err := strconv.ParseFloat(text, 64)
+	switch {
+	case n.Kind != yaml.ScalarNode || err != nil || math.IsNaN(v) || v <= 0 || v > 100:
+		r.errorf(n, field, "%s is not a goal; want a percentage of calls that succeed, above 0 and at most 100, such as 99.95", spec.Describe(n))
+		return 0, false
+	case v <= 1 && !strings.HasSuffix(strings.TrimSpace(n.Value), "%"):
+		r.errorf(n, field, "%s looks like a ratio; goals are percentages, as SLO objectives are: write %g for %g %%, or %q to mean %s %%", spec.Describe(n), v*100, v*100, n.Value+"%", n.Value)
+		return 0, false
+	}
+	return v / 100, true
 }
 
 func (r *reader) mitigation(n *yaml.Node, path string) *Mitigation {

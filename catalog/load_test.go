@@ -2,7 +2,9 @@ package catalog_test
 
 import (
 	"errors"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -181,5 +183,35 @@ func TestExampleCatalogLoads(t *testing.T) {
 	}
 	if len(c.Services) < 5 {
 		t.Fatalf("%d services", len(c.Services))
+	}
+}
+
+func TestGoalIsAPercentage(t *testing.T) {
+	for _, tc := range []struct {
+		name, goal string
+		want       float64
+		err        string
+	}{
+		{"A percentage as objectives are written.", "99.95", 0.9995, ""},
+		{"With its sign.", `"99.9%"`, 0.999, ""},
+		{"A ratio is refused with the percentage to write.", "0.999", 0, "write 99.9"},
+		{"Above 100 is refused.", "101", 0, "at most 100"},
+		{"Text is refused.", "high", 0, "not a goal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := catalog.Load("services.yaml", []byte("services:\n  - name: a\n    goal: "+tc.goal+"\n    slos: [a-ok]\n"))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "services.yaml:3:") {
+					t.Fatalf("err %v, want one at services.yaml:3 saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := c.Services[0]; math.Abs(s.Goal-tc.want) > 1e-12 || !slices.Equal(s.SLOs, []string{"a-ok"}) {
+				t.Errorf("goal %v slos %v, want %v [a-ok]", s.Goal, s.SLOs, tc.want)
+			}
+		})
 	}
 }

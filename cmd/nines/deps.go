@@ -142,19 +142,3 @@ func readObserved(path string) ([]catalog.Edge, error) {
 	}
 	return edges, nil
 }
-
-// serveCatalog loads the catalog of nines serve --services, checked
-// against the SLOs loaded at start; nil without the flag.
-func serveCatalog(path string, slos []*slo.SLO) (*catalog.Catalog, error) {
-	if path == "" {
-		return nil, nil
-	}
-	c, err := loadCatalog(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.CheckSLOs(slos); err != nil {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("catalog:\n%w", err)}
-	}
-	return c, nil
-}

@@ -90,6 +90,11 @@ func lintCatalog(e *env, services string, paths []string, strict bool) error {
 		slos = b.SLOs
 	}
 	c, err := catalog.LoadPath(services)
+	if err == nil {
+		// Rotations are the on-call report's to read; their errors are
+		// the catalog's all the same.
+		_, err = catalogRotations(c)
+	}
 	if err == nil && slos != nil {
 		err = c.CheckSLOs(slos)
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -17,7 +17,6 @@ import (
 	"github.com/nines-sre/nines/scorecard"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
-	"gopkg.in/yaml.v3"
 )
 
 const scorecardAbout = `Show each service's weekly availability scorecard (docs/scorecards.md): the
@@ -93,9 +92,19 @@ func (f *scorecardFlags) open(ctx context.Context, e *env, cmd string) (*scoreca
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", cmd, err)
 	}
-	if in.services, err = readServices(f.services, in.slos); err != nil {
+	var list []*slo.SLO
+	for _, name := range slices.Sorted(maps.Keys(in.slos)) {
+		list = append(list, in.slos[name])
+	}
+	svcs, err := readCatalog(f.services, list)
+	if err != nil {
 		db.Close()
-		return nil, usageError("%s: %v", cmd, err)
+		return nil, err
+	}
+	// A service that cannot be scored is said, and the others are.
+	in.services, err = svcs.scorecardServices(list)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nines: warning: %v\n", err)
 	}
 	return in, nil
 }
@@ -144,89 +153,6 @@ func loadSLOs(ctx context.Context, e *env, path string, db servingStore) (sloNam
 		out[s.Name] = s
 	}
 	return out, nil
-}
-
-// catalogEntry is the part of a services.yaml entry scorecards read:
-// the catalog's own fields (name, owner, oncall, playbook, dependencies)
-// and the two scorecards add, goal and slos.
-type catalogEntry struct {
-	Name         string   `yaml:"name"`
-	Owner        string   `yaml:"owner"`
-	OnCall       string   `yaml:"oncall"`
-	Playbook     string   `yaml:"playbook"`
-	Goal         *float64 `yaml:"goal"`
-	SLOs         []string `yaml:"slos"`
-	Dependencies []struct {
-		Service string `yaml:"service"`
-	} `yaml:"dependencies"`
-}
-
-// readServices maps a services.yaml to scorecard services. A service's
-// SLOs are those listed under slos:, else those whose spec names the
-// service; its goal is goal:, else the strictest objective of its SLOs.
-// Callers are the services that declare it a dependency.
-func readServices(path string, slos sloNames) ([]scorecard.Service, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Services []catalogEntry `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	byService := map[string][]string{}
-	for _, s := range slos {
-		if s.Service != "" {
-			byService[s.Service] = append(byService[s.Service], s.Name)
-		}
-	}
-	callers := map[string][]string{}
-	for _, c := range doc.Services {
-		for _, d := range c.Dependencies {
-			callers[d.Service] = append(callers[d.Service], c.Name)
-		}
-	}
-	var out []scorecard.Service
-	var errs []error
-	for _, c := range doc.Services {
-		s := scorecard.Service{Name: c.Name, OnCall: c.OnCall, Playbook: c.Playbook, SLOs: c.SLOs, Callers: callers[c.Name]}
-		if c.Owner != "" {
-			s.Owners = []string{c.Owner}
-		}
-		if s.SLOs == nil {
-			s.SLOs = byService[c.Name]
-			slices.Sort(s.SLOs)
-		}
-		for _, d := range c.Dependencies {
-			s.Dependencies = append(s.Dependencies, d.Service)
-		}
-		for _, name := range s.SLOs {
-			if _, err := slos.SLO(name); err != nil {
-				errs = append(errs, fmt.Errorf("%s: service %s: %w", path, c.Name, err))
-			}
-		}
-		switch {
-		case c.Goal != nil:
-			s.Goal = *c.Goal
-		default:
-			for _, name := range s.SLOs {
-				if o, ok := slos[name]; ok {
-					s.Goal = max(s.Goal, o.Objective.Float())
-				}
-			}
-			if s.Goal == 0 {
-				errs = append(errs, fmt.Errorf("%s: service %s has no goal and no SLO to take one from: give goal: such as 0.999", path, c.Name))
-				continue
-			}
-		}
-		if err := s.Check(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-		}
-		out = append(out, s)
-	}
-	return out, errors.Join(errs...)
 }
 
 func runScorecard(ctx context.Context, e *env, args []string) error {

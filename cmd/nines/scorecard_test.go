@@ -76,7 +76,9 @@ func scorecardStore(t *testing.T) (dir, services string) {
 		t.Fatal(err)
 	}
 	services = filepath.Join(dir, "services.yaml")
-	os.WriteFile(services, []byte(`services:
+	os.WriteFile(services, []byte(`rotations:
+  - {name: payments-primary, members: [ana, bo], shift: 12h, handoff: "09:00", start: 2026-11-02, time_zone: Europe/Berlin}
+services:
   - name: checkout
     owner: payments
     oncall: payments-primary

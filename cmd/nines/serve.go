@@ -62,6 +62,7 @@ type serveFlags struct {
 	incidents                     string // --incidents FILE
 	notify                        string // --notify FILE
 	services                      string // --services FILE|DIR
+	readiness                     string // --readiness FILE
 	web                           webFlags
 	maxSnapshots                  int
 	advertiseURL                  string // --advertise-url URL
@@ -84,6 +85,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.advertiseURL, "advertise-url", "", "`URL` the other replicas on the same PostgreSQL reach this one at, to send it metric samples while it leads (default http:// and the --listen address, with the host name for a wildcard address; docs/replicas.md)")
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
+	fs.StringVar(&f.readiness, "readiness", "", "production readiness levels and checks `file` (readiness.yaml; default bronze, silver, gold; docs/scorecards.md), with --services")
 	fs.StringVar(&f.services, "services", "", "service catalog `file or directory` (services.yaml or Backstage catalog-info.yaml; docs/catalog.md): service pages, the dependency graph and /api/v1/deps/check")
 	fs.StringVar(&f.notify, "notify", "", "alert routing and notifiers `file` (notify.yaml: PagerDuty, Slack, webhooks, Alertmanager; docs/notify.md); without it alerts go to the log")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding a bearer token required by write and admin endpoints")
@@ -226,28 +228,35 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
-	services, err := serveCatalog(f.services, eng.SLOs())
+	svcs, err := readCatalog(f.services, eng.SLOs())
+	if err != nil {
+		return err
+	}
+	graph, err := callgraph.New(f.traces)
+	if err != nil {
+		return err
+	}
+	parts, err := wireCatalog(svcs, graph, eng, db, incidents, f.readiness, logger)
 	if err != nil {
 		return err
 	}
 	// Each component gets the parts it calls (server/needs.go,
 	// ui/needs.go; docs/architecture.md): the engine reads and writes
 	// SLO data, the store answers what the engine does not hold.
-	web, err := ui.New(ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Sources: puller, Logger: logger, Token: token,
-		Catalog: services})
+	ucfg := ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Sources: puller, Logger: logger, Token: token}
+	parts.uiConfig(&ucfg)
+	web, err := ui.New(ucfg)
 	if err != nil {
 		return err
 	}
 	defer web.Wait() // background cache reads end before the store closes
 	reload = nt.withReload(reload)
-	graph, err := callgraph.New(f.traces)
-	if err != nil {
-		return err
-	}
-	srv, err := server.New(server.Config{SLOs: eng, Traces: graph, Writes: eng, Annotations: db, Size: db, Sources: puller, Catalog: services,
+	scfg := server.Config{SLOs: eng, Traces: graph, Writes: eng, Annotations: db, Size: db, Sources: puller,
 		Incidents: incidents, Notify: nt.Dispatcher, Snapshots: shelf, UI: web, Logger: logger, Token: token, Replica: rep.replica(),
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
-		Hosts: allowedHosts(f.listen, append(f.web.externalHosts, hostOf(advertise))), MaxBodyMemory: int64(f.web.maxBodyMemory)})
+		Hosts: allowedHosts(f.listen, append(f.web.externalHosts, hostOf(advertise))), MaxBodyMemory: int64(f.web.maxBodyMemory)}
+	parts.serverConfig(&scfg)
+	srv, err := server.New(scfg)
 	if err != nil {
 		return usageError("serve: %v", err)
 	}
@@ -276,6 +285,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	})
 	run(func() { nt.run(ctx, rep) })
 	run(func() { puller.Run(ctx) })
+	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {
 			if !rep.leading() {
