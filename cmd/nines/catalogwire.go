@@ -101,11 +101,13 @@ func (s *services) oncallSource(st interface {
 }
 
 // scorecardServices maps the catalog's services to what scorecards and
-// readiness read. A service's SLOs are those the catalog lists under
+// readiness read; scoring leaves out, and names in the error, the
+// services with nothing to score against, which readiness keeps (they
+// fail its SLO check). A service's SLOs are those the catalog lists under
 // slos:, else those whose spec names the service; its goal is goal:,
 // else the strictest objective of its SLOs. Callers are the services that
 // declare it a dependency.
-func (s *services) scorecardServices(slos []*slo.SLO) ([]scorecard.Service, error) {
+func (s *services) scorecardServices(slos []*slo.SLO, scoring bool) ([]scorecard.Service, error) {
 	if s == nil {
 		return nil, nil
 	}
@@ -139,10 +141,14 @@ func (s *services) scorecardServices(slos []*slo.SLO) ([]scorecard.Service, erro
 				}
 			}
 		}
+		if sv.Goal == 0 && !scoring {
+			out = append(out, sv)
+			continue
+		}
 		if sv.Goal == 0 {
 			// Without a goal there is nothing to score against: the
 			// service is left out, and the caller says so.
-			errs = append(errs, fmt.Errorf("%s: service %s has no goal: and no SLO to take one from; give goal: such as 99.9, or an SLO whose spec names the service (it is left out of scorecards and readiness)", c.Pos, c.Name))
+			errs = append(errs, fmt.Errorf("%s: service %s has no goal: and no SLO to take one from; give goal: such as 99.9, or an SLO whose spec names the service (it is left out of the scorecards)", c.Pos, c.Name))
 			continue
 		}
 		if err := sv.Check(); err != nil {
@@ -233,17 +239,21 @@ func wireCatalog(s *services, graph *callgraph.Graph, eng *engine.Engine, db ser
 	p.declared = s.declaredEdges()
 	p.undeclared = undeclared{graph: graph, declared: p.declared}
 	p.onCall = s.oncallSource(db)
-	list := func() []scorecard.Service {
-		out, _ := s.scorecardServices(eng.SLOs()) // said at start
+	scored := func() []scorecard.Service {
+		out, _ := s.scorecardServices(eng.SLOs(), true) // said at start
 		return out
 	}
-	if _, err := s.scorecardServices(eng.SLOs()); err != nil {
+	all := func() []scorecard.Service {
+		out, _ := s.scorecardServices(eng.SLOs(), false)
+		return out
+	}
+	if _, err := s.scorecardServices(eng.SLOs(), true); err != nil {
 		logger.Warn("scorecards: some services cannot be scored", "err", err)
 	}
 	p.board = &scorecard.Board{
 		Scorer: scorecard.Scorer{Calendar: scorecard.Calendar{Location: time.UTC, Start: time.Monday},
 			SLOs: &scorecard.FromRollups{Rollups: db, SLOs: eng, Cache: &scorecard.WeekCache{Now: eng.Now, PastWrites: eng.PastDayWrites}}},
-		Services: list, Now: eng.Now}
+		Services: scored, Now: eng.Now}
 	cfg := scorecard.DefaultReadiness()
 	if readinessFile != "" {
 		var err error
@@ -251,7 +261,7 @@ func wireCatalog(s *services, graph *callgraph.Graph, eng *engine.Engine, db ser
 			return nil, usageError("serve: --readiness: %v", err)
 		}
 	}
-	p.readiness = &scorecard.Assessor{Config: cfg, Services: list, SLOs: eng, Incidents: incidents, Deps: p.undeclared,
+	p.readiness = &scorecard.Assessor{Config: cfg, Services: all, SLOs: eng, Incidents: incidents, Deps: p.undeclared,
 		Prober: &scorecard.HTTPProber{Timeout: cfg.PlaybookTimeout}, Now: eng.Now}
 	if cfg.PlaybooksDir != "" {
 		if st, err := os.Stat(cfg.PlaybooksDir); err != nil || !st.IsDir() {

@@ -102,7 +102,7 @@ func (f *scorecardFlags) open(ctx context.Context, e *env, cmd string) (*scoreca
 		return nil, err
 	}
 	// A service that cannot be scored is said, and the others are.
-	in.services, err = svcs.scorecardServices(list)
+	in.services, err = svcs.scorecardServices(list, cmd != "readiness")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "nines: warning: %v\n", err)
 	}
