@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +49,18 @@ type edgesDoc struct {
 	} `json:"edges"`
 }
 
+// tracesCatalog declares the services of the traces test and their
+// calls, with one the services never make (checkout → inventory).
+const tracesCatalog = `services:
+  - name: frontend
+    dependencies: [{service: checkout}]
+  - name: checkout
+    dependencies: [{service: payments}, {service: inventory}]
+  - name: payments
+    dependencies: [{service: checkout, strength: soft}]
+  - name: inventory
+`
+
 // TestTracesCallGraph sends, with the OpenTelemetry Go SDK's OTLP/HTTP
 // trace exporter, the traces of three services: frontend calls checkout,
 // checkout calls payments, payments calls checkout back on some requests
@@ -56,7 +70,11 @@ type edgesDoc struct {
 // undeclared and the unobserved edge, and feed the edge SLO.
 func TestTracesCallGraph(t *testing.T) {
 	t.Parallel()
-	n := startNines(t, t.TempDir(), writeSpecs(t, map[string]string{"edge.yaml": tracesSpec}))
+	catalogFile := filepath.Join(t.TempDir(), "services.yaml")
+	if err := os.WriteFile(catalogFile, []byte(tracesCatalog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := startNines(t, t.TempDir(), writeSpecs(t, map[string]string{"edge.yaml": tracesSpec}), "--services", catalogFile)
 	endpoint := strings.TrimPrefix(n.url, "http://")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -168,12 +186,31 @@ func TestTracesCallGraph(t *testing.T) {
 			t.Errorf("%s: %d calls and %d errors, want %d and %d", e, got[e][0], got[e][1], w[0], w[1])
 		}
 	}
-	declared := []callgraph.Edge{{From: "frontend", To: "checkout"}, {From: "checkout", To: "payments"},
-		{From: "payments", To: "checkout"}, {From: "checkout", To: "inventory"}}
-	d := callgraph.Compare(declared, observed)
-	if len(d.Undeclared) != 1 || d.Undeclared[0] != (callgraph.Edge{From: "frontend", To: "payments"}) ||
-		len(d.Unobserved) != 1 || d.Unobserved[0] != (callgraph.Edge{From: "checkout", To: "inventory"}) {
-		t.Errorf("difference %+v: want frontend → payments undeclared and checkout → inventory unobserved", d)
+	// The catalog nines serve was given declares the chain, the call
+	// back and checkout → inventory: the API compares it with the calls.
+	var diff struct {
+		Undeclared, Unobserved []callgraph.Edge
+	}
+	getJSON(t, n.url+"/api/v1/edges", &diff)
+	if len(diff.Undeclared) != 1 || diff.Undeclared[0] != (callgraph.Edge{From: "frontend", To: "payments"}) ||
+		len(diff.Unobserved) != 1 || diff.Unobserved[0] != (callgraph.Edge{From: "checkout", To: "inventory"}) {
+		t.Errorf("GET /api/v1/edges: undeclared %v, unobserved %v; want frontend → payments undeclared and checkout → inventory unobserved", diff.Undeclared, diff.Unobserved)
+	}
+	// The dependency checks find the same two, and the cycle.
+	var checks struct {
+		Findings []struct {
+			Check   string   `json:"check"`
+			Service string   `json:"service"`
+			Path    []string `json:"path"`
+		} `json:"findings"`
+	}
+	getJSON(t, n.url+"/api/v1/deps/check", &checks)
+	found := map[string][]string{}
+	for _, f := range checks.Findings {
+		found[f.Check] = append(found[f.Check], f.Service+" "+strings.Join(f.Path, "→"))
+	}
+	if len(found["cycle"]) != 1 || len(found["undeclared"]) != 1 || len(found["unobserved"]) != 1 {
+		t.Errorf("GET /api/v1/deps/check: %v; want one cycle (checkout ↔ payments), one undeclared and one unobserved edge", found)
 	}
 	if v := n.metric(t, "nines_trace_buffer_evicted_total{buffer=\"pending\"}"); v != "0" {
 		t.Errorf("children lost from the pending buffer: %s, want 0", v)
