@@ -169,6 +169,10 @@ func TestTracesCallGraph(t *testing.T) {
 		}
 	}
 
+	// The calls are stamped up to 0.7 s after base; the graph's figures
+	// run to the current minute, so read them once that time has passed,
+	// lest a minute boundary fall in between.
+	sleepUntil(base.Add(time.Second))
 	var doc edgesDoc
 	getJSON(t, n.url+"/api/v1/edges", &doc)
 	got := map[callgraph.Edge][2]uint64{}
