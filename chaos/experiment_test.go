@@ -1,0 +1,79 @@
+package chaos
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTheExample(t *testing.T) {
+	defs, err := LoadExperiments("../examples/experiments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs) != 1 {
+		t.Fatalf("%d experiments, want 1", len(defs))
+	}
+	x := defs[0]
+	f := x.Faults[0]
+	switch {
+	case x.Name != "checkout-slow-payments" || x.SLO != "checkout-availability" || x.Proxy != "checkout":
+		t.Errorf("names %+v", x)
+	case x.Cohort.Key.Header != "X-User-Id" || x.Cohort.Share != 0.01:
+		t.Errorf("cohort %+v", x.Cohort)
+	case f.Name != "slow-payments" || f.Delay.Fixed != 300*time.Millisecond || f.MaxActive != 50 || f.Percentage != 100 ||
+		f.Match.Routes[0] != "/api/pay" || f.Match.Methods[0] != "POST":
+		t.Errorf("fault %+v", f)
+	case x.Plan.MinEffect != 0.01 || x.Plan.Alpha != 0.05 || x.Plan.Power != 0.8 || x.MaxDuration != 2*time.Hour:
+		t.Errorf("plan %+v, max %s", x.Plan, x.MaxDuration)
+	case x.Abort.ExperimentBadShare != 0.2 || x.Abort.BudgetRemaining != 0.25:
+		t.Errorf("abort %+v", x.Abort)
+	case x.Schedule == nil || x.Schedule.Every != 7*24*time.Hour || x.Schedule.Zone.String() != "Europe/Berlin" || len(x.Schedule.Days) != 3:
+		t.Errorf("schedule %+v", x.Schedule)
+	}
+}
+
+func TestExperimentFilesRefuseWhatCannotRunSafely(t *testing.T) {
+	example, err := os.ReadFile("../examples/experiments/slow-payments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, from, to, want string
+	}{
+		{"Cohorts over 50 % are refused.", "share: 1%", "share: 60%", "cohort.share: \"60%\" is out of range; want above 0 % and at most 50 %"},
+		{"A share without its % sign is not guessed.", "share: 1%", "share: 0.01", "has no % sign"},
+		{"A fault without a limit on the requests inside it is refused.", "    maxActive: 50\n", "", "faults[0].maxActive: missing"},
+		{"A schedule with no SLO is refused.", "slo: checkout-availability\n", "", "a scheduled experiment runs unattended and must name the SLO"},
+		{"A fault that does nothing is refused.", "    delay: {fixed: 300ms}\n", "", "it does nothing"},
+		{"An unknown field is named, with the one meant.", "maxDuration: 2h", "maxDuraton: 2h", "maxDuraton: unknown field; did you mean maxDuration?"},
+		{"Two keys are refused.", "key: {header: X-User-Id}", "key: {header: X-User-Id, cookie: uid}", "cohort.key: name exactly one of header, cookie or client"},
+		{"A bad status is refused.", "delay: {fixed: 300ms}", "abort: {status: 99}", "faults[0].abort.status"},
+		{"A zone that does not exist is refused.", "Europe/Berlin", "Europe/Narnia", "schedule.zone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := strings.Replace(string(example), tc.from, tc.to, 1)
+			if data == string(example) {
+				t.Fatalf("%q is not in the example", tc.from)
+			}
+			_, err := ParseExperiment("x.yaml", []byte(data))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "x.yaml:") {
+				t.Errorf("err %v, want x.yaml:LINE:COL … %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseExperiment(f *testing.F) {
+	example, _ := os.ReadFile("../examples/experiments/slow-payments.yaml")
+	f.Add(example)
+	f.Add([]byte("name: a\nfaults: [{}]\n"))
+	f.Add([]byte("cohort: {key: {client: true}, share: 50%}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, err := ParseExperiment("f.yaml", data)
+		if err == nil && (x.Cohort.Share <= 0 || x.Cohort.Share > 0.5 || len(x.Faults) == 0) {
+			t.Errorf("accepted %+v", x)
+		}
+	})
+}
