@@ -103,6 +103,23 @@ func New(p Plan) (*Sequential, error) {
 	return &Sequential{plan: p}, nil
 }
 
+// Resume continues the verdict of a run after a restart: best is the
+// largest evidence its looks had seen (Best), so that a run disproved
+// stays disproved and its p-value never rises.
+func Resume(p Plan, best float64) (*Sequential, error) {
+	s, err := New(p)
+	if err != nil {
+		return nil, err
+	}
+	if best > 0 && !math.IsNaN(best) {
+		s.best = best
+	}
+	return s, nil
+}
+
+// Best is the largest evidence seen so far, for Resume.
+func (s *Sequential) Best() float64 { return s.best }
+
 // ErrCounts is a look whose counts cannot be: more bad than requests, or
 // fewer requests than at the last look.
 var ErrCounts = errors.New("verdict: impossible counts")
