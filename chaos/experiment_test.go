@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/spec"
 )
 
 func TestParseTheExample(t *testing.T) {
@@ -76,4 +79,47 @@ func FuzzParseExperiment(f *testing.F) {
 			t.Errorf("accepted %+v", x)
 		}
 	})
+}
+
+func TestCohortSpecsLoadAsSLOs(t *testing.T) {
+	defs := []*Definition{testDefinition(t)}
+	b, err := spec.LoadAllData(map[string][]byte{"checkout.yaml": []byte(`name: checkout-availability
+service: checkout
+sli: {good: {status: "<500", latency: "<=300ms"}}
+objective: 99.5
+window: {rolling: 7d}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := CohortSpecs(defs, b.SLOs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs["checkout.yaml"] = []byte("name: checkout-availability\nservice: checkout\nsli: {good: {status: \"<500\", latency: \"<=300ms\"}}\nobjective: 99.5\nwindow: {rolling: 7d}\n")
+	all, err := spec.LoadAllData(docs)
+	if err != nil {
+		t.Fatalf("cohort specs do not load: %v", err)
+	}
+	names := map[string]*slo.SLO{}
+	for _, s := range all.SLOs {
+		names[s.Name] = s
+	}
+	for _, c := range []Cohort{Control, Experiment} {
+		s := names[CohortSLO("checkout-slow-payments", c)]
+		if s == nil {
+			t.Fatalf("no %s SLO among %v", c, names)
+		}
+		if s.SLI.Latency == nil || s.Objective != names["checkout-availability"].Objective || s.Labels["chaos_cohort"] != c.String() {
+			t.Errorf("%s SLO %+v", c, s)
+		}
+		for _, tier := range s.Alerting.Tiers {
+			if !tier.Disabled {
+				t.Errorf("%s SLO alerts on tier %s", c, tier.Name)
+			}
+		}
+	}
+	if _, err := CohortSpecs(defs, nil); err == nil || !strings.Contains(err.Error(), "no SLO is named") {
+		t.Errorf("an experiment of a missing SLO: %v", err)
+	}
 }
