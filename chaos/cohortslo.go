@@ -61,7 +61,7 @@ func CohortSpecs(defs []*Definition, slos []*slo.SLO) (map[string][]byte, error)
 			cp.Name = name
 			// Not the service's own SLO: its scorecard and reports count the
 			// service's traffic once, through the experiment's SLO.
-			cp.Service = ""
+			cp.Service = base.Service + ".chaos"
 			cp.Description = fmt.Sprintf("The %s cohort of chaos experiment %s, judged as SLO %s judges its requests.", c, d.Name, base.Name)
 			cp.Labels = maps.Clone(base.Labels)
 			if cp.Labels == nil {
