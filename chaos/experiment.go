@@ -35,6 +35,9 @@ type Definition struct {
 	Abort       AbortRules
 	// Schedule, when set, starts runs by itself.
 	Schedule *Schedule
+	// HalfLife is how fast confidence in a held result decays: after
+	// one half-life since the last run that held, it is one half.
+	HalfLife time.Duration
 	File     string
 }
 
@@ -61,6 +64,10 @@ type Schedule struct {
 	Days  []time.Weekday
 }
 
+// DefaultHalfLife is the confidence half-life of an experiment that
+// names none: a result a week old counts half.
+const DefaultHalfLife = 7 * 24 * time.Hour
+
 // Limits of an experiment file.
 const (
 	maxCohortShare = 0.5
@@ -70,7 +77,7 @@ const (
 )
 
 var (
-	experimentFields = []string{"name", "slo", "proxy", "cohort", "faults", "minEffect", "alpha", "power", "maxDuration", "abort", "schedule"}
+	experimentFields = []string{"name", "slo", "proxy", "cohort", "faults", "minEffect", "alpha", "power", "maxDuration", "abort", "schedule", "halfLife"}
 	cohortFields     = []string{"key", "share"}
 	keyFields        = []string{"header", "cookie", "client"}
 	faultFields      = []string{"name", "percentage", "match", "delay", "abort", "responseRateLimit", "upstream", "maxActive"}
@@ -180,6 +187,10 @@ func ParseExperiment(file string, data []byte) (*Definition, error) {
 	}
 	if v, ok := fs["abort"]; ok {
 		x.Abort = parseAbort(r, v)
+	}
+	x.HalfLife = DefaultHalfLife
+	if v, ok := fs["halfLife"]; ok {
+		x.HalfLife, _ = r.Duration(v, "halfLife", time.Hour, 365*24*time.Hour)
 	}
 	if v, ok := fs["schedule"]; ok {
 		x.Schedule = parseSchedule(r, v)

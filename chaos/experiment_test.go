@@ -11,7 +11,7 @@ import (
 )
 
 func TestParseTheExample(t *testing.T) {
-	defs, err := LoadExperiments("../examples/experiments")
+	defs, err := LoadExperiments("../examples/experiment.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestParseTheExample(t *testing.T) {
 }
 
 func TestExperimentFilesRefuseWhatCannotRunSafely(t *testing.T) {
-	example, err := os.ReadFile("../examples/experiments/slow-payments.yaml")
+	example, err := os.ReadFile("../examples/experiment.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestExperimentFilesRefuseWhatCannotRunSafely(t *testing.T) {
 }
 
 func FuzzParseExperiment(f *testing.F) {
-	example, _ := os.ReadFile("../examples/experiments/slow-payments.yaml")
+	example, _ := os.ReadFile("../examples/experiment.yaml")
 	f.Add(example)
 	f.Add([]byte("name: a\nfaults: [{}]\n"))
 	f.Add([]byte("cohort: {key: {client: true}, share: 50%}\n"))

@@ -28,6 +28,9 @@ type Outcome struct {
 	Method   string
 	Path     string
 	Upstream string
+	// Run is the run the request fell in, and SLO the cohort SLO its
+	// outcome counts in ("" outside a cohort or a run).
+	Run, SLO string
 	// Status is the status sent to the client; 0 when none was (a reset,
 	// a timeout, a client that left before the answer).
 	Status  int
@@ -62,7 +65,10 @@ type Config struct {
 // an upstream does: an upstream that cannot be reached or breaks off is
 // a 502, recorded like any answer.
 type Proxy struct {
-	cfg     Config
+	cfg Config
+	// orders are the cohorts and faults in force: those of Config, or
+	// those the control plane sent last (Follow).
+	orders  atomic.Pointer[orders]
 	mu      sync.Mutex
 	proxies map[string]*httputil.ReverseProxy // by upstream URL
 	// upgrades counts requests passed through as protocol upgrades;
@@ -77,8 +83,10 @@ func NewProxy(cfg Config) (*Proxy, error) {
 	if cfg.Upstream == nil || cfg.Upstream.Host == "" || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") {
 		return nil, errors.New("chaos proxy: the upstream must be an http:// or https:// URL")
 	}
-	if err := cfg.Assigner.Check(); err != nil {
-		return nil, fmt.Errorf("chaos proxy: %w", err)
+	if cfg.Assigner != (Assigner{}) || len(cfg.Faults) > 0 {
+		if err := cfg.Assigner.Check(); err != nil {
+			return nil, fmt.Errorf("chaos proxy: %w", err)
+		}
 	}
 	for _, f := range cfg.Faults {
 		if err := f.Check(); err != nil {
@@ -107,7 +115,43 @@ func NewProxy(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Proxy{cfg: cfg, proxies: map[string]*httputil.ReverseProxy{}}, nil
+	p := &Proxy{cfg: cfg, proxies: map[string]*httputil.ReverseProxy{}}
+	p.orders.Store(&orders{assigner: cfg.Assigner, faults: cfg.Faults})
+	return p, nil
+}
+
+// orders are what the proxy applies: no assigner puts every request
+// outside.
+type orders struct {
+	assigner Assigner
+	faults   []*Fault
+	run      string
+	slos     CohortNames
+}
+
+// Follow puts the control plane's assignment in force: a new run's
+// cohorts and faults, or none. Requests under way keep the orders they
+// started with.
+func (p *Proxy) Follow(a Assignment) error {
+	o := &orders{run: a.Run, slos: a.SLOs}
+	if a.Run != "" {
+		o.assigner = Assigner{Key: a.Key, Salt: a.Salt, Share: a.Share}
+		if err := o.assigner.Check(); err != nil {
+			return fmt.Errorf("run %s: %w", a.Run, err)
+		}
+		for _, fs := range a.Faults {
+			f, err := fs.Fault()
+			if err != nil {
+				return fmt.Errorf("run %s: %w", a.Run, err)
+			}
+			o.faults = append(o.faults, f)
+		}
+	}
+	if cur := p.orders.Load(); cur.run == o.run && cur.run != "" {
+		return nil // the same run: keep its faults' counts of active requests
+	}
+	p.orders.Store(o)
+	return nil
 }
 
 // reverse is the reverse proxy to u, made once.
@@ -156,12 +200,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := p.cfg.Now()
-	cohort, keyed := p.cfg.Assigner.Assign(r)
-	out := Outcome{Start: start, Cohort: cohort, Keyed: keyed, Method: r.Method, Path: r.URL.Path, Upstream: p.cfg.Upstream.String()}
+	ord := p.orders.Load()
+	cohort, keyed := Outside, false
+	if ord.assigner.Share > 0 {
+		cohort, keyed = ord.assigner.Assign(r)
+	}
+	out := Outcome{Start: start, Cohort: cohort, Keyed: keyed, Method: r.Method, Path: r.URL.Path, Upstream: p.cfg.Upstream.String(), Run: ord.run}
+	switch cohort {
+	case Control:
+		out.SLO = ord.slos.Control
+	case Experiment:
+		out.SLO = ord.slos.Experiment
+	}
 	rw := &recordingWriter{ResponseWriter: w}
 	var fault *Fault
 	if cohort == Experiment && p.cfg.Injecting() {
-		fault = p.pick(r)
+		fault = pick(ord.faults, r)
 	}
 	defer func() {
 		out.Status = rw.status
@@ -188,8 +242,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // pick is the first fault whose match and percentage take r, if it has
 // room (MaxActive).
-func (p *Proxy) pick(r *http.Request) *Fault {
-	for _, f := range p.cfg.Faults {
+func pick(faults []*Fault, r *http.Request) *Fault {
+	for _, f := range faults {
 		if f.Match.matches(r) && rand.Float64()*100 < f.Percentage && f.enter() {
 			return f
 		}

@@ -144,3 +144,23 @@ func harm(def *Definition, o Observation) (why, by string) {
 	}
 	return "", ""
 }
+
+// Confidence is how much a held result still says at now: 1 right after
+// the run that held, halving every half-life since (confidence decays
+// with the time since the last run); 0 when the latest ended run did not
+// hold, or none ever did. runs are the newest first; last is the run the
+// confidence comes from, nil for none.
+func Confidence(runs []Run, now time.Time, halfLife time.Duration) (confidence float64, last *Run) {
+	for i := range runs {
+		r := &runs[i]
+		if !r.Done() {
+			continue
+		}
+		if r.Outcome != verdict.Held {
+			return 0, r
+		}
+		age := now.Sub(r.Ended)
+		return math.Exp2(-float64(age) / float64(halfLife)), r
+	}
+	return 0, nil
+}

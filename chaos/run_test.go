@@ -11,7 +11,7 @@ import (
 )
 
 func testDefinition(t *testing.T) *Definition {
-	defs, err := LoadExperiments("../examples/experiments")
+	defs, err := LoadExperiments("../examples/experiment.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +94,23 @@ func TestRunSteps(t *testing.T) {
 			t.Errorf("after the stop: %+v", r)
 		}
 	})
+}
+
+func TestConfidenceDecaysWithAge(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	held := Run{Outcome: verdict.Held, Ended: now.Add(-7 * 24 * time.Hour)}
+	if c, _ := Confidence([]Run{held}, now, 7*24*time.Hour); math.Abs(c-0.5) > 1e-12 {
+		t.Errorf("a week-old held result at a week's half-life: %v, want 0.5", c)
+	}
+	disproved := Run{Outcome: verdict.Disproved, Ended: now.Add(-time.Hour)}
+	if c, last := Confidence([]Run{disproved, held}, now, 7*24*time.Hour); c != 0 || last.Outcome != verdict.Disproved {
+		t.Errorf("after a disproved run: %v", c)
+	}
+	running := Run{Outcome: verdict.Running}
+	if c, _ := Confidence([]Run{running, held}, now, 14*24*time.Hour); math.Abs(c-math.Sqrt2/2) > 1e-12 {
+		t.Errorf("a run going on does not count: %v", c)
+	}
+	if c, last := Confidence(nil, now, time.Hour); c != 0 || last != nil {
+		t.Errorf("never run: %v %v", c, last)
+	}
 }

@@ -90,6 +90,9 @@ type Config struct {
 	// OnCall, when set, computes on-call load (server/oncall.go); nil
 	// turns GET /api/v1/oncall off (404).
 	OnCall OnCallReporter
+	// Chaos, when set, runs the chaos experiments (server/chaos.go); nil
+	// answers 404.
+	Chaos Chaos
 	// Replica, when set, says this process's role among several on one
 	// database, on /healthz, /readyz and /metrics (server/replica.go).
 	Replica Replica
@@ -184,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 	s.scorecardRoutes(read)
 	s.catalogRoutes(read)
 	s.mux.Handle("GET /api/v1/oncall", read(s.api(s.oncallReport)))
+	s.chaosRoutes(read, write)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

@@ -63,6 +63,7 @@ type serveFlags struct {
 	notify                        string // --notify FILE
 	services                      string // --services FILE|DIR
 	readiness                     string // --readiness FILE
+	experiments                   string // --experiments DIR
 	web                           webFlags
 	maxSnapshots                  int
 	advertiseURL                  string // --advertise-url URL
@@ -85,6 +86,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.advertiseURL, "advertise-url", "", "`URL` the other replicas on the same PostgreSQL reach this one at, to send it metric samples while it leads (default http:// and the --listen address, with the host name for a wildcard address; docs/replicas.md)")
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
+	fs.StringVar(&f.experiments, "experiments", "", "chaos experiments `directory or file` (experiments/*.yaml; docs/chaos.md): their cohorts are measured as SLOs, runs started and judged here")
 	fs.StringVar(&f.readiness, "readiness", "", "production readiness levels and checks `file` (readiness.yaml; default bronze, silver, gold; docs/scorecards.md), with --services")
 	fs.StringVar(&f.services, "services", "", "service catalog `file or directory` (services.yaml or Backstage catalog-info.yaml; docs/catalog.md): service pages, the dependency graph and /api/v1/deps/check")
 	fs.StringVar(&f.notify, "notify", "", "alert routing and notifiers `file` (notify.yaml: PagerDuty, Slack, webhooks, Alertmanager; docs/notify.md); without it alerts go to the log")
@@ -196,8 +198,15 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 	}
+	experiments, err := loadExperiments(f.experiments)
+	if err != nil {
+		return err
+	}
 	load := func() ([]string, error) {
 		files, err := specFiles(f.slos, f.demo)
+		if err == nil {
+			files, err = withCohorts(files, experiments)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", engine.ErrInvalid, err)
 		}
@@ -256,6 +265,13 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
 		Hosts: allowedHosts(f.listen, append(f.web.externalHosts, hostOf(advertise))), MaxBodyMemory: int64(f.web.maxBodyMemory)}
 	parts.serverConfig(&scfg)
+	chaosRuns, err := newChaos(ctx, experiments, eng, db, logger)
+	if err != nil {
+		return err
+	}
+	if chaosRuns != nil {
+		scfg.Chaos = chaosRuns
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		return usageError("serve: %v", err)
@@ -286,6 +302,17 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { nt.run(ctx, rep) })
 	run(func() { puller.Run(ctx) })
 	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
+	if chaosRuns != nil {
+		// Runs are stepped every second (a harm bound stops a run within
+		// about a second), by the leader.
+		run(func() {
+			every(ctx, time.Second, func(time.Time) {
+				if rep.leading() {
+					chaosRuns.Step(ctx)
+				}
+			})
+		})
+	}
 	run(func() {
 		every(ctx, time.Hour, func(now time.Time) {
 			if !rep.leading() {
