@@ -46,7 +46,7 @@ type AgentConfig struct {
 	Server, Name, Token string
 	// Poll is how often orders are asked for (250 ms), FailOpen how long
 	// without them the proxy still injects (1 s), Flush how often events
-	// are sent (500 ms).
+	// are sent (250 ms).
 	Poll, FailOpen, Flush time.Duration
 	// MaxPending bounds the event lines held while nines serve cannot
 	// take them; past it the oldest batch is dropped, counted.
@@ -73,7 +73,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		cfg.FailOpen = time.Second
 	}
 	if cfg.Flush <= 0 {
-		cfg.Flush = 500 * time.Millisecond
+		cfg.Flush = 250 * time.Millisecond
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 1_000_000

@@ -17,7 +17,9 @@
 //     ratio mixed over a half-normal prior of scale τ (the minimum
 //     effect): a non-negative supermartingale under "not worse", so by
 //     Ville's inequality it passes 1/α at any look, ever, with
-//     probability at most α. Crossing it is "disproved".
+//     probability at most α. Crossing it, with the confidence interval
+//     below lying wholly above zero, is "disproved": a verdict whose
+//     reported effect supports it.
 //   - the always-valid (1−α) confidence interval of the difference (the
 //     two-sided mixture's) holds the true difference at every look with
 //     probability at least 1−α. Its upper end below the minimum effect

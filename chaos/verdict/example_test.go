@@ -20,7 +20,7 @@ func Example() {
 	v, _ = run.Look(verdict.Counts{Requests: 1000, Bad: 10}, verdict.Counts{Requests: 1000, Bad: 40}, false)
 	fmt.Println(v.Outcome, v.Fixed.Name)
 	// Output:
-	// decides within 3909 requests per cohort, about 33m0s
+	// decides within 4488 requests per cohort, about 37m0s
 	// running
 	// disproved two-proportion-z
 }

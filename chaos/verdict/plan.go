@@ -37,7 +37,7 @@ func (p Plan) Plan(baseline, rate, cohortShare float64) (Planned, error) {
 		su := math.Sqrt((baseline*(1-baseline) + worse*(1-worse)) / n)
 		pp := baseline + p.MinEffect/2
 		d := p.MinEffect - zPow*su
-		return evidenceWorse(d, 2*pp*(1-pp)/n, p.MinEffect) >= 1/p.Alpha
+		return evidenceWorse(d, 2*pp*(1-pp)/n, p.MinEffect) >= 1/p.Alpha && d-halfWidth(su*su, p.MinEffect, p.Alpha) > 0
 	})
 	hold := search(func(n float64) bool {
 		// The adjusted share of a cohort with no bad request is 1/(n+2),

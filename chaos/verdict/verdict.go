@@ -154,7 +154,9 @@ func (s *Sequential) Look(control, experiment Counts, last bool) (Verdict, error
 	v.PValue = min(1, 1/max(s.best, 1))
 	v.Low, v.High = st.interval(p)
 	switch {
-	case s.best >= 1/p.Alpha:
+	case s.best >= 1/p.Alpha && v.Low > 0:
+		// The evidence passed 1/α and the interval lies above no
+		// difference: a verdict that shows its own support.
 		v.Outcome = Disproved
 		v.Reason = fmt.Sprintf("the experiment cohort's bad share is higher than the control's by %s (%s to %s), beyond chance at α=%g", pct(v.Effect), pct(v.Low), pct(v.High), p.Alpha)
 	case v.High < p.MinEffect:
@@ -213,7 +215,7 @@ func (st shares) interval(p Plan) (low, high float64) {
 // decided is what one look at st alone decides: Disproved, Held, or
 // Running.
 func decided(st shares, p Plan) Outcome {
-	if st.evidence(p) >= 1/p.Alpha {
+	if low, _ := st.interval(p); st.evidence(p) >= 1/p.Alpha && low > 0 {
 		return Disproved
 	}
 	if _, high := st.interval(p); high < p.MinEffect {

@@ -303,10 +303,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { puller.Run(ctx) })
 	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
 	if chaosRuns != nil {
-		// Runs are stepped every second (a harm bound stops a run within
-		// about a second), by the leader.
+		// Runs are stepped four times a second, by the leader: with the
+		// proxies' events sent as often, a harm bound stops a run within
+		// about a second of being passed.
 		run(func() {
-			every(ctx, time.Second, func(time.Time) {
+			every(ctx, 250*time.Millisecond, func(time.Time) {
 				if rep.leading() {
 					chaosRuns.Step(ctx)
 				}

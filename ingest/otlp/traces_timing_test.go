@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
