@@ -45,7 +45,10 @@ type Controller struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// tried is when a scheduled start was last refused, so that a closed
+	// gate is asked again every few minutes, not at every step.
+	tried  map[string]time.Time
 	defs   map[string]*Definition
 	active map[string]*Run // by proxy
 	recent map[string][]*Run
@@ -67,7 +70,7 @@ const keptRuns = 20
 // NewController reads the runs stored, so that a run that was going on
 // when the last process stopped goes on.
 func NewController(ctx context.Context, defs []*Definition, m Measure, st RunStore, now func() time.Time, logger *slog.Logger) (*Controller, error) {
-	c := &Controller{measure: m, store: st, now: now, logger: logger, defs: map[string]*Definition{},
+	c := &Controller{measure: m, store: st, now: now, logger: logger, defs: map[string]*Definition{}, tried: map[string]time.Time{},
 		active: map[string]*Run{}, recent: map[string][]*Run{}}
 	for _, d := range defs {
 		c.defs[d.Name] = d
@@ -228,6 +231,40 @@ func (c *Controller) Step(ctx context.Context) {
 	for _, r := range runs {
 		if err := c.step(ctx, r); err != nil && ctx.Err() == nil {
 			c.logger.Warn("chaos run: a step failed (tried again in a second)", "experiment", r.Experiment, "run", r.ID, "err", err)
+		}
+	}
+	c.startScheduled(ctx)
+}
+
+// retryRefused is how long a scheduled run that was refused waits before
+// it is asked for again.
+const retryRefused = 5 * time.Minute
+
+// startScheduled starts the scheduled runs that are due on idle proxies.
+func (c *Controller) startScheduled(ctx context.Context) {
+	now := c.now()
+	var due []string
+	c.mu.Lock()
+	for name, d := range c.defs {
+		if d.Schedule == nil || c.active[d.Proxy] != nil || now.Sub(c.tried[name]) < retryRefused {
+			continue
+		}
+		var last time.Time
+		if rs := c.recent[name]; len(rs) > 0 {
+			last = rs[0].Started
+		}
+		if d.Schedule.Due(last, now) {
+			due = append(due, name)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(due)
+	for _, name := range due {
+		if _, err := c.Start(ctx, name); err != nil {
+			c.mu.Lock()
+			c.tried[name] = now
+			c.mu.Unlock()
+			c.logger.Warn("chaos: a scheduled run was not started (asked again in 5 minutes)", "experiment", name, "err", err)
 		}
 	}
 }

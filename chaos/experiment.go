@@ -389,3 +389,31 @@ func parseSchedule(r *yamlfield.Reader, n *yaml.Node) *Schedule {
 	}
 	return s
 }
+
+// Due reports whether a scheduled run should start at now, given when
+// the experiment's last run started (zero: never): today (in the
+// schedule's zone) is one of its days, its time of day has come, no run
+// started since then, and Every has passed since the last (less an hour,
+// so that a daily run at 10:00 does not drift later each day).
+func (s *Schedule) Due(lastStart, now time.Time) bool {
+	local := now.In(s.Zone)
+	if len(s.Days) > 0 && !slices.Contains(s.Days, local.Weekday()) {
+		return false
+	}
+	h, m := 0, 0
+	if s.At != "" {
+		if t, err := time.Parse("15:04", s.At); err == nil {
+			h, m = t.Hour(), t.Minute()
+		}
+	}
+	slot := time.Date(local.Year(), local.Month(), local.Day(), h, m, 0, 0, s.Zone)
+	switch {
+	case local.Before(slot):
+		return false
+	case lastStart.IsZero():
+		return true
+	case !lastStart.Before(slot):
+		return false
+	}
+	return slot.Sub(lastStart) >= s.Every-time.Hour
+}

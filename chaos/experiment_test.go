@@ -123,3 +123,41 @@ window: {rolling: 7d}
 		t.Errorf("an experiment of a missing SLO: %v", err)
 	}
 }
+
+func TestScheduleDue(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	weekly := &Schedule{Every: 7 * 24 * time.Hour, At: "10:00", Zone: berlin, Days: []time.Weekday{time.Tuesday, time.Wednesday}}
+	daily := &Schedule{Every: 24 * time.Hour, At: "10:00", Zone: berlin}
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, berlin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name      string
+		s         *Schedule
+		last, now string
+		want      bool
+	}{
+		{"Never run, on a day and past the time: due.", weekly, "", "2026-12-08 10:01", true},
+		{"Before the time of day: not yet.", weekly, "", "2026-12-08 09:59", false},
+		{"Not one of its days: not due.", weekly, "", "2026-12-07 11:00", false},
+		{"Ran this morning: not again.", weekly, "2026-12-08 10:00", "2026-12-08 15:00", false},
+		{"Ran last Tuesday: due this Tuesday, not Wednesday after.", weekly, "2026-12-01 10:00", "2026-12-08 10:00", true},
+		{"Ran yesterday (Tuesday): a week has not passed on Wednesday.", weekly, "2026-12-08 10:00", "2026-12-09 10:30", false},
+		{"Daily, across the change of clocks, keeps 10:00.", daily, "2026-10-24 10:00", "2026-10-25 10:00", true},
+		{"Daily, a day that ran late still runs the next morning.", daily, "2026-12-07 10:40", "2026-12-08 10:00", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var last time.Time
+			if tc.last != "" {
+				last = at(tc.last)
+			}
+			if got := tc.s.Due(last, at(tc.now)); got != tc.want {
+				t.Errorf("Due(%s, %s) = %v, want %v", tc.last, tc.now, got, tc.want)
+			}
+		})
+	}
+}
