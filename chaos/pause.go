@@ -99,22 +99,29 @@ func (p *Pauser) Resume() {
 	}
 }
 
-// drain releases the queue's head every 1/ReleaseRate until the queue
-// is empty or the proxy is paused again.
+// drain releases the queue's head at ReleaseRate until the queue is
+// empty or the proxy is paused again. It wakes at most every
+// millisecond and releases what the rate allows since it started, so
+// that rates above a thousand a second are kept too; requests released
+// in the same wake-up race each other to the upstream.
 func (p *Pauser) drain() {
-	gap := time.Duration(float64(time.Second) / p.cfg.ReleaseRate)
-	t := time.NewTicker(max(gap, time.Microsecond))
+	t := time.NewTicker(max(time.Duration(float64(time.Second)/p.cfg.ReleaseRate), time.Millisecond))
 	defer t.Stop()
+	start := time.Now()
+	released := 0.0
 	for {
+		due := 1 + math.Floor(time.Since(start).Seconds()*p.cfg.ReleaseRate) // the first goes at once
 		p.mu.Lock()
+		for ; released < due && !p.paused && p.queue.Len() > 0; released++ {
+			w := p.queue.Remove(p.queue.Front()).(*waiter)
+			w.elem = nil
+			close(w.released)
+		}
 		if p.paused || p.queue.Len() == 0 {
 			p.draining = false
 			p.mu.Unlock()
 			return
 		}
-		w := p.queue.Remove(p.queue.Front()).(*waiter)
-		w.elem = nil
-		close(w.released)
 		p.mu.Unlock()
 		<-t.C
 	}

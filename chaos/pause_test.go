@@ -274,3 +274,43 @@ func TestPauseConfigRefusesBadBounds(t *testing.T) {
 }
 
 func nan() float64 { return math.NaN() }
+
+// TestReleaseKeepsItsRate holds the drain to its rate; the order of
+// release is held end to end by TestPauseHoldsRequestsAndReleasesThemInOrder,
+// at a rate whose gaps outlast a goroutine's wake-up.
+func TestReleaseKeepsItsRate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		rate float64
+	}{
+		{"300 held requests at 1,000 a second leave over 0.3 s.", 300, 1000},
+		{"1,000 held requests at 10,000 a second leave over 0.1 s.", 1000, 10_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := newPauser(t, PauseConfig{Queue: tc.n, MaxHold: time.Minute, ReleaseRate: tc.rate})
+			ps.Pause()
+			var wg sync.WaitGroup
+			for i := range tc.n {
+				wg.Go(func() {
+					if err := ps.Wait(httptest.NewRequest("GET", "/", nil)); err != nil {
+						t.Error(err)
+					}
+				})
+				waitQueued(t, ps, i+1)
+			}
+			start := time.Now()
+			ps.Resume()
+			wg.Wait()
+			took := time.Since(start)
+			want := time.Duration(float64(tc.n-1) / tc.rate * float64(time.Second))
+			t.Logf("%d released at %g/s in %s (%.0f/s)", tc.n, tc.rate, took, float64(tc.n)/took.Seconds())
+			if took < want*9/10 {
+				t.Errorf("released in %s, faster than the rate allows (%s)", took, want)
+			}
+			if took > want*3+time.Second {
+				t.Errorf("released in %s, far slower than the rate (%s)", took, want)
+			}
+		})
+	}
+}
