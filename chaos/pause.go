@@ -105,9 +105,9 @@ func (p *Pauser) Resume() {
 // that rates above a thousand a second are kept too; requests released
 // in the same wake-up race each other to the upstream.
 func (p *Pauser) drain() {
+	start := time.Now() // before the ticker: its first tick is a whole gap later
 	t := time.NewTicker(max(time.Duration(float64(time.Second)/p.cfg.ReleaseRate), time.Millisecond))
 	defer t.Stop()
-	start := time.Now()
 	released := 0.0
 	for {
 		due := 1 + math.Floor(time.Since(start).Seconds()*p.cfg.ReleaseRate) // the first goes at once
