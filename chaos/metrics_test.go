@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -320,4 +321,35 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// BenchmarkScrape builds /metrics for 60 series: 20 routes, one
+// upstream, three cohorts.
+func BenchmarkScrape(b *testing.B) {
+	var routes []string
+	for i := range 20 {
+		routes = append(routes, "/route"+strconv.Itoa(i))
+	}
+	m, err := NewMetrics(MetricsConfig{Routes: routes, Upstreams: []string{"http://up:80"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 100_000 {
+		m.Record(Outcome{Path: routes[i%20] + "/x", Upstream: "http://up:80", Cohort: Cohort(i % 3), Status: 200, Latency: time.Duration(rng.ExpFloat64() * float64(20*time.Millisecond))})
+	}
+	p := &Proxy{cfg: Config{Metrics: m}}
+	for _, f := range []struct{ name, accept string }{{"text", ""}, {"protobuf", prometheusAccept}} {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			h := AdminHandler(p)
+			for b.Loop() {
+				r := httptest.NewRequest("GET", "/metrics", nil)
+				r.Header.Set("Accept", f.accept)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				b.SetBytes(int64(w.Body.Len()))
+			}
+		})
+	}
 }

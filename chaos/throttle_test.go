@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"math"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -110,5 +111,21 @@ func TestThrottleConfigRefusesBadLimits(t *testing.T) {
 				t.Errorf("%+v accepted", tc.cfg)
 			}
 		})
+	}
+}
+
+// BenchmarkAdmit is the gate every request passes when the proxy is not
+// paused and under its rate: a token and a look at the pause queue.
+func BenchmarkAdmit(b *testing.B) {
+	ps, _ := NewPauser(PauseConfig{Queue: 10, MaxHold: time.Second, ReleaseRate: 10}, nil)
+	th, _ := NewThrottle(ThrottleConfig{GlobalRate: 1e9, Replicas: 1, Burst: 1_000_000}, nil)
+	p := &Proxy{cfg: Config{Pauser: ps, Throttle: th}}
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !p.admit(w, r) {
+			b.Fatal("refused")
+		}
 	}
 }
