@@ -83,8 +83,8 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 }
 
 // classicBounds are the classic histogram's upper bounds, seconds: the
-// Prometheus client libraries' defaults, from a millisecond to ten
-// seconds, plus 30 s and 60 s for held and timed-out requests.
+// Prometheus Go client's defaults (5 ms to 10 s), with 1 ms and 2.5 ms
+// below for a fast upstream and 30 s and 60 s above for timeouts.
 var classicBounds = [...]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // The native histogram uses schema 3: bucket k holds (2^((k-1)/8),
@@ -295,4 +295,28 @@ type tee [2]Recorder
 func (t tee) Record(o Outcome) {
 	t[0].Record(o)
 	t[1].Record(o)
+}
+
+// LabelsOf is the metrics configuration for a proxy of cfg: the routes
+// given and those its faults match, and the upstreams it can send to
+// (its own and its faults'), written as Outcome.Upstream writes them.
+func LabelsOf(cfg Config, routes []string) MetricsConfig {
+	mc := MetricsConfig{Routes: slices.Clone(routes)}
+	add := func(r string) {
+		if !slices.Contains(mc.Routes, r) {
+			mc.Routes = append(mc.Routes, r)
+		}
+	}
+	if cfg.Upstream != nil {
+		mc.Upstreams = append(mc.Upstreams, cfg.Upstream.String())
+	}
+	for _, f := range cfg.Faults {
+		for _, r := range f.Match.Routes {
+			add(r)
+		}
+		if f.Upstream != nil && !slices.Contains(mc.Upstreams, f.Upstream.String()) {
+			mc.Upstreams = append(mc.Upstreams, f.Upstream.String())
+		}
+	}
+	return mc
 }

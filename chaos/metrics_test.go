@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,5 +352,22 @@ func BenchmarkScrape(b *testing.B) {
 				b.SetBytes(int64(w.Body.Len()))
 			}
 		})
+	}
+}
+
+func TestLabelsOfTakeTheFaultsRoutesAndUpstreams(t *testing.T) {
+	cfg := Config{Upstream: mustURL("http://checkout:8080"), Faults: []*Fault{
+		{Name: "a", Match: Match{Routes: []string{"/pay", "/cart"}}},
+		{Name: "b", Match: Match{Routes: []string{"/pay"}}, Upstream: mustURL("http://experiment:8080")},
+	}}
+	got := LabelsOf(cfg, []string{"/api", "/pay"})
+	if want := []string{"/api", "/pay", "/cart"}; !slices.Equal(got.Routes, want) {
+		t.Errorf("routes %v, want %v", got.Routes, want)
+	}
+	if want := []string{"http://checkout:8080", "http://experiment:8080"}; !slices.Equal(got.Upstreams, want) {
+		t.Errorf("upstreams %v, want %v", got.Upstreams, want)
+	}
+	if _, err := NewMetrics(got); err != nil {
+		t.Errorf("NewMetrics refused LabelsOf's answer: %v", err)
 	}
 }
