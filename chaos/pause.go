@@ -155,7 +155,7 @@ func (p *Pauser) Status() PauseStatus {
 	return s
 }
 
-// errRefused and errLeft say why Wait did not let a request through.
+// Why Wait did not let a request through.
 var (
 	errQueueFull   = errors.New("the pause queue is full")
 	errHoldExpired = errors.New("held past the maximum hold")
@@ -179,8 +179,8 @@ func (p *Pauser) Wait(r *http.Request) error {
 	}
 	w := &waiter{released: make(chan struct{})}
 	w.elem = p.queue.PushBack(w)
+	p.held.Add(1) // under the lock: Status never shows a request queued but not held
 	p.mu.Unlock()
-	p.held.Add(1)
 
 	t := time.NewTimer(p.cfg.MaxHold)
 	defer t.Stop()
@@ -213,7 +213,7 @@ func (p *Pauser) Wait(r *http.Request) error {
 	return why
 }
 
-// refusePaused answers a request the pauser did not let through: 503
+// refuse answers a request the pauser did not let through: 503
 // with Retry-After (the maximum hold, when the proxy is likely resumed),
 // or nothing when the client left.
 func (p *Pauser) refuse(w http.ResponseWriter, why error) {
