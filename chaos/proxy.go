@@ -57,6 +57,11 @@ type Config struct {
 	Transport http.RoundTripper
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Pauser, Throttle and Metrics are optional (pause.go, throttle.go,
+	// metrics.go); Metrics also receives every Outcome.
+	Pauser   *Pauser
+	Throttle *Throttle
+	Metrics  *Metrics
 }
 
 // Proxy is an HTTP reverse proxy that injects faults into an
@@ -95,6 +100,9 @@ func NewProxy(cfg Config) (*Proxy, error) {
 	}
 	if cfg.Recorder == nil {
 		return nil, errors.New("chaos proxy: a recorder is required: the cohorts are measured")
+	}
+	if cfg.Metrics != nil {
+		cfg.Recorder = tee{cfg.Recorder, cfg.Metrics}
 	}
 	if cfg.Injecting == nil {
 		cfg.Injecting = func() bool { return false }
@@ -194,6 +202,9 @@ func (p *Proxy) upstreamFailed(w http.ResponseWriter, r *http.Request, err error
 // ServeHTTP assigns the request, applies the experiment cohort's fault
 // while injecting, proxies it and records the outcome.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.admit(w, r) {
+		return
+	}
 	if r.Header.Get("Upgrade") != "" {
 		p.upgrades.Add(1)
 		p.reverse(p.cfg.Upstream).ServeHTTP(w, r)

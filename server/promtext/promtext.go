@@ -17,7 +17,8 @@ type Exposition struct {
 	samples map[string][]string
 }
 
-// Family declares a metric family: its type (counter, gauge) and help.
+// Family declares a metric family: its type (counter, gauge, histogram)
+// and help.
 // Declaring it again replaces its header and keeps its place.
 func (x *Exposition) Family(name, typ, help string) {
 	if x.header == nil {
@@ -29,8 +30,20 @@ func (x *Exposition) Family(name, typ, help string) {
 	x.header[name] = fmt.Sprintf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 }
 
-// Sample adds name{labels} value; labels alternate names and values.
+// Sample adds name{labels} value; labels alternate names and values. A
+// histogram's name_bucket, name_sum and name_count samples go under its
+// family name.
 func (x *Exposition) Sample(name string, labels []string, v float64) {
+	family := name
+	if _, ok := x.header[name]; !ok {
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if base, cut := strings.CutSuffix(name, suffix); cut {
+				if _, ok := x.header[base]; ok {
+					family = base
+				}
+			}
+		}
+	}
 	var b strings.Builder
 	b.WriteString(name)
 	if len(labels) > 0 {
@@ -49,7 +62,7 @@ func (x *Exposition) Sample(name string, labels []string, v float64) {
 	b.WriteByte(' ')
 	b.WriteString(formatValue(v))
 	b.WriteByte('\n')
-	x.samples[name] = append(x.samples[name], b.String())
+	x.samples[family] = append(x.samples[family], b.String())
 }
 
 // String is the exposition, families in the order first declared.
