@@ -45,7 +45,7 @@ func Handler(s *Server) http.Handler {
 func refuseBrowsers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.UserAgent(), "Mozilla/") || r.Header.Get("Origin") != "" {
-			writeError(w, &APIError{"requests from browsers are refused; use a Toxiproxy client or curl", http.StatusForbidden})
+			writeError(w, &APIError{Message: "requests from browsers are refused; use a Toxiproxy client or curl", Status: http.StatusForbidden})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -68,7 +68,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, err error) {
 	var ae *APIError
 	if !errors.As(err, &ae) {
-		ae = &APIError{err.Error(), http.StatusInternalServerError}
+		ae = &APIError{Message: err.Error(), Status: http.StatusInternalServerError}
 	}
 	data, _ := json.Marshal(ae)
 	w.Header().Set("Content-Type", "application/json")
@@ -139,7 +139,7 @@ func (h *api) populate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {
-			ae = &APIError{err.Error(), http.StatusInternalServerError}
+			ae = &APIError{Message: err.Error(), Status: http.StatusInternalServerError}
 		}
 		writeJSON(w, ae.Status, struct {
 			*APIError

@@ -371,7 +371,7 @@ func ParsePopulate(body []byte) ([]ProxyConfig, error) {
 func atProxy(err error, n int) error {
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return &APIError{fmt.Sprintf("%s at proxy %d", ae.Message, n), ae.Status}
+		return &APIError{Message: fmt.Sprintf("%s at proxy %d", ae.Message, n), Status: ae.Status}
 	}
 	return fmt.Errorf("at proxy %d: %w", n, err)
 }
