@@ -282,3 +282,48 @@ func TestProxyLifecycleThroughToxiproxyClient(t *testing.T) {
 		t.Error("a deleted proxy is still listed")
 	}
 }
+
+func TestRemovingATimeoutClosesTheConnectionsItHeld(t *testing.T) {
+	client, _ := apiServer(t)
+	p := createProxy(t, client, echoServer(t))
+	if _, err := p.AddToxic("hold", "timeout", "downstream", 1, toxiproxy.Attributes{"timeout": 0}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, p)
+	_, _ = c.Write([]byte("ping"))
+	time.Sleep(50 * time.Millisecond)
+	if err := p.RemoveToxic("hold"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 10)); err == nil {
+		t.Errorf("read %d bytes after the timeout was removed; Toxiproxy closes such connections", n)
+	}
+}
+
+func TestDisablingAProxyClosesItsConnections(t *testing.T) {
+	client, _ := apiServer(t)
+	p := createProxy(t, client, echoServer(t))
+	c := dial(t, p)
+	roundTrip(t, c, []byte("ping"))
+	if err := p.Disable(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 10)); err == nil {
+		t.Error("a connection outlived its disabled proxy")
+	}
+}
+
+func TestUpstreamDownClosesTheClient(t *testing.T) {
+	client, _ := apiServer(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	p := createProxy(t, client, dead)
+	c := dial(t, p)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 10)); err == nil {
+		t.Error("the client stayed connected to a proxy whose upstream is down")
+	}
+}

@@ -7,13 +7,16 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // Server holds the proxies the API manages. It is safe for concurrent use.
 type Server struct {
 	mu      sync.Mutex
 	proxies map[string]*Proxy
-	nextID  uint64
+	// nextID is atomic so adding a toxic, which holds a proxy's lock, never
+	// takes s.mu after it (Delete takes them the other way round).
+	nextID atomic.Uint64
 }
 
 // NewServer returns a server with no proxies.
@@ -280,10 +283,7 @@ func (s *Server) AddToxic(proxy string, body []byte) (*Toxic, error) {
 	if p.toxicCount() >= MaxToxicsPerProxy {
 		return nil, apiErrorf(errTooMany, "proxy %s holds %d toxics already; remove one first", p.name, MaxToxicsPerProxy)
 	}
-	s.mu.Lock()
-	s.nextID++
-	t.id = s.nextID
-	s.mu.Unlock()
+	t.id = s.nextID.Add(1)
 	ts := p.toxics()
 	ts[t.Stream] = append(append([]*Toxic{}, ts[t.Stream]...), t)
 	p.setToxics(ts)
