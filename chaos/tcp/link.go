@@ -20,9 +20,15 @@ const inFlight = 1024
 var bufPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 type chunk struct {
-	buf  *[]byte
+	buf  *[]byte // the pooled buffer data lies in, or nil for a copied small read
 	data []byte
 	at   time.Time // when the chunk was read, so latency counts from there
+}
+
+func (c chunk) release() {
+	if c.buf != nil {
+		bufPool.Put(c.buf)
+	}
 }
 
 // chain is one immutable snapshot of a proxy's toxics. A change stores a
@@ -84,15 +90,23 @@ func (l *link) read() {
 	for {
 		b := bufPool.Get().(*[]byte)
 		n, err := l.src.Read(*b)
+		c := chunk{buf: b, data: (*b)[:n], at: time.Now()}
+		if n < chunkSize/8 {
+			// A small read waiting behind a latency toxic should not hold a
+			// whole buffer: up to inFlight chunks may wait.
+			c.data = append([]byte(nil), c.data...)
+			c.buf = nil
+			bufPool.Put(b)
+		}
 		if n > 0 {
 			select {
-			case l.in <- chunk{buf: b, data: (*b)[:n], at: time.Now()}:
+			case l.in <- c:
 			case <-l.done:
-				bufPool.Put(b)
+				c.release()
 				return
 			}
 		} else {
-			bufPool.Put(b)
+			c.release()
 		}
 		if err != nil {
 			close(l.in)
@@ -121,7 +135,7 @@ func (l *link) run() {
 				return
 			}
 			alive := l.pass(0, l.snap.toxics[l.dir], c.data, c.at)
-			bufPool.Put(c.buf)
+			c.release()
 			if !alive {
 				_ = l.dst.Close()
 				return

@@ -111,12 +111,14 @@ func (p *Proxy) accept(ln net.Listener) {
 	defer p.accepted.Done()
 	for {
 		client, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil {
+			// Out of file descriptors and the like pass; a proxy that
+			// stopped accepting while it says enabled would mislead.
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		go p.serve(ln, client)
 	}

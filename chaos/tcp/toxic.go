@@ -259,7 +259,13 @@ func checkToxicity(v float64) error {
 
 func applyAttributes(typ string, a *Attributes, in map[string]json.RawMessage) error {
 	specs := toxicTypes[typ]
-	for key, raw := range in {
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the first problem named is the same on every try
+	for _, key := range keys {
+		raw := in[key]
 		var spec *attrSpec
 		for j := range specs {
 			if specs[j].name == key {
