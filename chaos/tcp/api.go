@@ -22,20 +22,22 @@ const maxBody = 1 << 20
 func Handler(s *Server) http.Handler {
 	mux := http.NewServeMux()
 	h := &api{s: s}
-	mux.HandleFunc("POST /reset", h.reset)
-	mux.HandleFunc("GET /proxies", h.proxyIndex)
-	mux.HandleFunc("POST /proxies", h.proxyCreate)
+	ok, created := http.StatusOK, http.StatusCreated
+	mux.HandleFunc("POST /reset", answer(ok, h.reset))
+	mux.HandleFunc("GET /proxies", answer(ok, h.proxyIndex))
+	mux.HandleFunc("POST /proxies", answer(created, h.proxyCreate))
 	mux.HandleFunc("POST /populate", h.populate)
-	mux.HandleFunc("GET /proxies/{proxy}", h.proxyShow)
-	mux.HandleFunc("POST /proxies/{proxy}", h.proxyUpdate)
-	mux.HandleFunc("PATCH /proxies/{proxy}", h.proxyUpdate)
-	mux.HandleFunc("DELETE /proxies/{proxy}", h.proxyDelete)
-	mux.HandleFunc("GET /proxies/{proxy}/toxics", h.toxicIndex)
-	mux.HandleFunc("POST /proxies/{proxy}/toxics", h.toxicCreate)
-	mux.HandleFunc("GET /proxies/{proxy}/toxics/{toxic}", h.toxicShow)
-	mux.HandleFunc("POST /proxies/{proxy}/toxics/{toxic}", h.toxicUpdate)
-	mux.HandleFunc("PATCH /proxies/{proxy}/toxics/{toxic}", h.toxicUpdate)
-	mux.HandleFunc("DELETE /proxies/{proxy}/toxics/{toxic}", h.toxicDelete)
+	mux.HandleFunc("GET /proxies/{proxy}", answer(ok, h.proxyShow))
+	mux.HandleFunc("POST /proxies/{proxy}", answer(ok, h.proxyUpdate))
+	mux.HandleFunc("PATCH /proxies/{proxy}", answer(ok, h.proxyUpdate))
+	mux.HandleFunc("DELETE /proxies/{proxy}", answer(ok, h.proxyDelete))
+	mux.HandleFunc("GET /proxies/{proxy}/toxics", answer(ok, h.toxicIndex))
+	// A new toxic is 200, not 201: Toxiproxy's clients expect 200.
+	mux.HandleFunc("POST /proxies/{proxy}/toxics", answer(ok, h.toxicCreate))
+	mux.HandleFunc("GET /proxies/{proxy}/toxics/{toxic}", answer(ok, h.toxicShow))
+	mux.HandleFunc("POST /proxies/{proxy}/toxics/{toxic}", answer(ok, h.toxicUpdate))
+	mux.HandleFunc("PATCH /proxies/{proxy}/toxics/{toxic}", answer(ok, h.toxicUpdate))
+	mux.HandleFunc("DELETE /proxies/{proxy}/toxics/{toxic}", answer(ok, h.toxicDelete))
 	mux.HandleFunc("GET /version", h.version)
 	return refuseBrowsers(mux)
 }
@@ -88,35 +90,41 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-func (h *api) reset(w http.ResponseWriter, r *http.Request) {
-	if err := h.s.Reset(); err != nil {
-		writeError(w, err)
-		return
+// answer adapts one API operation to a handler: it reads the body when
+// the operation takes one, and writes the result with status, or
+// Toxiproxy's error body. A nil result is an empty answer (204).
+func answer(status int, op func(r *http.Request, body []byte) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if r.Method == http.MethodPost || r.Method == http.MethodPatch {
+			var err error
+			if body, err = readBody(w, r); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		v, err := op(r, body)
+		switch {
+		case err != nil:
+			writeError(w, err)
+		case v == nil:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			writeJSON(w, status, v)
+		}
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *api) proxyIndex(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, h.s.Proxies())
-}
+func (h *api) reset(r *http.Request, _ []byte) (any, error) { return nil, h.s.Reset() }
 
-func (h *api) proxyCreate(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (h *api) proxyIndex(r *http.Request, _ []byte) (any, error) { return h.s.Proxies(), nil }
+
+func (h *api) proxyCreate(r *http.Request, body []byte) (any, error) {
 	var c ProxyConfig
 	if err := decodeStrict(body, &c); err != nil {
-		writeError(w, badBody(err))
-		return
+		return nil, badBody(err)
 	}
-	v, err := h.s.Create(c)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, v)
+	return h.s.Create(c)
 }
 
 // populate answers as Toxiproxy does: 201 with the proxies, or the error's
@@ -152,90 +160,36 @@ func (h *api) populate(w http.ResponseWriter, r *http.Request) {
 	}{views})
 }
 
-func (h *api) proxyShow(w http.ResponseWriter, r *http.Request) {
-	v, err := h.s.Proxy(r.PathValue("proxy"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+func (h *api) proxyShow(r *http.Request, _ []byte) (any, error) {
+	return h.s.Proxy(r.PathValue("proxy"))
 }
 
-func (h *api) proxyUpdate(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	v, err := h.s.Update(r.PathValue("proxy"), body)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+func (h *api) proxyUpdate(r *http.Request, body []byte) (any, error) {
+	return h.s.Update(r.PathValue("proxy"), body)
 }
 
-func (h *api) proxyDelete(w http.ResponseWriter, r *http.Request) {
-	if err := h.s.Delete(r.PathValue("proxy")); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (h *api) proxyDelete(r *http.Request, _ []byte) (any, error) {
+	return nil, h.s.Delete(r.PathValue("proxy"))
 }
 
-func (h *api) toxicIndex(w http.ResponseWriter, r *http.Request) {
-	ts, err := h.s.Toxics(r.PathValue("proxy"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ts)
+func (h *api) toxicIndex(r *http.Request, _ []byte) (any, error) {
+	return h.s.Toxics(r.PathValue("proxy"))
 }
 
-// toxicCreate answers 200, not 201: Toxiproxy's clients expect 200.
-func (h *api) toxicCreate(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	t, err := h.s.AddToxic(r.PathValue("proxy"), body)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+func (h *api) toxicCreate(r *http.Request, body []byte) (any, error) {
+	return h.s.AddToxic(r.PathValue("proxy"), body)
 }
 
-func (h *api) toxicShow(w http.ResponseWriter, r *http.Request) {
-	t, err := h.s.Toxic(r.PathValue("proxy"), r.PathValue("toxic"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+func (h *api) toxicShow(r *http.Request, _ []byte) (any, error) {
+	return h.s.Toxic(r.PathValue("proxy"), r.PathValue("toxic"))
 }
 
-func (h *api) toxicUpdate(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	t, err := h.s.UpdateToxic(r.PathValue("proxy"), r.PathValue("toxic"), body)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+func (h *api) toxicUpdate(r *http.Request, body []byte) (any, error) {
+	return h.s.UpdateToxic(r.PathValue("proxy"), r.PathValue("toxic"), body)
 }
 
-func (h *api) toxicDelete(w http.ResponseWriter, r *http.Request) {
-	if err := h.s.RemoveToxic(r.PathValue("proxy"), r.PathValue("toxic")); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (h *api) toxicDelete(r *http.Request, _ []byte) (any, error) {
+	return nil, h.s.RemoveToxic(r.PathValue("proxy"), r.PathValue("toxic"))
 }
 
 func (h *api) version(w http.ResponseWriter, r *http.Request) {
