@@ -178,3 +178,77 @@ func FuzzAPI(f *testing.F) {
 		}
 	})
 }
+
+func TestToxicDefaultsAndShapes(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"A latency toxic defaults to downstream, toxicity 1 and a name from type and stream",
+			`{"type":"latency","attributes":{"latency":5}}`,
+			`{"attributes":{"jitter":0,"latency":5},"name":"latency_downstream","type":"latency","stream":"downstream","toxicity":1}`},
+		{"A bandwidth toxic shows its rate",
+			`{"type":"bandwidth","stream":"upstream","attributes":{"rate":100}}`,
+			`{"attributes":{"rate":100},"name":"bandwidth_upstream","type":"bandwidth","stream":"upstream","toxicity":1}`},
+		{"A slow_close toxic shows its delay",
+			`{"name":"sc","type":"slow_close","attributes":{"delay":10}}`,
+			`{"attributes":{"delay":10},"name":"sc","type":"slow_close","stream":"downstream","toxicity":1}`},
+		{"A timeout toxic of 0 holds forever",
+			`{"type":"timeout","toxicity":0.25}`,
+			`{"attributes":{"timeout":0},"name":"timeout_downstream","type":"timeout","stream":"downstream","toxicity":0.25}`},
+		{"A reset_peer toxic shows its timeout",
+			`{"type":"reset_peer","stream":"UPSTREAM","attributes":{"timeout":7}}`,
+			`{"attributes":{"timeout":7},"name":"reset_peer_upstream","type":"reset_peer","stream":"upstream","toxicity":1}`},
+		{"A slicer toxic shows its three attributes, a float that is whole accepted",
+			`{"type":"slicer","attributes":{"average_size":64.0,"size_variation":8,"delay":100}}`,
+			`{"attributes":{"average_size":64,"delay":100,"size_variation":8},"name":"slicer_downstream","type":"slicer","stream":"downstream","toxicity":1}`},
+		{"A limit_data toxic shows its bytes",
+			`{"type":"limit_data","attributes":{"bytes":1000}}`,
+			`{"attributes":{"bytes":1000},"name":"limit_data_downstream","type":"limit_data","stream":"downstream","toxicity":1}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, err := newToxic([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(tx)
+			if err != nil || string(got) != tc.want {
+				t.Errorf("got  %s (%v)\nwant %s", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPopulateKeepsUnchangedProxiesAndReplacesChangedOnes(t *testing.T) {
+	s := NewServer()
+	t.Cleanup(s.Close)
+	h := Handler(s)
+	list := `[{"name":"a","listen":"127.0.0.1:0","upstream":"10.0.0.1:1","enabled":false},{"name":"b","listen":"127.0.0.1:0","upstream":"10.0.0.1:2","enabled":false}]`
+	if code, body := call(t, h, "POST", "/populate", list); code != 201 {
+		t.Fatalf("%d %s", code, body)
+	}
+	call(t, h, "POST", "/proxies/a/toxics", `{"type":"latency"}`)
+	call(t, h, "POST", "/proxies/b/toxics", `{"type":"latency"}`)
+	list = `[{"name":"a","listen":"127.0.0.1:0","upstream":"10.0.0.1:1","enabled":false},{"name":"b","listen":"127.0.0.1:0","upstream":"10.0.0.1:3","enabled":false}]`
+	code, body := call(t, h, "POST", "/populate", list)
+	if code != 201 {
+		t.Fatalf("%d %s", code, body)
+	}
+	all := s.Proxies()
+	if len(all["a"].Toxics) != 1 {
+		t.Errorf("unchanged proxy a lost its toxics: %+v", all["a"])
+	}
+	if len(all["b"].Toxics) != 0 || all["b"].Upstream != "10.0.0.1:3" {
+		t.Errorf("changed proxy b was not replaced: %+v", all["b"])
+	}
+}
+
+func TestProxyUpdateKeepsAbsentFields(t *testing.T) {
+	s := NewServer()
+	t.Cleanup(s.Close)
+	h := Handler(s)
+	call(t, h, "POST", "/proxies", `{"name":"db","listen":"127.0.0.1:0","upstream":"10.0.0.1:5432","enabled":false}`)
+	code, body := call(t, h, "PATCH", "/proxies/db", `{"upstream":"10.0.0.2:5432","enabled":null}`)
+	want := `{"name":"db","listen":"127.0.0.1:0","upstream":"10.0.0.2:5432","enabled":false,"toxics":[]}`
+	if code != 200 || body != want {
+		t.Errorf("got %d %s\nwant %s", code, body, want)
+	}
+}

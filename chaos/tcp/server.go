@@ -190,7 +190,10 @@ func (s *Server) Update(name string, body []byte) (proxyView, error) {
 		p.stop()
 		p.listen, p.upstream = c.Listen, c.Upstream
 	}
-	if c.Enabled == nil || *c.Enabled {
+	if c.Enabled == nil { // "enabled": null leaves it as it is
+		c.Enabled = &on
+	}
+	if *c.Enabled {
 		if err := p.start(); err != nil {
 			return proxyView{}, err
 		}
