@@ -190,6 +190,13 @@ func (a *Agent) poll(ctx context.Context) {
 		a.cfg.Logger.Warn("chaos proxy: the orders from nines serve cannot be read", "err", err)
 		return
 	}
+	if a.proxy != nil && a.proxy.cfg.Pauser != nil {
+		if as.Paused {
+			a.proxy.cfg.Pauser.Pause()
+		} else {
+			a.proxy.cfg.Pauser.Resume()
+		}
+	}
 	if a.proxy != nil {
 		if err := a.proxy.Follow(as); err != nil {
 			a.cfg.Logger.Warn("chaos proxy: orders refused (nothing is injected)", "err", err)

@@ -51,6 +51,7 @@ type Controller struct {
 	tried  map[string]time.Time
 	defs   map[string]*Definition
 	active map[string]*Run // by proxy
+	paused map[string]bool // by proxy
 	recent map[string][]*Run
 	seq    int64
 }
@@ -71,7 +72,7 @@ const keptRuns = 20
 // when the last process stopped goes on.
 func NewController(ctx context.Context, defs []*Definition, m Measure, st RunStore, now func() time.Time, logger *slog.Logger) (*Controller, error) {
 	c := &Controller{measure: m, store: st, now: now, logger: logger, defs: map[string]*Definition{}, tried: map[string]time.Time{},
-		active: map[string]*Run{}, recent: map[string][]*Run{}}
+		active: map[string]*Run{}, recent: map[string][]*Run{}, paused: map[string]bool{}}
 	for _, d := range defs {
 		c.defs[d.Name] = d
 	}
@@ -330,6 +331,9 @@ type Assignment struct {
 	Share      float64     `json:"share,omitempty"`
 	Faults     []FaultSpec `json:"faults,omitempty"`
 	SLOs       CohortNames `json:"slos"`
+	// Paused asks the proxy to hold new requests (a dependency fails
+	// over) until a later assignment says otherwise.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // CohortNames are the SLOs the proxy sends each cohort's requests to.
@@ -344,13 +348,25 @@ func (c *Controller) Assignment(proxy string) Assignment {
 	defer c.mu.Unlock()
 	r := c.active[proxy]
 	if r == nil {
-		return Assignment{}
+		return Assignment{Paused: c.paused[proxy]}
 	}
 	d := c.defs[r.Experiment]
-	a := Assignment{Run: r.ID, Experiment: d.Name, Key: d.Cohort.Key, Salt: r.Salt, Share: d.Cohort.Share,
+	a := Assignment{Paused: c.paused[proxy], Run: r.ID, Experiment: d.Name, Key: d.Cohort.Key, Salt: r.Salt, Share: d.Cohort.Share,
 		SLOs: CohortNames{Control: CohortSLO(d.Name, Control), Experiment: CohortSLO(d.Name, Experiment)}}
 	for _, f := range d.Faults {
 		a.Faults = append(a.Faults, specOf(f))
 	}
 	return a
+}
+
+// SetPaused asks a proxy to hold new requests (true) or release them; the
+// proxy follows at its next poll, within a quarter of a second.
+func (c *Controller) SetPaused(proxy string, paused bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if paused {
+		c.paused[proxy] = true
+	} else {
+		delete(c.paused, proxy)
+	}
 }

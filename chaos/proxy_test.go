@@ -240,6 +240,7 @@ func TestFaultKinds(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		wg.Wait()
+		rig.rec.waitFor(2) // each get waited for a record, maybe the other's
 		faulted := 0
 		for _, o := range rig.rec.snapshot() {
 			if o.Fault != "" {

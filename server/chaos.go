@@ -19,6 +19,7 @@ type Chaos interface {
 	Start(ctx context.Context, name string) (*chaos.Run, error)
 	Stop(ctx context.Context, name, who string) (*chaos.Run, error)
 	Assignment(proxy string) chaos.Assignment
+	SetPaused(proxy string, paused bool)
 }
 
 var _ Chaos = (*chaos.Controller)(nil)
@@ -33,6 +34,21 @@ func (s *Server) chaosRoutes(readOnly func(http.Handler) http.Handler, write fun
 	// The proxy asks for its orders several times a second: a read, with
 	// the write token when reads are protected.
 	s.mux.Handle("GET /api/v1/proxies/{name}/assignment", readOnly(s.api(s.assignment)))
+	s.mux.Handle("POST /api/v1/proxies/{name}/pause", write(noBody, s.api(s.pause(true))))
+	s.mux.Handle("POST /api/v1/proxies/{name}/resume", write(noBody, s.api(s.pause(false))))
+}
+
+// pause asks a proxy to hold its new requests, or release them.
+func (s *Server) pause(paused bool) func(r *http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		c, err := s.chaosOn()
+		if err != nil {
+			return nil, err
+		}
+		name := r.PathValue("name")
+		c.SetPaused(name, paused)
+		return map[string]any{"proxy": name, "paused": paused}, nil
+	}
 }
 
 func (s *Server) chaosOn() (Chaos, error) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,9 @@ func runChaos(ctx context.Context, e *env, args []string) error {
 	}
 	switch args[0] {
 	case "proxy":
+		if slices.Contains(args[1:], "--tcp") || slices.Contains(args[1:], "-tcp") {
+			return runChaosTCP(ctx, e, args[1:])
+		}
 		return runChaosProxy(ctx, e, args[1:])
 	case "run", "status", "stop":
 		return runChaosControl(ctx, e, args[0], args[1:])
@@ -132,6 +136,16 @@ func runChaosProxy(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` the proxy listens on")
 	upstream := fs.String("upstream", "", "the service's base `URL`, such as http://checkout:8080")
 	name := fs.String("name", "", "the proxy's `name` in the experiment files (proxy:)")
+	admin := fs.String("admin", "", "`address` of the proxy's own endpoints: POST /pause, POST /resume, GET /pause, GET /metrics (no token: keep it private)")
+	routes := fs.String("routes", "", "comma-separated path `prefixes` the metrics label requests by (others are \"other\")")
+	var pc chaos.PauseConfig
+	fs.IntVar(&pc.Queue, "pause.queue", 1000, "requests held at most while paused; one more gets 503")
+	fs.DurationVar(&pc.MaxHold, "pause.max-hold", 30*time.Second, "longest a request is held while paused; then 503")
+	fs.Float64Var(&pc.ReleaseRate, "pause.release-rate", 200, "held requests a second sent upstream after a resume, in order")
+	var tc chaos.ThrottleConfig
+	fs.Float64Var(&tc.GlobalRate, "throttle.rate", 0, "requests a second all proxy replicas together let through (0: no limit); over it, 429")
+	fs.IntVar(&tc.Replicas, "throttle.replicas", 1, "how many proxy replicas share --throttle.rate")
+	fs.IntVar(&tc.Burst, "throttle.burst", 0, "requests a replica lets through at once above its share after a quiet spell (0: a second's worth)")
 	var c client
 	clientFlags(fs, &c)
 	if help, err := parseFlags(fs, e, args); help || err != nil {
@@ -154,11 +168,43 @@ func runChaosProxy(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	p, err := chaos.NewProxy(chaos.Config{Upstream: up, Recorder: agent, Injecting: agent.Injecting, Logger: logger})
+	cfg := chaos.Config{Upstream: up, Recorder: agent, Injecting: agent.Injecting, Logger: logger}
+	if cfg.Pauser, err = chaos.NewPauser(pc, time.Now); err != nil {
+		return usageError("chaos proxy: %v", err)
+	}
+	if tc.GlobalRate > 0 {
+		if tc.Burst == 0 {
+			tc.Burst = max(1, int(tc.GlobalRate/float64(tc.Replicas)))
+		}
+		if cfg.Throttle, err = chaos.NewThrottle(tc, time.Now); err != nil {
+			return usageError("chaos proxy: %v", err)
+		}
+	}
+	var prefixes []string
+	for _, r := range strings.Split(*routes, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			prefixes = append(prefixes, r)
+		}
+	}
+	if cfg.Metrics, err = chaos.NewMetrics(chaos.LabelsOf(cfg, prefixes)); err != nil {
+		return usageError("chaos proxy: %v", err)
+	}
+	p, err := chaos.NewProxy(cfg)
 	if err != nil {
 		return usageError("%v", err)
 	}
 	agent.Attach(p)
+	if *admin != "" {
+		aln, err := net.Listen("tcp", *admin)
+		if err != nil {
+			return usageError("chaos proxy: --admin: %v", err)
+		}
+		defer aln.Close()
+		ahs := &http.Server{Handler: chaos.AdminHandler(p), ReadHeaderTimeout: 10 * time.Second}
+		go ahs.Serve(aln)
+		defer ahs.Close()
+		fmt.Fprintf(e.stderr, "nines chaos proxy: admin on http://%s (pause, resume, metrics)\n", aln.Addr())
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return usageError("chaos proxy: %v", err)
