@@ -115,6 +115,9 @@ func NewProxy(cfg Config) (*Proxy, error) {
 			MaxIdleConnsPerHost:   256,
 			IdleConnTimeout:       90 * time.Second,
 			ExpectContinueTimeout: time.Second,
+			// A proxy passes bodies as they are: no gzip asked for on the
+			// client's behalf, and none undone.
+			DisableCompression: true,
 		}
 	}
 	if cfg.Now == nil {
@@ -176,13 +179,26 @@ func (p *Proxy) reverse(u *url.URL) *httputil.ReverseProxy {
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:     p.cfg.Transport,
-		FlushInterval: -1, // stream: a chunk goes out as it comes
+		Transport: p.cfg.Transport,
+		// The default flushes a body of unknown length (a stream, server
+		// events) as each chunk comes, and lets a body of known length
+		// go out in as few writes as it can.
+		FlushInterval: 0,
+		BufferPool:    copyBuffers,
 		ErrorHandler:  p.upstreamFailed,
 	}
 	p.proxies[key] = rp
 	return rp
 }
+
+// copyBuffers are the buffers bodies are copied through: one per request
+// in flight, reused, rather than 32 KiB of garbage per request.
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 // upstreamFailed answers 502 for an upstream that could not be reached
 // or broke off, and logs it at most once a second, with how many since.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -164,6 +165,12 @@ func runChaosProxy(ctx context.Context, e *env, args []string) error {
 		token = strings.TrimSpace(string(b))
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	// A proxy's heap is small and short-lived (a request's buffers): a
+	// garbage collection every fourth growth rather than every one costs
+	// little memory and much less CPU per request. GOGC still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	agent, err := chaos.NewAgent(chaos.AgentConfig{Server: c.server, Name: *name, Token: token, Logger: logger})
 	if err != nil {
 		return usageError("%v", err)
