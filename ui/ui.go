@@ -76,6 +76,8 @@ type Config struct {
 	Observed EdgeObserver
 	// OnCall, when set, serves the on-call load page (oncall.go).
 	OnCall OnCallReporter
+	// Chaos, when set, serves the chaos experiment pages (chaos.go).
+	Chaos ChaosRunner
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -114,7 +116,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -141,6 +143,10 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /services/{name}", u.service)
 	u.mux.HandleFunc("GET /graph", u.graph)
 	u.mux.HandleFunc("GET /oncall", u.oncallPage)
+	u.mux.HandleFunc("GET /experiments", u.experiments)
+	u.mux.HandleFunc("GET /experiments/{name}", u.experiment)
+	u.mux.HandleFunc("POST /experiments/{name}/runs", u.startRun)
+	u.mux.HandleFunc("POST /experiments/{name}/stop", u.stopRun)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, &pageError{status: http.StatusNotFound, msg: fmt.Sprintf("There is no page at %s.", r.URL.Path),
 			hints: []string{"The overview at / lists every SLO; each links to its own page."}})
@@ -172,10 +178,11 @@ type layout struct {
 	Generated time.Time
 	// Snapshot is set on a frozen page.
 	Snapshot *snapshot.Meta
-	// Incidents, Scorecards, Catalog and OnCall say whether the incident,
-	// scorecard, service and on-call load pages are served.
-	Incidents, Scorecards, Catalog, OnCall bool
-	Page                                   any
+	// Incidents, Scorecards, Catalog, OnCall and Chaos say whether the
+	// incident, scorecard, service, on-call load and experiment pages are
+	// served.
+	Incidents, Scorecards, Catalog, OnCall, Chaos bool
+	Page                                          any
 }
 
 // render executes a page into a buffer first, so a template error becomes
@@ -185,6 +192,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	l.Incidents, l.OnCall = u.cfg.Incidents != nil, u.cfg.OnCall != nil
 	l.Scorecards = u.cfg.Scorecards != nil
 	l.Catalog = u.cfg.Catalog != nil
+	l.Chaos = u.cfg.Chaos != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)

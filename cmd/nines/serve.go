@@ -252,8 +252,15 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	// Each component gets the parts it calls (server/needs.go,
 	// ui/needs.go; docs/architecture.md): the engine reads and writes
 	// SLO data, the store answers what the engine does not hold.
+	chaosRuns, err := newChaos(ctx, experiments, eng, db, logger)
+	if err != nil {
+		return err
+	}
 	ucfg := ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Sources: puller, Logger: logger, Token: token}
 	parts.uiConfig(&ucfg)
+	if chaosRuns != nil {
+		ucfg.Chaos = chaosRuns
+	}
 	web, err := ui.New(ucfg)
 	if err != nil {
 		return err
@@ -265,10 +272,6 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		ProtectReads: f.protectReads, Reload: reload, Version: buildVersion(),
 		Hosts: allowedHosts(f.listen, append(f.web.externalHosts, hostOf(advertise))), MaxBodyMemory: int64(f.web.maxBodyMemory)}
 	parts.serverConfig(&scfg)
-	chaosRuns, err := newChaos(ctx, experiments, eng, db, logger)
-	if err != nil {
-		return err
-	}
 	if chaosRuns != nil {
 		scfg.Chaos = chaosRuns
 	}
