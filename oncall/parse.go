@@ -9,32 +9,13 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nines-sre/nines/internal/yamlfield"
 	"github.com/nines-sre/nines/slo"
 )
 
-// Error is one problem of a rotation, where it is.
-type Error struct {
-	File         string
-	Line, Column int
-	Field        string
-	Err          error
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// Error is one problem of a rotation, where it is: nines' positioned
+// error of every file format.
+type Error = yamlfield.Error
 
 // maxErrors bounds the errors reported for one file.
 const maxErrors = 50
