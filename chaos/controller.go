@@ -76,25 +76,40 @@ func NewController(ctx context.Context, defs []*Definition, m Measure, st RunSto
 	for _, d := range defs {
 		c.defs[d.Name] = d
 	}
-	err := st.RangeState(ctx, runKeyPrefix, func(key string, value []byte) error {
+	return c, c.Refresh(ctx)
+}
+
+// Refresh reads the runs from the store again: a replica that becomes
+// the leader takes over the runs the last one started and stepped.
+func (c *Controller) Refresh(ctx context.Context) error {
+	active := map[string]*Run{}
+	recent := map[string][]*Run{}
+	var seq int64
+	err := c.store.RangeState(ctx, runKeyPrefix, func(key string, value []byte) error {
 		var r Run
 		if err := json.Unmarshal(value, &r); err != nil {
 			return fmt.Errorf("chaos run %s: %w", key, err)
 		}
 		if n, err := strconv.ParseInt(r.ID, 10, 64); err == nil {
-			c.seq = max(c.seq, n)
+			seq = max(seq, n)
 		}
 		if !r.Done() && c.defs[r.Experiment] != nil {
-			c.active[r.Proxy] = &r
+			active[r.Proxy] = &r
 		}
-		c.recent[r.Experiment] = append(c.recent[r.Experiment], &r)
+		recent[r.Experiment] = append(recent[r.Experiment], &r)
 		return nil
 	})
-	for name, rs := range c.recent {
-		slices.SortFunc(rs, func(a, b *Run) int { return b.Started.Compare(a.Started) })
-		c.recent[name] = rs[:min(len(rs), keptRuns)]
+	if err != nil {
+		return err
 	}
-	return c, err
+	for name, rs := range recent {
+		slices.SortFunc(rs, func(a, b *Run) int { return b.Started.Compare(a.Started) })
+		recent[name] = rs[:min(len(rs), keptRuns)]
+	}
+	c.mu.Lock()
+	c.active, c.recent, c.seq = active, recent, max(c.seq, seq)
+	c.mu.Unlock()
+	return nil
 }
 
 // Definitions lists the experiments, by name.

@@ -26,16 +26,19 @@ var _ Chaos = (*chaos.Controller)(nil)
 
 // chaosRoutes serves the experiments, their runs and the proxies'
 // orders; without experiments they answer 404 saying how to have them.
+// Among replicas they are the leader's (atLeader): a follower sends them
+// on.
 func (s *Server) chaosRoutes(readOnly func(http.Handler) http.Handler, write func(mediaTypes, http.Handler) http.Handler) {
-	s.mux.Handle("GET /api/v1/experiments", readOnly(s.api(s.experiments)))
-	s.mux.Handle("GET /api/v1/experiments/{name}", readOnly(s.api(s.experiment)))
-	s.mux.Handle("POST /api/v1/experiments/{name}/runs", write(noBody, s.apiStatus(http.StatusCreated, s.startRun)))
-	s.mux.Handle("POST /api/v1/experiments/{name}/stop", write(noBody, s.api(s.stopRun)))
+	lead := s.atLeader
+	s.mux.Handle("GET /api/v1/experiments", readOnly(lead(s.api(s.experiments))))
+	s.mux.Handle("GET /api/v1/experiments/{name}", readOnly(lead(s.api(s.experiment))))
+	s.mux.Handle("POST /api/v1/experiments/{name}/runs", write(noBody, lead(s.apiStatus(http.StatusCreated, s.startRun))))
+	s.mux.Handle("POST /api/v1/experiments/{name}/stop", write(noBody, lead(s.api(s.stopRun))))
 	// The proxy asks for its orders several times a second: a read, with
 	// the write token when reads are protected.
-	s.mux.Handle("GET /api/v1/proxies/{name}/assignment", readOnly(s.api(s.assignment)))
-	s.mux.Handle("POST /api/v1/proxies/{name}/pause", write(noBody, s.api(s.pause(true))))
-	s.mux.Handle("POST /api/v1/proxies/{name}/resume", write(noBody, s.api(s.pause(false))))
+	s.mux.Handle("GET /api/v1/proxies/{name}/assignment", readOnly(lead(s.api(s.assignment))))
+	s.mux.Handle("POST /api/v1/proxies/{name}/pause", write(noBody, lead(s.api(s.pause(true)))))
+	s.mux.Handle("POST /api/v1/proxies/{name}/resume", write(noBody, lead(s.api(s.pause(false)))))
 }
 
 // pause asks a proxy to hold its new requests, or release them.

@@ -92,6 +92,20 @@ func (s *Server) sendOn(w http.ResponseWriter, r *http.Request, base string, bod
 	s.forward(w, r, base, body)
 }
 
+// atLeader serves h on the leader, and sends the request on to it from a
+// follower: the chaos runs live in the leader's controller, which steps
+// them, so their reads and writes go there. Their bodies are empty.
+func (s *Server) atLeader(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		base, err := s.leaderURL(r)
+		if err != nil || base != "" {
+			s.sendOn(w, r, base, nil, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // forward sends the request on to the leader at base and copies its
 // answer back. Only a 2xx from the leader becomes a 2xx here; a leader
 // that cannot be reached is a 503 with Retry-After, which senders retry.
@@ -162,7 +176,7 @@ func unreached(base string, err error) error {
 
 // write adds what this replica sent on to /metrics.
 func (fw *forwarding) write(ex *promtext.Exposition) {
-	ex.Family("nines_forwarded_requests_total", "counter", "Metric requests (remote write, OTLP) this follower sent on to the leader, by outcome: committed by the leader, refused by it, or not answered.")
+	ex.Family("nines_forwarded_requests_total", "counter", "Requests this follower sent on to the leader (metric samples, chaos runs and proxies' orders), by outcome: answered with a 2xx by the leader, refused by it, or not answered.")
 	ex.Sample("nines_forwarded_requests_total", []string{"outcome", "committed"}, float64(fw.sent.Load()))
 	ex.Sample("nines_forwarded_requests_total", []string{"outcome", "refused"}, float64(fw.refused.Load()))
 	ex.Sample("nines_forwarded_requests_total", []string{"outcome", "unreached"}, float64(fw.unreached.Load()))

@@ -144,6 +144,17 @@ func TestFollowerSendsMetricSamplesOnToTheLeader(t *testing.T) {
 		}
 		<-got
 	})
+	t.Run("Chaos runs and proxies' orders are the leader's: a follower sends them on.", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/proxies/checkout/assignment", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if g := <-got; resp.StatusCode != http.StatusNoContent || g.forwarder != self {
+			t.Errorf("answer %d, leader saw %+v; want the leader's answer to a request sent on", resp.StatusCode, g)
+		}
+	})
 	t.Run("A request another replica sent on is never sent on again: 503, retried.", func(t *testing.T) {
 		resp := post(map[string]string{forwardedBy: "c"})
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
@@ -164,7 +175,7 @@ func TestFollowerSendsMetricSamplesOnToTheLeader(t *testing.T) {
 		r, _ := http.Get(srv.URL + "/metrics")
 		b, _ := io.ReadAll(r.Body)
 		r.Body.Close()
-		for _, line := range []string{`nines_forwarded_requests_total{outcome="committed"} 1`, `nines_forwarded_requests_total{outcome="refused"} 1`, `nines_forwarded_requests_total{outcome="unreached"} 1`} {
+		for _, line := range []string{`nines_forwarded_requests_total{outcome="committed"} 2`, `nines_forwarded_requests_total{outcome="refused"} 1`, `nines_forwarded_requests_total{outcome="unreached"} 1`} {
 			if !strings.Contains(string(b), line) {
 				t.Errorf("/metrics lacks %s", line)
 			}

@@ -310,8 +310,18 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		// proxies' events sent as often, a harm bound stops a run within
 		// about a second of being passed.
 		run(func() {
+			led := true // the controller read the runs at start
 			every(ctx, 250*time.Millisecond, func(time.Time) {
-				if rep.leading() {
+				leading := rep.leading()
+				if leading && !led {
+					// Take over the runs the last leader stepped.
+					if err := chaosRuns.Refresh(ctx); err != nil {
+						logger.Warn("chaos: reading the runs as the new leader (tried again at the next step)", "err", err)
+						return
+					}
+				}
+				led = leading
+				if leading {
 					chaosRuns.Step(ctx)
 				}
 			})
