@@ -46,18 +46,27 @@ var proxyRE = regexp.MustCompile(`nines chaos proxy: http://(\S+) `)
 // serve with three experiments: 2 % errors injected into the experiment
 // cohort must be disproved, a 5 ms delay the service's SLO absorbs must
 // hold, and a fault past the harm bound must stop its run within about a
+// second. A run sending its cohort to another cluster shows every user
+// sticking to one cluster, and a person's stop taking effect within a
 // second. A closed release gate refuses to start a run.
 func TestChaosExperimentsJudgedBySLIs(t *testing.T) {
 	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
 	defer service.Close()
+	cluster := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "experiment cluster")
+	}))
+	defer cluster.Close()
 
 	dir := t.TempDir()
 	for name, text := range map[string]string{
 		"errors.yaml":   chaosExperiment("two-percent-errors", "  - {name: errors, percentage: 2%, abort: {status: 503}, maxActive: 1000}", ""),
 		"absorbed.yaml": chaosExperiment("absorbed-delay", "  - {name: delay, delay: {fixed: 5ms}, maxActive: 1000}", ""),
 		"harm.yaml":     chaosExperiment("harmful", "  - {name: outage, abort: {status: 503}, maxActive: 1000}", "abort: {experimentBadShare: 20%}\n"),
+		// Sent to another cluster that answers as well: nothing to
+		// disprove, and a minimum effect too small to hold in seconds.
+		"reroute.yaml": strings.Replace(chaosExperiment("reroute", "  - {name: other-cluster, upstream: \""+cluster.URL+"\", maxActive: 1000}", ""), "minEffect: 1%", "minEffect: 0.01%", 1),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -81,19 +90,35 @@ func TestChaosExperimentsJudgedBySLIs(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var sent, failed atomic.Int64
+	var rerouted atomic.Int64 // Unix ns of the last answer from the other cluster
+	var watching atomic.Bool
+	var seenMu sync.Mutex
+	seen := map[string]map[string]bool{} // user → bodies seen while watching
 	var wg sync.WaitGroup
 	for c := range 8 {
 		wg.Go(func() {
 			hc := &http.Client{Timeout: 5 * time.Second}
 			for i := c; ctx.Err() == nil; i += 8 {
+				user := fmt.Sprintf("user-%d", (i*7919)%5000)
 				req, _ := http.NewRequestWithContext(ctx, "GET", proxyURL+"/api/pay", nil)
-				req.Header.Set("X-User-Id", fmt.Sprintf("user-%d", (i*7919)%5000))
+				req.Header.Set("X-User-Id", user)
 				resp, err := hc.Do(req)
 				if err != nil {
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				if string(body) == "experiment cluster" {
+					rerouted.Store(time.Now().UnixNano())
+				}
+				if watching.Load() {
+					seenMu.Lock()
+					if seen[user] == nil {
+						seen[user] = map[string]bool{}
+					}
+					seen[user][string(body)] = true
+					seenMu.Unlock()
+				}
 				sent.Add(1)
 				if resp.StatusCode >= 500 {
 					failed.Add(1)
@@ -188,13 +213,56 @@ func TestChaosExperimentsJudgedBySLIs(t *testing.T) {
 	}
 	t.Logf("%d requests sent, %d failed (%d of them before the harmful run)", sent.Load(), failed.Load(), failedBefore)
 
+	// Stickiness, and a person's stop: the experiment cohort goes to
+	// another cluster; every user sees one cluster only, and once the
+	// run is stopped no request goes there after a second.
+	if _, code, body := start("reroute"); code != http.StatusCreated {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	time.Sleep(time.Second) // the proxy takes its orders within a quarter second
+	watching.Store(true)
+	time.Sleep(2 * time.Second)
+	watching.Store(false)
+	both, inExp := 0, 0
+	seenMu.Lock()
+	for _, bodies := range seen {
+		if len(bodies) > 1 {
+			both++
+		}
+		if bodies["experiment cluster"] {
+			inExp++
+		}
+	}
+	users := len(seen)
+	seenMu.Unlock()
+	if both > 0 || inExp == 0 || inExp == users {
+		t.Errorf("of %d users, %d saw both clusters and %d the experiment's; want none both, and some but not all in the experiment", users, both, inExp)
+	}
+	req, _ := http.NewRequest("POST", n.url+"/api/v1/experiments/reroute/stop?by=e2e", nil)
+	stopped := time.Now()
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stop: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	time.Sleep(2 * time.Second)
+	last := time.Unix(0, rerouted.Load())
+	if lag := last.Sub(stopped); lag > time.Second {
+		t.Errorf("requests went to the experiment cluster %s after the stop, want within a second", lag)
+	}
+	t.Logf("stickiness: %d users, %d in the experiment cohort, none in both; the last request rerouted %s after the stop",
+		users, inExp, last.Sub(stopped).Round(time.Millisecond))
+	if r := finish("reroute", 5*time.Second); r.StoppedBy != "person" {
+		t.Errorf("the stopped run: %+v", r)
+	}
+
 	// A spent budget closes the SLO's release gate: a run is refused.
 	var bad strings.Builder
 	now := time.Now().UTC()
 	for i := range 200 {
 		fmt.Fprintf(&bad, "{\"time\": %q, \"status\": 500, \"latency_ms\": 1}\n", now.Add(-time.Duration(i)*time.Second).Format(time.RFC3339))
 	}
-	resp, err := client.Post(n.url+"/api/v1/events?slo=checkout-availability", "application/x-ndjson", strings.NewReader(bad.String()))
+	resp, err = client.Post(n.url+"/api/v1/events?slo=checkout-availability", "application/x-ndjson", strings.NewReader(bad.String()))
 	if err != nil {
 		t.Fatal(err)
 	}

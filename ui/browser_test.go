@@ -309,12 +309,15 @@ func TestBrowser(t *testing.T) {
 	// Incidents and the review.
 	withIncidents(t, f)
 	f.ui.cfg.OnCall = newFakeOnCall(t)
+	f.ui.cfg.Chaos = newStubChaos(t, f.eng.Now())
 	for _, p := range []struct{ name, path, sel, text string }{
 		{"incidents", "/incidents", "table.incidents", "Checkout errors after deploy"},
 		{"incident-1", "/incidents/1", "svg.chart.phases", "✗ over the 10m goal"},
 		{"incident-2", "/incidents/2", "article.markdown table", "What happened"},
 		{"review", "/review", "svg.chart.line", "Median times per month"},
 		{"oncall", "/oncall?month=2026-11", "table.oncall", "Shifts over the limit of 2 incidents"},
+		{"experiments", "/experiments", "table.experiments", "checkout-slow-payments"},
+		{"experiment", "/experiments/checkout-slow-payments", "table.runs", "55 / 5000"},
 	} {
 		b.do(p.name, chromedp.Navigate(f.srv.URL+p.path))
 		if !visible(b, p.sel) {

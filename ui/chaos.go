@@ -161,3 +161,19 @@ func (u *UI) chaosOn(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return true
 }
+
+// staleExperiments names the experiments whose confidence fell below one
+// half, or that never held, for the overview.
+func (u *UI) staleExperiments() []string {
+	if u.cfg.Chaos == nil {
+		return nil
+	}
+	var out []string
+	for _, d := range u.cfg.Chaos.Definitions() {
+		runs, _ := u.cfg.Chaos.Runs(d.Name)
+		if c, _ := chaos.Confidence(runs, u.cfg.SLOs.Now(), d.HalfLife); c < 0.5 {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}

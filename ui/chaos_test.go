@@ -37,19 +37,25 @@ func (s *stubChaos) Stop(ctx context.Context, name, who string) (*chaos.Run, err
 	return &chaos.Run{ID: "1"}, nil
 }
 
-func TestExperimentPages(t *testing.T) {
+// newStubChaos is the example experiment with one run that held two
+// weeks before now.
+func newStubChaos(t testing.TB, now time.Time) *stubChaos {
+	t.Helper()
 	defs, err := chaos.LoadExperiments("../examples/experiment.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Parallel()
-	f := newFixture(t, 1)
-	f.get("/experiments", 404)
-	now := f.eng.Now()
 	held := chaos.Run{ID: "1", Experiment: defs[0].Name, Outcome: verdict.Held, Started: now.Add(-15 * 24 * time.Hour), Ended: now.Add(-14 * 24 * time.Hour),
 		Verdict: verdict.Verdict{Effect: 0.001, Low: -0.004, High: 0.006, PValue: 0.8,
 			Control: verdict.Counts{Requests: 5000, Bad: 50}, Experiment: verdict.Counts{Requests: 5000, Bad: 55}}}
-	st := &stubChaos{def: defs[0], runs: []chaos.Run{held}}
+	return &stubChaos{def: defs[0], runs: []chaos.Run{held}}
+}
+
+func TestExperimentPages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	f.get("/experiments", 404)
+	st := newStubChaos(t, f.eng.Now())
 	f.ui.cfg.Chaos, f.ui.cfg.Token = st, "s3cret"
 	srv := f.srv
 
@@ -58,6 +64,9 @@ func TestExperimentPages(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/experiments lacks %q", want)
 		}
+	}
+	if !strings.Contains(f.get("/", 200), "Chaos experiments stale or never held") {
+		t.Error("the overview does not list the stale experiment")
 	}
 	body = f.get("/experiments/checkout-slow-payments", 200)
 	for _, want := range []string{"55 / 5000", "&#43;0.1 %", "-0.4 % to 0.6 %", "held"} {

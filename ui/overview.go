@@ -49,6 +49,9 @@ type overviewView struct {
 	Filtered                 bool
 	Firing, Exhausted, Met   int
 	CurlEvents               string
+	// StaleExperiments are the chaos experiments whose confidence fell
+	// below one half, or that never held.
+	StaleExperiments []string
 }
 
 // overview serves /: every SLO as a row, filtered and sorted.
@@ -58,6 +61,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
+	v.StaleExperiments = u.staleExperiments()
 	u.render(w, r, http.StatusOK, "overview", &layout{Title: "SLOs", Nav: "slos", Generated: u.cfg.SLOs.Now().UTC(), Page: v})
 }
 
