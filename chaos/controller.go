@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/chaos/verdict"
+	"github.com/nines-sre/nines/hist"
 )
 
 // Measure is what the controller reads of the SLOs: the counts of a
@@ -27,6 +28,9 @@ type Measure interface {
 	// Frozen is the gate's refusal of changes to the SLO's service, nil
 	// when changes may go out.
 	Frozen(name string) error
+	// Latency is the latency histogram of SLO name in [from, to), and its
+	// threshold in seconds (0 when the SLI has none).
+	Latency(ctx context.Context, name string, from, to time.Time) (*hist.Histogram, float64, error)
 }
 
 // RunStore keeps runs across restarts (the store's state).
@@ -321,11 +325,29 @@ func (c *Controller) step(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
+	if lc, err := c.latency(ctx, ctl, exp, r.Started, now); err == nil {
+		r.Latency = lc
+	} else if ctx.Err() == nil {
+		c.logger.Warn("chaos run: the cohorts' latencies cannot be read", "experiment", r.Experiment, "err", err)
+	}
 	if done {
 		delete(c.active, r.Proxy)
 		c.logger.Info("chaos run ended", "experiment", r.Experiment, "run", r.ID, "outcome", r.Outcome, "stopped_by", r.StoppedBy, "reason", r.Reason)
 	}
 	return c.save(ctx, r)
+}
+
+// latency compares the cohorts' latencies since the run started.
+func (c *Controller) latency(ctx context.Context, ctl, exp string, from, to time.Time) (*LatencyComparison, error) {
+	hc, thr, err := c.measure.Latency(ctx, ctl, from, to)
+	if err != nil {
+		return nil, err
+	}
+	he, _, err := c.measure.Latency(ctx, exp, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return CompareLatency(hc, he, thr), nil
 }
 
 func (c *Controller) save(ctx context.Context, r *Run) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/chaos/verdict"
+	"github.com/nines-sre/nines/hist"
 )
 
 // fakeMeasure answers counts by SLO name.
@@ -30,6 +31,20 @@ func (f *fakeMeasure) Budget(ctx context.Context, name string) (float64, float64
 	return 0.9, 0.99, nil
 }
 func (f *fakeMeasure) Frozen(name string) error { return f.frozen }
+
+// Latency: control requests take 10 ms, experiment ones 500 ms, against
+// a 300 ms threshold.
+func (f *fakeMeasure) Latency(ctx context.Context, name string, from, to time.Time) (*hist.Histogram, float64, error) {
+	h := hist.New()
+	v := 0.01
+	if strings.HasSuffix(name, ".experiment") {
+		v = 0.5
+	}
+	if err := h.InsertN(v, 100); err != nil {
+		return nil, 0, err
+	}
+	return h, 0.3, nil
+}
 
 // memState is the store's state in memory.
 type memState struct {
@@ -108,6 +123,9 @@ func TestController(t *testing.T) {
 	runs, _ := c2.Runs(def.Name)
 	if runs[0].Outcome != verdict.Disproved || c2.Assignment(def.Proxy).Run != "" {
 		t.Errorf("after the step: %+v; assignment %+v", runs[0], c2.Assignment(def.Proxy))
+	}
+	if lc := runs[0].Latency; lc == nil || *lc.ControlUnder != 1 || *lc.ExperimentUnder != 0 || lc.Rank.Superiority != 1 {
+		t.Errorf("latency comparison %+v", lc)
 	}
 	if _, err := c2.Stop(ctx, def.Name, "ana"); err == nil {
 		t.Error("stopping an ended run succeeded")

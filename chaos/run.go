@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/chaos/verdict"
+	"github.com/nines-sre/nines/hist"
 )
 
 // Run is one run of an experiment: when it started, what it applied,
@@ -35,6 +36,36 @@ type Run struct {
 	Faults []string `json:"faults"`
 	// Evidence is the largest evidence the looks saw (verdict.Resume).
 	Evidence float64 `json:"evidence"`
+	// Latency compares the cohorts' latencies at the last look, for
+	// reading: the verdict judges the bad share, in which a request
+	// slower than the threshold counts already.
+	Latency *LatencyComparison `json:"latency,omitempty"`
+}
+
+// LatencyComparison is the cohorts' latencies side by side: the share of
+// requests at or under the SLO's threshold in each (absent without one),
+// and the rank test of the two histograms.
+type LatencyComparison struct {
+	ControlUnder    *float64         `json:"control_at_or_under,omitempty"`
+	ExperimentUnder *float64         `json:"experiment_at_or_under,omitempty"`
+	Rank            verdict.RankTest `json:"rank_test"`
+}
+
+// CompareLatency compares two cohorts' latency histograms against the
+// threshold (seconds; 0 for none).
+func CompareLatency(control, experiment *hist.Histogram, threshold float64) *LatencyComparison {
+	lc := &LatencyComparison{Rank: verdict.Rank(control, experiment)}
+	if threshold > 0 {
+		share := func(h *hist.Histogram) *float64 {
+			if h.Count() == 0 {
+				return nil
+			}
+			v := float64(h.CountAtOrBelow(threshold)) / float64(h.Count())
+			return &v
+		}
+		lc.ControlUnder, lc.ExperimentUnder = share(control), share(experiment)
+	}
+	return lc
 }
 
 // Observation is what one step of a run sees: the cohorts' counts since

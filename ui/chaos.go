@@ -41,6 +41,21 @@ type runRow struct {
 	chaos.Run
 	Took            string
 	Effect, Between string
+	// LatencyText is the cohorts' latencies side by side.
+	LatencyText string
+}
+
+// latencyText words a run's latency comparison: the shares at or under
+// the threshold, and the chance an experiment request is the slower.
+func latencyText(lc *chaos.LatencyComparison) string {
+	if lc == nil {
+		return "–"
+	}
+	out := ""
+	if lc.ControlUnder != nil && lc.ExperimentUnder != nil {
+		out = fmt.Sprintf("within the threshold %.3g %% / %.3g %%; ", 100**lc.ControlUnder, 100**lc.ExperimentUnder)
+	}
+	return out + fmt.Sprintf("slower %.0f %% of the time (rank test p %.3g)", 100*lc.Rank.Superiority, lc.Rank.PValue)
 }
 
 type experimentsView struct {
@@ -78,7 +93,7 @@ func (u *UI) experimentRow(r *http.Request, d *chaos.Definition, withRuns bool) 
 			v := rr.Verdict
 			row.Runs = append(row.Runs, runRow{Run: *rr, Took: formatDuration(end.Sub(rr.Started).Round(time.Second)),
 				Effect:  fmt.Sprintf("%+.3g %%", 100*v.Effect),
-				Between: fmt.Sprintf("%.3g %% to %.3g %%", 100*v.Low, 100*v.High)})
+				Between: fmt.Sprintf("%.3g %% to %.3g %%", 100*v.Low, 100*v.High), LatencyText: latencyText(rr.Latency)})
 		}
 	}
 	return row

@@ -10,6 +10,7 @@ import (
 	"github.com/nines-sre/nines/chaos"
 	"github.com/nines-sre/nines/chaos/verdict"
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/hist"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 )
@@ -97,6 +98,22 @@ func (m engineMeasure) Frozen(name string) error {
 		return errors.New("SLO " + name + "'s release gate is closed: " + d.Reason)
 	}
 	return nil
+}
+
+func (m engineMeasure) Latency(ctx context.Context, name string, from, to time.Time) (*hist.Histogram, float64, error) {
+	s, err := m.eng.SLO(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	h, err := m.eng.Latency(ctx, name, time.Unix(0, slo.QuantumStart(from.UnixNano(), s.Quantum)), to)
+	if err != nil {
+		return nil, 0, err
+	}
+	thr := 0.0
+	if s.SLI.Latency != nil {
+		thr = s.SLI.Latency.Threshold
+	}
+	return h, thr, nil
 }
 
 // newChaos makes the controller of the experiments, nil without any.
