@@ -36,6 +36,9 @@ func TestGolden(t *testing.T) {
 		code int
 	}{
 		{"eval-example-text", "eval --spec examples/checkout.yaml --events examples/access.log", 0},
+		{"durability-replicas", "durability --replicas 3 --afr 3% --mttr 24h", 0},
+		{"durability-ec-json", "durability --ec 6+3 --afr 2% --mttr 48h --groups 100000 --json", 0},
+		{"durability-afr-without-sign", "durability --replicas 3 --afr 3 --mttr 24h", 2},
 		{"eval-example-json", "eval --spec examples/checkout.yaml --events examples/access.log --json", 0},
 		{"eval-example-jsonl-violated", "eval --spec examples/checkout.yaml --events examples/events.jsonl", 1},
 		{"eval-jsonl-rolling", "eval --spec cmd/nines/testdata/rolling.yaml --events cmd/nines/testdata/events.jsonl", 0},
