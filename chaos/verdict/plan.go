@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 )
@@ -17,9 +18,41 @@ type Planned struct {
 	// the plan's power; Hold those at which a run with no difference
 	// holds with that power. Requests is the larger: enough to decide
 	// either way.
-	Disprove, Hold, Requests uint64
+	Disprove uint64 `json:"disprove_requests"`
+	Hold     uint64 `json:"hold_requests"`
+	Requests uint64 `json:"requests"`
 	// Duration is Requests at the traffic given (zero without traffic).
-	Duration time.Duration
+	Duration time.Duration `json:"-"`
+}
+
+// plannedJSON is Planned as the API writes it: the duration in seconds,
+// absent when no traffic was measured.
+type plannedJSON struct {
+	Disprove uint64   `json:"disprove_requests"`
+	Hold     uint64   `json:"hold_requests"`
+	Requests uint64   `json:"requests"`
+	Seconds  *float64 `json:"duration_seconds,omitempty"`
+}
+
+func (p Planned) MarshalJSON() ([]byte, error) {
+	out := plannedJSON{Disprove: p.Disprove, Hold: p.Hold, Requests: p.Requests}
+	if p.Duration > 0 {
+		s := p.Duration.Seconds()
+		out.Seconds = &s
+	}
+	return json.Marshal(out)
+}
+
+func (p *Planned) UnmarshalJSON(b []byte) error {
+	var in plannedJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*p = Planned{Disprove: in.Disprove, Hold: in.Hold, Requests: in.Requests}
+	if in.Seconds != nil {
+		p.Duration = time.Duration(*in.Seconds * float64(time.Second))
+	}
+	return nil
 }
 
 // Plan says, before a run starts, how many requests per cohort and how

@@ -1,8 +1,10 @@
 package verdict
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,5 +222,21 @@ func TestPlanDuration(t *testing.T) {
 	want := time.Duration(float64(got.Requests) / (100 * 0.01) * float64(time.Second))
 	if got.Duration != want || got.Requests != max(got.Disprove, got.Hold) {
 		t.Errorf("got %+v, want duration %s", got, want)
+	}
+}
+
+func TestPlannedJSON(t *testing.T) {
+	for _, p := range []Planned{{Disprove: 10, Hold: 5, Requests: 10, Duration: 90 * time.Second}, {Disprove: 3, Hold: 4, Requests: 4}} {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Planned
+		if err := json.Unmarshal(b, &back); err != nil || back != p {
+			t.Errorf("%s came back as %+v, %v", b, back, err)
+		}
+	}
+	if b, _ := json.Marshal(Planned{Requests: 4}); strings.Contains(string(b), "duration") {
+		t.Errorf("no traffic, yet a duration: %s", b)
 	}
 }

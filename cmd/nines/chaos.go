@@ -118,14 +118,13 @@ func writeChaos(w io.Writer, sub string, out map[string]any) error {
 	planned, _ := out["planned"].(map[string]any)
 	fmt.Fprintf(w, "run %v of %v: %v (%v)\n", out["id"], out["experiment"], out["outcome"], out["reason"])
 	if sub == "run" && planned != nil {
-		fmt.Fprintf(w, "decides within about %v requests per cohort, %v at the current traffic\n", planned["Requests"], time.Duration(toInt(planned["Duration"])).Round(time.Second))
+		when := "no traffic measured in the last hour to time it by"
+		if secs, ok := planned["duration_seconds"].(float64); ok {
+			when = "about " + (time.Duration(secs) * time.Second).String() + " at the last hour's traffic"
+		}
+		fmt.Fprintf(w, "decides within about %v requests per cohort: %s\n", planned["requests"], when)
 	}
 	return nil
-}
-
-func toInt(v any) int64 {
-	f, _ := v.(float64)
-	return int64(f)
 }
 
 // runChaosProxy runs the HTTP proxy: it takes the orders of nines serve
