@@ -352,8 +352,15 @@ func (e *Engine) saveAlerts(ctx context.Context, entries []*entry) {
 		return
 	}
 	if err := app.Commit(); err != nil {
-		e.cfg.Logger.Error("saving alert history and state; retried at the next tick", "slos", len(done), "err", err)
+		// Said when the saves start failing and when they work again, not
+		// at every tick of an outage.
+		if e.alertSaveFailing.CompareAndSwap(0, e.cfg.Now().UnixNano()) {
+			e.cfg.Logger.Error("saving alert history and state; retried at every tick, logged again when it works", "slos", len(done), "err", err)
+		}
 		return
+	}
+	if since := e.alertSaveFailing.Swap(0); since != 0 {
+		e.cfg.Logger.Info("saving alert history and state works again", "failed_for", e.cfg.Now().Sub(time.Unix(0, since)).Round(time.Second))
 	}
 	for _, d := range done {
 		d.en.mu.Lock()

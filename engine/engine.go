@@ -125,6 +125,9 @@ type Engine struct {
 	collectors map[string]*collector
 	// health refuses commits at once while the store is failing (health.go).
 	health storeHealth
+	// alertSaveFailing is when saving the alert state began failing (Unix
+	// ns), 0 while it works: the log says so once per outage.
+	alertSaveFailing atomic.Int64
 	// tookOver: TakeOver ran since this replica last stepped down
 	// (replica.go).
 	tookOver atomic.Bool
