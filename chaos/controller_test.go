@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -134,5 +135,29 @@ func TestController(t *testing.T) {
 	m.frozen = errors.New("budget spent")
 	if _, err := c2.Start(ctx, other.Name); !errors.Is(err, ErrRefused) {
 		t.Errorf("a start under a closed gate: %v, want ErrRefused", err)
+	}
+}
+
+func TestAgentEventLinesAreJSON(t *testing.T) {
+	a, err := NewAgent(AgentConfig{Server: "http://127.0.0.1:1", Name: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 7, 10, 0, 0, 123456789, time.UTC)
+	a.Record(Outcome{SLO: "x.control", Start: at, Status: 503, Latency: 1500 * time.Microsecond})
+	a.Record(Outcome{SLO: "x.control", Start: at, Latency: time.Second})
+	a.Record(Outcome{Start: at, Status: 200})
+	want := `{"time":"2026-12-07T10:00:00.123456789Z","latency_ms":1.5,"status":503}` + "\n" +
+		`{"time":"2026-12-07T10:00:00.123456789Z","latency_ms":1000,"ok":false}` + "\n"
+	if got := a.pending["x.control"].String(); got != want {
+		t.Errorf("lines\n%s\nwant\n%s", got, want)
+	}
+	if s := a.Stats(); s.Outside != 1 {
+		t.Errorf("outside %d, want 1", s.Outside)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(a.pending["x.control"].String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("not JSON: %s", line)
+		}
 	}
 }

@@ -54,6 +54,12 @@ func withCohorts(files map[string][]byte, defs []*chaos.Definition) (map[string]
 	return out, nil
 }
 
+// runStart is the start of the quantum t falls in: a run's counts and
+// latencies start with the quantum it started in.
+func runStart(t time.Time, quantum time.Duration) time.Time {
+	return time.Unix(0, slo.QuantumStart(t.UnixNano(), quantum)).UTC()
+}
+
 // engineMeasure reads the cohorts and the experiment's SLO from the
 // engine, for the chaos controller.
 type engineMeasure struct{ eng *engine.Engine }
@@ -65,8 +71,8 @@ func (m engineMeasure) Counts(ctx context.Context, name string, from, to time.Ti
 	if err != nil {
 		return verdict.Counts{}, err
 	}
-	start := time.Unix(0, slo.QuantumStart(from.UnixNano(), s.Quantum)).UTC()
-	end := time.Unix(0, slo.QuantumStart(to.UnixNano()+int64(s.Quantum)-1, s.Quantum)).UTC()
+	start := runStart(from, s.Quantum)
+	end := runStart(to.Add(s.Quantum-1), s.Quantum)
 	if !end.After(start) {
 		end = start.Add(s.Quantum)
 	}
@@ -105,7 +111,7 @@ func (m engineMeasure) Latency(ctx context.Context, name string, from, to time.T
 	if err != nil {
 		return nil, 0, err
 	}
-	h, err := m.eng.Latency(ctx, name, time.Unix(0, slo.QuantumStart(from.UnixNano(), s.Quantum)), to)
+	h, err := m.eng.Latency(ctx, name, runStart(from, s.Quantum), to)
 	if err != nil {
 		return nil, 0, err
 	}
