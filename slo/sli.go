@@ -70,6 +70,17 @@ type SLI struct {
 	// Log says how the access log that feeds the SLI is read (nines eval,
 	// nines ship); nil leaves it to the command line or to detection.
 	Log *LogSource
+	// Probe, when set, feeds the SLI with the consensus of a synthetic
+	// probe run from several locations (package probe): a quantum is bad
+	// when enough locations failed within the probe's window. Source,
+	// Edge and Log are then nil.
+	Probe *ProbeSource
+}
+
+// ProbeSource names the probe, defined in a probes file, whose consensus
+// across locations feeds an SLI.
+type ProbeSource struct {
+	Name string
 }
 
 // LogSource names the format of an SLI's access log as a spec writes it:

@@ -206,6 +206,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 	if e := s.SLI.Edge; e != nil {
 		put(sli, "source", mapping("edge", mapping("from", e.From, "to", e.To)))
 	}
+	if p := s.SLI.Probe; p != nil {
+		put(sli, "probes", p.Name)
+	}
 	put(m, "sli", sli)
 	put(m, "objective", percentNode(s.Objective))
 	if !s.QuantumObjective.IsZero() {
@@ -254,6 +257,9 @@ func openSLODocs(s *slo.SLO) ([]*yaml.Node, error) {
 	src := s.SLI.Source
 	if s.SLI.Edge != nil {
 		return nil, errors.New("an SLI fed by traced calls along an edge (sli.source.edge) has no OpenSLO form: OpenSLO names metrics, not call-graph edges")
+	}
+	if s.SLI.Probe != nil {
+		return nil, errors.New("an SLI fed by a probe's consensus (sli.probes) has no OpenSLO form: OpenSLO names metrics, not synthetic probes")
 	}
 	// A source read from a query API names a DataSource that holds the
 	// API in its connectionDetails, named as the SLO is.

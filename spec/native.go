@@ -18,7 +18,7 @@ type nativeLoader struct{}
 var (
 	nativeFields = []string{"name", "service", "description", "owner", "labels", "sli",
 		"objective", "quantumObjective", "method", "quantum", "window", "noData", "since", "alerting", "budgetPolicy"}
-	sliFields    = []string{"good", "source", "log"}
+	sliFields    = []string{"good", "source", "log", "probes"}
 	sourceFields = []string{"good", "bad", "total", "histogram", "errors", "statusLabel", "unit", "prometheus", "edge"}
 	goodFields   = []string{"status", "ok", "latency"}
 	windowFields = []string{"rolling", "calendar", "timezone"}
@@ -221,6 +221,12 @@ func (d *doc) labels(f field) {
 func (d *doc) sli(f field) {
 	r := d.r
 	fs := d.fields(f.val, f.path, sliFields, sliElsewhere)
+	if pf, ok := fs["probes"]; ok {
+		d.probes(fs, pf)
+		if _, ok := fs["good"]; !ok {
+			return // a probe's own verdict judges each run
+		}
+	}
 	g, ok := r.require(f.val, fs, f.path, "good", wantGood)
 	if !ok || !r.mapping(g, wantGood) {
 		return

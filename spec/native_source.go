@@ -33,6 +33,7 @@ const (
 	wantConnection = "a mapping with url: http://prometheus:9090, and headers, bearerTokenFile or basicAuth when the API needs them"
 	wantEdge       = "a mapping with from: SERVICE and to: SERVICE, the service.name of the caller and of the called service in traces"
 	wantEdgeEnd    = "a service.name such as checkout"
+	wantProbe      = "the name of a probe defined in the probes file (nines serve --probes), such as checkout-home"
 )
 
 // source reads sli.source: the metric series nines serve reads the SLI
@@ -284,4 +285,35 @@ func promNode(api *slo.PromAPI, selectors *yaml.Node) *yaml.Node {
 		put(sm, "basicAuth", mapping("username", api.BasicAuthUser, "passwordFile", api.BasicAuthPasswordFile))
 	}
 	return sm
+}
+
+// probes reads sli.probes: the SLI is fed by the consensus of a synthetic
+// probe across its locations. The probe is defined in the probes file,
+// which the agents at other vantage points read too; the spec names it.
+// A probe judges each run itself (expected status, body, answers), so a
+// status rule has nothing to judge; a latency threshold still applies to
+// each run.
+func (d *doc) probes(fs map[string]field, pf field) {
+	r := d.r
+	for _, name := range []string{"source", "log"} {
+		if other, ok := fs[name]; ok {
+			r.errorf(other.key, other.path, "is beside probes; an SLI fed by a probe reads no metrics or logs, so remove %s", name)
+		}
+	}
+	if g, ok := fs["good"]; ok && g.val.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(g.val.Content); i += 2 {
+			if k := g.val.Content[i]; k.Value == "status" {
+				r.errorf(k, g.path+".status", "is decided by the probe itself (its expected status, body or answers); remove it, or write ok: true")
+			}
+		}
+	}
+	v, ok := r.scalar(pf, wantProbe)
+	if !ok {
+		return
+	}
+	if !ValidName(v) {
+		r.errorf(pf.val, pf.path, "%s is not a probe name; want %s", quote(v), wantProbe)
+		return
+	}
+	d.slo.SLI.Probe = &slo.ProbeSource{Name: v}
 }
