@@ -405,12 +405,6 @@ func (s *Server) events(r *http.Request) (any, error) {
 	if body, err = arrayToLines(body); err != nil {
 		return nil, err
 	}
-	type result struct {
-		SLO      string `json:"slo"`
-		Accepted int    `json:"quanta_accepted"`
-		Late     int    `json:"quanta_late"`
-		Future   int    `json:"quanta_future"`
-	}
 	// Each SLO judges the events by its own SLI; all of them are stored in
 	// one transaction, so a failed request stored nothing.
 	var rep *ingest.Report
@@ -446,10 +440,10 @@ func (s *Server) events(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	results := make([]result, 0, len(targets))
+	results := make([]eventsResult, 0, len(targets))
 	for _, o := range targets {
 		ar := stored[o.Name]
-		results = append(results, result{o.Name, ar.Accepted, ar.Late, ar.Future})
+		results = append(results, eventsResult{o.Name, ar.Accepted, ar.Late, ar.Future})
 	}
 	errs := make([]string, 0, len(rep.Errors))
 	for _, le := range rep.Errors {
@@ -457,12 +451,42 @@ func (s *Server) events(r *http.Request) (any, error) {
 	}
 	reply := map[string]any{"lines": rep.Lines, "event_lines": rep.Events, "events": requests, "malformed": rep.Malformed,
 		"errors": errs, "slos": results}
+	if w := s.clockWarning(targets[0], results); w != "" {
+		reply["warning"] = w
+	}
 	if replay {
 		return replayed{reply}, nil
 	}
 	s.cfg.Writes.Counters().Events.Add(int64(min(requests, math.MaxInt64)))
 	s.cfg.Writes.Counters().Reject("malformed", rep.Malformed)
 	return reply, nil
+}
+
+// eventsResult says what became of one SLO's events.
+type eventsResult struct {
+	SLO      string `json:"slo"`
+	Accepted int    `json:"quanta_accepted"`
+	Late     int    `json:"quanta_late"`
+	Future   int    `json:"quanta_future"`
+}
+
+// clockWarning words what a sender whose events came too late or too early
+// should check: most often its clock, which a probe agent or a shipper
+// cannot see from its side. Those events were counted (quanta_late,
+// quanta_future and /metrics), not dropped silently.
+func (s *Server) clockWarning(o *slo.SLO, results []eventsResult) string {
+	var late, future int
+	for _, r := range results {
+		late += r.Late
+		future += r.Future
+	}
+	if late == 0 && future == 0 {
+		return ""
+	}
+	now := s.cfg.SLOs.Now().UTC()
+	_, _, _, maxLag := s.cfg.SLOs.Settled(o, now)
+	return fmt.Sprintf("%d quanta were older than the lateness limit (%s) and %d were ahead of this server's clock by more than the skew allowed; they were counted, not stored. This server's time is %s: if the sender's clock differs, set it right (NTP)",
+		late, slo.FormatDuration(maxLag), future, now.Format(time.RFC3339))
 }
 
 // targets resolves ?slo= and ?service= to SLOs.

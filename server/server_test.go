@@ -430,3 +430,27 @@ func TestBearerToken(t *testing.T) {
 		map[string]string{"Authorization": "Bearer s3cret"}, 200, nil)
 	f.do("GET", "/api/v1/slos", "", nil, 200, nil) // reads are open unless ProtectReads
 }
+
+// TestEventsFromAClockThatIsOff tells a sender whose events came too late
+// what to check, and counts them.
+func TestEventsFromAClockThatIsOff(t *testing.T) {
+	f := newFixture(t, "")
+	body := `{"time": "2026-11-25T09:40:00Z", "status": 200}` + "\n" + `{"time": "2026-11-25T09:59:10Z", "status": 200}` + "\n"
+	var res struct {
+		Warning string `json:"warning"`
+		SLOs    []struct {
+			Late int `json:"quanta_late"`
+		} `json:"slos"`
+	}
+	f.do("POST", "/api/v1/events?slo=checkout-availability", body, nil, 200, &res)
+	if len(res.SLOs) != 1 || res.SLOs[0].Late != 1 || !strings.Contains(res.Warning, "1 quanta were older than the lateness limit (5m)") || !strings.Contains(res.Warning, "This server's time is 2026-11-25T10:00:30Z") {
+		t.Fatalf("%+v: want one late quantum and a warning naming the limit and the server's time", res)
+	}
+	var ok struct {
+		Warning *string `json:"warning"`
+	}
+	f.do("POST", "/api/v1/events?slo=checkout-availability", `{"time": "2026-11-25T09:59:20Z", "status": 200}`, nil, 200, &ok)
+	if ok.Warning != nil {
+		t.Errorf("warning %q for events on time", *ok.Warning)
+	}
+}
