@@ -313,7 +313,19 @@ func (e *Engine) Now() time.Time { return e.cfg.Now() }
 // EvalTime is the time statuses are evaluated at for s: the end of the
 // last quantum that closed at least Settle ago.
 func (e *Engine) EvalTime(s *slo.SLO, now time.Time) time.Time {
-	return time.Unix(0, slo.QuantumStart(now.Add(-e.cfg.Settle).UnixNano(), s.Quantum)).UTC()
+	return time.Unix(0, slo.QuantumStart(now.Add(-e.settle(s)).UnixNano(), s.Quantum)).UTC()
+}
+
+// settle is how long after a quantum of s ends it is first judged: the
+// settle delay, and for an SLI fed by a probe's consensus the lateness
+// limit before it. The consensus of a quantum is computed from the
+// locations' results once they are final, and written once: judging it
+// earlier would show a quantum no location had finished as unmeasured.
+func (e *Engine) settle(s *slo.SLO) time.Duration {
+	if s.SLI.Probe != nil {
+		return e.cfg.MaxLag + e.cfg.Settle
+	}
+	return e.cfg.Settle
 }
 
 // The states of a quantum's verdict.
@@ -333,8 +345,12 @@ const (
 // those starting before final can change only by a backfill. settle and
 // maxLag are the delays that set them.
 func (e *Engine) Settled(s *slo.SLO, now time.Time) (judged, final time.Time, settle, maxLag time.Duration) {
+	judged = e.EvalTime(s, now)
+	if s.SLI.Probe != nil {
+		return judged, judged, e.settle(s), e.cfg.MaxLag // final once judged
+	}
 	final = time.Unix(0, slo.QuantumStart(now.Add(-e.cfg.MaxLag).UnixNano(), s.Quantum)).UTC()
-	return e.EvalTime(s, now), final, e.cfg.Settle, e.cfg.MaxLag
+	return judged, final, e.cfg.Settle, e.cfg.MaxLag
 }
 
 // QuantumState says how final the verdict of the quantum of s that starts
@@ -343,7 +359,7 @@ func (e *Engine) QuantumState(s *slo.SLO, start, now time.Time) string {
 	switch {
 	case !start.Before(e.EvalTime(s, now)):
 		return QuantumPending
-	case start.Add(s.Quantum).After(now.Add(-e.cfg.MaxLag)):
+	case s.SLI.Probe == nil && start.Add(s.Quantum).After(now.Add(-e.cfg.MaxLag)):
 		return QuantumSettled
 	}
 	return QuantumFinal
