@@ -181,12 +181,24 @@ func (d *Dispatcher) setExternalURL(cfg *Config) {
 // Enqueue takes an alert transition for delivery. It only appends to a
 // queue, so the engine may call it with its locks held.
 func (d *Dispatcher) Enqueue(s *slo.SLO, tr alert.Transition) {
-	a := FromTransition(s, tr, *d.externalURL.Load())
+	d.EnqueueAlert(FromTransition(s, tr, *d.externalURL.Load()))
+}
+
+// EnqueueAlert takes an alert that is not an SLO's (a third party's
+// change of state, a verifier that stopped) for delivery through the same
+// routes, silences and inhibitions. Its fingerprint is computed from its
+// labels; a later EnqueueAlert with the same labels and EndsAt set
+// resolves it.
+func (d *Dispatcher) EnqueueAlert(a Alert) {
+	a.Fingerprint = Fingerprint(a.Labels)
+	if a.Annotations == nil {
+		a.Annotations = map[string]string{}
+	}
 	d.qmu.Lock()
 	defer d.qmu.Unlock()
 	if len(d.queue) >= d.opts.QueueSize {
 		d.dropped.Add(1)
-		d.opts.Logger.Error("notification queue full: alert transition dropped", "slo", s.Name, "alert", tr.Alert, "kind", tr.Kind.String())
+		d.opts.Logger.Error("notification queue full: alert dropped", "slo", a.Labels["slo"], "alert", a.Labels["alert"], "status", a.Status())
 		return
 	}
 	d.queue = append(d.queue, a)
