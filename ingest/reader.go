@@ -745,3 +745,12 @@ func (w *worker) process(b *block) blockResult {
 	}
 	return res
 }
+
+// ReadEvents reads the JSON lines of events sent to nines serve for SLO s
+// (the events API, probe results, verifier reads) as every such path
+// does: judged by s's SLI into quanta of s's size, counts per status
+// kept so an edited SLI can be re-judged, the first ten malformed lines
+// described.
+func ReadEvents(ctx context.Context, r io.Reader, s *slo.SLO) (*slo.Series, *Report, error) {
+	return Read(ctx, r, Options{Format: JSONL, SLI: &s.SLI, Quantum: s.Quantum, MaxErrors: 10, KeepStatuses: true})
+}

@@ -412,9 +412,7 @@ func (s *Server) events(r *http.Request) (any, error) {
 	batch := &engine.Batch{Source: "events", Series: map[string]*slo.Series{}, Idempotency: id}
 	for _, o := range targets {
 		// Counts per status are stored so an edited SLI can be re-judged.
-		series, rp, err := ingest.Read(r.Context(), bytes.NewReader(body), ingest.Options{
-			Format: ingest.JSONL, SLI: &o.SLI, Quantum: o.Quantum, MaxErrors: 10, KeepStatuses: true,
-		})
+		series, rp, err := ingest.ReadEvents(r.Context(), bytes.NewReader(body), o)
 		if err != nil {
 			return nil, httpx.BadRequest("%v", err)
 		}
