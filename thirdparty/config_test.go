@@ -153,3 +153,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDocExample parses the example of docs/thirdparties.md, so that the
+// file a reader copies is one nines takes.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/thirdparties.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/thirdparties.md has no yaml example")
+	}
+	cfg, err := Parse("docs/thirdparties.md", []byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Vendors) != 2 || cfg.Vendor("edgecdn").SLA == nil || len(cfg.Vendor("edgecdn").SLA.Credits) != 3 {
+		t.Errorf("the example reads as %+v", cfg.Vendors)
+	}
+}
