@@ -25,10 +25,12 @@ var _ ThirdParties = (*thirdparty.Board)(nil)
 const defaultSLAMonths = 12
 
 // thirdPartyRoutes serves the third parties; without a thirdparties file
-// they answer 404 saying how to give one.
+// they answer 404 saying how to give one. Among replicas they are the
+// leader's (atLeader): the tracker whose changes are notified, and its
+// history, live there.
 func (s *Server) thirdPartyRoutes(read func(http.Handler) http.Handler) {
-	s.mux.Handle("GET /api/v1/thirdparties", read(s.api(s.thirdParties)))
-	s.mux.Handle("GET /api/v1/thirdparties/{vendor}", read(s.api(s.thirdParty)))
+	s.mux.Handle("GET /api/v1/thirdparties", read(s.atLeader(s.api(s.thirdParties))))
+	s.mux.Handle("GET /api/v1/thirdparties/{vendor}", read(s.atLeader(s.api(s.thirdParty))))
 }
 
 func (s *Server) thirdPartiesOn() (ThirdParties, error) {
