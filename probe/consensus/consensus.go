@@ -10,6 +10,7 @@
 package consensus
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -150,23 +151,13 @@ func judge(rule Rule, locs Locations, names []string, start int64) Verdict {
 
 // window returns the rollups of rs starting in [from, to).
 func window(rs []slo.Rollup, from, to int64) []slo.Rollup {
-	cmp := func(r slo.Rollup, t int64) int { return cmpInt64(r.Start, t) }
-	lo, _ := slices.BinarySearchFunc(rs, from, cmp)
-	hi, _ := slices.BinarySearchFunc(rs, to, cmp)
+	byStart := func(r slo.Rollup, t int64) int { return cmp.Compare(r.Start, t) }
+	lo, _ := slices.BinarySearchFunc(rs, from, byStart)
+	hi, _ := slices.BinarySearchFunc(rs, to, byStart)
 	if hi < lo {
 		return nil
 	}
 	return rs[lo:hi]
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // MaxQuanta bounds the quanta one Series call judges: a year of minutes
