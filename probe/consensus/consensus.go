@@ -165,15 +165,15 @@ func window(rs []slo.Rollup, from, to int64) []slo.Rollup {
 const MaxQuanta = 1 << 20
 
 // Series judges every quantum in [from, to) (both truncated to quantum
-// boundaries) and returns the consensus SLO's rollups, sorted by Start:
-// one per measured quantum, none for an unmeasured one. Each rollup
-// counts one attempt, good or bad (Errors 1 when bad: the consensus
-// failed), and keeps the latencies of every location's results in that
-// quantum, merged, so that the consensus SLO still shows percentiles.
-// It carries no over-threshold count: a latency threshold belongs to the
-// location SLIs, where a slow result is a failed one, and the consensus
-// SLO's own SLI must have none (docs/consensus.md says why). Verdicts are returned beside them, one per
-// quantum judged, measured or not.
+// boundaries) and returns the consensus SLO's rollups, sorted by Start,
+// and one verdict per quantum judged, measured or not. There is one
+// rollup per measured quantum, none for an unmeasured one. Each counts
+// one attempt, good or bad (Errors 1 when bad: the consensus failed), and
+// keeps the latencies of every location's results in that quantum,
+// merged, so that the consensus SLO still shows percentiles. It carries
+// no over-threshold count: a latency threshold belongs to the location
+// SLIs, where a slow result is a failed one, and the consensus SLO's own
+// SLI must have none (docs/consensus.md says why).
 //
 // The same input gives the same rollups whatever the order of the map.
 func Series(rule Rule, locs Locations, from, to time.Time) ([]slo.Rollup, []Verdict, error) {
@@ -246,3 +246,14 @@ func check(rule Rule, locs Locations) error {
 }
 
 func sortedNames(locs Locations) []string { return slices.Sorted(maps.Keys(locs)) }
+
+// CheckSLO refuses a consensus SLO whose SLI has a latency threshold: its
+// rollups count one attempt a quantum and no over-threshold results, so a
+// threshold there would judge nothing (docs/consensus.md). Put the
+// threshold on the location SLIs instead.
+func CheckSLO(s *slo.SLO) error {
+	if s.SLI.Latency != nil {
+		return fmt.Errorf("consensus SLO %s: its SLI has the latency threshold %s; a consensus SLO judges locations, not requests: put the threshold on the location SLIs (a slow result then fails at its location)", s.Name, s.SLI.Latency)
+	}
+	return nil
+}

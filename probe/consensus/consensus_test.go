@@ -290,3 +290,14 @@ func TestBadLocations(t *testing.T) {
 		t.Errorf("Series of too many quanta = %v; want refused", err)
 	}
 }
+
+func TestCheckSLO(t *testing.T) {
+	s := &slo.SLO{Name: "edge-fetch"}
+	if err := CheckSLO(s); err != nil {
+		t.Errorf("an SLO without a latency threshold: %v", err)
+	}
+	s.SLI.Latency = &slo.LatencyRule{Threshold: 0.25}
+	if err := CheckSLO(s); err == nil || !strings.Contains(err.Error(), "put the threshold on the location SLIs") {
+		t.Errorf("an SLO with a latency threshold: %v; want refused", err)
+	}
+}
