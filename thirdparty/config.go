@@ -193,6 +193,14 @@ type parser struct {
 	cfg *Config
 }
 
+// problems counts the problems recorded so far.
+func (p *parser) problems() int {
+	if j, ok := p.r.Err().(interface{ Unwrap() []error }); ok {
+		return len(j.Unwrap())
+	}
+	return 0
+}
+
 // sloName reads one SLO name and remembers where it was named.
 func (p *parser) sloName(n *yaml.Node, field string) (string, bool) {
 	s, ok := p.r.Name(n, field, "an SLO name")
@@ -234,9 +242,19 @@ func (p *parser) vendor(n *yaml.Node, path string) (*Vendor, *yaml.Node) {
 		}
 	}
 	if dn, ok := r.Require(n, fs, path, "dataPlane", componentWant+": the SLOs that say whether the vendor serves"); ok {
+		before := p.problems()
 		v.DataPlane = p.component(dn, yamlfield.Join(path, "dataPlane"), regions)
-		if len(v.DataPlane.SLOs) == 0 && len(v.DataPlane.Regions) == 0 && !r.Failed() {
+		switch {
+		case p.problems() > before:
+			// Its own problems say what is wrong with it.
+		case len(v.DataPlane.SLOs) == 0 && len(v.DataPlane.Regions) == 0:
 			r.Errorf(dn, yamlfield.Join(path, "dataPlane"), "names no SLO; want at least one, or nines cannot tell the vendor is down")
+		case len(v.DataPlane.SLOs) == 0:
+			for _, region := range v.Regions {
+				if len(v.DataPlane.Regions[region]) == 0 {
+					r.Errorf(dn, yamlfield.Join(path, "dataPlane"), "region %s has no SLO; give it one under regions:, or list a vendor-wide one under slos:", region)
+				}
+			}
 		}
 	}
 	if tn, ok := fs["telemetry"]; ok {

@@ -77,6 +77,8 @@ func TestParseErrors(t *testing.T) {
 			"f.yaml:6:9: thirdParties[0].dataPlane.regions.us: region \"us\" is not among the vendor's regions (eu)"},
 		{"A data plane naming no SLO is refused.", "thirdParties:\n  - vendor: x\n    dataPlane: {slos: []}\n",
 			"f.yaml:3:16: thirdParties[0].dataPlane: names no SLO"},
+		{"A region without a data plane SLO is refused.", "thirdParties:\n  - vendor: x\n    regions: [eu, us]\n    dataPlane:\n      regions: {eu: [s]}\n",
+			"f.yaml:5:7: thirdParties[0].dataPlane: region us has no SLO"},
 		{"A misspelt field is refused with the nearest.", "thirdParties:\n  - vendor: x\n    dataPlane: [s]\n    configApi: [a]\n",
 			"f.yaml:4:5: thirdParties[0].configApi: unknown field; did you mean configAPI?"},
 		{"An error share without a percent sign is refused.", "thirdParties:\n  - vendor: x\n    dataPlane: [s]\n    degraded:\n      - slo: s\n        errorShareAbove: 0.02\n",
@@ -172,5 +174,13 @@ func TestDocExample(t *testing.T) {
 	}
 	if len(cfg.Vendors) != 2 || cfg.Vendor("edgecdn").SLA == nil || len(cfg.Vendor("edgecdn").SLA.Credits) != 3 {
 		t.Errorf("the example reads as %+v", cfg.Vendors)
+	}
+}
+
+func TestParseChecksEachVendorAfterAProblem(t *testing.T) {
+	// The first vendor's problem must not hide the second's.
+	_, err := Parse("f.yaml", []byte("thirdParties:\n  - vendor: x\n    dataPlane: [a b]\n  - vendor: y\n    dataPlane: []\n"))
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:5:16: thirdParties[1].dataPlane: names no SLO") || strings.Contains(err.Error(), "thirdParties[0].dataPlane: names no SLO") {
+		t.Errorf("Parse = %v; want the second vendor's empty data plane, and only the first's bad name", err)
 	}
 }
