@@ -82,8 +82,15 @@ type SLAView struct {
 	Objective string   `json:"objective"`
 	SLO       string   `json:"slo"`
 	Zone      string   `json:"time_zone"`
-	Credits   []Credit `json:"credits"`
-	Months    []SLARow `json:"months"`
+	Credits   []CreditView `json:"credits"`
+	Months    []SLARow     `json:"months"`
+}
+
+// CreditView is a credit tier as shown: below a percentage, a percentage
+// of the fee.
+type CreditView struct {
+	Below  float64 `json:"below"`
+	Credit float64 `json:"credit_percent"`
 }
 
 // Vendors returns every vendor's view at now, with the SLA's last months
@@ -141,7 +148,10 @@ func (b *Board) view(ctx context.Context, v *Vendor, now time.Time, months int, 
 		return view, nil
 	}
 	s := v.SLA
-	view.SLA = &SLAView{Objective: s.Objective.String(), SLO: s.SLO, Zone: s.Zone.String(), Credits: s.Credits}
+	view.SLA = &SLAView{Objective: s.Objective.String(), SLO: s.SLO, Zone: s.Zone.String(), Credits: []CreditView{}}
+	for _, c := range s.Credits {
+		view.SLA.Credits = append(view.SLA.Credits, CreditView{Below: c.Below.Percent(), Credit: c.Percent})
+	}
 	ms, err := Months(now, months, s.Zone)
 	if err != nil {
 		return View{}, err
