@@ -79,9 +79,9 @@ type View struct {
 
 // SLAView is a vendor's SLA as shown.
 type SLAView struct {
-	Objective string   `json:"objective"`
-	SLO       string   `json:"slo"`
-	Zone      string   `json:"time_zone"`
+	Objective string       `json:"objective"`
+	SLO       string       `json:"slo"`
+	Zone      string       `json:"time_zone"`
 	Credits   []CreditView `json:"credits"`
 	Months    []SLARow     `json:"months"`
 }
