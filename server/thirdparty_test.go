@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,7 +17,7 @@ import (
 // bad.
 type latestOf map[string]bool
 
-func (l latestOf) Latest(name string, at time.Time) (thirdparty.Quantum, error) {
+func (l latestOf) Latest(_ context.Context, name string, at time.Time) (thirdparty.Quantum, error) {
 	return thirdparty.Quantum{Start: at.Add(-time.Minute), Measured: true, Good: !l[name], Attempted: 1}, nil
 }
 
@@ -30,7 +31,7 @@ func TestThirdPartyAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := board.Tick(f.eng.Now()); err != nil {
+	if _, err := board.Tick(context.Background(), f.eng.Now()); err != nil {
 		t.Fatal(err)
 	}
 	get := func(tp ThirdParties, path string) (int, string) {

@@ -51,8 +51,8 @@ func NewBoard(cfg *Config, in Reader, count Counter, hold int) (*Board, error) {
 // Tick evaluates every vendor at at and returns the changes of state, for
 // the notifier (Change.Notifications). The error lists the SLOs that could
 // not be read; the evaluation still counts.
-func (b *Board) Tick(at time.Time) ([]Change, error) {
-	states, err := Evaluate(b.cfg, b.in, at)
+func (b *Board) Tick(ctx context.Context, at time.Time) ([]Change, error) {
+	states, err := Evaluate(ctx, b.cfg, b.in, at)
 	changes := b.tracker.Observe(states)
 	b.mu.Lock()
 	b.latest, b.errs = states, err

@@ -34,14 +34,14 @@ func TestBoard(t *testing.T) {
 	if vs[0].Evaluated || vs[0].State != Unknown {
 		t.Errorf("before the first tick: %+v; want unknown, not evaluated", vs[0])
 	}
-	changes, err := b.Tick(t0)
+	changes, err := b.Tick(ctx, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(changes) != 1 || changes[0].Vendor != "edgecdn" || changes[0].Region != "us-east" || changes[0].To != Down {
 		t.Fatalf("changes = %+v; want edgecdn down in us-east", changes)
 	}
-	if again, _ := b.Tick(t0.Add(time.Minute)); len(again) != 0 {
+	if again, _ := b.Tick(ctx, t0.Add(time.Minute)); len(again) != 0 {
 		t.Errorf("second tick, nothing changed: %+v", again)
 	}
 	v, err := b.Vendor(ctx, "edgecdn", t0.Add(time.Minute), 3)

@@ -1,6 +1,7 @@
 package thirdparty
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -80,8 +81,8 @@ type Quantum struct {
 // Reader gives the SLO figures states are judged from.
 type Reader interface {
 	// Latest returns the latest judged quantum of the SLO called name
-	// starting at or before at; Measured false when there is none.
-	Latest(name string, at time.Time) (Quantum, error)
+	// that ended at or before at; Measured false when there is none.
+	Latest(ctx context.Context, name string, at time.Time) (Quantum, error)
 }
 
 // RegionState is the state of a vendor in one region ("" for a vendor
@@ -123,8 +124,8 @@ func (v *VendorState) Summary() string {
 // Evaluate judges every vendor of cfg at at. An SLO that cannot be read
 // counts as unmeasured, and the error (which lists every such SLO) comes
 // beside states still worth showing.
-func Evaluate(cfg *Config, in Reader, at time.Time) ([]VendorState, error) {
-	e := &evaluation{in: in, at: at, seen: map[string]Quantum{}, failed: map[string]bool{}}
+func Evaluate(ctx context.Context, cfg *Config, in Reader, at time.Time) ([]VendorState, error) {
+	e := &evaluation{ctx: ctx, in: in, at: at, seen: map[string]Quantum{}, failed: map[string]bool{}}
 	out := make([]VendorState, 0, len(cfg.Vendors))
 	for _, v := range cfg.Vendors {
 		out = append(out, e.vendor(v))
@@ -134,6 +135,7 @@ func Evaluate(cfg *Config, in Reader, at time.Time) ([]VendorState, error) {
 
 // evaluation reads each SLO once, however many regions name it.
 type evaluation struct {
+	ctx    context.Context
 	in     Reader
 	at     time.Time
 	seen   map[string]Quantum
@@ -148,7 +150,7 @@ func (e *evaluation) latest(name string) (Quantum, bool) {
 	if e.failed[name] {
 		return Quantum{}, false
 	}
-	q, err := e.in.Latest(name, e.at)
+	q, err := e.in.Latest(e.ctx, name, e.at)
 	if err != nil {
 		e.failed[name] = true
 		e.errs = append(e.errs, fmt.Errorf("third parties: SLO %s: %w", name, err))

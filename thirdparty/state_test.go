@@ -1,6 +1,7 @@
 package thirdparty
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -18,7 +19,7 @@ var t0 = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 // F > 0); an SLO absent from the map has no quantum.
 type fakeReader map[string]string
 
-func (f fakeReader) Latest(name string, at time.Time) (Quantum, error) {
+func (f fakeReader) Latest(_ context.Context, name string, at time.Time) (Quantum, error) {
 	s, ok := f[name]
 	if !ok {
 		return Quantum{}, nil
@@ -102,7 +103,7 @@ func TestEvaluateStates(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			states, _ := Evaluate(cfg, c.in, t0)
+			states, _ := Evaluate(context.Background(), cfg, c.in, t0)
 			if len(states) != 2 {
 				t.Fatalf("%d vendor states; want 2", len(states))
 			}
@@ -118,7 +119,7 @@ func TestEvaluateStates(t *testing.T) {
 }
 
 func TestEvaluateSaysWhy(t *testing.T) {
-	states, err := Evaluate(testConfig(t), with(allGood(), "edgecdn-fetch-eu", "bad", "edgecdn-api", "err", "paygate-charge", ""), t0)
+	states, err := Evaluate(context.Background(), testConfig(t), with(allGood(), "edgecdn-fetch-eu", "bad", "edgecdn-api", "err", "paygate-charge", ""), t0)
 	if err == nil || !strings.Contains(err.Error(), "SLO edgecdn-api: the store is unavailable") {
 		t.Errorf("error = %v; want the SLO that could not be read", err)
 	}
@@ -168,7 +169,7 @@ func TestTrackerOneChangePerChange(t *testing.T) {
 	at := t0
 	for _, s := range steps {
 		for range 5 {
-			states, _ := Evaluate(cfg, s.in, at)
+			states, _ := Evaluate(context.Background(), cfg, s.in, at)
 			if states[0].State != s.want {
 				t.Fatalf("at %s: state %s; want %s", at, states[0].State, s.want)
 			}
@@ -203,7 +204,7 @@ func TestTrackerPerRegionAndHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	observe := func(in fakeReader, at time.Duration) []Change {
-		states, _ := Evaluate(cfg, in, t0.Add(at))
+		states, _ := Evaluate(context.Background(), cfg, in, t0.Add(at))
 		return tr.Observe(states)
 	}
 	if got := observe(allGood(), 0); len(got) != 0 {

@@ -1,6 +1,7 @@
 package thirdparty
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Evaluate(cfg, in, t0); err != nil {
+		if _, err := Evaluate(context.Background(), cfg, in, t0); err != nil {
 			b.Fatal(err)
 		}
 	}

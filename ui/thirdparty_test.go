@@ -12,7 +12,7 @@ import (
 // badSLOs answers every SLO's latest quantum as good but the ones named.
 type badSLOs map[string]bool
 
-func (b badSLOs) Latest(name string, at time.Time) (thirdparty.Quantum, error) {
+func (b badSLOs) Latest(_ context.Context, name string, at time.Time) (thirdparty.Quantum, error) {
 	return thirdparty.Quantum{Start: at.Add(-time.Minute), Measured: true, Good: !b[name], Attempted: 1}, nil
 }
 
@@ -47,7 +47,7 @@ func TestThirdPartyPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := board.Tick(f.eng.Now()); err != nil {
+	if _, err := board.Tick(context.Background(), f.eng.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f.ui.cfg.ThirdParties = board
