@@ -78,6 +78,9 @@ type Config struct {
 	OnCall OnCallReporter
 	// Chaos, when set, serves the chaos experiment pages (chaos.go).
 	Chaos ChaosRunner
+	// ThirdParties, when set, serves the third-party pages
+	// (thirdparty.go).
+	ThirdParties ThirdPartyBoard
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -116,7 +119,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment", "thirdparties"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -147,6 +150,8 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /experiments/{name}", u.experiment)
 	u.mux.HandleFunc("POST /experiments/{name}/runs", u.startRun)
 	u.mux.HandleFunc("POST /experiments/{name}/stop", u.stopRun)
+	u.mux.HandleFunc("GET /thirdparties", u.thirdParties)
+	u.mux.HandleFunc("GET /thirdparties/{vendor}", u.thirdParty)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, &pageError{status: http.StatusNotFound, msg: fmt.Sprintf("There is no page at %s.", r.URL.Path),
 			hints: []string{"The overview at / lists every SLO; each links to its own page."}})
@@ -182,7 +187,9 @@ type layout struct {
 	// incident, scorecard, service, on-call load and experiment pages are
 	// served.
 	Incidents, Scorecards, Catalog, OnCall, Chaos bool
-	Page                                          any
+	// ThirdParties says whether the third-party pages are served.
+	ThirdParties bool
+	Page         any
 }
 
 // render executes a page into a buffer first, so a template error becomes
@@ -193,6 +200,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	l.Scorecards = u.cfg.Scorecards != nil
 	l.Catalog = u.cfg.Catalog != nil
 	l.Chaos = u.cfg.Chaos != nil
+	l.ThirdParties = u.cfg.ThirdParties != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)
@@ -279,6 +287,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"states":  joinStates,
 	"dur": func(v any) string {
 		switch d := v.(type) {
 		case time.Duration:
