@@ -64,6 +64,7 @@ type serveFlags struct {
 	services                      string // --services FILE|DIR
 	readiness                     string // --readiness FILE
 	experiments                   string // --experiments DIR
+	thirdParties                  string // --thirdparties FILE
 	web                           webFlags
 	maxSnapshots                  int
 	advertiseURL                  string // --advertise-url URL
@@ -87,6 +88,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
 	fs.StringVar(&f.experiments, "experiments", "", "chaos experiments `directory or file` (experiments/*.yaml; docs/chaos.md): their cohorts are measured as SLOs, runs started and judged here")
+	fs.StringVar(&f.thirdParties, "thirdparties", "", "third parties `file` (thirdparties.yaml; docs/thirdparties.md): each vendor's state from the SLOs of its data plane, telemetry and configuration API, notified on a change, and its SLA per month")
 	fs.StringVar(&f.readiness, "readiness", "", "production readiness levels and checks `file` (readiness.yaml; default bronze, silver, gold; docs/scorecards.md), with --services")
 	fs.StringVar(&f.services, "services", "", "service catalog `file or directory` (services.yaml or Backstage catalog-info.yaml; docs/catalog.md): service pages, the dependency graph and /api/v1/deps/check")
 	fs.StringVar(&f.notify, "notify", "", "alert routing and notifiers `file` (notify.yaml: PagerDuty, Slack, webhooks, Alertmanager; docs/notify.md); without it alerts go to the log")
@@ -256,10 +258,17 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
+	vendors, err := newThirdParties(f.thirdParties, eng)
+	if err != nil {
+		return err
+	}
 	ucfg := ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Sources: puller, Logger: logger, Token: token}
 	parts.uiConfig(&ucfg)
 	if chaosRuns != nil {
 		ucfg.Chaos = chaosRuns
+	}
+	if vendors != nil {
+		ucfg.ThirdParties = vendors
 	}
 	web, err := ui.New(ucfg)
 	if err != nil {
@@ -274,6 +283,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	parts.serverConfig(&scfg)
 	if chaosRuns != nil {
 		scfg.Chaos = chaosRuns
+	}
+	if vendors != nil {
+		scfg.ThirdParties = vendors
 	}
 	srv, err := server.New(scfg)
 	if err != nil {
@@ -305,6 +317,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { nt.run(ctx, rep) })
 	run(func() { puller.Run(ctx) })
 	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
+	run(func() { runThirdParties(ctx, vendors, rep.leading, nt.Dispatcher, logger) })
 	if chaosRuns != nil {
 		// Runs are stepped four times a second, by the leader: with the
 		// proxies' events sent as often, a harm bound stops a run within
