@@ -110,7 +110,7 @@ const (
 	maxRegions    = 100
 	maxSLOs       = 100
 	maxCredits    = 20
-	defaultStale  = 5 * time.Minute
+	defaultStale  = 10 * time.Minute // a probe's consensus is written the lateness limit (5m) after its quantum
 	maxStale      = 24 * time.Hour
 	minStale      = time.Second
 	componentWant = "a list of SLO names, or {slos: [...], regions: {REGION: [...]}}"
