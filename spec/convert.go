@@ -187,6 +187,9 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 		put(good, "latency", l.String())
 	}
 	sli := mapping("good", good)
+	if p := s.SLI.Probe; p != nil {
+		sli = mapping("probes", p.Name) // the probe judges each run
+	}
 	if s.SLI.Log != nil {
 		put(sli, "log", logNode(s.SLI.Log))
 	}
@@ -205,9 +208,6 @@ func nativeDoc(s *slo.SLO) *yaml.Node {
 	}
 	if e := s.SLI.Edge; e != nil {
 		put(sli, "source", mapping("edge", mapping("from", e.From, "to", e.To)))
-	}
-	if p := s.SLI.Probe; p != nil {
-		put(sli, "probes", p.Name)
 	}
 	put(m, "sli", sli)
 	put(m, "objective", percentNode(s.Objective))

@@ -223,9 +223,7 @@ func (d *doc) sli(f field) {
 	fs := d.fields(f.val, f.path, sliFields, sliElsewhere)
 	if pf, ok := fs["probes"]; ok {
 		d.probes(fs, pf)
-		if _, ok := fs["good"]; !ok {
-			return // a probe's own verdict judges each run
-		}
+		return // a probe's own verdict judges each run
 	}
 	g, ok := r.require(f.val, fs, f.path, "good", wantGood)
 	if !ok || !r.mapping(g, wantGood) {

@@ -290,9 +290,9 @@ func promNode(api *slo.PromAPI, selectors *yaml.Node) *yaml.Node {
 // probes reads sli.probes: the SLI is fed by the consensus of a synthetic
 // probe across its locations. The probe is defined in the probes file,
 // which the agents at other vantage points read too; the spec names it.
-// A probe judges each run itself (expected status, body, answers), so a
-// status rule has nothing to judge; a latency threshold still applies to
-// each run.
+// A probe judges each run itself (expected status, body, answers, and
+// its timeout, which is its latency limit), and the consensus SLO counts
+// locations, not requests: a good rule would have nothing to judge.
 func (d *doc) probes(fs map[string]field, pf field) {
 	r := d.r
 	for _, name := range []string{"source", "log"} {
@@ -300,12 +300,8 @@ func (d *doc) probes(fs map[string]field, pf field) {
 			r.errorf(other.key, other.path, "is beside probes; an SLI fed by a probe reads no metrics or logs, so remove %s", name)
 		}
 	}
-	if g, ok := fs["good"]; ok && g.val.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(g.val.Content); i += 2 {
-			if k := g.val.Content[i]; k.Value == "status" {
-				r.errorf(k, g.path+".status", "is decided by the probe itself (its expected status, body or answers); remove it, or write ok: true")
-			}
-		}
+	if g, ok := fs["good"]; ok {
+		r.errorf(g.key, g.path, "is beside probes; a probe judges each run itself (its expected status, body or answers), and its timeout is its latency limit: remove good, and set the probe's timeout in the probes file")
 	}
 	v, ok := r.scalar(pf, wantProbe)
 	if !ok {

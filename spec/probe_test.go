@@ -6,12 +6,11 @@ import (
 )
 
 // TestProbeSourceRoundTrips reads an SLI fed by a probe's consensus, with
-// and without a latency threshold, writes it back as a native spec that
+// writes it back as a native spec that
 // reads the same, and refuses to write it as OpenSLO.
 func TestProbeSourceRoundTrips(t *testing.T) {
 	for _, doc := range []string{
 		"name: home\nservice: web\nsli:\n  probes: web-home\nobjective: 99.9\nwindow: {rolling: 28d}\n",
-		"name: home\nservice: web\nsli:\n  probes: web-home\n  good: {ok: true, latency: \"<=500ms\"}\nobjective: 99.9\nwindow: {rolling: 28d}\n",
 	} {
 		slos, _, err := Load("probe.yaml", []byte(doc))
 		if err != nil {
@@ -29,7 +28,7 @@ func TestProbeSourceRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v in\n%s", err, out)
 		}
-		if got := again[0].SLI; got.Probe == nil || *got.Probe != *p || (got.Latency == nil) != (slos[0].SLI.Latency == nil) {
+		if got := again[0].SLI; got.Probe == nil || *got.Probe != *p {
 			t.Errorf("written back as\n%s\nread as %+v", out, got)
 		}
 		if _, err := Convert(OpenSLO, slos...); err == nil || !strings.Contains(err.Error(), "no OpenSLO form") {
@@ -41,7 +40,7 @@ func TestProbeSourceRoundTrips(t *testing.T) {
 // TestProbeSourceRefusals names the field of each mistake.
 func TestProbeSourceRefusals(t *testing.T) {
 	for _, c := range []struct{ name, sli, want string }{
-		{"a status rule beside a probe", "  probes: web-home\n  good: {status: \"<500\"}\n", `probe.yaml:5:10: sli.good.status: is decided by the probe itself`},
+		{"a good rule beside a probe", "  probes: web-home\n  good: {ok: true, latency: \"<=500ms\"}\n", `probe.yaml:5:3: sli.good: is beside probes`},
 		{"a log beside a probe", "  probes: web-home\n  log: {format: combined}\n", `probe.yaml:5:3: sli.log: is beside probes`},
 		{"a name that is not one", "  probes: \"web home\"\n", `probe.yaml:4:11: sli.probes: "web home" is not a probe name`},
 		{"a mapping where a name goes", "  probes: {http: {url: x}}\n", `sli.probes:`},
