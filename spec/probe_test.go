@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestProbeSourceRoundTrips reads an SLI fed by a probe's consensus, with
-// writes it back as a native spec that
-// reads the same, and refuses to write it as OpenSLO.
+// TestProbeSourceRoundTrips reads an SLI fed by a probe's consensus,
+// writes it back as a native spec that reads the same, and refuses to
+// write it as OpenSLO.
 func TestProbeSourceRoundTrips(t *testing.T) {
 	for _, doc := range []string{
 		"name: home\nservice: web\nsli:\n  probes: web-home\nobjective: 99.9\nwindow: {rolling: 28d}\n",
