@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 )
@@ -183,6 +184,12 @@ func reason(ctx context.Context, t *tracker, err error) string {
 		return "timeout"
 	case cause != nil && errors.Is(err, context.Canceled):
 		return "canceled"
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		// A connection's deadline (the check's) struck before ctx's timer.
+		if ph := t.phase(); ph != "" {
+			return "timeout in " + ph
+		}
+		return "timeout"
 	}
 	return shortError(err)
 }

@@ -64,8 +64,8 @@ func (c *Checker) checkHTTP(ctx context.Context, p *Probe, location string, res 
 	}
 }
 
-func (c *Checker) step(ctx context.Context, client *http.Client, h *HTTP, s *Step, vars map[string]string, location string, t *tracker, res *Result, i int) StepResult {
-	sr := StepResult{Name: s.Name}
+func (c *Checker) step(ctx context.Context, client *http.Client, h *HTTP, s *Step, vars map[string]string, location string, t *tracker, res *Result, i int) (sr StepResult) {
+	sr.Name = s.Name
 	t0 := time.Now()
 	defer func() { sr.Latency = time.Since(t0) }()
 	u := expand(s.URL, vars, url.QueryEscape)

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nines-sre/nines/internal/yamlfield"
+	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 )
 
@@ -165,7 +166,7 @@ func readProbe(r *yamlfield.Reader, n *yaml.Node, path string) *Probe {
 	if v, ok := fs["timeout"]; ok {
 		if d, ok := r.Duration(v, yamlfield.Join(path, "timeout"), MinTimeout, MaxInterval); ok {
 			if d > p.Interval {
-				r.Errorf(v, yamlfield.Join(path, "timeout"), "%s is longer than the interval %s; a check must end before the next starts: shorten the timeout or lengthen the interval", d, p.Interval)
+				r.Errorf(v, yamlfield.Join(path, "timeout"), "%s is longer than the interval %s; a check must end before the next starts: shorten the timeout or lengthen the interval", slo.FormatDuration(d), slo.FormatDuration(p.Interval))
 			}
 			p.Timeout = d
 		}
@@ -192,7 +193,7 @@ func readProbe(r *yamlfield.Reader, n *yaml.Node, path string) *Probe {
 		if wv, ok := cf["window"]; ok {
 			if d, ok := r.Duration(wv, yamlfield.Join(cpath, "window"), MinInterval, MaxInterval); ok {
 				if d < p.Interval {
-					r.Errorf(wv, yamlfield.Join(cpath, "window"), "%s is shorter than the interval %s: a window must hold at least one check from each location", d, p.Interval)
+					r.Errorf(wv, yamlfield.Join(cpath, "window"), "%s is shorter than the interval %s: a window must hold at least one check from each location", slo.FormatDuration(d), slo.FormatDuration(p.Interval))
 				}
 				p.Consensus.Window = d
 			}
@@ -228,7 +229,7 @@ func readProbe(r *yamlfield.Reader, n *yaml.Node, path string) *Probe {
 	case len(blocks) > 1:
 		r.Errorf(n, path, "%s given together; a probe checks one thing: split it into %d probes", strings.Join(blocks, ", "), len(blocks))
 	case p.Kind != "" && string(p.Kind) != blocks[0]:
-		r.Errorf(fs[blocks[0]], yamlfield.Join(path, blocks[0]), "the probe's kind is %s; give it a %s: block, or kind: %s", p.Kind, p.Kind, blocks[0])
+		// Refused above: the kind's block is missing.
 	default:
 		p.Kind = Kind(blocks[0])
 		bpath := yamlfield.Join(path, blocks[0])

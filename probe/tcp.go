@@ -33,7 +33,7 @@ func (c *Checker) checkTCP(ctx context.Context, p *TCP, res *Result) {
 		_, err := io.WriteString(conn, p.Send)
 		t.end("send")
 		if err != nil {
-			res.Reason = "send: " + reason(ctx, t, err)
+			res.Reason = reason(ctx, t, err)
 			return
 		}
 	}
@@ -45,7 +45,7 @@ func (c *Checker) checkTCP(ctx context.Context, p *TCP, res *Result) {
 			if err == nil || err == io.EOF {
 				res.Reason = fmt.Sprintf("answer did not contain %q", p.Expect)
 			} else {
-				res.Reason = "expect: " + reason(ctx, t, err)
+				res.Reason = reason(ctx, t, err)
 			}
 			return
 		}
