@@ -293,6 +293,15 @@ func readLocations(r *yamlfield.Reader, n *yaml.Node, path string, nameLen int) 
 	return out
 }
 
+// rawText reads a scalar as written, spaces and line ends included: a
+// body or a protocol line means them.
+func rawText(r *yamlfield.Reader, n *yaml.Node, field string) string {
+	if _, ok := r.Text(n, field); !ok {
+		return ""
+	}
+	return n.Value
+}
+
 func readBool(r *yamlfield.Reader, n *yaml.Node, field string) bool {
 	s, ok := r.Text(n, field)
 	if !ok {
@@ -491,7 +500,7 @@ func readStep(r *yamlfield.Reader, n *yaml.Node, fs map[string]*yaml.Node, path 
 		}
 	}
 	if v, ok := fs["body"]; ok {
-		s.Body, _ = r.Text(v, yamlfield.Join(path, "body"))
+		s.Body = rawText(r, v, yamlfield.Join(path, "body"))
 		checkRefs(r, v, yamlfield.Join(path, "body"), s.Body, vars)
 	}
 	if v, ok := fs["expect"]; ok {
@@ -712,10 +721,10 @@ func readTCP(r *yamlfield.Reader, n *yaml.Node, path string) *TCP {
 		t.IP = readIP(r, v, yamlfield.Join(path, "ip"))
 	}
 	if v, ok := fs["send"]; ok {
-		t.Send, _ = r.Text(v, yamlfield.Join(path, "send"))
+		t.Send = rawText(r, v, yamlfield.Join(path, "send"))
 	}
 	if v, ok := fs["expect"]; ok {
-		t.Expect, _ = r.Text(v, yamlfield.Join(path, "expect"))
+		t.Expect = rawText(r, v, yamlfield.Join(path, "expect"))
 	}
 	return t
 }
