@@ -294,7 +294,9 @@ func (a *Agent) checkClock(resp *http.Response, sentAt time.Time) {
 	}
 	now := a.cfg.Now()
 	mid := sentAt.Add(now.Sub(sentAt) / 2)
-	skew := mid.Sub(d) // > 0: the agent's clock is ahead
+	// The Date header drops the fraction: the server's clock read d
+	// plus half a second, on average.
+	skew := mid.Sub(d.Add(time.Second / 2)) // > 0: the agent's clock is ahead
 	slack := now.Sub(sentAt) + time.Second
 	if skew <= a.cfg.MaxSkew+slack && -skew <= a.cfg.MaxLag+slack {
 		return
