@@ -7,43 +7,27 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"sync"
 	"time"
 )
 
-// Checker runs checks. It holds what checks share: one HTTP transport
-// for every HTTP probe, so a thousand probes cost one set of buffers
-// and settings, not a thousand. Its zero value is not ready; use
-// NewChecker. A Checker is safe for concurrent use.
+// Checker runs checks. It holds what checks share (a dialer and a
+// resolver) and no state of its own between checks; it is safe for
+// concurrent use.
 type Checker struct {
-	transport *http.Transport
-	dialer    net.Dialer
+	dialer   net.Dialer
+	resolver *net.Resolver
 	// ResolvConf is where a DNS probe without a server finds one.
 	ResolvConf string
 }
 
 // NewChecker returns a Checker.
-//
-// Its transport keeps no connection alive: a probe measures what a new
-// visitor meets (name lookup, connect, TLS handshake) every time, and a
-// reused connection would hide exactly the phases that fail most (DNS,
-// SYN queues, certificates). It uses no proxy from the environment, so
-// the probe measures the path from its location, and HTTP/1.1, whose
-// phases are a request's own.
 func NewChecker() *Checker {
-	c := &Checker{ResolvConf: "/etc/resolv.conf"}
-	c.transport = &http.Transport{
-		DisableKeepAlives:      true,
-		DialContext:            c.dial,
-		DialTLSContext:         c.dialTLS,
-		MaxResponseHeaderBytes: 64 << 10,
-		WriteBufferSize:        4 << 10,
-		ReadBufferSize:         4 << 10,
-	}
-	return c
+	// No TCP keep-alive probes: a connection lives for one check, and
+	// setting them costs three system calls per connect.
+	return &Checker{ResolvConf: "/etc/resolv.conf", dialer: net.Dialer{KeepAlive: -1}, resolver: net.DefaultResolver}
 }
 
 // Check runs p once from location.
@@ -219,17 +203,6 @@ func shortError(err error) string {
 	return s
 }
 
-// dialKey carries a check's dial settings through the shared transport.
-type dialKey struct{}
-
-type dialSettings struct {
-	ip         int
-	tls        *tls.Config // with RootCAs and InsecureSkipVerify as the probe says
-	serverName string
-	t          *tracker
-	deadline   time.Time
-}
-
 func network(ip int) string {
 	switch ip {
 	case 4:
@@ -238,58 +211,6 @@ func network(ip int) string {
 		return "tcp6"
 	}
 	return "tcp"
-}
-
-// dial connects as the check's settings say. The transport may go on
-// dialing after the request ended; the deadline bounds that too.
-func (c *Checker) dial(ctx context.Context, _, addr string) (net.Conn, error) {
-	s, _ := ctx.Value(dialKey{}).(*dialSettings)
-	if s == nil {
-		return nil, errors.New("probe: dial outside a check")
-	}
-	ctx, cancel := context.WithDeadline(ctx, s.deadline)
-	defer cancel()
-	return c.dialer.DialContext(ctx, network(s.ip), addr)
-}
-
-// dialTLS connects and shakes hands itself, so that the certificate's
-// expiry is recorded even when it fails verification, and the handshake
-// is timed as its own phase.
-func (c *Checker) dialTLS(ctx context.Context, nw, addr string) (net.Conn, error) {
-	s, _ := ctx.Value(dialKey{}).(*dialSettings)
-	if s == nil {
-		return nil, errors.New("probe: dial outside a check")
-	}
-	conn, err := c.dial(ctx, nw, addr)
-	if err != nil {
-		return nil, err
-	}
-	host, _, _ := net.SplitHostPort(addr)
-	if s.serverName != "" {
-		host = s.serverName
-	}
-	cfg := s.tls.Clone()
-	cfg.ServerName = host
-	verify := !cfg.InsecureSkipVerify
-	cfg.InsecureSkipVerify = true // verified below, after the expiry is read
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		s.t.cert(cs.PeerCertificates)
-		if !verify {
-			return nil
-		}
-		return verifyChain(cs, host, cfg.RootCAs)
-	}
-	tc := tls.Client(conn, cfg)
-	hctx, cancel := context.WithDeadline(ctx, s.deadline)
-	defer cancel()
-	s.t.start("tls")
-	err = tc.HandshakeContext(hctx)
-	s.t.end("tls")
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return tc, nil
 }
 
 func verifyChain(cs tls.ConnectionState, host string, roots *x509.CertPool) error {

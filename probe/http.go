@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,30 +26,12 @@ func (c *Checker) checkHTTP(ctx context.Context, p *Probe, location string, res 
 		"dns": h.DNSTimeout, "connect": h.ConnectTimeout, "tls": h.TLSTimeout, "firstByte": h.FirstByteTimeout,
 	}, res)
 	defer t.stop()
-	deadline, _ := ctx.Deadline()
-	ds := &dialSettings{ip: h.IP, serverName: h.ServerName, t: t, deadline: deadline,
-		tls: &tls.Config{RootCAs: h.roots, InsecureSkipVerify: h.TLSInsecure, MinVersion: tls.VersionTLS12}}
-	ctx = context.WithValue(ctx, dialKey{}, ds)
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		DNSStart:             func(httptrace.DNSStartInfo) { t.start("dns") },
-		DNSDone:              func(httptrace.DNSDoneInfo) { t.end("dns") },
-		ConnectStart:         func(string, string) { t.start("connect") },
-		ConnectDone:          func(string, string, error) { t.end("connect") },
-		WroteRequest:         func(httptrace.WroteRequestInfo) { t.start("firstByte") },
-		GotFirstResponseByte: func() { t.end("firstByte") },
-	})
-	jar, _ := cookiejar.New(nil) // never fails without options
-	client := &http.Client{Transport: c.transport, Jar: jar, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-		if len(via) > h.Redirects {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
+	run := newHTTPRun(c, h, t)
 	vars := map[string]string{}
 	multi := len(h.Steps) > 1
 	res.OK = true
 	for i, s := range h.Steps {
-		sr := c.step(ctx, client, h, s, vars, location, t, res, i)
+		sr := run.step(ctx, s, vars, location, res, i)
 		res.Steps = append(res.Steps, sr)
 		if !sr.OK {
 			res.OK = false
@@ -64,7 +44,8 @@ func (c *Checker) checkHTTP(ctx context.Context, p *Probe, location string, res 
 	}
 }
 
-func (c *Checker) step(ctx context.Context, client *http.Client, h *HTTP, s *Step, vars map[string]string, location string, t *tracker, res *Result, i int) (sr StepResult) {
+func (run *httpRun) step(ctx context.Context, s *Step, vars map[string]string, location string, res *Result, i int) (sr StepResult) {
+	h, t := run.h, run.t
 	sr.Name = s.Name
 	t0 := time.Now()
 	defer func() { sr.Latency = time.Since(t0) }()
@@ -79,8 +60,9 @@ func (c *Checker) step(ctx context.Context, client *http.Client, h *HTTP, s *Ste
 		}
 	}
 	var body io.Reader
-	if s.Body != "" {
-		body = strings.NewReader(expand(s.Body, vars, nil))
+	sbody := expand(s.Body, vars, nil)
+	if sbody != "" {
+		body = strings.NewReader(sbody)
 	}
 	req, err := http.NewRequestWithContext(ctx, s.Method, u, body)
 	if err != nil {
@@ -100,7 +82,7 @@ func (c *Checker) step(ctx context.Context, client *http.Client, h *HTTP, s *Ste
 		req.Header.Set("Cache-Control", "no-cache")
 		req.Header.Set("Pragma", "no-cache")
 	}
-	resp, err := client.Do(req)
+	resp, err := run.do(ctx, req, sbody)
 	if err != nil {
 		sr.Reason = reason(ctx, t, err)
 		return sr
@@ -109,7 +91,12 @@ func (c *Checker) step(ctx context.Context, client *http.Client, h *HTTP, s *Ste
 	sr.Status = resp.StatusCode
 	res.Status = resp.StatusCode
 	t.start("transfer")
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	var data []byte
+	if s.readsBody() {
+		data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	} else {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	}
 	t.end("transfer")
 	if err != nil {
 		sr.Reason = "reading the body: " + reason(ctx, t, err)
@@ -128,6 +115,28 @@ func (c *Checker) step(ctx context.Context, client *http.Client, h *HTTP, s *Ste
 	}
 	sr.OK = true
 	return sr
+}
+
+// readsBody reports whether the step looks at the body it receives.
+func (s *Step) readsBody() bool {
+	e := &s.Expect
+	if e.BodyContains != "" || e.BodyNotContains != "" || e.BodyRegexp != nil || e.BodyNotRegexp != nil {
+		return true
+	}
+	for _, c := range s.Capture {
+		if c.Header == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsConfig is the probe's TLS settings, built once.
+func (h *HTTP) tlsConfig() *tls.Config {
+	h.tlsOnce.Do(func() {
+		h.tls = &tls.Config{RootCAs: h.roots, InsecureSkipVerify: h.TLSInsecure, MinVersion: tls.VersionTLS12}
+	})
+	return h.tls
 }
 
 // expand replaces ${var} with its value, escaped by esc when given.

@@ -12,8 +12,10 @@
 package probe
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -84,7 +86,9 @@ type HTTP struct {
 	CAFile      string
 	ServerName  string
 
-	roots *x509.CertPool
+	roots   *x509.CertPool
+	tlsOnce sync.Once
+	tls     *tls.Config
 }
 
 // Step is one request of an HTTP probe. URL, header values and Body may

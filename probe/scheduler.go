@@ -45,8 +45,8 @@ type SchedulerConfig struct {
 // moments (so their results line up in a consensus window), and a
 // restart keeps the rhythm.
 //
-// One goroutine keeps a heap of due times; a check runs in a goroutine
-// of its own while it runs, at most Concurrency at a time.
+// One goroutine keeps a heap of due times and hands due checks to
+// workers, at most Concurrency of them, started as they are needed.
 type Scheduler struct {
 	cfg     SchedulerConfig
 	probes  []*Probe
@@ -156,16 +156,35 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 	heap.Init(&h)
 	running := make([]atomic.Bool, len(s.probes))
-	sem := make(chan struct{}, s.cfg.Concurrency)
+	// Workers live as long as the scheduler and are started as needed,
+	// up to Concurrency: a check's call chain is deep, and a worker's
+	// grown stack is kept instead of grown anew for every check.
+	jobs := make(chan int)
+	workers := 0
+	work := func() {
+		defer wg.Done()
+		for i := range jobs {
+			r := s.cfg.Checker.Check(ctx, s.probes[i], s.cfg.Location, s.cfg.Now)
+			running[i].Store(false)
+			if ctx.Err() == nil {
+				s.checks.Add(1)
+				s.results <- r
+			}
+		}
+	}
+	stopWorkers := func() {
+		close(jobs)
+		wg.Wait()
+		close(s.results)
+		<-collected
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for len(h) > 0 {
 		timer.Reset(max(h[0].at.Sub(s.cfg.Now()), 0))
 		select {
 		case <-ctx.Done():
-			wg.Wait()
-			close(s.results)
-			<-collected
+			stopWorkers()
 			return
 		case <-timer.C:
 		}
@@ -173,29 +192,25 @@ func (s *Scheduler) Run(ctx context.Context) {
 		for len(h) > 0 && !h[0].at.After(now) {
 			d := &h[0]
 			p := s.probes[d.idx]
-			switch {
-			case running[d.idx].Load():
+			if running[d.idx].Load() {
 				// Still running (a timeout as long as the interval):
 				// the next check waits its turn.
 				s.skipped.Add(1)
-			default:
+			} else {
+				running[d.idx].Store(true)
 				select {
-				case sem <- struct{}{}:
-					running[d.idx].Store(true)
-					wg.Add(1)
-					go func(i int) {
-						defer wg.Done()
-						r := s.cfg.Checker.Check(ctx, p, s.cfg.Location, s.cfg.Now)
-						<-sem
-						running[i].Store(false)
-						if ctx.Err() == nil {
-							s.checks.Add(1)
-							s.results <- r
-						}
-					}(d.idx)
+				case jobs <- d.idx:
 				default:
-					s.skipped.Add(1)
-					s.cfg.Logger.Warn("probe: a check was skipped: too many checks are running at once", "probe", p.Name, "running", s.cfg.Concurrency)
+					if workers < s.cfg.Concurrency {
+						workers++
+						wg.Add(1)
+						go work()
+						jobs <- d.idx
+					} else {
+						running[d.idx].Store(false)
+						s.skipped.Add(1)
+						s.cfg.Logger.Warn("probe: a check was skipped: too many checks are running at once", "probe", p.Name, "running", s.cfg.Concurrency)
+					}
 				}
 			}
 			// The next due time follows the last on the grid, so a late
@@ -208,8 +223,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}
 	}
 	<-ctx.Done()
-	close(s.results)
-	<-collected
+	stopWorkers()
 }
 
 // collect hands results to the sink in batches.
