@@ -233,4 +233,3 @@ func (r *httpRun) handshake(ctx context.Context, conn net.Conn, host string) (ne
 	}
 	return tc, nil
 }
-
