@@ -89,7 +89,8 @@ func (r *httpRun) do(ctx context.Context, req *http.Request, body string) (*http
 		}
 		for k, vs := range req.Header {
 			// Credentials stay with the host they were meant for.
-			if next.Host != req.URL.Host && (k == "Authorization" || k == "Cookie") || k == "Cookie" {
+			// Cookies come from the jar again.
+			if k == "Cookie" || k == "Authorization" && next.Host != req.URL.Host {
 				continue
 			}
 			nreq.Header[k] = vs
