@@ -65,14 +65,14 @@ func startBenchTarget(b *testing.B) string {
 }
 
 type usage struct {
-	cpu    time.Duration
-	maxRSS int64 // bytes
+	cpu, sys time.Duration // sys: the kernel's part of cpu
+	maxRSS   int64         // bytes
 }
 
 func selfUsage() usage {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return usage{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss * 1024}
+	return usage{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano()), ru.Maxrss * 1024}
 }
 
 // procUsage reads another process's CPU time and peak RSS from /proc.
@@ -84,7 +84,7 @@ func procUsage(pid int) (usage, error) {
 	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
-	u := usage{cpu: time.Duration(ut+st) * 10 * time.Millisecond} // USER_HZ is 100 on Linux
+	u := usage{cpu: time.Duration(ut+st) * 10 * time.Millisecond, sys: time.Duration(st) * 10 * time.Millisecond} // USER_HZ is 100 on Linux
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return u, err
@@ -151,8 +151,8 @@ func BenchmarkThousandHTTPProbes(b *testing.B) {
 	b.ReportMetric(float64(u1.maxRSS)/(1<<20), "MiB-maxRSS")
 	b.ReportMetric(float64(sink.ok.Load()), "checks-ok")
 	b.ReportMetric(float64(sink.bad.Load()), "checks-failed")
-	b.Logf("nines: %d probes at %s for %s: %d checks good, %d failed, %d skipped; CPU %s = %.2f %% of a core; peak RSS %.1f MiB",
-		n, interval, wall.Round(time.Second), sink.ok.Load(), sink.bad.Load(), s.Stats().Skipped, (u1.cpu - u0.cpu).Round(time.Millisecond), share*100, float64(u1.maxRSS)/(1<<20))
+	b.Logf("nines: %d probes at %s for %s: %d checks good, %d failed, %d skipped; CPU %s = %.2f %% of a core (%.0f %% in the kernel); peak RSS %.1f MiB",
+		n, interval, wall.Round(time.Second), sink.ok.Load(), sink.bad.Load(), s.Stats().Skipped, (u1.cpu - u0.cpu).Round(time.Millisecond), share*100, 100*float64(u1.sys-u0.sys)/float64(u1.cpu-u0.cpu), float64(u1.maxRSS)/(1<<20))
 
 	const exporter = "/usr/bin/prometheus-blackbox-exporter"
 	if _, err := os.Stat(exporter); err != nil {
@@ -231,8 +231,8 @@ func BenchmarkThousandHTTPProbes(b *testing.B) {
 	sshare := float64(s1.cpu-s0.cpu) / float64(wall)
 	b.ReportMetric(eshare*100, "%core-blackbox")
 	b.ReportMetric(float64(e1.maxRSS)/(1<<20), "MiB-maxRSS-blackbox")
-	b.Logf("blackbox_exporter: the same targets for %s: %d probes good, %d failed; exporter CPU %s = %.2f %% of a core, peak RSS %.1f MiB; the scrape loop (Prometheus' share) %.2f %% of a core",
-		wall.Round(time.Second), good.Load(), bad.Load(), (e1.cpu - e0.cpu).Round(time.Millisecond), eshare*100, float64(e1.maxRSS)/(1<<20), sshare*100)
+	b.Logf("blackbox_exporter: the same targets for %s: %d probes good, %d failed; exporter CPU %s = %.2f %% of a core (%.0f %% in the kernel), peak RSS %.1f MiB; the scrape loop (Prometheus' share) %.2f %% of a core",
+		wall.Round(time.Second), good.Load(), bad.Load(), (e1.cpu - e0.cpu).Round(time.Millisecond), eshare*100, 100*float64(e1.sys-e0.sys)/float64(max(e1.cpu-e0.cpu, 1)), float64(e1.maxRSS)/(1<<20), sshare*100)
 }
 
 // BenchmarkBareConnectFloor is the floor under BenchmarkThousandHTTPProbes:
@@ -267,5 +267,5 @@ func BenchmarkBareConnectFloor(b *testing.B) {
 	u1 := selfUsage()
 	share := float64(u1.cpu-u0.cpu) / float64(wall)
 	b.ReportMetric(share*100, "%core")
-	b.Logf("bare: %d requests in %s: CPU %s = %.2f %% of a core", n, wall.Round(time.Second), (u1.cpu - u0.cpu).Round(time.Millisecond), share*100)
+	b.Logf("bare: %d requests in %s: CPU %s = %.2f %% of a core (%.0f %% in the kernel)", n, wall.Round(time.Second), (u1.cpu - u0.cpu).Round(time.Millisecond), share*100, 100*float64(u1.sys-u0.sys)/float64(u1.cpu-u0.cpu))
 }

@@ -34,6 +34,15 @@ func mustProbe(t testing.TB, fields string) *Probe {
 	return ps[0]
 }
 
+// fill puts the test server's address into a probe's fields, when they
+// want one (a case about a closed port has its own).
+func fill(fields string, addr any) string {
+	if strings.Contains(fields, "%s") {
+		return fmt.Sprintf(fields, addr)
+	}
+	return fields
+}
+
 func check(t testing.TB, p *Probe) Result {
 	t.Helper()
 	return NewChecker().Check(context.Background(), p, "here", time.Now)
@@ -69,16 +78,11 @@ func TestHTTPProbeJudgesStatusAndBody(t *testing.T) {
 		{"A body that does not match the expression is bad.", `{url: '%s/', expect: {bodyRegexp: '^ok$'}}`, "body did not match ^ok$"},
 		{"A body with forbidden text is bad.", `{url: '%s/', expect: {bodyNotContains: operational}}`, `body contained "operational"`},
 		{"A body matching a forbidden expression is bad.", `{url: '%s/', expect: {bodyNotRegexp: 'build \d+'}}`, `body matched build \d+`},
-		{"A refused connection is bad with the error.", fmt.Sprintf(`{url: 'http://127.0.0.1:%d/'}`, freePort(t)) + "#%s", "connection refused"},
+		{"A refused connection is bad with the error.", fmt.Sprintf(`{url: 'http://127.0.0.1:%d/'}`, freePort(t)), "connection refused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := c.http
-			if strings.Contains(h, "#") {
-				h = h[:strings.Index(h, "#")]
-			} else {
-				h = fmt.Sprintf(h, srv.URL)
-			}
+			h := fill(c.http, srv.URL)
 			p := mustProbe(t, "name: p\nlocations: [here]\nhttp: "+h)
 			r := check(t, p)
 			if r.OK != (c.reason == "") || !strings.Contains(r.Reason, c.reason) {

@@ -45,16 +45,11 @@ func TestTCPProbeConnectsSendsAndExpects(t *testing.T) {
 		{"A connect alone is good.", `{address: '%s'}`, ""},
 		{"An exchange that answers as expected is good.", `{address: '%s', send: "PING\n", expect: PONG}`, ""},
 		{"An exchange that answers otherwise is bad.", `{address: '%s', send: "HELLO\n", expect: PONG}`, `answer did not contain "PONG"`},
-		{"A closed port is bad.", fmt.Sprintf(`{address: '127.0.0.1:%d'}`, freePort(t)) + "#%s", "connection refused"},
+		{"A closed port is bad.", fmt.Sprintf(`{address: '127.0.0.1:%d'}`, freePort(t)), "connection refused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := c.tcp
-			if i := strings.Index(f, "#"); i >= 0 {
-				f = f[:i]
-			} else {
-				f = fmt.Sprintf(f, l.Addr())
-			}
+			f := fill(c.tcp, l.Addr())
 			r := check(t, mustProbe(t, "name: p\nlocations: [here]\ntcp: "+f))
 			if r.OK != (c.reason == "") || !strings.Contains(r.Reason, c.reason) {
 				t.Errorf("got ok %v reason %q; want %q", r.OK, r.Reason, c.reason)
@@ -243,16 +238,11 @@ func TestGRPCHealthProbe(t *testing.T) {
 		{"The server as a whole is good when serving.", `{address: '%s'}`, ""},
 		{"A service not serving is bad.", `{address: '%s', service: search}`, "status NOT_SERVING"},
 		{"An unknown service is bad.", `{address: '%s', service: cart}`, "NotFound"},
-		{"A closed port is bad.", fmt.Sprintf(`{address: '127.0.0.1:%d'}`, freePort(t)) + "#%s", "Unavailable"},
+		{"A closed port is bad.", fmt.Sprintf(`{address: '127.0.0.1:%d'}`, freePort(t)), "Unavailable"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := c.grpc
-			if i := strings.Index(f, "#"); i >= 0 {
-				f = f[:i]
-			} else {
-				f = fmt.Sprintf(f, l.Addr())
-			}
+			f := fill(c.grpc, l.Addr())
 			r := check(t, mustProbe(t, "name: p\nlocations: [here]\ntimeout: 2s\ngrpc: "+f))
 			if r.OK != (c.reason == "") || !strings.Contains(r.Reason, c.reason) {
 				t.Errorf("got ok %v reason %q; want %q", r.OK, r.Reason, c.reason)
