@@ -26,6 +26,9 @@ func (c *Checker) checkHTTP(ctx context.Context, p *Probe, location string, res 
 		"dns": h.DNSTimeout, "connect": h.ConnectTimeout, "tls": h.TLSTimeout, "firstByte": h.FirstByteTimeout,
 	}, res)
 	defer t.stop()
+	// Only a probe that starts over TLS has a certificate SLO; one that
+	// is redirected to https:// is judged by its own SLO alone.
+	t.certSeen = !p.HasCert()
 	run := newHTTPRun(c, h, t)
 	vars := map[string]string{}
 	multi := len(h.Steps) > 1

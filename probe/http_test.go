@@ -440,3 +440,21 @@ http:
 		}
 	})
 }
+
+func TestOnlyAProbeStartingOverTLSHasACertificateSLI(t *testing.T) {
+	dir := t.TempDir()
+	caFile, cert := testCA(t, dir, time.Now().Add(30*24*time.Hour))
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	tlsSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, tlsSrv.URL+"/", http.StatusFound)
+	}))
+	defer plain.Close()
+	p := mustProbe(t, fmt.Sprintf("name: p\nlocations: [here]\nhttp: {url: '%s/', caFile: '%s'}", plain.URL, caFile))
+	r := check(t, p)
+	if !r.OK || p.HasCert() || !r.CertExpiry.IsZero() || len(r.CertLine(nil)) != 0 {
+		t.Errorf("ok %v (%s), HasCert %v, expiry %s; want a good check without a certificate event", r.OK, r.Reason, p.HasCert(), r.CertExpiry)
+	}
+}

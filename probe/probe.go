@@ -181,8 +181,9 @@ func (p *Probe) Runs(location string) bool {
 	return false
 }
 
-// HasCert reports whether the probe has a certificate SLI: an HTTP probe
-// whose first step is over TLS.
+// HasCert reports whether the probe has a certificate SLI (CertSLO): an
+// HTTP probe whose first step's URL is https://. Only such a probe's
+// results carry a certificate expiry.
 func (p *Probe) HasCert() bool {
 	return p.HTTP != nil && len(p.HTTP.Steps) > 0 && len(p.HTTP.Steps[0].URL) >= 8 && p.HTTP.Steps[0].URL[:8] == "https://"
 }

@@ -141,7 +141,9 @@ func (h *dueHeap) Pop() any {
 }
 
 // Run runs the probes until ctx ends, then waits for the checks under
-// way and hands their results to the sink.
+// way (cut short by ctx: their results are not a measurement and are
+// dropped) and hands the results collected to the sink. A Scheduler
+// runs once.
 func (s *Scheduler) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	collected := make(chan struct{})
