@@ -50,6 +50,7 @@ func (c *Checker) checkHTTP(ctx context.Context, p *Probe, location string, res 
 func (run *httpRun) step(ctx context.Context, s *Step, vars map[string]string, location string, res *Result, i int) (sr StepResult) {
 	h, t := run.h, run.t
 	sr.Name = s.Name
+	res.Status = 0 // the status is this step's answer's, or none
 	t0 := time.Now()
 	defer func() { sr.Latency = time.Since(t0) }()
 	u := expand(s.URL, vars, url.QueryEscape)
