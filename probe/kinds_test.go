@@ -3,6 +3,7 @@ package probe
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -244,6 +246,31 @@ func TestGRPCHealthProbe(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := fill(c.grpc, l.Addr())
 			r := check(t, mustProbe(t, "name: p\nlocations: [here]\ntimeout: 2s\ngrpc: "+f))
+			if r.OK != (c.reason == "") || !strings.Contains(r.Reason, c.reason) {
+				t.Errorf("got ok %v reason %q; want %q", r.OK, r.Reason, c.reason)
+			}
+		})
+	}
+}
+
+func TestGRPCHealthProbeOverTLS(t *testing.T) {
+	caFile, cert := testCA(t, t.TempDir(), time.Now().Add(24*time.Hour))
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}})))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(l)
+	defer srv.Stop()
+	for _, c := range []struct{ name, grpc, reason string }{
+		{"A server whose certificate the CA file vouches for is good.", "{address: '%s', tls: true, caFile: '" + caFile + "'}", ""},
+		{"A server whose certificate no known root vouches for is bad.", "{address: '%s', tls: true}", "Unavailable"},
+		{"Plaintext to a TLS server is bad.", "{address: '%s'}", "Unavailable"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := check(t, mustProbe(t, "name: p\nlocations: [here]\ntimeout: 2s\ngrpc: "+fill(c.grpc, l.Addr())))
 			if r.OK != (c.reason == "") || !strings.Contains(r.Reason, c.reason) {
 				t.Errorf("got ok %v reason %q; want %q", r.OK, r.Reason, c.reason)
 			}
