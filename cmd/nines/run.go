@@ -57,6 +57,7 @@ func commands() []command {
 		{"incident", "record incidents and report TTD/TTE/TTF/TTM, repair debt, postmortems", runIncident},
 		{"oncall", "report on-call load per rotation and person: pages, nights, incidents per shift, noise", runOncall},
 		{"chaos", "run chaos experiments judged by the SLIs: the fault proxy, runs and their verdicts", runChaos},
+		{"probe", "synthetic probes (HTTP, TCP, DNS, gRPC) from named locations: check once, or run an agent", runProbe},
 		{"durability", "how often replicas or erasure-coded stripes lose data, from AFR and MTTR", runDurability},
 		{"ship", "follow access logs into nines serve, each line counted exactly once", runShip},
 		{"annotate", "record a deploy or other change in nines serve, shown beside the budget", runAnnotate},
