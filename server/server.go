@@ -108,6 +108,9 @@ type Config struct {
 	// ThirdParties, when set, answers /api/v1/thirdparties
 	// (server/thirdparty.go); nil answers 404.
 	ThirdParties ThirdParties
+	// Probes, when set, answers /api/v1/probes (server/probes.go); nil
+	// answers 404.
+	Probes Probes
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -192,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET /api/v1/oncall", read(s.api(s.oncallReport)))
 	s.chaosRoutes(read, write)
 	s.thirdPartyRoutes(read)
+	s.mux.Handle("GET /api/v1/probes", read(s.api(s.probes)))
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

@@ -8,12 +8,15 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nines-sre/nines/alert"
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/probe/consensus"
+	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 	"github.com/nines-sre/nines/store"
@@ -171,38 +174,135 @@ func probeSpecs(s *slo.SLO, p *probe.Probe) (map[string][]byte, error) {
 	return out, nil
 }
 
-// consensusWriter computes the consensus SLOs' quanta from their
-// locations' final results and stores each once, with its cursor in the
-// same transaction: a restart or a new leader carries on where the last
-// write ended, never writing a quantum twice.
-type consensusWriter struct {
-	eng    *engine.Engine
-	state  store.State
-	set    *probeSet
-	logger *slog.Logger
+// probeRuntime is the probes inside nines serve: it runs the probes of
+// its own location (a probe.Sink), writes the consensus SLOs' quanta, and
+// answers GET /api/v1/probes. Only the leader stores: every replica may
+// probe, but a follower's results would count a location twice.
+type probeRuntime struct {
+	eng      *engine.Engine
+	state    store.State
+	sink     eventSink
+	leading  func() bool
+	location string
+	logger   *slog.Logger
 	// maxPerStep bounds the quanta one step writes per SLO, so that a
 	// leader catching up after a long stop takes the store in bites.
 	maxPerStep int
+
+	set      atomic.Pointer[probeSet]
+	mu       sync.Mutex
+	last     map[[2]string]probe.Result // (probe, location) → latest check here
+	followed atomic.Int64               // results not stored: this replica followed
 }
+
+func newProbeRuntime(eng *engine.Engine, state store.State, leading func() bool, location string, logger *slog.Logger) *probeRuntime {
+	r := &probeRuntime{eng: eng, state: state, sink: eventSink{eng: eng, source: "probes"}, leading: leading, location: location,
+		logger: logger.With("component", "probes"), maxPerStep: 60, last: map[[2]string]probe.Result{}}
+	r.set.Store(&probeSet{bySLO: map[string]*probe.Probe{}, all: map[string]*probe.Probe{}})
+	return r
+}
+
+// use puts the set of a successful load in force, and says which probes
+// of the file no SLO names: they are not run.
+func (r *probeRuntime) use(set *probeSet) {
+	fed := map[string]bool{}
+	for _, p := range set.bySLO {
+		fed[p.Name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(set.all)) {
+		if !fed[name] {
+			r.logger.Warn("a probe of the probes file feeds no SLO, so it is not run; name it in an SLO's sli.probes", "probe", name)
+		}
+	}
+	r.set.Store(set)
+}
+
+// Results stores the checks of this server's location as events of their
+// location and certificate SLOs, in one transaction.
+func (r *probeRuntime) Results(ctx context.Context, rs []probe.Result) {
+	set := r.set.Load()
+	lines := map[string][]byte{}
+	r.mu.Lock()
+	for i := range rs {
+		res := &rs[i]
+		p := set.all[res.Probe]
+		if p == nil || !fed(set, p) {
+			continue
+		}
+		r.last[[2]string{res.Probe, res.Location}] = *res
+		name := probe.LocationSLO(res.Probe, res.Location)
+		lines[name] = append(res.EventLine(lines[name]), '\n')
+		if p.HasCert() {
+			if line := res.CertLine(nil); len(line) > 0 {
+				lines[probe.CertSLO(p.Name)] = append(append(lines[probe.CertSLO(p.Name)], line...), '\n')
+			}
+		}
+	}
+	r.mu.Unlock()
+	if len(lines) == 0 {
+		return
+	}
+	if !r.leading() {
+		r.followed.Add(int64(len(rs)))
+		return
+	}
+	if _, err := r.sink.Commit(ctx, lines, nil); err != nil && ctx.Err() == nil {
+		r.logger.Error("probe results not stored", "results", len(rs), "err", err)
+	}
+}
+
+// fed reports whether an SLO is fed by p.
+func fed(set *probeSet, p *probe.Probe) bool {
+	for _, q := range set.bySLO {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// run probes from this server's location, when it has one, and writes
+// the consensus on the leader until ctx ends.
+func (r *probeRuntime) run(ctx context.Context, probes []*probe.Probe) {
+	if r.location != "" && len(probes) > 0 {
+		sched, err := probe.NewScheduler(probe.SchedulerConfig{Location: r.location, Probes: probes, Sink: r, Logger: r.logger})
+		if err != nil {
+			r.logger.Error("probes not run", "err", err)
+		} else {
+			r.logger.Info("probing", "location", r.location, "probes", len(sched.Probes()))
+			go sched.Run(ctx)
+		}
+	}
+	every(ctx, consensusEvery, func(now time.Time) {
+		if r.leading() {
+			r.step(ctx, now)
+		}
+	})
+}
+
+// consensusEvery is how often the consensus writer looks for quanta that
+// became final: well within the settle delay, which is how long the
+// engine waits after that before judging them.
+const consensusEvery = 10 * time.Second
 
 func consensusKey(sloName string) string { return "probes/consensus/" + sloName }
 
 // step writes, for every consensus SLO, the quanta whose locations'
 // results are final at now and that are not written yet.
-func (w *consensusWriter) step(ctx context.Context, now time.Time) {
-	for _, name := range slices.Sorted(maps.Keys(w.set.bySLO)) {
-		if err := w.write(ctx, name, now); err != nil && ctx.Err() == nil {
+func (w *probeRuntime) step(ctx context.Context, now time.Time) {
+	set := w.set.Load()
+	for _, name := range slices.Sorted(maps.Keys(set.bySLO)) {
+		if err := w.write(ctx, set.bySLO[name], name, now); err != nil && ctx.Err() == nil {
 			w.logger.Warn("probes: the consensus of an SLO's quanta is not stored yet (tried again at the next step)", "slo", name, "err", err)
 		}
 	}
 }
 
-func (w *consensusWriter) write(ctx context.Context, name string, now time.Time) error {
+func (w *probeRuntime) write(ctx context.Context, p *probe.Probe, name string, now time.Time) error {
 	s, err := w.eng.SLO(name)
 	if err != nil {
 		return err
 	}
-	p := w.set.bySLO[name]
 	// The consensus of q reads its locations' quanta up to q: it is
 	// written once they are final.
 	loc, err := w.eng.SLO(probe.LocationSLO(p.Name, p.Locations[0]))
@@ -243,7 +343,7 @@ func (w *consensusWriter) write(ctx context.Context, name string, now time.Time)
 // cursor is the first quantum of name not written yet. Without one (a
 // new SLO, or the first start), writing starts at the quantum that
 // becomes final now: the locations have no results before.
-func (w *consensusWriter) cursor(ctx context.Context, name string, final time.Time, quantum time.Duration) (time.Time, error) {
+func (w *probeRuntime) cursor(ctx context.Context, name string, final time.Time, quantum time.Duration) (time.Time, error) {
 	v, err := w.state.GetState(ctx, consensusKey(name))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -256,4 +356,88 @@ func (w *consensusWriter) cursor(ctx context.Context, name string, final time.Ti
 		return time.Time{}, fmt.Errorf("the consensus cursor of %s reads %q: %w", name, v, err)
 	}
 	return time.Unix(0, ns).UTC(), nil
+}
+
+// probeLookback is how far back GET /api/v1/probes looks for a probe
+// SLO's latest quantum.
+const probeLookback = time.Hour
+
+// Probes answers GET /api/v1/probes: every probe that feeds an SLO, its
+// consensus with the verdict of the latest quantum written, each
+// location's latest quantum, and this server's own last checks.
+func (r *probeRuntime) Probes(ctx context.Context, now time.Time) ([]server.ProbeView, error) {
+	set := r.set.Load()
+	out := make([]server.ProbeView, 0, len(set.bySLO))
+	for _, name := range slices.Sorted(maps.Keys(set.bySLO)) {
+		p := set.bySLO[name]
+		s, err := r.eng.SLO(name)
+		if err != nil {
+			return nil, err
+		}
+		v := server.ProbeView{Name: p.Name, Kind: string(p.Kind), Target: p.Target(), Interval: slo.FormatDuration(p.Interval),
+			Timeout: slo.FormatDuration(p.Timeout), SLO: name,
+			Consensus: server.ConsensusView{K: p.Consensus.K, N: len(p.Locations), Window: slo.FormatDuration(p.Consensus.Window)}}
+		from := now.Add(-probeLookback - p.Consensus.Window)
+		locs := make(consensus.Locations, len(p.Locations))
+		for _, l := range p.Locations {
+			lv := server.LocationView{Name: l, SLO: probe.LocationSLO(p.Name, l)}
+			_, series, err := r.eng.Series(ctx, lv.SLO, from, now)
+			if err != nil {
+				return nil, err
+			}
+			locs[l] = series.Rollups
+			lv.Latest = latestQuantum(series.Rollups)
+			r.mu.Lock()
+			if res, ok := r.last[[2]string{p.Name, l}]; ok {
+				lv.LastCheck = checkView(&res)
+			}
+			r.mu.Unlock()
+			v.Locations = append(v.Locations, lv)
+		}
+		_, series, err := r.eng.Series(ctx, name, from, now)
+		if err != nil {
+			return nil, err
+		}
+		if q := latestQuantum(series.Rollups); q != nil {
+			v.Consensus.Latest = q
+			rule := consensus.Rule{K: p.Consensus.K, N: len(p.Locations), Window: p.Consensus.Window, Quantum: s.Quantum}
+			if vd, err := consensus.Judge(rule, locs, q.Start); err == nil {
+				v.Consensus.Failing, v.Consensus.Reporting, v.Consensus.Silent, v.Consensus.Reason = vd.Failing, vd.Reporting, vd.Silent, vd.Reason
+			}
+		}
+		if p.HasCert() {
+			v.Cert = &server.ProbeCertView{SLO: probe.CertSLO(p.Name), MinDays: p.CertMinDays}
+			r.mu.Lock()
+			for _, l := range p.Locations {
+				if res, ok := r.last[[2]string{p.Name, l}]; ok && !res.CertExpiry.IsZero() {
+					v.Cert.ExpiresAt = res.CertExpiry.UTC()
+				}
+			}
+			r.mu.Unlock()
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// latestQuantum is the last measured rollup of rs, nil without one.
+func latestQuantum(rs []slo.Rollup) *server.ProbeQuantum {
+	for i := len(rs) - 1; i >= 0; i-- {
+		if r := &rs[i]; r.Measured {
+			return &server.ProbeQuantum{Start: time.Unix(0, r.Start).UTC(), Attempted: r.Attempted, Good: r.Good}
+		}
+	}
+	return nil
+}
+
+func checkView(res *probe.Result) *server.CheckView {
+	cv := &server.CheckView{Start: res.Start.UTC(), OK: res.OK, LatencyMS: float64(res.Latency) / float64(time.Millisecond),
+		Status: res.Status, Reason: res.Reason}
+	if len(res.Phases) > 0 {
+		cv.PhasesMS = make(map[string]float64, len(res.Phases))
+		for _, ph := range res.Phases {
+			cv.PhasesMS[ph.Name] = float64(ph.Duration) / float64(time.Millisecond)
+		}
+	}
+	return cv
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/ui"
@@ -65,6 +66,7 @@ type serveFlags struct {
 	readiness                     string // --readiness FILE
 	experiments                   string // --experiments DIR
 	thirdParties                  string // --thirdparties FILE
+	probes, probeLocation         string // --probes FILE, --probe-location NAME
 	web                           webFlags
 	maxSnapshots                  int
 	advertiseURL                  string // --advertise-url URL
@@ -88,6 +90,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.slos, "slos", "", "SLO spec `file or directory` (*.yaml, *.yml; native or OpenSLO v1)")
 	fs.StringVar(&f.incidents, "incidents", "", "incidents configuration `file`: severity scale, per-service owners and TTD/TTE/TTF/TTM goals (examples/incidents.yaml)")
 	fs.StringVar(&f.experiments, "experiments", "", "chaos experiments `directory or file` (experiments/*.yaml; docs/chaos.md): their cohorts are measured as SLOs, runs started and judged here")
+	fs.StringVar(&f.probes, "probes", "", "synthetic probes `file or directory` (probes.yaml; docs/probes.md): an SLO with sli.probes: NAME is fed by the consensus of that probe's locations")
+	fs.StringVar(&f.probeLocation, "probe-location", "", "location `name` this server probes from, among the probes' locations (default: none; agents at other vantage points run nines probe agent)")
 	fs.StringVar(&f.thirdParties, "thirdparties", "", "third parties `file` (thirdparties.yaml; docs/thirdparties.md): each vendor's state from the SLOs of its data plane, telemetry and configuration API, notified on a change, and its SLA per month")
 	fs.StringVar(&f.readiness, "readiness", "", "production readiness levels and checks `file` (readiness.yaml; default bronze, silver, gold; docs/scorecards.md), with --services")
 	fs.StringVar(&f.services, "services", "", "service catalog `file or directory` (services.yaml or Backstage catalog-info.yaml; docs/catalog.md): service pages, the dependency graph and /api/v1/deps/check")
@@ -204,15 +208,29 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
+	var probes []*probe.Probe
+	if f.probes != "" {
+		if probes, err = loadProbes("serve", f.probes); err != nil {
+			return err
+		}
+	}
+	prober := newProbeRuntime(eng, db, rep.leading, f.probeLocation, logger)
 	load := func() ([]string, error) {
 		files, err := specFiles(f.slos, f.demo)
 		if err == nil {
 			files, err = withCohorts(files, experiments)
 		}
+		var set *probeSet
+		if err == nil {
+			files, set, err = withProbes(files, probes)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", engine.ErrInvalid, err)
 		}
 		warnings, err := eng.Load(ctx, files)
+		if err == nil {
+			prober.use(set)
+		}
 		var out []string
 		for _, w := range warnings {
 			logger.Warn("spec", "warning", w.String())
@@ -287,6 +305,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if vendors != nil {
 		scfg.ThirdParties = vendors
 	}
+	if len(probes) > 0 {
+		scfg.Probes = prober
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		return usageError("serve: %v", err)
@@ -318,6 +339,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { puller.Run(ctx) })
 	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
 	run(func() { runThirdParties(ctx, vendors, rep.leading, nt.Dispatcher, logger) })
+	if len(probes) > 0 {
+		run(func() { prober.run(ctx, probes) })
+	}
 	if chaosRuns != nil {
 		// Runs are stepped four times a second, by the leader: with the
 		// proxies' events sent as often, a harm bound stops a run within
