@@ -1,0 +1,363 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/nines-sre/nines/slo"
+)
+
+// BurnSpans are the recent spans whose burn rates a budget forecast
+// reads: the point estimate burns at the rate of PointSpan, and the
+// interval runs from the fastest to the slowest of them. They are the
+// long windows of the multi-window alerts (1 h, 6 h, 1 d, 3 d), so the
+// forecast and the alerts see the same burns.
+var BurnSpans = [...]time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour}
+
+// PointSpan is the span of the point estimate's burn rate: long enough
+// that one bad minute does not swing it, short enough to follow an
+// ongoing incident.
+const PointSpan = 6 * time.Hour
+
+// ProfileWeeks is how many past weeks the traffic profile averages.
+const ProfileWeeks = 5
+
+// BacktestDays is how many past days the budget forecast is checked on,
+// each a day-ahead forecast made at a midnight-aligned origin 1 to 7 days
+// back against the budget that remained a day later.
+const BacktestDays = 7
+
+// Outcome is what a budget does at a given burn rate.
+type Outcome string
+
+// Outcomes of a budget forecast.
+const (
+	// Exhausted: the budget has already run out.
+	Exhausted Outcome = "exhausted"
+	// RunsOut: it runs out at Estimate.At.
+	RunsOut Outcome = "runs-out"
+	// Never: at this burn the rolling window gives back at least what it
+	// spends, so the budget never runs out.
+	Never Outcome = "never"
+	// NotBeforeReset: a calendar window ends before the budget runs out.
+	NotBeforeReset Outcome = "not-before-reset"
+	// Unknown: nothing in the recent spans could be counted.
+	Unknown Outcome = "unknown"
+)
+
+// Estimate is when the budget runs out at one burn rate.
+type Estimate struct {
+	Burn    float64 `json:"burn_rate"`
+	Outcome Outcome `json:"outcome"`
+	// At is when the budget runs out (RunsOut) or the forecast time
+	// (Exhausted); nil otherwise.
+	At *time.Time `json:"at,omitempty"`
+}
+
+// SpanBurn is the burn rate over one recent span.
+type SpanBurn struct {
+	Seconds int64   `json:"span_seconds"`
+	Burn    float64 `json:"burn_rate"`
+}
+
+// Backtest is how far the forecast's budget was from the budget that
+// then remained, on past days.
+type Backtest struct {
+	// Origins is how many past forecasts were checked (0: too little
+	// history; MAE is then 0 and means nothing).
+	Origins int `json:"origins"`
+	// HorizonSeconds is how far ahead each forecast looked.
+	HorizonSeconds int64 `json:"horizon_seconds"`
+	// MAE is the mean absolute error of the forecast remaining budget,
+	// as a share of the window's budget (0.02 is 2 % of the budget).
+	MAE float64 `json:"mae"`
+}
+
+// Budget is the budget forecast of one SLO.
+type Budget struct {
+	SLO     string    `json:"slo"`
+	Service string    `json:"service,omitempty"`
+	At      time.Time `json:"at"`
+	Window  string    `json:"window"`
+	// WindowStart and WindowEnd are the window containing At.
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	Unit        string    `json:"unit"`
+	// Total and Remaining are the budget now, as slo.Evaluate counts it.
+	Total     float64 `json:"total"`
+	Remaining float64 `json:"remaining"`
+	// Spans are the burn rates of the BurnSpans that held anything to
+	// count.
+	Spans []SpanBurn `json:"spans"`
+	// Point burns at the rate of PointSpan; Earliest and Latest at the
+	// fastest and the slowest rate of the Spans.
+	Point    Estimate `json:"point"`
+	Earliest Estimate `json:"earliest"`
+	Latest   Estimate `json:"latest"`
+	// Traffic says what the expected traffic of future quanta follows.
+	Traffic  string   `json:"traffic"`
+	Backtest Backtest `json:"backtest"`
+}
+
+// budgetModel projects one SLO's budget quantum by quantum.
+type budgetModel struct {
+	s       *slo.SLO
+	h       *History
+	share   float64 // budget share: 1 − objective
+	unit    float64 // budget units of a counted quantum (quanta methods)
+	events  bool    // transactions: the budget is a share of the events
+	rolling int     // window length in quanta; 0 for calendar windows
+	profile *profile
+}
+
+// ForecastBudget forecasts when the budget of s runs out, from h, as
+// known at the quantum boundary at. h must cover the window containing
+// at and end at or after at; quanta of h after at are not read. The
+// history before the window feeds the traffic profile and the backtest
+// (ProfileWeeks weeks and BacktestDays days before it are enough).
+func ForecastBudget(s *slo.SLO, h *History, at time.Time) (*Budget, error) {
+	if err := checkSLO(s); err != nil {
+		return nil, err
+	}
+	if h.Quantum != s.Quantum {
+		return nil, fmt.Errorf("%w: SLO %s: the history quantum %s differs from the SLO's %s", ErrInvalid, s.Name, h.Quantum, s.Quantum)
+	}
+	n, ok := h.index(at)
+	if !ok || n < 0 || n > len(h.Quanta) {
+		return nil, fmt.Errorf("%w: SLO %s: forecast time %s is not a quantum boundary in the history %s–%s", ErrInvalid, s.Name,
+			at.UTC().Format(time.RFC3339), h.Start.Format(time.RFC3339), h.End().Format(time.RFC3339))
+	}
+	w := s.Window.Containing(at)
+	lo, _ := h.index(w.Start)
+	if lo < 0 {
+		return nil, fmt.Errorf("%w: SLO %s: the history starts at %s, after the window starts at %s; read it from the window's start", ErrInvalid, s.Name,
+			h.Start.Format(time.RFC3339), w.Start.UTC().Format(time.RFC3339))
+	}
+	m := &budgetModel{s: s, h: h, share: s.Objective.Complement(), unit: 1, events: s.Method == slo.Transactions}
+	if s.Method == slo.DowntimeMinutes {
+		m.unit = s.Quantum.Minutes()
+	}
+	if s.Window.Calendar == slo.NotCalendar {
+		m.rolling = int(s.Window.Rolling / s.Quantum)
+	}
+	out := &Budget{SLO: s.Name, Service: s.Service, At: at.UTC(), Window: s.Window.String(), WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(),
+		Unit: s.Method.BudgetUnit(), Spans: []SpanBurn{}, Traffic: "every quantum costs the same budget whatever its traffic"}
+	if m.events {
+		m.profile = newProfile(h, n)
+		out.Traffic = m.profile.describe()
+	}
+	out.Total, out.Remaining = m.state(n)
+
+	point := math.NaN()
+	lowest, highest := math.Inf(1), math.Inf(-1)
+	for _, span := range BurnSpans {
+		b := m.burn(n, int(span/s.Quantum))
+		if math.IsNaN(b) {
+			continue
+		}
+		out.Spans = append(out.Spans, SpanBurn{Seconds: int64(span / time.Second), Burn: b})
+		lowest, highest = min(lowest, b), max(highest, b)
+		if span == PointSpan {
+			point = b
+		}
+	}
+	if math.IsNaN(point) && len(out.Spans) > 0 {
+		point = out.Spans[len(out.Spans)-1].Burn
+	}
+	out.Point = m.estimate(n, out.Remaining, point)
+	out.Earliest = m.estimate(n, out.Remaining, highest)
+	out.Latest = m.estimate(n, out.Remaining, lowest)
+	if len(out.Spans) == 0 {
+		out.Earliest, out.Latest = out.Point, out.Point
+	}
+	out.Backtest = m.backtest(n)
+	return out, nil
+}
+
+// credit is the budget quantum q adds to its window.
+func (m *budgetModel) credit(q *Quantum) float64 {
+	if m.events {
+		return m.share * q.Attempted
+	}
+	if q.Skipped {
+		return 0
+	}
+	return m.share * m.unit
+}
+
+// window returns the quanta [lo, hi) of the window containing the quantum
+// boundary n.
+func (m *budgetModel) window(n int) (lo, hi int) {
+	at := m.h.Start.Add(time.Duration(n) * m.h.Quantum)
+	w := m.s.Window.Containing(at)
+	lo, _ = m.h.index(w.Start)
+	hi, _ = m.h.index(w.End)
+	return lo, hi
+}
+
+// state is the budget of the window containing n as slo.Evaluate counts
+// it at n: the whole window's budget (for the transactions method, of
+// the events seen so far) and what remains of it.
+func (m *budgetModel) state(n int) (total, remaining float64) {
+	lo, hi := m.window(n)
+	var spent float64
+	skipped := 0
+	for i := max(lo, 0); i < n; i++ {
+		q := &m.h.Quanta[i]
+		spent += q.Spent
+		if m.events {
+			total += m.credit(q)
+		} else if q.Skipped {
+			skipped++
+		}
+	}
+	if !m.events {
+		// The whole window counts, future quanta too, unless skipped.
+		total = m.share * m.unit * float64(hi-lo-skipped)
+	}
+	return total, total - spent
+}
+
+// burn is the burn rate of the k quanta before n, as slo.BurnRate
+// measures it; NaN when nothing in them counts.
+func (m *budgetModel) burn(n, k int) float64 {
+	var spent, counted float64
+	for i := max(n-k, 0); i < n; i++ {
+		q := &m.h.Quanta[i]
+		spent += q.Spent
+		switch {
+		case m.events:
+			counted += q.Attempted
+		case !q.Skipped:
+			counted += m.unit
+		}
+	}
+	if counted == 0 {
+		return math.NaN()
+	}
+	return spent / counted / m.share
+}
+
+// futureCredit is the budget a future quantum i adds: a counted quantum's
+// share, or for the transactions method the share of the traffic the
+// profile expects then.
+func (m *budgetModel) futureCredit(i int) float64 {
+	if m.events {
+		return m.share * m.profile.expected(m.h.Start.Add(time.Duration(i)*m.h.Quantum))
+	}
+	return m.share * m.unit
+}
+
+// project walks the budget forward from the quantum boundary n with
+// remaining rem, each future quantum spending burn × its credit, for at
+// most steps quanta, and returns the number of quanta after which the
+// budget is out (found) and the budget left at the end.
+func (m *budgetModel) project(n int, rem, burn float64, steps int, stopAtZero bool) (int, float64, bool) {
+	_, hi := m.window(n)
+	// What a float sum of a window's quanta can be off by is not budget.
+	total, _ := m.state(n)
+	eps := 1e-9 * total
+	for k := range steps {
+		j := n + k
+		if m.rolling == 0 && j >= hi {
+			return k, rem, false // the calendar window ends first
+		}
+		in := m.futureCredit(j)
+		if m.rolling > 0 {
+			rem += in * (1 - burn)
+			// The quantum leaving the window gives back what it spent and
+			// takes its budget with it.
+			// (The window starts inside the history: ForecastBudget checks.)
+			if out := j - m.rolling; out < n {
+				q := &m.h.Quanta[out]
+				rem += q.Spent - m.credit(q)
+			} else {
+				rem -= m.futureCredit(out) * (1 - burn)
+			}
+		} else if m.events {
+			rem += in * (1 - burn)
+		} else {
+			rem -= in * burn // the window's budget already counts its future quanta
+		}
+		if stopAtZero && rem <= eps {
+			return k + 1, rem, true
+		}
+	}
+	return steps, rem, false
+}
+
+// estimate is when the budget runs out at burn, from the boundary n.
+func (m *budgetModel) estimate(n int, rem, burn float64) Estimate {
+	at := m.h.Start.Add(time.Duration(n) * m.h.Quantum).UTC()
+	e := Estimate{Burn: burn}
+	switch {
+	case math.IsNaN(burn) || math.IsInf(burn, 0):
+		e.Burn, e.Outcome = 0, Unknown
+		return e
+	case rem <= 0:
+		e.Outcome, e.At = Exhausted, &at
+		return e
+	}
+	week := int(7 * 24 * time.Hour / m.h.Quantum)
+	steps := m.rolling + week
+	if m.rolling == 0 {
+		_, hi := m.window(n)
+		steps = hi - n
+	}
+	k, _, found := m.project(n, rem, burn, steps, true)
+	switch {
+	case found:
+		t := at.Add(time.Duration(k) * m.h.Quantum)
+		e.Outcome, e.At = RunsOut, &t
+	case m.rolling == 0:
+		e.Outcome = NotBeforeReset
+	default:
+		// After a whole window of projected quanta and a week of them,
+		// the window repeats the profile's week: it never runs out.
+		e.Outcome = Never
+	}
+	return e
+}
+
+// backtest makes the day-ahead forecast at each of the BacktestDays
+// past days' boundaries and compares its remaining budget with what
+// remained a day later.
+func (m *budgetModel) backtest(n int) Backtest {
+	day := int(24 * time.Hour / m.h.Quantum)
+	bt := Backtest{HorizonSeconds: int64(24 * time.Hour / time.Second)}
+	saved := m.profile
+	if m.events {
+		// One profile from before the first origin: no origin sees the
+		// traffic it is checked against.
+		m.profile = newProfile(m.h, n-BacktestDays*day)
+	}
+	defer func() { m.profile = saved }()
+	var sum float64
+	for d := BacktestDays; d >= 1; d-- {
+		o := n - d*day
+		lo, hi := m.window(o)
+		if lo < 0 || o-int(PointSpan/m.h.Quantum) < 0 {
+			continue
+		}
+		if m.rolling == 0 && o+day > hi {
+			continue // the calendar window resets within the day
+		}
+		burn := m.burn(o, int(PointSpan/m.h.Quantum))
+		if math.IsNaN(burn) {
+			continue
+		}
+		_, rem := m.state(o)
+		_, pred, _ := m.project(o, rem, burn, day, false)
+		total, actual := m.state(o + day)
+		if total <= 0 {
+			continue
+		}
+		sum += math.Abs(pred-actual) / total
+		bt.Origins++
+	}
+	if bt.Origins > 0 {
+		bt.MAE = sum / float64(bt.Origins)
+	}
+	return bt
+}
