@@ -51,8 +51,8 @@ type holtWinters struct {
 	period         int
 	multiplicative bool
 	// fitted state
-	level, trend float64
-	season       []float64 // the last period's seasonal terms, oldest first
+	level, trend       float64
+	season             []float64 // the last period's seasonal terms, oldest first
 	alpha, beta, gamma float64
 }
 
