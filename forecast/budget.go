@@ -109,6 +109,13 @@ type budgetModel struct {
 	events  bool    // transactions: the budget is a share of the events
 	rolling int     // window length in quanta; 0 for calendar windows
 	profile *profile
+	// weekCredit is, for the transactions method, the budget the profile
+	// expects of each quantum of the week, at index i mod its length.
+	weekCredit []float64
+	// spentBefore[i] and creditBefore[i] sum Spent and the events' budget
+	// (transactions) or the skipped quanta (the others) of the quanta
+	// before i, so that a window's budget costs two subtractions.
+	spentBefore, creditBefore []float64
 }
 
 // ForecastBudget forecasts when the budget of s runs out, from h, as
@@ -134,17 +141,11 @@ func ForecastBudget(s *slo.SLO, h *History, at time.Time) (*Budget, error) {
 		return nil, fmt.Errorf("%w: SLO %s: the history starts at %s, after the window starts at %s; read it from the window's start", ErrInvalid, s.Name,
 			h.Start.Format(time.RFC3339), w.Start.UTC().Format(time.RFC3339))
 	}
-	m := &budgetModel{s: s, h: h, share: s.Objective.Complement(), unit: 1, events: s.Method == slo.Transactions}
-	if s.Method == slo.DowntimeMinutes {
-		m.unit = s.Quantum.Minutes()
-	}
-	if s.Window.Calendar == slo.NotCalendar {
-		m.rolling = int(s.Window.Rolling / s.Quantum)
-	}
+	m := newBudgetModel(s, h, n)
 	out := &Budget{SLO: s.Name, Service: s.Service, At: at.UTC(), Window: s.Window.String(), WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(),
 		Unit: s.Method.BudgetUnit(), Spans: []SpanBurn{}, Traffic: "every quantum costs the same budget whatever its traffic"}
 	if m.events {
-		m.profile = newProfile(h, n)
+		m.useProfile(newProfile(h, n))
 		out.Traffic = m.profile.describe()
 	}
 	out.Total, out.Remaining = m.state(n)
@@ -165,14 +166,36 @@ func ForecastBudget(s *slo.SLO, h *History, at time.Time) (*Budget, error) {
 	if math.IsNaN(point) && len(out.Spans) > 0 {
 		point = out.Spans[len(out.Spans)-1].Burn
 	}
-	out.Point = m.estimate(n, out.Remaining, point)
-	out.Earliest = m.estimate(n, out.Remaining, highest)
-	out.Latest = m.estimate(n, out.Remaining, lowest)
+	// Spans often burn alike: project each distinct rate once.
+	seen := map[float64]Estimate{}
+	estimate := func(burn float64) Estimate {
+		if e, ok := seen[burn]; ok {
+			return e
+		}
+		e := m.estimate(n, out.Remaining, burn)
+		seen[burn] = e
+		return e
+	}
+	out.Point, out.Earliest, out.Latest = estimate(point), estimate(highest), estimate(lowest)
 	if len(out.Spans) == 0 {
 		out.Earliest, out.Latest = out.Point, out.Point
 	}
 	out.Backtest = m.backtest(n)
 	return out, nil
+}
+
+// newBudgetModel prepares the projection of s from the quantum boundary
+// n of h.
+func newBudgetModel(s *slo.SLO, h *History, n int) *budgetModel {
+	m := &budgetModel{s: s, h: h, share: s.Objective.Complement(), unit: 1, events: s.Method == slo.Transactions}
+	if s.Method == slo.DowntimeMinutes {
+		m.unit = s.Quantum.Minutes()
+	}
+	if s.Window.Calendar == slo.NotCalendar {
+		m.rolling = int(s.Window.Rolling / s.Quantum)
+	}
+	m.sums(n)
+	return m
 }
 
 // credit is the budget quantum q adds to its window.
@@ -201,22 +224,32 @@ func (m *budgetModel) window(n int) (lo, hi int) {
 // the events seen so far) and what remains of it.
 func (m *budgetModel) state(n int) (total, remaining float64) {
 	lo, hi := m.window(n)
-	var spent float64
-	skipped := 0
-	for i := max(lo, 0); i < n; i++ {
-		q := &m.h.Quanta[i]
-		spent += q.Spent
-		if m.events {
-			total += m.credit(q)
-		} else if q.Skipped {
-			skipped++
-		}
-	}
-	if !m.events {
+	lo = max(lo, 0)
+	spent := m.spentBefore[n] - m.spentBefore[lo]
+	if m.events {
+		total = m.creditBefore[n] - m.creditBefore[lo]
+	} else {
 		// The whole window counts, future quanta too, unless skipped.
-		total = m.share * m.unit * float64(hi-lo-skipped)
+		total = m.share * m.unit * (float64(hi-lo) - (m.creditBefore[n] - m.creditBefore[lo]))
 	}
 	return total, total - spent
+}
+
+// sums fills spentBefore and creditBefore up to the quantum boundary n.
+func (m *budgetModel) sums(n int) {
+	m.spentBefore, m.creditBefore = make([]float64, n+1), make([]float64, n+1)
+	var spent, credit float64
+	for i := range n {
+		q := &m.h.Quanta[i]
+		spent += q.Spent
+		switch {
+		case m.events:
+			credit += m.share * q.Attempted
+		case q.Skipped:
+			credit++
+		}
+		m.spentBefore[i+1], m.creditBefore[i+1] = spent, credit
+	}
 }
 
 // burn is the burn rate of the k quanta before n, as slo.BurnRate
@@ -244,9 +277,22 @@ func (m *budgetModel) burn(n, k int) float64 {
 // profile expects then.
 func (m *budgetModel) futureCredit(i int) float64 {
 	if m.events {
-		return m.share * m.profile.expected(m.h.Start.Add(time.Duration(i)*m.h.Quantum))
+		return m.weekCredit[i%len(m.weekCredit)]
 	}
 	return m.share * m.unit
+}
+
+// useProfile makes p the traffic future quanta expect.
+func (m *budgetModel) useProfile(p *profile) {
+	m.profile = p
+	n := int(week / m.h.Quantum)
+	if week%m.h.Quantum != 0 {
+		n = int(time.Hour / m.h.Quantum) // a quantum that divides an hour divides a week
+	}
+	m.weekCredit = make([]float64, n)
+	for i := range m.weekCredit {
+		m.weekCredit[i] = m.share * p.perHour[p.slot(m.h, i)]
+	}
 }
 
 // project walks the budget forward from the quantum boundary n with
@@ -326,13 +372,13 @@ func (m *budgetModel) estimate(n int, rem, burn float64) Estimate {
 func (m *budgetModel) backtest(n int) Backtest {
 	day := int(24 * time.Hour / m.h.Quantum)
 	bt := Backtest{HorizonSeconds: int64(24 * time.Hour / time.Second)}
-	saved := m.profile
 	if m.events {
 		// One profile from before the first origin: no origin sees the
 		// traffic it is checked against.
-		m.profile = newProfile(m.h, n-BacktestDays*day)
+		saved := m.profile
+		m.useProfile(newProfile(m.h, max(0, n-BacktestDays*day)))
+		defer m.useProfile(saved)
 	}
-	defer func() { m.profile = saved }()
 	var sum float64
 	for d := BacktestDays; d >= 1; d-- {
 		o := n - d*day

@@ -111,7 +111,7 @@ func TestRollOffGivesBudgetBack(t *testing.T) {
 	for i := n - 60; i < n-55; i++ {
 		h.Quanta[i].Spent = 1
 	}
-	m := &budgetModel{s: s, h: h, share: 0.1, unit: 1, rolling: 60}
+	m := newBudgetModel(s, h, n)
 	total, rem := m.state(n)
 	if math.Abs(total-6) > 1e-12 || math.Abs(rem-1) > 1e-12 {
 		t.Fatalf("budget %g of %g, want 1 of 6", rem, total)

@@ -67,8 +67,12 @@ func newProfile(h *History, n int) *profile {
 	return p
 }
 
-// expected is the traffic the profile expects in the quantum starting at t.
-func (p *profile) expected(t time.Time) float64 { return p.perHour[hourOfWeek(t)] }
+// slot is the hour of the week of h's quantum i, as hourOfWeek numbers
+// it, in integers: a projection asks for every quantum of a month.
+func (p *profile) slot(h *History, i int) int {
+	ns := h.Start.UnixNano() + int64(i)*int64(h.Quantum)
+	return int((ns/int64(time.Hour))%hoursPerWeek+hoursPerWeek) % hoursPerWeek
+}
 
 func (p *profile) describe() string {
 	return fmt.Sprintf("expected events per quantum by hour of the week (UTC), averaged over the last %.1f days", p.days)

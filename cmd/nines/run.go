@@ -58,6 +58,7 @@ func commands() []command {
 		{"oncall", "report on-call load per rotation and person: pages, nights, incidents per shift, noise", runOncall},
 		{"chaos", "run chaos experiments judged by the SLIs: the fault proxy, runs and their verdicts", runChaos},
 		{"durability", "how often replicas or erasure-coded stripes lose data, from AFR and MTTR", runDurability},
+		{"forecast", "when each SLO's budget runs out, each service's peak against its tested capacity, anomalies", runForecast},
 		{"ship", "follow access logs into nines serve, each line counted exactly once", runShip},
 		{"annotate", "record a deploy or other change in nines serve, shown beside the budget", runAnnotate},
 		{"lint", "validate SLO spec files (native or OpenSLO v1) and service catalogs", runLint},
