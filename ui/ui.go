@@ -78,6 +78,8 @@ type Config struct {
 	OnCall OnCallReporter
 	// Chaos, when set, serves the chaos experiment pages (chaos.go).
 	Chaos ChaosRunner
+	// Forecasts, when set, serves the forecasts page (forecast.go).
+	Forecasts Forecaster
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -116,7 +118,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment", "forecasts"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -143,6 +145,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /services/{name}", u.service)
 	u.mux.HandleFunc("GET /graph", u.graph)
 	u.mux.HandleFunc("GET /oncall", u.oncallPage)
+	u.mux.HandleFunc("GET /forecasts", u.forecastsPage)
 	u.mux.HandleFunc("GET /experiments", u.experiments)
 	u.mux.HandleFunc("GET /experiments/{name}", u.experiment)
 	u.mux.HandleFunc("POST /experiments/{name}/runs", u.startRun)
@@ -181,8 +184,8 @@ type layout struct {
 	// Incidents, Scorecards, Catalog, OnCall and Chaos say whether the
 	// incident, scorecard, service, on-call load and experiment pages are
 	// served.
-	Incidents, Scorecards, Catalog, OnCall, Chaos bool
-	Page                                          any
+	Incidents, Scorecards, Catalog, OnCall, Chaos, Forecasts bool
+	Page                                                     any
 }
 
 // render executes a page into a buffer first, so a template error becomes
@@ -193,6 +196,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	l.Scorecards = u.cfg.Scorecards != nil
 	l.Catalog = u.cfg.Catalog != nil
 	l.Chaos = u.cfg.Chaos != nil
+	l.Forecasts = u.cfg.Forecasts != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)
