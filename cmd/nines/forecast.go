@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/catalog"
@@ -136,6 +137,14 @@ type forecaster struct {
 	// catalog, when set, gives the services' tested capacities and
 	// dependencies; nil forecasts each SLO's service without them.
 	catalog func() *catalog.Catalog
+	// every, when set, keeps a report for the span of that length it was
+	// made in: a forecast reads weeks of rollups of every SLO and changes
+	// slowly, so nines serve does not read them again for every page.
+	every time.Duration
+
+	mu     sync.Mutex
+	cached *forecast.Report
+	bucket time.Time
 }
 
 // SLOForecast forecasts the SLO called name at the quantum boundary at
@@ -194,6 +203,24 @@ func (f *forecaster) history(ctx context.Context, s *slo.SLO, at time.Time) (*fo
 // traffic is that of its busiest SLO (the one that counted the most
 // events), since a service's SLOs mostly judge the same requests.
 func (f *forecaster) Forecasts(ctx context.Context, at time.Time) (*forecast.Report, error) {
+	if f.every <= 0 {
+		return f.forecasts(ctx, at)
+	}
+	// One report at a time: concurrent pages wait for it rather than
+	// each reading the store.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b := at.Truncate(f.every); f.cached == nil || !b.Equal(f.bucket) {
+		rep, err := f.forecasts(ctx, at)
+		if err != nil {
+			return nil, err
+		}
+		f.cached, f.bucket = rep, b
+	}
+	return f.cached, nil
+}
+
+func (f *forecaster) forecasts(ctx context.Context, at time.Time) (*forecast.Report, error) {
 	rep := &forecast.Report{At: at.UTC(), SLOs: []forecast.SLOForecast{}, Capacity: []forecast.Capacity{}, Problems: []string{}}
 	type traffic struct {
 		tr    forecast.Traffic

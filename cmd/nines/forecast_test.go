@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +165,33 @@ func TestForecastCommand(t *testing.T) {
 			t.Errorf("exit %d (%v), want %d", code, err, exitUsage)
 		}
 	})
+}
+
+// nines serve keeps a report for five minutes: pages within them share it,
+// and the next five minutes get a new one.
+func TestForecasterKeepsAReport(t *testing.T) {
+	data, _ := forecastTestStore(t)
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, data, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	slos, err := loadSLOs(ctx, &env{stderr: io.Discard}, "", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &forecaster{store: db, slos: func() []*slo.SLO { return slices.Collect(maps.Values(slos)) }, every: 5 * time.Minute}
+	first, err := fc.Forecasts(ctx, forecastAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := fc.Forecasts(ctx, forecastAt.Add(4*time.Minute))
+	next, _ := fc.Forecasts(ctx, forecastAt.Add(5*time.Minute))
+	if same != first || next == first || !next.At.Equal(forecastAt.Add(5*time.Minute)) {
+		t.Errorf("reports at 12:00 %p, 12:04 %p, 12:05 %p (at %s): want the first two alike and a new one at 12:05", first, same, next, next.At)
+	}
+	if len(first.SLOs) != 2 || len(first.Capacity) != 2 {
+		t.Errorf("%d SLOs and %d services forecast, want 2 and 2: %v", len(first.SLOs), len(first.Capacity), first.Problems)
+	}
 }
