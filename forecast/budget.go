@@ -112,10 +112,10 @@ type budgetModel struct {
 	// weekCredit is, for the transactions method, the budget the profile
 	// expects of each quantum of the week, at index i mod its length.
 	weekCredit []float64
-	// spentBefore[i] and creditBefore[i] sum Spent and the events' budget
-	// (transactions) or the skipped quanta (the others) of the quanta
-	// before i, so that a window's budget costs two subtractions.
-	spentBefore, creditBefore []float64
+	// blocks[b] sums the quanta before b × sumBlock: a window's budget
+	// then costs two look-ups and at most 2 × sumBlock quanta, without a
+	// prefix sum per quantum (a megabyte an SLO).
+	blocks []sums
 }
 
 // ForecastBudget forecasts when the budget of s runs out, from h, as
@@ -225,31 +225,54 @@ func (m *budgetModel) window(n int) (lo, hi int) {
 func (m *budgetModel) state(n int) (total, remaining float64) {
 	lo, hi := m.window(n)
 	lo = max(lo, 0)
-	spent := m.spentBefore[n] - m.spentBefore[lo]
+	a, b := m.before(lo), m.before(n)
+	spent := b.spent - a.spent
 	if m.events {
-		total = m.creditBefore[n] - m.creditBefore[lo]
+		total = b.credit - a.credit
 	} else {
 		// The whole window counts, future quanta too, unless skipped.
-		total = m.share * m.unit * (float64(hi-lo) - (m.creditBefore[n] - m.creditBefore[lo]))
+		total = m.share * m.unit * (float64(hi-lo) - (b.credit - a.credit))
 	}
 	return total, total - spent
 }
 
-// sums fills spentBefore and creditBefore up to the quantum boundary n.
-func (m *budgetModel) sums(n int) {
-	m.spentBefore, m.creditBefore = make([]float64, n+1), make([]float64, n+1)
-	var spent, credit float64
-	for i := range n {
-		q := &m.h.Quanta[i]
-		spent += q.Spent
-		switch {
-		case m.events:
-			credit += m.share * q.Attempted
-		case q.Skipped:
-			credit++
-		}
-		m.spentBefore[i+1], m.creditBefore[i+1] = spent, credit
+// sums are the budget spent and the budget earned (transactions: the
+// events' share) or the quanta skipped (the other methods) of a span.
+type sums struct{ spent, credit float64 }
+
+// sumBlock is the quanta of one block of budgetModel.blocks.
+const sumBlock = 64
+
+// add adds quantum q to s.
+func (m *budgetModel) add(s *sums, q *Quantum) {
+	s.spent += q.Spent
+	switch {
+	case m.events:
+		s.credit += m.share * q.Attempted
+	case q.Skipped:
+		s.credit++
 	}
+}
+
+// sums fills blocks up to the quantum boundary n.
+func (m *budgetModel) sums(n int) {
+	m.blocks = make([]sums, n/sumBlock+1)
+	var acc sums
+	for i := range n / sumBlock * sumBlock {
+		m.add(&acc, &m.h.Quanta[i])
+		if (i+1)%sumBlock == 0 {
+			m.blocks[(i+1)/sumBlock] = acc
+		}
+	}
+}
+
+// before sums the quanta before i (at most the n sums was given).
+func (m *budgetModel) before(i int) sums {
+	s := m.blocks[i/sumBlock]
+	for j := i / sumBlock * sumBlock; j < i; j++ {
+		m.add(&s, &m.h.Quanta[j])
+	}
+	return s
 }
 
 // burn is the burn rate of the k quanta before n, as slo.BurnRate
