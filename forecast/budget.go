@@ -23,9 +23,9 @@ const PointSpan = 6 * time.Hour
 // ProfileWeeks is how many past weeks the traffic profile averages.
 const ProfileWeeks = 5
 
-// BacktestDays is how many past days the budget forecast is checked on,
-// each a day-ahead forecast made at a midnight-aligned origin 1 to 7 days
-// back against the budget that remained a day later.
+// BacktestDays is how many past days the budget forecast is checked on:
+// a day-ahead forecast made 1 to 7 days back, each against the budget
+// that remained a day later.
 const BacktestDays = 7
 
 // Outcome is what a budget does at a given burn rate.
