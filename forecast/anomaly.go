@@ -89,22 +89,22 @@ func DetectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, err
 		if n < 2 {
 			return math.NaN()
 		}
-		return median(past[:n])
+		return medianInPlace(past[:n])
 	}
 	judged := int(from.Sub(origin) / b)
-	var residuals []float64
-	for j := judged - weekBuckets; j < judged; j++ {
+	residuals := make([]float64, 0, weekBuckets)
+	for j := max(judged-weekBuckets, 0); j < judged; j++ {
 		if e, r := expected(j), stats[j].ratio(); !math.IsNaN(e) && !math.IsNaN(r) {
 			residuals = append(residuals, r-e)
 		}
 	}
 	spread := 0.0
 	if len(residuals) > 0 {
-		m := median(residuals)
+		m := medianInPlace(residuals)
 		for i := range residuals {
 			residuals[i] = math.Abs(residuals[i] - m)
 		}
-		spread = 1.4826 * median(residuals)
+		spread = 1.4826 * medianInPlace(residuals)
 	}
 	var out []Anomaly
 	var run *Anomaly
@@ -141,8 +141,8 @@ func DetectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, err
 	return out, nil
 }
 
-func median(v []float64) float64 {
-	s := slices.Clone(v)
+// medianInPlace sorts v and returns its median.
+func medianInPlace(s []float64) float64 {
 	slices.Sort(s)
 	n := len(s)
 	if n%2 == 1 {

@@ -258,11 +258,24 @@ func (m *budgetModel) add(s *sums, q *Quantum) {
 func (m *budgetModel) sums(n int) {
 	m.blocks = make([]sums, n/sumBlock+1)
 	var acc sums
-	for i := range n / sumBlock * sumBlock {
-		m.add(&acc, &m.h.Quanta[i])
-		if (i+1)%sumBlock == 0 {
-			m.blocks[(i+1)/sumBlock] = acc
+	for b := 1; b < len(m.blocks); b++ {
+		// One loop per method: this walks every quantum of the history.
+		qs := m.h.Quanta[(b-1)*sumBlock : b*sumBlock]
+		for i := range qs {
+			acc.spent += qs[i].Spent
 		}
+		if m.events {
+			for i := range qs {
+				acc.credit += m.share * qs[i].Attempted
+			}
+		} else {
+			for i := range qs {
+				if qs[i].Skipped {
+					acc.credit++
+				}
+			}
+		}
+		m.blocks[b] = acc
 	}
 }
 

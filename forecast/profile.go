@@ -32,12 +32,13 @@ func newProfile(h *History, n int) *profile {
 	var sum, cnt [hoursPerWeek]float64
 	from := max(0, n-int(ProfileWeeks*week/h.Quantum))
 	n = min(n, len(h.Quanta))
-	perHour := int(time.Hour / h.Quantum)
+	qns, hourNs, startNs := int64(h.Quantum), int64(time.Hour), h.Start.UnixNano()
 	for i := from; i < n; {
 		// Walk an hour at a time: every quantum of an hour shares its slot.
-		t := h.Start.Add(time.Duration(i) * h.Quantum)
-		slot := hourOfWeek(t)
-		end := min(n, i+max(1, perHour-int(t.Sub(t.Truncate(time.Hour))/h.Quantum)))
+		ns := startNs + int64(i)*qns
+		hour := ns / hourNs
+		slot := int(hour%hoursPerWeek+hoursPerWeek) % hoursPerWeek
+		end := min(n, i+max(1, int(((hour+1)*hourNs-ns+qns-1)/qns)))
 		for ; i < end; i++ {
 			if q := &h.Quanta[i]; q.Measured {
 				sum[slot] += q.Attempted
