@@ -42,6 +42,14 @@ type Anomaly struct {
 	Bound    float64 `json:"bound"`
 }
 
+// Side is "above" or "below" the band.
+func (a Anomaly) Side() string {
+	if a.Above {
+		return "above"
+	}
+	return "below"
+}
+
 // bucketStats is one bucket's events.
 type bucketStats struct{ attempted, failed float64 }
 
@@ -174,10 +182,7 @@ func Annotate(ctx context.Context, a Annotator, service string, anomalies []Anom
 		if slices.ContainsFunc(have, func(x store.Annotation) bool { return covers(x, an) }) {
 			continue
 		}
-		side := "below"
-		if an.Above {
-			side = "above"
-		}
+		side := an.Side()
 		note := store.Annotation{At: an.Start, SLO: an.SLO, Service: service, Kind: AnomalyKind,
 			Title: fmt.Sprintf("error ratio %s its seasonal band for %s", side, an.End.Sub(an.Start)),
 			Text: fmt.Sprintf("From %s to %s the error ratio reached %s where the same time of the week runs at %s (band edge %s). Marked by nines forecast; it pages no one.",

@@ -55,6 +55,22 @@ type Estimate struct {
 	At *time.Time `json:"at,omitempty"`
 }
 
+// Text says the estimate in words: when (UTC), "already out", "never at
+// this burn", "not before the window resets" or "unknown".
+func (e Estimate) Text() string {
+	switch e.Outcome {
+	case RunsOut:
+		return e.At.UTC().Format("2006-01-02 15:04 UTC")
+	case Exhausted:
+		return "already out"
+	case Never:
+		return "never at this burn"
+	case NotBeforeReset:
+		return "not before the window resets"
+	}
+	return "unknown: nothing counted lately"
+}
+
 // SpanBurn is the burn rate over one recent span.
 type SpanBurn struct {
 	Seconds int64   `json:"span_seconds"`

@@ -66,8 +66,8 @@ func (u *UI) forecastsPage(w http.ResponseWriter, r *http.Request) {
 func budgetRowOf(s *forecast.SLOForecast) budgetRow {
 	row := budgetRow{SLO: s.SLO, Service: s.Service, Window: s.Window,
 		Left:     fmt.Sprintf("%.4g of %.4g %s", s.Remaining, s.Total, s.Unit),
-		Point:    estimateText(s.Point),
-		Interval: estimateText(s.Earliest) + " … " + estimateText(s.Latest),
+		Point:    s.Point.Text(),
+		Interval: s.Earliest.Text() + " … " + s.Latest.Text(),
 		Backtest: "too little history"}
 	for i, b := range s.Spans {
 		if i > 0 {
@@ -80,12 +80,8 @@ func budgetRowOf(s *forecast.SLOForecast) budgetRow {
 	}
 	row.Out = s.Point.Outcome == forecast.Exhausted || s.Point.Outcome == forecast.RunsOut
 	for _, a := range s.Anomalies {
-		side := "below"
-		if a.Above {
-			side = "above"
-		}
 		row.Anomalies = append(row.Anomalies, anomalyRow{Start: a.Start.UTC().Format("2006-01-02 15:04"), End: a.End.UTC().Format("15:04 UTC"),
-			Text: fmt.Sprintf("error ratio %.3g %% %s its band (usually %.3g %%)", 100*a.Observed, side, 100*a.Expected)})
+			Text: fmt.Sprintf("error ratio %.3g %% %s its band (usually %.3g %%)", 100*a.Observed, a.Side(), 100*a.Expected)})
 	}
 	return row
 }
@@ -104,18 +100,4 @@ func capacityRowOf(c *forecast.Capacity) capacityRow {
 		}
 	}
 	return row
-}
-
-func estimateText(e forecast.Estimate) string {
-	switch e.Outcome {
-	case forecast.RunsOut:
-		return e.At.UTC().Format("2006-01-02 15:04 UTC")
-	case forecast.Exhausted:
-		return "already out"
-	case forecast.Never:
-		return "never at this burn"
-	case forecast.NotBeforeReset:
-		return "not before the window resets"
-	}
-	return "unknown: nothing counted lately"
 }

@@ -326,8 +326,8 @@ func writeForecasts(w io.Writer, rep *forecast.Report) error {
 			spans = []string{"nothing counted in the last 3 days"}
 		}
 		fmt.Fprintf(w, "  burn rate   %s\n", strings.Join(spans, " · "))
-		fmt.Fprintf(w, "  runs out    %s at the 6h burn; between %s and %s at the fastest and slowest burns\n",
-			outcomeText(s.Point), outcomeText(s.Earliest), outcomeText(s.Latest))
+		fmt.Fprintf(w, "  runs out    at the 6h burn: %s; at the fastest and slowest burns: %s … %s\n",
+			s.Point.Text(), s.Earliest.Text(), s.Latest.Text())
 		if s.Backtest.Origins > 0 {
 			fmt.Fprintf(w, "  backtest    a day ahead, off by %.1f %% of the budget on average over the last %d days\n", 100*s.Backtest.MAE, s.Backtest.Origins)
 		} else {
@@ -338,12 +338,8 @@ func writeForecasts(w io.Writer, rep *forecast.Report) error {
 			fmt.Fprintf(w, "  anomalies   none in the last day\n")
 		}
 		for _, a := range s.Anomalies {
-			side := "below"
-			if a.Above {
-				side = "above"
-			}
 			fmt.Fprintf(w, "  anomaly     %s to %s: error ratio %.3g %% %s its band (usually %.3g %%)\n",
-				a.Start.Format("2006-01-02 15:04"), a.End.Format("15:04 MST"), 100*a.Observed, side, 100*a.Expected)
+				a.Start.Format("2006-01-02 15:04"), a.End.Format("15:04 MST"), 100*a.Observed, a.Side(), 100*a.Expected)
 		}
 	}
 	for _, c := range rep.Capacity {
@@ -373,20 +369,6 @@ func writeForecasts(w io.Writer, rep *forecast.Report) error {
 		}
 	}
 	return nil
-}
-
-func outcomeText(e forecast.Estimate) string {
-	switch e.Outcome {
-	case forecast.RunsOut:
-		return e.At.Format("2006-01-02 15:04 MST")
-	case forecast.Exhausted:
-		return "already out"
-	case forecast.Never:
-		return "never"
-	case forecast.NotBeforeReset:
-		return "not before the window resets"
-	}
-	return "unknown"
 }
 
 // figure writes a figure with at most one decimal.
