@@ -328,20 +328,22 @@ func (m *budgetModel) burn(n, k int) float64 {
 // share, or for the transactions method the share of the traffic the
 // profile expects then.
 func (m *budgetModel) futureCredit(i int) float64 {
-	if m.events {
+	switch {
+	case !m.events:
+		return m.share * m.unit
+	case len(m.weekCredit) > 0:
 		return m.weekCredit[i%len(m.weekCredit)]
 	}
-	return m.share * m.unit
+	return m.share * m.profile.perHour[m.profile.slot(m.h, i)]
 }
 
 // useProfile makes p the traffic future quanta expect.
 func (m *budgetModel) useProfile(p *profile) {
-	m.profile = p
-	n := int(week / m.h.Quantum)
+	m.profile, m.weekCredit = p, nil
 	if week%m.h.Quantum != 0 {
-		n = int(time.Hour / m.h.Quantum) // a quantum that divides an hour divides a week
+		return // no repeating week of quanta: futureCredit asks the profile
 	}
-	m.weekCredit = make([]float64, n)
+	m.weekCredit = make([]float64, week/m.h.Quantum)
 	for i := range m.weekCredit {
 		m.weekCredit[i] = m.share * p.perHour[p.slot(m.h, i)]
 	}

@@ -121,9 +121,12 @@ func hourly(t Traffic) (start time.Time, rps []float64, peakFactor float64, fill
 	for hr := range hours {
 		var sum float64
 		n := 0
-		for _, c := range t.Counts[hr*per : (hr+1)*per] {
-			if math.IsNaN(c) || c < 0 {
+		for j, c := range t.Counts[hr*per : (hr+1)*per] {
+			if math.IsNaN(c) {
 				continue
+			}
+			if c < 0 || math.IsInf(c, 0) {
+				return time.Time{}, nil, 0, 0, fmt.Errorf("%w: quantum %d of the traffic counts %g requests; want a count of at least 0, or NaN for none measured", ErrInvalid, hr*per+j, c)
 			}
 			sum += c
 			n++

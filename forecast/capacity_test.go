@@ -113,6 +113,11 @@ func TestCapacityRefusesTooLittleTraffic(t *testing.T) {
 	if _, err := ForecastCapacity(CapacityInput{Service: "shop", Traffic: tr}); err == nil {
 		t.Error("traffic off the hour was taken")
 	}
+	tr = synthetic(1, 10, 0, 0, 1)
+	tr.Counts[100] = -1
+	if _, err := ForecastCapacity(CapacityInput{Service: "shop", Traffic: tr}); err == nil {
+		t.Error("a negative count was taken")
+	}
 }
 
 // demoWeeks is how many weeks of the demo's traffic TestDemoTraffic makes
