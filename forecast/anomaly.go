@@ -64,6 +64,14 @@ func (b bucketStats) ratio() float64 {
 // h should hold AnomalyWeeks weeks and a day before from: a bucket with
 // fewer than two of its past weeks measured is not judged.
 func DetectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, error) {
+	if err := h.check(); err != nil {
+		return nil, fmt.Errorf("SLO %s: %w", slo, err)
+	}
+	return detectAnomalies(slo, h, from, to)
+}
+
+// detectAnomalies is DetectAnomalies of a history already checked.
+func detectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, error) {
 	b := max(AnomalyBucket, h.Quantum)
 	if b%h.Quantum != 0 || !from.Equal(from.Truncate(b)) || !to.Equal(to.Truncate(b)) || to.Before(from) {
 		return nil, fmt.Errorf("%w: SLO %s: anomalies are judged in %s buckets: %s–%s is not on their boundaries", ErrInvalid, slo, b,

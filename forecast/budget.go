@@ -157,7 +157,10 @@ func ForecastBudget(s *slo.SLO, h *History, at time.Time) (*Budget, error) {
 		return nil, fmt.Errorf("%w: SLO %s: the history starts at %s, after the window starts at %s; read it from the window's start", ErrInvalid, s.Name,
 			h.Start.Format(time.RFC3339), w.Start.UTC().Format(time.RFC3339))
 	}
-	m := newBudgetModel(s, h, n)
+	m, err := newBudgetModel(s, h, n)
+	if err != nil {
+		return nil, fmt.Errorf("SLO %s: %w", s.Name, err)
+	}
 	out := &Budget{SLO: s.Name, Service: s.Service, At: at.UTC(), Window: s.Window.String(), WindowStart: w.Start.UTC(), WindowEnd: w.End.UTC(),
 		Unit: s.Method.BudgetUnit(), Spans: []SpanBurn{}, Traffic: "every quantum costs the same budget whatever its traffic"}
 	if m.events {
@@ -201,8 +204,9 @@ func ForecastBudget(s *slo.SLO, h *History, at time.Time) (*Budget, error) {
 }
 
 // newBudgetModel prepares the projection of s from the quantum boundary
-// n of h.
-func newBudgetModel(s *slo.SLO, h *History, n int) *budgetModel {
+// n of h, and refuses a history whose quanta before n no rollup could
+// hold (History.check, in the pass that sums them).
+func newBudgetModel(s *slo.SLO, h *History, n int) (*budgetModel, error) {
 	m := &budgetModel{s: s, h: h, share: s.Objective.Complement(), unit: 1, events: s.Method == slo.Transactions}
 	if s.Method == slo.DowntimeMinutes {
 		m.unit = s.Quantum.Minutes()
@@ -210,8 +214,10 @@ func newBudgetModel(s *slo.SLO, h *History, n int) *budgetModel {
 	if s.Window.Calendar == slo.NotCalendar {
 		m.rolling = int(s.Window.Rolling / s.Quantum)
 	}
-	m.sums(n)
-	return m
+	if err := m.sums(n); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // credit is the budget quantum q adds to its window.
@@ -270,29 +276,34 @@ func (m *budgetModel) add(s *sums, q *Quantum) {
 	}
 }
 
-// sums fills blocks up to the quantum boundary n.
-func (m *budgetModel) sums(n int) {
+// sums fills blocks up to the quantum boundary n, checking each quantum
+// before n as History.check does: this pass reads them all anyway.
+func (m *budgetModel) sums(n int) error {
 	m.blocks = make([]sums, n/sumBlock+1)
 	var acc sums
+	var total float64
 	for b := 1; b < len(m.blocks); b++ {
-		// One loop per method: this walks every quantum of the history.
 		qs := m.h.Quanta[(b-1)*sumBlock : b*sumBlock]
 		for i := range qs {
-			acc.spent += qs[i].Spent
-		}
-		if m.events {
-			for i := range qs {
-				acc.credit += m.share * qs[i].Attempted
+			q := &qs[i]
+			if !(q.Attempted >= 0) || !(q.Failed >= 0) || !(q.Spent >= 0) {
+				return m.h.checkRange((b-1)*sumBlock, b*sumBlock)
 			}
-		} else {
-			for i := range qs {
-				if qs[i].Skipped {
-					acc.credit++
-				}
+			acc.spent += q.Spent
+			total += q.Attempted + q.Failed
+			switch {
+			case m.events:
+				acc.credit += m.share * q.Attempted
+			case q.Skipped:
+				acc.credit++
 			}
 		}
 		m.blocks[b] = acc
 	}
+	if math.IsInf(total+acc.spent, 0) {
+		return m.h.checkRange(0, n)
+	}
+	return m.h.checkRange(n/sumBlock*sumBlock, n)
 }
 
 // before sums the quanta before i (at most the n sums was given).
@@ -324,26 +335,16 @@ func (m *budgetModel) burn(n, k int) float64 {
 	return spent / counted / m.share
 }
 
-// futureCredit is the budget a future quantum i adds: a counted quantum's
-// share, or for the transactions method the share of the traffic the
-// profile expects then.
-func (m *budgetModel) futureCredit(i int) float64 {
-	switch {
-	case !m.events:
-		return m.share * m.unit
-	case len(m.weekCredit) > 0:
-		return m.weekCredit[i%len(m.weekCredit)]
-	}
-	return m.share * m.profile.perHour[m.profile.slot(m.h, i)]
-}
-
 // useProfile makes p the traffic future quanta expect.
 func (m *budgetModel) useProfile(p *profile) {
-	m.profile, m.weekCredit = p, nil
-	if week%m.h.Quantum != 0 {
-		return // no repeating week of quanta: futureCredit asks the profile
+	// The hours of the week repeat every week / gcd(week, quantum) quanta
+	// (a week of minutes; 168 quanta of 5 hours).
+	g, q := week, m.h.Quantum
+	for q != 0 {
+		g, q = q, g%q
 	}
-	m.weekCredit = make([]float64, week/m.h.Quantum)
+	m.profile = p
+	m.weekCredit = make([]float64, week/g)
 	for i := range m.weekCredit {
 		m.weekCredit[i] = m.share * p.perHour[p.slot(m.h, i)]
 	}
@@ -358,26 +359,51 @@ func (m *budgetModel) project(n int, rem, burn float64, steps int, stopAtZero bo
 	// What a float sum of a window's quanta can be off by is not budget.
 	total, _ := m.state(n)
 	eps := 1e-9 * total
+	// The hot loop of a forecast: a month of quanta for each burn rate.
+	// The week's credits are walked with indices rather than a modulo a
+	// quantum, and a quantum's credit is the same for the other methods.
+	flat, wc := m.share*m.unit, m.weekCredit
+	wi, wo := 0, 0
+	if m.events {
+		wi, wo = n%len(wc), (n-m.rolling)%len(wc)
+	}
 	for k := range steps {
 		j := n + k
 		if m.rolling == 0 && j >= hi {
 			return k, rem, false // the calendar window ends first
 		}
-		in := m.futureCredit(j)
-		if m.rolling > 0 {
+		in := flat
+		if m.events {
+			in = wc[wi]
+			if wi++; wi == len(wc) {
+				wi = 0
+			}
+		}
+		switch {
+		case m.rolling > 0:
 			rem += in * (1 - burn)
 			// The quantum leaving the window gives back what it spent and
-			// takes its budget with it.
-			// (The window starts inside the history: ForecastBudget checks.)
-			if out := j - m.rolling; out < n {
+			// takes its budget with it. (The window starts inside the
+			// history: ForecastBudget checks.)
+			out := j - m.rolling
+			if out < n {
 				q := &m.h.Quanta[out]
 				rem += q.Spent - m.credit(q)
 			} else {
-				rem -= m.futureCredit(out) * (1 - burn)
+				outCredit := flat
+				if m.events {
+					outCredit = wc[wo]
+				}
+				rem -= outCredit * (1 - burn)
 			}
-		} else if m.events {
+			if m.events {
+				if wo++; wo == len(wc) {
+					wo = 0
+				}
+			}
+		case m.events:
 			rem += in * (1 - burn)
-		} else {
+		default:
 			rem -= in * burn // the window's budget already counts its future quanta
 		}
 		if stopAtZero && rem <= eps {

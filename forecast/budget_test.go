@@ -111,7 +111,10 @@ func TestRollOffGivesBudgetBack(t *testing.T) {
 	for i := n - 60; i < n-55; i++ {
 		h.Quanta[i].Spent = 1
 	}
-	m := newBudgetModel(s, h, n)
+	m, err := newBudgetModel(s, h, n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	total, rem := m.state(n)
 	if math.Abs(total-6) > 1e-12 || math.Abs(rem-1) > 1e-12 {
 		t.Fatalf("budget %g of %g, want 1 of 6", rem, total)
@@ -251,6 +254,8 @@ func TestForecastBudgetRefusesBadInput(t *testing.T) {
 		{"A history shorter than the window is refused.", flatHistory(10, 1), testAt},
 		{"A time off the quantum grid is refused.", flatHistory(40, 1), testAt.Add(time.Second)},
 		{"A time after the history is refused.", flatHistory(40, 1), testAt.Add(time.Hour)},
+		{"A history with a negative count is refused.", func() *History { h := flatHistory(40, 1); h.Quanta[7].Failed = -1; return h }(), testAt},
+		{"A history with a NaN is refused.", func() *History { h := flatHistory(40, 1); h.Quanta[7].Spent = math.NaN(); return h }(), testAt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ForecastBudget(s, tc.h, tc.at); err == nil {

@@ -54,6 +54,37 @@ func (h *History) End() time.Time {
 	return h.Start.Add(time.Duration(len(h.Quanta)) * h.Quantum)
 }
 
+// check refuses a history whose counts no rollup could hold: negative,
+// infinite or NaN. FromSeries makes none; a caller that builds a History
+// itself is told which quantum is wrong.
+func (h *History) check() error {
+	if h.Quantum <= 0 {
+		return fmt.Errorf("%w: a history without a quantum", ErrInvalid)
+	}
+	if len(h.Quanta) > MaxQuanta {
+		return fmt.Errorf("%w: a history of %d quanta; want at most %d", ErrInvalid, len(h.Quanta), MaxQuanta)
+	}
+	return h.checkRange(0, len(h.Quanta))
+}
+
+// checkRange is check of the quanta [from, to).
+func (h *History) checkRange(from, to int) error {
+	var total float64
+	for i := from; i < to; i++ {
+		q := &h.Quanta[i]
+		// !(v >= 0) is true for NaN too; an infinity shows in the total.
+		if !(q.Attempted >= 0) || !(q.Failed >= 0) || !(q.Spent >= 0) {
+			return fmt.Errorf("%w: quantum %d (%s) of the history holds %g attempted, %g failed, %g spent; counts are finite and at least 0",
+				ErrInvalid, i, h.Start.Add(time.Duration(i)*h.Quantum).Format(time.RFC3339), q.Attempted, q.Failed, q.Spent)
+		}
+		total += q.Attempted + q.Failed + q.Spent
+	}
+	if math.IsInf(total, 0) {
+		return fmt.Errorf("%w: the history's counts add up to infinity; counts are finite", ErrInvalid)
+	}
+	return nil
+}
+
 // index is the position of the quantum starting at t, which may lie
 // outside the history; ok is false when t is not on a quantum boundary
 // of the history.

@@ -54,7 +54,7 @@ func minTime(a, b time.Time) time.Time {
 // ForecastSLO forecasts the budget of s at at and finds the anomalies
 // of the day before, from h (which should start at HistoryStart).
 func ForecastSLO(s *slo.SLO, h *History, at time.Time) (*SLOForecast, error) {
-	b, err := ForecastBudget(s, h, at)
+	b, err := ForecastBudget(s, h, at) // checks the quanta before at, all the detector reads
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func ForecastSLO(s *slo.SLO, h *History, at time.Time) (*SLOForecast, error) {
 		return out, nil // no anomaly buckets on this quantum's grid
 	}
 	to := at.Truncate(bucket)
-	an, err := DetectAnomalies(s.Name, h, to.Add(-AnomalySpan), to)
+	an, err := detectAnomalies(s.Name, h, to.Add(-AnomalySpan), to)
 	if err != nil {
 		return nil, fmt.Errorf("SLO %s: %w", s.Name, err)
 	}
