@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 )
 
@@ -60,22 +61,37 @@ func (b bucketStats) ratio() float64 {
 	return b.failed / b.attempted
 }
 
-// DetectAnomalies returns the anomalies of h in [from, to), oldest first.
+// DetectAnomalies returns the anomalies of the SLO called name in h in
+// [from, to), oldest first.
 // h should hold AnomalyWeeks weeks and a day before from: a bucket with
 // fewer than two of its past weeks measured is not judged.
-func DetectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, error) {
+func DetectAnomalies(name string, h *History, from, to time.Time) ([]Anomaly, error) {
 	if err := h.check(); err != nil {
-		return nil, fmt.Errorf("SLO %s: %w", slo, err)
+		return nil, fmt.Errorf("SLO %s: %w", name, err)
 	}
-	return detectAnomalies(slo, h, from, to)
+	return detectAnomalies(name, h, from, to)
+}
+
+// MaxAnomalySpan bounds the span one call judges.
+const MaxAnomalySpan = 31 * 24 * time.Hour
+
+// BucketOf is the bucket anomalies of a quantum are judged in: the least
+// common multiple of AnomalyBucket and the quantum (10 minutes for a
+// minute, 30 for 3 minutes, 2 hours for 2 hours).
+func BucketOf(quantum time.Duration) time.Duration {
+	g, q := AnomalyBucket, quantum
+	for q != 0 {
+		g, q = q, g%q
+	}
+	return AnomalyBucket / g * quantum
 }
 
 // detectAnomalies is DetectAnomalies of a history already checked.
-func detectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, error) {
-	b := max(AnomalyBucket, h.Quantum)
-	if b%h.Quantum != 0 || !from.Equal(from.Truncate(b)) || !to.Equal(to.Truncate(b)) || to.Before(from) {
-		return nil, fmt.Errorf("%w: SLO %s: anomalies are judged in %s buckets: %s–%s is not on their boundaries", ErrInvalid, slo, b,
-			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+func detectAnomalies(name string, h *History, from, to time.Time) ([]Anomaly, error) {
+	b := BucketOf(h.Quantum)
+	if !from.Equal(from.Truncate(b)) || !to.Equal(to.Truncate(b)) || to.Before(from) || to.Sub(from) > MaxAnomalySpan {
+		return nil, fmt.Errorf("%w: SLO %s: anomalies are judged in %s buckets over at most %s: %s–%s is not on their boundaries or too long", ErrInvalid, name,
+			slo.FormatDuration(b), slo.FormatDuration(MaxAnomalySpan), from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
 	per := int(b / h.Quantum)
 	weekBuckets := int(week / b)
@@ -132,7 +148,7 @@ func detectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, err
 			continue
 		}
 		a := stats[j].attempted
-		p := max(e, 1/a)
+		p := min(1, max(e, 1/a))
 		half := AnomalyK * math.Sqrt(spread*spread+p*(1-p)/a)
 		above, below := r > e+half, r < e-half
 		if !above && !below {
@@ -141,7 +157,7 @@ func detectAnomalies(slo string, h *History, from, to time.Time) ([]Anomaly, err
 		}
 		start := origin.Add(time.Duration(j) * b).UTC()
 		if run == nil || run.Above != above {
-			out = append(out, Anomaly{SLO: slo, Start: start, Above: above})
+			out = append(out, Anomaly{SLO: name, Start: start, Above: above})
 			run, furthest = &out[len(out)-1], 0
 		}
 		run.End = start.Add(b)

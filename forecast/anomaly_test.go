@@ -99,3 +99,16 @@ func TestAnomalies(t *testing.T) {
 		}
 	})
 }
+
+func TestBucketOf(t *testing.T) {
+	for _, tc := range []struct{ q, want time.Duration }{
+		{time.Minute, 10 * time.Minute}, {3 * time.Minute, 30 * time.Minute}, {4 * time.Minute, 20 * time.Minute},
+		{15 * time.Minute, 30 * time.Minute}, {2 * time.Hour, 2 * time.Hour}, {10 * time.Second, 10 * time.Minute},
+	} {
+		t.Run("A quantum of "+tc.q.String()+" is judged in buckets of "+tc.want.String()+".", func(t *testing.T) {
+			if got := BucketOf(tc.q); got != tc.want {
+				t.Errorf("got %s", got)
+			}
+		})
+	}
+}

@@ -59,11 +59,7 @@ func ForecastSLO(s *slo.SLO, h *History, at time.Time) (*SLOForecast, error) {
 		return nil, err
 	}
 	out := &SLOForecast{Budget: *b, Anomalies: []Anomaly{}}
-	bucket := max(AnomalyBucket, s.Quantum)
-	if bucket%s.Quantum != 0 {
-		return out, nil // no anomaly buckets on this quantum's grid
-	}
-	to := at.Truncate(bucket)
+	to := at.Truncate(BucketOf(s.Quantum))
 	an, err := detectAnomalies(s.Name, h, to.Add(-AnomalySpan), to)
 	if err != nil {
 		return nil, fmt.Errorf("SLO %s: %w", s.Name, err)
