@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -81,7 +82,7 @@ func runForecast(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("forecast: %w", err)
 	}
-	list := slices.Collect(maps.Values(slos))
+	list := slices.SortedFunc(maps.Values(slos), func(a, b *slo.SLO) int { return strings.Compare(a.Name, b.Name) })
 	svcs, err := readCatalog(f.services, list)
 	if err != nil {
 		return err
@@ -227,6 +228,20 @@ func (f *forecaster) forecasts(ctx context.Context, at time.Time) (*forecast.Rep
 		total float64
 	}
 	busiest := map[string]traffic{}
+	var cat *catalog.Catalog
+	if f.catalog != nil {
+		cat = f.catalog()
+	}
+	// An SLO belongs to the service its spec names, or else to the
+	// catalog's service that lists it.
+	listedBy := map[string]string{}
+	if cat != nil {
+		for _, svc := range cat.Services {
+			for _, name := range svc.SLOs {
+				listedBy[name] = svc.Name
+			}
+		}
+	}
 	slos := slices.SortedFunc(slices.Values(f.slos()), func(a, b *slo.SLO) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range slos {
 		if err := ctx.Err(); err != nil {
@@ -241,17 +256,14 @@ func (f *forecaster) forecasts(ctx context.Context, at time.Time) (*forecast.Rep
 			return nil, err
 		}
 		rep.SLOs = append(rep.SLOs, *one)
-		if s.Service == "" {
+		service := cmp.Or(s.Service, listedBy[s.Name])
+		if service == "" {
 			continue
 		}
 		tr, total := trafficOf(h)
-		if total > busiest[s.Service].total {
-			busiest[s.Service] = traffic{tr, total}
+		if total > busiest[service].total {
+			busiest[service] = traffic{tr, total}
 		}
-	}
-	var cat *catalog.Catalog
-	if f.catalog != nil {
-		cat = f.catalog()
 	}
 	tested, deps := capacities(cat)
 	for _, name := range slices.Sorted(maps.Keys(busiest)) {
