@@ -18,7 +18,9 @@ import (
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/forecast"
 	"github.com/nines-sre/nines/slo"
+	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/store"
+	"github.com/nines-sre/nines/ui"
 )
 
 const forecastAbout = `Forecast from the store of nines serve (docs/forecasts.md): for every SLO,
@@ -147,6 +149,12 @@ type forecaster struct {
 	cached *forecast.Report
 	bucket time.Time
 }
+
+// nines serve hands the same forecaster to the API and to the UI.
+var (
+	_ server.Forecaster = (*forecaster)(nil)
+	_ ui.Forecaster     = (*forecaster)(nil)
+)
 
 // SLOForecast forecasts the SLO called name at the quantum boundary at
 // or before at.
