@@ -17,8 +17,8 @@ import (
 	"github.com/nines-sre/nines/catalog"
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/forecast"
-	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/server"
+	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/ui"
 )
