@@ -181,9 +181,9 @@ type layout struct {
 	Generated time.Time
 	// Snapshot is set on a frozen page.
 	Snapshot *snapshot.Meta
-	// Incidents, Scorecards, Catalog, OnCall and Chaos say whether the
-	// incident, scorecard, service, on-call load and experiment pages are
-	// served.
+	// Incidents, Scorecards, Catalog, OnCall, Chaos and Forecasts say
+	// whether the incident, scorecard, service, on-call load, experiment
+	// and forecast pages are served.
 	Incidents, Scorecards, Catalog, OnCall, Chaos, Forecasts bool
 	Page                                                     any
 }
