@@ -111,6 +111,9 @@ type Config struct {
 	// Probes, when set, answers /api/v1/probes (server/probes.go); nil
 	// answers 404.
 	Probes Probes
+	// Forecasts, when set, answers /api/v1/forecasts and
+	// /api/v1/slos/{name}/forecast (server/forecast.go); nil answers 404.
+	Forecasts Forecaster
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -196,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 	s.chaosRoutes(read, write)
 	s.thirdPartyRoutes(read)
 	s.mux.Handle("GET /api/v1/probes", read(s.api(s.probes)))
+	s.forecastRoutes(read)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

@@ -81,6 +81,8 @@ type Config struct {
 	// ThirdParties, when set, serves the third-party pages
 	// (thirdparty.go).
 	ThirdParties ThirdPartyBoard
+	// Forecasts, when set, serves the forecasts page (forecast.go).
+	Forecasts Forecaster
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -119,7 +121,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment", "thirdparties"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment", "thirdparties", "forecasts"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -146,6 +148,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /services/{name}", u.service)
 	u.mux.HandleFunc("GET /graph", u.graph)
 	u.mux.HandleFunc("GET /oncall", u.oncallPage)
+	u.mux.HandleFunc("GET /forecasts", u.forecastsPage)
 	u.mux.HandleFunc("GET /experiments", u.experiments)
 	u.mux.HandleFunc("GET /experiments/{name}", u.experiment)
 	u.mux.HandleFunc("POST /experiments/{name}/runs", u.startRun)
@@ -183,13 +186,11 @@ type layout struct {
 	Generated time.Time
 	// Snapshot is set on a frozen page.
 	Snapshot *snapshot.Meta
-	// Incidents, Scorecards, Catalog, OnCall and Chaos say whether the
-	// incident, scorecard, service, on-call load and experiment pages are
-	// served.
-	Incidents, Scorecards, Catalog, OnCall, Chaos bool
-	// ThirdParties says whether the third-party pages are served.
-	ThirdParties bool
-	Page         any
+	// Incidents, Scorecards, Catalog, OnCall, Chaos, ThirdParties and
+	// Forecasts say whether the incident, scorecard, service, on-call
+	// load, experiment, third-party and forecast pages are served.
+	Incidents, Scorecards, Catalog, OnCall, Chaos, ThirdParties, Forecasts bool
+	Page                                                                   any
 }
 
 // render executes a page into a buffer first, so a template error becomes
@@ -201,6 +202,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	l.Catalog = u.cfg.Catalog != nil
 	l.Chaos = u.cfg.Chaos != nil
 	l.ThirdParties = u.cfg.ThirdParties != nil
+	l.Forecasts = u.cfg.Forecasts != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)

@@ -59,6 +59,7 @@ func commands() []command {
 		{"chaos", "run chaos experiments judged by the SLIs: the fault proxy, runs and their verdicts", runChaos},
 		{"probe", "synthetic probes (HTTP, TCP, DNS, gRPC) from named locations: check once, or run an agent", runProbe},
 		{"durability", "how often replicas or erasure-coded stripes lose data, from AFR and MTTR", runDurability},
+		{"forecast", "when each SLO's budget runs out, each service's peak against its tested capacity, anomalies", runForecast},
 		{"ship", "follow access logs into nines serve, each line counted exactly once", runShip},
 		{"annotate", "record a deploy or other change in nines serve, shown beside the budget", runAnnotate},
 		{"lint", "validate SLO spec files (native or OpenSLO v1) and service catalogs", runLint},

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/nines-sre/nines/callgraph"
+	"github.com/nines-sre/nines/catalog"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -280,6 +281,11 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
+	forecasts := &forecaster{store: db, slos: eng.SLOs, every: 5 * time.Minute}
+	if svcs != nil {
+		c := svcs.Catalog
+		forecasts.catalog = func() *catalog.Catalog { return c }
+	}
 	ucfg := ui.Config{SLOs: eng, Rollups: db, Incidents: incidents, Snapshots: shelf, Sources: puller, Logger: logger, Token: token}
 	parts.uiConfig(&ucfg)
 	if chaosRuns != nil {
@@ -288,6 +294,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if vendors != nil {
 		ucfg.ThirdParties = vendors
 	}
+	ucfg.Forecasts = forecasts
 	web, err := ui.New(ucfg)
 	if err != nil {
 		return err
@@ -305,6 +312,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if vendors != nil {
 		scfg.ThirdParties = vendors
 	}
+	scfg.Forecasts = forecasts
 	if len(probes) > 0 {
 		scfg.Probes = prober
 	}
@@ -339,6 +347,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { puller.Run(ctx) })
 	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
 	run(func() { runThirdParties(ctx, vendors, rep.leading, nt.Dispatcher, logger) })
+	run(func() { annotateAnomalies(ctx, forecasts, db, rep.leading, logger) })
 	if len(probes) > 0 {
 		run(func() { prober.run(ctx, probes) })
 	}
