@@ -30,7 +30,7 @@ func newThirdParties(path string, eng *engine.Engine) (*thirdparty.Board, error)
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("serve: --thirdparties: %w", err)}
 	}
 	in := thirdparty.FromSLOs{Src: eng}
-	return thirdparty.NewBoard(cfg, in, in, 0)
+	return thirdparty.NewBoard(cfg, in, in, 1) // a state is taken at once: the SLOs it is read from are settled
 }
 
 // runThirdParties evaluates the vendors on the leader and sends each
