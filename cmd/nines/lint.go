@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 
 	"github.com/nines-sre/nines/catalog"
+	"github.com/nines-sre/nines/probe"
+	"github.com/nines-sre/nines/thirdparty"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 )
@@ -23,23 +26,38 @@ unknown fields, duplicate services, dependencies on unknown services,
 on-call rotations that are not declared, and, when specs are named as
 well, dependency slos: that are not SLOs of the service depended on.
 
+With --probes and --thirdparties, the probes file (docs/probes.md) and
+the third parties' file (docs/thirdparties.md) are checked too, and, when
+specs are named as well, that every sli.probes names a probe of the file
+and every SLO the third parties name is defined (a probe's location SLOs
+included).
+
 Exit code 0 when the set is valid (warnings allowed), 1 when it is not,
 2 on usage errors.
 
 Examples:
   nines lint ./slos/
   nines lint checkout.yaml openslo/*.yaml
-  nines lint --services examples/services.yaml examples/shop-slos.yaml`
+  nines lint --services examples/services.yaml examples/shop-slos.yaml
+  nines lint --probes probes.yaml --thirdparties thirdparties.yaml ./slos/`
 
 func runLint(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "lint", "FILE|DIR ...", lintAbout)
 	strict := fs.Bool("strict", false, "treat warnings as errors")
 	services := fs.String("services", "", "also check a service catalog `file or directory`")
+	probes := fs.String("probes", "", "also check a probes `file or directory`")
+	vendors := fs.String("thirdparties", "", "also check a third parties `file`")
 	if help, err := parseFlagsWithArgs(fs, e, args); help || err != nil {
 		return err
 	}
-	if fs.NArg() == 0 && *services == "" {
+	if fs.NArg() == 0 && *services == "" && *probes == "" && *vendors == "" {
 		return usageError("lint: name the spec files or directories to check (see nines lint --help)")
+	}
+	if *probes != "" || *vendors != "" {
+		if *services != "" {
+			return usageError("lint: check the catalog (--services) and the probes or third parties (--probes, --thirdparties) in two runs")
+		}
+		return lintOutward(e, *probes, *vendors, fs.Args(), *strict)
 	}
 	if *services != "" {
 		return lintCatalog(e, *services, fs.Args(), *strict)
@@ -111,6 +129,85 @@ func lintCatalog(e *env, services string, paths []string, strict bool) error {
 	}
 	fmt.Fprintln(e.stdout, msg)
 	return nil
+}
+
+// lintOutward checks a probes file and a third parties' file and, when
+// paths name specs, what the specs and they say of each other, as nines
+// serve would at start.
+func lintOutward(e *env, probesPath, vendorsPath string, paths []string, strict bool) error {
+	var msgs []string
+	var probes []*probe.Probe
+	if probesPath != "" {
+		ps, err := probe.Load(probesPath)
+		if err != nil {
+			return lintProblems(e, err)
+		}
+		probes = ps
+		msgs = append(msgs, "the probes file's "+plural(len(ps), "probe"))
+	}
+	var vendors *thirdparty.Config
+	if vendorsPath != "" {
+		cfg, err := thirdparty.LoadFile(vendorsPath)
+		if err != nil {
+			return lintProblems(e, err)
+		}
+		vendors = cfg
+		msgs = append(msgs, "the third parties' "+plural(len(cfg.Vendors), "vendor"))
+	}
+	if len(paths) > 0 {
+		files, err := specFileSet(paths)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("lint: %w", err)}
+		}
+		b, err := spec.LoadAllData(files)
+		if err != nil || (strict && len(b.Warnings) > 0) {
+			return lintSpecs(e, paths, strict)
+		}
+		for _, w := range b.Warnings {
+			fmt.Fprintf(e.stdout, "warning: %s\n", w)
+		}
+		all, _, err := withProbes(files, probes)
+		if err != nil {
+			return lintProblems(e, err)
+		}
+		if vendors != nil {
+			full, err := spec.LoadAllData(all)
+			if err != nil {
+				return lintProblems(e, err)
+			}
+			known := map[string]bool{}
+			for _, s := range full.SLOs {
+				known[s.Name] = true
+			}
+			if err := vendors.CheckSLOs(func(n string) bool { return known[n] }); err != nil {
+				return lintProblems(e, err)
+			}
+		}
+		msgs = append(msgs, "with "+plural(len(b.SLOs), "SLO"))
+	}
+	fmt.Fprintln(e.stdout, strings.Join(msgs, " and ")+": valid")
+	return nil
+}
+
+// lintProblems prints the problems of files found by a reader other than
+// the spec loader's (each line FILE:LINE:COL field: message) and exits 1.
+func lintProblems(e *env, err error) error {
+	fmt.Fprintln(e.stdout, err)
+	return &exitError{code: exitViolated, silent: true, err: err}
+}
+
+// specFileSet reads the spec files of paths (files and directories), by
+// name, as nines serve reads --slos.
+func specFileSet(paths []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, p := range paths {
+		files, err := specFiles(p, false)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, files)
+	}
+	return out, nil
 }
 
 // loadSpecSet loads files and directories as one set of specs.
