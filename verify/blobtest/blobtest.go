@@ -68,7 +68,9 @@ func (s *Server) Fault(kind string, match func(key string) bool, after time.Dura
 func Key(k string) func(string) bool { return func(key string) bool { return key == k } }
 
 // Prefix is a matcher of keys with a prefix.
-func Prefix(p string) func(string) bool { return func(key string) bool { return strings.HasPrefix(key, p) } }
+func Prefix(p string) func(string) bool {
+	return func(key string) bool { return strings.HasPrefix(key, p) }
+}
 
 // FailWith answers every request with status (0: serve normally again).
 func (s *Server) FailWith(status int) {
