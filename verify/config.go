@@ -256,7 +256,7 @@ func parseVerifier(r *yamlfield.Reader, n *yaml.Node, path string) *Definition {
 	if v, ok := fs["maxObjectSize"]; ok {
 		d.MaxObjectSize, _ = readSize(r, v, at("maxObjectSize"), 1, largestObjectSizeLimit)
 	}
-	if d.ObjectSize > d.MaxObjectSize {
+	if d.Mode == ModeWrite && d.ObjectSize > d.MaxObjectSize {
 		r.Errorf(fs["objectSize"], at("objectSize"), "%d bytes is above maxObjectSize (%d bytes), so the objects could not be read back", d.ObjectSize, d.MaxObjectSize)
 	}
 	d.KeyPrefix = "nines-verify/" + d.Name + "/"

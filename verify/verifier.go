@@ -237,7 +237,9 @@ func (v *Verifier) load(ctx context.Context) error {
 	return nil
 }
 
-func (v *Verifier) burst() float64 { return max(1, v.def.ReadsPerSecond) }
+// burst is ten seconds of reads: what a step may do after a pause, so a
+// step every few seconds keeps up with the rate.
+func (v *Verifier) burst() float64 { return max(1, 10*v.def.ReadsPerSecond) }
 
 func (v *Verifier) dueKey(due int64, id string) string {
 	return fmt.Sprintf("%sd/%019d/%s", v.prefix, max(due, 0), id)
@@ -249,6 +251,19 @@ func (v *Verifier) putObject(ctx context.Context, id string, o *object) error {
 		return err
 	}
 	return v.o.State.PutState(ctx, v.dueKey(o.Due, id), []byte(strconv.Itoa(o.Next)))
+}
+
+// move stores o and its due key, and drops the due key it had, old,
+// unless that is the same key.
+func (v *Verifier) move(ctx context.Context, id string, o *object, old string) error {
+	if err := v.putObject(ctx, id, o); err != nil {
+		return err
+	}
+	if old == v.dueKey(o.Due, id) {
+		return nil
+	}
+	_, err := v.o.State.DeleteStatePrefix(ctx, old)
+	return err
 }
 
 // objectID names an object in State: a hash of the verifier and the key,
@@ -638,13 +653,8 @@ func (v *Verifier) runJobs(ctx context.Context, jobs []job) {
 func (v *Verifier) judge(now time.Time, j *job) (*Event, func(context.Context) error) {
 	id, o := j.id, j.o
 	retry := func(ctx context.Context) error {
-		old := j.dueKey
 		o.Due = now.Add(retryAfter).UnixNano()
-		if err := v.putObject(ctx, id, &o); err != nil {
-			return err
-		}
-		_, err := v.o.State.DeleteStatePrefix(ctx, old)
-		return err
+		return v.move(ctx, id, &o, j.dueKey)
 	}
 	if j.del {
 		if j.err != nil {
@@ -690,10 +700,7 @@ func (v *Verifier) judge(now time.Time, j *job) (*Event, func(context.Context) e
 		default:
 			o.Due = max(o.Due, now.UnixNano())
 		}
-		if err := v.putObject(ctx, id, &o); err != nil {
-			return err
-		}
-		if _, err := v.o.State.DeleteStatePrefix(ctx, old); err != nil {
+		if err := v.move(ctx, id, &o, old); err != nil {
 			return err
 		}
 		v.pending[age]--
@@ -773,7 +780,7 @@ func (v *Verifier) plantCanary(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	data := make([]byte, min(v.objectSize(), 4<<10))
+	data := make([]byte, min(v.objectSize(), v.def.MaxObjectSize, 4<<10))
 	if _, err := io.ReadFull(v.o.Random, data); err != nil {
 		return fmt.Errorf("verify: %s: canary bytes: %w", v.def.Name, err)
 	}
