@@ -278,7 +278,7 @@ func parseVerifier(r *yamlfield.Reader, n *yaml.Node, path string) *Definition {
 			case len(d.ReadAfter) >= maxReadAges:
 				r.Errorf(it, p, "more than %d read ages", maxReadAges)
 			case len(d.ReadAfter) > 0 && a <= d.ReadAfter[len(d.ReadAfter)-1]:
-				r.Errorf(it, p, "%s is not after the age before it (%s); list the ages in ascending order", it.Value, d.ReadAfter[len(d.ReadAfter)-1])
+				r.Errorf(it, p, "%s is not after the age before it (%s); list the ages in ascending order", it.Value, formatAge(d.ReadAfter[len(d.ReadAfter)-1]))
 			default:
 				d.ReadAfter = append(d.ReadAfter, a)
 			}

@@ -150,8 +150,7 @@ func (s *S3Target) do(ctx context.Context, method, key string, body []byte) ([]b
 	if body == nil {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
-	sum := sha256.Sum256(body)
-	s.Signer.Sign(req, hex.EncodeToString(sum[:]), s.Now())
+	s.Signer.Sign(req, sha256Hex(body), s.Now())
 	return roundTrip(s.Client, req, s.MaxObject)
 }
 
@@ -211,4 +210,9 @@ func escapeKey(key string) string {
 		parts[i] = url.PathEscape(p)
 	}
 	return strings.Join(parts, "/")
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
