@@ -229,7 +229,10 @@ func since(e Event) time.Duration { return e.Time.Sub(epoch) }
 // hangingTarget answers nothing until its context ends.
 type hangingTarget struct{}
 
-func (hangingTarget) Put(ctx context.Context, _ string, _ []byte) error { <-ctx.Done(); return ctx.Err() }
+func (hangingTarget) Put(ctx context.Context, _ string, _ []byte) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
 func (hangingTarget) Get(ctx context.Context, _ string) ([]byte, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()

@@ -332,4 +332,3 @@ func TestMaxPendingBoundsTheObjectsUnderWatch(t *testing.T) {
 		t.Errorf("%+v, %v; want 3 taken and ErrPendingFull", res, err)
 	}
 }
-
