@@ -105,6 +105,9 @@ type Config struct {
 	// Observed, when set, adds the edges seen in traces to the checks.
 	Catalog  *catalog.Catalog
 	Observed ObservedEdges
+	// Verifiers, when set, takes reported objects and shows the
+	// durability verifiers (server/verifiers.go); nil answers 404.
+	Verifiers Verifiers
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -188,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 	s.catalogRoutes(read)
 	s.mux.Handle("GET /api/v1/oncall", read(s.api(s.oncallReport)))
 	s.chaosRoutes(read, write)
+	s.verifierRoutes(read, write)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))

@@ -338,9 +338,9 @@ func (v *Verifier) Report(ctx context.Context, objs []Reported) (ReportResult, e
 	if v.def.Mode != ModeReported {
 		return res, ErrNotReported
 	}
-	for _, r := range objs {
+	for i, r := range objs {
 		if err := v.CheckReported(r); err != nil {
-			return res, err
+			return res, fmt.Errorf("object %d of %d: %w; nothing of the report was taken", i+1, len(objs), err)
 		}
 	}
 	v.mu.Lock()
