@@ -125,6 +125,7 @@ type Verifier struct {
 	writeDebt float64
 	// unreachableSince is set while the target fails to answer.
 	unreachable  bool
+	recount      bool // the pending counts are unsure
 	lastStep     time.Time
 	lastErr      string
 	lastErrAt    time.Time
@@ -195,7 +196,6 @@ func (v *Verifier) load(ctx context.Context) error {
 		return nil
 	}
 	n := len(v.def.ReadAfter)
-	v.pending = make([]int64, n+1)
 	st := stats{}
 	if b, err := v.o.State.GetState(ctx, v.prefix+"s"); err == nil {
 		if err := json.Unmarshal(b, &st); err != nil {
@@ -209,18 +209,10 @@ func (v *Verifier) load(ctx context.Context) error {
 	}
 	st.Done = st.Done[:n]
 	v.st = st
-	err := v.o.State.RangeState(ctx, v.prefix+"d/", func(_ string, val []byte) error {
-		i, err := strconv.Atoi(string(val))
-		if err != nil {
-			return nil
-		}
-		v.pending[min(max(i, 0), n)]++
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("verify: %s: reading the schedule: %w", v.def.Name, err)
+	if err := v.countPending(ctx); err != nil {
+		return err
 	}
-	err = v.o.State.RangeState(ctx, v.prefix+"c/", func(key string, val []byte) error {
+	err := v.o.State.RangeState(ctx, v.prefix+"c/", func(key string, val []byte) error {
 		ns, err := strconv.ParseInt(string(val), 10, 64)
 		if err == nil {
 			v.canaries[strings.TrimPrefix(key, v.prefix+"c/")] = time.Unix(0, ns)
@@ -239,18 +231,40 @@ func (v *Verifier) load(ctx context.Context) error {
 
 // burst is ten seconds of reads: what a step may do after a pause, so a
 // step every few seconds keeps up with the rate.
+// countPending counts the scheduled reads by age from State. A step that
+// failed to save its changes has left the counts in memory unsure, so
+// the next step counts again.
+func (v *Verifier) countPending(ctx context.Context) error {
+	n := len(v.def.ReadAfter)
+	pending := make([]int64, n+1)
+	err := v.o.State.RangeState(ctx, v.prefix+"d/", func(_ string, val []byte) error {
+		if i, err := strconv.Atoi(string(val)); err == nil {
+			pending[min(max(i, 0), n)]++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("verify: %s: reading the schedule: %w", v.def.Name, err)
+	}
+	v.pending, v.recount = pending, false
+	return nil
+}
+
 func (v *Verifier) burst() float64 { return max(1, 10*v.def.ReadsPerSecond) }
 
 func (v *Verifier) dueKey(due int64, id string) string {
 	return fmt.Sprintf("%sd/%019d/%s", v.prefix, max(due, 0), id)
 }
 
+// putObject stores o's due key, then o. The order makes a write that
+// stops halfway harmless: a due key whose object does not name it is
+// dropped when it comes due (dueJobs).
 func (v *Verifier) putObject(ctx context.Context, id string, o *object) error {
-	b, _ := json.Marshal(o)
-	if err := v.o.State.PutState(ctx, v.prefix+"o/"+id, b); err != nil {
+	if err := v.o.State.PutState(ctx, v.dueKey(o.Due, id), []byte(strconv.Itoa(o.Next))); err != nil {
 		return err
 	}
-	return v.o.State.PutState(ctx, v.dueKey(o.Due, id), []byte(strconv.Itoa(o.Next)))
+	b, _ := json.Marshal(o)
+	return v.o.State.PutState(ctx, v.prefix+"o/"+id, b)
 }
 
 // move stores o and its due key, and drops the due key it had, old,
@@ -425,6 +439,12 @@ func (v *Verifier) Step(ctx context.Context) error {
 		v.mu.Unlock()
 		return err
 	}
+	if v.recount {
+		if err := v.countPending(ctx); err != nil {
+			v.mu.Unlock()
+			return err
+		}
+	}
 	now := v.now()
 	v.lastStep = now
 	var events []Event
@@ -516,6 +536,7 @@ func (v *Verifier) Step(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		v.recount = true
 		return fmt.Errorf("verify: %s: saving the schedule: %w", v.def.Name, err)
 	}
 	return nil
@@ -553,12 +574,9 @@ func (v *Verifier) dueJobs(ctx context.Context, now time.Time) ([]job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	type due struct {
-		key, id string
-		age     int
-	}
+	type due struct{ key, id string }
 	var dues []due
-	err := v.o.State.RangeState(ctx, v.prefix+"d/", func(key string, val []byte) error {
+	err := v.o.State.RangeState(ctx, v.prefix+"d/", func(key string, _ []byte) error {
 		rest := strings.TrimPrefix(key, v.prefix+"d/")
 		ts, id, ok := strings.Cut(rest, "/")
 		ns, err := strconv.ParseInt(ts, 10, 64)
@@ -568,8 +586,7 @@ func (v *Verifier) dueJobs(ctx context.Context, now time.Time) ([]job, error) {
 		if ns > now.UnixNano() || len(dues) >= limit {
 			return errStop
 		}
-		age, _ := strconv.Atoi(string(val))
-		dues = append(dues, due{key, id, min(max(age, 0), len(v.pending)-1)})
+		dues = append(dues, due{key, id})
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
@@ -586,17 +603,16 @@ func (v *Verifier) dueJobs(ctx context.Context, now time.Time) ([]job, error) {
 			// A key left behind by a step that stopped halfway (the
 			// object moved on, or is gone): drop it, and make sure the
 			// object's own due key is there.
+			v.recount = true
 			if _, derr := v.o.State.DeleteStatePrefix(ctx, d.key); derr != nil {
 				return nil, derr
 			}
-			v.pending[d.age]--
 			if err == nil {
 				own := v.dueKey(o.Due, d.id)
 				if _, gerr := v.o.State.GetState(ctx, own); errors.Is(gerr, store.ErrNotFound) {
 					if perr := v.putObject(ctx, d.id, &o); perr != nil {
 						return nil, perr
 					}
-					v.pending[min(o.Next, len(v.pending)-1)]++
 				}
 			}
 			continue
@@ -755,6 +771,16 @@ func (v *Verifier) judge(now time.Time, j *job) (*Event, func(context.Context) e
 	}
 }
 
+// forget deletes an object nines wrote but could not schedule, so it is
+// not left on the target for ever; if that fails too, it is logged.
+func (v *Verifier) forget(ctx context.Context, key string) {
+	cctx, cancel := context.WithTimeout(ctx, v.def.Timeout)
+	defer cancel()
+	if err := v.o.Target.Delete(cctx, key); err != nil {
+		v.o.Logger.Warn("verifier left an unscheduled object on its target", "verifier", v.def.Name, "key", key, "err", err)
+	}
+}
+
 // newKey names an object nines writes.
 func (v *Verifier) newKey(now time.Time, kind string) (string, error) {
 	var b [8]byte
@@ -798,10 +824,16 @@ func (v *Verifier) plantCanary(ctx context.Context, now time.Time) error {
 	deadline := now.Add(v.def.CanaryDeadline)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if err := v.putObject(ctx, id, o); err != nil {
-		return fmt.Errorf("verify: %s: recording a canary: %w", v.def.Name, err)
+	// The deadline first: a canary recorded without one would never be
+	// missed.
+	err = v.o.State.PutState(ctx, v.prefix+"c/"+id, []byte(strconv.FormatInt(deadline.UnixNano(), 10)))
+	if err == nil {
+		err = v.putObject(ctx, id, o)
 	}
-	if err := v.o.State.PutState(ctx, v.prefix+"c/"+id, []byte(strconv.FormatInt(deadline.UnixNano(), 10))); err != nil {
+	if err != nil {
+		v.o.State.DeleteStatePrefix(ctx, v.prefix+"c/"+id)
+		v.forget(ctx, key)
+		v.recount = true
 		return fmt.Errorf("verify: %s: recording a canary: %w", v.def.Name, err)
 	}
 	v.canaries[id] = deadline
@@ -873,6 +905,8 @@ func (v *Verifier) writeSynthetic(ctx context.Context, now time.Time) error {
 		o := &object{Key: w.key, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(w.data)), Written: now.UnixNano(), Own: true,
 			Due: now.Add(v.def.ReadAfter[0]).UnixNano()}
 		if err := v.putObject(ctx, id, o); err != nil {
+			v.forget(ctx, w.key)
+			v.recount = true
 			errs = append(errs, err)
 			continue
 		}

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"fmt"
 	"net/http"
 	"strings"
@@ -331,4 +332,84 @@ func TestMaxPendingBoundsTheObjectsUnderWatch(t *testing.T) {
 	if !errors.Is(err, ErrPendingFull) || res.Sampled != 3 {
 		t.Errorf("%+v, %v; want 3 taken and ErrPendingFull", res, err)
 	}
+}
+
+// flakyState fails a share of its writes, as a store does when its disk
+// fills or its database restarts.
+type flakyState struct {
+	*memState
+	rng  *rand.Rand
+	rate float64
+}
+
+var errFlaky = errors.New("store: unavailable (test)")
+
+func (f *flakyState) PutState(ctx context.Context, k string, v []byte) error {
+	if f.rng.Float64() < f.rate {
+		return errFlaky
+	}
+	return f.memState.PutState(ctx, k, v)
+}
+
+func (f *flakyState) DeleteStatePrefix(ctx context.Context, p string) (int64, error) {
+	if f.rng.Float64() < f.rate {
+		return 0, errFlaky
+	}
+	return f.memState.DeleteStatePrefix(ctx, p)
+}
+
+func TestAStoreFailingHalfwayThroughStepsLosesNoObjectAndCountsNoReadTwice(t *testing.T) {
+	def := testDef(t, `verifiers:
+  - name: backups
+    target: {kind: blob, baseURL: http://127.0.0.1:1/}
+    writesPerMinute: 2
+    readAfter: [1m, 1h]
+    canaryEvery: 20m
+    readsPerSecond: 1000
+`)
+	r := newRig(t, def)
+	flaky := &flakyState{memState: r.state, rng: rand.New(rand.NewPCG(7, 7)), rate: 0.05}
+	r.v, _ = New(r.def, Options{Target: r.tgt, State: flaky, Sink: r.sink, Clock: r.clock.Now, Random: rand.NewChaCha8([32]byte{2})})
+	failed := 0
+	for range 180 {
+		r.clock.Add(time.Minute)
+		if err := r.v.Step(context.Background()); err != nil {
+			failed++
+			// Half the time the process dies with the error.
+			if failed%2 == 0 {
+				r.v, _ = New(r.def, Options{Target: r.tgt, State: flaky, Sink: r.sink, Clock: r.clock.Now, Random: rand.NewChaCha8([32]byte{byte(failed)})})
+			}
+		}
+	}
+	if failed < 10 {
+		t.Fatalf("only %d steps failed; the test wants many", failed)
+	}
+	flaky.rate = 0
+	r.def.WritesPerMinute = 0.0001 // let the schedule drain
+	r.restart()
+	r.run(3*time.Hour, time.Minute)
+	st := r.status()
+	ages := map[string]map[string]bool{}
+	for _, e := range r.sink.events(DurabilitySLO("backups")) {
+		if !e.Good {
+			t.Errorf("bad read: %+v", e)
+		}
+		i := strings.LastIndex(e.ID, "/")
+		if ages[e.ID[i:]] == nil {
+			ages[e.ID[i:]] = map[string]bool{}
+		}
+		ages[e.ID[i:]][e.ID[:i]] = true
+	}
+	for obj := range ages["/0"] {
+		if !ages["/1"][obj] {
+			t.Errorf("object %s was read at 1m and never at 1h", obj)
+		}
+	}
+	if len(ages["/0"]) < 200 {
+		t.Errorf("%d objects read", len(ages["/0"]))
+	}
+	if keys := r.blob.Keys(); st.Pending != 0 || len(keys) != 0 || st.Failing {
+		t.Errorf("after draining: %d pending, %d objects left on the target (%v), failing %v (%s)", st.Pending, len(keys), keys, st.Failing, st.FailingReason)
+	}
+	t.Logf("%d failed steps, %d events sent again and counted once", failed, r.sink.resent)
 }
