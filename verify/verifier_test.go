@@ -3,8 +3,8 @@ package verify
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
