@@ -485,7 +485,7 @@ func (v *Verifier) Step(ctx context.Context) error {
 	}
 	for i := range jobs {
 		j := &jobs[i]
-		if j.outcome == OutcomeUnreachable {
+		if j.outcome == OutcomeUnreachable || j.del && j.err != nil {
 			unreachable = true
 			v.noteErr(now, j.err)
 		}
@@ -640,7 +640,12 @@ func (v *Verifier) runJobs(ctx context.Context, jobs []job) {
 			cctx, cancel := context.WithTimeout(ctx, v.def.Timeout)
 			defer cancel()
 			if j.del {
-				j.err = v.o.Target.Delete(cctx, j.o.Key)
+				// Only objects nines wrote are deleted; a reported object
+				// past its reads (after readAfter was shortened) only
+				// leaves the schedule.
+				if j.o.Own {
+					j.err = v.o.Target.Delete(cctx, j.o.Key)
+				}
 				return
 			}
 			data, err := v.o.Target.Get(cctx, j.o.Key)

@@ -413,3 +413,22 @@ func TestAStoreFailingHalfwayThroughStepsLosesNoObjectAndCountsNoReadTwice(t *te
 	}
 	t.Logf("%d failed steps, %d events sent again and counted once", failed, r.sink.resent)
 }
+
+func TestShorteningReadAfterNeverDeletesAReportedObject(t *testing.T) {
+	r := newRig(t, testDef(t, reportedYAML))
+	obj := r.put("theirs", []byte("the application's own bytes"))
+	if _, err := r.v.Report(context.Background(), []Reported{obj}); err != nil {
+		t.Fatal(err)
+	}
+	r.run(2*time.Hour, time.Minute) // read at 1m and 1h
+	r.def = testDef(t, strings.Replace(reportedYAML, "readsPerSecond: 1000", "readsPerSecond: 1000\n    readAfter: [1m, 1h]", 1))
+	r.restart()
+	r.run(23*time.Hour, 10*time.Minute) // its next read was due at 1d
+	id, _ := r.v.objectID("theirs")
+	if _, err := r.state.GetState(context.Background(), "verify/uploads/o/"+id); err == nil {
+		t.Error("the object is still scheduled")
+	}
+	if keys := r.blob.Keys(); len(keys) != 1 || keys[0] != "theirs" {
+		t.Errorf("keys %v: a reported object was deleted", keys)
+	}
+}
