@@ -630,41 +630,50 @@ func (v *Verifier) dueJobs(ctx context.Context, now time.Time) ([]job, error) {
 // runJobs makes the jobs' requests, Concurrency at a time, each bounded
 // by Timeout. The mutex is not held: a slow target does not hold Report.
 func (v *Verifier) runJobs(ctx context.Context, jobs []job) {
+	v.parallel(ctx, len(jobs), func(cctx context.Context, i int) {
+		j := &jobs[i]
+		if j.del {
+			// Only objects nines wrote are deleted; a reported object
+			// past its reads (after readAfter was shortened) only
+			// leaves the schedule.
+			if j.o.Own {
+				j.err = v.o.Target.Delete(cctx, j.o.Key)
+			}
+			return
+		}
+		data, err := v.o.Target.Get(cctx, j.o.Key)
+		j.err = err
+		switch {
+		case errors.Is(err, ErrNotFound):
+			j.outcome = OutcomeMissing
+		case errors.Is(err, ErrTooLarge):
+			j.outcome = OutcomeCorrupt
+		case err != nil:
+			j.outcome = OutcomeUnreachable
+		default:
+			sum := sha256.Sum256(data)
+			j.outcome = OutcomeGood
+			if hex.EncodeToString(sum[:]) != j.o.SHA256 || (j.o.Size > 0 && int64(len(data)) != j.o.Size) {
+				j.outcome = OutcomeCorrupt
+			}
+		}
+	})
+}
+
+// parallel calls fn(ctx, i) for i in [0, n), Concurrency at a time, each
+// with a context cut off after Timeout.
+func (v *Verifier) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int)) {
 	sem := make(chan struct{}, v.def.Concurrency)
 	var wg sync.WaitGroup
-	for i := range jobs {
+	for i := range n {
 		sem <- struct{}{}
 		wg.Add(1)
-		go func(j *job) {
+		go func() {
 			defer func() { <-sem; wg.Done() }()
 			cctx, cancel := context.WithTimeout(ctx, v.def.Timeout)
 			defer cancel()
-			if j.del {
-				// Only objects nines wrote are deleted; a reported object
-				// past its reads (after readAfter was shortened) only
-				// leaves the schedule.
-				if j.o.Own {
-					j.err = v.o.Target.Delete(cctx, j.o.Key)
-				}
-				return
-			}
-			data, err := v.o.Target.Get(cctx, j.o.Key)
-			j.err = err
-			switch {
-			case errors.Is(err, ErrNotFound):
-				j.outcome = OutcomeMissing
-			case errors.Is(err, ErrTooLarge):
-				j.outcome = OutcomeCorrupt
-			case err != nil:
-				j.outcome = OutcomeUnreachable
-			default:
-				sum := sha256.Sum256(data)
-				j.outcome = OutcomeGood
-				if hex.EncodeToString(sum[:]) != j.o.SHA256 || (j.o.Size > 0 && int64(len(data)) != j.o.Size) {
-					j.outcome = OutcomeCorrupt
-				}
-			}
-		}(&jobs[i])
+			fn(cctx, i)
+		}()
 	}
 	wg.Wait()
 }
@@ -884,19 +893,9 @@ func (v *Verifier) writeSynthetic(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("verify: %s: object bytes: %w", v.def.Name, err)
 		}
 	}
-	sem := make(chan struct{}, v.def.Concurrency)
-	var wg sync.WaitGroup
-	for i := range ws {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(w *write) {
-			defer func() { <-sem; wg.Done() }()
-			cctx, cancel := context.WithTimeout(ctx, v.def.Timeout)
-			defer cancel()
-			w.err = v.o.Target.Put(cctx, w.key, w.data)
-		}(&ws[i])
-	}
-	wg.Wait()
+	v.parallel(ctx, len(ws), func(cctx context.Context, i int) {
+		ws[i].err = v.o.Target.Put(cctx, ws[i].key, ws[i].data)
+	})
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var errs []error
