@@ -221,8 +221,10 @@ func (r *rig) put(key string, data []byte) Reported {
 		r.t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
-	return Reported{Key: key, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	return Reported{Key: key, SHA256: hex.EncodeToString(sum[:]), Size: size(int64(len(data)))}
 }
+
+func size(n int64) *int64 { return &n }
 
 func since(e Event) time.Duration { return e.Time.Sub(epoch) }
 

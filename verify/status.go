@@ -36,7 +36,10 @@ type Status struct {
 	Pending  int64 `json:"pending"`
 	// Unreachable counts reads that could not reach the target (retried,
 	// not counted in the durability SLI).
-	Unreachable int64      `json:"unreachable"`
+	Unreachable int64 `json:"unreachable"`
+	// TooLarge counts reported objects without a size found larger
+	// than maxObjectSize: never verified, never counted bad.
+	TooLarge    int64      `json:"too_large"`
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 	Written     int64      `json:"written"`
@@ -98,7 +101,7 @@ func (v *Verifier) Status(ctx context.Context) (Status, error) {
 		LastHeartbeat: ts(v.st.LastBeat), LastStep: tp(v.lastStep),
 		Failing: v.st.Failing, FailingReason: v.st.FailingReason, FailingSince: ts(v.st.FailingSince),
 		Deleting: v.pending[len(v.pending)-1], Pending: v.pendingTotal(),
-		Unreachable: v.st.Unreachable, LastError: v.lastErr, LastErrorAt: tp(v.lastErrAt),
+		Unreachable: v.st.Unreachable, TooLarge: v.st.TooLarge, LastError: v.lastErr, LastErrorAt: tp(v.lastErrAt),
 		Written: v.st.Written, Reported: v.st.Reported, Sampled: v.st.Sampled}
 	s.Stale = v.st.LastBeat == 0 || now.Sub(time.Unix(0, v.st.LastBeat)) > 2*d.Heartbeat
 	s.Canary = Canary{Every: d.CanaryEvery.String(), LastPlanted: ts(v.st.LastCanary), Open: len(v.canaries),

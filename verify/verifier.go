@@ -72,6 +72,10 @@ const (
 	OutcomeMissing     = "missing"
 	OutcomeCorrupt     = "corrupt"
 	OutcomeUnreachable = "unreachable"
+	// OutcomeTooLarge: an object reported without its size is larger than
+	// maxObjectSize; it cannot be verified and leaves the schedule,
+	// counted apart (Status.TooLarge), never as a bad read.
+	OutcomeTooLarge = "too-large"
 
 	ReasonCanaryMissed     = "canary-missed"
 	ReasonCanaryUndetected = "canary-undetected"
@@ -138,6 +142,7 @@ type Verifier struct {
 type stats struct {
 	Done          [][3]int64 `json:"done"` // per age: good, missing, corrupt
 	Unreachable   int64      `json:"unreachable"`
+	TooLarge      int64      `json:"too_large"`
 	LastBeat      int64      `json:"last_beat"`
 	LastCanary    int64      `json:"last_canary"`
 	Failing       bool       `json:"failing"`
@@ -156,7 +161,7 @@ type stats struct {
 type object struct {
 	Key     string `json:"k"`
 	SHA256  string `json:"h"`
-	Size    int64  `json:"n"`
+	Size    int64  `json:"n"` // -1: not reported
 	Written int64  `json:"w"`
 	// Own marks objects nines wrote, deleted after their last read.
 	Own    bool `json:"own,omitempty"`
@@ -302,7 +307,9 @@ func (v *Verifier) Sampled(key string) bool {
 type Reported struct {
 	Key    string `json:"key"`
 	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size,omitempty"`
+	// Size, when given, is checked too; without it an object larger
+	// than maxObjectSize cannot be read back and leaves the schedule.
+	Size *int64 `json:"size,omitempty"`
 }
 
 // ReportResult says what became of reported objects.
@@ -332,8 +339,8 @@ func (v *Verifier) CheckReported(r Reported) error {
 	if b, err := hex.DecodeString(r.SHA256); err != nil || len(b) != sha256.Size {
 		return fmt.Errorf("%w: key %q: sha256 %q is not 64 hex digits", ErrInvalid, truncate(r.Key, 80), truncate(r.SHA256, 80))
 	}
-	if r.Size < 0 || r.Size > v.def.MaxObjectSize {
-		return fmt.Errorf("%w: key %q: size %d is out of range; the verifier reads objects of 0 to %d bytes (maxObjectSize)", ErrInvalid, truncate(r.Key, 80), r.Size, v.def.MaxObjectSize)
+	if r.Size != nil && (*r.Size < 0 || *r.Size > v.def.MaxObjectSize) {
+		return fmt.Errorf("%w: key %q: size %d is out of range; the verifier reads objects of 0 to %d bytes (maxObjectSize)", ErrInvalid, truncate(r.Key, 80), *r.Size, v.def.MaxObjectSize)
 	}
 	return nil
 }
@@ -378,7 +385,11 @@ func (v *Verifier) Report(ctx context.Context, objs []Reported) (ReportResult, e
 		if v.pendingTotal() >= v.def.MaxPending {
 			return res, fmt.Errorf("%w: %d objects; %d of this request were taken", ErrPendingFull, v.def.MaxPending, res.Sampled)
 		}
-		o := &object{Key: r.Key, SHA256: strings.ToLower(r.SHA256), Size: r.Size, Written: now.UnixNano(), Due: now.Add(v.def.ReadAfter[0]).UnixNano()}
+		size := int64(-1)
+		if r.Size != nil {
+			size = *r.Size
+		}
+		o := &object{Key: r.Key, SHA256: strings.ToLower(r.SHA256), Size: size, Written: now.UnixNano(), Due: now.Add(v.def.ReadAfter[0]).UnixNano()}
 		if err := v.putObject(ctx, id, o); err != nil {
 			return res, fmt.Errorf("verify: %s: scheduling %q: %w", v.def.Name, r.Key, err)
 		}
@@ -646,14 +657,17 @@ func (v *Verifier) runJobs(ctx context.Context, jobs []job) {
 		switch {
 		case errors.Is(err, ErrNotFound):
 			j.outcome = OutcomeMissing
+		case errors.Is(err, ErrTooLarge) && j.o.Size < 0:
+			j.outcome = OutcomeTooLarge
 		case errors.Is(err, ErrTooLarge):
+			// Its reported size is within maxObjectSize: it grew.
 			j.outcome = OutcomeCorrupt
 		case err != nil:
 			j.outcome = OutcomeUnreachable
 		default:
 			sum := sha256.Sum256(data)
 			j.outcome = OutcomeGood
-			if hex.EncodeToString(sum[:]) != j.o.SHA256 || (j.o.Size > 0 && int64(len(data)) != j.o.Size) {
+			if hex.EncodeToString(sum[:]) != j.o.SHA256 || (j.o.Size >= 0 && int64(len(data)) != j.o.Size) {
 				j.outcome = OutcomeCorrupt
 			}
 		}
@@ -705,6 +719,21 @@ func (v *Verifier) judge(now time.Time, j *job) (*Event, func(context.Context) e
 		v.st.Unreachable++
 		v.statsChanged = true
 		return nil, retry
+	}
+	if j.outcome == OutcomeTooLarge {
+		v.noteErr(now, j.err)
+		return nil, func(ctx context.Context) error {
+			if _, err := v.o.State.DeleteStatePrefix(ctx, v.prefix+"o/"+id); err != nil {
+				return err
+			}
+			if _, err := v.o.State.DeleteStatePrefix(ctx, j.dueKey); err != nil {
+				return err
+			}
+			v.pending[o.Next]--
+			v.st.TooLarge++
+			v.statsChanged = true
+			return nil
+		}
 	}
 	age := o.Next
 	advance := func(ctx context.Context) error {

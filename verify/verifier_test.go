@@ -291,8 +291,8 @@ func TestReportRefusesWhatCannotBeVerified(t *testing.T) {
 		{"a key with a line break", Reported{Key: "a\nb", SHA256: good}, "control character"},
 		{"a key from the root", Reported{Key: "/a", SHA256: good}, "starts with /"},
 		{"a short checksum", Reported{Key: "a", SHA256: "abc"}, "64 hex digits"},
-		{"a negative size", Reported{Key: "a", SHA256: good, Size: -1}, "out of range"},
-		{"an object too large to read back", Reported{Key: "a", SHA256: good, Size: 2048}, "maxObjectSize"},
+		{"a negative size", Reported{Key: "a", SHA256: good, Size: size(-1)}, "out of range"},
+		{"an object too large to read back", Reported{Key: "a", SHA256: good, Size: size(2048)}, "maxObjectSize"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -430,5 +430,24 @@ func TestShorteningReadAfterNeverDeletesAReportedObject(t *testing.T) {
 	}
 	if keys := r.blob.Keys(); len(keys) != 1 || keys[0] != "theirs" {
 		t.Errorf("keys %v: a reported object was deleted", keys)
+	}
+}
+
+func TestAnObjectReportedWithoutItsSizeAndTooLargeIsNotCountedBad(t *testing.T) {
+	r := newRig(t, testDef(t, reportedYAML+"    maxObjectSize: 1KiB\n"))
+	big := r.put("big", make([]byte, 4096))
+	big.Size = nil
+	grown := r.put("grown", []byte("small"))
+	if _, err := r.v.Report(context.Background(), []Reported{big, grown}); err != nil {
+		t.Fatal(err)
+	}
+	r.put("grown", make([]byte, 4096)) // overwritten with more than it said
+	r.run(2*time.Minute, time.Minute)
+	evs := r.sink.events(DurabilitySLO("uploads"))
+	if len(evs) != 1 || evs[0].Reason != OutcomeCorrupt {
+		t.Errorf("events %+v; want only the grown object, corrupt", evs)
+	}
+	if st := r.status(); st.TooLarge != 1 || st.Ages[1].Pending != 1 {
+		t.Errorf("too large %d, pending at 1h %d; want the big object out of the schedule", st.TooLarge, st.Ages[1].Pending)
 	}
 }

@@ -42,7 +42,7 @@ func storedRig(tb testing.TB, objects int) (*Verifier, *clock, *sqlite.DB) {
 		if err := tgt.Put(context.Background(), key, data); err != nil {
 			tb.Fatal(err)
 		}
-		batch = append(batch, Reported{Key: key, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))})
+		batch = append(batch, Reported{Key: key, SHA256: hex.EncodeToString(sum[:]), Size: size(int64(len(data)))})
 		if len(batch) == 10_000 || i == objects-1 {
 			if _, err := v.Report(context.Background(), batch); err != nil {
 				tb.Fatal(err)
