@@ -234,8 +234,6 @@ func (v *Verifier) load(ctx context.Context) error {
 	return nil
 }
 
-// burst is ten seconds of reads: what a step may do after a pause, so a
-// step every few seconds keeps up with the rate.
 // countPending counts the scheduled reads by age from State. A step that
 // failed to save its changes has left the counts in memory unsure, so
 // the next step counts again.
@@ -255,6 +253,8 @@ func (v *Verifier) countPending(ctx context.Context) error {
 	return nil
 }
 
+// burst is ten seconds of reads: what a step may do after a pause, so a
+// step every few seconds keeps up with the rate.
 func (v *Verifier) burst() float64 { return max(1, 10*v.def.ReadsPerSecond) }
 
 func (v *Verifier) dueKey(due int64, id string) string {
