@@ -1,9 +1,12 @@
 package verify
 
 import (
+	"bytes"
+	"context"
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/ingest"
 	"github.com/nines-sre/nines/spec"
 )
 
@@ -46,5 +49,42 @@ func TestGeneratedSLOSpecsLoadAsNativeSpecs(t *testing.T) {
 		case s.Name == "backups.durability" && a.NoDataAfter >= 0:
 			t.Errorf("%s: no-data alert after %s; want it off", s.Name, a.NoDataAfter)
 		}
+	}
+}
+
+func TestEventsBecomeLinesOfTheEventsAPIThatTheirSLOsJudge(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 5e8, time.UTC)
+	evs := []Event{
+		{SLO: "b.durability", Time: at, Good: true},
+		{SLO: "b.durability", Time: at, Reason: OutcomeMissing},
+		{SLO: "b.durability", Time: at, Reason: OutcomeCorrupt},
+		{SLO: "b.heartbeat", Time: at, Reason: ReasonUnreachable},
+		{SLO: "b.heartbeat", Time: at, Reason: ReasonCanaryMissed},
+		{SLO: "b.heartbeat", Time: at, Reason: ReasonCanaryUndetected},
+	}
+	var body []byte
+	for _, e := range evs {
+		body = e.AppendLine(body)
+	}
+	want := `{"time":"2026-12-07T10:00:00.5Z","ok":true,"status":200}
+{"time":"2026-12-07T10:00:00.5Z","ok":false,"status":404}
+{"time":"2026-12-07T10:00:00.5Z","ok":false,"status":422}
+{"time":"2026-12-07T10:00:00.5Z","ok":false,"status":503}
+{"time":"2026-12-07T10:00:00.5Z","ok":false,"status":504}
+{"time":"2026-12-07T10:00:00.5Z","ok":false,"status":500}
+`
+	if string(body) != want {
+		t.Errorf("got\n%s\nwant\n%s", body, want)
+	}
+	slos, _, err := spec.Load("v.yaml", SLOSpecs([]*Definition{{Name: "b", Heartbeat: time.Minute}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, rep, err := ingest.Read(context.Background(), bytes.NewReader(body), ingest.Options{Format: ingest.JSONL, SLI: &slos[0].SLI, Quantum: slos[0].Quantum})
+	if err != nil || rep.Malformed != 0 || len(series.Rollups) != 1 {
+		t.Fatalf("%v, %+v", err, rep)
+	}
+	if r := series.Rollups[0]; r.Attempted != 6 || r.Good != 1 {
+		t.Errorf("attempted %d, good %d; want 6 and 1", r.Attempted, r.Good)
 	}
 }

@@ -51,6 +51,40 @@ type Event struct {
 	ID string
 }
 
+// Status is the HTTP-like status an event is stored with, so the per-
+// status counts of the SLI tell its reasons apart: 200 good, 404
+// missing, 422 corrupt, 503 unreachable, 504 canary-missed (no verdict
+// in time), 500 canary-undetected. The SLIs judge events by their ok
+// flag (SLOSpecs), so the status changes no verdict.
+func (e Event) Status() int {
+	switch {
+	case e.Good:
+		return 200
+	case e.Reason == OutcomeMissing:
+		return 404
+	case e.Reason == OutcomeCorrupt:
+		return 422
+	case e.Reason == ReasonUnreachable:
+		return 503
+	case e.Reason == ReasonCanaryMissed:
+		return 504
+	}
+	return 500
+}
+
+// AppendLine appends the event as a line of nines' events API
+// (POST /api/v1/events?slo=SLO, application/x-ndjson), newline included:
+// {"time":"…","ok":true,"status":200}.
+func (e Event) AppendLine(dst []byte) []byte {
+	dst = append(dst, `{"time":"`...)
+	dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","ok":`...)
+	dst = strconv.AppendBool(dst, e.Good)
+	dst = append(dst, `,"status":`...)
+	dst = strconv.AppendInt(dst, int64(e.Status()), 10)
+	return append(dst, "}\n"...)
+}
+
 // Sink takes the events of a verifier. nines serve commits them to the
 // engine with each ID as an idempotency key.
 type Sink interface {
