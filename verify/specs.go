@@ -22,6 +22,9 @@ import (
 //     failing its canary or cannot reach its target; 99 % over a rolling 7
 //     days. Its no-data alert pages after three heartbeats of silence
 //     (at least 5 minutes): that is the alert of a verifier that stopped.
+//     Its page tiers have no low-traffic guard (minEvents: off): one
+//     event a minute is all the traffic it will ever have, and a failing
+//     verifier must page on it.
 func SLOSpecs(defs []*Definition) []byte {
 	var b strings.Builder
 	for i, d := range defs {
@@ -57,6 +60,7 @@ method: transactions
 window: {rolling: 7d}
 noData: skip
 alerting:
+  minEvents: off
   noData: {after: %s, severity: page}
 `, DurabilitySLO(d.Name), d.Name, d.Name, strconv.FormatFloat(obj*100, 'g', 10, 64),
 			HeartbeatSLO(d.Name), d.Name, d.Name, slopkg.FormatDuration(silent))
