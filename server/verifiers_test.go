@@ -166,3 +166,15 @@ func TestVerifiersAPIWithoutVerifiersSaysHowToHaveThem(t *testing.T) {
 		t.Errorf("%d %s", status, body)
 	}
 }
+
+func FuzzDecodeReported(f *testing.F) {
+	f.Add([]byte(`[{"key":"a","sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0}]`))
+	f.Add([]byte("{\"key\":\"a\",\"sha256\":\"x\"}\n{\"key\":\"b\"}\n"))
+	f.Add([]byte("[]"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		objs, err := decodeReported(body)
+		if err == nil && (len(objs) == 0 || len(objs) > maxReportObjects) {
+			t.Fatalf("%d objects accepted", len(objs))
+		}
+	})
+}
