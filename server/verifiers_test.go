@@ -9,11 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nines-sre/nines/engine"
+	"github.com/nines-sre/nines/leader"
 	"github.com/nines-sre/nines/verify"
 	"github.com/nines-sre/nines/verify/blobtest"
 )
@@ -177,4 +179,40 @@ func FuzzDecodeReported(f *testing.F) {
 			t.Fatalf("%d objects accepted", len(objs))
 		}
 	})
+}
+
+func TestAFollowerSendsVerifierRequestsOnToTheLeaderWithTheirMethod(t *testing.T) {
+	db, c := newStore(t)
+	eng, err := engine.New(context.Background(), engine.Config{Store: db, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	lead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen = append(seen, r.Method+" "+r.URL.Path+" "+string(b))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"verifiers": []}`))
+	}))
+	defer lead.Close()
+	self := leader.HolderName("http://127.0.0.1:1", "b", 2)
+	st := &replicaStub{leader.Status{Role: leader.RoleFollower, Holder: self, Leader: leader.HolderName(lead.URL, "a", 1)}}
+	s, err := New(Config{SLOs: eng, Writes: eng, Annotations: db, Replica: st, Verifiers: &verify.Set{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	if res, err := srv.Client().Get(srv.URL + "/api/v1/verifiers"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("%v %v", res, err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/verifiers/uploads/objects", strings.NewReader(`[{"key":"a"}]`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := srv.Client().Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("%v %v", res, err)
+	}
+	want := []string{"GET /api/v1/verifiers ", `POST /api/v1/verifiers/uploads/objects [{"key":"a"}]`}
+	if !slices.Equal(seen, want) {
+		t.Errorf("the leader saw %q; want %q", seen, want)
+	}
 }
