@@ -103,12 +103,14 @@ type Definition struct {
 	File      string
 }
 
+// DefaultReadAfter is the Dropbox verifier's schedule: a minute, an hour,
+// a day, a week and a month (30 days) after the write. Each call returns
+// a slice of its own.
+func DefaultReadAfter() []time.Duration {
+	return []time.Duration{time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+}
+
 // Defaults of a verifier that does not say otherwise.
-var (
-	// DefaultReadAfter is the Dropbox verifier's schedule: a minute, an
-	// hour, a day, a week and a month (30 days) after the write.
-	DefaultReadAfter = []time.Duration{time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
-)
 
 const (
 	DefaultCanaryEvery     = time.Hour
@@ -205,7 +207,7 @@ func Parse(file string, data []byte) ([]*Definition, error) {
 
 func parseVerifier(r *yamlfield.Reader, n *yaml.Node, path string) *Definition {
 	d := &Definition{
-		ReadAfter: DefaultReadAfter, CanaryEvery: DefaultCanaryEvery, Heartbeat: DefaultHeartbeat,
+		ReadAfter: DefaultReadAfter(), CanaryEvery: DefaultCanaryEvery, Heartbeat: DefaultHeartbeat,
 		ObjectSize: DefaultObjectSize, ReadsPerSecond: DefaultReadsPerSecond, Concurrency: DefaultConcurrency,
 		Timeout: DefaultTimeout, MaxObjectSize: DefaultMaxObjectSize, MaxPending: DefaultMaxPending, Objective: DefaultObjective,
 	}

@@ -258,7 +258,7 @@ func TestReadsAreRateLimited(t *testing.T) {
 }
 
 func TestSamplingByKeyHashIsDeterministicAndNearTheRate(t *testing.T) {
-	v, err := New(&Definition{Name: "uploads", SampleRate: 0.01, ReadAfter: DefaultReadAfter, Heartbeat: time.Minute, CanaryEvery: time.Hour, Concurrency: 1, ReadsPerSecond: 1, Timeout: time.Second},
+	v, err := New(&Definition{Name: "uploads", SampleRate: 0.01, ReadAfter: DefaultReadAfter(), Heartbeat: time.Minute, CanaryEvery: time.Hour, Concurrency: 1, ReadsPerSecond: 1, Timeout: time.Second},
 		Options{Target: hangingTarget{}, State: newMemState(), Sink: newSink(), Clock: time.Now})
 	if err != nil {
 		t.Fatal(err)

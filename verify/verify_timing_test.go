@@ -26,7 +26,7 @@ func storedRig(tb testing.TB, objects int) (*Verifier, *clock, *sqlite.DB) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	d := &Definition{Name: "bench", Mode: ModeReported, SampleRate: 1, ReadAfter: DefaultReadAfter, Heartbeat: time.Minute,
+	d := &Definition{Name: "bench", Mode: ModeReported, SampleRate: 1, ReadAfter: DefaultReadAfter(), Heartbeat: time.Minute,
 		CanaryEvery: 30 * 24 * time.Hour, CanaryDeadline: time.Hour, Concurrency: 8, ReadsPerSecond: 1e6, Timeout: 10 * time.Second,
 		MaxObjectSize: 1 << 20, MaxPending: 10_000_000, ObjectSize: 4 << 10, KeyPrefix: "bench/"}
 	tgt := &BlobTarget{Base: blob.URL + "/", Client: blob.Client(), MaxObject: d.MaxObjectSize}
