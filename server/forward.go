@@ -113,7 +113,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, base string, bo
 	fw := s.forwards
 	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
+	// The request's own method: reads of the leader's state (GET
+	// /api/v1/verifiers, /api/v1/experiments) are sent on as reads.
+	req, err := http.NewRequestWithContext(ctx, r.Method, strings.TrimSuffix(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		fw.unreached.Add(1)
 		s.fail(w, r, unreached(base, err))

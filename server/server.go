@@ -114,6 +114,9 @@ type Config struct {
 	// Forecasts, when set, answers /api/v1/forecasts and
 	// /api/v1/slos/{name}/forecast (server/forecast.go); nil answers 404.
 	Forecasts Forecaster
+	// Verifiers, when set, takes reported objects and shows the
+	// durability verifiers (server/verifiers.go); nil answers 404.
+	Verifiers Verifiers
 }
 
 // DefaultMaxBody is the largest request body taken unless Config.MaxBody
@@ -200,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 	s.thirdPartyRoutes(read)
 	s.mux.Handle("GET /api/v1/probes", read(s.api(s.probes)))
 	s.forecastRoutes(read)
+	s.verifierRoutes(read, write)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {
 		return nil, httpx.Errorf(http.StatusNotFound, "no endpoint %s %s (see docs/api.md)", r.Method, r.URL.Path)
 	}))
