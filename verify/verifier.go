@@ -456,6 +456,11 @@ type job struct {
 
 // Run steps the verifier every tick until ctx ends, logging failed steps.
 func (v *Verifier) Run(ctx context.Context, tick time.Duration) error {
+	// Read the state anew: among replicas, another one may have run the
+	// verifier since this one last did.
+	v.mu.Lock()
+	v.loaded = false
+	v.mu.Unlock()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {

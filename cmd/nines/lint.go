@@ -10,9 +10,9 @@ import (
 
 	"github.com/nines-sre/nines/catalog"
 	"github.com/nines-sre/nines/probe"
-	"github.com/nines-sre/nines/thirdparty"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
+	"github.com/nines-sre/nines/thirdparty"
 )
 
 const lintAbout = `Validate SLO spec files, native or OpenSLO v1, as one set: references

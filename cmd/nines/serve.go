@@ -68,6 +68,7 @@ type serveFlags struct {
 	experiments                   string // --experiments DIR
 	thirdParties                  string // --thirdparties FILE
 	probes, probeLocation         string // --probes FILE, --probe-location NAME
+	verifiers                     string // --verifiers FILE
 	web                           webFlags
 	maxSnapshots                  int
 	advertiseURL                  string // --advertise-url URL
@@ -93,6 +94,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.experiments, "experiments", "", "chaos experiments `directory or file` (experiments/*.yaml; docs/chaos.md): their cohorts are measured as SLOs, runs started and judged here")
 	fs.StringVar(&f.probes, "probes", "", "synthetic probes `file or directory` (probes.yaml; docs/probes.md): an SLO with sli.probes: NAME is fed by the consensus of that probe's locations")
 	fs.StringVar(&f.probeLocation, "probe-location", "", "location `name` this server probes from, among the probes' locations (default: none; agents at other vantage points run nines probe agent)")
+	fs.StringVar(&f.verifiers, "verifiers", "", "durability verifiers `file or directory` (verifiers.yaml; docs/verifiers.md): objects written or reported, read back at ages, each read an event of NAME.durability, with a heartbeat SLO NAME.heartbeat")
 	fs.StringVar(&f.thirdParties, "thirdparties", "", "third parties `file` (thirdparties.yaml; docs/thirdparties.md): each vendor's state from the SLOs of its data plane, telemetry and configuration API, notified on a change, and its SLA per month")
 	fs.StringVar(&f.readiness, "readiness", "", "production readiness levels and checks `file` (readiness.yaml; default bronze, silver, gold; docs/scorecards.md), with --services")
 	fs.StringVar(&f.services, "services", "", "service catalog `file or directory` (services.yaml or Backstage catalog-info.yaml; docs/catalog.md): service pages, the dependency graph and /api/v1/deps/check")
@@ -216,6 +218,10 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 	}
 	prober := newProbeRuntime(eng, db, rep.leading, f.probeLocation, logger)
+	verifierDefs, err := loadVerifiers(f.verifiers)
+	if err != nil {
+		return err
+	}
 	load := func() ([]string, error) {
 		files, err := specFiles(f.slos, f.demo)
 		if err == nil {
@@ -224,6 +230,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		var set *probeSet
 		if err == nil {
 			files, set, err = withProbes(files, probes)
+		}
+		if err == nil {
+			files, err = withVerifiers(files, verifierDefs)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", engine.ErrInvalid, err)
@@ -240,7 +249,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return out, err
 	}
 	var reload func() ([]string, error)
-	if f.slos != "" || f.demo {
+	if f.slos != "" || f.demo || len(verifierDefs) > 0 {
 		if _, err := load(); err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 		}
@@ -281,6 +290,10 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
+	verifiers, err := newVerifiers(verifierDefs, eng, db, logger)
+	if err != nil {
+		return err
+	}
 	forecasts := &forecaster{store: db, slos: eng.SLOs, every: 5 * time.Minute}
 	if svcs != nil {
 		c := svcs.Catalog
@@ -316,6 +329,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if len(probes) > 0 {
 		scfg.Probes = prober
 	}
+	if verifiers != nil {
+		scfg.Verifiers = verifiers
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		return usageError("serve: %v", err)
@@ -350,6 +366,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { annotateAnomalies(ctx, forecasts, db, rep.leading, logger) })
 	if len(probes) > 0 {
 		run(func() { prober.run(ctx, probes) })
+	}
+	if verifiers != nil {
+		run(func() { whileLeading(ctx, rep.leading, func(ctx context.Context) { verifiers.Run(ctx, time.Second) }) })
 	}
 	if chaosRuns != nil {
 		// Runs are stepped four times a second, by the leader: with the
