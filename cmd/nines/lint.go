@@ -13,6 +13,7 @@ import (
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 	"github.com/nines-sre/nines/thirdparty"
+	"github.com/nines-sre/nines/verify"
 )
 
 const lintAbout = `Validate SLO spec files, native or OpenSLO v1, as one set: references
@@ -26,8 +27,9 @@ unknown fields, duplicate services, dependencies on unknown services,
 on-call rotations that are not declared, and, when specs are named as
 well, dependency slos: that are not SLOs of the service depended on.
 
-With --probes and --thirdparties, the probes file (docs/probes.md) and
-the third parties' file (docs/thirdparties.md) are checked too, and, when
+With --probes, --thirdparties and --verifiers, the probes file
+(docs/probes.md), the third parties' file (docs/thirdparties.md) and the
+verifiers file (docs/verifiers.md) are checked too, and, when
 specs are named as well, that every sli.probes names a probe of the file
 and every SLO the third parties name is defined (a probe's location SLOs
 included).
@@ -47,17 +49,18 @@ func runLint(_ context.Context, e *env, args []string) error {
 	services := fs.String("services", "", "also check a service catalog `file or directory`")
 	probes := fs.String("probes", "", "also check a probes `file or directory`")
 	vendors := fs.String("thirdparties", "", "also check a third parties `file`")
+	verifiers := fs.String("verifiers", "", "also check a durability verifiers `file or directory`")
 	if help, err := parseFlagsWithArgs(fs, e, args); help || err != nil {
 		return err
 	}
-	if fs.NArg() == 0 && *services == "" && *probes == "" && *vendors == "" {
+	if fs.NArg() == 0 && *services == "" && *probes == "" && *vendors == "" && *verifiers == "" {
 		return usageError("lint: name the spec files or directories to check (see nines lint --help)")
 	}
-	if *probes != "" || *vendors != "" {
+	if *probes != "" || *vendors != "" || *verifiers != "" {
 		if *services != "" {
-			return usageError("lint: check the catalog (--services) and the probes or third parties (--probes, --thirdparties) in two runs")
+			return usageError("lint: check the catalog (--services) and the probes, third parties or verifiers in two runs")
 		}
-		return lintOutward(e, *probes, *vendors, fs.Args(), *strict)
+		return lintOutward(e, *probes, *vendors, *verifiers, fs.Args(), *strict)
 	}
 	if *services != "" {
 		return lintCatalog(e, *services, fs.Args(), *strict)
@@ -134,7 +137,7 @@ func lintCatalog(e *env, services string, paths []string, strict bool) error {
 // lintOutward checks a probes file and a third parties' file and, when
 // paths name specs, what the specs and they say of each other, as nines
 // serve would at start.
-func lintOutward(e *env, probesPath, vendorsPath string, paths []string, strict bool) error {
+func lintOutward(e *env, probesPath, vendorsPath, verifiersPath string, paths []string, strict bool) error {
 	var msgs []string
 	var probes []*probe.Probe
 	if probesPath != "" {
@@ -154,6 +157,15 @@ func lintOutward(e *env, probesPath, vendorsPath string, paths []string, strict 
 		vendors = cfg
 		msgs = append(msgs, "the third parties' "+plural(len(cfg.Vendors), "vendor"))
 	}
+	var defs []*verify.Definition
+	if verifiersPath != "" {
+		d, err := verify.Load(verifiersPath)
+		if err != nil {
+			return lintProblems(e, err)
+		}
+		defs = d
+		msgs = append(msgs, "the verifiers file's "+plural(len(d), "verifier"))
+	}
 	if len(paths) > 0 {
 		files, err := specFileSet(paths)
 		if err != nil {
@@ -167,6 +179,12 @@ func lintOutward(e *env, probesPath, vendorsPath string, paths []string, strict 
 			fmt.Fprintf(e.stdout, "warning: %s\n", w)
 		}
 		all, _, err := withProbes(files, probes)
+		if err == nil {
+			all, err = withVerifiers(all, defs)
+		}
+		if err == nil && len(defs) > 0 {
+			_, err = spec.LoadAllData(all) // a verifier's SLO named as a spec's
+		}
 		if err != nil {
 			return lintProblems(e, err)
 		}
