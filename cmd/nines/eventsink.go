@@ -12,21 +12,18 @@ import (
 	"github.com/nines-sre/nines/slo"
 )
 
-// eventSink stores the event lines of several SLOs, and state that goes
-// with them, in one transaction, read as the events API reads them: for
-// the parts of nines serve that measure in process (its own probes, the
-// durability verifiers). State committed with the events is what makes a
-// verifier's read count once: the read is marked done by the same
-// transaction that stores its event.
+// eventSink stores the event lines of several SLOs in one transaction,
+// read as the events API reads them, for what nines serve measures in
+// process (its own probes).
 type eventSink struct {
 	eng    *engine.Engine
 	source string
 }
 
-// Commit stores lines (SLO name → JSON lines) and state. A line that is
-// not an event is a bug of the caller, not bad input: it fails the batch.
-func (s eventSink) Commit(ctx context.Context, lines map[string][]byte, state map[string][]byte) (map[string]engine.AppendResult, error) {
-	batch := &engine.Batch{Source: s.source, Series: make(map[string]*slo.Series, len(lines)), State: state}
+// Commit stores lines (SLO name → JSON lines). A line that is not an
+// event is a bug of the caller, not bad input: it fails the batch.
+func (s eventSink) Commit(ctx context.Context, lines map[string][]byte) (map[string]engine.AppendResult, error) {
+	batch := &engine.Batch{Source: s.source, Series: make(map[string]*slo.Series, len(lines))}
 	for _, name := range slices.Sorted(maps.Keys(lines)) {
 		o, err := s.eng.SLO(name)
 		if err != nil {

@@ -33,8 +33,10 @@ import (
 type probeSet struct {
 	// bySLO is the probe of each consensus SLO.
 	bySLO map[string]*probe.Probe
-	// all is every probe of the file, by name, for the agents' API.
+	// all is every probe of the file, by name; fed is the SLO each probe
+	// feeds, "" for none.
 	all map[string]*probe.Probe
+	fed map[string]string
 }
 
 // withProbes adds to the spec files the location and certificate SLOs of
@@ -42,7 +44,7 @@ type probeSet struct {
 // SLO naming a probe the file does not define is refused, as is a probe
 // that feeds two SLOs (its location SLOs would be two things at once).
 func withProbes(files map[string][]byte, probes []*probe.Probe) (map[string][]byte, *probeSet, error) {
-	set := &probeSet{bySLO: map[string]*probe.Probe{}, all: map[string]*probe.Probe{}}
+	set := &probeSet{bySLO: map[string]*probe.Probe{}, all: map[string]*probe.Probe{}, fed: map[string]string{}}
 	for _, p := range probes {
 		set.all[p.Name] = p
 	}
@@ -54,7 +56,6 @@ func withProbes(files map[string][]byte, probes []*probe.Probe) (map[string][]by
 	for _, s := range b.SLOs {
 		byName[s.Name] = s
 	}
-	fedBy := map[string]string{} // probe → SLO
 	extra := map[string][]byte{}
 	for _, s := range b.SLOs {
 		if s.SLI.Probe == nil {
@@ -71,10 +72,10 @@ func withProbes(files map[string][]byte, probes []*probe.Probe) (map[string][]by
 				msg += "; did you mean " + spec.Quote(sug) + "?"
 			}
 			return nil, nil, errors.New(msg)
-		case fedBy[name] != "":
-			return nil, nil, fmt.Errorf("SLO %s: sli.probes: probe %s feeds SLO %s already; a probe feeds one SLO (define a second probe for a second objective)", s.Name, name, fedBy[name])
+		case set.fed[name] != "":
+			return nil, nil, fmt.Errorf("SLO %s: sli.probes: probe %s feeds SLO %s already; a probe feeds one SLO (define a second probe for a second objective)", s.Name, name, set.fed[name])
 		}
-		fedBy[name] = s.Name
+		set.fed[name] = s.Name
 		set.bySLO[s.Name] = p
 		docs, err := probeSpecs(s, p)
 		if err != nil {
@@ -189,28 +190,23 @@ type probeRuntime struct {
 	// leader catching up after a long stop takes the store in bites.
 	maxPerStep int
 
-	set      atomic.Pointer[probeSet]
-	mu       sync.Mutex
-	last     map[[2]string]probe.Result // (probe, location) → latest check here
-	followed atomic.Int64               // results not stored: this replica followed
+	set  atomic.Pointer[probeSet]
+	mu   sync.Mutex
+	last map[[2]string]probe.Result // (probe, location) → latest check here
 }
 
 func newProbeRuntime(eng *engine.Engine, state store.State, leading func() bool, location string, logger *slog.Logger) *probeRuntime {
 	r := &probeRuntime{eng: eng, state: state, sink: eventSink{eng: eng, source: "probes"}, leading: leading, location: location,
 		logger: logger.With("component", "probes"), maxPerStep: 60, last: map[[2]string]probe.Result{}}
-	r.set.Store(&probeSet{bySLO: map[string]*probe.Probe{}, all: map[string]*probe.Probe{}})
+	r.set.Store(&probeSet{bySLO: map[string]*probe.Probe{}, all: map[string]*probe.Probe{}, fed: map[string]string{}})
 	return r
 }
 
 // use puts the set of a successful load in force, and says which probes
 // of the file no SLO names: they are not run.
 func (r *probeRuntime) use(set *probeSet) {
-	fed := map[string]bool{}
-	for _, p := range set.bySLO {
-		fed[p.Name] = true
-	}
 	for _, name := range slices.Sorted(maps.Keys(set.all)) {
-		if !fed[name] {
+		if set.fed[name] == "" {
 			r.logger.Warn("a probe of the probes file feeds no SLO, so it is not run; name it in an SLO's sli.probes", "probe", name)
 		}
 	}
@@ -226,7 +222,7 @@ func (r *probeRuntime) Results(ctx context.Context, rs []probe.Result) {
 	for i := range rs {
 		res := &rs[i]
 		p := set.all[res.Probe]
-		if p == nil || !fed(set, p) {
+		if p == nil || set.fed[p.Name] == "" {
 			continue
 		}
 		r.last[[2]string{res.Probe, res.Location}] = *res
@@ -243,22 +239,11 @@ func (r *probeRuntime) Results(ctx context.Context, rs []probe.Result) {
 		return
 	}
 	if !r.leading() {
-		r.followed.Add(int64(len(rs)))
-		return
+		return // the leader's checks count for this location
 	}
-	if _, err := r.sink.Commit(ctx, lines, nil); err != nil && ctx.Err() == nil {
+	if _, err := r.sink.Commit(ctx, lines); err != nil && ctx.Err() == nil {
 		r.logger.Error("probe results not stored", "results", len(rs), "err", err)
 	}
-}
-
-// fed reports whether an SLO is fed by p.
-func fed(set *probeSet, p *probe.Probe) bool {
-	for _, q := range set.bySLO {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 // run probes from this server's location, when it has one, and writes
