@@ -83,6 +83,8 @@ type Config struct {
 	ThirdParties ThirdPartyBoard
 	// Forecasts, when set, serves the forecasts page (forecast.go).
 	Forecasts Forecaster
+	// Probes, when set, serves the probes page (probes.go).
+	Probes ProbeLister
 }
 
 // UI is an http.Handler serving the pages. It is safe for concurrent use.
@@ -121,7 +123,7 @@ func New(cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		freezes: &limiter{burst: cfg.FreezeBurst, every: cfg.FreezeEvery}}
-	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment", "thirdparties", "forecasts"} {
+	for _, name := range []string{"overview", "slo", "error", "snapshot", "snapshots", "incidents", "incident", "review", "scorecards", "services", "service", "graph", "oncall", "experiments", "experiment", "thirdparties", "forecasts", "probes"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: template %s: %w", name, err)
@@ -153,6 +155,7 @@ func New(cfg Config) (*UI, error) {
 	u.mux.HandleFunc("GET /experiments/{name}", u.experiment)
 	u.mux.HandleFunc("POST /experiments/{name}/runs", u.startRun)
 	u.mux.HandleFunc("POST /experiments/{name}/stop", u.stopRun)
+	u.mux.HandleFunc("GET /probes", u.probesPage)
 	u.mux.HandleFunc("GET /thirdparties", u.thirdParties)
 	u.mux.HandleFunc("GET /thirdparties/{vendor}", u.thirdParty)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -186,11 +189,12 @@ type layout struct {
 	Generated time.Time
 	// Snapshot is set on a frozen page.
 	Snapshot *snapshot.Meta
-	// Incidents, Scorecards, Catalog, OnCall, Chaos, ThirdParties and
-	// Forecasts say whether the incident, scorecard, service, on-call
-	// load, experiment, third-party and forecast pages are served.
-	Incidents, Scorecards, Catalog, OnCall, Chaos, ThirdParties, Forecasts bool
-	Page                                                                   any
+	// Incidents, Scorecards, Catalog, OnCall, Chaos, ThirdParties,
+	// Forecasts and Probes say whether the incident, scorecard, service,
+	// on-call load, experiment, third-party, forecast and probe pages are
+	// served.
+	Incidents, Scorecards, Catalog, OnCall, Chaos, ThirdParties, Forecasts, Probes bool
+	Page                                                                           any
 }
 
 // render executes a page into a buffer first, so a template error becomes
@@ -203,6 +207,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	l.Chaos = u.cfg.Chaos != nil
 	l.ThirdParties = u.cfg.ThirdParties != nil
 	l.Forecasts = u.cfg.Forecasts != nil
+	l.Probes = u.cfg.Probes != nil
 	if err := u.pages[name].Execute(&buf, l); err != nil {
 		// Not the error page: rendering that may fail the same way.
 		err = fmt.Errorf("ui: rendering page %s: %w", name, err)

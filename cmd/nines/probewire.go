@@ -16,7 +16,6 @@ import (
 	"github.com/nines-sre/nines/engine"
 	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/probe/consensus"
-	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 	"github.com/nines-sre/nines/store"
@@ -350,22 +349,22 @@ const probeLookback = time.Hour
 // Probes answers GET /api/v1/probes: every probe that feeds an SLO, its
 // consensus with the verdict of the latest quantum written, each
 // location's latest quantum, and this server's own last checks.
-func (r *probeRuntime) Probes(ctx context.Context, now time.Time) ([]server.ProbeView, error) {
+func (r *probeRuntime) Probes(ctx context.Context, now time.Time) ([]probe.View, error) {
 	set := r.set.Load()
-	out := make([]server.ProbeView, 0, len(set.bySLO))
+	out := make([]probe.View, 0, len(set.bySLO))
 	for _, name := range slices.Sorted(maps.Keys(set.bySLO)) {
 		p := set.bySLO[name]
 		s, err := r.eng.SLO(name)
 		if err != nil {
 			return nil, err
 		}
-		v := server.ProbeView{Name: p.Name, Kind: string(p.Kind), Target: p.Target(), Interval: slo.FormatDuration(p.Interval),
+		v := probe.View{Name: p.Name, Kind: string(p.Kind), Target: p.Target(), Interval: slo.FormatDuration(p.Interval),
 			Timeout: slo.FormatDuration(p.Timeout), SLO: name,
-			Consensus: server.ConsensusView{K: p.Consensus.K, N: len(p.Locations), Window: slo.FormatDuration(p.Consensus.Window)}}
+			Consensus: probe.ConsensusView{K: p.Consensus.K, N: len(p.Locations), Window: slo.FormatDuration(p.Consensus.Window)}}
 		from := now.Add(-probeLookback - p.Consensus.Window)
 		locs := make(consensus.Locations, len(p.Locations))
 		for _, l := range p.Locations {
-			lv := server.LocationView{Name: l, SLO: probe.LocationSLO(p.Name, l)}
+			lv := probe.LocationView{Name: l, SLO: probe.LocationSLO(p.Name, l)}
 			_, series, err := r.eng.Series(ctx, lv.SLO, from, now)
 			if err != nil {
 				return nil, err
@@ -391,7 +390,7 @@ func (r *probeRuntime) Probes(ctx context.Context, now time.Time) ([]server.Prob
 			}
 		}
 		if p.HasCert() {
-			v.Cert = &server.ProbeCertView{SLO: probe.CertSLO(p.Name), MinDays: p.CertMinDays}
+			v.Cert = &probe.CertView{SLO: probe.CertSLO(p.Name), MinDays: p.CertMinDays}
 			r.mu.Lock()
 			for _, l := range p.Locations {
 				if res, ok := r.last[[2]string{p.Name, l}]; ok && !res.CertExpiry.IsZero() {
@@ -406,17 +405,17 @@ func (r *probeRuntime) Probes(ctx context.Context, now time.Time) ([]server.Prob
 }
 
 // latestQuantum is the last measured rollup of rs, nil without one.
-func latestQuantum(rs []slo.Rollup) *server.ProbeQuantum {
+func latestQuantum(rs []slo.Rollup) *probe.Quantum {
 	for i := len(rs) - 1; i >= 0; i-- {
 		if r := &rs[i]; r.Measured {
-			return &server.ProbeQuantum{Start: time.Unix(0, r.Start).UTC(), Attempted: r.Attempted, Good: r.Good}
+			return &probe.Quantum{Start: time.Unix(0, r.Start).UTC(), Attempted: r.Attempted, Good: r.Good}
 		}
 	}
 	return nil
 }
 
-func checkView(res *probe.Result) *server.CheckView {
-	cv := &server.CheckView{Start: res.Start.UTC(), OK: res.OK, LatencyMS: float64(res.Latency) / float64(time.Millisecond),
+func checkView(res *probe.Result) *probe.CheckView {
+	cv := &probe.CheckView{Start: res.Start.UTC(), OK: res.OK, LatencyMS: float64(res.Latency) / float64(time.Millisecond),
 		Status: res.Status, Reason: res.Reason}
 	if len(res.Phases) > 0 {
 		cv.PhasesMS = make(map[string]float64, len(res.Phases))

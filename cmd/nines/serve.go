@@ -308,6 +308,9 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		ucfg.ThirdParties = vendors
 	}
 	ucfg.Forecasts = forecasts
+	if len(probes) > 0 {
+		ucfg.Probes = prober
+	}
 	web, err := ui.New(ucfg)
 	if err != nil {
 		return err
