@@ -37,8 +37,8 @@ type probesDoc struct {
 }
 
 // TestProbesFromThreeLocations runs a probe from nines serve (location c)
-// and from two nines probe agent processes (a and b) against a target in
-// the test. Their results reach the server through the events API, each
+// and from two nines probe agent processes (a and b, which reads the
+// probes from nines serve) against a target in the test. Their results reach the server through the events API, each
 // location as its own SLO; the consensus SLO turns bad once the target
 // fails from at least two locations, the vendor whose data plane it
 // watches goes down, and the change is notified through the routes; when
@@ -100,10 +100,11 @@ alerting: {noData: off}
 `})
 	n := startNines(t, t.TempDir(), slos, "--probes", probes, "--probe-location", "c", "--thirdparties", vendors,
 		"--notify", notifyFile, "--ingest.max-lag", "10s")
-	for _, loc := range []string{"a", "b"} {
-		startProc(t, "nines probe agent "+loc, exec.Command(ninesBinary(t), "probe", "agent", "--server", n.url, "--location", loc,
-			"--probes", probes, "--max-lag", "10s"))
-	}
+	// Agent a reads the probes file; agent b reads the probes from nines
+	// serve, as an agent at a remote vantage point does.
+	startProc(t, "nines probe agent a", exec.Command(ninesBinary(t), "probe", "agent", "--server", n.url, "--location", "a",
+		"--probes", probes, "--max-lag", "10s"))
+	startProc(t, "nines probe agent b", exec.Command(ninesBinary(t), "probe", "agent", "--server", n.url, "--location", "b", "--max-lag", "10s"))
 
 	consensus := func(wantGood uint64, wantReporting int) func() (bool, string) {
 		return func() (bool, string) {

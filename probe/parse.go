@@ -93,25 +93,9 @@ func ParseProbe(file string, node *yaml.Node) (*Probe, error) {
 // Load reads a probes file, or every .yaml and .yml file of a directory
 // (not below it); a probe name must be unique across them.
 func Load(path string) ([]*Probe, error) {
-	st, err := os.Stat(path)
+	files, err := files(path)
 	if err != nil {
-		return nil, fmt.Errorf("probes: %w", err)
-	}
-	files := []string{path}
-	if st.IsDir() {
-		files = nil
-		ents, err := os.ReadDir(path)
-		if err != nil {
-			return nil, fmt.Errorf("probes: %w", err)
-		}
-		for _, e := range ents {
-			if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("probes: directory %s has no .yaml or .yml file", path)
-		}
+		return nil, err
 	}
 	var out []*Probe
 	var errs []error
@@ -262,6 +246,60 @@ func errsOf(r *yamlfield.Reader) []error {
 }
 
 var locationRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+
+// files are the probes files of path: itself, or the .yaml and .yml
+// files of a directory.
+func files(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("probes: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("probes: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			out = append(out, filepath.Join(path, e.Name()))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("probes: directory %s has no .yaml or .yml file", path)
+	}
+	return out, nil
+}
+
+// MaxFileSize bounds the probes text an agent reads from nines serve.
+const MaxFileSize = 4 << 20
+
+// Text is the probes of path as one text, the files of a directory
+// joined as YAML documents: what nines serve gives agents that read their
+// probes from it (Parse reads it back).
+func Text(path string) ([]byte, error) {
+	fs, err := files(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	for i, f := range fs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("probes: %w", err)
+		}
+		if i > 0 {
+			out = append(out, "\n---\n"...)
+		}
+		out = append(out, data...)
+	}
+	if len(out) > MaxFileSize {
+		return nil, fmt.Errorf("probes: %s holds %d bytes, more than the %d an agent reads", path, len(out), MaxFileSize)
+	}
+	return out, nil
+}
 
 // ValidLocation reports whether s may name a location: letters, digits,
 // - and _ (no dot, which separates it from the probe's name in its SLO),

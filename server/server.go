@@ -202,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 	s.chaosRoutes(read, write)
 	s.thirdPartyRoutes(read)
 	s.mux.Handle("GET /api/v1/probes", read(s.api(s.probes)))
+	s.mux.Handle("GET /api/v1/probes/file", s.writeAuth(http.HandlerFunc(s.probesFile)))
 	s.forecastRoutes(read)
 	s.verifierRoutes(read, write)
 	s.mux.Handle("/api/", s.api(func(r *http.Request) (any, error) {

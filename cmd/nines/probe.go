@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -241,11 +242,11 @@ func writeProbeJSON(w io.Writer, ps []*probe.Probe, rs []probe.Result) error {
 }
 
 func runProbeAgent(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "probe agent", "--server URL --location NAME --probes FILE|DIR [--token-file FILE]",
-		"Run the probes that list --location at their intervals and push their\nresults to nines serve as events: each to the SLO probe.location, each\ncertificate seen to probe.cert. Batches are sent again until taken, each\ncounted once. Every flag can also be set as NINES_ and its name in\ncapitals (NINES_SERVER, NINES_LOCATION, …).")
+	fs := newFlagSet(e, "probe agent", "--server URL --location NAME [--probes FILE|DIR] [--token-file FILE]",
+		"Run the probes that list --location at their intervals and push their\nresults to nines serve as events: each to the SLO probe.location, each\ncertificate seen to probe.cert. Batches are sent again until taken, each\ncounted once. Without --probes, the probes are those nines serve runs\n(--probes there), read from it at start and again every minute. Every\nflag can also be set as NINES_ and its name in capitals (NINES_SERVER,\nNINES_LOCATION, …).")
 	server := fs.String("server", "http://127.0.0.1:9797", "nines serve base `URL`")
 	location := fs.String("location", "", "this agent's location `name`, as the probes' locations: lists it")
-	path := fs.String("probes", "", "probes.yaml `file`, or a directory of them")
+	path := fs.String("probes", "", "probes.yaml `file`, or a directory of them (default: read them from nines serve)")
 	tokenFile := fs.String("token-file", "", "`file` with the bearer token, when the server requires one")
 	maxLag := fs.Duration("max-lag", 5*time.Minute, "nines serve's --ingest.max-lag: a clock further behind has its results counted late, and is told so")
 	maxPending := fs.Int("max-pending", 100_000, "event lines kept while nines serve cannot take them; past them the oldest are dropped, counted")
@@ -259,10 +260,6 @@ func runProbeAgent(ctx context.Context, e *env, args []string) error {
 	if *location == "" {
 		return usageError("probe agent: --location is required: the name this agent's probes list under locations:")
 	}
-	ps, err := loadProbes("probe agent", *path)
-	if err != nil {
-		return err
-	}
 	token := ""
 	if *tokenFile != "" {
 		b, err := os.ReadFile(*tokenFile)
@@ -272,26 +269,148 @@ func runProbeAgent(ctx context.Context, e *env, args []string) error {
 		token = strings.TrimSpace(string(b))
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	src := probeSource{path: *path, server: *server, token: token, client: &http.Client{Timeout: 10 * time.Second}}
+	ps, err := src.load(ctx)
+	if err != nil {
+		return usageError("probe agent: %v", err)
+	}
 	agent, err := probe.NewAgent(probe.AgentConfig{Server: *server, Location: *location, Token: token, MaxLag: *maxLag, MaxPending: *maxPending, Logger: logger})
 	if err != nil {
 		return usageError("%v", err)
 	}
-	sched, err := probe.NewScheduler(probe.SchedulerConfig{Location: *location, Probes: ps, Sink: agent, Concurrency: *concurrency, Logger: logger})
-	if err != nil {
-		return usageError("%v", err)
-	}
-	if len(sched.Probes()) == 0 {
-		return usageError("probe agent: no probe in %s lists location %s", *path, *location)
-	}
-	logger.Info("nines probe agent: running", "location", *location, "probes", len(sched.Probes()), "server", *server)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	actx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go func() { defer wg.Done(); agent.Run(actx) }()
-	sched.Run(ctx) // returns after handing the last results to the agent
-	stop()
-	wg.Wait()
-	st := agent.Stats()
-	logger.Info("nines probe agent: stopped", "sent", st.Sent, "dropped", st.Dropped, "refused", st.Refused, "late_quanta", st.Late, "pending", st.Pending)
-	return nil
+	defer func() {
+		stop()
+		wg.Wait()
+		st := agent.Stats()
+		logger.Info("nines probe agent: stopped", "sent", st.Sent, "dropped", st.Dropped, "refused", st.Refused, "late_quanta", st.Late, "pending", st.Pending)
+	}()
+	for {
+		sched, err := probe.NewScheduler(probe.SchedulerConfig{Location: *location, Probes: ps, Sink: agent, Concurrency: *concurrency, Logger: logger})
+		if err != nil {
+			return usageError("%v", err)
+		}
+		if len(sched.Probes()) == 0 {
+			return usageError("probe agent: no probe in %s lists location %s", src.String(), *location)
+		}
+		logger.Info("nines probe agent: running", "location", *location, "probes", len(sched.Probes()), "server", *server, "from", src.String())
+		// A file given is read once; probes read from nines serve are read
+		// again every minute, and a change restarts the schedule.
+		sctx, restart := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); sched.Run(sctx) }() // hands its last results to the agent
+		next := src.watch(sctx, logger)
+		<-done
+		restart()
+		if next == nil || ctx.Err() != nil {
+			return nil
+		}
+		ps = next
+	}
+}
+
+// probeSource is where an agent's probes come from: a file, or the
+// probes nines serve runs (GET /api/v1/probes/file).
+type probeSource struct {
+	path, server, token string
+	client              *http.Client
+	last                []byte
+}
+
+func (s *probeSource) String() string {
+	if s.path != "" {
+		return s.path
+	}
+	return strings.TrimSuffix(s.server, "/") + "/api/v1/probes/file"
+}
+
+// load reads the probes; from nines serve it tries until it answers (an
+// agent may start before the server), and refuses what it cannot parse.
+func (s *probeSource) load(ctx context.Context) ([]*probe.Probe, error) {
+	if s.path != "" {
+		return probe.Load(s.path)
+	}
+	for {
+		ps, changed, err := s.fetch(ctx)
+		switch {
+		case err == nil && changed:
+			return ps, nil
+		case errors.Is(err, errProbesRefused):
+			return nil, err
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// watch returns the new probes once nines serve's differ from those
+// running, nil when ctx ends first or the probes come from a file.
+func (s *probeSource) watch(ctx context.Context, logger *slog.Logger) []*probe.Probe {
+	if s.path != "" {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		ps, changed, err := s.fetch(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("nines probe agent: the probes could not be read again from nines serve; the ones running go on", "err", err)
+		case changed:
+			logger.Info("nines probe agent: nines serve's probes changed; restarting the schedule")
+			return ps
+		}
+	}
+}
+
+var errProbesRefused = errors.New("nines serve refused to give its probes")
+
+// fetch reads nines serve's probes file and says whether it changed.
+func (s *probeSource) fetch(ctx context.Context) ([]*probe.Probe, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.String(), nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", errProbesRefused, err)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, probe.MaxFileSize+1))
+	switch {
+	case err != nil:
+		return nil, false, err
+	case resp.StatusCode/100 == 5:
+		return nil, false, fmt.Errorf("%s: %s", s, resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		return nil, false, fmt.Errorf("%w: %s: %s %s (give --probes FILE, or start nines serve with --probes)", errProbesRefused, s, resp.Status, strings.TrimSpace(string(body)))
+	case len(body) > probe.MaxFileSize:
+		return nil, false, fmt.Errorf("%w: %s: larger than %d bytes", errProbesRefused, s, probe.MaxFileSize)
+	}
+	if bytes.Equal(body, s.last) {
+		return nil, false, nil
+	}
+	ps, err := probe.Parse(s.String(), body)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", errProbesRefused, err)
+	}
+	s.last = body
+	return ps, true, nil
 }

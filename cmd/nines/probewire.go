@@ -189,6 +189,7 @@ type probeRuntime struct {
 	// leader catching up after a long stop takes the store in bites.
 	maxPerStep int
 
+	text []byte // the probes file, for agents (probe.Text)
 	set  atomic.Pointer[probeSet]
 	mu   sync.Mutex
 	last map[[2]string]probe.Result // (probe, location) → latest check here
@@ -341,6 +342,9 @@ func (w *probeRuntime) cursor(ctx context.Context, name string, final time.Time,
 	}
 	return time.Unix(0, ns).UTC(), nil
 }
+
+// Text is the probes file as read at start, for agents.
+func (r *probeRuntime) Text() []byte { return r.text }
 
 // probeLookback is how far back GET /api/v1/probes looks for a probe
 // SLO's latest quantum.

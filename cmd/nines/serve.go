@@ -212,12 +212,17 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return err
 	}
 	var probes []*probe.Probe
+	var probesText []byte
 	if f.probes != "" {
 		if probes, err = loadProbes("serve", f.probes); err != nil {
 			return err
 		}
+		if probesText, err = probe.Text(f.probes); err != nil {
+			return usageError("serve: --probes: %v", err)
+		}
 	}
 	prober := newProbeRuntime(eng, db, rep.leading, f.probeLocation, logger)
+	prober.text = probesText
 	verifierDefs, err := loadVerifiers(f.verifiers)
 	if err != nil {
 		return err
