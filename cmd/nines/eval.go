@@ -110,6 +110,11 @@ func evalWith(ctx context.Context, e *env, args []string, f evalFlags) error {
 	if err != nil {
 		return err
 	}
+	for _, s := range slos {
+		if p := s.SLI.Probe; p != nil {
+			return usageError("eval: SLO %s is fed by probe %s: its quanta are the consensus of the probe's locations, which nines serve computes from their results; read it from the store with nines replay, or GET /api/v1/slos/%s/status", s.Name, p.Name, s.Name)
+		}
+	}
 	if f.events == "-" && len(slos) > 1 {
 		return usageError("eval: standard input can be read once: choose one of the %d SLOs with --slo", len(slos))
 	}

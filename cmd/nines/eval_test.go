@@ -76,3 +76,16 @@ func TestEvalWritesNothingWhenAWindowHasNoData(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalRefusesAProbeSLO: a probe's consensus is computed by nines serve
+// from its locations' results; a file of events cannot stand for it.
+func TestEvalRefusesAProbeSLO(t *testing.T) {
+	specFile := filepath.Join(t.TempDir(), "home.yaml")
+	if err := os.WriteFile(specFile, []byte(wireSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := evalIn(t, evalPageBudget, "--spec", specFile, "--events", filepath.Join("..", "..", "examples", "access.log"))
+	if out != "" || code != exitUsage || !strings.Contains(errOut, "SLO home is fed by probe web-home") || !strings.Contains(errOut, "nines replay") {
+		t.Errorf("exit %d, stdout %q, stderr %q: want a refusal that names the probe and nines replay", code, out, errOut)
+	}
+}
