@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,20 @@ type probeSet struct {
 	// feeds, "" for none.
 	all map[string]*probe.Probe
 	fed map[string]string
+	// text is the probes file as read, for agents (probe.Text).
+	text []byte
+}
+
+// running are the probes of the set that feed an SLO, in name order:
+// those nines serve runs.
+func (s *probeSet) running() []*probe.Probe {
+	out := make([]*probe.Probe, 0, len(s.bySLO))
+	for _, name := range slices.Sorted(maps.Keys(s.all)) {
+		if s.fed[name] != "" {
+			out = append(out, s.all[name])
+		}
+	}
+	return out
 }
 
 // withProbes adds to the spec files the location and certificate SLOs of
@@ -100,6 +115,28 @@ func withProbes(files map[string][]byte, probes []*probe.Probe) (map[string][]by
 			}
 		}
 	}
+	return out, set, nil
+}
+
+// withProbesFile is withProbes for the probes file at path (none when
+// empty), with the file's text kept for agents.
+func withProbesFile(files map[string][]byte, path string) (map[string][]byte, *probeSet, error) {
+	var probes []*probe.Probe
+	var text []byte
+	if path != "" {
+		var err error
+		if probes, err = probe.Load(path); err != nil {
+			return nil, nil, fmt.Errorf("--probes: %w", err)
+		}
+		if text, err = probe.Text(path); err != nil {
+			return nil, nil, fmt.Errorf("--probes: %w", err)
+		}
+	}
+	out, set, err := withProbes(files, probes)
+	if err != nil {
+		return nil, nil, err
+	}
+	set.text = text
 	return out, set, nil
 }
 
@@ -189,15 +226,15 @@ type probeRuntime struct {
 	// leader catching up after a long stop takes the store in bites.
 	maxPerStep int
 
-	text []byte // the probes file, for agents (probe.Text)
-	set  atomic.Pointer[probeSet]
+	set     atomic.Pointer[probeSet]
+	changed chan struct{} // a load changed the probes: restart the schedule
 	mu   sync.Mutex
 	last map[[2]string]probe.Result // (probe, location) → latest check here
 }
 
 func newProbeRuntime(eng *engine.Engine, state store.State, leading func() bool, location string, logger *slog.Logger) *probeRuntime {
 	r := &probeRuntime{eng: eng, state: state, sink: eventSink{eng: eng, source: "probes"}, leading: leading, location: location,
-		logger: logger.With("component", "probes"), maxPerStep: 60, last: map[[2]string]probe.Result{}}
+		logger: logger.With("component", "probes"), maxPerStep: 60, last: map[[2]string]probe.Result{}, changed: make(chan struct{}, 1)}
 	r.set.Store(&probeSet{bySLO: map[string]*probe.Probe{}, all: map[string]*probe.Probe{}, fed: map[string]string{}})
 	return r
 }
@@ -210,7 +247,12 @@ func (r *probeRuntime) use(set *probeSet) {
 			r.logger.Warn("a probe of the probes file feeds no SLO, so it is not run; name it in an SLO's sli.probes", "probe", name)
 		}
 	}
-	r.set.Store(set)
+	if old := r.set.Swap(set); !bytes.Equal(old.text, set.text) || !maps.Equal(old.fed, set.fed) {
+		select {
+		case r.changed <- struct{}{}:
+		default: // a restart is pending already
+		}
+	}
 }
 
 // Results stores the checks of this server's location as events of their
@@ -246,23 +288,53 @@ func (r *probeRuntime) Results(ctx context.Context, rs []probe.Result) {
 	}
 }
 
-// run probes from this server's location, when it has one, and writes
-// the consensus on the leader until ctx ends.
-func (r *probeRuntime) run(ctx context.Context, probes []*probe.Probe) {
-	if r.location != "" && len(probes) > 0 {
-		sched, err := probe.NewScheduler(probe.SchedulerConfig{Location: r.location, Probes: probes, Sink: r, Logger: r.logger})
-		if err != nil {
-			r.logger.Error("probes not run", "err", err)
-		} else {
-			r.logger.Info("probing", "location", r.location, "probes", len(sched.Probes()))
-			go sched.Run(ctx)
+// run probes from this server's location, when it has one, anew after
+// each load that changed the probes, and writes the consensus on the
+// leader, until ctx ends.
+func (r *probeRuntime) run(ctx context.Context) {
+	select {
+	case <-r.changed: // the first load: the schedule starts with it
+	default:
+	}
+	var writer sync.WaitGroup
+	defer writer.Wait() // no write after nines serve closes the store
+	writer.Go(func() {
+		every(ctx, consensusEvery, func(now time.Time) {
+			if r.leading() {
+				r.step(ctx, now)
+			}
+		})
+	})
+	for {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); r.probe(sctx) }()
+		select {
+		case <-ctx.Done():
+		case <-r.changed:
+		}
+		stop()
+		<-done
+		if ctx.Err() != nil {
+			return
 		}
 	}
-	every(ctx, consensusEvery, func(now time.Time) {
-		if r.leading() {
-			r.step(ctx, now)
-		}
-	})
+}
+
+// probe runs the probes of this server's location that feed an SLO,
+// until ctx ends.
+func (r *probeRuntime) probe(ctx context.Context) {
+	probes := r.set.Load().running()
+	if r.location == "" || len(probes) == 0 {
+		return
+	}
+	sched, err := probe.NewScheduler(probe.SchedulerConfig{Location: r.location, Probes: probes, Sink: r, Logger: r.logger})
+	if err != nil {
+		r.logger.Error("probes not run", "err", err)
+		return
+	}
+	r.logger.Info("probing", "location", r.location, "probes", len(sched.Probes()))
+	sched.Run(ctx)
 }
 
 // consensusEvery is how often the consensus writer looks for quanta that
@@ -343,8 +415,8 @@ func (w *probeRuntime) cursor(ctx context.Context, name string, final time.Time,
 	return time.Unix(0, ns).UTC(), nil
 }
 
-// Text is the probes file as read at start, for agents.
-func (r *probeRuntime) Text() []byte { return r.text }
+// Text is the probes file as last loaded, for agents.
+func (r *probeRuntime) Text() []byte { return r.set.Load().text }
 
 // probeLookback is how far back GET /api/v1/probes looks for a probe
 // SLO's latest quantum.

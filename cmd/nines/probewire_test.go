@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,54 @@ func TestConsensusWriterEqualsOffline(t *testing.T) {
 	}
 	if v := views[0]; v.Target != "GET http://127.0.0.1:1/" || v.Consensus.K != 2 || v.Consensus.N != 3 || v.Locations[0].LastCheck == nil {
 		t.Errorf("view %+v", v)
+	}
+}
+
+// TestProbesReloadRestartsTheSchedule: a load that changes the probes
+// file, or which probes feed an SLO, restarts the schedule; one that
+// changes nothing of them does not.
+func TestProbesReloadRestartsTheSchedule(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/probes.yaml"
+	write := func(text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	specs := map[string][]byte{"home.yaml": []byte(wireSpec)}
+	r := newProbeRuntime(nil, nil, func() bool { return true }, "a", slog.New(slog.DiscardHandler))
+	load := func() {
+		t.Helper()
+		_, set, err := withProbesFile(specs, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.use(set)
+	}
+	restarts := func() bool {
+		select {
+		case <-r.changed:
+			return true
+		default:
+			return false
+		}
+	}
+	write(wireProbes)
+	load()
+	restarts() // the first load, which run takes as its start
+	if string(r.Text()) != wireProbes {
+		t.Errorf("text for agents %q", r.Text())
+	}
+	load()
+	if restarts() {
+		t.Error("a load that changed nothing restarted the schedule")
+	}
+	write(strings.Replace(wireProbes, "interval: 20s", "interval: 30s", 1))
+	load()
+	if !restarts() {
+		t.Error("a changed probes file did not restart the schedule")
+	}
+	if got := r.set.Load().running(); len(got) != 1 || got[0].Name != "web-home" || got[0].Interval != 30*time.Second {
+		t.Errorf("running %v; want web-home every 30s, not spare (it feeds no SLO)", got)
 	}
 }

@@ -24,7 +24,6 @@ import (
 
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/engine"
-	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/server"
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/ui"
@@ -211,18 +210,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	if err != nil {
 		return err
 	}
-	var probes []*probe.Probe
-	var probesText []byte
-	if f.probes != "" {
-		if probes, err = loadProbes("serve", f.probes); err != nil {
-			return err
-		}
-		if probesText, err = probe.Text(f.probes); err != nil {
-			return usageError("serve: --probes: %v", err)
-		}
-	}
 	prober := newProbeRuntime(eng, db, rep.leading, f.probeLocation, logger)
-	prober.text = probesText
 	verifierDefs, err := loadVerifiers(f.verifiers)
 	if err != nil {
 		return err
@@ -234,7 +222,8 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 		var set *probeSet
 		if err == nil {
-			files, set, err = withProbes(files, probes)
+			// The probes file is read at each load, as the specs are.
+			files, set, err = withProbesFile(files, f.probes)
 		}
 		if err == nil {
 			files, err = withVerifiers(files, verifierDefs)
@@ -254,7 +243,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		return out, err
 	}
 	var reload func() ([]string, error)
-	if f.slos != "" || f.demo || len(verifierDefs) > 0 {
+	if f.slos != "" || f.demo || len(verifierDefs) > 0 || f.probes != "" {
 		if _, err := load(); err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("serve: %w", err)}
 		}
@@ -313,7 +302,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		ucfg.ThirdParties = vendors
 	}
 	ucfg.Forecasts = forecasts
-	if len(probes) > 0 {
+	if f.probes != "" {
 		ucfg.Probes = prober
 	}
 	web, err := ui.New(ucfg)
@@ -334,7 +323,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		scfg.ThirdParties = vendors
 	}
 	scfg.Forecasts = forecasts
-	if len(probes) > 0 {
+	if f.probes != "" {
 		scfg.Probes = prober
 	}
 	if verifiers != nil {
@@ -372,8 +361,8 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
 	run(func() { runThirdParties(ctx, vendors, rep.leading, nt.Dispatcher, logger) })
 	run(func() { annotateAnomalies(ctx, forecasts, db, rep.leading, logger) })
-	if len(probes) > 0 {
-		run(func() { prober.run(ctx, probes) })
+	if f.probes != "" {
+		run(func() { prober.run(ctx) })
 	}
 	if verifiers != nil {
 		run(func() { whileLeading(ctx, rep.leading, func(ctx context.Context) { verifiers.Run(ctx, time.Second) }) })
