@@ -228,8 +228,8 @@ type probeRuntime struct {
 
 	set     atomic.Pointer[probeSet]
 	changed chan struct{} // a load changed the probes: restart the schedule
-	mu   sync.Mutex
-	last map[[2]string]probe.Result // (probe, location) → latest check here
+	mu      sync.Mutex
+	last    map[[2]string]probe.Result // (probe, location) → latest check here
 }
 
 func newProbeRuntime(eng *engine.Engine, state store.State, leading func() bool, location string, logger *slog.Logger) *probeRuntime {
