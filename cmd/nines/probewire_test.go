@@ -63,7 +63,8 @@ func TestWithProbesRefusals(t *testing.T) {
 // offline from the stored location quanta, quantum for quantum: a
 // single flapping location never makes a quantum bad, two failing do.
 // A second writer over the same store (a restart, or a new leader)
-// carries on from the cursor and never writes a quantum twice.
+// carries on from the cursor and never writes a quantum twice. At every
+// minute the live status equals a rescan of the store.
 func TestConsensusWriterEqualsOffline(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
@@ -117,6 +118,21 @@ func TestConsensusWriterEqualsOffline(t *testing.T) {
 				writer.use(set)
 			}
 			writer.step(ctx, now)
+			if s == 30 {
+				// Live equals offline at every minute: the tracker's
+				// status of the consensus SLO is a rescan of the store.
+				live, err := eng.Status(ctx, "home")
+				if err != nil {
+					t.Fatal(err)
+				}
+				offline, err := eng.Evaluate(ctx, "home", live.Window, live.At)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if live.Quanta != offline.Quanta || live.Events != offline.Events {
+					t.Fatalf("at %v: live %+v %+v, offline %+v %+v", now, live.Quanta, live.Events, offline.Quanta, offline.Events)
+				}
+			}
 		}
 	}
 
