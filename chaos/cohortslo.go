@@ -49,8 +49,8 @@ func CohortSpecs(defs []*Definition, slos []*slo.SLO) (map[string][]byte, error)
 		switch {
 		case base == nil:
 			return nil, fmt.Errorf("%s: experiment %s: slo: no SLO is named %q; load its spec with --slos", d.File, d.Name, d.SLO)
-		case base.SLI.Source != nil || base.SLI.Edge != nil:
-			return nil, fmt.Errorf("%s: experiment %s: SLO %s reads its SLI from metrics or traces; an experiment judges requests one by one, so it needs an SLO whose SLI is a good rule on events or logs (status, latency)", d.File, d.Name, d.SLO)
+		case base.SLI.Source != nil || base.SLI.Edge != nil || base.SLI.Probe != nil:
+			return nil, fmt.Errorf("%s: experiment %s: SLO %s reads its SLI from metrics, traces or probes; an experiment judges requests one by one, so it needs an SLO whose SLI is a good rule on events or logs (status, latency)", d.File, d.Name, d.SLO)
 		}
 		for _, c := range []Cohort{Control, Experiment} {
 			name := CohortSLO(d.Name, c)

@@ -122,6 +122,13 @@ window: {rolling: 7d}
 	if _, err := CohortSpecs(defs, nil); err == nil || !strings.Contains(err.Error(), "no SLO is named") {
 		t.Errorf("an experiment of a missing SLO: %v", err)
 	}
+	probed, err := spec.LoadAllData(map[string][]byte{"checkout.yaml": []byte("name: checkout-availability\nservice: checkout\nsli: {probes: checkout-home}\nobjective: 99.5\nwindow: {rolling: 7d}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CohortSpecs(defs, probed.SLOs); err == nil || !strings.Contains(err.Error(), "reads its SLI from metrics, traces or probes") {
+		t.Errorf("an experiment of an SLO fed by a probe: %v", err)
+	}
 }
 
 func TestScheduleDue(t *testing.T) {
