@@ -487,6 +487,16 @@ func (s *Server) clockWarning(o *slo.SLO, results []eventsResult) string {
 		late, slo.FormatDuration(maxLag), future, now.Format(time.RFC3339))
 }
 
+// notProbeFed refuses writes to an SLO fed by a probe's consensus: its
+// quanta are computed once from its locations' results, and anything
+// else written there would be counted with them.
+func notProbeFed(o *slo.SLO) error {
+	if p := o.SLI.Probe; p != nil {
+		return httpx.BadRequest("SLO %s is fed by the consensus of probe %s, which nines serve computes from its locations' results: send a location's results to its own SLO, %s.LOCATION", o.Name, p.Name, p.Name)
+	}
+	return nil
+}
+
 // targets resolves ?slo= and ?service= to SLOs.
 func (s *Server) targets(r *http.Request) ([]*slo.SLO, error) {
 	q := r.URL.Query()
@@ -496,11 +506,15 @@ func (s *Server) targets(r *http.Request) ([]*slo.SLO, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := notProbeFed(o); err != nil {
+			return nil, err
+		}
 		out = append(out, o)
 	}
 	if svc := q.Get("service"); svc != "" {
 		for _, o := range s.cfg.SLOs.SLOs() {
-			if o.Service == svc {
+			// A probe's consensus is not the service's traffic.
+			if o.Service == svc && o.SLI.Probe == nil {
 				out = append(out, o)
 			}
 		}
@@ -562,6 +576,9 @@ func (s *Server) rollups(r *http.Request) (any, error) {
 	}
 	o, err := s.cfg.SLOs.SLO(in.SLO)
 	if err != nil {
+		return nil, err
+	}
+	if err := notProbeFed(o); err != nil {
 		return nil, err
 	}
 	agg := slo.NewAggregator(&o.SLI, o.Quantum)

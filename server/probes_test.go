@@ -71,3 +71,34 @@ func TestProbesEndpoints(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestEventsSkipProbeSLOs: a service's events never reach the SLO its
+// probe's consensus feeds, and events sent to that SLO by name are
+// refused, naming where a location's results go.
+func TestEventsSkipProbeSLOs(t *testing.T) {
+	f := newFixture(t, "")
+	if _, err := f.eng.Load(context.Background(), map[string][]byte{
+		"checkout.yaml": []byte(testSpec),
+		"home.yaml":     []byte("name: checkout-home\nservice: checkout\nsli: {probes: home}\nobjective: 99\nwindow: {rolling: 1h}\n"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		SLOs []struct {
+			SLO string `json:"slo"`
+		} `json:"slos"`
+	}
+	f.do("POST", "/api/v1/events?service=checkout", `{"time": "2026-11-25T09:59:10Z", "status": 200}`, nil, 200, &res)
+	for _, r := range res.SLOs {
+		if r.SLO == "checkout-home" {
+			t.Errorf("the service's events went to %+v; want them kept from the probe's SLO", res.SLOs)
+		}
+	}
+	if len(res.SLOs) == 0 {
+		t.Error("the service's events went nowhere")
+	}
+	got := f.do("POST", "/api/v1/events?slo=checkout-home", `{"time": "2026-11-25T09:59:10Z", "status": 200}`, nil, 400, nil)
+	if !strings.Contains(got, "fed by the consensus of probe home") || !strings.Contains(got, "home.LOCATION") {
+		t.Errorf("events to the consensus SLO: %s", got)
+	}
+}
