@@ -80,10 +80,11 @@ func Parse(file string, data []byte) ([]*Probe, error) {
 
 // ParseProbe reads one probe from node, a mapping with the fields of an
 // item of probes.yaml's list, for files that embed a probe (an SLI's
-// probes:). Errors name file and node's positions.
-func ParseProbe(file string, node *yaml.Node) (*Probe, error) {
+// probes:). Errors name file, node's positions and path, the field path of
+// node in its file.
+func ParseProbe(file, path string, node *yaml.Node) (*Probe, error) {
 	r := &yamlfield.Reader{File: file}
-	p := readProbe(r, node, "")
+	p := readProbe(r, node, path)
 	if r.Failed() {
 		return nil, r.Err()
 	}

@@ -132,7 +132,7 @@ func TestParseProbeReadsOneEmbeddedProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := doc.Content[0].Content[1].Content[1]
-	p, err := ParseProbe("spec.yaml", node)
+	p, err := ParseProbe("spec.yaml", "", node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestParseProbeReadsOneEmbeddedProbe(t *testing.T) {
 		t.Errorf("got %+v at %+v", p, p.Pos)
 	}
 	bad := doc.Content[0].Content[1] // the mapping under sli: has no probe fields
-	if _, err := ParseProbe("spec.yaml", bad); err == nil || !strings.Contains(err.Error(), "spec.yaml:2:3") {
+	if _, err := ParseProbe("spec.yaml", "", bad); err == nil || !strings.Contains(err.Error(), "spec.yaml:2:3") {
 		t.Errorf("got %v; want an error at spec.yaml:2:3", err)
 	}
 }

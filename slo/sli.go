@@ -77,10 +77,12 @@ type SLI struct {
 	Probe *ProbeSource
 }
 
-// ProbeSource names the probe, defined in a probes file, whose consensus
-// across locations feeds an SLI.
+// ProbeSource names the probe whose consensus across locations feeds an
+// SLI: one of the probes file, or one the spec defines in place (Inline),
+// which nines serve reads from the spec's own text.
 type ProbeSource struct {
-	Name string
+	Name   string
+	Inline bool
 }
 
 // LogSource names the format of an SLI's access log as a spec writes it:

@@ -33,7 +33,7 @@ const (
 	wantConnection = "a mapping with url: http://prometheus:9090, and headers, bearerTokenFile or basicAuth when the API needs them"
 	wantEdge       = "a mapping with from: SERVICE and to: SERVICE, the service.name of the caller and of the called service in traces"
 	wantEdgeEnd    = "a service.name such as checkout"
-	wantProbe      = "the name of a probe defined in the probes file (nines serve --probes), such as checkout-home"
+	wantProbe      = "the name of a probe defined in the probes file (nines serve --probes), such as checkout-home, or a probe's definition in place (docs/probes.md)"
 )
 
 // source reads sli.source: the metric series nines serve reads the SLI
@@ -288,8 +288,10 @@ func promNode(api *slo.PromAPI, selectors *yaml.Node) *yaml.Node {
 }
 
 // probes reads sli.probes: the SLI is fed by the consensus of a synthetic
-// probe across its locations. The probe is defined in the probes file,
-// which the agents at other vantage points read too; the spec names it.
+// probe across its locations. The spec names a probe of the probes file,
+// or defines one in place; nines serve checks the definition's fields
+// (package probe, which this package cannot import) and hands it to the
+// agents that read their probes from it.
 // A probe judges each run itself (expected status, body, answers, and
 // its timeout, which is its latency limit), and the consensus SLO counts
 // locations, not requests: a good rule would have nothing to judge.
@@ -302,6 +304,22 @@ func (d *doc) probes(fs map[string]field, pf field) {
 	}
 	if g, ok := fs["good"]; ok {
 		r.errorf(g.key, g.path, "is beside probes; a probe judges each run itself (its expected status, body or answers), and its timeout is its latency limit: remove good, and set the probe's timeout in the probes file")
+	}
+	if pf.val.Kind == yaml.MappingNode {
+		// A probe defined in place: nines serve reads its fields from the
+		// spec's text (package probe); its name defaults to the SLO's.
+		name := d.slo.Name
+		for i := 0; i+1 < len(pf.val.Content); i += 2 {
+			if k, v := pf.val.Content[i], pf.val.Content[i+1]; k.Value == "name" {
+				if v.Kind != yaml.ScalarNode || !ValidName(v.Value) {
+					r.errorf(v, pf.path+".name", "%s is not a probe name; want letters, digits, -, _ and . only", quote(v.Value))
+					return
+				}
+				name = v.Value
+			}
+		}
+		d.slo.SLI.Probe = &slo.ProbeSource{Name: name, Inline: true}
+		return
 	}
 	v, ok := r.scalar(pf, wantProbe)
 	if !ok {

@@ -37,13 +37,31 @@ func TestProbeSourceRoundTrips(t *testing.T) {
 	}
 }
 
+// TestInlineProbe reads a probe defined in place: named after the SLO
+// unless it names itself.
+func TestInlineProbe(t *testing.T) {
+	for doc, want := range map[string]string{
+		"name: home\nservice: web\nsli:\n  probes: {locations: [a], http: {url: \"http://x/\"}}\nobjective: 99\nwindow: {rolling: 1h}\n":                 "home",
+		"name: home\nservice: web\nsli:\n  probes: {name: web-home, locations: [a], http: {url: \"http://x/\"}}\nobjective: 99\nwindow: {rolling: 1h}\n": "web-home",
+	} {
+		slos, _, err := Load("probe.yaml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := slos[0].SLI.Probe; p == nil || p.Name != want || !p.Inline {
+			t.Errorf("%q: probe %+v, want %s defined in place", doc, p, want)
+		}
+	}
+}
+
 // TestProbeSourceRefusals names the field of each mistake.
 func TestProbeSourceRefusals(t *testing.T) {
 	for _, c := range []struct{ name, sli, want string }{
 		{"a good rule beside a probe", "  probes: web-home\n  good: {ok: true, latency: \"<=500ms\"}\n", `probe.yaml:5:3: sli.good: is beside probes`},
 		{"a log beside a probe", "  probes: web-home\n  log: {format: combined}\n", `probe.yaml:5:3: sli.log: is beside probes`},
 		{"a name that is not one", "  probes: \"web home\"\n", `probe.yaml:4:11: sli.probes: "web home" is not a probe name`},
-		{"a mapping where a name goes", "  probes: {http: {url: x}}\n", `sli.probes:`},
+		{"a list where a name or a definition goes", "  probes: [a, b]\n", `sli.probes:`},
+		{"an inline probe whose name is not one", "  probes: {name: \"a b\", http: {url: x}}\n", `probe.yaml:4:18: sli.probes.name: "a b" is not a probe name`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			doc := "name: home\nservice: web\nsli:\n" + c.sli + "objective: 99.9\nwindow: {rolling: 28d}\n"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/nines-sre/nines/catalog"
@@ -76,6 +77,9 @@ func lintSpecs(e *env, paths []string, strict bool) error {
 	}
 	if err != nil {
 		return lintFailed(e, err)
+	}
+	if err := lintInlineProbes(b.SLOs, paths); err != nil {
+		return lintProblems(e, err)
 	}
 	fmt.Fprintf(e.stdout, "%s and %s are valid\n", plural(len(b.SLOs), "SLO"), pluralAs(len(b.AlertPolicies), "alert policy", "alert policies"))
 	if strict && len(b.Warnings) > 0 {
@@ -207,6 +211,27 @@ func lintOutward(e *env, probesPath, vendorsPath, verifiersPath string, paths []
 	return nil
 }
 
+// lintInlineProbes checks the probes specs define in place, whose fields
+// the spec loader leaves to package probe.
+func lintInlineProbes(slos []*slo.SLO, paths []string) error {
+	if !slices.ContainsFunc(slos, func(s *slo.SLO) bool { return s.SLI.Probe != nil && s.SLI.Probe.Inline }) {
+		return nil
+	}
+	files, err := specFileSet(paths)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range slos {
+		if p := s.SLI.Probe; p != nil && p.Inline {
+			if _, _, err := inlineProbe(files, s); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // lintProblems prints the problems of files found by a reader other than
 // the spec loader's (each line FILE:LINE:COL field: message) and exits 1.
 func lintProblems(e *env, err error) error {
@@ -285,6 +310,11 @@ func runConvert(_ context.Context, e *env, args []string) error {
 	}
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	for _, s := range b.SLOs {
+		if p := s.SLI.Probe; p != nil && p.Inline {
+			return usageError("convert: SLO %s defines its probe %s in place; the converted spec would only name it: move the probe to a probes file (docs/probes.md) and write sli.probes: %s", s.Name, p.Name, p.Name)
+		}
 	}
 	out, err := spec.Convert(format, b.SLOs...)
 	if err != nil {

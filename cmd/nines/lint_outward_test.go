@@ -45,3 +45,15 @@ func TestLintOutward(t *testing.T) {
 		})
 	}
 }
+
+// TestLintInlineProbes: nines lint checks a probe a spec defines in place,
+// without --probes.
+func TestLintInlineProbes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "home.yaml")
+	os.WriteFile(path, []byte("name: home\nservice: web\nsli:\n  probes: {locations: [a], consensus: {k: 2}, http: {url: \"http://x/\"}}\nobjective: 99\nwindow: {rolling: 1d}\n"), 0o644)
+	out, _, err := runNines(t, "lint", path)
+	if err == nil || !strings.Contains(out, "home.yaml:4:43: sli.probes.consensus.k: 2 is more than the probe's 1 locations") {
+		t.Errorf("err %v, stdout:\n%s", err, out)
+	}
+}

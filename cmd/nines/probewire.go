@@ -20,6 +20,7 @@ import (
 	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/spec"
 	"github.com/nines-sre/nines/store"
+	"gopkg.in/yaml.v3"
 )
 
 // A spec SLO with sli.probes: NAME is fed by the consensus of probe NAME
@@ -37,8 +38,11 @@ type probeSet struct {
 	// feeds, "" for none.
 	all map[string]*probe.Probe
 	fed map[string]string
-	// text is the probes file as read, for agents (probe.Text).
-	text []byte
+	// text is the probes file as read, for agents (probe.Text); inline
+	// are the probes specs define in place, as YAML mappings, added to it
+	// for them.
+	text   []byte
+	inline []*yaml.Node
 }
 
 // running are the probes of the set that feed an SLO, in name order:
@@ -77,6 +81,18 @@ func withProbes(files map[string][]byte, probes []*probe.Probe) (map[string][]by
 		}
 		name := s.SLI.Probe.Name
 		p := set.all[name]
+		if s.SLI.Probe.Inline {
+			if p != nil {
+				return nil, nil, fmt.Errorf("SLO %s: sli.probes: defines probe %s in place, and the probes file defines one of that name at %s:%d:%d; rename one", s.Name, name, p.Pos.File, p.Pos.Line, p.Pos.Column)
+			}
+			ip, node, err := inlineProbe(files, s)
+			if err != nil {
+				return nil, nil, err
+			}
+			p = ip
+			set.all[name] = p
+			set.inline = append(set.inline, node)
+		}
 		switch {
 		case p == nil && len(probes) == 0:
 			return nil, nil, fmt.Errorf("SLO %s: sli.probes: %s: no probes file is loaded; start nines serve with --probes FILE that defines it", s.Name, spec.Quote(name))
@@ -137,7 +153,66 @@ func withProbesFile(files map[string][]byte, path string) (map[string][]byte, *p
 		return nil, nil, err
 	}
 	set.text = text
+	if len(set.inline) > 0 {
+		doc, err := yaml.Marshal(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "probes"}, {Kind: yaml.SequenceNode, Content: set.inline}}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("the probes specs define in place: %w", err)
+		}
+		if len(set.text) > 0 {
+			set.text = append(append(slices.Clip(set.text), "\n---\n"...), doc...)
+		} else {
+			set.text = doc
+		}
+	}
 	return out, set, nil
+}
+
+// inlineProbe reads the probe SLO s defines in place (sli.probes: {...})
+// from the spec's own text, so that its problems are told at their line
+// and column. Its name is the SLO's unless it gives one. The node is
+// returned, named, for the agents that read their probes from nines
+// serve.
+func inlineProbe(files map[string][]byte, s *slo.SLO) (*probe.Probe, *yaml.Node, error) {
+	for _, file := range slices.Sorted(maps.Keys(files)) {
+		docs, err := spec.Decode(file, files[file])
+		if err != nil {
+			continue // the spec loader has said so
+		}
+		for _, doc := range docs {
+			if field(doc, "name") == nil || field(doc, "name").Value != s.Name {
+				continue
+			}
+			node := field(field(doc, "sli"), "probes")
+			if node == nil || node.Kind != yaml.MappingNode {
+				continue
+			}
+			if field(node, "name") == nil {
+				named := *node
+				named.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Value: "name"}, {Kind: yaml.ScalarNode, Value: s.Name}}, node.Content...)
+				node = &named
+			}
+			p, err := probe.ParseProbe(file, "sli.probes", node)
+			if err != nil {
+				return nil, nil, err
+			}
+			return p, node, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("SLO %s: sli.probes: its probe is defined in place, but no spec file holds it (only the native format defines probes in place)", s.Name)
+}
+
+// field is the value of key in the mapping n, nil when there is none.
+func field(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // probeSLONames are the SLOs a probe's results are measured as.

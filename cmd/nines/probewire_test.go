@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +240,40 @@ func TestProbesReloadRestartsTheSchedule(t *testing.T) {
 	}
 	if got := r.set.Load().running(); len(got) != 1 || got[0].Name != "web-home" || got[0].Interval != 30*time.Second {
 		t.Errorf("running %v; want web-home every 30s, not spare (it feeds no SLO)", got)
+	}
+}
+
+// TestInlineProbes: a spec may define its probe in place. It is read from
+// the spec's text, so its problems are told at their line; its location
+// SLOs are made as for a probe of the file, and agents that read their
+// probes from nines serve get it too.
+func TestInlineProbes(t *testing.T) {
+	inline := "name: home\nservice: web\nsli:\n  probes:\n    locations: [a, b]\n    interval: 20s\n    http: {url: \"http://127.0.0.1:1/\"}\nobjective: 99\nwindow: {rolling: 1h}\n"
+	files, set, err := withProbesFile(map[string][]byte{"home.yaml": []byte(inline)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := set.bySLO["home"]
+	if p == nil || p.Name != "home" || len(p.Locations) != 2 || p.Interval != 20*time.Second || p.Consensus.K != 2 {
+		t.Fatalf("probe %+v; want home from a and b every 20s, k a majority of 2", p)
+	}
+	for _, name := range []string{"probes/home.a.yaml", "probes/home.b.yaml"} {
+		if files[name] == nil {
+			t.Errorf("no location SLO %s among %v", name, slices.Sorted(maps.Keys(files)))
+		}
+	}
+	agents, err := probe.Parse("served", set.text)
+	if err != nil || len(agents) != 1 || agents[0].Name != "home" || agents[0].HTTP == nil {
+		t.Errorf("the probes agents read: %v, %v from\n%s", agents, err, set.text)
+	}
+
+	bad := strings.Replace(inline, "locations: [a, b]", "locations: [a, b]\n    consensus: {k: 3}", 1)
+	if _, _, err := withProbesFile(map[string][]byte{"home.yaml": []byte(bad)}, ""); err == nil || !strings.Contains(err.Error(), "home.yaml:6:20: sli.probes.consensus.k: 3 is more than the probe's 2 locations") {
+		t.Errorf("a k above the locations, in place: %v", err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(dir+"/probes.yaml", []byte(strings.Replace(wireProbes, "name: web-home", "name: home", 1)), 0o644)
+	if _, _, err := withProbesFile(map[string][]byte{"home.yaml": []byte(inline)}, dir+"/probes.yaml"); err == nil || !strings.Contains(err.Error(), "defines probe home in place, and the probes file defines one of that name at") {
+		t.Errorf("a name given in place and in the file: %v", err)
 	}
 }

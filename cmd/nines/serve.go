@@ -249,6 +249,8 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		}
 		reload = load
 	}
+	// Probes come from --probes or from specs that define them in place.
+	probing := f.probes != "" || len(prober.set.Load().bySLO) > 0
 	incidents, err := newIncidentService(eng, db, f.incidents, f.demo, logger)
 	if err != nil {
 		return err
@@ -302,7 +304,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		ucfg.ThirdParties = vendors
 	}
 	ucfg.Forecasts = forecasts
-	if f.probes != "" {
+	if probing {
 		ucfg.Probes = prober
 	}
 	web, err := ui.New(ucfg)
@@ -323,7 +325,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 		scfg.ThirdParties = vendors
 	}
 	scfg.Forecasts = forecasts
-	if f.probes != "" {
+	if probing {
 		scfg.Probes = prober
 	}
 	if verifiers != nil {
@@ -361,7 +363,7 @@ func serve(ctx context.Context, e *env, f *serveFlags, token string) error {
 	run(func() { parts.pushScorecards(ctx, rep.leading, nt.Dispatcher, db, logger) })
 	run(func() { runThirdParties(ctx, vendors, rep.leading, nt.Dispatcher, logger) })
 	run(func() { annotateAnomalies(ctx, forecasts, db, rep.leading, logger) })
-	if f.probes != "" {
+	if probing {
 		run(func() { prober.run(ctx) })
 	}
 	if verifiers != nil {
