@@ -322,11 +322,16 @@ func (e *Engine) EvalTime(s *slo.SLO, now time.Time) time.Time {
 // locations' results once they are final, and written once: judging it
 // earlier would show a quantum no location had finished as unmeasured.
 func (e *Engine) settle(s *slo.SLO) time.Duration {
-	if s.SLI.Probe != nil {
+	if finalWhenJudged(s) {
 		return e.cfg.MaxLag + e.cfg.Settle
 	}
 	return e.cfg.Settle
 }
+
+// finalWhenJudged reports whether the quanta of s are written once, from
+// inputs already final (a probe's consensus), so that they are judged
+// late and final at once rather than settled and then final.
+func finalWhenJudged(s *slo.SLO) bool { return s.SLI.Probe != nil }
 
 // The states of a quantum's verdict.
 const (
@@ -346,8 +351,8 @@ const (
 // maxLag are the delays that set them.
 func (e *Engine) Settled(s *slo.SLO, now time.Time) (judged, final time.Time, settle, maxLag time.Duration) {
 	judged = e.EvalTime(s, now)
-	if s.SLI.Probe != nil {
-		return judged, judged, e.settle(s), e.cfg.MaxLag // final once judged
+	if finalWhenJudged(s) {
+		return judged, judged, e.settle(s), e.cfg.MaxLag
 	}
 	final = time.Unix(0, slo.QuantumStart(now.Add(-e.cfg.MaxLag).UnixNano(), s.Quantum)).UTC()
 	return judged, final, e.cfg.Settle, e.cfg.MaxLag
@@ -359,7 +364,7 @@ func (e *Engine) QuantumState(s *slo.SLO, start, now time.Time) string {
 	switch {
 	case !start.Before(e.EvalTime(s, now)):
 		return QuantumPending
-	case s.SLI.Probe == nil && start.Add(s.Quantum).After(now.Add(-e.cfg.MaxLag)):
+	case !finalWhenJudged(s) && start.Add(s.Quantum).After(now.Add(-e.cfg.MaxLag)):
 		return QuantumSettled
 	}
 	return QuantumFinal

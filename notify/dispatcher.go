@@ -186,11 +186,13 @@ func (d *Dispatcher) Enqueue(s *slo.SLO, tr alert.Transition) {
 
 // EnqueueAlert takes an alert that is not an SLO's (a third party's
 // change of state, a verifier that stopped) for delivery through the same
-// routes, silences and inhibitions. Its fingerprint is computed from its
-// labels; a later EnqueueAlert with the same labels and EndsAt set
+// routes, silences and inhibitions. Its fingerprint, unless set, is
+// computed from its labels; a later EnqueueAlert with the same labels and EndsAt set
 // resolves it.
 func (d *Dispatcher) EnqueueAlert(a Alert) {
-	a.Fingerprint = Fingerprint(a.Labels)
+	if a.Fingerprint == "" { // FromTransition has set it already
+		a.Fingerprint = Fingerprint(a.Labels)
+	}
 	if a.Annotations == nil {
 		a.Annotations = map[string]string{}
 	}

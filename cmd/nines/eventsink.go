@@ -14,16 +14,21 @@ import (
 
 // eventSink stores the event lines of several SLOs in one transaction,
 // read as the events API reads them, for what nines serve measures in
-// process (its own probes).
+// process: its own probes, the verifiers' reads.
 type eventSink struct {
 	eng    *engine.Engine
 	source string
 }
 
-// Commit stores lines (SLO name → JSON lines). A line that is not an
-// event is a bug of the caller, not bad input: it fails the batch.
-func (s eventSink) Commit(ctx context.Context, lines map[string][]byte) (map[string]engine.AppendResult, error) {
+// Commit stores lines (SLO name → JSON lines), under the idempotency key
+// when one is given: a batch whose key was committed before fails with
+// an error engine.DuplicateOf recognises. A line that is not an event is
+// a bug of the caller, not bad input: it fails the batch.
+func (s eventSink) Commit(ctx context.Context, lines map[string][]byte, key string) (map[string]engine.AppendResult, error) {
 	batch := &engine.Batch{Source: s.source, Series: make(map[string]*slo.Series, len(lines))}
+	if key != "" {
+		batch.Idempotency = &engine.Idempotency{Key: key}
+	}
 	for _, name := range slices.Sorted(maps.Keys(lines)) {
 		o, err := s.eng.SLO(name)
 		if err != nil {

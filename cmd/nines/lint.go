@@ -222,9 +222,10 @@ func lintInlineProbes(slos []*slo.SLO, paths []string) error {
 		return err
 	}
 	var errs []error
+	idx := inlineIndex(files)
 	for _, s := range slos {
 		if p := s.SLI.Probe; p != nil && p.Inline {
-			if _, _, err := inlineProbe(files, s); err != nil {
+			if _, _, err := idx.probe(s); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -75,6 +75,7 @@ func withProbes(files map[string][]byte, probes []*probe.Probe) (map[string][]by
 		byName[s.Name] = s
 	}
 	extra := map[string][]byte{}
+	var inline inlineDefs // read only when a spec defines a probe in place
 	for _, s := range b.SLOs {
 		if s.SLI.Probe == nil {
 			continue
@@ -85,7 +86,10 @@ func withProbes(files map[string][]byte, probes []*probe.Probe) (map[string][]by
 			if p != nil {
 				return nil, nil, fmt.Errorf("SLO %s: sli.probes: defines probe %s in place, and the probes file defines one of that name at %s:%d:%d; rename one", s.Name, name, p.Pos.File, p.Pos.Line, p.Pos.Column)
 			}
-			ip, node, err := inlineProbe(files, s)
+			if inline == nil {
+				inline = inlineIndex(files)
+			}
+			ip, node, err := inline.probe(s)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -168,38 +172,57 @@ func withProbesFile(files map[string][]byte, path string) (map[string][]byte, *p
 	return out, set, nil
 }
 
-// inlineProbe reads the probe SLO s defines in place (sli.probes: {...})
-// from the spec's own text, so that its problems are told at their line
-// and column. Its name is the SLO's unless it gives one. The node is
-// returned, named, for the agents that read their probes from nines
-// serve.
-func inlineProbe(files map[string][]byte, s *slo.SLO) (*probe.Probe, *yaml.Node, error) {
+// inlineDefs are the probes specs define in place, by SLO name: where
+// each is, read once from the spec files' text.
+type inlineDefs map[string]inlineDef
+
+type inlineDef struct {
+	file string
+	node *yaml.Node
+}
+
+// inlineIndex decodes the spec files once and keeps the sli.probes
+// mappings of their native documents.
+func inlineIndex(files map[string][]byte) inlineDefs {
+	idx := inlineDefs{}
 	for _, file := range slices.Sorted(maps.Keys(files)) {
 		docs, err := spec.Decode(file, files[file])
 		if err != nil {
 			continue // the spec loader has said so
 		}
 		for _, doc := range docs {
-			if field(doc, "name") == nil || field(doc, "name").Value != s.Name {
-				continue
+			name, node := field(doc, "name"), field(field(doc, "sli"), "probes")
+			if name != nil && node != nil && node.Kind == yaml.MappingNode {
+				if _, dup := idx[name.Value]; !dup { // a duplicate SLO name is the spec loader's to refuse
+					idx[name.Value] = inlineDef{file, node}
+				}
 			}
-			node := field(field(doc, "sli"), "probes")
-			if node == nil || node.Kind != yaml.MappingNode {
-				continue
-			}
-			if field(node, "name") == nil {
-				named := *node
-				named.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Value: "name"}, {Kind: yaml.ScalarNode, Value: s.Name}}, node.Content...)
-				node = &named
-			}
-			p, err := probe.ParseProbe(file, "sli.probes", node)
-			if err != nil {
-				return nil, nil, err
-			}
-			return p, node, nil
 		}
 	}
-	return nil, nil, fmt.Errorf("SLO %s: sli.probes: its probe is defined in place, but no spec file holds it (only the native format defines probes in place)", s.Name)
+	return idx
+}
+
+// probe reads the probe SLO s defines in place (sli.probes: {...}) from
+// the spec's own text, so that its problems are told at their line and
+// column. Its name is the SLO's unless it gives one. The node is
+// returned, named, for the agents that read their probes from nines
+// serve.
+func (idx inlineDefs) probe(s *slo.SLO) (*probe.Probe, *yaml.Node, error) {
+	d, ok := idx[s.Name]
+	if !ok {
+		return nil, nil, fmt.Errorf("SLO %s: sli.probes: its probe is defined in place, but no spec file holds it (only the native format defines probes in place)", s.Name)
+	}
+	node := d.node
+	if field(node, "name") == nil {
+		named := *node
+		named.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Value: "name"}, {Kind: yaml.ScalarNode, Value: s.Name}}, node.Content...)
+		node = &named
+	}
+	p, err := probe.ParseProbe(d.file, "sli.probes", node)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, node, nil
 }
 
 // field is the value of key in the mapping n, nil when there is none.
@@ -358,7 +381,7 @@ func (r *probeRuntime) Results(ctx context.Context, rs []probe.Result) {
 	if !r.leading() {
 		return // the leader's checks count for this location
 	}
-	if _, err := r.sink.Commit(ctx, lines); err != nil && ctx.Err() == nil {
+	if _, err := r.sink.Commit(ctx, lines, ""); err != nil && ctx.Err() == nil {
 		r.logger.Error("probe results not stored", "results", len(rs), "err", err)
 	}
 }

@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"time"
 
 	"github.com/nines-sre/nines/engine"
-	"github.com/nines-sre/nines/ingest"
-	"github.com/nines-sre/nines/slo"
 	"github.com/nines-sre/nines/store"
 	"github.com/nines-sre/nines/verify"
 )
@@ -40,10 +38,7 @@ func withVerifiers(files map[string][]byte, defs []*verify.Definition) (map[stri
 	if _, ok := files[verifiersFile]; ok {
 		return nil, fmt.Errorf("spec file %s clashes with the verifiers' SLOs; rename it", verifiersFile)
 	}
-	out := make(map[string][]byte, len(files)+1)
-	for k, v := range files {
-		out[k] = v
-	}
+	out := maps.Clone(files)
 	out[verifiersFile] = verify.SLOSpecs(defs)
 	return out, nil
 }
@@ -54,7 +49,7 @@ func newVerifiers(defs []*verify.Definition, eng *engine.Engine, state store.Sta
 	if len(defs) == 0 {
 		return nil, nil
 	}
-	sink := verifierSink{eng: eng}
+	sink := verifierSink{events: eventSink{eng: eng, source: "verifier"}}
 	var vs []*verify.Verifier
 	for _, d := range defs {
 		tgt, err := verify.NewTarget(d.Target, os.Getenv, nil, d.MaxObjectSize)
@@ -74,20 +69,11 @@ func newVerifiers(defs []*verify.Definition, eng *engine.Engine, state store.Sta
 // verifierSink records a verifier's events, each in a transaction of its
 // own under the event's ID: a step sent again after a failure holds a
 // different mix of events, and each must count once.
-type verifierSink struct{ eng *engine.Engine }
+type verifierSink struct{ events eventSink }
 
 func (s verifierSink) Record(ctx context.Context, evs []verify.Event) error {
 	for _, ev := range evs {
-		o, err := s.eng.SLO(ev.SLO)
-		if err != nil {
-			return err
-		}
-		series, _, err := ingest.ReadEvents(ctx, bytes.NewReader(ev.AppendLine(nil)), o)
-		if err != nil {
-			return fmt.Errorf("verifier event of %s: %w", ev.SLO, err)
-		}
-		_, err = s.eng.Commit(ctx, &engine.Batch{Source: "verifier", Series: map[string]*slo.Series{ev.SLO: series},
-			Idempotency: &engine.Idempotency{Key: ev.ID}})
+		_, err := s.events.Commit(ctx, map[string][]byte{ev.SLO: ev.AppendLine(nil)}, ev.ID)
 		if dup, derr := engine.DuplicateOf(err); dup == nil && derr != nil {
 			return derr
 		} // a duplicate counted when it was first sent
